@@ -1,0 +1,345 @@
+// A typed Crisp REST client: one method per endpoint the product needs (reference §2), each
+// validating the answer with the wire schemas. It knows nothing of MCP, scenarios or bots.
+import { z } from 'zod';
+import { CrispError } from './errors.js';
+import { CrispHttp, type CrispCredentials, type HttpOptions, type QueryValue, type RequestSpec } from './http.js';
+import {
+  ConnectEndpoints,
+  Conversation,
+  ConversationCreated,
+  ConversationMeta,
+  Message,
+  MessageDispatched,
+  Operator,
+  OperatorAvailability,
+  AvailabilityStatus,
+  PeopleCreated,
+  PeopleData,
+  PeopleEvent,
+  PeopleProfile,
+  RoutingView,
+  StateView,
+  type ComposeBody,
+  type ConversationMetaUpdate,
+  type ConversationState,
+  type CustomData,
+  type MarkReadBody,
+  type PeopleEventBody,
+  type PeopleProfileCard,
+  type SendMessageBody,
+  type Tier,
+} from './schemas.js';
+import { USER_AGENT } from '../version.js';
+
+export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'baseUrl'> {
+  /** Default `https://api.crisp.chat`. */
+  baseUrl?: string;
+  userAgent?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  deadlineMs?: number;
+}
+
+/** Every filter of `GET /v1/website/{w}/conversations/{page}` (reference §2.1). */
+export interface ListConversationsQuery {
+  per_page?: number;
+  search_query?: string | readonly unknown[];
+  search_type?: 'text' | 'segment' | 'filter';
+  search_operator?: 'and' | 'or';
+  include_empty?: boolean;
+  filter_inbox_id?: string;
+  filter_unread?: boolean;
+  filter_resolved?: boolean;
+  filter_not_resolved?: boolean;
+  filter_mention?: boolean;
+  /** An operator's user_id (node-crisp-api's reading; the sandbox also accepts 1 for "any"). */
+  filter_assigned?: string;
+  filter_unassigned?: boolean;
+  filter_date_start?: string;
+  filter_date_end?: string;
+  order_date_created?: boolean;
+  order_date_updated?: boolean;
+  order_date_waiting?: boolean;
+}
+
+export interface ListPeopleQuery {
+  search_text?: string;
+  search_filter?: readonly unknown[];
+  search_operator?: 'and' | 'or';
+  sort_field?: string;
+  sort_order?: 'ascending' | 'descending';
+}
+
+export interface PeopleConversationsQuery {
+  filter_unread?: boolean;
+  filter_resolved?: boolean;
+  filter_not_resolved?: boolean;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  /** Crisp answers 206 while older messages remain, 200 once history is exhausted. */
+  hasMore: boolean;
+}
+
+export const DEFAULT_API_URL = 'https://api.crisp.chat';
+export const PER_PAGE_MIN = 20;
+export const PER_PAGE_MAX = 50;
+
+export class CrispClient {
+  readonly http: CrispHttp;
+  readonly conversations: ConversationsApi;
+  readonly messages: MessagesApi;
+  readonly operators: OperatorsApi;
+  readonly people: PeopleApi;
+  readonly connect: ConnectApi;
+
+  constructor(options: CrispClientOptions & { credentials: CrispCredentials }) {
+    this.http = new CrispHttp({ ...options, baseUrl: options.baseUrl ?? DEFAULT_API_URL, userAgent: options.userAgent ?? USER_AGENT });
+    const call = new Caller(this.http);
+    this.conversations = new ConversationsApi(call);
+    this.messages = new MessagesApi(call);
+    this.operators = new OperatorsApi(call);
+    this.people = new PeopleApi(call);
+    this.connect = new ConnectApi(call, this.http.tier);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
+
+/** Sends a request and validates `data` against a schema; shared by every API group. */
+class Caller {
+  constructor(private readonly http: CrispHttp) {}
+
+  async data<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<z.infer<S>> {
+    const res = await this.http.request({ ...spec, ...options });
+    return parse(schema, res.data, spec);
+  }
+
+  async withStatus<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<{ status: number; data: z.infer<S> }> {
+    const res = await this.http.request({ ...spec, ...options });
+    return { status: res.status, data: parse(schema, res.data, spec) };
+  }
+
+  async send(spec: RequestSpec, options?: CallOptions): Promise<void> {
+    await this.http.request({ ...spec, ...options });
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue ? `${issue.path.join('.') || 'data'}: ${issue.message}` : 'unknown shape';
+  throw new CrispError({
+    code: 'crisp_bad_response',
+    message: `Crisp's answer to ${spec.method} /v1/${spec.segments.slice(0, 1).join('/')}/… did not have the expected shape (${where})`,
+    method: spec.method,
+  });
+}
+
+const ConversationList = Conversation.array();
+const MessageList = Message.array();
+const OperatorList = Operator.array();
+const OperatorAvailabilityList = OperatorAvailability.array();
+const PeopleList = PeopleProfile.array();
+const PeopleEventList = PeopleEvent.array();
+const SessionIdList = z.array(z.string());
+
+function checkPage(page: number): number {
+  if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
+  return page;
+}
+
+function conversationPath(website: string, session: string, ...rest: string[]): string[] {
+  return ['website', website, 'conversation', session, ...rest];
+}
+
+class ConversationsApi {
+  constructor(private readonly call: Caller) {}
+
+  /** A page (1-based) of conversations; a page shorter than `per_page` is the last. */
+  list(website: string, page = 1, query: ListConversationsQuery = {}, options?: CallOptions): Promise<Conversation[]> {
+    if (query.per_page !== undefined && (query.per_page < PER_PAGE_MIN || query.per_page > PER_PAGE_MAX)) {
+      throw new RangeError(`per_page must be between ${PER_PAGE_MIN} and ${PER_PAGE_MAX}, got ${query.per_page}`);
+    }
+    return this.call.data(ConversationList, { method: 'GET', segments: ['website', website, 'conversations', checkPage(page)], query: query as Record<string, QueryValue> }, options);
+  }
+
+  get(website: string, session: string, options?: CallOptions): Promise<Conversation> {
+    return this.call.data(Conversation, { method: 'GET', segments: conversationPath(website, session) }, options);
+  }
+
+  async create(website: string, options?: CallOptions): Promise<string> {
+    const created = await this.call.data(ConversationCreated, { method: 'POST', segments: ['website', website, 'conversation'] }, options);
+    return created.session_id;
+  }
+
+  remove(website: string, session: string, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'DELETE', segments: conversationPath(website, session) }, options);
+  }
+
+  getMeta(website: string, session: string, options?: CallOptions): Promise<ConversationMeta> {
+    return this.call.data(ConversationMeta, { method: 'GET', segments: conversationPath(website, session, 'meta') }, options);
+  }
+
+  /** `segments` replaces the whole array; read, edit and send it back to add or remove one. */
+  updateMeta(website: string, session: string, meta: ConversationMetaUpdate, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: conversationPath(website, session, 'meta'), body: meta }, options);
+  }
+
+  async getState(website: string, session: string, options?: CallOptions): Promise<ConversationState> {
+    return (await this.call.data(StateView, { method: 'GET', segments: conversationPath(website, session, 'state') }, options)).state;
+  }
+
+  setState(website: string, session: string, state: ConversationState, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: conversationPath(website, session, 'state'), body: { state } }, options);
+  }
+
+  async getRouting(website: string, session: string, options?: CallOptions): Promise<string | null> {
+    const routing = await this.call.data(RoutingView, { method: 'GET', segments: conversationPath(website, session, 'routing') }, options);
+    return routing.assigned?.user_id ?? null;
+  }
+
+  /** Assigns to an operator's user_id, or unassigns with `null`. */
+  assign(website: string, session: string, userId: string | null, options?: CallOptions & { silent?: boolean }): Promise<void> {
+    const body = { assigned: userId === null ? null : { user_id: userId }, ...(options?.silent !== undefined ? { silent: options.silent } : {}) };
+    return this.call.send({ method: 'PATCH', segments: conversationPath(website, session, 'routing'), body }, options);
+  }
+}
+
+class MessagesApi {
+  constructor(private readonly call: Caller) {}
+
+  /** The latest batch, or the batch before `timestampBefore` (ms). */
+  async list(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage> {
+    const query = timestampBefore === undefined ? undefined : { timestamp_before: timestampBefore };
+    const res = await this.call.withStatus(MessageList, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
+    return { messages: res.data, hasMore: res.status === 206 };
+  }
+
+  get(website: string, session: string, fingerprint: number, options?: CallOptions): Promise<Message> {
+    return this.call.data(Message, { method: 'GET', segments: conversationPath(website, session, 'message', String(fingerprint)) }, options);
+  }
+
+  /**
+   * Sends a message. With a `fingerprint` the send is idempotent and retried on failure;
+   * without one it is sent exactly once, and a failure after sending is reported, not repeated.
+   */
+  async send(website: string, session: string, message: SendMessageBody, options?: CallOptions): Promise<number> {
+    const spec: RequestSpec = {
+      method: 'POST',
+      segments: conversationPath(website, session, 'message'),
+      body: message,
+      idempotentPost: message.fingerprint !== undefined,
+    };
+    return (await this.call.data(MessageDispatched, spec, options)).fingerprint;
+  }
+
+  compose(website: string, session: string, compose: ComposeBody, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: conversationPath(website, session, 'compose'), body: compose }, options);
+  }
+
+  /** Marks messages read; without fingerprints, all of them. */
+  markRead(website: string, session: string, read: MarkReadBody, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: conversationPath(website, session, 'read'), body: read }, options);
+  }
+}
+
+class OperatorsApi {
+  constructor(private readonly call: Caller) {}
+
+  list(website: string, options?: CallOptions): Promise<Operator[]> {
+    return this.call.data(OperatorList, { method: 'GET', segments: ['website', website, 'operators', 'list'] }, options);
+  }
+
+  availability(website: string, options?: CallOptions): Promise<OperatorAvailability[]> {
+    return this.call.data(OperatorAvailabilityList, { method: 'GET', segments: ['website', website, 'availability', 'operators'] }, options);
+  }
+
+  websiteAvailability(website: string, options?: CallOptions): Promise<z.infer<typeof AvailabilityStatus>> {
+    return this.call.data(AvailabilityStatus, { method: 'GET', segments: ['website', website, 'availability', 'status'] }, options);
+  }
+}
+
+class PeopleApi {
+  constructor(private readonly call: Caller) {}
+
+  /** A page (1-based) of profiles, optionally searched and filtered. */
+  list(website: string, page = 1, query: ListPeopleQuery = {}, options?: CallOptions): Promise<PeopleProfile[]> {
+    return this.call.data(PeopleList, { method: 'GET', segments: ['website', website, 'people', 'profiles', checkPage(page)], query: query as Record<string, QueryValue> }, options);
+  }
+
+  get(website: string, peopleId: string, options?: CallOptions): Promise<PeopleProfile> {
+    return this.call.data(PeopleProfile, { method: 'GET', segments: ['website', website, 'people', 'profile', peopleId] }, options);
+  }
+
+  /** Creates a profile; Crisp answers 409 (`crisp_conflict`) when the email exists. */
+  async add(website: string, card: PeopleProfileCard & { email: string }, options?: CallOptions): Promise<string> {
+    return (await this.call.data(PeopleCreated, { method: 'POST', segments: ['website', website, 'people', 'profile'], body: card }, options)).people_id;
+  }
+
+  /** PATCH: only the fields given change. */
+  update(website: string, peopleId: string, card: PeopleProfileCard, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: ['website', website, 'people', 'profile', peopleId], body: card }, options);
+  }
+
+  /** PUT: the profile becomes exactly the card. */
+  save(website: string, peopleId: string, card: PeopleProfileCard, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PUT', segments: ['website', website, 'people', 'profile', peopleId], body: card }, options);
+  }
+
+  remove(website: string, peopleId: string, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'DELETE', segments: ['website', website, 'people', 'profile', peopleId] }, options);
+  }
+
+  async getData(website: string, peopleId: string, options?: CallOptions): Promise<CustomData> {
+    return (await this.call.data(PeopleData, { method: 'GET', segments: ['website', website, 'people', 'data', peopleId] }, options)).data;
+  }
+
+  /** Merges the keys given into the profile's custom data. */
+  updateData(website: string, peopleId: string, data: CustomData, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PATCH', segments: ['website', website, 'people', 'data', peopleId], body: { data } }, options);
+  }
+
+  /** Replaces the profile's custom data. */
+  saveData(website: string, peopleId: string, data: CustomData, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'PUT', segments: ['website', website, 'people', 'data', peopleId], body: { data } }, options);
+  }
+
+  addEvent(website: string, peopleId: string, event: PeopleEventBody, options?: CallOptions): Promise<void> {
+    return this.call.send({ method: 'POST', segments: ['website', website, 'people', 'events', peopleId], body: event }, options);
+  }
+
+  listEvents(website: string, peopleId: string, page = 1, options?: CallOptions): Promise<PeopleEvent[]> {
+    return this.call.data(PeopleEventList, { method: 'GET', segments: ['website', website, 'people', 'events', peopleId, 'list', checkPage(page)] }, options);
+  }
+
+  /** The session_ids of a person's conversations. */
+  listConversations(website: string, peopleId: string, page = 1, query: PeopleConversationsQuery = {}, options?: CallOptions): Promise<string[]> {
+    return this.call.data(
+      SessionIdList,
+      { method: 'GET', segments: ['website', website, 'people', 'conversations', peopleId, 'list', checkPage(page)], query: query as Record<string, QueryValue> },
+      options,
+    );
+  }
+}
+
+class ConnectApi {
+  constructor(
+    private readonly call: Caller,
+    private readonly tier: Tier,
+  ) {}
+
+  /** Where the RTM socket lives for this token's tier (`/v1/{tier}/connect/endpoints`). */
+  endpoints(options?: CallOptions): Promise<ConnectEndpoints> {
+    return this.call.data(ConnectEndpoints, { method: 'GET', segments: [this.tier, 'connect', 'endpoints'] }, options);
+  }
+
+}
+
+export type { SendMessageBody, ComposeBody, MarkReadBody, PeopleProfileCard, PeopleEventBody, ConversationMetaUpdate, CustomData };

@@ -1,0 +1,269 @@
+// The one seam between the Crisp client and the network: a keep-alive undici Pool for the base
+// URL, Crisp's headers, the `{error, reason, data}` envelope, retries, timeouts and deadlines.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, type Dispatcher } from 'undici';
+import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
+import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
+import type { Tier } from './schemas.js';
+
+export interface CrispCredentials {
+  identifier: string;
+  key: string;
+  tier: Tier;
+}
+
+export interface HttpOptions {
+  /** `https://api.crisp.chat` or the sandbox's URL; a path prefix is kept. */
+  baseUrl: string;
+  credentials: CrispCredentials;
+  userAgent: string;
+  /** TCP+TLS connect timeout per attempt. */
+  connectTimeoutMs?: number;
+  /** Time allowed for each attempt's headers, and between body chunks. */
+  attemptTimeoutMs?: number;
+  /** Default total time for one call, retries and waits included. */
+  deadlineMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Sockets kept open to the base URL. */
+  connections?: number;
+  /** Largest response accepted, in bytes. */
+  maxResponseBytes?: number;
+  /** Called before each retry, for logs and tests. Carries no secret. */
+  onRetry?: (event: RetryEvent) => void;
+  /** For tests: the jitter source. */
+  random?: () => number;
+}
+
+export interface RetryEvent {
+  method: string;
+  path: string;
+  attempt: number;
+  delayMs: number;
+  status?: number;
+  code?: string;
+}
+
+export type QueryValue = string | number | boolean | null | undefined | readonly unknown[] | Record<string, unknown>;
+
+export interface RequestSpec {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path segments after `/v1/`; each is URI-encoded here. */
+  segments: readonly (string | number)[];
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** A POST that is harmless to repeat (a message carrying its own fingerprint). */
+  idempotentPost?: boolean;
+  signal?: AbortSignal;
+  deadlineMs?: number;
+}
+
+export interface CrispResponse {
+  status: number;
+  reason: string;
+  data: unknown;
+}
+
+const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TRANSIENT = new Set([
+  ...NEVER_SENT,
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+export class CrispHttp {
+  readonly baseUrl: string;
+  readonly tier: Tier;
+  readonly #pool: Dispatcher;
+  readonly #origin: string;
+  readonly #pathPrefix: string;
+  // Kept in a private field so it never shows in util.inspect, JSON or a log of this object.
+  readonly #headers: Record<string, string>;
+  readonly #attemptTimeoutMs: number;
+  readonly #deadlineMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #onRetry: ((event: RetryEvent) => void) | undefined;
+  readonly #random: () => number;
+
+  constructor(options: HttpOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.baseUrl);
+    } catch {
+      throw new TypeError(`CRISP_API_URL must be an absolute http(s) URL, got "${options.baseUrl}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`CRISP_API_URL must use http or https, got "${url.protocol}"`);
+    }
+    const { identifier, key, tier } = options.credentials;
+    if (!identifier || !key) throw new TypeError('Crisp credentials need both an identifier and a key');
+    this.baseUrl = url.origin + url.pathname.replace(/\/+$/, '');
+    this.tier = tier;
+    this.#origin = url.origin;
+    this.#pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.#headers = {
+      authorization: `Basic ${Buffer.from(`${identifier}:${key}`).toString('base64')}`,
+      'x-crisp-tier': tier,
+      'user-agent': options.userAgent,
+      accept: 'application/json',
+    };
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
+    this.#deadlineMs = options.deadlineMs ?? 30_000;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#onRetry = options.onRetry;
+    this.#random = options.random ?? Math.random;
+    this.#pool = new Pool(this.#origin, {
+      connections: options.connections ?? 32,
+      connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.#attemptTimeoutMs,
+      bodyTimeout: this.#attemptTimeoutMs,
+      maxResponseSize: options.maxResponseBytes ?? 16 * 1024 * 1024,
+    });
+  }
+
+  async request(spec: RequestSpec): Promise<CrispResponse> {
+    const path = this.#path(spec);
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
+    const deadlineMs = spec.deadlineMs ?? this.#deadlineMs;
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = spec.signal ? AbortSignal.any([spec.signal, deadline]) : deadline;
+    const started = Date.now();
+    const resendable = mayResend(spec.method, spec.idempotentPost === true);
+    const label = `${spec.method} ${stripQuery(path)}`;
+
+    for (let attempt = 1; ; attempt++) {
+      let failure: CrispError;
+      try {
+        const res = await this.#pool.request({ origin: this.#origin, path, method: spec.method, headers, body, signal });
+        const text = await res.body.text();
+        if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
+        failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
+        if (!failure.retryable || !resendable) throw failure;
+      } catch (error) {
+        if (error instanceof CrispError) throw error;
+        if (signal.aborted) throw abortError(spec, label, attempt, deadlineMs, deadline.aborted);
+        const code = errorCode(error);
+        const neverSent = NEVER_SENT.has(code);
+        failure = new CrispError({
+          code: 'crisp_unavailable',
+          message: `could not reach Crisp at ${this.#origin} (${code}) for ${label}`,
+          method: spec.method,
+          path: stripQuery(path),
+          retryable: TRANSIENT.has(code),
+          attempts: attempt,
+          cause: sanitizedCause(error),
+        });
+        if (!failure.retryable || !(resendable || neverSent)) throw failure;
+      }
+      if (attempt >= this.#retry.maxAttempts) throw failure;
+      const delayMs = nextDelay(attempt, this.#retry, failure.retryAfterMs, this.#random);
+      if (Date.now() - started + delayMs >= deadlineMs) throw failure;
+      this.#onRetry?.({ method: spec.method, path: stripQuery(path), attempt, delayMs, status: failure.status, code: failure.code });
+      try {
+        await sleep(delayMs, undefined, { signal });
+      } catch {
+        throw abortError(spec, label, attempt, deadlineMs, deadline.aborted);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  #path(spec: RequestSpec): string {
+    let path = `${this.#pathPrefix}/v1/${spec.segments.map((s) => encodeURIComponent(String(s))).join('/')}`;
+    if (spec.query) {
+      const search = new URLSearchParams();
+      for (const [name, value] of Object.entries(spec.query)) {
+        if (value === undefined || value === null) continue;
+        if (typeof value === 'boolean') search.append(name, value ? '1' : '0');
+        else if (typeof value === 'object') search.append(name, JSON.stringify(value));
+        else search.append(name, String(value));
+      }
+      const qs = search.toString();
+      if (qs) path += `?${qs}`;
+    }
+    return path;
+  }
+}
+
+function parseSuccess(status: number, text: string, method: string, label: string, attempt: number): CrispResponse {
+  if (method === 'HEAD' || text === '') return { status, reason: 'resolved', data: undefined };
+  const envelope = parseEnvelope(text);
+  if (!envelope) {
+    throw new CrispError({ code: 'crisp_bad_response', message: `Crisp answered ${label} with a body that is not its JSON envelope`, status, attempts: attempt });
+  }
+  return { status, reason: envelope.reason, data: envelope.data };
+}
+
+function statusError(status: number, text: string, retryAfter: string | string[] | undefined, label: string, spec: RequestSpec, attempt: number): CrispError {
+  const envelope = parseEnvelope(text);
+  const reason = envelope?.reason;
+  const detail = envelope && isRecord(envelope.data) && typeof envelope.data.message === 'string' ? envelope.data.message.slice(0, 300) : undefined;
+  const code: CrispErrorCode = codeForStatus(status, reason);
+  const retryAfterMs = parseRetryAfter(retryAfter);
+  const wait = retryAfterMs !== undefined ? `; retry in ${Math.ceil(retryAfterMs / 1000)} s` : '';
+  return new CrispError({
+    code,
+    message: `Crisp answered ${status}${reason ? ` ${reason}` : ''} to ${label}${detail ? `: ${detail}` : ''}${wait}`,
+    status,
+    reason,
+    method: spec.method,
+    path: stripQuery(label.slice(label.indexOf(' ') + 1)),
+    retryable: isRetryableStatus(status),
+    retryAfterMs,
+    attempts: attempt,
+  });
+}
+
+function abortError(spec: RequestSpec, label: string, attempt: number, deadlineMs: number, byDeadline: boolean): CrispError {
+  return new CrispError({
+    code: byDeadline ? 'crisp_timeout' : 'crisp_aborted',
+    message: byDeadline ? `Crisp did not answer ${label} within ${deadlineMs} ms` : `${label} was cancelled`,
+    method: spec.method,
+    path: stripQuery(label.slice(label.indexOf(' ') + 1)),
+    retryable: byDeadline,
+    attempts: attempt,
+  });
+}
+
+function parseEnvelope(text: string): { reason: string; data: unknown } | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isRecord(value) && typeof value.error === 'boolean' && typeof value.reason === 'string') return { reason: value.reason, data: value.data };
+  } catch {
+    // fall through: not JSON
+  }
+  return undefined;
+}
+
+function errorCode(error: unknown): string {
+  if (isRecord(error)) {
+    if (typeof error.code === 'string') return error.code;
+    if (isRecord(error.cause) && typeof error.cause.code === 'string') return error.cause.code;
+  }
+  return 'UNKNOWN';
+}
+
+/** A cause without request options, so the Authorization header can never ride along in a log. */
+function sanitizedCause(error: unknown): Error {
+  const e = new Error(error instanceof Error ? error.message : String(error));
+  e.name = error instanceof Error ? error.name : 'Error';
+  return e;
+}
+
+function stripQuery(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,5 @@
+export * from './client.js';
+export * from './errors.js';
+export type { CrispCredentials, HttpOptions, RetryEvent } from './http.js';
+export type { RetryPolicy } from './retry.js';
+export * from './schemas.js';

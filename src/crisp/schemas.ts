@@ -1,0 +1,380 @@
+// Crisp REST wire objects (reference/crisp-api.md §2). Response schemas are lenient: an unknown
+// field never fails a parse (it is dropped from the typed projection — zod's strip mode, 3× faster
+// than passthrough), opaque sub-objects such as `device` pass through whole, and the fields we rely
+// on are typed and required. Request-body schemas are shared with the sandbox, which validates with them.
+import { z } from 'zod';
+
+export const CONVERSATION_STATES = ['pending', 'unresolved', 'resolved'] as const;
+export const ConversationState = z.enum(CONVERSATION_STATES);
+export type ConversationState = z.infer<typeof ConversationState>;
+
+export const MESSAGE_TYPES = ['text', 'note', 'file', 'animation', 'audio', 'picker', 'field', 'carousel', 'event'] as const;
+export const MessageType = z.enum(MESSAGE_TYPES);
+export type MessageType = z.infer<typeof MessageType>;
+
+export const Sender = z.enum(['user', 'operator']);
+export type Sender = z.infer<typeof Sender>;
+
+export const TIERS = ['plugin', 'website', 'user'] as const;
+export const Tier = z.enum(TIERS);
+export type Tier = z.infer<typeof Tier>;
+
+/** The `{error, reason, data}` envelope every JSON answer of Crisp's REST API comes in. */
+export const Envelope = z.looseObject({
+  error: z.boolean(),
+  reason: z.string(),
+  data: z.unknown().optional(),
+});
+export type Envelope = z.infer<typeof Envelope>;
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const CustomData = z.record(z.string(), Scalar);
+export type CustomData = z.infer<typeof CustomData>;
+
+// ---------------------------------------------------------------- conversations (§2.1, §2.2)
+
+export const ConversationMeta = z.object({
+  nickname: z.string().optional(),
+  email: z.string().optional(),
+  phone: z.string().optional(),
+  address: z.string().optional(),
+  subject: z.string().optional(),
+  ip: z.string().optional(),
+  avatar: z.string().optional(),
+  origin: z.string().optional(),
+  segments: z.array(z.string()).optional(),
+  data: CustomData.optional(),
+  connection: z.looseObject({}).optional(),
+  device: z.looseObject({}).optional(),
+});
+export type ConversationMeta = z.infer<typeof ConversationMeta>;
+
+export const Conversation = z.object({
+  session_id: z.string(),
+  website_id: z.string(),
+  inbox_id: z.string().nullish(),
+  people_id: z.string().nullish(),
+  state: ConversationState,
+  status: z.number().optional(),
+  is_verified: z.boolean().optional(),
+  is_blocked: z.boolean().optional(),
+  availability: z.string().optional(),
+  active: z.object({ now: z.boolean().optional(), last: z.number().optional() }).optional(),
+  last_message: z.string().optional(),
+  preview_message: z
+    .object({ type: z.string().optional(), from: z.string().optional(), excerpt: z.string().optional(), fingerprint: z.number().optional() })
+    .optional(),
+  topic: z.string().optional(),
+  verifications: z.array(z.looseObject({})).optional(),
+  participants: z.array(z.looseObject({})).optional(),
+  mentions: z.array(z.string()).optional(),
+  compose: z.looseObject({}).optional(),
+  unread: z.object({ operator: z.number().optional(), visitor: z.number().optional() }).optional(),
+  assigned: z.object({ user_id: z.string().nullish() }).nullish(),
+  meta: ConversationMeta.optional(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  waiting_since: z.number().nullish(),
+});
+export type Conversation = z.infer<typeof Conversation>;
+
+export const ConversationCreated = z.object({ session_id: z.string() });
+
+/** PATCH .../meta: any subset. `segments` replaces the array; `data` is merged (sandbox choice, README). */
+export const ConversationMetaUpdate = z.object({
+  nickname: z.string().max(200).optional(),
+  email: z.email().optional(),
+  phone: z.string().max(100).optional(),
+  address: z.string().max(500).optional(),
+  subject: z.string().max(500).optional(),
+  ip: z.string().optional(),
+  avatar: z.string().optional(),
+  origin: z.string().optional(),
+  segments: z.array(z.string().min(1).max(100)).max(100).optional(),
+  data: CustomData.optional(),
+  device: z.looseObject({}).optional(),
+});
+export type ConversationMetaUpdate = z.infer<typeof ConversationMetaUpdate>;
+
+// ---------------------------------------------------------------- messages (§2.3, §2.4)
+
+const FileContent = z.looseObject({ name: z.string().min(1), url: z.url(), type: z.string().min(1) });
+const AnimationContent = z.looseObject({ url: z.url(), type: z.string().min(1) });
+const AudioContent = z.looseObject({ url: z.url(), type: z.string().min(1), duration: z.number().int().nonnegative() });
+const PickerChoice = z.looseObject({
+  value: z.string().min(1),
+  label: z.string().min(1),
+  selected: z.boolean(),
+  icon: z.string().optional(),
+  action: z.looseObject({ type: z.string(), target: z.string() }).optional(),
+});
+const PickerContent = z.looseObject({ id: z.string().min(1), text: z.string(), choices: z.array(PickerChoice).min(1), required: z.boolean().optional() });
+const FieldContent = z.looseObject({ id: z.string().min(1), text: z.string(), explain: z.string(), value: z.string().optional(), required: z.boolean().optional() });
+const CarouselContent = z.looseObject({
+  text: z.string(),
+  targets: z
+    .array(
+      z.looseObject({
+        title: z.string(),
+        description: z.string(),
+        image: z.string().optional(),
+        actions: z.array(z.looseObject({ label: z.string(), url: z.string() })),
+      }),
+    )
+    .min(1),
+});
+const EventContent = z.looseObject({ namespace: z.string().min(1), text: z.string().optional() });
+
+/** Content schema per message type (reference §2.4). */
+export const MESSAGE_CONTENT = {
+  text: z.string().min(1),
+  note: z.string().min(1),
+  file: FileContent,
+  animation: AnimationContent,
+  audio: AudioContent,
+  picker: PickerContent,
+  field: FieldContent,
+  carousel: CarouselContent,
+  event: EventContent,
+} as const satisfies Record<MessageType, z.ZodType>;
+
+export type MessageContent = {
+  [K in MessageType]: z.infer<(typeof MESSAGE_CONTENT)[K]>;
+};
+
+const SendUser = z.looseObject({ type: z.string().optional(), nickname: z.string().optional(), avatar: z.string().optional() });
+
+const sendBase = {
+  from: Sender,
+  origin: z.string().min(1),
+  fingerprint: z.number().int().positive().optional(),
+  user: SendUser.optional(),
+  mentions: z.array(z.string()).optional(),
+  references: z.array(z.looseObject({ type: z.string(), name: z.string(), target: z.string() })).optional(),
+  original: z.looseObject({}).optional(),
+  properties: z.record(z.string(), Scalar).optional(),
+  timestamp: z.number().int().positive().optional(),
+  stealth: z.boolean().optional(),
+  translated: z.boolean().optional(),
+  automated: z.boolean().optional(),
+};
+
+/** POST .../message body: a union discriminated on `type`, content shaped by the type. */
+export const SendMessageBody = z.discriminatedUnion('type', [
+  z.object({ ...sendBase, type: z.literal('text'), content: MESSAGE_CONTENT.text }),
+  z.object({ ...sendBase, type: z.literal('note'), content: MESSAGE_CONTENT.note }),
+  z.object({ ...sendBase, type: z.literal('file'), content: MESSAGE_CONTENT.file }),
+  z.object({ ...sendBase, type: z.literal('animation'), content: MESSAGE_CONTENT.animation }),
+  z.object({ ...sendBase, type: z.literal('audio'), content: MESSAGE_CONTENT.audio }),
+  z.object({ ...sendBase, type: z.literal('picker'), content: MESSAGE_CONTENT.picker }),
+  z.object({ ...sendBase, type: z.literal('field'), content: MESSAGE_CONTENT.field }),
+  z.object({ ...sendBase, type: z.literal('carousel'), content: MESSAGE_CONTENT.carousel }),
+  z.object({ ...sendBase, type: z.literal('event'), content: MESSAGE_CONTENT.event }),
+]);
+export type SendMessageBody = z.infer<typeof SendMessageBody>;
+
+export const MessageDispatched = z.object({ fingerprint: z.number() });
+
+export const MessageUser = z.object({
+  type: z.string().optional(),
+  user_id: z.string().optional(),
+  nickname: z.string().optional(),
+  avatar: z.string().optional(),
+});
+
+export const Message = z.object({
+  session_id: z.string(),
+  website_id: z.string(),
+  type: z.string(),
+  from: Sender,
+  origin: z.string(),
+  content: z.unknown(),
+  fingerprint: z.number(),
+  timestamp: z.number(),
+  user: MessageUser.optional(),
+  read: z.string().optional(),
+  delivered: z.string().optional(),
+  automated: z.boolean().optional(),
+  edited: z.boolean().optional(),
+  stamped: z.boolean().optional(),
+  translated: z.boolean().optional(),
+  mentions: z.array(z.string()).optional(),
+  preview: z.array(z.looseObject({})).optional(),
+  references: z.array(z.looseObject({})).optional(),
+  original: z.looseObject({}).optional(),
+  properties: z.record(z.string(), Scalar).optional(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const ComposeBody = z.object({
+  type: z.enum(['start', 'stop']),
+  from: Sender,
+  excerpt: z.string().max(1000).optional(),
+  stealth: z.boolean().optional(),
+  automated: z.boolean().optional(),
+});
+export type ComposeBody = z.infer<typeof ComposeBody>;
+
+export const MarkReadBody = z.object({
+  from: Sender,
+  origin: z.string().min(1),
+  fingerprints: z.array(z.number().int()).optional(),
+});
+export type MarkReadBody = z.infer<typeof MarkReadBody>;
+
+// ---------------------------------------------------------------- state, routing (§2.6, §2.7)
+
+export const StateView = z.object({ state: ConversationState });
+export const StateUpdateBody = z.object({
+  state: ConversationState,
+  user: SendUser.optional(),
+  origin: z.string().optional(),
+});
+export type StateUpdateBody = z.infer<typeof StateUpdateBody>;
+
+export const RoutingView = z.object({ assigned: z.object({ user_id: z.string().nullish() }).nullish() });
+export const RoutingUpdateBody = z.object({
+  assigned: z.object({ user_id: z.string().min(1) }).nullable(),
+  silent: z.boolean().optional(),
+});
+export type RoutingUpdateBody = z.infer<typeof RoutingUpdateBody>;
+
+// ---------------------------------------------------------------- operators, availability
+
+export const Operator = z.object({
+  type: z.string().optional(),
+  details: z.object({
+    user_id: z.string(),
+    email: z.string().optional(),
+    avatar: z.string().nullish(),
+    first_name: z.string().optional(),
+    last_name: z.string().optional(),
+    role: z.string().optional(),
+    title: z.string().nullish(),
+    availability: z.string().optional(),
+    has_token: z.boolean().optional(),
+  }),
+});
+export type Operator = z.infer<typeof Operator>;
+
+export const AvailabilityStatus = z.object({ status: z.string(), since: z.number().optional() });
+export const OperatorAvailability = z.object({
+  user_id: z.string(),
+  type: z.string(),
+  time: z.object({ for: z.number().optional(), since: z.number().optional() }).optional(),
+});
+export type OperatorAvailability = z.infer<typeof OperatorAvailability>;
+
+// ---------------------------------------------------------------- people (§2.8)
+
+const Geolocation = z.object({
+  country: z.string().optional(),
+  region: z.string().optional(),
+  city: z.string().optional(),
+  coordinates: z.object({ latitude: z.number(), longitude: z.number() }).optional(),
+});
+
+export const Person = z.object({
+  nickname: z.string().optional(),
+  avatar: z.string().optional(),
+  gender: z.string().optional(),
+  phone: z.string().optional(),
+  address: z.string().optional(),
+  description: z.string().optional(),
+  website: z.string().optional(),
+  timezone: z.number().optional(),
+  profiles: z.array(z.object({ type: z.string(), handle: z.string(), url: z.string() })).optional(),
+  employment: z.looseObject({}).optional(),
+  geolocation: Geolocation.optional(),
+  locales: z.array(z.string()).optional(),
+});
+
+export const Company = z.object({
+  name: z.string().optional(),
+  legal_name: z.string().optional(),
+  domain: z.string().optional(),
+  url: z.string().optional(),
+  description: z.string().optional(),
+  timezone: z.number().optional(),
+  phones: z.array(z.string()).optional(),
+  emails: z.array(z.string()).optional(),
+  tags: z.array(z.string()).optional(),
+  geolocation: Geolocation.optional(),
+  metrics: z.looseObject({}).optional(),
+});
+
+export const PeopleProfile = z.object({
+  people_id: z.string(),
+  email: z.string().optional(),
+  person: Person.optional(),
+  company: Company.optional(),
+  segments: z.array(z.string()).optional(),
+  notepad: z.string().optional(),
+  active: z.object({ now: z.boolean().optional(), last: z.number().optional() }).optional(),
+  score: z.number().optional(),
+  created_at: z.number().optional(),
+  updated_at: z.number().optional(),
+});
+export type PeopleProfile = z.infer<typeof PeopleProfile>;
+
+/** The card sent to POST/PUT/PATCH .../people/profile. */
+export const PeopleProfileCard = z.object({
+  email: z.email().optional(),
+  person: Person.optional(),
+  company: Company.optional(),
+  segments: z.array(z.string().min(1).max(100)).max(100).optional(),
+  notepad: z.string().max(10_000).optional(),
+  active: z.number().int().nonnegative().optional(),
+});
+export type PeopleProfileCard = z.infer<typeof PeopleProfileCard>;
+
+export const PeopleCreated = z.object({ people_id: z.string() });
+export const PeopleData = z.object({ data: CustomData });
+export const PeopleDataBody = z.object({ data: CustomData });
+
+export const PeopleEventBody = z.object({
+  text: z.string().min(1).max(1000),
+  data: CustomData.optional(),
+  color: z.string().optional(),
+});
+export type PeopleEventBody = z.infer<typeof PeopleEventBody>;
+
+export const PeopleEvent = z.object({
+  text: z.string(),
+  data: CustomData.optional(),
+  color: z.string().optional(),
+  timestamp: z.number(),
+});
+export type PeopleEvent = z.infer<typeof PeopleEvent>;
+
+// ---------------------------------------------------------------- connect (§2.11, §3)
+
+export const ConnectEndpoints = z.object({
+  socket: z.object({ app: z.string() }),
+  rescue: z.object({ socket: z.object({ app: z.string() }) }).optional(),
+});
+export type ConnectEndpoints = z.infer<typeof ConnectEndpoints>;
+
+/**
+ * Turns zod issues into the JSON-schema-like wording Crisp uses in `data.message` (node #29, #50).
+ * Parse with `{ reportInput: true }`: JSON has no `undefined`, so an undefined input is a missing property.
+ */
+export function describeIssues(error: z.ZodError, root = 'data'): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = issue.path.length ? `${root}.${issue.path.join('.')}` : root;
+      const parent = issue.path.length > 1 ? `${root}.${issue.path.slice(0, -1).join('.')}` : root;
+      if (issue.path.length > 0 && issue.input === undefined) return `${parent} should have required property '.${String(issue.path.at(-1))}'`;
+      const allowed = 'values' in issue ? issue.values : 'options' in issue ? issue.options : undefined;
+      if (Array.isArray(allowed)) return `${path} should be equal to one of the allowed values (${allowed.map(String).join(', ')})`;
+      if (issue.code === 'invalid_type') return `${path} should be ${issue.expected}`;
+      if (issue.code === 'too_small' || issue.code === 'too_big') {
+        const bound = issue.code === 'too_small' ? 'at least' : 'at most';
+        const unit = issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' items' : '';
+        return `${path} should be ${bound} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}${unit}`;
+      }
+      return `${path} is invalid: ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`;
+    })
+    .join('; ');
+}

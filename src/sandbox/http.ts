@@ -1,0 +1,140 @@
+// The sandbox's HTTP plumbing: a tiny path router, Crisp's envelope, body reading with limits.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { describeIssues } from '../crisp/schemas.js';
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A failure the sandbox answers the way Crisp does: status, `reason`, `data.message`. */
+export class SandboxHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const invalid = (message: string) => new SandboxHttpError(400, 'invalid_data', message);
+export const notFound = (message: string) => new SandboxHttpError(404, 'not_found', message);
+
+export interface Reply {
+  status?: number;
+  reason?: string;
+  data?: unknown;
+}
+
+export interface Route<C> {
+  method: Method;
+  pattern: string;
+  handler: (ctx: C, params: Record<string, string>) => Reply | Promise<Reply>;
+}
+
+interface CompiledRoute<C> extends Route<C> {
+  parts: string[];
+}
+
+export interface Match<C> {
+  route: CompiledRoute<C>;
+  params: Record<string, string>;
+}
+
+/** Matches `/v1/website/:website_id/...` patterns segment by segment. */
+export class Router<C> {
+  readonly #routes: CompiledRoute<C>[] = [];
+
+  add(...routes: Route<C>[]): this {
+    for (const route of routes) this.#routes.push({ ...route, parts: route.pattern.split('/').filter(Boolean) });
+    return this;
+  }
+
+  /** The route for a path; `methodMismatch` when the path exists under another method. */
+  match(method: string, path: string): Match<C> | { methodMismatch: boolean } {
+    const segments = path.split('/').filter(Boolean);
+    let methodMismatch = false;
+    for (const route of this.#routes) {
+      const params = matchParts(route.parts, segments);
+      if (!params) continue;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
+      methodMismatch = true;
+    }
+    return { methodMismatch };
+  }
+}
+
+function matchParts(parts: string[], segments: string[]): Record<string, string> | undefined {
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const segment = segments[i]!;
+    if (part.startsWith(':')) {
+      try {
+        params[part.slice(1)] = decodeURIComponent(segment);
+      } catch {
+        return undefined;
+      }
+    } else if (part !== segment) return undefined;
+  }
+  return params;
+}
+
+export function sendEnvelope(res: ServerResponse, status: number, reason: string, data: unknown, headers: Record<string, string> = {}, head = false): void {
+  const error = status >= 400;
+  const body = head ? '' : JSON.stringify({ error, reason, data: data ?? {} });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, error: SandboxHttpError, head = false): void {
+  sendEnvelope(res, error.status, error.reason, { namespace: 'response', message: error.message }, error.headers, head);
+}
+
+/** Reads a JSON body up to `limit` bytes; an empty body is `undefined`. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw new SandboxHttpError(413, 'invalid_data', `request body is ${declared} bytes; the limit is ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new SandboxHttpError(413, 'invalid_data', `request body exceeds the limit of ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw invalid('data should be valid JSON');
+  }
+}
+
+/** Validates a body with a wire schema, answering 400 `invalid_data` with Crisp-like wording. */
+export function validate<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body ?? {}, { reportInput: true });
+  if (!result.success) throw invalid(describeIssues(result.error));
+  return result.data;
+}
+
+/** Reads a 0|1 query flag; anything else is a 400 naming the parameter. */
+export function flag(query: URLSearchParams, name: string): boolean | undefined {
+  const value = query.get(name);
+  if (value === null || value === '') return undefined;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw invalid(`query.${name} should be 0 or 1`);
+}
+
+export function intParam(value: string | null | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw invalid(max === Number.MAX_SAFE_INTEGER ? `${name} should be an integer >= ${min}` : `${name} should be an integer between ${min} and ${max}`);
+  }
+  return n;
+}

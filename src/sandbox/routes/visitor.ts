@@ -1,0 +1,127 @@
+// The visitor side and the control panel, under /_sandbox/ (no Crisp credentials; the sandbox
+// listens on loopback). Tests, the demo and the autopilot use these to play the customer.
+import { z } from 'zod';
+import type { FaultInjector } from '../faults.js';
+import { notFound, validate, type Route } from '../http.js';
+import type { SandboxState, WebsiteState } from '../state.js';
+
+export interface ControlContext {
+  state: SandboxState;
+  faults: FaultInjector;
+  body: unknown;
+  stats: () => Record<string, unknown>;
+  resetStats: () => void;
+}
+
+const NewConversation = z.object({
+  nickname: z.string().min(1).max(200).optional(),
+  email: z.email().optional(),
+  text: z.string().min(1).max(10_000).optional(),
+});
+
+const VisitorMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text').default('text'), content: z.string().min(1).max(10_000) }),
+  z.object({ type: z.literal('file'), content: z.object({ name: z.string().min(1), url: z.url(), type: z.string().min(1) }) }),
+]);
+
+const VisitorCompose = z.object({ type: z.enum(['start', 'stop']), excerpt: z.string().max(1000).optional() });
+
+const FaultsBody = z.object({
+  spec: z.string().optional(),
+  clear: z.boolean().optional(),
+  burst: z
+    .object({
+      fault: z.enum(['420', '429', '500', '502', '503', 'drop', 'drop-after']),
+      count: z.number().int().min(1).max(10_000),
+      retry_after: z.number().int().min(0).optional(),
+      method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
+      path_includes: z.string().optional(),
+    })
+    .optional(),
+});
+
+const S = '/_sandbox/websites/:website_id/conversations';
+
+function site(state: SandboxState, websiteId: string): WebsiteState {
+  const found = state.websites.get(websiteId);
+  if (!found) throw notFound(`website ${websiteId} does not exist in the sandbox`);
+  return found;
+}
+
+function visitorUser(state: SandboxState, w: WebsiteState, sessionId: string) {
+  return { user_id: sessionId, nickname: state.conversation(w, sessionId).meta?.nickname ?? 'visitor' };
+}
+
+export const controlRoutes: Route<ControlContext>[] = [
+  {
+    method: 'GET',
+    pattern: '/_sandbox/info',
+    handler: ({ state }) => ({
+      data: { website_id: state.defaultWebsiteId, websites: [...state.websites.values()].map((w) => ({ website_id: w.website_id, name: w.name, domain: w.domain })) },
+    }),
+  },
+  {
+    method: 'POST',
+    pattern: S,
+    handler: ({ state, body }, p) => {
+      const w = site(state, p.website_id!);
+      const input = validate(NewConversation, body);
+      const conversation = state.createConversation(w, input);
+      if (input.text) state.addMessage(w, conversation.session_id, { type: 'text', from: 'user', origin: 'chat', content: input.text }, visitorUser(state, w, conversation.session_id));
+      return { reason: 'added', data: { session_id: conversation.session_id } };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: `${S}/:session_id/messages`,
+    handler: ({ state, body }, p) => {
+      const w = site(state, p.website_id!);
+      const input = validate(VisitorMessage, { type: 'text', ...(body as object) });
+      const sent = state.addMessage(w, p.session_id!, { ...input, from: 'user', origin: 'chat' }, visitorUser(state, w, p.session_id!));
+      return { reason: 'dispatched', data: { fingerprint: sent.message.fingerprint } };
+    },
+  },
+  {
+    method: 'PATCH',
+    pattern: `${S}/:session_id/compose`,
+    handler: ({ state, body }, p) => {
+      const input = validate(VisitorCompose, body);
+      state.compose(site(state, p.website_id!), p.session_id!, { ...input, from: 'user' });
+      return { reason: 'updated' };
+    },
+  },
+  {
+    method: 'PATCH',
+    pattern: `${S}/:session_id/read`,
+    handler: ({ state }, p) => (state.markRead(site(state, p.website_id!), p.session_id!, { from: 'user', origin: 'chat' }), { reason: 'updated' }),
+  },
+  { method: 'GET', pattern: '/_sandbox/stats', handler: ({ stats }) => ({ data: stats() }) },
+  {
+    method: 'POST',
+    pattern: '/_sandbox/faults',
+    handler: ({ faults, body, resetStats }) => {
+      const input = validate(FaultsBody, body);
+      if (input.clear) faults.clear();
+      if (input.spec !== undefined) {
+        try {
+          faults.configure(input.spec);
+        } catch (error) {
+          return { status: 400, reason: 'invalid_data', data: { message: (error as Error).message } };
+        }
+      }
+      if (input.burst) {
+        const { fault, count, retry_after, method, path_includes } = input.burst;
+        const kind = fault === 'drop' || fault === 'drop-after' ? fault : 'status';
+        faults.burst({
+          fault: { kind, status: kind === 'status' ? Number(fault) : undefined, retryAfterSeconds: retry_after },
+          count,
+          method,
+          pathIncludes: path_includes,
+        });
+      }
+      resetStats();
+      return { reason: 'updated', data: { active: faults.active } };
+    },
+  },
+  { method: 'POST', pattern: '/_sandbox/reset', handler: ({ state, faults, resetStats }) => (state.reset(), faults.clear(), resetStats(), { reason: 'updated' }) },
+];

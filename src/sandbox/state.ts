@@ -1,0 +1,380 @@
+// The sandbox's in-memory inbox and the rules Crisp applies when it changes: unread counts,
+// waiting time, state moves, fingerprints. Every change is announced as a Crisp event (RTM names),
+// which the RTM and Web Hook emitters relay.
+import { EventEmitter } from 'node:events';
+import type {
+  ComposeBody,
+  Conversation,
+  ConversationMetaUpdate,
+  ConversationState,
+  CustomData,
+  MarkReadBody,
+  Message,
+  Operator,
+  OperatorAvailability,
+  PeopleEvent,
+  PeopleProfile,
+  PeopleProfileCard,
+  SendMessageBody,
+} from '../crisp/schemas.js';
+import { createRng, generateDemoData, makeFingerprint, makeUuid } from './data.js';
+import { SandboxHttpError, invalid, notFound } from './http.js';
+
+export interface WebsiteState {
+  website_id: string;
+  name: string;
+  domain: string;
+  conversations: Map<string, Conversation>;
+  messages: Map<string, Message[]>;
+  people: Map<string, PeopleProfile>;
+  peopleData: Map<string, CustomData>;
+  peopleEvents: Map<string, PeopleEvent[]>;
+  operators: Operator[];
+  availability: OperatorAvailability[];
+}
+
+export interface SandboxEvent {
+  event: string;
+  website_id: string;
+  data: Record<string, unknown>;
+  timestamp: number;
+}
+
+const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, resolved: 2 };
+
+export interface StateOptions {
+  seed: number;
+  /** The clock; demo timestamps are laid out backwards from its first reading. */
+  now?: () => number;
+  websiteId?: string;
+}
+
+export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
+  readonly websites = new Map<string, WebsiteState>();
+  readonly now: () => number;
+  readonly #rng: () => number;
+  readonly #options: StateOptions;
+
+  constructor(options: StateOptions) {
+    super();
+    this.#options = options;
+    this.now = options.now ?? Date.now;
+    this.#rng = createRng(options.seed ^ 0x5eed);
+    this.reset();
+  }
+
+  /** Back to the demo data of the seed. */
+  reset(): void {
+    const demo = generateDemoData({ seed: this.#options.seed, now: this.now(), websiteId: this.#options.websiteId });
+    this.websites.clear();
+    this.websites.set(demo.website.website_id, {
+      ...demo.website,
+      conversations: new Map(demo.conversations.map((c) => [c.session_id, c])),
+      messages: demo.messages,
+      people: new Map(demo.people.map((p) => [p.people_id, p])),
+      peopleData: demo.peopleData,
+      peopleEvents: demo.peopleEvents,
+      operators: demo.operators,
+      availability: demo.availability,
+    });
+  }
+
+  get defaultWebsiteId(): string {
+    return this.websites.keys().next().value as string;
+  }
+
+  // ------------------------------------------------------------------ conversations
+
+  conversation(site: WebsiteState, sessionId: string): Conversation {
+    const conversation = site.conversations.get(sessionId);
+    if (!conversation) throw notFound(`conversation ${sessionId} does not exist on website ${site.website_id}`);
+    return conversation;
+  }
+
+  createConversation(site: WebsiteState, visitor: { nickname?: string; email?: string } = {}): Conversation {
+    const now = this.now();
+    const sessionId = `session_${makeUuid(this.#rng)}`;
+    const person = visitor.email ? [...site.people.values()].find((p) => p.email === visitor.email) : undefined;
+    const conversation: Conversation = {
+      session_id: sessionId,
+      website_id: site.website_id,
+      inbox_id: null,
+      people_id: person?.people_id ?? null,
+      state: 'pending',
+      status: STATUS.pending,
+      is_verified: false,
+      is_blocked: false,
+      availability: 'online',
+      active: { now: true, last: now },
+      last_message: '',
+      topic: '',
+      verifications: [],
+      participants: [],
+      mentions: [],
+      compose: {},
+      unread: { operator: 0, visitor: 0 },
+      meta: {
+        nickname: visitor.nickname ?? person?.person?.nickname ?? `visitor${Math.floor(this.#rng() * 90_000) + 10_000}`,
+        email: visitor.email ?? '',
+        phone: '',
+        address: '',
+        subject: '',
+        ip: '203.0.113.10',
+        avatar: '',
+        origin: 'chat',
+        segments: [],
+        data: {},
+      },
+      created_at: now,
+      updated_at: now,
+    };
+    site.conversations.set(sessionId, conversation);
+    site.messages.set(sessionId, []);
+    this.#emit(site, 'session:request:initiated', { session_id: sessionId });
+    return conversation;
+  }
+
+  removeConversation(site: WebsiteState, sessionId: string): void {
+    this.conversation(site, sessionId);
+    site.conversations.delete(sessionId);
+    site.messages.delete(sessionId);
+    this.#emit(site, 'session:removed', { session_id: sessionId });
+  }
+
+  updateMeta(site: WebsiteState, sessionId: string, update: ConversationMetaUpdate): void {
+    const conversation = this.conversation(site, sessionId);
+    const meta = (conversation.meta ??= {});
+    const { data, ...fields } = update;
+    Object.assign(meta, fields);
+    if (data) meta.data = mergeData(meta.data ?? {}, data);
+    conversation.updated_at = this.now();
+    for (const [key, value] of Object.entries(fields)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
+    if (data) this.#emit(site, 'session:set_data', { session_id: sessionId, data: meta.data });
+  }
+
+  setState(site: WebsiteState, sessionId: string, state: ConversationState): void {
+    const conversation = this.conversation(site, sessionId);
+    conversation.state = state;
+    conversation.status = STATUS[state];
+    conversation.updated_at = this.now();
+    if (state === 'resolved') delete conversation.waiting_since;
+    this.#emit(site, 'session:set_state', { session_id: sessionId, state });
+  }
+
+  assign(site: WebsiteState, sessionId: string, userId: string | null): void {
+    const conversation = this.conversation(site, sessionId);
+    if (userId !== null && !site.operators.some((o) => o.details.user_id === userId)) {
+      throw invalid(`data.assigned.user_id should be the user_id of an operator of website ${site.website_id}`);
+    }
+    const previous = conversation.assigned?.user_id ?? null;
+    if (userId === null) delete conversation.assigned;
+    else conversation.assigned = { user_id: userId };
+    conversation.updated_at = this.now();
+    this.#emit(site, 'session:set_routing', { session_id: sessionId, routing_id: userId, previous_routing_id: previous });
+  }
+
+  compose(site: WebsiteState, sessionId: string, compose: ComposeBody): void {
+    const conversation = this.conversation(site, sessionId);
+    const slot = compose.from === 'operator' ? 'operator' : 'visitor';
+    const current = (conversation.compose ?? {}) as Record<string, unknown>;
+    const timestamp = this.now();
+    if (compose.type === 'start') current[slot] = { type: 'start', excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false };
+    else delete current[slot];
+    conversation.compose = current;
+    const event = compose.from === 'operator' ? 'message:compose:receive' : 'message:compose:send';
+    this.#emit(site, event, { session_id: sessionId, type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false });
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /**
+   * Appends a message. A fingerprint already in the conversation returns the message it names
+   * and changes nothing, so a retried send never shows twice (sandbox choice, README).
+   */
+  addMessage(site: WebsiteState, sessionId: string, body: SendMessageBody, user?: Message['user']): { message: Message; duplicate: boolean } {
+    const conversation = this.conversation(site, sessionId);
+    const thread = site.messages.get(sessionId) ?? [];
+    if (body.fingerprint !== undefined) {
+      const existing = thread.find((m) => m.fingerprint === body.fingerprint);
+      if (existing) return { message: existing, duplicate: true };
+    }
+    const timestamp = Math.max(this.now(), (thread.at(-1)?.timestamp ?? 0) + 1);
+    let fingerprint = body.fingerprint ?? makeFingerprint(timestamp, this.#rng);
+    while (body.fingerprint === undefined && thread.some((m) => m.fingerprint === fingerprint)) fingerprint += 1;
+    const message: Message = {
+      session_id: sessionId,
+      website_id: site.website_id,
+      type: body.type,
+      from: body.from,
+      origin: body.origin,
+      content: body.content,
+      preview: [],
+      mentions: body.mentions ?? [],
+      read: '',
+      delivered: '',
+      edited: false,
+      translated: body.translated ?? false,
+      automated: body.automated ?? false,
+      stamped: true,
+      fingerprint,
+      timestamp,
+      user: user ?? { type: 'website', user_id: 'sandbox-api', nickname: body.user?.nickname ?? 'API', avatar: body.user?.avatar ?? '' },
+    };
+    thread.push(message);
+    site.messages.set(sessionId, thread);
+    this.#afterMessage(conversation, message);
+    this.#emit(site, body.from === 'user' ? 'message:send' : 'message:received', { ...message });
+    return { message, duplicate: false };
+  }
+
+  #afterMessage(conversation: Conversation, message: Message): void {
+    conversation.updated_at = message.timestamp;
+    if (message.type === 'note') return;
+    const unread = (conversation.unread ??= { operator: 0, visitor: 0 });
+    conversation.preview_message = { type: message.type, from: message.from, excerpt: excerpt(message), fingerprint: message.fingerprint };
+    if (message.type === 'text') conversation.last_message = String(message.content);
+    if (message.from === 'user') {
+      unread.operator = (unread.operator ?? 0) + 1;
+      conversation.waiting_since ??= message.timestamp;
+      // A visitor writing into a resolved conversation reopens it.
+      if (conversation.state === 'resolved') this.#moveState(conversation, 'unresolved');
+    } else {
+      unread.visitor = (unread.visitor ?? 0) + 1;
+      delete conversation.waiting_since;
+      // The first operator answer takes a conversation out of "pending".
+      if (conversation.state === 'pending') this.#moveState(conversation, 'unresolved');
+    }
+  }
+
+  #moveState(conversation: Conversation, state: ConversationState): void {
+    conversation.state = state;
+    conversation.status = STATUS[state];
+  }
+
+  markRead(site: WebsiteState, sessionId: string, read: MarkReadBody): void {
+    const conversation = this.conversation(site, sessionId);
+    const thread = site.messages.get(sessionId) ?? [];
+    const wanted = read.fingerprints ? new Set(read.fingerprints) : undefined;
+    // Reading as the operator acknowledges the visitor's messages, and the reverse.
+    const authoredBy = read.from === 'operator' ? 'user' : 'operator';
+    const marked: number[] = [];
+    for (const message of thread) {
+      if (message.from !== authoredBy || message.read) continue;
+      if (wanted && !wanted.has(message.fingerprint)) continue;
+      message.read = read.origin;
+      marked.push(message.fingerprint);
+    }
+    const remaining = thread.filter((m) => m.from === authoredBy && !m.read && m.type !== 'note').length;
+    const unread = (conversation.unread ??= { operator: 0, visitor: 0 });
+    if (read.from === 'operator') unread.operator = remaining;
+    else unread.visitor = remaining;
+    const event = read.from === 'operator' ? 'message:acknowledge:read:received' : 'message:acknowledge:read:send';
+    this.#emit(site, event, { session_id: sessionId, origin: read.origin, fingerprints: marked });
+  }
+
+  // ------------------------------------------------------------------ people
+
+  person(site: WebsiteState, peopleId: string): PeopleProfile {
+    const person = site.people.get(peopleId) ?? [...site.people.values()].find((p) => p.email === peopleId);
+    if (!person) throw notFound(`people profile ${peopleId} does not exist on website ${site.website_id}`);
+    return person;
+  }
+
+  addPerson(site: WebsiteState, card: PeopleProfileCard): PeopleProfile {
+    if (!card.email) throw invalid("data should have required property '.email'");
+    this.#assertEmailFree(site, card.email);
+    const now = this.now();
+    const profile: PeopleProfile = {
+      people_id: makeUuid(this.#rng),
+      email: card.email,
+      person: card.person ?? {},
+      company: card.company ?? {},
+      segments: card.segments ?? [],
+      notepad: card.notepad ?? '',
+      active: { now: false, last: card.active ?? now },
+      score: 0,
+      created_at: now,
+      updated_at: now,
+    };
+    site.people.set(profile.people_id, profile);
+    site.peopleData.set(profile.people_id, {});
+    site.peopleEvents.set(profile.people_id, []);
+    this.#emit(site, 'people:profile:created', { people_id: profile.people_id, email: profile.email });
+    return profile;
+  }
+
+  /** PATCH keeps what is not sent and merges `person` and `company` one level deep; PUT replaces. */
+  updatePerson(site: WebsiteState, peopleId: string, card: PeopleProfileCard, mode: 'patch' | 'put'): void {
+    const profile = this.person(site, peopleId);
+    if (card.email && card.email !== profile.email) this.#assertEmailFree(site, card.email);
+    if (mode === 'put') {
+      if (!card.email) throw invalid("data should have required property '.email'");
+      profile.person = card.person ?? {};
+      profile.company = card.company ?? {};
+      profile.segments = card.segments ?? [];
+      profile.notepad = card.notepad ?? '';
+    } else {
+      if (card.person) profile.person = { ...profile.person, ...card.person };
+      if (card.company) profile.company = { ...profile.company, ...card.company };
+      if (card.segments) profile.segments = card.segments;
+      if (card.notepad !== undefined) profile.notepad = card.notepad;
+    }
+    if (card.email) profile.email = card.email;
+    if (card.active !== undefined) profile.active = { ...profile.active, last: card.active };
+    profile.updated_at = this.now();
+    this.#emit(site, 'people:profile:updated', { people_id: profile.people_id, email: profile.email, update: { updated_at: profile.updated_at, person: profile.person } });
+  }
+
+  removePerson(site: WebsiteState, peopleId: string): void {
+    const profile = this.person(site, peopleId);
+    site.people.delete(profile.people_id);
+    site.peopleData.delete(profile.people_id);
+    site.peopleEvents.delete(profile.people_id);
+    this.#emit(site, 'people:profile:removed', { people_id: profile.people_id, email: profile.email });
+  }
+
+  /** PATCH merges keys (a null value removes one); PUT replaces the whole object. */
+  writePeopleData(site: WebsiteState, peopleId: string, data: CustomData, mode: 'patch' | 'put'): void {
+    const profile = this.person(site, peopleId);
+    const next = mode === 'put' ? mergeData({}, data) : mergeData(site.peopleData.get(profile.people_id) ?? {}, data);
+    site.peopleData.set(profile.people_id, next);
+    profile.updated_at = this.now();
+  }
+
+  addPeopleEvent(site: WebsiteState, peopleId: string, event: { text: string; data?: CustomData; color?: string }): PeopleEvent {
+    const profile = this.person(site, peopleId);
+    const stored: PeopleEvent = { text: event.text, data: event.data ?? {}, color: event.color ?? 'grey', timestamp: this.now() };
+    const events = site.peopleEvents.get(profile.people_id) ?? [];
+    events.push(stored);
+    site.peopleEvents.set(profile.people_id, events);
+    return stored;
+  }
+
+  #assertEmailFree(site: WebsiteState, email: string): void {
+    const lower = email.toLowerCase();
+    for (const p of site.people.values()) {
+      if (p.email?.toLowerCase() === lower) throw new SandboxHttpError(409, 'people_exists', `a people profile with email ${email} already exists`);
+    }
+  }
+
+  #emit(site: WebsiteState, event: string, data: Record<string, unknown>): void {
+    const payload = { website_id: site.website_id, inbox_id: null, ...data };
+    this.emit('event', { event, website_id: site.website_id, data: payload, timestamp: this.now() });
+  }
+}
+
+function mergeData(base: CustomData, patch: CustomData): CustomData {
+  const next: CustomData = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
+  return next;
+}
+
+function excerpt(message: Message): string {
+  if (typeof message.content === 'string') return message.content.slice(0, 200);
+  const content = message.content as Record<string, unknown>;
+  const text = content.text ?? content.name ?? content.url ?? message.type;
+  return String(text).slice(0, 200);
+}

@@ -1,0 +1,140 @@
+// Wire fidelity: the official Crisp client from npm (`crisp-api`), pointed at the sandbox with
+// setRestHost, goes through the same steps as our client in the same test. If the sandbox spoke
+// anything but Crisp's wire format, the official client would fail here.
+import { Crisp } from 'crisp-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CrispError, type CrispClient } from '../../src/crisp/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { clientFor } from '../helpers/crisp.js';
+
+interface OfficialError {
+  reason: string;
+  message: string;
+  code: number;
+  data: { namespace: string; message: string };
+}
+
+let sandbox: Sandbox;
+let ours: CrispClient;
+let official: InstanceType<typeof Crisp>;
+let w: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 11 });
+  w = sandbox.websiteId;
+  ours = clientFor(sandbox);
+  official = officialClient(sandbox.credentials[0]!.key);
+});
+afterAll(async () => {
+  await ours.close();
+  await sandbox.close();
+});
+
+function officialClient(key: string): InstanceType<typeof Crisp> {
+  const client = new Crisp();
+  client.setRestHost(sandbox.url);
+  client.setTier(sandbox.credentials[0]!.tier);
+  client.authenticate(sandbox.credentials[0]!.identifier, key);
+  return client;
+}
+
+const site = () => sandbox.state.websites.get(w)!;
+
+describe('the official crisp-api client and ours, step by step, against the sandbox', () => {
+  it('list conversations', async () => {
+    const theirs = (await official.website.listConversations(w, 1, { per_page: 20, filter_not_resolved: 1 })) as { session_id: string; state: string }[];
+    const mine = await ours.conversations.list(w, 1, { per_page: 20, filter_not_resolved: true });
+    expect(theirs.length).toBeGreaterThan(0);
+    expect(theirs.map((c) => c.session_id)).toEqual(mine.map((c) => c.session_id));
+    expect(theirs.every((c) => c.state !== 'resolved')).toBe(true);
+  });
+
+  it('read messages, including an older page', async () => {
+    const [session, thread] = [...site().messages.entries()].find(([, m]) => m.length >= 45)!;
+    const theirs = (await official.website.getMessagesInConversation(w, session)) as { fingerprint: number; timestamp: number }[];
+    const mine = await ours.messages.list(w, session);
+    expect(theirs.map((m) => m.fingerprint)).toEqual(mine.messages.map((m) => m.fingerprint));
+    expect(mine.hasMore).toBe(true);
+    const olderTheirs = (await official.website.getMessagesInConversation(w, session, theirs[0]!.timestamp)) as { fingerprint: number }[];
+    const olderMine = await ours.messages.list(w, session, mine.messages[0]!.timestamp);
+    expect(olderTheirs.map((m) => m.fingerprint)).toEqual(olderMine.messages.map((m) => m.fingerprint));
+    expect(olderTheirs.at(-1)!.fingerprint).toBe(thread.at(-21)!.fingerprint);
+  });
+
+  it('send a message and read it back', async () => {
+    const session = [...site().conversations.values()].find((c) => c.state === 'pending')!.session_id;
+    const theirs = (await official.website.sendMessageInConversation(w, session, {
+      type: 'text',
+      from: 'operator',
+      origin: 'chat',
+      content: 'Sent by crisp-api',
+      user: { nickname: 'Official' },
+    })) as { fingerprint: number };
+    const mine = await ours.messages.send(w, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Sent by crisp-mcp' });
+    expect(typeof theirs.fingerprint).toBe('number');
+    const readBack = (await official.website.getMessagesInConversation(w, session)) as { fingerprint: number; content: string }[];
+    expect(readBack.slice(-2).map((m) => [m.fingerprint, m.content])).toEqual([
+      [theirs.fingerprint, 'Sent by crisp-api'],
+      [mine, 'Sent by crisp-mcp'],
+    ]);
+    expect((await ours.messages.get(w, session, theirs.fingerprint)).content).toBe('Sent by crisp-api');
+  });
+
+  it('typing indicator', async () => {
+    const session = [...site().conversations.keys()][1]!;
+    await official.website.composeMessageInConversation(w, session, { type: 'start', from: 'operator', excerpt: 'typing (official)' });
+    expect(site().conversations.get(session)!.compose).toMatchObject({ operator: { type: 'start', excerpt: 'typing (official)' } });
+    await ours.messages.compose(w, session, { type: 'stop', from: 'operator' });
+    expect(site().conversations.get(session)!.compose).not.toHaveProperty('operator');
+  });
+
+  it('change state', async () => {
+    const session = [...site().conversations.keys()][2]!;
+    await official.website.changeConversationState(w, session, 'resolved');
+    expect(await ours.conversations.getState(w, session)).toBe('resolved');
+    await ours.conversations.setState(w, session, 'unresolved');
+    expect(((await official.website.getConversationState(w, session)) as { state: string }).state).toBe('unresolved');
+  });
+
+  it('list operators', async () => {
+    const theirs = (await official.website.listWebsiteOperators(w)) as { details: { user_id: string } }[];
+    const mine = await ours.operators.list(w);
+    expect(theirs).toHaveLength(4);
+    expect(theirs.map((o) => o.details.user_id)).toEqual(mine.map((o) => o.details.user_id));
+  });
+
+  it('people profile read and PATCH round trip', async () => {
+    const person = [...site().people.values()][5]!;
+    const theirs = (await official.website.getPeopleProfile(w, person.people_id)) as { email: string; person: { nickname: string } };
+    const mine = await ours.people.get(w, person.people_id);
+    expect(theirs.email).toBe(mine.email);
+    await official.website.updatePeopleProfile(w, person.people_id, { person: { nickname: 'Patched by crisp-api' } });
+    expect((await ours.people.get(w, person.people_id)).person?.nickname).toBe('Patched by crisp-api');
+    await ours.people.update(w, person.people_id, { person: { nickname: 'Patched by crisp-mcp' } });
+    const after = (await official.website.getPeopleProfile(w, person.people_id)) as { email: string; person: { nickname: string } };
+    expect(after.person.nickname).toBe('Patched by crisp-mcp');
+    expect(after.email).toBe(theirs.email);
+  });
+
+  it('a bad credential is a 401 invalid_session for both', async () => {
+    const wrong = officialClient('wrong-key');
+    const theirs = (await wrong.website.listWebsiteOperators(w).catch((e: unknown) => e)) as OfficialError;
+    expect(theirs).toMatchObject({ code: 401, message: 'invalid_session', data: { namespace: 'response' } });
+    const wrongOurs = clientFor({ ...sandbox, credentials: [{ ...sandbox.credentials[0]!, key: 'wrong-key' }] });
+    const mine = await wrongOurs.operators.list(w).catch((e: unknown) => e);
+    await wrongOurs.close();
+    expect(mine).toBeInstanceOf(CrispError);
+    expect(mine).toMatchObject({ status: 401, reason: 'invalid_session', code: 'crisp_unauthorized' });
+  });
+
+  it('an invalid message is a 400 invalid_data for both, with the field named', async () => {
+    const session = [...site().conversations.keys()][3]!;
+    const bad = { type: 'text', from: 'operator', content: 'no origin' };
+    const theirs = (await official.website.sendMessageInConversation(w, session, bad as never).catch((e: unknown) => e)) as OfficialError;
+    expect(theirs).toMatchObject({ code: 400, message: 'invalid_data' });
+    expect(theirs.data.message).toContain("data should have required property '.origin'");
+    const mine = await ours.messages.send(w, session, bad as never).catch((e: unknown) => e);
+    expect(mine).toMatchObject({ status: 400, reason: 'invalid_data', code: 'crisp_invalid' });
+    expect((mine as CrispError).message).toContain("data should have required property '.origin'");
+  });
+});

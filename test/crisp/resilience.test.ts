@@ -1,0 +1,194 @@
+// The retry policy seen from outside: the sandbox injects faults, our client must ride out what
+// is safe to repeat, never send a message twice, and fail clearly within its deadline.
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CrispClient, CrispError, type RetryEvent } from '../../src/crisp/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { clientFor } from '../helpers/crisp.js';
+
+let sandbox: Sandbox;
+let w: string;
+let session: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 7 });
+  w = sandbox.websiteId;
+  session = [...sandbox.state.websites.get(w)!.conversations.keys()][0]!;
+});
+afterAll(() => sandbox.close());
+afterEach(() => {
+  sandbox.faults.clear();
+  sandbox.resetStats();
+});
+
+const thread = () => sandbox.state.websites.get(w)!.messages.get(session)!;
+const note = (content: string, fingerprint?: number) => ({ type: 'note' as const, from: 'operator' as const, origin: 'chat', content, ...(fingerprint ? { fingerprint } : {}) });
+
+async function failure(promise: Promise<unknown>): Promise<CrispError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(CrispError);
+  return error as CrispError;
+}
+
+describe('retries against injected faults', () => {
+  it('rides out a 429 burst on a read, honouring Retry-After', async () => {
+    const retries: RetryEvent[] = [];
+    const crisp = clientFor(sandbox, { onRetry: (e) => retries.push(e) });
+    sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 0 }, count: 3 });
+    const operators = await crisp.operators.list(w);
+    expect(operators).toHaveLength(4);
+    expect(retries.map((r) => r.status)).toEqual([429, 429, 429]);
+    expect(sandbox.stats().faults['429']).toBe(3);
+
+    sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 1 }, count: 1 });
+    const started = Date.now();
+    await crisp.operators.list(w);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+    await crisp.close();
+  });
+
+  it('retries 5xx and dropped connections on idempotent calls', async () => {
+    const crisp = clientFor(sandbox);
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 1 });
+    sandbox.faults.burst({ fault: { kind: 'drop' }, count: 1 });
+    sandbox.faults.burst({ fault: { kind: 'status', status: 500 }, count: 1 });
+    await crisp.conversations.setState(w, session, 'unresolved');
+    expect(sandbox.stats().handled['PATCH /v1/website/:website_id/conversation/:session_id/state']).toBe(1);
+    await crisp.close();
+  });
+
+  it('gives up after maxAttempts with the last status and the attempt count', async () => {
+    const crisp = clientFor(sandbox, { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+    sandbox.faults.burst({ fault: { kind: 'status', status: 502 }, count: 10 });
+    const error = await failure(crisp.operators.list(w));
+    expect(error.code).toBe('crisp_unavailable');
+    expect(error.status).toBe(502);
+    expect(error.attempts).toBe(3);
+    expect(error.retryable).toBe(true);
+    await crisp.close();
+  });
+
+  it('never retries a 4xx other than 420/429', async () => {
+    const crisp = clientFor(sandbox);
+    const error = await failure(crisp.conversations.get(w, 'session_00000000-0000-4000-8000-000000000000'));
+    expect(error.code).toBe('crisp_not_found');
+    expect(error.attempts).toBe(1);
+    await crisp.close();
+  });
+});
+
+describe('sends are never duplicated', () => {
+  it('does not resend a message without fingerprint when the answer is lost', async () => {
+    const crisp = clientFor(sandbox);
+    const before = thread().length;
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    const error = await failure(crisp.messages.send(w, session, note('lost answer, sent once')));
+    expect(error.code).toBe('crisp_unavailable');
+    expect(error.attempts).toBe(1);
+    // Crisp did store it: the failure is honest about the uncertainty, and nothing was repeated.
+    expect(thread().length).toBe(before + 1);
+    expect(thread().filter((m) => m.content === 'lost answer, sent once')).toHaveLength(1);
+    await crisp.close();
+  });
+
+  it('does not resend a message without fingerprint on 429 or 5xx either', async () => {
+    const crisp = clientFor(sandbox);
+    for (const status of [429, 503]) {
+      sandbox.faults.burst({ fault: { kind: 'status', status, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
+      const error = await failure(crisp.messages.send(w, session, note(`refused ${status}`)));
+      expect(error.status).toBe(status);
+      expect(error.attempts).toBe(1);
+    }
+    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBeUndefined();
+    await crisp.close();
+  });
+
+  it('retries a message that carries its own fingerprint, and it shows once', async () => {
+    const crisp = clientFor(sandbox);
+    const fingerprint = 424242424242424;
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
+    const sent = await crisp.messages.send(w, session, note('idempotent send', fingerprint));
+    expect(sent).toBe(fingerprint);
+    expect(thread().filter((m) => m.fingerprint === fingerprint)).toHaveLength(1);
+    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
+    await crisp.close();
+  });
+
+  it('resends a POST whose connection was refused, since it never left', async () => {
+    const port = await freePort();
+    const crisp = new CrispClient({ baseUrl: `http://127.0.0.1:${port}`, credentials: { identifier: 'i', key: 'k', tier: 'plugin' }, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const error = await failure(crisp.messages.send(w, session, note('x')));
+    expect(error.code).toBe('crisp_unavailable');
+    expect(error.attempts).toBe(3);
+    expect(error.message).toMatch(/ECONNREFUSED/);
+    await crisp.close();
+  });
+});
+
+describe('deadlines and cancellation', () => {
+  it('gives a dead sandbox a clear error within the deadline', async () => {
+    const port = await freePort();
+    const crisp = new CrispClient({ baseUrl: `http://127.0.0.1:${port}`, credentials: { identifier: 'i', key: 'k', tier: 'plugin' }, deadlineMs: 1_500, retry: { maxAttempts: 50, baseDelayMs: 50, maxDelayMs: 200 } });
+    const started = Date.now();
+    const error = await failure(crisp.operators.list(w));
+    const elapsed = Date.now() - started;
+    expect(['crisp_unavailable', 'crisp_timeout']).toContain(error.code);
+    expect(error.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}|within 1500 ms`));
+    expect(elapsed).toBeLessThan(1_700);
+    await crisp.close();
+  });
+
+  it('times out a slow answer at the deadline', async () => {
+    const crisp = clientFor(sandbox, { deadlineMs: 300 });
+    sandbox.faults.configure('latency:1000ms');
+    const started = Date.now();
+    const error = await failure(crisp.operators.list(w));
+    expect(error.code).toBe('crisp_timeout');
+    expect(error.message).toMatch(/within 300 ms/);
+    expect(Date.now() - started).toBeLessThan(900);
+    await crisp.close();
+  });
+
+  it('stops when the caller aborts', async () => {
+    const crisp = clientFor(sandbox);
+    sandbox.faults.configure('latency:1000ms');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const error = await failure(crisp.operators.list(w, { signal: controller.signal }));
+    expect(error.code).toBe('crisp_aborted');
+    await crisp.close();
+  });
+
+  it('does not wait out a Retry-After longer than the deadline', async () => {
+    const crisp = clientFor(sandbox, { deadlineMs: 1_000 });
+    sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 30 }, count: 1 });
+    const started = Date.now();
+    const error = await failure(crisp.operators.list(w));
+    expect(error.code).toBe('crisp_rate_limited');
+    expect(error.retryAfterMs).toBe(30_000);
+    expect(error.message).toMatch(/retry in 30 s/);
+    expect(Date.now() - started).toBeLessThan(500);
+    await crisp.close();
+  });
+});
+
+describe('seeded random faults', () => {
+  it('rides out 30% 429/5xx on reads with the default retry budget', async () => {
+    const crisp = clientFor(sandbox, { retry: { maxAttempts: 8, baseDelayMs: 1, maxDelayMs: 5 } });
+    sandbox.faults.configure('429:15%,5xx:10%,drop:5%,retry-after:0,seed:3');
+    for (let i = 0; i < 40; i++) await crisp.conversations.list(w, 1);
+    const injected = Object.values(sandbox.stats().faults).reduce((a, b) => a + b, 0);
+    expect(injected).toBeGreaterThan(5);
+    await crisp.close();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Two cores: forks keep native modules (better-sqlite3) and child processes isolated.
+    pool: 'forks',
+  },
+});
