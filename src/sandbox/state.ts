@@ -259,7 +259,8 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     const authoredBy = read.from === 'operator' ? 'user' : 'operator';
     const marked: number[] = [];
     for (const message of thread) {
-      if (message.from !== authoredBy || message.read) continue;
+      // Private notes are for operators: a visitor never reads them.
+      if (message.from !== authoredBy || message.read || message.type === 'note') continue;
       if (wanted && !wanted.has(message.fingerprint)) continue;
       message.read = read.origin;
       marked.push(message.fingerprint);
@@ -306,7 +307,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
   /** PATCH keeps what is not sent and merges `person` and `company` one level deep; PUT replaces. */
   updatePerson(site: WebsiteState, peopleId: string, card: PeopleProfileCard, mode: 'patch' | 'put'): void {
     const profile = this.person(site, peopleId);
-    if (card.email && card.email !== profile.email) this.#assertEmailFree(site, card.email);
+    if (card.email && card.email !== profile.email) this.#assertEmailFree(site, card.email, profile.people_id);
     if (mode === 'put') {
       if (!card.email) throw invalid("data should have required property '.email'");
       profile.person = card.person ?? {};
@@ -350,10 +351,10 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     return stored;
   }
 
-  #assertEmailFree(site: WebsiteState, email: string): void {
+  #assertEmailFree(site: WebsiteState, email: string, exceptPeopleId?: string): void {
     const lower = email.toLowerCase();
     for (const p of site.people.values()) {
-      if (p.email?.toLowerCase() === lower) throw new SandboxHttpError(409, 'people_exists', `a people profile with email ${email} already exists`);
+      if (p.people_id !== exceptPeopleId && p.email?.toLowerCase() === lower) throw new SandboxHttpError(409, 'people_exists', `a people profile with email ${email} already exists`);
     }
   }
 
