@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
+import { sendForText } from './dispatch.js';
 import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 import type { Tier } from './schemas.js';
 
@@ -61,6 +62,17 @@ export interface CrispResponse {
   status: number;
   reason: string;
   data: unknown;
+}
+
+/** One call in flight: the request, and the signal that ends it at the deadline or on the caller's abort. */
+interface Call {
+  spec: RequestSpec;
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  signal: AbortSignal;
+  deadlineMs: number;
+  byDeadline: () => boolean;
 }
 
 const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -131,8 +143,27 @@ export class CrispHttp {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
     const deadlineMs = spec.deadlineMs ?? this.#deadlineMs;
-    const deadline = AbortSignal.timeout(deadlineMs);
-    const signal = spec.signal ? AbortSignal.any([spec.signal, deadline]) : deadline;
+    // One controller and one cleared timer per call: AbortSignal.timeout() would leave a live
+    // timer behind every call for the whole deadline, which costs at thousands of calls a second.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    let byDeadline = false;
+    const timer = setTimeout(() => {
+      byDeadline = true;
+      controller.abort();
+    }, deadlineMs);
+    const onCallerAbort = () => controller.abort();
+    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (spec.signal?.aborted) controller.abort();
+    try {
+      return await this.#attempts({ spec, path, headers, body, signal, deadlineMs, byDeadline: () => byDeadline });
+    } finally {
+      clearTimeout(timer);
+      spec.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  async #attempts({ spec, path, headers, body, signal, deadlineMs, byDeadline }: Call): Promise<CrispResponse> {
     const started = Date.now();
     const resendable = mayResend(spec.method, spec.idempotentPost === true);
     const label = `${spec.method} ${stripQuery(path)}`;
@@ -140,14 +171,14 @@ export class CrispHttp {
     for (let attempt = 1; ; attempt++) {
       let failure: CrispError;
       try {
-        const res = await this.#pool.request({ origin: this.#origin, path, method: spec.method, headers, body, signal });
-        const text = await res.body.text();
+        const res = await sendForText(this.#pool, { origin: this.#origin, path, method: spec.method, headers, body }, signal);
+        const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
         failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
         if (!failure.retryable || !resendable) throw failure;
       } catch (error) {
         if (error instanceof CrispError) throw error;
-        if (signal.aborted) throw abortError(spec, label, attempt, deadlineMs, deadline.aborted);
+        if (signal.aborted) throw abortError(spec, label, attempt, deadlineMs, byDeadline());
         const code = errorCode(error);
         const neverSent = NEVER_SENT.has(code);
         failure = new CrispError({
@@ -168,7 +199,7 @@ export class CrispHttp {
       try {
         await sleep(delayMs, undefined, { signal });
       } catch {
-        throw abortError(spec, label, attempt, deadlineMs, deadline.aborted);
+        throw abortError(spec, label, attempt, deadlineMs, byDeadline());
       }
     }
   }

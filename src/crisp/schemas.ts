@@ -27,48 +27,51 @@ export const Envelope = z.looseObject({
 });
 export type Envelope = z.infer<typeof Envelope>;
 
+/**
+ * A sub-object we forward but never read (`meta.device`, `compose`…): checked to be an object and
+ * passed by reference, where `looseObject({})` would copy it key by key on every parse.
+ */
+const Opaque = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'should be an object');
+
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const CustomData = z.record(z.string(), Scalar);
 export type CustomData = z.infer<typeof CustomData>;
 
 // ---------------------------------------------------------------- conversations (§2.1, §2.2)
 
+/**
+ * Conversation meta as read back: the contact fields, segments, custom data and the device
+ * (geolocation, locales), which tools show. Fields nothing reads (ip, avatar, connection…) are left
+ * out of the projection: each validated field costs on every list call (bench/crisp-client).
+ */
 export const ConversationMeta = z.object({
   nickname: z.string().optional(),
   email: z.string().optional(),
   phone: z.string().optional(),
   address: z.string().optional(),
   subject: z.string().optional(),
-  ip: z.string().optional(),
-  avatar: z.string().optional(),
   origin: z.string().optional(),
   segments: z.array(z.string()).optional(),
   data: CustomData.optional(),
-  connection: z.looseObject({}).optional(),
-  device: z.looseObject({}).optional(),
+  device: Opaque.optional(),
 });
 export type ConversationMeta = z.infer<typeof ConversationMeta>;
 
+/** A conversation as listed or read: what the product relies on, validated; the rest dropped. */
 export const Conversation = z.object({
   session_id: z.string(),
   website_id: z.string(),
   inbox_id: z.string().nullish(),
   people_id: z.string().nullish(),
   state: ConversationState,
-  status: z.number().optional(),
-  is_verified: z.boolean().optional(),
   is_blocked: z.boolean().optional(),
   availability: z.string().optional(),
-  active: z.object({ now: z.boolean().optional(), last: z.number().optional() }).optional(),
   last_message: z.string().optional(),
   preview_message: z
     .object({ type: z.string().optional(), from: z.string().optional(), excerpt: z.string().optional(), fingerprint: z.number().optional() })
     .optional(),
-  topic: z.string().optional(),
-  verifications: z.array(z.looseObject({})).optional(),
-  participants: z.array(z.looseObject({})).optional(),
   mentions: z.array(z.string()).optional(),
-  compose: z.looseObject({}).optional(),
+  compose: Opaque.optional(),
   unread: z.object({ operator: z.number().optional(), visitor: z.number().optional() }).optional(),
   assigned: z.object({ user_id: z.string().nullish() }).nullish(),
   meta: ConversationMeta.optional(),
@@ -77,6 +80,12 @@ export const Conversation = z.object({
   waiting_since: z.number().nullish(),
 });
 export type Conversation = z.infer<typeof Conversation>;
+
+/** The whole wire object, as the sandbox stores and serves it: the projection plus Crisp's other fields. */
+export type ConversationWire = Omit<Conversation, 'meta'> & {
+  status: number;
+  meta?: ConversationMeta & Record<string, unknown>;
+} & Record<string, unknown>;
 
 export const ConversationCreated = z.object({ session_id: z.string() });
 
@@ -92,7 +101,7 @@ export const ConversationMetaUpdate = z.object({
   origin: z.string().optional(),
   segments: z.array(z.string().min(1).max(100)).max(100).optional(),
   data: CustomData.optional(),
-  device: z.looseObject({}).optional(),
+  device: Opaque.optional(),
 });
 export type ConversationMetaUpdate = z.infer<typeof ConversationMetaUpdate>;
 
@@ -199,9 +208,9 @@ export const Message = z.object({
   stamped: z.boolean().optional(),
   translated: z.boolean().optional(),
   mentions: z.array(z.string()).optional(),
-  preview: z.array(z.looseObject({})).optional(),
-  references: z.array(z.looseObject({})).optional(),
-  original: z.looseObject({}).optional(),
+  preview: z.array(Opaque).optional(),
+  references: z.array(Opaque).optional(),
+  original: Opaque.optional(),
   properties: z.record(z.string(), Scalar).optional(),
 });
 export type Message = z.infer<typeof Message>;
@@ -284,7 +293,7 @@ export const Person = z.object({
   website: z.string().optional(),
   timezone: z.number().optional(),
   profiles: z.array(z.object({ type: z.string(), handle: z.string(), url: z.string() })).optional(),
-  employment: z.looseObject({}).optional(),
+  employment: Opaque.optional(),
   geolocation: Geolocation.optional(),
   locales: z.array(z.string()).optional(),
 });
@@ -300,7 +309,7 @@ export const Company = z.object({
   emails: z.array(z.string()).optional(),
   tags: z.array(z.string()).optional(),
   geolocation: Geolocation.optional(),
-  metrics: z.looseObject({}).optional(),
+  metrics: Opaque.optional(),
 });
 
 export const PeopleProfile = z.object({

@@ -2,7 +2,7 @@
 // Crisp wire shape (reference/crisp-api.md §2, §8). Every value comes from one mulberry32 stream
 // and every timestamp is an offset from `now`, so a given seed yields the same inbox, always fresh.
 import type {
-  Conversation,
+  ConversationWire,
   ConversationState,
   CustomData,
   Message,
@@ -16,7 +16,7 @@ export interface DemoData {
   website: { website_id: string; name: string; domain: string };
   operators: Operator[];
   availability: OperatorAvailability[];
-  conversations: Conversation[];
+  conversations: ConversationWire[];
   /** session_id -> messages, ascending by timestamp. */
   messages: Map<string, Message[]>;
   people: PeopleProfile[];
@@ -374,7 +374,7 @@ function excerptOf(m: Message): string {
 function buildConversation(
   rng: () => number,
   ctx: { websiteId: string; now: number; state: ConversationState; visitor: Visitor; subject: string; turns: readonly Turn[]; operators: Operator[] },
-): { conversation: Conversation; messages: Message[] } {
+): { conversation: ConversationWire; messages: Message[] } {
   const { now, state, visitor } = ctx;
   const sessionId = `session_${makeUuid(rng)}`;
   const handler = pick(rng, ctx.operators);
@@ -391,7 +391,7 @@ function buildConversation(
   const unseenByVisitor = state === 'resolved' ? 0 : messages.slice(lastVisitor + 1).filter((m) => m.type !== 'note').length;
   const activeNow = state !== 'resolved' && now - lastAt < 30 * MINUTE;
   const device = pick(rng, DEVICES);
-  const conversation: Conversation = {
+  const conversation: ConversationWire = {
     session_id: sessionId, website_id: ctx.websiteId, inbox_id: null,
     ...(visitor.people_id ? { people_id: visitor.people_id } : {}),
     state, status: state === 'pending' ? 0 : state === 'unresolved' ? 1 : 2,
@@ -431,7 +431,7 @@ export function generateDemoData(options: { seed: number; now: number; websiteId
   const hiddenAt = states.indexOf('pending');
   const longAt = states.indexOf('unresolved');
   const linked = shuffle(rng, people);
-  const conversations: Conversation[] = [];
+  const conversations: ConversationWire[] = [];
   const messages = new Map<string, Message[]>();
 
   states.forEach((state, i) => {

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type {
   ComposeBody,
-  Conversation,
+  ConversationWire,
   ConversationMetaUpdate,
   ConversationState,
   CustomData,
@@ -24,7 +24,7 @@ export interface WebsiteState {
   website_id: string;
   name: string;
   domain: string;
-  conversations: Map<string, Conversation>;
+  conversations: Map<string, ConversationWire>;
   messages: Map<string, Message[]>;
   people: Map<string, PeopleProfile>;
   peopleData: Map<string, CustomData>;
@@ -85,17 +85,17 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
 
   // ------------------------------------------------------------------ conversations
 
-  conversation(site: WebsiteState, sessionId: string): Conversation {
+  conversation(site: WebsiteState, sessionId: string): ConversationWire {
     const conversation = site.conversations.get(sessionId);
     if (!conversation) throw notFound(`conversation ${sessionId} does not exist on website ${site.website_id}`);
     return conversation;
   }
 
-  createConversation(site: WebsiteState, visitor: { nickname?: string; email?: string } = {}): Conversation {
+  createConversation(site: WebsiteState, visitor: { nickname?: string; email?: string } = {}): ConversationWire {
     const now = this.now();
     const sessionId = `session_${makeUuid(this.#rng)}`;
     const person = visitor.email ? [...site.people.values()].find((p) => p.email === visitor.email) : undefined;
-    const conversation: Conversation = {
+    const conversation: ConversationWire = {
       session_id: sessionId,
       website_id: site.website_id,
       inbox_id: null,
@@ -227,7 +227,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     return { message, duplicate: false };
   }
 
-  #afterMessage(conversation: Conversation, message: Message): void {
+  #afterMessage(conversation: ConversationWire, message: Message): void {
     conversation.updated_at = message.timestamp;
     if (message.type === 'note') return;
     const unread = (conversation.unread ??= { operator: 0, visitor: 0 });
@@ -246,7 +246,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     }
   }
 
-  #moveState(conversation: Conversation, state: ConversationState): void {
+  #moveState(conversation: ConversationWire, state: ConversationState): void {
     conversation.state = state;
     conversation.status = STATUS[state];
   }

@@ -2,7 +2,7 @@
 // `{error, reason, data}` envelope and `data.message` wording (reference/crisp-api.md §1–§2, §8).
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Conversation, Message, Operator, OperatorAvailability, PeopleEvent, PeopleProfile } from '../../src/crisp/schemas.js';
+import type { ConversationWire as Conversation, Message, Operator, OperatorAvailability, PeopleEvent, PeopleProfile } from '../../src/crisp/schemas.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
   control,

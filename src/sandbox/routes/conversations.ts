@@ -6,7 +6,7 @@ import {
   RoutingUpdateBody,
   SendMessageBody,
   StateUpdateBody,
-  type Conversation,
+  type ConversationWire,
   type Message,
 } from '../../crisp/schemas.js';
 import { flag, intParam, invalid, notFound, validate } from '../http.js';
@@ -100,7 +100,7 @@ function listConversations({ site, query }: RestContext, params: Record<string, 
   return { data: pageOf(items, page, perPage) };
 }
 
-function dateFilter(query: URLSearchParams): (c: Conversation) => boolean {
+function dateFilter(query: URLSearchParams): (c: ConversationWire) => boolean {
   const bound = (name: string) => {
     const value = query.get(name);
     if (!value) return undefined;
@@ -113,7 +113,7 @@ function dateFilter(query: URLSearchParams): (c: Conversation) => boolean {
   return (c) => (start === undefined || c.created_at >= start) && (end === undefined || c.created_at <= end);
 }
 
-function searchPredicate(messages: Map<string, Message[]>, search: string, type: string): (c: Conversation) => boolean {
+function searchPredicate(messages: Map<string, Message[]>, search: string, type: string): (c: ConversationWire) => boolean {
   if (type === 'segment') return (c) => (c.meta?.segments ?? []).includes(search);
   if (type === 'filter') throw invalid('query.search_type "filter" is not supported by the sandbox; use text or segment');
   if (type !== 'text') throw invalid('query.search_type should be equal to one of the allowed values (text, segment, filter)');
