@@ -384,9 +384,11 @@ function buildConversation(
   const [minAge, maxAge] = state === 'pending' ? [5 * MINUTE, 6 * HOUR] : state === 'unresolved' ? [5 * MINUTE, 5 * DAY] : [DAY, 29 * DAY];
   const lastAt = now - int(rng, minAge, Math.max(minAge, maxAge - span));
   const messages = buildThread(rng, ctx.turns, { ...ctx, sessionId, handler, startAt: lastAt - span, gaps, resolved: state === 'resolved' });
-  const last = messages[messages.length - 1] as Message;
-  const lastOperator = messages.findLastIndex((m) => m.from === 'operator');
-  const waiting = state === 'resolved' ? [] : messages.slice(lastOperator + 1); // visitor messages nobody answered
+  // A private note is not an answer: the visitor still waits, and the preview shows what they see
+  // (the same rules as the live sandbox, state.ts).
+  const last = messages.findLast((m) => m.type !== 'note') as Message;
+  const lastAnswer = messages.findLastIndex((m) => m.from === 'operator' && m.type !== 'note');
+  const waiting = state === 'resolved' ? [] : messages.slice(lastAnswer + 1).filter((m) => m.from === 'user'); // visitor messages nobody answered
   const lastVisitor = messages.findLastIndex((m) => m.from === 'user');
   const unseenByVisitor = state === 'resolved' ? 0 : messages.slice(lastVisitor + 1).filter((m) => m.type !== 'note').length;
   const activeNow = state !== 'resolved' && now - lastAt < 30 * MINUTE;

@@ -82,10 +82,10 @@ function matchParts(parts: string[], segments: string[]): Record<string, string>
 }
 
 export function sendEnvelope(res: ServerResponse, status: number, reason: string, data: unknown, headers: Record<string, string> = {}, head = false): void {
-  const error = status >= 400;
-  const body = head ? '' : JSON.stringify({ error, reason, data: data ?? {} });
+  const body = JSON.stringify({ error: status >= 400, reason, data: data ?? {} });
+  // HEAD answers with the length the GET would have, and no body (RFC 9110 §9.3.2).
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+  res.end(head ? undefined : body);
 }
 
 export function sendError(res: ServerResponse, error: SandboxHttpError, head = false): void {

@@ -93,7 +93,8 @@ describe('generateDemoData', () => {
       expect(new Set(thread.map((m) => m.fingerprint)).size).toBe(thread.length);
       expect(c.created_at).toBe(thread[0]?.timestamp);
       expect(c.updated_at).toBe(thread.at(-1)?.timestamp);
-      expect(c.preview_message?.fingerprint).toBe(thread.at(-1)?.fingerprint);
+      // The preview is what the visitor sees: the last message that is not a private note.
+      expect(c.preview_message?.fingerprint).toBe(thread.findLast((m) => m.type !== 'note')?.fingerprint);
       expect(c.last_message).toBe(thread.findLast((m) => m.type === 'text')?.content);
       for (const m of thread) {
         if (m.from === 'user') expect(m.user).toMatchObject({ user_id: c.session_id });
@@ -105,8 +106,10 @@ describe('generateDemoData', () => {
   it('keeps unread counts and waiting_since consistent with the thread', () => {
     for (const c of data.conversations) {
       const thread = threadOf(c.session_id);
-      const afterLastOperator = thread.slice(thread.findLastIndex((m) => m.from === 'operator') + 1);
-      const last = thread.at(-1);
+      // A private note is not an answer: visitor messages after the last real reply still wait.
+      const lastAnswer = thread.findLastIndex((m) => m.from === 'operator' && m.type !== 'note');
+      const afterLastOperator = thread.slice(lastAnswer + 1).filter((m) => m.from === 'user');
+      const last = thread.findLast((m) => m.type !== 'note');
       if (c.state === 'pending') {
         expect(thread.every((m) => m.from === 'user')).toBe(true);
         expect(last?.from).toBe('user');
