@@ -339,7 +339,4 @@ class ConnectApi {
   endpoints(options?: CallOptions): Promise<ConnectEndpoints> {
     return this.call.data(ConnectEndpoints, { method: 'GET', segments: [this.tier, 'connect', 'endpoints'] }, options);
   }
-
 }
-
-export type { SendMessageBody, ComposeBody, MarkReadBody, PeopleProfileCard, PeopleEventBody, ConversationMetaUpdate, CustomData };

@@ -85,7 +85,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const delay = faults.latency();
       if (delay > 0) await sleep(delay);
       const fault = faults.next(method, url.pathname);
-      if (fault) stats.faults[fault.status ? String(fault.status) : fault.kind] = (stats.faults[fault.status ? String(fault.status) : fault.kind] ?? 0) + 1;
+      if (fault) {
+        const kind = fault.status ? String(fault.status) : fault.kind;
+        stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
+      }
       if (fault?.kind === 'drop') return void req.socket.destroy();
       if (fault?.kind === 'status') throw faultError(fault.status!, fault.retryAfterSeconds ?? 1);
 
