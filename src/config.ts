@@ -1,0 +1,176 @@
+// Flags + environment (+ keychain, supplied by the caller) → one validated Config. Precedence:
+// flags > environment > keychain > defaults. Every bad or missing setting is a ConfigError whose
+// message is one line that says what to set; none of them ever contains the key.
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { DEFAULT_API_URL } from './crisp/client.js';
+import { TIERS, type Tier } from './crisp/schemas.js';
+
+export const SEND_MODES = ['post', 'note', 'confirm'] as const;
+export type SendMode = (typeof SEND_MODES)[number];
+
+export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
+
+export interface CrispCredentialsConfig {
+  identifier: string;
+  key: string;
+  tier: Tier;
+  /** Where the pair came from, for `auth status` and start-up logs (never the key itself). */
+  source: 'flags' | 'environment' | 'keychain' | 'sandbox';
+}
+
+export interface Config {
+  apiUrl: string;
+  /** Absent only with --sandbox, whose own credentials are filled in once it has started. */
+  credentials: CrispCredentialsConfig | undefined;
+  /** The allow-list; the first is the default website for tools. Empty only with --sandbox. */
+  websites: string[];
+  readOnly: boolean;
+  toolsets: string[] | undefined;
+  tools: string[] | undefined;
+  excludeTools: string[];
+  sendMode: SendMode;
+  sandbox: boolean;
+  http: { host: string; port: number; token: string | undefined } | undefined;
+  store: StoreConfig;
+  scenariosDir: string | undefined;
+  hookSecret: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'config';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The flags of `crisp-mcp [serve]`, design.md §3. */
+export function parseServeFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        http: { type: 'boolean', default: false },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        sandbox: { type: 'boolean', default: false },
+        'read-only': { type: 'boolean', default: false },
+        toolsets: { type: 'string' },
+        tools: { type: 'string' },
+        'exclude-tools': { type: 'string' },
+        'send-mode': { type: 'string' },
+        scenarios: { type: 'string' },
+        store: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    throw new ConfigError((error as Error).message.split('\n')[0]!);
+  }
+}
+
+export type ServeFlags = ReturnType<typeof parseServeFlags>;
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Credentials read from the OS keychain, when the caller could read it. */
+  keychain?: { identifier: string; key: string; tier?: Tier };
+}
+
+export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const sandbox = flags.sandbox === true;
+
+  const apiUrl = read('CRISP_API_URL') ?? DEFAULT_API_URL;
+  if (!sandbox) checkHttpUrl(apiUrl, 'CRISP_API_URL');
+
+  const tier = parseTier(read('CRISP_TIER') ?? options.keychain?.tier ?? 'plugin');
+  const credentials = sandbox ? undefined : resolveCredentials(read('CRISP_IDENTIFIER'), read('CRISP_KEY'), tier, options.keychain);
+
+  const websites = list(read('CRISP_WEBSITE_ID'));
+  for (const id of websites) {
+    if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
+  }
+  if (!sandbox && websites.length === 0) {
+    throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
+  }
+
+  const sendMode = (flags['send-mode'] ?? 'post') as SendMode;
+  if (!SEND_MODES.includes(sendMode)) throw new ConfigError(`--send-mode must be post, note or confirm, got "${flags['send-mode']}"`);
+
+  return {
+    apiUrl,
+    credentials,
+    websites,
+    readOnly: flags['read-only'] === true,
+    toolsets: flags.toolsets === undefined ? undefined : list(flags.toolsets),
+    tools: flags.tools === undefined ? undefined : list(flags.tools),
+    excludeTools: list(flags['exclude-tools']),
+    sendMode,
+    sandbox,
+    http: flags.http ? resolveHttp(flags, read('CRISP_MCP_HTTP_TOKEN')) : undefined,
+    store: parseStore(flags.store ?? read('CRISP_MCP_STORE') ?? 'memory'),
+    scenariosDir: flags.scenarios ?? read('CRISP_MCP_SCENARIOS'),
+    hookSecret: read('CRISP_HOOK_SECRET'),
+  };
+}
+
+function resolveCredentials(identifier: string | undefined, key: string | undefined, tier: Tier, keychain: ResolveOptions['keychain']): CrispCredentialsConfig {
+  if (identifier && key) return { identifier, key, tier, source: 'environment' };
+  if (identifier && !key) throw new ConfigError('CRISP_IDENTIFIER is set but CRISP_KEY is missing: set both, or neither to use the keychain');
+  if (key && !identifier) throw new ConfigError('CRISP_KEY is set but CRISP_IDENTIFIER is missing: set both, or neither to use the keychain');
+  if (keychain) return { identifier: keychain.identifier, key: keychain.key, tier, source: 'keychain' };
+  throw new ConfigError('no Crisp credentials: run `crisp-mcp auth login`, or set CRISP_IDENTIFIER and CRISP_KEY, or try it offline with --sandbox');
+}
+
+function resolveHttp(flags: ServeFlags, token: string | undefined): Config['http'] {
+  const host = flags.host ?? '127.0.0.1';
+  const port = flags.port === undefined ? 8787 : Number(flags.port);
+  if (!/^\d+$/.test(flags.port ?? '8787') || port < 1 || port > 65_535) throw new ConfigError(`--port must be a whole number from 1 to 65535, got "${flags.port}"`);
+  if (!isLoopback(host) && !token) {
+    throw new ConfigError(`--host ${host} is reachable from other machines: set CRISP_MCP_HTTP_TOKEN (a bearer token clients must send), or bind 127.0.0.1`);
+  }
+  return { host, port, token };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1';
+  return false;
+}
+
+function parseTier(value: string): Tier {
+  if (!(TIERS as readonly string[]).includes(value)) throw new ConfigError(`CRISP_TIER must be plugin, website or user, got "${value}"`);
+  return value as Tier;
+}
+
+function parseStore(value: string): StoreConfig {
+  if (value === 'memory') return { kind: 'memory' };
+  if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return { kind: 'sqlite', path: value.slice('sqlite:'.length) };
+  if (/^rediss?:\/\/[^/\s]+/.test(value)) return { kind: 'redis', url: value };
+  throw new ConfigError(`--store (or CRISP_MCP_STORE) must be memory, sqlite:PATH or redis://HOST:PORT, got "${value}"`);
+}
+
+function checkHttpUrl(value: string, name: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must use http or https, got "${value}"`);
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isLoopback, parseServeFlags, resolveConfig } from '../src/config.js';
+
+const W1 = '42286ab3-b29a-4fde-8538-da0ae501d825';
+const W2 = '9972daab-2c86-459f-9d78-3fe1be4e3280';
+const KEY = 'secret-key-never-printed';
+const base = { CRISP_IDENTIFIER: 'id-1', CRISP_KEY: KEY, CRISP_WEBSITE_ID: W1 };
+
+function resolve(argv: string[], env: Record<string, string> = base, keychain?: { identifier: string; key: string }) {
+  return resolveConfig(parseServeFlags(argv), { env, keychain });
+}
+
+function failure(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain(KEY);
+    return message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('resolveConfig', () => {
+  it('builds the defaults from the environment', () => {
+    const config = resolve([], { ...base, CRISP_WEBSITE_ID: `${W1}, ${W2}` });
+    expect(config).toMatchObject({
+      apiUrl: 'https://api.crisp.chat',
+      credentials: { identifier: 'id-1', key: KEY, tier: 'plugin', source: 'environment' },
+      websites: [W1, W2],
+      readOnly: false,
+      toolsets: undefined,
+      tools: undefined,
+      excludeTools: [],
+      sendMode: 'post',
+      sandbox: false,
+      http: undefined,
+      store: { kind: 'memory' },
+    });
+  });
+
+  it('reads the flags of design.md §3', () => {
+    const config = resolve(['--read-only', '--toolsets', 'conversations, people', '--exclude-tools', 'send_message', '--send-mode', 'confirm', '--store', 'sqlite:/tmp/x.db', '--http', '--port', '9000']);
+    expect(config.readOnly).toBe(true);
+    expect(config.toolsets).toEqual(['conversations', 'people']);
+    expect(config.excludeTools).toEqual(['send_message']);
+    expect(config.sendMode).toBe('confirm');
+    expect(config.store).toEqual({ kind: 'sqlite', path: '/tmp/x.db' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 9000, token: undefined });
+  });
+
+  it('lets the environment win over the keychain, and uses the keychain otherwise', () => {
+    expect(resolve([], base, { identifier: 'kc', key: 'kc-key' }).credentials?.source).toBe('environment');
+    const fromKeychain = resolve([], { CRISP_WEBSITE_ID: W1 }, { identifier: 'kc', key: 'kc-key' });
+    expect(fromKeychain.credentials).toMatchObject({ identifier: 'kc', key: 'kc-key', source: 'keychain' });
+  });
+
+  it('needs no credentials or website with --sandbox', () => {
+    const config = resolve(['--sandbox'], {});
+    expect(config.sandbox).toBe(true);
+    expect(config.credentials).toBeUndefined();
+    expect(config.websites).toEqual([]);
+  });
+
+  it.each([
+    [[], {}, /no Crisp credentials: run `crisp-mcp auth login`, or set CRISP_IDENTIFIER and CRISP_KEY/],
+    [[], { CRISP_IDENTIFIER: 'id', CRISP_WEBSITE_ID: W1 }, /CRISP_KEY is missing/],
+    [[], { CRISP_KEY: KEY, CRISP_WEBSITE_ID: W1 }, /CRISP_IDENTIFIER is missing/],
+    [[], { ...base, CRISP_WEBSITE_ID: '' }, /CRISP_WEBSITE_ID is not set/],
+    [[], { ...base, CRISP_WEBSITE_ID: `${W1},nope` }, /"nope" is not one/],
+    [[], { ...base, CRISP_TIER: 'admin' }, /CRISP_TIER must be plugin, website or user, got "admin"/],
+    [[], { ...base, CRISP_API_URL: 'api.crisp.chat' }, /CRISP_API_URL must be an absolute http\(s\) URL/],
+    [[], { ...base, CRISP_API_URL: 'ftp://x' }, /CRISP_API_URL must use http or https/],
+    [['--send-mode', 'shout'], base, /--send-mode must be post, note or confirm, got "shout"/],
+    [['--store', 'mongo://x'], base, /--store \(or CRISP_MCP_STORE\) must be memory, sqlite:PATH or redis:\/\/HOST:PORT/],
+    [['--http', '--port', '0'], base, /--port must be a whole number from 1 to 65535/],
+    [['--http', '--host', '0.0.0.0'], base, /--host 0\.0\.0\.0 is reachable from other machines: set CRISP_MCP_HTTP_TOKEN/],
+  ])('refuses %j with %j in one line', (argv, env, expected) => {
+    expect(failure(() => resolve(argv, env as Record<string, string>))).toMatch(expected);
+  });
+
+  it('turns an unknown flag into one line', () => {
+    expect(failure(() => parseServeFlags(['--reed-only']))).toMatch(/--reed-only/);
+  });
+
+  it('accepts a non-loopback host when a token is set', () => {
+    expect(resolve(['--http', '--host', '0.0.0.0'], { ...base, CRISP_MCP_HTTP_TOKEN: 't0k3n' }).http).toEqual({ host: '0.0.0.0', port: 8787, token: 't0k3n' });
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['0.0.0.0', false],
+    ['192.168.1.4', false],
+    ['::', false],
+    ['example.com', false],
+  ])('isLoopback(%s) is %s', (host, expected) => {
+    expect(isLoopback(host)).toBe(expected);
+  });
+});
