@@ -1,0 +1,33 @@
+// The safety checks every tool call goes through (design.md §5). Violations are GuardErrors,
+// which the server turns into an isError result that says what is allowed instead.
+
+export type GuardCode = 'website_not_allowed' | 'read_only' | 'send_refused';
+
+export class GuardError extends Error {
+  override readonly name = 'GuardError';
+  constructor(
+    readonly code: GuardCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Guard {
+  readonly websites: readonly string[];
+
+  constructor(websites: readonly string[]) {
+    if (websites.length === 0) throw new TypeError('the website allow-list is empty');
+    this.websites = [...websites];
+  }
+
+  /** The website a call acts on: the one asked for if allowed, else the default (first). */
+  website(requested: string | undefined): string {
+    if (requested === undefined || requested === '') return this.websites[0]!;
+    if (this.websites.includes(requested)) return requested;
+    throw new GuardError(
+      'website_not_allowed',
+      `website ${requested} is not in CRISP_WEBSITE_ID; allowed: ${this.websites.join(', ')} (omit website_id to use ${this.websites[0]})`,
+    );
+  }
+}

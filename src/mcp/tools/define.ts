@@ -1,0 +1,76 @@
+// A tool is a value: its MCP definition, its toolset, and a handler that returns data. The server
+// (src/mcp/server.ts) registers these values and builds every CallToolResult in one place.
+import type { z } from 'zod';
+
+/** All four hints are required: the host decides what to approve from them. */
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolDef<In extends z.ZodObject, Out extends z.ZodObject, Deps> {
+  name: string;
+  toolset: string;
+  title: string;
+  /** At most two lines: the model pays for every word. */
+  description: string;
+  inputSchema: In;
+  outputSchema: Out;
+  annotations: ToolAnnotations;
+  handler(input: z.infer<In>, deps: Deps): Promise<z.infer<Out>>;
+  /** The compact text twin of the structured result: ids first, one line per item. */
+  text(output: z.infer<Out>): string;
+}
+
+/** Returns its argument: it exists so the handler's types are inferred from the schemas. */
+export function defineTool<In extends z.ZodObject, Out extends z.ZodObject, Deps>(def: ToolDef<In, Out, Deps>): ToolDef<In, Out, Deps> {
+  return def;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of tools of every shape
+export type AnyTool<Deps = any> = ToolDef<z.ZodObject, z.ZodObject, Deps>;
+
+export interface ToolsetInfo {
+  id: string;
+  description: string;
+  /** Enabled when neither --toolsets nor --tools is given. */
+  default: boolean;
+}
+
+export interface Selection {
+  readOnly: boolean;
+  toolsets?: readonly string[];
+  tools?: readonly string[];
+  exclude?: readonly string[];
+}
+
+export class SelectionError extends Error {
+  override readonly name = 'SelectionError';
+}
+
+/**
+ * The tools to register, in GitHub's precedence: read-only removes every write tool (it wins over
+ * everything); exclude beats include; a tool named with --tools skips the toolset check; with
+ * neither --toolsets nor --tools the default toolsets are used. Unknown names are an error that
+ * lists the valid ones. Sorted by toolset, then name.
+ */
+export function selectTools<T extends AnyTool>(all: readonly T[], toolsets: readonly ToolsetInfo[], s: Selection): T[] {
+  const knownToolsets = new Set(toolsets.map((t) => t.id));
+  const knownTools = new Set(all.map((t) => t.name));
+  const wantedToolsets = s.toolsets?.includes('all') ? [...knownToolsets] : s.toolsets;
+  const unknownSets = (wantedToolsets ?? []).filter((id) => !knownToolsets.has(id));
+  if (unknownSets.length) throw new SelectionError(`unknown toolset ${unknownSets.join(', ')}; valid: all, ${[...knownToolsets].join(', ')}`);
+  const unknownTools = [...(s.tools ?? []), ...(s.exclude ?? [])].filter((name) => !knownTools.has(name));
+  if (unknownTools.length) throw new SelectionError(`unknown tool ${unknownTools.join(', ')}; valid: ${[...knownTools].sort().join(', ')}`);
+
+  const enabledSets = new Set(wantedToolsets ?? (s.tools ? [] : toolsets.filter((t) => t.default).map((t) => t.id)));
+  const named = new Set(s.tools ?? []);
+  const excluded = new Set(s.exclude ?? []);
+  return all
+    .filter((t) => !s.readOnly || t.annotations.readOnlyHint)
+    .filter((t) => !excluded.has(t.name))
+    .filter((t) => named.has(t.name) || enabledSets.has(t.toolset))
+    .sort((a, b) => a.toolset.localeCompare(b.toolset) || a.name.localeCompare(b.name));
+}
