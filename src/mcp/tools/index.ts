@@ -1,0 +1,7 @@
+import type { AnyTool, ToolsetInfo } from './define.js';
+import type { ToolDeps } from './deps.js';
+import { ROUTING_TOOLS } from './routing.js';
+
+export const TOOLSETS: readonly ToolsetInfo[] = [{ id: 'routing', description: 'Operators, their availability, assignment', default: true }];
+
+export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = [...ROUTING_TOOLS] as AnyTool<ToolDeps>[];

@@ -1,0 +1,76 @@
+// The MCP server through a real SDK Client over a linked in-memory pair, against the sandbox.
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig, parseServeFlags } from '../../src/config.js';
+import { CrispClient } from '../../src/crisp/index.js';
+import { createLogger } from '../../src/log.js';
+import { Guard } from '../../src/mcp/guard.js';
+import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+
+let sandbox: Sandbox;
+let crisp: CrispClient;
+let client: Client;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 42 });
+  const { identifier, key, tier } = sandbox.credentials[0]!;
+  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier }, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+  const config = resolveConfig(parseServeFlags(['--sandbox']), { env: {} });
+  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent') };
+  const server = buildServer(toolsFor({ readOnly: false }), deps);
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+});
+afterAll(async () => {
+  await client.close();
+  await crisp.close();
+  await sandbox.close();
+});
+
+describe('list_operators', () => {
+  it('is listed with its annotations and schemas', async () => {
+    const { tools } = await client.listTools();
+    const tool = tools.find((t) => t.name === 'list_operators')!;
+    expect(tool.title).toBe('List operators');
+    expect(tool.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true });
+    expect(tool.inputSchema.properties).toHaveProperty('website_id');
+    expect(tool.outputSchema?.properties).toHaveProperty('operators');
+  });
+
+  it('returns operators with availability, structured and as text', async () => {
+    const result = await client.callTool({ name: 'list_operators', arguments: {} });
+    expect(result.isError).toBeFalsy();
+    const out = result.structuredContent as { website_id: string; operators: { user_id: string; email: string; availability: string }[] };
+    const site = sandbox.state.websites.get(sandbox.websiteId)!;
+    expect(out.website_id).toBe(sandbox.websiteId);
+    expect(out.operators.map((o) => o.user_id)).toEqual(site.operators.map((o) => o.details.user_id));
+    expect(out.operators.map((o) => o.availability).sort()).toEqual(site.availability.map((a) => a.type).sort());
+    const text = (result.content as { type: string; text: string }[])[0]!.text;
+    expect(text.split('\n')).toHaveLength(4);
+    expect(text).toContain(out.operators[0]!.user_id);
+  });
+
+  it('refuses a website off the allow-list', async () => {
+    const result = await client.callTool({ name: 'list_operators', arguments: { website_id: '00000000-0000-4000-8000-000000000000' } });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/is not in CRISP_WEBSITE_ID; allowed: /);
+    expect(result.structuredContent).toBeUndefined();
+  });
+
+  it('answers a bad argument with a clear error before the handler runs', async () => {
+    const result = await client.callTool({ name: 'list_operators', arguments: { website_id: 'not-a-uuid' } });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/website_id|UUID/);
+  });
+
+  it('turns a Crisp rate limit that outlasts the retries into advice', async () => {
+    sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 0 }, count: 4 });
+    const result = await client.callTool({ name: 'list_operators', arguments: {} });
+    sandbox.faults.clear();
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Rate limited by Crisp; retry in \d+ s\.$/);
+  });
+});
