@@ -6,7 +6,7 @@ import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
 import { CrispError } from '../crisp/errors.js';
 import { VERSION } from '../version.js';
 import { GuardError } from './guard.js';
-import { selectTools, type AnyTool, type Selection } from './tools/define.js';
+import { selectTools, ToolInputError, type AnyTool, type Selection } from './tools/define.js';
 import type { ToolDeps } from './tools/deps.js';
 import { ALL_TOOLS, TOOLSETS } from './tools/index.js';
 
@@ -44,7 +44,7 @@ async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps): Pro
 
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
-  if (error instanceof GuardError) return error.message;
+  if (error instanceof GuardError || error instanceof ToolInputError) return error.message;
   if (error instanceof CrispError) {
     deps.log.warn({ tool: tool.name, error: error.toJSON() }, 'crisp call failed');
     switch (error.code) {

@@ -46,6 +46,12 @@ export interface Selection {
   exclude?: readonly string[];
 }
 
+/** An argument the schema accepted but the tool cannot use (a foreign cursor, an unknown operator email). */
+export class ToolInputError extends Error {
+  override readonly name = 'ToolInputError';
+  readonly code = 'invalid_argument';
+}
+
 export class SelectionError extends Error {
   override readonly name = 'SelectionError';
 }

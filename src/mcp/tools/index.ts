@@ -1,7 +1,11 @@
+import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { ROUTING_TOOLS } from './routing.js';
 
-export const TOOLSETS: readonly ToolsetInfo[] = [{ id: 'routing', description: 'Operators, their availability, assignment', default: true }];
+export const TOOLSETS: readonly ToolsetInfo[] = [
+  { id: 'conversations', description: 'List, read and answer conversations', default: true },
+  { id: 'routing', description: 'Operators, their availability, assignment', default: true },
+];
 
-export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = [...ROUTING_TOOLS] as AnyTool<ToolDeps>[];
+export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = [...CONVERSATION_TOOLS, ...ROUTING_TOOLS] as AnyTool<ToolDeps>[];

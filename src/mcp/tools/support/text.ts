@@ -1,0 +1,26 @@
+// Visitor-written text is untrusted data. Before it reaches a model it loses the characters used
+// to hide instructions — zero-width and other invisible format characters, BiDi overrides, Unicode
+// tag characters, invisible variation selectors — and long bodies are cut with a visible marker.
+
+// ZWJ (U+200D) and the emoji variation selector (U+FE0F) stay: emoji sequences need them.
+const HIDDEN = /[\u00AD\u061C\u180E\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}]|[\u{E0100}-\u{E01EF}]/gu;
+// C0/C1 controls other than tab and newline.
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
+
+export function sanitize(text: string): string {
+  return text.replace(HIDDEN, '').replace(CONTROL, '');
+}
+
+/** Cuts `text` to `max` characters, saying how much was left out. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… [cut: ${text.length - max} more characters]`;
+}
+
+export function clean(text: string | undefined, max: number): string {
+  return truncate(sanitize(text ?? ''), max);
+}
+
+export function iso(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
