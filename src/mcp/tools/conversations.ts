@@ -4,14 +4,10 @@ import type { ListConversationsQuery } from '../../crisp/client.js';
 import type { Conversation, Message } from '../../crisp/schemas.js';
 import { defineTool } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { WebsiteId } from './params.js';
+import { SessionId, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
 import { clean, iso } from './support/text.js';
 
-const SessionId = z
-  .string()
-  .regex(/^session_[0-9a-f-]{36}$/i, 'a session id looks like session_<uuid>')
-  .describe('Conversation id (session_…), from list_conversations');
 const PerPage = z.number().int().min(20).max(50).describe('Page size, 20–50 (default 20)');
 const Cursor = z.string().max(200).describe('next_cursor from the previous page; omit for the first');
 

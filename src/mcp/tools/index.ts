@@ -1,3 +1,4 @@
+import { CONVERSATION_WRITE_TOOLS } from './conversation-writes.js';
 import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
 import type { ToolDeps } from './deps.js';
@@ -8,4 +9,4 @@ export const TOOLSETS: readonly ToolsetInfo[] = [
   { id: 'routing', description: 'Operators, their availability, assignment', default: true },
 ];
 
-export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = [...CONVERSATION_TOOLS, ...ROUTING_TOOLS] as AnyTool<ToolDeps>[];
+export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = [...CONVERSATION_TOOLS, ...CONVERSATION_WRITE_TOOLS, ...ROUTING_TOOLS] as AnyTool<ToolDeps>[];

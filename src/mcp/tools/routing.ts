@@ -1,8 +1,8 @@
 // The routing toolset: who can take a conversation.
 import { z } from 'zod';
-import { defineTool } from './define.js';
+import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { WebsiteId } from './params.js';
+import { SessionId, WebsiteId } from './params.js';
 
 const OperatorOut = z.object({
   user_id: z.string(),
@@ -42,4 +42,36 @@ function asAvailability(value: string | undefined): 'online' | 'away' | 'offline
   return value === 'online' || value === 'away' || value === 'offline' ? value : 'unknown';
 }
 
-export const ROUTING_TOOLS = [listOperators];
+export const assignConversation = defineTool({
+  name: 'assign_conversation',
+  toolset: 'routing',
+  title: 'Assign a conversation',
+  description: 'Assign a conversation to an operator (user_id or email), or unassign it.',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    session_id: SessionId,
+    operator: z.string().min(1).max(200).optional().describe('operator user_id or email, from list_operators'),
+    unassign: z.boolean().optional().describe('true to remove the assignee'),
+  }),
+  outputSchema: z.object({ session_id: z.string(), assigned_to: z.string().nullable(), operator_email: z.string().nullable() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler({ website_id, session_id, operator, unassign }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    if (Boolean(operator) === Boolean(unassign)) throw new ToolInputError('give either operator (user_id or email) or unassign: true');
+    if (unassign) {
+      await crisp.conversations.assign(site, session_id, null);
+      return { session_id, assigned_to: null, operator_email: null };
+    }
+    const operators = await crisp.operators.list(site);
+    const wanted = operator!.toLowerCase();
+    const match = operators.find((o) => o.details.user_id === operator || o.details.email?.toLowerCase() === wanted);
+    if (!match) {
+      throw new ToolInputError(`no operator "${operator}" on this website; operators: ${operators.map((o) => `${o.details.email} (${o.details.user_id})`).join(', ')}`);
+    }
+    await crisp.conversations.assign(site, session_id, match.details.user_id);
+    return { session_id, assigned_to: match.details.user_id, operator_email: match.details.email ?? null };
+  },
+  text: ({ session_id, assigned_to, operator_email }) => (assigned_to ? `${session_id} assigned to ${operator_email ?? ''} (${assigned_to}).` : `${session_id} unassigned.`),
+});
+
+export const ROUTING_TOOLS = [listOperators, assignConversation];

@@ -1,0 +1,176 @@
+// The conversations toolset, write side: reply, show typing, change state, edit meta, mark read.
+// What a customer-visible send does is set by --send-mode (design.md §5): `post` sends it,
+// `note` turns it into a private note an operator can approve.
+import { z } from 'zod';
+import type { SendMessageBody } from '../../crisp/schemas.js';
+import { defineTool, ToolInputError } from './define.js';
+import type { ToolDeps } from './deps.js';
+import { SessionId, WebsiteId } from './params.js';
+
+
+const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
+
+const SendMessageInput = z.object({
+  website_id: WebsiteId.optional(),
+  session_id: SessionId,
+  type: z.enum(['text', 'note', 'picker', 'file']).optional().describe('text (default), note (operators only), picker, file'),
+  content: z.string().min(1).max(10_000).describe('the message; for picker the question; for file a caption'),
+  choices: z
+    .array(z.object({ value: z.string().min(1).max(100), label: z.string().min(1).max(200) }))
+    .min(1)
+    .max(10)
+    .optional()
+    .describe('picker buttons'),
+  file_url: z.url().optional().describe('public URL of the file (type file)'),
+  file_name: z.string().max(200).optional(),
+  file_mime: z.string().max(100).optional().describe('MIME type, default application/octet-stream'),
+  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for this message: the same fingerprint is never posted twice'),
+});
+type SendInput = z.infer<typeof SendMessageInput>;
+
+export const sendMessage = defineTool({
+  name: 'send_message',
+  toolset: 'conversations',
+  title: 'Send a message',
+  description: 'Reply in a conversation: text, a private note, buttons (picker) or a file by URL. A fingerprint makes retries safe.',
+  inputSchema: SendMessageInput,
+  outputSchema: z.object({
+    session_id: z.string(),
+    fingerprint: z.number(),
+    sent_as: z.enum(['text', 'note', 'picker', 'file']),
+    held_for_approval: z.boolean().describe('true when --send-mode note turned a customer-visible reply into a private note'),
+  }),
+  annotations: { ...write, idempotentHint: false },
+  async handler(input, { crisp, guard, config }: ToolDeps) {
+    const site = guard.website(input.website_id);
+    const requested = input.type ?? 'text';
+    const body = messageBody(input, requested);
+    const hold = config.sendMode === 'note' && requested !== 'note';
+    const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
+    const fingerprint = await crisp.messages.send(site, input.session_id, sent);
+    return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold };
+  },
+  text: ({ session_id, fingerprint, sent_as, held_for_approval }) =>
+    held_for_approval
+      ? `Held for approval: posted as a private note in ${session_id} (fingerprint ${fingerprint}); an operator must send it.`
+      : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint}).`,
+});
+
+function base(input: SendInput) {
+  return { from: 'operator' as const, origin: 'chat', ...(input.fingerprint ? { fingerprint: input.fingerprint } : {}) };
+}
+
+function messageBody(input: SendInput, type: 'text' | 'note' | 'picker' | 'file'): SendMessageBody {
+  if (type === 'picker') {
+    if (!input.choices) throw new ToolInputError('type picker needs choices: [{value, label}, …]');
+    const id = `picker-${input.fingerprint ?? Date.now()}`;
+    return { ...base(input), type, content: { id, text: input.content, choices: input.choices.map((c) => ({ ...c, selected: false })) } };
+  }
+  if (type === 'file') {
+    if (!input.file_url) throw new ToolInputError('type file needs file_url (a public URL)');
+    const name = input.file_name ?? (new URL(input.file_url).pathname.split('/').pop() || 'file');
+    return { ...base(input), type, content: { name, url: input.file_url, type: input.file_mime ?? 'application/octet-stream' } };
+  }
+  if (input.choices || input.file_url) throw new ToolInputError(`choices and file_url belong to type picker and file, not ${type}`);
+  return { ...base(input), type, content: input.content };
+}
+
+function describeForNote(body: SendMessageBody): string {
+  if (typeof body.content === 'string') return body.content;
+  if (body.type === 'picker') return `${body.content.text}\nButtons: ${body.content.choices.map((c) => c.label).join(' | ')}`;
+  if (body.type === 'file') return `File: ${body.content.name} ${body.content.url}`;
+  return JSON.stringify(body.content);
+}
+
+export const setCompose = defineTool({
+  name: 'set_compose',
+  toolset: 'conversations',
+  title: 'Show typing',
+  description: 'Show or hide the "operator is typing" indicator to the visitor, with an optional excerpt.',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    session_id: SessionId,
+    typing: z.boolean().describe('true to start, false to stop'),
+    excerpt: z.string().max(500).optional().describe('preview of what is being typed'),
+  }),
+  outputSchema: z.object({ session_id: z.string(), typing: z.boolean() }),
+  annotations: { ...write, idempotentHint: true },
+  async handler({ website_id, session_id, typing, excerpt }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    await crisp.messages.compose(site, session_id, { type: typing ? 'start' : 'stop', from: 'operator', ...(excerpt ? { excerpt } : {}) });
+    return { session_id, typing };
+  },
+  text: ({ session_id, typing }) => `${typing ? 'Typing shown' : 'Typing hidden'} in ${session_id}.`,
+});
+
+export const setConversationState = defineTool({
+  name: 'set_conversation_state',
+  toolset: 'conversations',
+  title: 'Set conversation state',
+  description: 'Mark a conversation pending, unresolved or resolved.',
+  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, state: z.enum(['pending', 'unresolved', 'resolved']) }),
+  outputSchema: z.object({ session_id: z.string(), state: z.enum(['pending', 'unresolved', 'resolved']) }),
+  annotations: { ...write, idempotentHint: true },
+  async handler({ website_id, session_id, state }, { crisp, guard }: ToolDeps) {
+    await crisp.conversations.setState(guard.website(website_id), session_id, state);
+    return { session_id, state };
+  },
+  text: ({ session_id, state }) => `${session_id} is now ${state}.`,
+});
+
+export const markMessagesRead = defineTool({
+  name: 'mark_messages_read',
+  toolset: 'conversations',
+  title: 'Mark messages read',
+  description: "Mark the visitor's messages in a conversation as read by the operators.",
+  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId }),
+  outputSchema: z.object({ session_id: z.string(), read: z.literal(true) }),
+  annotations: { ...write, idempotentHint: true },
+  async handler({ website_id, session_id }, { crisp, guard }: ToolDeps) {
+    await crisp.messages.markRead(guard.website(website_id), session_id, { from: 'operator', origin: 'chat' });
+    return { session_id, read: true as const };
+  },
+  text: ({ session_id }) => `Messages in ${session_id} marked read.`,
+});
+
+const DataValue = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
+
+export const updateConversationMeta = defineTool({
+  name: 'update_conversation_meta',
+  toolset: 'conversations',
+  title: 'Update conversation details',
+  description: 'Change the visitor name, email, phone or subject, add or remove segments, set custom data (null removes a key).',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    session_id: SessionId,
+    nickname: z.string().min(1).max(200).optional(),
+    email: z.email().optional(),
+    phone: z.string().max(50).optional(),
+    subject: z.string().max(500).optional(),
+    segments_add: z.array(z.string().min(1).max(100)).max(20).optional(),
+    segments_remove: z.array(z.string().min(1).max(100)).max(20).optional(),
+    data: z.record(z.string().max(100), DataValue).optional().describe('custom data keys to set'),
+  }),
+  outputSchema: z.object({ session_id: z.string(), updated: z.array(z.string()), segments: z.array(z.string()).nullable() }),
+  annotations: { ...write, idempotentHint: true },
+  async handler(input, { crisp, guard }: ToolDeps) {
+    const site = guard.website(input.website_id);
+    const { nickname, email, phone, subject, data } = input;
+    const patch: Record<string, unknown> = Object.fromEntries(Object.entries({ nickname, email, phone, subject, data }).filter(([, v]) => v !== undefined));
+    let segments: string[] | null = null;
+    if (input.segments_add || input.segments_remove) {
+      // Crisp replaces the whole array, so read it, edit it, send it back (a concurrent edit can race).
+      const current = (await crisp.conversations.getMeta(site, input.session_id)).segments ?? [];
+      const removed = new Set(input.segments_remove ?? []);
+      segments = [...new Set([...current, ...(input.segments_add ?? [])])].filter((s) => !removed.has(s));
+      patch.segments = segments;
+    }
+    const updated = Object.keys(patch);
+    if (updated.length === 0) throw new ToolInputError('nothing to update: give at least one of nickname, email, phone, subject, segments_add, segments_remove, data');
+    await crisp.conversations.updateMeta(site, input.session_id, patch);
+    return { session_id: input.session_id, updated, segments };
+  },
+  text: ({ session_id, updated, segments }) => `Updated ${updated.join(', ')} on ${session_id}${segments ? `; segments now: ${segments.join(', ') || '(none)'}` : ''}.`,
+});
+
+export const CONVERSATION_WRITE_TOOLS = [sendMessage, setCompose, setConversationState, markMessagesRead, updateConversationMeta];

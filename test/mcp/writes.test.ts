@@ -1,0 +1,145 @@
+// Write tools through a real SDK Client, each checked by its effect in the sandbox.
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServeFlags, resolveConfig } from '../../src/config.js';
+import { CrispClient } from '../../src/crisp/index.js';
+import { createLogger } from '../../src/log.js';
+import { Guard } from '../../src/mcp/guard.js';
+import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+
+let sandbox: Sandbox;
+let crisp: CrispClient;
+const clients: Client[] = [];
+
+async function connect(argv: string[]): Promise<Client> {
+  const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
+  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent') };
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await buildServer(toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }), deps).connect(serverSide);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+  clients.push(client);
+  return client;
+}
+
+let client: Client;
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 9 });
+  const { identifier, key, tier } = sandbox.credentials[0]!;
+  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier } });
+  client = await connect([]);
+});
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  await crisp.close();
+  await sandbox.close();
+});
+
+const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
+const thread = (s: string) => site().messages.get(s)!;
+const pendingSession = () => [...site().conversations.values()].find((c) => c.state === 'pending')!.session_id;
+
+async function call(c: Client, name: string, args: Record<string, unknown>) {
+  const result = await c.callTool({ name, arguments: args });
+  return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
+}
+
+describe('send_message', () => {
+  it('posts a text reply; the conversation leaves pending', async () => {
+    const session = pendingSession();
+    const { out, text } = await call(client, 'send_message', { session_id: session, content: 'Hello, looking into it.' });
+    expect(out).toMatchObject({ session_id: session, sent_as: 'text', held_for_approval: false });
+    expect(thread(session).at(-1)).toMatchObject({ type: 'text', from: 'operator', content: 'Hello, looking into it.', fingerprint: out.fingerprint });
+    expect(site().conversations.get(session)!.state).toBe('unresolved');
+    expect(text).toBe(`Sent text to ${session} (fingerprint ${String(out.fingerprint)}).`);
+  });
+
+  it('never posts the same fingerprint twice', async () => {
+    const session = pendingSession();
+    const before = thread(session).length;
+    for (let i = 0; i < 2; i++) await call(client, 'send_message', { session_id: session, content: 'Only once', fingerprint: 777000111222333 });
+    expect(thread(session).length).toBe(before + 1);
+  });
+
+  it('sends buttons and files, and says what a picker or file is missing', async () => {
+    const session = pendingSession();
+    await call(client, 'send_message', { session_id: session, type: 'picker', content: 'Which plan?', choices: [{ value: 'pro', label: 'Pro' }] });
+    expect(thread(session).at(-1)).toMatchObject({ type: 'picker', content: { text: 'Which plan?', choices: [{ value: 'pro', label: 'Pro', selected: false }] } });
+    await call(client, 'send_message', { session_id: session, type: 'file', content: 'Your invoice', file_url: 'https://files.example.test/inv-1.pdf', file_mime: 'application/pdf' });
+    expect(thread(session).at(-1)).toMatchObject({ type: 'file', content: { name: 'inv-1.pdf', url: 'https://files.example.test/inv-1.pdf', type: 'application/pdf' } });
+    expect((await call(client, 'send_message', { session_id: session, type: 'picker', content: 'x' })).text).toMatch(/type picker needs choices/);
+    expect((await call(client, 'send_message', { session_id: session, content: 'x', file_url: 'https://a.test/f' })).text).toMatch(/belong to type picker and file, not text/);
+  });
+
+  it('with --send-mode note holds a customer-visible reply as a private note', async () => {
+    const noteClient = await connect(['--send-mode', 'note']);
+    const session = pendingSession();
+    const { out, text } = await call(noteClient, 'send_message', { session_id: session, content: 'Refund approved' });
+    expect(out).toMatchObject({ sent_as: 'note', held_for_approval: true });
+    expect(thread(session).at(-1)).toMatchObject({ type: 'note', from: 'operator' });
+    expect(String(thread(session).at(-1)!.content)).toMatch(/^\[Reply held for operator approval — text\]\nRefund approved$/);
+    expect(site().conversations.get(session)!.state).toBe('pending');
+    expect(text).toMatch(/^Held for approval/);
+  });
+});
+
+describe('other conversation writes', () => {
+  it('shows and hides typing', async () => {
+    const session = pendingSession();
+    await call(client, 'set_compose', { session_id: session, typing: true, excerpt: 'Checking…' });
+    expect(site().conversations.get(session)!.compose).toMatchObject({ operator: { type: 'start', excerpt: 'Checking…' } });
+    await call(client, 'set_compose', { session_id: session, typing: false });
+    expect(site().conversations.get(session)!.compose).not.toHaveProperty('operator');
+  });
+
+  it('resolves, and marks read', async () => {
+    const session = [...site().conversations.values()].find((c) => (c.unread?.operator ?? 0) > 0)!.session_id;
+    await call(client, 'mark_messages_read', { session_id: session });
+    expect(site().conversations.get(session)!.unread!.operator).toBe(0);
+    await call(client, 'set_conversation_state', { session_id: session, state: 'resolved' });
+    expect(site().conversations.get(session)!.state).toBe('resolved');
+  });
+
+  it('adds and removes segments without losing the others, and merges data', async () => {
+    const session = pendingSession();
+    await crisp.conversations.updateMeta(sandbox.websiteId, session, { segments: ['a', 'b'], data: { plan: 'pro' } });
+    const { out } = await call(client, 'update_conversation_meta', { session_id: session, segments_add: ['vip'], segments_remove: ['a'], data: { seats: 3 }, subject: 'Refund' });
+    expect(out.segments).toEqual(['b', 'vip']);
+    const meta = site().conversations.get(session)!.meta!;
+    expect(meta.segments).toEqual(['b', 'vip']);
+    expect(meta.data).toMatchObject({ plan: 'pro', seats: 3 });
+    expect(meta.subject).toBe('Refund');
+    expect((await call(client, 'update_conversation_meta', { session_id: session })).text).toMatch(/nothing to update/);
+  });
+});
+
+describe('assign_conversation', () => {
+  it('assigns by email or id, unassigns, and lists operators when one is unknown', async () => {
+    const session = pendingSession();
+    const [first, second] = site().operators;
+    const byEmail = await call(client, 'assign_conversation', { session_id: session, operator: first!.details.email!.toUpperCase() });
+    expect(byEmail.out).toMatchObject({ assigned_to: first!.details.user_id });
+    expect(site().conversations.get(session)!.assigned?.user_id).toBe(first!.details.user_id);
+    await call(client, 'assign_conversation', { session_id: session, operator: second!.details.user_id });
+    expect(site().conversations.get(session)!.assigned?.user_id).toBe(second!.details.user_id);
+    await call(client, 'assign_conversation', { session_id: session, unassign: true });
+    expect(site().conversations.get(session)!.assigned).toBeUndefined();
+    const unknown = await call(client, 'assign_conversation', { session_id: session, operator: 'nobody@example.test' });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain(first!.details.email!);
+    expect((await call(client, 'assign_conversation', { session_id: session })).text).toMatch(/either operator .* or unassign/);
+  });
+});
+
+describe('--read-only', () => {
+  it('registers no write tool at all', async () => {
+    const readOnly = await connect(['--read-only']);
+    const { tools } = await readOnly.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['get_conversation', 'list_conversations', 'list_messages', 'list_operators']);
+    expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
+    const refused = await readOnly.callTool({ name: 'send_message', arguments: { session_id: pendingSession(), content: 'x' } }).catch((e: unknown) => e);
+    const text = refused instanceof Error ? refused.message : JSON.stringify(refused);
+    expect(text).toMatch(/send_message/);
+  });
+});
