@@ -1,0 +1,177 @@
+// The people toolset: find a contact, read their profile, keep it current.
+import { z } from 'zod';
+import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
+import { defineTool, ToolInputError } from './define.js';
+import type { ToolDeps } from './deps.js';
+import { WebsiteId } from './params.js';
+import { decodeCursor, encodeCursor } from './support/cursor.js';
+import { clean, iso } from './support/text.js';
+
+/** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
+const PEOPLE_PAGE = 20;
+const PeopleId = z.string().min(1).max(200).describe('people_id from search_people (an email also works)');
+const DataValue = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
+
+const PersonSummary = z.object({
+  people_id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  phone: z.string(),
+  company: z.string(),
+  segments: z.array(z.string()),
+  updated_at: z.string().nullable(),
+});
+
+function summarize(p: PeopleProfile) {
+  return {
+    people_id: p.people_id,
+    email: p.email ?? '',
+    name: clean(p.person?.nickname, 200),
+    phone: clean(p.person?.phone, 50),
+    company: clean(p.company?.name, 200),
+    segments: (p.segments ?? []).map((s) => clean(s, 100)),
+    updated_at: iso(p.updated_at),
+  };
+}
+
+export const searchPeople = defineTool({
+  name: 'search_people',
+  toolset: 'people',
+  title: 'Search people',
+  description: 'Find contact profiles by name, email, phone or company, optionally in a segment. Pages with cursor.',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    search: z.string().min(1).max(200).optional().describe('text to find; omit to list everyone'),
+    segment: z.string().min(1).max(100).optional().describe('only people in this segment'),
+    cursor: z.string().max(200).optional().describe('next_cursor from the previous page'),
+  }),
+  outputSchema: z.object({ website_id: z.string(), people: z.array(PersonSummary), next_cursor: z.string().nullable() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler({ website_id, search, segment, cursor }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    const page = cursor ? decodeCursor(cursor, 'search_people', ['p']).p : 1;
+    const filter = segment ? [{ model: 'people', criterion: 'segments', operator: 'eq', query: [segment] }] : undefined;
+    const rows = await crisp.people.list(site, page, { ...(search ? { search_text: search } : {}), ...(filter ? { search_filter: filter } : {}) });
+    return { website_id: site, people: rows.map(summarize), next_cursor: rows.length === PEOPLE_PAGE ? encodeCursor({ k: 'search_people', p: page + 1 }) : null };
+  },
+  text: ({ people, next_cursor }) =>
+    [
+      ...people.map((p) => `${p.people_id} ${p.email} | ${p.name}${p.company ? ` (${p.company})` : ''}${p.segments.length ? ` [${p.segments.join(', ')}]` : ''}`),
+      people.length ? '' : 'Nobody matches.',
+      next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+});
+
+export const getPerson = defineTool({
+  name: 'get_person',
+  toolset: 'people',
+  title: 'Get a person',
+  description: 'A contact profile with its custom data, recent events and conversation ids.',
+  inputSchema: z.object({ website_id: WebsiteId.optional(), people_id: PeopleId }),
+  outputSchema: z.object({
+    person: PersonSummary.extend({ notepad: z.string(), country: z.string().nullable(), created_at: z.string().nullable() }),
+    data: z.record(z.string(), DataValue).describe('custom data; values may be visitor-written'),
+    events: z.array(z.object({ text: z.string(), color: z.string(), at: z.string().nullable() })).describe('newest first, at most 10'),
+    conversations: z.array(z.string()).describe('session ids, most recent first'),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler({ website_id, people_id }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    const profile = await crisp.people.get(site, people_id);
+    const [data, events, conversations] = await Promise.all([
+      crisp.people.getData(site, profile.people_id),
+      crisp.people.listEvents(site, profile.people_id),
+      crisp.people.listConversations(site, profile.people_id),
+    ]);
+    return {
+      person: { ...summarize(profile), notepad: clean(profile.notepad, 2_000), country: profile.person?.geolocation?.country ?? null, created_at: iso(profile.created_at) },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, 1_000) : v])),
+      events: events.slice(0, 10).map((e) => ({ text: clean(e.text, 500), color: e.color ?? '', at: iso(e.timestamp) })),
+      conversations,
+    };
+  },
+  text: ({ person: p, data, events, conversations }) =>
+    [
+      `${p.people_id} ${p.email} | ${p.name}${p.phone ? ` ${p.phone}` : ''}${p.company ? ` (${p.company})` : ''}${p.country ? ` ${p.country}` : ''}`,
+      `segments: ${p.segments.join(', ') || '(none)'}`,
+      `data: ${JSON.stringify(data)}`,
+      ...(p.notepad ? [`notepad: ${p.notepad}`] : []),
+      `events: ${events.map((e) => `${e.at} ${e.text}`).join('; ') || '(none)'}`,
+      `conversations: ${conversations.join(', ') || '(none)'}`,
+    ].join('\n'),
+});
+
+export const updatePerson = defineTool({
+  name: 'update_person',
+  toolset: 'people',
+  title: 'Update a person',
+  description: 'Change only the fields given on a contact profile: name, email, phone, company, notepad, segments, custom data (null removes a key).',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    people_id: PeopleId,
+    name: z.string().min(1).max(200).optional(),
+    email: z.email().optional(),
+    phone: z.string().max(50).optional(),
+    company: z.string().max(200).optional(),
+    notepad: z.string().max(10_000).optional(),
+    segments_add: z.array(z.string().min(1).max(100)).max(20).optional(),
+    segments_remove: z.array(z.string().min(1).max(100)).max(20).optional(),
+    data: z.record(z.string().max(100), DataValue).optional(),
+  }),
+  outputSchema: z.object({ people_id: z.string(), updated: z.array(z.string()) }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(input, { crisp, guard }: ToolDeps) {
+    const site = guard.website(input.website_id);
+    const profile = await crisp.people.get(site, input.people_id);
+    const card: PeopleProfileCard = {};
+    const updated: string[] = [];
+    const person: Record<string, string> = {};
+    if (input.name !== undefined) person.nickname = input.name;
+    if (input.phone !== undefined) person.phone = input.phone;
+    if (Object.keys(person).length) card.person = person;
+    if (input.email !== undefined) card.email = input.email;
+    if (input.company !== undefined) card.company = { name: input.company };
+    if (input.notepad !== undefined) card.notepad = input.notepad;
+    if (input.segments_add || input.segments_remove) {
+      const removed = new Set(input.segments_remove ?? []);
+      card.segments = [...new Set([...(profile.segments ?? []), ...(input.segments_add ?? [])])].filter((s) => !removed.has(s));
+    }
+    for (const key of ['name', 'email', 'phone', 'company', 'notepad'] as const) if (input[key] !== undefined) updated.push(key);
+    if (card.segments) updated.push('segments');
+    if (!updated.length && !input.data) throw new ToolInputError('nothing to update: give at least one of name, email, phone, company, notepad, segments_add, segments_remove, data');
+    if (updated.length) await crisp.people.update(site, profile.people_id, card);
+    if (input.data) {
+      await crisp.people.updateData(site, profile.people_id, input.data);
+      updated.push('data');
+    }
+    return { people_id: profile.people_id, updated };
+  },
+  text: ({ people_id, updated }) => `Updated ${updated.join(', ')} on ${people_id}.`,
+});
+
+export const addPersonEvent = defineTool({
+  name: 'add_person_event',
+  toolset: 'people',
+  title: 'Add a person event',
+  description: "Record an event on a contact's timeline (e.g. \"Refund issued\"), with optional data.",
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    people_id: PeopleId,
+    text: z.string().min(1).max(500),
+    data: z.record(z.string().max(100), DataValue).optional(),
+    color: z.enum(['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'grey', 'black']).optional(),
+  }),
+  outputSchema: z.object({ people_id: z.string(), text: z.string() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  async handler({ website_id, people_id, text, data, color }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    const profile = await crisp.people.get(site, people_id);
+    await crisp.people.addEvent(site, profile.people_id, { text, ...(data ? { data } : {}), ...(color ? { color } : {}) });
+    return { people_id: profile.people_id, text };
+  },
+  text: ({ people_id, text }) => `Event "${text}" added to ${people_id}.`,
+});
+
+export const PEOPLE_TOOLS = [searchPeople, getPerson, updatePerson, addPersonEvent];

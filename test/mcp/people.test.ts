@@ -1,0 +1,90 @@
+// The people toolset through a real SDK Client, checked against the sandbox's state.
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServeFlags, resolveConfig } from '../../src/config.js';
+import { CrispClient } from '../../src/crisp/index.js';
+import { createLogger } from '../../src/log.js';
+import { Guard } from '../../src/mcp/guard.js';
+import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+
+let sandbox: Sandbox;
+let crisp: CrispClient;
+let client: Client;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 5 });
+  const { identifier, key, tier } = sandbox.credentials[0]!;
+  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier } });
+  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent') };
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await buildServer(toolsFor({ readOnly: false }), deps).connect(serverSide);
+  client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+});
+afterAll(async () => {
+  await client.close();
+  await crisp.close();
+  await sandbox.close();
+});
+
+const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
+async function call(name: string, args: Record<string, unknown>) {
+  const result = await client.callTool({ name, arguments: args });
+  return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
+}
+
+describe('people tools', () => {
+  it('searches by text and by segment, and pages', async () => {
+    const target = [...site().people.values()][7]!;
+    const byEmail = await call('search_people', { search: target.email });
+    expect((byEmail.out.people as { people_id: string }[]).map((p) => p.people_id)).toEqual([target.people_id]);
+    const vip = await call('search_people', { segment: 'vip' });
+    expect((vip.out.people as { segments: string[] }[]).every((p) => p.segments.includes('vip'))).toBe(true);
+    // Crisp sends no total: a full page means "maybe more", so the walk ends on a short page.
+    const seen: string[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < 5; page++) {
+      const { out } = await call('search_people', cursor ? { cursor } : {});
+      seen.push(...(out.people as { people_id: string }[]).map((p) => p.people_id));
+      cursor = out.next_cursor;
+      if (!cursor) break;
+    }
+    expect(cursor).toBeNull();
+    expect(new Set(seen)).toEqual(new Set(site().people.keys()));
+  });
+
+  it('reads a profile with data, events and conversations; an email works as the id', async () => {
+    const linked = [...site().conversations.values()].find((c) => c.people_id)!;
+    const person = site().people.get(linked.people_id!)!;
+    const { out, text } = await call('get_person', { people_id: person.email });
+    expect((out.person as { people_id: string }).people_id).toBe(person.people_id);
+    expect(out.conversations).toContain(linked.session_id);
+    expect(out.data).toEqual(site().peopleData.get(person.people_id));
+    expect(text).toContain(person.email!);
+  });
+
+  it('updates only the fields given, edits segments, merges data', async () => {
+    const person = [...site().people.values()][2]!;
+    const phone = person.person?.phone;
+    const segments = person.segments ?? [];
+    const { out } = await call('update_person', { people_id: person.people_id, name: 'Renamed Person', segments_add: ['churn-risk'], data: { plan: 'business', mrr: null } });
+    expect(out.updated).toEqual(['name', 'segments', 'data']);
+    const after = site().people.get(person.people_id)!;
+    expect(after.person?.nickname).toBe('Renamed Person');
+    expect(after.person?.phone).toBe(phone);
+    expect(after.segments).toEqual([...new Set([...segments, 'churn-risk'])]);
+    expect(site().peopleData.get(person.people_id)).toMatchObject({ plan: 'business' });
+    expect(site().peopleData.get(person.people_id)).not.toHaveProperty('mrr');
+    expect((await call('update_person', { people_id: person.people_id })).text).toMatch(/nothing to update/);
+  });
+
+  it('adds an event, and says when the person does not exist', async () => {
+    const person = [...site().people.values()][3]!;
+    await call('add_person_event', { people_id: person.people_id, text: 'Refund issued', color: 'green', data: { amount: 49 } });
+    expect(site().peopleEvents.get(person.people_id)!.at(-1)).toMatchObject({ text: 'Refund issued', color: 'green', data: { amount: 49 } });
+    const missing = await call('get_person', { people_id: 'nobody@example.test' });
+    expect(missing.isError).toBe(true);
+    expect(missing.text).toMatch(/^Not found: .*search_people/);
+  });
+});
