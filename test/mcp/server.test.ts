@@ -61,9 +61,11 @@ describe('list_operators', () => {
   });
 
   it('answers a bad argument with a clear error before the handler runs', async () => {
-    const result = await client.callTool({ name: 'list_operators', arguments: { website_id: 'not-a-uuid' } });
+    const handledBefore = sandbox.stats().handled['GET /v1/website/:website_id/operators/list'] ?? 0;
+    const result = await client.callTool({ name: 'list_operators', arguments: { website_id: 42 } });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/website_id|UUID/);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/website_id/);
+    expect(sandbox.stats().handled['GET /v1/website/:website_id/operators/list'] ?? 0).toBe(handledBefore);
   });
 
   it('turns a Crisp rate limit that outlasts the retries into advice', async () => {

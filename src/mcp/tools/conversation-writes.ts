@@ -38,7 +38,7 @@ export const sendMessage = defineTool({
     session_id: z.string(),
     fingerprint: z.number(),
     sent_as: z.enum(['text', 'note', 'picker', 'file']),
-    held_for_approval: z.boolean().describe('true when --send-mode note turned a customer-visible reply into a private note'),
+    held_for_approval: z.boolean().describe('posted as a private note for an operator to approve'),
   }),
   annotations: { ...write, idempotentHint: false },
   async handler(input, { crisp, guard, config }: ToolDeps) {

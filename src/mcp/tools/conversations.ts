@@ -18,14 +18,14 @@ const PREVIEW_CHARS = 200;
 const ConversationSummary = z.object({
   session_id: z.string(),
   state: z.enum(['pending', 'unresolved', 'resolved']),
-  visitor_name: z.string().describe('visitor-written'),
+  visitor_name: z.string(),
   visitor_email: z.string(),
-  subject: z.string().describe('visitor-written'),
-  last_message: z.string().describe('visitor- or operator-written, cleaned and cut'),
-  unread: z.number().int().describe('visitor messages no operator has read'),
-  assigned_to: z.string().nullable().describe('operator user_id, or null'),
+  subject: z.string(),
+  last_message: z.string(),
+  unread: z.number().int().describe('unread visitor messages'),
+  assigned_to: z.string().nullable().describe('operator user_id'),
   updated_at: z.string().nullable(),
-  waiting_since: z.string().nullable().describe('set while the visitor waits for an answer'),
+  waiting_since: z.string().nullable(),
 });
 
 function summarize(c: Conversation) {
@@ -61,7 +61,7 @@ export const listConversations = defineTool({
   outputSchema: z.object({
     website_id: z.string(),
     conversations: z.array(ConversationSummary),
-    next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last'),
+    next_cursor: z.string().nullable(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(input, { crisp, guard }: ToolDeps) {
@@ -102,9 +102,9 @@ const MessageOut = z.object({
   fingerprint: z.number(),
   from: z.enum(['visitor', 'operator']),
   type: z.string(),
-  private: z.boolean().describe('a note only operators see'),
+  private: z.boolean(),
   author: z.string(),
-  text: z.string().describe('the content as text, cleaned and cut; visitor-written when from is visitor'),
+  text: z.string(),
   timestamp: z.string().nullable(),
 });
 
@@ -147,8 +147,8 @@ function toMessageOut(m: Message) {
 }
 
 const messagePageFields = {
-  messages: z.array(MessageOut).describe('oldest first'),
-  older_cursor: z.string().nullable().describe('pass to list_messages for older messages; null when none remain'),
+  messages: z.array(MessageOut),
+  older_cursor: z.string().nullable().describe('cursor for list_messages'),
 };
 
 function olderCursor(messages: Message[], hasMore: boolean): string | null {
@@ -176,7 +176,7 @@ export const getConversation = defineTool({
       people_id: z.string().nullable(),
       visitor_phone: z.string(),
       segments: z.array(z.string()),
-      data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).describe('custom data; values may be visitor-written'),
+      data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
       country: z.string().nullable(),
       locales: z.array(z.string()),
       created_at: z.string().nullable(),

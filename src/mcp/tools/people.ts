@@ -72,9 +72,9 @@ export const getPerson = defineTool({
   inputSchema: z.object({ website_id: WebsiteId.optional(), people_id: PeopleId }),
   outputSchema: z.object({
     person: PersonSummary.extend({ notepad: z.string(), country: z.string().nullable(), created_at: z.string().nullable() }),
-    data: z.record(z.string(), DataValue).describe('custom data; values may be visitor-written'),
-    events: z.array(z.object({ text: z.string(), color: z.string(), at: z.string().nullable() })).describe('newest first, at most 10'),
-    conversations: z.array(z.string()).describe('session ids, most recent first'),
+    data: z.record(z.string(), DataValue),
+    events: z.array(z.object({ text: z.string(), color: z.string(), at: z.string().nullable() })).describe('newest first'),
+    conversations: z.array(z.string()).describe('session ids'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ website_id, people_id }, { crisp, guard }: ToolDeps) {

@@ -1,0 +1,87 @@
+// The tool surface is a contract: each tool's tools/list entry (keys sorted) is compared with
+// test/mcp/__toolsnaps__/<name>.json. UPDATE_TOOLSNAPS=1 npm test rewrites them; under CI=true a
+// missing snapshot fails. Inventory-wide invariants are checked beside them.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServeFlags, resolveConfig } from '../../src/config.js';
+import { CrispClient } from '../../src/crisp/index.js';
+import { createLogger } from '../../src/log.js';
+import { Guard } from '../../src/mcp/guard.js';
+import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
+
+const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
+const WEBSITE = '42286ab3-b29a-4fde-8538-da0ae501d825';
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, sortKeys(v)]));
+  return value;
+}
+
+let client: Client;
+let listed: Awaited<ReturnType<Client['listTools']>>['tools'];
+const crisp = new CrispClient({ baseUrl: 'http://127.0.0.1:9', credentials: { identifier: 'i', key: 'k', tier: 'plugin' } });
+
+beforeAll(async () => {
+  const deps = { crisp, guard: new Guard([WEBSITE]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent') };
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await buildServer(toolsFor({ readOnly: false, toolsets: ['all'] }), deps).connect(serverSide);
+  client = new Client({ name: 'snap', version: '1.0.0' });
+  await client.connect(clientSide);
+  listed = (await client.listTools()).tools;
+});
+afterAll(async () => {
+  await client.close();
+  await crisp.close();
+});
+
+describe('tool snapshots', () => {
+  it('lists every tool', () => {
+    expect(listed.map((t) => t.name).sort()).toEqual(ALL_TOOLS.map((t) => t.name).sort());
+  });
+
+  for (const tool of ALL_TOOLS) {
+    it(`${tool.name} matches its snapshot`, () => {
+      const entry = listed.find((t) => t.name === tool.name)!;
+      const json = `${JSON.stringify(sortKeys(entry), null, 2)}\n`;
+      const file = `${DIR}${tool.name}.json`;
+      if (process.env.UPDATE_TOOLSNAPS === '1' || (!existsSync(file) && process.env.CI !== 'true')) {
+        mkdirSync(DIR, { recursive: true });
+        writeFileSync(file, json);
+      }
+      expect(existsSync(file), `missing ${file}: run UPDATE_TOOLSNAPS=1 npm test and commit it`).toBe(true);
+      expect(json).toBe(readFileSync(file, 'utf8'));
+    });
+  }
+});
+
+describe('inventory invariants', () => {
+  const toolsets = new Set(TOOLSETS.map((t) => t.id));
+
+  it.each(ALL_TOOLS.map((t) => [t.name, t] as const))('%s is well formed', (_, tool) => {
+    expect(tool.name).toMatch(/^(list|get|search|send|set|update|add|assign|mark|draft|post|reset)_[a-z_]+$/);
+    expect(toolsets.has(tool.toolset)).toBe(true);
+    expect(tool.title.length).toBeGreaterThan(0);
+    for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) expect(typeof tool.annotations[hint]).toBe('boolean');
+    expect(tool.annotations.readOnlyHint && tool.annotations.destructiveHint).toBe(false);
+    expect(tool.description.split('\n').length).toBeLessThanOrEqual(2);
+    expect(tool.description.length).toBeLessThanOrEqual(200);
+    const schema = listed.find((t) => t.name === tool.name)!.inputSchema as Record<string, unknown>;
+    for (const combinator of ['anyOf', 'oneOf', 'allOf']) expect(schema).not.toHaveProperty(combinator);
+  });
+
+  it('stays at 25 tools or fewer, and read-only selection keeps no write tool', () => {
+    expect(ALL_TOOLS.length).toBeLessThanOrEqual(25);
+    const readOnly = toolsFor({ readOnly: true, toolsets: ['all'] });
+    expect(readOnly.length).toBeGreaterThan(0);
+    expect(readOnly.every((t) => t.annotations.readOnlyHint)).toBe(true);
+  });
+
+  it('keeps the whole tools/list under 6k tokens (chars / 4)', () => {
+    const tokens = JSON.stringify(listed).length / 4;
+    expect(tokens).toBeLessThan(6_000);
+  });
+});
