@@ -84,6 +84,21 @@ describe('send_message', () => {
   });
 });
 
+describe('--send-mode confirm', () => {
+  it('never sends silently: a customer-visible reply is refused with what to do instead, a note goes through', async () => {
+    const confirmClient = await connect(['--send-mode', 'confirm']);
+    const session = pendingSession();
+    const before = thread(session).length;
+    const refused = await call(confirmClient, 'send_message', { session_id: session, content: 'Refund approved' });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/^Not sent: .*--send-mode confirm.*type "note"/);
+    expect(thread(session).length).toBe(before);
+    const note = await call(confirmClient, 'send_message', { session_id: session, type: 'note', content: 'Draft: refund approved' });
+    expect(note.out).toMatchObject({ sent_as: 'note', held_for_approval: false });
+    expect(thread(session).length).toBe(before + 1);
+  });
+});
+
 describe('other conversation writes', () => {
   it('shows and hides typing', async () => {
     const session = pendingSession();

@@ -3,6 +3,7 @@
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
 import type { SendMessageBody } from '../../crisp/schemas.js';
+import { GuardError } from '../guard.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
@@ -45,6 +46,13 @@ export const sendMessage = defineTool({
     const site = guard.website(input.website_id);
     const requested = input.type ?? 'text';
     const body = messageBody(input, requested);
+    if (config.sendMode === 'confirm' && requested !== 'note') {
+      // Never a silent send: until the user can be asked (elicitation / input-required), refuse.
+      throw new GuardError(
+        'send_refused',
+        'Not sent: this server runs with --send-mode confirm, and asking the user to confirm is not available yet. Send it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
+      );
+    }
     const hold = config.sendMode === 'note' && requested !== 'note';
     const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
     const fingerprint = await crisp.messages.send(site, input.session_id, sent);
