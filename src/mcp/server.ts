@@ -66,6 +66,13 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
       }
       case 'crisp_aborted':
         return 'The call was cancelled before Crisp answered.';
+      case 'crisp_unavailable':
+      case 'crisp_timeout':
+        // A write whose answer never came may still have happened: resending blindly could post twice.
+        if (error.method === 'POST' && error.status === undefined) {
+          return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';
+        }
+        return `Crisp is unavailable right now (${error.code}); try again later.`;
       default:
         return `Crisp is unavailable right now (${error.code}); try again later.`;
     }

@@ -84,6 +84,43 @@ describe('send_message', () => {
   });
 });
 
+describe('Crisp faults at the tool layer', () => {
+  afterAll(() => sandbox.faults.clear());
+
+  it('a lost answer on send_message is reported, never resent, and the advice is to check before retrying', async () => {
+    const session = pendingSession();
+    const before = thread(session).length;
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    const lost = await call(client, 'send_message', { session_id: session, content: 'Once only, please' });
+    expect(lost.isError).toBe(true);
+    expect(lost.text).toMatch(/^Crisp did not answer, so the write may or may not have happened\. Check .* a fingerprint makes a resend safe\.$/);
+    expect(thread(session).filter((m) => m.content === 'Once only, please')).toHaveLength(1);
+    expect(thread(session).length).toBe(before + 1);
+  });
+
+  it('a 5xx on send_message without fingerprint is not retried; with one, it is', async () => {
+    const session = pendingSession();
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 1, method: 'POST' });
+    const refused = await call(client, 'send_message', { session_id: session, content: 'first try' });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/^Crisp is unavailable right now \(crisp_unavailable\); try again later\.$/);
+    expect(thread(session).some((m) => m.content === 'first try')).toBe(false);
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 1, method: 'POST' });
+    const retried = await call(client, 'send_message', { session_id: session, content: 'with fingerprint', fingerprint: 123456789012345 });
+    expect(retried.isError).toBe(false);
+    expect(thread(session).filter((m) => m.content === 'with fingerprint')).toHaveLength(1);
+  });
+
+  it('oversize content is refused before anything is sent', async () => {
+    const session = pendingSession();
+    const before = thread(session).length;
+    const huge = await call(client, 'send_message', { session_id: session, content: 'x'.repeat(10_001) });
+    expect(huge.isError).toBe(true);
+    expect(huge.text).toMatch(/content/);
+    expect(thread(session).length).toBe(before);
+  });
+});
+
 describe('--send-mode confirm', () => {
   it('never sends silently: a customer-visible reply is refused with what to do instead, a note goes through', async () => {
     const confirmClient = await connect(['--send-mode', 'confirm']);
