@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark, each printing its table with its anchor measured beside it.
 import { cpus } from 'node:os';
 import { benchCrispClient, formatCrispClient } from './crisp-client.js';
+import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
 
 process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n\n`);
 const concurrency = 16;
-process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), concurrency) + '\n');
+process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), concurrency) + '\n\n');
+process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n');
