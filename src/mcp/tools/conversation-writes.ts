@@ -6,7 +6,7 @@ import type { SendMessageBody } from '../../crisp/schemas.js';
 import { GuardError } from '../guard.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { SessionId, WebsiteId } from './params.js';
+import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './params.js';
 
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
@@ -141,8 +141,6 @@ export const markMessagesRead = defineTool({
   text: ({ session_id }) => `Messages in ${session_id} marked read.`,
 });
 
-const DataValue = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
-
 export const updateConversationMeta = defineTool({
   name: 'update_conversation_meta',
   toolset: 'conversations',
@@ -155,9 +153,9 @@ export const updateConversationMeta = defineTool({
     email: z.email().optional(),
     phone: z.string().max(50).optional(),
     subject: z.string().max(500).optional(),
-    segments_add: z.array(z.string().min(1).max(100)).max(20).optional(),
-    segments_remove: z.array(z.string().min(1).max(100)).max(20).optional(),
-    data: z.record(z.string().max(100), DataValue).optional().describe('custom data keys to set'),
+    segments_add: SegmentList.optional(),
+    segments_remove: SegmentList.optional(),
+    data: DataPatch.optional().describe('custom data keys to set'),
   }),
   outputSchema: z.object({ session_id: z.string(), updated: z.array(z.string()), segments: z.array(z.string()).nullable() }),
   annotations: { ...write, idempotentHint: true },
@@ -169,8 +167,7 @@ export const updateConversationMeta = defineTool({
     if (input.segments_add || input.segments_remove) {
       // Crisp replaces the whole array, so read it, edit it, send it back (a concurrent edit can race).
       const current = (await crisp.conversations.getMeta(site, input.session_id)).segments ?? [];
-      const removed = new Set(input.segments_remove ?? []);
-      segments = [...new Set([...current, ...(input.segments_add ?? [])])].filter((s) => !removed.has(s));
+      segments = editSegments(current, input.segments_add, input.segments_remove);
       patch.segments = segments;
     }
     const updated = Object.keys(patch);

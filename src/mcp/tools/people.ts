@@ -3,14 +3,13 @@ import { z } from 'zod';
 import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { WebsiteId } from './params.js';
+import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
 import { clean, iso } from './support/text.js';
 
 /** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
 const PEOPLE_PAGE = 20;
 const PeopleId = z.string().min(1).max(200).describe('people_id from search_people (an email also works)');
-const DataValue = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);
 
 const PersonSummary = z.object({
   people_id: z.string(),
@@ -116,9 +115,9 @@ export const updatePerson = defineTool({
     phone: z.string().max(50).optional(),
     company: z.string().max(200).optional(),
     notepad: z.string().max(10_000).optional(),
-    segments_add: z.array(z.string().min(1).max(100)).max(20).optional(),
-    segments_remove: z.array(z.string().min(1).max(100)).max(20).optional(),
-    data: z.record(z.string().max(100), DataValue).optional(),
+    segments_add: SegmentList.optional(),
+    segments_remove: SegmentList.optional(),
+    data: DataPatch.optional(),
   }),
   outputSchema: z.object({ people_id: z.string(), updated: z.array(z.string()) }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -135,8 +134,7 @@ export const updatePerson = defineTool({
     if (input.company !== undefined) card.company = { name: input.company };
     if (input.notepad !== undefined) card.notepad = input.notepad;
     if (input.segments_add || input.segments_remove) {
-      const removed = new Set(input.segments_remove ?? []);
-      card.segments = [...new Set([...(profile.segments ?? []), ...(input.segments_add ?? [])])].filter((s) => !removed.has(s));
+      card.segments = editSegments(profile.segments ?? [], input.segments_add, input.segments_remove);
     }
     for (const key of ['name', 'email', 'phone', 'company', 'notepad'] as const) if (input[key] !== undefined) updated.push(key);
     if (card.segments) updated.push('segments');
@@ -160,7 +158,7 @@ export const addPersonEvent = defineTool({
     website_id: WebsiteId.optional(),
     people_id: PeopleId,
     text: z.string().min(1).max(500),
-    data: z.record(z.string().max(100), DataValue).optional(),
+    data: DataPatch.optional(),
     color: z.enum(['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'grey', 'black']).optional(),
   }),
   outputSchema: z.object({ people_id: z.string(), text: z.string() }),
