@@ -1,41 +1,24 @@
 // The conversations toolset through a real SDK Client, checked against the sandbox's state.
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseServeFlags, resolveConfig } from '../../src/config.js';
-import { CrispClient } from '../../src/crisp/index.js';
-import { createLogger } from '../../src/log.js';
-import { Guard } from '../../src/mcp/guard.js';
-import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { callTool, McpHarness } from '../helpers/mcp.js';
 import { sanitize } from '../../src/mcp/tools/support/text.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 
+let harness: McpHarness;
 let sandbox: Sandbox;
-let crisp: CrispClient;
 let client: Client;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 42 });
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier } });
-  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent') };
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await buildServer(toolsFor({ readOnly: false }), deps).connect(serverSide);
-  client = new Client({ name: 'test', version: '1.0.0' });
-  await client.connect(clientSide);
+  harness = await McpHarness.start({ seed: 42 });
+  ({ sandbox, client } = harness);
 });
-afterAll(async () => {
-  await client.close();
-  await crisp.close();
-  await sandbox.close();
-});
+afterAll(() => harness.close());
 
 const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
 type Summary = { session_id: string; state: string; unread: number; assigned_to: string | null; last_message: string; waiting_since: string | null };
 
-async function call<T>(name: string, args: Record<string, unknown>): Promise<{ out: T; text: string; isError: boolean }> {
-  const result = await client.callTool({ name, arguments: args });
-  return { out: result.structuredContent as T, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
-}
+const call = <T>(name: string, args: Record<string, unknown>) => callTool<T>(client, name, args);
 
 describe('list_conversations', () => {
   it('filters by state, including pending which Crisp cannot filter alone', async () => {

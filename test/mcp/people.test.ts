@@ -1,38 +1,21 @@
 // The people toolset through a real SDK Client, checked against the sandbox's state.
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseServeFlags, resolveConfig } from '../../src/config.js';
-import { CrispClient } from '../../src/crisp/index.js';
-import { createLogger } from '../../src/log.js';
-import { Guard } from '../../src/mcp/guard.js';
-import { buildServer, toolsFor } from '../../src/mcp/server.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { callTool, McpHarness } from '../helpers/mcp.js';
 
+let harness: McpHarness;
 let sandbox: Sandbox;
-let crisp: CrispClient;
 let client: Client;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 5 });
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier } });
-  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent') };
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await buildServer(toolsFor({ readOnly: false }), deps).connect(serverSide);
-  client = new Client({ name: 'test', version: '1.0.0' });
-  await client.connect(clientSide);
+  harness = await McpHarness.start({ seed: 5 });
+  ({ sandbox, client } = harness);
 });
-afterAll(async () => {
-  await client.close();
-  await crisp.close();
-  await sandbox.close();
-});
+afterAll(() => harness.close());
 
 const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
-async function call(name: string, args: Record<string, unknown>) {
-  const result = await client.callTool({ name, arguments: args });
-  return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
-}
+const call = (name: string, args: Record<string, unknown>) => callTool(client, name, args);
 
 describe('people tools', () => {
   it('searches by text and by segment, and pages', async () => {

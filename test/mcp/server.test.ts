@@ -1,34 +1,18 @@
 // The MCP server through a real SDK Client over a linked in-memory pair, against the sandbox.
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig, parseServeFlags } from '../../src/config.js';
-import { CrispClient } from '../../src/crisp/index.js';
-import { createLogger } from '../../src/log.js';
-import { Guard } from '../../src/mcp/guard.js';
-import { buildServer, toolsFor } from '../../src/mcp/server.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { McpHarness } from '../helpers/mcp.js';
 
+let harness: McpHarness;
 let sandbox: Sandbox;
-let crisp: CrispClient;
 let client: Client;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 42 });
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier }, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
-  const config = resolveConfig(parseServeFlags(['--sandbox']), { env: {} });
-  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent') };
-  const server = buildServer(toolsFor({ readOnly: false }), deps);
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  client = new Client({ name: 'test', version: '1.0.0' });
-  await client.connect(clientSide);
+  harness = await McpHarness.start({ seed: 42, crisp: { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } } });
+  ({ sandbox, client } = harness);
 });
-afterAll(async () => {
-  await client.close();
-  await crisp.close();
-  await sandbox.close();
-});
+afterAll(() => harness.close());
 
 describe('list_operators', () => {
   it('is listed with its annotations and schemas', async () => {

@@ -1,49 +1,27 @@
 // Write tools through a real SDK Client, each checked by its effect in the sandbox.
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseServeFlags, resolveConfig } from '../../src/config.js';
-import { CrispClient } from '../../src/crisp/index.js';
-import { createLogger } from '../../src/log.js';
-import { Guard } from '../../src/mcp/guard.js';
-import { buildServer, toolsFor } from '../../src/mcp/server.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { CrispClient } from '../../src/crisp/index.js';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { callTool, McpHarness } from '../helpers/mcp.js';
 
+let harness: McpHarness;
 let sandbox: Sandbox;
 let crisp: CrispClient;
-const clients: Client[] = [];
-
-async function connect(argv: string[]): Promise<Client> {
-  const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
-  const deps = { crisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent') };
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await buildServer(toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }), deps).connect(serverSide);
-  const client = new Client({ name: 'test', version: '1.0.0' });
-  await client.connect(clientSide);
-  clients.push(client);
-  return client;
-}
-
 let client: Client;
+const connect = (argv: string[]) => harness.connect(argv);
+
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 9 });
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier, key, tier } });
-  client = await connect([]);
+  harness = await McpHarness.start({ seed: 9 });
+  ({ sandbox, crisp, client } = harness);
 });
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await crisp.close();
-  await sandbox.close();
-});
+afterAll(() => harness.close());
 
 const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
 const thread = (s: string) => site().messages.get(s)!;
 const pendingSession = () => [...site().conversations.values()].find((c) => c.state === 'pending')!.session_id;
 
-async function call(c: Client, name: string, args: Record<string, unknown>) {
-  const result = await c.callTool({ name, arguments: args });
-  return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
-}
+const call = (c: Client, name: string, args: Record<string, unknown>) => callTool(c, name, args);
 
 describe('send_message', () => {
   it('posts a text reply; the conversation leaves pending', async () => {

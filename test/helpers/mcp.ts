@@ -1,0 +1,59 @@
+// An SDK Client talking to our MCP server over a linked in-memory pair, the server's Crisp client
+// pointed at a real sandbox: the setup every MCP behaviour test shares.
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { parseServeFlags, resolveConfig } from '../../src/config.js';
+import type { CrispClient, CrispClientOptions } from '../../src/crisp/index.js';
+import { createLogger } from '../../src/log.js';
+import { Guard } from '../../src/mcp/guard.js';
+import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { clientFor } from './crisp.js';
+
+export interface ToolCall<T> {
+  out: T;
+  text: string;
+  isError: boolean;
+}
+
+/** A tool call reduced to what tests assert: the structured result, the text twin, the error flag. */
+export async function callTool<T = Record<string, unknown>>(client: Client, name: string, args: Record<string, unknown>): Promise<ToolCall<T>> {
+  const result = await client.callTool({ name, arguments: args });
+  return { out: result.structuredContent as T, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
+}
+
+export class McpHarness {
+  readonly #clients: Client[] = [];
+
+  private constructor(
+    readonly sandbox: Sandbox,
+    readonly crisp: CrispClient,
+    /** Connected with the default flags (`serve --sandbox`). */
+    public client: Client,
+  ) {}
+
+  static async start(options: { seed: number; crisp?: Partial<CrispClientOptions> }): Promise<McpHarness> {
+    const sandbox = await startSandbox({ seed: options.seed });
+    const harness = new McpHarness(sandbox, clientFor(sandbox, options.crisp), undefined as unknown as Client);
+    harness.client = await harness.connect([]);
+    return harness;
+  }
+
+  /** Another client, on a server started with these extra `serve` flags (e.g. `--read-only`). */
+  async connect(argv: string[]): Promise<Client> {
+    const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
+    const deps = { crisp: this.crisp, guard: new Guard([this.sandbox.websiteId]), config, log: createLogger('silent') };
+    const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await buildServer(tools, deps).connect(serverSide);
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    await client.connect(clientSide);
+    this.#clients.push(client);
+    return client;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.#clients) await client.close();
+    await this.crisp.close();
+    await this.sandbox.close();
+  }
+}
