@@ -2,11 +2,12 @@
 // turns every handler outcome into a CallToolResult here, in one place — structured content with
 // a text twin on success, an isError result that says what to do next on failure.
 import { randomUUID } from 'node:crypto';
-import { McpServer, type CallToolResult } from '@modelcontextprotocol/server';
+import { McpServer, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
 import { CrispError } from '../crisp/errors.js';
 import { VERSION } from '../version.js';
+import { askUser, callContext } from './confirm.js';
 import { GuardError } from './guard.js';
-import { selectTools, ToolInputError, type AnyTool, type Selection } from './tools/define.js';
+import { ConfirmationNeeded, selectTools, ToolInputError, type AnyTool, type CallContext, type Selection } from './tools/define.js';
 import type { ToolDeps } from './tools/deps.js';
 import { ALL_TOOLS, TOOLSETS } from './tools/index.js';
 
@@ -27,17 +28,18 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps)
     server.registerTool(
       tool.name,
       { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: { title: tool.title, ...tool.annotations } },
-      async (input: unknown) => run(tool, input, deps),
+      async (input: unknown, ctx: ServerContext) => run(tool, input, deps, callContext(tool.name, input, ctx, server.server.getClientCapabilities())),
     );
   }
   return server;
 }
 
-async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps): Promise<CallToolResult> {
+async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call: CallContext): Promise<CallToolResult | InputRequiredResult> {
   try {
-    const output = await tool.handler(input as never, deps);
+    const output = await tool.handler(input as never, deps, call);
     return { structuredContent: output, content: [{ type: 'text', text: tool.text(output) }] };
   } catch (error) {
+    if (error instanceof ConfirmationNeeded) return askUser(tool.name, input, error);
     return { isError: true, content: [{ type: 'text', text: explain(error, tool, deps) }] };
   }
 }

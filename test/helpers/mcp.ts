@@ -1,6 +1,6 @@
 // An SDK Client talking to our MCP server over a linked in-memory pair, the server's Crisp client
 // pointed at a real sandbox: the setup every MCP behaviour test shares.
-import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { Client, InMemoryTransport, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/client';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import type { CrispClient, CrispClientOptions } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
@@ -38,14 +38,18 @@ export class McpHarness {
     return harness;
   }
 
-  /** Another client, on a server started with these extra `serve` flags (e.g. `--read-only`). */
-  async connect(argv: string[]): Promise<Client> {
+  /**
+   * Another client, on a server started with these extra `serve` flags (e.g. `--read-only`). With
+   * `elicit`, the client declares form elicitation and answers every question with it.
+   */
+  async connect(argv: string[], elicit?: (request: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>): Promise<Client> {
     const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
     const deps = { crisp: this.crisp, guard: new Guard([this.sandbox.websiteId]), config, log: createLogger('silent') };
     const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(tools, deps).connect(serverSide);
-    const client = new Client({ name: 'test', version: '1.0.0' });
+    const client = new Client({ name: 'test', version: '1.0.0' }, elicit ? { capabilities: { elicitation: { form: {} } } } : {});
+    if (elicit) client.setRequestHandler('elicitation/create', (request) => elicit(request.params));
     await client.connect(clientSide);
     this.#clients.push(client);
     return client;

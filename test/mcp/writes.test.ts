@@ -9,7 +9,7 @@ let harness: McpHarness;
 let sandbox: Sandbox;
 let crisp: CrispClient;
 let client: Client;
-const connect = (argv: string[]) => harness.connect(argv);
+const connect: McpHarness['connect'] = (argv, elicit) => harness.connect(argv, elicit);
 
 beforeAll(async () => {
   harness = await McpHarness.start({ seed: 9 });
@@ -99,18 +99,65 @@ describe('Crisp faults at the tool layer', () => {
   });
 });
 
-describe('--send-mode confirm', () => {
-  it('never sends silently: a customer-visible reply is refused with what to do instead, a note goes through', async () => {
+describe('--send-mode confirm (2025-era client: elicitation through the SDK shim)', () => {
+  const asked: string[] = [];
+  const answering = (content: Record<string, unknown> | null, action: 'accept' | 'decline' | 'cancel' = 'accept') =>
+    connect(['--send-mode', 'confirm'], (request) => {
+      asked.push((request as { message: string }).message);
+      return content ? { action, content: content as Record<string, boolean> } : { action };
+    });
+
+  it('asks the user with the exact message, and sends it once on yes', async () => {
+    const confirmClient = await answering({ send: true });
+    const session = pendingSession();
+    const before = thread(session).length;
+    asked.length = 0;
+    const sent = await call(confirmClient, 'send_message', { session_id: session, content: 'Refund approved ✅' });
+    expect(sent.isError).toBe(false);
+    expect(sent.out).toMatchObject({ sent_as: 'text', held_for_approval: false, confirmed_by_user: true });
+    expect(sent.text).toMatch(/confirmed by the user/);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain(`conversation ${session}`);
+    expect(asked[0]).toContain('Refund approved ✅');
+    expect(thread(session).length).toBe(before + 1);
+    expect(thread(session).at(-1)).toMatchObject({ type: 'text', content: 'Refund approved ✅' });
+  });
+
+  it.each([
+    ['declines', null, 'decline'],
+    ['cancels', null, 'cancel'],
+    ['unticks "send"', { send: false }, 'accept'],
+    ['answers off-schema', { send: 'yes' }, 'accept'],
+  ] as const)('sends nothing when the user %s', async (_label, content, action) => {
+    const confirmClient = await answering(content, action);
+    const session = pendingSession();
+    const before = thread(session).length;
+    const refused = await call(confirmClient, 'send_message', { session_id: session, content: 'Refund approved' });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/^Not sent: the user declined/);
+    expect(thread(session).length).toBe(before);
+  });
+
+  it('refuses, saying why, when the client cannot ask the user; a note needs no confirmation', async () => {
     const confirmClient = await connect(['--send-mode', 'confirm']);
     const session = pendingSession();
     const before = thread(session).length;
     const refused = await call(confirmClient, 'send_message', { session_id: session, content: 'Refund approved' });
     expect(refused.isError).toBe(true);
-    expect(refused.text).toMatch(/^Not sent: .*--send-mode confirm.*type "note"/);
+    expect(refused.text).toMatch(/^Not sent: .*--send-mode confirm.*cannot ask the user.*type "note"/);
     expect(thread(session).length).toBe(before);
     const note = await call(confirmClient, 'send_message', { session_id: session, type: 'note', content: 'Draft: refund approved' });
-    expect(note.out).toMatchObject({ sent_as: 'note', held_for_approval: false });
+    expect(note.out).toMatchObject({ sent_as: 'note', held_for_approval: false, confirmed_by_user: false });
     expect(thread(session).length).toBe(before + 1);
+  });
+
+  it('asks about pickers too, showing the buttons', async () => {
+    const confirmClient = await answering({ send: true });
+    asked.length = 0;
+    const session = pendingSession();
+    const sent = await call(confirmClient, 'send_message', { session_id: session, type: 'picker', content: 'Which plan?', choices: [{ value: 'pro', label: 'Pro' }, { value: 'team', label: 'Team' }] });
+    expect(sent.out).toMatchObject({ sent_as: 'picker', confirmed_by_user: true });
+    expect(asked[0]).toMatch(/this picker message[\s\S]*Which plan\?[\s\S]*Pro \| Team/);
   });
 });
 

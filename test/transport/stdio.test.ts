@@ -29,6 +29,62 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
     }
   });
 
+  describe('a 2026-07-28 client (multi-round-trip input-required)', () => {
+    const modern = async (argv: string[], answer?: { send: boolean }) => {
+      const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', ...argv], stderr: 'pipe' });
+      const client = new Client(
+        { name: 'stdio-2026', version: '1.0.0' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } }, ...(answer ? { capabilities: { elicitation: { form: {} } } } : {}) },
+      );
+      const asked: string[] = [];
+      if (answer) {
+        client.setRequestHandler('elicitation/create', (request) => {
+          asked.push((request.params as { message: string }).message);
+          return { action: 'accept', content: answer };
+        });
+      }
+      await client.connect(transport);
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      return { client, asked };
+    };
+    const pending = async (client: Client) => {
+      const listed = await client.callTool({ name: 'list_conversations', arguments: { filter_not_resolved: true } });
+      return (listed.structuredContent as { conversations: { session_id: string; state: string }[] }).conversations.find((c) => c.state === 'pending')!.session_id;
+    };
+    const lastMessage = async (client: Client, session: string) => {
+      const read = await client.callTool({ name: 'list_messages', arguments: { session_id: session } });
+      return (read.structuredContent as { messages: { from: string; text: string }[] }).messages.at(-1);
+    };
+
+    it('serves tools, and --send-mode confirm asks through input-required before sending', async () => {
+      const { client, asked } = await modern(['--send-mode', 'confirm'], { send: true });
+      try {
+        const session = await pending(client);
+        const sent = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: 'Confirmed over 2026-07-28' } });
+        expect(sent.isError).toBeFalsy();
+        expect(sent.structuredContent).toMatchObject({ sent_as: 'text', confirmed_by_user: true });
+        expect(asked).toHaveLength(1);
+        expect(asked[0]).toContain('Confirmed over 2026-07-28');
+        expect(await lastMessage(client, session)).toMatchObject({ from: 'operator', text: 'Confirmed over 2026-07-28' });
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('refuses, saying why, when the 2026-07-28 client declares no elicitation', async () => {
+      const { client } = await modern(['--send-mode', 'confirm']);
+      try {
+        const session = await pending(client);
+        const refused = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: 'Should not go out' } });
+        expect(refused.isError).toBe(true);
+        expect((refused.content as { text: string }[])[0]!.text).toMatch(/cannot ask the user/);
+        expect(await lastMessage(client, session)).not.toMatchObject({ text: 'Should not go out' });
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
   it('stops at start-up with one line when the configuration is incomplete', async () => {
     const { spawnSync } = await import('node:child_process');
     const run = spawnSync(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 10_000 });

@@ -4,8 +4,9 @@
 import { z } from 'zod';
 import type { SendMessageBody } from '../../crisp/schemas.js';
 import { GuardError } from '../guard.js';
-import { defineTool, ToolInputError } from './define.js';
+import { ConfirmationNeeded, defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
+import { truncate } from './support/text.js';
 import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './params.js';
 
 
@@ -40,29 +41,42 @@ export const sendMessage = defineTool({
     fingerprint: z.number(),
     sent_as: z.enum(['text', 'note', 'picker', 'file']),
     held_for_approval: z.boolean().describe('posted as a private note for an operator to approve'),
+    confirmed_by_user: z.boolean().describe('the user approved this exact message (--send-mode confirm)'),
   }),
   annotations: { ...write, idempotentHint: false },
-  async handler(input, { crisp, guard, config }: ToolDeps) {
+  async handler(input, { crisp, guard, config }: ToolDeps, call) {
     const site = guard.website(input.website_id);
     const requested = input.type ?? 'text';
     const body = messageBody(input, requested);
-    if (config.sendMode === 'confirm' && requested !== 'note') {
-      // Never a silent send: until the user can be asked (elicitation / input-required), refuse.
-      throw new GuardError(
-        'send_refused',
-        'Not sent: this server runs with --send-mode confirm, and asking the user to confirm is not available yet. Send it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
-      );
-    }
+    const confirmed = config.sendMode === 'confirm' && requested !== 'note' && confirmSend(input, body, site, call);
     const hold = config.sendMode === 'note' && requested !== 'note';
     const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
     const fingerprint = await crisp.messages.send(site, input.session_id, sent);
-    return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold };
+    return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed };
   },
-  text: ({ session_id, fingerprint, sent_as, held_for_approval }) =>
+  text: ({ session_id, fingerprint, sent_as, held_for_approval, confirmed_by_user }) =>
     held_for_approval
       ? `Held for approval: posted as a private note in ${session_id} (fingerprint ${fingerprint}); an operator must send it.`
-      : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint}).`,
+      : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint})${confirmed_by_user ? ', confirmed by the user' : ''}.`,
 });
+
+/**
+ * --send-mode confirm: true once the user said yes to exactly this message; otherwise it throws —
+ * ConfirmationNeeded to ask, or a refusal that says why. Never a silent send.
+ */
+function confirmSend(input: SendInput, body: SendMessageBody, site: string, call: CallContext): true {
+  const answer = call.answer('confirm_send');
+  if (answer === 'accepted') return true;
+  if (answer === 'declined') throw new GuardError('send_refused', 'Not sent: the user declined this message. Do not resend it unchanged; ask them what to change, or post it as type "note".');
+  if (!call.canAsk) {
+    throw new GuardError(
+      'send_refused',
+      'Not sent: this server runs with --send-mode confirm and your client cannot ask the user (it declares no elicitation support). Post it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
+    );
+  }
+  const what = input.type && input.type !== 'text' ? `this ${input.type} message` : 'this reply';
+  throw new ConfirmationNeeded('confirm_send', `Send ${what} to the visitor in conversation ${input.session_id} (website ${site})?\n\n${truncate(describeForNote(body), 2_000)}`);
+}
 
 function base(input: SendInput) {
   return { from: 'operator' as const, origin: 'chat', ...(input.fingerprint ? { fingerprint: input.fingerprint } : {}) };

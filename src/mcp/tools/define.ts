@@ -19,7 +19,7 @@ export interface ToolDef<In extends z.ZodObject, Out extends z.ZodObject, Deps> 
   inputSchema: In;
   outputSchema: Out;
   annotations: ToolAnnotations;
-  handler(input: z.infer<In>, deps: Deps): Promise<z.infer<Out>>;
+  handler(input: z.infer<In>, deps: Deps, call: CallContext): Promise<z.infer<Out>>;
   /** The compact text twin of the structured result: ids first, one line per item. */
   text(output: z.infer<Out>): string;
 }
@@ -45,6 +45,32 @@ export interface Selection {
   tools?: readonly string[];
   exclude?: readonly string[];
 }
+
+/**
+ * What a handler may learn about the person behind the client during one call. Written once for
+ * both protocol eras: the server turns a thrown ConfirmationNeeded into an elicitation (2025-era
+ * clients) or an input-required result (2026-07-28 clients) and calls the handler again with the answer.
+ */
+export interface CallContext {
+  /** The client declared it can show the user a form (elicitation). */
+  readonly canAsk: boolean;
+  /** The user's answer to the question `key` asked about exactly these arguments, if this call carries one. */
+  answer(key: string): 'accepted' | 'declined' | 'unasked';
+}
+
+/** Thrown by a handler that must not go on without the user's yes to `question`. */
+export class ConfirmationNeeded extends Error {
+  override readonly name = 'ConfirmationNeeded';
+  constructor(
+    readonly key: string,
+    readonly question: string,
+  ) {
+    super(question);
+  }
+}
+
+/** For direct handler calls (tests, the converse API): nobody can be asked. */
+export const NO_USER: CallContext = { canAsk: false, answer: () => 'unasked' };
 
 /** An argument the schema accepted but the tool cannot use (a foreign cursor, an unknown operator email). */
 export class ToolInputError extends Error {
