@@ -15,5 +15,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['bench/**', 'test/**'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'test/**', 'demo/**'], rules: { 'no-console': 'off' } },
 );

@@ -48,7 +48,7 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
       return { client, asked };
     };
     const pending = async (client: Client) => {
-      const listed = await client.callTool({ name: 'list_conversations', arguments: { filter_not_resolved: true } });
+      const listed = await client.callTool({ name: 'list_conversations', arguments: { state: 'pending' } });
       return (listed.structuredContent as { conversations: { session_id: string; state: string }[] }).conversations.find((c) => c.state === 'pending')!.session_id;
     };
     const lastMessage = async (client: Client, session: string) => {
