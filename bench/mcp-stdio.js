@@ -8,6 +8,7 @@ import { CrispClient } from '../dist/crisp/index.js';
 import { startSandboxProcess } from './crisp-client.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const BARE = fileURLToPath(new URL('./bare-stdio-server.js', import.meta.url));
 
 async function timeSequential(call, n) {
   const latencies = [];
@@ -28,12 +29,15 @@ export async function benchMcpStdio({ calls = 2000 } = {}) {
   const env = { ...process.env, CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: sandbox.identifier, CRISP_KEY: sandbox.key, CRISP_TIER: sandbox.tier, CRISP_WEBSITE_ID: sandbox.website_id, CRISP_MCP_LOG_LEVEL: 'warn' };
   const client = new Client({ name: 'bench', version: '1.0.0' });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], env, stderr: 'inherit' }));
+  const bare = new Client({ name: 'bench-bare', version: '1.0.0' });
+  await bare.connect(new StdioClientTransport({ command: process.execPath, args: [BARE], env, stderr: 'inherit' }));
   const crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier: sandbox.identifier, key: sandbox.key, tier: sandbox.tier } });
   const [first] = await crisp.conversations.list(sandbox.website_id, 1);
   const pairs = {
     'set_conversation_state (1 PATCH)': {
       tool: () => client.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
       direct: () => crisp.conversations.setState(sandbox.website_id, first.session_id, 'unresolved'),
+      bare: () => bare.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
     },
     'list_conversations (1 GET, 20 rows)': {
       tool: () => client.callTool({ name: 'list_conversations', arguments: {} }),
@@ -45,14 +49,17 @@ export async function benchMcpStdio({ calls = 2000 } = {}) {
     for (const [name, pair] of Object.entries(pairs)) {
       await timeSequential(pair.tool, 300);
       await timeSequential(pair.direct, 300);
+      if (pair.bare) await timeSequential(pair.bare, 300);
       const tool = await timeSequential(pair.tool, calls);
       const direct = await timeSequential(pair.direct, calls);
-      rows.push({ name, tool, direct });
+      const bareSdk = pair.bare ? await timeSequential(pair.bare, calls) : undefined;
+      rows.push({ name, tool, direct, bareSdk });
     }
     const { tools } = await client.listTools();
     rows.tokens = Math.round(JSON.stringify(tools).length / 4);
   } finally {
     await client.close();
+    await bare.close();
     await crisp.close();
     await sandbox.stop();
   }
@@ -67,8 +74,9 @@ export function formatMcpStdio(rows) {
     '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 |',
     '|---|---|---:|---:|---:|---:|',
   ];
-  for (const { name, tool, direct } of rows) {
-    lines.push(`| ${name} | tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms |`);
+  for (const { name, tool, direct, bareSdk } of rows) {
+    lines.push(`| ${name} | crisp-mcp tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms |`);
+    if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms |`);
     lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — |`);
   }
   lines.push('', `tools/list: ${rows.tokens} tokens (chars/4); target ≤ 6k. Anchors from reference/mcp.md: GitHub's server ~87 tools, Sentry 9 direct tools.`);
