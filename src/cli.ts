@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
+import { runAuthCommand } from './credentials/command.js';
+import { scrub } from './credentials/redact.js';
 import { runSandboxCommand } from './sandbox/command.js';
 import { runServeCommand } from './transport/serve.js';
 import { VERSION } from './version.js';
@@ -10,6 +12,11 @@ Usage:
   crisp-mcp [serve] [--sandbox] [--read-only] [--toolsets a,b | --tools x,y] [--exclude-tools z] [--send-mode post|note|confirm]
       The MCP server over stdio (what Claude Desktop and Cursor launch). --sandbox runs against the
       embedded Crisp simulator; otherwise set CRISP_IDENTIFIER, CRISP_KEY and CRISP_WEBSITE_ID.
+      Credentials: --identifier ID --key-file PATH [--tier T], else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER,
+      else the OS keychain (crisp-mcp auth login).
+  crisp-mcp auth login|status|logout
+      Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
+      credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
   crisp-mcp --version | --help
@@ -26,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'sandbox') return runSandboxCommand(rest);
+  if (command === 'auth') return runAuthCommand(rest);
   // Bare `crisp-mcp` and `crisp-mcp --flags` are `serve`: that is what MCP hosts launch.
   if (command === undefined || command.startsWith('--')) return runServeCommand(argv);
   if (command === 'serve') return runServeCommand(rest);
@@ -38,7 +46,19 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`crisp-mcp: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    crash(error);
   },
 );
+
+// Whatever escapes still leaves without a secret in it (and without a stack in front of a user).
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    crash(error);
+    process.exit(1);
+  });
+}
+
+function crash(error: unknown): void {
+  process.stderr.write(`crisp-mcp: ${scrub(error instanceof Error ? error.message : String(error))}\n`);
+  process.exitCode = 1;
+}

@@ -1,6 +1,7 @@
-// Flags + environment (+ keychain, supplied by the caller) → one validated Config. Precedence:
+// Flags + environment (+ keychain, read by the caller: src/credentials/) → one validated Config. Precedence:
 // flags > environment > keychain > defaults. Every bad or missing setting is a ConfigError whose
 // message is one line that says what to set; none of them ever contains the key.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
@@ -63,6 +64,9 @@ export function parseServeFlags(argv: string[]) {
         'send-mode': { type: 'string' },
         scenarios: { type: 'string' },
         store: { type: 'string' },
+        identifier: { type: 'string' },
+        'key-file': { type: 'string' },
+        tier: { type: 'string' },
       },
     }).values;
   } catch (error) {
@@ -76,6 +80,13 @@ export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
   /** Credentials read from the OS keychain, when the caller could read it. */
   keychain?: { identifier: string; key: string; tier?: Tier };
+  /** Why the keychain could not be read, when the caller tried and failed (said in the error). */
+  keychainError?: string;
+}
+
+/** Whether flags or environment already name credentials, so the keychain need not be opened. */
+export function credentialsOutsideKeychain(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): boolean {
+  return flags.sandbox === true || flags.identifier !== undefined || flags['key-file'] !== undefined || !!env.CRISP_IDENTIFIER?.trim() || !!env.CRISP_KEY?.trim();
 }
 
 export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): Config {
@@ -89,8 +100,13 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   const apiUrl = read('CRISP_API_URL') ?? DEFAULT_API_URL;
   if (!sandbox) checkHttpUrl(apiUrl, 'CRISP_API_URL');
 
-  const tier = parseTier(read('CRISP_TIER') ?? options.keychain?.tier ?? 'plugin');
-  const credentials = sandbox ? undefined : resolveCredentials(read('CRISP_IDENTIFIER'), read('CRISP_KEY'), tier, options.keychain);
+  const flagged = flagCredentials(flags);
+  const tier = parseTier(flags.tier ?? read('CRISP_TIER') ?? options.keychain?.tier ?? 'plugin', flags.tier !== undefined ? '--tier' : 'CRISP_TIER');
+  const credentials = sandbox
+    ? undefined
+    : flagged
+      ? { ...flagged, tier, source: 'flags' as const }
+      : resolveCredentials(read('CRISP_IDENTIFIER'), read('CRISP_KEY'), tier, options);
 
   const websites = list(read('CRISP_WEBSITE_ID'));
   for (const id of websites) {
@@ -120,11 +136,33 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   };
 }
 
-function resolveCredentials(identifier: string | undefined, key: string | undefined, tier: Tier, keychain: ResolveOptions['keychain']): CrispCredentialsConfig {
+/** `--identifier ID --key-file PATH`: the key from a file (never from a flag, which `ps` would show). */
+function flagCredentials(flags: ServeFlags): { identifier: string; key: string } | undefined {
+  const identifier = flags.identifier?.trim();
+  const file = flags['key-file'];
+  if (identifier === undefined && file === undefined) return undefined;
+  if (!identifier) throw new ConfigError('--key-file needs --identifier (the token identifier) as well');
+  if (file === undefined) throw new ConfigError('--identifier needs --key-file PATH (a file holding the token key) as well');
+  let key: string;
+  try {
+    key = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(`--key-file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!key) throw new ConfigError(`--key-file ${file} is empty: it must hold the token key`);
+  return { identifier, key };
+}
+
+function resolveCredentials(identifier: string | undefined, key: string | undefined, tier: Tier, options: ResolveOptions): CrispCredentialsConfig {
   if (identifier && key) return { identifier, key, tier, source: 'environment' };
   if (identifier && !key) throw new ConfigError('CRISP_IDENTIFIER is set but CRISP_KEY is missing: set both, or neither to use the keychain');
   if (key && !identifier) throw new ConfigError('CRISP_KEY is set but CRISP_IDENTIFIER is missing: set both, or neither to use the keychain');
-  if (keychain) return { identifier: keychain.identifier, key: keychain.key, tier, source: 'keychain' };
+  if (options.keychain) return { identifier: options.keychain.identifier, key: options.keychain.key, tier, source: 'keychain' };
+  if (options.keychainError) {
+    throw new ConfigError(
+      `no Crisp credentials: ${options.keychainError}; set CRISP_IDENTIFIER and CRISP_KEY in the environment instead (in an MCP client, in the server's "env"), or try it offline with --sandbox`,
+    );
+  }
   throw new ConfigError('no Crisp credentials: run `crisp-mcp auth login`, or set CRISP_IDENTIFIER and CRISP_KEY, or try it offline with --sandbox');
 }
 
@@ -146,8 +184,8 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
-function parseTier(value: string): Tier {
-  if (!(TIERS as readonly string[]).includes(value)) throw new ConfigError(`CRISP_TIER must be plugin, website or user, got "${value}"`);
+export function parseTier(value: string, name = 'CRISP_TIER'): Tier {
+  if (!(TIERS as readonly string[]).includes(value)) throw new ConfigError(`${name} must be plugin, website or user, got "${value}"`);
   return value as Tier;
 }
 

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { scrub } from './credentials/redact.js';
 
 export type { Logger };
 
@@ -6,7 +7,7 @@ export type { Logger };
  * The process logger: JSON lines on stderr, because in stdio mode stdout is the MCP channel.
  * Anything that could hold a credential is redacted by path as a second line of defence.
  */
-export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL ?? 'info', destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true })): Logger {
   return pino(
     {
       name: 'crisp-mcp',
@@ -15,7 +16,9 @@ export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL ?? 
         paths: ['key', '*.key', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'credentials', '*.credentials', 'password', '*.password'],
         censor: '[redacted]',
       },
+      // Paths catch the fields we know; this catches a registered secret wherever it hides.
+      hooks: { streamWrite: scrub },
     },
-    pino.destination({ fd: 2, sync: true }),
+    destination,
   );
 }

@@ -2,7 +2,9 @@
 // In stdio mode stdout carries only MCP; everything else goes to the stderr log.
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { CrispClient } from '../crisp/client.js';
-import { ConfigError, parseServeFlags, resolveConfig, type Config } from '../config.js';
+import { ConfigError, parseServeFlags, type Config } from '../config.js';
+import { resolveWithKeychain } from '../credentials/resolve.js';
+import { registerSecret } from '../credentials/redact.js';
 import { createLogger } from '../log.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer, toolsFor } from '../mcp/server.js';
@@ -15,7 +17,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let config: Config;
   let tools;
   try {
-    config = resolveConfig(parseServeFlags(argv));
+    config = await resolveWithKeychain(parseServeFlags(argv));
     tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
     if (config.http) throw new ConfigError('--http is not available yet in this version; use stdio (the default)');
   } catch (error) {
@@ -30,6 +32,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   if (config.sandbox) {
     sandbox = await startSandbox({ seed: 42 });
     const credential = sandbox.credentials[0]!;
+    registerSecret(credential.key, credential.identifier);
     config = { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] };
     log.info({ url: sandbox.url, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
   }

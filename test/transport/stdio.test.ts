@@ -91,6 +91,6 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
     expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/no Crisp credentials: run `crisp-mcp auth login`/);
+    expect(run.stderr).toMatch(/no Crisp credentials: .*set CRISP_IDENTIFIER and CRISP_KEY/);
   });
 });
