@@ -2,8 +2,10 @@
 import { cpus } from 'node:os';
 import { benchCrispClient, formatCrispClient } from './crisp-client.js';
 import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
+import { benchStore, formatStore } from './store.js';
 
 process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n\n`);
 const concurrency = 16;
 process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), concurrency) + '\n\n');
-process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n');
+process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n\n');
+process.stdout.write(formatStore(await benchStore()) + '\n');

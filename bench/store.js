@@ -1,0 +1,118 @@
+// bench/store: one scenario "turn" against each store, as the bot and the agent tools do it:
+// withLock(conversation) → getPosition → savePosition (CAS) with 1 outbox item → release.
+// A second row per store adds delivering the item (outboxHead + outboxAck). Prints a markdown table.
+// Run: `npm run build && node bench/store.js` (REDIS_URL to use a running Redis, else redis-server is spawned).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { MemoryStore, RedisStore, SqliteStore, withLock } from '../dist/scenario/store/index.js';
+
+const TARGET_SQLITE = 1000; // turns/s, issue 6 §6
+const CONVERSATIONS = 100;
+
+async function turn(store, conversation, deliver) {
+  await withLock(store, `turn:${conversation}`, async () => {
+    const cur = await store.getPosition(conversation, 'bench');
+    const position = { scenario: 'bench', program_hash: 'h', pc: (cur?.value.pc ?? 0) + 1, vars: { name: 'Ada' }, waiting: true, handed_off: false, last_fingerprint: Date.now() };
+    const saved = await store.savePosition(conversation, 'bench', position, { expectedVersion: cur?.version ?? 0, outbox: [{ payload: { type: 'text', content: `reply ${position.pc}` } }] });
+    if (!saved.ok) throw new Error(`conflict under the lock on ${conversation}`);
+  }, { ttlMs: 10_000, waitMs: 10_000 });
+  if (deliver) {
+    const head = await store.outboxHead(conversation);
+    if (head) await store.outboxAck(conversation, head.seq);
+  }
+}
+
+/** `total` turns spread over CONVERSATIONS conversations by `concurrency` workers. */
+async function drive(store, { concurrency, total, deliver }) {
+  const latencies = new Array(total);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < total) {
+      const i = next++;
+      const t0 = performance.now();
+      await turn(store, `site/session-${i % CONVERSATIONS}`, deliver);
+      latencies[i] = performance.now() - t0;
+    }
+  }));
+  const elapsed = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(total - 1, Math.floor((p / 100) * total))];
+  return { perSecond: total / (elapsed / 1000), p50: pct(50), p99: pct(99) };
+}
+
+async function startRedis() {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  probe.close();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const failed = new Promise((_, reject) => child.once('error', reject));
+  const lines = createInterface({ input: child.stdout });
+  await Promise.race([failed, (async () => { for await (const line of lines) if (line.includes('Ready to accept connections')) return; })()]);
+  return { url: `redis://127.0.0.1:${port}`, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+}
+
+export async function benchStore({ total = 5000, rounds = 3 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-bench-'));
+  let redis;
+  try {
+    redis = await startRedis();
+  } catch (err) {
+    process.stderr.write(`bench/store: Redis skipped (${err.message})\n`);
+  }
+  const backends = [
+    ['memory', async () => new MemoryStore()],
+    ['SQLite (WAL, synchronous=NORMAL)', async () => new SqliteStore(join(dir, 'state.db'))],
+    ...(redis ? [['Redis (local, 1 connection)', async () => RedisStore.connect(redis.url, { prefix: `bench:${process.pid}:` })]] : []),
+  ];
+  const rows = [];
+  try {
+    for (const [name, open] of backends) {
+      const store = await open();
+      await drive(store, { concurrency: 4, total: 1000, deliver: true }); // warm-up
+      for (const [label, deliver] of [['turn', false], ['turn + deliver', true]]) {
+        for (const concurrency of [1, 16]) {
+          let best;
+          for (let r = 0; r < rounds; r++) {
+            const m = await drive(store, { concurrency, total, deliver });
+            if (!best || m.perSecond > best.perSecond) best = m;
+          }
+          rows.push({ store: name, what: label, concurrency, ...best });
+        }
+      }
+      await store.close();
+    }
+  } finally {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function formatStore(rows) {
+  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  const lines = [
+    `### Store: one turn = lock + read position + save position with 1 outbox item + release (best of 3 × 5 000; ${CONVERSATIONS} conversations)`,
+    '',
+    '| store | what | concurrency | turns/s | p50 ms | p99 ms | anchor |',
+    '|---|---|---:|---:|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    const anchor = r.store.startsWith('SQLite') && r.what === 'turn' ? `target ≥ ${fmt(TARGET_SQLITE)} turns/s: ${r.perSecond >= TARGET_SQLITE ? 'met' : 'NOT met'}` : '';
+    lines.push(`| ${r.store} | ${r.what} | ${r.concurrency} | ${fmt(r.perSecond)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${anchor} |`);
+  }
+  return lines.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n\n`);
+  process.stdout.write(formatStore(await benchStore()) + '\n');
+}

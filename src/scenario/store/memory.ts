@@ -1,0 +1,207 @@
+// The in-process store, for tests and `--store memory`. Values are kept as JSON text, so a caller
+// mutating what it saved or read changes nothing here, exactly as with the other stores. Every
+// method body runs without awaiting, so each one is atomic. Two MemoryStores built on one
+// MemoryBacking share their state, as two SQLite connections on one file do.
+import {
+  checkLimit, checkTtl, checkVersion, newId, toJson,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+} from './types.js';
+
+/** Expired claims, locks and drafts are dropped on every SWEEP_EVERY-th claim. */
+const SWEEP_EVERY = 1000;
+
+interface PositionRow { json: string; version: number; updatedAt: number; trackIdle: boolean }
+interface DraftRow { conversation: string | undefined; json: string; createdAt: number; expiresAt: number }
+interface OutboxRow { seq: number; id: string; json: string; createdAt: number; attempts: number; nextAttemptAt: number; lastError: string | undefined }
+
+export class MemoryBacking {
+  /** conversation → scenario → row */
+  readonly positions = new Map<string, Map<string, PositionRow>>();
+  readonly drafts = new Map<string, DraftRow>();
+  readonly claims = new Map<string, number>();
+  readonly locks = new Map<string, { token: string; expiresAt: number }>();
+  /** conversation → items in seq order; a conversation with no items has no entry. */
+  readonly outbox = new Map<string, OutboxRow[]>();
+  seq = 0;
+  /** Writes since expired claims and locks were last swept. */
+  writes = 0;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly where = 'memory';
+  readonly #b: MemoryBacking;
+
+  constructor(backing: MemoryBacking = new MemoryBacking()) {
+    this.#b = backing;
+  }
+
+  async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
+    const row = this.#b.positions.get(conversation)?.get(scenario);
+    return row && { value: JSON.parse(row.json) as T, version: row.version, updatedAt: row.updatedAt };
+  }
+
+  async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
+    checkVersion(opts.expectedVersion);
+    const json = toJson(value, 'position');
+    const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), json: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
+    const scenarios = this.#b.positions.get(conversation) ?? new Map<string, PositionRow>();
+    const current = scenarios.get(scenario)?.version ?? 0;
+    if (current !== opts.expectedVersion) return { ok: false, current };
+    const now = Date.now();
+    scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true });
+    this.#b.positions.set(conversation, scenarios);
+    const queued: Array<{ seq: number; id: string }> = [];
+    if (items.length > 0) {
+      const queue = this.#b.outbox.get(conversation) ?? [];
+      for (const item of items) {
+        const seq = ++this.#b.seq;
+        queue.push({ seq, id: item.id, json: item.json, createdAt: now, attempts: 0, nextAttemptAt: item.notBefore ?? now, lastError: undefined });
+        queued.push({ seq, id: item.id });
+      }
+      this.#b.outbox.set(conversation, queue);
+    }
+    return { ok: true, version: current + 1, outbox: queued };
+  }
+
+  async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
+    const max = checkLimit(limit);
+    const idle: IdlePosition[] = [];
+    for (const [conversation, scenarios] of this.#b.positions) {
+      for (const [scenario, row] of scenarios) {
+        if (row.trackIdle && row.updatedAt < before) idle.push({ conversation, scenario, updatedAt: row.updatedAt });
+      }
+    }
+    return idle.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, max);
+  }
+
+  async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
+    const ttl = checkTtl(draft.ttlMs);
+    const json = toJson(draft.value, 'draft');
+    const id = draft.id ?? newId();
+    const createdAt = Date.now();
+    this.#b.drafts.set(id, { conversation: draft.conversation, json, createdAt, expiresAt: createdAt + ttl });
+    return { id, conversation: draft.conversation, value: JSON.parse(json) as T, createdAt, expiresAt: createdAt + ttl };
+  }
+
+  async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
+    const row = this.#liveDraft(id);
+    return row && draftOf<T>(id, row);
+  }
+
+  async deleteDraft(id: string): Promise<boolean> {
+    const live = this.#liveDraft(id) !== undefined;
+    this.#b.drafts.delete(id);
+    return live;
+  }
+
+  async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
+    const max = checkLimit(limit);
+    const now = Date.now();
+    const found: Draft[] = [];
+    for (const [id, row] of this.#b.drafts) {
+      if (row.expiresAt <= now) this.#b.drafts.delete(id);
+      else if (conversation === undefined || row.conversation === conversation) found.push(draftOf(id, row));
+    }
+    return found.sort((a, b) => a.expiresAt - b.expiresAt).slice(0, max);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    const expiresAt = this.#b.claims.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    if (++this.#b.writes % SWEEP_EVERY === 0) this.#sweep(now);
+    this.#b.claims.set(key, now + ttl);
+    return true;
+  }
+
+  async unclaim(key: string): Promise<void> {
+    this.#b.claims.delete(key);
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    const held = this.#b.locks.get(key);
+    if (held && held.expiresAt > now) return undefined;
+    const token = newId();
+    this.#b.locks.set(key, { token, expiresAt: now + ttl });
+    return token;
+  }
+
+  async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    const held = this.#b.locks.get(key);
+    if (!held || held.token !== token || held.expiresAt <= now) return false;
+    held.expiresAt = now + ttl;
+    return true;
+  }
+
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    const held = this.#b.locks.get(key);
+    if (!held || held.token !== token || held.expiresAt <= Date.now()) return false;
+    this.#b.locks.delete(key);
+    return true;
+  }
+
+  async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
+    const row = this.#b.outbox.get(conversation)?.[0];
+    return row && {
+      conversation, seq: row.seq, id: row.id, payload: JSON.parse(row.json) as P, createdAt: row.createdAt,
+      attempts: row.attempts, nextAttemptAt: row.nextAttemptAt, lastError: row.lastError,
+    };
+  }
+
+  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
+    const max = checkLimit(opts.limit);
+    const dueBy = opts.dueBy ?? Infinity;
+    const pending: PendingConversation[] = [];
+    for (const [conversation, queue] of this.#b.outbox) {
+      const head = queue[0];
+      if (head && head.nextAttemptAt <= dueBy) pending.push({ conversation, nextAttemptAt: head.nextAttemptAt });
+    }
+    return pending.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt).slice(0, max);
+  }
+
+  async outboxAck(conversation: string, seq: number): Promise<boolean> {
+    const queue = this.#b.outbox.get(conversation);
+    const at = queue?.findIndex((row) => row.seq === seq) ?? -1;
+    if (!queue || at < 0) return false;
+    queue.splice(at, 1);
+    if (queue.length === 0) this.#b.outbox.delete(conversation);
+    return true;
+  }
+
+  async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
+    const row = this.#b.outbox.get(conversation)?.find((r) => r.seq === seq);
+    if (!row) return false;
+    row.attempts += 1;
+    row.nextAttemptAt = retry.nextAttemptAt;
+    row.lastError = retry.error;
+    return true;
+  }
+
+  async close(): Promise<void> {}
+
+  #sweep(now: number): void {
+    for (const [key, expiresAt] of this.#b.claims) if (expiresAt <= now) this.#b.claims.delete(key);
+    for (const [key, held] of this.#b.locks) if (held.expiresAt <= now) this.#b.locks.delete(key);
+    for (const [id, row] of this.#b.drafts) if (row.expiresAt <= now) this.#b.drafts.delete(id);
+  }
+
+  #liveDraft(id: string): DraftRow | undefined {
+    const row = this.#b.drafts.get(id);
+    if (row && row.expiresAt <= Date.now()) {
+      this.#b.drafts.delete(id);
+      return undefined;
+    }
+    return row;
+  }
+}
+
+function draftOf<T>(id: string, row: DraftRow): Draft<T> {
+  return { id, conversation: row.conversation, value: JSON.parse(row.json) as T, createdAt: row.createdAt, expiresAt: row.expiresAt };
+}

@@ -1,0 +1,90 @@
+// The Lua scripts that make the Redis store's multi-key steps atomic. Each runs alone on the server,
+// so a crash between two steps cannot leave a position saved without its outbox items, or an item
+// delivered without the due index moving on. Key layout: see redis.ts.
+import { createHash } from 'node:crypto';
+
+export interface Script {
+  lua: string;
+  sha: string;
+}
+
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Compare-and-set a position and append outbox items.
+ * KEYS: position hash, idle zset, outbox seq counter, conversation queue zset, conversation items hash, due zset.
+ * ARGV: expected version, position JSON, now, idle member, trackIdle ('1'|'0'), conversation, item count,
+ *       then per item: item JSON ({id, payload, createdAt}), next attempt time.
+ * Returns {0, current} on conflict, {1, version, seq…} on success.
+ */
+export const SAVE = script(`
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if current ~= tonumber(ARGV[1]) then return {0, current} end
+local version = current + 1
+redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2], 't', ARGV[3])
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) else redis.call('ZREM', KEYS[2], ARGV[4]) end
+local out = {1, version}
+local n = tonumber(ARGV[7])
+if n > 0 then
+  local wasEmpty = redis.call('EXISTS', KEYS[4]) == 0
+  for i = 0, n - 1 do
+    local seq = redis.call('INCR', KEYS[3])
+    redis.call('ZADD', KEYS[4], seq, seq)
+    redis.call('HSET', KEYS[5], seq, ARGV[8 + 2 * i], seq .. ':a', 0, seq .. ':n', ARGV[9 + 2 * i])
+    out[#out + 1] = seq
+  end
+  if wasEmpty then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6]) end
+end
+return out
+`);
+
+/**
+ * The head item of a conversation's outbox. KEYS: queue zset, items hash.
+ * Returns nil, or {seq, item JSON, attempts, next attempt time, last error or nil}.
+ */
+export const HEAD = script(`
+local seq = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if not seq then return false end
+local f = redis.call('HMGET', KEYS[2], seq, seq .. ':a', seq .. ':n', seq .. ':e')
+return {seq, f[1], f[2], f[3], f[4]}
+`);
+
+/** Removes a delivered item and moves the due index to the next head. KEYS: queue, items, due. ARGV: seq, conversation. */
+export const ACK = script(`
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':a', ARGV[1] .. ':n', ARGV[1] .. ':e')
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if head then
+  redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[2], head .. ':n'), ARGV[2])
+else
+  redis.call('ZREM', KEYS[3], ARGV[2])
+end
+return 1
+`);
+
+/**
+ * Counts a failed attempt and reschedules an item. KEYS: queue, items, due.
+ * ARGV: seq, next attempt time, has error ('1'|'0'), error, conversation.
+ */
+export const RETRY = script(`
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':a', 1)
+redis.call('HSET', KEYS[2], ARGV[1] .. ':n', ARGV[2])
+if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[1] .. ':e', ARGV[4]) else redis.call('HDEL', KEYS[2], ARGV[1] .. ':e') end
+if redis.call('ZRANGE', KEYS[1], 0, 0)[1] == ARGV[1] then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5]) end
+return 1
+`);
+
+/** Pushes a lock's expiry if the token still owns it. KEYS: lock. ARGV: token, ttl ms. */
+export const EXTEND_LOCK = script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`);
+
+/** Deletes a lock if the token still owns it. KEYS: lock. ARGV: token. */
+export const RELEASE_LOCK = script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`);

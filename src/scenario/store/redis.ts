@@ -1,0 +1,235 @@
+// The shared store: several server replicas on one Redis (node-redis v5). Single-key steps use plain
+// commands (SET NX PX for claims and locks); the multi-key ones are Lua scripts (redis-scripts.ts),
+// so they are atomic. All keys live under one prefix (default "crisp-mcp:"):
+//
+//   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms)
+//   pos-idle           zset  "{c}:{s}" scored by updated at, for positions saved with trackIdle
+//   draft:{id}         string draft JSON, PX = its time to live
+//   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation)
+//   claim:{key}        string "1", PX = ttl
+//   lock:{key}         string owner token, PX = ttl
+//   outbox-seq         counter for item seqs (one sequence for the whole store)
+//   outbox:{c}         zset  seqs of a conversation's pending items
+//   outbox-items:{c}   hash  {seq} item JSON, {seq}:a attempts, {seq}:n next attempt, {seq}:e last error
+//   outbox-due         zset  conversations with pending items, scored by their head's next attempt
+//
+// {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
+// several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
+import { createClient } from 'redis';
+import { ACK, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
+import {
+  checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+} from './types.js';
+
+export const DEFAULT_REDIS_PREFIX = 'crisp-mcp:';
+
+export interface RedisStoreOptions {
+  /** Prepended to every key; tests use a fresh one each. */
+  prefix?: string;
+  /** Called with connection errors after the first connect (node-redis reconnects by itself). */
+  onError?: (err: Error) => void;
+}
+
+type RedisClient = ReturnType<typeof createClient>;
+
+const escape = (part: string): string => part.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
+const unescape = (part: string): string => part.replace(/%(25|3A)/g, (_m, hex: string) => (hex === '25' ? '%' : ':'));
+
+/** `redis://host:port/db` for logs: no user name, no password, no query. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'redis (unparsable URL)';
+  }
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly where: string;
+  readonly #client: RedisClient;
+  readonly #p: string;
+
+  private constructor(client: RedisClient, where: string, prefix: string) {
+    this.#client = client;
+    this.where = where;
+    this.#p = prefix;
+  }
+
+  /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached. */
+  static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const where = redactRedisUrl(url);
+    let connected = false;
+    const client = createClient({
+      url,
+      socket: {
+        connectTimeout: 5000,
+        // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
+        reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
+      },
+    });
+    client.on('error', (err: Error) => {
+      if (connected) options.onError?.(err);
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
+    }
+    connected = true;
+    return new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX);
+  }
+
+  async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
+    const [v, d, t] = await this.#client.hmGet(this.#posKey(conversation, scenario), ['v', 'd', 't']);
+    if (v == null || d == null) return undefined;
+    return { value: JSON.parse(d) as T, version: Number(v), updatedAt: Number(t) };
+  }
+
+  async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
+    checkVersion(opts.expectedVersion);
+    const json = toJson(value, 'position');
+    const now = Date.now();
+    const ids: string[] = [];
+    const itemArgs: string[] = [];
+    for (const item of opts.outbox ?? []) {
+      const id = item.id ?? newId();
+      ids.push(id);
+      itemArgs.push(`{"id":${JSON.stringify(id)},"createdAt":${now},"payload":${toJson(item.payload, 'outbox payload')}}`, String(item.notBefore ?? now));
+    }
+    const c = escape(conversation);
+    const reply = await this.#run(SAVE,
+      [this.#posKey(conversation, scenario), `${this.#p}pos-idle`, `${this.#p}outbox-seq`, `${this.#p}outbox:${c}`, `${this.#p}outbox-items:${c}`, `${this.#p}outbox-due`],
+      [String(opts.expectedVersion), json, String(now), `${c}:${escape(scenario)}`, opts.trackIdle ? '1' : '0', conversation, String(ids.length), ...itemArgs]) as number[];
+    if (reply[0] !== 1) return { ok: false, current: Number(reply[1]) };
+    return { ok: true, version: Number(reply[1]), outbox: ids.map((id, i) => ({ seq: Number(reply[i + 2]), id })) };
+  }
+
+  async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
+    const rows = await this.#client.zRangeByScoreWithScores(`${this.#p}pos-idle`, '-inf', `(${before}`, { LIMIT: { offset: 0, count: checkLimit(limit) } });
+    return rows.map(({ value, score }) => {
+      const [c = '', s = ''] = String(value).split(':');
+      return { conversation: unescape(c), scenario: unescape(s), updatedAt: score };
+    });
+  }
+
+  async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
+    const ttl = checkTtl(draft.ttlMs);
+    const json = toJson(draft.value, 'draft');
+    const id = draft.id ?? newId();
+    const createdAt = Date.now();
+    const record = { id, conversation: draft.conversation, createdAt, expiresAt: createdAt + ttl };
+    const multi = this.#client.multi()
+      .set(`${this.#p}draft:${id}`, `${JSON.stringify(record).slice(0, -1)},"value":${json}}`, { expiration: { type: 'PX', value: ttl } })
+      .zAdd(`${this.#p}drafts`, { score: record.expiresAt, value: id })
+      .zRemRangeByScore(`${this.#p}drafts`, '-inf', createdAt);
+    if (draft.conversation !== undefined) {
+      const key = `${this.#p}drafts:${escape(draft.conversation)}`;
+      multi.zAdd(key, { score: record.expiresAt, value: id }).zRemRangeByScore(key, '-inf', createdAt);
+    }
+    await multi.exec();
+    return { ...record, value: JSON.parse(json) as T };
+  }
+
+  async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
+    const text = await this.#client.get(`${this.#p}draft:${id}`);
+    return text == null ? undefined : (JSON.parse(text) as Draft<T>);
+  }
+
+  async deleteDraft(id: string): Promise<boolean> {
+    const draft = await this.getDraft(id);
+    if (!draft) return false;
+    const multi = this.#client.multi().del(`${this.#p}draft:${id}`).zRem(`${this.#p}drafts`, id);
+    if (draft.conversation !== undefined) multi.zRem(`${this.#p}drafts:${escape(draft.conversation)}`, id);
+    const [deleted] = await multi.exec();
+    return Number(deleted) === 1;
+  }
+
+  async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
+    const key = conversation === undefined ? `${this.#p}drafts` : `${this.#p}drafts:${escape(conversation)}`;
+    const now = Date.now();
+    const ids = await this.#client.zRangeByScore(key, `(${now}`, '+inf', { LIMIT: { offset: 0, count: checkLimit(limit) } });
+    if (ids.length === 0) return [];
+    const texts = await this.#client.mGet(ids.map((id) => `${this.#p}draft:${id}`));
+    return texts
+      .flatMap((text) => (text == null ? [] : [JSON.parse(text) as Draft]))
+      .filter((d) => conversation === undefined || d.conversation === conversation);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    return (await this.#client.set(`${this.#p}claim:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK';
+  }
+
+  async unclaim(key: string): Promise<void> {
+    await this.#client.del(`${this.#p}claim:${key}`);
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    const ttl = checkTtl(ttlMs);
+    const token = newId();
+    const ok = await this.#client.set(`${this.#p}lock:${key}`, token, { condition: 'NX', expiration: { type: 'PX', value: ttl } });
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    return Number(await this.#run(EXTEND_LOCK, [`${this.#p}lock:${key}`], [token, String(ttl)])) === 1;
+  }
+
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    return Number(await this.#run(RELEASE_LOCK, [`${this.#p}lock:${key}`], [token])) === 1;
+  }
+
+  async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
+    const reply = await this.#run(HEAD, this.#queueKeys(conversation).slice(0, 2), []) as Array<string | null> | null;
+    if (!reply) return undefined;
+    const [seq, json, attempts, next, error] = reply;
+    const item = JSON.parse(json ?? 'null') as { id: string; createdAt: number; payload: P };
+    return {
+      conversation, seq: Number(seq), id: item.id, payload: item.payload, createdAt: item.createdAt,
+      attempts: Number(attempts ?? 0), nextAttemptAt: Number(next), lastError: error ?? undefined,
+    };
+  }
+
+  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
+    const rows = await this.#client.zRangeByScoreWithScores(`${this.#p}outbox-due`, '-inf', opts.dueBy ?? '+inf', { LIMIT: { offset: 0, count: checkLimit(opts.limit) } });
+    return rows.map(({ value, score }) => ({ conversation: String(value), nextAttemptAt: score }));
+  }
+
+  async outboxAck(conversation: string, seq: number): Promise<boolean> {
+    return Number(await this.#run(ACK, this.#queueKeys(conversation), [String(seq), conversation])) === 1;
+  }
+
+  async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
+    const args = [String(seq), String(retry.nextAttemptAt), retry.error === undefined ? '0' : '1', retry.error ?? '', conversation];
+    return Number(await this.#run(RETRY, this.#queueKeys(conversation), args)) === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.#client.isOpen) await this.#client.close();
+  }
+
+  #posKey(conversation: string, scenario: string): string {
+    return `${this.#p}pos:${escape(conversation)}:${escape(scenario)}`;
+  }
+
+  /** The conversation's queue zset, its items hash, and the due zset. */
+  #queueKeys(conversation: string): [string, string, string] {
+    const c = escape(conversation);
+    return [`${this.#p}outbox:${c}`, `${this.#p}outbox-items:${c}`, `${this.#p}outbox-due`];
+  }
+
+  /** EVALSHA, loading the script with EVAL the first time the server has not seen it. */
+  async #run(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.#client.evalSha(s.sha, { keys, arguments: args });
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.#client.eval(s.lua, { keys, arguments: args });
+    }
+  }
+}

@@ -1,0 +1,278 @@
+// The embedded store: one SQLite file (better-sqlite3, WAL) that several processes on one machine
+// may share. Statements are prepared once. Single-statement writes (claim, lock) are atomic on their
+// own; the position save and its outbox items run in one BEGIN IMMEDIATE transaction. Times are
+// the writers' Date.now(), which processes on one machine share.
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, posix, win32 } from 'node:path';
+import {
+  checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+} from './types.js';
+
+// better-sqlite3 ships no types and @types/better-sqlite3 is not a dependency: the little we use.
+interface Statement {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+interface Transaction<A extends unknown[], R> {
+  (...args: A): R;
+  immediate(...args: A): R;
+}
+interface Database {
+  prepare(sql: string): Statement;
+  exec(sql: string): void;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): Transaction<A, R>;
+  close(): void;
+}
+type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
+const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
+
+const SCHEMA_VERSION = 1;
+/** How long a writer waits for another process's write lock before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+/** Expired claims, locks and drafts are deleted on every SWEEP_EVERY-th write of those kinds. */
+const SWEEP_EVERY = 1000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS positions (
+  conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (conversation, scenario)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS positions_idle ON positions (updated_at) WHERE track_idle = 1;
+CREATE TABLE IF NOT EXISTS drafts (
+  id TEXT PRIMARY KEY, conversation TEXT, data TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS drafts_conversation ON drafts (conversation, expires_at);
+CREATE INDEX IF NOT EXISTS drafts_expiry ON drafts (expires_at);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation, seq);
+`;
+
+const SQL = {
+  position: 'SELECT data, version, updated_at FROM positions WHERE conversation = ? AND scenario = ?',
+  version: 'SELECT version FROM positions WHERE conversation = ? AND scenario = ?',
+  upsertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (conversation, scenario) DO UPDATE SET version = excluded.version, data = excluded.data,
+    updated_at = excluded.updated_at, track_idle = excluded.track_idle`,
+  idle: 'SELECT conversation, scenario, updated_at FROM positions WHERE track_idle = 1 AND updated_at < ? ORDER BY updated_at LIMIT ?',
+  enqueue: 'INSERT INTO outbox (conversation, id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)',
+  putDraft: 'INSERT OR REPLACE INTO drafts (id, conversation, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+  draft: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE id = ? AND expires_at > ?',
+  deleteDraft: 'DELETE FROM drafts WHERE id = ? RETURNING expires_at',
+  drafts: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE expires_at > ? ORDER BY expires_at LIMIT ?',
+  draftsOf: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE conversation = ? AND expires_at > ? ORDER BY expires_at LIMIT ?',
+  claim: `INSERT INTO claims (key, expires_at) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?`,
+  unclaim: 'DELETE FROM claims WHERE key = ?',
+  lock: `INSERT INTO locks (key, owner, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE locks.expires_at <= ?`,
+  extendLock: 'UPDATE locks SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?',
+  unlock: 'DELETE FROM locks WHERE key = ? AND owner = ? RETURNING expires_at',
+  head: `SELECT seq, id, payload, created_at, attempts, next_attempt_at, last_error FROM outbox
+    WHERE conversation = ? ORDER BY seq LIMIT 1`,
+  pending: `SELECT conversation, next_attempt_at FROM outbox
+    WHERE seq IN (SELECT MIN(seq) FROM outbox GROUP BY conversation) AND next_attempt_at <= ?
+    ORDER BY next_attempt_at, seq LIMIT ?`,
+  ack: 'DELETE FROM outbox WHERE conversation = ? AND seq = ?',
+  retry: 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE conversation = ? AND seq = ?',
+  sweepClaims: 'DELETE FROM claims WHERE expires_at <= ?',
+  sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
+  sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
+} as const;
+type Queries = { readonly [K in keyof typeof SQL]: Statement };
+
+/** Opens the file in WAL mode with the schema in place; any failure is one StoreError line. */
+function openDatabase(path: string): Database {
+  let db: Database | undefined;
+  try {
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    db = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
+    const found = db.pragma('user_version', { simple: true }) as number;
+    if (found > SCHEMA_VERSION) {
+      throw new StoreError('store_unavailable', `the SQLite store at ${path} was written by a newer crisp-mcp (schema ${found}, this one knows ${SCHEMA_VERSION})`);
+    }
+    const init = db;
+    init.transaction(() => {
+      init.exec(SCHEMA);
+      init.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+function prepareAll(db: Database): Queries {
+  return Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)])) as Queries;
+}
+
+/** $XDG_STATE_HOME/crisp-mcp/state.db (~/.local/state), ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows. */
+export function defaultSqlitePath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home: string = homedir()): string {
+  if (platform === 'win32') return win32.join(env.LOCALAPPDATA || win32.join(home, 'AppData', 'Local'), 'crisp-mcp', 'state.db');
+  if (platform === 'darwin') return posix.join(home, 'Library', 'Application Support', 'crisp-mcp', 'state.db');
+  const xdg = env.XDG_STATE_HOME; // the XDG spec says to ignore a relative path
+  return posix.join(xdg && posix.isAbsolute(xdg) ? xdg : posix.join(home, '.local', 'state'), 'crisp-mcp', 'state.db');
+}
+
+interface PositionRow { data: string; version: number; updated_at: number }
+interface DraftRow { id: string; conversation: string | null; data: string; created_at: number; expires_at: number }
+interface OutboxRow { seq: number; id: string; payload: string; created_at: number; attempts: number; next_attempt_at: number; last_error: string | null }
+type QueuedItem = { id: string; payload: string; notBefore: number | undefined };
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly where: string;
+  readonly #db: Database;
+  readonly #q: Queries;
+  readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[]], SaveResult>;
+  #writes = 0;
+
+  /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. */
+  constructor(path: string = defaultSqlitePath()) {
+    this.where = path;
+    this.#db = openDatabase(path);
+    const db = this.#db;
+    this.#q = prepareAll(db);
+    this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items): SaveResult => {
+      const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
+      const current = row?.version ?? 0;
+      if (current !== expected) return { ok: false, current };
+      const now = Date.now();
+      this.#q.upsertPosition.run(conversation, scenario, current + 1, json, now, trackIdle ? 1 : 0);
+      const outbox = items.map((item) => {
+        const seq = Number(this.#q.enqueue.run(conversation, item.id, item.payload, now, item.notBefore ?? now).lastInsertRowid);
+        return { seq, id: item.id };
+      });
+      return { ok: true, version: current + 1, outbox };
+    });
+    this.#sweep();
+  }
+
+  async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
+    const row = this.#q.position.get(conversation, scenario) as PositionRow | undefined;
+    return row && { value: JSON.parse(row.data) as T, version: row.version, updatedAt: row.updated_at };
+  }
+
+  async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
+    checkVersion(opts.expectedVersion);
+    const json = toJson(value, 'position');
+    const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
+    return this.#save.immediate(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items);
+  }
+
+  async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
+    const rows = this.#q.idle.all(before, checkLimit(limit)) as Array<{ conversation: string; scenario: string; updated_at: number }>;
+    return rows.map((r) => ({ conversation: r.conversation, scenario: r.scenario, updatedAt: r.updated_at }));
+  }
+
+  async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
+    const ttl = checkTtl(draft.ttlMs);
+    const json = toJson(draft.value, 'draft');
+    const id = draft.id ?? newId();
+    const createdAt = Date.now();
+    this.#q.putDraft.run(id, draft.conversation ?? null, json, createdAt, createdAt + ttl);
+    this.#wrote();
+    return { id, conversation: draft.conversation, value: JSON.parse(json) as T, createdAt, expiresAt: createdAt + ttl };
+  }
+
+  async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
+    const row = this.#q.draft.get(id, Date.now()) as DraftRow | undefined;
+    return row && draftOf<T>(row);
+  }
+
+  async deleteDraft(id: string): Promise<boolean> {
+    const row = this.#q.deleteDraft.get(id) as { expires_at: number } | undefined;
+    return row !== undefined && row.expires_at > Date.now();
+  }
+
+  async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
+    const max = checkLimit(limit);
+    const now = Date.now();
+    const rows = (conversation === undefined ? this.#q.drafts.all(now, max) : this.#q.draftsOf.all(conversation, now, max)) as DraftRow[];
+    return rows.map((row) => draftOf(row));
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    const { changes } = this.#q.claim.run(key, now + ttl, now);
+    this.#wrote();
+    return changes === 1;
+  }
+
+  async unclaim(key: string): Promise<void> {
+    this.#q.unclaim.run(key);
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    const token = newId();
+    const { changes } = this.#q.lock.run(key, token, now + ttl, now);
+    this.#wrote();
+    return changes === 1 ? token : undefined;
+  }
+
+  async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkTtl(ttlMs);
+    const now = Date.now();
+    return this.#q.extendLock.run(now + ttl, key, token, now).changes === 1;
+  }
+
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    const row = this.#q.unlock.get(key, token) as { expires_at: number } | undefined;
+    return row !== undefined && row.expires_at > Date.now();
+  }
+
+  async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
+    const row = this.#q.head.get(conversation) as OutboxRow | undefined;
+    return row && {
+      conversation, seq: row.seq, id: row.id, payload: JSON.parse(row.payload) as P, createdAt: row.created_at,
+      attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error ?? undefined,
+    };
+  }
+
+  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
+    const rows = this.#q.pending.all(opts.dueBy ?? Number.MAX_SAFE_INTEGER, checkLimit(opts.limit)) as Array<{ conversation: string; next_attempt_at: number }>;
+    return rows.map((r) => ({ conversation: r.conversation, nextAttemptAt: r.next_attempt_at }));
+  }
+
+  async outboxAck(conversation: string, seq: number): Promise<boolean> {
+    return this.#q.ack.run(conversation, seq).changes === 1;
+  }
+
+  async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
+    return this.#q.retry.run(retry.nextAttemptAt, retry.error ?? null, conversation, seq).changes === 1;
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  #wrote(): void {
+    if (++this.#writes % SWEEP_EVERY === 0) this.#sweep();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.#q.sweepClaims.run(now);
+    this.#q.sweepLocks.run(now);
+    this.#q.sweepDrafts.run(now);
+  }
+}
+
+function draftOf<T>(row: DraftRow): Draft<T> {
+  return { id: row.id, conversation: row.conversation ?? undefined, value: JSON.parse(row.data) as T, createdAt: row.created_at, expiresAt: row.expires_at };
+}

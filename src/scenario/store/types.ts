@@ -1,0 +1,168 @@
+// The one interface every scenario/bot state store implements (memory, SQLite, Redis), and the
+// few helpers they share. Values are opaque JSON to a store: it saves what it is given, verbatim,
+// and never looks inside. Every method is async so that Redis fits the same shape.
+import { randomBytes } from 'node:crypto';
+
+export type StoreKind = 'memory' | 'sqlite' | 'redis';
+
+/** A conversation's saved position in one scenario, as the store returns it. */
+export interface SavedPosition<T = unknown> {
+  value: T;
+  /** 1 after the first save, +1 per save, never reused. "No position yet" is version 0. */
+  version: number;
+  /** When it was last saved (ms since the epoch, the store's writer clock). */
+  updatedAt: number;
+}
+
+/** An item to append to a conversation's outbox together with a position save. */
+export interface OutboxInput {
+  /** Stable id for the receiver to dedupe on (a webhook `messageId`, a Crisp fingerprint); random when omitted. */
+  id?: string;
+  payload: unknown;
+  /** Earliest delivery time (ms since the epoch); now when omitted. */
+  notBefore?: number;
+}
+
+export interface SaveOptions {
+  /** The version read before the turn (0 when there was none): the save happens only if it is still current. */
+  expectedVersion: number;
+  /** Items appended, in this order, to the conversation's outbox in the same atomic step as the save. */
+  outbox?: readonly OutboxInput[];
+  /** Report this position in `listIdle` until a later save without this flag (converse sessions). */
+  trackIdle?: boolean;
+}
+
+export type SaveResult =
+  | { ok: true; version: number; outbox: Array<{ seq: number; id: string }> }
+  /** Someone else saved first (or the position is gone): nothing was written or enqueued. */
+  | { ok: false; current: number };
+
+export interface OutboxItem<P = unknown> {
+  conversation: string;
+  /** Increasing across the whole store, so increasing within a conversation: the delivery order. */
+  seq: number;
+  id: string;
+  payload: P;
+  createdAt: number;
+  /** Failed attempts so far (`outboxRetry` calls). */
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | undefined;
+}
+
+/** A conversation whose outbox is not empty, with when its head item is next due. */
+export interface PendingConversation {
+  conversation: string;
+  nextAttemptAt: number;
+}
+
+export interface IdlePosition {
+  conversation: string;
+  scenario: string;
+  updatedAt: number;
+}
+
+export interface DraftInput<T = unknown> {
+  value: T;
+  ttlMs: number;
+  /** Random (128 bits from the CSPRNG, base64url) when omitted; an existing id is overwritten. */
+  id?: string;
+  conversation?: string;
+}
+
+export interface Draft<T = unknown> {
+  id: string;
+  conversation: string | undefined;
+  value: T;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  /** Where the state lives, for logs: a file path, `redis://host:port/db` (never a password), or `memory`. */
+  readonly where: string;
+
+  // Positions: conversation × scenario → JSON, compare-and-set on `version`.
+  getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined>;
+  /** Saves `value` if the version is still `expectedVersion`, and appends `outbox` items, atomically. */
+  savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult>;
+  /** Positions saved with `trackIdle` whose last save is older than `before`, oldest first. */
+  listIdle(before: number, limit?: number): Promise<IdlePosition[]>;
+
+  // Drafts: id → JSON with a time to live.
+  putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>>;
+  getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined>;
+  /** True when a live draft was removed: of two concurrent deletes, one wins. */
+  deleteDraft(id: string): Promise<boolean>;
+  /** Live drafts, soonest to expire first; only one conversation's when given. */
+  listDrafts(conversation?: string, limit?: number): Promise<Draft[]>;
+
+  // Dedupe keys.
+  /** True the first time `key` is claimed within `ttlMs`, false while that claim lives. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /** Gives a claim back (the work it guarded failed and may be retried). */
+  unclaim(key: string): Promise<void>;
+
+  // Locks: one owner at a time; an expired lock can be taken over.
+  /** An owner token, or undefined when someone else holds a live lock. See `withLock`. */
+  acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Pushes the expiry to now + ttlMs if `token` still owns the lock. */
+  extendLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock if `token` still owns it. */
+  releaseLock(key: string, token: string): Promise<boolean>;
+
+  // Outbox: per-conversation ordered queue, filled by `savePosition`.
+  outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined>;
+  /** Conversations with undelivered items, head due soonest first; only those due by `dueBy` when given. */
+  outboxPending(opts?: { dueBy?: number; limit?: number }): Promise<PendingConversation[]>;
+  /** Removes a delivered item; false if it was not there. */
+  outboxAck(conversation: string, seq: number): Promise<boolean>;
+  /** Counts a failed attempt and sets when to try again; false if the item is not there. */
+  outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+export type StoreErrorCode =
+  | 'store_bad_spec' // --store / CRISP_MCP_STORE is not one of the accepted forms
+  | 'store_unavailable' // the file cannot be opened, or Redis cannot be reached
+  | 'store_lock_busy' // withLock waited its whole waitMs
+  | 'store_lock_lost'; // withLock could not extend its lock (expired and taken, or the store failed)
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+  }
+}
+
+export const DEFAULT_LIST_LIMIT = 100;
+
+/** 128 bits from the CSPRNG, URL-safe (ids end up in `crisp://drafts/{id}`). */
+export function newId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function toJson(value: unknown, what: string): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`${what} must be JSON-serialisable, got ${typeof value}`);
+  return text;
+}
+
+export function checkTtl(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+export function checkVersion(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 0) throw new RangeError(`expectedVersion must be a whole number ≥ 0, got ${version}`);
+}
+
+export function checkLimit(limit: number | undefined): number {
+  const n = limit ?? DEFAULT_LIST_LIMIT;
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`limit must be a whole number ≥ 1, got ${limit}`);
+  return n;
+}

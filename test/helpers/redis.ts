@@ -1,0 +1,98 @@
+// A real Redis for tests: REDIS_URL when set, else a `redis-server` child process on a free port
+// (no persistence), killed after. `redisAvailability()` says up front, synchronously, whether the
+// Redis suites can run, so they can be skipped with a visible reason; under CI=true a missing
+// redis-server is a failure, not a skip.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export type RedisAvailability = { ok: true; url: string | undefined; binary: string | undefined } | { ok: false; reason: string };
+
+export interface TestRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The redis-server on PATH (or REDIS_SERVER), if any. */
+export function findRedisServer(): string | undefined {
+  const candidates = process.env.REDIS_SERVER ? [process.env.REDIS_SERVER] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'redis-server'));
+  return candidates.find((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function redisAvailability(): RedisAvailability {
+  if (process.env.REDIS_URL) return { ok: true, url: process.env.REDIS_URL, binary: undefined };
+  const binary = findRedisServer();
+  if (binary) return { ok: true, url: undefined, binary };
+  const missing = process.env.REDIS_SERVER ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable` : 'no redis-server on PATH';
+  return { ok: false, reason: `${missing} and REDIS_URL is not set (apt-get install redis-server, or set REDIS_URL)` };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no TCP port');
+  return address.port;
+}
+
+/** Starts (or points at) a Redis; throws with the reason when there is none. */
+export async function startRedis(): Promise<TestRedis> {
+  const found = redisAvailability();
+  if (!found.ok) throw new Error(found.reason);
+  if (found.url) return { url: found.url, stop: async () => {} };
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    try {
+      const child = await spawnRedis(found.binary!, port);
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        stop: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    } catch (err) {
+      lastError = err as Error; // most likely the port was taken between freePort() and the bind: try another
+    }
+  }
+  throw lastError ?? new Error('redis-server did not start');
+}
+
+async function spawnRedis(binary: string, port: number): Promise<ChildProcess> {
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      output.push(line);
+      if (line.includes('Ready to accept connections')) resolve();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output.slice(-5).join(' | ')}`)));
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timer);
+  }
+  process.once('exit', () => child.kill('SIGKILL')); // never outlive the test process
+  return child;
+}
