@@ -1,0 +1,224 @@
+// Bad scenarios in, problems out: each kind of problem is reported with the path of the block
+// field at fault (what `crisp-mcp scenario validate` prints).
+import { describe, expect, it } from 'vitest';
+import { compile, compileText, type Problem } from '../../src/scenario/compile.js';
+import { scenarioJsonSchema } from '../../src/scenario/schema.js';
+
+const scenario = (blocks: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ name: 'test', version: 1, start: 'a', blocks, ...extra });
+
+function problems(source: unknown): Problem[] {
+  const result = compile(source);
+  if (result.ok) throw new Error(`expected problems, compiled fine (warnings: ${JSON.stringify(result.warnings)})`);
+  return result.problems;
+}
+
+const errors = (source: unknown) => problems(source).filter((p) => p.level === 'error').map((p) => [p.path, p.message]);
+
+describe('format errors (zod) carry the block path', () => {
+  it.each<[string, Record<string, unknown>, string, RegExp]>([
+    ['a required field', { a: { type: 'ask', text: 'Name?', save: { var: 'name' } } }, 'blocks.a.next', /required/],
+    ['an unknown field (a typo)', { a: { type: 'message', text: 'Hi', nxt: 'b' } }, 'blocks.a', /unknown field "nxt"/],
+    ['an unknown block type', { a: { type: 'say', text: 'Hi' } }, 'blocks.a.type', /message.*choice/],
+    ['a wrong type', { a: { type: 'end', resolve: 'yes' } }, 'blocks.a.resolve', /boolean/],
+    ['a bad block id', { 'a b': { type: 'end' } }, 'blocks.a b', /block id/],
+    ['a match rule with two tests', { a: { type: 'match', rules: [{ contains: 'x', exact: 'y', next: 'a' }], otherwise: 'a' } }, 'blocks.a.rules.0', /exactly one of contains, exact, regex/],
+    ['a message with nothing to say', { a: { type: 'message', next: 'a' } }, 'blocks.a.text', /needs text/],
+    ['an ask that saves nowhere', { a: { type: 'ask', text: 'Name?', save: {}, next: 'a' } }, 'blocks.a.save', /at least one of var/],
+    ['a regex validation of the wrong type', { a: { type: 'ask', text: 'Code?', validation: { regex: 3 }, save: { var: 'c' }, next: 'a' } }, 'blocks.a.validation.regex', /expected string/],
+    ['bad regex flags', { a: { type: 'ask', text: 'Code?', validation: { regex: 'x', flags: 'g' }, save: { var: 'c' }, next: 'a' } }, 'blocks.a.validation.flags', /flags/],
+    [
+      'business hours with a bad time',
+      { a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['mon'], from: '9am', to: '18:00' }] } }, then: 'a', else: 'a' } },
+      'blocks.a.when.business_hours.hours.0.from',
+      /HH:MM/,
+    ],
+    [
+      'business hours that end before they start',
+      { a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['mon'], from: '18:00', to: '09:00' }] } }, then: 'a', else: 'a' } },
+      'blocks.a.when.business_hours.hours.0.to',
+      /before/,
+    ],
+    ['a condition with no test', { a: { type: 'condition', when: { var: 'x' }, then: 'a', else: 'a' } }, 'blocks.a.when', /exactly one of equals/],
+    ['a handoff that assigns and unassigns', { a: { type: 'handoff', assign: { user_id: 'u1' }, unassign: true } }, 'blocks.a.unassign', /exclude/],
+    ['a webhook URL that is no URL', { a: { type: 'webhook', url: 'booking', next: 'a' } }, 'blocks.a.url', /URL/i],
+  ])('%s', (_, blocks, path, message) => {
+    const found = errors(scenario(blocks));
+    expect(found, JSON.stringify(found)).toContainEqual([path, expect.stringMatching(message)]);
+  });
+
+  it('a __proto__ key never reaches the program', () => {
+    const result = compile(scenario({ a: { type: 'set', vars: JSON.parse('{"__proto__": {"polluted": true}, "b": 2}') as unknown, next: 'b' }, b: { type: 'end' } }));
+    expect(result.ok && result.program.code[0]).toMatchObject({ op: 'set', vars: { b: 2 } });
+    expect(result.ok && Object.keys(result.program.code[0]!.op === 'set' ? result.program.code[0]!.vars ?? {} : {})).toEqual(['b']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reports every problem, not just the first', () => {
+    const found = errors(scenario({ a: { type: 'message', text: 'Hi', next: 7 }, b: { type: 'end', resolve: 1 } }));
+    expect(found.map(([path]) => path)).toEqual(['blocks.a.next', 'blocks.b.resolve']);
+  });
+
+  it('a missing name, version or blocks is a file-level problem', () => {
+    expect(errors({ start: 'a', blocks: {} }).map(([path]) => path)).toEqual(['name', 'version']);
+    expect(errors('not an object')[0]).toEqual(['', expect.stringMatching(/object/)]);
+  });
+});
+
+describe('graph errors carry the block path', () => {
+  it('an unknown target', () => {
+    expect(errors(scenario({ a: { type: 'choice', text: 'Go?', choices: [{ label: 'Yes', next: 'b' }, { label: 'No', next: 'nowhere' }] }, b: { type: 'end' } }))).toEqual([
+      ['blocks.a.choices.1.next', 'unknown block "nowhere"'],
+    ]);
+  });
+
+  it('a missing start', () => {
+    expect(errors({ ...scenario({ b: { type: 'end' } }), start: 'a' })).toEqual([['start', 'start block "a" does not exist']]);
+  });
+
+  it('a cycle that never waits for the visitor', () => {
+    const found = errors(
+      scenario({
+        a: { type: 'message', text: 'One', next: 'b' },
+        b: { type: 'set', vars: { n: 1 }, next: 'c' },
+        c: { type: 'condition', when: { var: 'n', equals: 1 }, then: 'a', else: 'd' },
+        d: { type: 'end' },
+      }),
+    );
+    expect(found).toEqual([['blocks.a', expect.stringMatching(/the loop a → b → c → a never waits for the visitor/)]]);
+  });
+
+  it('a webhook loop also never waits for the visitor', () => {
+    const found = errors(scenario({ a: { type: 'webhook', url: 'https://hooks.example.com/x', next: 'a' } }, { webhook_origins: ['https://hooks.example.com'] }));
+    expect(found).toEqual([['blocks.a', expect.stringMatching(/loop a → a/)]]);
+  });
+
+  it('a loop through a choice, ask or match is fine', () => {
+    const result = compile(
+      scenario({
+        a: { type: 'message', text: 'Menu', next: 'b' },
+        b: { type: 'choice', text: 'Again?', choices: [{ label: 'Yes', next: 'a' }, { label: 'No', next: 'c' }] },
+        c: { type: 'match', rules: [{ contains: 'again', next: 'a' }], otherwise: 'd' },
+        d: { type: 'end' },
+      }),
+    );
+    expect(result.ok).toBe(true);
+  });
+
+  it('a bad regex, wherever it is', () => {
+    const found = errors(
+      scenario({
+        a: { type: 'ask', text: 'Code?', validation: { regex: '([a-z]+' }, save: { var: 'code' }, next: 'b' },
+        b: { type: 'match', rules: [{ regex: '*x', next: 'c' }], otherwise: 'c' },
+        c: { type: 'condition', when: [{ var: 'code', matches: '[z-a]' }], then: 'd', else: 'd' },
+        d: { type: 'end' },
+      }),
+    );
+    expect(found).toEqual([
+      ['blocks.a.validation.regex', expect.stringMatching(/^bad regex: .*Unterminated group/)],
+      ['blocks.b.rules.0.regex', expect.stringMatching(/^bad regex: .*Nothing to repeat/)],
+      ['blocks.c.when.0.matches', expect.stringMatching(/^bad regex: .*out of order/)],
+    ]);
+  });
+
+  it('a bad time zone', () => {
+    const found = errors(
+      scenario({ a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Pariss', hours: [{ days: ['mon'], from: '09:00', to: '18:00' }] } }, then: 'b', else: 'b' }, b: { type: 'end' } }),
+    );
+    expect(found).toEqual([['blocks.a.when.business_hours.timezone', 'unknown time zone "Europe/Pariss" (use an IANA name like Europe/Paris)']]);
+  });
+
+  it('a webhook whose origin is not allowed', () => {
+    const blocks = { a: { type: 'webhook', url: 'https://evil.example.net/x', next: 'b' }, b: { type: 'end' } };
+    expect(errors(scenario(blocks))).toEqual([['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins']]);
+    expect(errors(scenario(blocks, { webhook_origins: ['https://booking.example.com/path'] }))).toEqual([
+      ['webhook_origins.0', expect.stringMatching(/not an origin/)],
+      ['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins'],
+    ]);
+    const allowed = scenario({ a: { ...blocks.a, url: 'https://booking.example.com/x' }, b: blocks.b }, { webhook_origins: ['https://booking.example.com'] });
+    expect(compile(allowed).ok).toBe(true);
+    const byServer = compile(allowed, { webhookOrigins: ['https://other.example.com'] });
+    expect(byServer.ok ? [] : byServer.problems.map((p) => p.path)).toEqual(['webhook_origins.0']);
+  });
+
+  it('choices that a visitor could not tell apart', () => {
+    const found = errors(scenario({ a: { type: 'choice', text: 'Sure?', choices: [{ label: 'Yes', next: 'b' }, { label: 'No', value: 'YES', next: 'b' }] }, b: { type: 'end' } }));
+    expect(found).toEqual([['blocks.a.choices.1.value', expect.stringMatching(/also choice 0/)]]);
+  });
+
+  it('a migration to a block that does not exist', () => {
+    expect(errors(scenario({ a: { type: 'end' } }, { migrations: { old: 'gone' } }))).toEqual([['migrations.old', 'migration target "gone" does not exist']]);
+  });
+});
+
+describe('warnings', () => {
+  it('an unreachable block and a variable nobody sets are warnings, not errors', () => {
+    const result = compile(
+      scenario({
+        a: { type: 'message', text: 'Hello {{nickname}}', next: 'b' },
+        b: { type: 'condition', when: { var: 'plan', equals: 'pro' }, then: 'c', else: 'c' },
+        c: { type: 'end' },
+        orphan: { type: 'end', text: 'never said' },
+      }),
+    );
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.warnings.map((w) => [w.level, w.path, w.message])).toEqual([
+      ['warning', 'blocks.a.text', '{{nickname}} is never set by this scenario (it shows as "")'],
+      ['warning', 'blocks.b.when.var', 'variable "plan" is never set by this scenario'],
+      ['warning', 'blocks.orphan', 'unreachable from start'],
+    ]);
+  });
+
+  it('warnings ride along with errors', () => {
+    const found = problems(scenario({ a: { type: 'message', text: 'Hi', next: 'zzz' }, orphan: { type: 'end' } }));
+    expect(found.map((p) => p.level)).toEqual(['error']); // graph errors stop before linearization
+    expect(found[0]?.path).toBe('blocks.a.next');
+  });
+});
+
+describe('compileText', () => {
+  it('reports duplicate block ids, which JSON.parse would silently drop', () => {
+    const json = `{
+      "name": "dup", "version": 1, "start": "a",
+      "blocks": {
+        "a": { "type": "message", "text": "first", "next": "b" },
+        "b": { "type": "end" },
+        "a": { "type": "message", "text": "second", "next": "b" }
+      }
+    }`;
+    const result = compileText(json);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: 'blocks.a', message: 'duplicate block id "a" (JSON keeps only the last one)' }]);
+  });
+
+  it('reports other duplicate keys with their path, escapes and nesting included', () => {
+    const json = '{"name":"d","version":1,"start":"a","blocks":{"a":{"type":"choice","text":"x","choices":[{"label":"A","next":"b"},{"label":"B","next":"b","next":"b"}]},"b":{"type":"end","text":"\\"q\\"","te\\u0078t":"y"}}}';
+    const result = compileText(json);
+    expect(result.ok ? [] : result.problems.map((p) => [p.path, p.message])).toEqual([
+      ['blocks.a.choices.1.next', 'duplicate key "next"'],
+      ['blocks.b.text', 'duplicate key "text"'],
+    ]);
+  });
+
+  it('reports a JSON syntax error with its line and column', () => {
+    const result = compileText('{\n  "name": "x",\n  "version": 1,,\n}');
+    expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: '', message: expect.stringMatching(/^not valid JSON at line 3, column 16/) }]);
+  });
+
+  it('compiles a valid file like compile does', () => {
+    const source = scenario({ a: { type: 'end', text: 'Bye' } });
+    const fromText = compileText(JSON.stringify(source, null, 2));
+    const fromObject = compile(source);
+    expect(fromText.ok && fromObject.ok && fromText.program.hash === fromObject.program.hash).toBe(true);
+  });
+});
+
+describe('JSON Schema', () => {
+  it('describes the format for editors', () => {
+    const schema = scenarioJsonSchema() as { $schema: string; required: string[]; properties: Record<string, { additionalProperties?: { oneOf?: Array<{ properties: { type: { const: string } } }> } }> };
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.required).toEqual(['name', 'version', 'start', 'blocks']);
+    const types = schema.properties.blocks?.additionalProperties?.oneOf?.map((b) => b.properties.type.const);
+    expect(types).toEqual(['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'handoff', 'end']);
+  });
+});
