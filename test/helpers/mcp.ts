@@ -6,6 +6,7 @@ import type { CrispClient, CrispClientOptions } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import type { ToolDeps } from '../../src/mcp/tools/deps.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from './crisp.js';
 
@@ -21,6 +22,8 @@ export async function callTool<T = Record<string, unknown>>(client: Client, name
   return { out: result.structuredContent as T, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
 }
 
+export type ScenarioExtras = Partial<Pick<ToolDeps, 'scenarios' | 'store' | 'clock'>>;
+
 export class McpHarness {
   readonly #clients: Client[] = [];
 
@@ -29,11 +32,14 @@ export class McpHarness {
     readonly crisp: CrispClient,
     /** Connected with the default flags (`serve --sandbox`). */
     public client: Client,
+    /** Extra deps every server of this harness gets (a scenario library, a store, a clock). */
+    readonly extra: ScenarioExtras = {},
   ) {}
 
-  static async start(options: { seed: number; crisp?: Partial<CrispClientOptions> }): Promise<McpHarness> {
+  /** With `scenarios`, the servers get a scenario library and a store, so the scenarios toolset is registered. */
+  static async start(options: { seed: number; crisp?: Partial<CrispClientOptions>; scenarios?: ScenarioExtras }): Promise<McpHarness> {
     const sandbox = await startSandbox({ seed: options.seed });
-    const harness = new McpHarness(sandbox, clientFor(sandbox, options.crisp), undefined as unknown as Client);
+    const harness = new McpHarness(sandbox, clientFor(sandbox, options.crisp), undefined as unknown as Client, options.scenarios);
     harness.client = await harness.connect([]);
     return harness;
   }
@@ -42,9 +48,9 @@ export class McpHarness {
    * Another client, on a server started with these extra `serve` flags (e.g. `--read-only`). With
    * `elicit`, the client declares form elicitation and answers every question with it.
    */
-  async connect(argv: string[], elicit?: (request: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>): Promise<Client> {
+  async connect(argv: string[], elicit?: (request: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>, websites?: string[]): Promise<Client> {
     const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
-    const deps = { crisp: this.crisp, guard: new Guard([this.sandbox.websiteId]), config, log: createLogger('silent') };
+    const deps: ToolDeps = { crisp: this.crisp, guard: new Guard(websites ?? [this.sandbox.websiteId]), config, log: createLogger('silent'), ...this.extra };
     const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(tools, deps).connect(serverSide);

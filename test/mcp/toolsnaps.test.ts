@@ -9,7 +9,9 @@ import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { CrispClient } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
+import { loadScenarioLibrary } from '../../src/bot/library.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
+import { MemoryStore } from '../../src/scenario/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
@@ -26,7 +28,9 @@ let listed: Awaited<ReturnType<Client['listTools']>>['tools'];
 const crisp = new CrispClient({ baseUrl: 'http://127.0.0.1:9', credentials: { identifier: 'i', key: 'k', tier: 'plugin' } });
 
 beforeAll(async () => {
-  const deps = { crisp, guard: new Guard([WEBSITE]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent') };
+  // With a scenario library and a store, so that the scenarios toolset is registered too.
+  const scenarios = await loadScenarioLibrary(fileURLToPath(new URL('../../scenarios/', import.meta.url)));
+  const deps = { crisp, guard: new Guard([WEBSITE]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent'), scenarios, store: new MemoryStore() };
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await buildServer(toolsFor({ readOnly: false, toolsets: ['all'] }), deps).connect(serverSide);
   client = new Client({ name: 'snap', version: '1.0.0' });

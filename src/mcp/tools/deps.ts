@@ -1,6 +1,8 @@
+import type { ScenarioLibrary } from '../../bot/library.js';
 import type { CrispClient } from '../../crisp/client.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
+import type { Store } from '../../scenario/store/index.js';
 import type { Guard } from '../guard.js';
 
 /** What every handler gets, as one argument: it never imports a client, and cannot tell the sandbox from Crisp. */
@@ -9,4 +11,17 @@ export interface ToolDeps {
   guard: Guard;
   config: Config;
   log: Logger;
+  /** The scenarios of --scenarios, compiled at boot. Without it (or without `store`) the scenarios toolset is left out. */
+  scenarios?: ScenarioLibrary;
+  /** Where scenario positions and drafts live (--store). */
+  store?: Store;
+  /** The clock scenarios read (business hours); Date.now when absent. Tests pin it. */
+  clock?: () => number;
+}
+
+/** ToolDeps with the scenario runner's dependencies present. */
+export type ScenarioDeps = ToolDeps & Required<Pick<ToolDeps, 'scenarios' | 'store'>>;
+
+export function hasScenarioDeps(deps: ToolDeps): deps is ScenarioDeps {
+  return deps.scenarios !== undefined && deps.store !== undefined;
 }
