@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each printing its table with its anchor measured beside it.
 import { cpus } from 'node:os';
 import { benchCrispClient, formatCrispClient } from './crisp-client.js';
+import { benchMcpHttp, formatMcpHttp } from './mcp-http.js';
 import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
 import { benchStore, formatStore } from './store.js';
 
@@ -8,4 +9,5 @@ process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[
 const concurrency = 16;
 process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), concurrency) + '\n\n');
 process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n\n');
+process.stdout.write(formatMcpHttp(await benchMcpHttp()) + '\n\n');
 process.stdout.write(formatStore(await benchStore()) + '\n');

@@ -3,6 +3,7 @@
 import { runAuthCommand } from './credentials/command.js';
 import { scrub } from './credentials/redact.js';
 import { runSandboxCommand } from './sandbox/command.js';
+import { runScenarioCommand } from './scenario/command.js';
 import { runServeCommand } from './transport/serve.js';
 import { VERSION } from './version.js';
 
@@ -14,9 +15,17 @@ Usage:
       embedded Crisp simulator; otherwise set CRISP_IDENTIFIER, CRISP_KEY and CRISP_WEBSITE_ID.
       Credentials: --identifier ID --key-file PATH [--tier T], else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER,
       else the OS keychain (crisp-mcp auth login).
+  crisp-mcp serve --http [--host 127.0.0.1] [--port 8787|0] [--token-file PATH] [--allowed-hosts a,b] [--crisp-agent]
+      The same server over Streamable HTTP at /mcp (both protocol eras; /healthz for load balancers).
+      Clients send Authorization: Bearer <CRISP_MCP_HTTP_TOKEN, or a line of --token-file>; a host other
+      than loopback needs one. --crisp-agent also takes requests signed by Crisp's AI agent
+      (CRISP_MCP_AGENT_SECRET), each bound to its website. --port 0 picks a free port; the URL is logged.
   crisp-mcp auth login|status|logout
       Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
       credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.
+  crisp-mcp scenario validate|compile|schema|chat FILE
+      Check a scenario file (every problem with its block path), print its linearized program or
+      the JSON Schema of the format, or chat with it in the terminal as a visitor would.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
   crisp-mcp --version | --help
@@ -34,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sandbox') return runSandboxCommand(rest);
   if (command === 'auth') return runAuthCommand(rest);
+  if (command === 'scenario') return runScenarioCommand(rest);
   // Bare `crisp-mcp` and `crisp-mcp --flags` are `serve`: that is what MCP hosts launch.
   if (command === undefined || command.startsWith('--')) return runServeCommand(argv);
   if (command === 'serve') return runServeCommand(rest);

@@ -6,11 +6,12 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
 import { TIERS, type Tier } from './crisp/schemas.js';
+import { parseStoreSpec, StoreError, type StoreSpec } from './scenario/store/index.js';
 
 export const SEND_MODES = ['post', 'note', 'confirm'] as const;
 export type SendMode = (typeof SEND_MODES)[number];
 
-export type StoreConfig = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string };
+export type StoreConfig = StoreSpec;
 
 export interface CrispCredentialsConfig {
   identifier: string;
@@ -32,10 +33,23 @@ export interface Config {
   excludeTools: string[];
   sendMode: SendMode;
   sandbox: boolean;
-  http: { host: string; port: number; token: string | undefined } | undefined;
+  http: HttpConfig | undefined;
   store: StoreConfig;
   scenariosDir: string | undefined;
   hookSecret: string | undefined;
+}
+
+/** `serve --http` (design.md §7): where to listen and who may call. */
+export interface HttpConfig {
+  host: string;
+  /** 0 picks a free port (the bound URL is logged). */
+  port: number;
+  /** Accepted bearer tokens (CRISP_MCP_HTTP_TOKEN, or --token-file: one per line); empty means none required (loopback only). */
+  tokens: string[];
+  /** Host names accepted in `Host` and `Origin` besides the bound host and the localhost forms. */
+  allowedHosts: string[];
+  /** --crisp-agent: Crisp's AI agent (Hugo) signs each request with this secret (CRISP_MCP_AGENT_SECRET). */
+  crispAgent: { secret: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +70,9 @@ export function parseServeFlags(argv: string[]) {
         http: { type: 'boolean', default: false },
         host: { type: 'string' },
         port: { type: 'string' },
+        'token-file': { type: 'string' },
+        'allowed-hosts': { type: 'string' },
+        'crisp-agent': { type: 'boolean', default: false },
         sandbox: { type: 'boolean', default: false },
         'read-only': { type: 'boolean', default: false },
         toolsets: { type: 'string' },
@@ -129,8 +146,8 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     excludeTools: list(flags['exclude-tools']),
     sendMode,
     sandbox,
-    http: flags.http ? resolveHttp(flags, read('CRISP_MCP_HTTP_TOKEN')) : undefined,
-    store: parseStore(flags.store ?? read('CRISP_MCP_STORE') ?? 'memory'),
+    http: resolveHttp(flags, read),
+    store: parseStore(flags.store ?? read('CRISP_MCP_STORE')),
     scenariosDir: flags.scenarios ?? read('CRISP_MCP_SCENARIOS'),
     hookSecret: read('CRISP_HOOK_SECRET'),
   };
@@ -166,14 +183,49 @@ function resolveCredentials(identifier: string | undefined, key: string | undefi
   throw new ConfigError('no Crisp credentials: run `crisp-mcp auth login`, or set CRISP_IDENTIFIER and CRISP_KEY, or try it offline with --sandbox');
 }
 
-function resolveHttp(flags: ServeFlags, token: string | undefined): Config['http'] {
+function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefined): Config['http'] {
+  if (!flags.http) {
+    const stray = (['token-file', 'allowed-hosts', 'crisp-agent'] as const).find((name) => flags[name] !== undefined && flags[name] !== false);
+    if (stray) throw new ConfigError(`--${stray} only applies to the HTTP server: add --http`);
+    return undefined;
+  }
   const host = flags.host ?? '127.0.0.1';
   const port = flags.port === undefined ? 8787 : Number(flags.port);
-  if (!/^\d+$/.test(flags.port ?? '8787') || port < 1 || port > 65_535) throw new ConfigError(`--port must be a whole number from 1 to 65535, got "${flags.port}"`);
-  if (!isLoopback(host) && !token) {
-    throw new ConfigError(`--host ${host} is reachable from other machines: set CRISP_MCP_HTTP_TOKEN (a bearer token clients must send), or bind 127.0.0.1`);
+  if (!/^\d+$/.test(flags.port ?? '8787') || port > 65_535) throw new ConfigError(`--port must be a whole number from 0 (any free port) to 65535, got "${flags.port}"`);
+  const envToken = read('CRISP_MCP_HTTP_TOKEN');
+  const tokens = flags['token-file'] !== undefined ? tokenFile(flags['token-file']) : envToken ? [envToken] : [];
+  const short = tokens.find((t) => t.length < 16);
+  if (short !== undefined) throw new ConfigError(`bearer tokens must be at least 16 characters (one of ${tokens.length} is ${short.length}); generate one with \`openssl rand -hex 32\``);
+  let crispAgent: HttpConfig['crispAgent'];
+  if (flags['crisp-agent']) {
+    const secret = read('CRISP_MCP_AGENT_SECRET');
+    if (!secret) throw new ConfigError('--crisp-agent needs CRISP_MCP_AGENT_SECRET: the signing secret of your MCP integration (Crisp: Hugo > Integrations > Request Signing)');
+    crispAgent = { secret };
   }
-  return { host, port, token };
+  if (!isLoopback(host) && tokens.length === 0 && !crispAgent) {
+    throw new ConfigError(`--host ${host} is reachable from other machines: set CRISP_MCP_HTTP_TOKEN (a bearer token clients must send) or --token-file, or bind 127.0.0.1`);
+  }
+  const allowedHosts = list(flags['allowed-hosts'] ?? read('CRISP_MCP_ALLOWED_HOSTS')).map((h) => h.toLowerCase());
+  for (const name of allowedHosts) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme or port (IPv6 in brackets), got "${name}"`);
+  }
+  return { host, port, tokens, allowedHosts, crispAgent };
+}
+
+/** `--token-file PATH`: one bearer token per line (several allow rotation, or one per client); `#` starts a comment. */
+function tokenFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--token-file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const tokens = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  if (tokens.length === 0) throw new ConfigError(`--token-file ${file} holds no token: put one bearer token per line`);
+  return tokens;
 }
 
 export function isLoopback(host: string): boolean {
@@ -189,11 +241,13 @@ export function parseTier(value: string, name = 'CRISP_TIER'): Tier {
   return value as Tier;
 }
 
-function parseStore(value: string): StoreConfig {
-  if (value === 'memory') return { kind: 'memory' };
-  if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return { kind: 'sqlite', path: value.slice('sqlite:'.length) };
-  if (/^rediss?:\/\/[^/\s]+/.test(value)) return { kind: 'redis', url: value };
-  throw new ConfigError(`--store (or CRISP_MCP_STORE) must be memory, sqlite:PATH or redis://HOST:PORT, got "${value}"`);
+function parseStore(value: string | undefined): StoreConfig {
+  try {
+    return parseStoreSpec(value);
+  } catch (error) {
+    if (error instanceof StoreError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 function checkHttpUrl(value: string, name: string): void {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, parseServeFlags, resolveConfig } from '../src/config.js';
 
@@ -37,7 +40,7 @@ describe('resolveConfig', () => {
       sendMode: 'post',
       sandbox: false,
       http: undefined,
-      store: { kind: 'memory' },
+      store: { kind: 'sqlite' },
     });
   });
 
@@ -48,7 +51,7 @@ describe('resolveConfig', () => {
     expect(config.excludeTools).toEqual(['send_message']);
     expect(config.sendMode).toBe('confirm');
     expect(config.store).toEqual({ kind: 'sqlite', path: '/tmp/x.db' });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 9000, token: undefined });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 9000, tokens: [], allowedHosts: [], crispAgent: undefined });
   });
 
   it('lets the environment win over the keychain, and uses the keychain otherwise', () => {
@@ -74,8 +77,15 @@ describe('resolveConfig', () => {
     [[], { ...base, CRISP_API_URL: 'api.crisp.chat' }, /CRISP_API_URL must be an absolute http\(s\) URL/],
     [[], { ...base, CRISP_API_URL: 'ftp://x' }, /CRISP_API_URL must use http or https/],
     [['--send-mode', 'shout'], base, /--send-mode must be post, note or confirm, got "shout"/],
-    [['--store', 'mongo://x'], base, /--store \(or CRISP_MCP_STORE\) must be memory, sqlite:PATH or redis:\/\/HOST:PORT/],
-    [['--http', '--port', '0'], base, /--port must be a whole number from 1 to 65535/],
+    [['--store', 'mongo://x'], base, /--store \(or CRISP_MCP_STORE\) must be sqlite \(the default file\), sqlite:PATH, redis:\/\/HOST:PORT, rediss:\/\/HOST:PORT or memory/],
+    [['--http', '--port', '65536'], base, /--port must be a whole number from 0 \(any free port\) to 65535/],
+    [['--http', '--port', 'eighty'], base, /--port must be a whole number/],
+    [['--http'], { ...base, CRISP_MCP_HTTP_TOKEN: 'short' }, /bearer tokens must be at least 16 characters/],
+    [['--http', '--token-file', '/nonexistent/tokens'], base, /--token-file \/nonexistent\/tokens cannot be read \(ENOENT\)/],
+    [['--http', '--crisp-agent'], base, /--crisp-agent needs CRISP_MCP_AGENT_SECRET/],
+    [['--http', '--allowed-hosts', 'https://mcp.example.com'], base, /--allowed-hosts takes host names without scheme or port/],
+    [['--token-file', '/tmp/x'], base, /--token-file only applies to the HTTP server: add --http/],
+    [['--crisp-agent'], base, /--crisp-agent only applies to the HTTP server: add --http/],
     [['--http', '--host', '0.0.0.0'], base, /--host 0\.0\.0\.0 is reachable from other machines: set CRISP_MCP_HTTP_TOKEN/],
   ])('refuses %j with %j in one line', (argv, env, expected) => {
     expect(failure(() => resolve(argv, env as Record<string, string>))).toMatch(expected);
@@ -85,8 +95,22 @@ describe('resolveConfig', () => {
     expect(failure(() => parseServeFlags(['--reed-only']))).toMatch(/--reed-only/);
   });
 
-  it('accepts a non-loopback host when a token is set', () => {
-    expect(resolve(['--http', '--host', '0.0.0.0'], { ...base, CRISP_MCP_HTTP_TOKEN: 't0k3n' }).http).toEqual({ host: '0.0.0.0', port: 8787, token: 't0k3n' });
+  it('accepts a non-loopback host when a token is set, or when only Crisp-signed requests are taken', () => {
+    const token = '0123456789abcdef0123';
+    expect(resolve(['--http', '--host', '0.0.0.0'], { ...base, CRISP_MCP_HTTP_TOKEN: token }).http).toEqual({ host: '0.0.0.0', port: 8787, tokens: [token], allowedHosts: [], crispAgent: undefined });
+    const agent = resolve(['--http', '--host', '0.0.0.0', '--crisp-agent'], { ...base, CRISP_MCP_AGENT_SECRET: 'mcp_sec_abc' }).http;
+    expect(agent).toMatchObject({ tokens: [], crispAgent: { secret: 'mcp_sec_abc' } });
+  });
+
+  it('reads --token-file (one token per line, # comments; it wins over CRISP_MCP_HTTP_TOKEN), --allowed-hosts and --port 0', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-config-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, '# clients\n0123456789abcdef-one\n\n  0123456789abcdef-two  \n');
+    const http = resolve(['--http', '--port', '0', '--token-file', file, '--allowed-hosts', 'MCP.example.com, [::1]'], { ...base, CRISP_MCP_HTTP_TOKEN: 'env-token-0123456789' }).http;
+    expect(http).toEqual({ host: '127.0.0.1', port: 0, tokens: ['0123456789abcdef-one', '0123456789abcdef-two'], allowedHosts: ['mcp.example.com', '[::1]'], crispAgent: undefined });
+    writeFileSync(file, '# nothing\n');
+    expect(failure(() => resolve(['--http', '--token-file', file]))).toMatch(/holds no token/);
+    expect(resolve(['--http'], { ...base, CRISP_MCP_ALLOWED_HOSTS: 'a.example' }).http?.allowedHosts).toEqual(['a.example']);
   });
 
   it.each([

@@ -26,7 +26,7 @@ afterAll(() => sandbox.close());
 async function connect(key: string) {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'serve'],
+    args: [CLI, 'serve', '--scenarios', 'scenarios', '--store', 'memory'],
     env: { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: IDENTIFIER, CRISP_KEY: key, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_LOG_LEVEL: 'trace' },
     stderr: 'pipe',
   });
@@ -58,6 +58,10 @@ describe('the Crisp key never appears in anything the server produces', () => {
       get_person: { people_id: person },
       update_person: { people_id: person, notepad: 'checked' },
       add_person_event: { people_id: person, text: 'redaction-test' },
+      list_scenarios: {},
+      draft_scenario_reply: { session_id: session, scenario: 'gdpr' },
+      post_draft: { draft_id: 'no-such-draft' },
+      reset_scenario: { session_id: session, scenario: 'gdpr' },
     };
 
     const { client, stderr } = await connect(KEY);
@@ -71,7 +75,10 @@ describe('the Crisp key never appears in anything the server produces', () => {
       produced.push(JSON.stringify(tools), client.getInstructions() ?? '');
       expect(Object.keys(good).sort(), 'every tool is exercised here').toEqual(tools.map((t) => t.name).sort());
 
-      for (const [name, args] of Object.entries(good)) expect((await record(name, args)).isError, name).toBeFalsy();
+      for (const [name, args] of Object.entries(good)) {
+        const result = await record(name, args);
+        if (name !== 'post_draft') expect(result.isError, name).toBeFalsy();
+      }
       for (const name of Object.keys(good)) {
         await record(name, { website_id: '00000000-0000-0000-0000-000000000000', session_id: 'session_nope', people_id: 'nope' });
         await record(name, { session_id: 42, people_id: { key: KEY }, cursor: 'bogus' });

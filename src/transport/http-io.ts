@@ -1,0 +1,76 @@
+// node:http ⇄ web Request/Response for the HTTP server, and the host names it answers to.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { localhostAllowedHostnames } from '@modelcontextprotocol/server';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+/** Reads the body up to `limit` bytes; a declared or actual larger one stops reading at once. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return 'too_large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return 'too_large';
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** The web Request the SDK routes on. Without the body: every SDK entry point is handed the parsed one. */
+export function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, { method: req.method, headers, signal });
+}
+
+/** Writes a web Response to Node: a JSON body in one write, an SSE stream chunk by chunk with backpressure; a client that leaves cancels the stream. */
+export async function send(res: ServerResponse, response: Response, gone?: AbortSignal): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  if (!response.body || !headers['content-type']?.startsWith('text/event-stream')) {
+    const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    res.writeHead(response.status, headers).end(body);
+    return;
+  }
+  // An SSE stream may stay quiet for a while: the client gets its status and headers now.
+  res.writeHead(response.status, headers).flushHeaders();
+  const left = new Promise<void>((resolve) => res.once('close', resolve));
+  try {
+    for await (const chunk of response.body) {
+      if (gone?.aborted || res.destroyed) break;
+      if (!res.write(chunk)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), left]);
+    }
+  } catch {
+    // The stream failed or the client left; either way there is nothing more to write.
+  }
+  res.end();
+}
+
+/** Host names accepted in Host and Origin: localhost, the bound host (every local address when bound to all), and `extra`. */
+export function allowedHostnames(bound: string, extra: readonly string[]): string[] {
+  const names = new Set(localhostAllowedHostnames());
+  const add = (host: string) => names.add(isIP(host) === 6 ? `[${host.toLowerCase()}]` : host.toLowerCase());
+  const bare = bound.replace(/^\[|\]$/g, '');
+  if (bare === '0.0.0.0' || bare === '::') {
+    // Bound to every interface: the machine's own addresses are the names it is reached by.
+    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) add(a.address.split('%')[0]!);
+  } else add(bare);
+  for (const name of extra) names.add(name);
+  return [...names];
+}
+
+/** The host to put in the URL we print: a wildcard bind is reached through 127.0.0.1. */
+export function urlHost(bound: string): string {
+  const bare = bound.replace(/^\[|\]$/g, '');
+  if (bare === '0.0.0.0' || bare === '::') return '127.0.0.1';
+  return isIP(bare) === 6 ? `[${bare}]` : bare;
+}

@@ -1,0 +1,272 @@
+// `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
+// statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
+// sessions (legacy-sessions.ts); `/healthz` answers load balancers; everything else is a 404.
+// Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
+// the bearer token or Crisp's agent signature (401), Content-Type (415), the body size (413),
+// valid JSON (400); only then does the SDK see it.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createMcpHandler,
+  isJsonContentType,
+  isLegacyRequest,
+  validateHostHeader,
+  validateOriginHeader,
+  type AuthInfo,
+} from '@modelcontextprotocol/server';
+import { Guard } from '../mcp/guard.js';
+import { buildServer } from '../mcp/server.js';
+import type { AnyTool } from '../mcp/tools/define.js';
+import type { ToolDeps } from '../mcp/tools/deps.js';
+import { allowedHostnames, readBody, send, sendJson, toRequest, urlHost } from './http-io.js';
+import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
+import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
+import { withCachedJsonSchemas } from './schema-cache.js';
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0 picks a free port; `url` tells which. */
+  port: number;
+  tools: readonly AnyTool<ToolDeps>[];
+  deps: ToolDeps;
+  /** Accepted bearer tokens, each its own principal; empty: no token needed (loopback only; config.ts enforces it). */
+  tokens?: readonly string[];
+  /** Host names accepted in Host and Origin, besides the bound host and localhost. */
+  allowedHosts?: readonly string[];
+  /** Accept requests signed by Crisp's AI agent, each bound to the website it names. */
+  crispAgent?: { secret: string; windowSeconds?: number; now?: () => number };
+  /** Largest request body. Default 1 MiB. */
+  maxBodyBytes?: number;
+  sessions?: { idleMs?: number; max?: number };
+  /** How long close() waits for calls in flight before cutting connections. Default 10 s. */
+  shutdownGraceMs?: number;
+  /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */
+  timeouts?: { headersMs?: number; requestMs?: number };
+}
+
+export interface HttpServerHandle {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:8787/mcp`. */
+  url: string;
+  /** Tool calls and other requests being served now (open streams excluded). */
+  readonly inFlight: number;
+  /** Stops taking requests, lets calls in flight finish (up to the grace period), then closes everything. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const { deps } = options;
+  const log = deps.log;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const tools = withCachedJsonSchemas(options.tools);
+  const depsFor = perWebsiteDeps(deps);
+  const build = (auth: AuthInfo | undefined, only = tools) => buildServer(only, depsFor(auth?.extra?.website_id as string | undefined));
+  // A 2026-07-28 tools/call is served by a server holding just that tool: registering the others
+  // would be work thrown away with the instance. The SDK has checked Mcp-Name against the body by then.
+  const alone = new Map(tools.map((tool) => [tool.name, [tool]]));
+  const toolsFor = (request: Request | undefined) =>
+    (request?.headers.get('mcp-method') === 'tools/call' && alone.get(request.headers.get('mcp-name') ?? '')) || tools;
+  const modern = createMcpHandler(({ authInfo, requestInfo }) => build(authInfo, toolsFor(requestInfo)), {
+    legacy: 'reject',
+    maxRequestBodySize: maxBodyBytes,
+    onerror: (error) => log.debug({ err: error }, 'MCP request refused'),
+  });
+  const legacy = new LegacySessions({ build, log, maxBodyBytes, ...options.sessions });
+  const bearer = new BearerTokens(options.tokens ?? []);
+  const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
+  let allowedHosts: string[] = [];
+
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const headersTimeout = options.timeouts?.headersMs ?? 15_000;
+  const requestTimeout = Math.max(headersTimeout, options.timeouts?.requestMs ?? 30_000);
+  // Node checks both timeouts on this interval (30 s by default, which would let a slow client hold a socket that long).
+  const connectionsCheckingInterval = Math.min(1_000, headersTimeout);
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout: 5_000 }, (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (closing) res.setHeader('connection', 'close');
+    if (path === '/healthz') return health(req, res, closing);
+    if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: 'Not found: the MCP endpoint is /mcp' });
+    serveMcp(req, res).catch((error: unknown) => {
+      // A client that hung up mid-request is not a server failure.
+      if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+      log.error({ err: error }, 'HTTP request failed');
+      if (!res.headersSent) void send(res, jsonRpcError(500, -32603, 'Internal server error'));
+      else res.destroy();
+    });
+  });
+
+  async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = validateHostHeader(req.headers.host, allowedHosts);
+    if (!host.ok) return refuse(res, { status: 403, message: `Forbidden: ${host.message}` }, log);
+    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
+    if (!origin.ok) return refuse(res, { status: 403, message: `Forbidden: ${origin.message}` }, log);
+    const method = req.method ?? 'GET';
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+      return send(res, jsonRpcError(405, -32000, 'Method not allowed: /mcp takes POST (GET and DELETE for 2025-era sessions)', { allow: 'GET, POST, DELETE' }));
+    }
+
+    // A request that claims to be Crisp's agent is judged by its signature alone, once the body is in.
+    const signed = agent !== undefined && CrispAgentVerifier.claims(req.headers);
+    let principal: Principal | undefined;
+    if (!signed) {
+      const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
+      if (isRefusal(checked)) return refuse(res, checked, log);
+      principal = checked;
+    }
+
+    let raw: Buffer = Buffer.alloc(0);
+    let parsed: unknown;
+    let json = true;
+    if (method === 'POST') {
+      if (!isJsonContentType(req.headers['content-type'] ?? null)) return send(res, jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'));
+      const body = await readBody(req, maxBodyBytes);
+      if (body === 'too_large') {
+        res.once('finish', () => req.destroy());
+        return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`, { connection: 'close' }));
+      }
+      raw = body;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        json = false;
+      }
+    }
+    if (signed) {
+      const checked = agent.verify(req.headers, raw, { singleUse: !json || signatureSingleUse(method, parsed) });
+      if (isRefusal(checked)) return refuse(res, checked, log);
+      principal = checked;
+    }
+    if (!json) return send(res, jsonRpcError(400, -32700, 'Parse error: the request body is not valid JSON'));
+    const stream = method === 'GET' || rpcMethod(parsed) === 'subscriptions/listen';
+    if (closing && !(req.headers['mcp-session-id'] && isAnswer(parsed))) {
+      return send(res, jsonRpcError(503, -32000, 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' }));
+    }
+
+    const auth = authInfo(principal!);
+    const abort = new AbortController();
+    const finished = new Promise<void>((resolve) => res.once('close', resolve));
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    if (!stream) {
+      inFlight++;
+      void finished.then(() => {
+        if (--inFlight === 0) drained?.();
+      });
+    }
+    if (auth.extra?.website_id && rpcMethod(parsed) === 'tools/call') {
+      log.info({ principal: auth.clientId, website_id: auth.extra.website_id, crisp_session: auth.extra.crisp_session_id, tool: toolName(parsed) }, 'Crisp agent tool call');
+    }
+    const request = toRequest(req, abort.signal);
+    const response = (await legacyEra(request, parsed, maxBodyBytes))
+      ? await legacy.handle(request, parsed, auth, finished)
+      : await modern.fetch(request, { authInfo: auth, parsedBody: parsed });
+    await send(res, response, abort.signal);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  allowedHosts = allowedHostnames(options.host, options.allowedHosts ?? []);
+  const url = `http://${urlHost(options.host)}:${port}/mcp`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    get inFlight() {
+      return inFlight;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight > 0) {
+          const grace = options.shutdownGraceMs ?? 10_000;
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+            setTimeout(resolve, grace).unref();
+          });
+        }
+        await legacy.closeAll();
+        await modern.close();
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The tools' dependencies for a request: the process's own, or bound to the one website Crisp's agent signed for. */
+function perWebsiteDeps(deps: ToolDeps): (website: string | undefined) => ToolDeps {
+  const bound = new Map<string, ToolDeps>();
+  return (website) => {
+    if (website === undefined) return deps;
+    let one = bound.get(website);
+    if (!one) bound.set(website, (one = { ...deps, guard: new Guard([website]) }));
+    return one;
+  };
+}
+
+/** What the SDK passes to the factory and to handlers (`ctx.http.authInfo`); never the token itself. */
+function authInfo(principal: Principal): AuthInfo {
+  const extra: Record<string, unknown> = {};
+  if (principal.website) extra.website_id = principal.website;
+  if (principal.crispSession) extra.crisp_session_id = principal.crispSession;
+  return { token: '', clientId: principal.id, scopes: [], extra };
+}
+
+function agentOnly(): Refusal {
+  return {
+    status: 401,
+    message: "Unauthorized: this server takes requests signed by Crisp's AI agent (X-Crisp-Signature); set CRISP_MCP_HTTP_TOKEN to let other clients in",
+    challenge: 'Crisp-Signature',
+  };
+}
+
+function refuse(res: ServerResponse, refusal: Refusal, log?: ToolDeps['log']): Promise<void> {
+  log?.debug({ status: refusal.status, reason: refusal.message }, 'request refused');
+  const code = refusal.status === 400 ? -32600 : -32000;
+  return send(res, jsonRpcError(refusal.status, code, refusal.message, refusal.challenge ? { 'www-authenticate': refusal.challenge } : {}));
+}
+
+function health(req: IncomingMessage, res: ServerResponse, closing: boolean): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+  sendJson(res, closing ? 503 : 200, { status: closing ? 'draining' : 'ok' });
+}
+
+/**
+ * Whether the SDK's modern entry would hand this request to 2025-era serving. A request whose
+ * MCP-Protocol-Version header names a 2026 revision never is (isLegacyRequest's documented
+ * contract), so the common case skips classifying the body twice.
+ */
+function legacyEra(request: Request, parsed: unknown, maxRequestBodySize: number): Promise<boolean> | boolean {
+  if (MODERN_REVISIONS.has(request.headers.get('mcp-protocol-version') ?? '')) return false;
+  return isLegacyRequest(request, parsed, { maxRequestBodySize });
+}
+
+const MODERN_REVISIONS = new Set(['2026-07-28']);
+
+function rpcMethod(body: unknown): string | undefined {
+  return body && typeof body === 'object' && 'method' in body && typeof body.method === 'string' ? body.method : undefined;
+}
+
+function toolName(body: unknown): string | undefined {
+  const params = (body as { params?: { name?: unknown } }).params;
+  return typeof params?.name === 'string' ? params.name : undefined;
+}
+
+/** A JSON-RPC response (the client answering our elicitation), still accepted while draining. */
+function isAnswer(body: unknown): boolean {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) && !('method' in body) && 'id' in body;
+}

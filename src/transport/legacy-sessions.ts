@@ -1,0 +1,138 @@
+// 2025-era clients over HTTP: sessionful Streamable HTTP, so the server can ask them questions
+// mid-call (elicitation/create for --send-mode confirm) and keep a GET stream open. A session is
+// one McpServer + transport in this process's memory, found by an Mcp-Session-Id from a CSPRNG
+// and bound to the principal that opened it: the same id with anyone else's credentials is a 404,
+// as is an unknown or expired id, which tells the client to initialize again (spec 2025-11-25).
+import { randomBytes } from 'node:crypto';
+import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from '../log.js';
+
+export interface LegacySessionOptions {
+  /** Builds the server of a new session, for the principal that opens it. */
+  build: (auth: AuthInfo) => McpServer;
+  log: Logger;
+  /** A session with no request for this long is closed. Default 30 min. */
+  idleMs?: number;
+  /** At most this many open sessions; the least recently used idle one makes room. Default 1000. */
+  max?: number;
+  maxBodyBytes: number;
+}
+
+interface Session {
+  id: string;
+  principal: string;
+  server: McpServer;
+  transport: WebStandardStreamableHTTPServerTransport;
+  /** Requests (and open streams) in flight. */
+  active: number;
+  lastSeen: number;
+}
+
+export class LegacySessions {
+  readonly #sessions = new Map<string, Session>();
+  readonly #options: Required<Omit<LegacySessionOptions, 'log' | 'build'>> & Pick<LegacySessionOptions, 'log' | 'build'>;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: LegacySessionOptions) {
+    this.#options = { idleMs: 30 * 60_000, max: 1000, ...options };
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, Math.max(1000, this.#options.idleMs / 2))).unref();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Serves one 2025-era request. `finished` resolves when its HTTP exchange is over (the response,
+   * or its SSE stream, has ended), so a session with a call or stream in flight never expires.
+   */
+  async handle(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {
+    const id = request.headers.get('mcp-session-id');
+    if (id !== null) {
+      const session = this.#sessions.get(id);
+      // Another principal's session is answered exactly like one that does not exist.
+      if (!session || session.principal !== auth.clientId) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
+      this.#track(session, finished);
+      return session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+    }
+    if (request.method !== 'POST' && (request.headers.get('mcp-protocol-version') ?? '') >= '2026-07-28') {
+      // A body-less GET/DELETE looks 2025-era; one that names a 2026 revision gets that revision's answer.
+      return jsonRpcError(405, -32000, 'Method not allowed: 2026-07-28 requests are POSTs; there are no sessions to GET or DELETE', { allow: 'POST' });
+    }
+    if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
+      return jsonRpcError(400, -32000, 'Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back');
+    }
+    if (this.#sessions.size >= this.#options.max && !(await this.#evictOne())) {
+      return jsonRpcError(503, -32000, `Service Unavailable: ${this.#options.max} sessions are open and busy; retry later`, { 'retry-after': '5' });
+    }
+    return this.#open(request, parsedBody, auth, finished);
+  }
+
+  async #open(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {
+    const server = this.#options.build(auth);
+    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: Date.now() };
+    session.transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomBytes(24).toString('base64url'),
+      onsessioninitialized: (id) => {
+        session.id = id;
+        this.#sessions.set(id, session);
+      },
+      onsessionclosed: (id) => void this.#sessions.delete(id),
+      maxRequestBodySize: this.#options.maxBodyBytes,
+    });
+    await server.connect(session.transport);
+    const onclose = session.transport.onclose;
+    session.transport.onclose = () => {
+      this.#sessions.delete(session.id);
+      onclose?.();
+    };
+    this.#track(session, finished);
+    const response = await session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+    if (!session.id) await server.close();
+    else this.#options.log.debug({ principal: auth.clientId, sessions: this.#sessions.size }, 'legacy session opened');
+    return response;
+  }
+
+  #track(session: Session, finished: Promise<void>): void {
+    session.active++;
+    session.lastSeen = Date.now();
+    void finished.then(() => {
+      session.active--;
+      session.lastSeen = Date.now();
+    });
+  }
+
+  /** Closes the least recently used session that has nothing in flight; false when every one is busy. */
+  async #evictOne(): Promise<boolean> {
+    let oldest: Session | undefined;
+    for (const session of this.#sessions.values()) {
+      if (session.active === 0 && (!oldest || session.lastSeen < oldest.lastSeen)) oldest = session;
+    }
+    if (!oldest) return false;
+    await this.#close(oldest, 'evicted to make room');
+    return true;
+  }
+
+  #sweep(): void {
+    const before = Date.now() - this.#options.idleMs;
+    for (const session of this.#sessions.values()) {
+      if (session.active === 0 && session.lastSeen < before) void this.#close(session, 'idle');
+    }
+  }
+
+  async #close(session: Session, why: string): Promise<void> {
+    this.#sessions.delete(session.id);
+    this.#options.log.debug({ principal: session.principal, why }, 'legacy session closed');
+    await session.server.close().catch(() => undefined);
+  }
+
+  /** Closes every session (their GET streams end); for shutdown, once calls in flight are done. */
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#sessions.values()].map((session) => this.#close(session, 'shutdown')));
+  }
+}
+
+export function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
+  return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status, headers });
+}

@@ -1,0 +1,132 @@
+// serve --http in process: both protocol eras over real HTTP, checked by their effect in the sandbox.
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { McpHarness } from '../helpers/mcp.js';
+import { connect, ERAS, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
+
+async function pendingSession(client: Client): Promise<string> {
+  const listed = await client.callTool({ name: 'list_conversations', arguments: { state: 'pending' } });
+  return (listed.structuredContent as { conversations: { session_id: string }[] }).conversations[0]!.session_id;
+}
+
+function lastMessage(h: HttpHarness, session: string) {
+  return h.sandbox.state.websites.get(h.sandbox.websiteId)!.messages.get(session)!.at(-1);
+}
+
+describe('serve --http: both protocol eras', () => {
+  let h: HttpHarness;
+  beforeAll(async () => {
+    h = await startHttpHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('answers /healthz, and 404 off /mcp', async () => {
+    const base = h.url.replace(/\/mcp$/, '');
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${base}/other`)).status).toBe(404);
+    expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it.each(ERAS)('%s era: lists the same tools as stdio (schemas from the per-process cache), and a send lands in the sandbox', async (era: Era) => {
+    const client = await connect(h.url, { era });
+    const reference = await McpHarness.start({ seed: 42 });
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe(era === 'modern' ? '2026-07-28' : '2025-11-25');
+      const { tools } = await client.listTools();
+      const { tools: expected } = await reference.client.listTools();
+      expect(tools).toEqual(expected);
+
+      const session = await pendingSession(client);
+      const sent = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: `hello over ${era} HTTP` } });
+      expect(sent.isError).toBeFalsy();
+      expect(lastMessage(h, session)).toMatchObject({ from: 'operator', content: `hello over ${era} HTTP` });
+    } finally {
+      await client.close();
+      await reference.close();
+    }
+  });
+
+  it.each(ERAS)('%s era: 32 clients at once all get their answers', async (era: Era) => {
+    const clients = await Promise.all(Array.from({ length: 32 }, () => connect(h.url, { era })));
+    try {
+      const results = await Promise.all(clients.flatMap((c) => [c.callTool({ name: 'list_operators', arguments: {} }), c.callTool({ name: 'list_conversations', arguments: {} })]));
+      expect(results.filter((r) => r.isError)).toEqual([]);
+      expect(results.filter((_, i) => i % 2 === 0).every((r) => (r.structuredContent as { operators: unknown[] }).operators.length === 4)).toBe(true);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+});
+
+describe('serve --http --send-mode confirm', () => {
+  let h: HttpHarness;
+  beforeAll(async () => {
+    h = await startHttpHarness(['--send-mode', 'confirm']);
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it.each(ERAS)('%s era: asks the user (elicitation on the session / input-required) and sends once confirmed', async (era: Era) => {
+    const asked: string[] = [];
+    const client = await connect(h.url, {
+      era,
+      elicit: (request) => {
+        asked.push((request as { message: string }).message);
+        return { action: 'accept', content: { send: true } };
+      },
+    });
+    try {
+      const session = await pendingSession(client);
+      const sent = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: `confirmed over ${era} HTTP` } });
+      expect(sent.isError).toBeFalsy();
+      expect(sent.structuredContent).toMatchObject({ confirmed_by_user: true });
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toContain(`confirmed over ${era} HTTP`);
+      expect(lastMessage(h, session)).toMatchObject({ content: `confirmed over ${era} HTTP` });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.each(ERAS)('%s era: a client that cannot be asked is refused, saying why, and nothing is sent', async (era: Era) => {
+    const client = await connect(h.url, { era });
+    try {
+      const session = await pendingSession(client);
+      const before = lastMessage(h, session);
+      const refused = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: 'must not go out' } });
+      expect(refused.isError).toBe(true);
+      expect((refused.content as { text: string }[])[0]!.text).toMatch(/cannot ask the user/);
+      expect(lastMessage(h, session)).toEqual(before);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('serve --http shutdown', () => {
+  it.each(ERAS)('%s era: close() lets a call in flight finish, then stops', async (era: Era) => {
+    const h = await startHttpHarness();
+    const client = await connect(h.url, { era });
+    try {
+      const session = await pendingSession(client);
+      h.sandbox.faults.configure('latency:400ms');
+      const call = client.callTool({ name: 'send_message', arguments: { session_id: session, content: `sent while stopping (${era})` } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(h.server.inFlight).toBe(1);
+      const closed = h.server.close();
+      const result = await call;
+      expect(result.isError).toBeFalsy();
+      await closed;
+      expect(lastMessage(h, session)).toMatchObject({ content: `sent while stopping (${era})` });
+      await expect(fetch(h.url.replace(/\/mcp$/, '/healthz'))).rejects.toThrow();
+    } finally {
+      await client.close().catch(() => undefined);
+      await h.close();
+    }
+  });
+});
