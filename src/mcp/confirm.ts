@@ -11,8 +11,14 @@ import type { CallContext, ConfirmationNeeded } from './tools/define.js';
 const Answer = z.object({ send: z.boolean().describe('Send it') });
 
 // requestState comes back through the client, so it is signed: an answer counts only for the very
-// arguments it was asked about, and only when this process asked. Per process, never persisted.
-const signingKey = randomBytes(32);
+// arguments it was asked about, and only when this server asked. Random per process unless replicas
+// share one (useConfirmationSecret), so a 2026-07-28 answer is accepted by whichever replica gets it.
+let signingKey: Buffer = randomBytes(32);
+
+/** Replicas behind one address set the same secret (CRISP_MCP_STATE_SECRET); never logged. */
+export function useConfirmationSecret(secret: string): void {
+  signingKey = createHmac('sha256', 'crisp-mcp confirm requestState').update(secret).digest();
+}
 
 function stateFor(tool: string, input: unknown): string {
   return createHmac('sha256', signingKey).update(tool).update('\0').update(JSON.stringify(input)).digest('base64url');

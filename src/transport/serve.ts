@@ -7,6 +7,7 @@ import { ConfigError, parseServeFlags, type Config, type HttpConfig } from '../c
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger } from '../log.js';
+import { useConfirmationSecret } from '../mcp/confirm.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer, toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
@@ -32,6 +33,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw error;
+  }
+
+  const stateSecret = process.env.CRISP_MCP_STATE_SECRET?.trim();
+  if (stateSecret) {
+    registerSecret(stateSecret);
+    useConfirmationSecret(stateSecret);
   }
 
   let sandbox: Sandbox | undefined;

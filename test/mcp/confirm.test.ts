@@ -52,3 +52,16 @@ describe('callContext', () => {
     expect(can({ 'io.modelcontextprotocol/clientCapabilities': {} }, undefined)).toBe(false);
   });
 });
+
+describe('useConfirmationSecret', () => {
+  it('lets a replica with the same secret accept an answer another replica asked for', async () => {
+    const { useConfirmationSecret } = await import('../../src/mcp/confirm.js');
+    const yes = { action: 'accept', content: { send: true } };
+    useConfirmationSecret('shared-between-replicas');
+    const askedByReplicaA = askedState(input);
+    useConfirmationSecret('another-deployment');
+    expect(callContext('send_message', input, ctx(askedByReplicaA, yes), undefined).answer('confirm_send')).toBe('unasked');
+    useConfirmationSecret('shared-between-replicas');
+    expect(callContext('send_message', input, ctx(askedByReplicaA, yes), undefined).answer('confirm_send')).toBe('accepted');
+  });
+});
