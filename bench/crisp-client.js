@@ -17,7 +17,7 @@ export async function startSandboxProcess() {
 }
 
 /** Runs `call` with `concurrency` workers until `total` calls are done; returns latencies in ms. */
-async function drive(call, { concurrency, total }) {
+export async function drive(call, { concurrency, total }) {
   const latencies = new Array(total);
   let next = 0;
   const started = performance.now();

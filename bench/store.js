@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { drive as driveCalls } from './crisp-client.js';
 import { pathToFileURL } from 'node:url';
 import { MemoryStore, RedisStore, SqliteStore, withLock } from '../dist/scenario/store/index.js';
 
@@ -30,21 +31,8 @@ async function turn(store, conversation, deliver) {
 
 /** `total` turns spread over CONVERSATIONS conversations by `concurrency` workers. */
 async function drive(store, { concurrency, total, deliver }) {
-  const latencies = new Array(total);
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      const i = next++;
-      const t0 = performance.now();
-      await turn(store, `site/session-${i % CONVERSATIONS}`, deliver);
-      latencies[i] = performance.now() - t0;
-    }
-  }));
-  const elapsed = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(total - 1, Math.floor((p / 100) * total))];
-  return { perSecond: total / (elapsed / 1000), p50: pct(50), p99: pct(99) };
+  const { rps, p50, p99 } = await driveCalls((i) => turn(store, `site/session-${i % CONVERSATIONS}`, deliver), { concurrency, total });
+  return { perSecond: rps, p50, p99 };
 }
 
 async function startRedis() {

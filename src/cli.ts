@@ -26,7 +26,7 @@ Usage:
   crisp-mcp scenario validate|compile|schema|chat FILE
       Check a scenario file (every problem with its block path), print its linearized program or
       the JSON Schema of the format, or chat with it in the terminal as a visitor would.
-  crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--json]
+  crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--hooks URL] [--hook-events a,b] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
   crisp-mcp --version | --help
 `;

@@ -6,7 +6,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CLIENT_CAPABILITIES_META_KEY, acceptedContent, inputRequired, inputResponse, type ClientCapabilities, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import type { CallContext, ConfirmationNeeded } from './tools/define.js';
+import { GuardError } from './guard.js';
+import { ConfirmationNeeded, type CallContext } from './tools/define.js';
 
 const Answer = z.object({ send: z.boolean().describe('Send it') });
 
@@ -61,4 +62,16 @@ export function askUser(tool: string, input: unknown, need: ConfirmationNeeded):
     requestState: stateFor(tool, input),
     inputRequests: { [need.key]: inputRequired.elicit({ message: need.question, requestedSchema: Answer }) },
   });
+}
+
+/**
+ * --send-mode confirm for one tool call: returns once the user said yes to exactly these arguments;
+ * otherwise throws ConfirmationNeeded (ask them) or a GuardError that says why nothing went out.
+ */
+export function requireConfirmation(call: CallContext, key: string, question: string, refusals: { declined: string; cannotAsk: string }): true {
+  const answer = call.answer(key);
+  if (answer === 'accepted') return true;
+  if (answer === 'declined') throw new GuardError('send_refused', refusals.declined);
+  if (!call.canAsk) throw new GuardError('send_refused', refusals.cannotAsk);
+  throw new ConfirmationNeeded(key, question);
 }

@@ -1,5 +1,6 @@
 // `crisp-mcp sandbox`: the simulator on its own, until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
+import type { HookReport } from './hooks.js';
 import { SANDBOX_IDENTIFIER, startSandbox } from './server.js';
 
 export async function runSandboxCommand(argv: string[]): Promise<number> {
@@ -12,6 +13,8 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '42' },
       faults: { type: 'string' },
       'rate-limit': { type: 'string' },
+      hooks: { type: 'string' },
+      'hook-events': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -20,16 +23,36 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
   const rateLimit = values['rate-limit'] ? parseRate(values['rate-limit']) : undefined;
   // A fixed key can be set for scripted use; it is read from the environment, never from argv (ps shows argv).
   const key = process.env.CRISP_SANDBOX_KEY;
+  if (values['hook-events'] !== undefined && !values.hooks) throw new Error('--hook-events needs --hooks URL');
+  // The hooks secret, like the key, comes from the environment or is made up and printed.
+  const hooks = values.hooks
+    ? {
+        url: values.hooks,
+        secret: process.env.CRISP_HOOK_SECRET || undefined,
+        events: values['hook-events']?.split(',').map((e) => e.trim()).filter(Boolean),
+        onDelivery: (report: HookReport) => {
+          if (!report.ok) console.error(`sandbox: the ${report.event} hook for website ${report.website_id} failed after ${report.attempts} attempt(s): ${report.error ?? 'unknown error'}`);
+        },
+      }
+    : undefined;
   const sandbox = await startSandbox({
     port,
     host: values.host,
     seed,
     faults: values.faults,
     rateLimit,
+    hooks,
     credentials: key ? [{ identifier: SANDBOX_IDENTIFIER, key, tier: 'plugin' }] : undefined,
   });
   const credential = sandbox.credentials[0]!;
-  const info = { url: sandbox.url, website_id: sandbox.websiteId, identifier: credential.identifier, key: credential.key, tier: credential.tier };
+  const info = {
+    url: sandbox.url,
+    website_id: sandbox.websiteId,
+    identifier: credential.identifier,
+    key: credential.key,
+    tier: credential.tier,
+    ...(sandbox.hooks ? { hooks: { url: sandbox.hooks.url, secret: sandbox.hooks.secret } } : {}),
+  };
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
   else {
     process.stdout.write(
@@ -39,6 +62,8 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
         `  identifier  ${info.identifier}`,
         `  key         ${info.key}`,
         `  tier        ${info.tier}`,
+        `  rtm         ${info.url}/rtm (Socket.IO; discovered through /v1/${info.tier}/connect/endpoints)`,
+        ...(info.hooks ? [`  hooks       ${info.hooks.url}`, `  hook secret ${info.hooks.secret}`] : []),
         '',
         `Point a client at it: CRISP_API_URL=${info.url} CRISP_IDENTIFIER=${info.identifier} CRISP_KEY=<key above> CRISP_TIER=${info.tier} CRISP_WEBSITE_ID=${info.website_id}`,
         `Play the visitor: curl -X POST ${info.url}/_sandbox/websites/${info.website_id}/conversations -H 'content-type: application/json' -d '{"text":"Hello!"}'`,

@@ -1,17 +1,19 @@
 // The sandbox: a real HTTP server that answers Crisp's REST routes in Crisp's wire format, over
 // an in-memory inbox seeded with demo data, with a visitor side and seeded fault injection.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TIERS, type Tier } from '../crisp/schemas.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
+import { SandboxHooks, type HookOptions } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
-import type { RestContext, SandboxCredential } from './routes/context.js';
+import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { peopleRoutes } from './routes/people.js';
 import { controlRoutes, type ControlContext } from './routes/visitor.js';
 import { rtmEndpoint, websiteRoutes } from './routes/website.js';
+import { SandboxRtm, type RtmServerOptions } from './rtm.js';
 import { SandboxState } from './state.js';
 
 export interface SandboxOptions {
@@ -28,6 +30,9 @@ export interface SandboxOptions {
   maxBodyBytes?: number;
   websiteId?: string;
   now?: () => number;
+  /** Signed Web Hook deliveries of every event to one URL (reference §4). Off when absent. */
+  hooks?: HookOptions;
+  rtm?: RtmServerOptions;
 }
 
 export interface Sandbox {
@@ -38,6 +43,10 @@ export interface Sandbox {
   faults: FaultInjector;
   /** The HTTP server, for the RTM endpoint to attach to. */
   server: Server;
+  /** The RTM (Socket.IO) endpoint at `url + '/rtm'`. */
+  rtm: SandboxRtm;
+  /** The Web Hook sender, when `hooks` was given. */
+  hooks: SandboxHooks | undefined;
   stats(): SandboxStats;
   resetStats(): void;
   close(): Promise<void>;
@@ -109,7 +118,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ? new SandboxHttpError(405, 'method_not_allowed', `${method} is not allowed on this route`)
           : new SandboxHttpError(404, 'not_found', 'the route does not exist');
       }
-      const site = state.websites.get(match.params.website_id ?? '');
+      const found = state.websites.get(match.params.website_id ?? '');
+      const site = found && maySee(credential, found.website_id) ? found : undefined;
       if (!site) {
         throw credential.tier === 'plugin'
           ? new SandboxHttpError(404, 'not_subscribed', 'the website is not subscribed to the plugin')
@@ -134,7 +144,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (!('route' in match)) throw new SandboxHttpError(404, 'not_found', 'the route does not exist');
       const body = method === 'GET' ? undefined : await readJson(req, maxBody);
       const reply = await match.route.handler(
-        { state, faults, body, stats: () => structuredClone(stats) as unknown as Record<string, unknown>, resetStats: () => (stats = { total: 0, handled: {}, faults: {} }) },
+        {
+          state,
+          faults,
+          body,
+          rtm,
+          hooks,
+          stats: () => structuredClone(stats) as unknown as Record<string, unknown>,
+          resetStats: () => (stats = { total: 0, handled: {}, faults: {} }),
+        },
         match.params,
       );
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data);
@@ -144,10 +162,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  const rtm = new SandboxRtm(server, state, credentials, options.rtm);
+  const hooks = options.hooks ? new SandboxHooks(state, options.hooks) : undefined;
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    await hooks?.close();
+    await rtm.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   baseUrl = `http://${host}:${address.port}`;
@@ -159,13 +186,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state,
     faults,
     server,
+    rtm,
+    hooks,
     stats: () => structuredClone(stats),
     resetStats: () => (stats = { total: 0, handled: {}, faults: {} }),
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await hooks?.close();
+      await rtm.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }
 
@@ -190,19 +222,13 @@ function authenticate(req: IncomingMessage, credentials: SandboxCredential[], pa
   const colon = decoded.indexOf(':');
   const identifier = decoded.slice(0, colon);
   const key = decoded.slice(colon + 1);
-  const credential = colon > 0 ? credentials.find((c) => c.identifier === identifier && safeEqual(c.key, key)) : undefined;
+  const credential = colon > 0 ? findCredential(credentials, identifier, key) : undefined;
   if (!credential) throw refuse('the identifier and key pair is not valid');
   const tierHeader = req.headers['x-crisp-tier'];
   const tier = typeof tierHeader === 'string' ? tierHeader : 'user';
   if (!(TIERS as readonly string[]).includes(tier)) throw new SandboxHttpError(400, 'invalid_data', `X-Crisp-Tier should be one of ${TIERS.join(', ')}`);
   if (tier !== credential.tier && !path.endsWith('/connect/endpoints')) throw refuse(`the token belongs to the ${credential.tier} tier, not ${tier}`);
   return credential;
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** A token bucket per identifier. */

@@ -3,8 +3,8 @@
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
 import type { SendMessageBody } from '../../crisp/schemas.js';
-import { GuardError } from '../guard.js';
-import { ConfirmationNeeded, defineTool, ToolInputError, type CallContext } from './define.js';
+import { requireConfirmation } from '../confirm.js';
+import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { truncate } from './support/text.js';
 import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './params.js';
@@ -65,17 +65,12 @@ export const sendMessage = defineTool({
  * ConfirmationNeeded to ask, or a refusal that says why. Never a silent send.
  */
 function confirmSend(input: SendInput, body: SendMessageBody, site: string, call: CallContext): true {
-  const answer = call.answer('confirm_send');
-  if (answer === 'accepted') return true;
-  if (answer === 'declined') throw new GuardError('send_refused', 'Not sent: the user declined this message. Do not resend it unchanged; ask them what to change, or post it as type "note".');
-  if (!call.canAsk) {
-    throw new GuardError(
-      'send_refused',
-      'Not sent: this server runs with --send-mode confirm and your client cannot ask the user (it declares no elicitation support). Post it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
-    );
-  }
   const what = input.type && input.type !== 'text' ? `this ${input.type} message` : 'this reply';
-  throw new ConfirmationNeeded('confirm_send', `Send ${what} to the visitor in conversation ${input.session_id} (website ${site})?\n\n${truncate(describeForNote(body), 2_000)}`);
+  return requireConfirmation(call, 'confirm_send', `Send ${what} to the visitor in conversation ${input.session_id} (website ${site})?\n\n${truncate(describeForNote(body), 2_000)}`, {
+    declined: 'Not sent: the user declined this message. Do not resend it unchanged; ask them what to change, or post it as type "note".',
+    cannotAsk:
+      'Not sent: this server runs with --send-mode confirm and your client cannot ask the user (it declares no elicitation support). Post it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
+  });
 }
 
 function base(input: SendInput) {

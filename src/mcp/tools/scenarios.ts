@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { actionLine, messageText } from '../../bot/describe.js';
 import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../../bot/turn.js';
-import { GuardError } from '../guard.js';
-import { ConfirmationNeeded, defineTool, ToolInputError, type CallContext } from './define.js';
+import { requireConfirmation } from '../confirm.js';
+import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ScenarioDeps, ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
 import { clean, truncate } from './support/text.js';
@@ -83,17 +83,11 @@ function confirmPost(id: string, draft: TurnDraft, call: CallContext): boolean {
   const sends = draft.actions.flatMap((a) => (a.type === 'send_message' ? [messageText(a.message)] : []));
   const calls = draft.actions.some((a) => a.type === 'webhook');
   if (sends.length === 0 && !calls) return false;
-  const answer = call.answer('confirm_post');
-  if (answer === 'accepted') return true;
-  if (answer === 'declined') throw new GuardError('send_refused', 'Not posted: the user declined this draft. Do not post it again; ask them what to change, or reply with send_message.');
-  if (!call.canAsk) {
-    throw new GuardError(
-      'send_refused',
-      'Not posted: this server runs with --send-mode confirm and your client cannot ask the user (no elicitation support). Ask the operator to restart with --send-mode post or note.',
-    );
-  }
   const body = [...sends, ...(calls ? ['(then a webhook call, whose answer may add messages)'] : [])].join('\n---\n');
-  throw new ConfirmationNeeded('confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (draft ${id})?\n\n${truncate(body, 2_000)}`);
+  return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (draft ${id})?\n\n${truncate(body, 2_000)}`, {
+    declined: 'Not posted: the user declined this draft. Do not post it again; ask them what to change, or reply with send_message.',
+    cannotAsk: 'Not posted: this server runs with --send-mode confirm and your client cannot ask the user (no elicitation support). Ask the operator to restart with --send-mode post or note.',
+  });
 }
 
 async function notFound(deps: ScenarioDeps, id: string): Promise<TurnError> {

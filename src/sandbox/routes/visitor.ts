@@ -2,7 +2,9 @@
 // listens on loopback). Tests, the demo and the autopilot use these to play the customer.
 import { z } from 'zod';
 import type { FaultInjector } from '../faults.js';
+import type { SandboxHooks } from '../hooks.js';
 import { notFound, validate, type Route } from '../http.js';
+import type { SandboxRtm } from '../rtm.js';
 import type { SandboxState, WebsiteState } from '../state.js';
 
 export interface ControlContext {
@@ -11,6 +13,8 @@ export interface ControlContext {
   body: unknown;
   stats: () => Record<string, unknown>;
   resetStats: () => void;
+  rtm: SandboxRtm;
+  hooks: SandboxHooks | undefined;
 }
 
 const NewConversation = z.object({
@@ -39,6 +43,8 @@ const FaultsBody = z.object({
     })
     .optional(),
 });
+
+const RtmDrop = z.object({ mode: z.enum(['transport', 'server']).default('transport') });
 
 const S = '/_sandbox/websites/:website_id/conversations';
 
@@ -121,6 +127,20 @@ export const controlRoutes: Route<ControlContext>[] = [
       }
       resetStats();
       return { reason: 'updated', data: { active: faults.active } };
+    },
+  },
+  { method: 'GET', pattern: '/_sandbox/rtm', handler: ({ rtm }) => ({ data: rtm.stats() }) },
+  {
+    method: 'POST',
+    pattern: '/_sandbox/rtm/drop',
+    handler: ({ rtm, body }) => ({ reason: 'updated', data: { dropped: rtm.drop(validate(RtmDrop, body).mode) } }),
+  },
+  {
+    method: 'GET',
+    pattern: '/_sandbox/hooks',
+    handler: ({ hooks }) => {
+      if (!hooks) throw notFound('web hooks are off; start the sandbox with --hooks URL');
+      return { data: { url: hooks.url, ...hooks.stats() } };
     },
   },
   { method: 'POST', pattern: '/_sandbox/reset', handler: ({ state, faults, resetStats }) => (state.reset(), faults.clear(), resetStats(), { reason: 'updated' }) },
