@@ -1,5 +1,6 @@
-// bench/store: one scenario "turn" against each store, as the bot and the agent tools do it:
-// withLock(conversation) → getPosition → savePosition (CAS) with 1 outbox item → release.
+// bench/store: one full scenario turn against each store, as the bot and the agent tools do it:
+// withLock(conversation) → getPosition → step() the compiled example scenario (scenarios/gdpr.json)
+// with the visitor's message → savePosition (CAS) with the reply in the outbox → release.
 // A second row per store adds delivering the item (outboxHead + outboxAck). Prints a markdown table.
 // Run: `npm run build && node bench/store.js` (REDIS_URL to use a running Redis, else redis-server is spawned).
 import { spawn } from 'node:child_process';
@@ -11,21 +12,31 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { drive as driveCalls } from './crisp-client.js';
 import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { compileText, initialPosition, step } from '../dist/scenario/index.js';
 import { MemoryStore, RedisStore, SqliteStore, withLock } from '../dist/scenario/store/index.js';
+
+const compiled = compileText(readFileSync(new URL('../scenarios/gdpr.json', import.meta.url), 'utf8'));
+if (!compiled.ok) throw new Error('scenarios/gdpr.json does not compile');
+const PROGRAM = compiled.program;
+const VISITOR = ['Where is your GDPR policy?', 'Do you have a DPA?', 'thanks'];
 
 const TARGET_SQLITE = 1000; // turns/s, issue 6 §6
 const CONVERSATIONS = 100;
 
 async function turn(store, conversation, deliver) {
   await withLock(store, `turn:${conversation}`, async () => {
-    const cur = await store.getPosition(conversation, 'bench');
-    const position = { scenario: 'bench', program_hash: 'h', pc: (cur?.value.pc ?? 0) + 1, vars: { name: 'Ada' }, waiting: true, handed_off: false, last_fingerprint: Date.now() };
-    const saved = await store.savePosition(conversation, 'bench', position, { expectedVersion: cur?.version ?? 0, outbox: [{ payload: { type: 'text', content: `reply ${position.pc}` } }] });
+    const cur = await store.getPosition(conversation, PROGRAM.scenario);
+    const version = cur?.version ?? 0;
+    const from = cur?.value ?? initialPosition(PROGRAM);
+    const text = VISITOR[version % VISITOR.length];
+    const { actions, position } = step(PROGRAM, from, version === 0 ? { type: 'start', text, fingerprint: version + 1 } : { type: 'visitor_text', text, fingerprint: version + 1 }, { now: Date.now() });
+    const outbox = actions.filter((a) => a.type === 'send_message').map((a) => ({ payload: a.message }));
+    const saved = await store.savePosition(conversation, PROGRAM.scenario, position, { expectedVersion: version, outbox });
     if (!saved.ok) throw new Error(`conflict under the lock on ${conversation}`);
   }, { ttlMs: 10_000, waitMs: 10_000 });
   if (deliver) {
-    const head = await store.outboxHead(conversation);
-    if (head) await store.outboxAck(conversation, head.seq);
+    for (let head = await store.outboxHead(conversation); head; head = await store.outboxHead(conversation)) await store.outboxAck(conversation, head.seq);
   }
 }
 
@@ -88,7 +99,7 @@ export async function benchStore({ total = 5000, rounds = 3 } = {}) {
 export function formatStore(rows) {
   const fmt = (n) => Math.round(n).toLocaleString('en-US');
   const lines = [
-    `### Store: one turn = lock + read position + save position with 1 outbox item + release (best of 3 × 5 000; ${CONVERSATIONS} conversations)`,
+    `### Store: one full turn = lock + read position + step() scenarios/gdpr.json + save position with its replies in the outbox + release (best of 3 × 5 000; ${CONVERSATIONS} conversations)`,
     '',
     '| store | what | concurrency | turns/s | p50 ms | p99 ms | anchor |',
     '|---|---|---:|---:|---:|---:|---|',
