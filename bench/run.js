@@ -11,3 +11,4 @@ process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), 
 process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n\n');
 process.stdout.write(formatMcpHttp(await benchMcpHttp()) + '\n\n');
 process.stdout.write(formatStore(await benchStore()) + '\n');
+const { benchConverse, formatConverse } = await import('./converse.js'); process.stdout.write('\n' + formatConverse(await benchConverse()) + '\n');

@@ -50,7 +50,23 @@ export interface HttpConfig {
   allowedHosts: string[];
   /** --crisp-agent: Crisp's AI agent (Hugo) signs each request with this secret (CRISP_MCP_AGENT_SECRET). */
   crispAgent: { secret: string } | undefined;
+  /** `POST /converse` (design.md §8), on when CRISP_MCP_CONVERSE_WEBHOOK_URL is set. */
+  converse?: ConverseConfig | undefined;
 }
+
+/** The converse API: where bot replies go, how they are signed, which scenario answers, when a session times out. */
+export interface ConverseConfig {
+  /** Each bot reply is POSTed here (CRISP_MCP_CONVERSE_WEBHOOK_URL). */
+  webhookUrl: string;
+  /** Standard Webhooks signing secret, `whsec_` + base64 of 24-64 bytes (CRISP_MCP_CONVERSE_SECRET). */
+  secret: string;
+  /** The scenario every converse conversation runs (CRISP_MCP_CONVERSE_SCENARIO). */
+  scenario: string;
+  /** A session with no event for this long ends (CRISP_MCP_CONVERSE_IDLE_MINUTES; default 30; decimals allowed). */
+  idleMinutes: number;
+}
+
+export const DEFAULT_CONVERSE_IDLE_MINUTES = 30;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -209,7 +225,31 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   for (const name of allowedHosts) {
     if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme or port (IPv6 in brackets), got "${name}"`);
   }
-  return { host, port, tokens, allowedHosts, crispAgent };
+  return { host, port, tokens, allowedHosts, crispAgent, converse: resolveConverse(read) };
+}
+
+/** CRISP_MCP_CONVERSE_*: all or nothing around the webhook URL; without it /converse is off. */
+function resolveConverse(read: (name: string) => string | undefined): ConverseConfig | undefined {
+  const webhookUrl = read('CRISP_MCP_CONVERSE_WEBHOOK_URL');
+  const secret = read('CRISP_MCP_CONVERSE_SECRET');
+  const scenario = read('CRISP_MCP_CONVERSE_SCENARIO');
+  const idle = read('CRISP_MCP_CONVERSE_IDLE_MINUTES');
+  if (webhookUrl === undefined) {
+    const stray = [secret && 'CRISP_MCP_CONVERSE_SECRET', scenario && 'CRISP_MCP_CONVERSE_SCENARIO', idle && 'CRISP_MCP_CONVERSE_IDLE_MINUTES'].find(Boolean);
+    if (stray) throw new ConfigError(`${stray} is set but CRISP_MCP_CONVERSE_WEBHOOK_URL is not: set the URL bot replies are POSTed to, or unset ${stray}`);
+    return undefined;
+  }
+  checkHttpUrl(webhookUrl, 'CRISP_MCP_CONVERSE_WEBHOOK_URL');
+  if (secret === undefined) throw new ConfigError('CRISP_MCP_CONVERSE_WEBHOOK_URL needs CRISP_MCP_CONVERSE_SECRET: a Standard Webhooks secret, whsec_ + base64 of 24-64 random bytes (`echo whsec_$(openssl rand -base64 32)`)');
+  const key = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret)?.[1];
+  const bytes = key === undefined ? 0 : Buffer.from(key, 'base64').length;
+  if (bytes < 24 || bytes > 64) throw new ConfigError('CRISP_MCP_CONVERSE_SECRET must be whsec_ followed by the base64 of 24-64 random bytes (`echo whsec_$(openssl rand -base64 32)`)');
+  if (scenario === undefined) throw new ConfigError('CRISP_MCP_CONVERSE_WEBHOOK_URL needs CRISP_MCP_CONVERSE_SCENARIO: the name of the scenario that answers /converse (see `crisp-mcp scenario validate`)');
+  const idleMinutes = idle === undefined ? DEFAULT_CONVERSE_IDLE_MINUTES : Number(idle);
+  if (!/^\d+(\.\d+)?$/.test(idle ?? '30') || !(idleMinutes > 0) || idleMinutes > 10_080) {
+    throw new ConfigError(`CRISP_MCP_CONVERSE_IDLE_MINUTES must be a number of minutes above 0 and at most 10080 (decimals allowed), got "${idle}"`);
+  }
+  return { webhookUrl, secret, scenario, idleMinutes };
 }
 
 /** `--token-file PATH`: one bearer token per line (several allow rotation, or one per client); `#` starts a comment. */

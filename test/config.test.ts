@@ -113,6 +113,36 @@ describe('resolveConfig', () => {
     expect(resolve(['--http'], { ...base, CRISP_MCP_ALLOWED_HOSTS: 'a.example' }).http?.allowedHosts).toEqual(['a.example']);
   });
 
+  describe('the converse API (CRISP_MCP_CONVERSE_*)', () => {
+    const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const converse = { ...base, CRISP_MCP_CONVERSE_WEBHOOK_URL: 'https://backend.example/bot-replies', CRISP_MCP_CONVERSE_SECRET: SECRET, CRISP_MCP_CONVERSE_SCENARIO: 'gdpr' };
+
+    it('is on with --http and a webhook URL; the idle timeout defaults to 30 minutes and takes decimals', () => {
+      expect(resolve(['--http'], converse).http?.converse).toEqual({ webhookUrl: 'https://backend.example/bot-replies', secret: SECRET, scenario: 'gdpr', idleMinutes: 30 });
+      expect(resolve(['--http'], { ...converse, CRISP_MCP_CONVERSE_IDLE_MINUTES: '0.5' }).http?.converse?.idleMinutes).toBe(0.5);
+      expect(resolve(['--http'], base).http?.converse).toBeUndefined();
+      expect(resolve([], converse).http).toBeUndefined(); // stdio: the variables are not read
+    });
+
+    it.each([
+      [{ CRISP_MCP_CONVERSE_WEBHOOK_URL: 'backend.example' }, /CRISP_MCP_CONVERSE_WEBHOOK_URL must be an absolute http\(s\) URL/],
+      [{ CRISP_MCP_CONVERSE_SECRET: '' }, /CRISP_MCP_CONVERSE_WEBHOOK_URL needs CRISP_MCP_CONVERSE_SECRET: a Standard Webhooks secret/],
+      [{ CRISP_MCP_CONVERSE_SECRET: 'whsec_c2hvcnQ=' }, /CRISP_MCP_CONVERSE_SECRET must be whsec_ followed by the base64 of 24-64 random bytes/],
+      [{ CRISP_MCP_CONVERSE_SECRET: SECRET.slice(6) }, /CRISP_MCP_CONVERSE_SECRET must be whsec_/],
+      [{ CRISP_MCP_CONVERSE_SCENARIO: '' }, /CRISP_MCP_CONVERSE_WEBHOOK_URL needs CRISP_MCP_CONVERSE_SCENARIO/],
+      [{ CRISP_MCP_CONVERSE_IDLE_MINUTES: '0' }, /CRISP_MCP_CONVERSE_IDLE_MINUTES must be a number of minutes above 0 and at most 10080 \(decimals allowed\), got "0"/],
+      [{ CRISP_MCP_CONVERSE_IDLE_MINUTES: '-5' }, /CRISP_MCP_CONVERSE_IDLE_MINUTES must be a number of minutes/],
+      [{ CRISP_MCP_CONVERSE_IDLE_MINUTES: '20000' }, /at most 10080/],
+      [{ CRISP_MCP_CONVERSE_IDLE_MINUTES: '30m' }, /got "30m"/],
+      [{ CRISP_MCP_CONVERSE_WEBHOOK_URL: '' }, /CRISP_MCP_CONVERSE_SECRET is set but CRISP_MCP_CONVERSE_WEBHOOK_URL is not/],
+    ])('refuses %j in one line', (override, expected) => {
+      const message = failure(() => resolve(['--http'], { ...converse, ...override }));
+      expect(message).toMatch(expected);
+      expect(message).not.toContain('\n');
+      expect(message).not.toContain(SECRET.slice(6));
+    });
+  });
+
   it.each([
     ['127.0.0.1', true],
     ['127.1.2.3', true],

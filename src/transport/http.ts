@@ -1,6 +1,7 @@
 // `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
-// sessions (legacy-sessions.ts); `/healthz` answers load balancers; everything else is a 404.
+// sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
+// (src/bot/converse.ts); `/healthz` answers load balancers; everything else is a 404.
 // Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
 // the bearer token or Crisp's agent signature (401), Content-Type (415), the body size (413),
 // valid JSON (400); only then does the SDK see it.
@@ -14,6 +15,7 @@ import {
   validateOriginHeader,
   type AuthInfo,
 } from '@modelcontextprotocol/server';
+import type { ConverseAnswer } from '../bot/converse.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
@@ -42,6 +44,8 @@ export interface HttpServerOptions {
   shutdownGraceMs?: number;
   /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */
   timeouts?: { headersMs?: number; requestMs?: number };
+  /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
+  converse?: { accept(body: unknown): ConverseAnswer };
 }
 
 export interface HttpServerHandle {
@@ -89,6 +93,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const path = (req.url ?? '/').split('?', 1)[0];
     if (closing) res.setHeader('connection', 'close');
     if (path === '/healthz') return health(req, res, closing);
+    const converse = options.converse;
+    if (path === '/converse' && converse) {
+      return void serveConverse(req, res, converse).catch((error: unknown) => {
+        if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+        log.error({ err: error }, 'converse request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'Internal server error' });
+        else res.destroy();
+      });
+    }
     if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: 'Not found: the MCP endpoint is /mcp' });
     serveMcp(req, res).catch((error: unknown) => {
       // A client that hung up mid-request is not a server failure.
@@ -166,6 +179,38 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ? await legacy.handle(request, parsed, auth, finished)
       : await modern.fetch(request, { authInfo: auth, parsedBody: parsed });
     await send(res, response, abort.signal);
+  }
+
+  /** `POST /converse`: the /mcp checks in the same order, plain JSON errors, then the handler's answer (202 at once). */
+  async function serveConverse(req: IncomingMessage, res: ServerResponse, converse: NonNullable<HttpServerOptions['converse']>): Promise<void> {
+    const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) => {
+      log.debug({ status, reason: message }, 'converse request refused');
+      sendJson(res, status, { error, message }, headers);
+    };
+    const host = validateHostHeader(req.headers.host, allowedHosts);
+    if (!host.ok) return fail(403, 'forbidden', `Forbidden: ${host.message}`);
+    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
+    if (!origin.ok) return fail(403, 'forbidden', `Forbidden: ${origin.message}`);
+    if (req.method !== 'POST') return fail(405, 'method_not_allowed', 'Method not allowed: /converse takes POST', { allow: 'POST' });
+    // Crisp's agent signs /mcp requests only: with --crisp-agent and no token, /converse has no way in.
+    const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
+    if (isRefusal(checked)) return fail(checked.status, checked.status === 401 ? 'unauthorized' : 'forbidden', checked.message, checked.challenge ? { 'www-authenticate': checked.challenge } : {});
+    if (!isJsonContentType(req.headers['content-type'] ?? null)) return fail(415, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
+    const body = await readBody(req, maxBodyBytes);
+    if (body === 'too_large') {
+      res.once('finish', () => req.destroy());
+      return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`, { connection: 'close' });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return fail(400, 'invalid_json', 'Bad Request: the request body is not valid JSON');
+    }
+    if (closing) return fail(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
+    const answer = converse.accept(parsed);
+    if (answer.status !== 202) log.debug({ status: answer.status, reason: answer.body.message }, 'converse event refused');
+    sendJson(res, answer.status, answer.body, answer.headers);
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@
 // to the stderr log, where HTTP mode also logs the URL it serves.
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { CrispClient } from '../crisp/client.js';
-import { ConfigError, parseServeFlags, type Config, type HttpConfig } from '../config.js';
+import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger } from '../log.js';
@@ -13,6 +13,8 @@ import { buildServer, toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type ScenarioLibrary } from '../bot/library.js';
+import { ConverseService } from '../bot/converse.js';
+import { ReplyDeliverer } from '../bot/delivery.js';
 import { openStore, StoreError, type Store } from '../scenario/store/index.js';
 import { startSandbox, type Sandbox } from '../sandbox/server.js';
 import { startHttpServer, type HttpServerHandle } from './http.js';
@@ -101,17 +103,24 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 /** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
 async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
-  for (const secret of [...tokens, crispAgent?.secret ?? '']) registerSecret(secret);
+  for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
+  const converse = http.converse ? startConverse(http.converse, deps) : undefined;
+  if (typeof converse === 'string') {
+    process.stderr.write(`crisp-mcp: ${converse}\n`);
+    return 2;
+  }
   let server: HttpServerHandle;
   try {
-    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent });
+    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}) });
   } catch (error) {
+    await converse?.stop();
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw error;
     process.stderr.write(`crisp-mcp: cannot listen on ${host}:${port} (${code}): choose another --port or --host\n`);
     return 2;
   }
   const { config, log } = deps;
+  converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
     { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
@@ -127,5 +136,41 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
   process.once('SIGTERM', force);
   log.info({ signal, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
   await server.close();
+  // Every accepted /converse event is saved, then the deliveries in flight finish; the rest stays in the store.
+  await converse?.stop();
   return 0;
+}
+
+interface ConverseRuntime {
+  service: ConverseService;
+  announce(url: string): void;
+  stop(): Promise<void>;
+}
+
+/** The converse API's service, reply deliverer and inactivity sweeper; a one-line reason when it cannot run. */
+function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | string {
+  const { scenarios, store, log } = deps;
+  if (!scenarios || !store) {
+    return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
+  }
+  if (!scenarios.get(c.scenario)) {
+    const names = scenarios.names();
+    return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
+  }
+  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}) });
+  deliverer.start();
+  service.startSweeper();
+  const webhook = new URL(c.webhookUrl);
+  return {
+    service,
+    announce(url) {
+      log.info({ url, webhook: `${webhook.origin}${webhook.pathname}`, scenario: c.scenario, idle_minutes: c.idleMinutes, store: store.where }, 'converse API on');
+      if (store.kind === 'memory') log.warn('converse: the store is memory, so replies not yet delivered are lost on restart; use --store sqlite:PATH or redis://');
+    },
+    async stop() {
+      await service.close();
+      await deliverer.stop();
+    },
+  };
 }

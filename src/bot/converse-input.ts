@@ -1,0 +1,106 @@
+// What `POST /converse` accepts (design.md §8): the Zendesk AI agents "Converse with a Bot" body
+// (`platformConversationId`, `eventType`, `text`, `cardIndex`, `metaData`) and the Botpress
+// Messaging API's names (`conversationId`, `messageId`, `userId`), checked with zod. A refusal
+// names the first field at fault and what was expected there, in one line.
+import { z } from 'zod';
+import type { Scalar } from '../scenario/index.js';
+
+export const CONVERSE_EVENT_TYPES = ['startSession', 'message', 'endSession', 'metadata'] as const;
+export type ConverseEventType = (typeof CONVERSE_EVENT_TYPES)[number];
+
+/** One event, as the service runs it. */
+export interface ConverseEvent {
+  conversationId: string;
+  type: ConverseEventType;
+  /** The visitor's words, or the text of the button they clicked. */
+  text?: string;
+  /** 0-based index of the carousel card whose button was clicked. */
+  cardIndex?: number;
+  /** The caller's id of this event: the same id again is a no-op. */
+  messageId?: string;
+  userId?: string;
+  /** Pairs kept on the session; the scenario reads them as variables. */
+  metadata: Record<string, Scalar>;
+}
+
+export type ParsedInput = { ok: true; event: ConverseEvent } | { ok: false; field: string; message: string };
+
+export const MAX_TEXT = 10_000;
+export const MAX_METADATA_PAIRS = 50;
+const VAR_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Printable, no control characters: ids end up in store keys, logs and the replies' JSON.
+const ID = /^[^\p{Cc}]{1,200}$/u;
+
+const id = (what: string) =>
+  z.string({ error: `expected ${what}: a string of 1-200 characters` }).regex(ID, { error: `expected ${what}: 1-200 characters, no control characters` });
+
+const MetadataPair = z.object(
+  {
+    key: z.string({ error: 'expected a string' }).regex(VAR_NAME, { error: 'expected a variable name: letters, digits and "_", not starting with a digit, at most 64' }),
+    value: z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()], { error: 'expected a string (at most 1000 characters), a number, a boolean or null' }),
+    /** Zendesk marks personal data with it; accepted and not used. */
+    sanitize: z.boolean({ error: 'expected a boolean' }).optional(),
+  },
+  { error: 'expected an object {key, value}' },
+);
+const Metadata = z.array(MetadataPair, { error: 'expected an array of {key, value}' }).max(MAX_METADATA_PAIRS, { error: `expected at most ${MAX_METADATA_PAIRS} pairs` });
+
+export const ConverseRequest = z.object(
+  {
+    conversationId: id('the conversation id').optional(),
+    platformConversationId: id('the conversation id').optional(),
+    eventType: z.enum(CONVERSE_EVENT_TYPES, { error: `expected one of ${CONVERSE_EVENT_TYPES.join(', ')}` }),
+    text: z.string({ error: 'expected a string' }).max(MAX_TEXT, { error: `expected at most ${MAX_TEXT} characters` }).optional(),
+    cardIndex: z.number({ error: 'expected a whole number from 0' }).int({ error: 'expected a whole number from 0' }).min(0, { error: 'expected a whole number from 0' }).max(99, { error: 'expected at most 99' }).optional(),
+    messageId: id('a message id').optional(),
+    userId: id('a user id').optional(),
+    metadata: Metadata.optional(),
+    /** The Zendesk template's spelling. */
+    metaData: Metadata.optional(),
+  },
+  { error: 'expected a JSON object' },
+);
+
+/** Checks a parsed JSON body; never throws. */
+export function parseConverseInput(body: unknown): ParsedInput {
+  const parsed = ConverseRequest.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = fieldName(issue.path);
+    return { ok: false, field, message: `${field}: ${issue.message}` };
+  }
+  const r = parsed.data;
+  const bad = (field: string, message: string): ParsedInput => ({ ok: false, field, message: `${field}: ${message}` });
+  if (r.conversationId === undefined && r.platformConversationId === undefined) return bad('conversationId', 'expected conversationId (or platformConversationId): the id of this conversation, chosen by you');
+  if (r.conversationId !== undefined && r.platformConversationId !== undefined && r.conversationId !== r.platformConversationId) {
+    return bad('platformConversationId', 'expected the same value as conversationId (send one of the two)');
+  }
+  const pairs = [...(r.metadata ?? []), ...(r.metaData ?? [])];
+  switch (r.eventType) {
+    case 'message':
+      if (r.text === undefined && r.cardIndex === undefined) return bad('text', 'expected the visitor\'s text (or the clicked button\'s text) with eventType "message"');
+      break;
+    case 'metadata':
+      if (pairs.length === 0) return bad('metadata', 'expected at least one {key, value} pair with eventType "metadata"');
+      break;
+    case 'endSession':
+      if (pairs.length > 0) return bad('metadata', 'not accepted with eventType "endSession"');
+      break;
+    case 'startSession':
+      break;
+  }
+  if (r.cardIndex !== undefined && r.eventType !== 'message') return bad('cardIndex', 'only accepted with eventType "message"');
+  const metadata: Record<string, Scalar> = {};
+  for (const { key, value } of pairs) metadata[key] = value;
+  const event: ConverseEvent = { conversationId: (r.conversationId ?? r.platformConversationId)!, type: r.eventType, metadata };
+  if (r.text !== undefined) event.text = r.text;
+  if (r.cardIndex !== undefined) event.cardIndex = r.cardIndex;
+  if (r.messageId !== undefined) event.messageId = r.messageId;
+  if (r.userId !== undefined) event.userId = r.userId;
+  return { ok: true, event };
+}
+
+function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return 'body';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}

@@ -1,0 +1,121 @@
+// The built CLI as a deployment runs it: `crisp-mcp serve --http` with the converse API on a SQLite
+// file, killed (SIGKILL) while a reply hangs at the receiver, then started again on the same file:
+// every reply arrives, in order, the redelivered one under its first webhook-id; the configured
+// inactivity timeout then ends the session. And the one-line refusals at start-up.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/scenario/store/index.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { converseScenario } from '../helpers/converse.js';
+import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
+import { Receiver, TEST_SECRET } from '../helpers/receiver.js';
+
+const TOKEN = 'converse-cli-token-0123456789abcdef';
+let dir: string;
+let receiver: Receiver;
+const children: HttpCli[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-converse-cli-'));
+  const { source } = converseScenario();
+  writeFileSync(join(dir, 'converse-test.json'), source);
+  receiver = await Receiver.start();
+});
+afterAll(async () => {
+  for (const child of children) if (child.child.exitCode === null) child.child.kill('SIGKILL');
+  await receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = (extra: Record<string, string> = {}) => ({
+  CRISP_MCP_HTTP_TOKEN: TOKEN,
+  CRISP_MCP_CONVERSE_WEBHOOK_URL: receiver.url,
+  CRISP_MCP_CONVERSE_SECRET: TEST_SECRET,
+  CRISP_MCP_CONVERSE_SCENARIO: 'converse-test',
+  ...extra,
+});
+
+async function serve(extra: Record<string, string> = {}): Promise<HttpCli> {
+  const child = await spawnHttpCli(['--port', '0', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`], env(extra));
+  children.push(child);
+  return child;
+}
+
+function converse(cli: HttpCli, body: unknown): Promise<Response> {
+  return fetch(cli.url.replace(/\/mcp$/, '/converse'), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+}
+
+describe('crisp-mcp serve --http with the converse API (child processes, SQLite file)', () => {
+  it('SIGKILL with a reply in flight: the next process delivers everything, in order, no reply lost; the idle session then times out', async () => {
+    const first = await serve({ CRISP_MCP_CONVERSE_IDLE_MINUTES: '0.05' });
+    expect(first.logs()).toContainEqual(expect.objectContaining({ msg: 'converse API on', scenario: 'converse-test', idle_minutes: 0.05, url: first.url.replace(/\/mcp$/, '/converse') }));
+    // The receiver holds the very first reply: the process is killed while it is in flight.
+    receiver.behaviour = (_a, seen) => (seen === 0 && receiver.attempts.length === 0 ? 'hang' : 200);
+    expect((await converse(first, { conversationId: 'cli-1', eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Hal' }] })).status).toBe(202);
+    expect((await converse(first, { conversationId: 'cli-1', eventType: 'message', text: 'plans' })).status).toBe(202);
+    await receiver.waitFor(() => receiver.attempts.length === 1, 5_000, 'the first reply in flight');
+    const peek = new SqliteStore(join(dir, 'state.db'));
+    try {
+      // Both events saved (their 3 replies queued) before the kill.
+      const version = async () => (await peek.getPosition('converse:cli-1', 'converse-test'))?.version;
+      for (let i = 0; i < 200 && (await version()) !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await version()).toBe(2);
+    } finally {
+      await peek.close();
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const hung = receiver.attempts[0]!;
+    expect(hung).toMatchObject({ answer: 'hang', verified: true, json: { text: 'Hello Hal!' } });
+
+    const second = await serve({ CRISP_MCP_CONVERSE_IDLE_MINUTES: '0.05' });
+    // The killed process's delivery lock expires (5 s), then everything goes, and the idle session ends.
+    await receiver.waitFor(() => receiver.of('cli-1').length === 4, 12_000, 'delivered after the restart');
+    const replies = receiver.of('cli-1');
+    expect(replies.map((r) => [r.type, r.text])).toEqual([
+      ['text', 'Hello Hal!'],
+      ['choice', 'What do you need?'],
+      ['carousel', 'Pick a plan'],
+      ['end', ''],
+    ]);
+    expect(replies[3]).toMatchObject({ reason: 'inactivity', replyTo: null });
+    expect(replies[0]!.messageId).toBe(hung.id); // redelivered under the same webhook-id
+    expect(receiver.accepted.every((a) => a.verified)).toBe(true);
+    expect(new Set(receiver.accepted.map((a) => a.id)).size).toBe(receiver.accepted.length);
+
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.logs().at(-1)).toMatchObject({ msg: 'stopped' });
+  }, 25_000);
+});
+
+describe('crisp-mcp serve --http converse start-up refusals (one line, exit 2)', () => {
+  it.each([
+    [{ CRISP_MCP_CONVERSE_SECRET: 'not-a-whsec' }, /^crisp-mcp: CRISP_MCP_CONVERSE_SECRET must be whsec_ followed by the base64 of 24-64 random bytes/],
+    [{ CRISP_MCP_CONVERSE_SCENARIO: 'nope' }, /^crisp-mcp: CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "nope" is not one of converse-test/],
+  ])('%j', async (extra, message) => {
+    const run = await runCli(['serve', '--http', '--port', '0', '--sandbox', '--scenarios', dir], { env: env(extra) });
+    expect(run.status).toBe(2);
+    const said = run.stderr.split('\n').filter((line) => !line.startsWith('{') && line !== '');
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(message);
+  });
+
+  it('without any scenario loaded', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'crisp-mcp-empty-'));
+    try {
+      // No ./scenarios in the working directory, no --scenarios.
+      const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '--sandbox'], { cwd: empty, env: { PATH: process.env.PATH ?? '', ...env() } });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect(status).toBe(2);
+      expect(stderr).toMatch(/^crisp-mcp: CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "converse-test" in \.\/scenarios/m);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});

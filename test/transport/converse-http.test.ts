@@ -1,0 +1,122 @@
+// POST /converse on the HTTP server: 202 at once and the replies at a real receiver; the refusals
+// (401, 400 naming the field, 413, 415, 405, 403, 503 while stopping); and the route is absent
+// unless a converse handler is configured.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONVERSE_TOKEN, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
+import { post as rawPost, startHttpHarness } from '../helpers/http.js';
+
+let h: ConverseHarness;
+beforeAll(async () => {
+  h = await startConverseHarness({ http: { maxBodyBytes: 4_096 } });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('POST /converse', () => {
+  it('answers 202 at once, then the replies reach the webhook, signed', async () => {
+    const t0 = Date.now();
+    const accepted = await h.post({ platformConversationId: 'http-1', eventType: 'startSession', messageId: 'x1', metadata: [{ key: 'user_name', value: 'Gil' }] });
+    expect(accepted).toMatchObject({ status: 202, json: { status: 'accepted', conversationId: 'http-1', messageId: 'x1' } });
+    expect(accepted.headers.get('content-type')).toBe('application/json');
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect((await h.post({ conversationId: 'http-1', eventType: 'message', text: 'Maybe', messageId: 'x2' })).status).toBe(202);
+    await h.receiver.waitFor(() => h.receiver.of('http-1').length === 3);
+    expect(h.receiver.of('http-1').map((r) => [r.type, r.text, r.replyTo])).toEqual([
+      ['text', 'Hello Gil!', 'x1'],
+      ['choice', 'What do you need?', 'x1'],
+      ['choice', 'What do you need?', 'x2'], // not a choice: the buttons again
+    ]);
+    expect(h.receiver.accepted.every((a) => a.verified)).toBe(true);
+  });
+
+  it('a retried request (same messageId) is answered 202 and does nothing', async () => {
+    const body = { conversationId: 'http-2', eventType: 'startSession', messageId: 'once' };
+    const answers = await Promise.all(Array.from({ length: 4 }, () => h.post(body)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    await h.receiver.waitFor(() => h.receiver.of('http-2').length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(h.receiver.of('http-2')).toHaveLength(2);
+  });
+
+  it.each([
+    ['no token', {}, /send Authorization: Bearer <token>/],
+    ['a wrong token', { authorization: 'Bearer not-the-token-0123456789' }, /the bearer token is not valid/],
+  ])('401 with %s, and WWW-Authenticate', async (_label, headers, message) => {
+    const response = await fetch(h.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ conversationId: 'c', eventType: 'startSession' }) });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="crisp-mcp"/);
+    expect(await response.json()).toMatchObject({ error: 'unauthorized', message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    [{ eventType: 'startSession' }, 'conversationId'],
+    [{ conversationId: 'c', eventType: 'hello' }, 'eventType'],
+    [{ conversationId: 'c', eventType: 'message', cardIndex: 'one', text: 'x' }, 'cardIndex'],
+    [{ conversationId: 'c', eventType: 'metadata', metadata: [{ key: 'ok', value: 'v' }, { value: 'no key' }] }, 'metadata[1].key'],
+  ])('400 names the field: %j → %s', async (body, field) => {
+    const answer = await h.post(body);
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ error: 'invalid_request', field, message: expect.stringMatching(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: expected`)) });
+  });
+
+  it('400 for a body that is not JSON; 415 without a JSON Content-Type; 413 over the body limit (connection closed); 405 for GET', async () => {
+    expect(await h.post('{"conversationId": ')).toMatchObject({ status: 400, json: { error: 'invalid_json' } });
+    expect(await h.post('{}', { 'content-type': 'text/plain' })).toMatchObject({ status: 415, json: { error: 'unsupported_media_type' } });
+    const big = await rawPost(h.url, JSON.stringify({ conversationId: 'c', eventType: 'message', text: 'x'.repeat(5_000) }), { authorization: `Bearer ${CONVERSE_TOKEN}` });
+    expect(big.status).toBe(413);
+    expect(big.headers.connection).toBe('close');
+    expect(big.json).toMatchObject({ error: 'payload_too_large', message: expect.stringContaining('over 4096 bytes') });
+    const get = await fetch(h.url, { headers: { authorization: `Bearer ${CONVERSE_TOKEN}` } });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('403 for a foreign Host (DNS rebinding), as on /mcp', async () => {
+    const answer = await rawPost(h.url, JSON.stringify({ conversationId: 'c', eventType: 'startSession' }), { authorization: `Bearer ${CONVERSE_TOKEN}`, host: 'evil.example' });
+    expect(answer.status).toBe(403);
+    expect(answer.json).toMatchObject({ error: 'forbidden' });
+  });
+});
+
+describe('/converse off or locked', () => {
+  it('is a 404 when no converse handler is configured', async () => {
+    const plain = await startHttpHarness();
+    try {
+      const answer = await fetch(plain.url.replace(/\/mcp$/, '/converse'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(answer.status).toBe(404);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("refuses everyone when only Crisp's agent signatures are accepted (no bearer token)", async () => {
+    const agentOnly = await startConverseHarness({ http: { tokens: [], crispAgent: { secret: 'mcp_sec_test' } } });
+    try {
+      const answer = await agentOnly.post({ conversationId: 'c', eventType: 'startSession' }, { authorization: '' });
+      expect(answer.status).toBe(401);
+      expect(answer.json.message).toMatch(/set CRISP_MCP_HTTP_TOKEN/);
+    } finally {
+      await agentOnly.close();
+    }
+  });
+
+  it('answers 503 with Retry-After once stopping, and close() saves every event accepted before', async () => {
+    const stopping = await startConverseHarness({ http: {} });
+    try {
+      for (let i = 0; i < 50; i++) expect((await stopping.post({ conversationId: `s-${i % 5}`, eventType: 'startSession', messageId: `m${i}` })).status).toBe(202);
+      const url = stopping.url;
+      const closed = stopping.service.close();
+      const late = stopping.service.accept({ conversationId: 's-late', eventType: 'startSession' });
+      expect(late).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
+      await closed;
+      expect(stopping.service.queued).toBe(0);
+      // 5 conversations × 10 restarts × 2 replies: all saved (the deliverer is still running).
+      await stopping.receiver.waitFor(() => stopping.receiver.accepted.length === 100);
+      await stopping.server!.close();
+      await expect(fetch(url, { method: 'POST' })).rejects.toThrow();
+    } finally {
+      await stopping.close();
+    }
+  });
+});
