@@ -12,3 +12,4 @@ process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n\n');
 process.stdout.write(formatMcpHttp(await benchMcpHttp()) + '\n\n');
 process.stdout.write(formatStore(await benchStore()) + '\n');
 const { benchConverse, formatConverse } = await import('./converse.js'); process.stdout.write('\n' + formatConverse(await benchConverse()) + '\n');
+const { benchAutopilot, formatAutopilot } = await import('./autopilot.js'); process.stdout.write('\n' + formatAutopilot(await benchAutopilot()) + '\n');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
+import { runBotCommand } from './bot/command.js';
 import { runAuthCommand } from './credentials/command.js';
 import { scrub } from './credentials/redact.js';
 import { runSandboxCommand } from './sandbox/command.js';
@@ -26,6 +27,11 @@ Usage:
   crisp-mcp scenario validate|compile|schema|chat FILE
       Check a scenario file (every problem with its block path), print its linearized program or
       the JSON Schema of the format, or chat with it in the terminal as a visitor would.
+  crisp-mcp bot --scenario NAME [--events rtm|hooks] [--sandbox] [--scenarios DIR] [--store SPEC] [--port N --host H]
+          [--inboxes a,b] [--reply-budget 20/10m] [--repeat-window 60s] [--step-budget N] [--catch-up 15m] [--lock-ttl 5s]
+      The autopilot: answers visitors with a scenario, live, from Crisp's RTM events or its Web Hooks
+      (POST /hooks/crisp, signed with CRISP_HOOK_SECRET; --port default 8789). Only CRISP_WEBSITE_ID's
+      websites; silent once an operator writes or a handoff block runs, until the conversation is resolved.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--hooks URL] [--hook-events a,b] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
   crisp-mcp --version | --help
@@ -44,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'sandbox') return runSandboxCommand(rest);
   if (command === 'auth') return runAuthCommand(rest);
   if (command === 'scenario') return runScenarioCommand(rest);
+  if (command === 'bot') return runBotCommand(rest);
   // Bare `crisp-mcp` and `crisp-mcp --flags` are `serve`: that is what MCP hosts launch.
   if (command === undefined || command.startsWith('--')) return runServeCommand(argv);
   if (command === 'serve') return runServeCommand(rest);

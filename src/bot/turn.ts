@@ -161,7 +161,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
 const readsOperators = new WeakMap<Program, boolean>();
 
 /** What a step may read: the time, and (only for programs that ask) whether an operator is online. */
-async function stepContext(crisp: CrispClient, website: string, program: Program, now: number): Promise<StepContext> {
+export async function stepContext(crisp: CrispClient, website: string, program: Program, now: number): Promise<StepContext> {
   let needed = readsOperators.get(program);
   if (needed === undefined) {
     // Once per program, not per turn: a turn stays independent of the graph's size.

@@ -1,0 +1,66 @@
+// `crisp-mcp bot` as a user starts it: one clear line and exit 2 for a bad setting; with --sandbox
+// and --events hooks it serves /healthz and /hooks/crisp, answers the sandbox's visitors, and
+// stops on SIGTERM.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runCli, CLI } from '../helpers/cli.js';
+import { scenarioDir } from '../helpers/autopilot.js';
+import { eventually } from '../helpers/events.js';
+import { spawn } from 'node:child_process';
+
+describe('crisp-mcp bot (command line)', () => {
+  it.each([
+    [['bot'], {}, /bot needs --scenario NAME/],
+    [['bot', '--scenario', 'echo', '--events', 'carrier-pigeon', '--sandbox'], {}, /--events must be rtm or hooks/],
+    [['bot', '--scenario', 'echo', '--port', '9000', '--sandbox'], {}, /--port and --host are for the Web Hook server/],
+    [['bot', '--scenario', 'nope', '--sandbox', '--scenarios', 'SCENARIOS'], {}, /unknown scenario "nope"; valid: echo/],
+    [['bot', '--scenario', 'echo', '--reply-budget', 'lots', '--sandbox'], {}, /--reply-budget must look like 20\/10m/],
+    [
+      ['bot', '--scenario', 'echo', '--events', 'hooks', '--scenarios', 'SCENARIOS'],
+      { CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key', CRISP_WEBSITE_ID: '11111111-1111-4111-8111-111111111111' },
+      /--events hooks needs CRISP_HOOK_SECRET/,
+    ],
+  ])('%j → exit 2 with one line', async (args, env, message) => {
+    const dir = scenarioDir();
+    const run = await runCli(args.map((a) => (a === 'SCENARIOS' ? dir : a)), { env });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--sandbox --events hooks: serves /healthz and /hooks/crisp, answers a visitor, stops on SIGTERM', async () => {
+    expect(existsSync(CLI)).toBe(true);
+    const child = spawn(process.execPath, [CLI, 'bot', '--scenario', 'echo', '--scenarios', scenarioDir(), '--sandbox', '--events', 'hooks', '--port', '0'], {
+      env: { PATH: process.env.PATH ?? '', CRISP_MCP_LOG_LEVEL: 'debug' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const logs = () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const running = await eventually(() => logs().find((l) => l.msg === 'autopilot running'), 10_000, 'the bot starting');
+      const sandbox = logs().find((l) => l.msg === 'embedded Crisp sandbox started')!;
+      const hooks = new URL(running.url as string);
+      expect(hooks.pathname).toBe('/hooks/crisp');
+      const health = await fetch(new URL('/healthz', hooks));
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok', scenario: 'echo' });
+      expect((await fetch(hooks, { method: 'POST', body: '{}' })).status).toBe(403); // unsigned
+
+      const started = await fetch(`${sandbox.url as string}/_sandbox/websites/${sandbox.website_id as string}/conversations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'hi from the CLI test' }),
+      });
+      const session = ((await started.json()) as { data: { session_id: string } }).data.session_id;
+      await eventually(() => logs().find((l) => l.msg === 'turn saved' && String(l.conversation).endsWith(session)), 5_000, 'the turn');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // Stopping lets the conversation in flight finish: both replies were sent.
+      expect(logs().find((l) => l.msg === 'stopped')).toMatchObject({ turns: 1, queued: 2, delivery: { sent: 2 } });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
