@@ -16,11 +16,13 @@ Usage:
       embedded Crisp simulator; otherwise set CRISP_IDENTIFIER, CRISP_KEY and CRISP_WEBSITE_ID.
       Credentials: --identifier ID --key-file PATH [--tier T], else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER,
       else the OS keychain (crisp-mcp auth login).
-  crisp-mcp serve --http [--host 127.0.0.1] [--port 8787|0] [--token-file PATH] [--allowed-hosts a,b] [--crisp-agent]
+  crisp-mcp serve --http [--host 127.0.0.1] [--port 8787|0] [--token-file PATH] [--allowed-hosts a,b] [--crisp-agent] [--bot-scenario NAME]
       The same server over Streamable HTTP at /mcp (both protocol eras; /healthz for load balancers).
       Clients send Authorization: Bearer <CRISP_MCP_HTTP_TOKEN, or a line of --token-file>; a host other
       than loopback needs one. --crisp-agent also takes requests signed by Crisp's AI agent
       (CRISP_MCP_AGENT_SECRET), each bound to its website. --port 0 picks a free port; the URL is logged.
+      --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) also runs the autopilot on Crisp's Web Hooks at
+      /hooks/crisp, signed with CRISP_HOOK_SECRET (with --sandbox, the sandbox's hooks go there).
   crisp-mcp auth login|status|logout
       Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
       credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.

@@ -52,6 +52,8 @@ export interface HttpConfig {
   crispAgent: { secret: string } | undefined;
   /** `POST /converse` (design.md §8), on when CRISP_MCP_CONVERSE_WEBHOOK_URL is set. */
   converse?: ConverseConfig | undefined;
+  /** `/hooks/crisp` and the autopilot (--bot-scenario / CRISP_MCP_BOT_SCENARIO): the scenario it answers with. */
+  bot?: { scenario: string } | undefined;
 }
 
 /** The converse API: where bot replies go, how they are signed, which scenario answers, when a session times out. */
@@ -100,6 +102,7 @@ export function parseServeFlags(argv: string[]) {
         identifier: { type: 'string' },
         'key-file': { type: 'string' },
         tier: { type: 'string' },
+        'bot-scenario': { type: 'string' },
       },
     }).values;
   } catch (error) {
@@ -201,7 +204,7 @@ function resolveCredentials(identifier: string | undefined, key: string | undefi
 
 function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefined): Config['http'] {
   if (!flags.http) {
-    const stray = (['token-file', 'allowed-hosts', 'crisp-agent'] as const).find((name) => flags[name] !== undefined && flags[name] !== false);
+    const stray = (['token-file', 'allowed-hosts', 'crisp-agent', 'bot-scenario'] as const).find((name) => flags[name] !== undefined && flags[name] !== false);
     if (stray) throw new ConfigError(`--${stray} only applies to the HTTP server: add --http`);
     return undefined;
   }
@@ -225,7 +228,18 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   for (const name of allowedHosts) {
     if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme or port (IPv6 in brackets), got "${name}"`);
   }
-  return { host, port, tokens, allowedHosts, crispAgent, converse: resolveConverse(read) };
+  return { host, port, tokens, allowedHosts, crispAgent, converse: resolveConverse(read), bot: resolveBot(flags, read) };
+}
+
+/** `--bot-scenario NAME` (or CRISP_MCP_BOT_SCENARIO): the autopilot on `/hooks/crisp`, signed with CRISP_HOOK_SECRET. */
+function resolveBot(flags: ServeFlags, read: (name: string) => string | undefined): HttpConfig['bot'] {
+  const scenario = flags['bot-scenario']?.trim() ?? read('CRISP_MCP_BOT_SCENARIO');
+  if (scenario === undefined) return undefined;
+  if (!scenario) throw new ConfigError('--bot-scenario needs a scenario name (see `crisp-mcp scenario validate`)');
+  if (!flags.sandbox && !read('CRISP_HOOK_SECRET')) {
+    throw new ConfigError("--bot-scenario needs CRISP_HOOK_SECRET: the signing secret of your Crisp plugin's Web Hooks (or try it offline with --sandbox)");
+  }
+  return { scenario };
 }
 
 /** CRISP_MCP_CONVERSE_*: all or nothing around the webhook URL; without it /converse is off. */

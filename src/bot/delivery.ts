@@ -150,7 +150,8 @@ export class ReplyDeliverer {
     this.#polling = true;
     try {
       const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000 });
-      for (const { conversation } of due) this.kick(conversation);
+      // Only reply queues: the converse inboxes (`converse-in:`, accepted events) share the store's outbox.
+      for (const { conversation } of due) if (conversation.startsWith(this.#prefix)) this.kick(conversation);
     } catch (err) {
       this.#o.log?.error({ err }, 'converse delivery: cannot read the outbox');
     } finally {

@@ -1,11 +1,13 @@
 // `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
 // sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
-// (src/bot/converse.ts); `/healthz` answers load balancers; everything else is a 404.
+// (src/bot/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
+// a receiver (src/crisp/hooks.ts; the signature is its auth, not the bearer token); `/healthz`
+// answers load balancers; everything else is a 404.
 // Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
 // the bearer token or Crisp's agent signature (401), Content-Type (415), the body size (413),
 // valid JSON (400); only then does the SDK see it.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createMcpHandler,
@@ -15,7 +17,9 @@ import {
   validateOriginHeader,
   type AuthInfo,
 } from '@modelcontextprotocol/server';
+import { HOOKS_PATH } from '../bot/command.js';
 import type { ConverseAnswer } from '../bot/converse.js';
+import { createHookHandler, type HookHandlerOptions } from '../crisp/hooks.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
@@ -45,7 +49,13 @@ export interface HttpServerOptions {
   /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */
   timeouts?: { headersMs?: number; requestMs?: number };
   /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
-  converse?: { accept(body: unknown): ConverseAnswer };
+  converse?: { accept(body: unknown): ConverseAnswer | Promise<ConverseAnswer> };
+  /**
+   * Serves `POST /hooks/crisp`: Crisp's Web Hooks, checked by their HMAC signature (bearer tokens do not
+   * apply), behind the same Host/Origin checks and body limit as /mcp; 404 without it. Until `ready()`
+   * (and while shutting down) deliveries get a 503, so the sender retries.
+   */
+  hooks?: Pick<HookHandlerOptions, 'secret' | 'events' | 'onEvent' | 'onError'> & { ready?: () => boolean };
 }
 
 export interface HttpServerHandle {
@@ -53,6 +63,8 @@ export interface HttpServerHandle {
   url: string;
   /** Tool calls and other requests being served now (open streams excluded). */
   readonly inFlight: number;
+  /** The node:http server (to hand to code that wants one, e.g. the autopilot's hook server). */
+  readonly server: Server;
   /** Stops taking requests, lets calls in flight finish (up to the grace period), then closes everything. */
   close(): Promise<void>;
 }
@@ -80,6 +92,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const bearer = new BearerTokens(options.tokens ?? []);
   const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
   let allowedHosts: string[] = [];
+  const hookOptions = options.hooks;
+  const hooks = hookOptions ? createHookHandler({ ...hookOptions, maxBodyBytes }) : undefined;
 
   let closing = false;
   let inFlight = 0;
@@ -102,6 +116,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         else res.destroy();
       });
     }
+    if (path === HOOKS_PATH && hooks) return serveHooks(req, res, hooks);
     if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: 'Not found: the MCP endpoint is /mcp' });
     serveMcp(req, res).catch((error: unknown) => {
       // A client that hung up mid-request is not a server failure.
@@ -181,7 +196,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     await send(res, response, abort.signal);
   }
 
-  /** `POST /converse`: the /mcp checks in the same order, plain JSON errors, then the handler's answer (202 at once). */
+  /** `POST /converse`: the /mcp checks in the same order, plain JSON errors, then the handler's answer (202 once the event is stored). */
   async function serveConverse(req: IncomingMessage, res: ServerResponse, converse: NonNullable<HttpServerOptions['converse']>): Promise<void> {
     const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) => {
       log.debug({ status, reason: message }, 'converse request refused');
@@ -208,9 +223,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return fail(400, 'invalid_json', 'Bad Request: the request body is not valid JSON');
     }
     if (closing) return fail(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
-    const answer = converse.accept(parsed);
+    const answer = await converse.accept(parsed); // 202 only once the event is in the store
     if (answer.status !== 202) log.debug({ status: answer.status, reason: answer.body.message }, 'converse event refused');
     sendJson(res, answer.status, answer.body, answer.headers);
+  }
+
+  /** `POST /hooks/crisp`: Host and Origin (403), then the hook receiver (405, 413, 403 on a bad signature, 400, 200). */
+  function serveHooks(req: IncomingMessage, res: ServerResponse, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const refuseHook = (status: number, error: string, message: string, headers: Record<string, string> = {}) => {
+      log.debug({ status, reason: message }, 'web hook delivery refused');
+      req.resume();
+      sendJson(res, status, { error, message }, headers);
+    };
+    const host = validateHostHeader(req.headers.host, allowedHosts);
+    if (!host.ok) return refuseHook(403, 'forbidden', `Forbidden: ${host.message}`);
+    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
+    if (!origin.ok) return refuseHook(403, 'forbidden', `Forbidden: ${origin.message}`);
+    if (closing) return refuseHook(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
+    if (hookOptions?.ready && !hookOptions.ready()) return refuseHook(503, 'unavailable', 'Service Unavailable: the autopilot is starting; retry', { 'retry-after': '1' });
+    handler(req, res);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -227,6 +258,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let closed: Promise<void> | undefined;
   return {
     url,
+    server,
     get inFlight() {
       return inFlight;
     },

@@ -1,6 +1,8 @@
 // `crisp-mcp [serve]`: config → Crisp client (or the embedded sandbox) → MCP over stdio, or over
 // Streamable HTTP with --http (http.ts). In stdio mode stdout carries only MCP; everything else goes
-// to the stderr log, where HTTP mode also logs the URL it serves.
+// to the stderr log, where HTTP mode also logs the URL it serves. With --bot-scenario (HTTP only) it
+// also runs the autopilot (src/bot/command.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
+import { randomBytes } from 'node:crypto';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { CrispClient } from '../crisp/client.js';
 import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
@@ -12,7 +14,12 @@ import { Guard } from '../mcp/guard.js';
 import { buildServer, toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type ScenarioLibrary } from '../bot/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario, type ScenarioLibrary } from '../bot/library.js';
+import type { Autopilot } from '../bot/autopilot.js';
+import { HOOKS_PATH, startBot, type RunningBot } from '../bot/command.js';
+import { BOT_EVENTS, DEFAULT_GUARDRAILS } from '../bot/guardrails.js';
+import { SandboxHooks } from '../sandbox/hooks.js';
+import type { Logger } from '../log.js';
 import { ConverseService } from '../bot/converse.js';
 import { ReplyDeliverer } from '../bot/delivery.js';
 import { openStore, StoreError, type Store } from '../scenario/store/index.js';
@@ -41,6 +48,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   if (stateSecret) {
     registerSecret(stateSecret);
     useConfirmationSecret(stateSecret);
+  }
+
+  // --bot-scenario: Crisp signs its hooks with CRISP_HOOK_SECRET (config.ts requires it); the embedded sandbox signs with a random one.
+  let hookSecret: string | undefined;
+  if (config.http?.bot) {
+    hookSecret = config.hookSecret ?? randomBytes(24).toString('hex');
+    registerSecret(hookSecret);
   }
 
   let sandbox: Sandbox | undefined;
@@ -72,11 +86,34 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     throw error;
   }
   if (scenarios) log.info({ scenarios: scenarios.names(), store: store?.where }, 'scenarios loaded');
+  // The autopilot's scenario is checked before anything listens.
+  let botScenario: LoadedScenario | undefined;
+  const wanted = config.http?.bot?.scenario;
+  if (wanted !== undefined) {
+    let problem: string | undefined;
+    if (!scenarios) problem = `--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`;
+    else {
+      try {
+        botScenario = scenarios.require(wanted);
+      } catch (error) {
+        if (!(error instanceof UnknownScenarioError)) throw error;
+        problem = `--bot-scenario: ${error.message}`;
+      }
+    }
+    if (problem) {
+      process.stderr.write(`crisp-mcp: ${problem}\n`);
+      await store?.close();
+      await crisp.close();
+      await sandbox?.close();
+      return 2;
+    }
+  }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
   tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
 
   if (config.http) {
-    const code = await serveHttp(config.http, tools, deps);
+    const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
+    const code = await serveHttp(config.http, tools, deps, bot);
     await store?.close();
     await crisp.close();
     await sandbox?.close();
@@ -101,7 +138,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 }
 
 /** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
-async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps): Promise<number> {
+async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot?: BotWiring): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
   const converse = http.converse ? startConverse(http.converse, deps) : undefined;
@@ -109,9 +146,11 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     process.stderr.write(`crisp-mcp: ${converse}\n`);
     return 2;
   }
+  let autopilot: Autopilot | undefined;
+  const hooks = bot ? hookReceiver(bot.secret, deps.log, () => autopilot) : undefined;
   let server: HttpServerHandle;
   try {
-    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}) });
+    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) });
   } catch (error) {
     await converse?.stop();
     const code = (error as NodeJS.ErrnoException).code;
@@ -121,6 +160,16 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
   }
   const { config, log } = deps;
   converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
+  let running: RunningAutopilot | undefined;
+  if (bot) {
+    try {
+      running = await startAutopilot(bot, server, deps, (a) => (autopilot = a));
+    } catch (error) {
+      await server.close();
+      await converse?.stop();
+      throw error;
+    }
+  }
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
     { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
@@ -136,6 +185,8 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
   process.once('SIGTERM', force);
   log.info({ signal, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
   await server.close();
+  // The conversations in flight finish (their turns are saved); deliveries still queued stay in the store.
+  await running?.stop();
   // Every accepted /converse event is saved, then the deliveries in flight finish; the rest stays in the store.
   await converse?.stop();
   return 0;
@@ -171,6 +222,70 @@ function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | str
     async stop() {
       await service.close();
       await deliverer.stop();
+    },
+  };
+}
+
+/** What `serve --http --bot-scenario` needs to run the autopilot. */
+interface BotWiring {
+  scenario: LoadedScenario;
+  store: Store;
+  /** The hooks' signing secret (CRISP_HOOK_SECRET, or a random one the embedded sandbox signs with). */
+  secret: string;
+  crisp: CrispClient;
+  sandbox: Sandbox | undefined;
+}
+
+interface RunningAutopilot {
+  bot: RunningBot;
+  stop(): Promise<void>;
+}
+
+/** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
+function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
+  return {
+    secret,
+    events: BOT_EVENTS,
+    ready: () => current() !== undefined,
+    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => current()?.handle(event, { timestamp: event.timestamp }),
+    onError: (error: Error, status?: number) => {
+      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
+      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    },
+  };
+}
+
+/** The bot command's startBot in hooks mode on the MCP server's own `/hooks/crisp`; the embedded sandbox's hooks point there. */
+async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps: ToolDeps, attach: (autopilot: Autopilot) => void): Promise<RunningAutopilot> {
+  const { config, log } = deps;
+  const url = server.url.replace(/\/mcp$/, HOOKS_PATH);
+  // Listening first (the route is mounted already), then the sandbox's events flow, then the autopilot catches up.
+  const sandboxHooks = wiring.sandbox ? new SandboxHooks(wiring.sandbox.state, { url, secret: wiring.secret }) : undefined;
+  const { identifier, key, tier } = config.credentials!;
+  let bot: RunningBot;
+  try {
+    bot = await startBot({
+      crisp: wiring.crisp,
+      credentials: { identifier, key, tier },
+      store: wiring.store,
+      scenario: wiring.scenario,
+      guardrails: { ...DEFAULT_GUARDRAILS, replyBudget: { ...DEFAULT_GUARDRAILS.replyBudget }, inboxes: undefined, websites: new Set(config.websites) },
+      events: 'hooks',
+      log,
+      // The HTTP server closes itself; the autopilot only needs to be attached to its route.
+      hooks: { server: { url, server: server.server, attach, close: async () => {} } },
+    });
+  } catch (error) {
+    await sandboxHooks?.close();
+    throw error;
+  }
+  log.info({ scenario: wiring.scenario.name, events: 'hooks', url, websites: config.websites, store: wiring.store.where }, 'autopilot running');
+  return {
+    bot,
+    async stop() {
+      await bot.close();
+      await sandboxHooks?.close();
+      log.info(bot.autopilot.stats(), 'autopilot stopped');
     },
   };
 }

@@ -4,7 +4,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConverseInput } from '../../src/bot/converse.js';
+import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/bot/converse.js';
+import { MemoryStore, type Store } from '../../src/scenario/store/index.js';
 import { scenarioLibraryFromTexts } from '../../src/bot/library.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -25,6 +26,17 @@ afterEach(async () => {
 let n = 0;
 const fresh = () => `conv-${process.pid}-${++n}`;
 
+/** `store` with some methods replaced (the others bound to it: MemoryStore has private fields). */
+function overriding(store: Store, methods: Partial<Store>): Store {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      if (name in methods) return methods[name as keyof Store];
+      const value: unknown = Reflect.get(target, name, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** What a test reads of a reply: type and text, plus whatever else it has. */
 const brief = (r: Record<string, unknown>) => ({ type: r.type, text: r.text });
 
@@ -32,9 +44,9 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   it('startSession (with metadata) → message (button text) → message (cardIndex) → end; replies in order, signed, with stable ids', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
-    expect(h.service.accept({ platformConversationId: id, eventType: 'startSession', messageId: 'e1', userId: 'u-7', metaData: [{ key: 'user_name', value: 'Ann' }] }).status).toBe(202);
-    expect(h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans', messageId: 'e2' }).status).toBe(202);
-    expect(h.service.accept({ conversationId: id, eventType: 'message', text: 'Pro', cardIndex: 1, messageId: 'e3' }).status).toBe(202);
+    expect((await h.service.accept({ platformConversationId: id, eventType: 'startSession', messageId: 'e1', userId: 'u-7', metaData: [{ key: 'user_name', value: 'Ann' }] })).status).toBe(202);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans', messageId: 'e2' })).status).toBe(202);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'Pro', cardIndex: 1, messageId: 'e3' })).status).toBe(202);
     await receiver.waitFor(() => receiver.of(id).length === 5);
 
     const replies = receiver.of(id);
@@ -139,6 +151,41 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     const other = fresh();
     h.service.accept({ ...start, conversationId: other });
     await receiver.waitFor(() => receiver.of(other).length === 2);
+  });
+
+  it('an inbox item whose session was saved but not acked (a crash in between) is only acked when run again: no reply twice', async () => {
+    const store = new MemoryStore();
+    let failAcks = 1;
+    // The first inbox ack fails after the save, as a crash between the two would leave it.
+    const flaky = overriding(store, {
+      outboxAck: async (conversation: string, seq: number) => {
+        if (conversation.startsWith(INBOX_PREFIX) && failAcks-- > 0) throw new Error('store down');
+        return store.outboxAck(conversation, seq);
+      },
+    });
+    h = await startConverseHarness({ receiver, store: flaky });
+    const id = fresh();
+    const accepted = await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'k1', metadata: [{ key: 'user_name', value: 'Kit' }] });
+    expect(accepted.status).toBe(202);
+    await settled(h.service);
+    await receiver.waitFor(() => receiver.of(id).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Kit!' }, { type: 'choice', text: 'What do you need?' }]);
+    expect(await store.outboxHead(inboxKey(id))).toBeUndefined();
+    expect((await store.getPosition('converse:' + id, 'converse-test'))?.version).toBe(1);
+  });
+
+  it('answers 503 with Retry-After when the event cannot be stored, and runs nothing', async () => {
+    const store = new MemoryStore();
+    const down = overriding(store, {
+      savePosition: async () => {
+        throw new Error('store down');
+      },
+    });
+    h = await startConverseHarness({ receiver, store: down });
+    const answer = await h.service.accept({ conversationId: fresh(), eventType: 'startSession' });
+    expect(answer).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
+    expect(h.service.queued).toBe(0);
   });
 
   it("a webhook block calls the booking system (allow-listed origin, Idempotency-Key) and answers with what it returned", async () => {

@@ -38,8 +38,8 @@ const env = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function serve(extra: Record<string, string> = {}): Promise<HttpCli> {
-  const child = await spawnHttpCli(['--port', '0', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`], env(extra));
+async function serve(extra: Record<string, string> = {}, db = 'state.db'): Promise<HttpCli> {
+  const child = await spawnHttpCli(['--port', '0', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(dir, db)}`], env(extra));
   children.push(child);
   return child;
 }
@@ -90,6 +90,72 @@ describe('crisp-mcp serve --http with the converse API (child processes, SQLite 
     expect(await second.exited).toBe(0);
     expect(second.logs().at(-1)).toMatchObject({ msg: 'stopped' });
   }, 25_000);
+});
+
+describe('crisp-mcp serve --http converse: an accepted event survives SIGKILL (child processes, SQLite file)', () => {
+  it('SIGKILL right after the 202s: the next process runs every accepted event once, in order; a retried messageId stays a no-op', async () => {
+    const first = await serve({}, 'inbox.db');
+    const ids = Array.from({ length: 20 }, (_, i) => `kill-${i}`);
+    const events = (id: string) => [
+      { conversationId: id, eventType: 'startSession', messageId: `${id}-a`, metadata: [{ key: 'user_name', value: id }] },
+      { conversationId: id, eventType: 'message', text: 'plans', messageId: `${id}-b` },
+    ];
+    // Half the conversations are locked (as by a turn in another process) while the first process
+    // runs: their events are accepted but cannot run before the kill.
+    const locker = new SqliteStore(join(dir, 'inbox.db'));
+    const held = ids.filter((_, i) => i % 2 === 0);
+    for (const id of held) expect(await locker.acquireLock(`converse:lock:${id}`, 4_000)).toBeDefined();
+    await locker.close();
+    // Conversations posted at once, each one's events one after the other (arrival order = their order).
+    const statuses = await Promise.all(
+      ids.map(async (id) => {
+        const got: number[] = [];
+        for (const event of events(id)) got.push((await converse(first, event)).status);
+        return got;
+      }),
+    );
+    first.child.kill('SIGKILL'); // right after the last 202: most events are not run yet
+    await first.exited;
+    expect(statuses.flat()).toEqual(Array(ids.length * 2).fill(202));
+    const killed = new SqliteStore(join(dir, 'inbox.db'));
+    try {
+      const left = (await killed.outboxPending()).map((p) => p.conversation).filter((c) => c.startsWith('converse-in:'));
+      expect(left).toEqual(expect.arrayContaining(held.map((id) => `converse-in:${id}`))); // accepted, not run
+      expect((await killed.outboxHead(`converse-in:${held[0]}`))?.payload).toMatchObject({ event: { messageId: `${held[0]}-a` } });
+    } finally {
+      await killed.close();
+    }
+
+    const second = await serve({}, 'inbox.db');
+    // A client that missed a 202 sends again: the same messageId is not run twice.
+    expect((await converse(second, events(ids[0]!)[1])).status).toBe(202);
+    await receiver.waitFor(() => ids.every((id) => new Set(receiver.accepted.filter((a) => a.json.conversationId === id).map((a) => a.id)).size >= 3), 15_000, 'every accepted event run after the restart');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const id of ids) {
+      // Delivery is at least once (a reply whose 2xx the killed process never acked comes again, under
+      // its webhook-id, as receivers dedupe on): per webhook-id, the replies are each there once, in order.
+      const once = [...new Map(receiver.accepted.filter((a) => a.json.conversationId === id).map((a) => [a.id, a.json] as const)).values()];
+      expect(once.map((r) => [r.type, r.text])).toEqual([
+        ['text', `Hello ${id}!`],
+        ['choice', 'What do you need?'],
+        ['carousel', 'Pick a plan'],
+      ]);
+    }
+    // No reply made twice: a webhook-id always carries the same reply.
+    const mine = receiver.accepted.filter((a) => ids.includes(a.json.conversationId));
+    for (const a of mine) expect(a.json).toEqual(mine.find((b) => b.id === a.id)!.json);
+
+    const peek = new SqliteStore(join(dir, 'inbox.db'));
+    try {
+      // Inboxes and reply queues all empty (a redelivery may still be waiting for the killed process's delivery lock).
+      for (let i = 0; i < 100 && (await peek.outboxPending()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await peek.outboxPending()).toEqual([]);
+    } finally {
+      await peek.close();
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 40_000);
 });
 
 describe('crisp-mcp serve --http converse start-up refusals (one line, exit 2)', () => {

@@ -107,7 +107,7 @@ describe('/converse off or locked', () => {
       for (let i = 0; i < 50; i++) expect((await stopping.post({ conversationId: `s-${i % 5}`, eventType: 'startSession', messageId: `m${i}` })).status).toBe(202);
       const url = stopping.url;
       const closed = stopping.service.close();
-      const late = stopping.service.accept({ conversationId: 's-late', eventType: 'startSession' });
+      const late = await stopping.service.accept({ conversationId: 's-late', eventType: 'startSession' });
       expect(late).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
       await closed;
       expect(stopping.service.queued).toBe(0);
