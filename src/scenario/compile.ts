@@ -1,11 +1,25 @@
 // Scenario → program: validate the graph a human wrote, then LINEARIZE it into a flat instruction
 // array whose edges are integer indexes (seed 001: resume by index, never by walking the graph).
 // Runs once at boot; afterwards only the program is used. Pure: node:crypto's hash is the one
-// import from outside, and it does no I/O. Written for 100 000-block graphs: the walks use typed
-// arrays and build no per-block garbage.
-import { createHash } from 'node:crypto';
+// import from outside, and it does no I/O. Written for 100 000-block graphs: blocks are numbered
+// once, each edge is looked up once, the walks use typed arrays, and the hash streams bytes.
+import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
-import { DAYS, Scenario, WAITING_BLOCKS, type Block, type BusinessHours, type ChoiceBlock, type Condition, type SaveTarget, type Scalar } from './schema.js';
+import {
+  AskBlock,
+  Block,
+  BlockId,
+  DAYS,
+  HandoffBlock,
+  MessageBlock,
+  Scenario,
+  WAITING_BLOCKS,
+  type BusinessHours,
+  type ChoiceBlock,
+  type Condition,
+  type SaveTarget,
+  type Scalar,
+} from './schema.js';
 
 // ---------------------------------------------------------------- the program
 
@@ -101,14 +115,16 @@ export const IMPLICIT_END = '$end';
 
 /** Validates a scenario (already parsed from JSON) and linearizes it. */
 export function compile(source: unknown, options: CompileOptions = {}): CompileResult {
-  const parsed = scenarioParser().safeParse(source);
-  if (!parsed.success) return { ok: false, problems: zodProblems(parsed.error.issues) };
-  const scenario = parsed.data;
+  const input = read(source);
+  if (Array.isArray(input)) return { ok: false, problems: input };
+  const graph = layout(input);
   const problems: Problem[] = [];
-  const graph = analyze(scenario, options, problems);
-  if (problems.length > 0) return { ok: false, problems };
-  const warnings = warn(scenario, graph);
-  return { ok: true, program: linearize(scenario, graph), warnings };
+  const built = build(input, graph, options, problems);
+  if (built === undefined) return { ok: false, problems };
+  const { code, hash, warnings } = built;
+  const { scenario } = input;
+  const program: Program = { scenario: scenario.name, version: scenario.version, hash, start: 0, code, index: graph.index, migrations: { ...scenario.migrations }, blocks: graph.order.length };
+  return { ok: true, program, warnings };
 }
 
 /** Like `compile`, from JSON text: also reports duplicate keys (duplicate block ids), which JSON.parse drops. */
@@ -163,56 +179,264 @@ export function programToJson(program: Program, space = 2): string {
 
 // ---------------------------------------------------------------- validation
 
+/**
+ * A valid scenario with its blocks numbered in file order: `ids[i]` names `blocks[i]`, whose edges
+ * (the blocks it can go to, see pushTargets) are `edges[from[i]] … edges[from[i + 1] - 1]`, block
+ * numbers (-1 for an unknown block).
+ */
+interface Source {
+  scenario: Scenario;
+  ids: string[];
+  blocks: Block[];
+  numbers: Map<string, number>;
+  from: Int32Array;
+  edges: number[];
+  /** The variables the scenario sets (save, set vars, webhook map). */
+  sets: Set<string>;
+}
+
+/**
+ * The scenario as zod reads it, or every problem zod finds. The fast path checks each block with the
+ * compiled schema of its own type (small functions V8 optimizes, where the whole-file parser is one
+ * huge one) and keeps the caller's objects instead of a copy of every block. Whatever it is not sure
+ * of goes to the full compiled parser, the reference, which also names the problems.
+ */
+function read(source: unknown): Source | Problem[] {
+  const fast = readFast(source);
+  if (fast !== undefined) return fast;
+  const parsed = scenarioParser().safeParse(source);
+  if (!parsed.success) return zodProblems(parsed.error.issues);
+  const record = parsed.data.blocks;
+  const ids = Object.keys(record);
+  const numbers = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) numbers.set(ids[i]!, i);
+  const blocks = new Array<Block>(ids.length);
+  const from = new Int32Array(ids.length + 1);
+  const edges: number[] = [];
+  const sets = new Set<string>();
+  for (let i = 0; i < ids.length; i++) {
+    blocks[i] = record[ids[i]!]!;
+    from[i] = edges.length;
+    pushTargets(blocks[i]!, numbers, edges);
+    pushSets(blocks[i]!, sets);
+  }
+  from[ids.length] = edges.length;
+  return { scenario: parsed.data, ids, blocks, numbers, from, edges, sets };
+}
+
 let compiledSchema: typeof Scenario | undefined;
 /** zod's ahead-of-time compiled parser for Scenario (faster than the runtime parser on big files), built on first use. */
 function scenarioParser(): typeof Scenario {
   return (compiledSchema ??= z.compile(Scenario));
 }
 
+interface BlockSchema {
+  schema: z.ZodType;
+  /** Built on first use: only the block types a scenario uses are compiled. */
+  compiled?: z.ZodType;
+  probe: Probe | null;
+}
+
+let fastSchemas: { top: z.ZodType; topProbe: Probe | null; blockId: z.ZodType; blocks: Map<unknown, BlockSchema> } | undefined;
+function fast(): NonNullable<typeof fastSchemas> {
+  return (fastSchemas ??= {
+    top: z.compile(Scenario.extend({ blocks: z.any() })),
+    topProbe: probeFor(Scenario, new Set(['blocks'])),
+    blockId: z.compile(BlockId),
+    blocks: new Map(Block.options.map((schema): [unknown, BlockSchema] => [schema.shape.type.value, { schema, probe: probeFor(schema) }])),
+  });
+}
+
 /**
- * The graph, laid out: `order[pc]` is the block at instruction `pc` (depth-first from start, first
- * way on first; unreachable blocks after the `reachable` first ones), and the edges of instruction
- * pc are `to[first[pc]] … to[first[pc + 1] - 1]` (-1 for an unknown block).
+ * The scenario if zod accepts it and its output would be the input itself (up to the order of object
+ * keys, which nothing here relies on); a block whose output may differ (see `probeFor`) is taken as
+ * zod outputs it. undefined: not sure, ask the full parser. Each block's edges and the variables it
+ * sets are read while it is at hand.
+ */
+function readFast(source: unknown): Source | undefined {
+  const schemas = fast();
+  if (!z.validate(schemas.top, source) || schemas.topProbe?.(source)) return undefined;
+  const scenario = source as Scenario;
+  const record: unknown = scenario.blocks;
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+  const proto: unknown = Object.getPrototypeOf(record);
+  if ((proto !== Object.prototype && proto !== null) || Object.getOwnPropertySymbols(record).length > 0) return undefined;
+  const ids = Object.keys(record);
+  const n = ids.length;
+  const numbers = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const id = ids[i]!;
+    // zod's records skip a "__proto__" key: let the full parser say what that means
+    if (id === '__proto__' || !z.validate(schemas.blockId, id)) return undefined;
+    numbers.set(id, i);
+  }
+  const blocks = new Array<Block>(n);
+  const from = new Int32Array(n + 1);
+  const edges: number[] = [];
+  const sets = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const value: unknown = (record as Record<string, unknown>)[ids[i]!];
+    const entry = typeof value === 'object' && value !== null ? schemas.blocks.get((value as { type?: unknown }).type) : undefined;
+    if (entry === undefined) return undefined;
+    const schema = (entry.compiled ??= z.compile(entry.schema));
+    if (!z.validate(schema, value)) return undefined;
+    let block = value as Block;
+    if (entry.probe !== null && entry.probe(value)) {
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) return undefined;
+      block = parsed.data as Block;
+    }
+    blocks[i] = block;
+    from[i] = edges.length;
+    pushTargets(block, numbers, edges);
+    pushSets(block, sets);
+  }
+  from[n] = edges.length;
+  return { scenario, ids, blocks, numbers, from, edges, sets };
+}
+
+/** What the fast path and the canonical form read of a zod schema's definition. */
+interface SchemaDef {
+  type: string;
+  format?: string;
+  coerce?: boolean;
+  checks?: ReadonlyArray<{ _zod: { def: { check: string } } }>;
+  shape?: Record<string, z.core.$ZodType>;
+  catchall?: z.core.$ZodType;
+  innerType?: z.core.$ZodType;
+  element?: z.core.$ZodType;
+  keyType?: z.core.$ZodType;
+  valueType?: z.core.$ZodType;
+  options?: readonly z.core.$ZodType[];
+}
+
+function defOf(schema: z.core.$ZodType): SchemaDef {
+  return schema._zod.def as unknown as SchemaDef;
+}
+
+/** Whether zod's output for a value may differ from the value (beyond key order). */
+type Probe = (value: unknown) => boolean;
+const MAYBE: Probe = () => true;
+/** Checks that only accept or reject (an `overwrite` check, like trim(), rewrites the value). */
+const PURE_CHECKS = new Set(['min_length', 'max_length', 'length_equals', 'string_format', 'greater_than', 'less_than', 'number_format', 'multiple_of', 'custom', 'min_size', 'max_size', 'size_equals']);
+
+/**
+ * A probe for values of `schema`, or null if zod outputs any valid value as it is (strict objects
+ * list their keys in schema order, which does not count). In the scenario format only URLs (zod
+ * trims them) and records holding a "__proto__" key (zod drops it) can differ; anything the format
+ * does not use (transforms, defaults, coercion, stripping objects…) counts as "may differ". A
+ * wrong "may" costs one zod parse of the block; the probe is never wrong the other way.
+ */
+function probeFor(schema: z.core.$ZodType, omit?: ReadonlySet<string>): Probe | null {
+  const def = defOf(schema);
+  if (def.checks?.some((check) => !PURE_CHECKS.has(check._zod.def.check))) return MAYBE;
+  switch (def.type) {
+    case 'string':
+      return def.format === undefined && !def.coerce ? null : MAYBE;
+    case 'number':
+    case 'boolean':
+      return def.coerce ? MAYBE : null;
+    case 'null':
+    case 'literal':
+    case 'enum':
+      return null;
+    case 'optional':
+    case 'nullable': {
+      const inner = probeFor(def.innerType!);
+      return inner && ((value) => value !== undefined && value !== null && inner(value));
+    }
+    case 'array': {
+      const element = probeFor(def.element!);
+      return element && ((value) => (value as unknown[]).some(element));
+    }
+    case 'object': {
+      if (def.catchall === undefined || defOf(def.catchall).type !== 'never') return MAYBE;
+      const fields: Array<[string, Probe]> = [];
+      for (const [key, field] of Object.entries(def.shape!)) {
+        const probe = omit?.has(key) ? null : probeFor(field);
+        if (probe !== null) fields.push([key, probe]);
+      }
+      if (fields.length === 0) return null;
+      return (value) => {
+        for (const [key, probe] of fields) {
+          const field = (value as Record<string, unknown>)[key];
+          if (field !== undefined && probe(field)) return true;
+        }
+        return false;
+      };
+    }
+    case 'record': {
+      if (defOf(def.keyType!).type !== 'string' || probeFor(def.keyType!) !== null) return MAYBE;
+      const inner = probeFor(def.valueType!);
+      return (value) => Object.hasOwn(value as object, '__proto__') || (inner !== null && Object.values(value as object).some(inner));
+    }
+    case 'union':
+      return def.options!.every((option) => probeFor(option) === null) ? null : MAYBE;
+    default:
+      return MAYBE;
+  }
+}
+
+/** The keys of the object schema inside `schema` (through optional and array), in schema order. */
+function shapeKeys(schema: z.core.$ZodType): string[] {
+  let def = defOf(schema);
+  while (def.shape === undefined) def = defOf(def.innerType ?? def.element!);
+  return Object.keys(def.shape);
+}
+
+const CARD_KEYS = shapeKeys(MessageBlock.shape.cards);
+const FILE_KEYS = shapeKeys(MessageBlock.shape.file);
+const SAVE_KEYS = shapeKeys(AskBlock.shape.save);
+const ASSIGN_KEYS = shapeKeys(HandoffBlock.shape.assign);
+
+/** A copy of a strict object with the fields zod's output would have, in its order. */
+function pick<T extends object>(value: T, keys: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) if (key in value) out[key] = (value as Record<string, unknown>)[key];
+  return out as T;
+}
+
+// ---------------------------------------------------------------- the graph
+
+/**
+ * The graph, laid out: `order[pc]` is the number of the block at instruction `pc` (depth-first from
+ * start, first way on first; unreachable blocks after the `reachable` first ones, in file order), and
+ * the edges of instruction pc are `to[first[pc]] … to[first[pc + 1] - 1]`, instruction indexes (-1
+ * for an unknown block).
  */
 interface Graph {
-  order: string[];
+  order: Int32Array;
+  /** Block id → instruction index, in instruction order (the program's index). */
   index: Map<string, number>;
   reachable: number;
   first: Int32Array;
   to: Int32Array;
-  /** Instructions whose block may read variables (templates, conditions, saves): all but plain messages. */
-  readers: number[];
-  /** Per choice instruction, its accepted answers (see Instruction `answers`). */
-  answers: Array<string[] | undefined>;
-  regexes: Map<string, RegExp>;
-  /** Some message has no next: the program gets an `$end` instruction. */
-  implicitEnd: boolean;
 }
 
-/** The blocks a block can go to, in order (the first is the usual way on). */
-function pushTargets(block: Block, out: string[]): void {
+/** The numbers of the blocks a block can go to, in order (the first is the usual way on); -1 for an unknown block. */
+function pushTargets(block: Block, numbers: ReadonlyMap<string, number>, out: number[]): void {
   switch (block.type) {
     case 'message':
-      if (block.next !== undefined) out.push(block.next);
+      if (block.next !== undefined) out.push(numbers.get(block.next) ?? -1);
       return;
     case 'choice':
-      for (const c of block.choices) out.push(c.next);
-      if (block.fallback !== undefined) out.push(block.fallback);
+      for (const c of block.choices) out.push(numbers.get(c.next) ?? -1);
+      if (block.fallback !== undefined) out.push(numbers.get(block.fallback) ?? -1);
       return;
     case 'ask':
     case 'set':
-      out.push(block.next);
+      out.push(numbers.get(block.next) ?? -1);
       return;
     case 'match':
-      for (const r of block.rules) out.push(r.next);
-      out.push(block.otherwise);
+      for (const r of block.rules) out.push(numbers.get(r.next) ?? -1);
+      out.push(numbers.get(block.otherwise) ?? -1);
       return;
     case 'condition':
-      out.push(block.then, block.else);
+      out.push(numbers.get(block.then) ?? -1, numbers.get(block.else) ?? -1);
       return;
     case 'webhook':
-      out.push(block.next);
-      if (block.on_error !== undefined) out.push(block.on_error);
+      out.push(numbers.get(block.next) ?? -1);
+      if (block.on_error !== undefined) out.push(numbers.get(block.on_error) ?? -1);
       return;
     case 'handoff':
     case 'end':
@@ -243,42 +467,69 @@ function edgesOf(id: string, block: Block): Array<[target: string, path: string]
   }
 }
 
-/**
- * Depth-first layout from start, unreachable blocks after in file order. A block gets its index
- * when it is taken off the stack, and its targets are recorded then, so the edge list comes out
- * in instruction order at no extra cost.
- */
-function layout(blocks: Scenario['blocks'], start: string): Pick<Graph, 'order' | 'index' | 'reachable' | 'first'> & { targets: string[] } {
-  const order: string[] = [];
-  const index = new Map<string, number>();
-  const ids = Object.keys(blocks);
-  const first = new Int32Array(ids.length + 1);
-  const targets: string[] = [];
-  const place = (id: string) => {
-    index.set(id, order.length);
-    first[order.length] = targets.length;
-    order.push(id);
-    pushTargets(blocks[id]!, targets);
-  };
-  const stack = [start];
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    if (index.has(id) || !Object.hasOwn(blocks, id)) continue;
-    const from = targets.length;
-    place(id);
-    for (let e = targets.length - 1; e >= from; e--) if (!index.has(targets[e]!)) stack.push(targets[e]!);
+/** Depth-first layout from start, unreachable blocks after in file order: integers only, the ids were looked up once (`Source`). */
+function layout(source: Source): Graph {
+  const { ids, numbers, from, edges } = source;
+  const n = ids.length;
+  const pcOf = new Int32Array(n).fill(-1);
+  const order = new Int32Array(n);
+  let count = 0;
+  const start = numbers.get(source.scenario.start);
+  if (start !== undefined) {
+    const stack = [start];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      if (pcOf[i] !== -1) continue;
+      pcOf[i] = count;
+      order[count++] = i;
+      for (let e = from[i + 1]! - 1; e >= from[i]!; e--) {
+        const t = edges[e]!;
+        if (t >= 0 && pcOf[t] === -1) stack.push(t);
+      }
+    }
   }
-  const reachable = order.length;
-  if (reachable < ids.length) for (const id of ids) if (!index.has(id)) place(id);
-  first[order.length] = targets.length;
-  return { order, index, reachable, first, targets };
+  const reachable = count;
+  for (let i = 0; count < n; i++) {
+    if (pcOf[i] !== -1) continue;
+    pcOf[i] = count;
+    order[count++] = i;
+  }
+
+  const first = new Int32Array(n + 1);
+  const to = new Int32Array(edges.length);
+  let inFileOrder = true;
+  let e = 0;
+  for (let pc = 0; pc < n; pc++) {
+    const i = order[pc]!;
+    if (i !== pc) inFileOrder = false;
+    first[pc] = e;
+    for (let k = from[i]!; k < from[i + 1]!; k++) {
+      const t = edges[k]!;
+      to[e++] = t < 0 ? -1 : pcOf[t]!;
+    }
+  }
+  first[n] = e;
+  // Files often list blocks in the order they run: then the block numbers are the index already.
+  let index = numbers;
+  if (!inFileOrder) {
+    index = new Map();
+    for (let pc = 0; pc < n; pc++) index.set(ids[order[pc]!]!, pc);
+  }
+  return { order, index, reachable, first, to };
 }
 
-/** Lays the graph out and reports every error: unknown targets, missing start, loops that never wait, bad regexes and time zones… */
-function analyze(scenario: Scenario, options: CompileOptions, problems: Problem[]): Graph {
+/**
+ * One pass over the blocks in instruction order, so that each block is read while it is at hand:
+ * checks it (every error is reported: unknown targets, bad regexes and time zones, ambiguous answers,
+ * unlisted webhooks), builds its instruction, and feeds it to the program hash. The scenario-wide
+ * checks (start, origins, migrations) come first, loops that never wait last; after the first
+ * error it only checks. The warnings: variables read that no block sets, unreachable blocks.
+ * undefined: errors (in `problems`).
+ */
+function build(source: Source, graph: Graph, options: CompileOptions, problems: Problem[]): { code: Instruction[]; hash: string; warnings: Problem[] } | undefined {
   const error = (path: string, message: string) => problems.push({ level: 'error', path, message });
-  const { blocks } = scenario;
-  const { order, index, reachable, first, targets } = layout(blocks, scenario.start);
+  const { scenario, ids, blocks, sets } = source;
+  const { order, index, reachable, first, to } = graph;
   const n = order.length;
   const regexes = new Map<string, RegExp>();
   const regex = (path: string, source: string, flags: string) => {
@@ -302,30 +553,34 @@ function analyze(scenario: Scenario, options: CompileOptions, problems: Problem[
   }
   for (const [from, target] of Object.entries(scenario.migrations ?? {})) if (!index.has(target)) error(`migrations.${from}`, `migration target "${target}" does not exist`);
 
-  const to = new Int32Array(targets.length);
-  for (let e = 0; e < targets.length; e++) to[e] = index.get(targets[e]!) ?? -1;
+  // Labels repeat ("Yes", "No"…): each distinct one is normalized, and kept in the program, once.
+  const normalized = new Map<string, string>();
+  const normal = (text: string) => {
+    let out = normalized.get(text);
+    if (out === undefined) normalized.set(text, (out = normalize(text)));
+    return out;
+  };
+  const hash = new ProgramHash(scenario, ids, order, reachable);
+  const code = new Array<Instruction>(n);
   const waits = new Uint8Array(n);
-  const readers: number[] = [];
-  const answers: Array<string[] | undefined> = [];
+  const warned: Problem[] = [];
   let implicitEnd = false;
   for (let pc = 0; pc < n; pc++) {
-    const id = order[pc]!;
-    const block = blocks[id]!;
+    const id = ids[order[pc]!]!;
+    const block = blocks[order[pc]!]!;
     for (let e = first[pc]!; e < first[pc + 1]!; e++) {
       if (to[e] !== -1) continue;
       for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"`);
       break;
     }
     if (WAITING_BLOCKS.has(block.type)) waits[pc] = 1;
-    if (block.type === 'message') {
-      if (block.next === undefined) implicitEnd = true;
-      if (block.text?.includes('{{')) readers.push(pc);
-      continue;
-    }
-    readers.push(pc);
+    let answers: string[] | undefined;
     switch (block.type) {
+      case 'message':
+        if (block.next === undefined) implicitEnd = true;
+        break;
       case 'choice':
-        answers[pc] = choiceAnswers(id, block, error);
+        answers = choiceAnswers(id, block, normal, error);
         break;
       case 'ask':
         if (typeof block.validation === 'object') regex(`blocks.${id}.validation.regex`, block.validation.regex, block.validation.flags ?? '');
@@ -348,32 +603,42 @@ function analyze(scenario: Scenario, options: CompileOptions, problems: Problem[
       default:
         break;
     }
+    if (problems.length > 0) continue; // no program: only the errors matter now
+    warnings(id, block, sets, warned);
+    code[pc] = instruction(id, block, to, first[pc]!, n, regexes, answers);
+    if (pc < reachable) hash.block(block);
   }
-  const graph: Graph = { order, index, reachable, first, to, readers, answers, regexes, implicitEnd };
-  checkCycles(graph, waits, error);
-  return graph;
+  if (implicitEnd) {
+    index.set(IMPLICIT_END, n);
+    code.push({ op: 'end', block: IMPLICIT_END, message: null, resolve: false });
+  }
+  checkCycles(ids, graph, waits, error);
+  if (problems.length > 0) return undefined;
+  for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
+  return { code, hash: hash.digest(blocks), warnings: warned };
 }
 
 /** A choice's accepted answers, normalized: label then value of each choice; two choices may not share one. */
-function choiceAnswers(id: string, block: ChoiceBlock, error: (path: string, message: string) => void): string[] {
+function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) => string, error: (path: string, message: string) => void): string[] {
   const count = block.choices.length;
   const answers = new Array<string>(count * 2);
   for (let i = 0; i < count; i++) {
     const c = block.choices[i]!;
-    answers[2 * i] = normalize(c.label);
-    answers[2 * i + 1] = c.value === undefined ? answers[2 * i]! : normalize(c.value);
-    for (const field of ['label', 'value'] as const) {
-      if (c[field] === undefined) continue;
-      const j = answers.indexOf(answers[field === 'label' ? 2 * i : 2 * i + 1]!);
-      if (j < 2 * i) error(`blocks.${id}.choices.${i}.${field}`, `"${c[field]}" is also choice ${j >> 1}: answers would be ambiguous`);
-    }
+    answers[2 * i] = normal(c.label);
+    answers[2 * i + 1] = c.value === undefined ? answers[2 * i]! : normal(c.value);
+    let j = answers.indexOf(answers[2 * i]!);
+    if (j < 2 * i) error(`blocks.${id}.choices.${i}.label`, `"${c.label}" is also choice ${j >> 1}: answers would be ambiguous`);
+    if (c.value === undefined) continue;
+    j = answers.indexOf(answers[2 * i + 1]!);
+    if (j < 2 * i) error(`blocks.${id}.choices.${i}.value`, `"${c.value}" is also choice ${j >> 1}: answers would be ambiguous`);
   }
   return answers;
 }
 
 /** An error for each loop of non-waiting blocks: such a loop would spin without the visitor. */
-function checkCycles(graph: Graph, waits: Uint8Array, error: (path: string, message: string) => void): void {
+function checkCycles(ids: readonly string[], graph: Graph, waits: Uint8Array, error: (path: string, message: string) => void): void {
   const { order, first, to } = graph;
+  const name = (pc: number) => ids[order[pc]!]!;
   const n = order.length;
   const color = new Uint8Array(n); // 0 unseen, 1 on the DFS stack, 2 done
   const stack = new Int32Array(n);
@@ -395,8 +660,8 @@ function checkCycles(graph: Graph, waits: Uint8Array, error: (path: string, mess
       if (t < 0 || waits[t]) continue;
       if (color[t] === 1) {
         const from = stack.subarray(0, depth).indexOf(t);
-        const loop = [...stack.subarray(from, depth), t].map((x) => order[x]!);
-        error(`blocks.${order[t]}`, `the loop ${loop.join(' → ')} never waits for the visitor (put a choice, ask or match in it)`);
+        const loop = [...stack.subarray(from, depth), t].map(name);
+        error(`blocks.${name(t)}`, `the loop ${loop.join(' → ')} never waits for the visitor (put a choice, ask or match in it)`);
       } else if (color[t] === 0) {
         color[t] = 1;
         cursor[t] = first[t]!;
@@ -408,87 +673,53 @@ function checkCycles(graph: Graph, waits: Uint8Array, error: (path: string, mess
 
 const TEMPLATE_VAR = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
-/** Warnings: unreachable blocks, and variables read (`{{name}}`, conditions) that no block sets. */
-function warn(scenario: Scenario, graph: Graph): Problem[] {
-  const { blocks } = scenario;
-  const { order, readers } = graph;
-  const warnings: Problem[] = [];
-  const set = new Set<string>();
-  for (const pc of readers) {
-    const b = blocks[order[pc]!]!;
-    if (b.type === 'ask' && b.save.var) set.add(b.save.var);
-    else if ((b.type === 'choice' || b.type === 'match') && b.save) set.add(b.save);
-    else if (b.type === 'set' && b.vars) for (const name in b.vars) set.add(name);
-    else if (b.type === 'webhook' && b.map) for (const name in b.map) set.add(name);
-  }
-  const templates = (path: string, text: unknown) => {
-    if (typeof text !== 'string' || !text.includes('{{')) return;
-    TEMPLATE_VAR.lastIndex = 0;
-    for (let m = TEMPLATE_VAR.exec(text); m !== null; m = TEMPLATE_VAR.exec(text)) {
-      if (!set.has(m[1]!)) warnings.push({ level: 'warning', path, message: `{{${m[1]}}} is never set by this scenario (it shows as "")` });
-    }
-  };
-  for (const pc of readers) {
-    const id = order[pc]!;
-    const b = blocks[id]!;
-    if ('text' in b) templates(`blocks.${id}.text`, b.text);
-    if (b.type === 'ask') templates(`blocks.${id}.invalid_text`, b.invalid_text);
-    else if (b.type === 'handoff') templates(`blocks.${id}.note`, b.note);
-    else if (b.type === 'set') {
-      for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(`blocks.${id}.${map}.${k}`, v);
-    } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(`blocks.${id}.body.${k}`, v);
-    else if (b.type === 'condition') {
-      conditions(b.when).forEach((c, i) => {
-        if ('var' in c && !set.has(c.var)) warnings.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
-      });
-    }
-  }
-  for (let pc = graph.reachable; pc < order.length; pc++) warnings.push({ level: 'warning', path: `blocks.${order[pc]}`, message: 'unreachable from start' });
-  return warnings;
+/** The variables a block sets. */
+function pushSets(block: Block, out: Set<string>): void {
+  if (block.type === 'ask' && block.save.var) out.add(block.save.var);
+  else if ((block.type === 'choice' || block.type === 'match') && block.save) out.add(block.save);
+  else if (block.type === 'set' && block.vars) for (const name of Object.keys(block.vars)) out.add(name);
+  else if (block.type === 'webhook' && block.map) for (const name of Object.keys(block.map)) out.add(name);
 }
 
-// ---------------------------------------------------------------- linearization
-
-/** One instruction per block, in layout order; edges resolved to instruction indexes. */
-function linearize(scenario: Scenario, graph: Graph): Program {
-  const { blocks } = scenario;
-  const { order, index } = graph;
-  const n = order.length;
-  if (graph.implicitEnd) index.set(IMPLICIT_END, n);
-  const code = new Array<Instruction>(n);
-  const endPc = n;
-  for (let pc = 0; pc < n; pc++) {
-    let e = graph.first[pc]!;
-    const edge = () => graph.to[e++]!; // the block's targets, in pushTargets order
-    code[pc] = instruction(order[pc]!, blocks[order[pc]!]!, edge, endPc, graph.regexes, graph.answers[pc]);
+/** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
+function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
+  if ('text' in b) templates(id, 'text', b.text, sets, out);
+  if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
+  else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
+  else if (b.type === 'set') {
+    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(id, `${map}.${k}`, v, sets, out);
+  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(id, `body.${k}`, v, sets, out);
+  else if (b.type === 'condition') {
+    conditions(b.when).forEach((c, i) => {
+      if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
+    });
   }
-  if (graph.implicitEnd) code.push({ op: 'end', block: IMPLICIT_END, message: null, resolve: false });
-  return {
-    scenario: scenario.name,
-    version: scenario.version,
-    hash: hashSource(scenario, order, graph.reachable),
-    start: 0,
-    code,
-    index,
-    migrations: { ...scenario.migrations },
-    blocks: n,
-  };
 }
 
-/** `edge()` yields the block's targets as instruction indexes, in the order pushTargets lists them. */
-function instruction(id: string, b: Block, edge: () => number, endPc: number, regexes: Map<string, RegExp>, answers: string[] | undefined): Instruction {
+function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[]): void {
+  if (typeof text !== 'string' || !text.includes('{{')) return;
+  TEMPLATE_VAR.lastIndex = 0;
+  for (let m = TEMPLATE_VAR.exec(text); m !== null; m = TEMPLATE_VAR.exec(text)) {
+    if (!sets.has(m[1]!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${m[1]}}} is never set by this scenario (it shows as "")` });
+  }
+}
+
+// ---------------------------------------------------------------- instructions
+
+/** The block's targets are `to[e]`, `to[e + 1]`…, as instruction indexes, in the order pushTargets lists them. */
+function instruction(id: string, b: Block, to: Int32Array, e: number, endPc: number, regexes: Map<string, RegExp>, answers: string[] | undefined): Instruction {
   switch (b.type) {
     case 'message':
-      return { op: 'say', block: id, message: messageOf(id, b), next: b.next === undefined ? endPc : edge() };
+      return { op: 'say', block: id, message: messageOf(id, b), next: b.next === undefined ? endPc : to[e]! };
     case 'choice': {
       const count = b.choices.length;
       const values = new Array<string>(count);
       const targets = new Array<number>(count);
       for (let i = 0; i < count; i++) {
         values[i] = b.choices[i]!.value ?? b.choices[i]!.label;
-        targets[i] = edge();
+        targets[i] = to[e++]!;
       }
-      return { op: 'choice', block: id, message: choiceMessage(id, b), answers: answers!, values, targets, fallback: b.fallback === undefined ? -1 : edge(), save: b.save ?? null };
+      return { op: 'choice', block: id, message: choiceMessage(id, b), answers: answers!, values, targets, fallback: b.fallback === undefined ? -1 : to[e]!, save: b.save ?? null };
     }
     case 'ask': {
       const v = b.validation;
@@ -498,24 +729,25 @@ function instruction(id: string, b: Block, edge: () => number, endPc: number, re
         message: { type: 'text', text: b.text },
         ...(v === undefined ? { check: null } : typeof v === 'string' ? { check: v } : { check: 'regex', re: regexes.get(`blocks.${id}.validation.regex`)! }),
         invalid: b.invalid_text === undefined ? null : { type: 'text', text: b.invalid_text },
-        save: { ...b.save },
-        next: edge(),
+        save: pick(b.save, SAVE_KEYS),
+        next: to[e]!,
       };
     }
-    case 'match':
-      return {
-        op: 'match',
-        block: id,
-        rules: b.rules.map((r, i): MatchRuleCode => {
-          if (r.regex !== undefined) return { kind: 'regex', words: [], re: regexes.get(`blocks.${id}.rules.${i}.regex`)!, next: edge() };
-          const words = r.contains ?? r.exact ?? [];
-          return { kind: r.contains !== undefined ? 'contains' : 'exact', words: (Array.isArray(words) ? words : [words]).map(normalize), next: edge() };
-        }),
-        otherwise: edge(),
-        save: b.save ?? null,
-      };
+    case 'match': {
+      const rules = new Array<MatchRuleCode>(b.rules.length);
+      for (let i = 0; i < rules.length; i++) {
+        const r = b.rules[i]!;
+        if (r.regex !== undefined) {
+          rules[i] = { kind: 'regex', words: [], re: regexes.get(`blocks.${id}.rules.${i}.regex`)!, next: to[e++]! };
+          continue;
+        }
+        const words = r.contains ?? r.exact ?? [];
+        rules[i] = { kind: r.contains !== undefined ? 'contains' : 'exact', words: (Array.isArray(words) ? words : [words]).map(normalize), next: to[e++]! };
+      }
+      return { op: 'match', block: id, rules, otherwise: to[e]!, save: b.save ?? null };
+    }
     case 'condition':
-      return { op: 'cond', block: id, when: conditions(b.when).map(condition), then: edge(), else: edge() };
+      return { op: 'cond', block: id, when: conditions(b.when).map(condition), then: to[e]!, else: to[e + 1]! };
     case 'set':
       return {
         op: 'set',
@@ -524,10 +756,10 @@ function instruction(id: string, b: Block, edge: () => number, endPc: number, re
         conversation_data: b.conversation_data ? { ...b.conversation_data } : null,
         people_data: b.people_data ? { ...b.people_data } : null,
         segments: b.segments ? { add: [...(b.segments.add ?? [])], remove: [...(b.segments.remove ?? [])] } : null,
-        next: edge(),
+        next: to[e]!,
       };
     case 'webhook': {
-      const next = edge();
+      const next = to[e]!;
       return {
         op: 'webhook',
         block: id,
@@ -536,7 +768,7 @@ function instruction(id: string, b: Block, edge: () => number, endPc: number, re
         body: b.body ? { ...b.body } : null,
         map: Object.entries(b.map ?? {}).map(([name, path]) => [name, path.split('.')]),
         next,
-        on_error: b.on_error === undefined ? next : edge(),
+        on_error: b.on_error === undefined ? next : to[e + 1]!,
       };
     }
     case 'handoff':
@@ -544,7 +776,7 @@ function instruction(id: string, b: Block, edge: () => number, endPc: number, re
         op: 'handoff',
         block: id,
         message: b.text === undefined ? null : { type: 'text', text: b.text },
-        assign: b.assign ? { ...b.assign } : null,
+        assign: b.assign ? pick(b.assign, ASSIGN_KEYS) : null,
         unassign: b.unassign ?? false,
         note: b.note ?? null,
         reason: b.reason ?? 'handoff',
@@ -556,14 +788,21 @@ function instruction(id: string, b: Block, edge: () => number, endPc: number, re
 
 /** How visitor text and answers are compared: trimmed, inner spaces collapsed, lowercase. */
 export function normalize(text: string): string {
-  return text.trim().replace(/\s+/g, ' ').toLowerCase();
+  // Most labels and answers are ASCII with single spaces: then only the case can change.
+  let upper = false;
+  for (let i = 0, n = text.length; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80 || (c >= 0x09 && c <= 0x0d) || (c === 0x20 && (i === 0 || i === n - 1 || text.charCodeAt(i + 1) === 0x20))) return text.trim().replace(/\s+/g, ' ').toLowerCase();
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? text.toLowerCase() : text;
 }
 
 function messageOf(id: string, b: Extract<Block, { type: 'message' }>): OutMessage {
   const text = b.text ?? '';
   if (b.buttons) return { type: 'picker', id, text, choices: b.buttons.map((x) => ({ value: x.label, label: x.label, url: x.url })) };
-  if (b.cards) return { type: 'carousel', text, cards: b.cards.map((c) => ({ ...c })) };
-  if (b.file) return b.text === undefined ? { type: 'file', file: { ...b.file } } : { type: 'file', text, file: { ...b.file } };
+  if (b.cards) return { type: 'carousel', text, cards: b.cards.map((c) => pick(c, CARD_KEYS)) };
+  if (b.file) return b.text === undefined ? { type: 'file', file: pick(b.file, FILE_KEYS) } : { type: 'file', text, file: pick(b.file, FILE_KEYS) };
   return { type: 'text', text };
 }
 
@@ -621,31 +860,311 @@ function originOf(url: string): string | null {
   }
 }
 
+
+// ---------------------------------------------------------------- the program hash
+
 /**
- * sha-256 of the scenario as canonical JSON: zod's output lists each object's fields in schema
- * order; blocks come in layout order (fixed by start and the edges, not by where they sit in the
- * file), unreachable ones sorted by id; maps are sorted by key; `$schema`, `description` and block
- * comments are left out (editing them restarts no conversation). The blocks go to JSON.stringify as
- * one array, its fast path: 100 000 blocks hash in one native pass.
+ * sha-256 of the scenario as canonical JSON: the UTF-8 of
+ * `JSON.stringify([rest, migrations ?? null, ids, blocks])`, where `rest` is the scenario without
+ * `$schema`, `description`, `blocks` and `migrations`; `ids` lists the blocks in layout order (fixed
+ * by start and the edges, not by where they sit in the file), unreachable ones sorted by id; and
+ * `blocks` holds those blocks without their `comment`. Every object lists its fields in schema order
+ * (zod's output order) and every map its keys sorted (`sortKeys`). Editing `$schema`, `description`
+ * or a comment restarts no conversation. The JSON text is never built: emitters derived from the zod
+ * schema write its bytes straight into the hash.
  */
-function hashSource(scenario: Scenario, order: string[], reachable: number): string {
-  const { $schema: _schema, description: _description, blocks, migrations, ...rest } = scenario;
-  const ids = reachable === order.length ? order : [...order.slice(0, reachable), ...order.slice(reachable).sort()];
-  const values = new Array<unknown>(ids.length);
-  for (let i = 0; i < ids.length; i++) values[i] = canonicalBlock(blocks[ids[i]!]!);
-  return createHash('sha256')
-    .update(JSON.stringify([rest, migrations === undefined ? null : sortKeys(migrations), ids, values]))
-    .digest('hex');
+class ProgramHash {
+  private readonly sink = new HashSink(createHash('sha256'));
+  private readonly emit = emitters();
+  /** Block numbers in hash order: instruction order, then the unreachable blocks sorted by id. */
+  private readonly sequence: Int32Array;
+  private written = 0;
+
+  /** Writes what comes before the blocks: `[rest,migrations,[ids…],[`. */
+  constructor(scenario: Scenario, ids: readonly string[], order: Int32Array, reachable: number) {
+    const n = order.length;
+    this.sequence = order;
+    if (reachable < n) {
+      this.sequence = new Int32Array(n);
+      this.sequence.set(order.subarray(0, reachable));
+      this.sequence.set(Array.from(order.subarray(reachable)).sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0)), reachable);
+    }
+    const { sink, emit } = this;
+    sink.ascii('[');
+    emit.rest(scenario, sink);
+    sink.ascii(',');
+    if (scenario.migrations === undefined) sink.ascii('null');
+    else emit.migrations(scenario.migrations, sink);
+    sink.ascii(',[');
+    for (let k = 0; k < n; k++) {
+      if (k > 0) sink.byte(COMMA);
+      sink.string(ids[this.sequence[k]!]!);
+    }
+    sink.ascii('],[');
+  }
+
+  /** The next block in hash order: `build` feeds the reachable ones as it lays them out. */
+  block(block: Block): void {
+    if (this.written++ > 0) this.sink.byte(COMMA);
+    this.emit.blocks.get(block.type)!(block, this.sink);
+  }
+
+  /** Writes the blocks not fed yet (the unreachable ones) and `]]`; the hex digest. */
+  digest(blocks: readonly Block[]): string {
+    for (let k = this.written; k < this.sequence.length; k++) this.block(blocks[this.sequence[k]!]!);
+    this.sink.ascii(']]');
+    return this.sink.digest();
+  }
 }
 
-function canonicalBlock(block: Block): unknown {
-  if (block.comment === undefined && block.type !== 'set' && block.type !== 'webhook') return block;
-  const copy: Record<string, unknown> = { ...block, comment: undefined };
-  for (const key of ['vars', 'conversation_data', 'people_data', 'body', 'map']) {
-    const v = copy[key];
-    if (v !== undefined) copy[key] = sortKeys(v as Record<string, unknown>);
+/** Writes a valid value of some schema as canonical JSON. */
+type Emit = (value: unknown, sink: HashSink) => void;
+
+let canonical: { rest: Emit; migrations: Emit; blocks: Map<string, Emit> } | undefined;
+function emitters(): NonNullable<typeof canonical> {
+  return (canonical ??= {
+    rest: emitterFor(Scenario, new Set(['$schema', 'description', 'blocks', 'migrations'])),
+    migrations: emitterFor(Scenario.shape.migrations),
+    blocks: new Map(Block.options.map((schema): [string, Emit] => [schema.shape.type.value, emitterFor(schema, new Set(['comment']))])),
+  });
+}
+
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const CLOSE_BRACE = 0x7d;
+const UTF8 = new TextEncoder();
+
+/** As JSON.stringify writes it, for values of `schema` (zod has checked them: no undefined where a value must be, no cycles). */
+function emitterFor(schema: z.core.$ZodType, omit?: ReadonlySet<string>): Emit {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+    case 'literal':
+    case 'enum':
+      return emitScalar;
+    case 'optional':
+    case 'nullable': {
+      const inner = emitterFor(def.innerType!);
+      return (value, sink) => (value === undefined || value === null ? sink.ascii('null') : inner(value, sink));
+    }
+    case 'array': {
+      const element = emitterFor(def.element!);
+      return (value, sink) => {
+        const array = value as unknown[];
+        sink.ascii('[');
+        for (let i = 0; i < array.length; i++) {
+          if (i > 0) sink.byte(COMMA);
+          const item = array[i];
+          if (item === undefined) sink.ascii('null');
+          else element(item, sink);
+        }
+        sink.ascii(']');
+      };
+    }
+    case 'object': {
+      const fields = Object.entries(def.shape!)
+        .filter(([key]) => !omit?.has(key))
+        .map(([key, field]) => ({ key, first: UTF8.encode(`{${JSON.stringify(key)}:`), next: UTF8.encode(`,${JSON.stringify(key)}:`), emit: emitterFor(field) }));
+      return (value, sink) => {
+        let empty = true;
+        for (const field of fields) {
+          const v = (value as Record<string, unknown>)[field.key];
+          if (v === undefined) continue;
+          sink.bytes(empty ? field.first : field.next);
+          empty = false;
+          // a string is written the same whatever the schema says
+          if (typeof v === 'string') sink.string(v);
+          else field.emit(v, sink);
+        }
+        if (empty) sink.ascii('{}');
+        else sink.byte(CLOSE_BRACE);
+      };
+    }
+    case 'record': {
+      const element = emitterFor(def.valueType!);
+      return (value, sink) => {
+        const sorted = sortKeys(value as Record<string, unknown>);
+        let empty = true;
+        for (const key of Object.keys(sorted)) {
+          const v = sorted[key];
+          if (v === undefined) continue;
+          sink.ascii(empty ? '{' : ',');
+          empty = false;
+          sink.string(key);
+          sink.byte(COLON);
+          element(v, sink);
+        }
+        if (empty) sink.ascii('{}');
+        else sink.byte(CLOSE_BRACE);
+      };
+    }
+    case 'union': {
+      // zod's output is that of the first option that accepts the value.
+      const branches = def.options!.map((option) => ({ option, kinds: kindsOf(option), emit: emitterFor(option) }));
+      const objects = branches.filter((b) => b.kinds.has('object'));
+      const arrays = branches.filter((b) => b.kinds.has('array'));
+      return (value, sink) => {
+        if (typeof value !== 'object' || value === null) return emitScalar(value, sink);
+        const candidates = Array.isArray(value) ? arrays : objects;
+        const branch = candidates.length === 1 ? candidates[0] : candidates.find((b) => z.validate(b.option, value));
+        if (branch === undefined) throw new Error('canonical form: no option of a union accepts the value');
+        branch.emit(value, sink);
+      };
+    }
+    default:
+      throw new Error(`canonical form: no rule for zod's "${def.type}" schemas`);
   }
-  return copy;
+}
+
+/** Which kinds of JSON value a schema may accept. */
+function kindsOf(schema: z.core.$ZodType): Set<'object' | 'array' | 'scalar'> {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'object':
+    case 'record':
+      return new Set(['object']);
+    case 'array':
+      return new Set(['array']);
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'null':
+    case 'literal':
+    case 'enum':
+      return new Set(['scalar']);
+    case 'optional':
+    case 'nullable':
+      return new Set([...kindsOf(def.innerType!), 'scalar']);
+    case 'union':
+      return new Set(def.options!.flatMap((option) => [...kindsOf(option)]));
+    default:
+      return new Set(['object', 'array', 'scalar']);
+  }
+}
+
+const emitScalar: Emit = (value, sink) => {
+  if (typeof value === 'string') sink.string(value);
+  else if (typeof value === 'number') sink.ascii(Number.isFinite(value) ? String(value) : 'null');
+  else if (typeof value === 'boolean') sink.ascii(value ? 'true' : 'false');
+  else sink.text(JSON.stringify(value) ?? 'null');
+};
+
+const HEX = '0123456789abcdef';
+
+/** The hash reads the canonical JSON in chunks of this many bytes. */
+const CHUNK = 1 << 16;
+
+/** Bytes into a hash, through a buffer that grows to CHUNK bytes: the canonical JSON in UTF-8 without building it. */
+class HashSink {
+  private buffer = new Uint8Array(1 << 10); // a small scenario fits: no 64 KiB buffer to clear for it
+  private at = 0;
+
+  constructor(private readonly hash: Hash) {}
+
+  /** Room for `n` more bytes. */
+  private room(n: number): void {
+    if (this.at + n <= this.buffer.length) return;
+    if (this.buffer.length < CHUNK) {
+      const bigger = new Uint8Array(Math.max(Math.min(2 * this.buffer.length, CHUNK), this.at + n));
+      bigger.set(this.buffer.subarray(0, this.at));
+      this.buffer = bigger;
+      return;
+    }
+    if (this.at > 0) this.hash.update(this.buffer.subarray(0, this.at));
+    this.at = 0;
+    if (n > this.buffer.length) this.buffer = new Uint8Array(n);
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buffer[this.at++] = b;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.room(n);
+    const buffer = this.buffer;
+    let at = this.at;
+    for (let i = 0; i < n; i++) buffer[at++] = bytes[i]!;
+    this.at = at;
+  }
+
+  /** ASCII text. */
+  ascii(s: string): void {
+    this.room(s.length);
+    const buffer = this.buffer;
+    let at = this.at;
+    for (let i = 0; i < s.length; i++) buffer[at++] = s.charCodeAt(i);
+    this.at = at;
+  }
+
+  /** Text as UTF-8, as the hash would encode the string (a lone surrogate becomes U+FFFD). */
+  text(s: string): void {
+    this.bytes(UTF8.encode(s));
+  }
+
+  /** JSON.stringify(s) as UTF-8: `"`, `\` and control characters escaped, lone surrogates as \uXXXX. */
+  string(s: string): void {
+    const n = s.length;
+    this.room(6 * n + 2);
+    const buffer = this.buffer;
+    let at = this.at;
+    buffer[at++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) {
+        if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+          buffer[at++] = c;
+          continue;
+        }
+        buffer[at++] = 0x5c;
+        const short = c === 0x22 ? 0x22 : c === 0x5c ? 0x5c : c === 0x08 ? 0x62 : c === 0x0c ? 0x66 : c === 0x0a ? 0x6e : c === 0x0d ? 0x72 : c === 0x09 ? 0x74 : 0;
+        if (short !== 0) buffer[at++] = short;
+        else at = hexEscape(buffer, at, c);
+      } else if (c < 0x800) {
+        buffer[at++] = 0xc0 | (c >> 6);
+        buffer[at++] = 0x80 | (c & 0x3f);
+      } else if (c < 0xd800 || c > 0xdfff) {
+        buffer[at++] = 0xe0 | (c >> 12);
+        buffer[at++] = 0x80 | ((c >> 6) & 0x3f);
+        buffer[at++] = 0x80 | (c & 0x3f);
+      } else {
+        const d = c <= 0xdbff && i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          buffer[at++] = 0xf0 | (cp >> 18);
+          buffer[at++] = 0x80 | ((cp >> 12) & 0x3f);
+          buffer[at++] = 0x80 | ((cp >> 6) & 0x3f);
+          buffer[at++] = 0x80 | (cp & 0x3f);
+          i++;
+        } else {
+          buffer[at++] = 0x5c;
+          at = hexEscape(buffer, at, c);
+        }
+      }
+    }
+    buffer[at++] = 0x22;
+    this.at = at;
+  }
+
+  digest(): string {
+    if (this.at > 0) this.hash.update(this.buffer.subarray(0, this.at));
+    this.at = 0;
+    return this.hash.digest('hex');
+  }
+}
+
+/** `uXXXX` (lowercase hex, as JSON.stringify writes it) after a backslash already written. */
+function hexEscape(buffer: Uint8Array, at: number, c: number): number {
+  buffer[at++] = 0x75;
+  buffer[at++] = HEX.charCodeAt(c >> 12);
+  buffer[at++] = HEX.charCodeAt((c >> 8) & 0xf);
+  buffer[at++] = HEX.charCodeAt((c >> 4) & 0xf);
+  buffer[at++] = HEX.charCodeAt(c & 0xf);
+  return at;
 }
 
 function sortKeys(record: Record<string, unknown>): Record<string, unknown> {
@@ -688,10 +1207,14 @@ function jsonError(json: string, error: unknown): string {
   return `not valid JSON at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/, '')}`;
 }
 
+/** An open object or array of the JSON text, in `duplicateKeys`: one per nesting depth, reused. */
 interface Frame {
   object: boolean;
-  path: string;
-  keys: Set<string> | null;
+  /** How the parent names this value (its key, or its index as text); unused at the root. */
+  name: string;
+  /** The keys seen so far (an object), in a Set once there are many. */
+  keys: string[];
+  set: Set<string> | null;
   key: string;
   expectKey: boolean;
   index: number;
@@ -700,40 +1223,59 @@ interface Frame {
 /** Duplicate keys in (valid) JSON text, which JSON.parse silently collapses; one linear scan. */
 export function duplicateKeys(json: string): Problem[] {
   const problems: Problem[] = [];
-  const stack: Frame[] = [];
-  const childPath = (top: Frame | undefined) => (top === undefined ? '' : join(top.path, top.object ? top.key : String(top.index)));
+  const frames: Frame[] = [];
+  let depth = 0; // open objects and arrays: frames[0 … depth - 1]
+  const pathOf = (d: number) => {
+    let path = '';
+    for (let k = 1; k <= d; k++) path = join(path, frames[k]!.name);
+    return path;
+  };
   for (let i = 0, n = json.length; i < n; i++) {
     const c = json.charCodeAt(i);
     if (c === 0x22) {
-      let j = i + 1;
-      let escaped = false;
+      // the closing quote: the first one not escaped (preceded by an even number of backslashes)
+      let j = json.indexOf('"', i + 1);
       for (;;) {
-        const d = json.charCodeAt(j);
-        if (d === 0x5c) {
-          escaped = true;
-          j += 2;
-        } else if (d === 0x22 || Number.isNaN(d)) break;
-        else j++;
+        if (j < 0) {
+          j = n;
+          break;
+        }
+        let b = j - 1;
+        while (json.charCodeAt(b) === 0x5c) b--;
+        if ((j - 1 - b) % 2 === 0) break;
+        j = json.indexOf('"', j + 1);
       }
-      const top = stack[stack.length - 1];
+      const top = depth > 0 ? frames[depth - 1]! : undefined;
       if (top?.object && top.expectKey) {
-        const key = escaped ? (JSON.parse(json.slice(i, j + 1)) as string) : json.slice(i + 1, j);
-        if (top.keys!.has(key)) {
-          const message = top.path === 'blocks' ? `duplicate block id "${key}" (JSON keeps only the last one)` : `duplicate key "${key}"`;
-          problems.push({ level: 'error', path: join(top.path, key), message });
-        } else top.keys!.add(key);
+        const raw = json.slice(i + 1, j);
+        const key = raw.includes('\\') ? (JSON.parse(json.slice(i, j + 1)) as string) : raw;
+        if (top.set === null ? top.keys.includes(key) : top.set.has(key)) {
+          const path = pathOf(depth - 1);
+          const message = path === 'blocks' ? `duplicate block id "${key}" (JSON keeps only the last one)` : `duplicate key "${key}"`;
+          problems.push({ level: 'error', path: join(path, key), message });
+        } else if (top.set !== null) top.set.add(key);
+        else if (top.keys.push(key) > 16) top.set = new Set(top.keys);
         top.key = key;
         top.expectKey = false;
       }
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
-      const object = c === 0x7b;
-      stack.push({ object, path: childPath(stack[stack.length - 1]), keys: object ? new Set() : null, key: '', expectKey: object, index: 0 });
-    } else if (c === 0x7d || c === 0x5d) stack.pop();
-    else if (c === 0x2c) {
-      const top = stack[stack.length - 1];
-      if (top?.object) top.expectKey = true;
-      else if (top) top.index++;
+      const parent = depth > 0 ? frames[depth - 1]! : undefined;
+      const frame = (frames[depth] ??= { object: false, name: '', keys: [], set: null, key: '', expectKey: false, index: 0 });
+      frame.object = c === 0x7b;
+      frame.name = parent === undefined ? '' : parent.object ? parent.key : String(parent.index);
+      frame.keys.length = 0;
+      frame.set = null;
+      frame.key = '';
+      frame.expectKey = frame.object;
+      frame.index = 0;
+      depth++;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth > 0) depth--;
+    } else if (c === 0x2c && depth > 0) {
+      const top = frames[depth - 1]!;
+      if (top.object) top.expectKey = true;
+      else top.index++;
     }
   }
   return problems;
