@@ -3,7 +3,7 @@
 // message is one line that says what to set; none of them ever contains the key.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
 import { TIERS, type Tier } from './crisp/schemas.js';
 import { parseStoreSpec, StoreError, type StoreSpec } from './scenario/store/index.js';
@@ -77,37 +77,39 @@ export class ConfigError extends Error {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The flags of `crisp-mcp [serve]`, design.md §3. */
-export function parseServeFlags(argv: string[]) {
+type FlagValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'];
+
+/** A command's `--flags` (no positionals); a bad one is a one-line ConfigError naming it. */
+export function parseFlags<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O): FlagValues<O> {
   try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        http: { type: 'boolean', default: false },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'token-file': { type: 'string' },
-        'allowed-hosts': { type: 'string' },
-        'crisp-agent': { type: 'boolean', default: false },
-        sandbox: { type: 'boolean', default: false },
-        'read-only': { type: 'boolean', default: false },
-        toolsets: { type: 'string' },
-        tools: { type: 'string' },
-        'exclude-tools': { type: 'string' },
-        'send-mode': { type: 'string' },
-        scenarios: { type: 'string' },
-        store: { type: 'string' },
-        identifier: { type: 'string' },
-        'key-file': { type: 'string' },
-        tier: { type: 'string' },
-        'bot-scenario': { type: 'string' },
-      },
-    }).values;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new ConfigError((error as Error).message.split('\n')[0]!);
   }
+}
+
+/** The flags of `crisp-mcp [serve]`, design.md §3. */
+export function parseServeFlags(argv: string[]) {
+  return parseFlags(argv, {
+    http: { type: 'boolean', default: false },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'token-file': { type: 'string' },
+    'allowed-hosts': { type: 'string' },
+    'crisp-agent': { type: 'boolean', default: false },
+    sandbox: { type: 'boolean', default: false },
+    'read-only': { type: 'boolean', default: false },
+    toolsets: { type: 'string' },
+    tools: { type: 'string' },
+    'exclude-tools': { type: 'string' },
+    'send-mode': { type: 'string' },
+    scenarios: { type: 'string' },
+    store: { type: 'string' },
+    identifier: { type: 'string' },
+    'key-file': { type: 'string' },
+    tier: { type: 'string' },
+    'bot-scenario': { type: 'string' },
+  });
 }
 
 export type ServeFlags = ReturnType<typeof parseServeFlags>;
@@ -166,7 +168,7 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     sendMode,
     sandbox,
     http: resolveHttp(flags, read),
-    store: parseStore(flags.store ?? read('CRISP_MCP_STORE')),
+    store: parseStore(flags.store ?? read('CRISP_MCP_STORE'), sandbox),
     scenariosDir: flags.scenarios ?? read('CRISP_MCP_SCENARIOS'),
     hookSecret: read('CRISP_HOOK_SECRET'),
   };
@@ -295,7 +297,12 @@ export function parseTier(value: string, name = 'CRISP_TIER'): Tier {
   return value as Tier;
 }
 
-function parseStore(value: string | undefined): StoreConfig {
+/**
+ * The sandbox's inbox lives in memory, so unless told otherwise its scenario and bot state does
+ * too: positions saved for a throwaway inbox must not land in (or resume from) the real state file.
+ */
+function parseStore(value: string | undefined, sandbox: boolean): StoreConfig {
+  if (value === undefined && sandbox) return { kind: 'memory' };
   try {
     return parseStoreSpec(value);
   } catch (error) {

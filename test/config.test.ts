@@ -67,6 +67,13 @@ describe('resolveConfig', () => {
     expect(config.websites).toEqual([]);
   });
 
+  it('keeps scenario state in memory with --sandbox unless a store is named', () => {
+    expect(resolve(['--sandbox'], {}).store).toEqual({ kind: 'memory' });
+    expect(resolve(['--sandbox', '--store', 'sqlite:/tmp/s.db'], {}).store).toEqual({ kind: 'sqlite', path: '/tmp/s.db' });
+    expect(resolve(['--sandbox'], { CRISP_MCP_STORE: 'redis://127.0.0.1:6379' }).store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379' });
+    expect(resolve([]).store).toEqual({ kind: 'sqlite' });
+  });
+
   it.each([
     [[], {}, /no Crisp credentials: run `crisp-mcp auth login`, or set CRISP_IDENTIFIER and CRISP_KEY/],
     [[], { CRISP_IDENTIFIER: 'id', CRISP_WEBSITE_ID: W1 }, /CRISP_KEY is missing/],

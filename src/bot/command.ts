@@ -7,9 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
-import { ConfigError, type Config, type ServeFlags } from '../config.js';
-import { CrispClient } from '../crisp/client.js';
+import { ConfigError, parseFlags, type Config, type ServeFlags } from '../config.js';
+import type { CrispClient } from '../crisp/client.js';
 import { createHookHandler } from '../crisp/hooks.js';
 import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
@@ -17,7 +16,8 @@ import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, type Logger } from '../log.js';
 import { openStore, StoreError, type Store } from '../scenario/store/index.js';
-import { startSandbox, type Sandbox } from '../sandbox/server.js';
+import { crispClientFor, listenProblem, startEmbeddedSandbox } from '../runtime.js';
+import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot, type AutopilotOptions } from './autopilot.js';
 import type { OutboxRetry } from './autopilot-outbox.js';
 import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from './guardrails.js';
@@ -29,33 +29,24 @@ export const DEFAULT_BOT_PORT = 8789;
 export type EventSource = 'rtm' | 'hooks';
 
 function parseBotFlags(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scenario: { type: 'string' },
-        events: { type: 'string', default: 'rtm' },
-        sandbox: { type: 'boolean', default: false },
-        scenarios: { type: 'string' },
-        store: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        identifier: { type: 'string' },
-        'key-file': { type: 'string' },
-        tier: { type: 'string' },
-        inboxes: { type: 'string' },
-        'reply-budget': { type: 'string' },
-        'repeat-window': { type: 'string' },
-        'step-budget': { type: 'string' },
-        'catch-up': { type: 'string' },
-        'lock-ttl': { type: 'string' },
-      },
-    }).values;
-  } catch (error) {
-    throw new ConfigError((error as Error).message.split('\n')[0]!);
-  }
+  return parseFlags(argv, {
+    scenario: { type: 'string' },
+    events: { type: 'string', default: 'rtm' },
+    sandbox: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    store: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    identifier: { type: 'string' },
+    'key-file': { type: 'string' },
+    tier: { type: 'string' },
+    inboxes: { type: 'string' },
+    'reply-budget': { type: 'string' },
+    'repeat-window': { type: 'string' },
+    'step-budget': { type: 'string' },
+    'catch-up': { type: 'string' },
+    'lock-ttl': { type: 'string' },
+  });
 }
 
 type BotFlags = ReturnType<typeof parseBotFlags>;
@@ -271,7 +262,6 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     if (error instanceof ConfigError || error instanceof GuardrailConfigError) return usageError(error.message);
     throw error;
   }
-  const explicitStore = flags.store !== undefined || !!process.env.CRISP_MCP_STORE?.trim();
 
   // The scenario first: a typo stops the start before anything listens.
   let scenario: LoadedScenario;
@@ -301,28 +291,23 @@ export async function runBotCommand(argv: string[]): Promise<number> {
       try {
         hookServer = await listenHooks({ host: settings.host, port: settings.port, secret: secret!, log, scenario: scenario.name });
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw error;
-        return usageError(`cannot listen on ${settings.host}:${settings.port} (${code}): choose another --port or --host`);
+        const problem = listenProblem(error, settings.host, settings.port);
+        if (!problem) throw error;
+        return usageError(problem);
       }
       cleanup.push(() => hookServer!.close());
     }
     let sandbox: Sandbox | undefined;
     if (config.sandbox) {
-      sandbox = await startSandbox({ seed: 42, ...(hookServer ? { hooks: { url: hookServer.url, secret } } : {}) });
+      ({ sandbox, config } = await startEmbeddedSandbox(config, log, hookServer ? { hooks: { url: hookServer.url, secret } } : {}));
       cleanup.push(() => sandbox!.close());
-      const credential = sandbox.credentials[0]!;
-      registerSecret(credential.key, credential.identifier);
-      config = { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] };
-      log.info({ url: sandbox.url, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
     }
+    const crisp = crispClientFor(config, log);
     const { identifier, key, tier } = config.credentials!;
-    const crisp = new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, onRetry: (e) => log.debug({ retry: e }, 'retrying Crisp call') });
     cleanup.push(() => crisp.close());
     let store: Store;
     try {
-      // As serve: the sandbox's inbox lives in memory, so by default its bot state does too.
-      store = await openStore(config.sandbox && !explicitStore ? { kind: 'memory' } : config.store);
+      store = await openStore(config.store);
     } catch (error) {
       if (error instanceof StoreError) {
         await closeAll();

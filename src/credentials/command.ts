@@ -1,11 +1,10 @@
 // `crisp-mcp auth login|status|logout`: the Crisp token pair in the OS keychain. Login checks the
 // pair against Crisp (CRISP_API_URL chooses which; the sandbox in tests) before it saves anything.
 // The key is read without echo, or from stdin with --key-stdin; it is never printed.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CrispClient, DEFAULT_API_URL } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Tier } from '../crisp/schemas.js';
-import { ConfigError, parseServeFlags, parseTier } from '../config.js';
+import { ConfigError, parseFlags, parseServeFlags, parseTier } from '../config.js';
 import { KEYCHAIN_SERVICE, KeychainUnavailableError, OsKeychain, type Keychain } from './keychain.js';
 import { registerSecret } from './redact.js';
 import { resolveWithKeychain } from './resolve.js';
@@ -54,7 +53,7 @@ export async function runAuthCommand(argv: string[], io: AuthIo = defaultIo()): 
 }
 
 async function login(argv: string[], io: AuthIo): Promise<number> {
-  const flags = parse(argv, { identifier: { type: 'string' }, tier: { type: 'string' }, 'key-stdin': { type: 'boolean', default: false } });
+  const flags = parseFlags(argv, { identifier: { type: 'string' }, tier: { type: 'string' }, 'key-stdin': { type: 'boolean', default: false } });
   const interactive = process.stdin.isTTY === true && flags['key-stdin'] !== true;
   if (!interactive && flags['key-stdin'] !== true) throw new ConfigError('no terminal to ask for the key: pass --identifier ID --key-stdin and pipe the key on stdin');
   if (!interactive && !(flags.identifier as string | undefined)?.trim()) throw new ConfigError('--identifier is required (the token identifier, from the Crisp Marketplace)');
@@ -98,7 +97,7 @@ async function status(argv: string[], io: AuthIo): Promise<number> {
 }
 
 async function logout(argv: string[], io: AuthIo): Promise<number> {
-  parse(argv, {});
+  parseFlags(argv, {});
   const removed = await io.keychain.remove();
   io.out(removed ? `Removed the Crisp credentials from the OS keychain (service ${KEYCHAIN_SERVICE}).` : 'Nothing to remove: no Crisp credentials in the OS keychain.');
   return 0;
@@ -122,14 +121,6 @@ async function checkWithCrisp(baseUrl: string, identifier: string, key: string, 
 
 function apiUrlOf(env: NodeJS.ProcessEnv): string {
   return env.CRISP_API_URL?.trim() || DEFAULT_API_URL;
-}
-
-function parse(argv: string[], options: ParseArgsConfig['options']) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (error) {
-    throw new ConfigError((error as Error).message.split('\n')[0]!);
-  }
 }
 
 function defaultIo(): AuthIo {

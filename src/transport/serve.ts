@@ -4,7 +4,7 @@
 // also runs the autopilot (src/bot/command.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { CrispClient } from '../crisp/client.js';
+import type { CrispClient } from '../crisp/client.js';
 import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
@@ -23,17 +23,16 @@ import type { Logger } from '../log.js';
 import { ConverseService } from '../bot/converse.js';
 import { ReplyDeliverer } from '../bot/delivery.js';
 import { openStore, StoreError, type Store } from '../scenario/store/index.js';
-import { startSandbox, type Sandbox } from '../sandbox/server.js';
+import { crispClientFor, listenProblem, startEmbeddedSandbox } from '../runtime.js';
+import type { Sandbox } from '../sandbox/server.js';
 import { startHttpServer, type HttpServerHandle } from './http.js';
 
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
   let config: Config;
   let tools;
-  let explicitStore = false;
   try {
     const flags = parseServeFlags(argv);
-    explicitStore = flags.store !== undefined || !!process.env.CRISP_MCP_STORE?.trim();
     config = await resolveWithKeychain(flags);
     tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
@@ -58,24 +57,15 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
 
   let sandbox: Sandbox | undefined;
-  if (config.sandbox) {
-    sandbox = await startSandbox({ seed: 42 });
-    const credential = sandbox.credentials[0]!;
-    registerSecret(credential.key, credential.identifier);
-    config = { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] };
-    log.info({ url: sandbox.url, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
-  }
-  const { identifier, key, tier } = config.credentials!;
-  const crisp = new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, onRetry: (e) => log.debug({ retry: e }, 'retrying Crisp call') });
+  if (config.sandbox) ({ sandbox, config } = await startEmbeddedSandbox(config, log));
+  const crisp = crispClientFor(config, log);
   // Scenarios are compiled once here, at boot; a file that does not compile stops the start-up.
   let scenarios: ScenarioLibrary | undefined;
   let store: Store | undefined;
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
     scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
-    // The sandbox's inbox lives in memory, so by default its scenario state does too: positions saved
-    // for a throwaway inbox must not land in (or resume from) the real state file.
-    store = scenarios ? await openStore(config.sandbox && !explicitStore ? { kind: 'memory' } : config.store) : undefined;
+    store = scenarios ? await openStore(config.store) : undefined;
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
       process.stderr.write(`crisp-mcp: ${error.message}\n`);
@@ -153,9 +143,9 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) });
   } catch (error) {
     await converse?.stop();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw error;
-    process.stderr.write(`crisp-mcp: cannot listen on ${host}:${port} (${code}): choose another --port or --host\n`);
+    const problem = listenProblem(error, host, port);
+    if (!problem) throw error;
+    process.stderr.write(`crisp-mcp: ${problem}\n`);
     return 2;
   }
   const { config, log } = deps;
