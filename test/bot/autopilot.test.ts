@@ -10,9 +10,10 @@ import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import { MemoryStore, SqliteStore } from '../../src/scenario/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
-  botNotes, botTexts, echoOf, freePort, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
+  botNotes, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
   startTestBot, transcript, type InProcessBot,
 } from '../helpers/autopilot.js';
+import { freePort } from '../helpers/net.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];

@@ -1,10 +1,10 @@
 // The retry policy seen from outside: the sandbox injects faults, our client must ride out what
 // is safe to repeat, never send a message twice, and fail clearly within its deadline.
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CrispClient, CrispError, type RetryEvent } from '../../src/crisp/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
+import { freePort } from '../helpers/net.js';
 
 let sandbox: Sandbox;
 let w: string;
@@ -184,11 +184,3 @@ describe('seeded random faults', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

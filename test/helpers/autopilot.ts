@@ -2,9 +2,7 @@
 // sandbox over either event source, a child-process bot (`node dist/cli.js bot`), and oracles that
 // read the sandbox's state: what the visitor wrote and what the bot answered, in order.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -61,16 +59,6 @@ export function scenarioDir(): string {
 
 /** The replies the echo scenario gives to one ordinary visitor message. */
 export const echoOf = (text: string): string[] => [`You said: ${text}`, `Noted: ${text}`];
-
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
-}
 
 export function hooksUrl(port: number): string {
   return `http://127.0.0.1:${port}/hooks/crisp`;

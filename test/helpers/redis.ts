@@ -5,9 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from './net.js';
 
 export type RedisAvailability = { ok: true; url: string | undefined; binary: string | undefined } | { ok: false; reason: string };
 
@@ -35,17 +35,6 @@ export function redisAvailability(): RedisAvailability {
   if (binary) return { ok: true, url: undefined, binary };
   const missing = process.env.REDIS_SERVER ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable` : 'no redis-server on PATH';
   return { ok: false, reason: `${missing} and REDIS_URL is not set (apt-get install redis-server, or set REDIS_URL)` };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
 }
 
 /** Starts (or points at) a Redis; throws with the reason when there is none. */
