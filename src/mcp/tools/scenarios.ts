@@ -14,6 +14,8 @@ import { clean, truncate } from './support/text.js';
 const TEXT_CHARS = 2_000;
 const ScenarioName = z.string().max(64).describe('from list_scenarios');
 const DraftId = z.string().max(64).describe('from draft_scenario_reply');
+/** A scenario on one conversation: what draft_scenario_reply and reset_scenario act on. */
+const ScenarioOnConversation = z.object({ website_id: WebsiteId.optional(), session_id: SessionId, scenario: ScenarioName });
 
 /** The handlers run only when registered, and they are registered only with these deps present. */
 function need(deps: ToolDeps): ScenarioDeps {
@@ -51,7 +53,7 @@ export const draftScenarioReply = defineTool({
   toolset: 'scenarios',
   title: 'Draft a scenario reply',
   description: "Run a scenario on a conversation's new visitor messages; returns a draft to review. Sends nothing.",
-  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, scenario: ScenarioName }),
+  inputSchema: ScenarioOnConversation,
   outputSchema: z.object({
     draft_id: z.string().nullable(),
     messages: z.array(z.string()),
@@ -133,7 +135,7 @@ export const resetScenarioTool = defineTool({
   toolset: 'scenarios',
   title: 'Reset a scenario',
   description: "Put a conversation back at a scenario's start, dropping its saved answers.",
-  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, scenario: ScenarioName }),
+  inputSchema: ScenarioOnConversation,
   outputSchema: z.object({ scenario: z.string(), block: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
