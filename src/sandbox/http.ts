@@ -43,10 +43,16 @@ export interface Match<C> {
 
 /** Matches `/v1/website/:website_id/...` patterns segment by segment. */
 export class Router<C> {
-  readonly #routes: CompiledRoute<C>[] = [];
+  // By segment count: a path is only tried against the patterns as long as it.
+  readonly #routes = new Map<number, CompiledRoute<C>[]>();
 
   add(...routes: Route<C>[]): this {
-    for (const route of routes) this.#routes.push({ ...route, parts: route.pattern.split('/').filter(Boolean) });
+    for (const route of routes) {
+      const parts = route.pattern.split('/').filter(Boolean);
+      const sameLength = this.#routes.get(parts.length) ?? [];
+      sameLength.push({ ...route, parts });
+      this.#routes.set(parts.length, sameLength);
+    }
     return this;
   }
 
@@ -54,7 +60,7 @@ export class Router<C> {
   match(method: string, path: string): Match<C> | { methodMismatch: boolean } {
     const segments = path.split('/').filter(Boolean);
     let methodMismatch = false;
-    for (const route of this.#routes) {
+    for (const route of this.#routes.get(segments.length) ?? []) {
       const params = matchParts(route.parts, segments);
       if (!params) continue;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
@@ -65,18 +71,17 @@ export class Router<C> {
 }
 
 function matchParts(parts: string[], segments: string[]): Record<string, string> | undefined {
-  if (parts.length !== segments.length) return undefined;
+  // Literal segments first: most patterns are ruled out without decoding anything.
+  for (let i = 0; i < parts.length; i++) if (parts[i]![0] !== ':' && parts[i] !== segments[i]) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
-    const segment = segments[i]!;
-    if (part.startsWith(':')) {
-      try {
-        params[part.slice(1)] = decodeURIComponent(segment);
-      } catch {
-        return undefined;
-      }
-    } else if (part !== segment) return undefined;
+    if (part[0] !== ':') continue;
+    try {
+      params[part.slice(1)] = decodeURIComponent(segments[i]!);
+    } catch {
+      return undefined;
+    }
   }
   return params;
 }

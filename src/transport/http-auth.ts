@@ -1,7 +1,7 @@
 // Who is calling /mcp: a bearer token (compared in constant time), or Crisp's AI agent (Hugo)
 // proving itself with a signature over `{timestamp}.{website_id}.{raw body}` (reference/crisp-api.md §4).
 // Each check answers a Principal, or a Refusal whose message says what is wrong (never a secret).
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** Who a request acts for; legacy sessions are bound to it. */
@@ -23,7 +23,7 @@ export interface Refusal {
 
 export const isRefusal = (value: Principal | Refusal): value is Refusal => 'status' in value;
 
-const sha256 = (text: string | Buffer): Buffer => createHash('sha256').update(text).digest();
+const sha256 = (text: string | Buffer): Buffer => hash('sha256', text, 'buffer');
 
 /** Bearer tokens, each its own principal. Hashing both sides first makes the compare length-independent. */
 export class BearerTokens {

@@ -9,25 +9,49 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Reads the body up to `limit` bytes; a declared or actual larger one stops reading at once. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return 'too_large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return 'too_large';
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve('too_large');
+  // Plain events, not an async iterator: this runs on every request, and the iterator's
+  // machinery costs more than the body (typically one chunk) takes to arrive.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        resolve('too_large');
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('the client closed the connection before the body was read'));
+    };
+    const cleanup = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 /** The web Request the SDK routes on. Without the body: every SDK entry point is handed the parsed one. */
 export function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
+  // Name/value pairs, not a Headers object: Request copies its init headers anyway.
+  const headers: [string, string][] = [];
+  for (const name in req.headers) {
+    const value = req.headers[name];
     if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else headers.set(name, value);
+    if (Array.isArray(value)) for (const item of value) headers.push([name, item]);
+    else headers.push([name, value]);
   }
   return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, { method: req.method, headers, signal });
 }
@@ -38,6 +62,8 @@ export async function send(res: ServerResponse, response: Response, gone?: Abort
   response.headers.forEach((value, name) => (headers[name] = value));
   if (!response.body || !headers['content-type']?.startsWith('text/event-stream')) {
     const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    // A known length: one plain write instead of chunked framing.
+    if (body && !headers['content-length']) headers['content-length'] = String(body.length);
     res.writeHead(response.status, headers).end(body);
     return;
   }

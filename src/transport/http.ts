@@ -77,13 +77,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const tools = withCachedJsonSchemas(options.tools);
   const depsFor = perWebsiteDeps(deps);
-  const build = (auth: AuthInfo | undefined, only = tools) => buildServer(only, depsFor(auth?.extra?.website_id as string | undefined));
-  // A 2026-07-28 tools/call is served by a server holding just that tool: registering the others
-  // would be work thrown away with the instance. The SDK has checked Mcp-Name against the body by then.
+  const build = (auth: AuthInfo | undefined) => buildServer(tools, depsFor(auth?.extra?.website_id as string | undefined));
+  // A 2026-07-28 tools/call is served by a server holding just that tool and no resources or
+  // prompts: registering the rest would be work thrown away with the instance. The SDK has checked
+  // Mcp-Name against the body by then.
   const alone = new Map(tools.map((tool) => [tool.name, [tool]]));
-  const toolsFor = (request: Request | undefined) =>
-    (request?.headers.get('mcp-method') === 'tools/call' && alone.get(request.headers.get('mcp-name') ?? '')) || tools;
-  const modern = createMcpHandler(({ authInfo, requestInfo }) => build(authInfo, toolsFor(requestInfo)), {
+  const buildFor = (auth: AuthInfo | undefined, request: Request | undefined) => {
+    const one = request?.headers.get('mcp-method') === 'tools/call' ? alone.get(request.headers.get('mcp-name') ?? '') : undefined;
+    return one ? buildServer(one, depsFor(auth?.extra?.website_id as string | undefined), { toolsOnly: true }) : build(auth);
+  };
+  const modern = createMcpHandler(({ authInfo, requestInfo }) => buildFor(authInfo, requestInfo), {
     legacy: 'reject',
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => log.debug({ err: error }, 'MCP request refused'),
