@@ -23,7 +23,7 @@ import { ConversationQueue, type QueuedConversation, type Work } from './autopil
 import { readValue, type AutopilotState } from './autopilot-state.js';
 import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import type { LoadedScenario } from './library.js';
-import { stepContext, turnLockKey } from './turn.js';
+import { conversationKey, stepContext, turnLockKey } from './turn.js';
 
 export interface AutopilotOptions {
   crisp: CrispClient;
@@ -109,11 +109,8 @@ export class Autopilot {
   /** Drains the outbox left by an earlier run, reads the recent threads it may have missed, then sweeps for due items every few seconds. */
   async start(): Promise<void> {
     this.#since = await this.#marker();
-    const pending = await this.#o.store.outboxPending({ limit: 1_000 });
-    for (const { conversation } of pending) {
-      const parsed = parseKey(conversation);
-      if (parsed && this.#o.guardrails.websites.has(parsed.website)) this.#queue.schedule(parsed.website, parsed.session);
-    }
+    const pending = await this.#pending({ limit: 1_000 });
+    for (const { website, session } of pending) this.#queue.schedule(website, session);
     if (pending.length) this.#o.log.info({ conversations: pending.length }, 'delivering what the outbox still held');
     if (this.#o.guardrails.catchUpWindowMs > 0) await this.catchUp();
     const every = this.#o.sweepMs ?? 5_000;
@@ -230,13 +227,29 @@ export class Autopilot {
   async #sweepDue(): Promise<void> {
     if (this.#closed) return;
     try {
-      for (const { conversation } of await this.#o.store.outboxPending({ dueBy: this.#now(), limit: 200 })) {
-        const parsed = parseKey(conversation);
-        if (parsed && this.#o.guardrails.websites.has(parsed.website) && !this.#queue.busy(conversation)) this.#queue.schedule(parsed.website, parsed.session);
+      for (const { website, session, conversation } of await this.#pending({ dueBy: this.#now(), limit: 200 })) {
+        if (!this.#queue.busy(conversation)) this.#queue.schedule(website, session);
       }
     } catch (error) {
       this.#o.log.warn({ ...describeFailure(error) }, 'the outbox sweep failed');
     }
+  }
+
+  /**
+   * The allowed websites' conversations with outbox items (due by `dueBy` when given), up to `limit`
+   * per website: one query per website, so that no other user of the store's outbox (converse
+   * queues, other websites) can crowd them out.
+   */
+  async #pending(opts: { dueBy?: number; limit: number }): Promise<Array<{ website: string; session: string; conversation: string }>> {
+    const found: Array<{ website: string; session: string; conversation: string }> = [];
+    for (const website of this.#o.guardrails.websites) {
+      const prefix = conversationKey(website, ''); // `${website}/`
+      for (const { conversation } of await this.#o.store.outboxPending({ ...opts, prefix })) {
+        const session = conversation.slice(prefix.length);
+        if (session) found.push({ website, session, conversation });
+      }
+    }
+    return found;
   }
 
   // ---------------------------------------------------------------- one turn
@@ -328,13 +341,6 @@ export class Autopilot {
     }
     return this.#now();
   }
-}
-
-/** `website/session` (conversationKey) → its parts. */
-function parseKey(key: string): { website: string; session: string } | undefined {
-  const slash = key.indexOf('/');
-  if (slash <= 0 || slash === key.length - 1) return undefined;
-  return { website: key.slice(0, slash), session: key.slice(slash + 1) };
 }
 
 /** A set that forgets its oldest entries past `max`. */

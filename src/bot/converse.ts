@@ -193,8 +193,8 @@ export class ConverseService {
     if (this.#resuming || this.#closed) return;
     this.#resuming = true;
     try {
-      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000 });
-      for (const { conversation } of due) if (conversation.startsWith(INBOX_PREFIX)) this.#kick(conversation.slice(INBOX_PREFIX.length));
+      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: INBOX_PREFIX });
+      for (const { conversation } of due) this.#kick(conversation.slice(INBOX_PREFIX.length));
     } catch (err) {
       this.#o.log?.error({ err }, 'converse: cannot read the pending inbox events');
     } finally {

@@ -149,9 +149,9 @@ export class ReplyDeliverer {
     if (this.#polling || this.#stopped) return;
     this.#polling = true;
     try {
-      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000 });
-      // Only reply queues: the converse inboxes (`converse-in:`, accepted events) share the store's outbox.
-      for (const { conversation } of due) if (conversation.startsWith(this.#prefix)) this.kick(conversation);
+      // Only reply queues: the converse inboxes (`converse-in:`, accepted events) and the autopilot's share the store's outbox.
+      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: this.#prefix });
+      for (const { conversation } of due) this.kick(conversation);
     } catch (err) {
       this.#o.log?.error({ err }, 'converse delivery: cannot read the outbox');
     } finally {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/bot/command.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
+import { conversationKey } from '../../src/bot/turn.js';
 import { MemoryStore, SqliteStore } from '../../src/scenario/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
@@ -168,5 +169,29 @@ describe('autopilot over hooks without message:received', () => {
     await bot.autopilot.idle();
     expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'O: Jane here.', 'V: hi Jane']);
     expect(bot.autopilot.stats().paused).toBe(1);
+  });
+});
+
+describe('autopilot start with a crowded store outbox', () => {
+  it("delivers what its outbox still held even when more than one read's worth of other queues (converse) are due first", async () => {
+    const sandbox = await startSandbox({ seed: 7 });
+    const store = new MemoryStore();
+    let bot: InProcessBot | undefined;
+    try {
+      const session = await visitorStarts(sandbox, 'hello'); // before the bot: no event for it, and no catch-up below
+      const early = Date.now() - 60_000;
+      for (let i = 0; i < 1_500; i++) await store.savePosition(`converse:c${i}`, 'converse-test', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early + i }] });
+      // What a killed bot left: one message to send, due after all of those.
+      const item = { kind: 'autopilot', website: sandbox.websiteId, session, scenario: 'echo', action: { type: 'send_message', message: { type: 'text', text: 'left over' } } };
+      await store.savePosition(conversationKey(sandbox.websiteId, session), 'echo', {}, { expectedVersion: 0, outbox: [{ payload: item }] });
+      bot = await startTestBot(sandbox, { events: 'rtm', store, guardrails: { catchUpWindowMs: 0 } });
+      await eventually(() => botTexts(sandbox, session).length > 0, 5_000, 'the left-over message');
+      await bot.autopilot.idle();
+      expect(botTexts(sandbox, session)).toEqual(['left over']);
+      expect(await store.outboxPending({ prefix: 'converse:', limit: 2_000 })).toHaveLength(1_500);
+    } finally {
+      await bot?.stop();
+      await sandbox.close();
+    }
   });
 });

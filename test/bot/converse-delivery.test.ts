@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { retryAfterMs, signWebhook, webhookKey } from '../../src/bot/delivery.js';
-import { SqliteStore } from '../../src/scenario/store/index.js';
+import { ReplyDeliverer, retryAfterMs, signWebhook, webhookKey } from '../../src/bot/delivery.js';
+import { MemoryStore, SqliteStore } from '../../src/scenario/store/index.js';
 import { settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
-import { Receiver, verifyStandardWebhook } from '../helpers/receiver.js';
+import { Receiver, TEST_SECRET, verifyStandardWebhook } from '../helpers/receiver.js';
 
 let receiver: Receiver;
 let h: ConverseHarness | undefined;
@@ -165,5 +165,31 @@ describe('restart in the middle of delivery (SQLite on a temporary file)', () =>
     await h.stop();
     await reopened.close();
     h = undefined;
+  });
+});
+
+describe('a store outbox shared with other users', () => {
+  it('delivers replies left in the store even when more than a poll\'s worth of other queues (autopilot, inboxes) are due first', async () => {
+    const store = new MemoryStore();
+    const early = Date.now() - 60_000;
+    // 1,500 autopilot-style queues and a few converse inboxes, all due before the reply: more than the 1,000 one poll reads.
+    for (let i = 0; i < 1_500; i++) await store.savePosition(`website-1/session_${i}`, 'echo', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early + i }] });
+    for (let i = 0; i < 3; i++) await store.savePosition(`converse-in:x${i}`, 'converse-inbox', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early }] });
+    const id = fresh('crowded');
+    await store.savePosition(`converse:${id}`, 'converse-test', 0, { expectedVersion: 0, outbox: [{ payload: { conversationId: id, type: 'text', text: 'left over' } }] });
+    // Nobody kicks it: only the poll can find it.
+    const deliverer = new ReplyDeliverer({ store, url: receiver.url, secret: TEST_SECRET, pollMs: 50, timeoutMs: 2_000 });
+    deliverer.start();
+    try {
+      await receiver.waitFor(() => receiver.of(id).length === 1, 3_000, 'the reply behind the crowd');
+      expect(texts(id)).toEqual(['left over']);
+      await until(() => deliverer.stats.delivered === 1);
+    } finally {
+      await deliverer.stop();
+    }
+    // The other users' queues were left alone.
+    expect(await store.outboxPending({ prefix: 'website-1/', limit: 2_000 })).toHaveLength(1_500);
+    expect(await store.outboxPending({ prefix: 'converse-in:' })).toHaveLength(3);
+    expect(deliverer.stats).toEqual({ delivered: 1, retried: 0, dropped: 0 });
   });
 });

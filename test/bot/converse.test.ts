@@ -175,6 +175,31 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     expect((await store.getPosition('converse:' + id, 'converse-test'))?.version).toBe(1);
   });
 
+  it("runs inbox events left in the store even when more than a poll's worth of other queues (autopilot, replies) are due first", async () => {
+    const store = new MemoryStore();
+    const early = Date.now() - 60_000;
+    for (let i = 0; i < 1_500; i++) await store.savePosition(`website-1/session_${i}`, 'echo', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early + i }] });
+    // A first process accepts the event but cannot run it (its inbox reads fail), then stops: the event stays in the inbox.
+    const id = fresh();
+    const failing = overriding(store, {
+      outboxHead: async () => {
+        throw new Error('store down');
+      },
+    });
+    h = await startConverseHarness({ receiver, store: failing });
+    expect(await h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Lou' }] })).toMatchObject({ status: 202 });
+    await receiver.waitFor(() => h.logs.some((l) => l.msg === 'converse: cannot read the inbox'), 2_000, 'the failed run');
+    await h.stop();
+    expect(await store.outboxHead(inboxKey(id))).toBeDefined();
+
+    // The next process finds it by its poll alone, behind the 1,500 others.
+    h = await startConverseHarness({ receiver, store });
+    await h.service.resume();
+    await receiver.waitFor(() => receiver.of(id).length === 2, 3_000, 'the replies to the left-over event');
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Lou!' }, { type: 'choice', text: 'What do you need?' }]);
+    expect(await store.outboxPending({ prefix: 'website-1/', limit: 2_000 })).toHaveLength(1_500);
+  });
+
   it('answers 503 with Retry-After when the event cannot be stored, and runs nothing', async () => {
     const store = new MemoryStore();
     const down = overriding(store, {

@@ -180,6 +180,83 @@ function storeContract(name: string, backend: () => Backend): void {
         expect((await store.outboxPending())[0]).toEqual({ conversation: C1, nextAttemptAt: next!.nextAttemptAt });
       });
 
+      test('pending by prefix: another user with more due queues than the limit starves no one', async () => {
+        const t0 = Date.now() - 60_000;
+        /** One item for `conversation`, due at `at`. */
+        const queue = (conversation: string, at: number) => store.savePosition(conversation, 'demo', 0, { expectedVersion: 0, outbox: [{ payload: conversation, notBefore: at }] });
+        // 1,200 autopilot-style queues due first: 1,100 at one time (more ties than two of the Redis
+        // store's pages of 500), then one per ms. The others are due among and after them.
+        for (let i = 0; i < 1_200; i++) await queue(`site-a/s${String(i).padStart(4, '0')}`, i < 1_100 ? t0 : t0 + i);
+        await queue('converse:1', t0);
+        await queue('tie:1', t0); // among the ties, after every site-a/ key in member order
+        await queue('converse:2', t0 + 800);
+        await queue('converse:3', t0 + 5_000);
+        await queue('converse:4', t0 + 5_001);
+        await queue('converse-in:1', t0 + 1); // another prefix that `converse:` must not match
+
+        // Without a prefix the limit is used up by the other user: the starvation the prefix is for.
+        expect((await store.outboxPending({ limit: 1_000 })).map((p) => p.conversation)).not.toContain('converse:3');
+        expect(await store.outboxPending({ prefix: 'converse:', limit: 3 })).toEqual([
+          { conversation: 'converse:1', nextAttemptAt: t0 },
+          { conversation: 'converse:2', nextAttemptAt: t0 + 800 },
+          { conversation: 'converse:3', nextAttemptAt: t0 + 5_000 },
+        ]);
+        expect((await store.outboxPending({ prefix: 'converse:', limit: 1_000 })).map((p) => p.conversation)).toEqual(['converse:1', 'converse:2', 'converse:3', 'converse:4']);
+        expect(await store.outboxPending({ prefix: 'converse-in:', limit: 1 })).toEqual([{ conversation: 'converse-in:1', nextAttemptAt: t0 + 1 }]);
+        expect(await store.outboxPending({ prefix: 'tie:', limit: 1 })).toEqual([{ conversation: 'tie:1', nextAttemptAt: t0 }]);
+
+        // dueBy and prefix together.
+        expect((await store.outboxPending({ prefix: 'converse:', dueBy: t0 + 1_000, limit: 1_000 })).map((p) => p.conversation)).toEqual(['converse:1', 'converse:2']);
+        expect(await store.outboxPending({ prefix: 'converse:', dueBy: t0 - 1 })).toEqual([]);
+
+        // The crowded prefix itself: due order, limit honoured, nothing else in it.
+        const mine = await store.outboxPending({ prefix: 'site-a/', limit: 1_000 });
+        expect(mine).toHaveLength(1_000);
+        expect(mine.every((p, i) => p.conversation.startsWith('site-a/') && (i === 0 || mine[i - 1]!.nextAttemptAt <= p.nextAttemptAt))).toBe(true);
+        expect(new Set(mine.map((p) => p.conversation)).size).toBe(1_000);
+        expect(new Set((await store.outboxPending({ prefix: 'site-a/', limit: 2_000 })).map((p) => p.conversation)).size).toBe(1_200);
+        const few = await store.outboxPending({ prefix: 'site-a/', limit: 3 });
+        expect(few).toHaveLength(3);
+        expect(few.every((p) => p.nextAttemptAt === t0)).toBe(true);
+
+        // No match; and an empty or absent prefix is no filter.
+        expect(await store.outboxPending({ prefix: 'nobody/', limit: 10 })).toEqual([]);
+        expect(await store.outboxPending({ prefix: 'converse:5' })).toEqual([]);
+        const all = await store.outboxPending({ limit: 5_000 });
+        expect(all).toHaveLength(1_206);
+        expect(await store.outboxPending({ prefix: '', limit: 5_000 })).toEqual(all);
+        expect(await store.outboxPending({ prefix: undefined, limit: 5_000 })).toEqual(all);
+      });
+
+      test('a prefix is matched literally, character for character: %, _, :, non-ASCII, astral and U+FFFF', async () => {
+        const t0 = Date.now() - 60_000;
+        const keys = [
+          'a%b/1', 'a_b/1', 'axb/1', 'a%/2', 'a:b/1', 'a%3Ab/1', 'a\\b/1',
+          'é/1', 'éa/1', 'ê/1', 'e/1', 'e\u0301/1',
+          '😀/1', '😁/1', '日本/1', '日/1',
+          'z\uFFFF', 'z\u{10000}', 'z\u{10FFFF}x', 'z\uFFFF\u{10FFFF}', 'z',
+        ];
+        for (const [i, key] of keys.entries()) await store.savePosition(key, 'demo', 0, { expectedVersion: 0, outbox: [{ payload: i, notBefore: t0 + i }] });
+        const under = async (prefix: string) => (await store.outboxPending({ prefix, limit: 100 })).map((p) => p.conversation);
+        expect(await under('a%')).toEqual(['a%b/1', 'a%/2', 'a%3Ab/1']);
+        expect(await under('a_')).toEqual(['a_b/1']);
+        expect(await under('a:')).toEqual(['a:b/1']);
+        expect(await under('a%3A')).toEqual(['a%3Ab/1']);
+        expect(await under('a\\')).toEqual(['a\\b/1']);
+        expect(await under('a')).toEqual(['a%b/1', 'a_b/1', 'axb/1', 'a%/2', 'a:b/1', 'a%3Ab/1', 'a\\b/1']);
+        expect(await under('é')).toEqual(['é/1', 'éa/1']);
+        expect(await under('e')).toEqual(['e/1', 'e\u0301/1']);
+        expect(await under('😀')).toEqual(['😀/1']);
+        expect(await under('日')).toEqual(['日本/1', '日/1']);
+        expect(await under('日本/')).toEqual(['日本/1']);
+        expect(await under('z')).toEqual(['z\uFFFF', 'z\u{10000}', 'z\u{10FFFF}x', 'z\uFFFF\u{10FFFF}', 'z']);
+        expect(await under('z\uFFFF')).toEqual(['z\uFFFF', 'z\uFFFF\u{10FFFF}']);
+        expect(await under('z\u{10FFFF}')).toEqual(['z\u{10FFFF}x']);
+        expect(await under('z\u{10000}')).toEqual(['z\u{10000}']);
+        expect(await under('ë')).toEqual([]);
+        expect(await under('a%b/1/')).toEqual([]);
+      });
+
       test('ack and retry of an unknown item say so', async () => {
         expect(await store.outboxAck(C1, 12345)).toBe(false);
         expect(await store.outboxRetry(C1, 12345, { nextAttemptAt: 0 })).toBe(false);

@@ -4,7 +4,7 @@
 // MemoryBacking share their state, as two SQLite connections on one file do.
 import {
   checkLimit, checkTtl, checkVersion, newId, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
   type SavedPosition, type SaveOptions, type SaveResult, type Store,
 } from './types.js';
 
@@ -155,13 +155,14 @@ export class MemoryStore implements Store {
     };
   }
 
-  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
+  async outboxPending(opts: OutboxPendingOptions = {}): Promise<PendingConversation[]> {
     const max = checkLimit(opts.limit);
     const dueBy = opts.dueBy ?? Infinity;
+    const prefix = opts.prefix ?? '';
     const pending: PendingConversation[] = [];
     for (const [conversation, queue] of this.#b.outbox) {
       const head = queue[0];
-      if (head && head.nextAttemptAt <= dueBy) pending.push({ conversation, nextAttemptAt: head.nextAttemptAt });
+      if (head && head.nextAttemptAt <= dueBy && conversation.startsWith(prefix)) pending.push({ conversation, nextAttemptAt: head.nextAttemptAt });
     }
     return pending.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt).slice(0, max);
   }

@@ -19,7 +19,7 @@ import { createClient } from 'redis';
 import { ACK, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
   type SavedPosition, type SaveOptions, type SaveResult, type Store,
 } from './types.js';
 
@@ -195,9 +195,35 @@ export class RedisStore implements Store {
     };
   }
 
-  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
-    const rows = await this.#client.zRangeByScoreWithScores(`${this.#p}outbox-due`, '-inf', opts.dueBy ?? '+inf', { LIMIT: { offset: 0, count: checkLimit(opts.limit) } });
-    return rows.map(({ value, score }) => ({ conversation: String(value), nextAttemptAt: score }));
+  async outboxPending(opts: OutboxPendingOptions = {}): Promise<PendingConversation[]> {
+    const limit = checkLimit(opts.limit);
+    const key = `${this.#p}outbox-due`;
+    const dueBy = opts.dueBy ?? '+inf';
+    const prefix = opts.prefix ?? '';
+    if (!prefix) {
+      const rows = await this.#client.zRangeByScoreWithScores(key, '-inf', dueBy, { LIMIT: { offset: 0, count: limit } });
+      return rows.map(({ value, score }) => ({ conversation: String(value), nextAttemptAt: score }));
+    }
+    // The due zset holds every user's conversations: page through it in due order, keeping the
+    // matches, until there are `limit` of them or the range ends. Each page starts at the last score
+    // read, past the members with that score already read (ties come in member order), so no page
+    // walks the earlier ones again. Like any paged read, it is not one snapshot: an item acked or
+    // retried meanwhile may be missed or seen twice, and the next poll sees it as it is.
+    const page = Math.max(limit, 500);
+    const found: PendingConversation[] = [];
+    let min: number | '-inf' = '-inf';
+    let skip = 0;
+    for (;;) {
+      const rows = await this.#client.zRangeByScoreWithScores(key, min, dueBy, { LIMIT: { offset: skip, count: page } });
+      for (const { value, score } of rows) {
+        const conversation = String(value);
+        if (conversation.startsWith(prefix) && found.push({ conversation, nextAttemptAt: score }) === limit) return found;
+      }
+      if (rows.length < page) return found;
+      const last = rows[rows.length - 1]!.score;
+      skip = (last === min ? skip : 0) + rows.filter((r) => r.score === last).length;
+      min = last;
+    }
   }
 
   async outboxAck(conversation: string, seq: number): Promise<boolean> {

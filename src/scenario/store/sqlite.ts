@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type PendingConversation,
+  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
   type SavedPosition, type SaveOptions, type SaveResult, type Store,
 } from './types.js';
 
@@ -81,6 +81,12 @@ const SQL = {
   pending: `SELECT conversation, next_attempt_at FROM outbox
     WHERE seq IN (SELECT MIN(seq) FROM outbox GROUP BY conversation) AND next_attempt_at <= ?
     ORDER BY next_attempt_at, seq LIMIT ?`,
+  // The same, for keys starting with a prefix: a range on outbox_conversation. Keys are UTF-8 text
+  // compared bytewise, so every key starting with P lies in [P, P || 0xFF): no valid UTF-8 has an
+  // 0xFF byte, so no successor to compute and no LIKE wildcards (%, _) to escape. Params: P, P, dueBy, limit.
+  pendingPrefix: `SELECT conversation, next_attempt_at FROM outbox
+    WHERE seq IN (SELECT MIN(seq) FROM outbox WHERE conversation >= ? AND conversation < ? || CAST(x'FF' AS TEXT) GROUP BY conversation)
+    AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`,
   ack: 'DELETE FROM outbox WHERE conversation = ? AND seq = ?',
   retry: 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE conversation = ? AND seq = ?',
   sweepClaims: 'DELETE FROM claims WHERE expires_at <= ?',
@@ -244,8 +250,10 @@ export class SqliteStore implements Store {
     };
   }
 
-  async outboxPending(opts: { dueBy?: number; limit?: number } = {}): Promise<PendingConversation[]> {
-    const rows = this.#q.pending.all(opts.dueBy ?? Number.MAX_SAFE_INTEGER, checkLimit(opts.limit)) as Array<{ conversation: string; next_attempt_at: number }>;
+  async outboxPending(opts: OutboxPendingOptions = {}): Promise<PendingConversation[]> {
+    const dueBy = opts.dueBy ?? Number.MAX_SAFE_INTEGER;
+    const limit = checkLimit(opts.limit);
+    const rows = (opts.prefix ? this.#q.pendingPrefix.all(opts.prefix, opts.prefix, dueBy, limit) : this.#q.pending.all(dueBy, limit)) as Array<{ conversation: string; next_attempt_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, nextAttemptAt: r.next_attempt_at }));
   }
 

@@ -56,6 +56,15 @@ export interface PendingConversation {
   nextAttemptAt: number;
 }
 
+export interface OutboxPendingOptions {
+  /** Only conversations whose head is due at or before this time (ms since the epoch). */
+  dueBy?: number;
+  /** At most this many (default 100), counted after the other filters. */
+  limit?: number;
+  /** Only conversations whose key starts with this (e.g. `converse:`, `<website_id>/`). */
+  prefix?: string;
+}
+
 export interface IdlePosition {
   conversation: string;
   scenario: string;
@@ -114,8 +123,13 @@ export interface Store {
 
   // Outbox: per-conversation ordered queue, filled by `savePosition`.
   outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined>;
-  /** Conversations with undelivered items, head due soonest first; only those due by `dueBy` when given. */
-  outboxPending(opts?: { dueBy?: number; limit?: number }): Promise<PendingConversation[]>;
+  /**
+   * Conversations with undelivered items, head due soonest first, at most `limit` (default 100);
+   * only those due by `dueBy` when given, and only those whose key starts with `prefix` when given
+   * (the limit applies after that filter, so one user of the outbox cannot starve another; an empty
+   * prefix filters nothing).
+   */
+  outboxPending(opts?: OutboxPendingOptions): Promise<PendingConversation[]>;
   /** Removes a delivered item; false if it was not there. */
   outboxAck(conversation: string, seq: number): Promise<boolean>;
   /** Counts a failed attempt and sets when to try again; false if the item is not there. */
