@@ -13,7 +13,7 @@ export async function startSandboxProcess() {
   const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = await once(createInterface({ input: child.stdout }), 'line');
   const info = JSON.parse(line);
-  return { ...info, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+  return { ...info, pid: child.pid, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
 }
 
 /** Runs `call` with `concurrency` workers until `total` calls are done; returns latencies in ms. */

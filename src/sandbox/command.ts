@@ -15,6 +15,7 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
       'rate-limit': { type: 'string' },
       hooks: { type: 'string' },
       'hook-events': { type: 'string' },
+      'hook-concurrency': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -24,12 +25,16 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
   // A fixed key can be set for scripted use; it is read from the environment, never from argv (ps shows argv).
   const key = process.env.CRISP_SANDBOX_KEY;
   if (values['hook-events'] !== undefined && !values.hooks) throw new Error('--hook-events needs --hooks URL');
+  if (values['hook-concurrency'] !== undefined && !values.hooks) throw new Error('--hook-concurrency needs --hooks URL');
+  // Deliveries in flight at once per website (1 = strictly in order); see hooks.ts.
+  const hookConcurrency = values['hook-concurrency'] === undefined ? undefined : whole(values['hook-concurrency'], '--hook-concurrency', 1, 64);
   // The hooks secret, like the key, comes from the environment or is made up and printed.
   const hooks = values.hooks
     ? {
         url: values.hooks,
         secret: process.env.CRISP_HOOK_SECRET || undefined,
         events: values['hook-events']?.split(',').map((e) => e.trim()).filter(Boolean),
+        concurrency: hookConcurrency,
         onDelivery: (report: HookReport) => {
           if (!report.ok) console.error(`sandbox: the ${report.event} hook for website ${report.website_id} failed after ${report.attempts} attempt(s): ${report.error ?? 'unknown error'}`);
         },

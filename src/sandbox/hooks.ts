@@ -1,8 +1,11 @@
 // The sandbox's Web Hook deliveries (reference §4): every event SandboxState announces is POSTed
 // to one URL as Crisp's plugin hooks are — body `{website_id, event, data, timestamp}`, headers
 // `X-Crisp-Request-Timestamp` (ms) and `X-Crisp-Signature` = lowercase hex HMAC-SHA256 over
-// `[timestamp;raw body]`. Deliveries run in the background, one at a time per website (so a
-// website's events arrive in order), retried with backoff on a network error, 5xx or 429.
+// `[timestamp;raw body]`. Deliveries run in the background: each website's start in the order its
+// events happened, with at most `concurrency` in flight at once (8 by default), and each is retried
+// on its own with backoff on a network error, 5xx or 429. Crisp's own sender is a concurrent pool
+// and promises no order between deliveries, so with a window > 1 a receiver may see a website's
+// events out of order (as it may from Crisp); `concurrency: 1` delivers them strictly one by one.
 import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
@@ -23,7 +26,12 @@ export interface HookOptions {
   maxRetryDelayMs?: number;
   /** Time allowed for each attempt's answer. */
   timeoutMs?: number;
-  /** Deliveries waiting per website; past it the oldest waiting one is dropped (and counted). */
+  /**
+   * Deliveries in flight at once per website (retries included: one in backoff keeps its slot); 8 by
+   * default, 1 for strictly serial, in-order delivery.
+   */
+  concurrency?: number;
+  /** Deliveries waiting per website (not counting those in flight); past it the oldest waiting one is dropped (and counted). */
   maxQueue?: number;
   /** The clock that stamps `X-Crisp-Request-Timestamp` (each attempt is signed afresh). */
   now?: () => number;
@@ -59,6 +67,12 @@ interface Delivery {
   body: string;
 }
 
+/** One website's deliveries: those not started yet, in event order, and how many are in flight. */
+interface Lane {
+  waiting: Delivery[];
+  inFlight: number;
+}
+
 /** Header names, lowercase as node:http reports them. */
 export const HOOK_HEADERS = {
   timestamp: 'x-crisp-request-timestamp',
@@ -78,15 +92,18 @@ export class SandboxHooks {
   readonly #maxRetryDelayMs: number;
   readonly #timeoutMs: number;
   readonly #maxQueue: number;
+  readonly #concurrency: number;
   readonly #now: () => number;
   readonly #onDelivery: ((report: HookReport) => void) | undefined;
-  readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+  readonly #agent: Agent;
   readonly #abort = new AbortController();
-  readonly #queues = new Map<string, Delivery[]>();
-  readonly #pumps = new Map<string, Promise<void>>();
+  readonly #lanes = new Map<string, Lane>();
+  /** Every delivery in flight, for close() to wait on. */
+  readonly #running = new Set<Promise<void>>();
   readonly #idle: (() => void)[] = [];
   readonly #enqueue = (event: SandboxEvent) => this.#push(event);
   #stats = { delivered: 0, failed: 0, retries: 0, dropped: 0 };
+  #closed: Promise<void> | undefined;
 
   constructor(state: SandboxState, options: HookOptions) {
     let url: URL;
@@ -106,6 +123,11 @@ export class SandboxHooks {
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#maxQueue = options.maxQueue ?? 10_000;
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`the hooks concurrency must be a whole number ≥ 1, got ${concurrency}`);
+    this.#concurrency = concurrency;
+    // Enough connections that a website's whole window is really on the wire at once.
+    this.#agent = new Agent({ keepAliveTimeout: 10_000, connections: Math.max(16, concurrency) });
     this.#now = options.now ?? Date.now;
     this.#onDelivery = options.onDelivery;
     state.on('event', this.#enqueue);
@@ -113,22 +135,32 @@ export class SandboxHooks {
 
   stats(): HookStats {
     let pending = 0;
-    for (const queue of this.#queues.values()) pending += queue.length;
+    for (const lane of this.#lanes.values()) pending += lane.waiting.length + lane.inFlight;
     return { ...this.#stats, pending };
   }
 
-  /** Resolves once every delivery queued so far is settled. */
+  /** Resolves once nothing is waiting or in flight: every delivery queued so far (and since) is settled. */
   idle(): Promise<void> {
-    if (this.#pumps.size === 0) return Promise.resolve();
+    if (this.#lanes.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Stops listening, abandons waiting deliveries and aborts the ones in flight. */
-  async close(): Promise<void> {
+  /** Stops listening, abandons waiting deliveries and aborts the ones in flight (once; later calls wait for the first). */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#state.off('event', this.#enqueue);
     this.#abort.abort();
-    await Promise.allSettled(this.#pumps.values());
-    this.#queues.clear();
+    for (const [websiteId, lane] of this.#lanes) {
+      lane.waiting.length = 0;
+      if (lane.inFlight === 0) this.#lanes.delete(websiteId);
+    }
+    await Promise.allSettled(this.#running);
+    this.#lanes.clear();
+    for (const resolve of this.#idle.splice(0)) resolve();
     await this.#agent.close();
   }
 
@@ -137,36 +169,46 @@ export class SandboxHooks {
     if (this.#abort.signal.aborted || (this.#events && !this.#events.has(event.event))) return;
     // The key order of Crisp's documented example (reference §8.5).
     const body = JSON.stringify({ website_id: event.website_id, event: event.event, data: event.data, timestamp: event.timestamp });
-    const queue = this.#queues.get(event.website_id) ?? [];
-    this.#queues.set(event.website_id, queue);
-    // queue[0] is in flight; drop the oldest waiting one past the cap.
-    if (queue.length > this.#maxQueue) {
-      queue.splice(1, 1);
+    let lane = this.#lanes.get(event.website_id);
+    if (!lane) this.#lanes.set(event.website_id, (lane = { waiting: [], inFlight: 0 }));
+    // Past the cap the oldest waiting one goes; one in flight is never dropped. (Something waits only
+    // while the window is full, so the new delivery always has a place.)
+    if (lane.waiting.length > 0 && lane.waiting.length >= this.#maxQueue) {
+      lane.waiting.shift();
       this.#stats.dropped++;
     }
-    queue.push({ event: event.event, website_id: event.website_id, body });
-    if (!this.#pumps.has(event.website_id)) this.#pumps.set(event.website_id, this.#pump(event.website_id));
+    lane.waiting.push({ event: event.event, website_id: event.website_id, body });
+    this.#fill(event.website_id, lane);
   }
 
-  async #pump(websiteId: string): Promise<void> {
-    const queue = this.#queues.get(websiteId)!;
-    try {
-      while (queue.length > 0 && !this.#abort.signal.aborted) {
-        const report = await this.#deliver(queue[0]!);
-        queue.shift();
-        if (report.ok) this.#stats.delivered++;
-        else this.#stats.failed++;
-        try {
-          this.#onDelivery?.(report);
-        } catch (error) {
-          console.error('sandbox: a hook delivery listener threw', error);
-        }
-      }
-    } finally {
-      this.#pumps.delete(websiteId);
-      if (queue.length === 0) this.#queues.delete(websiteId);
-      if (this.#pumps.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  /** Starts a website's waiting deliveries, oldest first, while its window has room. */
+  #fill(websiteId: string, lane: Lane): void {
+    while (lane.inFlight < this.#concurrency && lane.waiting.length > 0 && !this.#abort.signal.aborted) {
+      const delivery = lane.waiting.shift()!;
+      lane.inFlight++;
+      const running: Promise<void> = this.#run(websiteId, lane, delivery).finally(() => this.#running.delete(running));
+      this.#running.add(running);
     }
+  }
+
+  async #run(websiteId: string, lane: Lane, delivery: Delivery): Promise<void> {
+    let report: HookReport;
+    try {
+      report = await this.#deliver(delivery);
+    } catch (error) {
+      report = { event: delivery.event, website_id: delivery.website_id, ok: false, attempts: 0, error: errorText(error) };
+    }
+    lane.inFlight--;
+    if (report.ok) this.#stats.delivered++;
+    else this.#stats.failed++;
+    try {
+      this.#onDelivery?.(report);
+    } catch (error) {
+      console.error('sandbox: a hook delivery listener threw', error);
+    }
+    this.#fill(websiteId, lane);
+    if (lane.inFlight === 0 && lane.waiting.length === 0 && this.#lanes.get(websiteId) === lane) this.#lanes.delete(websiteId);
+    if (this.#lanes.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   async #deliver(delivery: Delivery): Promise<HookReport> {

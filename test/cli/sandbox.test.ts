@@ -133,6 +133,11 @@ describe('crisp-mcp sandbox', () => {
     [['--port', '0', '--faults', '429:150%'], /"429:150%"/],
     [['--port', '0', '--rate-limit', 'fast'], /--rate-limit/],
     [['--port', '0', '--no-such-flag'], /no-such-flag/],
+    [['--port', '0', '--hooks', 'http://127.0.0.1:9/hooks', '--hook-concurrency', '0'], /--hook-concurrency must be a whole number from 1 to 64, got "0"/],
+    [['--port', '0', '--hooks', 'http://127.0.0.1:9/hooks', '--hook-concurrency', '65'], /--hook-concurrency must be a whole number from 1 to 64, got "65"/],
+    [['--port', '0', '--hooks', 'http://127.0.0.1:9/hooks', '--hook-concurrency', '2.5'], /--hook-concurrency must be a whole number from 1 to 64, got "2.5"/],
+    [['--port', '0', '--hooks', 'http://127.0.0.1:9/hooks', '--hook-concurrency', 'many'], /--hook-concurrency must be a whole number from 1 to 64, got "many"/],
+    [['--port', '0', '--hook-concurrency', '4'], /--hook-concurrency needs --hooks URL/],
   ])('exits non-zero for %j, naming the problem on stderr', async (args, message) => {
     const proc = run(['sandbox', ...args]);
     const exit = await within(proc.exited, 5_000);

@@ -1,6 +1,7 @@
 // The sandbox's Web Hook deliveries to a real node:http receiver (reference §4): Crisp's body and
 // headers, a signature checked here by an independent HMAC, retries with backoff, per-website
-// order, a REST handler never waiting on a delivery — and the CLI's --hooks.
+// order with a window of 1, a REST handler never waiting on a delivery — and the CLI's --hooks and
+// --hook-concurrency. The window itself (concurrency > 1) is in hooks-window.test.ts.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { Crisp } from 'crisp-api';
@@ -67,11 +68,12 @@ describe('web hook deliveries', () => {
     const fingerprint = await client.messages.send(sandbox.websiteId, sessionId, { type: 'text', from: 'operator', origin: 'chat', content: 'On it' });
     await client.close();
     await sandbox.hooks!.idle();
-    expect(receiver.delivered().map((d) => [d.body.event, d.body.data.content])).toEqual([
-      ['message:send', 'hello'],
+    // Two deliveries may be in flight at once (the default window is 8): no order between them.
+    expect(receiver.delivered().map((d) => [d.body.event, d.body.data.content]).sort()).toEqual([
       ['message:received', 'On it'],
+      ['message:send', 'hello'],
     ]);
-    expect(receiver.delivered()[1]!.body.data.fingerprint).toBe(fingerprint);
+    expect(receiver.delivered().find((d) => d.body.event === 'message:received')!.body.data.fingerprint).toBe(fingerprint);
   });
 
   it('retries after the receiver fails twice (500, then a dropped connection), re-signing each attempt', async () => {
@@ -94,7 +96,9 @@ describe('web hook deliveries', () => {
   it('retries a 429, does not retry a 400, and gives up after the attempt limit — then goes on with the next', async () => {
     const order: Answer[] = [429, 200, 400, 503, 503, 503, 503, 200];
     const reports: { event: string; ok: boolean; attempts: number; status?: number; error?: string }[] = [];
+    // Serial, so the receiver's n-th answer goes to a known delivery.
     const { sandbox, receiver } = await setUp((n) => order[n - 1] ?? 200, {
+      concurrency: 1,
       onDelivery: ({ event, ok, attempts, status, error }) => reports.push({ event, ok, attempts, status, error }),
     });
     for (const text of ['first', 'second', 'third', 'fourth']) await visitorStarts(sandbox, text);
@@ -118,8 +122,8 @@ describe('web hook deliveries', () => {
     expect(sandbox.hooks!.stats()).toEqual({ delivered: 2, failed: 2, retries: 4, pending: 0, dropped: 0 });
   });
 
-  it('keeps each website\'s order while the receiver fails now and then', async () => {
-    const { sandbox, receiver } = await setUp((n) => (n % 3 === 0 ? 500 : n % 7 === 0 ? 'drop' : 200), { events: ['message:send'] });
+  it('with concurrency 1, keeps each website\'s order while the receiver fails now and then', async () => {
+    const { sandbox, receiver } = await setUp((n) => (n % 3 === 0 ? 500 : n % 7 === 0 ? 'drop' : 200), { events: ['message:send'], concurrency: 1 });
     const sessions = await Promise.all(['a', 'b', 'c'].map((name) => visitorStarts(sandbox, `${name}0`)));
     const sent: string[] = sessions.map((_, i) => `${'abc'[i]}0`);
     // Sequential writes so the send order is known; the deliveries run behind them.
@@ -143,8 +147,8 @@ describe('web hook deliveries', () => {
     for (let i = 0; i < 5; i++) await client.messages.send(sandbox.websiteId, sessionId, { type: 'text', from: 'operator', origin: 'chat', content: `reply ${i}` });
     await client.close();
     expect(Date.now() - started).toBeLessThan(2_000);
-    await eventually(() => receiver.received.length === 1, 2_000, 'the first delivery reaching the receiver');
-    // One in flight per website, the rest waiting in order.
+    // All six fit in the default window of 8: all in flight (hanging), none settled.
+    await eventually(() => receiver.received.length === 6, 10_000, 'the six deliveries reaching the receiver');
     expect(sandbox.hooks!.stats().pending).toBe(6);
     const stats = await control<{ url: string; pending: number }>(sandbox, 'GET', '/_sandbox/hooks');
     expect(stats.body?.data).toMatchObject({ url: receiver.url, pending: 6 });
@@ -196,6 +200,30 @@ describe('crisp-mcp sandbox --hooks URL', () => {
       const [delivery] = await eventually(() => receiver!.delivered().length > 0 && receiver!.delivered(), 5_000, 'a delivery');
       expect(delivery!.body).toMatchObject({ event: 'message:send', data: { content: 'from the CLI' } });
       expect(delivery!.headers['x-crisp-signature']).toBe(independentSignature(SECRET, delivery!.headers['x-crisp-request-timestamp'] as string, delivery!.raw));
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  it('--hook-concurrency 2 keeps two deliveries in flight at once, no more', async () => {
+    receiver = await startReceiver(() => 'hang');
+    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', '--hooks', receiver.url, '--hook-events', 'message:send', '--hook-concurrency', '2'], {
+      env: { PATH: process.env.PATH ?? '', CRISP_HOOK_SECRET: SECRET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const line = await eventually(() => stdout.includes('\n') && stdout.slice(0, stdout.indexOf('\n')), 10_000, 'the --json line');
+      const info = JSON.parse(line) as { url: string; website_id: string };
+      const fake = { url: info.url, websiteId: info.website_id } as Sandbox;
+      for (let i = 0; i < 5; i++) await visitorStarts(fake, `visitor ${i}`);
+      await eventually(() => receiver!.received.length === 2, 10_000, 'two deliveries in flight');
+      await new Promise((resolve) => setTimeout(resolve, 500)); // room for a third to (wrongly) arrive
+      expect(receiver.received).toHaveLength(2);
+      const stats = await control<{ pending: number; delivered: number }>(fake, 'GET', '/_sandbox/hooks');
+      expect(stats.body?.data).toMatchObject({ pending: 5, delivered: 0 });
     } finally {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
