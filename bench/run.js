@@ -1,15 +1,24 @@
 // `npm run bench`: every benchmark, each printing its table with its anchor measured beside it.
+// They run one after another: each needs the machine's cores to itself.
 import { cpus } from 'node:os';
+import { benchAutopilot, formatAutopilot } from './autopilot.js';
+import { benchConverse, formatConverse } from './converse.js';
 import { benchCrispClient, formatCrispClient } from './crisp-client.js';
 import { benchMcpHttp, formatMcpHttp } from './mcp-http.js';
 import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
+import { benchScenario, formatScenario } from './scenario.js';
 import { benchStore, formatStore } from './store.js';
 
-process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n\n`);
 const concurrency = 16;
-process.stdout.write(formatCrispClient(await benchCrispClient({ concurrency }), concurrency) + '\n\n');
-process.stdout.write(formatMcpStdio(await benchMcpStdio()) + '\n\n');
-process.stdout.write(formatMcpHttp(await benchMcpHttp()) + '\n\n');
-process.stdout.write(formatStore(await benchStore()) + '\n');
-const { benchConverse, formatConverse } = await import('./converse.js'); process.stdout.write('\n' + formatConverse(await benchConverse()) + '\n');
-const { benchAutopilot, formatAutopilot } = await import('./autopilot.js'); process.stdout.write('\n' + formatAutopilot(await benchAutopilot()) + '\n');
+const benches = [
+  async () => formatCrispClient(await benchCrispClient({ concurrency }), concurrency),
+  async () => formatMcpStdio(await benchMcpStdio()),
+  async () => formatMcpHttp(await benchMcpHttp()),
+  async () => formatScenario(await benchScenario()),
+  async () => formatStore(await benchStore()),
+  async () => formatConverse(await benchConverse()),
+  async () => formatAutopilot(await benchAutopilot()),
+];
+
+process.stdout.write(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n`);
+for (const bench of benches) process.stdout.write(`\n${await bench()}\n`);
