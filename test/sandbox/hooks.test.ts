@@ -182,42 +182,44 @@ describe('web hook deliveries', () => {
   });
 });
 
+/** `crisp-mcp sandbox --json …` as a child process: its --json line, and a stop that waits for the exit. */
+async function sandboxCli(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  };
+  try {
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const line = await eventually(() => stdout.includes('\n') && stdout.slice(0, stdout.indexOf('\n')), 10_000, 'the --json line');
+    const info = JSON.parse(line) as { url: string; website_id: string; hooks: { url: string; secret: string } };
+    return { info, sandbox: { url: info.url, websiteId: info.website_id } as Sandbox, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 describe('crisp-mcp sandbox --hooks URL', () => {
   it('delivers to the URL, signed with CRISP_HOOK_SECRET, and prints the hooks in --json', async () => {
     receiver = await startReceiver();
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', '--hooks', receiver.url, '--hook-events', 'message:send'], {
-      env: { PATH: process.env.PATH ?? '', CRISP_HOOK_SECRET: SECRET },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { info, sandbox: fake, stop } = await sandboxCli(['--hooks', receiver.url, '--hook-events', 'message:send'], { CRISP_HOOK_SECRET: SECRET });
     try {
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const line = await eventually(() => stdout.includes('\n') && stdout.slice(0, stdout.indexOf('\n')), 10_000, 'the --json line');
-      const info = JSON.parse(line) as { url: string; website_id: string; hooks: { url: string; secret: string } };
       expect(info.hooks).toEqual({ url: receiver.url, secret: SECRET });
-      const fake = { url: info.url, websiteId: info.website_id } as Sandbox;
       await visitorStarts(fake, 'from the CLI');
       const [delivery] = await eventually(() => receiver!.delivered().length > 0 && receiver!.delivered(), 5_000, 'a delivery');
       expect(delivery!.body).toMatchObject({ event: 'message:send', data: { content: 'from the CLI' } });
       expect(delivery!.headers['x-crisp-signature']).toBe(independentSignature(SECRET, delivery!.headers['x-crisp-request-timestamp'] as string, delivery!.raw));
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await stop();
     }
   });
 
   it('--hook-concurrency 2 keeps two deliveries in flight at once, no more', async () => {
     receiver = await startReceiver(() => 'hang');
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', '--hooks', receiver.url, '--hook-events', 'message:send', '--hook-concurrency', '2'], {
-      env: { PATH: process.env.PATH ?? '', CRISP_HOOK_SECRET: SECRET },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { sandbox: fake, stop } = await sandboxCli(['--hooks', receiver.url, '--hook-events', 'message:send', '--hook-concurrency', '2'], { CRISP_HOOK_SECRET: SECRET });
     try {
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const line = await eventually(() => stdout.includes('\n') && stdout.slice(0, stdout.indexOf('\n')), 10_000, 'the --json line');
-      const info = JSON.parse(line) as { url: string; website_id: string };
-      const fake = { url: info.url, websiteId: info.website_id } as Sandbox;
       for (let i = 0; i < 5; i++) await visitorStarts(fake, `visitor ${i}`);
       await eventually(() => receiver!.received.length === 2, 10_000, 'two deliveries in flight');
       await new Promise((resolve) => setTimeout(resolve, 500)); // room for a third to (wrongly) arrive
@@ -225,22 +227,14 @@ describe('crisp-mcp sandbox --hooks URL', () => {
       const stats = await control<{ pending: number; delivered: number }>(fake, 'GET', '/_sandbox/hooks');
       expect(stats.body?.data).toMatchObject({ pending: 5, delivered: 0 });
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await stop();
     }
   });
 
   it('makes up a secret when CRISP_HOOK_SECRET is unset, and prints it', async () => {
     receiver = await startReceiver();
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', '--hooks', receiver.url], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const line = await eventually(() => stdout.includes('\n') && stdout.slice(0, stdout.indexOf('\n')), 10_000, 'the --json line');
-      expect((JSON.parse(line) as { hooks: { secret: string } }).hooks.secret).toMatch(/^[0-9a-f]{48}$/);
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+    const { info, stop } = await sandboxCli(['--hooks', receiver.url], {});
+    await stop();
+    expect(info.hooks.secret).toMatch(/^[0-9a-f]{48}$/);
   });
 });
