@@ -11,7 +11,7 @@
 // sandbox's --hook-concurrency, its default window of 8 otherwise, 1 for one delivery at a time).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io } from 'socket.io-client';
 import { Agent, request } from 'undici';
 import { CrispClient } from '../dist/crisp/index.js';
+import { cpuMicros } from './proc.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const SECRET = 'bench-hook-secret-0123456789abcdef';
@@ -36,15 +37,8 @@ const SCENARIO = JSON.stringify({
   },
 });
 
-/** CPU time (user + system) a child process has used so far, in ms; NaN where /proc is not there. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
+/** CPU time a child process has used so far, in ms. */
+const cpuMs = (pid) => cpuMicros(pid) / 1000;
 
 async function freePort() {
   const server = createServer().listen(0, '127.0.0.1');

@@ -4,12 +4,12 @@
 // sandbox; the clients share this one. RSS is the server process's peak while under load.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { CrispClient } from '../dist/crisp/index.js';
 import { startSandboxProcess } from './crisp-client.js';
+import { cpuMicros, rssMb } from './proc.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bare-http-server.js', import.meta.url));
@@ -39,25 +39,6 @@ async function connectAll(server, n, era) {
     await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers } }));
     return client;
   }));
-}
-
-/** CPU time (user + system) a process has used, in µs; NaN where /proc is not there. */
-function cpuMicros(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * (1e6 / CLOCK_TICKS);
-  } catch {
-    return NaN;
-  }
-}
-const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on
-
-function rssMb(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-  } catch {
-    return NaN;
-  }
 }
 
 /**
