@@ -78,13 +78,11 @@ const SQL = {
   unlock: 'DELETE FROM locks WHERE key = ? AND owner = ? RETURNING expires_at',
   head: `SELECT seq, id, payload, created_at, attempts, next_attempt_at, last_error FROM outbox
     WHERE conversation = ? ORDER BY seq LIMIT 1`,
+  // Conversations whose key starts with a prefix ('' = all), head due by a time: a range on
+  // outbox_conversation. Keys are UTF-8 text compared bytewise, so every key starting with P lies in
+  // [P, P || 0xFF): no valid UTF-8 has an 0xFF byte, so no successor to compute and no LIKE
+  // wildcards (%, _) to escape. Params: P, P, dueBy, limit.
   pending: `SELECT conversation, next_attempt_at FROM outbox
-    WHERE seq IN (SELECT MIN(seq) FROM outbox GROUP BY conversation) AND next_attempt_at <= ?
-    ORDER BY next_attempt_at, seq LIMIT ?`,
-  // The same, for keys starting with a prefix: a range on outbox_conversation. Keys are UTF-8 text
-  // compared bytewise, so every key starting with P lies in [P, P || 0xFF): no valid UTF-8 has an
-  // 0xFF byte, so no successor to compute and no LIKE wildcards (%, _) to escape. Params: P, P, dueBy, limit.
-  pendingPrefix: `SELECT conversation, next_attempt_at FROM outbox
     WHERE seq IN (SELECT MIN(seq) FROM outbox WHERE conversation >= ? AND conversation < ? || CAST(x'FF' AS TEXT) GROUP BY conversation)
     AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`,
   ack: 'DELETE FROM outbox WHERE conversation = ? AND seq = ?',
@@ -253,7 +251,8 @@ export class SqliteStore implements Store {
   async outboxPending(opts: OutboxPendingOptions = {}): Promise<PendingConversation[]> {
     const dueBy = opts.dueBy ?? Number.MAX_SAFE_INTEGER;
     const limit = checkLimit(opts.limit);
-    const rows = (opts.prefix ? this.#q.pendingPrefix.all(opts.prefix, opts.prefix, dueBy, limit) : this.#q.pending.all(dueBy, limit)) as Array<{ conversation: string; next_attempt_at: number }>;
+    const prefix = opts.prefix ?? '';
+    const rows = this.#q.pending.all(prefix, prefix, dueBy, limit) as Array<{ conversation: string; next_attempt_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, nextAttemptAt: r.next_attempt_at }));
   }
 
