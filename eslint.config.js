@@ -16,4 +16,6 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'test/**', 'demo/**'], rules: { 'no-console': 'off' } },
+  // The sandbox console runs in a browser, not in Node.
+  { files: ['src/sandbox/console/**'], languageOptions: { globals: { ...globals.browser } } },
 );
