@@ -113,7 +113,8 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .muted { color: var(--muted); font-size: .85rem; }
 .live { margin-left: auto; font-size: .85rem; color: var(--muted); }
 .live.on::before { content: "● "; color: #1a9c4a; }
-.layout { flex: 1; display: grid; grid-template-columns: minmax(260px, 340px) 1fr; min-height: 0; }
+.layout { flex: 1; display: grid; grid-template-columns: minmax(260px, 340px) minmax(0, 1fr); min-height: 0; }
+.layout > * { min-width: 0; }
 .inbox { border-right: 1px solid var(--line); display: flex; flex-direction: column; min-height: 0; }
 .inbox-tools { display: flex; gap: .5rem; align-items: center; padding: .5rem; border-bottom: 1px solid var(--line); flex-wrap: wrap; }
 .conversations { list-style: none; margin: 0; padding: 0; overflow-y: auto; }
@@ -123,7 +124,7 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .row { display: flex; gap: .5rem; align-items: baseline; }
 .row .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .row .time { margin-left: auto; color: var(--muted); font-size: .8rem; white-space: nowrap; }
-.last { color: var(--muted); font-size: .85rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.last { display: block; color: var(--muted); font-size: .85rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .badge { font-size: .72rem; padding: 0 .4rem; border-radius: 1rem; background: var(--visitor); }
 .badge.pending { background: #ffe3c2; } .badge.unresolved { background: #d7e7ff; } .badge.resolved { background: #d5f2df; }
 .badge.unread { background: #e5484d; color: white; }
@@ -132,7 +133,7 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .details { padding: .5rem 1rem; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; }
 .details h2 { font-size: 1rem; margin: 0; }
 .details dl { display: flex; flex-wrap: wrap; gap: 0 1rem; margin: 0; font-size: .85rem; }
-.details dt { color: var(--muted); } .details dd { margin: 0 0 0 .25rem; }
+.details dt { color: var(--muted); } .details dd { margin: 0 0 0 .25rem; overflow-wrap: anywhere; }
 .details .field { display: flex; }
 .thread { list-style: none; margin: 0; overflow-y: auto; padding: 1rem; display: flex; flex-direction: column; gap: .5rem; }
 .message { max-width: min(36rem, 85%); padding: .45rem .7rem; border-radius: .6rem; background: var(--visitor); white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -143,8 +144,8 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .message.note { align-self: flex-end; background: var(--note); color: #3b3000; }
 .message.note .who { color: #6b5a00; }
 .choices { display: flex; flex-wrap: wrap; gap: .35rem; margin-top: .35rem; }
-.choices button, .choices a { font: inherit; font-size: .85rem; padding: .2rem .6rem; border-radius: 1rem; border: 1px solid white; background: white; color: var(--bot); text-decoration: none; cursor: pointer; }
-.choices button[aria-pressed="true"] { background: #ffe27a; border-color: #ffe27a; color: #1c2430; }
+.message .choices button, .message .choices a { font: inherit; font-size: .85rem; padding: .2rem .6rem; border-radius: 1rem; border: 1px solid white; background: white; color: var(--bot); text-decoration: none; cursor: pointer; }
+.message .choices button[aria-pressed="true"] { background: #ffe27a; border-color: #ffe27a; color: #1c2430; }
 .choices button:disabled { cursor: default; }
 .message a { color: inherit; }
 .composers { border-top: 1px solid var(--line); display: grid; grid-template-columns: 1fr 1fr; gap: .5rem; padding: .5rem; }
@@ -155,7 +156,7 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 button { font: inherit; padding: .3rem .7rem; }
 .error { color: #b42318; font-size: .85rem; padding: .25rem 1rem; }
 @media (max-width: 760px) {
-  .layout { grid-template-columns: 1fr; grid-template-rows: minmax(8rem, 35vh) 1fr; }
+  .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(8rem, 35vh) minmax(0, 1fr); }
   .inbox { border-right: 0; border-bottom: 1px solid var(--line); }
   .composers { grid-template-columns: 1fr; }
 }

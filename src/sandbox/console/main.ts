@@ -28,15 +28,16 @@ async function start(): Promise<void> {
     if (!view) return;
     const shown = view;
     const thread = await api.thread(shown.sessionId);
-    if (view === shown) view.update(thread);
+    if (view !== shown) return;
+    view.update(thread);
+    // Looking at a conversation reads it, as in Crisp's app (the answer's event redraws once more, then it settles).
+    if ((thread.conversation.unread?.operator ?? 0) > 0) await api.readAsOperator(shown.sessionId);
   };
 
   function open(sessionId: string): void {
     if (location.hash !== `#${sessionId}`) history.replaceState(null, '', `#${sessionId}`);
     view = openConversation(pane, api, sessionId, operators, report);
     void Promise.all([refreshThread(), refreshInbox()]).catch(report);
-    // Opening a conversation reads it, as in Crisp's app.
-    void api.readAsOperator(sessionId).catch(() => undefined);
   }
 
   // Events come in bursts (a bot turn is several); one redraw per burst.
