@@ -1,13 +1,17 @@
 // The sandbox console in a real browser, against `crisp-mcp bot --scenario gdpr --sandbox` as a
 // newcomer starts it: the visitor's question gets the bot's reply without a reload, an operator's
 // message silences the bot, a picker button clicked as the visitor moves the scenario on, and a
-// conversation started over Crisp's REST API shows up in the inbox by itself.
+// conversation started over Crisp's REST API shows up in the inbox by itself. And the page of
+// `crisp-mcp scenario graph` opens offline with every block of the scenario on it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium, screenshotPath, type TestBrowser } from '../helpers/browser.js';
-import { CLI } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
 
 const SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
@@ -158,5 +162,34 @@ describeWithChromium('sandbox console (Chromium)', (executable) => {
     const shot = screenshotPath('console-narrow.png');
     if (shot) await page.screenshot({ path: shot, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('the `scenario graph` page opens offline and shows every block id of the example', async () => {
+    const file = join(SCENARIOS, 'gdpr.json');
+    const ids = Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { blocks: object }).blocks);
+    const drawn = await runCli(['scenario', 'graph', file, '--format', 'html']);
+    expect(drawn.status).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-graph-'));
+    const graphPage = await browser.context.newPage();
+    try {
+      const html = join(dir, 'gdpr.html');
+      writeFileSync(html, drawn.stdout);
+      const requests: string[] = [];
+      graphPage.on('request', (request) => requests.push(request.url()));
+      await browser.context.setOffline(true);
+      await graphPage.goto(pathToFileURL(html).toString());
+      for (const id of ids) {
+        expect(await graphPage.locator(`svg g[id="block-${id}"]`).count()).toBe(1);
+        expect(await graphPage.locator('.blocks code', { hasText: id }).count()).toBeGreaterThan(0);
+      }
+      expect(await graphPage.locator('svg .start').count()).toBe(1);
+      expect(requests.filter((url) => !url.startsWith('file:'))).toEqual([]);
+      const shot = screenshotPath('scenario-graph.png');
+      if (shot) await graphPage.screenshot({ path: shot, fullPage: true });
+    } finally {
+      await browser.context.setOffline(false);
+      await graphPage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
