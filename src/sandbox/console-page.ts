@@ -33,7 +33,8 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
   return true;
 }
 
-function fromThisMachine(req: IncomingMessage): boolean {
+/** A request from loopback that names a loopback host (a DNS-rebound name does not). */
+export function fromThisMachine(req: IncomingMessage): boolean {
   const remote = req.socket.remoteAddress ?? '';
   const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
   const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();

@@ -119,7 +119,7 @@ describe('console routes', () => {
     expect(event).toMatchObject({ event: 'message:send', website_id: sandbox().websiteId, data: { session_id: session, content: 'Streamed' } });
   });
 
-  it('the page and its scripts are only for a browser on this machine', async () => {
+  it('the page, its scripts and the console routes are only for a browser on this machine', async () => {
     const page = await request(`${sandbox().url}/`);
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-security-policy']).toMatch(/default-src 'self'/);
@@ -130,6 +130,15 @@ describe('console routes', () => {
       expect(rebound.statusCode).toBe(403);
       await rebound.body.text();
     }
+    // So are the console's data routes; and a POST that is not JSON (a cross-site form) is refused.
+    const inbox = await request(`${sandbox().url}${conversations()}`, { headers: { host: 'attacker.example' } });
+    expect(inbox.statusCode).toBe(403);
+    await inbox.body.text();
+    const session = await newConversation('CSRF?');
+    const form = await request(`${sandbox().url}${conversations()}/${session}/operator/messages`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"content":"forged"}' });
+    expect(form.statusCode).toBe(415);
+    await form.body.text();
+    expect(demoSite(sandbox()).messages.get(session)!.map((m) => m.content)).toEqual(['CSRF?']);
     const traversal = await request(`${sandbox().url}/_sandbox/console/..%2Fserver.js`);
     expect(traversal.statusCode).toBe(404);
     await traversal.body.text();
