@@ -1,15 +1,21 @@
-// `serve --sandbox` as a newcomer starts it: stderr says where the console is, the credentials the
+// `serve --sandbox` (stdio or HTTP) and `bot --sandbox` as a newcomer starts them: stderr says where the console is, the credentials the
 // embedded sandbox takes (CRISP_SANDBOX_KEY when set) and how to play the visitor; the printed
 // routes work as printed; stdout stays the MCP channel.
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
 
 const KEY = 'guide-test-key-42';
+const SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
 
-it('serve --sandbox prints the sandbox guide on stderr, and its routes answer as printed', async () => {
-  const child = spawn(process.execPath, [CLI, 'serve', '--sandbox'], { env: { PATH: process.env.PATH ?? '', CRISP_SANDBOX_KEY: KEY }, stdio: ['pipe', 'pipe', 'pipe'] });
+it.each([
+  [['serve', '--sandbox']],
+  [['serve', '--http', '--port', '0', '--sandbox']],
+  [['bot', '--scenario', 'gdpr', '--sandbox', '--scenarios', SCENARIOS]],
+])('%j prints the sandbox guide on stderr once up, and its routes answer as printed', async (args) => {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', CRISP_SANDBOX_KEY: KEY }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -26,8 +32,19 @@ it('serve --sandbox prints the sandbox guide on stderr, and its routes answer as
     const start = /Play the visitor: curl -X POST (\S+)/.exec(stderr)![1]!;
     const created = (await (await fetch(start, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"Hello!"}' })).json()) as { data: { session_id: string } };
     const read = /and read the replies: curl (\S+)/.exec(stderr)![1]!.replace('SESSION_ID', created.data.session_id);
-    const thread = (await (await fetch(read)).json()) as { data: Array<{ from: string; content: unknown }> };
-    expect(thread.data.map((m) => [m.from, m.content])).toEqual([['user', 'Hello!']]);
+    const thread = async () => ((await (await fetch(read)).json()) as { data: Array<{ from: string; type: string; content: unknown }> }).data;
+    expect((await thread())[0]).toMatchObject({ from: 'user', content: 'Hello!' });
+    if (args[0] === 'bot') {
+      // A script sees the bot's reply there; the handoff's private note for operators it does not.
+      const replied = await eventually(async () => {
+        const messages = await thread();
+        return messages.some((m) => m.from === 'operator') && messages;
+      }, 5_000, 'the bot replying');
+      expect(replied.map((m) => [m.from, m.type, m.content])).toEqual([
+        ['user', 'text', 'Hello!'],
+        ['operator', 'text', 'Let me get someone from the team for you.'],
+      ]);
+    }
 
     // The key it printed opens Crisp's REST API on the sandbox.
     const rest = await fetch(`${url}/v1/website/${website}/conversation/${created.data.session_id}`, {
