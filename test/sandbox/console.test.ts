@@ -119,11 +119,17 @@ describeWithChromium('sandbox console (Chromium)', (executable) => {
     if (shot) await page.screenshot({ path: shot });
   });
 
-  it('a picker button clicked as the visitor moves the scenario on', async () => {
+  it('a picker button clicked as the visitor (here by keyboard) moves the scenario on', async () => {
     await newVisitorConversation('GDPR question');
     const yes = thread().locator('.message.bot button[data-value="yes"]');
     await yes.waitFor({ timeout: REPLY_WAIT_MS });
-    await yes.click();
+    // By keyboard: the focus stays on the button while the conversation changes around it.
+    await yes.focus();
+    const session = decodeURIComponent(new URL(page.url()).hash.slice(1));
+    await fetch(`${bot.sandbox.url}/_sandbox/websites/${bot.sandbox.website_id}/conversations/${session}/state`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"state":"pending"}' });
+    await expect.poll(() => page.locator('#state').inputValue()).toBe('pending');
+    expect(await page.evaluate('document.activeElement?.dataset.value')).toBe('yes');
+    await page.keyboard.press('Enter');
     await thread().locator('.message.visitor', { hasText: 'chose “Yes, thanks”' }).waitFor();
     await thread().locator('.message.bot', { hasText: 'Glad to help!' }).waitFor({ timeout: REPLY_WAIT_MS });
     // The end block resolves the conversation; the controls and the answered picker show it.
