@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
-import { runBotCommand } from './bot/command.js';
-import { runAuthCommand } from './credentials/command.js';
+import { runBotCommand } from './commands/bot.js';
+import { runAuthCommand } from './commands/auth.js';
 import { scrub } from './credentials/redact.js';
-import { runSandboxCommand } from './sandbox/command.js';
-import { runScenarioCommand } from './scenario/command.js';
-import { runServeCommand } from './transport/serve.js';
+import { runSandboxCommand } from './commands/sandbox.js';
+import { runScenarioCommand } from './commands/scenario.js';
+import { runServeCommand } from './commands/serve.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
 import { TIERS, type Tier } from './crisp/schemas.js';
-import { parseStoreSpec, StoreError, type StoreSpec } from './scenario/store/index.js';
+import { parseStoreSpec, StoreError, type StoreSpec } from './store/index.js';
 
 export const SEND_MODES = ['post', 'note', 'confirm'] as const;
 export type SendMode = (typeof SEND_MODES)[number];

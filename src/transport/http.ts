@@ -1,7 +1,7 @@
 // `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
 // sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
-// (src/bot/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
+// (src/converse/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
 // a receiver (src/crisp/hooks.ts; the signature is its auth, not the bearer token); `/healthz`
 // answers load balancers; everything else is a 404.
 // Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
@@ -17,8 +17,7 @@ import {
   validateOriginHeader,
   type AuthInfo,
 } from '@modelcontextprotocol/server';
-import { HOOKS_PATH } from '../bot/command.js';
-import type { ConverseAnswer } from '../bot/converse.js';
+import type { ConverseAnswer } from '../converse/converse.js';
 import { createHookHandler, type HookHandlerOptions } from '../crisp/hooks.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer } from '../mcp/server.js';
@@ -28,6 +27,9 @@ import { allowedHostnames, readBody, send, sendJson, toRequest, urlHost } from '
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
 import { withCachedJsonSchemas } from './schema-cache.js';
+
+/** Crisp's Web Hooks route, on `serve --http` and on `bot --events hooks`' own server alike. */
+export const HOOKS_PATH = '/hooks/crisp';
 
 export interface HttpServerOptions {
   host: string;

@@ -1,0 +1,30 @@
+// What `serve` and `bot` both set up before their own work: the embedded sandbox standing in for
+// Crisp (with --sandbox), the Crisp client the tools and the autopilot call, and the one-line
+// answer when the address they were told to listen on cannot be had.
+import type { Config } from '../config.js';
+import { registerSecret } from '../credentials/redact.js';
+import { CrispClient } from '../crisp/client.js';
+import type { Logger } from '../log.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.js';
+
+/** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
+export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+  const sandbox = await startSandbox({ seed: 42, ...options });
+  const credential = sandbox.credentials[0]!;
+  registerSecret(credential.key, credential.identifier);
+  log.info({ url: sandbox.url, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
+  return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] } };
+}
+
+/** The Crisp client for a resolved config (credentials are present once the sandbox, if any, runs). */
+export function crispClientFor(config: Config, log: Logger): CrispClient {
+  const { identifier, key, tier } = config.credentials!;
+  return new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, onRetry: (e) => log.debug({ retry: e }, 'retrying Crisp call') });
+}
+
+/** The one line for a listen failure the operator can fix (address taken or not allowed); undefined for anything else. */
+export function listenProblem(error: unknown, host: string, port: number): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return undefined;
+  return `cannot listen on ${host}:${port} (${code}): choose another --port or --host`;
+}
