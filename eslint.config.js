@@ -31,4 +31,6 @@ export default tseslint.config(
       ],
     },
   },
+  // The sandbox console runs in a browser, not in Node.
+  { files: ['src/sandbox/console/**'], languageOptions: { globals: { ...globals.browser } } },
 );

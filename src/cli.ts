@@ -26,9 +26,10 @@ Usage:
   crisp-mcp auth login|status|logout
       Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
       credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.
-  crisp-mcp scenario validate|compile|schema|chat FILE
+  crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]
       Check a scenario file (every problem with its block path), print its linearized program or
-      the JSON Schema of the format, or chat with it in the terminal as a visitor would.
+      the JSON Schema of the format, chat with it in the terminal as a visitor would, or draw it
+      (one self-contained HTML page, or a Mermaid flowchart for a README).
   crisp-mcp bot --scenario NAME [--events rtm|hooks] [--sandbox] [--scenarios DIR] [--store SPEC] [--port N --host H]
           [--inboxes a,b] [--reply-budget 20/10m] [--repeat-window 60s] [--step-budget N] [--catch-up 15m] [--lock-ttl 5s]
       The autopilot: answers visitors with a scenario, live, from Crisp's RTM events or its Web Hooks

@@ -5,14 +5,20 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
+import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
-  const sandbox = await startSandbox({ seed: 42, ...options });
+  const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
-  log.info({ url: sandbox.url, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
+  const info = sandboxInfo(sandbox);
+  log.info({ url: info.url, console: info.console, website_id: info.website_id }, 'embedded Crisp sandbox started');
+  // The guide goes to stderr as `crisp-mcp sandbox` prints it, key included: it opens only this
+  // in-memory simulator, and a newcomer needs it to point a second client here (the logger
+  // would redact it). stdout stays the MCP channel.
+  process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);
   return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] } };
 }
 

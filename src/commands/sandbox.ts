@@ -1,7 +1,8 @@
 // `crisp-mcp sandbox`: the simulator on its own, until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import type { HookReport } from '../sandbox/hooks.js';
-import { SANDBOX_IDENTIFIER, startSandbox } from '../sandbox/server.js';
+import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
+import { startSandbox } from '../sandbox/server.js';
 
 export async function runSandboxCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -22,7 +23,7 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
   const port = whole(values.port, '--port', 0, 65_535);
   const seed = whole(values.seed, '--seed', 0, 2 ** 31 - 1);
   const rateLimit = values['rate-limit'] ? parseRate(values['rate-limit']) : undefined;
-  // A fixed key can be set for scripted use; it is read from the environment, never from argv (ps shows argv).
+  // A fixed key can be set for scripted use (see fixedKeyCredentials).
   const key = process.env.CRISP_SANDBOX_KEY;
   if (values['hook-events'] !== undefined && !values.hooks) throw new Error('--hook-events needs --hooks URL');
   if (values['hook-concurrency'] !== undefined && !values.hooks) throw new Error('--hook-concurrency needs --hooks URL');
@@ -47,36 +48,11 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
     faults: values.faults,
     rateLimit,
     hooks,
-    credentials: key ? [{ identifier: SANDBOX_IDENTIFIER, key, tier: 'plugin' }] : undefined,
+    credentials: fixedKeyCredentials(key),
   });
-  const credential = sandbox.credentials[0]!;
-  const info = {
-    url: sandbox.url,
-    website_id: sandbox.websiteId,
-    identifier: credential.identifier,
-    key: credential.key,
-    tier: credential.tier,
-    ...(sandbox.hooks ? { hooks: { url: sandbox.hooks.url, secret: sandbox.hooks.secret } } : {}),
-  };
+  const info = sandboxInfo(sandbox);
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
-  else {
-    process.stdout.write(
-      [
-        `Crisp sandbox listening on ${info.url}`,
-        `  website_id  ${info.website_id}`,
-        `  identifier  ${info.identifier}`,
-        `  key         ${info.key}`,
-        `  tier        ${info.tier}`,
-        `  rtm         ${info.url}/rtm (Socket.IO; discovered through /v1/${info.tier}/connect/endpoints)`,
-        ...(info.hooks ? [`  hooks       ${info.hooks.url}`, `  hook secret ${info.hooks.secret}`] : []),
-        '',
-        `Point a client at it: CRISP_API_URL=${info.url} CRISP_IDENTIFIER=${info.identifier} CRISP_KEY=<key above> CRISP_TIER=${info.tier} CRISP_WEBSITE_ID=${info.website_id}`,
-        `Play the visitor: curl -X POST ${info.url}/_sandbox/websites/${info.website_id}/conversations -H 'content-type: application/json' -d '{"text":"Hello!"}'`,
-        'Ctrl-C stops it; state lives in memory.',
-        '',
-      ].join('\n'),
-    );
-  }
+  else process.stdout.write([...describeSandbox(info, 'Crisp sandbox listening on'), 'Ctrl-C stops it; state lives in memory.', ''].join('\n'));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -1,10 +1,11 @@
-// `crisp-mcp scenario validate|compile|schema|chat FILE`: the scenario tooling for humans. The I/O
+// `crisp-mcp scenario validate|compile|schema|chat|graph FILE`: the scenario tooling for humans. The I/O
 // around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
 // mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
 import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
 import { initialPosition, step, type Action, type ScenarioEvent, type StepResult } from '../scenario/run.js';
 import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
@@ -17,7 +18,7 @@ export interface CommandIO {
   now: () => number;
 }
 
-const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE';
+const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]';
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 class UsageError extends Error {}
@@ -43,6 +44,7 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
       now: { type: 'string' },
       'operators-available': { type: 'boolean', default: false },
       'call-webhooks': { type: 'boolean', default: false },
+      format: { type: 'string', default: 'html' },
     },
   });
   const [sub, file, ...extra] = positionals;
@@ -51,11 +53,19 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     return 0;
   }
-  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
+  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
   if (file === undefined) throw new UsageError(`${sub} needs a FILE; ${USAGE}`);
   const text = await readText(file);
   const result = compileText(text);
   const name = basename(file);
+
+  if (sub === 'graph') {
+    // Drawn whether or not the file is valid: its problems are shown on their blocks.
+    if (values.format !== 'html' && values.format !== 'mermaid') throw new UsageError(`--format must be html or mermaid, got "${values.format}"`);
+    const graph = scenarioGraph(parsedOrNothing(text), result.ok ? result.warnings : result.problems);
+    io.stdout.write(values.format === 'html' ? graphToHtml(graph) : graphToMermaid(graph));
+    return 0;
+  }
 
   if (sub === 'validate') {
     const problems = result.ok ? result.warnings : result.problems;
@@ -94,6 +104,14 @@ async function readText(file: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+function parsedOrNothing(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
