@@ -26,6 +26,7 @@ import { openStore, StoreError, type Store } from '../scenario/store/index.js';
 import { crispClientFor, listenProblem, startEmbeddedSandbox } from '../runtime.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { startHttpServer, type HttpServerHandle } from './http.js';
+import { DrainingStdioTransport } from './stdio.js';
 
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
@@ -111,12 +112,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     return code;
   }
 
-  const handle = serveStdio(() => buildServer(tools, deps), { onerror: (error) => log.error({ err: error }, 'stdio transport error') });
+  // stdin's end closes the connection once the calls already read are answered (stdio.ts).
+  const transport = new DrainingStdioTransport();
+  const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
 
   await new Promise<void>((resolve) => {
-    process.stdin.once('end', resolve);
-    process.stdin.once('close', resolve);
+    void transport.closed.then(resolve);
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
