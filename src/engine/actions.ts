@@ -237,9 +237,10 @@ export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, 
       redirect: 'error',
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
-    const text = await response.text();
+    const text = await readBounded(response, WEBHOOK_MAX_ANSWER);
+    if (text === undefined) return { url: action.url, status: response.status, ok: response.ok, data: null, error: `answer over ${WEBHOOK_MAX_ANSWER} bytes, ignored` };
     let data: unknown = null;
-    if (text !== '' && text.length <= WEBHOOK_MAX_ANSWER) {
+    if (text !== '') {
       try {
         data = JSON.parse(text);
       } catch {
@@ -250,4 +251,27 @@ export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, 
   } catch (error) {
     return { url: action.url, status: null, ok: false, data: null, error: (error as Error).name === 'TimeoutError' ? 'timed out' : 'could not be reached' };
   }
+}
+
+/** The answer's body as text, or undefined once it passes `limit` bytes: reading stops there, never after the whole body is in memory. */
+async function readBounded(response: Response, limit: number): Promise<string | undefined> {
+  if (Number(response.headers.get('content-length') ?? 0) > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
