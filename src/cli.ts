@@ -2,7 +2,7 @@
 // argv → one command. Nothing else lives here, and nothing imports this file.
 import { runBotCommand } from './bot/command.js';
 import { runAuthCommand } from './credentials/command.js';
-import { scrub } from './credentials/redact.js';
+import { writeErrorLine } from './log.js';
 import { runSandboxCommand } from './sandbox/command.js';
 import { runScenarioCommand } from './scenario/command.js';
 import { runServeCommand } from './transport/serve.js';
@@ -78,6 +78,6 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
 }
 
 function crash(error: unknown): void {
-  process.stderr.write(`crisp-mcp: ${scrub(error instanceof Error ? error.message : String(error))}\n`);
+  writeErrorLine(`crisp-mcp: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 }
