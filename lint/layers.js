@@ -19,7 +19,7 @@ export const LAYERS = {
     why: 'scenario/ is pure: it imports nothing of ours and does no I/O',
   },
   crisp: { may: ['version'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
-  store: { may: ['scenario'], why: 'store/ is the durable store behind one contract' },
+  store: { may: ['scenario', 'credentials/redact'], why: 'store/ is the durable store behind one contract' },
   // The Crisp arrows go once the effect port carries Crisp calls (issue 13, item 1).
   engine: {
     may: ['scenario', 'store', 'crisp', 'log', 'version'],

@@ -2,7 +2,7 @@
 // argv → one command. Nothing else lives here, and nothing imports this file.
 import { runBotCommand } from './commands/bot.js';
 import { runAuthCommand } from './commands/auth.js';
-import { scrub } from './credentials/redact.js';
+import { writeErrorLine } from './log.js';
 import { runSandboxCommand } from './commands/sandbox.js';
 import { runScenarioCommand } from './commands/scenario.js';
 import { runServeCommand } from './commands/serve.js';
@@ -79,6 +79,6 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
 }
 
 function crash(error: unknown): void {
-  process.stderr.write(`crisp-mcp: ${scrub(error instanceof Error ? error.message : String(error))}\n`);
+  writeErrorLine(`crisp-mcp: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 }

@@ -6,6 +6,7 @@ import { CrispError } from '../crisp/errors.js';
 import type { Tier } from '../crisp/schemas.js';
 import { ConfigError, parseFlags, parseServeFlags, parseTier } from '../config.js';
 import { KEYCHAIN_SERVICE, KeychainUnavailableError, OsKeychain, type Keychain } from '../credentials/keychain.js';
+import { writeErrorLine } from '../log.js';
 import { registerSecret } from '../credentials/redact.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { readLine, readSecret, readStdin } from '../credentials/prompt.js';
@@ -128,6 +129,6 @@ function defaultIo(): AuthIo {
     env: process.env,
     keychain: new OsKeychain(),
     out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    err: (line) => writeErrorLine(line),
   };
 }

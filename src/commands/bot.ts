@@ -14,7 +14,7 @@ import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
 import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
@@ -349,7 +349,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     });
     if (outcome instanceof Error) {
       await closeAll();
-      process.stderr.write(`crisp-mcp: ${outcome.message}\n`);
+      writeErrorLine(`crisp-mcp: ${outcome.message}`);
       return 1;
     }
     // A second signal does not wait for the conversations in flight.
@@ -367,6 +367,6 @@ export async function runBotCommand(argv: string[]): Promise<number> {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`crisp-mcp: ${message}\n`);
+  writeErrorLine(`crisp-mcp: ${message}`);
   return 2;
 }

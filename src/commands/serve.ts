@@ -7,7 +7,7 @@ import type { CrispClient } from '../crisp/client.js';
 import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
-import { createLogger } from '../log.js';
+import { createLogger, writeErrorLine } from '../log.js';
 import { useConfirmationSecret } from '../mcp/confirm.js';
 import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
@@ -37,7 +37,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof SelectionError) {
-      process.stderr.write(`crisp-mcp: ${error.message}\n`);
+      writeErrorLine(`crisp-mcp: ${error.message}`);
       return 2;
     }
     throw error;
@@ -68,7 +68,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     store = scenarios ? await openStore(config.store) : undefined;
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
-      process.stderr.write(`crisp-mcp: ${error.message}\n`);
+      writeErrorLine(`crisp-mcp: ${error.message}`);
       await crisp.close();
       await sandbox?.close();
       return 2;
@@ -91,7 +91,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       }
     }
     if (problem) {
-      process.stderr.write(`crisp-mcp: ${problem}\n`);
+      writeErrorLine(`crisp-mcp: ${problem}`);
       await store?.close();
       await crisp.close();
       await sandbox?.close();
@@ -125,7 +125,7 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
   const converse = http.converse ? startConverse(http.converse, deps) : undefined;
   if (typeof converse === 'string') {
-    process.stderr.write(`crisp-mcp: ${converse}\n`);
+    writeErrorLine(`crisp-mcp: ${converse}`);
     return 2;
   }
   let autopilot: Autopilot | undefined;
@@ -137,7 +137,7 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     await converse?.stop();
     const problem = listenProblem(error, host, port);
     if (!problem) throw error;
-    process.stderr.write(`crisp-mcp: ${problem}\n`);
+    writeErrorLine(`crisp-mcp: ${problem}`);
     return 2;
   }
   const { config, log } = deps;

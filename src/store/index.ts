@@ -1,4 +1,5 @@
 // Choosing and opening a store: `--store` / CRISP_MCP_STORE → one of memory, SQLite, Redis.
+import { hideUserinfo } from '../credentials/redact.js';
 import { MemoryStore } from './memory.js';
 import { RedisStore, type RedisStoreOptions } from './redis.js';
 import { defaultSqlitePath, SqliteStore } from './sqlite.js';
@@ -32,7 +33,7 @@ export function parseStoreSpec(spec: string | undefined): StoreSpec {
       // falls through to the error below
     }
   }
-  throw new StoreError('store_bad_spec', `--store (or CRISP_MCP_STORE) must be ${STORE_FORMS}, got "${spec}"`);
+  throw new StoreError('store_bad_spec', `--store (or CRISP_MCP_STORE) must be ${STORE_FORMS}, got "${hideUserinfo(spec ?? '')}"`);
 }
 
 /** Opens the store `spec` names (see parseStoreSpec). Callers `close()` it when done. */
