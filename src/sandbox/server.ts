@@ -10,6 +10,7 @@ import { SandboxHooks, type HookOptions } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { helpdeskRoutes } from './routes/helpdesk.js';
 import { peopleRoutes } from './routes/people.js';
 import { controlRoutes, type ControlContext } from './routes/visitor.js';
 import { rtmEndpoint, websiteRoutes } from './routes/website.js';
@@ -63,7 +64,7 @@ export interface SandboxStats {
 /** A fixed demo identifier: the sandbox prints it, a user pastes it. Keys are random per run. */
 export const SANDBOX_IDENTIFIER = 'c0ffee00-5a4d-4b0c-8000-000000000001';
 
-const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes);
+const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes, ...helpdeskRoutes);
 const controlRouter = new Router<ControlContext>().add(...controlRoutes);
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
