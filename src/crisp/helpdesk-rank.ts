@@ -27,7 +27,7 @@ const FIELD_WEIGHTS = { title: 3, description: 1.5, content: 1 } as const;
 const STOPWORDS = new Set(
   (
     'a an and are as at be but by can do does for from get has have how i if in is it its me my no not of on or our please so that the their them there this to was we what when where which who why will with would you your ' +
-    'want need help hello hi thanks thank could should about any ' +
+    'want need help hello hi thanks thank could should about any go get got just also ' +
     'au aux avec ce ces comment dans de des du elle en est et il je la le les leur ma mais me mes mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes ton tu un une vos votre vous ' +
     'bonjour merci veux voudrais faire peux puis est-ce'
   ).split(' '),
@@ -45,12 +45,16 @@ export function terms(text: string): string[] {
   return out;
 }
 
-/** Markdown to plain sentences: links keep their text, markup characters go. */
+/** Markdown to plain sentences: headings dropped (the title says them), links keep their text, markup characters go. */
 export function plainSentences(markdown: string): string[] {
   const plain = markdown
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
     .replace(/!\[[^\]]*\]\([^)]*\)/g, ' ')
     .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
-    .replace(/[#>*_`|~]+/g, ' ');
+    .replace(/[*_`~]+/g, '')
+    .replace(/[>|]+/g, ' ');
   return plain
     .split(/(?<=[.!?])\s+|\n+/)
     .map((s) => s.replace(/\s+/g, ' ').trim())
@@ -63,7 +67,10 @@ function counts(list: readonly string[]): Map<string, number> {
   return map;
 }
 
-/** Articles sharing words with `question`, best first; articles with none are left out. */
+/** Below this share of the best score an article is noise (one common word in common), and left out. */
+const RELEVANT_SHARE = 0.2;
+
+/** Articles sharing words with `question`, best first; those with none, or far below the best, are left out. */
 export function rankArticles<A extends RankableArticle>(question: string, articles: readonly A[]): RankedArticle<A>[] {
   const wanted = [...new Set(terms(question))];
   if (wanted.length === 0) return [];
@@ -87,7 +94,9 @@ export function rankArticles<A extends RankableArticle>(question: string, articl
     }
     if (score > 0) ranked.push({ article, score: Math.round(score * 1000) / 1000, excerpt: excerptFor(article, wanted) });
   });
-  return ranked.sort((a, b) => b.score - a.score || a.article.title.localeCompare(b.article.title));
+  ranked.sort((a, b) => b.score - a.score || a.article.title.localeCompare(b.article.title));
+  const floor = (ranked[0]?.score ?? 0) * RELEVANT_SHARE;
+  return ranked.filter((r) => r.score >= floor);
 }
 
 function excerptFor(article: RankableArticle, wanted: readonly string[]): string {

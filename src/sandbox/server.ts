@@ -9,6 +9,7 @@ import { FaultInjector, type FaultSpec } from './faults.js';
 import { SandboxHooks, type HookOptions } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
+import { serveAppLink } from './routes/app-links.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { helpdeskRoutes } from './routes/helpdesk.js';
 import { peopleRoutes } from './routes/people.js';
@@ -88,6 +89,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const method = (req.method ?? 'GET').toUpperCase();
     if (url.pathname.startsWith('/_sandbox/')) return handleControl(req, res, url, method);
+    if (method === 'GET' && serveAppLink(state, url.pathname, res)) return;
     stats.total++;
     const head = method === 'HEAD';
 

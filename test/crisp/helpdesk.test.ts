@@ -75,7 +75,7 @@ describe('crisp.helpdesk.search against the sandbox', () => {
   });
 
   it('keeps at most `limit` and counts the rest', async () => {
-    const result = await crisp.helpdesk.search(sandbox.websiteId, 'settings billing account data', { limit: 2 });
+    const result = await crisp.helpdesk.search(sandbox.websiteId, 'Settings', { limit: 2 });
     expect(result.articles).toHaveLength(2);
     expect(result.more).toBeGreaterThan(0);
   });

@@ -2,6 +2,7 @@ import { CONVERSATION_WRITE_TOOLS } from './conversation-writes.js';
 import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
 import { hasScenarioDeps, type ToolDeps } from './deps.js';
+import { KNOWLEDGE_TOOLS } from './knowledge.js';
 import { PEOPLE_TOOLS } from './people.js';
 import { ROUTING_TOOLS } from './routing.js';
 import { SCENARIO_TOOLS } from './scenarios.js';
@@ -10,10 +11,11 @@ export const TOOLSETS: readonly ToolsetInfo[] = [
   { id: 'conversations', description: 'List, read and answer conversations', default: true },
   { id: 'routing', description: 'Operators, their availability, assignment', default: true },
   { id: 'people', description: 'Contact profiles, custom data and events', default: true },
+  { id: 'knowledge', description: "The business's Crisp Helpdesk: search and read published articles", default: true },
   { id: 'scenarios', description: 'Run chatbot scenarios as drafts, review them, post them (needs --scenarios and a store)', default: true },
 ];
 
-export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = ([...CONVERSATION_TOOLS, ...CONVERSATION_WRITE_TOOLS, ...ROUTING_TOOLS, ...PEOPLE_TOOLS, ...SCENARIO_TOOLS] as AnyTool<ToolDeps>[]).map(
+export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = ([...CONVERSATION_TOOLS, ...CONVERSATION_WRITE_TOOLS, ...ROUTING_TOOLS, ...PEOPLE_TOOLS, ...KNOWLEDGE_TOOLS, ...SCENARIO_TOOLS] as AnyTool<ToolDeps>[]).map(
   withoutDialect,
 );
 
