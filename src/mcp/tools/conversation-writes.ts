@@ -26,10 +26,10 @@ const SendMessageInput = z.object({
     .max(10)
     .optional()
     .describe('picker buttons'),
-  file_url: z.url().optional().describe('public URL of the file (type file)'),
+  file_url: z.url().optional().describe('public URL (type file)'),
   file_name: z.string().max(200).optional(),
-  file_mime: z.string().max(100).optional().describe('MIME type, default application/octet-stream'),
-  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for this message: the same fingerprint is never posted twice'),
+  file_mime: z.string().max(100).optional(),
+  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for it: a fingerprint is never posted twice'),
   then_state: ConversationStateIn.optional().describe('then set this state (e.g. resolved)'),
 });
 type SendInput = z.infer<typeof SendMessageInput>;
@@ -45,9 +45,9 @@ export const sendMessage = defineTool({
     fingerprint: z.number(),
     sent_as: z.enum(['text', 'note', 'picker', 'file']),
     held_for_approval: z.boolean().describe('posted as a private note for an operator to approve'),
-    confirmed_by_user: z.boolean().describe('the user approved this exact message (--send-mode confirm)'),
+    confirmed_by_user: z.boolean().describe('approved by the user (--send-mode confirm)'),
     state: ConversationStateIn.nullable().describe('set by then_state'),
-    state_error: z.string().nullable().describe('why then_state was not applied (the message was still sent)'),
+    state_error: z.string().nullable().describe('why then_state failed; the message was sent'),
   }),
   annotations: { ...write, idempotentHint: false },
   async handler(input, { crisp, guard, config }: ToolDeps, call) {

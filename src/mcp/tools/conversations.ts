@@ -24,11 +24,11 @@ const ConversationSummary = z.object({
   visitor_email: z.string(),
   subject: z.string(),
   last_message: z.string(),
-  unread: z.number().int().describe('unread visitor messages'),
+  unread: z.number().int(),
   assigned_to: z.string().nullable().describe('operator user_id'),
   updated_at: z.string().nullable(),
   waiting_since: z.string().nullable(),
-  url: z.string().describe('opens it in the Crisp app'),
+  url: z.string().describe('Crisp app link'),
 });
 
 function summarize(c: Conversation, crisp: CrispClient) {
@@ -99,14 +99,14 @@ export const listConversations = defineTool({
   name: 'list_conversations',
   toolset: 'conversations',
   title: 'List conversations',
-  description: 'Conversations of the inbox, newest or longest-waiting first, filtered by state, unread, assignee or text, optionally with their latest messages.',
+  description: 'Inbox conversations, newest or longest-waiting first, filtered by state, unread, assignee or text; can add their latest messages.',
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     state: z.enum(['pending', 'unresolved', 'resolved']).optional().describe('pending = not answered yet'),
-    unread: z.boolean().optional().describe('only conversations with messages no operator has read'),
+    unread: z.boolean().optional().describe('only with messages no operator read'),
     assigned_to: z.string().max(100).optional().describe('an operator user_id, or "unassigned"'),
-    search: z.string().min(1).max(200).optional().describe('text to find in names, emails, subjects and messages'),
-    order: z.enum(['updated', 'waiting']).optional().describe('updated (default) or waiting: only those awaiting an answer, longest first'),
+    search: z.string().min(1).max(200).optional().describe('text in names, emails, subjects, messages'),
+    order: z.enum(['updated', 'waiting']).optional().describe('waiting: only those awaiting an answer, longest first'),
     include_messages: z.number().int().min(0).max(5).optional().describe('add each one\'s latest N messages (0–5)'),
     per_page: PerPage.optional(),
     cursor: Cursor.optional(),

@@ -7,7 +7,7 @@ import type { ToolDeps } from './deps.js';
 import { WebsiteId } from './params.js';
 import { sanitize, truncate } from './support/text.js';
 
-const Locale = z.string().regex(/^[a-z]{2}(-[a-z]{2})?$/i, 'a locale looks like en or pt-br').describe("helpdesk locale, e.g. en, fr; default: the helpdesk's first");
+const Locale = z.string().min(2).max(10).describe("e.g. en, fr; default: the helpdesk's first");
 const read = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true } as const;
 
 /** Longest article text returned unless the caller asks for less: an article is read, not pasted whole. */
@@ -17,7 +17,7 @@ export const searchHelpdesk = defineTool({
   name: 'search_helpdesk',
   toolset: 'knowledge',
   title: 'Search the helpdesk',
-  description: "Find the business's published helpdesk articles for a question or keywords; ranks titles and article text. Best 5 with url and excerpt.",
+  description: "Search the business's published helpdesk articles (titles and text) for a question or keywords: best 5, with url and excerpt.",
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     query: z.string().min(2).max(300).describe("the visitor's question or keywords"),
