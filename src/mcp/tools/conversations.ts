@@ -83,7 +83,8 @@ export function messageText(m: Message): string {
   }
 }
 
-function toMessageOut(m: Message, max = MESSAGE_CHARS) {
+/** A message as tools return it, its text cut at `max` characters. */
+function messageOut(m: Message, max: number) {
   return {
     fingerprint: m.fingerprint,
     from: m.from === 'user' ? ('visitor' as const) : ('operator' as const),
@@ -94,6 +95,8 @@ function toMessageOut(m: Message, max = MESSAGE_CHARS) {
     timestamp: iso(m.timestamp),
   };
 }
+
+const toMessageOut = (m: Message) => messageOut(m, MESSAGE_CHARS);
 
 export const listConversations = defineTool({
   name: 'list_conversations',
@@ -137,7 +140,7 @@ export const listConversations = defineTool({
     const threads = withMessages === 0 ? [] : await Promise.all(wanted.map((c) => crisp.messages.list(site, c.session_id)));
     return {
       website_id: site,
-      conversations: wanted.map((c, i) => ({ ...summarize(c, crisp), ...(threads[i] ? { messages: threads[i].messages.slice(-withMessages).map((m) => toMessageOut(m, LISTED_MESSAGE_CHARS)) } : {}) })),
+      conversations: wanted.map((c, i) => ({ ...summarize(c, crisp), ...(threads[i] ? { messages: threads[i].messages.slice(-withMessages).map((m) => messageOut(m, LISTED_MESSAGE_CHARS)) } : {}) })),
       next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1 }) : null,
     };
   },
