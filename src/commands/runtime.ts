@@ -25,7 +25,9 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
 /** The Crisp client for a resolved config (credentials are present once the sandbox, if any, runs). */
 export function crispClientFor(config: Config, log: Logger): CrispClient {
   const { identifier, key, tier } = config.credentials!;
-  return new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, onRetry: (e) => log.debug({ retry: e }, 'retrying Crisp call') });
+  // The sandbox also answers the app's conversation links, so the `url` tools give out opens there.
+  const appUrl = config.credentials!.source === 'sandbox' ? config.apiUrl : undefined;
+  return new CrispClient({ baseUrl: config.apiUrl, appUrl, credentials: { identifier, key, tier }, onRetry: (e) => log.debug({ retry: e }, 'retrying Crisp call') });
 }
 
 /** The one line for a listen failure the operator can fix (address taken or not allowed); undefined for anything else. */

@@ -53,7 +53,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   for (const tool of usable) {
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: { title: tool.title, ...tool.annotations } },
+      { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: wireAnnotations(tool) },
       async (input: unknown, ctx: ServerContext) => run(tool, input, deps, callContext(tool.name, input, ctx, server.server.getClientCapabilities())),
     );
   }
@@ -61,6 +61,21 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   registerResources(server, deps);
   registerPrompts(server, deps, new Set(usable.map((t) => t.name)));
   return server;
+}
+
+/**
+ * The hints as MCP defines them, without those that repeat the protocol's defaults: openWorldHint
+ * defaults to true, and destructiveHint and idempotentHint mean something only when readOnlyHint is
+ * false. readOnlyHint is always said. Every tools/list pays for each word, on every tool.
+ */
+export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, string | boolean> {
+  const a = tool.annotations;
+  return {
+    title: tool.title,
+    readOnlyHint: a.readOnlyHint,
+    ...(a.readOnlyHint ? {} : { destructiveHint: a.destructiveHint, idempotentHint: a.idempotentHint }),
+    ...(a.openWorldHint ? {} : { openWorldHint: false }),
+  };
 }
 
 async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call: CallContext): Promise<CallToolResult | InputRequiredResult> {

@@ -364,7 +364,8 @@ describe('without a scenario library', () => {
     try {
       const names = (await bare.client.listTools()).tools.map((t) => t.name);
       expect(names.some((n) => ['list_scenarios', 'draft_scenario_reply', 'post_draft', 'reset_scenario'].includes(n))).toBe(false);
-      expect((await bare.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['summarize_conversation', 'triage_inbox']);
+      // reply_to_pending_chats stays: without scenarios it replies with send_message.
+      expect((await bare.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['reply_to_pending_chats', 'summarize_conversation', 'triage_inbox']);
       expect(bare.client.getInstructions()).not.toMatch(/post_draft/);
       const { resourceTemplates } = await bare.client.listResourceTemplates();
       expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['crisp://conversations/{website_id}/{session_id}']);
