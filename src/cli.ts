@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
-import { runBotCommand } from './bot/command.js';
-import { runAuthCommand } from './credentials/command.js';
+import { BOT_HELP, runBotCommand } from './bot/command.js';
+import { AUTH_HELP, runAuthCommand } from './credentials/command.js';
 import { scrub } from './credentials/redact.js';
-import { runSandboxCommand } from './sandbox/command.js';
-import { runScenarioCommand } from './scenario/command.js';
-import { runServeCommand } from './transport/serve.js';
+import { runSandboxCommand, SANDBOX_HELP } from './sandbox/command.js';
+import { runScenarioCommand, SCENARIO_HELP } from './scenario/command.js';
+import { runServeCommand, SERVE_HELP } from './transport/serve.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}
 
 Usage:
   crisp-mcp [serve] [--sandbox] [--read-only] [--toolsets a,b | --tools x,y] [--exclude-tools z] [--send-mode post|note|confirm]
+          [--scenarios DIR] [--store sqlite:PATH|redis://HOST:PORT|memory]
       The MCP server over stdio (what Claude Desktop and Cursor launch). --sandbox runs against the
       embedded Crisp simulator; otherwise set CRISP_IDENTIFIER, CRISP_KEY and CRISP_WEBSITE_ID.
       Credentials: --identifier ID --key-file PATH [--tier T], else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER,
@@ -26,7 +27,7 @@ Usage:
   crisp-mcp auth login|status|logout
       Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
       credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.
-  crisp-mcp scenario validate|compile|schema|chat FILE
+  crisp-mcp scenario validate|compile|schema|chat [FILE]
       Check a scenario file (every problem with its block path), print its linearized program or
       the JSON Schema of the format, or chat with it in the terminal as a visitor would.
   crisp-mcp bot --scenario NAME [--events rtm|hooks] [--sandbox] [--scenarios DIR] [--store SPEC] [--port N --host H]
@@ -36,8 +37,13 @@ Usage:
       websites; silent once an operator writes or a handoff block runs, until the conversation is resolved.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--hooks URL] [--hook-events a,b] [--hook-concurrency N] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
+  crisp-mcp <command> --help
+      That command's flags, each explained.
   crisp-mcp --version | --help
 `;
+
+/** Each command's own --help text (the command modules own them, beside the flags they parse). */
+const COMMAND_HELP: Record<string, string> = { serve: SERVE_HELP, bot: BOT_HELP, sandbox: SANDBOX_HELP, auth: AUTH_HELP, scenario: SCENARIO_HELP };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,6 +53,13 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  // `crisp-mcp <command> … --help` (and bare `crisp-mcp --flags --help`, which is serve) explains that command.
+  const named = command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? command : command === undefined || command.startsWith('--') ? 'serve' : undefined;
+  const args = named === command ? rest : argv;
+  if (named && (args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(COMMAND_HELP[named]!);
     return 0;
   }
   if (command === 'sandbox') return runSandboxCommand(rest);

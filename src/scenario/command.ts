@@ -18,6 +18,31 @@ export interface CommandIO {
 }
 
 const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE';
+
+/** `crisp-mcp scenario --help`: every subcommand and every flag of SCENARIO_FLAGS. */
+export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|chat [FILE] [flags]
+
+  validate FILE            check a scenario file: every problem with its block path; exit 1 on an error
+    --json                 the problems (and the summary when it compiles) as JSON
+  compile FILE             print the linearized program
+    --summary              only its summary (blocks, instructions, waiting points, hash)
+  schema                   print the JSON Schema of the scenario format (for an editor)
+  chat FILE                talk to the scenario in the terminal, as a visitor would
+    --now DATE             the time business-hours conditions see (e.g. 2025-06-14T10:00:00Z; default now)
+    --operators-available  operator-availability conditions see someone online
+    --call-webhooks        really call the webhook blocks' URLs (otherwise each call is printed, and you
+                           type its answer: JSON for the body, Enter for {}, or fail)
+
+The format, block by block, is in the README ("Writing a scenario").
+`;
+
+export const SCENARIO_FLAGS = {
+  json: { type: 'boolean', default: false },
+  summary: { type: 'boolean', default: false },
+  now: { type: 'string' },
+  'operators-available': { type: 'boolean', default: false },
+  'call-webhooks': { type: 'boolean', default: false },
+} as const;
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 class UsageError extends Error {}
@@ -33,18 +58,7 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 }
 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      summary: { type: 'boolean', default: false },
-      now: { type: 'string' },
-      'operators-available': { type: 'boolean', default: false },
-      'call-webhooks': { type: 'boolean', default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
   const [sub, file, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`one FILE at a time (got ${positionals.length - 1}); ${USAGE}`);
   if (sub === 'schema') {
