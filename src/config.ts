@@ -88,28 +88,30 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** The flags of `crisp-mcp [serve]`, design.md §3. */
+/** The flags of `crisp-mcp [serve]` (each explained in `crisp-mcp serve --help`). */
+export const SERVE_FLAGS = {
+  http: { type: 'boolean', default: false },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'token-file': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
+  'crisp-agent': { type: 'boolean', default: false },
+  sandbox: { type: 'boolean', default: false },
+  'read-only': { type: 'boolean', default: false },
+  toolsets: { type: 'string' },
+  tools: { type: 'string' },
+  'exclude-tools': { type: 'string' },
+  'send-mode': { type: 'string' },
+  scenarios: { type: 'string' },
+  store: { type: 'string' },
+  identifier: { type: 'string' },
+  'key-file': { type: 'string' },
+  tier: { type: 'string' },
+  'bot-scenario': { type: 'string' },
+} as const;
+
 export function parseServeFlags(argv: string[]) {
-  return parseFlags(argv, {
-    http: { type: 'boolean', default: false },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'token-file': { type: 'string' },
-    'allowed-hosts': { type: 'string' },
-    'crisp-agent': { type: 'boolean', default: false },
-    sandbox: { type: 'boolean', default: false },
-    'read-only': { type: 'boolean', default: false },
-    toolsets: { type: 'string' },
-    tools: { type: 'string' },
-    'exclude-tools': { type: 'string' },
-    'send-mode': { type: 'string' },
-    scenarios: { type: 'string' },
-    store: { type: 'string' },
-    identifier: { type: 'string' },
-    'key-file': { type: 'string' },
-    tier: { type: 'string' },
-    'bot-scenario': { type: 'string' },
-  });
+  return parseFlags(argv, SERVE_FLAGS);
 }
 
 export type ServeFlags = ReturnType<typeof parseServeFlags>;
@@ -194,7 +196,7 @@ function envSwitch(env: NodeJS.ProcessEnv, name: string): boolean {
  */
 export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): string[] {
   if (flags.http) return [];
-  const flagged = (['port', 'host'] as const).filter((name) => flags[name] !== undefined).map((name) => `--${name} does nothing without --http (stdio has no port); add --http, or drop it`);
+  const flagged = (['port', 'host'] as const).filter((name) => flags[name] !== undefined).map((name) => `--${name} does nothing without --http (over stdio nothing listens); add --http, or drop it`);
   const converse = ['CRISP_MCP_CONVERSE_WEBHOOK_URL', 'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_BOT_SCENARIO'].filter(
     (name) => readEnv(env, name) !== undefined,
   );

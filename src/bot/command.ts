@@ -54,22 +54,22 @@ Guardrails:
 `;
 
 export const BOT_FLAGS = {
-    scenario: { type: 'string' },
-    events: { type: 'string', default: 'rtm' },
-    sandbox: { type: 'boolean', default: false },
-    scenarios: { type: 'string' },
-    store: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    identifier: { type: 'string' },
-    'key-file': { type: 'string' },
-    tier: { type: 'string' },
-    inboxes: { type: 'string' },
-    'reply-budget': { type: 'string' },
-    'repeat-window': { type: 'string' },
-    'step-budget': { type: 'string' },
-    'catch-up': { type: 'string' },
-    'lock-ttl': { type: 'string' },
+  scenario: { type: 'string' },
+  events: { type: 'string', default: 'rtm' },
+  sandbox: { type: 'boolean', default: false },
+  scenarios: { type: 'string' },
+  store: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  identifier: { type: 'string' },
+  'key-file': { type: 'string' },
+  tier: { type: 'string' },
+  inboxes: { type: 'string' },
+  'reply-budget': { type: 'string' },
+  'repeat-window': { type: 'string' },
+  'step-budget': { type: 'string' },
+  'catch-up': { type: 'string' },
+  'lock-ttl': { type: 'string' },
 } as const;
 
 function parseBotFlags(argv: string[]) {
