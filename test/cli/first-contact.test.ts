@@ -117,8 +117,7 @@ async function connect(args: string[], env: Record<string, string>): Promise<{ c
   dirs.push(home);
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env }, stderr: 'pipe' });
   let stderr = '';
-  transport.stderr?.setEncoding('utf8' as never);
-  transport.stderr?.on('data', (chunk: string) => (stderr += chunk));
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const client = new Client({ name: 'first-contact', version: '1.0.0' });
   await client.connect(transport);
   return { client, stderr: () => stderr };
