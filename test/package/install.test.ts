@@ -9,10 +9,10 @@
 // (`npm ci` put them there), and better-sqlite3's compiled module is linked from this checkout
 // instead of being compiled again.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -33,8 +33,7 @@ let packedFiles: string[];
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'crisp-mcp-pack-'));
   clone = join(work, 'clone');
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-  for (const file of files) {
+  for (const file of checkoutFiles()) {
     if (!existsSync(join(ROOT, file))) continue; // deleted, not yet committed
     mkdirSync(dirname(join(clone, file)), { recursive: true });
     copyFileSync(join(ROOT, file), join(clone, file));
@@ -91,6 +90,19 @@ describe('npm run mcpb', () => {
     expect(tools).toEqual(ALL_TOOL_NAMES);
   }, BUILD_TIMEOUT);
 });
+
+/** What a clone holds: git's tracked and untracked-but-not-ignored files; without git, the tree minus what .gitignore names. */
+function checkoutFiles(): string[] {
+  try {
+    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\0').filter(Boolean);
+  } catch {
+    const ignored = new Set(['.git', 'node_modules', 'dist', 'coverage']);
+    return readdirSync(ROOT, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)))
+      .filter((file) => !ignored.has(file.split(sep)[0]!) && !/\.(mcpb|tgz|log)$/.test(file) && file !== '.env');
+  }
+}
 
 interface BundleManifest {
   version: string;

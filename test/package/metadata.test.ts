@@ -1,6 +1,10 @@
 // The files that describe the package to the outside — package.json, server.json (the MCP
 // Registry) and mcpb/manifest.json (the MCP Bundle) — say the same name and version.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const read = (file: string) => JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));
@@ -27,6 +31,14 @@ describe('package metadata', () => {
     const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
     const names = [...server.packages[0].environmentVariables.map((v: { name: string }) => v.name), ...Object.keys(manifest.server.mcp_config.env)];
     for (const name of names) expect(config, name).toContain(`'${name}'`);
+  });
+
+  it('the mcpb CLI accepts the bundle manifest', () => {
+    const cli = join(dirname(createRequire(import.meta.url).resolve('@anthropic-ai/mcpb')), 'cli', 'cli.js');
+    const run = spawnSync(process.execPath, [cli, 'validate', fileURLToPath(new URL('../../mcpb/manifest.json', import.meta.url))], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/validation passes/i);
+    expect(run.status).toBe(0);
   });
 
   it('the bundle marks the key sensitive, and the npm package ships a license', () => {
