@@ -4,7 +4,7 @@
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
-import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -27,6 +27,48 @@ import type { Sandbox } from '../sandbox/server.js';
 import { HOOKS_PATH, startHttpServer, type HttpServerHandle } from '../transport/http.js';
 import { serveStdioUntilStopped } from '../transport/stdio.js';
 
+/** `crisp-mcp serve --help`: every flag parseServeFlags (config.ts) accepts, and the environment behind them. */
+export const SERVE_HELP = `Usage: crisp-mcp [serve] [flags]
+
+The MCP server: over stdio (what Claude Desktop, Cursor and VS Code launch), or over Streamable HTTP.
+
+Crisp:
+  --sandbox                    use the embedded Crisp simulator (demo data, no account); CRISP_MCP_SANDBOX=true does the same
+  --identifier ID --key-file PATH
+                               the token pair (the key read from a file, never from argv);
+                               else CRISP_IDENTIFIER + CRISP_KEY, else the OS keychain (crisp-mcp auth login)
+  --tier plugin|website|user   the token's tier (CRISP_TIER; default plugin)
+                               CRISP_WEBSITE_ID: the website ids the server may act on, comma-separated (the first is the default)
+Tools:
+  --read-only                  register no write tool at all (wins over every other selection)
+  --toolsets a,b               toolsets to serve: conversations, routing, people, scenarios (default: all)
+  --tools x,y                  these tools, whatever their toolset
+  --exclude-tools z            leave these tools out
+  --send-mode post|note|confirm
+                               what a customer-visible send does (CRISP_MCP_SEND_MODE; default post):
+                               post it, turn it into a private note, or ask the user first
+Scenarios:
+  --scenarios DIR              the folder of scenario files (*.json; CRISP_MCP_SCENARIOS). Default: ./scenarios
+                               when it exists, else the examples shipped with crisp-mcp; the start-up log names the one loaded
+  --store SPEC                 where scenario positions and drafts live (CRISP_MCP_STORE):
+                               sqlite:PATH (default: crisp-mcp/state.db in the user's state folder, e.g.
+                               ~/.local/state on Linux), redis://HOST:PORT, or memory
+                               (--sandbox defaults to memory)
+HTTP (Streamable HTTP at /mcp, /healthz for load balancers):
+  --http                       serve over HTTP instead of stdio
+  --host H                     the address to bind (default 127.0.0.1; another host needs a bearer token)
+  --port N                     the port (default 8787; 0 picks a free one, logged)
+  --token-file PATH            accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
+  --allowed-hosts a,b          extra host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
+  --crisp-agent                also accept requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
+  --bot-scenario NAME          also run the autopilot with this scenario on Crisp's Web Hooks at /hooks/crisp
+                               (CRISP_MCP_BOT_SCENARIO; signed with CRISP_HOOK_SECRET)
+                               POST /converse is on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and
+                               CRISP_MCP_CONVERSE_SCENARIO are set (CRISP_MCP_CONVERSE_IDLE_MINUTES: session timeout)
+Other environment: CRISP_API_URL (default https://api.crisp.chat), CRISP_MCP_LOG_LEVEL (fatal, error, warn, info,
+debug, trace, silent; logs are JSON lines on stderr).
+`;
+
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
   let config: Config;
@@ -34,6 +76,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
+    for (const line of ignoredSettings(flags)) log.warn(line);
     tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof SelectionError) {
@@ -75,7 +118,9 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (scenarios) log.info({ scenarios: scenarios.names(), store: store?.where }, 'scenarios loaded');
+  // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
+  if (scenarios) log.info({ scenarios_dir: scenarios.dir, scenarios: scenarios.names(), store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+  else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
