@@ -1,6 +1,7 @@
 // `npm run demo`: what an agent does with crisp-mcp, as a script. An SDK client launches
-// `crisp-mcp serve --sandbox` over stdio (as Claude Desktop or Cursor would) and works one chat:
-// list pending → read → mark read → show typing → reply → assign → resolve → update the person.
+// `crisp-mcp serve --sandbox` over stdio (as Claude Desktop or Cursor would) and works one chat on
+// the short path: list pending with their latest messages → look the answer up in the helpdesk →
+// reply and resolve in one call; then it finds the visitor's other conversations by email.
 // Every call and the server's answer (the text twin the model reads) is printed.
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
@@ -31,26 +32,20 @@ try {
   console.log(color('1', `crisp-mcp over stdio, embedded sandbox: ${tools.length} tools`));
   console.log(`   ${tools.map((t) => t.name).join(', ')}`);
 
-  const { conversations } = await call('Which chats wait for an answer?', 'list_conversations', { state: 'pending' });
-  const session = conversations[0].session_id;
-  const { conversation } = await call('Read the first one: details and latest messages in one call', 'get_conversation', { session_id: session, messages: 5 });
-  await call("Mark the visitor's messages read", 'mark_messages_read', { session_id: session });
-  await call('Show the visitor that someone is typing', 'set_compose', { session_id: session, typing: true, excerpt: 'Looking into it…' });
-  const name = conversation.visitor_name.split(' ')[0] || 'there';
-  await call('Reply (a fingerprint makes a retry safe)', 'send_message', {
-    session_id: session,
-    content: `Hi ${name}, thanks for your patience — I'm checking this now and will come back to you shortly.`,
+  const { conversations } = await call('Which chats wait for an answer? (with their latest messages)', 'list_conversations', { state: 'pending', order: 'waiting', include_messages: 2 });
+  // The chat the helpdesk can answer; an agent would judge that from the messages.
+  const chat = conversations.find((c) => /refund/i.test(c.subject)) ?? conversations[0];
+  const question = chat.messages.filter((m) => m.from === 'visitor').at(-1)?.text ?? chat.last_message;
+  const { articles } = await call('Look the answer up in the helpdesk', 'search_helpdesk', { query: question });
+  const name = chat.visitor_name.split(' ')[0] || 'there';
+  const link = articles[0] ? ` This article explains it: ${articles[0].url}` : '';
+  await call('Reply and resolve in one call (a fingerprint makes a retry safe)', 'send_message', {
+    session_id: chat.session_id,
+    content: `Hi ${name}, thanks for your patience.${link} Tell me if anything is unclear.`,
     fingerprint: 424242,
+    then_state: 'resolved',
   });
-  const { operators } = await call('Who can take it over?', 'list_operators', {});
-  await call(`Assign it to ${operators[0].email}`, 'assign_conversation', { session_id: session, operator: operators[0].email });
-  await call('Mark it resolved', 'set_conversation_state', { session_id: session, state: 'resolved' });
-  if (conversation.people_id) {
-    await call("Keep the visitor's profile current", 'update_person', { people_id: conversation.people_id, segments_add: ['contacted'], data: { last_contact: 'demo' } });
-  } else {
-    await call('Tag the conversation (this visitor has no profile)', 'update_conversation_meta', { session_id: session, segments_add: ['contacted'] });
-  }
-  await call('Check: the conversation now', 'get_conversation', { session_id: session, messages: 2 });
+  if (chat.visitor_email) await call("The visitor's other conversations, each with a link for a human", 'find_conversations', { email: chat.visitor_email });
   console.log(color('32', '\nDone. Nothing left the machine: every call went to the embedded Crisp sandbox.'));
 } finally {
   await client.close();

@@ -5,13 +5,14 @@ import { expect, it } from 'vitest';
 
 const DEMO = fileURLToPath(new URL('../demo/agent-session.js', import.meta.url));
 
-it('npm run demo works a pending chat from list to resolved', () => {
+it('npm run demo works a pending chat on the short path: list with messages → helpdesk → reply and resolve', () => {
   const run = spawnSync(process.execPath, [DEMO], { encoding: 'utf8', timeout: 20_000 });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   const called = [...run.stdout.matchAll(/→ (\w+) /g)].map((m) => m[1]);
-  expect(called).toEqual(['list_conversations', 'get_conversation', 'mark_messages_read', 'set_compose', 'send_message', 'list_operators', 'assign_conversation', 'set_conversation_state', 'update_person', 'get_conversation']);
-  expect(run.stdout).toMatch(/is now resolved/);
-  expect(run.stdout).toMatch(/operator API: Hi \w+, thanks for your patience/);
+  expect(called).toEqual(['list_conversations', 'search_helpdesk', 'send_message', 'find_conversations']);
+  expect(run.stdout).toMatch(/State is now resolved\./);
+  expect(run.stdout).toMatch(/"content":"Hi \w+, thanks for your patience\. This article explains it: http:\/\/127\.0\.0\.1:\d+\/helpdesk\/[^"]+\/en\/article\/refund-policy\//);
+  expect(run.stdout).toMatch(/url \(open in Crisp\): http:\/\/127\.0\.0\.1:\d+\/website\/[^/]+\/inbox\/\{session_id\}\//);
   expect(run.stdout).toMatch(/Done\./);
 });

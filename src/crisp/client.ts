@@ -2,6 +2,7 @@
 // validating the answer with the wire schemas. It knows nothing of MCP, scenarios or bots.
 import { z } from 'zod';
 import { CrispError } from './errors.js';
+import { HelpdeskApi } from './helpdesk.js';
 import { CrispHttp, type CrispCredentials, type HttpOptions, type QueryValue, type RequestSpec } from './http.js';
 import {
   ConnectEndpoints,
@@ -34,6 +35,8 @@ import { USER_AGENT } from '../version.js';
 export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'baseUrl'> {
   /** Default `https://api.crisp.chat`. */
   baseUrl?: string;
+  /** Where links to the Crisp app point (`url` of a conversation). Default `https://app.crisp.chat`. */
+  appUrl?: string;
   userAgent?: string;
 }
 
@@ -85,6 +88,7 @@ export interface MessagePage {
 }
 
 export const DEFAULT_API_URL = 'https://api.crisp.chat';
+export const DEFAULT_APP_URL = 'https://app.crisp.chat';
 export const PER_PAGE_MIN = 20;
 export const PER_PAGE_MAX = 50;
 
@@ -95,6 +99,8 @@ export class CrispClient {
   readonly operators: OperatorsApi;
   readonly people: PeopleApi;
   readonly connect: ConnectApi;
+  readonly helpdesk: HelpdeskApi;
+  readonly #appUrl: string;
 
   constructor(options: CrispClientOptions & { credentials: CrispCredentials }) {
     this.http = new CrispHttp({ ...options, baseUrl: options.baseUrl ?? DEFAULT_API_URL, userAgent: options.userAgent ?? USER_AGENT });
@@ -104,6 +110,13 @@ export class CrispClient {
     this.operators = new OperatorsApi(call);
     this.people = new PeopleApi(call);
     this.connect = new ConnectApi(call, this.http.tier);
+    this.helpdesk = new HelpdeskApi(call);
+    this.#appUrl = (options.appUrl ?? DEFAULT_APP_URL).replace(/\/+$/, '');
+  }
+
+  /** The link that opens a conversation in the Crisp app (the inbox view of that session). */
+  conversationUrl(website: string, session: string): string {
+    return `${this.#appUrl}/website/${encodeURIComponent(website)}/inbox/${encodeURIComponent(session)}/`;
   }
 
   close(): Promise<void> {

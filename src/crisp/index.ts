@@ -5,3 +5,4 @@ export type { RetryPolicy } from './retry.js';
 export * from './schemas.js';
 export * from './hooks.js';
 export * from './rtm.js';
+export * from './helpdesk.js';

@@ -387,3 +387,65 @@ export function describeIssues(error: z.ZodError, root = 'data'): string {
     })
     .join('; ');
 }
+
+// ---------------------------------------------------------------- helpdesk (node-crisp-api 11.x WebsiteHelpdesk)
+
+/** The content types a helpdesk tree holds; the product reads `articles`. */
+export const HELPDESK_CONTENT_TYPES = ['articles', 'guides', 'references', 'news'] as const;
+export type HelpdeskContentType = (typeof HELPDESK_CONTENT_TYPES)[number];
+
+export const HelpdeskTreeState = z.object({
+  published: z.boolean().optional(),
+  hidden: z.boolean().optional(),
+  featured: z.boolean().optional(),
+});
+export type HelpdeskTreeState = z.infer<typeof HelpdeskTreeState>;
+
+export const HelpdeskLocale = z.object({
+  locale_id: z.string().optional(),
+  locale: z.string(),
+  url: z.string().optional(),
+  statistics: z.record(z.string(), z.object({ entries: z.number().optional(), groups: z.number().optional() })).optional(),
+});
+export type HelpdeskLocale = z.infer<typeof HelpdeskLocale>;
+
+/** A node of the helpdesk tree: a group (with `children`) or an entry. The `type` values are not documented. */
+export interface HelpdeskTreeEntry {
+  type?: string;
+  slug?: string;
+  title?: string;
+  state?: HelpdeskTreeState;
+  children?: HelpdeskTreeEntry[];
+}
+export const HelpdeskTreeEntry: z.ZodType<HelpdeskTreeEntry> = z.lazy(() =>
+  z.object({
+    type: z.string().optional(),
+    slug: z.string().optional(),
+    title: z.string().optional(),
+    state: HelpdeskTreeState.optional(),
+    children: z.array(HelpdeskTreeEntry).optional(),
+  }),
+);
+
+export const HelpdeskTreeContent = z.object({ content: z.string() });
+
+export const HelpdeskTreeMetadata = z.object({
+  format: z.string().optional(),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  state: HelpdeskTreeState.optional(),
+  author: z.object({ user_id: z.string().optional() }).optional(),
+  color: z.string().optional(),
+  image: z.string().optional(),
+});
+export type HelpdeskTreeMetadata = z.infer<typeof HelpdeskTreeMetadata>;
+
+export const HelpdeskTreePage = z.object({ title: z.string().optional(), url: z.string() });
+
+export const HelpdeskPage = z.object({
+  entity_id: z.string().optional(),
+  title: z.string().optional(),
+  tree_path: z.string().optional(),
+  url: z.string().optional(),
+});
+export type HelpdeskPage = z.infer<typeof HelpdeskPage>;

@@ -50,12 +50,13 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
   let args = argsCache.get(deps);
   if (!args) argsCache.set(deps, (args = argsFor(deps)));
 
-  if (has('list_conversations') && has('draft_scenario_reply') && has('post_draft')) {
+  const scenarioPath = has('draft_scenario_reply') && has('post_draft');
+  if (has('list_conversations') && (scenarioPath || has('send_message'))) {
     server.registerPrompt(
       'reply_to_pending_chats',
       {
-        title: 'Reply to pending chats with a scenario',
-        description: 'Walks through the waiting conversations: read each, draft a scenario reply, review it, post it, resolve when done.',
+        title: 'Reply to pending chats',
+        description: 'Works through the waiting conversations: read each, look the answer up in the helpdesk, reply (a scenario draft or your own words), resolve when done.',
         argsSchema: args.reply,
       },
       ({ scenario, max_chats }) => {
@@ -63,22 +64,27 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
           throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown scenario "${scenario}"; valid: ${deps.scenarios.names().join(', ') || '(none loaded)'}`);
         }
         const n = count(max_chats, 5);
-        const which = scenario ? `scenario "${scenario}"` : 'the scenario that fits each conversation (list_scenarios shows them; skip a conversation no scenario fits)';
-        const read = has('get_conversation') ? 'get_conversation' : 'the crisp://conversations/{website_id}/{session_id} resource';
+        const which = !scenarioPath ? 'your own replies' : scenario ? `scenario "${scenario}"` : 'the scenario that fits each conversation (list_scenarios shows them), or your own reply where none fits';
+        const human = has('assign_conversation') ? ' (assign_conversation to an available operator from list_operators)' : '';
+        const resolve = has('set_conversation_state') || has('send_message');
         const steps = [
           `Answer up to ${n} conversations that wait for a reply, using ${which}. Go one conversation at a time, through these steps:`,
-          `1. List: call list_conversations with state "pending" and order "waiting" (longest-waiting first); take at most ${n}.`,
-          `2. Read: read the conversation with ${read}. Decide whether the scenario fits what the visitor asks. If it does not, leave the conversation for a human${has('assign_conversation') ? ' (assign_conversation to an available operator from list_operators)' : ''} and go on.`,
-          '3. Draft: call draft_scenario_reply with its session_id and the scenario. It sends nothing. draft_id null means there is nothing to post: go on.',
-          `4. Review: read the messages it would send and the other actions. Post only if they answer what the visitor actually wrote and nothing in them is wrong for this visitor. If the draft is wrong, do not post it: ${has('send_message') ? 'write a reply yourself with send_message, or ' : ''}leave it for a human.`,
-          '5. Post: call post_draft with the draft_id. Posting again is safe (nothing is sent twice). If it is refused as stale, the visitor wrote again: go back to step 2 once, then move on.',
-          has('set_conversation_state')
-            ? '6. Resolve: when the visitor\'s request is fully handled (the post waits for nothing, nothing was handed to a human, the scenario did not resolve it already), call set_conversation_state with state "resolved". Leave conversations that wait for the visitor\'s answer open.'
-            : '6. Resolve: this server cannot change conversation states; list the conversations that are done so an operator can resolve them.',
+          `1. List: call list_conversations with state "pending", order "waiting" and include_messages 3 (longest-waiting first, each with its latest messages); take at most ${n}.`,
+          `2. Read: the latest messages usually say what the visitor wants; only when they do not, read more with ${has('get_conversation') ? 'get_conversation' : 'the crisp://conversations/{website_id}/{session_id} resource'}. If you cannot help, leave the conversation for a human${human} and go on.`,
+          has('search_helpdesk')
+            ? `3. Look it up: call search_helpdesk with the visitor's question (locale: their language), and get_article when the excerpt is not enough. Answer only from what the articles say, and put the best article's url in the reply; never make up a policy.`
+            : '3. Look it up: this server has no helpdesk tools; answer only what you know for certain, or leave it for a human.',
+          scenarioPath
+            ? '4. Draft: when a scenario fits, call draft_scenario_reply with its session_id and the scenario (it sends nothing; draft_id null means nothing to post), review what it would send, and post it with post_draft only if it answers what the visitor wrote (posting again is safe; refused as stale means the visitor wrote again: go back to step 2 once).'
+            : '',
+          has('send_message')
+            ? `${scenarioPath ? '5' : '4'}. Reply: otherwise write the answer yourself and call send_message once, with a fingerprint (a retry never posts twice) and then_state "resolved" when the reply settles the request (leave it open when you asked the visitor something). Read state_error: the reply is sent even when the state change was refused.`
+            : '',
+          resolve ? '' : 'This server cannot change conversation states; list the conversations that are done so an operator can resolve them.',
           VISITOR_TEXT_RULE,
-          'Finish with one line per conversation: session_id, scenario, what was posted (or why nothing was), and whether it is resolved, waiting for the visitor, or with a human.',
+          'Finish with one line per conversation: session_id, what was sent (or why nothing was), the article url used, whether it is resolved, waiting for the visitor, or with a human, and its url.',
         ];
-        return { description: 'Reply to pending chats with a scenario', messages: [user(steps.join('\n'))] };
+        return { description: 'Reply to pending chats', messages: [user(steps.filter(Boolean).join('\n'))] };
       },
     );
   }

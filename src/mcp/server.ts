@@ -3,10 +3,10 @@
 // a text twin on success, an isError result that says what to do next on failure.
 import { randomUUID } from 'node:crypto';
 import { McpServer, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
-import { UnknownScenarioError } from '../bot/library.js';
-import { TurnError } from '../bot/turn.js';
+import { UnknownScenarioError } from '../engine/library.js';
+import { TurnError } from '../engine/turn.js';
 import { CrispError } from '../crisp/errors.js';
-import { StoreError } from '../scenario/store/index.js';
+import { StoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
 import { GuardError } from './guard.js';
@@ -53,7 +53,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   for (const tool of usable) {
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: { title: tool.title, ...tool.annotations } },
+      { title: tool.title, description: tool.description, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema, annotations: wireAnnotations(tool) },
       async (input: unknown, ctx: ServerContext) => run(tool, input, deps, callContext(tool.name, input, ctx, server.server.getClientCapabilities())),
     );
   }
@@ -61,6 +61,21 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   registerResources(server, deps);
   registerPrompts(server, deps, new Set(usable.map((t) => t.name)));
   return server;
+}
+
+/**
+ * The hints as MCP defines them, without those that repeat the protocol's defaults: openWorldHint
+ * defaults to true, and destructiveHint and idempotentHint mean something only when readOnlyHint is
+ * false. readOnlyHint is always said. Every tools/list pays for each word, on every tool.
+ */
+export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, string | boolean> {
+  const a = tool.annotations;
+  return {
+    title: tool.title,
+    readOnlyHint: a.readOnlyHint,
+    ...(a.readOnlyHint ? {} : { destructiveHint: a.destructiveHint, idempotentHint: a.idempotentHint }),
+    ...(a.openWorldHint ? {} : { openWorldHint: false }),
+  };
 }
 
 async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call: CallContext): Promise<CallToolResult | InputRequiredResult> {
@@ -109,6 +124,8 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         if (error.method === 'POST' && error.status === undefined) {
           return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';
         }
+        // No HTTP status: the network failed. Its message names the URL and the system error code (ECONNREFUSED, ENOTFOUND…), which is what an operator fixes.
+        if (error.code === 'crisp_unavailable' && error.status === undefined) return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}. Check CRISP_API_URL and the network, then try again.`;
         return `Crisp is unavailable right now (${error.code}); try again later.`;
       default:
         return `Crisp is unavailable right now (${error.code}); try again later.`;

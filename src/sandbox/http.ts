@@ -41,14 +41,22 @@ export interface Match<C> {
   params: Record<string, string>;
 }
 
-/** Matches `/v1/website/:website_id/...` patterns segment by segment. */
+/**
+ * Matches `/v1/website/:website_id/...` patterns segment by segment. A last part `*name` takes the
+ * rest of the path, one segment or more, joined with `/` (helpdesk tree paths).
+ */
 export class Router<C> {
   // By segment count: a path is only tried against the patterns as long as it.
   readonly #routes = new Map<number, CompiledRoute<C>[]>();
+  readonly #tails: CompiledRoute<C>[] = [];
 
   add(...routes: Route<C>[]): this {
     for (const route of routes) {
       const parts = route.pattern.split('/').filter(Boolean);
+      if (parts.at(-1)?.startsWith('*')) {
+        this.#tails.push({ ...route, parts });
+        continue;
+      }
       const sameLength = this.#routes.get(parts.length) ?? [];
       sameLength.push({ ...route, parts });
       this.#routes.set(parts.length, sameLength);
@@ -66,7 +74,25 @@ export class Router<C> {
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
       methodMismatch = true;
     }
+    for (const route of this.#tails) {
+      if (segments.length < route.parts.length) continue;
+      const head = route.parts.length - 1;
+      const params = matchParts(route.parts.slice(0, head), segments.slice(0, head));
+      const rest = params && decodeAll(segments.slice(head));
+      if (!params || rest === undefined) continue;
+      params[route.parts[head]!.slice(1)] = rest;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, params };
+      methodMismatch = true;
+    }
     return { methodMismatch };
+  }
+}
+
+function decodeAll(segments: string[]): string | undefined {
+  try {
+    return segments.map(decodeURIComponent).join('/');
+  } catch {
+    return undefined;
   }
 }
 

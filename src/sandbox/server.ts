@@ -11,7 +11,9 @@ import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match
 import { fromThisMachine, serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { consoleRoutes } from './routes/console.js';
+import { serveAppLink } from './routes/app-links.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { helpdeskRoutes } from './routes/helpdesk.js';
 import { peopleRoutes } from './routes/people.js';
 import { controlRoutes, type ControlContext } from './routes/visitor.js';
 import { rtmEndpoint, websiteRoutes } from './routes/website.js';
@@ -65,7 +67,7 @@ export interface SandboxStats {
 /** A fixed demo identifier: the sandbox prints it, a user pastes it. Keys are random per run. */
 export const SANDBOX_IDENTIFIER = 'c0ffee00-5a4d-4b0c-8000-000000000001';
 
-const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes);
+const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes, ...helpdeskRoutes);
 const controlRouter = new Router<ControlContext>().add(...controlRoutes);
 // Tried first, so GET .../conversations is the console's inbox while POST there stays the visitor's.
 const consoleRouter = new Router<ControlContext>().add(...consoleRoutes);
@@ -92,6 +94,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = (req.method ?? 'GET').toUpperCase();
     if (await serveConsole(req, res, url, state)) return;
     if (url.pathname.startsWith('/_sandbox/')) return handleControl(req, res, url, method);
+    if (method === 'GET' && serveAppLink(state, url.pathname, res)) return;
     stats.total++;
     const head = method === 'HEAD';
 

@@ -18,6 +18,8 @@ import type {
   SendMessageBody,
 } from '../crisp/schemas.js';
 import { createRng, generateDemoData, makeFingerprint, makeUuid } from './data.js';
+import { SEED_HELPDESK } from './helpdesk-data.js';
+import type { SandboxHelpdesk } from './routes/helpdesk.js';
 import { SandboxHttpError, invalid, notFound } from './http.js';
 
 export interface WebsiteState {
@@ -31,6 +33,8 @@ export interface WebsiteState {
   peopleEvents: Map<string, PeopleEvent[]>;
   operators: Operator[];
   availability: OperatorAvailability[];
+  /** Knowledge base articles by locale (read-only seed). */
+  helpdesk: SandboxHelpdesk;
 }
 
 export interface SandboxEvent {
@@ -76,6 +80,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
       peopleEvents: demo.peopleEvents,
       operators: demo.operators,
       availability: demo.availability,
+      helpdesk: SEED_HELPDESK,
     });
   }
 

@@ -116,6 +116,39 @@ describe('the official crisp-api client and ours, step by step, against the sand
     expect(after.email).toBe(theirs.email);
   });
 
+  it('helpdesk: locales, the tree with its title search, a path\'s content, metadata and page, the public pages', async () => {
+    const Articles = 'articles' as never;
+    const theirLocales = (await official.website.listHelpdeskLocales(w, 1)) as { locale: string }[];
+    expect(theirLocales.map((l) => l.locale)).toEqual((await ours.helpdesk.locales(w)).map((l) => l.locale));
+    expect(theirLocales.map((l) => l.locale)).toEqual(['en', 'fr']);
+
+    const theirTree = (await official.website.listHelpdeskTree(w, 'en', Articles, 1)) as { slug: string; children: { slug: string }[] }[];
+    expect(theirTree).toEqual(await ours.helpdesk.tree(w, 'en', 'articles', 1));
+    const found = (await official.website.listHelpdeskTree(w, 'en', Articles, 1, null, 'refund')) as { slug: string; children: { slug: string; title: string }[] }[];
+    expect(found.flatMap((g) => g.children.map((a) => `${g.slug}/${a.slug}`))).toEqual(['billing/refund-policy']);
+    expect(found).toEqual(await ours.helpdesk.tree(w, 'en', 'articles', 1, { search_title: 'refund' }));
+
+    // A tree path has a slash: the official client puts it in the URL as it is.
+    const path = 'billing/refund-policy';
+    const theirContent = (await official.website.resolveHelpdeskTreeContent(w, 'en', Articles, path)) as { content: string };
+    expect(theirContent.content).toMatch(/^# Refund policy/);
+    expect(await ours.helpdesk.content(w, 'en', 'articles', path)).toBe(theirContent.content);
+    const theirMeta = (await official.website.resolveHelpdeskTreeMetadata(w, 'en', Articles, path)) as { title: string; state: { published: boolean } };
+    expect(theirMeta).toEqual(await ours.helpdesk.metadata(w, 'en', 'articles', path));
+    expect(theirMeta).toMatchObject({ title: 'Refund policy', state: { published: true, hidden: false } });
+    const theirPage = (await official.website.resolveHelpdeskTreePage(w, 'en', Articles, path)) as { url: string };
+    expect(theirPage).toEqual(await ours.helpdesk.page(w, 'en', 'articles', path));
+
+    const theirPages = (await official.website.listHelpdeskPages(w, 'fr', Articles, 1)) as { tree_path: string; url: string }[];
+    expect(theirPages).toEqual(await ours.helpdesk.pages(w, 'fr', 'articles', 1));
+    expect(theirPages.map((p) => p.tree_path)).toContain('confidentialite/rgpd-et-dpa');
+    expect(theirPages.map((p) => p.tree_path)).not.toContain('compte/brouillon-nouvelle-offre');
+
+    const missing = (await official.website.resolveHelpdeskTreeContent(w, 'en', Articles, 'billing/nope').catch((e: unknown) => e)) as OfficialError;
+    expect(missing).toMatchObject({ code: 404, message: 'not_found' });
+    await expect(ours.helpdesk.content(w, 'en', 'articles', 'billing/nope')).rejects.toMatchObject({ status: 404, code: 'crisp_not_found' });
+  });
+
   it('a bad credential is a 401 invalid_session for both', async () => {
     const wrong = officialClient('wrong-key');
     const theirs = (await wrong.website.listWebsiteOperators(w).catch((e: unknown) => e)) as OfficialError;

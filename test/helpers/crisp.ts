@@ -6,6 +6,7 @@ export function clientFor(sandbox: Sandbox, options: Partial<CrispClientOptions>
   const { identifier, key, tier } = sandbox.credentials[0]!;
   return new CrispClient({
     baseUrl: sandbox.url,
+    appUrl: sandbox.url,
     credentials: { identifier, key, tier },
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
     ...options,

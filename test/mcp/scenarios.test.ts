@@ -3,8 +3,8 @@
 // reset, send modes, the allow-list, and a webhook to a local booking system.
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivedFingerprint } from '../../src/bot/actions.js';
-import { MemoryStore } from '../../src/scenario/store/index.js';
+import { derivedFingerprint } from '../../src/engine/actions.js';
+import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { toolsFor } from '../../src/mcp/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
@@ -364,7 +364,8 @@ describe('without a scenario library', () => {
     try {
       const names = (await bare.client.listTools()).tools.map((t) => t.name);
       expect(names.some((n) => ['list_scenarios', 'draft_scenario_reply', 'post_draft', 'reset_scenario'].includes(n))).toBe(false);
-      expect((await bare.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['summarize_conversation', 'triage_inbox']);
+      // reply_to_pending_chats stays: without scenarios it replies with send_message.
+      expect((await bare.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['reply_to_pending_chats', 'summarize_conversation', 'triage_inbox']);
       expect(bare.client.getInstructions()).not.toMatch(/post_draft/);
       const { resourceTemplates } = await bare.client.listResourceTemplates();
       expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['crisp://conversations/{website_id}/{session_id}']);

@@ -19,7 +19,10 @@ describe('list_operators', () => {
     const { tools } = await client.listTools();
     const tool = tools.find((t) => t.name === 'list_operators')!;
     expect(tool.title).toBe('List operators');
-    expect(tool.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true });
+    // Hints at MCP's defaults (openWorldHint true; destructive/idempotent on a read-only tool) are left out.
+    expect(tool.annotations).toEqual({ title: 'List operators', readOnlyHint: true });
+    const send = tools.find((t) => t.name === 'send_message')!;
+    expect(send.annotations).toEqual({ title: 'Send a message', readOnlyHint: false, destructiveHint: false, idempotentHint: false });
     expect(tool.inputSchema.properties).toHaveProperty('website_id');
     expect(tool.outputSchema?.properties).toHaveProperty('operators');
   });

@@ -9,9 +9,9 @@ import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { CrispClient } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
-import { loadScenarioLibrary } from '../../src/bot/library.js';
+import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
-import { MemoryStore } from '../../src/scenario/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
@@ -66,7 +66,7 @@ describe('inventory invariants', () => {
   const toolsets = new Set(TOOLSETS.map((t) => t.id));
 
   it.each(ALL_TOOLS.map((t) => [t.name, t] as const))('%s is well formed', (_, tool) => {
-    expect(tool.name).toMatch(/^(list|get|search|send|set|update|add|assign|mark|draft|post|reset)_[a-z_]+$/);
+    expect(tool.name).toMatch(/^(list|get|find|search|send|set|update|add|assign|mark|draft|post|reset)_[a-z_]+$/);
     expect(toolsets.has(tool.toolset)).toBe(true);
     expect(tool.title.length).toBeGreaterThan(0);
     for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) expect(typeof tool.annotations[hint]).toBe('boolean');
@@ -84,8 +84,13 @@ describe('inventory invariants', () => {
     expect(readOnly.every((t) => t.annotations.readOnlyHint)).toBe(true);
   });
 
-  it('keeps the whole tools/list under 6k tokens (chars / 4)', () => {
+  it('keeps what a model reads of every tool (name, description, input schema) at 3.5k tokens or fewer (chars / 4)', () => {
+    const tokens = JSON.stringify(listed.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema }))).length / 4;
+    expect(tokens, `name + description + input schema is ${tokens} tokens`).toBeLessThanOrEqual(3_500);
+  });
+
+  it('keeps the whole tools/list at 6k tokens or fewer (chars / 4)', () => {
     const tokens = JSON.stringify(listed).length / 4;
-    expect(tokens).toBeLessThan(6_000);
+    expect(tokens, `tools/list is ${tokens} tokens`).toBeLessThanOrEqual(6_000);
   });
 });

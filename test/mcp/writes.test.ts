@@ -213,7 +213,7 @@ describe('--read-only', () => {
   it('registers no write tool at all', async () => {
     const readOnly = await connect(['--read-only']);
     const { tools } = await readOnly.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['get_conversation', 'get_person', 'list_conversations', 'list_messages', 'list_operators', 'search_people']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['find_conversations', 'get_article', 'get_conversation', 'get_person', 'list_conversations', 'list_messages', 'list_operators', 'search_helpdesk', 'search_people']);
     expect(tools.every((t) => t.annotations?.readOnlyHint === true)).toBe(true);
     const refused = await readOnly.callTool({ name: 'send_message', arguments: { session_id: pendingSession(), content: 'x' } }).catch((e: unknown) => e);
     const text = refused instanceof Error ? refused.message : JSON.stringify(refused);

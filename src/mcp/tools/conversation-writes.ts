@@ -2,6 +2,7 @@
 // What a customer-visible send does is set by --send-mode (design.md §5): `post` sends it,
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
+import { CrispError } from '../../crisp/errors.js';
 import type { SendMessageBody } from '../../crisp/schemas.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
@@ -11,6 +12,8 @@ import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './pa
 
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
+
+const ConversationStateIn = z.enum(['pending', 'unresolved', 'resolved']);
 
 const SendMessageInput = z.object({
   website_id: WebsiteId.optional(),
@@ -23,10 +26,11 @@ const SendMessageInput = z.object({
     .max(10)
     .optional()
     .describe('picker buttons'),
-  file_url: z.url().optional().describe('public URL of the file (type file)'),
+  file_url: z.url().optional().describe('public URL (type file)'),
   file_name: z.string().max(200).optional(),
-  file_mime: z.string().max(100).optional().describe('MIME type, default application/octet-stream'),
-  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for this message: the same fingerprint is never posted twice'),
+  file_mime: z.string().max(100).optional(),
+  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for it: a fingerprint is never posted twice'),
+  then_state: ConversationStateIn.optional().describe('then set this state (e.g. resolved)'),
 });
 type SendInput = z.infer<typeof SendMessageInput>;
 
@@ -41,7 +45,9 @@ export const sendMessage = defineTool({
     fingerprint: z.number(),
     sent_as: z.enum(['text', 'note', 'picker', 'file']),
     held_for_approval: z.boolean().describe('posted as a private note for an operator to approve'),
-    confirmed_by_user: z.boolean().describe('the user approved this exact message (--send-mode confirm)'),
+    confirmed_by_user: z.boolean().describe('approved by the user (--send-mode confirm)'),
+    state: ConversationStateIn.nullable().describe('set by then_state'),
+    state_error: z.string().nullable().describe('why then_state failed; the message was sent'),
   }),
   annotations: { ...write, idempotentHint: false },
   async handler(input, { crisp, guard, config }: ToolDeps, call) {
@@ -52,13 +58,32 @@ export const sendMessage = defineTool({
     const hold = config.sendMode === 'note' && requested !== 'note';
     const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
     const fingerprint = await crisp.messages.send(site, input.session_id, sent);
-    return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed };
+    const after = await applyState(input, site, hold, crisp);
+    return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed, ...after };
   },
-  text: ({ session_id, fingerprint, sent_as, held_for_approval, confirmed_by_user }) =>
-    held_for_approval
+  text: ({ session_id, fingerprint, sent_as, held_for_approval, confirmed_by_user, state, state_error }) =>
+    (held_for_approval
       ? `Held for approval: posted as a private note in ${session_id} (fingerprint ${fingerprint}); an operator must send it.`
-      : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint})${confirmed_by_user ? ', confirmed by the user' : ''}.`,
+      : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint})${confirmed_by_user ? ', confirmed by the user' : ''}.`) +
+    (state ? ` State is now ${state}.` : '') +
+    (state_error ? ` State NOT changed: ${state_error}. The message was sent; do not resend it (set_conversation_state sets the state).` : ''),
 });
+
+/**
+ * then_state, after the send succeeded: its own outcome, never the send's. A reply held for an
+ * operator's approval leaves the state alone, or resolving would hide the reply from them.
+ */
+async function applyState(input: SendInput, site: string, hold: boolean, crisp: ToolDeps['crisp']): Promise<{ state: z.infer<typeof ConversationStateIn> | null; state_error: string | null }> {
+  if (!input.then_state) return { state: null, state_error: null };
+  if (hold) return { state: null, state_error: 'the reply is held for approval, so the conversation stays as it is' };
+  try {
+    await crisp.conversations.setState(site, input.session_id, input.then_state);
+    return { state: input.then_state, state_error: null };
+  } catch (error) {
+    if (!(error instanceof CrispError)) throw error;
+    return { state: null, state_error: `Crisp answered ${error.code}${error.status ? ` (${error.status})` : ''}` };
+  }
+}
 
 /**
  * --send-mode confirm: true once the user said yes to exactly this message; otherwise it throws —
@@ -125,8 +150,8 @@ export const setConversationState = defineTool({
   toolset: 'conversations',
   title: 'Set conversation state',
   description: 'Mark a conversation pending, unresolved or resolved.',
-  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, state: z.enum(['pending', 'unresolved', 'resolved']) }),
-  outputSchema: z.object({ session_id: z.string(), state: z.enum(['pending', 'unresolved', 'resolved']) }),
+  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, state: ConversationStateIn }),
+  outputSchema: z.object({ session_id: z.string(), state: ConversationStateIn }),
   annotations: { ...write, idempotentHint: true },
   async handler({ website_id, session_id, state }, { crisp, guard }: ToolDeps) {
     await crisp.conversations.setState(guard.website(website_id), session_id, state);

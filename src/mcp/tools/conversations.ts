@@ -1,8 +1,8 @@
 // The conversations toolset, read side: find conversations, read one in a single call, page back.
 import { z } from 'zod';
-import type { ListConversationsQuery } from '../../crisp/client.js';
+import type { CrispClient, ListConversationsQuery } from '../../crisp/client.js';
 import type { Conversation, Message } from '../../crisp/schemas.js';
-import { defineTool } from './define.js';
+import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
@@ -14,6 +14,8 @@ const Cursor = z.string().max(200).describe('next_cursor from the previous page;
 /** Longest text kept per message, and per preview: a long paste cannot flood the context. */
 const MESSAGE_CHARS = 2_000;
 const PREVIEW_CHARS = 200;
+/** Per message when a list carries the latest messages of many conversations. */
+const LISTED_MESSAGE_CHARS = 300;
 
 const ConversationSummary = z.object({
   session_id: z.string(),
@@ -22,13 +24,14 @@ const ConversationSummary = z.object({
   visitor_email: z.string(),
   subject: z.string(),
   last_message: z.string(),
-  unread: z.number().int().describe('unread visitor messages'),
+  unread: z.number().int(),
   assigned_to: z.string().nullable().describe('operator user_id'),
   updated_at: z.string().nullable(),
   waiting_since: z.string().nullable(),
+  url: z.string().describe('Crisp app link'),
 });
 
-function summarize(c: Conversation) {
+function summarize(c: Conversation, crisp: CrispClient) {
   return {
     session_id: c.session_id,
     state: c.state,
@@ -40,63 +43,9 @@ function summarize(c: Conversation) {
     assigned_to: c.assigned?.user_id ?? null,
     updated_at: iso(c.updated_at),
     waiting_since: iso(c.waiting_since),
+    url: crisp.conversationUrl(c.website_id, c.session_id),
   };
 }
-
-export const listConversations = defineTool({
-  name: 'list_conversations',
-  toolset: 'conversations',
-  title: 'List conversations',
-  description: 'Conversations of the inbox, newest first or longest-waiting first, filtered by state, unread, assignee or text. Pages with cursor.',
-  inputSchema: z.object({
-    website_id: WebsiteId.optional(),
-    state: z.enum(['pending', 'unresolved', 'resolved']).optional().describe('pending = not answered yet'),
-    unread: z.boolean().optional().describe('only conversations with messages no operator has read'),
-    assigned_to: z.string().max(100).optional().describe('an operator user_id, or "unassigned"'),
-    search: z.string().min(1).max(200).optional().describe('text to find in names, emails, subjects and messages'),
-    order: z.enum(['updated', 'waiting']).optional().describe('updated (default) or waiting: only those awaiting an answer, longest first'),
-    per_page: PerPage.optional(),
-    cursor: Cursor.optional(),
-  }),
-  outputSchema: z.object({
-    website_id: z.string(),
-    conversations: z.array(ConversationSummary),
-    next_cursor: z.string().nullable(),
-  }),
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(input, { crisp, guard }: ToolDeps) {
-    const site = guard.website(input.website_id);
-    const perPage = input.per_page ?? 20;
-    const page = input.cursor ? decodeCursor(input.cursor, 'list_conversations', ['p']).p : 1;
-    const query: ListConversationsQuery = { per_page: perPage };
-    // Crisp filters resolved / not resolved; pending vs unresolved is told apart here.
-    if (input.state === 'resolved') query.filter_resolved = true;
-    else if (input.state) query.filter_not_resolved = true;
-    if (input.unread) query.filter_unread = true;
-    if (input.assigned_to === 'unassigned') query.filter_unassigned = true;
-    else if (input.assigned_to) query.filter_assigned = input.assigned_to;
-    if (input.search) Object.assign(query, { search_query: input.search, search_type: 'text' });
-    if (input.order === 'waiting') query.order_date_waiting = true;
-
-    const rows = await crisp.conversations.list(site, page, query);
-    const wanted = input.state && input.state !== 'resolved' ? rows.filter((c) => c.state === input.state) : rows;
-    return {
-      website_id: site,
-      conversations: wanted.map(summarize),
-      next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1 }) : null,
-    };
-  },
-  text: ({ conversations, next_cursor }) =>
-    [
-      ...conversations.map(
-        (c) => `${c.session_id} ${c.state}${c.unread ? ` unread:${c.unread}` : ''}${c.assigned_to ? ` assigned:${c.assigned_to}` : ''} | ${c.visitor_name} <${c.visitor_email}> | ${c.subject} | ${c.last_message}`,
-      ),
-      conversations.length === 0 ? 'No conversations on this page.' : '',
-      next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
-    ]
-      .filter(Boolean)
-      .join('\n'),
-});
 
 const MessageOut = z.object({
   fingerprint: z.number(),
@@ -134,17 +83,76 @@ export function messageText(m: Message): string {
   }
 }
 
-function toMessageOut(m: Message) {
+/** A message as tools return it, its text cut at `max` characters. */
+function messageOut(m: Message, max: number) {
   return {
     fingerprint: m.fingerprint,
     from: m.from === 'user' ? ('visitor' as const) : ('operator' as const),
     type: m.type,
     private: m.type === 'note',
     author: clean(m.user?.nickname, 100),
-    text: clean(messageText(m), MESSAGE_CHARS),
+    text: clean(messageText(m), max),
     timestamp: iso(m.timestamp),
   };
 }
+
+const toMessageOut = (m: Message) => messageOut(m, MESSAGE_CHARS);
+
+export const listConversations = defineTool({
+  name: 'list_conversations',
+  toolset: 'conversations',
+  title: 'List conversations',
+  description: 'Inbox conversations, newest or longest-waiting first, filtered by state, unread, assignee or text; can add their latest messages.',
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    state: z.enum(['pending', 'unresolved', 'resolved']).optional().describe('pending = not answered yet'),
+    unread: z.boolean().optional().describe('only with messages no operator read'),
+    assigned_to: z.string().max(100).optional().describe('an operator user_id, or "unassigned"'),
+    search: z.string().min(1).max(200).optional().describe('text in names, emails, subjects, messages'),
+    order: z.enum(['updated', 'waiting']).optional().describe('waiting: only those awaiting an answer, longest first'),
+    include_messages: z.number().int().min(0).max(5).optional().describe('add each one\'s latest N messages (0–5)'),
+    per_page: PerPage.optional(),
+    cursor: Cursor.optional(),
+  }),
+  outputSchema: z.object({
+    website_id: z.string(),
+    conversations: z.array(ConversationSummary.extend({ messages: z.array(MessageOut).optional() })),
+    next_cursor: z.string().nullable(),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(input, { crisp, guard }: ToolDeps) {
+    const site = guard.website(input.website_id);
+    const withMessages = input.include_messages ?? 0;
+    const perPage = input.per_page ?? 20;
+    const page = input.cursor ? decodeCursor(input.cursor, 'list_conversations', ['p']).p : 1;
+    const query: ListConversationsQuery = { per_page: perPage };
+    // Crisp filters resolved / not resolved; pending vs unresolved is told apart here.
+    if (input.state === 'resolved') query.filter_resolved = true;
+    else if (input.state) query.filter_not_resolved = true;
+    if (input.unread) query.filter_unread = true;
+    if (input.assigned_to === 'unassigned') query.filter_unassigned = true;
+    else if (input.assigned_to) query.filter_assigned = input.assigned_to;
+    if (input.search) Object.assign(query, { search_query: input.search, search_type: 'text' });
+    if (input.order === 'waiting') query.order_date_waiting = true;
+
+    const rows = await crisp.conversations.list(site, page, query);
+    const wanted = input.state && input.state !== 'resolved' ? rows.filter((c) => c.state === input.state) : rows;
+    const threads = withMessages === 0 ? [] : await Promise.all(wanted.map((c) => crisp.messages.list(site, c.session_id)));
+    return {
+      website_id: site,
+      conversations: wanted.map((c, i) => ({ ...summarize(c, crisp), ...(threads[i] ? { messages: threads[i].messages.slice(-withMessages).map((m) => messageOut(m, LISTED_MESSAGE_CHARS)) } : {}) })),
+      next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1 }) : null,
+    };
+  },
+  text: ({ conversations, next_cursor }) =>
+    [
+      ...conversations.map(summaryLine),
+      conversations.length === 0 ? 'No conversations on this page.' : urlPattern(conversations),
+      next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+});
 
 const messagePageFields = {
   messages: z.array(MessageOut),
@@ -154,6 +162,19 @@ const messagePageFields = {
 function olderCursor(messages: Message[], hasMore: boolean): string | null {
   const oldest = messages[0];
   return hasMore && oldest ? encodeCursor({ k: 'list_messages', t: oldest.timestamp }) : null;
+}
+
+/** One conversation as one line, ids first; its latest messages, when listed, replace the preview. */
+function summaryLine(c: z.infer<typeof ConversationSummary> & { messages?: z.infer<typeof MessageOut>[] }): string {
+  const head = `${c.session_id} ${c.state}${c.unread ? ` unread:${c.unread}` : ''}${c.assigned_to ? ` assigned:${c.assigned_to}` : ''} | ${c.visitor_name} <${c.visitor_email}> | ${c.subject}`;
+  if (!c.messages) return `${head} | ${c.last_message}`;
+  return [head, ...c.messages.map((m) => `  ${m.from}${m.private ? ' (note)' : ''}${m.from === 'operator' && m.author ? ` ${m.author}` : ''}: ${m.text}`)].join('\n');
+}
+
+/** Every conversation's url differs only by its session_id: the text says the pattern once. */
+function urlPattern(conversations: readonly { session_id: string; url: string }[]): string {
+  const first = conversations[0];
+  return first ? `url (open in Crisp): ${first.url.replace(first.session_id, '{session_id}')}` : '';
 }
 
 function renderMessages(messages: z.infer<typeof MessageOut>[]): string[] {
@@ -193,7 +214,7 @@ export const getConversation = defineTool({
     return {
       website_id: site,
       conversation: {
-        ...summarize(conversation),
+        ...summarize(conversation, crisp),
         people_id: conversation.people_id ?? null,
         visitor_phone: clean(conversation.meta?.phone, 50),
         segments: (conversation.meta?.segments ?? []).map((s) => clean(s, 100)),
@@ -208,7 +229,7 @@ export const getConversation = defineTool({
   },
   text: ({ conversation: c, messages, older_cursor }) =>
     [
-      `${c.session_id} ${c.state}${c.assigned_to ? ` assigned:${c.assigned_to}` : ' unassigned'}${c.unread ? ` unread:${c.unread}` : ''}`,
+      `${c.session_id} ${c.state}${c.assigned_to ? ` assigned:${c.assigned_to}` : ' unassigned'}${c.unread ? ` unread:${c.unread}` : ''} ${c.url}`,
       `visitor: ${c.visitor_name} <${c.visitor_email}>${c.visitor_phone ? ` ${c.visitor_phone}` : ''}${c.people_id ? ` people_id:${c.people_id}` : ''}${c.country ? ` ${c.country}` : ''}`,
       `subject: ${c.subject}${c.segments.length ? ` | segments: ${c.segments.join(', ')}` : ''}`,
       ...(Object.keys(c.data).length ? [`data: ${JSON.stringify(c.data)}`] : []),
@@ -238,4 +259,51 @@ export const listMessages = defineTool({
     ),
 });
 
-export const CONVERSATION_TOOLS = [listConversations, getConversation, listMessages];
+/** Most conversations of one person read per call (each is one Crisp read). */
+const FIND_LIMIT = 10;
+
+export const findConversations = defineTool({
+  name: 'find_conversations',
+  toolset: 'conversations',
+  title: "Find a visitor's conversations",
+  description: "A visitor's conversations by email or people_id, newest first, with state, last message and url.",
+  inputSchema: z.object({
+    website_id: WebsiteId.optional(),
+    email: z.email().optional(),
+    people_id: z.string().min(1).max(100).optional().describe('from search_people'),
+  }),
+  outputSchema: z.object({ people_id: z.string().nullable(), conversations: z.array(ConversationSummary), more: z.number().int() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler({ website_id, email, people_id }, { crisp, guard }: ToolDeps) {
+    const site = guard.website(website_id);
+    if ((email === undefined) === (people_id === undefined)) throw new ToolInputError('email, people_id: give exactly one of them');
+    const wanted = email?.toLowerCase();
+    const person = people_id ?? (await crisp.people.list(site, 1, { search_text: email! })).find((p) => p.email?.toLowerCase() === wanted)?.people_id;
+    let found: Conversation[];
+    let total: number;
+    if (person) {
+      const ids = await crisp.people.listConversations(site, person, 1);
+      total = ids.length;
+      found = await Promise.all(ids.slice(0, FIND_LIMIT).map((id) => crisp.conversations.get(site, id)));
+    } else {
+      // A visitor without a profile is found by the email on the conversation itself.
+      const rows = await crisp.conversations.list(site, 1, { per_page: 50, search_query: email!, search_type: 'text' });
+      const own = rows.filter((c) => c.meta?.email?.toLowerCase() === wanted);
+      total = own.length;
+      found = own.slice(0, FIND_LIMIT);
+    }
+    found.sort((a, b) => b.updated_at - a.updated_at);
+    return { people_id: person ?? null, conversations: found.map((c) => summarize(c, crisp)), more: Math.max(0, total - found.length) };
+  },
+  text: ({ people_id, conversations, more }) =>
+    [
+      people_id ? `people_id: ${people_id}` : 'No profile; matched on the conversation email.',
+      ...conversations.map(summaryLine),
+      conversations.length === 0 ? 'No conversations.' : urlPattern(conversations),
+      more ? `${more} older not shown.` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+});
+
+export const CONVERSATION_TOOLS = [listConversations, getConversation, listMessages, findConversations];

@@ -2,6 +2,7 @@ import { CONVERSATION_WRITE_TOOLS } from './conversation-writes.js';
 import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
 import { hasScenarioDeps, type ToolDeps } from './deps.js';
+import { KNOWLEDGE_TOOLS } from './knowledge.js';
 import { PEOPLE_TOOLS } from './people.js';
 import { ROUTING_TOOLS } from './routing.js';
 import { SCENARIO_TOOLS } from './scenarios.js';
@@ -10,10 +11,11 @@ export const TOOLSETS: readonly ToolsetInfo[] = [
   { id: 'conversations', description: 'List, read and answer conversations', default: true },
   { id: 'routing', description: 'Operators, their availability, assignment', default: true },
   { id: 'people', description: 'Contact profiles, custom data and events', default: true },
+  { id: 'knowledge', description: "The business's Crisp Helpdesk: search and read published articles", default: true },
   { id: 'scenarios', description: 'Run chatbot scenarios as drafts, review them, post them (needs --scenarios and a store)', default: true },
 ];
 
-export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = ([...CONVERSATION_TOOLS, ...CONVERSATION_WRITE_TOOLS, ...ROUTING_TOOLS, ...PEOPLE_TOOLS, ...SCENARIO_TOOLS] as AnyTool<ToolDeps>[]).map(
+export const ALL_TOOLS: readonly AnyTool<ToolDeps>[] = ([...CONVERSATION_TOOLS, ...CONVERSATION_WRITE_TOOLS, ...ROUTING_TOOLS, ...PEOPLE_TOOLS, ...KNOWLEDGE_TOOLS, ...SCENARIO_TOOLS] as AnyTool<ToolDeps>[]).map(
   withoutDialect,
 );
 
@@ -31,24 +33,48 @@ type Io = 'input' | 'output';
 type Converter = Record<Io, (options: Record<string, unknown>) => Record<string, unknown>>;
 
 /**
- * The same tool, whose JSON Schemas leave out `"$schema": "https://json-schema.org/draft/2020-12/schema"`.
- * MCP takes 2020-12 as the default dialect of tool schemas, so the line says nothing, yet it came
- * twice per tool: ~30 tokens per tool, ~500 over tools/list, which every session pays.
+ * The same tool, with JSON Schemas that say only what a client or a model can use; every session
+ * pays for each character of tools/list, on every tool. Left out:
+ * - `"$schema": "https://json-schema.org/draft/2020-12/schema"`: MCP takes 2020-12 as the default
+ *   dialect of tool schemas, so the line says nothing (~30 tokens per tool);
+ * - a `pattern` beside a `format` (zod's e-mail regex): the format says it, and the server checks it;
+ * - `propertyNames: {type: "string"}`: JSON keys are strings anyway;
+ * - in output schemas, zod's `additionalProperties: false`, the ±2^53 bounds of every integer and the
+ *   `required` lists: a result is produced by this server, never written by the client, and each
+ *   handler's result is checked against the full zod schema by the SDK before it is sent.
  */
 function withoutDialect(tool: AnyTool<ToolDeps>): AnyTool<ToolDeps> {
-  return { ...tool, inputSchema: strip(tool.inputSchema), outputSchema: strip(tool.outputSchema) };
+  return { ...tool, inputSchema: compact(tool.inputSchema, 'input'), outputSchema: compact(tool.outputSchema, 'output') };
 }
 
-function strip<S extends object>(schema: S): S {
+function compact<S extends object>(schema: S, io: Io): S {
   const standard = (schema as unknown as { '~standard': { jsonSchema?: Converter } & Record<string, unknown> })['~standard'];
   const convert = standard.jsonSchema;
   if (!convert) return schema;
-  const drop = (io: Io) => (options: Record<string, unknown>) => {
-    const { $schema: _dialect, ...rest } = convert[io](options);
-    return rest;
+  const drop = (side: Io) => (options: Record<string, unknown>) => {
+    const { $schema: _dialect, ...rest } = convert[side](options);
+    return trim(rest, side === 'output' && io === 'output') as Record<string, unknown>;
   };
   // A child of the zod schema: parsing, `_zod` and every method resolve on the original.
   const child = Object.create(schema) as S;
   Object.defineProperty(child, '~standard', { value: { ...standard, jsonSchema: { input: drop('input'), output: drop('output') } }, enumerable: false });
   return child;
+}
+
+const SAFE_BOUND = Number.MAX_SAFE_INTEGER;
+
+function trim(node: unknown, output: boolean): unknown {
+  if (Array.isArray(node)) return node.map((n) => trim(n, output));
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  const record = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'pattern' && typeof record.format === 'string') continue;
+    if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+    if (output && key === 'additionalProperties' && value === false) continue;
+    if (output && key === 'required' && Array.isArray(value)) continue;
+    if (output && (key === 'maximum' || key === 'minimum') && Math.abs(value as number) === SAFE_BOUND) continue;
+    out[key] = key === 'properties' ? Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, trim(v, output)])) : trim(value, output);
+  }
+  return out;
 }

@@ -2,12 +2,12 @@
 import { z } from 'zod';
 
 // No UUID pattern: the guard refuses any website off the allow-list before a call is made.
-export const WebsiteId = z.string().min(1).max(64).describe('Crisp website id; omit for the default');
+export const WebsiteId = z.string().min(1).max(64).describe('omit: the default website');
 
 export const SessionId = z
   .string()
   .regex(/^session_[0-9a-f-]{36}$/i, 'a session id looks like session_<uuid>')
-  .describe('Conversation id (session_…), from list_conversations');
+  .describe('from list_conversations');
 
 /** A custom-data value as tools accept it; null removes the key. */
 export const DataValue = z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()]);

@@ -1,0 +1,175 @@
+// The scenarios this process serves: every `*.json` of one directory, compiled once at boot and
+// kept as { source text, program, summary }. Afterwards only the compiled program is used.
+//
+// A scenario that does not compile stops the boot (ScenarioLibraryError, listing every bad file
+// with each problem and its block path): a scenario silently left out would make agents and the
+// autopilot behave differently from what its author wrote, and nobody reads a log line at boot.
+import { existsSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileText, summarize, type CompileOptions, type Problem, type Program, type ProgramSummary } from '../scenario/index.js';
+
+export interface LoadedScenario {
+  name: string;
+  /** The file it came from (a path, or a label for scenarios built from text). */
+  file: string;
+  /** The JSON text as written. */
+  source: string;
+  description: string;
+  program: Program;
+  summary: ProgramSummary;
+  /** Compile warnings (unreachable blocks…); errors never get this far. */
+  warnings: Problem[];
+}
+
+export type ScenarioLibraryErrorCode = 'scenarios_dir_missing' | 'scenario_invalid' | 'scenario_duplicate';
+
+export class ScenarioLibraryError extends Error {
+  override readonly name = 'ScenarioLibraryError';
+  constructor(
+    readonly code: ScenarioLibraryErrorCode,
+    message: string,
+    /** Per file, what is wrong with it. */
+    readonly files: ReadonlyArray<{ file: string; problems: Problem[] }> = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when a name is not one of the library's scenarios; the message lists the valid ones. */
+export class UnknownScenarioError extends Error {
+  override readonly name = 'UnknownScenarioError';
+  readonly code = 'scenario_not_found';
+}
+
+export class ScenarioLibrary {
+  readonly #byName: ReadonlyMap<string, LoadedScenario>;
+
+  constructor(
+    scenarios: readonly LoadedScenario[],
+    /** The directory the scenarios were read from, for messages. */
+    readonly dir?: string,
+  ) {
+    const byName = new Map<string, LoadedScenario>();
+    for (const s of [...scenarios].sort((a, b) => a.name.localeCompare(b.name))) {
+      const other = byName.get(s.name);
+      if (other) throw new ScenarioLibraryError('scenario_duplicate', `two scenarios are named "${s.name}": ${other.file} and ${s.file}; scenario names must be unique`);
+      byName.set(s.name, s);
+    }
+    this.#byName = byName;
+  }
+
+  get(name: string): LoadedScenario | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** The scenario, or an UnknownScenarioError naming the valid ones. */
+  require(name: string): LoadedScenario {
+    const found = this.#byName.get(name);
+    if (found) return found;
+    const valid = this.names();
+    throw new UnknownScenarioError(
+      valid.length ? `unknown scenario "${name}"; valid: ${valid.join(', ')} (list_scenarios)` : `unknown scenario "${name}": no scenarios are loaded${this.dir ? ` from ${this.dir}` : ''}`,
+    );
+  }
+
+  /** Names, sorted. */
+  names(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  /** Scenarios, sorted by name. */
+  list(): LoadedScenario[] {
+    return [...this.#byName.values()];
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+}
+
+/** Compiles one scenario from its JSON text; throws ScenarioLibraryError (code scenario_invalid) with the problems. */
+export function compileScenario(file: string, source: string, options: CompileOptions = {}): LoadedScenario {
+  const result = compileText(source, options);
+  if (!result.ok) throw new ScenarioLibraryError('scenario_invalid', invalidMessage([{ file, problems: result.problems }]), [{ file, problems: result.problems }]);
+  const parsed = JSON.parse(source) as { description?: unknown };
+  return {
+    name: result.program.scenario,
+    file,
+    source,
+    description: typeof parsed.description === 'string' ? parsed.description : '',
+    program: result.program,
+    summary: summarize(result.program),
+    warnings: result.warnings,
+  };
+}
+
+/** A library from texts (tests, embedded scenarios); every scenario must compile. */
+export function scenarioLibraryFromTexts(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions = {}): ScenarioLibrary {
+  return new ScenarioLibrary(compileAll(entries, options));
+}
+
+/**
+ * Reads and compiles every `*.json` of `dir` (not recursive). Throws ScenarioLibraryError when the
+ * directory is missing, when any file fails to compile (all of them are reported at once), or when
+ * two files use one scenario name. An empty directory gives an empty library.
+ */
+export async function loadScenarioLibrary(dir: string, options: CompileOptions = {}): Promise<ScenarioLibrary> {
+  const root = resolve(dir);
+  let names: string[];
+  try {
+    names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ScenarioLibraryError(
+      'scenarios_dir_missing',
+      code === 'ENOENT'
+        ? `--scenarios ${dir}: no such directory`
+        : code === 'ENOTDIR'
+          ? `--scenarios ${dir} is a file: point it at the directory that holds the scenario files (*.json)`
+          : `--scenarios ${dir}: cannot read it (${code ?? (error as Error).message})`,
+    );
+  }
+  const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
+  return new ScenarioLibrary(compileAll(entries, options), root);
+}
+
+/** The example scenarios shipped in the package's own `scenarios/` folder (two levels up from dist/bot/ and src/bot/ alike). */
+export const SHIPPED_SCENARIOS_DIR = fileURLToPath(new URL('../../scenarios', import.meta.url));
+
+/**
+ * The default of --scenarios: `./scenarios` under `cwd` when it is a directory, else the shipped
+ * examples (so an installed package, started from anywhere, has scenario tools), else undefined.
+ */
+export function defaultScenariosDir(cwd: string = process.cwd(), shipped: string = SHIPPED_SCENARIOS_DIR): string | undefined {
+  return [join(cwd, 'scenarios'), shipped].find(isDirectory);
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+function compileAll(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions): LoadedScenario[] {
+  const loaded: LoadedScenario[] = [];
+  const bad: Array<{ file: string; problems: Problem[] }> = [];
+  for (const { file, source } of entries) {
+    try {
+      loaded.push(compileScenario(file, source, options));
+    } catch (error) {
+      if (!(error instanceof ScenarioLibraryError)) throw error;
+      bad.push(...error.files);
+    }
+  }
+  if (bad.length) throw new ScenarioLibraryError('scenario_invalid', invalidMessage(bad), bad);
+  return loaded;
+}
+
+function invalidMessage(bad: ReadonlyArray<{ file: string; problems: Problem[] }>): string {
+  const lines = bad.flatMap(({ file, problems }) => [
+    `${file}:`,
+    ...problems.filter((p) => p.level === 'error').map((p) => `  ${p.path === '' ? '(file)' : p.path}: ${p.message}`),
+  ]);
+  const n = bad.length;
+  return [`${n} scenario file${n === 1 ? '' : 's'} did not compile (fix ${n === 1 ? 'it' : 'them'}, or check with \`crisp-mcp scenario validate FILE\`):`, ...lines].join('\n');
+}
