@@ -16,7 +16,7 @@ import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
-import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot, type AutopilotOptions } from '../autopilot/autopilot.js';
@@ -368,6 +368,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
       },
       'autopilot running',
     );
+    announceSandbox(sandbox);
 
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
       process.once('SIGINT', resolve);

@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import { ConverseService } from '../converse/converse.js';
 import { ReplyDeliverer } from '../converse/delivery.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
-import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { HOOKS_PATH, startHttpServer, type HttpServerHandle } from '../transport/http.js';
 import { serveStdioUntilStopped } from '../transport/stdio.js';
@@ -148,7 +148,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
-    const code = await serveHttp(config.http, tools, deps, bot);
+    const code = await serveHttp(config.http, tools, deps, bot, () => announceSandbox(sandbox));
     await store?.close();
     await crisp.close();
     await sandbox?.close();
@@ -157,6 +157,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
+  announceSandbox(sandbox);
   await serveStdioUntilStopped(tools, deps, log);
   await store?.close();
   await crisp.close();
@@ -165,7 +166,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 }
 
 /** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
-async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot?: BotWiring): Promise<number> {
+async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot: BotWiring | undefined, onServing: () => void): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
   const converse = http.converse ? startConverse(http.converse, deps) : undefined;
@@ -202,6 +203,7 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
     'crisp-mcp serving over Streamable HTTP',
   );
+  onServing();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
