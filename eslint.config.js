@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './lint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -16,4 +17,20 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'test/**', 'demo/**'], rules: { 'no-console': 'off' } },
+  // design.md §9's dependency rules (lint/layers.js); scenario/ also schedules no work.
+  { files: ['src/**/*.ts'], plugins: { layers: layersPlugin }, rules: { 'layers/no-forbidden-arrow': 'error' } },
+  {
+    files: ['src/scenario/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'fetch', 'process'].map((name) => ({
+          name,
+          message: 'scenario/ is pure: no timers, network or process state',
+        })),
+      ],
+    },
+  },
+  // The sandbox console runs in a browser, not in Node.
+  { files: ['src/sandbox/console/**'], languageOptions: { globals: { ...globals.browser } } },
 );

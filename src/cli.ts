@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
-import { runBotCommand } from './bot/command.js';
-import { runAuthCommand } from './credentials/command.js';
-import { scrub } from './credentials/redact.js';
-import { runSandboxCommand } from './sandbox/command.js';
-import { runScenarioCommand } from './scenario/command.js';
-import { runServeCommand } from './transport/serve.js';
+import { runBotCommand } from './commands/bot.js';
+import { runAuthCommand } from './commands/auth.js';
+import { writeErrorLine } from './log.js';
+import { runSandboxCommand } from './commands/sandbox.js';
+import { runScenarioCommand } from './commands/scenario.js';
+import { runServeCommand } from './commands/serve.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}
@@ -26,9 +26,10 @@ Usage:
   crisp-mcp auth login|status|logout
       Store the Crisp token pair in the OS keychain (checked against Crisp first), show which
       credentials are in use, or remove them. \`crisp-mcp auth --help\` for the flags.
-  crisp-mcp scenario validate|compile|schema|chat FILE
+  crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]
       Check a scenario file (every problem with its block path), print its linearized program or
-      the JSON Schema of the format, or chat with it in the terminal as a visitor would.
+      the JSON Schema of the format, chat with it in the terminal as a visitor would, or draw it
+      (one self-contained HTML page, or a Mermaid flowchart for a README).
   crisp-mcp bot --scenario NAME [--events rtm|hooks] [--sandbox] [--scenarios DIR] [--store SPEC] [--port N --host H]
           [--inboxes a,b] [--reply-budget 20/10m] [--repeat-window 60s] [--step-budget N] [--catch-up 15m] [--lock-ttl 5s]
       The autopilot: answers visitors with a scenario, live, from Crisp's RTM events or its Web Hooks
@@ -78,6 +79,6 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
 }
 
 function crash(error: unknown): void {
-  process.stderr.write(`crisp-mcp: ${scrub(error instanceof Error ? error.message : String(error))}\n`);
+  writeErrorLine(`crisp-mcp: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 }

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
+import { hideUserinfo } from './credentials/redact.js';
 import { TIERS, type Tier } from './crisp/schemas.js';
-import { parseStoreSpec, StoreError, type StoreSpec } from './scenario/store/index.js';
+import { parseStoreSpec, StoreError, type StoreSpec } from './store/index.js';
 
 export const SEND_MODES = ['post', 'note', 'confirm'] as const;
 export type SendMode = (typeof SEND_MODES)[number];
@@ -316,9 +317,9 @@ function checkHttpUrl(value: string, name: string): void {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${value}"`);
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${hideUserinfo(value)}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must use http or https, got "${value}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must use http or https, got "${hideUserinfo(value)}"`);
 }
 
 function list(value: string | undefined): string[] {

@@ -22,3 +22,11 @@ export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL ?? 
     destination,
   );
 }
+
+/**
+ * The one way to write a line to stderr outside the logger (start-up refusals, crashes): it goes
+ * through scrub() too, so a message that quotes a setting or an upstream error cannot carry a secret.
+ */
+export function writeErrorLine(line: string, stream: { write(text: string): unknown } = process.stderr): void {
+  stream.write(`${scrub(line)}\n`);
+}

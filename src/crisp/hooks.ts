@@ -1,11 +1,10 @@
-// Receiving Crisp's Web Hooks (reference §4): the signature check, the payload parse, and a small
-// node:http request handler that answers the way Crisp's reference receivers do — 403 on a bad
-// signature, 400 on a malformed payload, 200 otherwise (at once; the event is handled after).
-// It knows nothing of MCP, scenarios or bots, and mounts on any node:http server.
+// Receiving Crisp's Web Hooks (reference §4): the signature check, the payload parse, and the
+// decision for one delivery, as the reference receivers make it — 403 on a bad signature, 400 on a
+// malformed payload, 200 otherwise. No I/O: the node:http route is src/transport/hook-receiver.ts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
-import { CrispEventError, isRtmEventName, parseCrispEvent, type CrispEvent, type RtmEventName } from './rtm.js';
+import { CrispEventError, parseCrispEvent, type CrispEvent, type RtmEventName } from './rtm.js';
 
 /** Header names as node:http reports them (lowercase). */
 export const HOOK_TIMESTAMP_HEADER = 'x-crisp-request-timestamp';
@@ -94,18 +93,13 @@ export interface HookDelivery {
   attempt: number | undefined;
 }
 
-export interface HookHandlerOptions {
+/** What a delivery is checked against. */
+export interface HookCheckOptions {
   secret: string;
-  /** Called after the 200 is sent, in arrival order; a throw or rejection goes to `onError`. */
-  onEvent: (event: HookEvent, delivery: HookDelivery) => void | Promise<void>;
   /** Events to pass on; the rest are answered 200 and dropped, as node-crisp-api does. All when absent. */
   events?: readonly RtmEventName[];
-  /** Refused deliveries (with the status sent) and `onEvent` failures. Never given the body. */
-  onError?: (error: Error, status?: number) => void;
   windowMs?: number;
   now?: () => number;
-  /** Largest body accepted, in bytes (413 above). Default 1 MiB. */
-  maxBodyBytes?: number;
 }
 
 /** What to answer to one delivery. */
@@ -125,7 +119,7 @@ export class HookSignatureError extends Error {
 export function checkHookRequest(
   headers: IncomingHttpHeaders,
   rawBody: string | Buffer,
-  options: Pick<HookHandlerOptions, 'secret' | 'events' | 'windowMs' | 'now'>,
+  options: HookCheckOptions,
 ): HookDecision {
   const problem = hookSignatureProblem({
     secret: options.secret,
@@ -148,75 +142,6 @@ export function checkHookRequest(
   if (options.events && !options.events.includes(event.event)) return { status: 200, ignored: `not subscribed to ${event.event}` };
   const attempt = Number(single(headers[HOOK_ATTEMPT_HEADER]));
   return { status: 200, event, delivery: { attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : undefined } };
-}
-
-/** A node:http request listener for Crisp's Web Hooks: POST only, 403 / 400 / 413 / 200, then `onEvent`. */
-export function createHookHandler(options: HookHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  if (!options.secret) throw new TypeError('createHookHandler needs the hook signing secret (CRISP_HOOK_SECRET)');
-  for (const name of options.events ?? []) if (!isRtmEventName(name)) throw new TypeError(`"${name}" is not a Crisp event name`);
-  const limit = options.maxBodyBytes ?? 1024 * 1024;
-  const report = (error: Error, status?: number) => {
-    if (options.onError) options.onError(error, status);
-    // A refusal is already told to the sender by its status; a failure of ours must not vanish.
-    else if (status === undefined || status >= 500) process.emitWarning(error.message, { type: error.name, code: 'CRISP_HOOK' });
-  };
-
-  return (req, res) => {
-    if (req.method !== 'POST') {
-      req.resume();
-      return answer(res, 405, 'method not allowed; Crisp posts hooks', { allow: 'POST' });
-    }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return answer(res, 413, 'body too large', { connection: 'close' });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > limit) {
-        refused = true;
-        answer(res, 413, 'body too large', { connection: 'close' });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (refused) return;
-      let decision: HookDecision;
-      try {
-        decision = checkHookRequest(req.headers, Buffer.concat(chunks), options);
-      } catch (error) {
-        report(error instanceof Error ? error : new Error(String(error)), 500);
-        return answer(res, 500, 'internal error');
-      }
-      if ('error' in decision) {
-        report(decision.error, decision.status);
-        return answer(res, decision.status, decision.status === 403 ? 'invalid signature' : decision.error.message);
-      }
-      answer(res, 200, 'ok');
-      if (!('event' in decision)) return;
-      // The answer goes first: Crisp only waits for the status (ack fast, then process).
-      setImmediate(() => {
-        try {
-          const result = options.onEvent(decision.event, decision.delivery);
-          if (result instanceof Promise) result.catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
-        } catch (error) {
-          report(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
-  };
-}
-
-function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -4,9 +4,9 @@
 // through the allow-list; visitor text is cleaned and marked as data. Callbacks throw
 // ProtocolError / ResourceNotFoundError, never a raw upstream error.
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type McpServer, type ReadResourceResult } from '@modelcontextprotocol/server';
-import { actionLine, messageText as botMessageText, waitsFor } from '../bot/describe.js';
-import { UnknownScenarioError } from '../bot/library.js';
-import { conversationKey, listDrafts, readDraft, TurnError, type TurnDraft } from '../bot/turn.js';
+import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
+import { UnknownScenarioError } from '../engine/library.js';
+import { conversationKey, listDrafts, readDraft, TurnError, type TurnDraft } from '../engine/turn.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation } from '../crisp/schemas.js';
 import { Position } from '../scenario/index.js';

@@ -3,10 +3,10 @@
 // a text twin on success, an isError result that says what to do next on failure.
 import { randomUUID } from 'node:crypto';
 import { McpServer, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
-import { UnknownScenarioError } from '../bot/library.js';
-import { TurnError } from '../bot/turn.js';
+import { UnknownScenarioError } from '../engine/library.js';
+import { TurnError } from '../engine/turn.js';
 import { CrispError } from '../crisp/errors.js';
-import { StoreError } from '../scenario/store/index.js';
+import { StoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
 import { GuardError } from './guard.js';

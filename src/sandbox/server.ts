@@ -8,7 +8,9 @@ import { TIERS, type Tier } from '../crisp/schemas.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
 import { SandboxHooks, type HookOptions } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
+import { serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
+import { consoleRoutes } from './routes/console.js';
 import { serveAppLink } from './routes/app-links.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { helpdeskRoutes } from './routes/helpdesk.js';
@@ -66,7 +68,7 @@ export interface SandboxStats {
 export const SANDBOX_IDENTIFIER = 'c0ffee00-5a4d-4b0c-8000-000000000001';
 
 const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes, ...helpdeskRoutes);
-const controlRouter = new Router<ControlContext>().add(...controlRoutes);
+const controlRouter = new Router<ControlContext>().add(...controlRoutes, ...consoleRoutes);
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId });
@@ -88,6 +90,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const method = (req.method ?? 'GET').toUpperCase();
+    if (await serveConsole(req, res, url, state)) return;
     if (url.pathname.startsWith('/_sandbox/')) return handleControl(req, res, url, method);
     if (method === 'GET' && serveAppLink(state, url.pathname, res)) return;
     stats.total++;
@@ -151,6 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           state,
           faults,
           body,
+          query: url.searchParams,
           rtm,
           hooks,
           stats: () => structuredClone(stats) as unknown as Record<string, unknown>,

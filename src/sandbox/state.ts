@@ -256,6 +256,23 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     conversation.status = STATUS[state];
   }
 
+  /**
+   * The visitor clicks a picker button: the picker shows that choice selected (`message:updated`)
+   * and the visitor's answer arrives as a picker message with the choice selected (`message:send`),
+   * which is what a bot reads as the visitor's choice.
+   */
+  choose(site: WebsiteState, sessionId: string, fingerprint: number, value: string, user: Message['user']): Message {
+    this.conversation(site, sessionId);
+    const picker = (site.messages.get(sessionId) ?? []).find((m) => m.fingerprint === fingerprint);
+    if (!picker) throw notFound(`message ${fingerprint} does not exist in conversation ${sessionId}`);
+    if (picker.type !== 'picker') throw invalid(`message ${fingerprint} is a ${picker.type}, not a picker`);
+    const content = picker.content as { id: string; text: string; choices: Array<{ value: string; label: string; selected: boolean }> };
+    if (!content.choices.some((c) => c.value === value)) throw invalid(`data.value should be one of ${content.choices.map((c) => c.value).join(', ')}`);
+    content.choices = content.choices.map((c) => ({ ...c, selected: c.value === value }));
+    this.#emit(site, 'message:updated', { session_id: sessionId, fingerprint, content });
+    return this.addMessage(site, sessionId, { type: 'picker', from: 'user', origin: 'chat', content: structuredClone(content) }, user).message;
+  }
+
   markRead(site: WebsiteState, sessionId: string, read: MarkReadBody): void {
     const conversation = this.conversation(site, sessionId);
     const thread = site.messages.get(sessionId) ?? [];

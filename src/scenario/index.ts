@@ -1,5 +1,5 @@
 // The scenario runner's public surface: the format, the compiler and the pure step function.
-// Nothing here does I/O; stores (./store/) and the command (./command.ts) are separate.
+// Nothing here does I/O; the store (src/store/) and the CLI (src/commands/scenario.ts) are separate.
 export { Block, BlockId, Position, Scenario, Scalar, Vars, scenarioJsonSchema, WAITING_BLOCKS } from './schema.js';
 export type { BlockType } from './schema.js';
 export { compile, compileText, duplicateKeys, IMPLICIT_END, normalize, programToJson, summarize, WAITING_OPS } from './compile.js';

@@ -8,9 +8,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
-/** Reads the body up to `limit` bytes; a declared or actual larger one stops reading at once. */
+/**
+ * Reads the body up to `limit` bytes. A declared or actual larger one is refused: nothing more is
+ * kept, and the rest is read and dropped (see `discardRest`), so the caller answers 413 on a
+ * connection that stays open (never with `Connection: close`, which makes node:http close it at once).
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve('too_large');
+  if (Number(req.headers['content-length'] ?? 0) > limit) {
+    discardRest(req);
+    return Promise.resolve('too_large');
+  }
   // Plain events, not an async iterator: this runs on every request, and the iterator's
   // machinery costs more than the body (typically one chunk) takes to arrive.
   return new Promise((resolve, reject) => {
@@ -20,7 +27,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        req.pause();
+        discardRest(req, size);
         resolve('too_large');
       } else chunks.push(chunk);
     };
@@ -41,6 +48,36 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
     };
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
+}
+
+/** How much of a refused body is still read and dropped, and for how long, before the connection is cut. */
+export const DISCARD_LIMITS = { bytes: 64 * 1024 * 1024, ms: 10_000 };
+
+/**
+ * A lingering close: after a refusal, the rest of the body is read and dropped instead of the socket
+ * being closed under the upload. Closing a socket with unread data makes the kernel send a reset,
+ * and the client's kernel then throws away our 413 before the client has read it. Past
+ * `DISCARD_LIMITS` (bytes, counting `seen` already read, or time) the connection is cut after all.
+ */
+export function discardRest(req: IncomingMessage, seen = 0, limits = DISCARD_LIMITS): void {
+  if (req.complete) return;
+  let size = seen;
+  const cut = () => {
+    done();
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cut, limits.ms).unref();
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limits.bytes) cut();
+  };
+  const done = () => {
+    clearTimeout(timer);
+    req.off('data', onData).off('end', done).off('close', done).off('error', done);
+  };
+  // A client that gives up mid-upload is no error of ours: 'error' is listened to so it is not thrown.
+  req.on('data', onData).once('end', done).once('close', done).once('error', done);
+  req.resume();
 }
 
 /** The web Request the SDK routes on. Without the body: every SDK entry point is handed the parsed one. */

@@ -1,8 +1,8 @@
 // `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
 // sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
-// (src/bot/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
-// a receiver (src/crisp/hooks.ts; the signature is its auth, not the bearer token); `/healthz`
+// (src/converse/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
+// a receiver (src/transport/hook-receiver.ts; the signature is its auth, not the bearer token); `/healthz`
 // answers load balancers; everything else is a 404.
 // Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
 // the bearer token or Crisp's agent signature (401), Content-Type (415), the body size (413),
@@ -17,17 +17,19 @@ import {
   validateOriginHeader,
   type AuthInfo,
 } from '@modelcontextprotocol/server';
-import { HOOKS_PATH } from '../bot/command.js';
-import type { ConverseAnswer } from '../bot/converse.js';
-import { createHookHandler, type HookHandlerOptions } from '../crisp/hooks.js';
+import type { ConverseAnswer } from '../converse/converse.js';
 import { Guard } from '../mcp/guard.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
+import { createHookHandler, type HookHandlerOptions } from './hook-receiver.js';
 import { allowedHostnames, readBody, send, sendJson, toRequest, urlHost } from './http-io.js';
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
 import { withCachedJsonSchemas } from './schema-cache.js';
+
+/** Crisp's Web Hooks route, on `serve --http` and on `bot --events hooks`' own server alike. */
+export const HOOKS_PATH = '/hooks/crisp';
 
 export interface HttpServerOptions {
   host: string;
@@ -155,10 +157,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (method === 'POST') {
       if (!isJsonContentType(req.headers['content-type'] ?? null)) return send(res, jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'));
       const body = await readBody(req, maxBodyBytes);
-      if (body === 'too_large') {
-        res.once('finish', () => req.destroy());
-        return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`, { connection: 'close' }));
-      }
+      // readBody drops the rest of the upload: the answer must not close the connection under it.
+      if (body === 'too_large') return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`));
       raw = body;
       try {
         parsed = JSON.parse(raw.toString('utf8'));
@@ -215,10 +215,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (isRefusal(checked)) return fail(checked.status, checked.status === 401 ? 'unauthorized' : 'forbidden', checked.message, checked.challenge ? { 'www-authenticate': checked.challenge } : {});
     if (!isJsonContentType(req.headers['content-type'] ?? null)) return fail(415, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
     const body = await readBody(req, maxBodyBytes);
-    if (body === 'too_large') {
-      res.once('finish', () => req.destroy());
-      return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`, { connection: 'close' });
-    }
+    if (body === 'too_large') return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

@@ -32,6 +32,8 @@ export class LegacySessions {
   readonly #sessions = new Map<string, Session>();
   readonly #options: Required<Omit<LegacySessionOptions, 'log' | 'build'>> & Pick<LegacySessionOptions, 'log' | 'build'>;
   readonly #sweeper: NodeJS.Timeout;
+  /** Sessions being opened: counted against the cap from the first moment, before any await. */
+  #opening = 0;
 
   constructor(options: LegacySessionOptions) {
     this.#options = { idleMs: 30 * 60_000, max: 1000, ...options };
@@ -62,10 +64,16 @@ export class LegacySessions {
     if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
       return jsonRpcError(400, -32000, 'Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back');
     }
-    if (this.#sessions.size >= this.#options.max && !(await this.#evictOne())) {
-      return jsonRpcError(503, -32000, `Service Unavailable: ${this.#options.max} sessions are open and busy; retry later`, { 'retry-after': '5' });
+    // The slot is taken before the first await: concurrent initializes each see the others, so the cap holds.
+    this.#opening++;
+    try {
+      if (this.#sessions.size + this.#opening > this.#options.max && !(await this.#evictOne())) {
+        return jsonRpcError(503, -32000, `Service Unavailable: ${this.#options.max} sessions are open and busy; retry later`, { 'retry-after': '5' });
+      }
+      return await this.#open(request, parsedBody, auth, finished);
+    } finally {
+      this.#opening--;
     }
-    return this.#open(request, parsedBody, auth, finished);
   }
 
   async #open(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {

@@ -2,14 +2,14 @@
 // (optionally) the HTTP server's /converse route — over a chosen store, with a real receiver.
 import { Writable } from 'node:stream';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
-import { ConverseService, type ConverseOptions } from '../../src/bot/converse.js';
-import { ReplyDeliverer, type DelivererOptions } from '../../src/bot/delivery.js';
-import { scenarioLibraryFromTexts, type ScenarioLibrary } from '../../src/bot/library.js';
+import { ConverseService, type ConverseOptions } from '../../src/converse/converse.js';
+import { ReplyDeliverer, type DelivererOptions } from '../../src/converse/delivery.js';
+import { scenarioLibraryFromTexts, type ScenarioLibrary } from '../../src/engine/library.js';
 import { CrispClient } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
 import { toolsFor } from '../../src/mcp/server.js';
-import { MemoryStore, type Store } from '../../src/scenario/store/index.js';
+import { MemoryStore, type Store } from '../../src/store/index.js';
 import { startHttpServer, type HttpServerHandle, type HttpServerOptions } from '../../src/transport/http.js';
 import { Receiver, TEST_SECRET } from './receiver.js';
 

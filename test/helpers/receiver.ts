@@ -1,5 +1,5 @@
 // A real webhook receiver on node:http for the converse API's replies, with its own Standard
-// Webhooks verifier written from the spec (not src/bot/delivery.ts): every attempt is recorded
+// Webhooks verifier written from the spec (not src/converse/delivery.ts): every attempt is recorded
 // with whether its signature holds, and a test decides per request what the receiver answers.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';

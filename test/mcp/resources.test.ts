@@ -6,7 +6,7 @@ import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/scenario/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 import { SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';

@@ -3,8 +3,8 @@
 // reset, send modes, the allow-list, and a webhook to a local booking system.
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivedFingerprint } from '../../src/bot/actions.js';
-import { MemoryStore } from '../../src/scenario/store/index.js';
+import { derivedFingerprint } from '../../src/engine/actions.js';
+import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { toolsFor } from '../../src/mcp/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';

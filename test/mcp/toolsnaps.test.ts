@@ -9,9 +9,9 @@ import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { CrispClient } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';
 import { Guard } from '../../src/mcp/guard.js';
-import { loadScenarioLibrary } from '../../src/bot/library.js';
+import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
-import { MemoryStore } from '../../src/scenario/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));

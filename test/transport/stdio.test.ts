@@ -93,4 +93,26 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/no Crisp credentials: .*set CRISP_IDENTIFIER and CRISP_KEY/);
   });
+
+  it('answers the calls already sent when stdin ends, then exits 0', async () => {
+    // `printf '<initialize>\n<tools/call>\n' | crisp-mcp serve --sandbox`: the call was sent before EOF,
+    // so its answer must come out before the process exits.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [CLI, 'serve', '--sandbox'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const lines = [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'printf', version: '1' } } },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_operators', arguments: {} } },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_conversations', arguments: { state: 'pending' } } },
+    ];
+    child.stdin.end(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+    expect(await exited).toBe(0);
+    const answers = stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: number; result?: { structuredContent?: Record<string, unknown[]> } });
+    expect(answers.map((a) => a.id)).toEqual([1, 2, 3]);
+    expect(answers[1]!.result?.structuredContent?.operators).toHaveLength(4);
+    expect(answers[2]!.result?.structuredContent?.conversations?.length).toBeGreaterThan(0);
+  });
 });

@@ -1,8 +1,8 @@
-import type { ScenarioLibrary } from '../../bot/library.js';
+import type { ScenarioLibrary } from '../../engine/library.js';
 import type { CrispClient } from '../../crisp/client.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
-import type { Store } from '../../scenario/store/index.js';
+import type { Store } from '../../store/index.js';
 import type { Guard } from '../guard.js';
 
 /** What every handler gets, as one argument: it never imports a client, and cannot tell the sandbox from Crisp. */

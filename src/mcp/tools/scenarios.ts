@@ -1,10 +1,10 @@
 // The scenarios toolset: run a scenario for a conversation as a draft, review it, post it.
 // Registered only when the server has a scenario library and a store (see usableTools in index.ts).
-// The work is in src/bot/turn.ts, which the autopilot shares; these tools add the allow-list, the
+// The work is in src/engine/turn.ts, which the autopilot shares; these tools add the allow-list, the
 // send mode and a reviewable projection of the draft.
 import { z } from 'zod';
-import { actionLine, messageText } from '../../bot/describe.js';
-import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../../bot/turn.js';
+import { actionLine, messageText } from '../../engine/describe.js';
+import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../../engine/turn.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ScenarioDeps, ToolDeps } from './deps.js';

@@ -11,6 +11,7 @@ export interface ControlContext {
   state: SandboxState;
   faults: FaultInjector;
   body: unknown;
+  query: URLSearchParams;
   stats: () => Record<string, unknown>;
   resetStats: () => void;
   rtm: SandboxRtm;
@@ -44,17 +45,19 @@ const FaultsBody = z.object({
     .optional(),
 });
 
+const VisitorChoice = z.object({ fingerprint: z.number().int().positive(), value: z.string().min(1).max(200) });
+
 const RtmDrop = z.object({ mode: z.enum(['transport', 'server']).default('transport') });
 
-const S = '/_sandbox/websites/:website_id/conversations';
+export const S = '/_sandbox/websites/:website_id/conversations';
 
-function site(state: SandboxState, websiteId: string): WebsiteState {
+export function site(state: SandboxState, websiteId: string): WebsiteState {
   const found = state.websites.get(websiteId);
   if (!found) throw notFound(`website ${websiteId} does not exist in the sandbox`);
   return found;
 }
 
-function visitorUser(state: SandboxState, w: WebsiteState, sessionId: string) {
+export function visitorUser(state: SandboxState, w: WebsiteState, sessionId: string) {
   return { user_id: sessionId, nickname: state.conversation(w, sessionId).meta?.nickname ?? 'visitor' };
 }
 
@@ -85,6 +88,27 @@ export const controlRoutes: Route<ControlContext>[] = [
       const input = validate(VisitorMessage, { type: 'text', ...(body as object) });
       const sent = state.addMessage(w, p.session_id!, { ...input, from: 'user', origin: 'chat' }, visitorUser(state, w, p.session_id!));
       return { reason: 'dispatched', data: { fingerprint: sent.message.fingerprint } };
+    },
+  },
+  {
+    // The thread as the visitor sees it (no private notes), oldest first: a script playing the
+    // visitor reads the bot's replies here.
+    method: 'GET',
+    pattern: `${S}/:session_id/messages`,
+    handler: ({ state }, p) => {
+      const w = site(state, p.website_id!);
+      state.conversation(w, p.session_id!);
+      return { data: (w.messages.get(p.session_id!) ?? []).filter((m) => m.type !== 'note') };
+    },
+  },
+  {
+    method: 'POST',
+    pattern: `${S}/:session_id/choices`,
+    handler: ({ state, body }, p) => {
+      const w = site(state, p.website_id!);
+      const input = validate(VisitorChoice, body);
+      const sent = state.choose(w, p.session_id!, input.fingerprint, input.value, visitorUser(state, w, p.session_id!));
+      return { reason: 'dispatched', data: { fingerprint: sent.fingerprint } };
     },
   },
   {

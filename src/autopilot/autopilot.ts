@@ -1,0 +1,360 @@
+// The autopilot: Crisp's live events in (RTM or Web Hooks, see src/commands/bot.ts), a scenario's replies
+// out, under the guardrails (guardrails.ts) and exactly once.
+//
+// Exactly once. Events only say "look at this conversation": the thread as Crisp shows it is the
+// truth. A conversation is worked by one worker at a time (in this process by its own queue,
+// across processes and replicas by the store's lock), and each run, under the lock:
+//   1. reads the thread after the saved cursor, steps the scenario once per new visitor message
+//      and saves position + cursor + outbox items in ONE savePosition (compare-and-set);
+//   2. delivers the outbox in order — what an earlier run or a crashed process left, then the new
+//      items — each message with a fingerprint derived from its item id.
+// A duplicate or late event finds nothing after the cursor; a reordered one finds both messages
+// in the thread, in order; a Crisp 5xx leaves the item in the outbox for a retry with the same
+// fingerprint; a kill between two sends leaves the rest in the outbox for the next start, which
+// drains it first and then reads the threads it may have missed (catch-up).
+import type { CrispClient } from '../crisp/index.js';
+import { CrispError } from '../crisp/errors.js';
+import type { CrispEvent } from '../crisp/rtm.js';
+import type { Logger } from '../log.js';
+import { withLock, type Lease, type Store } from '../store/index.js';
+import { planTurn, type Plan, type ThreadMessage } from './plan.js';
+import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, type DeliveryStats, type OutboxRetry } from './outbox.js';
+import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
+import { readValue, type AutopilotState } from './state.js';
+import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
+import type { LoadedScenario } from '../engine/library.js';
+import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
+
+export interface AutopilotOptions {
+  crisp: CrispClient;
+  store: Store;
+  scenario: LoadedScenario;
+  guardrails: Guardrails;
+  log: Logger;
+  /** How long a conversation's lock lives without renewal — how long a killed bot's conversations wait for its replacement. Default 5 s. */
+  lockTtlMs?: number;
+  /** Conversations worked at once. Default 32. */
+  concurrency?: number;
+  retry?: Partial<OutboxRetry>;
+  /** Conversations with due outbox items are looked for this often (items of a dead replica, lost timers). Default 5 s. */
+  sweepMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface AutopilotStats {
+  /** Events handed to the autopilot. */
+  events: number;
+  /** Events left alone, by guardrail. */
+  ignored: Partial<Record<IgnoredReason, number>>;
+  /** Our own replies coming back as `message:received`. */
+  own: number;
+  /** Turns saved (one per visitor message the scenario ran for). */
+  turns: number;
+  /** Bot messages queued. */
+  queued: number;
+  /** Identical replies suppressed. */
+  suppressed: number;
+  /** Times the bot paused in a conversation (operator, reply budget). */
+  paused: number;
+  /** Compare-and-set conflicts (someone else saved the position meanwhile); the turn was planned again. */
+  conflicts: number;
+  /** Runs that failed (lock busy, Crisp unreachable while reading the thread) and were tried again later. */
+  failures: number;
+  delivery: DeliveryStats;
+}
+
+/** The thread pages read back at most per run (20 messages each). */
+const MAX_PAGES = 10;
+/** Where the time the bot first ran is kept (conversation key, then the scenario name). */
+const MARKER_KEY = 'autopilot';
+/** An RTM `session:set_state` carries no time: the resolution is taken as this much before its arrival. */
+const RTM_LATENCY_MS = 250;
+
+export class Autopilot {
+  readonly #o: AutopilotOptions;
+  readonly #now: () => number;
+  readonly #lockTtlMs: number;
+  readonly #queue: ConversationQueue;
+  readonly #ours = new RecentSet(50_000);
+  readonly #outbox: OutboxDeliverer;
+  #closed = false;
+  #since = 0;
+  #sweep: NodeJS.Timeout | undefined;
+  #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0 };
+
+  constructor(options: AutopilotOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#lockTtlMs = options.lockTtlMs ?? 5_000;
+    this.#queue = new ConversationQueue({
+      concurrency: options.concurrency ?? 32,
+      now: this.#now,
+      run: (c, work) => withLock(options.store, turnLockKey(c.website, c.session), (lease) => this.#work(c, work, lease), { ttlMs: this.#lockTtlMs, waitMs: this.#lockTtlMs * 2 }),
+      failed: (c, _work, error, failures) => this.#failed(c, error, failures),
+    });
+    this.#outbox = new OutboxDeliverer({
+      crisp: options.crisp,
+      store: options.store,
+      scenario: options.scenario,
+      guardrails: options.guardrails,
+      log: options.log,
+      retry: { ...DEFAULT_OUTBOX_RETRY, ...options.retry },
+      now: this.#now,
+      fetch: options.fetch,
+      onOurs: (fps) => fps.forEach((fp) => this.#ours.add(fp)),
+    });
+  }
+
+  /** Drains the outbox left by an earlier run, reads the recent threads it may have missed, then sweeps for due items every few seconds. */
+  async start(): Promise<void> {
+    this.#since = await this.#marker();
+    const pending = await this.#pending({ limit: 1_000 });
+    for (const { website, session } of pending) this.#queue.schedule(website, session);
+    if (pending.length) this.#o.log.info({ conversations: pending.length }, 'delivering what the outbox still held');
+    if (this.#o.guardrails.catchUpWindowMs > 0) await this.catchUp();
+    const every = this.#o.sweepMs ?? 5_000;
+    this.#sweep = setInterval(() => void this.#sweepDue(), every);
+    this.#sweep.unref();
+  }
+
+  /** One Crisp event (from RTM or a Web Hook). `timestamp`: the hook envelope's, when there is one. */
+  handle(event: CrispEvent, meta: { timestamp?: number } = {}): void {
+    this.#stats.events++;
+    if (this.#closed) return;
+    const got = intake(event, this.#o.guardrails);
+    switch (got.kind) {
+      case 'ignored':
+        this.#stats.ignored[got.reason] = (this.#stats.ignored[got.reason] ?? 0) + 1;
+        if (got.reason === 'website_not_allowed' || got.reason === 'inbox_not_allowed') this.#o.log.debug({ event: event.event, website_id: got.website, reason: got.reason }, 'event out of scope');
+        return;
+      case 'visitor_message': {
+        const m = got.message;
+        const hint: ThreadMessage = { type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, user: m.user };
+        return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: true, hints: [hint], resolvedAt: undefined });
+      }
+      case 'operator_message':
+        // Our own replies come back as message:received; an operator's message is read from the thread, in order.
+        if (this.#ours.has(got.fingerprint)) return void this.#stats.own++;
+        return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
+      case 'resolved':
+        return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: meta.timestamp ?? this.#now() - RTM_LATENCY_MS });
+    }
+  }
+
+  /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's; returns how many. */
+  async catchUp(): Promise<number> {
+    const { crisp, guardrails, log } = this.#o;
+    const floor = this.#now() - guardrails.catchUpWindowMs;
+    let queued = 0;
+    for (const website of guardrails.websites) {
+      try {
+        for (let page = 1; page <= 20; page++) {
+          const list = await crisp.conversations.list(website, page, { per_page: 50, filter_not_resolved: true, order_date_updated: true });
+          let done = list.length < 50;
+          for (const c of list) {
+            if (c.updated_at < floor) {
+              done = true;
+              break;
+            }
+            if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
+            if (c.preview_message?.from !== 'user') continue;
+            // Conversations older than the bot's first run are answered live only, never swept up.
+            this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
+            queued++;
+          }
+          if (done) break;
+        }
+      } catch (error) {
+        log.warn({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
+      }
+    }
+    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages');
+    return queued;
+  }
+
+  /** Resolves when no conversation is being worked or waiting for a worker (retry timers aside). */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  stats(): AutopilotStats {
+    return { ...this.#stats, ignored: { ...this.#stats.ignored }, delivery: { ...this.#outbox.stats } };
+  }
+
+  /** Stops taking events and timers; waits (up to `timeoutMs`) for the conversations being worked. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    this.#queue.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  // ---------------------------------------------------------------- one run of a conversation, under its lock
+
+  async #work(c: QueuedConversation, work: Work, lease: Lease): Promise<void> {
+    // The turn's items go at the end of the outbox, behind whatever an earlier run left there, and
+    // one drain after the turn sends them all in order (also when the turn failed).
+    let failed: unknown;
+    if (work.reconcile || work.resolvedAt !== undefined) {
+      try {
+        await this.#turn(c, work);
+      } catch (error) {
+        failed = error;
+      }
+    }
+    const { retryAt } = await this.#outbox.drain(c.website, c.session, lease);
+    if (retryAt !== undefined) this.#queue.wake(c, retryAt);
+    if (failed !== undefined) throw failed;
+  }
+
+  /** The delay before a failed run's work is tried again, or undefined to drop it. */
+  #failed(c: QueuedConversation, error: unknown, failures: number): number | undefined {
+    const failure = describeFailure(error);
+    this.#stats.failures++;
+    if (error instanceof CrispError && !failure.retryable) {
+      // The conversation is gone or off-limits: nothing to gain from trying again.
+      this.#o.log.warn({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
+      return undefined;
+    }
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+    this.#o.log.warn({ conversation: c.key, ...failure, retry_in_ms: delay }, 'working the conversation failed; trying again later');
+    return delay;
+  }
+
+  async #sweepDue(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      for (const { website, session, conversation } of await this.#pending({ dueBy: this.#now(), limit: 200 })) {
+        if (!this.#queue.busy(conversation)) this.#queue.schedule(website, session);
+      }
+    } catch (error) {
+      this.#o.log.warn({ ...describeFailure(error) }, 'the outbox sweep failed');
+    }
+  }
+
+  /**
+   * The allowed websites' conversations with outbox items (due by `dueBy` when given), up to `limit`
+   * per website: one query per website, so that no other user of the store's outbox (converse
+   * queues, other websites) can crowd them out.
+   */
+  async #pending(opts: { dueBy?: number; limit: number }): Promise<Array<{ website: string; session: string; conversation: string }>> {
+    const found: Array<{ website: string; session: string; conversation: string }> = [];
+    for (const website of this.#o.guardrails.websites) {
+      const prefix = conversationKey(website, ''); // `${website}/`
+      for (const { conversation } of await this.#o.store.outboxPending({ ...opts, prefix })) {
+        const session = conversation.slice(prefix.length);
+        if (session) found.push({ website, session, conversation });
+      }
+    }
+    return found;
+  }
+
+  // ---------------------------------------------------------------- one turn
+
+  async #turn(c: QueuedConversation, work: Work): Promise<void> {
+    const { store, scenario, crisp, guardrails } = this.#o;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const saved = await store.getPosition(c.key, scenario.name);
+      const read = readValue(saved?.value);
+      if (!read.state && !work.firstContact) return;
+      const thread = await this.#thread(c, read.state?.cursor ?? null, work.hints);
+      const now = this.#now();
+      const plan = planTurn({
+        program: scenario.program,
+        website: c.website,
+        session: c.session,
+        read,
+        thread,
+        firstContact: work.firstContact,
+        announced: new Set(work.hints.map((h) => h.fingerprint)),
+        resolvedAt: work.resolvedAt,
+        guard: guardrails,
+        now,
+        context: await stepContext(crisp, c.website, scenario.program, now),
+      });
+      if (!plan?.changed) return;
+      // Known as ours before anything is sent, so their message:received never reads as an operator's.
+      for (const fp of plan.ours) this.#ours.add(fp);
+      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
+      if (result.ok) return this.#report(c, plan);
+      this.#stats.conflicts++;
+    }
+    throw new Error(`the scenario position of ${c.key} kept changing; will try again`);
+  }
+
+  /** The thread after the cursor (or, for a conversation new to the bot, back to its last operator answer), oldest first. */
+  async #thread(c: QueuedConversation, cursor: AutopilotState['cursor'], hints: ThreadMessage[]): Promise<ThreadMessage[]> {
+    const { crisp, guardrails } = this.#o;
+    const floor = cursor ? cursor.ts : this.#now() - guardrails.catchUpWindowMs;
+    let page = await crisp.messages.list(c.website, c.session);
+    let all: ThreadMessage[] = page.messages;
+    for (let n = 1; n < MAX_PAGES && page.hasMore && all.length > 0; n++) {
+      const oldest = all[0]!;
+      if (oldest.timestamp <= floor) break;
+      if (!cursor && all.some((m) => m.from === 'operator' && m.type !== 'note')) break;
+      page = await crisp.messages.list(c.website, c.session, oldest.timestamp);
+      all = [...page.messages, ...all];
+    }
+    const missing = hints.filter((h) => !all.some((m) => m.fingerprint === h.fingerprint));
+    return missing.length ? [...all, ...missing].sort((a, b) => a.timestamp - b.timestamp) : all;
+  }
+
+  #report(c: QueuedConversation, plan: Plan): void {
+    const { log } = this.#o;
+    for (const note of plan.notes) {
+      switch (note.kind) {
+        case 'turn':
+          this.#stats.turns++;
+          this.#stats.suppressed += note.suppressed;
+          if (note.suppressed) log.info({ conversation: c.key, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
+          log.debug({ conversation: c.key, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
+          break;
+        case 'paused':
+          this.#stats.paused++;
+          log.info({ conversation: c.key, reason: note.reason, by: note.by }, note.reason === 'operator' ? 'an operator wrote: the bot is silent here until the conversation is resolved' : 'reply budget spent: the bot is silent here until the conversation is resolved');
+          break;
+        case 'resumed':
+          log.info({ conversation: c.key }, 'the conversation was resolved: the bot starts again');
+          break;
+        case 'skipped':
+          log.debug({ conversation: c.key, fingerprint: note.fingerprint, reason: note.reason }, 'visitor message not answered');
+          break;
+        case 'webhook_answer':
+          break;
+      }
+    }
+    this.#stats.queued += plan.outbox.filter((item) => (item.payload as { action?: { type?: string } }).action?.type === 'send_message').length;
+  }
+
+  /** When the bot first ran with this store and scenario (saved once). */
+  async #marker(): Promise<number> {
+    const { store, scenario } = this.#o;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const saved = await store.getPosition<{ since?: unknown }>(MARKER_KEY, scenario.name);
+      if (saved && typeof saved.value.since === 'number') return saved.value.since;
+      const since = this.#now();
+      const result = await store.savePosition(MARKER_KEY, scenario.name, { since }, { expectedVersion: saved?.version ?? 0 });
+      if (result.ok) return since;
+    }
+    return this.#now();
+  }
+}
+
+/** A set that forgets its oldest entries past `max`. */
+class RecentSet {
+  readonly #items = new Set<number>();
+  constructor(private readonly max: number) {}
+
+  add(n: number): void {
+    this.#items.delete(n);
+    this.#items.add(n);
+    if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value as number);
+  }
+
+  has(n: number): boolean {
+    return this.#items.has(n);
+  }
+}

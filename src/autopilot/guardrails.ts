@@ -1,0 +1,145 @@
+// The autopilot's guardrails as pure functions (Crisp's "make the bot production-ready" list):
+// scope (allow-listed websites and inboxes), origin (only a visitor's `message:send`), rate control
+// (a per-conversation reply budget, identical-reply suppression; the runner's own step budget is
+// passed to step()), and the settings behind them with their flag parsing. Nothing here does I/O.
+import { createHash } from 'node:crypto';
+import type { CrispEvent, MessageEventData } from '../crisp/rtm.js';
+import type { Action } from '../scenario/index.js';
+import { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
+import type { AutopilotState } from './state.js';
+
+export interface Guardrails {
+  /** Websites the bot may act on (CRISP_WEBSITE_ID). */
+  websites: ReadonlySet<string>;
+  /** Inboxes it may act on (--inboxes; `default` = conversations in no inbox); all when undefined. */
+  inboxes: ReadonlySet<string> | undefined;
+  /** At most `max` bot messages per conversation per `windowMs`; past it the bot pauses there and tells the operators. */
+  replyBudget: { max: number; windowMs: number };
+  /** The same reply to the same visitor input is not sent twice within this time (0: off). */
+  repeatWindowMs: number;
+  /** Instructions one turn of the scenario may run (the runner's step budget). */
+  stepBudget: number;
+  /** At start and after an RTM reconnect, conversations updated this recently are read again for missed messages (0: off). */
+  catchUpWindowMs: number;
+}
+
+export const DEFAULT_GUARDRAILS = {
+  replyBudget: { max: 20, windowMs: 10 * 60_000 },
+  repeatWindowMs: 60_000,
+  stepBudget: DEFAULT_STEP_BUDGET,
+  catchUpWindowMs: 15 * 60_000,
+} as const satisfies Omit<Guardrails, 'websites' | 'inboxes'>;
+
+export class GuardrailConfigError extends Error {
+  override readonly name = 'GuardrailConfigError';
+  readonly code = 'config';
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "90s", "10m", "1h", or a bare number of seconds; "0" is zero. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new GuardrailConfigError(`${flag} must be a duration like 500ms, 90s, 10m or 1h, got "${text}"`);
+  return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']!);
+}
+
+/** "20/10m": 20 bot messages per conversation per 10 minutes. */
+export function parseReplyBudget(text: string): Guardrails['replyBudget'] {
+  const [count, window] = text.split('/', 2);
+  if (!count || !/^\d+$/.test(count.trim()) || Number(count) < 1 || !window) {
+    throw new GuardrailConfigError(`--reply-budget must look like 20/10m (messages per conversation per window), got "${text}"`);
+  }
+  const windowMs = parseDuration(window, '--reply-budget');
+  if (windowMs <= 0) throw new GuardrailConfigError('--reply-budget needs a window longer than 0');
+  return { max: Number(count), windowMs };
+}
+
+// ---------------------------------------------------------------- scope and origin
+
+/** What an event means to the autopilot. */
+export type Intake =
+  | { kind: 'visitor_message'; website: string; session: string; message: MessageEventData }
+  /** A message written by someone on the operator side: an operator, or our own reply coming back. */
+  | { kind: 'operator_message'; website: string; session: string; fingerprint: number }
+  | { kind: 'resolved'; website: string; session: string }
+  | { kind: 'ignored'; reason: IgnoredReason; website?: string };
+
+export type IgnoredReason = 'website_not_allowed' | 'inbox_not_allowed' | 'not_from_visitor' | 'private_note' | 'event_not_used';
+
+/** The events the bot subscribes to. */
+export const BOT_EVENTS = ['message:send', 'message:received', 'session:set_state'] as const;
+
+export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inboxes'>): Intake {
+  if (event.event !== 'message:send' && event.event !== 'message:received' && event.event !== 'session:set_state') return { kind: 'ignored', reason: 'event_not_used' };
+  const { website_id: website, session_id: session, inbox_id: inbox } = event.data;
+  if (!g.websites.has(website)) return { kind: 'ignored', reason: 'website_not_allowed', website };
+  if (g.inboxes && !g.inboxes.has(inbox ?? 'default')) return { kind: 'ignored', reason: 'inbox_not_allowed', website };
+  if (event.event === 'session:set_state') return event.data.state === 'resolved' ? { kind: 'resolved', website, session } : { kind: 'ignored', reason: 'event_not_used', website };
+  const message = event.data;
+  if (event.event === 'message:received' || message.from === 'operator') {
+    // A note is for operators: writing one is not taking the conversation over.
+    if (message.type === 'note') return { kind: 'ignored', reason: 'private_note', website };
+    return { kind: 'operator_message', website, session, fingerprint: message.fingerprint };
+  }
+  return { kind: 'visitor_message', website, session, message };
+}
+
+// ---------------------------------------------------------------- rate control
+
+export interface Limited {
+  actions: Action[];
+  /** Identical replies dropped. */
+  suppressed: number;
+  /** The budget ran out in this turn: the bot pauses in this conversation. */
+  overBudget: boolean;
+  state: AutopilotState;
+}
+
+/**
+ * Applies the reply budget and identical-reply suppression to one turn's actions. A repeated reply
+ * (same visitor input, same message, within the repeat window) is dropped; once the conversation's
+ * budget is spent, the remaining messages are dropped and a handoff note tells the operators why.
+ */
+export function limitReplies(actions: readonly Action[], state: AutopilotState, input: string, g: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs'>, now: number): Limited {
+  const sent = state.sent.filter((at) => at > now - g.replyBudget.windowMs);
+  const repeats = g.repeatWindowMs > 0 ? state.repeats.filter((r) => r.at > now - g.repeatWindowMs) : [];
+  const out: Action[] = [];
+  let suppressed = 0;
+  let overBudget = false;
+  for (const action of actions) {
+    if (action.type !== 'send_message') {
+      out.push(action);
+      continue;
+    }
+    const h = g.repeatWindowMs > 0 ? replyHash(input, action) : undefined;
+    if (h && repeats.some((r) => r.h === h)) {
+      suppressed++;
+      continue;
+    }
+    if (sent.length >= g.replyBudget.max) {
+      overBudget = true;
+      break;
+    }
+    sent.push(now);
+    if (h) repeats.push({ h, at: now });
+    out.push(action);
+  }
+  if (overBudget) {
+    // What came after the cut is dropped too; the operators get a note saying why the bot stopped.
+    out.push({ type: 'handoff', reason: 'reply_budget', note: `The bot sent ${g.replyBudget.max} messages here within ${describeMs(g.replyBudget.windowMs)} and stopped; resolve the conversation to let it start again.` });
+  }
+  return { actions: out, suppressed, overBudget, state: { ...state, sent, repeats } };
+}
+
+function replyHash(input: string, action: Extract<Action, { type: 'send_message' }>): string {
+  const normalized = input.trim().toLowerCase().replace(/\s+/g, ' ');
+  return createHash('sha256').update(normalized).update('\u0000').update(JSON.stringify(action.message)).digest('base64url').slice(0, 22);
+}
+
+export function describeMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
+}

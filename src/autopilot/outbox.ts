@@ -1,0 +1,178 @@
+// Delivering a conversation's outbox, in order: head → carry the action out through Crisp → ack.
+// Every message is posted with a fingerprint derived from its outbox item's id, so sending an item
+// again — after a Crisp 5xx, a lost answer, or a bot killed between the send and the ack — is a
+// no-op at Crisp. A failure that may pass (5xx, 429, network) is retried with backoff; one that
+// will not (400, 403, 404) is logged with its reason and the item dropped. The caller holds the
+// conversation's lock, so one worker delivers a conversation at a time.
+import { CrispError, type CrispClient } from '../crisp/index.js';
+import type { Logger } from '../log.js';
+import type { Action } from '../scenario/index.js';
+import { conversationKey, stepContext } from '../engine/turn.js';
+import type { Lease, OutboxItem, Store } from '../store/index.js';
+import { ActionExecutor, callWebhook, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
+import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
+import { planWebhookAnswer } from './plan.js';
+import type { Guardrails } from './guardrails.js';
+import type { LoadedScenario } from '../engine/library.js';
+
+export interface OutboxRetry {
+  /** First retry delay; doubles per failed attempt. */
+  baseMs: number;
+  maxMs: number;
+  /** Attempts per item, the first included, before it is dropped (logged as an error). */
+  maxAttempts: number;
+}
+
+export const DEFAULT_OUTBOX_RETRY: OutboxRetry = { baseMs: 1_000, maxMs: 60_000, maxAttempts: 10 };
+
+export interface DeliveryStats {
+  /** Items carried out (acked). */
+  done: number;
+  /** Bot messages posted (send_message items). */
+  sent: number;
+  /** Failed attempts that will be retried. */
+  retried: number;
+  /** Items given up on. */
+  dropped: number;
+}
+
+export interface DelivererOptions {
+  crisp: CrispClient;
+  store: Store;
+  scenario: LoadedScenario;
+  guardrails: Guardrails;
+  log: Logger;
+  retry: OutboxRetry;
+  now: () => number;
+  fetch?: typeof fetch;
+  /** Fingerprints a webhook's follow-up items will post with, once saved. */
+  onOurs: (fingerprints: readonly number[]) => void;
+  /** A send_message item was carried out. */
+  onSent?: (item: OutboxItem<AutopilotItem>) => void;
+}
+
+export interface DrainResult {
+  /** When the head item is next due, if one is waiting for a retry. */
+  retryAt?: number;
+}
+
+/** Why an attempt failed, in loggable terms (a CrispError's code, status and reason; never a body). */
+export interface Failure {
+  code: string;
+  message: string;
+  status?: number;
+  reason?: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+export function describeFailure(error: unknown): Failure {
+  if (error instanceof CrispError) {
+    // Everything the outbox sends is safe to repeat (fingerprints, idempotent writes), so any failure
+    // that may pass is retried — a garbled answer included; a refusal will not pass.
+    const transient = error.retryable || ['crisp_unavailable', 'crisp_rate_limited', 'crisp_timeout', 'crisp_bad_response', 'crisp_aborted'].includes(error.code);
+    return { code: error.code, message: error.message, status: error.status, reason: error.reason, retryable: transient, retryAfterMs: error.retryAfterMs };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: (error as { code?: string })?.code ?? 'internal', message, retryable: true };
+}
+
+export class OutboxDeliverer {
+  readonly stats: DeliveryStats = { done: 0, sent: 0, retried: 0, dropped: 0 };
+
+  constructor(private readonly o: DelivererOptions) {}
+
+  /** Delivers the conversation's due items in order; stops at the first that must wait. */
+  async drain(website: string, session: string, lease: Lease): Promise<DrainResult> {
+    const { store, log } = this.o;
+    const key = conversationKey(website, session);
+    for (;;) {
+      if (lease.signal.aborted) throw lease.signal.reason;
+      const head = await store.outboxHead<AutopilotItem>(key);
+      if (!head) return {};
+      if (!isAutopilotItem(head.payload)) {
+        log.warn({ conversation: key, item: head.id }, 'the outbox head is not an autopilot item; left for its owner');
+        return {};
+      }
+      if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt };
+      const action = head.payload.action;
+      let failure: Failure | undefined;
+      try {
+        if (action.type === 'webhook') await this.#webhook(head, action);
+        else await this.#run(head, action);
+      } catch (error) {
+        failure = describeFailure(error);
+      }
+      if (!failure) {
+        await store.outboxAck(key, head.seq);
+        this.stats.done++;
+        continue;
+      }
+      const where = { conversation: key, item: head.id, action: action.type, attempt: head.attempts + 1, ...failure };
+      if (!failure.retryable || head.attempts + 1 >= this.o.retry.maxAttempts) {
+        log.error(where, failure.retryable ? 'a Crisp call kept failing; the action is dropped' : 'Crisp refused the action; it is dropped (not safe or useless to retry)');
+        await store.outboxAck(key, head.seq);
+        this.stats.dropped++;
+        continue;
+      }
+      const delay = Math.max(failure.retryAfterMs ?? 0, Math.min(this.o.retry.maxMs, this.o.retry.baseMs * 2 ** head.attempts));
+      const retryAt = this.o.now() + delay;
+      await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
+      this.stats.retried++;
+      log.warn({ ...where, retry_in_ms: delay }, 'a Crisp call failed; it will be retried with the same fingerprint');
+      return { retryAt };
+    }
+  }
+
+  async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, { type: 'webhook' }>): Promise<void> {
+    const { website, session, scenario } = head.payload;
+    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false });
+    const outcome = await executor.run(action, ITEM_STEP);
+    if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
+    if (action.type === 'send_message') {
+      this.stats.sent++;
+      this.o.onSent?.(head);
+    }
+  }
+
+  /**
+   * Calls the scenario's webhook (with an Idempotency-Key from the item id), then feeds its answer
+   * to the scenario and saves the follow-up items — unless the answer was applied already (the bot
+   * was stopped between that save and the ack), which the state's `webhook` field tells.
+   */
+  async #webhook(head: OutboxItem<AutopilotItem>, action: Extract<Action, { type: 'webhook' }>): Promise<void> {
+    const { crisp, store, scenario: loaded, log } = this.o;
+    const { website, session } = head.payload;
+    const key = conversationKey(website, session);
+    let answer: WebhookOutcome | undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const saved = await store.getPosition(key, loaded.name);
+      const read = readValue(saved?.value);
+      if (read.state?.webhook !== head.id) return;
+      if (!answer) {
+        if (!loaded.summary.webhooks.includes(action.url)) {
+          log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
+          answer = { url: action.url, status: null, ok: false, data: null, error: 'not in the scenario' };
+        } else answer = await callWebhook(action, webhookIdempotencyKey(head.id, 'w'), this.o.fetch);
+        if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook failed; the scenario takes its error path');
+      }
+      const now = this.o.now();
+      const plan = planWebhookAnswer({
+        program: loaded.program,
+        website,
+        session,
+        read,
+        itemId: head.id,
+        answer,
+        guard: this.o.guardrails,
+        now,
+        context: await stepContext(crisp, website, loaded.program, now),
+      });
+      if (!plan) return;
+      this.o.onOurs(plan.ours);
+      const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
+      if (result.ok) return;
+    }
+    throw new Error('the scenario position kept changing while applying a webhook answer');
+  }
+}

@@ -1,0 +1,276 @@
+// The autopilot's decisions as pure functions: given what the store holds for a conversation and
+// the thread as Crisp shows it, which visitor messages are new, what the scenario does with each
+// (step()), what the guardrails let through, and the value + outbox items to save in one go.
+// No I/O and no clock: `now` and the step context come in, so a test is a table.
+import type { Message } from '../crisp/schemas.js';
+import { initialPosition, step, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
+import type { OutboxInput } from '../store/index.js';
+import {
+  freshState, itemFingerprints, itemId, trimState, turnId,
+  type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue, type SavedValue,
+} from './state.js';
+import { limitReplies, type Guardrails } from './guardrails.js';
+
+/** What the planner reads of a message: from the REST thread, or from a live event's payload. */
+export type ThreadMessage = Pick<Message, 'type' | 'from' | 'content' | 'fingerprint' | 'timestamp'> & { user?: { user_id?: string } | undefined };
+
+/** Webhook answers followed one after the other before the bot stops (a scenario looping through webhooks). */
+export const MAX_WEBHOOK_CHAIN = 5;
+
+export type PlanNote =
+  | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean }
+  | { kind: 'skipped'; fingerprint: number; reason: 'paused' | 'handed_off' | 'duplicate' | 'unexpected_input' | 'unreadable' }
+  | { kind: 'paused'; reason: PauseReason; by: string | null }
+  | { kind: 'resumed' }
+  | { kind: 'webhook_answer'; ok: boolean; actions: number };
+
+export interface Plan {
+  /** False when there is nothing to save (no message after the cursor, nothing else changed). */
+  changed: boolean;
+  value: SavedValue;
+  outbox: OutboxInput[];
+  /** Fingerprints the new items will post with (already in `value.autopilot.ours`). */
+  ours: number[];
+  notes: PlanNote[];
+}
+
+interface Common {
+  program: Program;
+  website: string;
+  session: string;
+  read: ReadValue;
+  guard: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs' | 'stepBudget' | 'catchUpWindowMs'>;
+  now: number;
+  /** Time and operator availability for step(). */
+  context: StepContext;
+}
+
+export interface TurnInput extends Common {
+  /** The thread, oldest first (live events' messages merged in). */
+  thread: ThreadMessage[];
+  /** Whether the bot may start on a conversation it never worked (false for catch-up of old conversations, and for operator messages). */
+  firstContact: boolean;
+  /** Fingerprints announced by live events: on first contact these are read even when older than the catch-up window. */
+  announced?: ReadonlySet<number>;
+  /** The conversation was resolved at this time (a `session:set_state` event). */
+  resolvedAt?: number;
+}
+
+/** Reads the thread after the cursor and plans a turn per new visitor message; undefined when the bot must not touch the conversation. */
+export function planTurn(input: TurnInput): Plan | undefined {
+  const { read } = input;
+  if (!read.state && !input.firstContact) return undefined;
+  const plan = new Planner(input, read.state ?? freshState(), read.position);
+  if (!read.state) plan.changed = true; // the bot now knows this conversation
+  if (input.resolvedAt !== undefined && (plan.state.restart_after ?? -Infinity) < input.resolvedAt) {
+    plan.state = { ...plan.state, restart_after: input.resolvedAt };
+    plan.changed = true;
+  }
+  for (const m of read.state ? afterCursor(input.thread, read.state) : firstContact(input, read.position)) plan.read(m);
+  // First contact with nothing to answer: remember the end of the thread, so it is not read again.
+  const last = input.thread.at(-1);
+  if (!read.state && last && (plan.state.cursor === null || plan.state.cursor.ts < last.timestamp)) plan.state = { ...plan.state, cursor: { ts: last.timestamp, fps: [last.fingerprint] } };
+  return plan.result();
+}
+
+export interface WebhookInput extends Common {
+  /** The outbox id of the webhook call. */
+  itemId: string;
+  answer: { ok: boolean; status: number | null; data: unknown };
+}
+
+/** Applies a webhook's answer once: undefined when the position does not wait for this call (its answer was applied before). */
+export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
+  const { read } = input;
+  if (!read.state || read.state.webhook !== input.itemId || !read.position) return undefined;
+  const plan = new Planner(input, { ...read.state, webhook: null }, read.position);
+  plan.changed = true;
+  if (chainDepth(input.itemId) >= MAX_WEBHOOK_CHAIN) {
+    plan.position = { ...read.position, handed_off: true, waiting: false };
+    plan.enqueue([{ type: 'handoff', reason: 'webhook_chain', note: `The scenario called ${MAX_WEBHOOK_CHAIN} webhooks in a row without the visitor writing; the bot stopped here.` }], `${input.itemId}>`);
+    plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: 1 });
+    return plan.result();
+  }
+  const event: ScenarioEvent = { type: 'webhook_result', ok: input.answer.ok, ...(input.answer.status !== null ? { status: input.answer.status } : {}), data: input.answer.data };
+  const result = step(input.program, read.position, event, { ...input.context, budget: input.guard.stepBudget });
+  plan.position = result.position;
+  const actions = plan.limit(result.actions, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
+  plan.enqueue(actions, `${input.itemId}>`);
+  plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: actions.length });
+  return plan.result();
+}
+
+export function chainDepth(id: string): number {
+  return id.split('>').length - 1;
+}
+
+// ---------------------------------------------------------------- reading the thread
+
+function after(m: ThreadMessage, cursor: AutopilotState['cursor']): boolean {
+  return cursor === null || m.timestamp > cursor.ts || (m.timestamp === cursor.ts && !cursor.fps.includes(m.fingerprint));
+}
+
+function afterCursor(thread: ThreadMessage[], state: AutopilotState): ThreadMessage[] {
+  return thread.filter((m) => after(m, state.cursor));
+}
+
+/** An operator's customer-visible message that is not ours. */
+function isOperatorWriting(m: ThreadMessage, ours: ReadonlySet<number>): boolean {
+  return m.from === 'operator' && m.type !== 'note' && !ours.has(m.fingerprint);
+}
+
+/**
+ * A conversation the bot never worked: the visitor messages nobody answered — after the last
+ * operator message (and after the one the scenario last read, if an agent drafted here) — that
+ * are recent (the catch-up window) or were just announced by a live event.
+ */
+function firstContact(input: TurnInput, position: Position | undefined): ThreadMessage[] {
+  const { thread } = input;
+  const none = new Set<number>(); // no state yet: none of the thread is ours
+  let start = 0;
+  for (let i = thread.length - 1; i >= 0; i--) {
+    const m = thread[i]!;
+    if (isOperatorWriting(m, none) || (position?.last_fingerprint != null && m.fingerprint === position.last_fingerprint)) {
+      start = i + 1;
+      break;
+    }
+  }
+  const floor = input.now - input.guard.catchUpWindowMs;
+  return thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
+}
+
+function scenarioEvent(m: ThreadMessage, start: boolean): ScenarioEvent | undefined {
+  const fingerprint = m.fingerprint;
+  if (m.type === 'text' && typeof m.content === 'string') return start ? { type: 'start', text: m.content, fingerprint } : { type: 'visitor_text', text: m.content, fingerprint };
+  if (m.type === 'picker' && m.content && typeof m.content === 'object') {
+    const chosen = (m.content as { choices?: Array<{ value?: unknown; selected?: unknown }> }).choices?.find((c) => c.selected === true && typeof c.value === 'string');
+    if (chosen) return start ? { type: 'start', text: chosen.value as string, fingerprint } : { type: 'choice', value: chosen.value as string, fingerprint };
+  }
+  // Files, audio…: nothing a scenario reads; a first one still starts the scenario (its greeting).
+  return start ? { type: 'start', fingerprint } : undefined;
+}
+
+function inputText(event: ScenarioEvent): string {
+  switch (event.type) {
+    case 'start':
+      return event.text ?? '';
+    case 'visitor_text':
+      return event.text;
+    case 'choice':
+      return event.value;
+    default:
+      return '';
+  }
+}
+
+/** A saved position that is its program's untouched start (new, or reset by reset_scenario): the next message starts it. */
+function isInitial(p: Position, program: Program): boolean {
+  return p.pc === program.start && !p.waiting && !p.handed_off && !p.ended && p.last_fingerprint === null && Object.keys(p.vars).length === 0;
+}
+
+// ---------------------------------------------------------------- the planner
+
+class Planner {
+  state: AutopilotState;
+  position: Position | undefined;
+  changed = false;
+  readonly notes: PlanNote[] = [];
+  readonly outbox: OutboxInput[] = [];
+  readonly ours: number[] = [];
+  readonly #ours: Set<number>;
+  #start: boolean;
+  #suppressed = 0;
+
+  constructor(
+    private readonly input: Common,
+    state: AutopilotState,
+    position: Position | undefined,
+  ) {
+    this.state = state;
+    this.position = position;
+    this.#ours = new Set(state.ours);
+    this.#start = !position || isInitial(position, input.program);
+  }
+
+  /** One message of the thread, in order. */
+  read(m: ThreadMessage): void {
+    const { program, guard, context } = this.input;
+    this.changed = true;
+    this.#advance(m);
+    const restartAfter = this.state.restart_after;
+    if (restartAfter !== null && m.timestamp > restartAfter) {
+      // Resolved before this message: the bot starts over here, even if it had handed off or paused.
+      if (this.state.paused) this.notes.push({ kind: 'resumed' });
+      this.state = { ...this.state, paused: null, restart_after: null };
+      this.#start = true;
+    }
+    if (this.#ours.has(m.fingerprint)) return;
+    if (m.from === 'operator') {
+      if (m.type === 'note' || this.state.paused) return;
+      // An operator (or anyone on the operator side who is not this bot) wrote: the bot steps back.
+      const by = m.user?.user_id ?? null;
+      this.state = { ...this.state, paused: { reason: 'operator', at: m.timestamp, by } };
+      this.notes.push({ kind: 'paused', reason: 'operator', by });
+      return;
+    }
+    if (this.state.paused) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'paused' });
+    const event = scenarioEvent(m, this.#start);
+    if (!event) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'unreadable' });
+    const start = this.#start;
+    const result = step(program, this.position ?? initialPosition(program), event, { ...context, budget: guard.stepBudget });
+    this.#start = false;
+    this.position = result.position;
+    if (result.ignored && result.actions.length === 0) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: result.ignored });
+    const before = this.outbox.length;
+    const suppressedBefore = this.#suppressed;
+    const actions = this.limit(result.actions, inputText(event));
+    this.enqueue(actions, turnId(this.input.session, m.fingerprint));
+    this.notes.push({
+      kind: 'turn',
+      fingerprint: m.fingerprint,
+      actions: this.outbox.length - before,
+      sends: actions.filter((a) => a.type === 'send_message').length,
+      suppressed: this.#suppressed - suppressedBefore,
+      start,
+    });
+  }
+
+  /** The reply budget and identical-reply suppression; running out of budget pauses the bot here. */
+  limit(actions: readonly Action[], input: string): Action[] {
+    const limited = limitReplies(actions, this.state, input, this.input.guard, this.input.now);
+    this.state = limited.state;
+    this.#suppressed += limited.suppressed;
+    if (limited.overBudget) {
+      this.state = { ...this.state, paused: { reason: 'reply_budget', at: this.input.now, by: null } };
+      this.notes.push({ kind: 'paused', reason: 'reply_budget', by: null });
+    }
+    return limited.actions;
+  }
+
+  enqueue(actions: readonly Action[], parent: string): void {
+    const { website, session, program } = this.input;
+    actions.forEach((action, i) => {
+      const id = itemId(parent, i);
+      const payload: AutopilotItem = { kind: 'autopilot', website, session, scenario: program.scenario, action };
+      this.outbox.push({ id, payload });
+      const fps = itemFingerprints(id, action);
+      for (const fp of fps) this.#ours.add(fp);
+      this.ours.push(...fps);
+      // The runner stops at a webhook: its answer comes back through the outbox, applied once.
+      if (action.type === 'webhook') this.state = { ...this.state, webhook: id };
+    });
+  }
+
+  #advance(m: ThreadMessage): void {
+    const cursor = this.state.cursor;
+    if (cursor === null || m.timestamp > cursor.ts) this.state = { ...this.state, cursor: { ts: m.timestamp, fps: [m.fingerprint] } };
+    else if (m.timestamp === cursor.ts && !cursor.fps.includes(m.fingerprint)) this.state = { ...this.state, cursor: { ts: cursor.ts, fps: [...cursor.fps, m.fingerprint] } };
+  }
+
+  result(): Plan {
+    const { program, guard, now } = this.input;
+    const position = this.position ?? initialPosition(program);
+    const state = trimState({ ...this.state, ours: [...this.state.ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
+    return { changed: this.changed, value: { ...position, autopilot: state }, outbox: this.outbox, ours: this.ours, notes: this.notes };
+  }
+}

@@ -1,0 +1,122 @@
+// What the autopilot keeps per conversation, and how it is stored. The saved value is the
+// scenario position (the same row `draft_scenario_reply` / `post_draft` read: `Position.parse`
+// drops the extra field) plus an `autopilot` object: where the bot has read the thread up to,
+// the fingerprints of the messages it posted, whether it is paused, and its rate-control memory.
+// Position and autopilot state are saved together, with the outbox items of the turn, in ONE
+// savePosition: nothing the bot decided can be half-written.
+import { z } from 'zod';
+import { Position, type Action } from '../scenario/index.js';
+import { derivedFingerprint } from '../engine/actions.js';
+
+/** Fingerprints of our own messages remembered per conversation (to tell them from an operator's). */
+export const MAX_OURS = 200;
+/** Fingerprints remembered at the cursor's timestamp (messages may share a millisecond). */
+const MAX_CURSOR_FPS = 20;
+/** Repeat-suppression memory per conversation. */
+const MAX_REPEATS = 50;
+
+const Cursor = z.object({
+  /** Timestamp of the newest message read from the thread. */
+  ts: z.number(),
+  /** Fingerprints already read at exactly `ts`. */
+  fps: z.array(z.number()),
+});
+
+export const PauseReason = z.enum(['operator', 'reply_budget']);
+export type PauseReason = z.infer<typeof PauseReason>;
+
+export const AutopilotState = z.object({
+  v: z.literal(1),
+  /** null until the bot has read this conversation once. */
+  cursor: Cursor.nullable(),
+  /** Fingerprints of the messages and notes the bot posted (or has queued) here, newest last. */
+  ours: z.array(z.number()),
+  /** Silent here until the conversation is resolved: an operator wrote, or the reply budget ran out. */
+  paused: z.object({ reason: PauseReason, at: z.number(), by: z.string().nullable() }).nullable(),
+  /** The conversation was resolved at this time: the next visitor message after it starts the scenario again. */
+  restart_after: z.number().nullable(),
+  /** When each bot message of the budget window was queued. */
+  sent: z.array(z.number()),
+  /** Hashes of (visitor input, reply) sent recently, for identical-reply suppression. */
+  repeats: z.array(z.object({ h: z.string(), at: z.number() })),
+  /** Outbox id of the webhook call whose answer the position waits for (its answer is applied once). */
+  webhook: z.string().nullable(),
+});
+export type AutopilotState = z.infer<typeof AutopilotState>;
+
+export function freshState(): AutopilotState {
+  return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, sent: [], repeats: [], webhook: null };
+}
+
+/** The stored value: a Position (readable by the MCP draft tools) with the autopilot's state beside it. */
+export type SavedValue = Position & { autopilot: AutopilotState };
+
+export interface ReadValue {
+  position: Position | undefined;
+  /** undefined when the row has no (readable) autopilot state: the bot has not worked this conversation yet. */
+  state: AutopilotState | undefined;
+}
+
+export function readValue(value: unknown): ReadValue {
+  const position = Position.safeParse(value);
+  const raw = value && typeof value === 'object' ? (value as { autopilot?: unknown }).autopilot : undefined;
+  const state = raw === undefined ? undefined : AutopilotState.safeParse(raw);
+  return { position: position.success ? position.data : undefined, state: state?.success ? state.data : undefined };
+}
+
+/** Keeps the remembered lists short: the state is read and written on every turn. */
+export function trimState(state: AutopilotState, now: number, windows: { budgetMs: number; repeatMs: number }): AutopilotState {
+  return {
+    ...state,
+    cursor: state.cursor && { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) },
+    ours: state.ours.slice(-MAX_OURS),
+    sent: state.sent.filter((at) => at > now - windows.budgetMs),
+    repeats: state.repeats.filter((r) => r.at > now - windows.repeatMs).slice(-MAX_REPEATS),
+  };
+}
+
+// ---------------------------------------------------------------- outbox items
+
+/** One action to carry out, as an outbox item's payload. */
+export interface AutopilotItem {
+  kind: 'autopilot';
+  website: string;
+  session: string;
+  scenario: string;
+  action: Action;
+}
+
+export function isAutopilotItem(payload: unknown): payload is AutopilotItem {
+  return !!payload && typeof payload === 'object' && (payload as { kind?: unknown }).kind === 'autopilot';
+}
+
+/**
+ * The outbox id of the i-th action a visitor message (by fingerprint) led to; follow-ups of a
+ * webhook's answer hang under the webhook item's id. Deterministic, so a turn planned twice
+ * (a lost lock, two replicas) names the same messages and Crisp shows each once.
+ */
+export function itemId(parent: string, index: number): string {
+  return `${parent}.${index}`;
+}
+
+export function turnId(session: string, visitorFingerprint: number): string {
+  return `ap:${session}:${visitorFingerprint}`;
+}
+
+/** The step name an item is carried out under: its message fingerprint is derivedFingerprint(id, ITEM_STEP). */
+export const ITEM_STEP = 'a';
+
+/** Fingerprints the item will post with (a file's caption goes first as its own text message). */
+export function itemFingerprints(id: string, action: Action): number[] {
+  switch (action.type) {
+    case 'send_message': {
+      const own = derivedFingerprint(id, ITEM_STEP);
+      return action.message.type === 'file' && action.message.text ? [derivedFingerprint(id, `${ITEM_STEP}.caption`), own] : [own];
+    }
+    case 'handoff':
+    case 'error':
+      return [derivedFingerprint(id, ITEM_STEP)];
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,372 @@
+// `crisp-mcp bot --scenario NAME [--events rtm|hooks]`: the autopilot as a process. Resolves the
+// configuration the way `serve` does (flags > environment > keychain; the website allow-list),
+// loads and compiles the scenarios, opens the store, then listens to Crisp's events — the RTM API
+// (Socket.IO), or Web Hooks on its own HTTP server (`/hooks/crisp`, `/healthz`) — and hands them
+// to the Autopilot. With --sandbox it runs against the embedded simulator, whose hooks (in hooks
+// mode) are pointed at this server. Logs are JSON lines on stderr.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, parseFlags, type Config, type ServeFlags } from '../config.js';
+import type { CrispClient } from '../crisp/client.js';
+import { createHookHandler } from '../transport/hook-receiver.js';
+import type { CrispCredentials } from '../crisp/http.js';
+import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
+import { resolveWithKeychain } from '../credentials/resolve.js';
+import { registerSecret } from '../credentials/redact.js';
+import { createLogger, writeErrorLine, type Logger } from '../log.js';
+import { openStore, StoreError, type Store } from '../store/index.js';
+import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { HOOKS_PATH } from '../transport/http.js';
+import type { Sandbox } from '../sandbox/server.js';
+import { Autopilot, type AutopilotOptions } from '../autopilot/autopilot.js';
+import type { OutboxRetry } from '../autopilot/outbox.js';
+import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from '../autopilot/guardrails.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario } from '../engine/library.js';
+
+export const DEFAULT_BOT_PORT = 8789;
+
+export type EventSource = 'rtm' | 'hooks';
+
+function parseBotFlags(argv: string[]) {
+  return parseFlags(argv, {
+    scenario: { type: 'string' },
+    events: { type: 'string', default: 'rtm' },
+    sandbox: { type: 'boolean', default: false },
+    scenarios: { type: 'string' },
+    store: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    identifier: { type: 'string' },
+    'key-file': { type: 'string' },
+    tier: { type: 'string' },
+    inboxes: { type: 'string' },
+    'reply-budget': { type: 'string' },
+    'repeat-window': { type: 'string' },
+    'step-budget': { type: 'string' },
+    'catch-up': { type: 'string' },
+    'lock-ttl': { type: 'string' },
+  });
+}
+
+type BotFlags = ReturnType<typeof parseBotFlags>;
+
+/** What the flags say beyond the shared Config. */
+export interface BotSettings {
+  scenario: string;
+  events: EventSource;
+  host: string;
+  port: number;
+  /** The allow-list is filled in from the config (or the sandbox) at start. */
+  guardrails: Omit<Guardrails, 'websites'>;
+  lockTtlMs: number;
+}
+
+export function botSettings(flags: BotFlags): BotSettings {
+  if (!flags.scenario) throw new ConfigError('bot needs --scenario NAME: the scenario (from --scenarios DIR, default ./scenarios) it answers with');
+  if (flags.events !== 'rtm' && flags.events !== 'hooks') throw new ConfigError(`--events must be rtm or hooks, got "${flags.events}"`);
+  if (flags.events !== 'hooks' && (flags.port !== undefined || flags.host !== undefined)) throw new ConfigError('--port and --host are for the Web Hook server: add --events hooks');
+  const port = flags.port === undefined ? DEFAULT_BOT_PORT : Number(flags.port);
+  if (!/^\d+$/.test(flags.port ?? '0') || port > 65_535) throw new ConfigError(`--port must be a whole number from 0 (any free port) to 65535, got "${flags.port}"`);
+  const stepBudget = flags['step-budget'] === undefined ? DEFAULT_GUARDRAILS.stepBudget : Number(flags['step-budget']);
+  if (!Number.isSafeInteger(stepBudget) || stepBudget < 1) throw new ConfigError(`--step-budget must be a whole number ≥ 1, got "${flags['step-budget']}"`);
+  const inboxes = flags.inboxes?.split(',').map((s) => s.trim()).filter(Boolean);
+  const lockTtlMs = flags['lock-ttl'] === undefined ? 5_000 : parseDuration(flags['lock-ttl'], '--lock-ttl');
+  if (lockTtlMs < 500) throw new ConfigError('--lock-ttl must be at least 500ms');
+  return {
+    scenario: flags.scenario,
+    events: flags.events,
+    host: flags.host ?? '127.0.0.1',
+    port,
+    lockTtlMs,
+    guardrails: {
+      inboxes: inboxes?.length ? new Set(inboxes) : undefined,
+      replyBudget: flags['reply-budget'] === undefined ? { ...DEFAULT_GUARDRAILS.replyBudget } : parseReplyBudget(flags['reply-budget']),
+      repeatWindowMs: flags['repeat-window'] === undefined ? DEFAULT_GUARDRAILS.repeatWindowMs : parseDuration(flags['repeat-window'], '--repeat-window'),
+      stepBudget,
+      catchUpWindowMs: flags['catch-up'] === undefined ? DEFAULT_GUARDRAILS.catchUpWindowMs : parseDuration(flags['catch-up'], '--catch-up'),
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the hook server
+
+export interface HookServer {
+  /** `http://host:port/hooks/crisp` */
+  url: string;
+  server: Server;
+  /** Starts passing deliveries to `autopilot` (until then they are answered 503, so the sender retries). */
+  attach(autopilot: Autopilot): void;
+  close(): Promise<void>;
+}
+
+/** A node:http server with `/hooks/crisp` (signed Crisp Web Hooks) and `/healthz`. */
+export async function listenHooks(options: { host: string; port: number; secret: string; log: Logger; scenario: string }): Promise<HookServer> {
+  const { log } = options;
+  let autopilot: Autopilot | undefined;
+  const hooks = createHookHandler({
+    secret: options.secret,
+    events: BOT_EVENTS,
+    onEvent: (event) => autopilot?.handle(event, { timestamp: event.timestamp }),
+    onError: (error, status) => {
+      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
+      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    },
+  });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === HOOKS_PATH) {
+      if (!autopilot) {
+        req.resume();
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('starting');
+        return;
+      }
+      return hooks(req, res);
+    }
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const body = JSON.stringify({ status: autopilot ? 'ok' : 'starting', scenario: options.scenario });
+      res.writeHead(autopilot ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    req.resume();
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}${HOOKS_PATH}`,
+    server,
+    attach: (a) => void (autopilot = a),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// ---------------------------------------------------------------- starting the bot
+
+export interface StartBotOptions {
+  crisp: CrispClient;
+  /** The pair RTM authenticates with (the REST client's). */
+  credentials: CrispCredentials;
+  store: Store;
+  scenario: LoadedScenario;
+  guardrails: Guardrails;
+  events: EventSource;
+  log: Logger;
+  /** Hooks mode: a server already listening (see listenHooks), or where to open one. */
+  hooks?: { server: HookServer } | { host: string; port: number; secret: string };
+  lockTtlMs?: number;
+  retry?: Partial<OutboxRetry>;
+  sweepMs?: number;
+  /** RTM: reconnect backoff (tests shorten it). */
+  rtmReconnect?: { delayMs?: number; maxDelayMs?: number };
+  fetch?: AutopilotOptions['fetch'];
+}
+
+export interface RunningBot {
+  autopilot: Autopilot;
+  /** Hooks mode: the URL Crisp posts to. */
+  hooksUrl: string | undefined;
+  rtm: RtmConnection | undefined;
+  /** Settles if the event source fails for good (RTM credentials refused). */
+  failed: Promise<Error>;
+  close(): Promise<void>;
+}
+
+/** Listens to the events first (so nothing is missed), then drains the outbox and catches up. */
+export async function startBot(options: StartBotOptions): Promise<RunningBot> {
+  const { log, events } = options;
+  const autopilot = new Autopilot({
+    crisp: options.crisp,
+    store: options.store,
+    scenario: options.scenario,
+    guardrails: options.guardrails,
+    log,
+    lockTtlMs: options.lockTtlMs,
+    retry: options.retry,
+    sweepMs: options.sweepMs,
+    fetch: options.fetch,
+  });
+  let fail!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  let hookServer: HookServer | undefined;
+  let rtm: RtmConnection | undefined;
+  if (events === 'hooks') {
+    const given = options.hooks;
+    if (!given) throw new ConfigError('hooks mode needs a hook server or {host, port, secret}');
+    hookServer = 'server' in given ? given.server : await listenHooks({ ...given, log, scenario: options.scenario.name });
+    hookServer.attach(autopilot);
+  } else {
+    let authentications = 0;
+    rtm = connectRtm({
+      client: options.crisp,
+      credentials: options.credentials,
+      events: BOT_EVENTS,
+      onEvent: (event) => autopilot.handle(event),
+      onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
+      reconnect: options.rtmReconnect,
+      onState: (state) => {
+        if (state.status === 'authenticated') {
+          log.info({ endpoint: state.endpoint }, 'RTM authenticated');
+          // Events sent while the socket was down are lost: read the recent threads again.
+          if (++authentications > 1) void autopilot.catchUp();
+        } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
+        else if (state.status === 'failed') {
+          log.error({ error: state.error.message }, 'RTM failed');
+          fail(state.error);
+        }
+      },
+    });
+    try {
+      await rtm.ready;
+    } catch (error) {
+      await rtm.close();
+      throw error;
+    }
+  }
+  await autopilot.start();
+  return {
+    autopilot,
+    hooksUrl: hookServer?.url,
+    rtm,
+    failed,
+    close: async () => {
+      await rtm?.close();
+      await hookServer?.close();
+      await autopilot.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the command
+
+export async function runBotCommand(argv: string[]): Promise<number> {
+  const log = createLogger();
+  let flags: BotFlags;
+  let settings: BotSettings;
+  let config: Config;
+  try {
+    flags = parseBotFlags(argv);
+    settings = botSettings(flags);
+    const serveFlags: ServeFlags = { http: false, 'crisp-agent': false, 'read-only': false, sandbox: flags.sandbox, scenarios: flags.scenarios, store: flags.store, identifier: flags.identifier, 'key-file': flags['key-file'], tier: flags.tier };
+    config = await resolveWithKeychain(serveFlags);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof GuardrailConfigError) return usageError(error.message);
+    throw error;
+  }
+
+  // The scenario first: a typo stops the start before anything listens.
+  let scenario: LoadedScenario;
+  try {
+    const dir = config.scenariosDir ?? defaultScenariosDir();
+    if (!dir) return usageError('no scenarios: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists');
+    scenario = (await loadScenarioLibrary(dir)).require(settings.scenario);
+  } catch (error) {
+    if (error instanceof ScenarioLibraryError || error instanceof UnknownScenarioError) return usageError(error.message);
+    throw error;
+  }
+
+  let secret = config.hookSecret;
+  if (settings.events === 'hooks' && !secret) {
+    if (!config.sandbox) return usageError('--events hooks needs CRISP_HOOK_SECRET: the signing secret of your Crisp plugin\'s Web Hooks');
+    secret = randomBytes(24).toString('hex'); // the embedded sandbox signs with it too
+  }
+  if (secret) registerSecret(secret);
+
+  const cleanup: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const step of cleanup.reverse()) await step().catch((error: unknown) => log.warn({ err: error }, 'closing failed'));
+  };
+  try {
+    let hookServer: HookServer | undefined;
+    if (settings.events === 'hooks') {
+      try {
+        hookServer = await listenHooks({ host: settings.host, port: settings.port, secret: secret!, log, scenario: scenario.name });
+      } catch (error) {
+        const problem = listenProblem(error, settings.host, settings.port);
+        if (!problem) throw error;
+        return usageError(problem);
+      }
+      cleanup.push(() => hookServer!.close());
+    }
+    let sandbox: Sandbox | undefined;
+    if (config.sandbox) {
+      ({ sandbox, config } = await startEmbeddedSandbox(config, log, hookServer ? { hooks: { url: hookServer.url, secret } } : {}));
+      cleanup.push(() => sandbox!.close());
+    }
+    const crisp = crispClientFor(config, log);
+    const { identifier, key, tier } = config.credentials!;
+    cleanup.push(() => crisp.close());
+    let store: Store;
+    try {
+      store = await openStore(config.store);
+    } catch (error) {
+      if (error instanceof StoreError) {
+        await closeAll();
+        return usageError(error.message);
+      }
+      throw error;
+    }
+    cleanup.push(() => store.close());
+
+    const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
+    const bot = await startBot({
+      crisp,
+      credentials: { identifier, key, tier },
+      store,
+      scenario,
+      guardrails,
+      events: settings.events,
+      log,
+      hooks: hookServer ? { server: hookServer } : undefined,
+      lockTtlMs: settings.lockTtlMs,
+    });
+    cleanup.push(() => bot.close());
+    log.info(
+      {
+        scenario: scenario.name,
+        events: settings.events,
+        ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
+        websites: config.websites,
+        store: store.where,
+        reply_budget: `${guardrails.replyBudget.max}/${guardrails.replyBudget.windowMs}ms`,
+      },
+      'autopilot running',
+    );
+
+    const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+      void bot.failed.then(resolve);
+    });
+    if (outcome instanceof Error) {
+      await closeAll();
+      writeErrorLine(`crisp-mcp: ${outcome.message}`);
+      return 1;
+    }
+    // A second signal does not wait for the conversations in flight.
+    const force = () => process.exit(130);
+    process.once('SIGINT', force);
+    process.once('SIGTERM', force);
+    log.info({ signal: outcome }, 'stopping: finishing the conversations in flight');
+    await closeAll();
+    log.info(bot.autopilot.stats(), 'stopped');
+    return 0;
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function usageError(message: string): number {
+  writeErrorLine(`crisp-mcp: ${message}`);
+  return 2;
+}

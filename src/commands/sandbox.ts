@@ -1,0 +1,77 @@
+// `crisp-mcp sandbox`: the simulator on its own, until SIGINT/SIGTERM.
+import { parseArgs } from 'node:util';
+import type { HookReport } from '../sandbox/hooks.js';
+import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
+import { startSandbox } from '../sandbox/server.js';
+
+export async function runSandboxCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string', default: '8788' },
+      host: { type: 'string', default: '127.0.0.1' },
+      seed: { type: 'string', default: '42' },
+      faults: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      hooks: { type: 'string' },
+      'hook-events': { type: 'string' },
+      'hook-concurrency': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const port = whole(values.port, '--port', 0, 65_535);
+  const seed = whole(values.seed, '--seed', 0, 2 ** 31 - 1);
+  const rateLimit = values['rate-limit'] ? parseRate(values['rate-limit']) : undefined;
+  // A fixed key can be set for scripted use (see fixedKeyCredentials).
+  const key = process.env.CRISP_SANDBOX_KEY;
+  if (values['hook-events'] !== undefined && !values.hooks) throw new Error('--hook-events needs --hooks URL');
+  if (values['hook-concurrency'] !== undefined && !values.hooks) throw new Error('--hook-concurrency needs --hooks URL');
+  // Deliveries in flight at once per website (1 = strictly in order); see hooks.ts.
+  const hookConcurrency = values['hook-concurrency'] === undefined ? undefined : whole(values['hook-concurrency'], '--hook-concurrency', 1, 64);
+  // The hooks secret, like the key, comes from the environment or is made up and printed.
+  const hooks = values.hooks
+    ? {
+        url: values.hooks,
+        secret: process.env.CRISP_HOOK_SECRET || undefined,
+        events: values['hook-events']?.split(',').map((e) => e.trim()).filter(Boolean),
+        concurrency: hookConcurrency,
+        onDelivery: (report: HookReport) => {
+          if (!report.ok) console.error(`sandbox: the ${report.event} hook for website ${report.website_id} failed after ${report.attempts} attempt(s): ${report.error ?? 'unknown error'}`);
+        },
+      }
+    : undefined;
+  const sandbox = await startSandbox({
+    port,
+    host: values.host,
+    seed,
+    faults: values.faults,
+    rateLimit,
+    hooks,
+    credentials: fixedKeyCredentials(key),
+  });
+  const info = sandboxInfo(sandbox);
+  if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+  else process.stdout.write([...describeSandbox(info, 'Crisp sandbox listening on'), 'Ctrl-C stops it; state lives in memory.', ''].join('\n'));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await sandbox.close();
+  return 0;
+}
+
+function whole(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+function parseRate(value: string): { perSecond: number; burst: number } {
+  const match = /^(\d+)(?:\/s)?(?:,burst=(\d+))?$/.exec(value);
+  if (!match) throw new Error(`--rate-limit must look like 20/s or 20/s,burst=40, got "${value}"`);
+  const perSecond = Number(match[1]);
+  if (perSecond < 1) throw new Error('--rate-limit must be at least 1/s');
+  return { perSecond, burst: match[2] ? Number(match[2]) : perSecond };
+}

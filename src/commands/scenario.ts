@@ -1,0 +1,286 @@
+// `crisp-mcp scenario validate|compile|schema|chat|graph FILE`: the scenario tooling for humans. The I/O
+// around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
+// mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
+import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
+import { initialPosition, step, type Action, type ScenarioEvent, type StepResult } from '../scenario/run.js';
+import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
+
+export interface CommandIO {
+  stdin: NodeJS.ReadableStream;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  fetch: typeof fetch;
+  now: () => number;
+}
+
+const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]';
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+class UsageError extends Error {}
+
+export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
+  const sys: CommandIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, fetch: globalThis.fetch, now: Date.now, ...io };
+  try {
+    return await dispatch(argv, sys);
+  } catch (error) {
+    sys.stderr.write(`crisp-mcp scenario: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function dispatch(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      summary: { type: 'boolean', default: false },
+      now: { type: 'string' },
+      'operators-available': { type: 'boolean', default: false },
+      'call-webhooks': { type: 'boolean', default: false },
+      format: { type: 'string', default: 'html' },
+    },
+  });
+  const [sub, file, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`one FILE at a time (got ${positionals.length - 1}); ${USAGE}`);
+  if (sub === 'schema') {
+    io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
+    return 0;
+  }
+  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
+  if (file === undefined) throw new UsageError(`${sub} needs a FILE; ${USAGE}`);
+  const text = await readText(file);
+  const result = compileText(text);
+  const name = basename(file);
+
+  if (sub === 'graph') {
+    // Drawn whether or not the file is valid: its problems are shown on their blocks.
+    if (values.format !== 'html' && values.format !== 'mermaid') throw new UsageError(`--format must be html or mermaid, got "${values.format}"`);
+    const graph = scenarioGraph(parsedOrNothing(text), result.ok ? result.warnings : result.problems);
+    io.stdout.write(values.format === 'html' ? graphToHtml(graph) : graphToMermaid(graph));
+    return 0;
+  }
+
+  if (sub === 'validate') {
+    const problems = result.ok ? result.warnings : result.problems;
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify({ ok: result.ok, problems, ...(result.ok ? { summary: summarize(result.program) } : {}) }, null, 2)}\n`);
+      return result.ok ? 0 : 1;
+    }
+    for (const p of problems) io.stdout.write(`${formatProblem(p)}\n`);
+    if (!result.ok) {
+      io.stdout.write(`${name}: ${count(problems, 'error')}, ${count(problems, 'warning')}\n`);
+      return 1;
+    }
+    const s = summarize(result.program);
+    io.stdout.write(
+      `${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`,
+    );
+    return 0;
+  }
+
+  if (!result.ok) {
+    for (const p of result.problems) io.stderr.write(`${formatProblem(p)}\n`);
+    throw new Error(`${name} has ${count(result.problems, 'error')}; run \`crisp-mcp scenario validate ${file}\``);
+  }
+  if (sub === 'compile') {
+    io.stdout.write(`${values.summary ? JSON.stringify(summarize(result.program), null, 2) : programToJson(result.program)}\n`);
+    return 0;
+  }
+  const now = values.now === undefined ? undefined : Date.parse(values.now);
+  if (now !== undefined && Number.isNaN(now)) throw new UsageError(`--now must be a date like 2025-06-14T10:00:00Z, got "${values.now}"`);
+  return chat(result.program, io, { now, operatorsAvailable: values['operators-available'], callWebhooks: values['call-webhooks'] });
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+function parsedOrNothing(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function formatProblem(p: Problem): string {
+  return `${p.level.padEnd(7)} ${p.path === '' ? '(file)' : p.path}: ${p.message}`;
+}
+
+function count(problems: Problem[], level: Problem['level']): string {
+  return plural(problems.filter((p) => p.level === level).length, level);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------- chat
+
+interface ChatOptions {
+  now: number | undefined;
+  operatorsAvailable: boolean;
+  callWebhooks: boolean;
+}
+
+/**
+ * Plays the visitor in the terminal. Buttons are numbered: a number picks that button (or card),
+ * anything else is sent as text. Webhooks are printed and their answer read from the next line
+ * (JSON; Enter for `{}`; `fail` for an error), or really called with --call-webhooks.
+ */
+async function chat(program: Program, io: CommandIO, options: ChatOptions): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  out(`Chatting with scenario "${program.scenario}" (${program.blocks} blocks). You are the visitor; /state shows the saved position, /restart starts over, /quit leaves.`);
+  const context = () => ({ now: options.now ?? io.now(), operatorsAvailable: options.operatorsAvailable });
+  let position: Position = initialPosition(program);
+  let pendingWebhook: Extract<Action, { type: 'webhook' }> | undefined;
+
+  /** Runs one event, prints what the bot does; returns an exit code once the conversation is over. */
+  const turn = async (event: ScenarioEvent): Promise<number | undefined> => {
+    let result: StepResult = step(program, position, event, context());
+    for (;;) {
+      position = result.position;
+      pendingWebhook = undefined;
+      for (const action of result.actions) {
+        out(describe(action));
+        if (action.type === 'webhook') pendingWebhook = action;
+      }
+      if (result.ignored === 'unexpected_input') out(`  (the bot is waiting for ${pendingWebhook ? 'the webhook answer' : 'something else'})`);
+      if (pendingWebhook && options.callWebhooks) {
+        result = step(program, position, await callWebhook(io, pendingWebhook), context());
+        continue;
+      }
+      break;
+    }
+    if (position.handed_off) {
+      out('(handed off to a human: the bot stays silent in this conversation now)');
+      return 0;
+    }
+    if (position.ended) {
+      out('(scenario ended)');
+      return 0;
+    }
+    if (pendingWebhook) out('webhook answer? JSON for the body (Enter = {}), or "fail"');
+    else if (position.waiting && program.code[position.pc]?.op === 'match' && result.actions.length === 0) out('(the bot waits for your message)');
+    return undefined;
+  };
+
+  const echo = (io.stdin as { isTTY?: boolean }).isTTY !== true; // piped input: show it, so the output reads as a transcript
+  const first = await turn({ type: 'start' });
+  if (first !== undefined) return first;
+  const lines = createInterface({ input: io.stdin, terminal: false, crlfDelay: Infinity });
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === '/quit') break;
+    if (line === '/state') {
+      out(JSON.stringify(position));
+      continue;
+    }
+    const event: ScenarioEvent | undefined = line === '/restart' ? { type: 'start' } : pendingWebhook ? webhookAnswer(line, out) : visitorEvent(program, position, line);
+    if (event === undefined) continue;
+    if (echo) out(`you: ${line}`);
+    const code = await turn(event);
+    if (code !== undefined) {
+      lines.close();
+      return code;
+    }
+  }
+  return 0;
+}
+
+/** A number picks the numbered button or card of the choice the bot waits on; anything else is text. */
+function visitorEvent(program: Program, position: Position, line: string): ScenarioEvent {
+  const ins = position.waiting ? program.code[position.pc] : undefined;
+  if (ins?.op === 'choice' && /^\d+$/.test(line)) {
+    const i = Number(line) - 1;
+    if (i >= 0 && i < ins.values.length) return ins.message.type === 'carousel' ? { type: 'card', index: i } : { type: 'choice', value: ins.values[i]! };
+  }
+  return { type: 'visitor_text', text: line };
+}
+
+function webhookAnswer(line: string, out: (line: string) => void): ScenarioEvent | undefined {
+  if (line.toLowerCase() === 'fail') return { type: 'webhook_result', ok: false, status: 500 };
+  try {
+    return { type: 'webhook_result', ok: true, status: 200, data: line === '' ? {} : (JSON.parse(line) as unknown) };
+  } catch {
+    out('  (not JSON; type a JSON object, Enter for {}, or "fail")');
+    return undefined;
+  }
+}
+
+async function callWebhook(io: CommandIO, action: Extract<Action, { type: 'webhook' }>): Promise<ScenarioEvent> {
+  const url = new URL(action.url);
+  if (action.method === 'GET') for (const [k, v] of Object.entries(action.body)) url.searchParams.set(k, String(v ?? ''));
+  try {
+    const response = await io.fetch(url, {
+      method: action.method,
+      headers: action.method === 'POST' ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+      body: action.method === 'POST' ? JSON.stringify(action.body) : undefined,
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    let data: unknown = null;
+    try {
+      data = text === '' ? null : JSON.parse(text);
+    } catch {
+      data = null;
+    }
+    io.stdout.write(`  · webhook answered ${response.status}\n`);
+    return { type: 'webhook_result', ok: response.ok, status: response.status, data };
+  } catch (error) {
+    io.stdout.write(`  · webhook failed: ${(error as Error).message}\n`);
+    return { type: 'webhook_result', ok: false };
+  }
+}
+
+function describe(action: Action): string {
+  switch (action.type) {
+    case 'send_message':
+      return message(action.message);
+    case 'set_conversation_data':
+      return `  · conversation data ${JSON.stringify(action.data)}`;
+    case 'set_people_data':
+      return `  · contact data ${JSON.stringify(action.data)}`;
+    case 'set_people_profile':
+      return `  · contact profile ${JSON.stringify(action.profile)}`;
+    case 'set_segments':
+      return `  · segments${action.add.length ? ` +${action.add.join(' +')}` : ''}${action.remove.length ? ` -${action.remove.join(' -')}` : ''}`;
+    case 'assign':
+      return `  · assign to ${action.user_id ?? action.email}`;
+    case 'unassign':
+      return '  · unassign';
+    case 'handoff':
+      return `  · handoff (${action.reason})${action.note ? `, note for operators: ${action.note}` : ''}`;
+    case 'resolve':
+      return '  · conversation resolved';
+    case 'webhook':
+      return `  · webhook ${action.method} ${action.url} ${JSON.stringify(action.body)}`;
+    case 'error':
+      return `  ! ${action.code} at ${action.block}: ${action.message}`;
+  }
+}
+
+function message(m: OutMessage): string {
+  switch (m.type) {
+    case 'text':
+      return `bot: ${m.text}`;
+    case 'picker':
+      return [`bot: ${m.text}`, ...m.choices.map((c, i) => (c.url ? `  [${c.label}] ${c.url}` : `  ${i + 1}) ${c.label}`))].join('\n');
+    case 'carousel':
+      return [`bot: ${m.text}`, ...m.cards.map((c, i) => `  ${i + 1}) ${c.title}${c.description ? ` — ${c.description}` : ''}${c.url ? ` ${c.url}` : ''}`)].join('\n');
+    case 'file':
+      return `bot: ${m.text ? `${m.text} ` : ''}[file ${m.file.name}] ${m.file.url}`;
+  }
+}

@@ -1,0 +1,273 @@
+// `crisp-mcp [serve]`: config → Crisp client (or the embedded sandbox) → MCP over stdio, or over
+// Streamable HTTP with --http (http.ts). In stdio mode stdout carries only MCP; everything else goes
+// to the stderr log, where HTTP mode also logs the URL it serves. With --bot-scenario (HTTP only) it
+// also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
+import { randomBytes } from 'node:crypto';
+import type { CrispClient } from '../crisp/client.js';
+import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { resolveWithKeychain } from '../credentials/resolve.js';
+import { registerSecret } from '../credentials/redact.js';
+import { createLogger, writeErrorLine } from '../log.js';
+import { useConfirmationSecret } from '../mcp/confirm.js';
+import { Guard } from '../mcp/guard.js';
+import { toolsFor } from '../mcp/server.js';
+import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
+import type { ToolDeps } from '../mcp/tools/deps.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
+import type { Autopilot } from '../autopilot/autopilot.js';
+import { startBot, type RunningBot } from './bot.js';
+import { BOT_EVENTS, DEFAULT_GUARDRAILS } from '../autopilot/guardrails.js';
+import { SandboxHooks } from '../sandbox/hooks.js';
+import type { Logger } from '../log.js';
+import { ConverseService } from '../converse/converse.js';
+import { ReplyDeliverer } from '../converse/delivery.js';
+import { openStore, StoreError, type Store } from '../store/index.js';
+import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import type { Sandbox } from '../sandbox/server.js';
+import { HOOKS_PATH, startHttpServer, type HttpServerHandle } from '../transport/http.js';
+import { serveStdioUntilStopped } from '../transport/stdio.js';
+
+export async function runServeCommand(argv: string[]): Promise<number> {
+  const log = createLogger();
+  let config: Config;
+  let tools;
+  try {
+    const flags = parseServeFlags(argv);
+    config = await resolveWithKeychain(flags);
+    tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SelectionError) {
+      writeErrorLine(`crisp-mcp: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const stateSecret = process.env.CRISP_MCP_STATE_SECRET?.trim();
+  if (stateSecret) {
+    registerSecret(stateSecret);
+    useConfirmationSecret(stateSecret);
+  }
+
+  // --bot-scenario: Crisp signs its hooks with CRISP_HOOK_SECRET (config.ts requires it); the embedded sandbox signs with a random one.
+  let hookSecret: string | undefined;
+  if (config.http?.bot) {
+    hookSecret = config.hookSecret ?? randomBytes(24).toString('hex');
+    registerSecret(hookSecret);
+  }
+
+  let sandbox: Sandbox | undefined;
+  if (config.sandbox) ({ sandbox, config } = await startEmbeddedSandbox(config, log));
+  const crisp = crispClientFor(config, log);
+  // Scenarios are compiled once here, at boot; a file that does not compile stops the start-up.
+  let scenarios: ScenarioLibrary | undefined;
+  let store: Store | undefined;
+  try {
+    const dir = config.scenariosDir ?? defaultScenariosDir();
+    scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
+    store = scenarios ? await openStore(config.store) : undefined;
+  } catch (error) {
+    if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
+      writeErrorLine(`crisp-mcp: ${error.message}`);
+      await crisp.close();
+      await sandbox?.close();
+      return 2;
+    }
+    throw error;
+  }
+  if (scenarios) log.info({ scenarios: scenarios.names(), store: store?.where }, 'scenarios loaded');
+  // The autopilot's scenario is checked before anything listens.
+  let botScenario: LoadedScenario | undefined;
+  const wanted = config.http?.bot?.scenario;
+  if (wanted !== undefined) {
+    let problem: string | undefined;
+    if (!scenarios) problem = `--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`;
+    else {
+      try {
+        botScenario = scenarios.require(wanted);
+      } catch (error) {
+        if (!(error instanceof UnknownScenarioError)) throw error;
+        problem = `--bot-scenario: ${error.message}`;
+      }
+    }
+    if (problem) {
+      writeErrorLine(`crisp-mcp: ${problem}`);
+      await store?.close();
+      await crisp.close();
+      await sandbox?.close();
+      return 2;
+    }
+  }
+  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
+  tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
+
+  if (config.http) {
+    const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
+    const code = await serveHttp(config.http, tools, deps, bot);
+    await store?.close();
+    await crisp.close();
+    await sandbox?.close();
+    if (code === 0) log.info('stopped');
+    return code;
+  }
+
+  log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
+  await serveStdioUntilStopped(tools, deps, log);
+  await store?.close();
+  await crisp.close();
+  await sandbox?.close();
+  return 0;
+}
+
+/** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
+async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot?: BotWiring): Promise<number> {
+  const { host, port, tokens, allowedHosts, crispAgent } = http;
+  for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
+  const converse = http.converse ? startConverse(http.converse, deps) : undefined;
+  if (typeof converse === 'string') {
+    writeErrorLine(`crisp-mcp: ${converse}`);
+    return 2;
+  }
+  let autopilot: Autopilot | undefined;
+  const hooks = bot ? hookReceiver(bot.secret, deps.log, () => autopilot) : undefined;
+  let server: HttpServerHandle;
+  try {
+    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) });
+  } catch (error) {
+    await converse?.stop();
+    const problem = listenProblem(error, host, port);
+    if (!problem) throw error;
+    writeErrorLine(`crisp-mcp: ${problem}`);
+    return 2;
+  }
+  const { config, log } = deps;
+  converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
+  let running: RunningAutopilot | undefined;
+  if (bot) {
+    try {
+      running = await startAutopilot(bot, server, deps, (a) => (autopilot = a));
+    } catch (error) {
+      await server.close();
+      await converse?.stop();
+      throw error;
+    }
+  }
+  const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
+  log.info(
+    { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
+    'crisp-mcp serving over Streamable HTTP',
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  // A second signal does not wait for the calls in flight.
+  const force = () => process.exit(130);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  log.info({ signal, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
+  await server.close();
+  // The conversations in flight finish (their turns are saved); deliveries still queued stay in the store.
+  await running?.stop();
+  // Every accepted /converse event is saved, then the deliveries in flight finish; the rest stays in the store.
+  await converse?.stop();
+  return 0;
+}
+
+interface ConverseRuntime {
+  service: ConverseService;
+  announce(url: string): void;
+  stop(): Promise<void>;
+}
+
+/** The converse API's service, reply deliverer and inactivity sweeper; a one-line reason when it cannot run. */
+function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | string {
+  const { scenarios, store, log } = deps;
+  if (!scenarios || !store) {
+    return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
+  }
+  if (!scenarios.get(c.scenario)) {
+    const names = scenarios.names();
+    return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
+  }
+  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}) });
+  deliverer.start();
+  service.startSweeper();
+  const webhook = new URL(c.webhookUrl);
+  return {
+    service,
+    announce(url) {
+      log.info({ url, webhook: `${webhook.origin}${webhook.pathname}`, scenario: c.scenario, idle_minutes: c.idleMinutes, store: store.where }, 'converse API on');
+      if (store.kind === 'memory') log.warn('converse: the store is memory, so replies not yet delivered are lost on restart; use --store sqlite:PATH or redis://');
+    },
+    async stop() {
+      await service.close();
+      await deliverer.stop();
+    },
+  };
+}
+
+/** What `serve --http --bot-scenario` needs to run the autopilot. */
+interface BotWiring {
+  scenario: LoadedScenario;
+  store: Store;
+  /** The hooks' signing secret (CRISP_HOOK_SECRET, or a random one the embedded sandbox signs with). */
+  secret: string;
+  crisp: CrispClient;
+  sandbox: Sandbox | undefined;
+}
+
+interface RunningAutopilot {
+  bot: RunningBot;
+  stop(): Promise<void>;
+}
+
+/** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
+function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
+  return {
+    secret,
+    events: BOT_EVENTS,
+    ready: () => current() !== undefined,
+    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => current()?.handle(event, { timestamp: event.timestamp }),
+    onError: (error: Error, status?: number) => {
+      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
+      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    },
+  };
+}
+
+/** The bot command's startBot in hooks mode on the MCP server's own `/hooks/crisp`; the embedded sandbox's hooks point there. */
+async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps: ToolDeps, attach: (autopilot: Autopilot) => void): Promise<RunningAutopilot> {
+  const { config, log } = deps;
+  const url = server.url.replace(/\/mcp$/, HOOKS_PATH);
+  // Listening first (the route is mounted already), then the sandbox's events flow, then the autopilot catches up.
+  const sandboxHooks = wiring.sandbox ? new SandboxHooks(wiring.sandbox.state, { url, secret: wiring.secret }) : undefined;
+  const { identifier, key, tier } = config.credentials!;
+  let bot: RunningBot;
+  try {
+    bot = await startBot({
+      crisp: wiring.crisp,
+      credentials: { identifier, key, tier },
+      store: wiring.store,
+      scenario: wiring.scenario,
+      guardrails: { ...DEFAULT_GUARDRAILS, replyBudget: { ...DEFAULT_GUARDRAILS.replyBudget }, inboxes: undefined, websites: new Set(config.websites) },
+      events: 'hooks',
+      log,
+      // The HTTP server closes itself; the autopilot only needs to be attached to its route.
+      hooks: { server: { url, server: server.server, attach, close: async () => {} } },
+    });
+  } catch (error) {
+    await sandboxHooks?.close();
+    throw error;
+  }
+  log.info({ scenario: wiring.scenario.name, events: 'hooks', url, websites: config.websites, store: wiring.store.where }, 'autopilot running');
+  return {
+    bot,
+    async stop() {
+      await bot.close();
+      await sandboxHooks?.close();
+      log.info(bot.autopilot.stats(), 'autopilot stopped');
+    },
+  };
+}

@@ -1,0 +1,414 @@
+// The converse API (design.md §8): any backend talks to a scenario over HTTP. `accept` checks an
+// event, appends it to the conversation's durable inbox (an outbox queue of the store under
+// `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
+// 202. A worker drains each inbox in order, one event at a time per conversation (under the
+// store's lock across processes): step the scenario, save the session (with the inbox seq it has
+// consumed) and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
+// delivery.ts drains the reply outbox to the webhook. A sweeper ends sessions idle for longer
+// than the inactivity timeout; the same timer picks up inbox items left by a crash.
+//
+// What a crash can cost: nothing accepted. An event answered 202 is in the store; one whose save
+// happened but whose ack did not is recognised by the session's `inboxSeq` and only acked (its
+// replies are not queued twice); a messageId is deduped atomically with the inbox append.
+import type { Logger } from '../log.js';
+import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
+import { callWebhook } from '../engine/actions.js';
+import { parseConverseInput, type ConverseEvent } from './input.js';
+import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
+import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
+
+export { parseConverseInput, CONVERSE_EVENT_TYPES, type ConverseEvent, type ConverseEventType } from './input.js';
+export { replyId, type ConverseReply, type ConverseSession, type ReplyType } from './turn.js';
+
+/** Store keys (positions, outbox, locks) of converse conversations start with this. */
+export const CONVERSE_PREFIX = 'converse:';
+export const DEFAULT_IDLE_MS = 30 * 60_000;
+/** How long a messageId is remembered. */
+export const DEDUPE_TTL_MS = 24 * 60 * 60_000;
+/** Events accepted but not yet run, across conversations, before /converse answers 503. */
+export const DEFAULT_MAX_QUEUED = 10_000;
+
+export interface ConverseOptions {
+  store: Store;
+  library: ScenarioLibrary;
+  /** The scenario every conversation runs. */
+  scenario: string;
+  /** A session with no event for this long ends (default 30 min). */
+  idleMs?: number;
+  log?: Logger;
+  /** Called after a save that queued replies (the deliverer's `kick`). */
+  onReplies?: (conversationKey: string) => void;
+  /** The clock the scenario reads (business hours) and replies are stamped with. */
+  now?: () => number;
+  /** For the scenario's webhooks (tests). */
+  fetch?: typeof fetch;
+  maxQueued?: number;
+}
+
+/** What /converse answers: http.ts sends it as JSON. */
+export interface ConverseAnswer {
+  status: 202 | 400 | 503;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+export type HandleOutcome =
+  | { status: 'saved'; version: number; replies: number }
+  | { status: 'duplicate' }
+  | { status: 'nothing' };
+
+/** Store keys of converse inboxes (accepted events not yet run) start with this; not with CONVERSE_PREFIX. */
+export const INBOX_PREFIX = 'converse-in:';
+/** The "scenario" of an inbox's position (the messageIds seen, for dedupe). */
+const INBOX_SCENARIO = 'converse-inbox';
+/** A messageId seen this many times ago in the same conversation is forgotten even within DEDUPE_TTL_MS. */
+const MAX_SEEN = 5_000;
+/** An inbox event whose run failed this many times is dropped (logged), so that it cannot block its conversation. */
+export const MAX_EVENT_ATTEMPTS = 8;
+const TURN_LOCK_TTL_MS = 5_000;
+
+/** The store key of a conversation. */
+export const conversationKey = (conversationId: string): string => `${CONVERSE_PREFIX}${conversationId}`;
+/** The store key (outbox queue and position) of a conversation's inbox. */
+export const inboxKey = (conversationId: string): string => `${INBOX_PREFIX}${conversationId}`;
+const lockKey = (conversationId: string): string => `${CONVERSE_PREFIX}lock:${conversationId}`;
+
+/** The inbox position's value: when each recent messageId was accepted. */
+interface InboxRecord {
+  kind: 'converse_inbox';
+  seen: Record<string, number>;
+}
+/** What an inbox item carries. */
+interface InboxPayload {
+  event: ConverseEvent;
+}
+
+const readSeen = (value: unknown): Record<string, number> => {
+  const seen = (value as Partial<InboxRecord> | undefined)?.seen;
+  return seen && typeof seen === 'object' ? seen : {};
+};
+/** The last inbox seq a saved session has consumed (0: none). */
+const inboxSeqOf = (value: unknown): number => {
+  const seq = (value as { inboxSeq?: unknown } | undefined)?.inboxSeq;
+  return typeof seq === 'number' ? seq : 0;
+};
+
+type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' };
+
+export class ConverseService {
+  readonly #o: ConverseOptions;
+  readonly #loaded: LoadedScenario;
+  readonly #idleMs: number;
+  readonly #now: () => number;
+  readonly #maxQueued: number;
+  /** Per conversation, the tail of its chain of pending work (inbox drains, time-outs). */
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Per conversation, the tail of its chain of inbox appends (arrival order). */
+  readonly #appends = new Map<string, Promise<void>>();
+  /** Conversations with a drain queued but not yet started. */
+  readonly #scheduled = new Set<string>();
+  /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
+  readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
+  /** Retry timers per conversation. */
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #appending = 0;
+  #closed = false;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping: Promise<number> | undefined;
+  #resuming = false;
+
+  /** Throws UnknownScenarioError (naming the valid ones) when the scenario is not in the library. */
+  constructor(options: ConverseOptions) {
+    this.#o = options;
+    this.#loaded = options.library.require(options.scenario);
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.#now = options.now ?? Date.now;
+    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  }
+
+  get scenario(): string {
+    return this.#loaded.name;
+  }
+
+  /** Events accepted (or being accepted) here and not yet run. */
+  get queued(): number {
+    return this.#appending + this.#pending.size;
+  }
+
+  /**
+   * Checks a parsed JSON body and appends the event to the conversation's durable inbox: 202 once
+   * it is in the store, 400 naming the field, or 503 (Retry-After) when full, closing or the store
+   * write failed. A messageId seen before in the conversation is answered 202 and not run again.
+   */
+  async accept(body: unknown): Promise<ConverseAnswer> {
+    const input = parseConverseInput(body);
+    if (!input.ok) return { status: 400, body: { error: 'invalid_request', field: input.field, message: input.message } };
+    if (this.#closed || this.queued >= this.#maxQueued) {
+      return { status: 503, body: { error: 'unavailable', message: this.#closed ? 'the server is shutting down; retry' : 'too many events waiting; retry shortly' }, headers: { 'retry-after': '1' } };
+    }
+    const event = input.event;
+    try {
+      await this.#enqueue(event);
+    } catch (err) {
+      this.#o.log?.error({ err, conversation: event.conversationId, eventType: event.type, messageId: event.messageId }, 'converse: cannot store the event');
+      return { status: 503, body: { error: 'unavailable', message: 'the event could not be stored; retry' }, headers: { 'retry-after': '1' } };
+    }
+    return { status: 202, body: { status: 'accepted', conversationId: event.conversationId, ...(event.messageId ? { messageId: event.messageId } : {}) } };
+  }
+
+  /** Runs one event (accept's work, awaited): dedupe and append to the inbox, then run it in order and return what it did. */
+  async handle(event: ConverseEvent): Promise<HandleOutcome> {
+    let settle: (outcome: HandleOutcome | Error) => void = () => undefined;
+    const ran = new Promise<HandleOutcome>((resolve, reject) => (settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))));
+    const enqueued = await this.#enqueue(event, settle);
+    return enqueued.status === 'duplicate' ? enqueued : ran;
+  }
+
+  /** Ends every session idle since before now − idle timeout, each with an `end` reply (reason inactivity); how many. */
+  async sweep(): Promise<number> {
+    this.#sweeping ??= this.#sweepAll().finally(() => (this.#sweeping = undefined));
+    return this.#sweeping;
+  }
+
+  /**
+   * Starts the background work: the inactivity sweep every `everyMs` (default: a quarter of the
+   * timeout, between 250 ms and 30 s), and, at once then every second, running the inbox events
+   * left pending (by a crash, a failed attempt or another process).
+   */
+  startSweeper(everyMs = Math.min(30_000, Math.max(250, this.#idleMs / 4))): void {
+    if (this.#sweeper || this.#closed) return;
+    let last = Date.now();
+    void this.resume();
+    this.#sweeper = setInterval(() => {
+      void this.resume();
+      if (Date.now() - last < everyMs) return;
+      last = Date.now();
+      this.sweep().catch((err: unknown) => this.#o.log?.error({ err }, 'converse: the inactivity sweep failed'));
+    }, Math.min(everyMs, 1_000));
+    this.#sweeper.unref();
+  }
+
+  /** Runs the inbox events pending in the store (accepted before a crash, or retried): their conversations are drained in order. */
+  async resume(): Promise<void> {
+    if (this.#resuming || this.#closed) return;
+    this.#resuming = true;
+    try {
+      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: INBOX_PREFIX });
+      for (const { conversation } of due) this.#kick(conversation.slice(INBOX_PREFIX.length));
+    } catch (err) {
+      this.#o.log?.error({ err }, 'converse: cannot read the pending inbox events');
+    } finally {
+      this.#resuming = false;
+    }
+  }
+
+  /** Stops taking events and sweeping, then waits for every event accepted here to be run (one waiting for a retry stays in the store). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    await this.#sweeping?.catch(() => undefined);
+    for (;;) {
+      for (const timer of this.#timers.values()) clearTimeout(timer);
+      this.#timers.clear();
+      if (this.#chains.size === 0 && this.#appends.size === 0) break;
+      await Promise.all([...this.#chains.values(), ...this.#appends.values()]);
+    }
+  }
+
+  /** Appends the event to its conversation's inbox (after the ones accepted before it here), unless its messageId was seen; then kicks the drain. */
+  async #enqueue(event: ConverseEvent, waiter?: (outcome: HandleOutcome | Error) => void): Promise<Enqueued> {
+    this.#appending++;
+    try {
+      const result = await this.#serial(this.#appends, event.conversationId, () => this.#append(event));
+      if (result.status === 'queued') {
+        this.#pending.set(this.#itemKey(event.conversationId, result.seq), waiter ? [waiter] : []);
+        this.#kick(event.conversationId);
+      }
+      return result;
+    } finally {
+      this.#appending--;
+    }
+  }
+
+  /** One savePosition: the inbox item and the messageId seen, together; retried when another writer got in first. */
+  async #append(event: ConverseEvent): Promise<Enqueued> {
+    const { store } = this.#o;
+    const key = inboxKey(event.conversationId);
+    for (let attempt = 1; ; attempt++) {
+      const found = await store.getPosition(key, INBOX_SCENARIO);
+      const now = Date.now();
+      const seen = readSeen(found?.value);
+      if (event.messageId !== undefined) {
+        const at = seen[event.messageId];
+        if (at !== undefined && now - at < DEDUPE_TTL_MS) return { status: 'duplicate' };
+      }
+      // Forget messageIds past their time, and the oldest past MAX_SEEN.
+      const kept = Object.entries(seen)
+        .filter(([, at]) => now - at < DEDUPE_TTL_MS)
+        .sort((a, b) => a[1] - b[1])
+        .slice(-(MAX_SEEN - 1));
+      if (event.messageId !== undefined) kept.push([event.messageId, now]);
+      const record: InboxRecord = { kind: 'converse_inbox', seen: Object.fromEntries(kept) };
+      const payload: InboxPayload = { event };
+      const saved = await store.savePosition(key, INBOX_SCENARIO, record, { expectedVersion: found?.version ?? 0, outbox: [{ payload }] });
+      if (saved.ok) return { status: 'queued', seq: saved.outbox[0]!.seq };
+      if (attempt >= 20) throw new StoreError('store_lock_busy', `the inbox of conversation ${event.conversationId} kept changing under the append`);
+    }
+  }
+
+  #itemKey(conversationId: string, seq: number): string {
+    return `${conversationId}\0${seq}`;
+  }
+
+  /** Drains the conversation's inbox soon (once: a drain already queued will see the new items). */
+  #kick(conversationId: string): void {
+    if (this.#scheduled.has(conversationId)) return;
+    this.#scheduled.add(conversationId);
+    void this.#serial(this.#chains, conversationId, async () => {
+      this.#scheduled.delete(conversationId);
+      await this.#drain(conversationId);
+    });
+  }
+
+  #retryAt(conversationId: string, at: number): void {
+    if (this.#closed || this.#timers.has(conversationId)) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(conversationId);
+      this.#kick(conversationId);
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.#timers.set(conversationId, timer);
+  }
+
+  /** Runs the conversation's inbox items in order until it is empty, or an item must wait. */
+  async #drain(conversationId: string): Promise<void> {
+    const { store } = this.#o;
+    const key = inboxKey(conversationId);
+    for (;;) {
+      let item: OutboxItem<InboxPayload> | undefined;
+      try {
+        item = await store.outboxHead<InboxPayload>(key);
+      } catch (err) {
+        this.#o.log?.error({ err, conversation: conversationId }, 'converse: cannot read the inbox');
+        return this.#retryAt(conversationId, Date.now() + 1_000);
+      }
+      if (!item) return;
+      if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversationId, item.nextAttemptAt);
+      const event = item.payload.event;
+      const waiting = this.#itemKey(conversationId, item.seq);
+      let outcome: HandleOutcome;
+      try {
+        outcome = await this.#run(event, item.seq);
+      } catch (err) {
+        if (err instanceof StoreError && err.code === 'store_lock_busy') return this.#retryAt(conversationId, Date.now() + 200); // another process runs it
+        if (item.attempts + 1 >= MAX_EVENT_ATTEMPTS) {
+          this.#o.log?.error({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, attempts: item.attempts + 1 }, 'converse: event dropped after repeated failures');
+          if (!(await store.outboxAck(key, item.seq).catch(() => false))) return this.#retryAt(conversationId, Date.now() + 1_000);
+          this.#settle(waiting, err instanceof Error ? err : new Error(String(err)));
+          continue;
+        }
+        const delay = Math.min(30_000, 100 * 2 ** (item.attempts + 1));
+        this.#o.log?.warn({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, retry_in_ms: delay }, 'converse: event failed; will retry');
+        await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+        return this.#retryAt(conversationId, Date.now() + delay);
+      }
+      this.#settle(waiting, outcome);
+    }
+  }
+
+  #settle(key: string, outcome: HandleOutcome | Error): void {
+    const waiters = this.#pending.get(key);
+    this.#pending.delete(key);
+    for (const waiter of waiters ?? []) waiter(outcome);
+  }
+
+  /** Runs one inbox item: step, save session (with `inboxSeq`) + replies atomically, ack. Already consumed (a crash before the ack): only ack. */
+  async #run(event: ConverseEvent, seq: number): Promise<HandleOutcome> {
+    const { store } = this.#o;
+    return withLock(store, lockKey(event.conversationId), async (lease) => {
+      const key = conversationKey(event.conversationId);
+      const found = await store.getPosition(key, this.#loaded.name);
+      let outcome: HandleOutcome = { status: 'nothing' };
+      if (inboxSeqOf(found?.value) < seq) {
+        const version = (found?.version ?? 0) + 1;
+        const turn = await converseTurn({ loaded: this.#loaded, prior: this.#read(found?.value, event.conversationId), event, version, now: this.#now(), callWebhook: this.#callWebhook });
+        if (turn) {
+          for (const note of turn.notes) this.#o.log?.warn({ conversation: event.conversationId, scenario: this.#loaded.name }, note);
+          if (lease.signal.aborted) throw lease.signal.reason;
+          const saved = await store.savePosition(key, this.#loaded.name, { ...turn.session, inboxSeq: seq }, {
+            expectedVersion: version - 1,
+            outbox: turn.replies.map((reply) => ({ id: reply.messageId, payload: reply })),
+            trackIdle: turn.session.status === 'active',
+          });
+          if (!saved.ok) throw new StoreError('store_lock_lost', `conversation ${event.conversationId} was saved by someone else during the turn (version ${saved.current})`);
+          if (turn.replies.length > 0) this.#o.onReplies?.(key);
+          outcome = { status: 'saved', version: saved.version, replies: turn.replies.length };
+        }
+      }
+      await store.outboxAck(inboxKey(event.conversationId), seq);
+      return outcome;
+      // A short lock, kept alive while the turn runs: after a crash another process takes over within 5 s.
+    }, { ttlMs: TURN_LOCK_TTL_MS });
+  }
+
+  async #sweepAll(): Promise<number> {
+    const { store } = this.#o;
+    let count = 0;
+    for (;;) {
+      const before = Date.now() - this.#idleMs; // the store stamps saves with its writer's clock
+      const idle = (await store.listIdle(before, 100)).filter((p) => p.conversation.startsWith(CONVERSE_PREFIX));
+      const done = await Promise.all(idle.map((p) => this.#serial(this.#chains, p.conversation.slice(CONVERSE_PREFIX.length), () => this.#timeOut(p.conversation, p.scenario, before))));
+      count += done.filter(Boolean).length;
+      if (idle.length < 100 || this.#closed || !done.some(Boolean)) return count;
+    }
+  }
+
+  /** Ends one idle session, unless an event came meanwhile. True when it ended it. */
+  async #timeOut(key: string, scenario: string, before: number): Promise<boolean> {
+    const { store } = this.#o;
+    const id = key.slice(CONVERSE_PREFIX.length);
+    try {
+      return await withLock(store, lockKey(id), async () => {
+        const found = await store.getPosition(key, scenario);
+        if (!found || found.updatedAt >= before) return false;
+        const session = this.#read(found.value, id);
+        const now = this.#now();
+        const replies = session?.status === 'active' ? [inactivityEnd(session, scenario, found.version + 1, now)] : [];
+        const base = session ? (session.status === 'active' ? ended(session, 'inactivity', now) : session) : found.value;
+        const value = session && inboxSeqOf(found.value) > 0 ? { ...session, ...(base as ConverseSession), inboxSeq: inboxSeqOf(found.value) } : base;
+        const saved = await store.savePosition(key, scenario, value, { expectedVersion: found.version, outbox: replies.map((r) => ({ id: r.messageId, payload: r })), trackIdle: false });
+        if (saved.ok && replies.length > 0) this.#o.onReplies?.(key);
+        return saved.ok && replies.length > 0;
+      }, { waitMs: 0 });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'store_lock_busy') return false; // an event is running: not idle
+      throw err;
+    }
+  }
+
+  /** Runs `fn` after everything queued before it in `chains` for this conversation. */
+  #serial<T>(chains: Map<string, Promise<void>>, conversationId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = chains.get(conversationId) ?? Promise.resolve();
+    const result = previous.then(fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    chains.set(conversationId, tail);
+    void tail.then(() => {
+      if (chains.get(conversationId) === tail) chains.delete(conversationId);
+    });
+    return result;
+  }
+
+  #read(value: unknown, conversationId: string): ConverseSession | undefined {
+    if (value === undefined) return undefined;
+    const parsed = ConverseSession.safeParse(value);
+    if (parsed.success) return parsed.data;
+    this.#o.log?.warn({ conversation: conversationId }, 'converse: unreadable session record; starting a new session');
+    return undefined;
+  }
+
+  readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => callWebhook(action, key, this.#o.fetch);
+}

@@ -1,0 +1,266 @@
+// Delivers the converse API's bot replies: drains the store's outbox, each reply its own POST to
+// the configured webhook, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`,
+// `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`).
+//
+// - In order within a conversation: one delivery at a time per conversation, and an item leaves
+//   the outbox only once the receiver answered 2xx.
+// - Independent across conversations: each has its own head and its own retry clock, and up to
+//   `concurrency` conversations are delivered at once, so one that fails does not hold the others.
+// - Retried with capped exponential backoff and equal jitter on network errors, timeouts, 408,
+//   429 and 5xx (a Retry-After is honoured); any other answer is the receiver refusing the reply
+//   for good: it is dropped, with an error log line. A reply still failing after `maxAgeMs` too.
+// - Durable: the outbox lives in the store, so pending replies are picked up at start; the store
+//   lock per conversation keeps two processes from delivering the same one.
+// - At least once: a reply whose 2xx was lost (crash before the ack) is sent again, with the same
+//   `webhook-id`; receivers dedupe on it, as Standard Webhooks asks.
+import { createHmac } from 'node:crypto';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
+import { USER_AGENT } from '../version.js';
+
+export interface RetryPolicy {
+  /** First delay (default 1 s); each failure doubles it. */
+  baseMs?: number;
+  /** Longest delay between two attempts (default 10 min). */
+  maxMs?: number;
+  /** A reply still undelivered this long after it was queued is dropped (default 3 days). */
+  maxAgeMs?: number;
+}
+
+export interface DelivererOptions {
+  store: Store;
+  /** The webhook every reply is POSTed to. */
+  url: string;
+  /** `whsec_` + base64 of the HMAC key. */
+  secret: string;
+  /** Only outbox conversations whose key starts with this are delivered (default `converse:`). */
+  prefix?: string;
+  /** Per attempt, from connecting to the end of the answer (default 10 s). */
+  timeoutMs?: number;
+  /** Conversations delivered at once (default 16). */
+  concurrency?: number;
+  /** How often the store is asked for due replies (default 1 s): at start, for retries, and for replies queued by other processes. */
+  pollMs?: number;
+  retry?: RetryPolicy;
+  log?: Logger;
+  /** Outgoing requests go through it (tests); an own keep-alive Agent otherwise. */
+  dispatcher?: Dispatcher;
+}
+
+export interface DeliveryStats {
+  delivered: number;
+  retried: number;
+  dropped: number;
+}
+
+type Attempt = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+
+const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+/** The HMAC key of a `whsec_` secret (the base64 after the prefix). */
+export function webhookKey(secret: string): Buffer {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+  if (key.length === 0) throw new RangeError('the webhook secret must be whsec_ followed by base64');
+  return key;
+}
+
+/** The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
+export function signWebhook(key: Buffer, id: string, timestamp: number, body: string): string {
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+export class ReplyDeliverer {
+  readonly stats: DeliveryStats = { delivered: 0, retried: 0, dropped: 0 };
+  readonly #o: DelivererOptions;
+  readonly #key: Buffer;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #concurrency: number;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownDispatcher: boolean;
+  /** Conversations being delivered now. */
+  readonly #active = new Map<string, Promise<void>>();
+  /** Kicked while active: deliver again once the current round ends. */
+  readonly #again = new Set<string>();
+  /** Kicked while every slot was taken, in kick order. */
+  readonly #waiting = new Set<string>();
+  /** Retry timers, per conversation. */
+  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  #poller: NodeJS.Timeout | undefined;
+  #polling = false;
+  #stopped = false;
+
+  constructor(options: DelivererOptions) {
+    this.#o = options;
+    this.#key = webhookKey(options.secret);
+    this.#prefix = options.prefix ?? 'converse:';
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#concurrency = options.concurrency ?? 16;
+    this.#ownDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({ connections: this.#concurrency, keepAliveTimeout: 10_000, connectTimeout: this.#timeoutMs, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
+  }
+
+  /** Delivers what is pending now, then keeps polling. */
+  start(): void {
+    if (this.#poller || this.#stopped) return;
+    void this.#poll();
+    this.#poller = setInterval(() => void this.#poll(), this.#o.pollMs ?? 1_000);
+    this.#poller.unref();
+  }
+
+  /** A conversation has new replies (or is due): deliver it as soon as a slot is free. */
+  kick(conversation: string): void {
+    if (this.#stopped || !conversation.startsWith(this.#prefix)) return;
+    if (this.#active.has(conversation)) {
+      this.#again.add(conversation);
+      return;
+    }
+    if (this.#active.size >= this.#concurrency) {
+      this.#waiting.add(conversation);
+      return;
+    }
+    const round = this.#deliver(conversation).finally(() => {
+      this.#active.delete(conversation);
+      if (this.#again.delete(conversation)) this.kick(conversation);
+      for (const next of this.#waiting) {
+        if (this.#active.size >= this.#concurrency) break;
+        this.#waiting.delete(next);
+        this.kick(next);
+      }
+    });
+    this.#active.set(conversation, round);
+  }
+
+  /** Stops starting deliveries, lets the ones in flight finish (each within its timeout) and acks them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#poller);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#waiting.clear();
+    while (this.#active.size > 0) await Promise.all([...this.#active.values()]);
+    if (this.#ownDispatcher) await this.#dispatcher.close();
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#stopped) return;
+    this.#polling = true;
+    try {
+      // Only reply queues: the converse inboxes (`converse-in:`, accepted events) and the autopilot's share the store's outbox.
+      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: this.#prefix });
+      for (const { conversation } of due) this.kick(conversation);
+    } catch (err) {
+      this.#o.log?.error({ err }, 'converse delivery: cannot read the outbox');
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** One round for one conversation: its items in order, until it is empty or an attempt fails. */
+  async #deliver(conversation: string): Promise<void> {
+    const { store } = this.#o;
+    try {
+      await withLock(
+        store,
+        `${this.#prefix}delivery:${conversation}`,
+        async (lease) => {
+          while (!this.#stopped && !lease.signal.aborted) {
+            const item = await store.outboxHead<unknown>(conversation);
+            if (!item) return;
+            if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversation, item.nextAttemptAt);
+            const attempt = await this.#post(item);
+            if (attempt.ok) {
+              await store.outboxAck(conversation, item.seq);
+              this.stats.delivered++;
+              continue;
+            }
+            const now = Date.now();
+            // A Retry-After of 0 still waits a little: no tight loop against a receiver that keeps saying it.
+            const delay = attempt.retryAfterMs === undefined ? this.#backoff(item.attempts) : Math.max(100, attempt.retryAfterMs);
+            if (!attempt.retry || now + delay - item.createdAt > (this.#o.retry?.maxAgeMs ?? 3 * 24 * 60 * 60_000)) {
+              this.#o.log?.error({ conversation, messageId: item.id, attempts: item.attempts + 1, error: attempt.error }, 'converse delivery: reply dropped');
+              await store.outboxAck(conversation, item.seq);
+              this.stats.dropped++;
+              continue;
+            }
+            this.#o.log?.warn({ conversation, messageId: item.id, attempts: item.attempts + 1, error: attempt.error, retry_in_ms: delay }, 'converse delivery: will retry');
+            await store.outboxRetry(conversation, item.seq, { nextAttemptAt: now + delay, error: attempt.error });
+            this.stats.retried++;
+            return this.#retryAt(conversation, now + delay);
+          }
+        },
+        // A short lock, kept alive while we work: after a crash another process takes over within 5 s.
+        { ttlMs: 5_000, waitMs: 0 },
+      );
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'store_lock_busy')) this.#o.log?.error({ err, conversation }, 'converse delivery: round failed');
+      this.#retryAt(conversation, Date.now() + (this.#o.pollMs ?? 1_000));
+    }
+  }
+
+  /** POSTs one reply, signed; classifies the answer. */
+  async #post(item: OutboxItem): Promise<Attempt> {
+    const body = JSON.stringify(item.payload);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+    try {
+      const response = await request(this.#o.url, {
+        method: 'POST',
+        dispatcher: this.#dispatcher,
+        signal: abort.signal,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': USER_AGENT,
+          'webhook-id': item.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(this.#key, item.id, timestamp, body),
+        },
+        body,
+      });
+      await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return { ok: true };
+      const retry = status === 408 || status === 429 || status >= 500;
+      const after = retry ? retryAfterMs(response.headers['retry-after']) : undefined;
+      return { ok: false, retry, error: `HTTP ${status}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return { ok: false, retry: true, error: abort.signal.aborted ? 'timed out' : `network error${code ? ` (${code})` : ''}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Capped exponential backoff with equal jitter: half the delay fixed, half random. */
+  #backoff(failures: number): number {
+    const base = this.#o.retry?.baseMs ?? 1_000;
+    const capped = Math.min(this.#o.retry?.maxMs ?? 10 * 60_000, base * 2 ** Math.min(failures, 30));
+    return Math.round(capped / 2 + Math.random() * (capped / 2));
+  }
+
+  #retryAt(conversation: string, at: number): void {
+    if (this.#stopped) return;
+    const set = this.#timers.get(conversation);
+    if (set && set.at <= at) return;
+    if (set) clearTimeout(set.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(conversation);
+      this.kick(conversation);
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.#timers.set(conversation, { at, timer });
+  }
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; capped at an hour; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || text.trim() === '') return undefined;
+  const ms = /^\s*\d+\s*$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}

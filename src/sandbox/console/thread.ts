@@ -1,0 +1,141 @@
+// One conversation: who the visitor is (meta, profile), the state and assignment controls, the
+// thread as Crisp shows it, and the two composers (the visitor's and the operator's).
+import type { Message, Operator, SandboxApi, Thread } from './api.js';
+import { el, shortTime } from './dom.js';
+
+interface Choice {
+  value: string;
+  label: string;
+  selected?: boolean;
+  action?: { type?: string; target?: string };
+}
+
+export interface ConversationView {
+  sessionId: string;
+  update(thread: Thread): void;
+}
+
+/** Builds the view for one conversation; `update` redraws its details and thread in place, leaving the composers alone. */
+export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], report: (error: unknown) => void): ConversationView {
+  const details = el('div', { class: 'details' });
+  const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
+  const act = (work: () => Promise<unknown>) => void work().catch(report);
+
+  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act);
+  const operator = composer('operator', 'Write as an operator', [
+    ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
+    ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
+  ], act);
+  root.replaceChildren(details, thread, el('div', { class: 'composers' }, visitor, operator));
+
+  return {
+    sessionId,
+    update({ conversation, messages, person }) {
+      const meta = conversation.meta ?? {};
+      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => act(() => api.setState(sessionId, value)));
+      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => act(() => api.assign(sessionId, value || null)));
+      const fields: Array<[string, string | undefined]> = [
+        ['email', meta.email],
+        ['phone', meta.phone],
+        ['segments', meta.segments?.join(', ')],
+        ['data', meta.data && Object.keys(meta.data).length ? JSON.stringify(meta.data) : undefined],
+        ['profile', person ? [person.person?.nickname, person.company?.name, person.person?.geolocation?.city].filter(Boolean).join(' · ') : undefined],
+        ['session', conversation.session_id],
+      ];
+      details.replaceChildren(
+        el('h2', {}, meta.nickname || 'Visitor'),
+        stateSelect,
+        assignSelect,
+        el('dl', {}, ...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!)))),
+      );
+      const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
+      thread.replaceChildren(...messages.map((m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice)))));
+      if (atBottom) thread.scrollTop = thread.scrollHeight;
+    },
+  };
+}
+
+type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
+
+/** A labelled text area; Enter sends with the first action, Shift+Enter is a new line. */
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => void): HTMLElement {
+  const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
+  const submit = (send: Send[2]) => {
+    const text = input.value.trim();
+    if (!text) return;
+    act(async () => {
+      await send(text);
+      input.value = '';
+    });
+  };
+  input.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    submit(actions[0]![2]);
+  });
+  const buttons = actions.map(([text, id, send]) => {
+    const button = el('button', { type: 'button', id }, text);
+    button.addEventListener('click', () => submit(send));
+    return button;
+  });
+  return el('div', { class: `composer ${side}` }, el('label', { for: input.id }, label), input, el('div', { class: 'actions' }, ...buttons));
+}
+
+function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => void): HTMLElement {
+  const control = el('select', { id }, ...options.map(([value, text]) => el('option', { value, selected: value === current }, text)));
+  control.addEventListener('change', () => onChange(control.value));
+  return el('label', { class: 'muted' }, `${label} `, control);
+}
+
+/** Who wrote it, as Crisp tells them apart: the visitor (`from: user`), a bot (`automated`), an operator; notes apart. */
+function author(m: Message, visitor: string): { kind: 'visitor' | 'bot' | 'operator' | 'note'; name: string } {
+  if (m.from === 'user') return { kind: 'visitor', name: visitor };
+  const name = m.user?.nickname || 'Operator';
+  if (m.type === 'note') return { kind: 'note', name: `private note · ${name}` };
+  return m.automated ? { kind: 'bot', name: `bot · ${name}` } : { kind: 'operator', name };
+}
+
+function messageItem(m: Message, visitor: string, choose: (value: string) => void): HTMLElement {
+  const who = author(m, visitor);
+  return el(
+    'li',
+    { class: `message ${who.kind}`, 'data-fingerprint': String(m.fingerprint), 'data-type': m.type },
+    el('span', { class: 'who' }, `${who.name} · ${shortTime(m.timestamp)}${m.type === 'text' || m.type === 'note' ? '' : ` · ${m.type}`}`),
+    ...body(m, who.kind === 'visitor', choose),
+  );
+}
+
+function body(m: Message, byVisitor: boolean, choose: (value: string) => void): Array<Node | string> {
+  if (typeof m.content === 'string') return [m.content];
+  const c = (m.content ?? {}) as Record<string, unknown>;
+  switch (m.type) {
+    case 'picker': {
+      const choices = (c.choices as Choice[] | undefined) ?? [];
+      if (byVisitor) return [`chose “${choices.find((x) => x.selected)?.label ?? '?'}”`];
+      const answered = choices.some((x) => x.selected);
+      return [
+        String(c.text ?? ''),
+        el(
+          'div',
+          { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' },
+          ...choices.map((choice) => {
+            if (choice.action?.type === 'link' && choice.action.target) return el('a', { href: choice.action.target, target: '_blank', rel: 'noopener noreferrer' }, `${choice.label} ↗`);
+            const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
+            button.addEventListener('click', () => choose(choice.value));
+            return button;
+          }),
+        ),
+      ];
+    }
+    case 'carousel': {
+      const targets = (c.targets as Array<{ title: string; description?: string; actions?: Array<{ label: string; url: string }> }> | undefined) ?? [];
+      return [String(c.text ?? ''), el('div', { class: 'choices' }, ...targets.flatMap((t) => (t.actions?.length ? t.actions.map((a) => el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer' }, `${t.title}: ${a.label} ↗`)) : [el('span', {}, t.title)])))];
+    }
+    case 'file':
+    case 'animation':
+    case 'audio':
+      return [el('a', { href: String(c.url ?? '#'), target: '_blank', rel: 'noopener noreferrer' }, String(c.name ?? c.url ?? m.type))];
+    default:
+      return [String(c.text ?? JSON.stringify(c))];
+  }
+}

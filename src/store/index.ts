@@ -1,0 +1,50 @@
+// Choosing and opening a store: `--store` / CRISP_MCP_STORE → one of memory, SQLite, Redis.
+import { hideUserinfo } from '../credentials/redact.js';
+import { MemoryStore } from './memory.js';
+import { RedisStore, type RedisStoreOptions } from './redis.js';
+import { defaultSqlitePath, SqliteStore } from './sqlite.js';
+import { StoreError, type Store } from './types.js';
+
+export * from './types.js';
+export { withLock, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, type Lease, type LockOptions } from './lock.js';
+export { MemoryBacking, MemoryStore } from './memory.js';
+export { defaultSqlitePath, SqliteStore } from './sqlite.js';
+export { DEFAULT_REDIS_PREFIX, redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
+
+/** What `--store` names. Structurally the same as config.ts's StoreConfig, so that one can be passed as is. */
+export type StoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path?: string }
+  | { kind: 'redis'; url: string };
+
+export const STORE_FORMS = 'sqlite (the default file), sqlite:PATH, redis://HOST:PORT, rediss://HOST:PORT or memory';
+
+/** Parses `sqlite`, `sqlite:PATH`, `redis://…`, `rediss://…` or `memory`; undefined or '' means SQLite at its default path. */
+export function parseStoreSpec(spec: string | undefined): StoreSpec {
+  const text = spec?.trim() ?? '';
+  if (text === '' || text === 'sqlite') return { kind: 'sqlite' };
+  if (text === 'memory') return { kind: 'memory' };
+  if (text.startsWith('sqlite:') && text.length > 'sqlite:'.length) return { kind: 'sqlite', path: text.slice('sqlite:'.length) };
+  if (/^rediss?:\/\/[^/\s?#]+/.test(text)) {
+    try {
+      new URL(text);
+      return { kind: 'redis', url: text };
+    } catch {
+      // falls through to the error below
+    }
+  }
+  throw new StoreError('store_bad_spec', `--store (or CRISP_MCP_STORE) must be ${STORE_FORMS}, got "${hideUserinfo(spec ?? '')}"`);
+}
+
+/** Opens the store `spec` names (see parseStoreSpec). Callers `close()` it when done. */
+export async function openStore(spec: string | StoreSpec | undefined, options: RedisStoreOptions = {}): Promise<Store> {
+  const s = typeof spec === 'object' ? spec : parseStoreSpec(spec);
+  switch (s.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      return new SqliteStore(s.path ?? defaultSqlitePath());
+    case 'redis':
+      return RedisStore.connect(s.url, options);
+  }
+}

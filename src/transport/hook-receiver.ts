@@ -1,0 +1,68 @@
+// Crisp's Web Hooks as a node:http route: POST only, the body read with the server's one body
+// reader (a refused upload is drained, never reset), then src/crisp/hooks.ts decides — 403 / 400 /
+// 200 — and the event is handed over after the answer (Crisp only waits for the status). Mounted
+// by `serve --http` and by `bot --events hooks`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkHookRequest, isRtmEventName, type HookCheckOptions, type HookDecision, type HookDelivery, type HookEvent } from '../crisp/index.js';
+import { readBody } from './http-io.js';
+
+export interface HookHandlerOptions extends HookCheckOptions {
+  /** Called after the 200 is sent, in arrival order; a throw or rejection goes to `onError`. */
+  onEvent: (event: HookEvent, delivery: HookDelivery) => void | Promise<void>;
+  /** Refused deliveries (with the status sent) and `onEvent` failures. Never given the body. */
+  onError?: (error: Error, status?: number) => void;
+  /** Largest body accepted, in bytes (413 above). Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** A node:http request listener for Crisp's Web Hooks: 405 / 413 / 403 / 400 / 200, then `onEvent`. */
+export function createHookHandler(options: HookHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  if (!options.secret) throw new TypeError('createHookHandler needs the hook signing secret (CRISP_HOOK_SECRET)');
+  for (const name of options.events ?? []) if (!isRtmEventName(name)) throw new TypeError(`"${name}" is not a Crisp event name`);
+  const limit = options.maxBodyBytes ?? 1024 * 1024;
+  const report = (error: Error, status?: number) => {
+    if (options.onError) options.onError(error, status);
+    // A refusal is already told to the sender by its status; a failure of ours must not vanish.
+    else if (status === undefined || status >= 500) process.emitWarning(error.message, { type: error.name, code: 'CRISP_HOOK' });
+  };
+
+  const receive = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method !== 'POST') {
+      req.resume();
+      return answer(res, 405, 'method not allowed; Crisp posts hooks', { allow: 'POST' });
+    }
+    const body = await readBody(req, limit);
+    if (body === 'too_large') return answer(res, 413, 'body too large');
+    let decision: HookDecision;
+    try {
+      decision = checkHookRequest(req.headers, body, options);
+    } catch (error) {
+      report(error instanceof Error ? error : new Error(String(error)), 500);
+      return answer(res, 500, 'internal error');
+    }
+    if ('error' in decision) {
+      report(decision.error, decision.status);
+      return answer(res, decision.status, decision.status === 403 ? 'invalid signature' : decision.error.message);
+    }
+    answer(res, 200, 'ok');
+    if (!('event' in decision)) return;
+    // The answer goes first: Crisp only waits for the status (ack fast, then process).
+    setImmediate(() => {
+      try {
+        const result = options.onEvent(decision.event, decision.delivery);
+        if (result instanceof Promise) result.catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
+      } catch (error) {
+        report(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  };
+
+  // A body the client stopped sending midway leaves nobody to answer: the connection is gone.
+  return (req, res) => void receive(req, res).catch(() => res.destroy());
+}
+
+function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

@@ -1,0 +1,106 @@
+// The stdio transport, with one change to the SDK's: when stdin ends, the requests already read
+// are still answered before the connection closes. The SDK's StdioServerTransport closes at
+// end-of-file, dropping every call in flight, so `printf '<initialize>\n<tools/call>\n' | crisp-mcp`
+// printed no answer to the call. Here stdin reaches that transport through a pipe we end only
+// once every request read has its response written (or the grace period is over).
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import type { Logger } from '../log.js';
+import { buildServer } from '../mcp/server.js';
+import type { AnyTool } from '../mcp/tools/define.js';
+import type { ToolDeps } from '../mcp/tools/deps.js';
+
+/** Requests that stay open by design and are ended by the teardown itself, not answered first. */
+const LONG_LIVED = new Set(['subscriptions/listen']);
+
+export interface DrainingStdioOptions {
+  stdin?: Readable;
+  stdout?: Writable;
+  /** After stdin ends, how long calls in flight may take before the connection closes anyway. Default 30 s. */
+  graceMs?: number;
+}
+
+export class DrainingStdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  /** Resolves once the connection is closed: stdin ended and the calls in flight are answered. */
+  readonly closed: Promise<void>;
+
+  readonly #inner: StdioServerTransport;
+  readonly #input = new PassThrough();
+  readonly #stdin: Readable;
+  readonly #graceMs: number;
+  readonly #pending = new Set<string | number>();
+  #inputEnded = false;
+  #grace: NodeJS.Timeout | undefined;
+
+  constructor(options: DrainingStdioOptions = {}) {
+    this.#stdin = options.stdin ?? process.stdin;
+    this.#graceMs = options.graceMs ?? 30_000;
+    this.#inner = new StdioServerTransport(this.#input, options.stdout ?? process.stdout);
+    let closed!: () => void;
+    this.closed = new Promise((resolve) => (closed = resolve));
+    this.#inner.onclose = () => {
+      clearTimeout(this.#grace);
+      this.#stdin.off('data', this.#forward).off('end', this.#stdinEnded).off('close', this.#stdinEnded);
+      closed();
+      this.onclose?.();
+    };
+    this.#inner.onerror = (error) => this.onerror?.(error);
+    this.#inner.onmessage = (message) => {
+      if (isJSONRPCRequest(message) && !LONG_LIVED.has(message.method)) this.#pending.add(message.id);
+      this.onmessage?.(message);
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.#inner.start();
+    this.#stdin.on('data', this.#forward).once('end', this.#stdinEnded).once('close', this.#stdinEnded);
+    if (this.#stdin.readableEnded || this.#stdin.destroyed) this.#stdinEnded();
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    try {
+      await this.#inner.send(message);
+    } finally {
+      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined && this.#pending.delete(message.id)) this.#endIfDone();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  #forward = (chunk: Buffer) => {
+    this.#input.write(chunk);
+  };
+
+  #stdinEnded = () => {
+    if (this.#inputEnded) return;
+    this.#inputEnded = true;
+    this.#grace = setTimeout(() => this.#input.end(), this.#graceMs).unref();
+    // Let the messages of the last chunk be read (and counted) before judging what is in flight.
+    setImmediate(() => this.#endIfDone());
+  };
+
+  #endIfDone(): void {
+    if (this.#inputEnded && this.#pending.size === 0) this.#input.end();
+  }
+}
+
+/**
+ * Serves MCP over stdio until stdin ends (once the calls already read are answered) or SIGINT/SIGTERM,
+ * then closes the transport. stdout carries only MCP; logs go to stderr.
+ */
+export async function serveStdioUntilStopped(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger): Promise<void> {
+  const transport = new DrainingStdioTransport();
+  const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
+  await new Promise<void>((resolve) => {
+    void transport.closed.then(resolve);
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await handle.close();
+}

@@ -1,0 +1,197 @@
+// The autopilot end to end, in this process, against the sandbox over both event sources: the
+// visitor writes through /_sandbox/, the sandbox emits message:send over RTM or as a signed Web
+// Hook, the bot answers through the sandbox's REST API. Oracles read the sandbox's inbox.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventSource } from '../../src/commands/bot.js';
+import { parseCrispEvent } from '../../src/crisp/rtm.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import { MemoryStore, SqliteStore } from '../../src/store/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import {
+  botNotes, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
+  startTestBot, transcript, type InProcessBot,
+} from '../helpers/autopilot.js';
+import { freePort } from '../helpers/net.js';
+import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+
+const MODES: EventSource[] = ['rtm', 'hooks'];
+
+describe.each(MODES)('autopilot over %s', (mode) => {
+  let sandbox: Sandbox;
+  let bot: InProcessBot;
+  let store: SqliteStore;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-autopilot-'));
+    store = new SqliteStore(join(dir, 'state.db'));
+    const port = mode === 'hooks' ? await freePort() : 0;
+    sandbox = await startSandbox({ seed: 42, ...(mode === 'hooks' ? { hooks: { url: hooksUrl(port), secret: HOOK_SECRET, retryDelayMs: 50, maxRetryDelayMs: 200 } } : {}) });
+    bot = await startTestBot(sandbox, { events: mode, store, port });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await sandbox?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Waits until the bot has read `fingerprint`, then a little more so a wrong extra reply would show. */
+  async function settled(session: string, fingerprint: number): Promise<void> {
+    await eventually(() => processed(store, sandbox, session, fingerprint), 5_000, `the bot reading message ${fingerprint}`);
+    await bot.autopilot.idle();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  it('answers each visitor message with exactly its replies, in order', async () => {
+    const session = await visitorStarts(sandbox, 'first question');
+    await visitorWrites(sandbox, session, 'second question');
+    await visitorWrites(sandbox, session, 'third question');
+    const expected = ['first question', 'second question', 'third question'].flatMap(echoOf);
+    await eventually(() => botTexts(sandbox, session).length >= expected.length, 5_000, 'six replies');
+    const last = await visitorWrites(sandbox, session, 'fourth');
+    await settled(session, last);
+    expect(botTexts(sandbox, session)).toEqual([...expected, ...echoOf('fourth')]);
+    // Each reply comes after the message it answers.
+    expect(transcript(sandbox, session).slice(-3)).toEqual(['V: fourth', 'B: You said: fourth', 'B: Noted: fourth']);
+  });
+
+  it('answers once whatever the deliveries: duplicates, a late one, and two out of order', async () => {
+    const session = await visitorStarts(sandbox, 'alpha');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    // Two messages the sandbox never announced; their events come late, newest first, then again.
+    const sentBefore = bot.autopilot.stats().delivery.sent;
+    const now = Date.now();
+    const a = injectVisitorMessage(sandbox, session, 'beta', now);
+    const b = injectVisitorMessage(sandbox, session, 'gamma', now + 1);
+    const deliver = async (m: typeof a) => {
+      if (mode === 'hooks') expect(await postHook(bot.hooksUrl!, m)).toBe(200);
+      else bot.autopilot.handle(parseCrispEvent('message:send', { ...m, inbox_id: null }));
+    };
+    await deliver(b);
+    await deliver(a);
+    await deliver(b);
+    await settled(session, b.fingerprint);
+    await deliver(a);
+    await deliver(b);
+    await settled(session, b.fingerprint);
+    expect(botTexts(sandbox, session)).toEqual(['alpha', 'beta', 'gamma'].flatMap(echoOf));
+    // Not merely deduplicated by Crisp's fingerprints: each reply was planned and sent once.
+    expect(bot.autopilot.stats().delivery.sent - sentBefore).toBe(4);
+    expect(transcript(sandbox, session)).toEqual(['V: alpha', 'B: You said: alpha', 'B: Noted: alpha', 'V: beta', 'V: gamma', ...['beta', 'gamma'].flatMap(echoOf).map((t) => `B: ${t}`)]);
+  });
+
+  it('rides out Crisp failures mid-turn (503s, lost answers, a failed read) without a duplicate', async () => {
+    const session = await visitorStarts(sandbox, 'one');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    // The next send fails 6 times in a row (the client's 4 attempts, then the outbox retries), then
+    // two sends are carried out but their answers lost, then the thread read fails 5 times.
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 6, method: 'POST', pathIncludes: `${session}/message` });
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 2, method: 'POST', pathIncludes: `${session}/message` });
+    await visitorWrites(sandbox, session, 'two');
+    await eventually(() => botTexts(sandbox, session).length === 4, 8_000, 'the replies to "two"');
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 5, method: 'GET', pathIncludes: `${session}/messages` });
+    const three = await visitorWrites(sandbox, session, 'three');
+    await settled(session, three);
+    await eventually(() => botTexts(sandbox, session).length === 6, 8_000, 'the replies to "three"');
+    expect(botTexts(sandbox, session)).toEqual(['one', 'two', 'three'].flatMap(echoOf));
+    expect(bot.autopilot.stats().delivery.retried).toBeGreaterThan(0);
+    expect(sandbox.faults.active).toBe(false);
+  });
+
+  it('stays silent once an operator writes, and starts again when the conversation is resolved', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Hi, Jane from support here.' });
+    const asked = await visitorWrites(sandbox, session, 'are you a person?');
+    await settled(session, asked);
+    expect(botTexts(sandbox, session)).toEqual(echoOf('hello'));
+
+    await bot.crisp.conversations.setState(sandbox.websiteId, session, 'resolved');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const back = await visitorWrites(sandbox, session, 'back again');
+    await settled(session, back);
+    await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies after the resolution');
+    expect(transcript(sandbox, session)).toEqual([
+      'V: hello', ...echoOf('hello').map((t) => `B: ${t}`),
+      'O: Hi, Jane from support here.', 'V: are you a person?',
+      'V: back again', ...echoOf('back again').map((t) => `B: ${t}`),
+    ]);
+  });
+
+  it('hands off: the handoff block silences the bot and tells the operators', async () => {
+    const session = await visitorStarts(sandbox, 'I want a human please');
+    await eventually(() => botNotes(sandbox, session).length === 1, 5_000, 'the handoff note');
+    const after = await visitorWrites(sandbox, session, 'anyone there?');
+    await settled(session, after);
+    expect(botTexts(sandbox, session)).toEqual(['Passing you to a human.']);
+    expect(botNotes(sandbox, session)[0]).toContain('asked_for_human');
+  });
+
+  it('acts only on allow-listed websites', async () => {
+    const before = sandbox.stats().total;
+    const ignored = bot.autopilot.stats().ignored.website_not_allowed ?? 0;
+    const other = '00000000-0000-4000-8000-00000000beef';
+    const event = { website_id: other, session_id: 'session_x', inbox_id: null, type: 'text', from: 'user', origin: 'chat', content: 'hi', fingerprint: 1, timestamp: Date.now() };
+    if (mode === 'hooks') expect(await postHook(bot.hooksUrl!, event)).toBe(200);
+    else bot.autopilot.handle(parseCrispEvent('message:send', event));
+    await eventually(() => (bot.autopilot.stats().ignored.website_not_allowed ?? 0) > ignored, 2_000, 'the event being refused');
+    expect(sandbox.stats().total).toBe(before);
+  });
+});
+
+describe('autopilot over hooks without message:received', () => {
+  let sandbox: Sandbox;
+  let bot: InProcessBot;
+  const store = new MemoryStore();
+
+  beforeAll(async () => {
+    const port = await freePort();
+    sandbox = await startSandbox({ seed: 42, hooks: { url: hooksUrl(port), secret: HOOK_SECRET, events: ['message:send', 'session:set_state'], retryDelayMs: 50 } });
+    bot = await startTestBot(sandbox, { events: 'hooks', store, port });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await sandbox?.close();
+  });
+
+  it("still stays silent after an operator's message: it is read from the thread before the next visitor message", async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Jane here.' });
+    const asked = await visitorWrites(sandbox, session, 'hi Jane');
+    await eventually(() => processed(store, sandbox, session, asked), 5_000, 'the bot reading the message');
+    await bot.autopilot.idle();
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'O: Jane here.', 'V: hi Jane']);
+    expect(bot.autopilot.stats().paused).toBe(1);
+  });
+});
+
+describe('autopilot start with a crowded store outbox', () => {
+  it("delivers what its outbox still held even when more than one read's worth of other queues (converse) are due first", async () => {
+    const sandbox = await startSandbox({ seed: 7 });
+    const store = new MemoryStore();
+    let bot: InProcessBot | undefined;
+    try {
+      const session = await visitorStarts(sandbox, 'hello'); // before the bot: no event for it, and no catch-up below
+      const early = Date.now() - 60_000;
+      for (let i = 0; i < 1_500; i++) await store.savePosition(`converse:c${i}`, 'converse-test', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early + i }] });
+      // What a killed bot left: one message to send, due after all of those.
+      const item = { kind: 'autopilot', website: sandbox.websiteId, session, scenario: 'echo', action: { type: 'send_message', message: { type: 'text', text: 'left over' } } };
+      await store.savePosition(conversationKey(sandbox.websiteId, session), 'echo', {}, { expectedVersion: 0, outbox: [{ payload: item }] });
+      bot = await startTestBot(sandbox, { events: 'rtm', store, guardrails: { catchUpWindowMs: 0 } });
+      await eventually(() => botTexts(sandbox, session).length > 0, 5_000, 'the left-over message');
+      await bot.autopilot.idle();
+      expect(botTexts(sandbox, session)).toEqual(['left over']);
+      expect(await store.outboxPending({ prefix: 'converse:', limit: 2_000 })).toHaveLength(1_500);
+    } finally {
+      await bot?.stop();
+      await sandbox.close();
+    }
+  });
+});

@@ -1,0 +1,240 @@
+// The autopilot's decisions as tables, with nothing running: intake (scope and origin), the rate
+// limits, planTurn / planWebhookAnswer over a thread and a saved value, and the conversation queue.
+import { describe, expect, it } from 'vitest';
+import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
+import { ConversationQueue } from '../../src/autopilot/queue.js';
+import { freshState, itemFingerprints, readValue, type AutopilotItem, type SavedValue } from '../../src/autopilot/state.js';
+import { DEFAULT_GUARDRAILS, intake, limitReplies, parseDuration, parseReplyBudget, type Guardrails } from '../../src/autopilot/guardrails.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { parseCrispEvent } from '../../src/crisp/rtm.js';
+import type { Action } from '../../src/scenario/index.js';
+import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
+import { eventually } from '../helpers/events.js';
+
+const W = '11111111-1111-4111-8111-111111111111';
+const S = 'session_test';
+const NOW = 1_750_000_000_000;
+const GUARD = { ...DEFAULT_GUARDRAILS, websites: new Set([W]), inboxes: undefined } satisfies Guardrails;
+
+const WEBHOOK_SCENARIO = JSON.stringify({
+  name: 'lookup',
+  version: 1,
+  webhook_origins: ['https://api.example.com'],
+  start: 'ask',
+  blocks: {
+    ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
+    call: { type: 'webhook', url: 'https://api.example.com/orders', body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
+    done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
+    fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
+  },
+});
+const library = scenarioLibraryFromTexts([
+  { file: 'echo.json', source: ECHO_SCENARIO },
+  { file: 'lookup.json', source: WEBHOOK_SCENARIO },
+]);
+const echo = library.require('echo').program;
+const lookup = library.require('lookup').program;
+
+let clock = NOW - 60_000;
+const visitor = (text: string, at = ++clock): ThreadMessage => ({ type: 'text', from: 'user', content: text, fingerprint: at * 10, timestamp: at });
+const operator = (text: string, at = ++clock, type = 'text'): ThreadMessage => ({ type, from: 'operator', content: text, fingerprint: at * 10 + 1, timestamp: at, user: { user_id: 'op-jane' } });
+
+function turn(thread: ThreadMessage[], saved?: SavedValue, more: Partial<TurnInput> = {}): Plan | undefined {
+  return planTurn({ program: echo, website: W, session: S, read: readValue(saved), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW }, ...more });
+}
+
+const texts = (plan: Plan | undefined): string[] =>
+  (plan?.outbox ?? []).map((i) => (i.payload as AutopilotItem).action).filter((a): a is Extract<Action, { type: 'send_message' }> => a.type === 'send_message').map((a) => a.message.text ?? '');
+const kinds = (plan: Plan | undefined): string[] => (plan?.outbox ?? []).map((i) => (i.payload as AutopilotItem).action.type);
+
+/** The thread as it reads after the plan's items were posted (our replies carry the planned fingerprints). */
+function posted(thread: ThreadMessage[], plan: Plan): ThreadMessage[] {
+  const ours = plan.outbox.flatMap((i) => itemFingerprints(i.id!, (i.payload as AutopilotItem).action).map((fp) => ({ fp, action: (i.payload as AutopilotItem).action })));
+  return [...thread, ...ours.map(({ fp, action }) => ({ type: action.type === 'send_message' ? 'text' : 'note', from: 'operator' as const, content: 'reply', fingerprint: fp, timestamp: ++clock, user: { user_id: 'bot' } }))];
+}
+
+describe('intake: scope and origin', () => {
+  const msg = (over: Record<string, unknown> = {}) => ({ website_id: W, session_id: S, inbox_id: null, type: 'text', from: 'user', origin: 'chat', content: 'hi', fingerprint: 5, timestamp: NOW, ...over });
+  it.each([
+    ['a visitor message', 'message:send', msg(), GUARD, 'visitor_message'],
+    ['another website', 'message:send', msg({ website_id: '22222222-2222-4222-8222-222222222222' }), GUARD, 'website_not_allowed'],
+    ['an inbox off the list', 'message:send', msg({ inbox_id: 'inbox-b' }), { ...GUARD, inboxes: new Set(['inbox-a']) }, 'inbox_not_allowed'],
+    ['no inbox, "default" allowed', 'message:send', msg(), { ...GUARD, inboxes: new Set(['default']) }, 'visitor_message'],
+    ['an operator message', 'message:received', msg({ from: 'operator' }), GUARD, 'operator_message'],
+    ['an operator note', 'message:received', msg({ from: 'operator', type: 'note' }), GUARD, 'private_note'],
+    ['a resolution', 'session:set_state', { website_id: W, session_id: S, state: 'resolved' }, GUARD, 'resolved'],
+    ['another state', 'session:set_state', { website_id: W, session_id: S, state: 'unresolved' }, GUARD, 'event_not_used'],
+    ['an event the bot does not use', 'message:compose:send', { website_id: W, session_id: S, type: 'start', timestamp: NOW }, GUARD, 'event_not_used'],
+  ])('%s', (_name, event, data, guard, expected) => {
+    const got = intake(parseCrispEvent(event, data), guard);
+    expect(got.kind === 'ignored' ? got.reason : got.kind).toBe(expected);
+  });
+});
+
+describe('settings', () => {
+  it('parses durations and reply budgets, and says what is wrong', () => {
+    expect(parseDuration('500ms', '--x')).toBe(500);
+    expect(parseDuration('90', '--x')).toBe(90_000);
+    expect(parseDuration('10m', '--x')).toBe(600_000);
+    expect(parseReplyBudget('20/10m')).toEqual({ max: 20, windowMs: 600_000 });
+    expect(() => parseReplyBudget('twenty')).toThrow(/--reply-budget must look like 20\/10m/);
+    expect(() => parseDuration('soon', '--catch-up')).toThrow(/--catch-up must be a duration/);
+  });
+});
+
+describe('rate control', () => {
+  const say = (text: string): Action => ({ type: 'send_message', message: { type: 'text', text } });
+  it('cuts a turn at the reply budget and leaves the operators a note', () => {
+    const state = { ...freshState(), sent: [NOW - 1000, NOW - 2000] };
+    const out = limitReplies([say('a'), say('b'), { type: 'resolve' }], state, 'hi', { replyBudget: { max: 3, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW);
+    expect(out.overBudget).toBe(true);
+    expect(out.actions.map((a) => a.type)).toEqual(['send_message', 'handoff']);
+    expect(out.actions[1]).toMatchObject({ type: 'handoff', reason: 'reply_budget' });
+  });
+  it('counts only the window', () => {
+    const state = { ...freshState(), sent: [NOW - 120_000, NOW - 120_001] };
+    expect(limitReplies([say('a'), say('b')], state, 'hi', { replyBudget: { max: 2, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW).overBudget).toBe(false);
+  });
+  it('suppresses the same reply to the same input within the window, not to another input', () => {
+    const g = { replyBudget: { max: 100, windowMs: 60_000 }, repeatWindowMs: 30_000 };
+    const first = limitReplies([say('Sorry?')], freshState(), 'asdf', g, NOW);
+    expect(limitReplies([say('Sorry?')], first.state, ' ASDF ', g, NOW + 1000)).toMatchObject({ suppressed: 1, actions: [] });
+    expect(limitReplies([say('Sorry?')], first.state, 'qwer', g, NOW + 1000).suppressed).toBe(0);
+    expect(limitReplies([say('Sorry?')], first.state, 'asdf', g, NOW + 31_000).suppressed).toBe(0);
+  });
+});
+
+describe('planTurn', () => {
+  it('first contact: answers the messages after the last operator answer, the first one as the start', () => {
+    const thread = [visitor('old question'), operator('old answer'), visitor('one'), visitor('two')];
+    const plan = turn(thread)!;
+    expect(texts(plan)).toEqual([...echoOf('one'), ...echoOf('two')]);
+    expect(plan.notes.filter((n) => n.kind === 'turn').map((n) => n.kind === 'turn' && n.start)).toEqual([true, false]);
+    expect(plan.outbox.map((i) => i.id)).toEqual([`ap:${S}:${thread[2]!.fingerprint}.0`, `ap:${S}:${thread[2]!.fingerprint}.1`, `ap:${S}:${thread[3]!.fingerprint}.0`, `ap:${S}:${thread[3]!.fingerprint}.1`]);
+    expect(plan.value.autopilot.ours).toEqual(plan.ours);
+    expect(plan.value.autopilot.cursor).toEqual({ ts: thread[3]!.timestamp, fps: [thread[3]!.fingerprint] });
+  });
+
+  it('reads nothing twice: the same thread again is no change, a new message is one turn', () => {
+    const thread = [visitor('one')];
+    const first = turn(thread)!;
+    const after = posted(thread, first);
+    expect(turn(after, first.value)).toMatchObject({ changed: true, outbox: [] }); // only our replies to read past
+    const second = turn(after, turn(after, first.value)!.value)!;
+    expect(second.changed).toBe(false);
+    const more = [...after, visitor('two')];
+    expect(texts(turn(more, first.value))).toEqual(echoOf('two'));
+  });
+
+  it('an operator writing pauses the bot; our own messages do not; a resolution starts it again', () => {
+    const thread = [visitor('hello')];
+    const first = turn(thread)!;
+    const withOperator = [...posted(thread, first), operator('Jane here'), visitor('hi Jane')];
+    const paused = turn(withOperator, first.value)!;
+    expect(texts(paused)).toEqual([]);
+    expect(paused.value.autopilot.paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
+    expect(paused.notes).toContainEqual({ kind: 'skipped', fingerprint: withOperator.at(-1)!.fingerprint, reason: 'paused' });
+    // A note is not taking over.
+    expect(turn([...posted(thread, first), operator('fyi', undefined, 'note'), visitor('still there?')], first.value)!.value.autopilot.paused).toBeNull();
+
+    const resolvedAt = ++clock;
+    const back = [...withOperator, visitor('back again')];
+    const resumed = turn(back, paused.value, { resolvedAt })!;
+    expect(texts(resumed)).toEqual(echoOf('back again'));
+    expect(resumed.notes).toContainEqual({ kind: 'resumed' });
+    expect(resumed.value.autopilot.paused).toBeNull();
+  });
+
+  it('the handoff block silences the bot until a resolution', () => {
+    const thread = [visitor('a human please')];
+    const first = turn(thread)!;
+    expect(kinds(first)).toEqual(['send_message', 'handoff']);
+    expect(first.value.handed_off).toBe(true);
+    const later = [...posted(thread, first), visitor('hello?')];
+    const silent = turn(later, first.value)!;
+    expect(silent.outbox).toEqual([]);
+    expect(silent.notes).toContainEqual({ kind: 'skipped', fingerprint: later.at(-1)!.fingerprint, reason: 'handed_off' });
+    const resolvedAt = ++clock;
+    expect(texts(turn([...later, visitor('new question')], silent.value, { resolvedAt }))).toEqual(echoOf('new question'));
+  });
+
+  it('does not start on a conversation it never worked unless allowed, and not on stale messages', () => {
+    expect(turn([visitor('hi')], undefined, { firstContact: false })).toBeUndefined();
+    const stale = visitor('an hour ago', NOW - 3_600_000);
+    expect(texts(turn([stale]))).toEqual([]);
+    expect(texts(turn([stale], undefined, { announced: new Set([stale.fingerprint]) }))).toEqual(echoOf('an hour ago'));
+  });
+
+  it('stops at the reply budget and pauses there', () => {
+    const plan = turn([visitor('a'), visitor('b'), visitor('c')], undefined, { guard: { ...GUARD, replyBudget: { max: 3, windowMs: 60_000 } } })!;
+    expect(texts(plan)).toEqual([...echoOf('a'), 'You said: b']);
+    expect(kinds(plan).at(-1)).toBe('handoff');
+    expect(plan.value.autopilot.paused).toMatchObject({ reason: 'reply_budget' });
+    expect(plan.notes.filter((n) => n.kind === 'skipped')).toHaveLength(1);
+  });
+
+  it('passes the step budget to the runner', () => {
+    const plan = turn([visitor('x')], undefined, { guard: { ...GUARD, stepBudget: 2 } })!;
+    expect(kinds(plan)).toEqual(['send_message', 'error', 'handoff']);
+  });
+});
+
+describe('planWebhookAnswer', () => {
+  const read = (plan: Plan) => readValue(plan.value);
+  it('queues the call, then applies its answer exactly once', () => {
+    const thread = [visitor('start'), visitor('A-42')];
+    const first = planTurn({ program: lookup, website: W, session: S, read: readValue(undefined), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
+    expect(kinds(first)).toEqual(['send_message', 'webhook']);
+    const webhookId = first.outbox[1]!.id!;
+    expect(first.value.autopilot.webhook).toBe(webhookId);
+    const input = { program: lookup, website: W, session: S, itemId: webhookId, answer: { ok: true, status: 200, data: { status: 'shipped' } }, guard: GUARD, now: NOW, context: { now: NOW } };
+    const answered = planWebhookAnswer({ ...input, read: read(first) })!;
+    expect(texts(answered)).toEqual(['Order A-42: shipped.']);
+    expect(answered.outbox[0]!.id).toBe(`${webhookId}>.0`);
+    expect(answered.value.autopilot.webhook).toBeNull();
+    // Replayed after a crash between the save and the ack: nothing.
+    expect(planWebhookAnswer({ ...input, read: read(answered) })).toBeUndefined();
+    expect(chainDepth(answered.outbox[0]!.id!)).toBe(1);
+  });
+});
+
+describe('ConversationQueue', () => {
+  it('runs one conversation at a time, merges what arrives meanwhile, caps concurrency and retries a failed run later', async () => {
+    const runs: Array<{ key: string; hints: number; resolvedAt: number | undefined }> = [];
+    let active = 0;
+    let peak = 0;
+    let failOnce = true;
+    const queue = new ConversationQueue({
+      concurrency: 2,
+      now: Date.now,
+      run: async (c, work) => {
+        active++;
+        peak = Math.max(peak, active);
+        runs.push({ key: c.session, hints: work.hints.length, resolvedAt: work.resolvedAt });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        active--;
+        if (c.session === 'flaky' && failOnce) {
+          failOnce = false;
+          throw new Error('store busy');
+        }
+      },
+      failed: () => 5,
+    });
+    const hint = visitor('x');
+    const work = (resolvedAt?: number) => ({ reconcile: true, firstContact: true, hints: [hint], resolvedAt });
+    queue.schedule(W, 'a', work());
+    queue.schedule(W, 'a', work(1)); // while "a" runs: merged into its next run
+    queue.schedule(W, 'a', work(3));
+    queue.schedule(W, 'b', work());
+    queue.schedule(W, 'c', work());
+    queue.schedule(W, 'flaky', work());
+    await eventually(() => runs.filter((r) => r.key === 'flaky').length === 2, 2_000, 'the retry');
+    await queue.idle();
+    expect(peak).toBe(2);
+    expect(runs.filter((r) => r.key === 'a')).toEqual([
+      { key: 'a', hints: 1, resolvedAt: undefined },
+      { key: 'a', hints: 2, resolvedAt: 3 },
+    ]);
+    expect(runs.filter((r) => r.key === 'flaky').map((r) => r.hints)).toEqual([1, 1]);
+  });
+});

@@ -1,0 +1,88 @@
+// Two autopilot replicas on one store, both on RTM, so both receive every event: the store's lock
+// lets one work a conversation at a time and the saved cursor tells the other there is nothing
+// left — every visitor message is answered once, by one of them. SQLite (two connections to one
+// file, as two processes on one machine) always; Redis when a redis-server is available.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { botTexts, echoOf, startTestBot, type InProcessBot } from '../helpers/autopilot.js';
+import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
+
+interface Backend {
+  open(): Promise<[Store, Store]>;
+  close(): Promise<void>;
+}
+
+function sqlite(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-replicas-'));
+  return {
+    open: async () => [new SqliteStore(join(dir, 'state.db')), new SqliteStore(join(dir, 'state.db'))],
+    close: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function redis(): Backend {
+  let server: TestRedis | undefined;
+  const prefix = `autopilot-replicas:${process.pid}:${Date.now()}:`;
+  return {
+    open: async () => {
+      server = await startRedis();
+      return [await RedisStore.connect(server.url, { prefix }), await RedisStore.connect(server.url, { prefix })];
+    },
+    close: async () => server?.stop(),
+  };
+}
+
+const available = redisAvailability();
+const backends: Array<[string, () => Backend]> = [['SQLite', sqlite], ...(available.ok ? [['Redis', redis] as [string, () => Backend]] : [])];
+if (!available.ok) console.warn(`[autopilot replicas] Redis case SKIPPED: ${available.reason}`);
+
+describe.each(backends)('two autopilot replicas on one %s store', (_name, make) => {
+  let backend: Backend;
+  let sandbox: Sandbox;
+  let stores: Store[];
+  let bots: InProcessBot[];
+
+  beforeAll(async () => {
+    backend = make();
+    stores = await backend.open();
+    sandbox = await startSandbox({ seed: 42 });
+    bots = [await startTestBot(sandbox, { events: 'rtm', store: stores[0]! }), await startTestBot(sandbox, { events: 'rtm', store: stores[1]! })];
+  });
+
+  afterAll(async () => {
+    for (const bot of bots ?? []) await bot.stop();
+    await sandbox?.close();
+    for (const store of stores ?? []) await store.close();
+    await backend?.close();
+  });
+
+  it('answers every visitor message once, whichever replica gets there first', async () => {
+    const conversations = 5;
+    const messages = 4;
+    const text = (c: number, i: number) => `replica test ${c}.${i}`;
+    const sessions = await Promise.all(
+      Array.from({ length: conversations }, async (_, c) => {
+        const session = await visitorStarts(sandbox, text(c, 0));
+        for (let i = 1; i < messages; i++) {
+          await sleep(5);
+          await visitorWrites(sandbox, session, text(c, i));
+        }
+        return session;
+      }),
+    );
+    const expected = (c: number) => Array.from({ length: messages }, (_, i) => text(c, i)).flatMap(echoOf);
+    await eventually(() => sessions.every((s, c) => botTexts(sandbox, s).length >= expected(c).length), 10_000, 'every reply');
+    await sleep(200);
+    for (const [c, session] of sessions.entries()) expect(botTexts(sandbox, session)).toEqual(expected(c));
+    // Sent once each — not merely absorbed by Crisp's fingerprint dedupe.
+    const sent = bots.reduce((sum, bot) => sum + bot.autopilot.stats().delivery.sent, 0);
+    expect(sent).toBe(conversations * messages * 2);
+    expect(bots.every((bot) => bot.autopilot.stats().events > 0)).toBe(true);
+  });
+});

@@ -1,0 +1,71 @@
+// A scenario webhook driven by the autopilot: the call goes through the outbox (one call, with an
+// Idempotency-Key), its answer is fed to the scenario once, and the follow-up reply survives a
+// Crisp 503 burst without a second call.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { botTexts, processed, startTestBot, type InProcessBot } from '../helpers/autopilot.js';
+import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+
+describe('autopilot: scenario webhooks', () => {
+  let sandbox: Sandbox;
+  let bot: InProcessBot;
+  let server: Server;
+  const store = new MemoryStore();
+  const calls: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        calls.push({ headers: req.headers, body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'shipped' }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const scenario = scenarioLibraryFromTexts([
+      {
+        file: 'lookup.json',
+        source: JSON.stringify({
+          name: 'lookup',
+          version: 1,
+          webhook_origins: [origin],
+          start: 'ask',
+          blocks: {
+            ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
+            call: { type: 'webhook', url: `${origin}/orders`, body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
+            done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
+            fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
+          },
+        }),
+      },
+    ]).require('lookup');
+    sandbox = await startSandbox({ seed: 42 });
+    bot = await startTestBot(sandbox, { events: 'rtm', store, scenario });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await sandbox?.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('calls the webhook once and answers with what it returned, through a 503 burst', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 1, 5_000, 'the question');
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 5, method: 'POST', pathIncludes: `${session}/message` });
+    const answer = await visitorWrites(sandbox, session, 'A-42');
+    await eventually(() => botTexts(sandbox, session).length === 2, 8_000, 'the answer after the webhook');
+    await eventually(() => processed(store, sandbox, session, answer, 'lookup'), 2_000, 'the turn saved');
+    await bot.autopilot.idle();
+    expect(botTexts(sandbox, session)).toEqual(['Your order number?', 'Order A-42: shipped.']);
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse(calls[0]!.body)).toEqual({ order: 'A-42' });
+    expect(calls[0]!.headers['idempotency-key']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+});

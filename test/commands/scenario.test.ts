@@ -1,0 +1,210 @@
+// `crisp-mcp scenario …`, called in-process through runScenarioCommand with temp files, a scripted
+// stdin and captured output (the CLI entry wires the same function). Webhooks are called against a
+// real local HTTP server.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runScenarioCommand } from '../../src/commands/scenario.js';
+
+const SCENARIOS = fileURLToPath(new URL('../../scenarios/', import.meta.url));
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-scenario-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return path;
+}
+
+async function run(argv: string[], stdinLines: string[] = [], extra: { now?: () => number } = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runScenarioCommand(argv, {
+    stdin: Readable.from(stdinLines.map((l) => `${l}\n`)),
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    ...extra,
+  });
+  return { code, stdout, stderr };
+}
+
+describe('scenario validate', () => {
+  it('prints a summary line for a good file', async () => {
+    const { code, stdout, stderr } = await run(['validate', `${SCENARIOS}booking.json`]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^booking\.json: ok, 8 blocks, 8 instructions, 5 waiting points, 0 warnings, hash [0-9a-f]{12}\n$/);
+  });
+
+  it('prints every problem with its block path and exits 1', async () => {
+    const path = file('bad.json', `{
+  "name": "bad", "version": 1, "start": "hello",
+  "blocks": {
+    "hello": { "type": "message", "text": "Hi", "next": "ask_email" },
+    "ask_email": { "type": "ask", "text": "Email?", "validation": { "regex": "([a-z]+" }, "save": { "var": "email" }, "next": "nowhere" },
+    "hello": { "type": "message", "text": "Hi again", "next": "ask_email" }
+  }
+}`);
+    const { code, stdout } = await run(['validate', path]);
+    expect(code).toBe(1);
+    expect(stdout.split('\n')).toEqual([
+      'error   blocks.hello: duplicate block id "hello" (JSON keeps only the last one)',
+      expect.stringMatching(/^error {3}blocks\.ask_email\.next: unknown block "nowhere"$/),
+      expect.stringMatching(/^error {3}blocks\.ask_email\.validation\.regex: bad regex: /),
+      'bad.json: 3 errors, 0 warnings',
+      '',
+    ]);
+  });
+
+  it('prints warnings but exits 0', async () => {
+    const path = file('warn.json', { name: 'warn', version: 1, start: 'a', blocks: { a: { type: 'end' }, b: { type: 'end' } } });
+    const { code, stdout } = await run(['validate', path]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^warning blocks\.b: unreachable from start\nwarn\.json: ok, 2 blocks, 2 instructions, 0 waiting points, 1 warning, hash /);
+  });
+
+  it('--json prints the problems and the summary as JSON', async () => {
+    const { code, stdout } = await run(['validate', '--json', `${SCENARIOS}gdpr.json`]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, problems: [], summary: { scenario: 'gdpr', blocks: 5, waiting_points: ['route', 'more'] } });
+  });
+});
+
+describe('scenario compile and schema', () => {
+  it('compile prints the linear program as JSON', async () => {
+    const { code, stdout } = await run(['compile', `${SCENARIOS}cancel-account.json`]);
+    expect(code).toBe(0);
+    const program = JSON.parse(stdout) as { scenario: string; start: number; code: Array<{ op: string; block: string }>; index: Record<string, number> };
+    expect(program.scenario).toBe('cancel-account');
+    expect(program.code.map((i) => `${i.op}:${i.block}`)).toEqual(['match:route', 'choice:confirm', 'set:record', 'handoff:to_billing', 'end:kept', 'handoff:human']);
+    expect(program.index).toEqual({ route: 0, confirm: 1, record: 2, to_billing: 3, kept: 4, human: 5 });
+    expect(stdout).toContain('"re": "/\\\\b(cancel|close|delete|terminate)\\\\b.*\\\\b(account|subscription|plan)\\\\b/i"');
+  });
+
+  it('compile --summary prints the compact summary', async () => {
+    const { stdout } = await run(['compile', '--summary', `${SCENARIOS}newsletter.json`]);
+    expect(JSON.parse(stdout)).toMatchObject({ scenario: 'newsletter', blocks: 5, instructions: 5, waiting_points: ['route', 'ask_email'] });
+  });
+
+  it('compile refuses a bad file: problems and one line on stderr, exit 1', async () => {
+    const path = file('broken.json', { name: 'broken', version: 1, start: 'x', blocks: { a: { type: 'end' } } });
+    const { code, stdout, stderr } = await run(['compile', path]);
+    expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
+    expect(stderr).toBe(`error   start: start block "x" does not exist\ncrisp-mcp scenario: broken.json has 1 error; run \`crisp-mcp scenario validate ${path}\`\n`);
+  });
+
+  it('schema prints the JSON Schema', async () => {
+    const { code, stdout } = await run(['schema']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'crisp-mcp scenario', required: ['name', 'version', 'start', 'blocks'] });
+  });
+
+  it.each<[string[], number, RegExp]>([
+    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate\|compile\|schema\|chat FILE\n$/],
+    [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint"; usage: /],
+    [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
+    [['validate', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: one FILE at a time/],
+    [['validate', '/nonexistent/x.json'], 1, /^crisp-mcp scenario: no such file: \/nonexistent\/x\.json\n$/],
+    [['validate', '--frobnicate', 'x.json'], 1, /^crisp-mcp scenario: Unknown option '--frobnicate'/],
+    [['chat', `${SCENARIOS}gdpr.json`, '--now', 'someday'], 2, /^crisp-mcp scenario: --now must be a date/],
+  ])('%j → exit %d with one line on stderr', async (argv, exit, message) => {
+    const { code, stdout, stderr } = await run(argv);
+    expect(code).toBe(exit);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('scenario chat', () => {
+  it('plays the visitor: buttons by number, bot messages and actions printed', async () => {
+    const { code, stdout } = await run(['chat', `${SCENARIOS}cancel-account.json`], ['I want to cancel my account', '3', '1']);
+    expect(code).toBe(0);
+    expect(stdout.split('\n').slice(1)).toEqual([
+      '(the bot waits for your message)',
+      'you: I want to cancel my account',
+      'bot: Are you sure you want to cancel your account? Your data will be deleted at the end of the billing period.',
+      '  1) Yes',
+      '  2) No',
+      'you: 3',
+      'bot: Are you sure you want to cancel your account? Your data will be deleted at the end of the billing period.',
+      '  1) Yes',
+      '  2) No',
+      'you: 1',
+      '  · conversation data {"cancellation":"requested"}',
+      '  · segments +cancellation -upsell',
+      'bot: Understood. Our billing team will confirm the cancellation by email shortly.',
+      '  · assign to billing@example.com',
+      '  · handoff (cancellation), note for operators: The visitor confirmed they want to cancel their account.',
+      '(handed off to a human: the bot stays silent in this conversation now)',
+      '',
+    ]);
+  });
+
+  it('uses --now for business hours', async () => {
+    const weekend = await run(['chat', `${SCENARIOS}weekend-support.json`, '--now', '2025-06-14T10:00:00Z'], ['/quit']);
+    expect(weekend.stdout).toContain('bot: Our support team is off for the weekend');
+    const weekday = await run(['chat', `${SCENARIOS}weekend-support.json`], [], { now: () => Date.parse('2025-06-16T10:00:00Z') });
+    expect(weekday.stdout).toContain('bot: Thanks for your message! An operator will answer you shortly.');
+  });
+
+  it('/state shows the saved position, /restart starts over', async () => {
+    const { stdout } = await run(['chat', `${SCENARIOS}newsletter.json`], ['subscribe me', '/state', '/restart', '/quit']);
+    const state = stdout.split('\n').find((l) => l.startsWith('{'));
+    expect(JSON.parse(state!)).toMatchObject({ scenario: 'newsletter', block: 'ask_email', pc: 1, waiting: true });
+    expect(stdout).toMatch(/you: \/restart\n\(the bot waits for your message\)\n$/);
+  });
+
+  it('reads a webhook answer from the next line unless told to call it', async () => {
+    const { code, stdout } = await run(['chat', `${SCENARIOS}booking.json`], ['book a table', 'Ann', '2025-06-20', 'ann@example.com', '{"booking":{"id":"BK-1","slot":"Friday"}}']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('  · webhook POST https://booking.example.com/api/bookings {"name":"Ann","date":"2025-06-20","email":"ann@example.com","source":"crisp-chat"}\nwebhook answer? JSON for the body (Enter = {}), or "fail"\n');
+    expect(stdout).toContain('bot: You are booked for Friday, Ann. Your reference is BK-1;');
+    expect(stdout).toMatch(/\(scenario ended\)\n$/);
+  });
+
+  describe('--call-webhooks', () => {
+    let server: Server;
+    let origin: string;
+    const received: unknown[] = [];
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push({ method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(body) as unknown });
+          res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'R-9' }));
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('really calls the allow-listed URL and feeds the answer back', async () => {
+      const path = file('hook.json', {
+        name: 'hook',
+        version: 1,
+        start: 'q',
+        webhook_origins: [origin],
+        blocks: {
+          q: { type: 'ask', text: 'Your name?', save: { var: 'name' }, next: 'call' },
+          call: { type: 'webhook', url: `${origin}/book?src=chat`, body: { who: '{{name}}' }, map: { ref: 'id' }, next: 'done', on_error: 'done' },
+          done: { type: 'end', text: 'Reference {{ref}}' },
+        },
+      });
+      const { code, stdout } = await run(['chat', path, '--call-webhooks'], ['Zoe']);
+      expect(code).toBe(0);
+      expect(received).toEqual([{ method: 'POST', url: '/book?src=chat', type: 'application/json', body: { who: 'Zoe' } }]);
+      expect(stdout).toContain('  · webhook answered 201\nbot: Reference R-9\n(scenario ended)\n');
+    });
+  });
+});

@@ -1,0 +1,318 @@
+// The converse API's sessions and replies: every event type through ConverseService, its replies
+// POSTed by ReplyDeliverer to a real node:http receiver whose own Standard Webhooks verifier checks
+// every signature; dedupe by messageId; sessions that start over, end, and time out.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/converse.js';
+import { MemoryStore, type Store } from '../../src/store/index.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
+import { Receiver } from '../helpers/receiver.js';
+
+let receiver: Receiver;
+let h: ConverseHarness;
+beforeAll(async () => {
+  receiver = await Receiver.start();
+});
+afterAll(async () => {
+  await receiver.close();
+});
+afterEach(async () => {
+  await h?.stop();
+  receiver.behaviour = () => 200;
+});
+
+let n = 0;
+const fresh = () => `conv-${process.pid}-${++n}`;
+
+/** `store` with some methods replaced (the others bound to it: MemoryStore has private fields). */
+function overriding(store: Store, methods: Partial<Store>): Store {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      if (name in methods) return methods[name as keyof Store];
+      const value: unknown = Reflect.get(target, name, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** What a test reads of a reply: type and text, plus whatever else it has. */
+const brief = (r: Record<string, unknown>) => ({ type: r.type, text: r.text });
+
+describe('ConverseService + ReplyDeliverer, one conversation through every event type', () => {
+  it('startSession (with metadata) → message (button text) → message (cardIndex) → end; replies in order, signed, with stable ids', async () => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh();
+    expect((await h.service.accept({ platformConversationId: id, eventType: 'startSession', messageId: 'e1', userId: 'u-7', metaData: [{ key: 'user_name', value: 'Ann' }] })).status).toBe(202);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans', messageId: 'e2' })).status).toBe(202);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'Pro', cardIndex: 1, messageId: 'e3' })).status).toBe(202);
+    await receiver.waitFor(() => receiver.of(id).length === 5);
+
+    const replies = receiver.of(id);
+    expect(replies.map(brief)).toEqual([
+      { type: 'text', text: 'Hello Ann!' },
+      { type: 'choice', text: 'What do you need?' },
+      { type: 'carousel', text: 'Pick a plan' },
+      { type: 'text', text: 'You picked pro. Bye Ann.' },
+      { type: 'end', text: '' },
+    ]);
+    expect(replies[1]!.buttons).toEqual([
+      { type: 'button', text: 'Plans', value: 'plans' },
+      { type: 'button', text: 'Book', value: 'book' },
+      { type: 'button', text: 'Human', value: 'human' },
+      { type: 'button', text: 'Bye', value: 'bye' },
+    ]);
+    expect(replies[2]!.carouselCards).toEqual([
+      { title: 'Basic', description: '5 EUR a month', buttons: [{ type: 'button', text: 'Basic', value: 'basic' }] },
+      { title: 'Pro', imageUrl: 'https://example.com/pro.png', buttons: [{ type: 'button', text: 'Pro', value: 'pro' }] },
+    ]);
+    expect(replies.map((r) => r.replyTo)).toEqual(['e1', 'e1', 'e2', 'e3', 'e3']);
+    expect(replies[4]).toMatchObject({ conversationId: id, reason: 'completed', userId: 'u-7', buttons: [], carouselCards: [] });
+    // Stable ids: the webhook-id header is the messageId, all distinct; every signature verifies.
+    const attempts = receiver.attempts.filter((a) => a.json.conversationId === id);
+    expect(attempts.every((a) => a.verified && a.id === a.json.messageId)).toBe(true);
+    expect(new Set(replies.map((r) => r.messageId)).size).toBe(5);
+    expect(replies[0]!.messageId).toMatch(/^msg_[\w-]{22}$/);
+  });
+
+  it('metadata before the first message is kept on the session and read by the scenario; the session then ends on endSession', async () => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh();
+    h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bo' }, { key: 'plan_hint', value: 3 }] });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'hi there' });
+    await receiver.waitFor(() => receiver.of(id).length === 2);
+    expect(receiver.of(id).map(brief)).toEqual([
+      { type: 'text', text: 'Hello Bo!' },
+      { type: 'choice', text: 'What do you need?' },
+    ]);
+    h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bob' }] });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'basic' });
+    await receiver.waitFor(() => receiver.of(id).length === 5);
+    expect(receiver.of(id).slice(3).map(brief)).toEqual([
+      { type: 'text', text: 'You picked basic. Bye Bob.' },
+      { type: 'end', text: '' },
+    ]);
+    const saved = await h.store.getPosition<{ metadata: Record<string, unknown>; status: string; endReason: string }>('converse:' + id, 'converse-test');
+    expect(saved?.value).toMatchObject({ metadata: { user_name: 'Bob', plan_hint: 3 }, status: 'ended', endReason: 'completed' });
+  });
+
+  it('handoff carries the reason, note and assignee; the bot is then silent until endSession, which answers `end`', async () => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh();
+    h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Cy' }] });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'Human', messageId: 'h1' });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'hello? anyone?' });
+    h.service.accept({ conversationId: id, eventType: 'endSession', messageId: 'h3' });
+    h.service.accept({ conversationId: id, eventType: 'endSession' }); // no live session: nothing
+    await settled(h.service);
+    await receiver.waitFor(() => receiver.of(id).length === 5);
+    const replies = receiver.of(id);
+    expect(replies.map(brief)).toEqual([
+      { type: 'text', text: 'Hello Cy!' },
+      { type: 'choice', text: 'What do you need?' },
+      { type: 'text', text: 'A human will take it from here.' },
+      { type: 'handoff', text: '' },
+      { type: 'end', text: '' },
+    ]);
+    expect(replies[3]).toMatchObject({ reason: 'asked_for_human', note: 'Wants a human (Cy).', assignTo: { email: 'billing@example.com' }, replyTo: 'h1' });
+    expect(replies[4]).toMatchObject({ reason: 'end_session', replyTo: 'h3' });
+  });
+
+  it('startSession on a live conversation starts it over (a new session, the greeting again)', async () => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh();
+    h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Di' }] });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
+    h.service.accept({ conversationId: id, eventType: 'startSession' });
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'bye' });
+    await receiver.waitFor(() => receiver.of(id).length === 7);
+    expect(receiver.of(id).map((r) => r.text)).toEqual(['Hello Di!', 'What do you need?', 'Pick a plan', 'Hello Di!', 'What do you need?', 'Bye!', '']);
+    const saved = await h.store.getPosition<{ session: number }>('converse:' + id, 'converse-test');
+    expect(saved?.value.session).toBe(2);
+  });
+
+  it('a messageId seen before is a no-op, sent again at once or later', async () => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh();
+    const start = { conversationId: id, eventType: 'startSession', messageId: 'same' };
+    for (let i = 0; i < 5; i++) h.service.accept(start);
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    await settled(h.service);
+    h.service.accept(start);
+    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
+    await settled(h.service);
+    await receiver.waitFor(() => receiver.of(id).length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(receiver.of(id).map((r) => r.type)).toEqual(['text', 'choice', 'carousel']);
+    // The same messageId in another conversation is another event.
+    const other = fresh();
+    h.service.accept({ ...start, conversationId: other });
+    await receiver.waitFor(() => receiver.of(other).length === 2);
+  });
+
+  it('an inbox item whose session was saved but not acked (a crash in between) is only acked when run again: no reply twice', async () => {
+    const store = new MemoryStore();
+    let failAcks = 1;
+    // The first inbox ack fails after the save, as a crash between the two would leave it.
+    const flaky = overriding(store, {
+      outboxAck: async (conversation: string, seq: number) => {
+        if (conversation.startsWith(INBOX_PREFIX) && failAcks-- > 0) throw new Error('store down');
+        return store.outboxAck(conversation, seq);
+      },
+    });
+    h = await startConverseHarness({ receiver, store: flaky });
+    const id = fresh();
+    const accepted = await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'k1', metadata: [{ key: 'user_name', value: 'Kit' }] });
+    expect(accepted.status).toBe(202);
+    await settled(h.service);
+    await receiver.waitFor(() => receiver.of(id).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Kit!' }, { type: 'choice', text: 'What do you need?' }]);
+    expect(await store.outboxHead(inboxKey(id))).toBeUndefined();
+    expect((await store.getPosition('converse:' + id, 'converse-test'))?.version).toBe(1);
+  });
+
+  it("runs inbox events left in the store even when more than a poll's worth of other queues (autopilot, replies) are due first", async () => {
+    const store = new MemoryStore();
+    const early = Date.now() - 60_000;
+    for (let i = 0; i < 1_500; i++) await store.savePosition(`website-1/session_${i}`, 'echo', 0, { expectedVersion: 0, outbox: [{ payload: { i }, notBefore: early + i }] });
+    // A first process accepts the event but cannot run it (its inbox reads fail), then stops: the event stays in the inbox.
+    const id = fresh();
+    const failing = overriding(store, {
+      outboxHead: async () => {
+        throw new Error('store down');
+      },
+    });
+    h = await startConverseHarness({ receiver, store: failing });
+    expect(await h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Lou' }] })).toMatchObject({ status: 202 });
+    await receiver.waitFor(() => h.logs.some((l) => l.msg === 'converse: cannot read the inbox'), 2_000, 'the failed run');
+    await h.stop();
+    expect(await store.outboxHead(inboxKey(id))).toBeDefined();
+
+    // The next process finds it by its poll alone, behind the 1,500 others.
+    h = await startConverseHarness({ receiver, store });
+    await h.service.resume();
+    await receiver.waitFor(() => receiver.of(id).length === 2, 3_000, 'the replies to the left-over event');
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Lou!' }, { type: 'choice', text: 'What do you need?' }]);
+    expect(await store.outboxPending({ prefix: 'website-1/', limit: 2_000 })).toHaveLength(1_500);
+  });
+
+  it('answers 503 with Retry-After when the event cannot be stored, and runs nothing', async () => {
+    const store = new MemoryStore();
+    const down = overriding(store, {
+      savePosition: async () => {
+        throw new Error('store down');
+      },
+    });
+    h = await startConverseHarness({ receiver, store: down });
+    const answer = await h.service.accept({ conversationId: fresh(), eventType: 'startSession' });
+    expect(answer).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
+    expect(h.service.queued).toBe(0);
+  });
+
+  it("a webhook block calls the booking system (allow-listed origin, Idempotency-Key) and answers with what it returned", async () => {
+    const calls: Array<{ body: string; key: string | undefined }> = [];
+    const booking = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        calls.push({ body, key: req.headers['idempotency-key'] as string | undefined });
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ booking: { ref: 'R-42' } }));
+      });
+    });
+    await new Promise<void>((resolve) => booking.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(booking.address() as AddressInfo).port}`;
+      h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([converseScenario(origin)]) });
+      const id = fresh();
+      h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Eve' }] });
+      h.service.accept({ conversationId: id, eventType: 'message', text: 'book' });
+      h.service.accept({ conversationId: id, eventType: 'message', text: '2026-01-02' });
+      await receiver.waitFor(() => receiver.of(id).length === 5);
+      expect(receiver.of(id).slice(2).map((r) => r.text)).toEqual(['Which date?', 'Booked R-42 for 2026-01-02.', 'What do you need?']);
+      expect(calls).toHaveLength(1);
+      expect(JSON.parse(calls[0]!.body)).toEqual({ date: '2026-01-02', who: 'Eve' });
+      expect(calls[0]!.key).toMatch(/^[\w-]{32}$/);
+    } finally {
+      booking.closeAllConnections();
+      await new Promise((resolve) => booking.close(resolve));
+    }
+  });
+});
+
+describe('inactivity timeout', () => {
+  it('ends an idle session with an `end` reply (reason inactivity, replyTo null); activity keeps it alive; the next message starts anew', async () => {
+    h = await startConverseHarness({ receiver, service: { idleMs: 500 } });
+    h.service.startSweeper(50);
+    const idle = fresh();
+    const busy = fresh();
+    const quiet = fresh(); // metadata alone opens no session: nothing to time out
+    h.service.accept({ conversationId: quiet, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Gus' }] });
+    h.service.accept({ conversationId: idle, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Flo' }] });
+    h.service.accept({ conversationId: busy, eventType: 'startSession' });
+    const started = Date.now();
+    // `busy` sends an event every 100 ms, well within its 500 ms.
+    const keepAlive = setInterval(() => h.service.accept({ conversationId: busy, eventType: 'metadata', metadata: [{ key: 'tick', value: Date.now() }] }), 100);
+    try {
+      await receiver.waitFor(() => receiver.of(idle).length === 3, 3_000, 'the idle session ended');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+      expect(receiver.of(idle)[2]).toMatchObject({ type: 'end', reason: 'inactivity', replyTo: null });
+      expect(receiver.of(busy).map((r) => r.type)).toEqual(['text', 'choice']);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    h.service.accept({ conversationId: idle, eventType: 'message', text: 'hello again' });
+    await receiver.waitFor(() => receiver.of(idle).length === 5);
+    expect(receiver.of(idle).slice(3).map((r) => r.text)).toEqual(['Hello Flo!', 'What do you need?']);
+    const saved = await h.store.getPosition<{ session: number; status: string }>('converse:' + idle, 'converse-test');
+    expect(saved?.value).toMatchObject({ session: 2, status: 'active' });
+    await receiver.waitFor(() => receiver.of(busy).length === 3, 3_000, 'busy ended after its keep-alive stopped');
+    // An ended session is no longer tracked: one `end` per session (the second session may have timed out by now too).
+    const types = receiver.of(idle).map((r) => r.type);
+    expect(types.slice(0, 5)).toEqual(['text', 'choice', 'end', 'text', 'choice']);
+    expect(types.slice(5)).toEqual(types.length > 5 ? ['end'] : []);
+    expect(receiver.attempts.filter((a) => a.json.conversationId === quiet)).toEqual([]);
+  });
+});
+
+describe('parseConverseInput', () => {
+  it.each([
+    [{ eventType: 'message', text: 'x' }, 'conversationId', /expected conversationId \(or platformConversationId\)/],
+    [{ conversationId: 'c', eventType: 'chat' }, 'eventType', /expected one of startSession, message, endSession, metadata/],
+    [{ conversationId: 'c' }, 'eventType', /expected one of/],
+    [{ conversationId: '', eventType: 'startSession' }, 'conversationId', /1-200 characters/],
+    [{ conversationId: 'a\nb', eventType: 'startSession' }, 'conversationId', /no control characters/],
+    [{ conversationId: 7, eventType: 'startSession' }, 'conversationId', /expected the conversation id/],
+    [{ conversationId: 'a', platformConversationId: 'b', eventType: 'startSession' }, 'platformConversationId', /the same value as conversationId/],
+    [{ conversationId: 'c', eventType: 'message' }, 'text', /the visitor's text/],
+    [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: -1 }, 'cardIndex', /whole number from 0/],
+    [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: 1.5 }, 'cardIndex', /whole number from 0/],
+    [{ conversationId: 'c', eventType: 'startSession', cardIndex: 1 }, 'cardIndex', /only accepted with eventType "message"/],
+    [{ conversationId: 'c', eventType: 'metadata' }, 'metadata', /at least one/],
+    [{ conversationId: 'c', eventType: 'metadata', metadata: [{ key: '1st', value: 'x' }] }, 'metadata[0].key', /variable name/],
+    [{ conversationId: 'c', eventType: 'metadata', metadata: [{ key: 'a', value: { nested: 1 } }] }, 'metadata[0].value', /a string .* a number, a boolean or null/],
+    [{ conversationId: 'c', eventType: 'metadata', metadata: {} }, 'metadata', /an array of \{key, value\}/],
+    [{ conversationId: 'c', eventType: 'endSession', metadata: [{ key: 'a', value: 'b' }] }, 'metadata', /not accepted with eventType "endSession"/],
+    [{ conversationId: 'c', eventType: 'message', text: 'x'.repeat(10_001) }, 'text', /at most 10000 characters/],
+    [{ conversationId: 'c', eventType: 'startSession', messageId: 5 }, 'messageId', /a message id/],
+    [[], 'body', /a JSON object/],
+    ['text', 'body', /a JSON object/],
+  ])('%j → 400 naming %s', (body, field, message) => {
+    const parsed = parseConverseInput(body);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.field).toBe(field);
+    expect(parsed.message.startsWith(`${field}: `)).toBe(true);
+    expect(parsed.message).toMatch(message);
+  });
+
+  it('accepts both spellings of the id and of metadata, and ignores unknown fields (botId…)', () => {
+    expect(parseConverseInput({ platformConversationId: 'p', eventType: 'message', text: 'Maybe', botId: 'B', metaData: [{ key: 'a', value: '1', sanitize: true }], metadata: [{ key: 'b', value: true }] })).toEqual({
+      ok: true,
+      event: { conversationId: 'p', type: 'message', text: 'Maybe', metadata: { a: '1', b: true } },
+    });
+  });
+});

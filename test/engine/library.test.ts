@@ -1,0 +1,80 @@
+// Loading the scenario library at boot: every *.json of a directory compiled once; a bad file
+// stops the boot with every problem of every file; names are unique.
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { SCENARIOS_DIR } from '../mcp/scenario-fixtures.js';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-lib-'));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const gdpr = readFileSync(join(SCENARIOS_DIR, 'gdpr.json'), 'utf8');
+
+describe('loadScenarioLibrary', () => {
+  it('compiles every example scenario once, keeping source, program, summary and description', async () => {
+    const library = await loadScenarioLibrary(SCENARIOS_DIR);
+    expect(library.names()).toEqual(['booking', 'cancel-account', 'gdpr', 'handoff', 'newsletter', 'weekend-support']);
+    const s = library.get('gdpr')!;
+    expect(s.file).toBe(join(SCENARIOS_DIR, 'gdpr.json'));
+    expect(s.source).toBe(gdpr);
+    expect(s.description).toMatch(/^A question about GDPR/);
+    expect(s.summary).toMatchObject({ scenario: 'gdpr', start: 'route', waiting_points: ['route', 'more'] });
+    expect(s.program.code.length).toBe(s.summary.instructions);
+    expect(s.warnings).toEqual([]);
+    expect(library.list().map((x) => x.name)).toEqual(library.names());
+  });
+
+  it('fails the boot on a bad file, listing each file and each problem with its block path', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gdpr.json'), gdpr);
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ name: 'broken', version: 1, start: 'a', blocks: { a: { type: 'message', text: 'hi', next: 'missing' } } }));
+    writeFileSync(join(dir, 'not-json.json'), '{ "name": ');
+    writeFileSync(join(dir, 'notes.txt'), 'ignored');
+    const error = await loadScenarioLibrary(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScenarioLibraryError);
+    const e = error as ScenarioLibraryError;
+    expect(e.code).toBe('scenario_invalid');
+    expect(e.files.map((f) => f.file)).toEqual([join(dir, 'broken.json'), join(dir, 'not-json.json')]);
+    expect(e.message.split('\n')[0]).toBe('2 scenario files did not compile (fix them, or check with `crisp-mcp scenario validate FILE`):');
+    expect(e.message).toContain(`${join(dir, 'broken.json')}:\n  blocks.a.next: `);
+    expect(e.message).toMatch(/missing/);
+    expect(e.message).toContain(`${join(dir, 'not-json.json')}:\n  (file): `);
+  });
+
+  it('refuses two files with one scenario name, and a missing directory', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.json'), gdpr);
+    writeFileSync(join(dir, 'b.json'), gdpr);
+    await expect(loadScenarioLibrary(dir)).rejects.toThrow(/two scenarios are named "gdpr": .*a\.json and .*b\.json/);
+    await expect(loadScenarioLibrary(join(dir, 'nope'))).rejects.toThrow(/--scenarios .*nope: no such directory/);
+  });
+
+  it('an empty directory is an empty library, whose lookups say nothing is loaded', async () => {
+    const library = await loadScenarioLibrary(tempDir());
+    expect(library.size).toBe(0);
+    expect(() => library.require('gdpr')).toThrow(/unknown scenario "gdpr": no scenarios are loaded from /);
+  });
+
+  it('unknown names list the valid ones', () => {
+    const library = scenarioLibraryFromTexts([{ file: 'gdpr.json', source: gdpr }]);
+    expect(() => library.require('gpdr')).toThrow('unknown scenario "gpdr"; valid: gdpr (list_scenarios)');
+  });
+});
+
+describe('defaultScenariosDir', () => {
+  it('is ./scenarios when that directory exists', () => {
+    const dir = tempDir();
+    expect(defaultScenariosDir(dir)).toBeUndefined();
+    mkdirSync(join(dir, 'scenarios'));
+    expect(defaultScenariosDir(dir)).toBe(join(dir, 'scenarios'));
+  });
+});

@@ -1,0 +1,60 @@
+// A scenario webhook's answer is read with its 1 MiB bound: reading stops at the bound while the
+// answer streams in, so an endless or huge answer neither fills memory nor holds the turn.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callWebhook } from '../../src/engine/actions.js';
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await new Promise<void>((resolve) => (server!.close(() => resolve()), server!.closeAllConnections()));
+  server = undefined;
+});
+
+/** A webhook that answers through `answer`; gives its URL and how many bytes it wrote until the caller hung up. */
+async function webhook(answer: (res: ServerResponse, sent: { bytes: number; closed: boolean }) => void) {
+  const sent = { bytes: 0, closed: false };
+  server = createServer((req, res) => {
+    req.resume();
+    res.once('close', () => (sent.closed = true));
+    answer(res, sent);
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, sent };
+}
+
+const action = (url: string) => ({ type: 'webhook' as const, block: 'call', url, method: 'POST' as const, body: { order: '42' } });
+
+describe('callWebhook', () => {
+  it('parses a JSON answer within the bound', async () => {
+    const { url } = await webhook((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'shipped' })));
+    expect(await callWebhook(action(url), 'key')).toEqual({ url, status: 200, ok: true, data: { status: 'shipped' } });
+  });
+
+  it('stops reading an endless answer at 1 MiB: no data, the reason, and the stream is cancelled', async () => {
+    const chunk = `"${'x'.repeat(64 * 1024)}",`;
+    const { url, sent } = await webhook((res, sent) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).write('[');
+      // Writes for as long as the other side reads: only the caller hanging up stops it.
+      const pump = () => {
+        while (!sent.closed) {
+          sent.bytes += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    const outcome = await callWebhook(action(url), 'key');
+    expect(outcome).toMatchObject({ url, status: 200, ok: true, data: null, error: 'answer over 1048576 bytes, ignored' });
+    // It hung up rather than reading on: the server saw the connection close, far short of what it could have sent.
+    await expect.poll(() => sent.closed).toBe(true);
+    expect(sent.bytes).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('does not read an answer whose declared length is over the bound', async () => {
+    const { url, sent } = await webhook((res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }).write('{"pad":"'));
+    const outcome = await callWebhook(action(url), 'key');
+    expect(outcome).toMatchObject({ status: 200, data: null, error: 'answer over 1048576 bytes, ignored' });
+    await expect.poll(() => sent.closed).toBe(true);
+  });
+});

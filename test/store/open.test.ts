@@ -1,0 +1,166 @@
+// Choosing a store (`--store` / CRISP_MCP_STORE), its default file, and SQLite shared by processes.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { StoreConfig } from '../../src/config.js';
+import {
+  defaultSqlitePath, MemoryStore, openStore, parseStoreSpec, redactRedisUrl, SqliteStore, StoreError, type Store,
+} from '../../src/store/index.js';
+
+const tmp: string[] = [];
+const stores: Store[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-open-'));
+  tmp.push(dir);
+  return dir;
+};
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+  for (const dir of tmp.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('parseStoreSpec', () => {
+  test.each([
+    [undefined, { kind: 'sqlite' }],
+    ['', { kind: 'sqlite' }],
+    ['sqlite', { kind: 'sqlite' }],
+    ['sqlite:/var/lib/crisp/state.db', { kind: 'sqlite', path: '/var/lib/crisp/state.db' }],
+    ['sqlite:./state.db', { kind: 'sqlite', path: './state.db' }],
+    ['sqlite::memory:', { kind: 'sqlite', path: ':memory:' }],
+    ['memory', { kind: 'memory' }],
+    [' memory ', { kind: 'memory' }],
+    ['redis://localhost:6379', { kind: 'redis', url: 'redis://localhost:6379' }],
+    ['rediss://user:pw@cache.example:6380/2', { kind: 'redis', url: 'rediss://user:pw@cache.example:6380/2' }],
+  ])('%j → %j', (spec, parsed) => {
+    expect(parseStoreSpec(spec)).toEqual(parsed);
+  });
+
+  test.each(['sqlite:', 'postgres://db', 'redis://', 'redis:///x', 'mem', 'file:state.db', 'http://localhost:6379'])('"%s" is refused in one line naming the accepted forms', (spec) => {
+    let error: unknown;
+    try {
+      parseStoreSpec(spec);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('store_bad_spec');
+    expect((error as Error).message).toBe(
+      `--store (or CRISP_MCP_STORE) must be sqlite (the default file), sqlite:PATH, redis://HOST:PORT, rediss://HOST:PORT or memory, got "${spec}"`,
+    );
+  });
+});
+
+describe('defaultSqlitePath', () => {
+  test('follows each platform\'s state directory', () => {
+    expect(defaultSqlitePath({ XDG_STATE_HOME: '/x/state' }, 'linux', '/home/u')).toBe('/x/state/crisp-mcp/state.db');
+    expect(defaultSqlitePath({}, 'linux', '/home/u')).toBe('/home/u/.local/state/crisp-mcp/state.db');
+    expect(defaultSqlitePath({ XDG_STATE_HOME: 'relative/ignored' }, 'linux', '/home/u')).toBe('/home/u/.local/state/crisp-mcp/state.db');
+    expect(defaultSqlitePath({}, 'darwin', '/Users/u')).toBe('/Users/u/Library/Application Support/crisp-mcp/state.db');
+    expect(defaultSqlitePath({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'win32', 'C:\\Users\\u')).toBe('C:\\Users\\u\\AppData\\Local\\crisp-mcp\\state.db');
+    expect(defaultSqlitePath({}, 'win32', 'C:\\Users\\u')).toBe('C:\\Users\\u\\AppData\\Local\\crisp-mcp\\state.db');
+  });
+});
+
+describe('openStore', () => {
+  test('memory, sqlite:PATH, and config.ts\'s StoreConfig as is', async () => {
+    const memory = await openStore('memory');
+    stores.push(memory);
+    expect(memory).toBeInstanceOf(MemoryStore);
+    const file = join(tempDir(), 'a', 'b', 'state.db');
+    const fromConfig: StoreConfig = { kind: 'sqlite', path: file };
+    const sqlite = await openStore(fromConfig);
+    stores.push(sqlite);
+    expect(sqlite).toBeInstanceOf(SqliteStore);
+    expect(sqlite.where).toBe(file);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  test('bare sqlite opens the default file under XDG_STATE_HOME', async () => {
+    const dir = tempDir();
+    const saved = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = dir;
+    try {
+      const store = await openStore('sqlite');
+      stores.push(store);
+      expect(store.where).toBe(join(dir, 'crisp-mcp', 'state.db'));
+    } finally {
+      if (saved === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = saved;
+    }
+  });
+
+  test('an unreachable Redis fails with one line, without the password', async () => {
+    const error = await openStore('redis://user:s3cret@127.0.0.1:1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('store_unavailable');
+    expect((error as Error).message).toMatch(/^cannot reach the Redis store at redis:\/\/127\.0\.0\.1:1: \S/);
+    expect((error as Error).message).not.toContain('s3cret');
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  test('an unopenable SQLite file fails with one line', async () => {
+    const dir = tempDir();
+    const error = await openStore(`sqlite:${dir}`).catch((e: unknown) => e); // a directory, not a file
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as Error).message).toMatch(new RegExp(`^cannot open the SQLite store at ${dir}: `));
+  });
+
+  test('a file that is not a database, or a newer schema, fails with one line', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'junk.db'), 'this is not sqlite '.repeat(100));
+    await expect(openStore(`sqlite:${join(dir, 'junk.db')}`)).rejects.toThrow(/^cannot open the SQLite store at .*junk\.db: file is not a database$/);
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { pragma(s: string): unknown; close(): void };
+    const newer = new Database(join(dir, 'newer.db'));
+    newer.pragma('user_version = 99');
+    newer.close();
+    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 1\)$/);
+  });
+
+  test('redactRedisUrl keeps host, port and db only', () => {
+    expect(redactRedisUrl('rediss://user:pw@cache.example:6380/2?x=1')).toBe('rediss://cache.example:6380/2');
+    expect(redactRedisUrl('redis://localhost:6379')).toBe('redis://localhost:6379');
+  });
+});
+
+describe('SQLite shared by several processes', () => {
+  const built = fileURLToPath(new URL('../../dist/store/index.js', import.meta.url));
+
+  // Four processes run 50 locked turns each on one conversation and race for the same claims.
+  test.runIf(existsSync(built))('turns under the lock from 4 processes: no lost update, one claim winner per key', async () => {
+    const file = join(tempDir(), 'state.db');
+    const worker = `
+      const { SqliteStore, withLock } = await import(${JSON.stringify(built)});
+      const store = new SqliteStore(process.argv[1]);
+      let won = 0;
+      for (let i = 0; i < 50; i++) {
+        if (await store.claim('fp:' + i, 60000)) won++;
+        await withLock(store, 'lock:c', async () => {
+          const cur = await store.getPosition('c', 'demo');
+          const r = await store.savePosition('c', 'demo', (cur?.value ?? 0) + 1, { expectedVersion: cur?.version ?? 0, outbox: [{ payload: process.pid }] });
+          if (!r.ok) throw new Error('conflict under the lock');
+        }, { ttlMs: 5000, waitMs: 20000 });
+      }
+      await store.close();
+      process.stdout.write(String(won));
+    `;
+    const runs = Array.from({ length: 4 }, async () => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', worker, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      return Number(out);
+    });
+    const won = await Promise.all(runs);
+    expect(won.reduce((a, b) => a + b, 0)).toBe(50);
+    const store = new SqliteStore(file);
+    stores.push(store);
+    expect(await store.getPosition('c', 'demo')).toMatchObject({ value: 200, version: 200 });
+    expect(await store.outboxPending()).toHaveLength(1);
+  });
+});
