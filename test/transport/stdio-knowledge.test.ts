@@ -49,6 +49,9 @@ describe('search_helpdesk and get_article over stdio', () => {
     expect(en.text.split('\n')[0]).toMatch(/^billing\/refund-policy \| Refund policy \| http:\/\/127\.0\.0\.1:\d+\/helpdesk\//);
 
     const fr = await call<{ locale: string; articles: Article[] }>('search_helpdesk', { query: 'Comment effacer mes données personnelles ?', locale: 'fr' });
+    const page = await fetch(en.out.articles[0]!.url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('You can get your money back within **30 days**');
     expect(fr.out.locale).toBe('fr');
     expect(fr.out.articles[0]).toMatchObject({ title: 'RGPD et accord de traitement des données', path: 'confidentialite/rgpd-et-dpa' });
   });
@@ -95,18 +98,22 @@ describe('reach over stdio', () => {
     expect(neither).toMatchObject({ isError: true, text: 'email, people_id: give exactly one of them' });
   });
 
-  it('every conversation in every result carries a url that opens it (the sandbox stands in for the Crisp app)', async () => {
+  it('every conversation in every result carries a url that opens it (in the sandbox: its console, on that conversation)', async () => {
     const listed = await call<{ conversations: Summary[] }>('list_conversations', {});
     const session = listed.out.conversations[0]!.session_id;
     const got = await call<{ conversation: Summary }>('get_conversation', { session_id: session, messages: 1 });
     const found = await call<{ conversations: Summary[] }>('find_conversations', { email: listed.out.conversations[0]!.visitor_email });
     const urls = [...listed.out.conversations, got.out.conversation, ...found.out.conversations].map((c) => [c.session_id, c.url] as const);
     for (const [id, url] of urls) expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/website/[^/]+/inbox/${id}/$`));
+    // The sandbox stands in for the app: the link opens its console on that conversation.
     for (const [id, url] of urls.slice(0, 3)) {
-      const page = await fetch(url);
+      const link = await fetch(url, { redirect: 'manual' });
+      expect(link.status).toBe(302);
+      const target = new URL(link.headers.get('location')!, url);
+      expect(target.hash).toBe(`#${id}`);
+      const page = await fetch(target);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(await page.text()).toContain(`Conversation ${id}`);
     }
   });
 
