@@ -39,6 +39,10 @@ describe('search_helpdesk', () => {
     expect(text).toBe(`orders/shipping-times | Shipping times and tracking | ${base}/shipping-times/\n  A parcel that has not arrived after 15 days is considered lost: we send a new one.`);
   });
 
+  it('is named in the server instructions', () => {
+    expect(harness.client.getInstructions()).toContain("Answer from the business's helpdesk (search_helpdesk) and link the article's url");
+  });
+
   it('says so when nothing matches, and names the field of a bad argument', async () => {
     expect((await call('search_helpdesk', { query: 'zzqx unknownword' })).text).toBe('No published en article matches; try other words or another locale.');
     const unknown = await call('search_helpdesk', { query: 'refund', locale: 'de' });
