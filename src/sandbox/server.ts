@@ -11,7 +11,7 @@ import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match
 import { fromThisMachine, serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { consoleRoutes } from './routes/console.js';
-import { serveAppLink } from './routes/app-links.js';
+import { serveAppLink, serveHelpdeskPage } from './routes/app-links.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { helpdeskRoutes } from './routes/helpdesk.js';
 import { peopleRoutes } from './routes/people.js';
@@ -94,7 +94,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = (req.method ?? 'GET').toUpperCase();
     if (await serveConsole(req, res, url, state)) return;
     if (url.pathname.startsWith('/_sandbox/')) return handleControl(req, res, url, method);
-    if (method === 'GET' && serveAppLink(state, url.pathname, res)) return;
+    if (method === 'GET' && (serveAppLink(url.pathname, res) || serveHelpdeskPage(state, url.pathname, res))) return;
     stats.total++;
     const head = method === 'HEAD';
 
