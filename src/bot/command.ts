@@ -360,6 +360,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     log.info(
       {
         scenario: scenario.name,
+        scenario_file: scenario.file,
         events: settings.events,
         ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
         websites: config.websites,
