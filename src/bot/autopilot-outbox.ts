@@ -126,7 +126,8 @@ export class OutboxDeliverer {
 
   async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, { type: 'webhook' }>): Promise<void> {
     const { website, session, scenario } = head.payload;
-    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false });
+    // An item tried before may have reached Crisp although its answer was lost.
+    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false, again: head.attempts > 0 });
     const outcome = await executor.run(action, ITEM_STEP);
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {

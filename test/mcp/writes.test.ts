@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import type { CrispClient } from '../../src/crisp/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
+import { visitorStarts } from '../helpers/events.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 
 let harness: McpHarness;
@@ -33,10 +34,15 @@ describe('send_message', () => {
     expect(text).toBe(`Sent text to ${session} (fingerprint ${String(out.fingerprint)}).`);
   });
 
-  it('never posts the same fingerprint twice', async () => {
+  it('never posts the same fingerprint twice, even where Crisp would', async () => {
     const session = pendingSession();
     const before = thread(session).length;
-    for (let i = 0; i < 2; i++) await call(client, 'send_message', { session_id: session, content: 'Only once', fingerprint: 777000111222333 });
+    sandbox.faults.configure('dedupe:off');
+    try {
+      for (let i = 0; i < 2; i++) await call(client, 'send_message', { session_id: session, content: 'Only once', fingerprint: 777000111222333 });
+    } finally {
+      sandbox.faults.clear();
+    }
     expect(thread(session).length).toBe(before + 1);
   });
 
@@ -87,6 +93,32 @@ describe('Crisp faults at the tool layer', () => {
     const retried = await call(client, 'send_message', { session_id: session, content: 'with fingerprint', fingerprint: 123456789012345 });
     expect(retried.isError).toBe(false);
     expect(thread(session).filter((m) => m.content === 'with fingerprint')).toHaveLength(1);
+  });
+
+  it('with a fingerprint, an answer lost after the write never makes a second copy, retried by the client or by the agent', async () => {
+    const session = await visitorStarts(sandbox, 'is anyone there?');
+    const copies = (fingerprint: number) => thread(session).filter((m) => m.fingerprint === fingerprint).length;
+    // Crisp posts a repeated fingerprint again here: only looking before re-sending keeps it single.
+    sandbox.faults.configure('dedupe:off');
+    try {
+      sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+      expect((await call(client, 'send_message', { session_id: session, content: 'dropped after the write', fingerprint: 900000000000001 })).isError).toBe(false);
+      sandbox.faults.burst({ fault: { kind: 'status-after', status: 502 }, count: 1, method: 'POST' });
+      expect((await call(client, 'send_message', { session_id: session, content: '5xx after the write', fingerprint: 900000000000002 })).isError).toBe(false);
+      // The answer is lost and Crisp cannot be read to check: the call fails without re-sending…
+      sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+      sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 20, method: 'GET', pathIncludes: '/messages' });
+      const lost = await call(client, 'send_message', { session_id: session, content: 'agent retries', fingerprint: 900000000000003 });
+      expect(lost.isError).toBe(true);
+      sandbox.faults.clear();
+      sandbox.faults.configure('dedupe:off');
+      // …and the agent's retry of the whole call finds it there instead of posting it again.
+      const again = await call(client, 'send_message', { session_id: session, content: 'agent retries', fingerprint: 900000000000003 });
+      expect(again.isError).toBe(false);
+      expect([900000000000001, 900000000000002, 900000000000003].map(copies)).toEqual([1, 1, 1]);
+    } finally {
+      sandbox.faults.clear();
+    }
   });
 
   it('oversize content is refused before anything is sent', async () => {
