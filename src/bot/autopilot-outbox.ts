@@ -80,6 +80,9 @@ export function describeFailure(error: unknown): Failure {
 export class OutboxDeliverer {
   readonly stats: DeliveryStats = { done: 0, sent: 0, retried: 0, dropped: 0 };
 
+  /** An item stored before this process started may have been sent by one killed before it could ack it. */
+  readonly #startedAt = Date.now();
+
   constructor(private readonly o: DelivererOptions) {}
 
   /** Delivers the conversation's due items in order; stops at the first that must wait. */
@@ -126,8 +129,9 @@ export class OutboxDeliverer {
 
   async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, { type: 'webhook' }>): Promise<void> {
     const { website, session, scenario } = head.payload;
-    // An item tried before may have reached Crisp although its answer was lost.
-    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false, again: head.attempts > 0 });
+    // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
+    const again = head.attempts > 0 || head.createdAt < this.#startedAt;
+    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false, again });
     const outcome = await executor.run(action, ITEM_STEP);
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {
