@@ -1,7 +1,7 @@
 // Delivering a conversation's outbox, in order: head → carry the action out through Crisp → ack.
-// Every message is posted with a fingerprint derived from its outbox item's id, so sending an item
-// again — after a Crisp 5xx, a lost answer, or a bot killed between the send and the ack — is a
-// no-op at Crisp. A failure that may pass (5xx, 429, network) is retried with backoff; one that
+// Every message is posted with a fingerprint derived from its outbox item's id, and an item sent
+// again — after a Crisp 5xx, a lost answer, or a bot killed between the send and the ack — first
+// looks for that fingerprint in the conversation, so it never shows twice. A failure that may pass (5xx, 429, network) is retried with backoff; one that
 // will not (400, 403, 404) is logged with its reason and the item dropped. The caller holds the
 // conversation's lock, so one worker delivers a conversation at a time.
 import { CrispError, type CrispClient } from '../crisp/index.js';
