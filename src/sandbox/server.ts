@@ -136,8 +136,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const body = method === 'GET' || head ? undefined : await readJson(req, maxBody);
       const key = `${match.route.method} ${match.route.pattern}`;
       stats.handled[key] = (stats.handled[key] ?? 0) + 1;
-      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl }, match.params);
+      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl, dedupe: faults.dedupe }, match.params);
       if (fault?.kind === 'drop-after') return void req.socket.destroy();
+      if (fault?.kind === 'status-after') throw faultError(fault.status!, 1);
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data, {}, head);
     } catch (error) {
       if (!(error instanceof SandboxHttpError)) throw error;
