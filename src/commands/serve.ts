@@ -148,6 +148,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
   tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
+  if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;

@@ -90,6 +90,16 @@ describe('mistakes name their cause', () => {
     }
   });
 
+  it('the start-up log says when scenario tools are off although scenarios are loaded', async () => {
+    const { client, stderr } = await connect(['serve', '--sandbox', '--toolsets', 'conversations'], {});
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('list_scenarios');
+      expect(stderr()).toContain('"msg":"scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)"');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('an unreachable CRISP_API_URL is named in tool and resource errors, with the system error code', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const { client } = await connect(['serve'], {
