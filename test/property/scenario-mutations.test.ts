@@ -141,7 +141,7 @@ describe('mutated example scenarios through `scenario validate`', () => {
   it('one to three structural mutations: validate answers, and every problem has a path into the scenario', { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(mutationCase, async ([i, path, mutations]) => {
-        let source = examples[i]!;
+        let source: Json = examples[i]!;
         for (const m of mutations) {
           const reachable = get(source, path.slice(0, -1));
           source = reachable !== null && typeof reachable === 'object' && get(source, path) !== undefined ? mutate(source, path, m) : source;
