@@ -80,6 +80,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     crash(error);
+    // A command that failed unexpectedly may still hold an embedded sandbox or a store connection
+    // open: exit rather than hang.
+    process.exit(1);
   },
 );
 

@@ -1191,7 +1191,13 @@ function zodProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly Prope
     }
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${issue.expected})`;
-    if (issue.code === 'unrecognized_keys' && message.startsWith('Unrecognized key')) message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'unrecognized_keys') {
+      // One problem per key, at the key itself: a typo at the top of the file gets a path too; the
+      // fields the object allows (schema.ts words them) follow each.
+      const allowed = /; allowed: .*$/.exec(message)?.[0] ?? '';
+      for (const key of issue.keys) out.push({ level: 'error', path: [...path, key].map(String).join('.'), message: `unknown field "${key}"${allowed}` });
+      continue;
+    }
     out.push({ level: 'error', path: path.map(String).join('.'), message });
   }
   return out;

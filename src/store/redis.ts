@@ -63,18 +63,20 @@ export class RedisStore implements Store {
   static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
     const where = redactRedisUrl(url);
     let connected = false;
-    const client = createClient({
-      url,
-      socket: {
-        connectTimeout: 5000,
-        // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
-        reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
-      },
-    });
-    client.on('error', (err: Error) => {
-      if (connected) options.onError?.(err);
-    });
+    let client: RedisClient;
+    // Inside the try: node-redis parses the URL as it builds the client, and throws what it rejects.
     try {
+      client = createClient({
+        url,
+        socket: {
+          connectTimeout: 5000,
+          // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
+          reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
+        },
+      });
+      client.on('error', (err: Error) => {
+        if (connected) options.onError?.(err);
+      });
       await client.connect();
     } catch (err) {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);

@@ -228,6 +228,9 @@ export const getConversation = defineTool({
     const site = guard.website(website_id);
     const [conversation, page] = await Promise.all([crisp.conversations.get(site, session_id), crisp.messages.list(site, session_id)]);
     const latest = count === 0 ? [] : page.messages.slice(-count);
+    // list_messages goes on from the oldest message shown; with none shown (messages: 0), from just after the newest.
+    const newest = page.messages.at(-1);
+    const continueFrom = latest[0]?.timestamp ?? (newest ? newest.timestamp + 1 : 0);
     const device = (conversation.meta?.device ?? {}) as { geolocation?: { country?: unknown }; locales?: unknown };
     const data = Object.fromEntries(Object.entries(conversation.meta?.data ?? {}).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, PREVIEW_CHARS) : v]));
     return {
@@ -243,7 +246,7 @@ export const getConversation = defineTool({
         created_at: iso(conversation.created_at),
       },
       messages: latest.map(toMessageOut),
-      older_cursor: latest.length < page.messages.length ? encodeCursor({ k: 'list_messages', t: latest[0]!.timestamp }) : olderCursor(page.messages, page.hasMore),
+      older_cursor: latest.length < page.messages.length ? encodeCursor({ k: 'list_messages', t: continueFrom }) : olderCursor(page.messages, page.hasMore),
     };
   },
   text: ({ conversation: c, messages, older_cursor }) =>
