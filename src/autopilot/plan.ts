@@ -7,9 +7,10 @@ import { initialPosition, step, type Action, type Position, type Program, type S
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, trimState, turnId,
-  type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue, type SavedValue,
+  type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
 import { limitReplies, type Guardrails } from './guardrails.js';
+import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
 export type ThreadMessage = Pick<Message, 'type' | 'from' | 'content' | 'fingerprint' | 'timestamp'> & { user?: { user_id?: string } | undefined };
@@ -27,7 +28,8 @@ export type PlanNote =
 export interface Plan {
   /** False when there is nothing to save (no message after the cursor, nothing else changed). */
   changed: boolean;
-  value: SavedValue;
+  /** The conversation's record to save: the position and this channel's part; the other channels' parts as read. */
+  value: ConversationRecord;
   outbox: OutboxInput[];
   /** Fingerprints the new items will post with (already in `value.autopilot.ours`). */
   ours: number[];
@@ -60,7 +62,7 @@ export interface TurnInput extends Common {
 export function planTurn(input: TurnInput): Plan | undefined {
   const { read } = input;
   if (!read.state && !input.firstContact) return undefined;
-  const plan = new Planner(input, read.state ?? freshState(), read.position);
+  const plan = new Planner(input, read.state ?? freshState(), read.position, readByScenario(input.thread, read.position));
   if (!read.state) plan.changed = true; // the bot now knows this conversation
   if (input.resolvedAt !== undefined && (plan.state.restart_after ?? -Infinity) < input.resolvedAt) {
     plan.state = { ...plan.state, restart_after: input.resolvedAt };
@@ -139,6 +141,18 @@ function firstContact(input: TurnInput, position: Position | undefined): ThreadM
   return thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
 }
 
+/**
+ * The visitor messages the scenario has read already — on any channel: an agent's post_draft
+ * advances the same position — up to the last one it read. The bot never feeds them again, even
+ * when its own cursor is behind them.
+ */
+function readByScenario(thread: ThreadMessage[], position: Position | undefined): ReadonlySet<number> {
+  const last = position?.last_fingerprint;
+  if (last === null || last === undefined) return new Set();
+  const at = thread.findIndex((m) => m.fingerprint === last);
+  return new Set(thread.slice(0, at + 1).filter((m) => m.from === 'user').map((m) => m.fingerprint));
+}
+
 function scenarioEvent(m: ThreadMessage, start: boolean): ScenarioEvent | undefined {
   const fingerprint = m.fingerprint;
   if (m.type === 'text' && typeof m.content === 'string') return start ? { type: 'start', text: m.content, fingerprint } : { type: 'visitor_text', text: m.content, fingerprint };
@@ -178,6 +192,7 @@ class Planner {
   readonly outbox: OutboxInput[] = [];
   readonly ours: number[] = [];
   readonly #ours: Set<number>;
+  readonly #readByScenario: ReadonlySet<number>;
   #start: boolean;
   #suppressed = 0;
 
@@ -185,7 +200,9 @@ class Planner {
     private readonly input: Common,
     state: AutopilotState,
     position: Position | undefined,
+    readByScenario: ReadonlySet<number> = new Set(),
   ) {
+    this.#readByScenario = readByScenario;
     this.state = state;
     this.position = position;
     this.#ours = new Set(state.ours);
@@ -214,6 +231,7 @@ class Planner {
       return;
     }
     if (this.state.paused) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'paused' });
+    if (this.#readByScenario.has(m.fingerprint)) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'duplicate' });
     const event = scenarioEvent(m, this.#start);
     if (!event) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'unreadable' });
     const start = this.#start;
@@ -271,6 +289,7 @@ class Planner {
     const { program, guard, now } = this.input;
     const position = this.position ?? initialPosition(program);
     const state = trimState({ ...this.state, ours: [...this.state.ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
-    return { changed: this.changed, value: { ...position, autopilot: state }, outbox: this.outbox, ours: this.ours, notes: this.notes };
+    const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', state);
+    return { changed: this.changed, value, outbox: this.outbox, ours: this.ours, notes: this.notes };
   }
 }
