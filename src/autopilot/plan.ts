@@ -4,6 +4,7 @@
 // No I/O and no clock: `now` and the step context come in, so a test is a table.
 import type { Message } from '../crisp/schemas.js';
 import { initialPosition, step, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
+import { stepWebhookAnswer } from '../engine/limits.js';
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, trimState, turnId,
@@ -15,8 +16,6 @@ import { withChannel, withPosition, type ConversationRecord } from '../engine/re
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
 export type ThreadMessage = Pick<Message, 'type' | 'from' | 'content' | 'fingerprint' | 'timestamp'> & { user?: { user_id?: string } | undefined };
 
-/** Webhook answers followed one after the other before the bot stops (a scenario looping through webhooks). */
-export const MAX_WEBHOOK_CHAIN = 5;
 
 export type PlanNote =
   | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean }
@@ -87,14 +86,8 @@ export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
   if (!read.state || read.state.webhook !== input.itemId || !read.position) return undefined;
   const plan = new Planner(input, { ...read.state, webhook: null }, read.position);
   plan.changed = true;
-  if (chainDepth(input.itemId) >= MAX_WEBHOOK_CHAIN) {
-    plan.position = { ...read.position, handed_off: true, waiting: false };
-    plan.enqueue([{ type: 'handoff', reason: 'webhook_chain', note: `The scenario called ${MAX_WEBHOOK_CHAIN} webhooks in a row without the visitor writing; the bot stopped here.` }], `${input.itemId}>`);
-    plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: 1 });
-    return plan.result();
-  }
-  const event: ScenarioEvent = { type: 'webhook_result', ok: input.answer.ok, ...(input.answer.status !== null ? { status: input.answer.status } : {}), data: input.answer.data };
-  const result = step(input.program, read.position, event, { ...input.context, budget: input.guard.stepBudget });
+  // The item's depth in the chain is how many webhooks this turn called before it.
+  const result = stepWebhookAnswer(input.program, read.position, input.answer, { ...input.context, budget: input.guard.stepBudget }, chainDepth(input.itemId) + 1);
   plan.position = result.position;
   const actions = plan.limit(result.actions, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
   plan.enqueue(actions, `${input.itemId}>`);

@@ -14,6 +14,7 @@ import { initialPosition, step, type Position, type Action, type Program, type S
 import { withLock, type Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
 import { waitsFor } from './describe.js';
+import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from './limits.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
@@ -22,10 +23,8 @@ export type { ActionOutcome, WebhookOutcome } from './actions.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
-/** Webhooks one post may call in a row (a webhook's answer may lead to another webhook). */
-const MAX_WEBHOOKS_PER_POST = 5;
 
-export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict' | 'webhook_refused';
+export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict';
 
 /** A refusal the caller can act on; the message says what to do next. */
 export class TurnError extends Error {
@@ -289,17 +288,11 @@ async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn>
       outcomes.push({ ...(await executor.run(action, `${prefix}${i}`)), follow_up: round > 0 });
     }
     if (!webhook) break;
-    if (round >= MAX_WEBHOOKS_PER_POST) {
-      // A scenario that chains webhooks without end: stop here; the conversation waits at this one.
-      outcomes.push({ step: `w${round + 1}`, type: 'webhook', status: 'skipped', detail: `not called: one turn calls at most ${MAX_WEBHOOKS_PER_POST} webhooks`, follow_up: true });
-      break;
-    }
-    if (!loaded.summary.webhooks.includes(webhook.url)) throw new TurnError('webhook_refused', `scenario ${loaded.name} has no webhook ${webhook.url}; nothing else was called`);
     round++;
-    const answer = await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch);
+    const answer = webhookAllowed(loaded, webhook.url) ? await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch) : refusedWebhook(webhook.url);
     webhooks.push({ url: answer.url, status: answer.status, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
     const context = await stepContext(crisp, website, loaded.program, input.now ?? Date.now());
-    const next = step(loaded.program, position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, context);
+    const next = stepWebhookAnswer(loaded.program, position, answer, context, round);
     position = next.position;
     actions = next.actions;
   }
