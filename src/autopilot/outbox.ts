@@ -12,6 +12,7 @@ import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
+import { nextDelay } from '../retry.js';
 import { refusedWebhook, webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
@@ -116,7 +117,7 @@ export class OutboxDeliverer {
         this.stats.dropped++;
         continue;
       }
-      const delay = Math.max(failure.retryAfterMs ?? 0, Math.min(this.o.retry.maxMs, this.o.retry.baseMs * 2 ** head.attempts));
+      const delay = nextDelay(head.attempts + 1, { baseDelayMs: this.o.retry.baseMs, maxDelayMs: this.o.retry.maxMs }, failure.retryAfterMs);
       const retryAt = this.o.now() + delay;
       await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
       this.stats.retried++;
