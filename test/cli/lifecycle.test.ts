@@ -1,9 +1,13 @@
 // Lifecycle of the built CLI's long-running commands: a start-up step failing after another has
 // opened a socket ends the process non-zero with one line; a Redis store that dies after start
-// turns tool calls into clear errors (never a call left unanswered), and SIGTERM still ends it.
+// turns tool calls into clear errors (never a call left unanswered), and SIGTERM still ends it;
+// an autopilot whose start fails after RTM connected closes the socket.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
-import { scenarioDir } from '../helpers/autopilot.js';
+import { startSandbox } from '../../src/sandbox/server.js';
+import { MemoryStore, StoreError } from '../../src/store/index.js';
+import { scenarioDir, startTestBot } from '../helpers/autopilot.js';
+import { eventually } from '../helpers/events.js';
 import { runCli } from '../helpers/cli.js';
 import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { callTool } from '../helpers/mcp.js';
@@ -73,3 +77,19 @@ if (redis.ok) {
     test('lifecycle', () => {});
   });
 }
+
+describe('startBot failing after RTM connected', () => {
+  it('closes the RTM socket it opened (none left reconnecting)', async () => {
+    const sandbox = await startSandbox({ seed: 3 });
+    // A store that fails the outbox drain the autopilot runs at start, once RTM is up.
+    const store = new MemoryStore();
+    store.outboxPending = () => Promise.reject(new StoreError('store_unavailable', 'the store went away'));
+    try {
+      await expect(startTestBot(sandbox, { events: 'rtm', store })).rejects.toThrow('the store went away');
+      await eventually(() => sandbox.rtm.stats().connected === 0, 5_000, 'the RTM socket closed');
+    } finally {
+      await sandbox.close();
+      await store.close();
+    }
+  });
+});
