@@ -18,19 +18,19 @@ export const LAYERS = {
     packages: ['node:crypto', 'zod'],
     why: 'scenario/ is pure: it imports nothing of ours and does no I/O',
   },
-  crisp: { may: ['version'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
+  crisp: { may: ['version', 'retry'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
   store: { may: ['scenario', 'credentials/redact'], why: 'store/ is the durable store behind one contract' },
   // The Crisp arrows go once the effect port carries Crisp calls (issue 13, item 1).
   engine: {
-    may: ['scenario', 'store', 'crisp', 'log', 'version'],
+    may: ['scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'engine/ knows no transport, no MCP, no channel and no sandbox',
   },
   autopilot: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   converse: {
-    may: ['engine', 'scenario', 'store', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
@@ -46,6 +46,7 @@ export const LAYERS = {
   config: { may: ['crisp', 'store', 'credentials'], why: 'config.ts only validates settings' },
   log: { may: ['credentials'], why: 'log.ts only writes log lines' },
   version: { may: [], why: 'version.ts reads the package version' },
+  retry: { may: [], why: 'retry.ts is the one retry policy, pure' },
   commands: { may: ['*'], why: 'commands/ wire every part together' },
   cli: { may: ['*'], why: 'cli.ts dispatches to a command' },
 };

@@ -12,6 +12,8 @@ import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
+import { nextDelay } from '../retry.js';
+import { refusedWebhook, webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -118,7 +120,7 @@ export class OutboxDeliverer {
         this.stats.dropped++;
         continue;
       }
-      const delay = Math.max(failure.retryAfterMs ?? 0, Math.min(this.o.retry.maxMs, this.o.retry.baseMs * 2 ** head.attempts));
+      const delay = nextDelay(head.attempts + 1, { baseDelayMs: this.o.retry.baseMs, maxDelayMs: this.o.retry.maxMs }, failure.retryAfterMs);
       const retryAt = this.o.now() + delay;
       await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
       this.stats.retried++;
@@ -155,9 +157,9 @@ export class OutboxDeliverer {
       const read = readValue(saved?.value);
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
-        if (!loaded.summary.webhooks.includes(action.url)) {
+        if (!webhookAllowed(loaded, action.url)) {
           log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-          answer = { url: action.url, status: null, ok: false, data: null, error: 'not in the scenario' };
+          answer = refusedWebhook(action.url);
         } else answer = await callWebhook(action, webhookIdempotencyKey(head.id, 'w'), this.o.fetch);
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook failed; the scenario takes its error path');
       }

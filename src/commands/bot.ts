@@ -261,7 +261,15 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       throw error;
     }
   }
-  await autopilot.start();
+  try {
+    await autopilot.start();
+  } catch (error) {
+    // Whatever this function opened is closed again: no RTM socket left reconnecting, no server left listening.
+    await rtm?.close();
+    if (hookServer && !(options.hooks && 'server' in options.hooks)) await hookServer.close();
+    await autopilot.close();
+    throw error;
+  }
   return {
     autopilot,
     hooksUrl: hookServer?.url,

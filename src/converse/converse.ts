@@ -13,6 +13,7 @@
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
+import { backoffDelay, type Backoff } from '../retry.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
@@ -25,6 +26,8 @@ export const CONVERSE_PREFIX = 'converse:';
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 /** How long a messageId is remembered. */
 export const DEDUPE_TTL_MS = 24 * 60 * 60_000;
+/** The wait before a failed event is run again. */
+const FAILED_EVENT_BACKOFF: Backoff = { baseDelayMs: 100, maxDelayMs: 30_000 };
 /** Events accepted but not yet run, across conversations, before /converse answers 503. */
 export const DEFAULT_MAX_QUEUED = 10_000;
 
@@ -308,7 +311,7 @@ export class ConverseService {
           this.#settle(waiting, err instanceof Error ? err : new Error(String(err)));
           continue;
         }
-        const delay = Math.min(30_000, 100 * 2 ** (item.attempts + 1));
+        const delay = backoffDelay(item.attempts + 1, FAILED_EVENT_BACKOFF);
         this.#o.log?.warn({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, retry_in_ms: delay }, 'converse: event failed; will retry');
         await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
         return this.#retryAt(conversationId, Date.now() + delay);

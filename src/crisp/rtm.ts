@@ -9,6 +9,7 @@ import { CrispClient } from './client.js';
 import { CrispError } from './errors.js';
 import type { CrispCredentials } from './http.js';
 import { ConversationState, Sender } from './schemas.js';
+import { backoffDelay } from './retry.js';
 
 // ---------------------------------------------------------------- event names and payloads
 
@@ -304,9 +305,7 @@ class Rtm implements RtmConnection {
   }
 
   #delay(attempt: number): number {
-    const base = Math.min(this.#backoff.maxDelayMs, this.#backoff.delayMs * 2 ** Math.max(0, attempt - 1));
-    const spread = base * this.#backoff.randomization;
-    return Math.max(0, Math.round(base - spread + Math.random() * 2 * spread));
+    return backoffDelay(attempt, { baseDelayMs: this.#backoff.delayMs, maxDelayMs: this.#backoff.maxDelayMs });
   }
 
   async #start(): Promise<void> {

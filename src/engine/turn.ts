@@ -10,10 +10,12 @@
 // visitor message, another turn saved, the scenario edited) is refused as stale.
 import type { CrispClient } from '../crisp/index.js';
 import type { Message } from '../crisp/schemas.js';
-import { initialPosition, Position, step, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
+import { initialPosition, step, type Position, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
 import { withLock, type Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
 import { waitsFor } from './describe.js';
+import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from './limits.js';
+import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
 export { derivedFingerprint } from './actions.js';
@@ -21,10 +23,8 @@ export type { ActionOutcome, WebhookOutcome } from './actions.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
-/** Webhooks one post may call in a row (a webhook's answer may lead to another webhook). */
-const MAX_WEBHOOKS_PER_POST = 5;
 
-export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict' | 'webhook_refused';
+export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict';
 
 /** A refusal the caller can act on; the message says what to do next. */
 export class TurnError extends Error {
@@ -119,15 +119,15 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
   const key = conversationKey(website, session);
   const now = input.now ?? Date.now();
 
-  const [saved, page] = await Promise.all([store.getPosition(key, loaded.name), crisp.messages.list(website, session)]);
-  const parsed = saved ? Position.safeParse(saved.value) : undefined;
-  const start = !parsed?.success || isInitial(parsed.data, program);
-  const position: Position = parsed?.success ? parsed.data : initialPosition(program);
+  const [saved, page] = await Promise.all([loadRecord(store, key, loaded.name), crisp.messages.list(website, session)]);
+  const parsed = saved.record.scenario;
+  const start = parsed === null || isInitial(parsed, program);
+  const position: Position = parsed ?? initialPosition(program);
   const visitor = page.messages.filter((m) => m.from === 'user');
-  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved?.updatedAt ?? 0);
+  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved.updatedAt);
 
   const notes: string[] = [];
-  if (parsed && !parsed.success) notes.push('The saved position was unreadable; the scenario starts again from its start.');
+  if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
   const actions: Action[] = [];
   let after = position;
   const context = events.length ? await stepContext(crisp, website, program, now) : { now };
@@ -145,7 +145,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     session,
     scenario: loaded.name,
     program_hash: program.hash,
-    base_version: saved?.version ?? 0,
+    base_version: saved.version,
     base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
     events: events.map((e) => e.shown),
     actions,
@@ -273,7 +273,7 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
   const { website, session } = draft;
   const loaded = library.require(draft.scenario);
   const key = conversationKey(website, session);
-  await assertFresh(input, draft, loaded);
+  const current = await assertFresh(input, draft, loaded);
 
   const hold = input.hold === true;
   const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold, again });
@@ -293,22 +293,18 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
       outcomes.push({ ...(await executor.run(action, `${prefix}${i}`)), follow_up: round > 0 });
     }
     if (!webhook) break;
-    if (round >= MAX_WEBHOOKS_PER_POST) {
-      // A scenario that chains webhooks without end: stop here; the conversation waits at this one.
-      outcomes.push({ step: `w${round + 1}`, type: 'webhook', status: 'skipped', detail: `not called: one turn calls at most ${MAX_WEBHOOKS_PER_POST} webhooks`, follow_up: true });
-      break;
-    }
-    if (!loaded.summary.webhooks.includes(webhook.url)) throw new TurnError('webhook_refused', `scenario ${loaded.name} has no webhook ${webhook.url}; nothing else was called`);
     round++;
-    const answer = await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch);
+    const answer = webhookAllowed(loaded, webhook.url) ? await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch) : refusedWebhook(webhook.url);
     webhooks.push({ url: answer.url, status: answer.status, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
     const context = await stepContext(crisp, website, loaded.program, input.now ?? Date.now());
-    const next = step(loaded.program, position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, context);
+    const next = stepWebhookAnswer(loaded.program, position, answer, context, round);
     position = next.position;
     actions = next.actions;
   }
 
-  const saved = await store.savePosition(key, loaded.name, position, { expectedVersion: draft.base_version });
+  // The whole record goes back with only the position changed: the autopilot's part (its pause,
+  // cursor and own fingerprints) stays as the draft found it.
+  const saved = await saveRecord(store, key, loaded.name, withPosition(current.record, position), { expectedVersion: draft.base_version });
   if (!saved.ok) {
     throw new TurnError(
       'position_conflict',
@@ -330,14 +326,15 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
   };
 }
 
-/** Refuses a draft whose conversation moved on since it was made. */
-async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario): Promise<void> {
+/** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
+async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario): Promise<LoadedRecord> {
   const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
   if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
-  const [saved, page] = await Promise.all([input.store.getPosition(conversationKey(draft.website, draft.session), loaded.name), input.crisp.messages.list(draft.website, draft.session)]);
-  if ((saved?.version ?? 0) !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
+  const [saved, page] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), input.crisp.messages.list(draft.website, draft.session)]);
+  if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
   const latest = page.messages.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;
   if (latest !== draft.base_visitor_fingerprint) throw stale('the visitor wrote again since');
+  return saved;
 }
 
 // ---------------------------------------------------------------- reset
@@ -348,14 +345,17 @@ export interface ResetResult {
   block: string;
 }
 
-/** Puts the conversation back at the scenario's start; its next draft starts it like a new conversation. */
+/**
+ * Puts the conversation back at the scenario's start; its next draft starts it like a new
+ * conversation. Only the position: a bot paused in this conversation stays paused.
+ */
 export async function resetScenario(input: Omit<TurnIO, 'crisp'> & { website: string; session: string; scenario: string }): Promise<ResetResult> {
   const loaded = input.library.require(input.scenario);
   const key = conversationKey(input.website, input.session);
   const start = initialPosition(loaded.program);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const saved = await input.store.getPosition(key, loaded.name);
-    const result = await input.store.savePosition(key, loaded.name, start, { expectedVersion: saved?.version ?? 0 });
+    const saved = await loadRecord(input.store, key, loaded.name);
+    const result = await saveRecord(input.store, key, loaded.name, withPosition(saved.record, start), { expectedVersion: saved.version });
     if (result.ok) return { scenario: loaded.name, version: result.version, block: start.block };
   }
   throw new TurnError('position_conflict', `the position of scenario ${loaded.name} kept changing while resetting it; try again`);

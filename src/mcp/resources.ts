@@ -7,9 +7,9 @@ import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTempla
 import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
 import { UnknownScenarioError } from '../engine/library.js';
 import { conversationKey, listDrafts, readDraft, TurnError, type TurnDraft } from '../engine/turn.js';
+import { readRecord } from '../engine/record.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation } from '../crisp/schemas.js';
-import { Position } from '../scenario/index.js';
 import { GuardError } from './guard.js';
 import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
@@ -171,8 +171,7 @@ async function positionsOf(deps: ScenarioDeps, { website, session }: Target) {
   for (const s of deps.scenarios.list()) {
     const saved = await deps.store.getPosition(key, s.name);
     if (!saved) continue;
-    const parsed = Position.safeParse(saved.value);
-    const p = parsed.success ? parsed.data : undefined;
+    const p = readRecord(saved.value).record.scenario ?? undefined;
     scenarios.push({
       scenario: s.name,
       version: saved.version,

@@ -47,6 +47,12 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/**
+ * How long one command may take, waiting for a reconnection included: a Redis that dies after
+ * start makes calls fail with a clear StoreError within this, instead of queueing them forever.
+ */
+const COMMAND_TIMEOUT_MS = 5_000;
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly where: string;
@@ -68,6 +74,7 @@ export class RedisStore implements Store {
     try {
       client = createClient({
         url,
+        commandOptions: { timeout: COMMAND_TIMEOUT_MS },
         socket: {
           connectTimeout: 5000,
           // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
@@ -82,7 +89,7 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
     }
     connected = true;
-    return new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX);
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -260,4 +267,23 @@ export class RedisStore implements Store {
       return this.#client.eval(s.lua, { keys, arguments: args });
     }
   }
+}
+
+/** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
+function failingAsStoreErrors(store: RedisStore): RedisStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => {
+          // Our own refusals of bad arguments stay as they are; everything else is the store failing.
+          if (err instanceof StoreError || err instanceof TypeError || err instanceof RangeError) throw err;
+          throw new StoreError('store_unavailable', `the Redis store at ${target.where} failed: ${err instanceof Error ? err.message : String(err)}`, err);
+        });
+      };
+    },
+  });
 }
