@@ -17,8 +17,8 @@ import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 
-export { parseConverseInput, CONVERSE_EVENT_TYPES, type ConverseEvent, type ConverseEventType } from './input.js';
-export { replyId, type ConverseReply, type ConverseSession, type ReplyType } from './turn.js';
+export { parseConverseInput, type ConverseEvent } from './input.js';
+export { type ConverseSession } from './turn.js';
 
 /** Store keys (positions, outbox, locks) of converse conversations start with this. */
 export const CONVERSE_PREFIX = 'converse:';
@@ -178,6 +178,7 @@ export class ConverseService {
   startSweeper(everyMs = Math.min(30_000, Math.max(250, this.#idleMs / 4))): void {
     if (this.#sweeper || this.#closed) return;
     let last = Date.now();
+    // resume() catches and logs its own failures.
     void this.resume();
     this.#sweeper = setInterval(() => {
       void this.resume();
@@ -265,6 +266,7 @@ export class ConverseService {
   #kick(conversationId: string): void {
     if (this.#scheduled.has(conversationId)) return;
     this.#scheduled.add(conversationId);
+    // #drain handles every failure itself (logged, then retried later or dropped).
     void this.#serial(this.#chains, conversationId, async () => {
       this.#scheduled.delete(conversationId);
       await this.#drain(conversationId);

@@ -246,12 +246,12 @@ class Rtm implements RtmConnection {
     // Marked handled: a caller that never awaits `ready` must not crash on its rejection.
     this.ready.catch(() => undefined);
     if (options.signal?.aborted) {
-      void this.close();
+      this.#closeReporting();
       return;
     }
     options.signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#set({ status: 'discovering' });
-    void this.#start();
+    this.#start().catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))));
   }
 
   get state(): RtmState {
@@ -300,7 +300,12 @@ class Rtm implements RtmConnection {
   #fail(error: Error): void {
     this.#set({ status: 'failed', error });
     this.#rejectReady(error);
-    void this.close();
+    this.#closeReporting();
+  }
+
+  /** close() from a callback that cannot await it: a failure (closing the owned HTTP pool) goes to onError. */
+  #closeReporting(): void {
+    this.close().catch((error: unknown) => this.#report(error instanceof Error ? error : new Error(String(error))));
   }
 
   #delay(attempt: number): number {

@@ -127,6 +127,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // A client that hung up mid-request is not a server failure.
       if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
       log.error({ err: error }, 'HTTP request failed');
+      // A JSON body already in memory: send() has nothing left that can fail.
       if (!res.headersSent) void send(res, jsonRpcError(500, -32603, 'Internal server error'));
       else res.destroy();
     });
