@@ -16,7 +16,6 @@ import { ActionExecutor, callWebhook, webhookIdempotencyKey, type ActionOutcome,
 import { waitsFor } from './describe.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
-export { derivedFingerprint } from './actions.js';
 export type { ActionOutcome, WebhookOutcome } from './actions.js';
 
 /** How long a draft can be posted. */
