@@ -1,4 +1,4 @@
-// The converse API (design.md §8): any backend talks to a scenario over HTTP. `accept` checks an
+// The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
 // 202. A worker drains each inbox in order, one event at a time per conversation (under the

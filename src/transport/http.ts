@@ -1,4 +1,4 @@
-// `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
+// `serve --http`: Streamable HTTP on node:http. `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
 // sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
 // (src/converse/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
