@@ -1,5 +1,5 @@
 // @ts-check
-// The dependency rules of design.md §9 ("Layout"), checked on every import in src/ by `npm run lint`.
+// The dependency rules between the folders of src/, checked on every import in src/ by `npm run lint`.
 // Each folder of src/ lists what of ours it may import (its own folder always); an import of
 // anything else, or of a package outside a pure folder's short list, is reported with the rule
 // it breaks. test/lint/layers.test.ts proves a forbidden import fails.
@@ -65,7 +65,7 @@ const layerOf = (path) => path.split('/')[0] ?? path;
 const noForbiddenArrow = {
   meta: {
     type: 'problem',
-    docs: { description: 'design.md §9: imports between src/ folders follow the dependency rules' },
+    docs: { description: 'imports between src/ folders follow the dependency rules in LAYERS' },
     schema: [],
   },
   create(context) {
@@ -78,7 +78,7 @@ const noForbiddenArrow = {
     if (!layer) {
       return {
         Program(node) {
-          context.report({ node, message: `src/${own} is in no layer of design.md §9 (add it to lint/layers.js)` });
+          context.report({ node, message: `src/${own} is in no layer (add it to LAYERS in lint/layers.js)` });
         },
       };
     }

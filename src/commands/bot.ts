@@ -246,6 +246,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
         if (state.status === 'authenticated') {
           log.info({ endpoint: state.endpoint }, 'RTM authenticated');
           // Events sent while the socket was down are lost: read the recent threads again.
+          // catchUp() catches and logs each website's failure.
           if (++authentications > 1) void autopilot.catchUp();
         } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
         else if (state.status === 'failed') {
@@ -384,7 +385,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
-      void bot.failed.then(resolve);
+      void bot.failed.then(resolve); // resolves with the error, never rejects
     });
     if (outcome instanceof Error) {
       await closeAll();

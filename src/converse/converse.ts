@@ -1,4 +1,4 @@
-// The converse API (design.md §8): any backend talks to a scenario over HTTP. `accept` checks an
+// The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
 // 202. A worker drains each inbox in order, one event at a time per conversation (under the
@@ -18,8 +18,8 @@ import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 
-export { parseConverseInput, CONVERSE_EVENT_TYPES, type ConverseEvent, type ConverseEventType } from './input.js';
-export { replyId, type ConverseReply, type ConverseSession, type ReplyType } from './turn.js';
+export { parseConverseInput, type ConverseEvent } from './input.js';
+export { type ConverseSession } from './turn.js';
 
 /** Store keys (positions, outbox, locks) of converse conversations start with this. */
 export const CONVERSE_PREFIX = 'converse:';
@@ -181,6 +181,7 @@ export class ConverseService {
   startSweeper(everyMs = Math.min(30_000, Math.max(250, this.#idleMs / 4))): void {
     if (this.#sweeper || this.#closed) return;
     let last = Date.now();
+    // resume() catches and logs its own failures.
     void this.resume();
     this.#sweeper = setInterval(() => {
       void this.resume();
@@ -268,6 +269,7 @@ export class ConverseService {
   #kick(conversationId: string): void {
     if (this.#scheduled.has(conversationId)) return;
     this.#scheduled.add(conversationId);
+    // #drain handles every failure itself (logged, then retried later or dropped).
     void this.#serial(this.#chains, conversationId, async () => {
       this.#scheduled.delete(conversationId);
       await this.#drain(conversationId);

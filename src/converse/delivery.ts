@@ -106,6 +106,7 @@ export class ReplyDeliverer {
   /** Delivers what is pending now, then keeps polling. */
   start(): void {
     if (this.#poller || this.#stopped) return;
+    // #poll catches and logs its own failures.
     void this.#poll();
     this.#poller = setInterval(() => void this.#poll(), this.#o.pollMs ?? 1_000);
     this.#poller.unref();

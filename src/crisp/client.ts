@@ -1,4 +1,4 @@
-// A typed Crisp REST client: one method per endpoint the product needs (reference §2), each
+// A typed Crisp REST client: one method per endpoint the product needs, each
 // validating the answer with the wire schemas. It knows nothing of MCP, scenarios or bots.
 import { z } from 'zod';
 import { CrispError } from './errors.js';
@@ -45,7 +45,7 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
-/** Every filter of `GET /v1/website/{w}/conversations/{page}` (reference §2.1). */
+/** Every filter of `GET /v1/website/{w}/conversations/{page}`. */
 export interface ListConversationsQuery {
   per_page?: number;
   search_query?: string | readonly unknown[];

@@ -18,7 +18,6 @@ import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from './limits.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
-export { derivedFingerprint } from './actions.js';
 export type { ActionOutcome, WebhookOutcome } from './actions.js';
 
 /** How long a draft can be posted. */

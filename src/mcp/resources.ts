@@ -1,4 +1,4 @@
-// MCP resources (design.md §4): scenarios, conversation transcripts, a conversation's saved
+// MCP resources: scenarios, conversation transcripts, a conversation's saved
 // scenario positions, and drafts. Templates list a bounded set (the scenarios, the 20 most recent
 // conversations, live drafts) and complete their variables. Every URI naming a website goes
 // through the allow-list; visitor text is cleaned and marked as data. Callbacks throw

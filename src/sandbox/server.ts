@@ -34,7 +34,7 @@ export interface SandboxOptions {
   maxBodyBytes?: number;
   websiteId?: string;
   now?: () => number;
-  /** Signed Web Hook deliveries of every event to one URL (reference §4). Off when absent. */
+  /** Signed Web Hook deliveries of every event to one URL. Off when absent. */
   hooks?: HookOptions;
   rtm?: RtmServerOptions;
 }

@@ -6,10 +6,10 @@ import { defaultSqlitePath, SqliteStore } from './sqlite.js';
 import { StoreError, type Store } from './types.js';
 
 export * from './types.js';
-export { withLock, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, type Lease, type LockOptions } from './lock.js';
+export { withLock, type Lease } from './lock.js';
 export { MemoryBacking, MemoryStore } from './memory.js';
 export { defaultSqlitePath, SqliteStore } from './sqlite.js';
-export { DEFAULT_REDIS_PREFIX, redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
+export { redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
 
 /** What `--store` names. Structurally the same as config.ts's StoreConfig, so that one can be passed as is. */
 export type StoreSpec =

@@ -1,12 +1,11 @@
 // The shared store: several server replicas on one Redis (node-redis v5). Single-key steps use plain
-// commands (SET NX PX for claims and locks); the multi-key ones are Lua scripts (redis-scripts.ts),
+// commands (SET NX PX for locks); the multi-key ones are Lua scripts (redis-scripts.ts),
 // so they are atomic. All keys live under one prefix (default "crisp-mcp:"):
 //
 //   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms)
 //   pos-idle           zset  "{c}:{s}" scored by updated at, for positions saved with trackIdle
 //   draft:{id}         string draft JSON, PX = its time to live
 //   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation)
-//   claim:{key}        string "1", PX = ttl
 //   lock:{key}         string owner token, PX = ttl
 //   outbox-seq         counter for item seqs (one sequence for the whole store)
 //   outbox:{c}         zset  seqs of a conversation's pending items
@@ -148,15 +147,6 @@ export class RedisStore implements Store {
     return text == null ? undefined : (JSON.parse(text) as Draft<T>);
   }
 
-  async deleteDraft(id: string): Promise<boolean> {
-    const draft = await this.getDraft(id);
-    if (!draft) return false;
-    const multi = this.#client.multi().del(`${this.#p}draft:${id}`).zRem(`${this.#p}drafts`, id);
-    if (draft.conversation !== undefined) multi.zRem(`${this.#p}drafts:${escape(draft.conversation)}`, id);
-    const [deleted] = await multi.exec();
-    return Number(deleted) === 1;
-  }
-
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const key = conversation === undefined ? `${this.#p}drafts` : `${this.#p}drafts:${escape(conversation)}`;
     const now = Date.now();
@@ -166,15 +156,6 @@ export class RedisStore implements Store {
     return texts
       .flatMap((text) => (text == null ? [] : [JSON.parse(text) as Draft]))
       .filter((d) => conversation === undefined || d.conversation === conversation);
-  }
-
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    const ttl = checkTtl(ttlMs);
-    return (await this.#client.set(`${this.#p}claim:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK';
-  }
-
-  async unclaim(key: string): Promise<void> {
-    await this.#client.del(`${this.#p}claim:${key}`);
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {

@@ -1,5 +1,5 @@
 // The conversations toolset, write side: reply, show typing, change state, edit meta, mark read.
-// What a customer-visible send does is set by --send-mode (design.md §5): `post` sends it,
+// What a customer-visible send does is set by --send-mode: `post` sends it,
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';

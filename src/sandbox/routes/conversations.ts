@@ -1,4 +1,4 @@
-// Conversation, message, state, routing and meta routes (reference §2.1–§2.7, §2.9).
+// Conversation, message, state, routing and meta routes.
 import {
   ComposeBody,
   ConversationMetaUpdate,
