@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
-import { runBotCommand } from './commands/bot.js';
-import { runAuthCommand } from './commands/auth.js';
+import { BOT_HELP, runBotCommand } from './commands/bot.js';
+import { AUTH_HELP, runAuthCommand } from './commands/auth.js';
 import { writeErrorLine } from './log.js';
-import { runSandboxCommand } from './commands/sandbox.js';
-import { runScenarioCommand } from './commands/scenario.js';
-import { runServeCommand } from './commands/serve.js';
+import { runSandboxCommand, SANDBOX_HELP } from './commands/sandbox.js';
+import { runScenarioCommand, SCENARIO_HELP } from './commands/scenario.js';
+import { runServeCommand, SERVE_HELP } from './commands/serve.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}
 
 Usage:
   crisp-mcp [serve] [--sandbox] [--read-only] [--toolsets a,b | --tools x,y] [--exclude-tools z] [--send-mode post|note|confirm]
+          [--scenarios DIR] [--store sqlite:PATH|redis://HOST:PORT|memory]
       The MCP server over stdio (what Claude Desktop and Cursor launch). --sandbox runs against the
       embedded Crisp simulator; otherwise set CRISP_IDENTIFIER, CRISP_KEY and CRISP_WEBSITE_ID.
       Credentials: --identifier ID --key-file PATH [--tier T], else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER,
@@ -37,8 +38,13 @@ Usage:
       websites; silent once an operator writes or a handoff block runs, until the conversation is resolved.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--hooks URL] [--hook-events a,b] [--hook-concurrency N] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
+  crisp-mcp <command> --help
+      That command's flags, each explained.
   crisp-mcp --version | --help
 `;
+
+/** Each command's own --help text (the command modules own them, beside the flags they parse). */
+const COMMAND_HELP: Record<string, string> = { serve: SERVE_HELP, bot: BOT_HELP, sandbox: SANDBOX_HELP, auth: AUTH_HELP, scenario: SCENARIO_HELP };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,6 +54,13 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  // `crisp-mcp <command> … --help` (and bare `crisp-mcp --flags --help`, which is serve) explains that command.
+  const named = command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? command : command === undefined || command.startsWith('--') ? 'serve' : undefined;
+  const args = named === command ? rest : argv;
+  if (named && (args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(COMMAND_HELP[named]!);
     return 0;
   }
   if (command === 'sandbox') return runSandboxCommand(rest);

@@ -89,28 +89,30 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** The flags of `crisp-mcp [serve]`, design.md §3. */
+/** The flags of `crisp-mcp [serve]` (each explained in `crisp-mcp serve --help`). */
+export const SERVE_FLAGS = {
+  http: { type: 'boolean', default: false },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'token-file': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
+  'crisp-agent': { type: 'boolean', default: false },
+  sandbox: { type: 'boolean', default: false },
+  'read-only': { type: 'boolean', default: false },
+  toolsets: { type: 'string' },
+  tools: { type: 'string' },
+  'exclude-tools': { type: 'string' },
+  'send-mode': { type: 'string' },
+  scenarios: { type: 'string' },
+  store: { type: 'string' },
+  identifier: { type: 'string' },
+  'key-file': { type: 'string' },
+  tier: { type: 'string' },
+  'bot-scenario': { type: 'string' },
+} as const;
+
 export function parseServeFlags(argv: string[]) {
-  return parseFlags(argv, {
-    http: { type: 'boolean', default: false },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'token-file': { type: 'string' },
-    'allowed-hosts': { type: 'string' },
-    'crisp-agent': { type: 'boolean', default: false },
-    sandbox: { type: 'boolean', default: false },
-    'read-only': { type: 'boolean', default: false },
-    toolsets: { type: 'string' },
-    tools: { type: 'string' },
-    'exclude-tools': { type: 'string' },
-    'send-mode': { type: 'string' },
-    scenarios: { type: 'string' },
-    store: { type: 'string' },
-    identifier: { type: 'string' },
-    'key-file': { type: 'string' },
-    tier: { type: 'string' },
-    'bot-scenario': { type: 'string' },
-  });
+  return parseFlags(argv, SERVE_FLAGS);
 }
 
 export type ServeFlags = ReturnType<typeof parseServeFlags>;
@@ -125,16 +127,13 @@ export interface ResolveOptions {
 
 /** Whether flags or environment already name credentials, so the keychain need not be opened. */
 export function credentialsOutsideKeychain(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): boolean {
-  return flags.sandbox === true || flags.identifier !== undefined || flags['key-file'] !== undefined || !!env.CRISP_IDENTIFIER?.trim() || !!env.CRISP_KEY?.trim();
+  return flags.sandbox === true || envSwitch(env, 'CRISP_MCP_SANDBOX') || flags.identifier !== undefined || flags['key-file'] !== undefined || !!env.CRISP_IDENTIFIER?.trim() || !!env.CRISP_KEY?.trim();
 }
 
 export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): Config {
   const env = options.env ?? process.env;
-  const read = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value ? value : undefined;
-  };
-  const sandbox = flags.sandbox === true;
+  const read = (name: string): string | undefined => readEnv(env, name);
+  const sandbox = flags.sandbox === true || envSwitch(env, 'CRISP_MCP_SANDBOX');
 
   const apiUrl = read('CRISP_API_URL') ?? DEFAULT_API_URL;
   if (!sandbox) checkHttpUrl(apiUrl, 'CRISP_API_URL');
@@ -155,8 +154,8 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
   }
 
-  const sendMode = (flags['send-mode'] ?? 'post') as SendMode;
-  if (!SEND_MODES.includes(sendMode)) throw new ConfigError(`--send-mode must be post, note or confirm, got "${flags['send-mode']}"`);
+  const sendMode = (flags['send-mode'] ?? read('CRISP_MCP_SEND_MODE') ?? 'post') as SendMode;
+  if (!SEND_MODES.includes(sendMode)) throw new ConfigError(`${flags['send-mode'] !== undefined ? '--send-mode' : 'CRISP_MCP_SEND_MODE'} must be post, note or confirm, got "${sendMode}"`);
 
   return {
     apiUrl,
@@ -173,6 +172,36 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     scenariosDir: flags.scenarios ?? read('CRISP_MCP_SCENARIOS'),
     hookSecret: read('CRISP_HOOK_SECRET'),
   };
+}
+
+/**
+ * An environment variable, trimmed; empty means unset. So does a `${user_config.x}` left as is: an
+ * MCP Bundle host may pass an optional setting the user left blank as that literal placeholder.
+ */
+function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value && !/^\$\{user_config\.[^}]*\}$/.test(value) ? value : undefined;
+}
+
+/** A yes/no environment variable (the MCP Bundle's sandbox switch): true or 1 is on; false, 0 or unset is off. */
+function envSwitch(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = readEnv(env, name)?.toLowerCase();
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new ConfigError(`${name} must be true or false, got "${value}"`);
+}
+
+/**
+ * Settings given where they do nothing: `serve` without --http has no port, no converse API and no
+ * autopilot. One line each, for the start-up log; the server still starts.
+ */
+export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (flags.http) return [];
+  const flagged = (['port', 'host'] as const).filter((name) => flags[name] !== undefined).map((name) => `--${name} does nothing without --http (over stdio nothing listens); add --http, or drop it`);
+  const converse = ['CRISP_MCP_CONVERSE_WEBHOOK_URL', 'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_BOT_SCENARIO'].filter(
+    (name) => readEnv(env, name) !== undefined,
+  );
+  return converse.length ? [...flagged, `${converse.join(', ')} ${converse.length === 1 ? 'does' : 'do'} nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)`] : flagged;
 }
 
 /** `--identifier ID --key-file PATH`: the key from a file (never from a flag, which `ps` would show). */

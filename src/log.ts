@@ -3,11 +3,15 @@ import { scrub } from './credentials/redact.js';
 
 export type { Logger };
 
+/** pino's levels, quietest last. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 /**
  * The process logger: JSON lines on stderr, because in stdio mode stdout is the MCP channel.
  * Anything that could hold a credential is redacted by path as a second line of defence.
  */
-export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL ?? 'info', destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true })): Logger {
+export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL?.trim() || 'info', destination: pino.DestinationStream = pino.destination({ fd: 2, sync: true })): Logger {
+  if (!LOG_LEVELS.includes(level)) throw new Error(`CRISP_MCP_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   return pino(
     {
       name: 'crisp-mcp',

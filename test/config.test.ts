@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isLoopback, parseServeFlags, resolveConfig } from '../src/config.js';
+import { ConfigError, ignoredSettings, isLoopback, parseServeFlags, resolveConfig } from '../src/config.js';
 
 const W1 = '42286ab3-b29a-4fde-8538-da0ae501d825';
 const W2 = '9972daab-2c86-459f-9d78-3fe1be4e3280';
@@ -162,5 +162,33 @@ describe('resolveConfig', () => {
     ['example.com', false],
   ])('isLoopback(%s) is %s', (host, expected) => {
     expect(isLoopback(host)).toBe(expected);
+  });
+});
+
+describe('settings from an MCP Bundle (environment only)', () => {
+  it('CRISP_MCP_SANDBOX and CRISP_MCP_SEND_MODE stand in for --sandbox and --send-mode; the flags win', () => {
+    const bundled = resolve([], { CRISP_MCP_SANDBOX: 'true', CRISP_MCP_SEND_MODE: 'note' });
+    expect(bundled).toMatchObject({ sandbox: true, sendMode: 'note', credentials: undefined });
+    expect(resolve([], { ...base, CRISP_MCP_SANDBOX: 'false' }).sandbox).toBe(false);
+    expect(resolve(['--send-mode', 'confirm'], { ...base, CRISP_MCP_SEND_MODE: 'note' }).sendMode).toBe('confirm');
+    expect(failure(() => resolve([], { ...base, CRISP_MCP_SANDBOX: 'yes' }))).toBe('CRISP_MCP_SANDBOX must be true or false, got "yes"');
+    expect(failure(() => resolve([], { ...base, CRISP_MCP_SEND_MODE: 'shout' }))).toBe('CRISP_MCP_SEND_MODE must be post, note or confirm, got "shout"');
+  });
+
+  it('an optional setting left blank, passed on as a literal ${user_config.x}, counts as unset', () => {
+    const config = resolve([], { ...base, CRISP_TIER: '${user_config.tier}', CRISP_MCP_SANDBOX: '${user_config.sandbox}', CRISP_MCP_SEND_MODE: '${user_config.send_mode}' });
+    expect(config).toMatchObject({ sandbox: false, sendMode: 'post', credentials: { tier: 'plugin' } });
+  });
+});
+
+describe('ignoredSettings', () => {
+  it('names what stdio serve ignores: --port, --host, the converse and autopilot variables', () => {
+    expect(ignoredSettings(parseServeFlags(['--sandbox']), {})).toEqual([]);
+    expect(ignoredSettings(parseServeFlags(['--port', '1', '--host', '0.0.0.0']), { CRISP_MCP_CONVERSE_SECRET: 'x', CRISP_MCP_BOT_SCENARIO: 'gdpr' })).toEqual([
+      '--port does nothing without --http (over stdio nothing listens); add --http, or drop it',
+      '--host does nothing without --http (over stdio nothing listens); add --http, or drop it',
+      'CRISP_MCP_CONVERSE_SECRET, CRISP_MCP_BOT_SCENARIO do nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)',
+    ]);
+    expect(ignoredSettings(parseServeFlags(['--http', '--port', '1']), { CRISP_MCP_CONVERSE_SECRET: 'x' })).toEqual([]);
   });
 });

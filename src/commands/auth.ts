@@ -11,7 +11,8 @@ import { registerSecret } from '../credentials/redact.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { readLine, readSecret, readStdin } from '../credentials/prompt.js';
 
-const USAGE = `Usage:
+/** `crisp-mcp auth --help`: every subcommand and its flags. */
+export const AUTH_HELP = `Usage:
   crisp-mcp auth login [--identifier ID] [--tier plugin|website|user] [--key-stdin]
       Check a Crisp token pair against Crisp, then store it in the OS keychain (service ${KEYCHAIN_SERVICE}).
       Without --key-stdin the key is asked for on the terminal and not echoed.
@@ -35,7 +36,7 @@ export async function runAuthCommand(argv: string[], io: AuthIo = defaultIo()): 
     if (sub === 'status') return await status(rest, io);
     if (sub === 'logout') return await logout(rest, io);
     if (sub === undefined || sub === '--help' || sub === '-h') {
-      io.out(USAGE);
+      io.out(AUTH_HELP);
       return sub === undefined ? 2 : 0;
     }
     io.err(`crisp-mcp auth: unknown subcommand "${sub}"; use login, status or logout`);
@@ -114,7 +115,8 @@ async function checkWithCrisp(baseUrl: string, identifier: string, key: string, 
     if (!(error instanceof CrispError)) throw error;
     if (error.code === 'crisp_unauthorized') return { ok: false, reason: `Crisp refused this identifier/key pair (401) at ${baseUrl}; check both, and the tier (${tier})` };
     if (error.code === 'crisp_forbidden' || error.code === 'crisp_not_subscribed') return { ok: false, reason: `Crisp refused the ${tier} tier for this token (${error.status}); check --tier` };
-    return { ok: false, reason: `could not reach Crisp at ${baseUrl} to check the pair (${error.code}); try again, or check CRISP_API_URL` };
+    // A network failure's message names the URL and the system error code (ECONNREFUSED, ENOTFOUND…).
+    return { ok: false, reason: `${error.status === undefined ? error.message : `Crisp at ${baseUrl} answered ${error.status}`} (${error.code}) while checking the pair; try again, or check CRISP_API_URL` };
   } finally {
     await crisp.close();
   }

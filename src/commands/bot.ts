@@ -16,7 +16,7 @@ import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
-import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot, type AutopilotOptions } from '../autopilot/autopilot.js';
@@ -28,25 +28,54 @@ export const DEFAULT_BOT_PORT = 8789;
 
 export type EventSource = 'rtm' | 'hooks';
 
+/** `crisp-mcp bot --help`: every flag of BOT_FLAGS. */
+export const BOT_HELP = `Usage: crisp-mcp bot --scenario NAME [flags]
+
+The autopilot: answers visitors with a scenario, live, from Crisp's events. It only acts on
+CRISP_WEBSITE_ID's websites, and goes silent in a conversation once an operator writes or a handoff
+block runs, until the conversation is resolved. Logs are JSON lines on stderr.
+
+  --scenario NAME          the scenario it answers with (required)
+  --events rtm|hooks       Crisp's RTM WebSocket (default), or Web Hooks POSTed to /hooks/crisp on its own
+                           HTTP server, signed with CRISP_HOOK_SECRET
+  --host H --port N        where the Web Hook server listens (--events hooks; default 127.0.0.1:8789)
+  --sandbox                run against the embedded Crisp simulator (CRISP_MCP_SANDBOX=true does the same)
+  --scenarios DIR          the folder of scenario files (default ./scenarios, else the shipped examples)
+  --store SPEC             sqlite:PATH (default), redis://HOST:PORT (several replicas share it) or memory
+  --identifier ID --key-file PATH [--tier plugin|website|user]
+                           the token pair, as for serve; else CRISP_IDENTIFIER, CRISP_KEY and
+                           CRISP_TIER, else the OS keychain
+Guardrails:
+  --inboxes a,b            only conversations in these inboxes (\`default\` = conversations in no inbox)
+  --reply-budget 20/10m    at most this many bot messages per conversation per window, then it pauses there
+  --repeat-window 60s      the same reply to the same visitor input is not sent twice within this window
+  --step-budget N          scenario steps per turn before the turn becomes a handoff
+  --catch-up 15m           at start, answer the threads updated this recently whose last
+                           message is the visitor's
+  --lock-ttl 5s            how long a killed bot's conversations wait for its replacement (at least 500ms)
+`;
+
+export const BOT_FLAGS = {
+  scenario: { type: 'string' },
+  events: { type: 'string', default: 'rtm' },
+  sandbox: { type: 'boolean', default: false },
+  scenarios: { type: 'string' },
+  store: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  identifier: { type: 'string' },
+  'key-file': { type: 'string' },
+  tier: { type: 'string' },
+  inboxes: { type: 'string' },
+  'reply-budget': { type: 'string' },
+  'repeat-window': { type: 'string' },
+  'step-budget': { type: 'string' },
+  'catch-up': { type: 'string' },
+  'lock-ttl': { type: 'string' },
+} as const;
+
 function parseBotFlags(argv: string[]) {
-  return parseFlags(argv, {
-    scenario: { type: 'string' },
-    events: { type: 'string', default: 'rtm' },
-    sandbox: { type: 'boolean', default: false },
-    scenarios: { type: 'string' },
-    store: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    identifier: { type: 'string' },
-    'key-file': { type: 'string' },
-    tier: { type: 'string' },
-    inboxes: { type: 'string' },
-    'reply-budget': { type: 'string' },
-    'repeat-window': { type: 'string' },
-    'step-budget': { type: 'string' },
-    'catch-up': { type: 'string' },
-    'lock-ttl': { type: 'string' },
-  });
+  return parseFlags(argv, BOT_FLAGS);
 }
 
 type BotFlags = ReturnType<typeof parseBotFlags>;
@@ -333,6 +362,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     log.info(
       {
         scenario: scenario.name,
+        scenario_file: scenario.file,
         events: settings.events,
         ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
         websites: config.websites,
@@ -341,6 +371,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
       },
       'autopilot running',
     );
+    announceSandbox(sandbox);
 
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
       process.once('SIGINT', resolve);

@@ -13,13 +13,21 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
   const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
-  const info = sandboxInfo(sandbox);
-  log.info({ url: info.url, console: info.console, website_id: info.website_id }, 'embedded Crisp sandbox started');
-  // The guide goes to stderr as `crisp-mcp sandbox` prints it, key included: it opens only this
-  // in-memory simulator, and a newcomer needs it to point a second client here (the logger
-  // would redact it). stdout stays the MCP channel.
-  process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);
+  log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
   return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] } };
+}
+
+/**
+ * Once the command is up, how to use its embedded sandbox, on stderr as `crisp-mcp sandbox` prints
+ * it, key included: the key opens only this in-memory simulator, and a newcomer needs it to point a
+ * second client here (the logger would redact it). Not before: a start-up that fails says one line.
+ * stdout stays the MCP channel.
+ */
+export function announceSandbox(sandbox: Sandbox | undefined): void {
+  if (!sandbox) return;
+  // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
+  const { hooks: _secret, ...info } = sandboxInfo(sandbox);
+  process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);
 }
 
 /** The Crisp client for a resolved config (credentials are present once the sandbox, if any, runs). */

@@ -4,22 +4,41 @@ import type { HookReport } from '../sandbox/hooks.js';
 import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
 import { startSandbox } from '../sandbox/server.js';
 
+/** `crisp-mcp sandbox --help`: every flag of SANDBOX_FLAGS. */
+export const SANDBOX_HELP = `Usage: crisp-mcp sandbox [flags]
+
+Runs the Crisp simulator alone (REST, RTM, Web Hooks, a seeded demo inbox), until Ctrl-C. Prints its
+URL, the demo website_id and the credentials it accepts; state lives in memory.
+
+  --port N                 the port (default 8788; 0 picks a free one)
+  --host H                 the address to bind (default 127.0.0.1)
+  --seed N                 the demo data's seed (default 42: same seed, same inbox)
+  --faults SPEC            seeded failures, comma-separated kind:value: 429:10%, 5xx:5%,
+                           drop:1%, drop-after:1%, latency:20-80ms, retry-after:1, seed:7
+  --rate-limit N/s         answer 429 above this rate (20/s, or 20/s,burst=40)
+  --hooks URL              POST Crisp Web Hooks to this URL, signed with CRISP_HOOK_SECRET
+                           (else a random secret, which it prints)
+  --hook-events a,b        only these events (with --hooks)
+  --hook-concurrency N     deliveries in flight at once per website, 1 to 64 (with --hooks;
+                           1 = strictly in order)
+  --json                   print the URL and credentials as one JSON object on stdout
+Environment: CRISP_SANDBOX_KEY fixes the key it accepts (for scripts), instead of a random one.
+`;
+
+export const SANDBOX_FLAGS = {
+  port: { type: 'string', default: '8788' },
+  host: { type: 'string', default: '127.0.0.1' },
+  seed: { type: 'string', default: '42' },
+  faults: { type: 'string' },
+  'rate-limit': { type: 'string' },
+  hooks: { type: 'string' },
+  'hook-events': { type: 'string' },
+  'hook-concurrency': { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
 export async function runSandboxCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      port: { type: 'string', default: '8788' },
-      host: { type: 'string', default: '127.0.0.1' },
-      seed: { type: 'string', default: '42' },
-      faults: { type: 'string' },
-      'rate-limit': { type: 'string' },
-      hooks: { type: 'string' },
-      'hook-events': { type: 'string' },
-      'hook-concurrency': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseArgs({ args: argv, strict: true, options: SANDBOX_FLAGS });
   const port = whole(values.port, '--port', 0, 65_535);
   const seed = whole(values.seed, '--seed', 0, 2 ** 31 - 1);
   const rateLimit = values['rate-limit'] ? parseRate(values['rate-limit']) : undefined;

@@ -19,6 +19,34 @@ export interface CommandIO {
 }
 
 const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]';
+
+/** `crisp-mcp scenario --help`: every subcommand and every flag of SCENARIO_FLAGS. */
+export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|chat|graph [FILE] [flags]
+
+  validate FILE            check a scenario file: every problem with its block path; exit 1 on an error
+    --json                 the problems (and the summary when it compiles) as JSON
+  compile FILE             print the linearized program
+    --summary              only its summary (blocks, instructions, waiting points, hash)
+  schema                   print the JSON Schema of the scenario format (for an editor)
+  chat FILE                talk to the scenario in the terminal, as a visitor would
+    --now DATE             the time business-hours conditions see (e.g. 2025-06-14T10:00:00Z; default now)
+    --operators-available  operator-availability conditions see someone online
+    --call-webhooks        really call the webhook blocks' URLs (otherwise each call is printed, and you
+                           type its answer: JSON for the body, Enter for {}, or fail)
+  graph FILE               draw the scenario: blocks by type, edges labelled, problems on their blocks
+    --format html|mermaid  one self-contained HTML page (default) or a Mermaid flowchart
+
+The format, block by block, is in the README ("Writing a scenario").
+`;
+
+export const SCENARIO_FLAGS = {
+  json: { type: 'boolean', default: false },
+  summary: { type: 'boolean', default: false },
+  now: { type: 'string' },
+  'operators-available': { type: 'boolean', default: false },
+  'call-webhooks': { type: 'boolean', default: false },
+  format: { type: 'string', default: 'html' },
+} as const;
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
 class UsageError extends Error {}
@@ -34,19 +62,7 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 }
 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      summary: { type: 'boolean', default: false },
-      now: { type: 'string' },
-      'operators-available': { type: 'boolean', default: false },
-      'call-webhooks': { type: 'boolean', default: false },
-      format: { type: 'string', default: 'html' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
   const [sub, file, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`one FILE at a time (got ${positionals.length - 1}); ${USAGE}`);
   if (sub === 'schema') {

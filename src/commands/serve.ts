@@ -4,7 +4,7 @@
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
-import { ConfigError, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -22,10 +22,55 @@ import type { Logger } from '../log.js';
 import { ConverseService } from '../converse/converse.js';
 import { ReplyDeliverer } from '../converse/delivery.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
-import { crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { HOOKS_PATH, startHttpServer, type HttpServerHandle } from '../transport/http.js';
 import { serveStdioUntilStopped } from '../transport/stdio.js';
+
+/** `crisp-mcp serve --help`: every flag parseServeFlags (config.ts) accepts, and the environment behind them. */
+export const SERVE_HELP = `Usage: crisp-mcp [serve] [flags]
+
+The MCP server: over stdio (what Claude Desktop, Cursor and VS Code launch), or Streamable HTTP.
+
+Crisp:
+  --sandbox               use the embedded Crisp simulator: demo data, no account
+                          (CRISP_MCP_SANDBOX=true does the same)
+  --identifier ID         the token identifier, with --key-file PATH (a file holding the key;
+  --key-file PATH         never a flag, which ps shows); else CRISP_IDENTIFIER and CRISP_KEY,
+                          else the OS keychain (crisp-mcp auth login)
+  --tier T                plugin, website or user (CRISP_TIER; default plugin)
+                          CRISP_WEBSITE_ID: the website ids it may act on, comma-separated;
+                          the first is the default for tools
+Tools:
+  --read-only             register no write tool at all (wins over every other selection)
+  --toolsets a,b          conversations, routing, people, scenarios (default: all)
+  --tools x,y             these tools, whatever their toolset
+  --exclude-tools z       leave these tools out
+  --send-mode MODE        what a customer-visible send does (CRISP_MCP_SEND_MODE): post (default)
+                          sends it, note makes it a private note, confirm asks the user first
+Scenarios:
+  --scenarios DIR         the folder of scenario files, *.json (CRISP_MCP_SCENARIOS). Default:
+                          ./scenarios when it exists, else the examples shipped with crisp-mcp;
+                          the start-up log names the folder it loaded
+  --store SPEC            where scenario positions and drafts live (CRISP_MCP_STORE):
+                          sqlite:PATH (default: crisp-mcp/state.db in the user's state folder,
+                          e.g. ~/.local/state on Linux), redis://HOST:PORT, or memory
+                          (the default with --sandbox)
+HTTP (Streamable HTTP at /mcp; /healthz for load balancers):
+  --http                  serve over HTTP instead of stdio
+  --host H                the address to bind (default 127.0.0.1; any other needs a token)
+  --port N                the port (default 8787; 0 picks a free one, which is logged)
+  --token-file PATH       accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
+  --allowed-hosts a,b     more host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
+  --crisp-agent           also take requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
+  --bot-scenario NAME     also run the autopilot with this scenario on Crisp's Web Hooks at
+                          /hooks/crisp (CRISP_MCP_BOT_SCENARIO; signed with CRISP_HOOK_SECRET)
+                          POST /converse is on when CRISP_MCP_CONVERSE_WEBHOOK_URL,
+                          CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set
+                          (CRISP_MCP_CONVERSE_IDLE_MINUTES: the session timeout)
+Environment: CRISP_API_URL (default https://api.crisp.chat); CRISP_MCP_LOG_LEVEL: fatal, error,
+warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
+`;
 
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
@@ -34,6 +79,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
+    for (const line of ignoredSettings(flags)) log.warn(line);
     tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof SelectionError) {
@@ -75,7 +121,9 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (scenarios) log.info({ scenarios: scenarios.names(), store: store?.where }, 'scenarios loaded');
+  // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
+  if (scenarios) log.info({ scenarios_dir: scenarios.dir, scenarios: scenarios.names(), store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+  else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
@@ -100,10 +148,11 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
   tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
+  if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
-    const code = await serveHttp(config.http, tools, deps, bot);
+    const code = await serveHttp(config.http, tools, deps, bot, () => announceSandbox(sandbox));
     await store?.close();
     await crisp.close();
     await sandbox?.close();
@@ -112,6 +161,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
+  announceSandbox(sandbox);
   await serveStdioUntilStopped(tools, deps, log);
   await store?.close();
   await crisp.close();
@@ -120,7 +170,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 }
 
 /** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
-async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot?: BotWiring): Promise<number> {
+async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot: BotWiring | undefined, onServing: () => void): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
   const converse = http.converse ? startConverse(http.converse, deps) : undefined;
@@ -157,6 +207,7 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
     'crisp-mcp serving over Streamable HTTP',
   );
+  onServing();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

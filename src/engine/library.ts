@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileText, summarize, type CompileOptions, type Problem, type Program, type ProgramSummary } from '../scenario/index.js';
 
 export interface LoadedScenario {
@@ -123,17 +124,30 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions =
     const code = (error as NodeJS.ErrnoException).code;
     throw new ScenarioLibraryError(
       'scenarios_dir_missing',
-      code === 'ENOENT' || code === 'ENOTDIR' ? `--scenarios ${dir}: no such directory` : `--scenarios ${dir}: cannot read it (${code ?? (error as Error).message})`,
+      code === 'ENOENT'
+        ? `--scenarios ${dir}: no such directory`
+        : code === 'ENOTDIR'
+          ? `--scenarios ${dir} is a file: point it at the directory that holds the scenario files (*.json)`
+          : `--scenarios ${dir}: cannot read it (${code ?? (error as Error).message})`,
     );
   }
   const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
   return new ScenarioLibrary(compileAll(entries, options), root);
 }
 
-/** `./scenarios` under `cwd` when it is a directory (the default of --scenarios), else undefined. */
-export function defaultScenariosDir(cwd: string = process.cwd()): string | undefined {
-  const dir = join(cwd, 'scenarios');
-  return existsSync(dir) && statSync(dir).isDirectory() ? dir : undefined;
+/** The example scenarios shipped in the package's own `scenarios/` folder (two levels up from dist/bot/ and src/bot/ alike). */
+export const SHIPPED_SCENARIOS_DIR = fileURLToPath(new URL('../../scenarios', import.meta.url));
+
+/**
+ * The default of --scenarios: `./scenarios` under `cwd` when it is a directory, else the shipped
+ * examples (so an installed package, started from anywhere, has scenario tools), else undefined.
+ */
+export function defaultScenariosDir(cwd: string = process.cwd(), shipped: string = SHIPPED_SCENARIOS_DIR): string | undefined {
+  return [join(cwd, 'scenarios'), shipped].find(isDirectory);
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
 }
 
 function compileAll(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions): LoadedScenario[] {

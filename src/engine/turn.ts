@@ -4,8 +4,8 @@
 // tools use both; the autopilot will call them back to back.
 //
 // Exactly once: a posted draft keeps its result, so posting it again returns that result; every
-// message carries a fingerprint derived from (draft, step), so a post retried after a failure
-// never shows a message twice; the position is saved with compare-and-set on the version the
+// message carries a fingerprint derived from (draft, step), and a post retried after a failure
+// looks for each one in the conversation before sending it, so it never shows a message twice; the position is saved with compare-and-set on the version the
 // draft was made from, under the conversation's lock. A draft whose conversation moved on (a new
 // visitor message, another turn saved, the scenario edited) is refused as stale.
 import type { CrispClient } from '../crisp/index.js';
@@ -72,6 +72,8 @@ export interface TurnDraft {
   /** Restarts, migrations and messages the scenario ignored, in words. */
   notes: string[];
   created_at: number;
+  /** A post of this draft began (and may have reached Crisp) before this time without finishing. */
+  attempted_at?: number;
   posted?: PostedTurn;
 }
 
@@ -257,13 +259,16 @@ export async function postDraft(input: PostInput): Promise<PostResult> {
     const current = await readDraft(store, draftId);
     if (!current) throw new TurnError('draft_not_found', `draft ${draftId} expired; draft again`);
     if (current.draft.posted) return { ...current.draft.posted, replayed: true };
-    const posted = await carryOut(input, current.draft);
+    // Marked before anything is sent: a post retried after a failure looks for each message first.
+    const again = current.draft.attempted_at !== undefined;
+    if (!again) await store.putDraft({ id: draftId, value: { ...current.draft, attempted_at: input.now ?? Date.now() }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    const posted = await carryOut(input, current.draft, again);
     await store.putDraft({ id: draftId, value: { ...current.draft, posted }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
     return { ...posted, replayed: false };
   }, { waitMs: 5_000 });
 }
 
-async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn> {
+async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Promise<PostedTurn> {
   const { crisp, store, library, draftId } = input;
   const { website, session } = draft;
   const loaded = library.require(draft.scenario);
@@ -271,7 +276,7 @@ async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn>
   await assertFresh(input, draft, loaded);
 
   const hold = input.hold === true;
-  const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold });
+  const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold, again });
   const outcomes: PostedTurn['outcomes'] = [];
   const webhooks: PostedTurn['webhooks'] = [];
   let position = draft.position_after;

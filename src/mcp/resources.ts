@@ -15,6 +15,7 @@ import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 import { clean, iso } from './tools/support/text.js';
+import { unreachableCrisp } from './unreachable.js';
 
 const LIST_LIMIT = 20;
 const TRANSCRIPT_PAGES = 3;
@@ -288,7 +289,7 @@ export function resourceError(uri: string, error: unknown, deps: ToolDeps): Prot
     deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');
     if (error.code === 'crisp_not_found') return new ResourceNotFoundError(uri, `not found in Crisp: ${uri}; list_conversations finds valid conversations`);
     if (error.code === 'crisp_rate_limited') return new ProtocolError(ProtocolErrorCode.InternalError, 'Rate limited by Crisp; retry in a few seconds.');
-    return new ProtocolError(ProtocolErrorCode.InternalError, `Crisp is unavailable right now (${error.code}); try again later.`);
+    return new ProtocolError(ProtocolErrorCode.InternalError, unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`);
   }
   deps.log.error({ uri, err: error }, 'resource read failed');
   return new ProtocolError(ProtocolErrorCode.InternalError, `Internal error reading ${uri}; the server log has the details.`);

@@ -14,6 +14,7 @@ import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { ConfirmationNeeded, selectTools, ToolInputError, type AnyTool, type CallContext, type Selection } from './tools/define.js';
 import type { ToolDeps } from './tools/deps.js';
+import { unreachableCrisp } from './unreachable.js';
 import { ALL_TOOLS, isUsable, TOOLSETS } from './tools/index.js';
 
 export const INSTRUCTIONS = [
@@ -128,7 +129,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         if (error.method === 'POST' && error.status === undefined) {
           return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';
         }
-        return `Crisp is unavailable right now (${error.code}); try again later.`;
+        return unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`;
       default:
         return `Crisp is unavailable right now (${error.code}); try again later.`;
     }

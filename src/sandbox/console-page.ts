@@ -33,7 +33,8 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
   return true;
 }
 
-function fromThisMachine(req: IncomingMessage): boolean {
+/** A request from loopback that names a loopback host (a DNS-rebound name does not). */
+export function fromThisMachine(req: IncomingMessage): boolean {
   const remote = req.socket.remoteAddress ?? '';
   const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
   const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
@@ -156,7 +157,13 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 button { font: inherit; padding: .3rem .7rem; }
 .error { color: #b42318; font-size: .85rem; padding: .25rem 1rem; }
 @media (max-width: 760px) {
-  .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(8rem, 35vh) minmax(0, 1fr); }
+  .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(6rem, 26vh) minmax(0, 1fr); }
+  .top h1 { font-size: 1rem; } .top #website { display: none; }
+  .composers { gap: .25rem; padding: .35rem; }
+  .composer { display: grid; grid-template-columns: 1fr auto; gap: .25rem; }
+  .composer label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  .composer textarea { min-height: 2.2rem; }
+  .composer .actions { flex-direction: column; }
   .inbox { border-right: 0; border-bottom: 1px solid var(--line); }
   .composers { grid-template-columns: 1fr; }
 }

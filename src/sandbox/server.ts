@@ -8,7 +8,7 @@ import { TIERS, type Tier } from '../crisp/schemas.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
 import { SandboxHooks, type HookOptions } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
-import { serveConsole } from './console-page.js';
+import { fromThisMachine, serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { consoleRoutes } from './routes/console.js';
 import { serveAppLink, serveHelpdeskPage } from './routes/app-links.js';
@@ -68,7 +68,9 @@ export interface SandboxStats {
 export const SANDBOX_IDENTIFIER = 'c0ffee00-5a4d-4b0c-8000-000000000001';
 
 const restRouter = new Router<RestContext>().add(...conversationRoutes, ...peopleRoutes, ...websiteRoutes, ...helpdeskRoutes);
-const controlRouter = new Router<ControlContext>().add(...controlRoutes, ...consoleRoutes);
+const controlRouter = new Router<ControlContext>().add(...controlRoutes);
+// Tried first, so GET .../conversations is the console's inbox while POST there stays the visitor's.
+const consoleRouter = new Router<ControlContext>().add(...consoleRoutes);
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId });
@@ -134,8 +136,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const body = method === 'GET' || head ? undefined : await readJson(req, maxBody);
       const key = `${match.route.method} ${match.route.pattern}`;
       stats.handled[key] = (stats.handled[key] ?? 0) + 1;
-      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl }, match.params);
+      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl, dedupe: faults.dedupe }, match.params);
       if (fault?.kind === 'drop-after') return void req.socket.destroy();
+      if (fault?.kind === 'status-after') throw faultError(fault.status!, 1);
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data, {}, head);
     } catch (error) {
       if (!(error instanceof SandboxHttpError)) throw error;
@@ -146,7 +149,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
     try {
-      const match = controlRouter.match(method, url.pathname) as Match<ControlContext> | { methodMismatch: boolean };
+      const forConsole = consoleRouter.match(method, url.pathname);
+      if ('route' in forConsole) checkConsoleRequest(req, method);
+      const match = 'route' in forConsole ? forConsole : (controlRouter.match(method, url.pathname) as Match<ControlContext> | { methodMismatch: boolean });
       if (!('route' in match)) throw new SandboxHttpError(404, 'not_found', 'the route does not exist');
       const body = method === 'GET' ? undefined : await readJson(req, maxBody);
       const reply = await match.route.handler(
@@ -206,6 +211,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
     },
   };
+}
+
+/**
+ * The console's routes read the whole inbox and write as an operator: only for a browser on this
+ * machine, and a POST must say it is JSON, which a page on another site cannot send without a
+ * CORS preflight the sandbox never grants.
+ */
+function checkConsoleRequest(req: IncomingMessage, method: string): void {
+  if (!fromThisMachine(req)) throw new SandboxHttpError(403, 'not_allowed', 'the console routes answer only a browser on this machine (loopback)');
+  if (method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    throw new SandboxHttpError(415, 'invalid_data', 'send the body as JSON (content-type: application/json)');
+  }
 }
 
 function faultError(status: number, retryAfterSeconds: number): SandboxHttpError {

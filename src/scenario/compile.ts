@@ -1191,7 +1191,7 @@ function zodProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly Prope
     }
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${issue.expected})`;
-    if (issue.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'unrecognized_keys' && message.startsWith('Unrecognized key')) message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     out.push({ level: 'error', path: path.map(String).join('.'), message });
   }
   return out;

@@ -31,7 +31,36 @@ const Comment = z.string().optional().describe('a note for humans; ignored by th
 const BlockRef = z.string().min(1).max(100);
 const Next = BlockRef.describe('id of the block to go to next');
 
-const Card = z.strictObject({
+/**
+ * A strict object whose own problems say what it wants: an unknown field lists the allowed ones,
+ * and a missing or mistyped value shows the expected shape (`example`, as JSON).
+ */
+function shaped<const S extends z.core.$ZodLooseShape>(example: string, shape: S) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}; allowed: ${allowed}`;
+      if (issue.code === 'invalid_type') return `${issue.input === undefined ? 'required' : `expected an object, got ${kindOf(issue.input)}`}: an object like ${example}`;
+      return undefined;
+    },
+  });
+}
+
+/** The `error` option of a required list: missing or mistyped, it shows the expected shape. */
+function listLike(example: string) {
+  return {
+    error: (issue: z.core.$ZodRawIssue) =>
+      issue.code === 'invalid_type' ? `${issue.input === undefined ? 'required' : `expected a list, got ${kindOf(issue.input)}`}: a list like ${example}` : undefined,
+  };
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+const Card = shaped('{"title": "Pro plan", "url": "https://example.com/pro"}', {
   title: Label,
   description: z.string().max(1_000).optional(),
   image: HttpUrl.optional(),
@@ -39,13 +68,12 @@ const Card = z.strictObject({
   button: Label.optional().describe('label of the link button (default "Open")'),
 });
 
-export const MessageBlock = z
-  .strictObject({
+export const MessageBlock = shaped('{"type": "message", "text": "Hello!", "next": "ask_email"}', {
     type: z.literal('message'),
     text: Text.optional().describe('the message; the caption of buttons, cards or a file'),
-    buttons: z.array(z.strictObject({ label: Label, url: HttpUrl })).min(1).max(10).optional().describe('link buttons (a picker)'),
+    buttons: z.array(shaped('{"label": "Pricing", "url": "https://example.com/pricing"}', { label: Label, url: HttpUrl })).min(1).max(10).optional().describe('link buttons (a picker)'),
     cards: z.array(Card).min(1).max(10).optional().describe('a carousel'),
-    file: z.strictObject({ url: HttpUrl, name: z.string().min(1), mime: z.string().min(1) }).optional(),
+    file: shaped('{"url": "https://example.com/guide.pdf", "name": "guide.pdf", "mime": "application/pdf"}', { url: HttpUrl, name: z.string().min(1), mime: z.string().min(1) }).optional(),
     next: Next.optional().describe('the block after this message; none ends the scenario'),
     comment: Comment,
   })
@@ -55,20 +83,20 @@ export const MessageBlock = z
   .refine((b) => b.text !== undefined || b.file !== undefined, { path: ['text'], message: 'a message needs text (or a file)' })
   .describe('Sends one message (text, link buttons, carousel or file), then goes to next.');
 
-export const ChoiceBlock = z
-  .strictObject({
+export const ChoiceBlock = shaped('{"type": "choice", "text": "Cancel your account?", "choices": [{"label": "Yes", "next": "cancel"}, {"label": "No", "next": "bye"}]}', {
     type: z.literal('choice'),
     text: Text.describe('the question above the buttons'),
     display: z.enum(['buttons', 'carousel']).optional().describe('buttons (default) or carousel cards'),
     choices: z
       .array(
-        z.strictObject({
+        shaped('{"label": "Yes", "next": "cancel"}', {
           label: Label,
           value: z.string().min(1).max(200).optional().describe('the value saved and matched (default: the label)'),
           next: Next,
           description: z.string().max(1_000).optional().describe('carousel only'),
           image: HttpUrl.optional().describe('carousel only'),
         }),
+        listLike('[{"label": "Yes", "next": "cancel"}, {"label": "No", "next": "bye"}]'),
       )
       .min(1)
       .max(20),
@@ -80,12 +108,11 @@ export const ChoiceBlock = z
 
 export const Validation = z.union([
   z.enum(['email', 'phone']),
-  z.strictObject({ regex: z.string().min(1).max(1_000), flags: z.string().regex(/^[imsu]*$/, 'flags are among i, m, s, u').optional() }),
+  shaped('{"regex": "^[A-Z]{3}-[0-9]+$", "flags": "i"}', { regex: z.string().min(1).max(1_000), flags: z.string().regex(/^[imsu]*$/, 'flags are among i, m, s, u').optional() }),
 ]);
 export type Validation = z.infer<typeof Validation>;
 
-export const SaveTarget = z
-  .strictObject({
+export const SaveTarget = shaped('{"var": "email"} (one or more of var, conversation_data, people_data, people_profile)', {
     var: VarName.optional(),
     conversation_data: DataKey.optional().describe('a custom data key of the conversation'),
     people_data: DataKey.optional().describe('a custom data key of the contact (people profile)'),
@@ -94,8 +121,7 @@ export const SaveTarget = z
   .refine((s) => Object.values(s).some((v) => v !== undefined), 'save needs at least one of var, conversation_data, people_data, people_profile');
 export type SaveTarget = z.infer<typeof SaveTarget>;
 
-export const AskBlock = z
-  .strictObject({
+export const AskBlock = shaped('{"type": "ask", "text": "Your email?", "validation": "email", "save": {"var": "email"}, "next": "thanks"}', {
     type: z.literal('ask'),
     text: Text.describe('the question'),
     validation: Validation.optional(),
@@ -107,8 +133,7 @@ export const AskBlock = z
   .describe('Asks a question and waits for free text; validates it, saves it, goes to next.');
 
 const Words = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-export const MatchRule = z
-  .strictObject({
+export const MatchRule = shaped('{"contains": ["refund", "money back"], "next": "refunds"}', {
     contains: Words.optional().describe('matches if the message contains one of these (case-insensitive)'),
     exact: Words.optional().describe('matches if the message is one of these (case-insensitive, trimmed)'),
     regex: z.string().min(1).max(1_000).optional(),
@@ -122,18 +147,16 @@ export const MatchRule = z
   });
 export type MatchRule = z.infer<typeof MatchRule>;
 
-export const MatchBlock = z
-  .strictObject({
+export const MatchBlock = shaped('{"type": "match", "rules": [{"contains": "price", "next": "pricing"}], "otherwise": "handoff"}', {
     type: z.literal('match'),
-    rules: z.array(MatchRule).min(1),
+    rules: z.array(MatchRule, listLike('[{"contains": "price", "next": "pricing"}]')).min(1),
     otherwise: Next.describe('where a message no rule matches goes'),
     save: VarName.optional().describe('variable that receives the message'),
     comment: Comment,
   })
   .describe("Routes on the visitor's message (waits for one if this turn has none); first matching rule wins.");
 
-const VarCondition = z
-  .strictObject({
+const VarCondition = shaped('{"var": "plan", "equals": "pro"}', {
     var: VarName,
     equals: Scalar.optional(),
     not_equals: Scalar.optional(),
@@ -149,13 +172,14 @@ const VarCondition = z
   });
 
 export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export const BusinessHours = z.strictObject({
+export const BusinessHours = shaped('{"timezone": "Europe/Paris", "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "18:00"}]}', {
   timezone: z.string().min(1).describe('an IANA time zone, e.g. Europe/Paris'),
   hours: z
     .array(
       z
-        .strictObject({ days: z.array(z.enum(DAYS)).min(1), from: z.string().regex(HH_MM, 'HH:MM'), to: z.string().regex(HH_MM, 'HH:MM') })
+        .strictObject({ days: z.array(z.enum(DAYS), listLike('["mon", "tue"] (mon, tue, wed, thu, fri, sat, sun)')).min(1), from: z.string().regex(HH_MM, 'HH:MM'), to: z.string().regex(HH_MM, 'HH:MM') })
         .refine((h) => h.from < h.to, { message: 'from must be before to (split a range that crosses midnight in two)', path: ['to'] }),
+      listLike('[{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "18:00"}]'),
     )
     .min(1),
   closed_dates: z.array(z.string().regex(DATE, 'YYYY-MM-DD')).optional().describe('local dates when closed all day'),
@@ -164,13 +188,12 @@ export type BusinessHours = z.infer<typeof BusinessHours>;
 
 export const Condition = z.union([
   VarCondition,
-  z.strictObject({ business_hours: BusinessHours }).describe('true while open'),
-  z.strictObject({ operators_available: z.boolean() }).describe('true if operator availability is this value'),
+  shaped('{"business_hours": {"timezone": "Europe/Paris", "hours": [...]}}', { business_hours: BusinessHours }).describe('true while open'),
+  shaped('{"operators_available": true}', { operators_available: z.boolean() }).describe('true if operator availability is this value'),
 ]);
 export type Condition = z.infer<typeof Condition>;
 
-export const ConditionBlock = z
-  .strictObject({
+export const ConditionBlock = shaped('{"type": "condition", "when": {"operators_available": true}, "then": "handoff", "else": "leave_message"}', {
     type: z.literal('condition'),
     when: z.union([Condition, z.array(Condition).min(1)]).describe('one condition, or a list that must all hold'),
     then: Next,
@@ -180,21 +203,19 @@ export const ConditionBlock = z
   .describe('Goes to then if the condition holds, else to else.');
 
 const DataMap = z.record(DataKey, Scalar);
-export const SetBlock = z
-  .strictObject({
+export const SetBlock = shaped('{"type": "set", "vars": {"topic": "billing"}, "next": "ask_details"}', {
     type: z.literal('set'),
     vars: z.record(VarName, Scalar).optional().describe('string values may use {{name}}'),
     conversation_data: DataMap.optional(),
     people_data: DataMap.optional(),
-    segments: z.strictObject({ add: z.array(z.string().min(1)).optional(), remove: z.array(z.string().min(1)).optional() }).optional(),
+    segments: shaped('{"add": ["vip"], "remove": ["trial"]}', { add: z.array(z.string().min(1)).optional(), remove: z.array(z.string().min(1)).optional() }).optional(),
     next: Next,
     comment: Comment,
   })
   .refine((b) => b.vars || b.conversation_data || b.people_data || b.segments, 'set needs at least one of vars, conversation_data, people_data, segments')
   .describe('Sets variables, conversation or contact custom data, and conversation segments.');
 
-export const WebhookBlock = z
-  .strictObject({
+export const WebhookBlock = shaped('{"type": "webhook", "url": "https://booking.example.com/slots", "map": {"slot": "data.first"}, "next": "offer"}', {
     type: z.literal('webhook'),
     url: HttpUrl.describe("its origin must be listed in the scenario's webhook_origins"),
     method: z.enum(['POST', 'GET']).optional().describe('POST (default) sends body as JSON'),
@@ -206,8 +227,7 @@ export const WebhookBlock = z
   })
   .describe('Calls an allow-listed URL, maps the answer into variables, goes to next.');
 
-export const HandoffBlock = z
-  .strictObject({
+export const HandoffBlock = shaped('{"type": "handoff", "text": "A human will answer shortly."}', {
     type: z.literal('handoff'),
     text: Text.optional().describe('said to the visitor before the bot goes silent'),
     assign: z
@@ -222,8 +242,7 @@ export const HandoffBlock = z
   .refine((b) => !(b.assign && b.unassign), { message: 'assign and unassign exclude each other', path: ['unassign'] })
   .describe('Hands the conversation to a human; the bot stays silent in it afterwards.');
 
-export const EndBlock = z
-  .strictObject({
+export const EndBlock = shaped('{"type": "end", "resolve": true}', {
     type: z.literal('end'),
     text: Text.optional(),
     resolve: z.boolean().optional().describe('mark the conversation resolved'),
@@ -231,7 +250,15 @@ export const EndBlock = z
   })
   .describe("Ends the scenario; the visitor's next message starts it again.");
 
-export const Block = z.discriminatedUnion('type', [MessageBlock, ChoiceBlock, AskBlock, MatchBlock, ConditionBlock, SetBlock, WebhookBlock, HandoffBlock, EndBlock]);
+export const BLOCK_TYPES = ['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'handoff', 'end'] as const;
+export const Block = z.discriminatedUnion('type', [MessageBlock, ChoiceBlock, AskBlock, MatchBlock, ConditionBlock, SetBlock, WebhookBlock, HandoffBlock, EndBlock], {
+  error: (issue) => {
+    const input: unknown = issue.input;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return `a block is an object with a "type", like {"type": "message", "text": "Hello!"}; got ${kindOf(input)}`;
+    const type = (input as { type?: unknown }).type;
+    return type === undefined ? `a block needs "type": one of ${BLOCK_TYPES.join(', ')}` : `unknown block type ${JSON.stringify(type)}: the types are ${BLOCK_TYPES.join(', ')}`;
+  },
+});
 export type Block = z.infer<typeof Block>;
 export type BlockType = Block['type'];
 export type MessageBlock = z.infer<typeof MessageBlock>;
@@ -247,11 +274,10 @@ export type EndBlock = z.infer<typeof EndBlock>;
 /** Blocks that wait for the visitor: a cycle must pass through one of them. */
 export const WAITING_BLOCKS: ReadonlySet<BlockType> = new Set(['choice', 'ask', 'match']);
 
-export const Scenario = z
-  .strictObject({
+export const Scenario = shaped('{"name": "hello", "version": 1, "start": "hi", "blocks": {"hi": {"type": "message", "text": "Hello!"}}}', {
     $schema: z.string().optional(),
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a scenario name is 1-64 lowercase letters, digits, "_" or "-"'),
-    version: z.union([z.string().min(1).max(50), z.number().int().nonnegative()]),
+    version: z.union([z.string({ error: (issue) => (issue.input === undefined ? 'required: a version, e.g. 1 or "2025-06-01"' : 'a version is a string or a whole number') }).min(1).max(50), z.number().int().nonnegative()]),
     description: z.string().max(2_000).optional(),
     start: BlockRef.describe('id of the first block'),
     webhook_origins: z.array(z.string()).optional().describe('origins webhook blocks may call, e.g. https://booking.example.com'),
@@ -259,7 +285,12 @@ export const Scenario = z
       .record(z.string().min(1), BlockRef)
       .optional()
       .describe('after an edit, a conversation saved at block (key) of an older version resumes at block (value) instead of restarting'),
-    blocks: z.record(BlockId, Block),
+    blocks: z.record(BlockId, Block, {
+      error: (issue) =>
+        issue.code === 'invalid_type'
+          ? `${issue.input === undefined ? 'required: ' : ''}blocks is an object keyed by block id, like {"hi": {"type": "message", "text": "Hello!", "next": "bye"}, "bye": {"type": "end"}}${issue.input === undefined ? '' : `; got ${kindOf(issue.input)}`}`
+          : undefined,
+    }),
   })
   .describe('A crisp-mcp chatbot scenario: a graph of blocks, linearized at boot.');
 export type Scenario = z.infer<typeof Scenario>;

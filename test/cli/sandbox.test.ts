@@ -98,6 +98,7 @@ describe('crisp-mcp sandbox', () => {
     const info = await firstJsonLine(proc);
     expect(info).toEqual({
       url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      console: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/),
       website_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       identifier: expect.any(String),
       key: expect.stringMatching(/^[0-9a-f]{48}$/),

@@ -108,7 +108,7 @@ describe('scenario compile and schema', () => {
   });
 
   it.each<[string[], number, RegExp]>([
-    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate\|compile\|schema\|chat FILE\n$/],
+    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate\|compile\|schema\|chat FILE \| graph FILE \[--format html\|mermaid\]\n$/],
     [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint"; usage: /],
     [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
     [['validate', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: one FILE at a time/],

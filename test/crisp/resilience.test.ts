@@ -106,13 +106,32 @@ describe('sends are never duplicated', () => {
   it('retries a message that carries its own fingerprint, and it shows once', async () => {
     const crisp = clientFor(sandbox);
     const fingerprint = 424242424242424;
-    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
     sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
+    sandbox.faults.burst({ fault: { kind: 'drop' }, count: 1, method: 'POST' });
     const sent = await crisp.messages.send(w, session, note('idempotent send', fingerprint));
     expect(sent).toBe(fingerprint);
     expect(thread().filter((m) => m.fingerprint === fingerprint)).toHaveLength(1);
-    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
+    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(1);
     await crisp.close();
+  });
+
+  it('looks for a message whose answer was lost before sending it again, and finds it there', async () => {
+    const crisp = clientFor(sandbox);
+    const fingerprint = 434343434343434;
+    sandbox.faults.configure('dedupe:off');
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    sandbox.faults.burst({ fault: { kind: 'status-after', status: 503 }, count: 1, method: 'POST' });
+    try {
+      expect(await crisp.messages.send(w, session, note('lost answer', fingerprint))).toBe(fingerprint);
+      expect(await crisp.messages.send(w, session, note('5xx after the write', fingerprint + 1))).toBe(fingerprint + 1);
+      expect(thread().filter((m) => m.fingerprint === fingerprint || m.fingerprint === fingerprint + 1)).toHaveLength(2);
+      const handled = sandbox.stats().handled;
+      expect(handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
+      expect(handled['GET /v1/website/:website_id/conversation/:session_id/messages']).toBe(2);
+    } finally {
+      sandbox.faults.clear();
+      await crisp.close();
+    }
   });
 
   it('resends a POST whose connection was refused, since it never left', async () => {

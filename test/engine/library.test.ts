@@ -1,10 +1,10 @@
 // Loading the scenario library at boot: every *.json of a directory compiled once; a bad file
 // stops the boot with every problem of every file; names are unique.
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, scenarioLibraryFromTexts, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { SCENARIOS_DIR } from '../mcp/scenario-fixtures.js';
 
 const dirs: string[] = [];
@@ -71,10 +71,25 @@ describe('loadScenarioLibrary', () => {
 });
 
 describe('defaultScenariosDir', () => {
-  it('is ./scenarios when that directory exists', () => {
+  it('is ./scenarios when that directory exists, else the shipped examples, else none', () => {
     const dir = tempDir();
-    expect(defaultScenariosDir(dir)).toBeUndefined();
+    const shipped = join(dir, 'shipped');
+    expect(defaultScenariosDir(dir, shipped)).toBeUndefined();
+    mkdirSync(shipped);
+    expect(defaultScenariosDir(dir, shipped)).toBe(shipped);
     mkdirSync(join(dir, 'scenarios'));
-    expect(defaultScenariosDir(dir)).toBe(join(dir, 'scenarios'));
+    expect(defaultScenariosDir(dir, shipped)).toBe(join(dir, 'scenarios'));
+  });
+
+  it('ships the example scenarios with the package', () => {
+    expect(readdirSync(SHIPPED_SCENARIOS_DIR)).toContain('gdpr.json');
+  });
+});
+
+describe('loadScenarioLibrary refusals', () => {
+  it('says when --scenarios names a file', async () => {
+    const file = join(tempDir(), 'gdpr.json');
+    writeFileSync(file, gdpr);
+    await expect(loadScenarioLibrary(file)).rejects.toThrow(`--scenarios ${file} is a file: point it at the directory that holds the scenario files (*.json)`);
   });
 });

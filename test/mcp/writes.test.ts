@@ -35,6 +35,18 @@ describe('send_message', () => {
     expect(text).toBe(`Sent text to ${session} (fingerprint ${String(out.fingerprint)}).`);
   });
 
+  it('never posts the same fingerprint twice, even where Crisp would', async () => {
+    const session = pendingSession();
+    const before = thread(session).length;
+    sandbox.faults.configure('dedupe:off');
+    try {
+      for (let i = 0; i < 2; i++) await call(client, 'send_message', { session_id: session, content: 'Only once', fingerprint: 777000111222333 });
+    } finally {
+      sandbox.faults.clear();
+    }
+    expect(thread(session).length).toBe(before + 1);
+  });
+
   it('then_state sets the state in the same call', async () => {
     const session = freshSession();
     const { out, text } = await call(client, 'send_message', { session_id: session, content: 'Done, closing this.', fingerprint: 555000111, then_state: 'resolved' });

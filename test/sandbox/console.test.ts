@@ -119,11 +119,17 @@ describeWithChromium('sandbox console (Chromium)', (executable) => {
     if (shot) await page.screenshot({ path: shot });
   });
 
-  it('a picker button clicked as the visitor moves the scenario on', async () => {
+  it('a picker button clicked as the visitor (here by keyboard) moves the scenario on', async () => {
     await newVisitorConversation('GDPR question');
     const yes = thread().locator('.message.bot button[data-value="yes"]');
     await yes.waitFor({ timeout: REPLY_WAIT_MS });
-    await yes.click();
+    // By keyboard: the focus stays on the button while the conversation changes around it.
+    await yes.focus();
+    const session = decodeURIComponent(new URL(page.url()).hash.slice(1));
+    await fetch(`${bot.sandbox.url}/_sandbox/websites/${bot.sandbox.website_id}/conversations/${session}/state`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"state":"pending"}' });
+    await expect.poll(() => page.locator('#state').inputValue()).toBe('pending');
+    expect(await page.evaluate('document.activeElement?.dataset.value')).toBe('yes');
+    await page.keyboard.press('Enter');
     await thread().locator('.message.visitor', { hasText: 'chose “Yes, thanks”' }).waitFor();
     await thread().locator('.message.bot', { hasText: 'Glad to help!' }).waitFor({ timeout: REPLY_WAIT_MS });
     // The end block resolves the conversation; the controls and the answered picker show it.
@@ -147,7 +153,7 @@ describeWithChromium('sandbox console (Chromium)', (executable) => {
     expect(await stillTheSamePage()).toBe(true);
   });
 
-  it('the state and assignee controls change the conversation; a narrow window still fits', async () => {
+  it('state and assignee controls, the keyboard and the state filter work; a narrow window still fits', async () => {
     const marta = await page.locator('#assignee option', { hasText: 'Marta' }).getAttribute('value');
     await page.selectOption('#assignee', marta!);
     const session = decodeURIComponent(new URL(page.url()).hash.slice(1));
@@ -155,12 +161,23 @@ describeWithChromium('sandbox console (Chromium)', (executable) => {
     await page.selectOption('#state', 'pending');
     await expect.poll(() => page.locator(`#conversations li[data-session="${session}"] .badge`).first().textContent()).toBe('pending');
 
+    // Keyboard: ↓ from the focused conversation moves to the next one, Enter opens it.
+    const rows = page.locator('#conversations li');
+    await rows.nth(0).locator('button').focus();
+    await page.keyboard.press('ArrowDown');
+    const second = await rows.nth(1).getAttribute('data-session');
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.hash === `#${second}`);
+
+    // The state filter narrows the inbox to that state.
+    await page.selectOption('#filter', 'resolved');
+    await expect.poll(async () => [...new Set(await page.locator('#conversations li .badge:not(.unread)').allTextContents())]).toEqual(['resolved']);
+    await page.selectOption('#filter', '');
+
     await page.setViewportSize({ width: 390, height: 800 });
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     expect(await page.locator('#visitor-text').isVisible()).toBe(true);
-    const shot = screenshotPath('console-narrow.png');
-    if (shot) await page.screenshot({ path: shot, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

@@ -202,7 +202,8 @@ describe('authentication and routing errors', () => {
   });
 
   it('404 not_found "the route does not exist" for an unknown route', async () => {
-    for (const path of ['/v1/nope', site(sandbox(), '/no/such/route'), '/']) {
+    // (`/` is the console's page: test/sandbox/console-routes.test.ts.)
+    for (const path of ['/v1/nope', site(sandbox(), '/no/such/route'), '/v1']) {
       const reply = await crispGet(sandbox(), path);
       expect(expectError(reply, 404, 'not_found')).toBe('the route does not exist');
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/index.js';
+import { SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { converseScenario } from '../helpers/converse.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
@@ -170,16 +171,17 @@ describe('crisp-mcp serve --http converse start-up refusals (one line, exit 2)',
     expect(said[0]).toMatch(message);
   });
 
-  it('without any scenario loaded', async () => {
+  it('without its scenario among the shipped examples', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'crisp-mcp-empty-'));
     try {
-      // No ./scenarios in the working directory, no --scenarios.
+      // No ./scenarios in the working directory, no --scenarios: the shipped examples are loaded, and converse-test is not one of them.
       const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '--sandbox'], { cwd: empty, env: { PATH: process.env.PATH ?? '', ...env() } });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
       expect(status).toBe(2);
-      expect(stderr).toMatch(/^crisp-mcp: CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "converse-test" in \.\/scenarios/m);
+      expect(stderr).toContain(`"msg":"scenarios loaded from ${SHIPPED_SCENARIOS_DIR}"`);
+      expect(stderr).toMatch(/^crisp-mcp: CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "converse-test" is not one of booking, cancel-account, gdpr/m);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

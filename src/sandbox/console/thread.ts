@@ -49,10 +49,36 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
         el('dl', {}, ...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!)))),
       );
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-      thread.replaceChildren(...messages.map((m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice)))));
+      syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
   };
+}
+
+/**
+ * Brings the list in line with `messages`, touching only what changed: a message already shown
+ * keeps its node (and the keyboard focus on its buttons), and the live region announces only
+ * what is new.
+ */
+function syncThread(list: HTMLElement, messages: Message[], render: (m: Message) => HTMLElement): void {
+  const shown = new Map([...list.children].map((node) => [(node as HTMLElement).dataset.key, node]));
+  let previous: Element | null = null;
+  for (const m of messages) {
+    // The key changes when the message does (a picker answered, a name changed): then it is redrawn.
+    const key = `${m.fingerprint}:${JSON.stringify([m.content, m.user?.nickname])}`;
+    let node = shown.get(key);
+    shown.delete(key);
+    if (!node) {
+      node = render(m);
+      (node as HTMLElement).dataset.key = key;
+    }
+    if (node.previousElementSibling !== previous || node.parentElement !== list) {
+      if (previous) previous.after(node);
+      else list.prepend(node);
+    }
+    previous = node;
+  }
+  for (const stale of shown.values()) stale?.remove();
 }
 
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];

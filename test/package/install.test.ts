@@ -1,0 +1,161 @@
+// Installable without a registry account: from what a fresh clone holds, `npm pack` (its prepack
+// builds) makes a package that, installed into an empty folder, serves every tool over stdio from
+// any working directory; and `npm run mcpb` makes an MCP Bundle whose manifest the mcpb CLI accepts
+// and whose server, started the way the manifest says, serves every tool too.
+//
+// Both run in a copy of the checkout (tracked and untracked, not ignored, files: what a clone
+// holds), so their builds never touch the dist/ the other tests run. The install is offline: the
+// package's production dependencies come from npm's cache at the versions package-lock.json pins
+// (`npm ci` put them there), and better-sqlite3's compiled module is linked from this checkout
+// instead of being compiled again.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_TOOLS } from '../../src/mcp/tools/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string; dependencies: Record<string, string>; bin: Record<string, string>; engines: Record<string, string> };
+const MCPB_CLI = join(createRequire(import.meta.url).resolve('@anthropic-ai/mcpb'), '..', 'cli', 'cli.js');
+const ALL_TOOL_NAMES = ALL_TOOLS.map((t) => t.name).sort();
+const BUILD_TIMEOUT = 300_000;
+
+let work: string;
+let clone: string;
+let tarball: string;
+let packedFiles: string[];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'crisp-mcp-pack-'));
+  clone = join(work, 'clone');
+  for (const file of checkoutFiles()) {
+    if (!existsSync(join(ROOT, file))) continue; // deleted, not yet committed
+    mkdirSync(dirname(join(clone, file)), { recursive: true });
+    copyFileSync(join(ROOT, file), join(clone, file));
+  }
+  expect(existsSync(join(clone, 'dist')), 'a fresh clone has no dist/').toBe(false);
+  symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+  const [packed] = JSON.parse(npm(clone, 'pack', '--pack-destination', work, '--json')) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(work, packed!.filename);
+  packedFiles = packed!.files.map((f) => f.path);
+}, BUILD_TIMEOUT);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack from a fresh clone', () => {
+  it('builds the package (prepack) and ships the license, the shipped scenarios, and no source map without its source', () => {
+    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/transport/serve.js', 'scenarios/gdpr.json']));
+    expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(packedFiles.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+  });
+
+  it('installed into an empty folder, serves every tool over stdio from /, with the shipped scenarios', async () => {
+    const consumer = join(work, 'consumer');
+    installOffline(tarball, consumer);
+    const installed = join(consumer, 'node_modules', pkg.name);
+    const bin = join(installed, pkg.bin['crisp-mcp']!);
+    const { tools, stderr } = await listToolsOverStdio(bin, ['serve', '--sandbox', '--store', `sqlite:${join(work, 'state.db')}`], {});
+    expect(tools).toEqual(ALL_TOOL_NAMES);
+    expect(stderr).toContain(`"msg":"scenarios loaded from ${join(installed, 'scenarios')}"`);
+  });
+});
+
+describe('npm run mcpb', () => {
+  it('writes crisp-mcp-<version>.mcpb; the mcpb CLI accepts its manifest; unpacked, its server serves every tool with plain node', async () => {
+    npm(clone, 'run', 'mcpb');
+    const bundleFile = join(clone, `crisp-mcp-${pkg.version}.mcpb`);
+    expect(existsSync(bundleFile)).toBe(true);
+    const unpacked = join(work, 'bundle');
+    run(process.execPath, [MCPB_CLI, 'unpack', bundleFile, unpacked], ROOT);
+    expect(run(process.execPath, [MCPB_CLI, 'validate', join(unpacked, 'manifest.json')], ROOT)).toMatch(/validation passes/i);
+
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'manifest.json'), 'utf8')) as BundleManifest;
+    expect(manifest.version).toBe(pkg.version);
+    expect(manifest.compatibility.platforms).toEqual([process.platform]);
+    // The host's part: substitute ${__dirname} and the user's settings (the sandbox on, every other setting at its default).
+    const settings: Record<string, string> = Object.fromEntries(Object.entries(manifest.user_config).map(([name, option]) => [name, String(option.default ?? '')]));
+    settings.sandbox = 'true';
+    const substitute = (text: string) => text.replaceAll('${__dirname}', unpacked).replace(/\$\{user_config\.([a-z_]+)\}/g, (_, name: string) => settings[name] ?? '');
+    const { command, args, env } = manifest.server.mcp_config;
+    expect(command).toBe('node');
+    const [entry, ...rest] = args.map(substitute);
+    const { tools } = await listToolsOverStdio(entry!, rest, Object.fromEntries(Object.entries(env).map(([name, value]) => [name, substitute(value)])));
+    expect(tools).toEqual(ALL_TOOL_NAMES);
+  }, BUILD_TIMEOUT);
+});
+
+/** What a clone holds: git's tracked and untracked-but-not-ignored files; without git, the tree minus what .gitignore names. */
+function checkoutFiles(): string[] {
+  try {
+    return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\0').filter(Boolean);
+  } catch {
+    const ignored = new Set(['.git', 'node_modules', 'dist', 'coverage']);
+    return readdirSync(ROOT, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)))
+      .filter((file) => !ignored.has(file.split(sep)[0]!) && !/\.(mcpb|tgz|log)$/.test(file) && file !== '.env');
+  }
+}
+
+interface BundleManifest {
+  version: string;
+  compatibility: { platforms: string[] };
+  server: { mcp_config: { command: string; args: string[]; env: Record<string, string> } };
+  user_config: Record<string, { default?: string | number | boolean }>;
+}
+
+/**
+ * `npm ci --offline` of the tarball into `dir`: a lockfile naming the tarball plus every production
+ * package of ours at its pinned version, so npm takes them all from its cache.
+ */
+function installOffline(tgz: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; link?: boolean }> };
+  const spec = `file:${tgz}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'consumer', dependencies: { [pkg.name]: spec } },
+    [`node_modules/${pkg.name}`]: { version: pkg.version, resolved: spec, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines },
+  };
+  for (const [path, entry] of Object.entries(lock.packages)) if (path.startsWith('node_modules/') && !entry.dev && !entry.link) packages[path] = entry;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies: { [pkg.name]: spec } }));
+  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
+  npm(dir, 'ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund');
+  const native = join('node_modules', 'better-sqlite3', 'build', 'Release');
+  cpSync(join(ROOT, native, 'better_sqlite3.node'), join(dir, native, 'better_sqlite3.node'));
+}
+
+/** The server as an MCP host starts it (cwd /, only PATH and HOME from here, plus `env`), over stdio: the tool names it lists. */
+async function listToolsOverStdio(entry: string, args: string[], env: Record<string, string>): Promise<{ tools: string[]; stderr: string }> {
+  const home = join(work, 'home');
+  mkdirSync(home, { recursive: true });
+  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd: '/', env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env }, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const client = new Client({ name: 'package-test', version: '1.0.0' });
+  await client.connect(transport);
+  try {
+    const { tools } = await client.listTools();
+    return { tools: tools.map((t) => t.name).sort(), stderr };
+  } finally {
+    await client.close();
+  }
+}
+
+/** npm itself: the one running the tests when they came from `npm test`, else npm on the PATH. */
+function npm(cwd: string, ...args: string[]): string {
+  const cli = process.env.npm_execpath;
+  return cli && /npm-cli\.[cm]?js$/.test(cli) ? run(process.execPath, [cli, ...args], cwd) : run('npm', args, cwd);
+}
+
+function run(command: string, args: string[], cwd: string): string {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' }, shell: process.platform === 'win32' && command === 'npm' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status ?? result.signal}:\n${result.stderr}`);
+  return result.stdout;
+}

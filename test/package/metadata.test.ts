@@ -1,0 +1,49 @@
+// The files that describe the package to the outside — package.json, server.json (the MCP
+// Registry) and mcpb/manifest.json (the MCP Bundle) — say the same name and version.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const read = (file: string) => JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));
+const pkg = read('package.json');
+const server = read('server.json');
+const manifest = read('mcpb/manifest.json');
+
+describe('package metadata', () => {
+  it('server.json and the bundle manifest carry package.json\'s version', () => {
+    expect(server.version).toBe(pkg.version);
+    expect(server.packages.map((p: { version: string }) => p.version)).toEqual([pkg.version]);
+    expect(manifest.version).toBe(pkg.version);
+  });
+
+  it('server.json names the npm package, over stdio, and package.json claims it with mcpName', () => {
+    expect(server.$schema).toBe('https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json');
+    expect(pkg.mcpName).toBe(server.name);
+    expect(server.name).toMatch(/^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/);
+    expect(server.description.length).toBeLessThanOrEqual(100);
+    expect(server.packages).toEqual([expect.objectContaining({ registryType: 'npm', identifier: pkg.name, transport: { type: 'stdio' } })]);
+  });
+
+  it('every environment variable server.json and the bundle set is one the server reads', () => {
+    const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
+    const names = [...server.packages[0].environmentVariables.map((v: { name: string }) => v.name), ...Object.keys(manifest.server.mcp_config.env)];
+    for (const name of names) expect(config, name).toContain(`'${name}'`);
+  });
+
+  it('the mcpb CLI accepts the bundle manifest', () => {
+    const cli = join(dirname(createRequire(import.meta.url).resolve('@anthropic-ai/mcpb')), 'cli', 'cli.js');
+    const run = spawnSync(process.execPath, [cli, 'validate', fileURLToPath(new URL('../../mcpb/manifest.json', import.meta.url))], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/validation passes/i);
+    expect(run.status).toBe(0);
+  });
+
+  it('the bundle marks the key sensitive, and the npm package ships a license', () => {
+    expect(manifest.user_config.key.sensitive).toBe(true);
+    expect(pkg.license).toBe('MIT');
+    expect(readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8')).toMatch(/^MIT License/);
+  });
+});
