@@ -9,7 +9,7 @@ import { tourEverything } from '../helpers/secret-tour.js';
 import { leakedSpelling, secretArb } from './arbitraries.js';
 
 /** Generated cases; the README's reliability section quotes these numbers. */
-export const KEY_TOUR_RUNS = 2;
+export const KEY_TOUR_RUNS = 1;
 export const STORE_PASSWORD_RUNS = 3;
 
 const IDENTIFIER = '6f0e1d2c-3b4a-4596-8877-665544332211';
@@ -55,6 +55,15 @@ describe('generated secrets never come out', () => {
       }),
       { numRuns: STORE_PASSWORD_RUNS },
     );
+  });
+});
+
+describe('other settings that are URLs', () => {
+  it('a CRISP_API_URL refused for its scheme is echoed without its user name and password', async () => {
+    const run = await runCli(['serve'], { env: { CRISP_API_URL: 'ftp://crisp-user:Api-Passw0rd-In-Url@api.example.com', CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key-123456', CRISP_WEBSITE_ID: '00000000-0000-4000-8000-000000000000' } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('CRISP_API_URL must use http or https, got "ftp://***@api.example.com"');
+    expect(run.stderr).not.toContain('Api-Passw0rd');
   });
 });
 
