@@ -16,8 +16,20 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // Type-aware rules on every TypeScript file (each tsconfig's project: tsconfig.json for src/, test/, bench/;
+  // the console's own tsconfig for src/sandbox/console/): a promise is awaited, returned, handled or
+  // deliberately marked with `void`, never dropped by accident.
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
   { files: ['bench/**', 'test/**', 'demo/**'], rules: { 'no-console': 'off' } },
-  // design.md §9's dependency rules (lint/layers.js); scenario/ also schedules no work.
+  // The import rules of lint/layers.js; scenario/ also schedules no work.
   { files: ['src/**/*.ts'], plugins: { layers: layersPlugin }, rules: { 'layers/no-forbidden-arrow': 'error' } },
   {
     files: ['src/scenario/**/*.ts'],

@@ -1,5 +1,5 @@
 // @ts-check
-// The dependency rules of design.md §9 ("Layout"), checked on every import in src/ by `npm run lint`.
+// The dependency rules between the folders of src/, checked on every import in src/ by `npm run lint`.
 // Each folder of src/ lists what of ours it may import (its own folder always); an import of
 // anything else, or of a package outside a pure folder's short list, is reported with the rule
 // it breaks. test/lint/layers.test.ts proves a forbidden import fails.
@@ -18,19 +18,19 @@ export const LAYERS = {
     packages: ['node:crypto', 'zod'],
     why: 'scenario/ is pure: it imports nothing of ours and does no I/O',
   },
-  crisp: { may: ['version'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
+  crisp: { may: ['version', 'retry'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
   store: { may: ['scenario', 'credentials/redact'], why: 'store/ is the durable store behind one contract' },
   // The Crisp arrows go once the effect port carries Crisp calls (issue 13, item 1).
   engine: {
-    may: ['scenario', 'store', 'crisp', 'log', 'version'],
+    may: ['scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'engine/ knows no transport, no MCP, no channel and no sandbox',
   },
   autopilot: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   converse: {
-    may: ['engine', 'scenario', 'store', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
@@ -46,6 +46,7 @@ export const LAYERS = {
   config: { may: ['crisp', 'store', 'credentials'], why: 'config.ts only validates settings' },
   log: { may: ['credentials'], why: 'log.ts only writes log lines' },
   version: { may: [], why: 'version.ts reads the package version' },
+  retry: { may: [], why: 'retry.ts is the one retry policy, pure' },
   commands: { may: ['*'], why: 'commands/ wire every part together' },
   cli: { may: ['*'], why: 'cli.ts dispatches to a command' },
 };
@@ -64,7 +65,7 @@ const layerOf = (path) => path.split('/')[0] ?? path;
 const noForbiddenArrow = {
   meta: {
     type: 'problem',
-    docs: { description: 'design.md §9: imports between src/ folders follow the dependency rules' },
+    docs: { description: 'imports between src/ folders follow the dependency rules in LAYERS' },
     schema: [],
   },
   create(context) {
@@ -77,7 +78,7 @@ const noForbiddenArrow = {
     if (!layer) {
       return {
         Program(node) {
-          context.report({ node, message: `src/${own} is in no layer of design.md §9 (add it to lint/layers.js)` });
+          context.report({ node, message: `src/${own} is in no layer (add it to LAYERS in lint/layers.js)` });
         },
       };
     }

@@ -74,12 +74,21 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/**
+ * Once the command has returned, whatever still holds the event loop (a socket or timer a failed
+ * start-up left behind) gets this long before the process exits anyway, with the command's code.
+ */
+const EXIT_GRACE_MS = 3_000;
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== 0) process.exitCode = code;
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (error: unknown) => {
+    // A command that rejects may have left servers or sockets open: exit now rather than hang.
     crash(error);
+    process.exit(1);
   },
 );
 

@@ -40,7 +40,7 @@ export interface Config {
   hookSecret: string | undefined;
 }
 
-/** `serve --http` (design.md §7): where to listen and who may call. */
+/** `serve --http`: where to listen and who may call. */
 export interface HttpConfig {
   host: string;
   /** 0 picks a free port (the bound URL is logged). */
@@ -51,7 +51,7 @@ export interface HttpConfig {
   allowedHosts: string[];
   /** --crisp-agent: Crisp's AI agent (Hugo) signs each request with this secret (CRISP_MCP_AGENT_SECRET). */
   crispAgent: { secret: string } | undefined;
-  /** `POST /converse` (design.md §8), on when CRISP_MCP_CONVERSE_WEBHOOK_URL is set. */
+  /** `POST /converse`, on when CRISP_MCP_CONVERSE_WEBHOOK_URL is set. */
   converse?: ConverseConfig | undefined;
   /** `/hooks/crisp` and the autopilot (--bot-scenario / CRISP_MCP_BOT_SCENARIO): the scenario it answers with. */
   bot?: { scenario: string } | undefined;

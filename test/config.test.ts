@@ -44,7 +44,7 @@ describe('resolveConfig', () => {
     });
   });
 
-  it('reads the flags of design.md §3', () => {
+  it('reads every flag', () => {
     const config = resolve(['--read-only', '--toolsets', 'conversations, people', '--exclude-tools', 'send_message', '--send-mode', 'confirm', '--store', 'sqlite:/tmp/x.db', '--http', '--port', '9000']);
     expect(config.readOnly).toBe(true);
     expect(config.toolsets).toEqual(['conversations', 'people']);

@@ -13,6 +13,6 @@ it('npm run demo works a pending chat on the short path: list with messages → 
   expect(called).toEqual(['list_conversations', 'search_helpdesk', 'send_message', 'find_conversations']);
   expect(run.stdout).toMatch(/State is now resolved\./);
   expect(run.stdout).toMatch(/"content":"Hi \w+, thanks for your patience\. This article explains it: http:\/\/127\.0\.0\.1:\d+\/helpdesk\/[^"]+\/en\/article\/refund-policy\//);
-  expect(run.stdout).toMatch(/url \(open in Crisp\): http:\/\/127\.0\.0\.1:\d+\/website\/[^/]+\/inbox\/\{session_id\}\//);
+  expect(run.stdout).toMatch(/url: http:\/\/127\.0\.0\.1:\d+\/website\/[^/]+\/inbox\/\{session_id\}\//);
   expect(run.stdout).toMatch(/Done\./);
 });

@@ -22,6 +22,7 @@ import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, type DeliverySt
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
 import { readValue, type AutopilotState } from './state.js';
 import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
+import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
 
@@ -64,6 +65,8 @@ export interface AutopilotStats {
   delivery: DeliveryStats;
 }
 
+/** The wait before a failed run is tried again. */
+const FAILED_RUN_BACKOFF: Backoff = { baseDelayMs: 250, maxDelayMs: 30_000 };
 /** The thread pages read back at most per run (20 messages each). */
 const MAX_PAGES = 10;
 /** Where the time the bot first ran is kept (conversation key, then the scenario name). */
@@ -219,7 +222,7 @@ export class Autopilot {
       this.#o.log.warn({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
       return undefined;
     }
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+    const delay = backoffDelay(failures, FAILED_RUN_BACKOFF);
     this.#o.log.warn({ conversation: c.key, ...failure, retry_in_ms: delay }, 'working the conversation failed; trying again later');
     return delay;
   }

@@ -1,7 +1,7 @@
 // Delivering a conversation's outbox, in order: head → carry the action out through Crisp → ack.
-// Every message is posted with a fingerprint derived from its outbox item's id, so sending an item
-// again — after a Crisp 5xx, a lost answer, or a bot killed between the send and the ack — is a
-// no-op at Crisp. A failure that may pass (5xx, 429, network) is retried with backoff; one that
+// Every message is posted with a fingerprint derived from its outbox item's id, and an item sent
+// again — after a Crisp 5xx, a lost answer, or a bot killed between the send and the ack — first
+// looks for that fingerprint in the conversation, so it never shows twice. A failure that may pass (5xx, 429, network) is retried with backoff; one that
 // will not (400, 403, 404) is logged with its reason and the item dropped. The caller holds the
 // conversation's lock, so one worker delivers a conversation at a time.
 import { CrispError, type CrispClient } from '../crisp/index.js';
@@ -12,6 +12,8 @@ import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
+import { nextDelay } from '../retry.js';
+import { refusedWebhook, webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -80,6 +82,9 @@ export function describeFailure(error: unknown): Failure {
 export class OutboxDeliverer {
   readonly stats: DeliveryStats = { done: 0, sent: 0, retried: 0, dropped: 0 };
 
+  /** An item stored before this process started may have been sent by one killed before it could ack it. */
+  readonly #startedAt = Date.now();
+
   constructor(private readonly o: DelivererOptions) {}
 
   /** Delivers the conversation's due items in order; stops at the first that must wait. */
@@ -115,7 +120,7 @@ export class OutboxDeliverer {
         this.stats.dropped++;
         continue;
       }
-      const delay = Math.max(failure.retryAfterMs ?? 0, Math.min(this.o.retry.maxMs, this.o.retry.baseMs * 2 ** head.attempts));
+      const delay = nextDelay(head.attempts + 1, { baseDelayMs: this.o.retry.baseMs, maxDelayMs: this.o.retry.maxMs }, failure.retryAfterMs);
       const retryAt = this.o.now() + delay;
       await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
       this.stats.retried++;
@@ -126,7 +131,9 @@ export class OutboxDeliverer {
 
   async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, { type: 'webhook' }>): Promise<void> {
     const { website, session, scenario } = head.payload;
-    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false });
+    // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
+    const again = head.attempts > 0 || head.createdAt < this.#startedAt;
+    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false, again });
     const outcome = await executor.run(action, ITEM_STEP);
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {
@@ -150,9 +157,9 @@ export class OutboxDeliverer {
       const read = readValue(saved?.value);
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
-        if (!loaded.summary.webhooks.includes(action.url)) {
+        if (!webhookAllowed(loaded, action.url)) {
           log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-          answer = { url: action.url, status: null, ok: false, data: null, error: 'not in the scenario' };
+          answer = refusedWebhook(action.url);
         } else answer = await callWebhook(action, webhookIdempotencyKey(head.id, 'w'), this.o.fetch);
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook failed; the scenario takes its error path');
       }

@@ -4,18 +4,18 @@
 // No I/O and no clock: `now` and the step context come in, so a test is a table.
 import type { Message } from '../crisp/schemas.js';
 import { initialPosition, step, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
+import { stepWebhookAnswer } from '../engine/limits.js';
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, trimState, turnId,
-  type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue, type SavedValue,
+  type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
 import { limitReplies, type Guardrails } from './guardrails.js';
+import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
 export type ThreadMessage = Pick<Message, 'type' | 'from' | 'content' | 'fingerprint' | 'timestamp'> & { user?: { user_id?: string } | undefined };
 
-/** Webhook answers followed one after the other before the bot stops (a scenario looping through webhooks). */
-export const MAX_WEBHOOK_CHAIN = 5;
 
 export type PlanNote =
   | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean }
@@ -27,7 +27,8 @@ export type PlanNote =
 export interface Plan {
   /** False when there is nothing to save (no message after the cursor, nothing else changed). */
   changed: boolean;
-  value: SavedValue;
+  /** The conversation's record to save: the position and this channel's part; the other channels' parts as read. */
+  value: ConversationRecord;
   outbox: OutboxInput[];
   /** Fingerprints the new items will post with (already in `value.autopilot.ours`). */
   ours: number[];
@@ -60,7 +61,7 @@ export interface TurnInput extends Common {
 export function planTurn(input: TurnInput): Plan | undefined {
   const { read } = input;
   if (!read.state && !input.firstContact) return undefined;
-  const plan = new Planner(input, read.state ?? freshState(), read.position);
+  const plan = new Planner(input, read.state ?? freshState(), read.position, readByScenario(input.thread, read.position));
   if (!read.state) plan.changed = true; // the bot now knows this conversation
   if (input.resolvedAt !== undefined && (plan.state.restart_after ?? -Infinity) < input.resolvedAt) {
     plan.state = { ...plan.state, restart_after: input.resolvedAt };
@@ -85,14 +86,8 @@ export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
   if (!read.state || read.state.webhook !== input.itemId || !read.position) return undefined;
   const plan = new Planner(input, { ...read.state, webhook: null }, read.position);
   plan.changed = true;
-  if (chainDepth(input.itemId) >= MAX_WEBHOOK_CHAIN) {
-    plan.position = { ...read.position, handed_off: true, waiting: false };
-    plan.enqueue([{ type: 'handoff', reason: 'webhook_chain', note: `The scenario called ${MAX_WEBHOOK_CHAIN} webhooks in a row without the visitor writing; the bot stopped here.` }], `${input.itemId}>`);
-    plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: 1 });
-    return plan.result();
-  }
-  const event: ScenarioEvent = { type: 'webhook_result', ok: input.answer.ok, ...(input.answer.status !== null ? { status: input.answer.status } : {}), data: input.answer.data };
-  const result = step(input.program, read.position, event, { ...input.context, budget: input.guard.stepBudget });
+  // The item's depth in the chain is how many webhooks this turn called before it.
+  const result = stepWebhookAnswer(input.program, read.position, input.answer, { ...input.context, budget: input.guard.stepBudget }, chainDepth(input.itemId) + 1);
   plan.position = result.position;
   const actions = plan.limit(result.actions, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
   plan.enqueue(actions, `${input.itemId}>`);
@@ -139,6 +134,18 @@ function firstContact(input: TurnInput, position: Position | undefined): ThreadM
   return thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
 }
 
+/**
+ * The visitor messages the scenario has read already — on any channel: an agent's post_draft
+ * advances the same position — up to the last one it read. The bot never feeds them again, even
+ * when its own cursor is behind them.
+ */
+function readByScenario(thread: ThreadMessage[], position: Position | undefined): ReadonlySet<number> {
+  const last = position?.last_fingerprint;
+  if (last === null || last === undefined) return new Set();
+  const at = thread.findIndex((m) => m.fingerprint === last);
+  return new Set(thread.slice(0, at + 1).filter((m) => m.from === 'user').map((m) => m.fingerprint));
+}
+
 function scenarioEvent(m: ThreadMessage, start: boolean): ScenarioEvent | undefined {
   const fingerprint = m.fingerprint;
   if (m.type === 'text' && typeof m.content === 'string') return start ? { type: 'start', text: m.content, fingerprint } : { type: 'visitor_text', text: m.content, fingerprint };
@@ -178,6 +185,7 @@ class Planner {
   readonly outbox: OutboxInput[] = [];
   readonly ours: number[] = [];
   readonly #ours: Set<number>;
+  readonly #readByScenario: ReadonlySet<number>;
   #start: boolean;
   #suppressed = 0;
 
@@ -185,7 +193,9 @@ class Planner {
     private readonly input: Common,
     state: AutopilotState,
     position: Position | undefined,
+    readByScenario: ReadonlySet<number> = new Set(),
   ) {
+    this.#readByScenario = readByScenario;
     this.state = state;
     this.position = position;
     this.#ours = new Set(state.ours);
@@ -214,6 +224,7 @@ class Planner {
       return;
     }
     if (this.state.paused) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'paused' });
+    if (this.#readByScenario.has(m.fingerprint)) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'duplicate' });
     const event = scenarioEvent(m, this.#start);
     if (!event) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'unreadable' });
     const start = this.#start;
@@ -271,6 +282,7 @@ class Planner {
     const { program, guard, now } = this.input;
     const position = this.position ?? initialPosition(program);
     const state = trimState({ ...this.state, ours: [...this.state.ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
-    return { changed: this.changed, value: { ...position, autopilot: state }, outbox: this.outbox, ours: this.ours, notes: this.notes };
+    const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', state);
+    return { changed: this.changed, value, outbox: this.outbox, ours: this.ours, notes: this.notes };
   }
 }

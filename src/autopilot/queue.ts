@@ -112,6 +112,7 @@ export class ConversationQueue {
       if (!work) continue;
       this.#active++;
       e.running = true;
+      // #run catches the work's failure and hands it to the `failed` option.
       void this.#run(e, work);
     }
     this.#settle();

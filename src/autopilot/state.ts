@@ -1,11 +1,12 @@
-// What the autopilot keeps per conversation, and how it is stored. The saved value is the
-// scenario position (the same row `draft_scenario_reply` / `post_draft` read: `Position.parse`
-// drops the extra field) plus an `autopilot` object: where the bot has read the thread up to,
-// the fingerprints of the messages it posted, whether it is paused, and its rate-control memory.
-// Position and autopilot state are saved together, with the outbox items of the turn, in ONE
+// What the autopilot keeps per conversation: its part of the conversation's record
+// (engine/record.ts) — where the bot has read the thread up to, the fingerprints of the messages
+// it posted, whether it is paused, and its rate-control memory. The scenario position beside it
+// is the one `draft_scenario_reply` / `post_draft` read and advance too; they keep this part as
+// it is. Position, this part and the outbox items of the turn are saved together, in ONE
 // savePosition: nothing the bot decided can be half-written.
 import { z } from 'zod';
-import { Position, type Action } from '../scenario/index.js';
+import type { Position, Action } from '../scenario/index.js';
+import { readRecord, type ConversationRecord } from '../engine/record.js';
 import { derivedFingerprint } from '../engine/actions.js';
 
 /** Fingerprints of our own messages remembered per conversation (to tell them from an operator's). */
@@ -48,20 +49,20 @@ export function freshState(): AutopilotState {
   return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, sent: [], repeats: [], webhook: null };
 }
 
-/** The stored value: a Position (readable by the MCP draft tools) with the autopilot's state beside it. */
-export type SavedValue = Position & { autopilot: AutopilotState };
-
 export interface ReadValue {
+  /** The whole record, so that a save keeps the other channels' parts. */
+  record: ConversationRecord;
   position: Position | undefined;
-  /** undefined when the row has no (readable) autopilot state: the bot has not worked this conversation yet. */
+  /** undefined when the record has no (readable) autopilot part: the bot has not worked this conversation yet. */
   state: AutopilotState | undefined;
 }
 
+/** The autopilot's view of a saved value (a record, or an earlier release's value). */
 export function readValue(value: unknown): ReadValue {
-  const position = Position.safeParse(value);
-  const raw = value && typeof value === 'object' ? (value as { autopilot?: unknown }).autopilot : undefined;
+  const { record } = readRecord(value);
+  const raw = record.channels.autopilot;
   const state = raw === undefined ? undefined : AutopilotState.safeParse(raw);
-  return { position: position.success ? position.data : undefined, state: state?.success ? state.data : undefined };
+  return { record, position: record.scenario ?? undefined, state: state?.success ? state.data : undefined };
 }
 
 /** Keeps the remembered lists short: the state is read and written on every turn. */

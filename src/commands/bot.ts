@@ -43,13 +43,15 @@ block runs, until the conversation is resolved. Logs are JSON lines on stderr.
   --scenarios DIR          the folder of scenario files (default ./scenarios, else the shipped examples)
   --store SPEC             sqlite:PATH (default), redis://HOST:PORT (several replicas share it) or memory
   --identifier ID --key-file PATH [--tier plugin|website|user]
-                           the token pair, as for serve; else CRISP_IDENTIFIER/CRISP_KEY/CRISP_TIER, else the keychain
+                           the token pair, as for serve; else CRISP_IDENTIFIER, CRISP_KEY and
+                           CRISP_TIER, else the OS keychain
 Guardrails:
   --inboxes a,b            only conversations in these inboxes (\`default\` = conversations in no inbox)
   --reply-budget 20/10m    at most this many bot messages per conversation per window, then it pauses there
   --repeat-window 60s      the same reply to the same visitor input is not sent twice within this window
   --step-budget N          scenario steps per turn before the turn becomes a handoff
-  --catch-up 15m           at start, answer the threads updated this recently whose last message is the visitor's
+  --catch-up 15m           at start, answer the threads updated this recently whose last
+                           message is the visitor's
   --lock-ttl 5s            how long a killed bot's conversations wait for its replacement (at least 500ms)
 `;
 
@@ -244,6 +246,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
         if (state.status === 'authenticated') {
           log.info({ endpoint: state.endpoint }, 'RTM authenticated');
           // Events sent while the socket was down are lost: read the recent threads again.
+          // catchUp() catches and logs each website's failure.
           if (++authentications > 1) void autopilot.catchUp();
         } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
         else if (state.status === 'failed') {
@@ -259,7 +262,15 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       throw error;
     }
   }
-  await autopilot.start();
+  try {
+    await autopilot.start();
+  } catch (error) {
+    // Whatever this function opened is closed again: no RTM socket left reconnecting, no server left listening.
+    await rtm?.close();
+    if (hookServer && !(options.hooks && 'server' in options.hooks)) await hookServer.close();
+    await autopilot.close();
+    throw error;
+  }
   return {
     autopilot,
     hooksUrl: hookServer?.url,
@@ -360,6 +371,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     log.info(
       {
         scenario: scenario.name,
+        scenario_file: scenario.file,
         events: settings.events,
         ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
         websites: config.websites,
@@ -373,7 +385,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
-      void bot.failed.then(resolve);
+      void bot.failed.then(resolve); // resolves with the error, never rejects
     });
     if (outcome instanceof Error) {
       await closeAll();

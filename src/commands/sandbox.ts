@@ -13,12 +13,14 @@ URL, the demo website_id and the credentials it accepts; state lives in memory.
   --port N                 the port (default 8788; 0 picks a free one)
   --host H                 the address to bind (default 127.0.0.1)
   --seed N                 the demo data's seed (default 42: same seed, same inbox)
-  --faults SPEC            seeded failures, comma-separated kind:value: 429:10%, 5xx:5%, drop:1%, drop-after:1%,
-                           latency:20-80ms, retry-after:1, seed:7 (e.g. --faults "429:10%,latency:20-80ms")
+  --faults SPEC            seeded failures, comma-separated kind:value: 429:10%, 5xx:5%,
+                           drop:1%, drop-after:1%, latency:20-80ms, retry-after:1, seed:7
   --rate-limit N/s         answer 429 above this rate (20/s, or 20/s,burst=40)
-  --hooks URL              POST Crisp Web Hooks to this URL, signed with CRISP_HOOK_SECRET (else a random secret, printed)
+  --hooks URL              POST Crisp Web Hooks to this URL, signed with CRISP_HOOK_SECRET
+                           (else a random secret, which it prints)
   --hook-events a,b        only these events (with --hooks)
-  --hook-concurrency N     deliveries in flight at once per website, 1 to 64 (with --hooks; 1 = strictly in order)
+  --hook-concurrency N     deliveries in flight at once per website, 1 to 64 (with --hooks;
+                           1 = strictly in order)
   --json                   print the URL and credentials as one JSON object on stdout
 Environment: CRISP_SANDBOX_KEY fixes the key it accepts (for scripts), instead of a random one.
 `;

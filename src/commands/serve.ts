@@ -30,43 +30,46 @@ import { serveStdioUntilStopped } from '../transport/stdio.js';
 /** `crisp-mcp serve --help`: every flag parseServeFlags (config.ts) accepts, and the environment behind them. */
 export const SERVE_HELP = `Usage: crisp-mcp [serve] [flags]
 
-The MCP server: over stdio (what Claude Desktop, Cursor and VS Code launch), or over Streamable HTTP.
+The MCP server: over stdio (what Claude Desktop, Cursor and VS Code launch), or Streamable HTTP.
 
 Crisp:
-  --sandbox                    use the embedded Crisp simulator (demo data, no account); CRISP_MCP_SANDBOX=true does the same
-  --identifier ID --key-file PATH
-                               the token pair (the key read from a file, never from argv);
-                               else CRISP_IDENTIFIER + CRISP_KEY, else the OS keychain (crisp-mcp auth login)
-  --tier plugin|website|user   the token's tier (CRISP_TIER; default plugin)
-                               CRISP_WEBSITE_ID: the website ids the server may act on, comma-separated (the first is the default)
+  --sandbox               use the embedded Crisp simulator: demo data, no account
+                          (CRISP_MCP_SANDBOX=true does the same)
+  --identifier ID         the token identifier, with --key-file PATH (a file holding the key;
+  --key-file PATH         never a flag, which ps shows); else CRISP_IDENTIFIER and CRISP_KEY,
+                          else the OS keychain (crisp-mcp auth login)
+  --tier T                plugin, website or user (CRISP_TIER; default plugin)
+                          CRISP_WEBSITE_ID: the website ids it may act on, comma-separated;
+                          the first is the default for tools
 Tools:
-  --read-only                  register no write tool at all (wins over every other selection)
-  --toolsets a,b               toolsets to serve: conversations, routing, people, scenarios (default: all)
-  --tools x,y                  these tools, whatever their toolset
-  --exclude-tools z            leave these tools out
-  --send-mode post|note|confirm
-                               what a customer-visible send does (CRISP_MCP_SEND_MODE; default post):
-                               post it, turn it into a private note, or ask the user first
+  --read-only             register no write tool at all (wins over every other selection)
+  --toolsets a,b          conversations, routing, people, scenarios (default: all)
+  --tools x,y             these tools, whatever their toolset
+  --exclude-tools z       leave these tools out
+  --send-mode MODE        what a customer-visible send does (CRISP_MCP_SEND_MODE): post (default)
+                          sends it, note makes it a private note, confirm asks the user first
 Scenarios:
-  --scenarios DIR              the folder of scenario files (*.json; CRISP_MCP_SCENARIOS). Default: ./scenarios
-                               when it exists, else the examples shipped with crisp-mcp; the start-up log names the one loaded
-  --store SPEC                 where scenario positions and drafts live (CRISP_MCP_STORE):
-                               sqlite:PATH (default: crisp-mcp/state.db in the user's state folder, e.g.
-                               ~/.local/state on Linux), redis://HOST:PORT, or memory
-                               (--sandbox defaults to memory)
-HTTP (Streamable HTTP at /mcp, /healthz for load balancers):
-  --http                       serve over HTTP instead of stdio
-  --host H                     the address to bind (default 127.0.0.1; another host needs a bearer token)
-  --port N                     the port (default 8787; 0 picks a free one, logged)
-  --token-file PATH            accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
-  --allowed-hosts a,b          extra host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
-  --crisp-agent                also accept requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
-  --bot-scenario NAME          also run the autopilot with this scenario on Crisp's Web Hooks at /hooks/crisp
-                               (CRISP_MCP_BOT_SCENARIO; signed with CRISP_HOOK_SECRET)
-                               POST /converse is on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and
-                               CRISP_MCP_CONVERSE_SCENARIO are set (CRISP_MCP_CONVERSE_IDLE_MINUTES: session timeout)
-Other environment: CRISP_API_URL (default https://api.crisp.chat), CRISP_MCP_LOG_LEVEL (fatal, error, warn, info,
-debug, trace, silent; logs are JSON lines on stderr).
+  --scenarios DIR         the folder of scenario files, *.json (CRISP_MCP_SCENARIOS). Default:
+                          ./scenarios when it exists, else the examples shipped with crisp-mcp;
+                          the start-up log names the folder it loaded
+  --store SPEC            where scenario positions and drafts live (CRISP_MCP_STORE):
+                          sqlite:PATH (default: crisp-mcp/state.db in the user's state folder,
+                          e.g. ~/.local/state on Linux), redis://HOST:PORT, or memory
+                          (the default with --sandbox)
+HTTP (Streamable HTTP at /mcp; /healthz for load balancers):
+  --http                  serve over HTTP instead of stdio
+  --host H                the address to bind (default 127.0.0.1; any other needs a token)
+  --port N                the port (default 8787; 0 picks a free one, which is logged)
+  --token-file PATH       accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
+  --allowed-hosts a,b     more host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
+  --crisp-agent           also take requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
+  --bot-scenario NAME     also run the autopilot with this scenario on Crisp's Web Hooks at
+                          /hooks/crisp (CRISP_MCP_BOT_SCENARIO; signed with CRISP_HOOK_SECRET)
+                          POST /converse is on when CRISP_MCP_CONVERSE_WEBHOOK_URL,
+                          CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set
+                          (CRISP_MCP_CONVERSE_IDLE_MINUTES: the session timeout)
+Environment: CRISP_API_URL (default https://api.crisp.chat); CRISP_MCP_LOG_LEVEL: fatal, error,
+warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
 `;
 
 export async function runServeCommand(argv: string[]): Promise<number> {
@@ -145,6 +148,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
   tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
+  if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;

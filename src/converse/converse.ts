@@ -1,4 +1,4 @@
-// The converse API (design.md §8): any backend talks to a scenario over HTTP. `accept` checks an
+// The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
 // 202. A worker drains each inbox in order, one event at a time per conversation (under the
@@ -13,18 +13,21 @@
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
+import { backoffDelay, type Backoff } from '../retry.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 
-export { parseConverseInput, CONVERSE_EVENT_TYPES, type ConverseEvent, type ConverseEventType } from './input.js';
-export { replyId, type ConverseReply, type ConverseSession, type ReplyType } from './turn.js';
+export { parseConverseInput, type ConverseEvent } from './input.js';
+export { type ConverseSession } from './turn.js';
 
 /** Store keys (positions, outbox, locks) of converse conversations start with this. */
 export const CONVERSE_PREFIX = 'converse:';
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 /** How long a messageId is remembered. */
 export const DEDUPE_TTL_MS = 24 * 60 * 60_000;
+/** The wait before a failed event is run again. */
+const FAILED_EVENT_BACKOFF: Backoff = { baseDelayMs: 100, maxDelayMs: 30_000 };
 /** Events accepted but not yet run, across conversations, before /converse answers 503. */
 export const DEFAULT_MAX_QUEUED = 10_000;
 
@@ -178,6 +181,7 @@ export class ConverseService {
   startSweeper(everyMs = Math.min(30_000, Math.max(250, this.#idleMs / 4))): void {
     if (this.#sweeper || this.#closed) return;
     let last = Date.now();
+    // resume() catches and logs its own failures.
     void this.resume();
     this.#sweeper = setInterval(() => {
       void this.resume();
@@ -265,6 +269,7 @@ export class ConverseService {
   #kick(conversationId: string): void {
     if (this.#scheduled.has(conversationId)) return;
     this.#scheduled.add(conversationId);
+    // #drain handles every failure itself (logged, then retried later or dropped).
     void this.#serial(this.#chains, conversationId, async () => {
       this.#scheduled.delete(conversationId);
       await this.#drain(conversationId);
@@ -308,7 +313,7 @@ export class ConverseService {
           this.#settle(waiting, err instanceof Error ? err : new Error(String(err)));
           continue;
         }
-        const delay = Math.min(30_000, 100 * 2 ** (item.attempts + 1));
+        const delay = backoffDelay(item.attempts + 1, FAILED_EVENT_BACKOFF);
         this.#o.log?.warn({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, retry_in_ms: delay }, 'converse: event failed; will retry');
         await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
         return this.#retryAt(conversationId, Date.now() + delay);

@@ -18,6 +18,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { USER_AGENT } from '../version.js';
+import { nextDelay, parseRetryAfter, type Backoff } from '../retry.js';
 
 export interface RetryPolicy {
   /** First delay (default 1 s); each failure doubles it. */
@@ -56,7 +57,6 @@ export interface DeliveryStats {
 
 type Attempt = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
 
-const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
 /** The HMAC key of a `whsec_` secret (the base64 after the prefix). */
 export function webhookKey(secret: string): Buffer {
@@ -106,6 +106,7 @@ export class ReplyDeliverer {
   /** Delivers what is pending now, then keeps polling. */
   start(): void {
     if (this.#poller || this.#stopped) return;
+    // #poll catches and logs its own failures.
     void this.#poll();
     this.#poller = setInterval(() => void this.#poll(), this.#o.pollMs ?? 1_000);
     this.#poller.unref();
@@ -178,8 +179,7 @@ export class ReplyDeliverer {
               continue;
             }
             const now = Date.now();
-            // A Retry-After of 0 still waits a little: no tight loop against a receiver that keeps saying it.
-            const delay = attempt.retryAfterMs === undefined ? this.#backoff(item.attempts) : Math.max(100, attempt.retryAfterMs);
+            const delay = nextDelay(item.attempts + 1, this.#policy, attempt.retryAfterMs);
             if (!attempt.retry || now + delay - item.createdAt > (this.#o.retry?.maxAgeMs ?? 3 * 24 * 60 * 60_000)) {
               this.#o.log?.error({ conversation, messageId: item.id, attempts: item.attempts + 1, error: attempt.error }, 'converse delivery: reply dropped');
               await store.outboxAck(conversation, item.seq);
@@ -225,7 +225,7 @@ export class ReplyDeliverer {
       const status = response.statusCode;
       if (status >= 200 && status < 300) return { ok: true };
       const retry = status === 408 || status === 429 || status >= 500;
-      const after = retry ? retryAfterMs(response.headers['retry-after']) : undefined;
+      const after = retry ? parseRetryAfter(response.headers['retry-after']) : undefined;
       return { ok: false, retry, error: `HTTP ${status}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -235,11 +235,8 @@ export class ReplyDeliverer {
     }
   }
 
-  /** Capped exponential backoff with equal jitter: half the delay fixed, half random. */
-  #backoff(failures: number): number {
-    const base = this.#o.retry?.baseMs ?? 1_000;
-    const capped = Math.min(this.#o.retry?.maxMs ?? 10 * 60_000, base * 2 ** Math.min(failures, 30));
-    return Math.round(capped / 2 + Math.random() * (capped / 2));
+  get #policy(): Backoff {
+    return { baseDelayMs: this.#o.retry?.baseMs ?? 1_000, maxDelayMs: this.#o.retry?.maxMs ?? 10 * 60_000 };
   }
 
   #retryAt(conversation: string, at: number): void {
@@ -256,11 +253,3 @@ export class ReplyDeliverer {
   }
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date; capped at an hour; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || text.trim() === '') return undefined;
-  const ms = /^\s*\d+\s*$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
-  if (!Number.isFinite(ms)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
-}

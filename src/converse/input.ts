@@ -1,4 +1,4 @@
-// What `POST /converse` accepts (design.md §8): the Zendesk AI agents "Converse with a Bot" body
+// What `POST /converse` accepts: the Zendesk AI agents "Converse with a Bot" body
 // (`platformConversationId`, `eventType`, `text`, `cardIndex`, `metaData`) and the Botpress
 // Messaging API's names (`conversationId`, `messageId`, `userId`), checked with zod. A refusal
 // names the first field at fault and what was expected there, in one line.

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { initialPosition, Position, step, Vars, type Action, type OutMessage, type Program, type Scalar, type ScenarioEvent, type StepResult } from '../scenario/index.js';
 import { webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
+import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from '../engine/limits.js';
 import type { ConverseEvent } from './input.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -64,8 +65,6 @@ export type ConverseSession = z.infer<typeof ConverseSession>;
 
 /** Metadata keys one session keeps; past that, the oldest keys give way. */
 export const MAX_SESSION_METADATA = 100;
-/** Webhooks one event may call in a row (an answer may lead to another webhook). */
-const MAX_WEBHOOKS_PER_EVENT = 5;
 
 export interface TurnInput {
   loaded: LoadedScenario;
@@ -189,16 +188,11 @@ async function followWebhooks(input: TurnInput, first: StepResult, out: Replies,
   for (let round = 1; ; round++) {
     const webhook = out.add(result.actions, notes);
     if (!webhook) return result.position;
-    if (round > MAX_WEBHOOKS_PER_EVENT) {
-      notes.push(`not calling webhook ${webhook.url}: one event calls at most ${MAX_WEBHOOKS_PER_EVENT}; the conversation waits there`);
-      return result.position;
-    }
-    if (!loaded.summary.webhooks.includes(webhook.url)) {
-      notes.push(`scenario ${loaded.name} has no webhook ${webhook.url}; not called`);
-      return result.position;
-    }
-    const answer = await input.callWebhook(webhook, webhookIdempotencyKey(`converse:${event.conversationId}:${version}`, `w${round}`));
-    result = step(loaded.program, result.position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, { now });
+    const answer = webhookAllowed(loaded, webhook.url)
+      ? await input.callWebhook(webhook, webhookIdempotencyKey(`converse:${event.conversationId}:${version}`, `w${round}`))
+      : refusedWebhook(webhook.url);
+    if (answer.error && !answer.status) notes.push(`webhook ${webhook.url}: ${answer.error}`);
+    result = stepWebhookAnswer(loaded.program, result.position, answer, { now }, round);
   }
 }
 

@@ -1,4 +1,4 @@
-// A typed Crisp REST client: one method per endpoint the product needs (reference §2), each
+// A typed Crisp REST client: one method per endpoint the product needs, each
 // validating the answer with the wire schemas. It knows nothing of MCP, scenarios or bots.
 import { z } from 'zod';
 import { CrispError } from './errors.js';
@@ -45,7 +45,7 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
-/** Every filter of `GET /v1/website/{w}/conversations/{page}` (reference §2.1). */
+/** Every filter of `GET /v1/website/{w}/conversations/{page}`. */
 export interface ListConversationsQuery {
   per_page?: number;
   search_query?: string | readonly unknown[];
@@ -240,17 +240,32 @@ class MessagesApi {
   }
 
   /**
-   * Sends a message. With a `fingerprint` the send is idempotent and retried on failure;
-   * without one it is sent exactly once, and a failure after sending is reported, not repeated.
+   * Sends a message. With a `fingerprint`, a send that failed after it may have reached Crisp is
+   * re-sent only once the conversation's latest messages show that fingerprint is not there (Crisp
+   * does not document dropping a repeated one); with `mayHaveBeenSent` — an earlier call with the
+   * same fingerprint may have reached Crisp — they are looked at before the first attempt too.
+   * Without a fingerprint the message is sent once, and a failure after sending is reported, not repeated.
    */
-  async send(website: string, session: string, message: SendMessageBody, options?: CallOptions): Promise<number> {
+  async send(website: string, session: string, message: SendMessageBody, options?: CallOptions & { mayHaveBeenSent?: boolean }): Promise<number> {
+    const { mayHaveBeenSent, ...call } = options ?? {};
+    const fingerprint = message.fingerprint;
+    if (fingerprint === undefined) return (await this.call.data(MessageDispatched, { method: 'POST', segments: conversationPath(website, session, 'message'), body: message }, call)).fingerprint;
+    const found = (signal?: AbortSignal) => this.#holds(website, session, fingerprint, signal);
+    if (mayHaveBeenSent && (await found(call.signal))) return fingerprint;
     const spec: RequestSpec = {
       method: 'POST',
       segments: conversationPath(website, session, 'message'),
       body: message,
-      idempotentPost: message.fingerprint !== undefined,
+      idempotentPost: true,
+      alreadyApplied: async (signal) => ((await found(signal)) ? { status: 201, reason: 'dispatched', data: { fingerprint } } : undefined),
     };
-    return (await this.call.data(MessageDispatched, spec, options)).fingerprint;
+    return (await this.call.data(MessageDispatched, spec, call)).fingerprint;
+  }
+
+  /** Whether the conversation's latest messages include one with this fingerprint. */
+  async #holds(website: string, session: string, fingerprint: number, signal?: AbortSignal): Promise<boolean> {
+    const { messages } = await this.list(website, session, undefined, { signal });
+    return messages.some((m) => m.fingerprint === fingerprint);
   }
 
   compose(website: string, session: string, compose: ComposeBody, options?: CallOptions): Promise<void> {

@@ -72,10 +72,6 @@ export class CrispError extends Error {
   }
 }
 
-export function isCrispError(value: unknown): value is CrispError {
-  return value instanceof CrispError;
-}
-
 /** Maps an HTTP error answer to a code. `reason` refines 404s and 403s. */
 export function codeForStatus(status: number, reason: string | undefined): CrispErrorCode {
   if (status === 400 || status === 422 || status === 413) return 'crisp_invalid';

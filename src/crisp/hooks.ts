@@ -1,4 +1,4 @@
-// Receiving Crisp's Web Hooks (reference §4): the signature check, the payload parse, and the
+// Receiving Crisp's Web Hooks: the signature check, the payload parse, and the
 // decision for one delivery, as the reference receivers make it — 403 on a bad signature, 400 on a
 // malformed payload, 200 otherwise. No I/O: the node:http route is src/transport/hook-receiver.ts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -14,7 +14,7 @@ export const HOOK_ATTEMPT_HEADER = 'x-delivery-attempt-count';
 /** How far `X-Crisp-Request-Timestamp` may be from our clock (Crisp documents no window; ours). */
 export const DEFAULT_HOOK_WINDOW_MS = 5 * 60_000;
 
-/** lowercase hex HMAC-SHA256(secret, "[" + timestamp + ";" + raw body + "]") — D-WHREF, GO `VerifyHook`. */
+/** lowercase hex HMAC-SHA256(secret, "[" + timestamp + ";" + raw body + "]") — go-crisp-api's `VerifyHook`. */
 export function signHook(secret: string, timestamp: number | string, rawBody: string | Buffer): string {
   return hookMac(secret, String(timestamp), rawBody).toString('hex');
 }
@@ -68,7 +68,7 @@ const HookEnvelope = z.looseObject({
   timestamp: z.number().optional(),
 });
 
-/** Parses a delivery body `{website_id, event, data, timestamp}` (D-WHREF); throws CrispEventError. */
+/** Parses a delivery body `{website_id, event, data, timestamp}`; throws CrispEventError. */
 export function parseHookEvent(rawBody: string | Buffer): HookEvent {
   let json: unknown;
   try {

@@ -52,8 +52,15 @@ export interface RequestSpec {
   segments: readonly (string | number)[];
   query?: Record<string, QueryValue>;
   body?: unknown;
-  /** A POST that is harmless to repeat (a message carrying its own fingerprint). */
+  /** A POST that may be sent again after a failure (a message carrying its own fingerprint); see `alreadyApplied`. */
   idempotentPost?: boolean;
+  /**
+   * Asked before each re-send that follows a failure which may have reached Crisp (a dropped
+   * connection, an attempt timeout, a 5xx): the response to report when the earlier attempt did
+   * take effect — then nothing is sent again — or undefined to send again. If it cannot tell (it
+   * throws), the earlier failure is reported and nothing is re-sent.
+   */
+  alreadyApplied?: (signal: AbortSignal) => Promise<CrispResponse | undefined>;
   signal?: AbortSignal;
   deadlineMs?: number;
 }
@@ -168,14 +175,24 @@ export class CrispHttp {
     const resendable = mayResend(spec.method, spec.idempotentPost === true);
     const label = `${spec.method} ${stripQuery(path)}`;
 
+    // Whether an earlier attempt may have been carried out although no success came back.
+    let mayHaveLanded = false;
+    let failure: CrispError | undefined;
     for (let attempt = 1; ; attempt++) {
-      let failure: CrispError;
+      if (failure && mayHaveLanded && spec.alreadyApplied) {
+        const applied = await spec.alreadyApplied(signal).catch(() => {
+          throw signal.aborted ? abortError(spec, label, attempt - 1, deadlineMs, byDeadline()) : failure!;
+        });
+        if (applied) return applied;
+      }
       try {
         const res = await sendForText(this.#pool, { origin: this.#origin, path, method: spec.method, headers, body }, signal);
         const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
         failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
         if (!failure.retryable || !resendable) throw failure;
+        // A 5xx may come after the write was carried out; a 429 or 420 says it was not.
+        mayHaveLanded ||= res.statusCode >= 500;
       } catch (error) {
         if (error instanceof CrispError) throw error;
         if (signal.aborted) throw abortError(spec, label, attempt, deadlineMs, byDeadline());
@@ -191,6 +208,7 @@ export class CrispHttp {
           cause: sanitizedCause(error),
         });
         if (!failure.retryable || !(resendable || neverSent)) throw failure;
+        mayHaveLanded ||= !neverSent;
       }
       if (attempt >= this.#retry.maxAttempts) throw failure;
       const delayMs = nextDelay(attempt, this.#retry, failure.retryAfterMs, this.#random);

@@ -1,4 +1,4 @@
-// Crisp's live events (reference §3): their names and payloads as zod schemas — shared with the
+// Crisp's live events: their names and payloads as zod schemas — shared with the
 // Web Hook receiver (hooks.ts), whose `data` is the same payload — and an RTM connection over
 // Socket.IO: endpoint discovery, `authentication` with the events wanted, re-authentication on
 // every reconnect, backoff, `socket:bind`. It knows nothing of MCP, scenarios or bots.
@@ -9,10 +9,11 @@ import { CrispClient } from './client.js';
 import { CrispError } from './errors.js';
 import type { CrispCredentials } from './http.js';
 import { ConversationState, Sender } from './schemas.js';
+import { backoffDelay } from './retry.js';
 
 // ---------------------------------------------------------------- event names and payloads
 
-/** Every RTM event name (node-crisp-api `DEFAULT_RTM_EVENTS` + go-crisp-api's `widget:action:processed`, reference §3.1 [V]). */
+/** Every RTM event name (node-crisp-api `DEFAULT_RTM_EVENTS` + go-crisp-api's `widget:action:processed`). */
 export const RTM_EVENTS = [
   'session:update_availability', 'session:update_verify', 'session:request:initiated', 'session:set_email',
   'session:set_phone', 'session:set_address', 'session:set_subject', 'session:set_avatar', 'session:set_nickname',
@@ -45,7 +46,7 @@ export function isRtmEventName(name: string): name is RtmEventName {
 }
 
 // Payload schemas keep fields they do not name (loose objects), so nothing Crisp adds is lost,
-// and type only what a consumer relies on (reference §3.2; node-crisp-api `Events.ts`).
+// and type only what a consumer relies on (node-crisp-api `Events.ts`).
 const WebsiteScoped = z.looseObject({ website_id: z.string() });
 const SessionScoped = z.looseObject({
   website_id: z.string(),
@@ -246,12 +247,12 @@ class Rtm implements RtmConnection {
     // Marked handled: a caller that never awaits `ready` must not crash on its rejection.
     this.ready.catch(() => undefined);
     if (options.signal?.aborted) {
-      void this.close();
+      this.#closeReporting();
       return;
     }
     options.signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#set({ status: 'discovering' });
-    void this.#start();
+    this.#start().catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))));
   }
 
   get state(): RtmState {
@@ -300,13 +301,16 @@ class Rtm implements RtmConnection {
   #fail(error: Error): void {
     this.#set({ status: 'failed', error });
     this.#rejectReady(error);
-    void this.close();
+    this.#closeReporting();
+  }
+
+  /** close() from a callback that cannot await it: a failure (closing the owned HTTP pool) goes to onError. */
+  #closeReporting(): void {
+    this.close().catch((error: unknown) => this.#report(error instanceof Error ? error : new Error(String(error))));
   }
 
   #delay(attempt: number): number {
-    const base = Math.min(this.#backoff.maxDelayMs, this.#backoff.delayMs * 2 ** Math.max(0, attempt - 1));
-    const spread = base * this.#backoff.randomization;
-    return Math.max(0, Math.round(base - spread + Math.random() * 2 * spread));
+    return backoffDelay(attempt, { baseDelayMs: this.#backoff.delayMs, maxDelayMs: this.#backoff.maxDelayMs });
   }
 
   async #start(): Promise<void> {

@@ -1,4 +1,4 @@
-// Crisp REST wire objects (reference/crisp-api.md §2). Response schemas are lenient: an unknown
+// Crisp REST wire objects. Response schemas are lenient: an unknown
 // field never fails a parse (it is dropped from the typed projection — zod's strip mode, 3× faster
 // than passthrough), opaque sub-objects such as `device` pass through whole, and the fields we rely
 // on are typed and required. Request-body schemas are shared with the sandbox, which validates with them.
@@ -37,7 +37,7 @@ const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const CustomData = z.record(z.string(), Scalar);
 export type CustomData = z.infer<typeof CustomData>;
 
-// ---------------------------------------------------------------- conversations (§2.1, §2.2)
+// ---------------------------------------------------------------- conversations
 
 /**
  * Conversation meta as read back: the contact fields, segments, custom data and the device
@@ -105,7 +105,7 @@ export const ConversationMetaUpdate = z.object({
 });
 export type ConversationMetaUpdate = z.infer<typeof ConversationMetaUpdate>;
 
-// ---------------------------------------------------------------- messages (§2.3, §2.4)
+// ---------------------------------------------------------------- messages
 
 const FileContent = z.looseObject({ name: z.string().min(1), url: z.url(), type: z.string().min(1) });
 const AnimationContent = z.looseObject({ url: z.url(), type: z.string().min(1) });
@@ -134,7 +134,7 @@ const CarouselContent = z.looseObject({
 });
 const EventContent = z.looseObject({ namespace: z.string().min(1), text: z.string().optional() });
 
-/** Content schema per message type (reference §2.4). */
+/** Content schema per message type. */
 export const MESSAGE_CONTENT = {
   text: z.string().min(1),
   note: z.string().min(1),
@@ -231,7 +231,7 @@ export const MarkReadBody = z.object({
 });
 export type MarkReadBody = z.infer<typeof MarkReadBody>;
 
-// ---------------------------------------------------------------- state, routing (§2.6, §2.7)
+// ---------------------------------------------------------------- state, routing
 
 export const StateView = z.object({ state: ConversationState });
 export const StateUpdateBody = z.object({
@@ -274,7 +274,7 @@ export const OperatorAvailability = z.object({
 });
 export type OperatorAvailability = z.infer<typeof OperatorAvailability>;
 
-// ---------------------------------------------------------------- people (§2.8)
+// ---------------------------------------------------------------- people
 
 const Geolocation = z.object({
   country: z.string().optional(),
@@ -356,7 +356,7 @@ export const PeopleEvent = z.object({
 });
 export type PeopleEvent = z.infer<typeof PeopleEvent>;
 
-// ---------------------------------------------------------------- connect (§2.11, §3)
+// ---------------------------------------------------------------- connect
 
 export const ConnectEndpoints = z.object({
   socket: z.object({ app: z.string() }),

@@ -1,6 +1,7 @@
 // Carrying out a scenario's actions through Crisp, one at a time, in order. Every message gets a
-// fingerprint derived from (draft, step), so doing the same actions again never posts twice; the
-// other writes are idempotent by nature (set data, set segments, assign, resolve).
+// fingerprint derived from (draft, step), and doing the same actions again (`again`) looks for
+// each one in the conversation before sending it, so it never posts twice; the other writes are
+// idempotent by nature (set data, set segments, assign, resolve).
 //
 // Failures split two ways. A Crisp error (network, 5xx, 429, unknown conversation) is thrown: the
 // caller stops, saves nothing, and the same actions can simply be carried out again. An action
@@ -42,6 +43,8 @@ export interface ExecutorOptions {
   draftId: string;
   /** --send-mode note: customer-visible messages become private notes for an operator to approve. */
   hold: boolean;
+  /** These actions were carried out before, and may have reached Crisp: each message is looked for before it is sent. */
+  again?: boolean;
 }
 
 const isCrisp = (error: unknown, code: CrispError['code']) => error instanceof CrispError && error.code === code;
@@ -119,7 +122,7 @@ export class ActionExecutor {
   async #post(body: DistributiveOmit<SendMessageBody, 'from' | 'origin' | 'fingerprint'>, step: string): Promise<number> {
     const fingerprint = derivedFingerprint(this.o.draftId, step);
     const message = { ...body, from: 'operator', origin: 'chat', automated: true, fingerprint } as SendMessageBody;
-    return this.o.crisp.messages.send(this.o.website, this.o.session, message);
+    return this.o.crisp.messages.send(this.o.website, this.o.session, message, { mayHaveBeenSent: this.o.again === true });
   }
 
   async #profile(profile: Partial<Record<'email' | 'phone' | 'nickname', string>>, out: (s: ActionOutcome['status'], d: string) => ActionOutcome): Promise<ActionOutcome> {

@@ -4,27 +4,26 @@
 // tools use both; the autopilot will call them back to back.
 //
 // Exactly once: a posted draft keeps its result, so posting it again returns that result; every
-// message carries a fingerprint derived from (draft, step), so a post retried after a failure
-// never shows a message twice; the position is saved with compare-and-set on the version the
+// message carries a fingerprint derived from (draft, step), and a post retried after a failure
+// looks for each one in the conversation before sending it, so it never shows a message twice; the position is saved with compare-and-set on the version the
 // draft was made from, under the conversation's lock. A draft whose conversation moved on (a new
 // visitor message, another turn saved, the scenario edited) is refused as stale.
 import type { CrispClient } from '../crisp/index.js';
 import type { Message } from '../crisp/schemas.js';
-import { initialPosition, Position, step, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
+import { initialPosition, step, type Position, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
 import { withLock, type Store } from '../store/index.js';
 import { ActionExecutor, callWebhook, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
 import { waitsFor } from './describe.js';
+import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from './limits.js';
+import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
-export { derivedFingerprint } from './actions.js';
 export type { ActionOutcome, WebhookOutcome } from './actions.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
-/** Webhooks one post may call in a row (a webhook's answer may lead to another webhook). */
-const MAX_WEBHOOKS_PER_POST = 5;
 
-export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict' | 'webhook_refused';
+export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict';
 
 /** A refusal the caller can act on; the message says what to do next. */
 export class TurnError extends Error {
@@ -72,6 +71,8 @@ export interface TurnDraft {
   /** Restarts, migrations and messages the scenario ignored, in words. */
   notes: string[];
   created_at: number;
+  /** A post of this draft began (and may have reached Crisp) before this time without finishing. */
+  attempted_at?: number;
   posted?: PostedTurn;
 }
 
@@ -117,15 +118,15 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
   const key = conversationKey(website, session);
   const now = input.now ?? Date.now();
 
-  const [saved, page] = await Promise.all([store.getPosition(key, loaded.name), crisp.messages.list(website, session)]);
-  const parsed = saved ? Position.safeParse(saved.value) : undefined;
-  const start = !parsed?.success || isInitial(parsed.data, program);
-  const position: Position = parsed?.success ? parsed.data : initialPosition(program);
+  const [saved, page] = await Promise.all([loadRecord(store, key, loaded.name), crisp.messages.list(website, session)]);
+  const parsed = saved.record.scenario;
+  const start = parsed === null || isInitial(parsed, program);
+  const position: Position = parsed ?? initialPosition(program);
   const visitor = page.messages.filter((m) => m.from === 'user');
-  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved?.updatedAt ?? 0);
+  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved.updatedAt);
 
   const notes: string[] = [];
-  if (parsed && !parsed.success) notes.push('The saved position was unreadable; the scenario starts again from its start.');
+  if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
   const actions: Action[] = [];
   let after = position;
   const context = events.length ? await stepContext(crisp, website, program, now) : { now };
@@ -143,7 +144,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     session,
     scenario: loaded.name,
     program_hash: program.hash,
-    base_version: saved?.version ?? 0,
+    base_version: saved.version,
     base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
     events: events.map((e) => e.shown),
     actions,
@@ -257,21 +258,24 @@ export async function postDraft(input: PostInput): Promise<PostResult> {
     const current = await readDraft(store, draftId);
     if (!current) throw new TurnError('draft_not_found', `draft ${draftId} expired; draft again`);
     if (current.draft.posted) return { ...current.draft.posted, replayed: true };
-    const posted = await carryOut(input, current.draft);
+    // Marked before anything is sent: a post retried after a failure looks for each message first.
+    const again = current.draft.attempted_at !== undefined;
+    if (!again) await store.putDraft({ id: draftId, value: { ...current.draft, attempted_at: input.now ?? Date.now() }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    const posted = await carryOut(input, current.draft, again);
     await store.putDraft({ id: draftId, value: { ...current.draft, posted }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
     return { ...posted, replayed: false };
   }, { waitMs: 5_000 });
 }
 
-async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn> {
+async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Promise<PostedTurn> {
   const { crisp, store, library, draftId } = input;
   const { website, session } = draft;
   const loaded = library.require(draft.scenario);
   const key = conversationKey(website, session);
-  await assertFresh(input, draft, loaded);
+  const current = await assertFresh(input, draft, loaded);
 
   const hold = input.hold === true;
-  const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold });
+  const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold, again });
   const outcomes: PostedTurn['outcomes'] = [];
   const webhooks: PostedTurn['webhooks'] = [];
   let position = draft.position_after;
@@ -288,22 +292,18 @@ async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn>
       outcomes.push({ ...(await executor.run(action, `${prefix}${i}`)), follow_up: round > 0 });
     }
     if (!webhook) break;
-    if (round >= MAX_WEBHOOKS_PER_POST) {
-      // A scenario that chains webhooks without end: stop here; the conversation waits at this one.
-      outcomes.push({ step: `w${round + 1}`, type: 'webhook', status: 'skipped', detail: `not called: one turn calls at most ${MAX_WEBHOOKS_PER_POST} webhooks`, follow_up: true });
-      break;
-    }
-    if (!loaded.summary.webhooks.includes(webhook.url)) throw new TurnError('webhook_refused', `scenario ${loaded.name} has no webhook ${webhook.url}; nothing else was called`);
     round++;
-    const answer = await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch);
+    const answer = webhookAllowed(loaded, webhook.url) ? await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch) : refusedWebhook(webhook.url);
     webhooks.push({ url: answer.url, status: answer.status, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
     const context = await stepContext(crisp, website, loaded.program, input.now ?? Date.now());
-    const next = step(loaded.program, position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, context);
+    const next = stepWebhookAnswer(loaded.program, position, answer, context, round);
     position = next.position;
     actions = next.actions;
   }
 
-  const saved = await store.savePosition(key, loaded.name, position, { expectedVersion: draft.base_version });
+  // The whole record goes back with only the position changed: the autopilot's part (its pause,
+  // cursor and own fingerprints) stays as the draft found it.
+  const saved = await saveRecord(store, key, loaded.name, withPosition(current.record, position), { expectedVersion: draft.base_version });
   if (!saved.ok) {
     throw new TurnError(
       'position_conflict',
@@ -325,14 +325,15 @@ async function carryOut(input: PostInput, draft: TurnDraft): Promise<PostedTurn>
   };
 }
 
-/** Refuses a draft whose conversation moved on since it was made. */
-async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario): Promise<void> {
+/** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
+async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario): Promise<LoadedRecord> {
   const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
   if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
-  const [saved, page] = await Promise.all([input.store.getPosition(conversationKey(draft.website, draft.session), loaded.name), input.crisp.messages.list(draft.website, draft.session)]);
-  if ((saved?.version ?? 0) !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
+  const [saved, page] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), input.crisp.messages.list(draft.website, draft.session)]);
+  if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
   const latest = page.messages.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;
   if (latest !== draft.base_visitor_fingerprint) throw stale('the visitor wrote again since');
+  return saved;
 }
 
 // ---------------------------------------------------------------- reset
@@ -343,14 +344,17 @@ export interface ResetResult {
   block: string;
 }
 
-/** Puts the conversation back at the scenario's start; its next draft starts it like a new conversation. */
+/**
+ * Puts the conversation back at the scenario's start; its next draft starts it like a new
+ * conversation. Only the position: a bot paused in this conversation stays paused.
+ */
 export async function resetScenario(input: Omit<TurnIO, 'crisp'> & { website: string; session: string; scenario: string }): Promise<ResetResult> {
   const loaded = input.library.require(input.scenario);
   const key = conversationKey(input.website, input.session);
   const start = initialPosition(loaded.program);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const saved = await input.store.getPosition(key, loaded.name);
-    const result = await input.store.savePosition(key, loaded.name, start, { expectedVersion: saved?.version ?? 0 });
+    const saved = await loadRecord(input.store, key, loaded.name);
+    const result = await saveRecord(input.store, key, loaded.name, withPosition(saved.record, start), { expectedVersion: saved.version });
     if (result.ok) return { scenario: loaded.name, version: result.version, block: start.block };
   }
   throw new TurnError('position_conflict', `the position of scenario ${loaded.name} kept changing while resetting it; try again`);

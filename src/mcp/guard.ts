@@ -1,7 +1,7 @@
-// The safety checks every tool call goes through (design.md §5). Violations are GuardErrors,
+// The safety checks every tool call goes through. Violations are GuardErrors,
 // which the server turns into an isError result that says what is allowed instead.
 
-export type GuardCode = 'website_not_allowed' | 'read_only' | 'send_refused';
+export type GuardCode = 'website_not_allowed' | 'send_refused';
 
 export class GuardError extends Error {
   override readonly name = 'GuardError';

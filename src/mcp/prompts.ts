@@ -1,4 +1,4 @@
-// MCP prompts (design.md §4): ready-made instructions for the agent's common jobs. A prompt only
+// MCP prompts: ready-made instructions for the agent's common jobs. A prompt only
 // names tools this server registered, and is left out when the tools it walks through are not
 // there (read-only, a narrow --tools, no scenarios).
 import { completable, ProtocolError, ProtocolErrorCode, type GetPromptResult, type McpServer } from '@modelcontextprotocol/server';

@@ -1,4 +1,4 @@
-// MCP resources (design.md §4): scenarios, conversation transcripts, a conversation's saved
+// MCP resources: scenarios, conversation transcripts, a conversation's saved
 // scenario positions, and drafts. Templates list a bounded set (the scenarios, the 20 most recent
 // conversations, live drafts) and complete their variables. Every URI naming a website goes
 // through the allow-list; visitor text is cleaned and marked as data. Callbacks throw
@@ -7,14 +7,15 @@ import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTempla
 import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
 import { UnknownScenarioError } from '../engine/library.js';
 import { conversationKey, listDrafts, readDraft, TurnError, type TurnDraft } from '../engine/turn.js';
+import { readRecord } from '../engine/record.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation } from '../crisp/schemas.js';
-import { Position } from '../scenario/index.js';
 import { GuardError } from './guard.js';
 import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 import { clean, iso } from './tools/support/text.js';
+import { unreachableCrisp } from './unreachable.js';
 
 const LIST_LIMIT = 20;
 const TRANSCRIPT_PAGES = 3;
@@ -170,8 +171,7 @@ async function positionsOf(deps: ScenarioDeps, { website, session }: Target) {
   for (const s of deps.scenarios.list()) {
     const saved = await deps.store.getPosition(key, s.name);
     if (!saved) continue;
-    const parsed = Position.safeParse(saved.value);
-    const p = parsed.success ? parsed.data : undefined;
+    const p = readRecord(saved.value).record.scenario ?? undefined;
     scenarios.push({
       scenario: s.name,
       version: saved.version,
@@ -288,7 +288,7 @@ export function resourceError(uri: string, error: unknown, deps: ToolDeps): Prot
     deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');
     if (error.code === 'crisp_not_found') return new ResourceNotFoundError(uri, `not found in Crisp: ${uri}; list_conversations finds valid conversations`);
     if (error.code === 'crisp_rate_limited') return new ProtocolError(ProtocolErrorCode.InternalError, 'Rate limited by Crisp; retry in a few seconds.');
-    return new ProtocolError(ProtocolErrorCode.InternalError, `Crisp is unavailable right now (${error.code}); try again later.`);
+    return new ProtocolError(ProtocolErrorCode.InternalError, unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`);
   }
   deps.log.error({ uri, err: error }, 'resource read failed');
   return new ProtocolError(ProtocolErrorCode.InternalError, `Internal error reading ${uri}; the server log has the details.`);

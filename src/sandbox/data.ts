@@ -1,5 +1,5 @@
 // Seeded demo inbox for the sandbox: a website, its operators, people and conversations, all in
-// Crisp wire shape (reference/crisp-api.md §2, §8). Every value comes from one mulberry32 stream
+// Crisp wire shape. Every value comes from one mulberry32 stream
 // and every timestamp is an offset from `now`, so a given seed yields the same inbox, always fresh.
 import type {
   ConversationWire,

@@ -1,17 +1,21 @@
 // Seeded fault injection for the sandbox's REST routes, so a test or a demo can reproduce a bad
-// day at Crisp: rate limits, server errors, latency, and connections dropped before or after the
-// request was carried out (the case that makes a blind retry post a message twice).
+// day at Crisp: rate limits, server errors, latency, and answers lost after the request was carried
+// out (the case that makes a blind retry post a message twice).
 //
 // Spec: comma-separated `kind:value` items, e.g. "429:10%,5xx:5%,latency:20-80ms,drop:1%,seed:7".
 //   429 | 420 | 500 | 502 | 503 | 5xx : probability of that answer (5xx picks 500/502/503)
+//   5xx-after   : probability the request is handled, then answered 500/502/503 all the same
 //   drop        : probability the connection is destroyed before the request is handled
 //   drop-after  : probability the request is handled, then the connection destroyed unanswered
+//   dedupe      : on (default) or off; off posts a message again when its fingerprint is already in
+//                 the conversation (Crisp does not document dropping a repeated fingerprint)
 //   latency     : added delay, "80ms" or a range "20-80ms"
 //   retry-after : seconds sent in Retry-After with 429/420 (default 1)
 //   seed        : the random seed (default 1)
 import { createRng } from './data.js';
 
-export type FaultKind = 'status' | 'drop' | 'drop-after';
+/** `status`: answered with an error instead; `status-after`: handled, then answered with an error all the same. */
+export type FaultKind = 'status' | 'status-after' | 'drop' | 'drop-after';
 
 export interface Fault {
   kind: FaultKind;
@@ -23,6 +27,9 @@ export interface FaultSpec {
   statuses: { status: number | '5xx'; probability: number }[];
   drop: number;
   dropAfter: number;
+  statusAfter: number;
+  /** Whether a message whose fingerprint is already in the conversation is dropped (true) or posted again. */
+  dedupe: boolean;
   latencyMs: [number, number];
   retryAfterSeconds: number;
   seed: number;
@@ -37,7 +44,7 @@ export interface Burst {
   pathIncludes?: string;
 }
 
-const EMPTY: FaultSpec = { statuses: [], drop: 0, dropAfter: 0, latencyMs: [0, 0], retryAfterSeconds: 1, seed: 1 };
+const EMPTY: FaultSpec = { statuses: [], drop: 0, dropAfter: 0, statusAfter: 0, dedupe: true, latencyMs: [0, 0], retryAfterSeconds: 1, seed: 1 };
 
 export function parseFaultSpec(text: string | undefined): FaultSpec {
   const spec: FaultSpec = { ...EMPTY, statuses: [] };
@@ -52,11 +59,13 @@ export function parseFaultSpec(text: string | undefined): FaultSpec {
     else if (kind === 'retry-after') spec.retryAfterSeconds = parseWhole(value, item);
     else if (kind === 'drop') spec.drop = parseProbability(value, item);
     else if (kind === 'drop-after') spec.dropAfter = parseProbability(value, item);
+    else if (kind === '5xx-after') spec.statusAfter = parseProbability(value, item);
+    else if (kind === 'dedupe') spec.dedupe = parseSwitch(value, item);
     else if (kind === '5xx') spec.statuses.push({ status: '5xx', probability: parseProbability(value, item) });
     else if (/^(420|429|5\d\d)$/.test(kind)) spec.statuses.push({ status: Number(kind), probability: parseProbability(value, item) });
-    else throw new Error(`unknown fault "${kind}" in "${item}"; use 429, 420, 5xx, 500, 502, 503, drop, drop-after, latency, retry-after or seed`);
+    else throw new Error(`unknown fault "${kind}" in "${item}"; use 429, 420, 5xx, 500, 502, 503, 5xx-after, drop, drop-after, dedupe, latency, retry-after or seed`);
   }
-  const total = spec.statuses.reduce((sum, s) => sum + s.probability, 0) + spec.drop + spec.dropAfter;
+  const total = spec.statuses.reduce((sum, s) => sum + s.probability, 0) + spec.drop + spec.dropAfter + spec.statusAfter;
   if (total > 1) throw new Error(`fault probabilities add up to ${Math.round(total * 100)}%, more than 100%`);
   return spec;
 }
@@ -67,6 +76,11 @@ function parseProbability(value: string, item: string): number {
   const n = match[2] ? Number(match[1]) / 100 : Number(match[1]);
   if (n < 0 || n > 1) throw new Error(`fault "${item}": probability must be between 0 and 100%`);
   return n;
+}
+
+function parseSwitch(value: string, item: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new Error(`fault "${item}": expected on or off`);
 }
 
 function parseLatency(value: string, item: string): [number, number] {
@@ -112,7 +126,12 @@ export class FaultInjector {
 
   get active(): boolean {
     const s = this.#spec;
-    return this.#bursts.length > 0 || s.statuses.length > 0 || s.drop > 0 || s.dropAfter > 0 || s.latencyMs[1] > 0;
+    return this.#bursts.length > 0 || s.statuses.length > 0 || s.drop > 0 || s.dropAfter > 0 || s.statusAfter > 0 || !s.dedupe || s.latencyMs[1] > 0;
+  }
+
+  /** Whether a repeated message fingerprint is dropped (Crisp's behaviour as assumed) or posted again. */
+  get dedupe(): boolean {
+    return this.#spec.dedupe;
   }
 
   latency(): number {
@@ -128,7 +147,7 @@ export class FaultInjector {
       return burst.fault;
     }
     const spec = this.#spec;
-    if (spec.statuses.length === 0 && spec.drop === 0 && spec.dropAfter === 0) return undefined;
+    if (spec.statuses.length === 0 && spec.drop === 0 && spec.dropAfter === 0 && spec.statusAfter === 0) return undefined;
     let roll = this.#rng();
     for (const { status, probability } of spec.statuses) {
       if ((roll -= probability) < 0) {
@@ -138,6 +157,7 @@ export class FaultInjector {
     }
     if ((roll -= spec.drop) < 0) return { kind: 'drop' };
     if ((roll -= spec.dropAfter) < 0) return { kind: 'drop-after' };
+    if ((roll -= spec.statusAfter) < 0) return { kind: 'status-after', status: [500, 502, 503][Math.floor(this.#rng() * 3)]! };
     return undefined;
   }
 }

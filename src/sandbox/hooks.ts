@@ -1,4 +1,4 @@
-// The sandbox's Web Hook deliveries (reference §4): every event SandboxState announces is POSTed
+// The sandbox's Web Hook deliveries: every event SandboxState announces is POSTed
 // to one URL as Crisp's plugin hooks are — body `{website_id, event, data, timestamp}`, headers
 // `X-Crisp-Request-Timestamp` (ms) and `X-Crisp-Signature` = lowercase hex HMAC-SHA256 over
 // `[timestamp;raw body]`. Deliveries run in the background: each website's start in the order its
@@ -167,7 +167,7 @@ export class SandboxHooks {
   /** Called synchronously from the REST handler's state change: only queues, never waits. */
   #push(event: SandboxEvent): void {
     if (this.#abort.signal.aborted || (this.#events && !this.#events.has(event.event))) return;
-    // The key order of Crisp's documented example (reference §8.5).
+    // The key order of Crisp's documented example.
     const body = JSON.stringify({ website_id: event.website_id, event: event.event, data: event.data, timestamp: event.timestamp });
     let lane = this.#lanes.get(event.website_id);
     if (!lane) this.#lanes.set(event.website_id, (lane = { waiting: [], inFlight: 0 }));

@@ -1,4 +1,4 @@
-// The sandbox's RTM endpoint (reference §3): a Socket.IO v4 server on the sandbox's own HTTP
+// The sandbox's RTM endpoint: a Socket.IO v4 server on the sandbox's own HTTP
 // server, at the path `GET /v1/{tier}/connect/endpoints` names (`<sandbox>/rtm`). A client
 // connects over WebSocket, sends `authentication` {tier, username, password, events} and gets
 // `authenticated` (true) or `unauthorized` ({message}); from then on it receives the events it
@@ -62,7 +62,7 @@ export class SandboxRtm {
     this.#state = state;
     this.#credentials = credentials;
     this.#authTimeoutMs = options.authTimeoutMs ?? 10_000;
-    // WebSocket only, as Crisp; EIO3 accepted because go-crisp-api forces it (reference §3, [I]).
+    // WebSocket only, as Crisp; EIO3 accepted because go-crisp-api forces it.
     this.#io = new IoServer(server, { path: RTM_PATH, transports: ['websocket'], allowEIO3: true, serveClient: false });
     this.#io.on('connection', (socket) => this.#accept(socket));
     state.on('event', this.#relay);

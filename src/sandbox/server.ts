@@ -11,7 +11,7 @@ import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match
 import { fromThisMachine, serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
 import { consoleRoutes } from './routes/console.js';
-import { serveAppLink } from './routes/app-links.js';
+import { serveAppLink, serveHelpdeskPage } from './routes/app-links.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { helpdeskRoutes } from './routes/helpdesk.js';
 import { peopleRoutes } from './routes/people.js';
@@ -34,7 +34,7 @@ export interface SandboxOptions {
   maxBodyBytes?: number;
   websiteId?: string;
   now?: () => number;
-  /** Signed Web Hook deliveries of every event to one URL (reference §4). Off when absent. */
+  /** Signed Web Hook deliveries of every event to one URL. Off when absent. */
   hooks?: HookOptions;
   rtm?: RtmServerOptions;
 }
@@ -94,7 +94,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = (req.method ?? 'GET').toUpperCase();
     if (await serveConsole(req, res, url, state)) return;
     if (url.pathname.startsWith('/_sandbox/')) return handleControl(req, res, url, method);
-    if (method === 'GET' && serveAppLink(state, url.pathname, res)) return;
+    if (method === 'GET' && (serveAppLink(url.pathname, res) || serveHelpdeskPage(state, url.pathname, res))) return;
     stats.total++;
     const head = method === 'HEAD';
 
@@ -136,8 +136,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const body = method === 'GET' || head ? undefined : await readJson(req, maxBody);
       const key = `${match.route.method} ${match.route.pattern}`;
       stats.handled[key] = (stats.handled[key] ?? 0) + 1;
-      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl }, match.params);
+      const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl, dedupe: faults.dedupe }, match.params);
       if (fault?.kind === 'drop-after') return void req.socket.destroy();
+      if (fault?.kind === 'status-after') throw faultError(fault.status!, 1);
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data, {}, head);
     } catch (error) {
       if (!(error instanceof SandboxHttpError)) throw error;

@@ -194,12 +194,13 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
 
   /**
    * Appends a message. A fingerprint already in the conversation returns the message it names
-   * and changes nothing, so a retried send never shows twice (sandbox choice, README).
+   * and changes nothing, so a retried send never shows twice (sandbox choice, README) — unless
+   * `dedupe` is off (fault injection), which posts it again as Crisp might.
    */
-  addMessage(site: WebsiteState, sessionId: string, body: SendMessageBody, user?: Message['user']): { message: Message; duplicate: boolean } {
+  addMessage(site: WebsiteState, sessionId: string, body: SendMessageBody, user?: Message['user'], options: { dedupe?: boolean } = {}): { message: Message; duplicate: boolean } {
     const conversation = this.conversation(site, sessionId);
     const thread = site.messages.get(sessionId) ?? [];
-    if (body.fingerprint !== undefined) {
+    if (body.fingerprint !== undefined && options.dedupe !== false) {
       const existing = thread.find((m) => m.fingerprint === body.fingerprint);
       if (existing) return { message: existing, duplicate: true };
     }

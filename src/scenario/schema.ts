@@ -1,4 +1,4 @@
-// The scenario format (design.md §6), defined once: the zod schema checks scenario files, gives
+// The scenario format, defined once: the zod schema checks scenario files, gives
 // their TypeScript types, and prints as the JSON Schema that `crisp-mcp scenario schema` shows to
 // editors. Semantic checks that need the whole graph (targets, cycles, reachability) live in
 // compile.ts. Pure: no I/O.

@@ -6,10 +6,10 @@ import { defaultSqlitePath, SqliteStore } from './sqlite.js';
 import { StoreError, type Store } from './types.js';
 
 export * from './types.js';
-export { withLock, DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_WAIT_MS, type Lease, type LockOptions } from './lock.js';
+export { withLock, type Lease } from './lock.js';
 export { MemoryBacking, MemoryStore } from './memory.js';
 export { defaultSqlitePath, SqliteStore } from './sqlite.js';
-export { DEFAULT_REDIS_PREFIX, redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
+export { redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
 
 /** What `--store` names. Structurally the same as config.ts's StoreConfig, so that one can be passed as is. */
 export type StoreSpec =
@@ -26,11 +26,20 @@ export function parseStoreSpec(spec: string | undefined): StoreSpec {
   if (text === 'memory') return { kind: 'memory' };
   if (text.startsWith('sqlite:') && text.length > 'sqlite:'.length) return { kind: 'sqlite', path: text.slice('sqlite:'.length) };
   if (/^rediss?:\/\/[^/\s?#]+/.test(text)) {
+    let url: URL | undefined;
     try {
-      new URL(text);
-      return { kind: 'redis', url: text };
+      url = new URL(text);
     } catch {
       // falls through to the error below
+    }
+    if (url) {
+      // The Redis client decodes the user name and password: a stray "%" would throw from deep inside it.
+      try {
+        decodeURIComponent(url.username + url.password);
+      } catch {
+        throw new StoreError('store_bad_spec', '--store (or CRISP_MCP_STORE): the user name or password of the Redis URL holds a "%" that starts no percent-escape; write a literal "%" as %25');
+      }
+      return { kind: 'redis', url: text };
     }
   }
   throw new StoreError('store_bad_spec', `--store (or CRISP_MCP_STORE) must be ${STORE_FORMS}, got "${hideUserinfo(spec ?? '')}"`);

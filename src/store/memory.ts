@@ -8,7 +8,7 @@ import {
   type SavedPosition, type SaveOptions, type SaveResult, type Store,
 } from './types.js';
 
-/** Expired claims, locks and drafts are dropped on every SWEEP_EVERY-th claim. */
+/** Expired locks and drafts are dropped on every SWEEP_EVERY-th draft or lock written. */
 const SWEEP_EVERY = 1000;
 
 interface PositionRow { json: string; version: number; updatedAt: number; trackIdle: boolean }
@@ -19,12 +19,11 @@ export class MemoryBacking {
   /** conversation → scenario → row */
   readonly positions = new Map<string, Map<string, PositionRow>>();
   readonly drafts = new Map<string, DraftRow>();
-  readonly claims = new Map<string, number>();
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   /** conversation → items in seq order; a conversation with no items has no entry. */
   readonly outbox = new Map<string, OutboxRow[]>();
   seq = 0;
-  /** Writes since expired claims and locks were last swept. */
+  /** Drafts and locks written since the expired ones were last swept. */
   writes = 0;
 }
 
@@ -33,8 +32,12 @@ export class MemoryStore implements Store {
   readonly where = 'memory';
   readonly #b: MemoryBacking;
 
-  constructor(backing: MemoryBacking = new MemoryBacking()) {
+  readonly #now: () => number;
+
+  /** `now` is the clock expiries are read against (tests pass one they move). */
+  constructor(backing: MemoryBacking = new MemoryBacking(), options: { now?: () => number } = {}) {
     this.#b = backing;
+    this.#now = options.now ?? Date.now;
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -49,7 +52,7 @@ export class MemoryStore implements Store {
     const scenarios = this.#b.positions.get(conversation) ?? new Map<string, PositionRow>();
     const current = scenarios.get(scenario)?.version ?? 0;
     if (current !== opts.expectedVersion) return { ok: false, current };
-    const now = Date.now();
+    const now = this.#now();
     scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true });
     this.#b.positions.set(conversation, scenarios);
     const queued: Array<{ seq: number; id: string }> = [];
@@ -80,7 +83,8 @@ export class MemoryStore implements Store {
     const ttl = checkTtl(draft.ttlMs);
     const json = toJson(draft.value, 'draft');
     const id = draft.id ?? newId();
-    const createdAt = Date.now();
+    const createdAt = this.#now();
+    this.#wrote(createdAt);
     this.#b.drafts.set(id, { conversation: draft.conversation, json, createdAt, expiresAt: createdAt + ttl });
     return { id, conversation: draft.conversation, value: JSON.parse(json) as T, createdAt, expiresAt: createdAt + ttl };
   }
@@ -90,15 +94,9 @@ export class MemoryStore implements Store {
     return row && draftOf<T>(id, row);
   }
 
-  async deleteDraft(id: string): Promise<boolean> {
-    const live = this.#liveDraft(id) !== undefined;
-    this.#b.drafts.delete(id);
-    return live;
-  }
-
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const max = checkLimit(limit);
-    const now = Date.now();
+    const now = this.#now();
     const found: Draft[] = [];
     for (const [id, row] of this.#b.drafts) {
       if (row.expiresAt <= now) this.#b.drafts.delete(id);
@@ -107,25 +105,12 @@ export class MemoryStore implements Store {
     return found.sort((a, b) => a.expiresAt - b.expiresAt).slice(0, max);
   }
 
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    const ttl = checkTtl(ttlMs);
-    const now = Date.now();
-    const expiresAt = this.#b.claims.get(key);
-    if (expiresAt !== undefined && expiresAt > now) return false;
-    if (++this.#b.writes % SWEEP_EVERY === 0) this.#sweep(now);
-    this.#b.claims.set(key, now + ttl);
-    return true;
-  }
-
-  async unclaim(key: string): Promise<void> {
-    this.#b.claims.delete(key);
-  }
-
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const ttl = checkTtl(ttlMs);
-    const now = Date.now();
+    const now = this.#now();
     const held = this.#b.locks.get(key);
     if (held && held.expiresAt > now) return undefined;
+    this.#wrote(now);
     const token = newId();
     this.#b.locks.set(key, { token, expiresAt: now + ttl });
     return token;
@@ -133,7 +118,7 @@ export class MemoryStore implements Store {
 
   async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
     const ttl = checkTtl(ttlMs);
-    const now = Date.now();
+    const now = this.#now();
     const held = this.#b.locks.get(key);
     if (!held || held.token !== token || held.expiresAt <= now) return false;
     held.expiresAt = now + ttl;
@@ -142,7 +127,7 @@ export class MemoryStore implements Store {
 
   async releaseLock(key: string, token: string): Promise<boolean> {
     const held = this.#b.locks.get(key);
-    if (!held || held.token !== token || held.expiresAt <= Date.now()) return false;
+    if (!held || held.token !== token || held.expiresAt <= this.#now()) return false;
     this.#b.locks.delete(key);
     return true;
   }
@@ -187,15 +172,18 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {}
 
+  #wrote(now: number): void {
+    if (++this.#b.writes % SWEEP_EVERY === 0) this.#sweep(now);
+  }
+
   #sweep(now: number): void {
-    for (const [key, expiresAt] of this.#b.claims) if (expiresAt <= now) this.#b.claims.delete(key);
     for (const [key, held] of this.#b.locks) if (held.expiresAt <= now) this.#b.locks.delete(key);
     for (const [id, row] of this.#b.drafts) if (row.expiresAt <= now) this.#b.drafts.delete(id);
   }
 
   #liveDraft(id: string): DraftRow | undefined {
     const row = this.#b.drafts.get(id);
-    if (row && row.expiresAt <= Date.now()) {
+    if (row && row.expiresAt <= this.#now()) {
       this.#b.drafts.delete(id);
       return undefined;
     }

@@ -1,12 +1,11 @@
 // The shared store: several server replicas on one Redis (node-redis v5). Single-key steps use plain
-// commands (SET NX PX for claims and locks); the multi-key ones are Lua scripts (redis-scripts.ts),
+// commands (SET NX PX for locks); the multi-key ones are Lua scripts (redis-scripts.ts),
 // so they are atomic. All keys live under one prefix (default "crisp-mcp:"):
 //
 //   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms)
 //   pos-idle           zset  "{c}:{s}" scored by updated at, for positions saved with trackIdle
 //   draft:{id}         string draft JSON, PX = its time to live
 //   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation)
-//   claim:{key}        string "1", PX = ttl
 //   lock:{key}         string owner token, PX = ttl
 //   outbox-seq         counter for item seqs (one sequence for the whole store)
 //   outbox:{c}         zset  seqs of a conversation's pending items
@@ -47,6 +46,12 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/**
+ * How long one command may take, waiting for a reconnection included: a Redis that dies after
+ * start makes calls fail with a clear StoreError within this, instead of queueing them forever.
+ */
+const COMMAND_TIMEOUT_MS = 5_000;
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly where: string;
@@ -63,24 +68,27 @@ export class RedisStore implements Store {
   static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
     const where = redactRedisUrl(url);
     let connected = false;
-    const client = createClient({
-      url,
-      socket: {
-        connectTimeout: 5000,
-        // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
-        reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
-      },
-    });
-    client.on('error', (err: Error) => {
-      if (connected) options.onError?.(err);
-    });
+    let client: RedisClient;
+    // Inside the try: node-redis parses the URL as it builds the client, and throws what it rejects.
     try {
+      client = createClient({
+        url,
+        commandOptions: { timeout: COMMAND_TIMEOUT_MS },
+        socket: {
+          connectTimeout: 5000,
+          // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
+          reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
+        },
+      });
+      client.on('error', (err: Error) => {
+        if (connected) options.onError?.(err);
+      });
       await client.connect();
     } catch (err) {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
     }
     connected = true;
-    return new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX);
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -139,15 +147,6 @@ export class RedisStore implements Store {
     return text == null ? undefined : (JSON.parse(text) as Draft<T>);
   }
 
-  async deleteDraft(id: string): Promise<boolean> {
-    const draft = await this.getDraft(id);
-    if (!draft) return false;
-    const multi = this.#client.multi().del(`${this.#p}draft:${id}`).zRem(`${this.#p}drafts`, id);
-    if (draft.conversation !== undefined) multi.zRem(`${this.#p}drafts:${escape(draft.conversation)}`, id);
-    const [deleted] = await multi.exec();
-    return Number(deleted) === 1;
-  }
-
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const key = conversation === undefined ? `${this.#p}drafts` : `${this.#p}drafts:${escape(conversation)}`;
     const now = Date.now();
@@ -157,15 +156,6 @@ export class RedisStore implements Store {
     return texts
       .flatMap((text) => (text == null ? [] : [JSON.parse(text) as Draft]))
       .filter((d) => conversation === undefined || d.conversation === conversation);
-  }
-
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    const ttl = checkTtl(ttlMs);
-    return (await this.#client.set(`${this.#p}claim:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK';
-  }
-
-  async unclaim(key: string): Promise<void> {
-    await this.#client.del(`${this.#p}claim:${key}`);
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
@@ -258,4 +248,23 @@ export class RedisStore implements Store {
       return this.#client.eval(s.lua, { keys, arguments: args });
     }
   }
+}
+
+/** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
+function failingAsStoreErrors(store: RedisStore): RedisStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => {
+          // Our own refusals of bad arguments stay as they are; everything else is the store failing.
+          if (err instanceof StoreError || err instanceof TypeError || err instanceof RangeError) throw err;
+          throw new StoreError('store_unavailable', `the Redis store at ${target.where} failed: ${err instanceof Error ? err.message : String(err)}`, err);
+        });
+      };
+    },
+  });
 }

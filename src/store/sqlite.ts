@@ -1,7 +1,7 @@
 // The embedded store: one SQLite file (better-sqlite3, WAL) that several processes on one machine
-// may share. Statements are prepared once. Single-statement writes (claim, lock) are atomic on their
+// may share. Statements are prepared once. Single-statement writes (draft, lock) are atomic on their
 // own; the position save and its outbox items run in one BEGIN IMMEDIATE transaction. Times are
-// the writers' Date.now(), which processes on one machine share.
+// the writers' clock (Date.now() unless a test passes `now`), which processes on one machine share.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -35,7 +35,7 @@ const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as Databa
 const SCHEMA_VERSION = 1;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
-/** Expired claims, locks and drafts are deleted on every SWEEP_EVERY-th write of those kinds. */
+/** Expired locks and drafts are deleted on every SWEEP_EVERY-th write of those kinds. */
 const SWEEP_EVERY = 1000;
 
 const SCHEMA = `
@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS drafts (
   id TEXT PRIMARY KEY, conversation TEXT, data TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS drafts_conversation ON drafts (conversation, expires_at);
 CREATE INDEX IF NOT EXISTS drafts_expiry ON drafts (expires_at);
-CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL,
@@ -66,12 +65,8 @@ const SQL = {
   enqueue: 'INSERT INTO outbox (conversation, id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)',
   putDraft: 'INSERT OR REPLACE INTO drafts (id, conversation, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
   draft: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE id = ? AND expires_at > ?',
-  deleteDraft: 'DELETE FROM drafts WHERE id = ? RETURNING expires_at',
   drafts: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE expires_at > ? ORDER BY expires_at LIMIT ?',
   draftsOf: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE conversation = ? AND expires_at > ? ORDER BY expires_at LIMIT ?',
-  claim: `INSERT INTO claims (key, expires_at) VALUES (?, ?)
-    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?`,
-  unclaim: 'DELETE FROM claims WHERE key = ?',
   lock: `INSERT INTO locks (key, owner, expires_at) VALUES (?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE locks.expires_at <= ?`,
   extendLock: 'UPDATE locks SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?',
@@ -87,7 +82,6 @@ const SQL = {
     AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`,
   ack: 'DELETE FROM outbox WHERE conversation = ? AND seq = ?',
   retry: 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE conversation = ? AND seq = ?',
-  sweepClaims: 'DELETE FROM claims WHERE expires_at <= ?',
   sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
   sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
 } as const;
@@ -141,11 +135,13 @@ export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #q: Queries;
   readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[]], SaveResult>;
+  readonly #now: () => number;
   #writes = 0;
 
-  /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. */
-  constructor(path: string = defaultSqlitePath()) {
+  /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. `now`: see MemoryStore. */
+  constructor(path: string = defaultSqlitePath(), options: { now?: () => number } = {}) {
     this.where = path;
+    this.#now = options.now ?? Date.now;
     this.#db = openDatabase(path);
     const db = this.#db;
     this.#q = prepareAll(db);
@@ -153,7 +149,7 @@ export class SqliteStore implements Store {
       const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
       const current = row?.version ?? 0;
       if (current !== expected) return { ok: false, current };
-      const now = Date.now();
+      const now = this.#now();
       this.#q.upsertPosition.run(conversation, scenario, current + 1, json, now, trackIdle ? 1 : 0);
       const outbox = items.map((item) => {
         const seq = Number(this.#q.enqueue.run(conversation, item.id, item.payload, now, item.notBefore ?? now).lastInsertRowid);
@@ -185,44 +181,27 @@ export class SqliteStore implements Store {
     const ttl = checkTtl(draft.ttlMs);
     const json = toJson(draft.value, 'draft');
     const id = draft.id ?? newId();
-    const createdAt = Date.now();
+    const createdAt = this.#now();
     this.#q.putDraft.run(id, draft.conversation ?? null, json, createdAt, createdAt + ttl);
     this.#wrote();
     return { id, conversation: draft.conversation, value: JSON.parse(json) as T, createdAt, expiresAt: createdAt + ttl };
   }
 
   async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
-    const row = this.#q.draft.get(id, Date.now()) as DraftRow | undefined;
+    const row = this.#q.draft.get(id, this.#now()) as DraftRow | undefined;
     return row && draftOf<T>(row);
-  }
-
-  async deleteDraft(id: string): Promise<boolean> {
-    const row = this.#q.deleteDraft.get(id) as { expires_at: number } | undefined;
-    return row !== undefined && row.expires_at > Date.now();
   }
 
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const max = checkLimit(limit);
-    const now = Date.now();
+    const now = this.#now();
     const rows = (conversation === undefined ? this.#q.drafts.all(now, max) : this.#q.draftsOf.all(conversation, now, max)) as DraftRow[];
     return rows.map((row) => draftOf(row));
   }
 
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    const ttl = checkTtl(ttlMs);
-    const now = Date.now();
-    const { changes } = this.#q.claim.run(key, now + ttl, now);
-    this.#wrote();
-    return changes === 1;
-  }
-
-  async unclaim(key: string): Promise<void> {
-    this.#q.unclaim.run(key);
-  }
-
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const ttl = checkTtl(ttlMs);
-    const now = Date.now();
+    const now = this.#now();
     const token = newId();
     const { changes } = this.#q.lock.run(key, token, now + ttl, now);
     this.#wrote();
@@ -231,13 +210,13 @@ export class SqliteStore implements Store {
 
   async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
     const ttl = checkTtl(ttlMs);
-    const now = Date.now();
+    const now = this.#now();
     return this.#q.extendLock.run(now + ttl, key, token, now).changes === 1;
   }
 
   async releaseLock(key: string, token: string): Promise<boolean> {
     const row = this.#q.unlock.get(key, token) as { expires_at: number } | undefined;
-    return row !== undefined && row.expires_at > Date.now();
+    return row !== undefined && row.expires_at > this.#now();
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
@@ -273,8 +252,7 @@ export class SqliteStore implements Store {
   }
 
   #sweep(): void {
-    const now = Date.now();
-    this.#q.sweepClaims.run(now);
+    const now = this.#now();
     this.#q.sweepLocks.run(now);
     this.#q.sweepDrafts.run(now);
   }

@@ -102,16 +102,8 @@ export interface Store {
   // Drafts: id → JSON with a time to live.
   putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>>;
   getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined>;
-  /** True when a live draft was removed: of two concurrent deletes, one wins. */
-  deleteDraft(id: string): Promise<boolean>;
   /** Live drafts, soonest to expire first; only one conversation's when given. */
   listDrafts(conversation?: string, limit?: number): Promise<Draft[]>;
-
-  // Dedupe keys.
-  /** True the first time `key` is claimed within `ttlMs`, false while that claim lives. */
-  claim(key: string, ttlMs: number): Promise<boolean>;
-  /** Gives a claim back (the work it guarded failed and may be retried). */
-  unclaim(key: string): Promise<void>;
 
   // Locks: one owner at a time; an expired lock can be taken over.
   /** An owner token, or undefined when someone else holds a live lock. See `withLock`. */

@@ -1,5 +1,5 @@
 // Who is calling /mcp: a bearer token (compared in constant time), or Crisp's AI agent (Hugo)
-// proving itself with a signature over `{timestamp}.{website_id}.{raw body}` (reference/crisp-api.md §4).
+// proving itself with a signature over `{timestamp}.{website_id}.{raw body}`.
 // Each check answers a Principal, or a Refusal whose message says what is wrong (never a secret).
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';

@@ -1,4 +1,4 @@
-// `serve --http`: Streamable HTTP on node:http (design.md §7). `/mcp` serves 2026-07-28 requests
+// `serve --http`: Streamable HTTP on node:http. `/mcp` serves 2026-07-28 requests
 // statelessly, one McpServer per request from the same factory as stdio, and 2025-era clients in
 // sessions (legacy-sessions.ts); `/converse` takes converse API events when given a handler
 // (src/converse/converse.ts); `/hooks/crisp` takes Crisp's signed Web Hooks for the autopilot when given
@@ -127,6 +127,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // A client that hung up mid-request is not a server failure.
       if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
       log.error({ err: error }, 'HTTP request failed');
+      // A JSON body already in memory: send() has nothing left that can fail.
       if (!res.headersSent) void send(res, jsonRpcError(500, -32603, 'Internal server error'));
       else res.destroy();
     });

@@ -104,6 +104,7 @@ export class LegacySessions {
   #track(session: Session, finished: Promise<void>): void {
     session.active++;
     session.lastSeen = Date.now();
+    // `finished` resolves on the response's close and never rejects.
     void finished.then(() => {
       session.active--;
       session.lastSeen = Date.now();
@@ -124,7 +125,7 @@ export class LegacySessions {
   #sweep(): void {
     const before = Date.now() - this.#options.idleMs;
     for (const session of this.#sessions.values()) {
-      if (session.active === 0 && session.lastSeen < before) void this.#close(session, 'idle');
+      if (session.active === 0 && session.lastSeen < before) void this.#close(session, 'idle'); // #close never rejects
     }
   }
 

@@ -2,7 +2,7 @@
 // McpServer instance: every tools/list converts all tools (≈3 ms for ours), every tools/call
 // converts the called tool's input schema (for the Mcp-Param header check) and output schema.
 // The schemas never change, so the conversion is done once per process here, and each request's
-// server gets tool values whose schemas answer from the cache (reference/mcp.md §6).
+// server gets tool values whose schemas answer from the cache.
 import type { AnyTool } from '../mcp/tools/define.js';
 
 type Io = 'input' | 'output';

@@ -98,7 +98,7 @@ export async function serveStdioUntilStopped(tools: readonly AnyTool<ToolDeps>[]
   const transport = new DrainingStdioTransport();
   const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
   await new Promise<void>((resolve) => {
-    void transport.closed.then(resolve);
+    void transport.closed.then(resolve); // never rejects
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });

@@ -33,7 +33,8 @@ describe('crisp-mcp bot killed with SIGKILL mid-burst, then restarted', () => {
     const port = mode === 'hooks' ? await freePort() : 0;
     const sandbox: Sandbox = await startSandbox({
       seed: 42,
-      faults: 'latency:2-6ms',
+      // Crisp keeps a repeated fingerprint here: a reply sent just before the kill must not be sent again.
+      faults: 'latency:2-6ms,dedupe:off',
       ...(mode === 'hooks' ? { hooks: { url: hooksUrl(port), secret: HOOK_SECRET, attempts: 40, retryDelayMs: 50, maxRetryDelayMs: 250 } } : {}),
     });
     cleanup.push(() => sandbox.close());

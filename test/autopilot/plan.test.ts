@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
-import { freshState, itemFingerprints, readValue, type AutopilotItem, type SavedValue } from '../../src/autopilot/state.js';
+import { freshState, itemFingerprints, readValue, type AutopilotItem } from '../../src/autopilot/state.js';
+import type { ConversationRecord } from '../../src/engine/record.js';
 import { DEFAULT_GUARDRAILS, intake, limitReplies, parseDuration, parseReplyBudget, type Guardrails } from '../../src/autopilot/guardrails.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
@@ -39,7 +40,10 @@ let clock = NOW - 60_000;
 const visitor = (text: string, at = ++clock): ThreadMessage => ({ type: 'text', from: 'user', content: text, fingerprint: at * 10, timestamp: at });
 const operator = (text: string, at = ++clock, type = 'text'): ThreadMessage => ({ type, from: 'operator', content: text, fingerprint: at * 10 + 1, timestamp: at, user: { user_id: 'op-jane' } });
 
-function turn(thread: ThreadMessage[], saved?: SavedValue, more: Partial<TurnInput> = {}): Plan | undefined {
+/** The autopilot's part of the record a plan saves. */
+const autopilotOf = (plan: Plan) => readValue(plan.value).state!;
+
+function turn(thread: ThreadMessage[], saved?: ConversationRecord, more: Partial<TurnInput> = {}): Plan | undefined {
   return planTurn({ program: echo, website: W, session: S, read: readValue(saved), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW }, ...more });
 }
 
@@ -111,8 +115,8 @@ describe('planTurn', () => {
     expect(texts(plan)).toEqual([...echoOf('one'), ...echoOf('two')]);
     expect(plan.notes.filter((n) => n.kind === 'turn').map((n) => n.kind === 'turn' && n.start)).toEqual([true, false]);
     expect(plan.outbox.map((i) => i.id)).toEqual([`ap:${S}:${thread[2]!.fingerprint}.0`, `ap:${S}:${thread[2]!.fingerprint}.1`, `ap:${S}:${thread[3]!.fingerprint}.0`, `ap:${S}:${thread[3]!.fingerprint}.1`]);
-    expect(plan.value.autopilot.ours).toEqual(plan.ours);
-    expect(plan.value.autopilot.cursor).toEqual({ ts: thread[3]!.timestamp, fps: [thread[3]!.fingerprint] });
+    expect(autopilotOf(plan).ours).toEqual(plan.ours);
+    expect(autopilotOf(plan).cursor).toEqual({ ts: thread[3]!.timestamp, fps: [thread[3]!.fingerprint] });
   });
 
   it('reads nothing twice: the same thread again is no change, a new message is one turn', () => {
@@ -132,24 +136,24 @@ describe('planTurn', () => {
     const withOperator = [...posted(thread, first), operator('Jane here'), visitor('hi Jane')];
     const paused = turn(withOperator, first.value)!;
     expect(texts(paused)).toEqual([]);
-    expect(paused.value.autopilot.paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
+    expect(autopilotOf(paused).paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
     expect(paused.notes).toContainEqual({ kind: 'skipped', fingerprint: withOperator.at(-1)!.fingerprint, reason: 'paused' });
     // A note is not taking over.
-    expect(turn([...posted(thread, first), operator('fyi', undefined, 'note'), visitor('still there?')], first.value)!.value.autopilot.paused).toBeNull();
+    expect(autopilotOf(turn([...posted(thread, first), operator('fyi', undefined, 'note'), visitor('still there?')], first.value)!).paused).toBeNull();
 
     const resolvedAt = ++clock;
     const back = [...withOperator, visitor('back again')];
     const resumed = turn(back, paused.value, { resolvedAt })!;
     expect(texts(resumed)).toEqual(echoOf('back again'));
     expect(resumed.notes).toContainEqual({ kind: 'resumed' });
-    expect(resumed.value.autopilot.paused).toBeNull();
+    expect(autopilotOf(resumed).paused).toBeNull();
   });
 
   it('the handoff block silences the bot until a resolution', () => {
     const thread = [visitor('a human please')];
     const first = turn(thread)!;
     expect(kinds(first)).toEqual(['send_message', 'handoff']);
-    expect(first.value.handed_off).toBe(true);
+    expect(first.value.scenario!.handed_off).toBe(true);
     const later = [...posted(thread, first), visitor('hello?')];
     const silent = turn(later, first.value)!;
     expect(silent.outbox).toEqual([]);
@@ -169,7 +173,7 @@ describe('planTurn', () => {
     const plan = turn([visitor('a'), visitor('b'), visitor('c')], undefined, { guard: { ...GUARD, replyBudget: { max: 3, windowMs: 60_000 } } })!;
     expect(texts(plan)).toEqual([...echoOf('a'), 'You said: b']);
     expect(kinds(plan).at(-1)).toBe('handoff');
-    expect(plan.value.autopilot.paused).toMatchObject({ reason: 'reply_budget' });
+    expect(autopilotOf(plan).paused).toMatchObject({ reason: 'reply_budget' });
     expect(plan.notes.filter((n) => n.kind === 'skipped')).toHaveLength(1);
   });
 
@@ -186,12 +190,12 @@ describe('planWebhookAnswer', () => {
     const first = planTurn({ program: lookup, website: W, session: S, read: readValue(undefined), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
     expect(kinds(first)).toEqual(['send_message', 'webhook']);
     const webhookId = first.outbox[1]!.id!;
-    expect(first.value.autopilot.webhook).toBe(webhookId);
+    expect(autopilotOf(first).webhook).toBe(webhookId);
     const input = { program: lookup, website: W, session: S, itemId: webhookId, answer: { ok: true, status: 200, data: { status: 'shipped' } }, guard: GUARD, now: NOW, context: { now: NOW } };
     const answered = planWebhookAnswer({ ...input, read: read(first) })!;
     expect(texts(answered)).toEqual(['Order A-42: shipped.']);
     expect(answered.outbox[0]!.id).toBe(`${webhookId}>.0`);
-    expect(answered.value.autopilot.webhook).toBeNull();
+    expect(autopilotOf(answered).webhook).toBeNull();
     // Replayed after a crash between the save and the ack: nothing.
     expect(planWebhookAnswer({ ...input, read: read(answered) })).toBeUndefined();
     expect(chainDepth(answered.outbox[0]!.id!)).toBe(1);

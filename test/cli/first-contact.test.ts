@@ -90,7 +90,17 @@ describe('mistakes name their cause', () => {
     }
   });
 
-  it('an unreachable CRISP_API_URL is named in the tool error, with the system error code', async () => {
+  it('the start-up log says when scenario tools are off although scenarios are loaded', async () => {
+    const { client, stderr } = await connect(['serve', '--sandbox', '--toolsets', 'conversations'], {});
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('list_scenarios');
+      expect(stderr()).toContain('"msg":"scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)"');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('an unreachable CRISP_API_URL is named in tool and resource errors, with the system error code', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const { client } = await connect(['serve'], {
       CRISP_API_URL: url,
@@ -105,6 +115,10 @@ describe('mistakes name their cause', () => {
       expect(text).toContain(`Could not reach Crisp at ${url} (ECONNREFUSED)`);
       expect(text).toMatch(/Check CRISP_API_URL and the network, then try again\.$/);
       expect(text).not.toContain('not-a-real-key');
+      // A resource read says the same.
+      await expect(client.readResource({ uri: 'crisp://conversations/9972daab-2c86-459f-9d78-3fe1be4e3280/session_0b7f0e0c-1d44-4c5e-9f1a-2b3c4d5e6f70' })).rejects.toThrow(
+        `Could not reach Crisp at ${url} (ECONNREFUSED)`,
+      );
     } finally {
       await client.close();
     }

@@ -79,16 +79,16 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   it('metadata before the first message is kept on the session and read by the scenario; the session then ends on endSession', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
-    h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bo' }, { key: 'plan_hint', value: 3 }] });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'hi there' });
+    await h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bo' }, { key: 'plan_hint', value: 3 }] });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'hi there' });
     await receiver.waitFor(() => receiver.of(id).length === 2);
     expect(receiver.of(id).map(brief)).toEqual([
       { type: 'text', text: 'Hello Bo!' },
       { type: 'choice', text: 'What do you need?' },
     ]);
-    h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bob' }] });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'basic' });
+    await h.service.accept({ conversationId: id, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Bob' }] });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'basic' });
     await receiver.waitFor(() => receiver.of(id).length === 5);
     expect(receiver.of(id).slice(3).map(brief)).toEqual([
       { type: 'text', text: 'You picked basic. Bye Bob.' },
@@ -101,11 +101,11 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   it('handoff carries the reason, note and assignee; the bot is then silent until endSession, which answers `end`', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
-    h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Cy' }] });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'Human', messageId: 'h1' });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'hello? anyone?' });
-    h.service.accept({ conversationId: id, eventType: 'endSession', messageId: 'h3' });
-    h.service.accept({ conversationId: id, eventType: 'endSession' }); // no live session: nothing
+    await h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Cy' }] });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'Human', messageId: 'h1' });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'hello? anyone?' });
+    await h.service.accept({ conversationId: id, eventType: 'endSession', messageId: 'h3' });
+    await h.service.accept({ conversationId: id, eventType: 'endSession' }); // no live session: nothing
     await settled(h.service);
     await receiver.waitFor(() => receiver.of(id).length === 5);
     const replies = receiver.of(id);
@@ -123,10 +123,10 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   it('startSession on a live conversation starts it over (a new session, the greeting again)', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
-    h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Di' }] });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
-    h.service.accept({ conversationId: id, eventType: 'startSession' });
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'bye' });
+    await h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Di' }] });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans' });
+    await h.service.accept({ conversationId: id, eventType: 'startSession' });
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye' });
     await receiver.waitFor(() => receiver.of(id).length === 7);
     expect(receiver.of(id).map((r) => r.text)).toEqual(['Hello Di!', 'What do you need?', 'Pick a plan', 'Hello Di!', 'What do you need?', 'Bye!', '']);
     const saved = await h.store.getPosition<{ session: number }>('converse:' + id, 'converse-test');
@@ -137,19 +137,20 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     h = await startConverseHarness({ receiver });
     const id = fresh();
     const start = { conversationId: id, eventType: 'startSession', messageId: 'same' };
-    for (let i = 0; i < 5; i++) h.service.accept(start);
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    await Promise.all(Array.from({ length: 5 }, () => h.service.accept(start)));
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
     await settled(h.service);
-    h.service.accept(start);
-    h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    await h.service.accept(start);
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
     expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
     await settled(h.service);
-    await receiver.waitFor(() => receiver.of(id).length === 3);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(receiver.of(id).map((r) => r.type)).toEqual(['text', 'choice', 'carousel']);
+    // A later event's replies come after any the duplicates could have caused: wait for them, not for a time.
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'basic', messageId: 'm3' });
+    await receiver.waitFor(() => receiver.of(id).length >= 5);
+    expect(receiver.of(id).map((r) => r.type)).toEqual(['text', 'choice', 'carousel', 'text', 'end']);
     // The same messageId in another conversation is another event.
     const other = fresh();
-    h.service.accept({ ...start, conversationId: other });
+    await h.service.accept({ ...start, conversationId: other });
     await receiver.waitFor(() => receiver.of(other).length === 2);
   });
 
@@ -168,11 +169,12 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     const accepted = await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'k1', metadata: [{ key: 'user_name', value: 'Kit' }] });
     expect(accepted.status).toBe(202);
     await settled(h.service);
-    await receiver.waitFor(() => receiver.of(id).length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Kit!' }, { type: 'choice', text: 'What do you need?' }]);
+    // The inbox runs in order: a later event's reply comes after anything the re-run could have sent.
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'k2' });
+    await receiver.waitFor(() => receiver.of(id).length >= 3);
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Kit!' }, { type: 'choice', text: 'What do you need?' }, { type: 'carousel', text: 'Pick a plan' }]);
     expect(await store.outboxHead(inboxKey(id))).toBeUndefined();
-    expect((await store.getPosition('converse:' + id, 'converse-test'))?.version).toBe(1);
+    expect((await store.getPosition('converse:' + id, 'converse-test'))?.version).toBe(2); // one save per event
   });
 
   it("runs inbox events left in the store even when more than a poll's worth of other queues (autopilot, replies) are due first", async () => {
@@ -228,9 +230,9 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
       const origin = `http://127.0.0.1:${(booking.address() as AddressInfo).port}`;
       h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([converseScenario(origin)]) });
       const id = fresh();
-      h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Eve' }] });
-      h.service.accept({ conversationId: id, eventType: 'message', text: 'book' });
-      h.service.accept({ conversationId: id, eventType: 'message', text: '2026-01-02' });
+      await h.service.accept({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Eve' }] });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'book' });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: '2026-01-02' });
       await receiver.waitFor(() => receiver.of(id).length === 5);
       expect(receiver.of(id).slice(2).map((r) => r.text)).toEqual(['Which date?', 'Booked R-42 for 2026-01-02.', 'What do you need?']);
       expect(calls).toHaveLength(1);
@@ -250,12 +252,13 @@ describe('inactivity timeout', () => {
     const idle = fresh();
     const busy = fresh();
     const quiet = fresh(); // metadata alone opens no session: nothing to time out
-    h.service.accept({ conversationId: quiet, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Gus' }] });
-    h.service.accept({ conversationId: idle, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Flo' }] });
-    h.service.accept({ conversationId: busy, eventType: 'startSession' });
+    await h.service.accept({ conversationId: quiet, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Gus' }] });
+    await h.service.accept({ conversationId: idle, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Flo' }] });
+    await h.service.accept({ conversationId: busy, eventType: 'startSession' });
     const started = Date.now();
     // `busy` sends an event every 100 ms, well within its 500 ms.
-    const keepAlive = setInterval(() => h.service.accept({ conversationId: busy, eventType: 'metadata', metadata: [{ key: 'tick', value: Date.now() }] }), 100);
+    // accept() answers store failures with a 503 and never rejects, so nothing is dropped by the `void`.
+    const keepAlive = setInterval(() => void h.service.accept({ conversationId: busy, eventType: 'metadata', metadata: [{ key: 'tick', value: Date.now() }] }), 100);
     try {
       await receiver.waitFor(() => receiver.of(idle).length === 3, 3_000, 'the idle session ended');
       expect(Date.now() - started).toBeGreaterThanOrEqual(500);
@@ -264,7 +267,7 @@ describe('inactivity timeout', () => {
     } finally {
       clearInterval(keepAlive);
     }
-    h.service.accept({ conversationId: idle, eventType: 'message', text: 'hello again' });
+    await h.service.accept({ conversationId: idle, eventType: 'message', text: 'hello again' });
     await receiver.waitFor(() => receiver.of(idle).length === 5);
     expect(receiver.of(idle).slice(3).map((r) => r.text)).toEqual(['Hello Flo!', 'What do you need?']);
     const saved = await h.store.getPosition<{ session: number; status: string }>('converse:' + idle, 'converse-test');

@@ -1,4 +1,4 @@
-// Receiving Crisp's Web Hooks (reference §4): the signature (checked against an independent HMAC),
+// Receiving Crisp's Web Hooks: the signature (checked against an independent HMAC),
 // the timestamp window and the payload parse; the node:http route is tested in
 // test/transport/hook-receiver.test.ts.
 import { createHmac } from 'node:crypto';

@@ -106,13 +106,32 @@ describe('sends are never duplicated', () => {
   it('retries a message that carries its own fingerprint, and it shows once', async () => {
     const crisp = clientFor(sandbox);
     const fingerprint = 424242424242424;
-    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
     sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
+    sandbox.faults.burst({ fault: { kind: 'drop' }, count: 1, method: 'POST' });
     const sent = await crisp.messages.send(w, session, note('idempotent send', fingerprint));
     expect(sent).toBe(fingerprint);
     expect(thread().filter((m) => m.fingerprint === fingerprint)).toHaveLength(1);
-    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
+    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(1);
     await crisp.close();
+  });
+
+  it('looks for a message whose answer was lost before sending it again, and finds it there', async () => {
+    const crisp = clientFor(sandbox);
+    const fingerprint = 434343434343434;
+    sandbox.faults.configure('dedupe:off');
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    sandbox.faults.burst({ fault: { kind: 'status-after', status: 503 }, count: 1, method: 'POST' });
+    try {
+      expect(await crisp.messages.send(w, session, note('lost answer', fingerprint))).toBe(fingerprint);
+      expect(await crisp.messages.send(w, session, note('5xx after the write', fingerprint + 1))).toBe(fingerprint + 1);
+      expect(thread().filter((m) => m.fingerprint === fingerprint || m.fingerprint === fingerprint + 1)).toHaveLength(2);
+      const handled = sandbox.stats().handled;
+      expect(handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
+      expect(handled['GET /v1/website/:website_id/conversation/:session_id/messages']).toBe(2);
+    } finally {
+      sandbox.faults.clear();
+      await crisp.close();
+    }
   });
 
   it('resends a POST whose connection was refused, since it never left', async () => {
@@ -129,24 +148,24 @@ describe('sends are never duplicated', () => {
 describe('deadlines and cancellation', () => {
   it('gives a dead sandbox a clear error within the deadline', async () => {
     const port = await freePort();
-    const crisp = new CrispClient({ baseUrl: `http://127.0.0.1:${port}`, credentials: { identifier: 'i', key: 'k', tier: 'plugin' }, deadlineMs: 1_500, retry: { maxAttempts: 50, baseDelayMs: 50, maxDelayMs: 200 } });
-    const started = Date.now();
+    const retries: RetryEvent[] = [];
+    const crisp = new CrispClient({ baseUrl: `http://127.0.0.1:${port}`, credentials: { identifier: 'i', key: 'k', tier: 'plugin' }, deadlineMs: 1_500, retry: { maxAttempts: 50, baseDelayMs: 50, maxDelayMs: 200 }, onRetry: (e) => retries.push(e) });
     const error = await failure(crisp.operators.list(w));
-    const elapsed = Date.now() - started;
     expect(['crisp_unavailable', 'crisp_timeout']).toContain(error.code);
     expect(error.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}|within 1500 ms`));
-    expect(elapsed).toBeLessThan(1_700);
+    // The deadline ended it, not the attempt cap, and no wait was planned past the deadline.
+    expect(error.attempts).toBeLessThan(50);
+    expect(retries.reduce((total, r) => total + r.delayMs, 0)).toBeLessThan(1_500);
     await crisp.close();
   });
 
   it('times out a slow answer at the deadline', async () => {
     const crisp = clientFor(sandbox, { deadlineMs: 300 });
     sandbox.faults.configure('latency:1000ms');
-    const started = Date.now();
+    // A timeout, not the answer that arrives after 1000 ms: the deadline cut the call.
     const error = await failure(crisp.operators.list(w));
     expect(error.code).toBe('crisp_timeout');
     expect(error.message).toMatch(/within 300 ms/);
-    expect(Date.now() - started).toBeLessThan(900);
     await crisp.close();
   });
 
@@ -161,14 +180,14 @@ describe('deadlines and cancellation', () => {
   });
 
   it('does not wait out a Retry-After longer than the deadline', async () => {
-    const crisp = clientFor(sandbox, { deadlineMs: 1_000 });
+    const retries: RetryEvent[] = [];
+    const crisp = clientFor(sandbox, { deadlineMs: 1_000, onRetry: (e) => retries.push(e) });
     sandbox.faults.burst({ fault: { kind: 'status', status: 429, retryAfterSeconds: 30 }, count: 1 });
-    const started = Date.now();
     const error = await failure(crisp.operators.list(w));
     expect(error.code).toBe('crisp_rate_limited');
     expect(error.retryAfterMs).toBe(30_000);
     expect(error.message).toMatch(/retry in 30 s/);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(retries).toEqual([]); // onRetry fires before every wait: it gave up at once
     await crisp.close();
   });
 });

@@ -1,4 +1,4 @@
-// connectRtm against the sandbox over real sockets (reference §3): discovery, authentication with
+// connectRtm against the sandbox over real sockets: discovery, authentication with
 // the events wanted, typed events, reconnection with re-authentication after the sandbox drops
 // the socket, a refused key, malformed events reported and survived — and parseCrispEvent.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -47,7 +47,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
 
     const other = new SqliteStore(join(dir, 'state.db'));
     try {
-      expect(await other.getPosition(conversationKey(sandbox.websiteId, session), 'gdpr')).toMatchObject({ version: 1, value: { block: 'more' } });
+      expect(await other.getPosition(conversationKey(sandbox.websiteId, session), 'gdpr')).toMatchObject({ version: 1, value: { v: 2, scenario: { block: 'more' }, channels: {} } });
       expect((await readDraft(other, first.id!))!.draft.posted).toMatchObject({ version: 1 });
     } finally {
       await other.close();
@@ -97,6 +97,6 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     const reset = await resetScenario({ store, library, website: sandbox.websiteId, session, scenario: 'handoff' });
     expect(reset).toEqual({ scenario: 'handoff', version: 2, block: 'route' });
     const saved = await store.getPosition(conversationKey(sandbox.websiteId, session), 'handoff');
-    expect(saved).toMatchObject({ version: 2, value: { block: 'route', handed_off: false, waiting: false, vars: {} } });
+    expect(saved).toMatchObject({ version: 2, value: { v: 2, scenario: { block: 'route', handed_off: false, waiting: false, vars: {} } } });
   });
 });

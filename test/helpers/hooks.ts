@@ -2,7 +2,7 @@
 // signature tests (test/crisp/hooks.test.ts) and the route tests (test/transport/hook-receiver.test.ts).
 import { createHmac } from 'node:crypto';
 
-/** Reference §8.5, verbatim: the documented message:send hook. */
+/** Crisp's documented message:send hook example, verbatim. */
 export const DOCUMENTED = JSON.stringify({
   website_id: '42286ab3-b29a-4fde-8538-da0ae501d825',
   event: 'message:send',
@@ -21,6 +21,6 @@ export const DOCUMENTED = JSON.stringify({
   timestamp: 1506985696616,
 });
 
-/** Written from the reference's words, independently of src/crisp/hooks.ts. */
+/** Written from Crisp's documented algorithm, independently of src/crisp/hooks.ts. */
 export const independent = (secret: string, timestamp: number | string, raw: string) => createHmac('sha256', secret).update(`[${timestamp};${raw}]`).digest('hex');
 

@@ -20,6 +20,8 @@ afterAll(() => harness.close());
 const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
 const thread = (s: string) => site().messages.get(s)!;
 const pendingSession = () => [...site().conversations.values()].find((c) => c.state === 'pending')!.session_id;
+/** A new conversation of its own, so a test that resolves it leaves the seeded pending ones to the others. */
+const freshSession = () => sandbox.state.createConversation(site(), { nickname: 'Fresh Visitor' }).session_id;
 
 const call = (c: Client, name: string, args: Record<string, unknown>) => callTool(c, name, args);
 
@@ -31,6 +33,51 @@ describe('send_message', () => {
     expect(thread(session).at(-1)).toMatchObject({ type: 'text', from: 'operator', content: 'Hello, looking into it.', fingerprint: out.fingerprint });
     expect(site().conversations.get(session)!.state).toBe('unresolved');
     expect(text).toBe(`Sent text to ${session} (fingerprint ${String(out.fingerprint)}).`);
+  });
+
+  it('never posts the same fingerprint twice, even where Crisp would', async () => {
+    const session = pendingSession();
+    const before = thread(session).length;
+    sandbox.faults.configure('dedupe:off');
+    try {
+      for (let i = 0; i < 2; i++) await call(client, 'send_message', { session_id: session, content: 'Only once', fingerprint: 777000111222333 });
+    } finally {
+      sandbox.faults.clear();
+    }
+    expect(thread(session).length).toBe(before + 1);
+  });
+
+  it('then_state sets the state in the same call', async () => {
+    const session = freshSession();
+    const { out, text } = await call(client, 'send_message', { session_id: session, content: 'Done, closing this.', fingerprint: 555000111, then_state: 'resolved' });
+    expect(out).toMatchObject({ session_id: session, fingerprint: 555000111, state: 'resolved', state_error: null });
+    expect(site().conversations.get(session)!.state).toBe('resolved');
+    expect(text).toBe(`Sent text to ${session} (fingerprint 555000111). State is now resolved.`);
+  });
+
+  it('then_state refused: the reply is reported sent and the state change refused, and a retry posts nothing twice', async () => {
+    const session = freshSession();
+    const before = thread(session).length;
+    sandbox.faults.burst({ fault: { kind: 'status', status: 403 }, count: 1, method: 'PATCH', pathIncludes: '/state' });
+    const first = await call(client, 'send_message', { session_id: session, content: 'Answer with a refused state', fingerprint: 555000222, then_state: 'resolved' });
+    expect(first.isError).toBe(false);
+    expect(first.out).toMatchObject({ fingerprint: 555000222, state: null, state_error: 'Crisp answered crisp_forbidden (403)' });
+    expect(first.text).toBe(
+      `Sent text to ${session} (fingerprint 555000222). State NOT changed: Crisp answered crisp_forbidden (403). The message was sent; do not resend it (set_conversation_state sets the state).`,
+    );
+    expect(site().conversations.get(session)!.state).not.toBe('resolved');
+    const retry = await call(client, 'send_message', { session_id: session, content: 'Answer with a refused state', fingerprint: 555000222, then_state: 'resolved' });
+    expect(retry.out).toMatchObject({ state: 'resolved', state_error: null });
+    expect(thread(session).length).toBe(before + 1);
+    expect(site().conversations.get(session)!.state).toBe('resolved');
+  });
+
+  it('then_state leaves the state alone when the reply is held for approval', async () => {
+    const session = freshSession();
+    const noteClient = await connect(['--send-mode', 'note']);
+    const { out } = await call(noteClient, 'send_message', { session_id: session, content: 'Held reply', then_state: 'resolved' });
+    expect(out).toMatchObject({ held_for_approval: true, state: null, state_error: 'the reply is held for approval, so the conversation stays as it is' });
+    expect(site().conversations.get(session)!.state).not.toBe('resolved');
   });
 
   it('never posts the same fingerprint twice', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FaultInjector, parseFaultSpec, type Fault, type FaultSpec } from '../../src/sandbox/faults.js';
 
-const EMPTY: FaultSpec = { statuses: [], drop: 0, dropAfter: 0, latencyMs: [0, 0], retryAfterSeconds: 1, seed: 1 };
+const EMPTY: FaultSpec = { statuses: [], drop: 0, dropAfter: 0, statusAfter: 0, dedupe: true, latencyMs: [0, 0], retryAfterSeconds: 1, seed: 1 };
 
 /** A decision as one comparable string: "-" for none, "429", "drop", ... */
 const label = (fault: Fault | undefined): string => (fault ? (fault.status ? String(fault.status) : fault.kind) : '-');
@@ -20,6 +20,8 @@ describe('parseFaultSpec', () => {
     ['latency:50', { ...EMPTY, latencyMs: [50, 50] }],
     ['latency:20-80ms', { ...EMPTY, latencyMs: [20, 80] }],
     ['drop:1%,drop-after:0.02', { ...EMPTY, drop: 0.01, dropAfter: 0.02 }],
+    ['5xx-after:3%,dedupe:off', { ...EMPTY, statusAfter: 0.03, dedupe: false }],
+    ['dedupe:on', EMPTY],
     ['retry-after:3,seed:7', { ...EMPTY, retryAfterSeconds: 3, seed: 7 }],
     [' 429 : 10% , seed : 3 ', { ...EMPTY, statuses: [{ status: 429, probability: 0.1 }], seed: 3 }],
     [
@@ -48,6 +50,7 @@ describe('parseFaultSpec', () => {
     ['seed:x', /fault "seed:x": expected a whole number/],
     ['retry-after:1.5', /fault "retry-after:1.5": expected a whole number/],
     ['429:10%,bogus:2', /"bogus:2"/],
+    ['dedupe:maybe', /fault "dedupe:maybe": expected on or off/],
   ])('rejects %j, naming the bad item', (text, message) => {
     expect(() => parseFaultSpec(text)).toThrow(message);
   });

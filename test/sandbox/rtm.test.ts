@@ -1,4 +1,4 @@
-// The sandbox's RTM endpoint over real sockets (reference §3): discovery → Socket.IO at the
+// The sandbox's RTM endpoint over real sockets: discovery → Socket.IO at the
 // discovered URL → `authentication` → `authenticated` / `unauthorized`, then only the events
 // subscribed to, for the websites the token may see — and the official crisp-api client on it.
 import { Crisp } from 'crisp-api';

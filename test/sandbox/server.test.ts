@@ -1,5 +1,5 @@
 // The sandbox as a real HTTP server on port 0, driven with raw HTTP: status codes, the
-// `{error, reason, data}` envelope and `data.message` wording (reference/crisp-api.md §1–§2, §8).
+// `{error, reason, data}` envelope and `data.message` wording.
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConversationWire as Conversation, Message, Operator, OperatorAvailability, PeopleEvent, PeopleProfile } from '../../src/crisp/schemas.js';

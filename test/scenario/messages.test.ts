@@ -19,8 +19,8 @@ describe('validator messages say what they want', () => {
   });
 
   it('an unknown field lists the fields that block allows', () => {
-    expect(errors(scenario({ a: { type: 'message', text: 'Hi', nxt: 'b' } }))).toEqual([['blocks.a', 'unknown field "nxt"; allowed: type, text, buttons, cards, file, next, comment']]);
-    expect(errors(scenario({ a: { type: 'end', resolved: true } }))).toEqual([['blocks.a', 'unknown field "resolved"; allowed: type, text, resolve, comment']]);
+    expect(errors(scenario({ a: { type: 'message', text: 'Hi', nxt: 'b' } }))).toEqual([['blocks.a.nxt', 'unknown field "nxt"; allowed: type, text, buttons, cards, file, next, comment']]);
+    expect(errors(scenario({ a: { type: 'end', resolved: true } }))).toEqual([['blocks.a.resolved', 'unknown field "resolved"; allowed: type, text, resolve, comment']]);
   });
 
   it('a missing object or list shows its expected shape', () => {

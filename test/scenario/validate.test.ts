@@ -17,7 +17,7 @@ const errors = (source: unknown) => problems(source).filter((p) => p.level === '
 describe('format errors (zod) carry the block path', () => {
   it.each<[string, Record<string, unknown>, string, RegExp]>([
     ['a required field', { a: { type: 'ask', text: 'Name?', save: { var: 'name' } } }, 'blocks.a.next', /required/],
-    ['an unknown field (a typo)', { a: { type: 'message', text: 'Hi', nxt: 'b' } }, 'blocks.a', /unknown field "nxt"/],
+    ['an unknown field (a typo)', { a: { type: 'message', text: 'Hi', nxt: 'b' } }, 'blocks.a.nxt', /unknown field "nxt"/],
     ['an unknown block type', { a: { type: 'say', text: 'Hi' } }, 'blocks.a.type', /message.*choice/],
     ['a wrong type', { a: { type: 'end', resolve: 'yes' } }, 'blocks.a.resolve', /boolean/],
     ['a bad block id', { 'a b': { type: 'end' } }, 'blocks.a b', /block id/],

@@ -14,12 +14,10 @@ afterAll(async () => {
 });
 
 describe('POST /converse', () => {
-  it('answers 202 at once, then the replies reach the webhook, signed', async () => {
-    const t0 = Date.now();
+  it('answers 202, then the replies reach the webhook, signed', async () => {
     const accepted = await h.post({ platformConversationId: 'http-1', eventType: 'startSession', messageId: 'x1', metadata: [{ key: 'user_name', value: 'Gil' }] });
     expect(accepted).toMatchObject({ status: 202, json: { status: 'accepted', conversationId: 'http-1', messageId: 'x1' } });
     expect(accepted.headers.get('content-type')).toBe('application/json');
-    expect(Date.now() - t0).toBeLessThan(500);
     expect((await h.post({ conversationId: 'http-1', eventType: 'message', text: 'Maybe', messageId: 'x2' })).status).toBe(202);
     await h.receiver.waitFor(() => h.receiver.of('http-1').length === 3);
     expect(h.receiver.of('http-1').map((r) => [r.type, r.text, r.replyTo])).toEqual([
@@ -34,9 +32,10 @@ describe('POST /converse', () => {
     const body = { conversationId: 'http-2', eventType: 'startSession', messageId: 'once' };
     const answers = await Promise.all(Array.from({ length: 4 }, () => h.post(body)));
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
-    await h.receiver.waitFor(() => h.receiver.of('http-2').length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(h.receiver.of('http-2')).toHaveLength(2);
+    // A later event's reply comes after any the retries could have caused: wait for it, not for a time.
+    expect((await h.post({ conversationId: 'http-2', eventType: 'message', text: 'Maybe', messageId: 'after' })).status).toBe(202);
+    await h.receiver.waitFor(() => h.receiver.of('http-2').some((r) => r.replyTo === 'after'));
+    expect(h.receiver.of('http-2').map((r) => r.replyTo)).toEqual(['once', 'once', 'after']);
   });
 
   it.each([

@@ -1,5 +1,5 @@
 // serve --http --crisp-agent: requests signed by Crisp's AI agent (Hugo), each bound to the website
-// it signed for (reference/crisp-api.md §4).
+// it signed for.
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ERAS, INITIALIZE, post, signingFetch, startHttpHarness, TOKEN_A, type Era, type HttpHarness } from '../helpers/http.js';

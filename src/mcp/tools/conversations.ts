@@ -144,14 +144,19 @@ export const listConversations = defineTool({
       next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1 }) : null,
     };
   },
-  text: ({ conversations, next_cursor }) =>
-    [
-      ...conversations.map(summaryLine),
+  text: ({ conversations, next_cursor }) => {
+    const brief = conversations.some((c) => c.messages);
+    const state = conversations[0]?.state;
+    const sameState = brief && conversations.every((c) => c.state === state);
+    return [
+      sameState ? `${conversations.length} ${state}:` : '',
+      ...conversations.map((c) => summaryLine(c, sameState)),
       conversations.length === 0 ? 'No conversations on this page.' : urlPattern(conversations),
       next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
     ]
       .filter(Boolean)
-      .join('\n'),
+      .join('\n');
+  },
 });
 
 const messagePageFields = {
@@ -164,17 +169,31 @@ function olderCursor(messages: Message[], hasMore: boolean): string | null {
   return hasMore && oldest ? encodeCursor({ k: 'list_messages', t: oldest.timestamp }) : null;
 }
 
-/** One conversation as one line, ids first; its latest messages, when listed, replace the preview. */
-function summaryLine(c: z.infer<typeof ConversationSummary> & { messages?: z.infer<typeof MessageOut>[] }): string {
-  const head = `${c.session_id} ${c.state}${c.unread ? ` unread:${c.unread}` : ''}${c.assigned_to ? ` assigned:${c.assigned_to}` : ''} | ${c.visitor_name} <${c.visitor_email}> | ${c.subject}`;
-  if (!c.messages) return `${head} | ${c.last_message}`;
-  return [head, ...c.messages.map((m) => `  ${m.from}${m.private ? ' (note)' : ''}${m.from === 'operator' && m.author ? ` ${m.author}` : ''}: ${m.text}`)].join('\n');
+/**
+ * One conversation as one line, ids first. With its latest messages listed (many conversations at
+ * once), the line is shorter: the messages replace the subject and preview, the state is said once
+ * for the list when all share it, and the assignee's id is cut to its first block (the structured
+ * result has every field whole). One indented line per turn, a speaker's messages joined by " / ".
+ */
+function summaryLine(c: z.infer<typeof ConversationSummary> & { messages?: z.infer<typeof MessageOut>[] }, sameState = false): string {
+  const brief = c.messages !== undefined;
+  const assignee = c.assigned_to && brief ? `${c.assigned_to.split('-')[0]}…` : c.assigned_to;
+  const head = `${c.session_id}${sameState ? '' : ` ${c.state}`}${c.unread ? ` unread:${c.unread}` : ''}${assignee ? ` assigned:${assignee}` : ''} | ${c.visitor_name} <${c.visitor_email}>`;
+  if (!c.messages) return `${head} | ${c.subject} | ${c.last_message}`;
+  const turns: { who: string; texts: string[] }[] = [];
+  for (const m of c.messages) {
+    const who = `${m.from}${m.private ? ' (note)' : ''}${m.from === 'operator' && m.author ? ` ${m.author}` : ''}`;
+    const last = turns.at(-1);
+    if (last?.who === who) last.texts.push(m.text);
+    else turns.push({ who, texts: [m.text] });
+  }
+  return [head, ...turns.map((t) => `  ${t.who}: ${t.texts.join(' / ')}`)].join('\n');
 }
 
 /** Every conversation's url differs only by its session_id: the text says the pattern once. */
 function urlPattern(conversations: readonly { session_id: string; url: string }[]): string {
   const first = conversations[0];
-  return first ? `url (open in Crisp): ${first.url.replace(first.session_id, '{session_id}')}` : '';
+  return first ? `url: ${first.url.replace(first.session_id, '{session_id}')}` : '';
 }
 
 function renderMessages(messages: z.infer<typeof MessageOut>[]): string[] {
@@ -209,6 +228,9 @@ export const getConversation = defineTool({
     const site = guard.website(website_id);
     const [conversation, page] = await Promise.all([crisp.conversations.get(site, session_id), crisp.messages.list(site, session_id)]);
     const latest = count === 0 ? [] : page.messages.slice(-count);
+    // list_messages goes on from the oldest message shown; with none shown (messages: 0), from just after the newest.
+    const newest = page.messages.at(-1);
+    const continueFrom = latest[0]?.timestamp ?? (newest ? newest.timestamp + 1 : 0);
     const device = (conversation.meta?.device ?? {}) as { geolocation?: { country?: unknown }; locales?: unknown };
     const data = Object.fromEntries(Object.entries(conversation.meta?.data ?? {}).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, PREVIEW_CHARS) : v]));
     return {
@@ -224,7 +246,7 @@ export const getConversation = defineTool({
         created_at: iso(conversation.created_at),
       },
       messages: latest.map(toMessageOut),
-      older_cursor: latest.length < page.messages.length ? encodeCursor({ k: 'list_messages', t: latest[0]!.timestamp }) : olderCursor(page.messages, page.hasMore),
+      older_cursor: latest.length < page.messages.length ? encodeCursor({ k: 'list_messages', t: continueFrom }) : olderCursor(page.messages, page.hasMore),
     };
   },
   text: ({ conversation: c, messages, older_cursor }) =>
@@ -298,7 +320,7 @@ export const findConversations = defineTool({
   text: ({ people_id, conversations, more }) =>
     [
       people_id ? `people_id: ${people_id}` : 'No profile; matched on the conversation email.',
-      ...conversations.map(summaryLine),
+      ...conversations.map((c) => summaryLine(c)),
       conversations.length === 0 ? 'No conversations.' : urlPattern(conversations),
       more ? `${more} older not shown.` : '',
     ]

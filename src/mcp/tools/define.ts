@@ -69,9 +69,6 @@ export class ConfirmationNeeded extends Error {
   }
 }
 
-/** For direct handler calls (tests, the converse API): nobody can be asked. */
-export const NO_USER: CallContext = { canAsk: false, answer: () => 'unasked' };
-
 /** An argument the schema accepted but the tool cannot use (a foreign cursor, an unknown operator email). */
 export class ToolInputError extends Error {
   override readonly name = 'ToolInputError';

@@ -1,45 +1,55 @@
-// The sandbox's stand-in for the Crisp app's conversation link (`/website/{id}/inbox/{session}/`,
-// the `url` tools give out), so a link an agent hands a human opens something when the sandbox
-// plays Crisp: a read-only page with the conversation's state, visitor and messages.
+// Links the tools hand to humans, answered by the sandbox when it plays Crisp. The Crisp app's
+// conversation link (`/website/{id}/inbox/{session}/`,
+// the `url` tools give out): a redirect to the sandbox console opened on that conversation
+// (`/#session_…`), so a link an agent hands a human opens when the sandbox plays Crisp. It reveals
+// nothing itself: the console decides who may see the inbox (this machine only).
 import type { ServerResponse } from 'node:http';
 import type { SandboxState } from '../state.js';
 
-const LINK = /^\/website\/([^/]+)\/inbox\/([^/]+)\/?$/;
+const LINK = /^\/website\/[^/]+\/inbox\/([^/]+)\/?$/;
 
 /** Answers the request if it is a conversation link; false when the path is not one. */
-export function serveAppLink(state: SandboxState, path: string, res: ServerResponse): boolean {
+export function serveAppLink(path: string, res: ServerResponse): boolean {
   const match = LINK.exec(path);
   if (!match) return false;
-  const [website, session] = [decode(match[1]!), decode(match[2]!)];
-  const conversation = website !== undefined && session !== undefined ? state.websites.get(website)?.conversations.get(session) : undefined;
-  if (!conversation) {
-    page(res, 404, 'Conversation not found', '<p>No such conversation in this sandbox.</p>');
-    return true;
+  let session: string;
+  try {
+    session = decodeURIComponent(match[1]!);
+  } catch {
+    return false;
   }
-  const messages = state.websites.get(website!)!.messages.get(session!) ?? [];
-  const rows = messages
-    .slice(-50)
-    .map((m) => `<li><b>${escape(m.from === 'user' ? 'visitor' : (m.user?.nickname ?? 'operator'))}</b> ${escape(typeof m.content === 'string' ? m.content : `[${m.type}]`)}</li>`)
-    .join('');
-  const visitor = `${escape(conversation.meta?.nickname ?? '')} &lt;${escape(conversation.meta?.email ?? '')}&gt;`;
-  page(res, 200, `Conversation ${session}`, `<p>State: <b>${escape(conversation.state)}</b> · Visitor: ${visitor}</p><ol>${rows}</ol>`);
+  res.writeHead(302, { location: `/#${encodeURIComponent(session)}`, 'content-length': 0 });
+  res.end();
   return true;
 }
 
-function decode(part: string): string | undefined {
+const ARTICLE = /^\/helpdesk\/([^/]+)\/([^/]+)\/article\/([^/]+)\/?$/;
+
+/**
+ * The public page of a published helpdesk article (the `url` search_helpdesk gives out), as the
+ * markdown in a plain page: public at Crisp too, so served to anyone; drafts are not found.
+ */
+export function serveHelpdeskPage(state: SandboxState, path: string, res: ServerResponse): boolean {
+  const match = ARTICLE.exec(path);
+  if (!match) return false;
+  const [, website, locale, slug] = match.map((part) => safeDecode(part ?? '')) as [string, string, string, string];
+  const groups = state.websites.get(website)?.helpdesk;
+  const article = groups && Object.hasOwn(groups, locale) ? groups[locale]!.flatMap((g) => g.articles).find((a) => a.slug === slug && a.published) : undefined;
+  const [status, title, body] = article ? [200, article.title, article.content] : [404, 'Article not found', 'No published article at this address.'];
+  const html = `<!doctype html><html lang="${escapeHtml(locale)}"><meta charset="utf-8"><title>${escapeHtml(title)}</title><pre style="white-space:pre-wrap;font:16px/1.5 system-ui">${escapeHtml(body)}</pre></html>`;
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'content-security-policy': "default-src 'none'" });
+  res.end(html);
+  return true;
+}
+
+function safeDecode(part: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    return undefined;
+    return '';
   }
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function page(res: ServerResponse, status: number, title: string, body: string): void {
-  const html = `<!doctype html><meta charset="utf-8"><title>${escape(title)}</title><h1>${escape(title)}</h1>${body}<p><small>crisp-mcp sandbox</small></p>`;
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'content-security-policy': "default-src 'none'" });
-  res.end(html);
 }

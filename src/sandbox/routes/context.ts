@@ -38,6 +38,8 @@ export interface RestContext {
   body: unknown;
   credential: SandboxCredential;
   baseUrl: string;
+  /** Whether a repeated message fingerprint is dropped (fault injection can turn it off). */
+  dedupe: boolean;
 }
 
 export type RestRoute = Route<RestContext>;

@@ -1,4 +1,4 @@
-// Conversation, message, state, routing and meta routes (reference §2.1–§2.7, §2.9).
+// Conversation, message, state, routing and meta routes.
 import {
   ComposeBody,
   ConversationMetaUpdate,
@@ -33,9 +33,9 @@ export const conversationRoutes: RestRoute[] = [
   {
     method: 'POST',
     pattern: `${C}/message`,
-    handler: ({ state, site, body }, p) => {
+    handler: ({ state, site, body, dedupe }, p) => {
       const message = validate(SendMessageBody, body);
-      const sent = state.addMessage(site, p.session_id!, message);
+      const sent = state.addMessage(site, p.session_id!, message, undefined, { dedupe });
       return { reason: 'dispatched', data: { fingerprint: sent.message.fingerprint } };
     },
   },

@@ -1,4 +1,4 @@
-// People routes (reference §2.8).
+// People routes.
 import { z } from 'zod';
 import { PeopleDataBody, PeopleEventBody, PeopleProfileCard, describeIssues, type PeopleProfile } from '../../crisp/schemas.js';
 import { flag, intParam, invalid, validate } from '../http.js';

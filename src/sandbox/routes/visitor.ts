@@ -36,7 +36,7 @@ const FaultsBody = z.object({
   clear: z.boolean().optional(),
   burst: z
     .object({
-      fault: z.enum(['420', '429', '500', '502', '503', 'drop', 'drop-after']),
+      fault: z.enum(['420', '429', '500', '502', '503', '500-after', '502-after', '503-after', 'drop', 'drop-after']),
       count: z.number().int().min(1).max(10_000),
       retry_after: z.number().int().min(0).optional(),
       method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
@@ -141,9 +141,9 @@ export const controlRoutes: Route<ControlContext>[] = [
       }
       if (input.burst) {
         const { fault, count, retry_after, method, path_includes } = input.burst;
-        const kind = fault === 'drop' || fault === 'drop-after' ? fault : 'status';
+        const kind = fault === 'drop' || fault === 'drop-after' ? fault : fault.endsWith('-after') ? 'status-after' : 'status';
         faults.burst({
-          fault: { kind, status: kind === 'status' ? Number(fault) : undefined, retryAfterSeconds: retry_after },
+          fault: { kind, status: kind.startsWith('status') ? Number.parseInt(fault, 10) : undefined, retryAfterSeconds: retry_after },
           count,
           method,
           pathIncludes: path_includes,

@@ -1,4 +1,4 @@
-// Operators, availability and RTM endpoint discovery (reference §2.7, §2.11, §3).
+// Operators, availability and RTM endpoint discovery.
 import type { RestRoute } from './context.js';
 
 const W = '/v1/website/:website_id';

@@ -1,0 +1,51 @@
+// The limits a turn runs under, the same on every channel (the MCP draft/post tools, the
+// autopilot, the converse API), so that a scenario behaves alike whatever drives it:
+//
+// - Step budget: one step() runs at most DEFAULT_STEP_BUDGET instructions (scenario/run.ts); past
+//   it the runner emits an error and a handoff.
+// - Webhook chain: a turn calls at most MAX_WEBHOOKS_PER_TURN webhooks in a row (an answer may lead
+//   to another webhook). The last answer is applied; if it leads to one more webhook, that one is
+//   not called: the conversation is handed to a human (a handoff with reason `webhook_chain`).
+// - URL allow-list: only the URLs the scenario itself names are called. Any other counts as a
+//   failed call (not made), so the scenario takes its error path.
+import { step, type Action, type Position, type Program, type StepContext, type StepResult } from '../scenario/index.js';
+import type { WebhookOutcome } from './actions.js';
+import type { LoadedScenario } from './library.js';
+
+
+export const MAX_WEBHOOKS_PER_TURN = 5;
+
+/** The handoff a turn ends with when its webhook chain reaches MAX_WEBHOOKS_PER_TURN. */
+export const WEBHOOK_CHAIN_HANDOFF: Extract<Action, { type: 'handoff' }> = {
+  type: 'handoff',
+  reason: 'webhook_chain',
+  note: `The scenario called ${MAX_WEBHOOKS_PER_TURN} webhooks in a row without the visitor writing; the bot stopped here.`,
+};
+
+/**
+ * A step's result after `calls` webhooks of this turn: unchanged, unless it stops at one more
+ * webhook than the chain allows — then that webhook is replaced by the chain handoff and the
+ * position is handed off.
+ */
+export function capWebhookChain(result: StepResult, calls: number): StepResult {
+  const last = result.actions.at(-1);
+  if (last?.type !== 'webhook' || calls < MAX_WEBHOOKS_PER_TURN) return result;
+  const position: Position = { ...result.position, handed_off: true, waiting: false };
+  return { ...result, actions: [...result.actions.slice(0, -1), WEBHOOK_CHAIN_HANDOFF], position };
+}
+
+/** Whether a webhook the runner stopped at may be called: it is one the scenario names. */
+export function webhookAllowed(loaded: LoadedScenario, url: string): boolean {
+  return loaded.summary.webhooks.includes(url);
+}
+
+/** The answer of a webhook that was not called because the scenario does not name its URL. */
+export function refusedWebhook(url: string): WebhookOutcome {
+  return { url, status: null, ok: false, data: null, error: "not one of the scenario's webhooks: not called" };
+}
+
+/** Feeds the answer of the turn's `calls`-th webhook to the scenario, under the chain limit. */
+export function stepWebhookAnswer(program: Program, position: Position, answer: Pick<WebhookOutcome, 'ok' | 'status' | 'data'>, context: StepContext, calls: number): StepResult {
+  const result = step(program, position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, context);
+  return capWebhookChain(result, calls);
+}

@@ -1,0 +1,153 @@
+// Building the program from the laid-out graph: the instructions, the checks across blocks (choice
+// answers, cycles) and the warnings (templates naming unset variables).
+// Part of compile.ts (the entry point); pure, no I/O.
+import { WAITING_BLOCKS, type Block, type ChoiceBlock } from '../schema.js';
+import { checkCycles, edgesOf, type Graph } from './graph.js';
+import { ProgramHash } from './hash.js';
+import { conditions, instruction, normalize, originOf, validTimeZone } from './instructions.js';
+import { IMPLICIT_END, type CompileOptions, type Instruction, type Problem } from './program.js';
+import { type Source } from './validate.js';
+
+export function build(source: Source, graph: Graph, options: CompileOptions, problems: Problem[]): { code: Instruction[]; hash: string; warnings: Problem[] } | undefined {
+  const error = (path: string, message: string) => problems.push({ level: 'error', path, message });
+  const { scenario, ids, blocks, sets } = source;
+  const { order, index, reachable, first, to } = graph;
+  const n = order.length;
+  const regexes = new Map<string, RegExp>();
+  const regex = (path: string, source: string, flags: string) => {
+    try {
+      regexes.set(path, new RegExp(source, flags));
+    } catch (e) {
+      error(path, `bad regex: ${(e as Error).message}`);
+    }
+  };
+
+  if (!index.has(scenario.start)) error('start', `start block "${scenario.start}" does not exist`);
+  const allowed = new Set<string>();
+  for (const [i, origin] of (scenario.webhook_origins ?? []).entries()) {
+    const normal = originOf(origin);
+    if (normal === null || normal !== origin.replace(/\/$/, '')) {
+      error(`webhook_origins.${i}`, `"${origin}" is not an origin like https://host[:port]`);
+      continue;
+    }
+    allowed.add(normal); // refused by the server: reported once, here
+    if (options.webhookOrigins && !options.webhookOrigins.some((o) => originOf(o) === normal)) error(`webhook_origins.${i}`, `${normal} is not allowed by the server`);
+  }
+  for (const [from, target] of Object.entries(scenario.migrations ?? {})) if (!index.has(target)) error(`migrations.${from}`, `migration target "${target}" does not exist`);
+
+  // Labels repeat ("Yes", "No"…): each distinct one is normalized, and kept in the program, once.
+  const normalized = new Map<string, string>();
+  const normal = (text: string) => {
+    let out = normalized.get(text);
+    if (out === undefined) normalized.set(text, (out = normalize(text)));
+    return out;
+  };
+  const hash = new ProgramHash(scenario, ids, order, reachable);
+  const code = new Array<Instruction>(n);
+  const waits = new Uint8Array(n);
+  const warned: Problem[] = [];
+  let implicitEnd = false;
+  for (let pc = 0; pc < n; pc++) {
+    const id = ids[order[pc]!]!;
+    const block = blocks[order[pc]!]!;
+    for (let e = first[pc]!; e < first[pc + 1]!; e++) {
+      if (to[e] !== -1) continue;
+      for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"`);
+      break;
+    }
+    if (WAITING_BLOCKS.has(block.type)) waits[pc] = 1;
+    let answers: string[] | undefined;
+    switch (block.type) {
+      case 'message':
+        if (block.next === undefined) implicitEnd = true;
+        break;
+      case 'choice':
+        answers = choiceAnswers(id, block, normal, error);
+        break;
+      case 'ask':
+        if (typeof block.validation === 'object') regex(`blocks.${id}.validation.regex`, block.validation.regex, block.validation.flags ?? '');
+        break;
+      case 'match':
+        block.rules.forEach((r, i) => r.regex !== undefined && regex(`blocks.${id}.rules.${i}.regex`, r.regex, r.flags ?? 'i'));
+        break;
+      case 'condition':
+        conditions(block.when).forEach((c, i) => {
+          const path = Array.isArray(block.when) ? `blocks.${id}.when.${i}` : `blocks.${id}.when`;
+          if ('matches' in c && c.matches !== undefined) regex(`${path}.matches`, c.matches, 'i');
+          if ('business_hours' in c && !validTimeZone(c.business_hours.timezone)) error(`${path}.business_hours.timezone`, `unknown time zone "${c.business_hours.timezone}" (use an IANA name like Europe/Paris)`);
+        });
+        break;
+      case 'webhook': {
+        const origin = originOf(block.url);
+        if (origin === null || !allowed.has(origin)) error(`blocks.${id}.url`, `${origin ?? block.url} is not listed in webhook_origins`);
+        break;
+      }
+      default:
+        break;
+    }
+    if (problems.length > 0) continue; // no program: only the errors matter now
+    warnings(id, block, sets, warned);
+    code[pc] = instruction(id, block, to, first[pc]!, n, regexes, answers);
+    if (pc < reachable) hash.block(block);
+  }
+  if (implicitEnd) {
+    index.set(IMPLICIT_END, n);
+    code.push({ op: 'end', block: IMPLICIT_END, message: null, resolve: false });
+  }
+  checkCycles(ids, graph, waits, error);
+  if (problems.length > 0) return undefined;
+  for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
+  return { code, hash: hash.digest(blocks), warnings: warned };
+}
+
+/** A choice's accepted answers, normalized: label then value of each choice; two choices may not share one. */
+function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) => string, error: (path: string, message: string) => void): string[] {
+  const count = block.choices.length;
+  const answers = new Array<string>(count * 2);
+  for (let i = 0; i < count; i++) {
+    const c = block.choices[i]!;
+    answers[2 * i] = normal(c.label);
+    answers[2 * i + 1] = c.value === undefined ? answers[2 * i]! : normal(c.value);
+    let j = answers.indexOf(answers[2 * i]!);
+    if (j < 2 * i) error(`blocks.${id}.choices.${i}.label`, `"${c.label}" is also choice ${j >> 1}: answers would be ambiguous`);
+    if (c.value === undefined) continue;
+    j = answers.indexOf(answers[2 * i + 1]!);
+    if (j < 2 * i) error(`blocks.${id}.choices.${i}.value`, `"${c.value}" is also choice ${j >> 1}: answers would be ambiguous`);
+  }
+  return answers;
+}
+
+/** An error for each loop of non-waiting blocks: such a loop would spin without the visitor. */
+
+const TEMPLATE_VAR = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** The variables a block sets. */
+export function pushSets(block: Block, out: Set<string>): void {
+  if (block.type === 'ask' && block.save.var) out.add(block.save.var);
+  else if ((block.type === 'choice' || block.type === 'match') && block.save) out.add(block.save);
+  else if (block.type === 'set' && block.vars) for (const name of Object.keys(block.vars)) out.add(name);
+  else if (block.type === 'webhook' && block.map) for (const name of Object.keys(block.map)) out.add(name);
+}
+
+/** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
+export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
+  if ('text' in b) templates(id, 'text', b.text, sets, out);
+  if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
+  else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
+  else if (b.type === 'set') {
+    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(id, `${map}.${k}`, v, sets, out);
+  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(id, `body.${k}`, v, sets, out);
+  else if (b.type === 'condition') {
+    conditions(b.when).forEach((c, i) => {
+      if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
+    });
+  }
+}
+
+function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[]): void {
+  if (typeof text !== 'string' || !text.includes('{{')) return;
+  TEMPLATE_VAR.lastIndex = 0;
+  for (let m = TEMPLATE_VAR.exec(text); m !== null; m = TEMPLATE_VAR.exec(text)) {
+    if (!sets.has(m[1]!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${m[1]}}} is never set by this scenario (it shows as "")` });
+  }
+}

@@ -1,0 +1,100 @@
+// The knowledge toolset and the reach tools through a real SDK client, against the seeded sandbox:
+// structured results parsed with each tool's own output schema.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findConversations, listConversations } from '../../src/mcp/tools/conversations.js';
+import { getArticle, searchHelpdesk } from '../../src/mcp/tools/knowledge.js';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { callTool, McpHarness } from '../helpers/mcp.js';
+
+let harness: McpHarness;
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  harness = await McpHarness.start({ seed: 5 });
+  sandbox = harness.sandbox;
+});
+afterAll(() => harness.close());
+
+const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
+const call = (name: string, args: Record<string, unknown>) => callTool(harness.client, name, args);
+
+describe('search_helpdesk', () => {
+  it('returns the best published articles with url, path and excerpt', async () => {
+    const { out, text, isError } = await call('search_helpdesk', { query: 'my parcel never arrived' });
+    expect(isError).toBe(false);
+    const parsed = searchHelpdesk.outputSchema.parse(out);
+    const base = `${sandbox.url}/helpdesk/${sandbox.websiteId}/en/article`;
+    expect(parsed).toEqual({
+      locale: 'en',
+      articles: [
+        {
+          title: 'Shipping times and tracking',
+          url: `${base}/shipping-times/`,
+          path: 'orders/shipping-times',
+          excerpt: 'A parcel that has not arrived after 15 days is considered lost: we send a new one.',
+        },
+      ],
+      more: 0,
+    });
+    expect(text).toBe(`orders/shipping-times | Shipping times and tracking | ${base}/shipping-times/\n  A parcel that has not arrived after 15 days is considered lost: we send a new one.`);
+  });
+
+  it('is named in the server instructions', () => {
+    expect(harness.client.getInstructions()).toContain("Answer from the business's helpdesk (search_helpdesk) and link the article's url");
+  });
+
+  it('says so when nothing matches, and names the field of a bad argument', async () => {
+    expect((await call('search_helpdesk', { query: 'zzqx unknownword' })).text).toBe('No published en article matches; try other words or another locale.');
+    const unknown = await call('search_helpdesk', { query: 'refund', locale: 'de' });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain('the helpdesk has no locale de');
+  });
+});
+
+describe('get_article', () => {
+  it('reads one article as markdown, in a given locale', async () => {
+    const { out } = await call('get_article', { path: 'facturation/politique-de-remboursement', locale: 'fr' });
+    const parsed = getArticle.outputSchema.parse(out);
+    expect(parsed).toMatchObject({ locale: 'fr', title: 'Politique de remboursement', trimmed: false, url: `${sandbox.url}/helpdesk/${sandbox.websiteId}/fr/article/politique-de-remboursement/` });
+    expect(parsed.markdown).toBe(site().helpdesk.fr!.find((g) => g.slug === 'facturation')!.articles[0]!.content);
+  });
+});
+
+describe('list_conversations include_messages', () => {
+  it('adds each conversation\'s latest messages, oldest first, and every conversation a url', async () => {
+    const { out } = await call('list_conversations', { include_messages: 3 });
+    const parsed = listConversations.outputSchema.parse(out);
+    for (const c of parsed.conversations) {
+      const thread = site().messages.get(c.session_id) ?? [];
+      expect(c.messages!.map((m) => m.fingerprint)).toEqual(thread.slice(-3).map((m) => m.fingerprint));
+      expect(c.url).toBe(`${sandbox.url}/website/${sandbox.websiteId}/inbox/${c.session_id}/`);
+    }
+    const plain = listConversations.outputSchema.parse((await call('list_conversations', {})).out);
+    expect(plain.conversations.every((c) => c.messages === undefined)).toBe(true);
+  });
+});
+
+describe('find_conversations', () => {
+  it('by people_id: that person\'s conversations, newest first', async () => {
+    const person = [...site().conversations.values()].find((c) => c.people_id)!.people_id!;
+    const { out } = await call('find_conversations', { people_id: person });
+    const parsed = findConversations.outputSchema.parse(out);
+    const own = [...site().conversations.values()].filter((c) => c.people_id === person).sort((a, b) => b.updated_at - a.updated_at);
+    expect(parsed.people_id).toBe(person);
+    expect(parsed.conversations.map((c) => c.session_id)).toEqual(own.slice(0, 10).map((c) => c.session_id));
+    expect(parsed.more).toBe(Math.max(0, own.length - 10));
+  });
+
+  it('by the email of a visitor with no profile: matched on the conversation itself', async () => {
+    const created = sandbox.state.createConversation(site(), { nickname: 'No Profile', email: 'no.profile@example.test' });
+    sandbox.state.addMessage(site(), created.session_id, { type: 'text', from: 'user', origin: 'chat', content: 'Where is my order?' });
+    const { out, text } = await call('find_conversations', { email: 'No.Profile@example.test' });
+    expect(findConversations.outputSchema.parse(out)).toMatchObject({ people_id: null, conversations: [{ session_id: created.session_id, visitor_email: 'no.profile@example.test' }], more: 0 });
+    expect(text.split('\n')[0]).toBe('No profile; matched on the conversation email.');
+  });
+
+  it('refuses both or neither of email and people_id, naming them', async () => {
+    const both = await call('find_conversations', { email: 'a@b.test', people_id: 'x' });
+    expect(both).toMatchObject({ isError: true, text: 'email, people_id: give exactly one of them' });
+  });
+});
