@@ -5,11 +5,12 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
-import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.js';
+import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+  // Imported here: the simulator (its REST routes, socket.io, the demo data) is only loaded with --sandbox.
+  const [{ startSandbox }, { describeSandbox, fixedKeyCredentials, sandboxInfo }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
   const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);

@@ -107,6 +107,8 @@ export type CompileResult = { ok: true; program: Program; warnings: Problem[] } 
 export interface CompileOptions {
   /** Origins the server lets webhooks call; when given, a scenario may only list origins among them. */
   webhookOrigins?: readonly string[];
+  /** From how many blocks zod's compiled parsers read the file (default COMPILED_PARSERS_FROM_BLOCKS; 0: always, as the tests of that path do). */
+  compiledParsersFromBlocks?: number;
 }
 
 export const IMPLICIT_END = '$end';
@@ -115,7 +117,7 @@ export const IMPLICIT_END = '$end';
 
 /** Validates a scenario (already parsed from JSON) and linearizes it. */
 export function compile(source: unknown, options: CompileOptions = {}): CompileResult {
-  const input = read(source);
+  const input = read(source, options.compiledParsersFromBlocks ?? COMPILED_PARSERS_FROM_BLOCKS);
   if (Array.isArray(input)) return { ok: false, problems: input };
   const graph = layout(input);
   const problems: Problem[] = [];
@@ -201,10 +203,18 @@ interface Source {
  * huge one) and keeps the caller's objects instead of a copy of every block. Whatever it is not sure
  * of goes to the full compiled parser, the reference, which also names the problems.
  */
-function read(source: unknown): Source | Problem[] {
-  const fast = readFast(source);
+/**
+ * Below this many blocks a scenario is read by zod's plain parser: building the compiled parsers
+ * (generated code) costs more than it saves on a small file, about 200 ms and 4 MiB for the six
+ * shipped examples at a server's start-up (bench/startup). Past it, the compiled ones pay.
+ */
+export const COMPILED_PARSERS_FROM_BLOCKS = 256;
+
+function read(source: unknown, compiledFrom: number): Source | Problem[] {
+  const small = blockCount(source) < compiledFrom;
+  const fast = small ? undefined : readFast(source);
   if (fast !== undefined) return fast;
-  const parsed = scenarioParser().safeParse(source);
+  const parsed = (small ? Scenario : scenarioParser()).safeParse(source);
   if (!parsed.success) return zodProblems(parsed.error.issues);
   const record = parsed.data.blocks;
   const ids = Object.keys(record);
@@ -222,6 +232,11 @@ function read(source: unknown): Source | Problem[] {
   }
   from[ids.length] = edges.length;
   return { scenario: parsed.data, ids, blocks, numbers, from, edges, sets };
+}
+
+function blockCount(source: unknown): number {
+  const blocks = typeof source === 'object' && source !== null ? (source as { blocks?: unknown }).blocks : undefined;
+  return typeof blocks === 'object' && blocks !== null ? Object.keys(blocks).length : 0;
 }
 
 let compiledSchema: typeof Scenario | undefined;
@@ -842,7 +857,15 @@ function hours(h: BusinessHours): CompiledCondition {
 
 // ---------------------------------------------------------------- helpers
 
+/** The runtime's canonical IANA names, read once: a lookup here costs far less than a formatter. */
+let knownTimeZones: ReadonlySet<string> | undefined;
+
 function validTimeZone(tz: string): boolean {
+  // A DateTimeFormat with a time zone loads the time-zone data (about 10 MiB resident, 50 ms), which
+  // a server compiling its scenarios at start-up would pay before any conversation asks the hour
+  // (bench/startup). Only names outside the canonical list (aliases such as UTC) build one.
+  knownTimeZones ??= new Set(Intl.supportedValuesOf('timeZone'));
+  if (knownTimeZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

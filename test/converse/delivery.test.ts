@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplyDeliverer, retryAfterMs, signWebhook, webhookKey } from '../../src/converse/delivery.js';
-import { MemoryStore, SqliteStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver, TEST_SECRET, verifyStandardWebhook } from '../helpers/receiver.js';
 
