@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
+import './compile-cache.js';
 // Each command is imported only when it runs: an MCP host waits on `serve`'s start-up, which must
 // not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
 import { writeErrorLine } from './log.js';
