@@ -105,14 +105,17 @@ describe('console routes', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     let buffer = '';
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
     const received = new Promise<Record<string, unknown>>((resolve) => {
       res.body.setEncoding('utf8').on('data', (chunk: string) => {
         buffer += chunk;
+        if (buffer.includes(': connected\n')) opened();
         const frame = buffer.split('\n\n').find((f) => f.startsWith('data: ') && f.includes('"message:send"'));
         if (frame) resolve(JSON.parse(frame.slice('data: '.length)) as Record<string, unknown>);
       });
     });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the stream is open once its first comment arrived
+    await open; // the stream relays events once its first comment has arrived
     const session = await newConversation('Streamed');
     const event = await received;
     controller.abort();
