@@ -242,7 +242,7 @@ function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | str
     return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
   }
   const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
-  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}) });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
   deliverer.start();
   service.startSweeper();
   const webhook = new URL(c.webhookUrl);
@@ -321,4 +321,10 @@ async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps:
       log.info(bot.autopilot.stats(), 'autopilot stopped');
     },
   };
+}
+
+/** Converse's `articles` blocks search the helpdesk of the first configured website, through this process's Crisp client. */
+function helpdeskOf(deps: ToolDeps): { helpdesk?: { port: CrispClient['helpdesk']; website: string } } {
+  const website = deps.config.websites[0];
+  return website === undefined ? {} : { helpdesk: { port: deps.crisp.helpdesk, website } };
 }
