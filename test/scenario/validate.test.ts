@@ -219,6 +219,6 @@ describe('JSON Schema', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(schema.required).toEqual(['name', 'version', 'start', 'blocks']);
     const types = schema.properties.blocks?.additionalProperties?.oneOf?.map((b) => b.properties.type.const);
-    expect(types).toEqual(['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'handoff', 'end']);
+    expect(types).toEqual(['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'articles', 'handoff', 'end']);
   });
 });
