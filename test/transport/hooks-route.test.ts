@@ -9,7 +9,7 @@ import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
 
 const TOKEN = 'hooks-route-token-0123456789abcdef';
 const SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
-const GDPR_ANSWER = 'Everything about GDPR at Crisp is in our article, and you can sign our Data Processing Agreement (DPA) online:';
+const GDPR_ANSWER = 'Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):';
 const GDPR_CHOICE = 'Did that answer your question?';
 
 async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, ms: number, what: string): Promise<T> {
