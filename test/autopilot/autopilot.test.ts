@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/commands/bot.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import { conversationKey } from '../../src/engine/turn.js';
-import { MemoryStore, SqliteStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
   botNotes, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,

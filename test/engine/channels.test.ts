@@ -18,7 +18,7 @@ import { Guard } from '../../src/mcp/guard.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import type { ToolDeps } from '../../src/mcp/tools/deps.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { ECHO_SCENARIO, HOOK_SECRET, hooksUrl, processed, startTestBot, transcript, type InProcessBot } from '../helpers/autopilot.js';
 import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';

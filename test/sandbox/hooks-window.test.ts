@@ -230,7 +230,8 @@ describe('the hook sender\'s in-flight window', () => {
     receiver.answer = (hit, nth) => (hit.content === 'm0' ? (nth === 1 ? 503 : 'hold') : 200);
     const sent = range(12, 'm');
     for (const text of sent) state.announce(SITE_A, text);
-    await eventually(() => sent.slice(1).every((c) => receiver.deliveredCounts().get(c) === 1), 10_000, 'm1..m11 delivered while m0 is retried');
+    // The receiver sees a delivery before the sender has counted its answer: wait for both.
+    await eventually(() => sent.slice(1).every((c) => receiver.deliveredCounts().get(c) === 1) && hooks.stats().delivered === 11, 10_000, 'm1..m11 delivered while m0 is retried');
     expect(receiver.hits.filter((h) => h.content === 'm0').map((h) => [h.attempt, h.answer])).toEqual([
       [1, 503],
       [2, 'held'],

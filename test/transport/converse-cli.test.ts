@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { converseScenario } from '../helpers/converse.js';
