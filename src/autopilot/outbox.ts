@@ -9,11 +9,12 @@ import type { Logger } from '../log.js';
 import type { Action } from '../scenario/index.js';
 import { conversationKey, stepContext } from '../engine/turn.js';
 import type { Lease, OutboxItem, Store } from '../store/index.js';
-import { ActionExecutor, callWebhook, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
+import { ActionExecutor, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
+import { isEffect, performEffect, type EffectAction } from '../engine/effects.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
 import { nextDelay } from '../retry.js';
-import { refusedWebhook, webhookAllowed } from '../engine/limits.js';
+import { webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -103,7 +104,7 @@ export class OutboxDeliverer {
       const action = head.payload.action;
       let failure: Failure | undefined;
       try {
-        if (action.type === 'webhook') await this.#webhook(head, action);
+        if (isEffect(action)) await this.#webhook(head, action);
         else await this.#run(head, action);
       } catch (error) {
         failure = describeFailure(error);
@@ -129,7 +130,7 @@ export class OutboxDeliverer {
     }
   }
 
-  async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, { type: 'webhook' }>): Promise<void> {
+  async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, EffectAction>): Promise<void> {
     const { website, session, scenario } = head.payload;
     // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
     const again = head.attempts > 0 || head.createdAt < this.#startedAt;
@@ -147,7 +148,7 @@ export class OutboxDeliverer {
    * to the scenario and saves the follow-up items — unless the answer was applied already (the bot
    * was stopped between that save and the ack), which the state's `webhook` field tells.
    */
-  async #webhook(head: OutboxItem<AutopilotItem>, action: Extract<Action, { type: 'webhook' }>): Promise<void> {
+  async #webhook(head: OutboxItem<AutopilotItem>, action: EffectAction): Promise<void> {
     const { crisp, store, scenario: loaded, log } = this.o;
     const { website, session } = head.payload;
     const key = conversationKey(website, session);
@@ -157,11 +158,9 @@ export class OutboxDeliverer {
       const read = readValue(saved?.value);
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
-        if (!webhookAllowed(loaded, action.url)) {
-          log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-          answer = refusedWebhook(action.url);
-        } else answer = await callWebhook(action, webhookIdempotencyKey(head.id, 'w'), this.o.fetch);
-        if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook failed; the scenario takes its error path');
+        if (action.type === 'webhook' && !webhookAllowed(loaded, action.url)) log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
+        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), { fetch: this.o.fetch, helpdesk: { port: crisp.helpdesk, website } });
+        if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook or helpdesk search failed; the scenario takes its error path');
       }
       const now = this.o.now();
       const plan = planWebhookAnswer({

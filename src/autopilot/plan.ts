@@ -4,6 +4,7 @@
 // No I/O and no clock: `now` and the step context come in, so a test is a table.
 import type { Message } from '../crisp/schemas.js';
 import { initialPosition, step, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
+import { isEffect } from '../engine/effects.js';
 import { stepWebhookAnswer } from '../engine/limits.js';
 import type { OutboxInput } from '../store/index.js';
 import {
@@ -267,8 +268,8 @@ class Planner {
       const fps = itemFingerprints(id, action);
       for (const fp of fps) this.#ours.add(fp);
       this.ours.push(...fps);
-      // The runner stops at a webhook: its answer comes back through the outbox, applied once.
-      if (action.type === 'webhook') this.state = { ...this.state, webhook: id };
+      // The runner stops at a webhook or a helpdesk search: its answer comes back through the outbox, applied once.
+      if (isEffect(action)) this.state = { ...this.state, webhook: id };
     });
   }
 

@@ -11,6 +11,7 @@ import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js
 import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
 import { initialPosition, step, type Action, type ScenarioEvent, type StepResult } from '../scenario/run.js';
 import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
+import { readLocalHelpdesk, type LocalHelpdesk } from './local-helpdesk.js';
 
 export interface CommandIO {
   stdin: NodeJS.ReadableStream;
@@ -35,6 +36,9 @@ export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|
     --operators-available  operator-availability conditions see someone online
     --call-webhooks        really call the webhook blocks' URLs (otherwise each call is printed, and you
                            type its answer: JSON for the body, Enter for {}, or fail)
+    --helpdesk FILE        the helpdesk articles blocks search: a JSON list like
+                           [{"title": "Refund policy", "url": "https://…", "content": "…", "locale": "en"}]
+                           (without it, every search finds nothing)
   graph FILE               draw the scenario: blocks by type, edges labelled, problems on their blocks
     --format html|mermaid  one self-contained HTML page (default) or a Mermaid flowchart
 
@@ -47,6 +51,7 @@ export const SCENARIO_FLAGS = {
   now: { type: 'string' },
   'operators-available': { type: 'boolean', default: false },
   'call-webhooks': { type: 'boolean', default: false },
+  helpdesk: { type: 'string' },
   format: { type: 'string', default: 'html' },
 } as const;
 
@@ -112,7 +117,8 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   }
   const now = values.now === undefined ? undefined : Date.parse(values.now);
   if (now !== undefined && Number.isNaN(now)) throw new UsageError(`--now must be a date like 2025-06-14T10:00:00Z, got "${values.now}"`);
-  return chat(result.program, io, { now, operatorsAvailable: values['operators-available'], callWebhooks: values['call-webhooks'] });
+  const helpdesk = values.helpdesk === undefined ? undefined : await readLocalHelpdesk(values.helpdesk);
+  return chat(result.program, io, { now, operatorsAvailable: values['operators-available'], callWebhooks: values['call-webhooks'], helpdesk });
 }
 
 async function readText(file: string): Promise<string> {
@@ -150,6 +156,7 @@ interface ChatOptions {
   now: number | undefined;
   operatorsAvailable: boolean;
   callWebhooks: boolean;
+  helpdesk: LocalHelpdesk | undefined;
 }
 
 /**
@@ -170,9 +177,17 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
     for (;;) {
       position = result.position;
       pendingWebhook = undefined;
+      let search: Extract<Action, { type: 'search_articles' }> | undefined;
       for (const action of result.actions) {
         out(describe(action));
         if (action.type === 'webhook') pendingWebhook = action;
+        if (action.type === 'search_articles') search = action;
+      }
+      if (search) {
+        const articles = options.helpdesk?.search(search.query, { locale: search.locale, limit: search.limit }) ?? [];
+        out(`  · ${plural(articles.length, 'article')} found${options.helpdesk ? '' : ' (no --helpdesk FILE given)'}`);
+        result = step(program, position, { type: 'articles_result', articles }, context());
+        continue;
       }
       if (result.ignored === 'unexpected_input') out(`  (the bot is waiting for ${pendingWebhook ? 'the webhook answer' : 'something else'})`);
       if (pendingWebhook && options.callWebhooks) {
@@ -267,6 +282,8 @@ function describe(action: Action): string {
       return '  · conversation resolved';
     case 'webhook':
       return `  · webhook ${action.method} ${action.url} ${JSON.stringify(action.body)}`;
+    case 'search_articles':
+      return `  · helpdesk search${action.locale ? ` (${action.locale})` : ''} ${JSON.stringify(action.query)}`;
     case 'error':
       return `  ! ${action.code} at ${action.block}: ${action.message}`;
   }

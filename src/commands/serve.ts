@@ -244,7 +244,7 @@ async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<Convers
   }
   const [{ ConverseService }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
   const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
-  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}) });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
   deliverer.start();
   service.startSweeper();
   const webhook = new URL(c.webhookUrl);
@@ -330,4 +330,10 @@ async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps:
       log.info(bot.autopilot.stats(), 'autopilot stopped');
     },
   };
+}
+
+/** Converse's `articles` blocks search the helpdesk of the first configured website, through this process's Crisp client. */
+function helpdeskOf(deps: ToolDeps): { helpdesk?: { port: CrispClient['helpdesk']; website: string } } {
+  const website = deps.config.websites[0];
+  return website === undefined ? {} : { helpdesk: { port: deps.crisp.helpdesk, website } };
 }

@@ -12,7 +12,7 @@
 // replies are not queued twice); a messageId is deduped atomically with the inbox append.
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
-import { callWebhook } from '../engine/actions.js';
+import { performEffect, type HelpdeskPort } from '../engine/effects.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
@@ -45,6 +45,8 @@ export interface ConverseOptions {
   now?: () => number;
   /** For the scenario's webhooks (tests). */
   fetch?: typeof fetch;
+  /** The helpdesk `articles` blocks search (the serve process's Crisp client); none: they take their none path, with a note. */
+  helpdesk?: { port: HelpdeskPort; website: string };
   maxQueued?: number;
 }
 
@@ -415,5 +417,5 @@ export class ConverseService {
     return undefined;
   }
 
-  readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => callWebhook(action, key, this.#o.fetch);
+  readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => performEffect(this.#loaded, action, key, { fetch: this.#o.fetch, helpdesk: this.#o.helpdesk });
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { initialPosition, Position, step, Vars, type Action, type OutMessage, type Program, type Scalar, type ScenarioEvent, type StepResult } from '../scenario/index.js';
 import { webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
-import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from '../engine/limits.js';
+import { isEffect, type EffectAction } from '../engine/effects.js';
+import { stepWebhookAnswer } from '../engine/limits.js';
 import type { ConverseEvent } from './input.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -74,8 +75,8 @@ export interface TurnInput {
   /** The version this turn's save will have: reply ids derive from it. */
   version: number;
   now: number;
-  /** Calls one scenario webhook (actions.ts callWebhook, in production). */
-  callWebhook: (action: Extract<Action, { type: 'webhook' }>, idempotencyKey: string) => Promise<WebhookOutcome>;
+  /** Performs what the scenario waits on: a webhook call or a helpdesk search (effects.ts performEffect, in production). */
+  callWebhook: (action: EffectAction, idempotencyKey: string) => Promise<WebhookOutcome>;
 }
 
 export interface TurnOutput {
@@ -188,10 +189,8 @@ async function followWebhooks(input: TurnInput, first: StepResult, out: Replies,
   for (let round = 1; ; round++) {
     const webhook = out.add(result.actions, notes);
     if (!webhook) return result.position;
-    const answer = webhookAllowed(loaded, webhook.url)
-      ? await input.callWebhook(webhook, webhookIdempotencyKey(`converse:${event.conversationId}:${version}`, `w${round}`))
-      : refusedWebhook(webhook.url);
-    if (answer.error && !answer.status) notes.push(`webhook ${webhook.url}: ${answer.error}`);
+    const answer = await input.callWebhook(webhook, webhookIdempotencyKey(`converse:${event.conversationId}:${version}`, `w${round}`));
+    if (answer.error && !answer.status) notes.push(`${webhook.type === 'webhook' ? `webhook ${webhook.url}` : 'helpdesk search'}: ${answer.error}`);
     result = stepWebhookAnswer(loaded.program, result.position, answer, { now }, round);
   }
 }
@@ -207,8 +206,9 @@ class Replies {
   ) {}
 
   /** Adds the replies of `actions`; returns the webhook the runner stopped at, if any. */
-  add(actions: readonly Action[], notes: string[]): Extract<Action, { type: 'webhook' }> | undefined {
+  add(actions: readonly Action[], notes: string[]): EffectAction | undefined {
     for (const action of actions) {
+      if (isEffect(action)) return action;
       switch (action.type) {
         case 'send_message':
           this.#push(messageReply(action.message));
@@ -222,8 +222,6 @@ class Replies {
         case 'error':
           notes.push(`${action.code} at block ${action.block}: ${action.message}`);
           break;
-        case 'webhook':
-          return action;
         default:
           break; // Crisp-side writes (conversation data, segments, profile, resolve): nothing to send
       }

@@ -55,8 +55,8 @@ export class ActionExecutor {
 
   constructor(private readonly o: ExecutorOptions) {}
 
-  /** Carries out one action (never a webhook: the turn calls those itself). */
-  async run(action: Exclude<Action, { type: 'webhook' }>, step: string): Promise<ActionOutcome> {
+  /** Carries out one action (never an effect the runner waits on: the turn performs those, effects.ts). */
+  async run(action: Exclude<Action, { type: 'webhook' | 'search_articles' }>, step: string): Promise<ActionOutcome> {
     const { crisp, website, session } = this.o;
     const out = (status: ActionOutcome['status'], detail: string, fingerprint?: number): ActionOutcome => ({ step, type: action.type, status, detail, ...(fingerprint ? { fingerprint } : {}) });
     switch (action.type) {

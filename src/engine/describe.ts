@@ -37,6 +37,8 @@ export function actionLine(a: Exclude<Action, { type: 'send_message' }>): string
       return 'resolve the conversation';
     case 'webhook':
       return `call webhook ${a.method} ${a.url} with ${JSON.stringify(a.body)} (its answer decides what follows)`;
+    case 'search_articles':
+      return `search the helpdesk${a.locale ? ` (${a.locale})` : ''} for ${JSON.stringify(a.query)} and offer up to ${a.limit} articles`;
     case 'error':
       return `error ${a.code} at block ${a.block}: ${a.message}`;
   }
@@ -57,6 +59,8 @@ export function waitsFor(program: Program, position: Position): string {
       return `the visitor's next message (block ${ins.block})`;
     case 'webhook':
       return `the answer of the webhook at block ${ins.block}`;
+    case 'articles':
+      return `the helpdesk search at block ${ins.block}`;
     default:
       return `block ${position.block}`;
   }

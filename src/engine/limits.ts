@@ -3,12 +3,12 @@
 //
 // - Step budget: one step() runs at most DEFAULT_STEP_BUDGET instructions (scenario/run.ts); past
 //   it the runner emits an error and a handoff.
-// - Webhook chain: a turn calls at most MAX_WEBHOOKS_PER_TURN webhooks in a row (an answer may lead
+// - Webhook chain: a turn calls at most MAX_WEBHOOKS_PER_TURN webhooks (or helpdesk searches) in a row (an answer may lead
 //   to another webhook). The last answer is applied; if it leads to one more webhook, that one is
 //   not called: the conversation is handed to a human (a handoff with reason `webhook_chain`).
 // - URL allow-list: only the URLs the scenario itself names are called. Any other counts as a
 //   failed call (not made), so the scenario takes its error path.
-import { step, type Action, type Position, type Program, type StepContext, type StepResult } from '../scenario/index.js';
+import { step, type Action, type FoundArticle, type Position, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
 import type { WebhookOutcome } from './actions.js';
 import type { LoadedScenario } from './library.js';
 
@@ -29,7 +29,7 @@ export const WEBHOOK_CHAIN_HANDOFF: Extract<Action, { type: 'handoff' }> = {
  */
 export function capWebhookChain(result: StepResult, calls: number): StepResult {
   const last = result.actions.at(-1);
-  if (last?.type !== 'webhook' || calls < MAX_WEBHOOKS_PER_TURN) return result;
+  if ((last?.type !== 'webhook' && last?.type !== 'search_articles') || calls < MAX_WEBHOOKS_PER_TURN) return result;
   const position: Position = { ...result.position, handed_off: true, waiting: false };
   return { ...result, actions: [...result.actions.slice(0, -1), WEBHOOK_CHAIN_HANDOFF], position };
 }
@@ -46,6 +46,16 @@ export function refusedWebhook(url: string): WebhookOutcome {
 
 /** Feeds the answer of the turn's `calls`-th webhook to the scenario, under the chain limit. */
 export function stepWebhookAnswer(program: Program, position: Position, answer: Pick<WebhookOutcome, 'ok' | 'status' | 'data'>, context: StepContext, calls: number): StepResult {
-  const result = step(program, position, { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data }, context);
-  return capWebhookChain(result, calls);
+  const event: ScenarioEvent =
+    program.code[position.pc]?.op === 'articles'
+      ? { type: 'articles_result', articles: answer.ok ? foundArticles(answer.data) : [] }
+      : { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data };
+  return capWebhookChain(step(program, position, event, context), calls);
+}
+
+/** The articles of a helpdesk search's answer (effects.ts), as the runner takes them. */
+function foundArticles(data: unknown): FoundArticle[] {
+  const list = (data as { articles?: unknown } | null)?.articles;
+  if (!Array.isArray(list)) return [];
+  return list.filter((a): a is FoundArticle => typeof (a as FoundArticle | null)?.title === 'string' && typeof (a as FoundArticle).url === 'string');
 }

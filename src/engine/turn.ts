@@ -12,9 +12,10 @@ import type { CrispClient } from '../crisp/index.js';
 import type { Message } from '../crisp/schemas.js';
 import { initialPosition, step, type Position, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
 import { withLock, type Store } from '../store/index.js';
-import { ActionExecutor, callWebhook, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
+import { ActionExecutor, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
 import { waitsFor } from './describe.js';
-import { refusedWebhook, stepWebhookAnswer, webhookAllowed } from './limits.js';
+import { isEffect, performEffect, type EffectAction } from './effects.js';
+import { stepWebhookAnswer } from './limits.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
 import type { LoadedScenario, ScenarioLibrary } from './library.js';
 
@@ -283,17 +284,17 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
   let round = 0;
   for (;;) {
     const prefix = round === 0 ? 'a' : `w${round}.`;
-    let webhook: Extract<Action, { type: 'webhook' }> | undefined;
+    let webhook: EffectAction | undefined;
     for (const [i, action] of actions.entries()) {
-      if (action.type === 'webhook') {
-        webhook = action; // the runner stops at a webhook: it is the last action of its turn
+      if (isEffect(action)) {
+        webhook = action; // the runner stops at a webhook or a search: it is the last action of its turn
         break;
       }
       outcomes.push({ ...(await executor.run(action, `${prefix}${i}`)), follow_up: round > 0 });
     }
     if (!webhook) break;
     round++;
-    const answer = webhookAllowed(loaded, webhook.url) ? await callWebhook(webhook, webhookIdempotencyKey(draftId, `w${round}`), input.fetch) : refusedWebhook(webhook.url);
+    const answer = await performEffect(loaded, webhook, webhookIdempotencyKey(draftId, `w${round}`), { fetch: input.fetch, helpdesk: { port: crisp.helpdesk, website } });
     webhooks.push({ url: answer.url, status: answer.status, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
     const context = await stepContext(crisp, website, loaded.program, input.now ?? Date.now());
     const next = stepWebhookAnswer(loaded.program, position, answer, context, round);

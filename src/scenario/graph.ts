@@ -92,6 +92,10 @@ function exits(block: Loose): Array<[string, string]> {
       add(block.next, block.on_error === undefined ? '' : 'ok');
       add(block.on_error, 'error');
       break;
+    case 'articles':
+      add(block.next, 'articles found');
+      add(block.none, 'none');
+      break;
     default:
       add(block.next, '');
   }
@@ -115,6 +119,7 @@ const MERMAID_SHAPES: Record<string, [string, string]> = {
   condition: ['{', '}'],
   set: ['[[', ']]'],
   webhook: ['[(', ')]'],
+  articles: ['[(', ')]'],
   handoff: ['([', '])'],
   end: ['((', '))'],
 };
@@ -158,6 +163,7 @@ const COLORS: Record<string, string> = {
   condition: '#fef3c7',
   set: '#e5e7eb',
   webhook: '#fce7f3',
+  articles: '#d1fae5',
   handoff: '#ffedd5',
   end: '#dcfce7',
   missing: '#fde2e1',

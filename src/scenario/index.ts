@@ -4,4 +4,4 @@ export { Position, Scalar, Vars } from './schema.js';
 export { compileText, summarize } from './compile.js';
 export type { CompileOptions, OutMessage, Problem, Program, ProgramSummary } from './compile.js';
 export { DEFAULT_STEP_BUDGET, initialPosition, step } from './run.js';
-export type { Action, ScenarioEvent, StepContext, StepResult } from './run.js';
+export type { Action, FoundArticle, ScenarioEvent, StepContext, StepResult } from './run.js';

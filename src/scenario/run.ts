@@ -13,7 +13,15 @@ export type ScenarioEvent =
   | { type: 'visitor_text'; text: string; fingerprint?: number }
   | { type: 'choice'; value: string; fingerprint?: number }
   | { type: 'card'; index: number; fingerprint?: number }
-  | { type: 'webhook_result'; ok: boolean; status?: number; data?: unknown };
+  | { type: 'webhook_result'; ok: boolean; status?: number; data?: unknown }
+  | { type: 'articles_result'; articles: FoundArticle[] };
+
+/** A helpdesk article a search found, as an `articles` block offers it. */
+export interface FoundArticle {
+  title: string;
+  url: string;
+  description?: string;
+}
 
 export type Action =
   | { type: 'send_message'; message: OutMessage }
@@ -26,6 +34,7 @@ export type Action =
   | { type: 'handoff'; reason: string; note?: string }
   | { type: 'resolve' }
   | { type: 'webhook'; block: string; url: string; method: 'POST' | 'GET'; body: Record<string, Scalar> }
+  | { type: 'search_articles'; block: string; query: string; locale: string | null; limit: number }
   | { type: 'error'; code: 'step_budget' | 'no_clock'; message: string; block: string };
 
 export interface StepContext {
@@ -66,11 +75,15 @@ export function initialPosition(program: Program): Position {
   };
 }
 
-type Input = { kind: 'text'; text: string } | { kind: 'card'; index: number } | { kind: 'webhook'; ok: boolean; data: unknown } | null;
+type Input = { kind: 'text'; text: string } | { kind: 'card'; index: number } | { kind: 'webhook'; ok: boolean; data: unknown } | { kind: 'articles'; articles: FoundArticle[] } | null;
+
+/** The op whose answer each effect result event is; any other event is visitor input. */
+const ANSWERS: Partial<Record<ScenarioEvent['type'], Instruction['op']>> = { webhook_result: 'webhook', articles_result: 'articles' };
 
 /** One turn: resume `position` with `event`, run, return the actions and the new position. */
 export function step(program: Program, position: Position, event: ScenarioEvent, context: StepContext = {}): StepResult {
-  const fingerprint = event.type === 'webhook_result' ? undefined : event.fingerprint;
+  const answers = ANSWERS[event.type];
+  const fingerprint = answers !== undefined || !('fingerprint' in event) ? undefined : event.fingerprint;
   let pos = position;
   let restarted: StepResult['restarted'];
   let migrated: StepResult['migrated'];
@@ -78,8 +91,8 @@ export function step(program: Program, position: Position, event: ScenarioEvent,
   else {
     if (pos.handed_off) return { actions: [], position: pos, ignored: 'handed_off' };
     if (fingerprint !== undefined && fingerprint === pos.last_fingerprint) return { actions: [], position: pos, ignored: 'duplicate' };
-    // A webhook answer only means something to the program that waits for it.
-    if (event.type === 'webhook_result' && !(pos.waiting && pos.program_hash === program.hash && program.code[pos.pc]?.op === 'webhook')) {
+    // A webhook's or a search's answer only means something to the program that waits for it.
+    if (answers !== undefined && !(pos.waiting && pos.program_hash === program.hash && program.code[pos.pc]?.op === answers)) {
       return { actions: [], position: pos, ignored: 'unexpected_input' };
     }
     if (pos.program_hash !== program.hash || pos.scenario !== program.scenario) {
@@ -118,6 +131,8 @@ function inputOf(event: ScenarioEvent): Input {
       return { kind: 'card', index: event.index };
     case 'webhook_result':
       return { kind: 'webhook', ok: event.ok, data: event.data };
+    case 'articles_result':
+      return { kind: 'articles', articles: event.articles };
   }
 }
 
@@ -130,6 +145,8 @@ class Turn {
   private handedOff: boolean;
   private ended: boolean;
   private steps = 0;
+  /** The visitor's words this turn, for an articles block without a query of its own. */
+  private said = '';
   private readonly code: Instruction[];
 
   constructor(
@@ -162,12 +179,13 @@ class Turn {
   /** Returns true if the event was not what the scenario waits for (and nothing ran). */
   run(input: Input): boolean {
     let fresh = input;
+    if (input?.kind === 'text') this.said = input.text;
     if (this.waiting) {
       const ins = this.code[this.pc]!;
       this.steps++;
       switch (ins.op) {
         case 'choice': {
-          if (fresh === null || fresh.kind === 'webhook') return true;
+          if (fresh === null || fresh.kind === 'webhook' || fresh.kind === 'articles') return true;
           const picked = pick(ins, fresh);
           if (picked !== undefined) {
             if (ins.save !== null) this.set(ins.save, ins.values[picked]!);
@@ -202,6 +220,14 @@ class Turn {
           this.pc = fresh.ok ? ins.next : ins.on_error;
           fresh = null;
           break;
+        case 'articles': {
+          if (fresh?.kind !== 'articles') return true;
+          const found = fresh.articles.slice(0, ins.limit);
+          if (found.length > 0) this.send(articlesMessage(ins, found));
+          this.pc = found.length > 0 ? ins.next : ins.none;
+          fresh = null;
+          break;
+        }
         default:
           break; // not a waiting instruction: run it
       }
@@ -259,6 +285,16 @@ class Turn {
           this.actions.push({ type: 'webhook', block: ins.block, url: ins.url, method: ins.method, body: ins.body === null ? { ...this.vars } : this.values(ins.body) });
           this.waiting = true;
           return;
+        case 'articles': {
+          const query = (ins.query === null ? this.said : render(ins.query, this.vars)).slice(0, MAX_INPUT).trim();
+          if (query === '') {
+            this.pc = ins.none; // nothing to search for: nothing can match
+            break;
+          }
+          this.actions.push({ type: 'search_articles', block: ins.block, query, locale: ins.locale, limit: ins.limit });
+          this.waiting = true;
+          return;
+        }
         case 'handoff':
           if (ins.message !== null) this.send(ins.message);
           if (ins.assign !== null) this.actions.push({ type: 'assign', ...ins.assign });
@@ -324,6 +360,14 @@ class Turn {
 }
 
 // ---------------------------------------------------------------- matching and checks
+
+/** The articles a search found, as link buttons (a picker) or a carousel of cards. */
+function articlesMessage(ins: Extract<Instruction, { op: 'articles' }>, found: FoundArticle[]): OutMessage {
+  if (ins.display === 'carousel') {
+    return { type: 'carousel', text: ins.text, cards: found.map((a) => ({ title: a.title, url: a.url, button: 'Read', ...(a.description ? { description: a.description } : {}) })) };
+  }
+  return { type: 'picker', id: ins.block, text: ins.text, choices: found.map((a) => ({ value: a.url, label: a.title, url: a.url })) };
+}
 
 function pick(ins: Extract<Instruction, { op: 'choice' }>, input: { kind: 'text'; text: string } | { kind: 'card'; index: number }): number | undefined {
   if (input.kind === 'card') return Number.isInteger(input.index) && input.index >= 0 && input.index < ins.targets.length ? input.index : undefined;

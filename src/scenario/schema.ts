@@ -227,6 +227,19 @@ export const WebhookBlock = shaped('{"type": "webhook", "url": "https://booking.
   })
   .describe('Calls an allow-listed URL, maps the answer into variables, goes to next.');
 
+export const ArticlesBlock = shaped('{"type": "articles", "text": "These articles may help:", "next": "more", "none": "human"}', {
+    type: z.literal('articles'),
+    query: Text.optional().describe("what to search the helpdesk for; {{name}} inserts a variable; default: the visitor's last message"),
+    text: Text.optional().describe('the caption above the articles (default "These articles may help:")'),
+    limit: z.number().int().min(1).max(5).optional().describe('most articles offered (default 3)'),
+    locale: z.string().regex(/^[a-z]{2}(?:-[a-z]{2})?$/, 'a helpdesk locale like "en" or "pt-br"').optional().describe("the helpdesk locale (default: the helpdesk's first)"),
+    display: z.enum(['buttons', 'carousel']).optional().describe('link buttons (default) or carousel cards'),
+    next: Next.describe('where to go after offering the articles'),
+    none: Next.describe('where to go when no article matches'),
+    comment: Comment,
+  })
+  .describe("Searches the Crisp Helpdesk with the visitor's words, offers the best articles as links, goes to next; none when nothing matches.");
+
 export const HandoffBlock = shaped('{"type": "handoff", "text": "A human will answer shortly."}', {
     type: z.literal('handoff'),
     text: Text.optional().describe('said to the visitor before the bot goes silent'),
@@ -250,8 +263,8 @@ export const EndBlock = shaped('{"type": "end", "resolve": true}', {
   })
   .describe("Ends the scenario; the visitor's next message starts it again.");
 
-export const BLOCK_TYPES = ['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'handoff', 'end'] as const;
-export const Block = z.discriminatedUnion('type', [MessageBlock, ChoiceBlock, AskBlock, MatchBlock, ConditionBlock, SetBlock, WebhookBlock, HandoffBlock, EndBlock], {
+export const BLOCK_TYPES = ['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'articles', 'handoff', 'end'] as const;
+export const Block = z.discriminatedUnion('type', [MessageBlock, ChoiceBlock, AskBlock, MatchBlock, ConditionBlock, SetBlock, WebhookBlock, ArticlesBlock, HandoffBlock, EndBlock], {
   error: (issue) => {
     const input: unknown = issue.input;
     if (typeof input !== 'object' || input === null || Array.isArray(input)) return `a block is an object with a "type", like {"type": "message", "text": "Hello!"}; got ${kindOf(input)}`;
@@ -268,6 +281,7 @@ export type MatchBlock = z.infer<typeof MatchBlock>;
 export type ConditionBlock = z.infer<typeof ConditionBlock>;
 export type SetBlock = z.infer<typeof SetBlock>;
 export type WebhookBlock = z.infer<typeof WebhookBlock>;
+export type ArticlesBlock = z.infer<typeof ArticlesBlock>;
 export type HandoffBlock = z.infer<typeof HandoffBlock>;
 export type EndBlock = z.infer<typeof EndBlock>;
 
@@ -298,7 +312,7 @@ export type Scenario = z.infer<typeof Scenario>;
 /**
  * A conversation's saved place in a scenario: plain JSON that stores keep verbatim. `pc` indexes
  * the program's instruction array directly; `block` names the same instruction (for migrations and
- * display). `waiting`: the instruction at `pc` waits for the visitor (or a webhook answer).
+ * display). `waiting`: the instruction at `pc` waits for the visitor (or a webhook or helpdesk answer).
  */
 export const Position = z.object({
   scenario: z.string(),

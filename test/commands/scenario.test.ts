@@ -74,7 +74,7 @@ describe('scenario validate', () => {
   it('--json prints the problems and the summary as JSON', async () => {
     const { code, stdout } = await run(['validate', '--json', `${SCENARIOS}gdpr.json`]);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ ok: true, problems: [], summary: { scenario: 'gdpr', blocks: 5, waiting_points: ['route', 'more'] } });
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, problems: [], summary: { scenario: 'gdpr', blocks: 5, waiting_points: ['route', 'gdpr_answer', 'more'] } });
   });
 });
 
@@ -125,6 +125,36 @@ describe('scenario compile and schema', () => {
 });
 
 describe('scenario chat', () => {
+  it('answers a GDPR question from a local helpdesk file (--helpdesk), and hands off when nothing matches', async () => {
+    const helpdesk = file('helpdesk.json', [
+      { title: 'GDPR and our Data Processing Agreement', url: 'https://help.example.com/en/article/gdpr/', content: 'How we process personal data under the GDPR, and how to sign the DPA.', locale: 'en' },
+      { title: 'Refund policy', url: 'https://help.example.com/en/article/refunds/', content: 'Money back within 30 days.', locale: 'en' },
+      { title: 'RGPD', url: 'https://help.example.com/fr/article/rgpd/', content: 'Le RGPD et le DPA.', locale: 'fr' },
+    ]);
+    const found = await run(['chat', `${SCENARIOS}gdpr.json`, '--helpdesk', helpdesk], ['Where do I sign the GDPR DPA?', '1']);
+    expect(found.stdout).toContain(
+      [
+        '  · helpdesk search "Where do I sign the GDPR DPA?"',
+        '  · 1 article found',
+        'bot: Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):',
+        '  [GDPR and our Data Processing Agreement] https://help.example.com/en/article/gdpr/',
+        'bot: Did that answer your question?',
+      ].join('\n'),
+    );
+    expect(found.stdout).toContain('bot: Glad to help!');
+    const none = await run(['chat', `${SCENARIOS}gdpr.json`, '--helpdesk', helpdesk], ['is my privacy respected on Mars?']);
+    expect(none.stdout).toContain('  · 0 articles found\nbot: Let me get someone from the team for you.');
+    const without = await run(['chat', `${SCENARIOS}gdpr.json`], ['GDPR?']);
+    expect(without.stdout).toContain('  · 0 articles found (no --helpdesk FILE given)');
+  });
+
+  it('refuses a helpdesk file that is not a list of articles, naming the field', async () => {
+    const bad = file('bad-helpdesk.json', [{ title: 'No url' }]);
+    const { code, stderr } = await run(['chat', `${SCENARIOS}gdpr.json`, '--helpdesk', bad], []);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/--helpdesk .*bad-helpdesk\.json: 0\.url: /);
+  });
+
   it('plays the visitor: buttons by number, bot messages and actions printed', async () => {
     const { code, stdout } = await run(['chat', `${SCENARIOS}cancel-account.json`], ['I want to cancel my account', '3', '1']);
     expect(code).toBe(0);

@@ -245,6 +245,38 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   });
 });
 
+describe('an articles block on the converse API', () => {
+  const docs = JSON.stringify({
+    name: 'docs',
+    version: 1,
+    start: 'route',
+    blocks: {
+      route: { type: 'match', rules: [{ contains: 'refund', next: 'find' }], otherwise: 'route_again' },
+      route_again: { type: 'message', text: 'Ask me about refunds.', next: 'route' },
+      find: { type: 'articles', next: 'route', none: 'nothing' },
+      nothing: { type: 'message', text: 'No article for that.', next: 'route' },
+    },
+  });
+
+  it('without a helpdesk, takes the none path and logs why', async () => {
+    h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([{ file: 'docs.json', source: docs }]), service: { scenario: 'docs' } });
+    const id = fresh();
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'a refund please' });
+    await receiver.waitFor(() => receiver.of(id).length === 1);
+    expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'No article for that.' }]);
+    expect(h.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('helpdesk search: no Crisp helpdesk here'))).toBe(true);
+  });
+
+  it('with a helpdesk, offers what it found as link buttons', async () => {
+    const port = { search: (_website: string, question: string) => Promise.resolve({ articles: question.includes('refund') ? [{ title: 'Refund policy', url: 'https://help.example.com/en/article/refund-policy/' }] : [] }) };
+    h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([{ file: 'docs.json', source: docs }]), service: { scenario: 'docs', helpdesk: { port, website: 'site' } } });
+    const id = fresh();
+    await h.service.accept({ conversationId: id, eventType: 'message', text: 'a refund please' });
+    await receiver.waitFor(() => receiver.of(id).length === 1);
+    expect(receiver.of(id)[0]).toMatchObject({ type: 'choice', text: 'These articles may help:', buttons: [{ type: 'link', text: 'Refund policy', url: 'https://help.example.com/en/article/refund-policy/' }] });
+  });
+});
+
 describe('inactivity timeout', () => {
   it('ends an idle session with an `end` reply (reason inactivity, replyTo null); activity keeps it alive; the next message starts anew', async () => {
     h = await startConverseHarness({ receiver, service: { idleMs: 500 } });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
+import type { CrispClient } from '../../src/crisp/index.js';
 import type { Message } from '../../src/crisp/schemas.js';
 import { scenarioLibraryFromTexts, type ScenarioLibrary } from '../../src/engine/library.js';
 import { MAX_WEBHOOKS_PER_TURN } from '../../src/engine/limits.js';
@@ -45,6 +46,7 @@ function equivalenceScenario(origin: string): { file: string; source: string } {
           { contains: 'human', next: 'human' },
           { contains: 'email', next: 'ask_email' },
           { contains: 'plans', next: 'plans' },
+          { contains: 'help with', next: 'docs' },
         ],
         otherwise: 'hello',
       },
@@ -64,6 +66,8 @@ function equivalenceScenario(origin: string): { file: string; source: string } {
         save: 'plan',
       },
       picked: { type: 'message', text: 'You picked {{plan}}.', next: 'route' },
+      docs: { type: 'articles', text: 'These may help:', limit: 2, next: 'route', none: 'no_docs' },
+      no_docs: { type: 'message', text: 'No article answers that.', next: 'route' },
     },
   };
   return { file: 'equivalence.json', source: JSON.stringify(scenario) };
@@ -83,6 +87,10 @@ const CASES: Array<{ name: string; inputs: string[]; expected: string[] }> = [
     expected: ['text:Your email?', 'text:That is not an email.', 'text:Thanks, ada@example.com.'],
   },
   { name: 'a carousel choice', inputs: ['show plans', 'Pro'], expected: ['carousel:Pick a plan[Basic|Pro]', 'text:You picked pro.'] },
+  // The helpdesk is the sandbox's seeded one: the MCP tools and the autopilot read it through their
+  // Crisp client, the converse API through the serve process's.
+  { name: 'helpdesk articles that match', inputs: ['help with getting my money back'], expected: ['choice:These may help:[Refund policy]'] },
+  { name: 'helpdesk articles, none matching', inputs: ['help with quantum pizza ovens'], expected: ['text:No article answers that.'] },
 ];
 
 /** A Crisp thread's bot messages, one line each. */
@@ -124,6 +132,7 @@ describe('one scenario, three channels, the same bot messages', () => {
   let botStore: MemoryStore;
   let bot: InProcessBot;
   let converse: ConverseHarness;
+  let helpdeskClient: CrispClient;
   let calls = 0;
 
   beforeAll(async () => {
@@ -155,13 +164,15 @@ describe('one scenario, three channels, the same bot messages', () => {
     botStore = new MemoryStore();
     bot = await startTestBot(botSandbox, { events: 'hooks', store: botStore, port, scenario: library.require('equivalence'), guardrails: { replyBudget: { max: 100, windowMs: 60_000 } } });
 
-    converse = await startConverseHarness({ library, service: { scenario: 'equivalence' }, http: {} });
+    helpdeskClient = clientFor(mcpSandbox);
+    converse = await startConverseHarness({ library, service: { scenario: 'equivalence', helpdesk: { port: helpdeskClient.helpdesk, website: mcpSandbox.websiteId } }, http: {} });
   });
 
   afterAll(async () => {
     await agent?.close();
     await bot?.stop();
     await converse?.close();
+    await helpdeskClient?.close();
     await mcpSandbox?.close();
     await botSandbox?.close();
     await new Promise((resolve) => hook?.close(resolve));

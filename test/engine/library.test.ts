@@ -27,7 +27,7 @@ describe('loadScenarioLibrary', () => {
     expect(s.file).toBe(join(SCENARIOS_DIR, 'gdpr.json'));
     expect(s.source).toBe(gdpr);
     expect(s.description).toMatch(/^A question about GDPR/);
-    expect(s.summary).toMatchObject({ scenario: 'gdpr', start: 'route', waiting_points: ['route', 'more'] });
+    expect(s.summary).toMatchObject({ scenario: 'gdpr', start: 'route', waiting_points: ['route', 'gdpr_answer', 'more'] });
     expect(s.program.code.length).toBe(s.summary.instructions);
     expect(s.warnings).toEqual([]);
     expect(library.list().map((x) => x.name)).toEqual(library.names());

@@ -44,6 +44,11 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     expect(first.draft).toMatchObject({ base_version: 0, base_visitor_fingerprint: v.thread(session).at(-1)!.fingerprint, events: [{ type: 'start', text: 'I have a GDPR question' }] });
     const posted = await postDraft({ crisp, store, library, draftId: first.id! });
     expect(posted).toMatchObject({ version: 1, replayed: false, held: false, position: { block: 'more', waiting: true } });
+    // The articles block searched the sandbox's helpdesk and offered what it found as link buttons.
+    expect(first.draft.actions).toEqual([{ type: 'search_articles', block: 'gdpr_answer', query: 'I have a GDPR question', locale: null, limit: 2 }]);
+    expect(posted.webhooks).toEqual([{ url: 'helpdesk:search', status: null, ok: true }]);
+    const offered = v.thread(session).find((m) => m.type === 'picker' && (m.content as { id?: string }).id === 'gdpr_answer');
+    expect((offered?.content as { choices: unknown[] }).choices[0]).toMatchObject({ label: 'GDPR and our Data Processing Agreement', action: { type: 'link', target: expect.stringMatching(/^https?:\/\/.+gdpr-data-processing/) } });
 
     const other = new SqliteStore(join(dir, 'state.db'));
     try {
@@ -67,7 +72,8 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     const [a, b] = await Promise.all([postDraft({ crisp, store, library, draftId: id! }), postDraft({ crisp, store, library, draftId: id! })]);
     expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
     expect(a.outcomes).toEqual(b.outcomes);
-    expect(v.thread(session).slice(before).map((m) => m.fingerprint)).toEqual([derivedFingerprint(id!, 'a0'), derivedFingerprint(id!, 'a1')]);
+    // The messages follow the helpdesk search's answer: steps w1.0 and w1.1.
+    expect(v.thread(session).slice(before).map((m) => m.fingerprint)).toEqual([derivedFingerprint(id!, 'w1.0'), derivedFingerprint(id!, 'w1.1')]);
   });
 
   it('feeds every visitor message since the last turn, in order', async () => {

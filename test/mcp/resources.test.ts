@@ -46,7 +46,7 @@ describe('scenario resources', () => {
     expect(content.mimeType).toBe('application/json');
     const list = JSON.parse(content.text) as Array<{ name: string; uri: string; waiting_points: string[] }>;
     expect(list.map((s) => s.name)).toEqual(['booking', 'cancel-account', 'gdpr', 'handoff', 'newsletter', 'weekend-support']);
-    expect(list.find((s) => s.name === 'gdpr')).toMatchObject({ uri: 'crisp://scenarios/gdpr', waiting_points: ['route', 'more'] });
+    expect(list.find((s) => s.name === 'gdpr')).toMatchObject({ uri: 'crisp://scenarios/gdpr', waiting_points: ['route', 'gdpr_answer', 'more'] });
   });
 
   it('crisp://scenarios/{name} holds the source and the compiled summary; an unknown name lists the valid ones', async () => {

@@ -76,19 +76,21 @@ describe('weekend-support: support closed on weekends (business hours in a time 
   });
 });
 
-describe('gdpr: a GDPR question gets the article and the DPA link', () => {
+describe('gdpr: a GDPR question gets the helpdesk articles that answer it', () => {
   const p = load('gdpr');
+  const found = [
+    { title: 'GDPR and our Data Processing Agreement', url: 'https://help.example.com/en/article/gdpr-data-processing/' },
+    { title: 'Cancel your subscription', url: 'https://help.example.com/en/article/cancel-subscription/' },
+  ];
+  const search = (query: string): Action => ({ type: 'search_articles', block: 'gdpr_answer', query, locale: null, limit: 2 });
   const answer: Action[] = [
     {
       type: 'send_message',
       message: {
         type: 'picker',
         id: 'gdpr_answer',
-        text: 'Everything about GDPR at Crisp is in our article, and you can sign our Data Processing Agreement (DPA) online:',
-        choices: [
-          { value: 'Read the GDPR article', label: 'Read the GDPR article', url: 'https://help.crisp.chat/en/article/whats-crisp-eu-gdpr-compliance-status-nhv54c/' },
-          { value: 'Sign the DPA', label: 'Sign the DPA', url: 'https://crisp.chat/en/legal/dpa/' },
-        ],
+        text: 'Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):',
+        choices: found.map((a) => ({ value: a.url, label: a.title, url: a.url })),
       },
     },
     {
@@ -105,18 +107,28 @@ describe('gdpr: a GDPR question gets the article and the DPA link', () => {
     },
   ];
 
-  it('answers and resolves when the visitor is satisfied', () => {
+  it('searches the helpdesk with the question, offers what it found, and resolves when the visitor is satisfied', () => {
     converse(p, [
-      [{ type: 'start', text: 'Are you GDPR compliant?' }, answer],
+      [{ type: 'start', text: 'Are you GDPR compliant?' }, [search('Are you GDPR compliant?')]],
+      [{ type: 'articles_result', articles: [...found, { title: 'A third one', url: 'https://help.example.com/en/article/third/' }] }, answer],
       [{ type: 'choice', value: 'Yes, thanks' }, [say('Glad to help!'), { type: 'resolve' }]],
     ]);
   });
 
   it('hands off with the question when it was not enough', () => {
     converse(p, [
-      [{ type: 'start', text: 'Where do I sign the DPA?' }, answer],
+      [{ type: 'start', text: 'Where do I sign the DPA?' }, [search('Where do I sign the DPA?')]],
+      [{ type: 'articles_result', articles: found }, answer],
       [{ type: 'choice', value: 'no' }, [say('Let me get someone from the team for you.'), { type: 'handoff', reason: 'gdpr_followup', note: 'The bot could not answer: Where do I sign the DPA?' }]],
     ]);
+  });
+
+  it('hands off when the helpdesk has no article for the question', () => {
+    const end = converse(p, [
+      [{ type: 'start', text: 'Is my privacy safe on the moon?' }, [search('Is my privacy safe on the moon?')]],
+      [{ type: 'articles_result', articles: [] }, [say('Let me get someone from the team for you.'), { type: 'handoff', reason: 'gdpr_followup', note: 'The bot could not answer: Is my privacy safe on the moon?' }]],
+    ]);
+    expect(end.handed_off).toBe(true);
   });
 
   it('anything else goes to a human', () => {
@@ -291,6 +303,11 @@ function inputsAt(p: Program, position: Position): ScenarioEvent[] {
       return [
         { type: 'webhook_result', ok: true, data: { booking: { id: 'B1', slot: 'soon' } } },
         { type: 'webhook_result', ok: false },
+      ];
+    case 'articles':
+      return [
+        { type: 'articles_result', articles: [{ title: 'An article', url: 'https://help.example.com/en/article/an-article/' }] },
+        { type: 'articles_result', articles: [] },
       ];
     default:
       return [];

@@ -38,7 +38,8 @@ describe('scenarioGraph', () => {
     expect(graph.edges).toEqual([
       { from: 'route', to: 'gdpr_answer', label: 'contains gdpr, rgpd, dpa, data processing, data protection, privacy' },
       { from: 'route', to: 'human', label: 'otherwise' },
-      { from: 'gdpr_answer', to: 'more', label: '' },
+      { from: 'gdpr_answer', to: 'more', label: 'articles found' },
+      { from: 'gdpr_answer', to: 'human', label: 'none' },
       { from: 'more', to: 'done', label: 'Yes, thanks' },
       { from: 'more', to: 'human', label: 'No, I need a human' },
       { from: 'more', to: 'human', label: 'any other answer' },

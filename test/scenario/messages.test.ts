@@ -34,7 +34,7 @@ describe('validator messages say what they want', () => {
   });
 
   it('a block without a known type names the types', () => {
-    const types = 'message, choice, ask, match, condition, set, webhook, handoff, end';
+    const types = 'message, choice, ask, match, condition, set, webhook, articles, handoff, end';
     expect(errors(scenario({ a: { text: 'Hi' } }))).toEqual([['blocks.a.type', `a block needs "type": one of ${types}`]]);
     expect(errors(scenario({ a: { type: 'say', text: 'Hi' } }))).toEqual([['blocks.a.type', `unknown block type "say": the types are ${types}`]]);
   });

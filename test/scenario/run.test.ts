@@ -390,6 +390,65 @@ describe('webhook', () => {
   });
 });
 
+describe('articles', () => {
+  const found = [
+    { title: 'Refund policy', url: 'https://help.example.com/en/article/refund-policy/' },
+    { title: 'Invoices and VAT', url: 'https://help.example.com/en/article/invoices/' },
+    { title: 'Cancel your subscription', url: 'https://help.example.com/en/article/cancel/' },
+  ];
+  const p = program({
+    route: { type: 'match', rules: [{ contains: 'money', next: 'docs' }, { contains: 'topic', next: 'topic' }], otherwise: 'cards', save: 'question' },
+    docs: { type: 'articles', limit: 2, next: 'more', none: 'human' },
+    topic: { type: 'set', vars: { subject: 'invoices' }, next: 'templated' },
+    templated: { type: 'articles', query: 'about {{subject}}', locale: 'fr', text: 'Voici :', next: 'more', none: 'human' },
+    cards: { type: 'articles', display: 'carousel', next: 'more', none: 'human' },
+    more: { type: 'choice', text: 'Better?', choices: [{ label: 'Yes', next: 'bye' }], fallback: 'human' },
+    bye: { type: 'end' },
+    human: { type: 'handoff', reason: 'no_article' },
+  });
+
+  it("searches with the visitor's message, waits, then offers at most `limit` articles as link buttons and goes to next", () => {
+    const { turns, position } = play(p, [{ type: 'start', text: 'I want my money back' }, { type: 'articles_result', articles: found }]);
+    expect(turns[0]).toEqual([{ type: 'search_articles', block: 'docs', query: 'I want my money back', locale: null, limit: 2 }]);
+    expect(turns[1]).toEqual([
+      { type: 'send_message', message: { type: 'picker', id: 'docs', text: 'These articles may help:', choices: found.slice(0, 2).map((a) => ({ value: a.url, label: a.title, url: a.url })) } },
+      { type: 'send_message', message: { type: 'picker', id: 'more', text: 'Better?', choices: [{ value: 'Yes', label: 'Yes' }] } },
+    ]);
+    expect(position).toMatchObject({ block: 'more', waiting: true });
+  });
+
+  it('goes to none when nothing matched', () => {
+    const { turns, position } = play(p, [{ type: 'start', text: 'money?' }, { type: 'articles_result', articles: [] }]);
+    expect(turns[1]).toEqual([{ type: 'handoff', reason: 'no_article' }]);
+    expect(position.handed_off).toBe(true);
+  });
+
+  it('fills a query template from variables, with the locale and caption given', () => {
+    const { turns } = play(p, [{ type: 'start', text: 'a topic' }, { type: 'articles_result', articles: found.slice(0, 1) }]);
+    expect(turns[0]).toEqual([{ type: 'search_articles', block: 'templated', query: 'about invoices', locale: 'fr', limit: 3 }]);
+    expect(turns[1]![0]).toMatchObject({ type: 'send_message', message: { type: 'picker', text: 'Voici :' } });
+  });
+
+  it('can offer the articles as a carousel of link cards', () => {
+    const { turns } = play(p, [{ type: 'start', text: 'how do I export' }, { type: 'articles_result', articles: found.slice(0, 1) }]);
+    expect(turns[1]![0]).toEqual({ type: 'send_message', message: { type: 'carousel', text: 'These articles may help:', cards: [{ title: 'Refund policy', url: found[0]!.url, button: 'Read' }] } });
+  });
+
+  it('with nothing to search for (no words this turn), goes to none without a search', () => {
+    const q = program({ choose: { type: 'choice', text: 'Go?', choices: [{ label: 'Go', next: 'docs' }] }, docs: { type: 'articles', query: '{{unset}}', next: 'bye', none: 'bye' }, bye: { type: 'end', text: 'Bye' } });
+    const { turns } = play(q, [{ type: 'start' }, { type: 'choice', value: 'Go' }]);
+    expect(turns[1]).toEqual([{ type: 'send_message', message: { type: 'text', text: 'Bye' } }]);
+  });
+
+  it('ignores a search answer nobody waits for, and visitor text while the search is pending', () => {
+    const fresh = initialPosition(p);
+    expect(step(p, fresh, { type: 'articles_result', articles: found })).toEqual({ actions: [], position: fresh, ignored: 'unexpected_input' });
+    const waiting = play(p, [{ type: 'start', text: 'money' }]).position;
+    expect(step(p, waiting, { type: 'webhook_result', ok: true, data: {} })).toMatchObject({ actions: [], ignored: 'unexpected_input' });
+    expect(step(p, waiting, text('hello?'))).toMatchObject({ actions: [], ignored: 'unexpected_input' });
+  });
+});
+
 describe('handoff', () => {
   const p = program({
     route: { type: 'match', rules: [{ contains: 'billing', next: 'billing' }], otherwise: 'anyone' },

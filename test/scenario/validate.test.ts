@@ -92,6 +92,30 @@ describe('graph errors carry the block path', () => {
     expect(found).toEqual([['blocks.a', expect.stringMatching(/loop a → a/)]]);
   });
 
+  it('an articles block: its targets, its limit and its locale, each at its path; a loop through it alone never waits', () => {
+    const found = errors(
+      scenario({
+        a: { type: 'match', rules: [{ contains: 'x', next: 'docs' }], otherwise: 'loop' },
+        docs: { type: 'articles', limit: 9, locale: 'English', next: 'a', none: 'nowhere' },
+        loop: { type: 'articles', next: 'loop', none: 'a' },
+      }),
+    );
+    expect(found).toEqual([
+      ['blocks.docs.limit', expect.stringMatching(/<=5/)],
+      ['blocks.docs.locale', 'a helpdesk locale like "en" or "pt-br"'],
+    ]);
+    expect(errors(scenario({ a: { type: 'match', rules: [{ contains: 'x', next: 'docs' }], otherwise: 'loop' }, docs: { type: 'articles', next: 'a', none: 'nowhere' }, loop: { type: 'articles', next: 'loop', none: 'a' } }))).toEqual([
+      ['blocks.docs.none', 'unknown block "nowhere"'],
+      ['blocks.loop', expect.stringMatching(/loop loop → loop/)],
+    ]);
+    expect(errors(scenario({ a: { type: 'articles', none: 'a' } }))).toEqual([['blocks.a.next', expect.stringMatching(/^required/)]]);
+  });
+
+  it('an articles query reading a variable nobody sets is a warning', () => {
+    const result = compile(scenario({ a: { type: 'articles', query: '{{topic}}', next: 'b', none: 'b' }, b: { type: 'end' } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([['blocks.a.query', '{{topic}} is never set by this scenario (it shows as "")']]);
+  });
+
   it('a loop through a choice, ask or match is fine', () => {
     const result = compile(
       scenario({
@@ -219,6 +243,6 @@ describe('JSON Schema', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(schema.required).toEqual(['name', 'version', 'start', 'blocks']);
     const types = schema.properties.blocks?.additionalProperties?.oneOf?.map((b) => b.properties.type.const);
-    expect(types).toEqual(['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'handoff', 'end']);
+    expect(types).toEqual(['message', 'choice', 'ask', 'match', 'condition', 'set', 'webhook', 'articles', 'handoff', 'end']);
   });
 });

@@ -94,6 +94,22 @@ describe('crisp-mcp serve --http with the converse API (child processes, SQLite 
   }, 25_000);
 });
 
+describe("crisp-mcp serve --http converse: an articles block searches the helpdesk through the serve process's Crisp client", () => {
+  it('the gdpr example offers the sandbox helpdesk article on GDPR as a link button', async () => {
+    receiver.behaviour = () => 200;
+    const child = await spawnHttpCli(['--port', '0', '--sandbox', '--scenarios', SHIPPED_SCENARIOS_DIR, '--store', 'memory'], env({ CRISP_MCP_CONVERSE_SCENARIO: 'gdpr' }));
+    children.push(child);
+    expect((await converse(child, { conversationId: 'gdpr-1', eventType: 'message', text: 'Are you GDPR compliant?' })).status).toBe(202);
+    await receiver.waitFor(() => receiver.of('gdpr-1').length === 2, 10_000, 'the gdpr replies');
+    const [articles, question] = receiver.of('gdpr-1');
+    expect(articles).toMatchObject({ type: 'choice', text: 'Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):' });
+    expect((articles!.buttons as unknown[])[0]).toMatchObject({ type: 'link', text: 'GDPR and our Data Processing Agreement', url: expect.stringMatching(/\/en\/article\/gdpr-data-processing\/$/) });
+    expect(question).toMatchObject({ type: 'choice', text: 'Did that answer your question?' });
+    child.child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+  }, 20_000);
+});
+
 describe('crisp-mcp serve --http converse: an accepted event survives SIGKILL (child processes, SQLite file)', () => {
   it('SIGKILL right after the 202s: the next process runs every accepted event once, in order; a retried messageId stays a no-op', async () => {
     const first = await serve({}, 'inbox.db');

@@ -11,7 +11,7 @@ import type { Sandbox } from '../../src/sandbox/server.js';
 
 const TOKEN = 'hooks-route-token-0123456789abcdef';
 const SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
-const GDPR_ANSWER = 'Everything about GDPR at Crisp is in our article, and you can sign our Data Processing Agreement (DPA) online:';
+const GDPR_ANSWER = 'Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):';
 const GDPR_CHOICE = 'Did that answer your question?';
 const GDPR_HANDOFF = 'Let me get someone from the team for you.';
 

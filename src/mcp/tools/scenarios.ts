@@ -83,9 +83,10 @@ export const draftScenarioReply = defineTool({
 /** --send-mode confirm: the user's yes to this draft, or a refusal; never a silent send. */
 function confirmPost(id: string, draft: TurnDraft, call: CallContext): boolean {
   const sends = draft.actions.flatMap((a) => (a.type === 'send_message' ? [messageText(a.message)] : []));
-  const calls = draft.actions.some((a) => a.type === 'webhook');
-  if (sends.length === 0 && !calls) return false;
-  const body = [...sends, ...(calls ? ['(then a webhook call, whose answer may add messages)'] : [])].join('\n---\n');
+  const effect = draft.actions.find((a) => a.type === 'webhook' || a.type === 'search_articles');
+  if (sends.length === 0 && !effect) return false;
+  const then = effect?.type === 'webhook' ? '(then a webhook call, whose answer may add messages)' : '(then a helpdesk search, whose articles are offered as links)';
+  const body = [...sends, ...(effect ? [then] : [])].join('\n---\n');
   return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (draft ${id})?\n\n${truncate(body, 2_000)}`, {
     declined: 'Not posted: the user declined this draft. Do not post it again; ask them what to change, or reply with send_message.',
     cannotAsk: 'Not posted: this server runs with --send-mode confirm and your client cannot ask the user (no elicitation support). Ask the operator to restart with --send-mode post or note.',

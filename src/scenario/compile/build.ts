@@ -137,6 +137,7 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
   else if (b.type === 'set') {
     for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(id, `${map}.${k}`, v, sets, out);
   } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(id, `body.${k}`, v, sets, out);
+  else if (b.type === 'articles') templates(id, 'query', b.query, sets, out);
   else if (b.type === 'condition') {
     conditions(b.when).forEach((c, i) => {
       if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });

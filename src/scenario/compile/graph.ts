@@ -44,6 +44,9 @@ export function pushTargets(block: Block, numbers: ReadonlyMap<string, number>, 
       out.push(numbers.get(block.next) ?? -1);
       if (block.on_error !== undefined) out.push(numbers.get(block.on_error) ?? -1);
       return;
+    case 'articles':
+      out.push(numbers.get(block.next) ?? -1, numbers.get(block.none) ?? -1);
+      return;
     case 'handoff':
     case 'end':
       return;
@@ -67,6 +70,8 @@ export function edgesOf(id: string, block: Block): Array<[target: string, path: 
       return [edge(block.then, 'then'), edge(block.else, 'else')];
     case 'webhook':
       return [edge(block.next, 'next'), ...(block.on_error === undefined ? [] : [edge(block.on_error, 'on_error')])];
+    case 'articles':
+      return [edge(block.next, 'next'), edge(block.none, 'none')];
     case 'handoff':
     case 'end':
       return [];

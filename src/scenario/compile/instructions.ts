@@ -70,6 +70,18 @@ export function instruction(id: string, b: Block, to: Int32Array, e: number, end
         on_error: b.on_error === undefined ? next : to[e + 1]!,
       };
     }
+    case 'articles':
+      return {
+        op: 'articles',
+        block: id,
+        query: b.query ?? null,
+        text: b.text ?? 'These articles may help:',
+        limit: b.limit ?? 3,
+        locale: b.locale ?? null,
+        display: b.display ?? 'buttons',
+        next: to[e]!,
+        none: to[e + 1]!,
+      };
     case 'handoff':
       return {
         op: 'handoff',

@@ -52,12 +52,13 @@ export type Instruction =
       next: number;
     }
   | { op: 'webhook'; block: string; url: string; method: 'POST' | 'GET'; body: Record<string, Scalar> | null; map: Array<[string, string[]]>; next: number; on_error: number }
+  | { op: 'articles'; block: string; query: string | null; text: string; limit: number; locale: string | null; display: 'buttons' | 'carousel'; next: number; none: number }
   | { op: 'handoff'; block: string; message: OutMessage | null; assign: { user_id?: string; email?: string } | null; unassign: boolean; note: string | null; reason: string }
   | { op: 'end'; block: string; message: OutMessage | null; resolve: boolean };
 
 export type Op = Instruction['op'];
-/** Ops that end a turn waiting: for the visitor (choice, ask, match) or for a webhook's answer. */
-export const WAITING_OPS: ReadonlySet<Op> = new Set(['choice', 'ask', 'match', 'webhook']);
+/** Ops that end a turn waiting: for the visitor (choice, ask, match), a webhook's answer or a helpdesk search's. */
+export const WAITING_OPS: ReadonlySet<Op> = new Set(['choice', 'ask', 'match', 'webhook', 'articles']);
 
 export interface Program {
   scenario: string;
