@@ -380,7 +380,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
       },
       'autopilot running',
     );
-    announceSandbox(sandbox);
+    await announceSandbox(sandbox);
 
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
       process.once('SIGINT', resolve);

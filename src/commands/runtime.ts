@@ -5,11 +5,12 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
-import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.js';
+import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+  // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
+  const [{ startSandbox }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
   const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
@@ -23,8 +24,9 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * second client here (the logger would redact it). Not before: a start-up that fails says one line.
  * stdout stays the MCP channel.
  */
-export function announceSandbox(sandbox: Sandbox | undefined): void {
+export async function announceSandbox(sandbox: Sandbox | undefined): Promise<void> {
   if (!sandbox) return;
+  const { describeSandbox, sandboxInfo } = await import('../sandbox/guide.js');
   // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
   const { hooks: _secret, ...info } = sandboxInfo(sandbox);
   process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);

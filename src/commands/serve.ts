@@ -152,7 +152,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
-    const code = await serveHttp(config.http, tools, deps, bot, () => announceSandbox(sandbox));
+    const code = await serveHttp(config.http, tools, deps, bot, () => void announceSandbox(sandbox));
     await store?.close();
     await crisp.close();
     await sandbox?.close();
@@ -161,7 +161,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
-  announceSandbox(sandbox);
+  await announceSandbox(sandbox);
   await serveStdioUntilStopped(tools, deps, log);
   await store?.close();
   await crisp.close();

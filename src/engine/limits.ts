@@ -12,7 +12,6 @@ import { step, type Action, type Position, type Program, type StepContext, type 
 import type { WebhookOutcome } from './actions.js';
 import type { LoadedScenario } from './library.js';
 
-export { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
 
 export const MAX_WEBHOOKS_PER_TURN = 5;
 

@@ -194,6 +194,6 @@ describe('bugs the mutations found', () => {
     const source = { ...(examples[0] as Record<string, Json>), nmae: 'typo' };
     const run = await validate(JSON.stringify(source));
     const report = JSON.parse(run.stdout) as { ok: boolean; problems: Problem[] };
-    expect(report.problems).toContainEqual({ level: 'error', path: 'nmae', message: 'unknown field "nmae"' });
+    expect(report.problems).toContainEqual({ level: 'error', path: 'nmae', message: 'unknown field "nmae"; allowed: $schema, name, version, description, start, webhook_origins, migrations, blocks' });
   });
 });

@@ -2,6 +2,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpHarness } from '../helpers/mcp.js';
+import { eventually } from '../helpers/events.js';
 import { connect, ERAS, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
 
 async function pendingSession(client: Client): Promise<string> {
@@ -116,8 +117,7 @@ describe('serve --http shutdown', () => {
       const session = await pendingSession(client);
       h.sandbox.faults.configure('latency:400ms');
       const call = client.callTool({ name: 'send_message', arguments: { session_id: session, content: `sent while stopping (${era})` } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(h.server.inFlight).toBe(1);
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
       const closed = h.server.close();
       const result = await call;
       expect(result.isError).toBeFalsy();
