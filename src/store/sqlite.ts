@@ -9,7 +9,8 @@
 // commits once the current turn of the event loop is done (setImmediate): the writes of concurrent
 // requests share one commit. A write's promise settles only after its commit, so a caller never
 // acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
-// is rejected. The write lock is held for at most one turn of the event loop.
+// is rejected. The write lock is held for at most one turn of the event loop. Reads go through a
+// second connection, so they too see only committed writes.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -121,6 +122,16 @@ function openDatabase(path: string): Database {
   }
 }
 
+/** A second connection on the file `writer` has opened (the schema is in place). */
+function openReader(path: string, writer: Database): Database {
+  try {
+    return new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+  } catch (err) {
+    writer.close();
+    throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+  }
+}
+
 function prepareAll(db: Database): Queries {
   return Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)])) as Queries;
 }
@@ -160,6 +171,9 @@ export class SqliteStore implements Store {
   readonly where: string;
   readonly #db: Database;
   readonly #q: Queries;
+  /** The same statements on a second connection, for reads: they see only committed writes. */
+  readonly #r: Queries;
+  readonly #reader: Database | undefined;
   readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[]], SaveResult>;
   readonly #now: () => number;
   /** The writes of the open transaction, settled by its commit; undefined when none is open. */
@@ -174,6 +188,11 @@ export class SqliteStore implements Store {
     this.#db = openDatabase(path);
     const db = this.#db;
     this.#q = prepareAll(db);
+    // A read on the writing connection would see the open transaction's writes before they are
+    // committed, and a caller could act on them (deliver a reply) before they are on disk. A
+    // private in-memory database has no second connection (and nothing on disk either).
+    this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
+    this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
     this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items): SaveResult => {
       const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
       const current = row?.version ?? 0;
@@ -190,7 +209,7 @@ export class SqliteStore implements Store {
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
-    const row = this.#q.position.get(conversation, scenario) as PositionRow | undefined;
+    const row = this.#r.position.get(conversation, scenario) as PositionRow | undefined;
     return row && { value: JSON.parse(row.data) as T, version: row.version, updatedAt: row.updated_at };
   }
 
@@ -202,7 +221,7 @@ export class SqliteStore implements Store {
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
-    const rows = this.#q.idle.all(before, checkLimit(limit)) as Array<{ conversation: string; scenario: string; updated_at: number }>;
+    const rows = this.#r.idle.all(before, checkLimit(limit)) as Array<{ conversation: string; scenario: string; updated_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, scenario: r.scenario, updatedAt: r.updated_at }));
   }
 
@@ -217,14 +236,14 @@ export class SqliteStore implements Store {
   }
 
   async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
-    const row = this.#q.draft.get(id, this.#now()) as DraftRow | undefined;
+    const row = this.#r.draft.get(id, this.#now()) as DraftRow | undefined;
     return row && draftOf<T>(row);
   }
 
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const max = checkLimit(limit);
     const now = this.#now();
-    const rows = (conversation === undefined ? this.#q.drafts.all(now, max) : this.#q.draftsOf.all(conversation, now, max)) as DraftRow[];
+    const rows = (conversation === undefined ? this.#r.drafts.all(now, max) : this.#r.draftsOf.all(conversation, now, max)) as DraftRow[];
     return rows.map((row) => draftOf(row));
   }
 
@@ -249,7 +268,7 @@ export class SqliteStore implements Store {
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
-    const row = this.#q.head.get(conversation) as OutboxRow | undefined;
+    const row = this.#r.head.get(conversation) as OutboxRow | undefined;
     return row && {
       conversation, seq: row.seq, id: row.id, payload: JSON.parse(row.payload) as P, createdAt: row.created_at,
       attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error ?? undefined,
@@ -260,7 +279,7 @@ export class SqliteStore implements Store {
     const dueBy = opts.dueBy ?? Number.MAX_SAFE_INTEGER;
     const limit = checkLimit(opts.limit);
     const prefix = opts.prefix ?? '';
-    const rows = this.#q.pending.all(prefix, prefix, dueBy, limit) as Array<{ conversation: string; next_attempt_at: number }>;
+    const rows = this.#r.pending.all(prefix, prefix, dueBy, limit) as Array<{ conversation: string; next_attempt_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, nextAttemptAt: r.next_attempt_at }));
   }
 
@@ -279,6 +298,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.#commit();
+    this.#reader?.close();
     this.#db.close();
   }
 

@@ -46,14 +46,19 @@ describe('SqliteStore group commit', () => {
     const path = file();
     const store = open(path);
     const other = open(path);
-    const saving = store.savePosition('seen', 's', { v: 1 }, { expectedVersion: 0 });
+    const saving = store.savePosition('seen', 's', { v: 1 }, { expectedVersion: 0, outbox: [{ payload: 'reply' }] });
     expect(await other.getPosition('seen', 's')).toBeUndefined(); // not committed yet
+    // Nor through the writing store itself: nobody acts on (delivers) a write that is not on disk.
+    expect(await store.getPosition('seen', 's')).toBeUndefined();
+    expect(await store.outboxHead('seen')).toBeUndefined();
+    expect(await store.outboxPending()).toEqual([]);
     let resolved = false;
     void saving.then(() => (resolved = true));
     await Promise.resolve();
     expect(resolved).toBe(false);
     expect(await saving).toMatchObject({ ok: true, version: 1 });
     expect((await other.getPosition('seen', 's'))?.value).toEqual({ v: 1 });
+    expect((await store.outboxHead('seen'))?.payload).toBe('reply');
   });
 
   it('a save that loses its compare-and-set does not undo the others in the same commit', async () => {
