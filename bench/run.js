@@ -7,10 +7,12 @@ import { benchCrispClient, formatCrispClient } from './crisp-client.js';
 import { benchMcpHttp, formatMcpHttp } from './mcp-http.js';
 import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
 import { benchScenario, formatScenario } from './scenario.js';
+import { benchStartup, formatStartup } from './startup.js';
 import { benchStore, formatStore } from './store.js';
 
 const concurrency = 16;
 const benches = [
+  async () => formatStartup(await benchStartup()),
   async () => formatCrispClient(await benchCrispClient({ concurrency }), concurrency),
   async () => formatMcpStdio(await benchMcpStdio()),
   async () => formatMcpHttp(await benchMcpHttp()),

@@ -14,7 +14,9 @@ import { drive as driveCalls } from './crisp-client.js';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { compileText, initialPosition, step } from '../dist/scenario/index.js';
-import { MemoryStore, RedisStore, SqliteStore, withLock } from '../dist/store/index.js';
+import { MemoryStore, withLock } from '../dist/store/index.js';
+import { RedisStore } from '../dist/store/redis.js';
+import { SqliteStore } from '../dist/store/sqlite.js';
 
 const compiled = compileText(readFileSync(new URL('../scenarios/gdpr.json', import.meta.url), 'utf8'));
 if (!compiled.ok) throw new Error('scenarios/gdpr.json does not compile');

@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
-import { BOT_HELP, runBotCommand } from './commands/bot.js';
-import { AUTH_HELP, runAuthCommand } from './commands/auth.js';
+import './compile-cache.js';
+// Each command is imported only when it runs: an MCP host waits on `serve`'s start-up, which must
+// not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
 import { writeErrorLine } from './log.js';
-import { runSandboxCommand, SANDBOX_HELP } from './commands/sandbox.js';
-import { runScenarioCommand, SCENARIO_HELP } from './commands/scenario.js';
-import { runServeCommand, SERVE_HELP } from './commands/serve.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}
@@ -43,8 +41,14 @@ Usage:
   crisp-mcp --version | --help
 `;
 
-/** Each command's own --help text (the command modules own them, beside the flags they parse). */
-const COMMAND_HELP: Record<string, string> = { serve: SERVE_HELP, bot: BOT_HELP, sandbox: SANDBOX_HELP, auth: AUTH_HELP, scenario: SCENARIO_HELP };
+/** Each command's module, with its own --help text beside the flags it parses. */
+const COMMANDS: Record<string, () => Promise<{ help: string; run: (argv: string[]) => Promise<number> }>> = {
+  serve: async () => import('./commands/serve.js').then((m) => ({ help: m.SERVE_HELP, run: m.runServeCommand })),
+  bot: async () => import('./commands/bot.js').then((m) => ({ help: m.BOT_HELP, run: m.runBotCommand })),
+  sandbox: async () => import('./commands/sandbox.js').then((m) => ({ help: m.SANDBOX_HELP, run: m.runSandboxCommand })),
+  auth: async () => import('./commands/auth.js').then((m) => ({ help: m.AUTH_HELP, run: m.runAuthCommand })),
+  scenario: async () => import('./commands/scenario.js').then((m) => ({ help: m.SCENARIO_HELP, run: m.runScenarioCommand })),
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -57,21 +61,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // `crisp-mcp <command> … --help` (and bare `crisp-mcp --flags --help`, which is serve) explains that command.
-  const named = command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? command : command === undefined || command.startsWith('--') ? 'serve' : undefined;
+  // Bare `crisp-mcp` and `crisp-mcp --flags` are `serve`: that is what MCP hosts launch.
+  const named = command !== undefined && Object.hasOwn(COMMANDS, command) ? command : command === undefined || command.startsWith('--') ? 'serve' : undefined;
+  if (!named) {
+    process.stderr.write(`crisp-mcp: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
   const args = named === command ? rest : argv;
-  if (named && (args.includes('--help') || args.includes('-h'))) {
-    process.stdout.write(COMMAND_HELP[named]!);
+  const { help, run } = await COMMANDS[named]!();
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(help);
     return 0;
   }
-  if (command === 'sandbox') return runSandboxCommand(rest);
-  if (command === 'auth') return runAuthCommand(rest);
-  if (command === 'scenario') return runScenarioCommand(rest);
-  if (command === 'bot') return runBotCommand(rest);
-  // Bare `crisp-mcp` and `crisp-mcp --flags` are `serve`: that is what MCP hosts launch.
-  if (command === undefined || command.startsWith('--')) return runServeCommand(argv);
-  if (command === 'serve') return runServeCommand(rest);
-  process.stderr.write(`crisp-mcp: unknown command "${command}"\n\n${USAGE}`);
-  return 2;
+  return run(args);
 }
 
 /**

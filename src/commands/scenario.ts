@@ -1,10 +1,12 @@
 // `crisp-mcp scenario validate|compile|schema|chat|graph FILE`: the scenario tooling for humans. The I/O
 // around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
 // mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { callWebhook } from '../engine/actions.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
 import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
 import { initialPosition, step, type Action, type ScenarioEvent, type StepResult } from '../scenario/run.js';
@@ -47,7 +49,6 @@ export const SCENARIO_FLAGS = {
   'call-webhooks': { type: 'boolean', default: false },
   format: { type: 'string', default: 'html' },
 } as const;
-const WEBHOOK_TIMEOUT_MS = 10_000;
 
 class UsageError extends Error {}
 
@@ -175,7 +176,7 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
       }
       if (result.ignored === 'unexpected_input') out(`  (the bot is waiting for ${pendingWebhook ? 'the webhook answer' : 'something else'})`);
       if (pendingWebhook && options.callWebhooks) {
-        result = step(program, position, await callWebhook(io, pendingWebhook), context());
+        result = step(program, position, await callWebhookFromChat(io, pendingWebhook), context());
         continue;
       }
       break;
@@ -236,29 +237,12 @@ function webhookAnswer(line: string, out: (line: string) => void): ScenarioEvent
   }
 }
 
-async function callWebhook(io: CommandIO, action: Extract<Action, { type: 'webhook' }>): Promise<ScenarioEvent> {
-  const url = new URL(action.url);
-  if (action.method === 'GET') for (const [k, v] of Object.entries(action.body)) url.searchParams.set(k, String(v ?? ''));
-  try {
-    const response = await io.fetch(url, {
-      method: action.method,
-      headers: action.method === 'POST' ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
-      body: action.method === 'POST' ? JSON.stringify(action.body) : undefined,
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    });
-    const text = await response.text();
-    let data: unknown = null;
-    try {
-      data = text === '' ? null : JSON.parse(text);
-    } catch {
-      data = null;
-    }
-    io.stdout.write(`  · webhook answered ${response.status}\n`);
-    return { type: 'webhook_result', ok: response.ok, status: response.status, data };
-  } catch (error) {
-    io.stdout.write(`  · webhook failed: ${(error as Error).message}\n`);
-    return { type: 'webhook_result', ok: false };
-  }
+/** Calls the webhook as the bot does (the shared caller: answer read up to its bound, no redirects) and prints how it went. */
+async function callWebhookFromChat(io: CommandIO, action: Extract<Action, { type: 'webhook' }>): Promise<ScenarioEvent> {
+  const answer = await callWebhook(action, randomUUID(), io.fetch);
+  if (answer.status === null) io.stdout.write(`  · webhook failed: ${answer.error ?? 'no answer'}\n`);
+  else io.stdout.write(`  · webhook answered ${answer.status}${answer.error ? ` (${answer.error})` : ''}\n`);
+  return { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data };
 }
 
 function describe(action: Action): string {

@@ -15,17 +15,16 @@ import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
 import type { Autopilot } from '../autopilot/autopilot.js';
-import { startBot, type RunningBot } from './bot.js';
-import { BOT_EVENTS, DEFAULT_GUARDRAILS } from '../autopilot/guardrails.js';
-import { SandboxHooks } from '../sandbox/hooks.js';
+import type { RunningBot } from './bot.js';
 import type { Logger } from '../log.js';
-import { ConverseService } from '../converse/converse.js';
-import { ReplyDeliverer } from '../converse/delivery.js';
+import type { ConverseService } from '../converse/converse.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
 import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
 import type { Sandbox } from '../sandbox/server.js';
-import { HOOKS_PATH, startHttpServer, type HttpServerHandle } from '../transport/http.js';
-import { serveStdioUntilStopped } from '../transport/stdio.js';
+import type { HttpServerHandle } from '../transport/http.js';
+// What only --http, --bot-scenario or the converse API use (the HTTP routes, the autopilot and its
+// RTM client, the converse deliverer, the sandbox's hook sender) is imported where it starts, so
+// stdio `serve`, what MCP hosts launch and wait on, does not load it (bench/startup).
 
 /** `crisp-mcp serve --help`: every flag parseServeFlags (config.ts) accepts, and the environment behind them. */
 export const SERVE_HELP = `Usage: crisp-mcp [serve] [flags]
@@ -162,6 +161,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(sandbox);
+  const { serveStdioUntilStopped } = await import('../transport/stdio.js');
   await serveStdioUntilStopped(tools, deps, log);
   await store?.close();
   await crisp.close();
@@ -173,13 +173,14 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot: BotWiring | undefined, onServing: () => void): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
-  const converse = http.converse ? startConverse(http.converse, deps) : undefined;
+  const converse = http.converse ? await startConverse(http.converse, deps) : undefined;
   if (typeof converse === 'string') {
     writeErrorLine(`crisp-mcp: ${converse}`);
     return 2;
   }
   let autopilot: Autopilot | undefined;
-  const hooks = bot ? hookReceiver(bot.secret, deps.log, () => autopilot) : undefined;
+  const hooks = bot ? await hookReceiver(bot.secret, deps.log, () => autopilot) : undefined;
+  const { startHttpServer } = await import('../transport/http.js');
   let server: HttpServerHandle;
   try {
     server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) });
@@ -232,7 +233,7 @@ interface ConverseRuntime {
 }
 
 /** The converse API's service, reply deliverer and inactivity sweeper; a one-line reason when it cannot run. */
-function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | string {
+async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<ConverseRuntime | string> {
   const { scenarios, store, log } = deps;
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
@@ -241,6 +242,7 @@ function startConverse(c: ConverseConfig, deps: ToolDeps): ConverseRuntime | str
     const names = scenarios.names();
     return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
   }
+  const [{ ConverseService }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
   const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
   const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}) });
   deliverer.start();
@@ -275,7 +277,8 @@ interface RunningAutopilot {
 }
 
 /** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
-function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
+async function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
+  const { BOT_EVENTS } = await import('../autopilot/guardrails.js');
   return {
     secret,
     events: BOT_EVENTS,
@@ -291,6 +294,12 @@ function hookReceiver(secret: string, log: Logger, current: () => Autopilot | un
 /** The bot command's startBot in hooks mode on the MCP server's own `/hooks/crisp`; the embedded sandbox's hooks point there. */
 async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps: ToolDeps, attach: (autopilot: Autopilot) => void): Promise<RunningAutopilot> {
   const { config, log } = deps;
+  const [{ HOOKS_PATH }, { SandboxHooks }, { startBot }, { DEFAULT_GUARDRAILS }] = await Promise.all([
+    import('../transport/http.js'),
+    import('../sandbox/hooks.js'),
+    import('./bot.js'),
+    import('../autopilot/guardrails.js'),
+  ]);
   const url = server.url.replace(/\/mcp$/, HOOKS_PATH);
   // Listening first (the route is mounted already), then the sandbox's events flow, then the autopilot catches up.
   const sandboxHooks = wiring.sandbox ? new SandboxHooks(wiring.sandbox.state, { url, secret: wiring.secret }) : undefined;

@@ -2,7 +2,7 @@
 // @napi-rs/keyring. One entry, service `crisp-mcp`, holding the identifier, key and tier as JSON.
 // When the keychain cannot be reached we say so and stop — never a quiet fallback to a file.
 import { existsSync } from 'node:fs';
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { z } from 'zod';
 import { Tier } from '../crisp/schemas.js';
 
@@ -28,14 +28,24 @@ export class KeychainUnavailableError extends Error {
 }
 
 export class OsKeychain implements Keychain {
-  readonly #entry: AsyncEntry;
+  readonly #service: string;
+  #entry: AsyncEntry | undefined;
 
   constructor(service = KEYCHAIN_SERVICE) {
-    this.#entry = new AsyncEntry(service, ACCOUNT);
+    this.#service = service;
+  }
+
+  /** The native keyring addon is loaded on first use: a server given its credentials never loads it. */
+  async #open(): Promise<AsyncEntry> {
+    if (!this.#entry) {
+      const { AsyncEntry } = await import('@napi-rs/keyring');
+      this.#entry = new AsyncEntry(this.#service, ACCOUNT);
+    }
+    return this.#entry;
   }
 
   async read(): Promise<StoredCredentials | undefined> {
-    const raw = await guard(() => this.#entry.getPassword());
+    const raw = await guard(async () => (await this.#open()).getPassword());
     if (raw === undefined || raw === null) return undefined;
     let parsed: unknown;
     try {
@@ -50,11 +60,11 @@ export class OsKeychain implements Keychain {
   }
 
   async write(credentials: StoredCredentials): Promise<void> {
-    await guard(() => this.#entry.setPassword(JSON.stringify(StoredCredentials.parse(credentials))));
+    await guard(async () => (await this.#open()).setPassword(JSON.stringify(StoredCredentials.parse(credentials))));
   }
 
   async remove(): Promise<boolean> {
-    return guard(() => this.#entry.deleteCredential());
+    return guard(async () => (await this.#open()).deleteCredential());
   }
 }
 

@@ -1,7 +1,7 @@
 // The one seam between the Crisp client and the network: a keep-alive undici Pool for the base
 // URL, Crisp's headers, the `{error, reason, data}` envelope, retries, timeouts and deadlines.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
 import { sendForText } from './dispatch.js';
 import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
@@ -97,7 +97,11 @@ const TRANSIENT = new Set([
 export class CrispHttp {
   readonly baseUrl: string;
   readonly tier: Tier;
-  readonly #pool: Dispatcher;
+  readonly #poolOptions: Pool.Options;
+  // undici is imported with the first call, not with this module: a server answers initialize and
+  // tools/list without it (bench/startup). Every later call finds the pool made.
+  #pool: Dispatcher | undefined;
+  #poolReady: Promise<Dispatcher> | undefined;
   readonly #origin: string;
   readonly #pathPrefix: string;
   // Kept in a private field so it never shows in util.inspect, JSON or a log of this object.
@@ -135,14 +139,19 @@ export class CrispHttp {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#onRetry = options.onRetry;
     this.#random = options.random ?? Math.random;
-    this.#pool = new Pool(this.#origin, {
+    this.#poolOptions = {
       connections: options.connections ?? 32,
       connect: { timeout: options.connectTimeoutMs ?? 5_000 },
       keepAliveTimeout: 30_000,
       headersTimeout: this.#attemptTimeoutMs,
       bodyTimeout: this.#attemptTimeoutMs,
       maxResponseSize: options.maxResponseBytes ?? 16 * 1024 * 1024,
-    });
+    };
+  }
+
+  #dispatcher(): Dispatcher | Promise<Dispatcher> {
+    return (this.#pool ??
+      (this.#poolReady ??= import('undici').then(({ Pool }) => (this.#pool = new Pool(this.#origin, this.#poolOptions)))));
   }
 
   async request(spec: RequestSpec): Promise<CrispResponse> {
@@ -186,7 +195,7 @@ export class CrispHttp {
         if (applied) return applied;
       }
       try {
-        const res = await sendForText(this.#pool, { origin: this.#origin, path, method: spec.method, headers, body }, signal);
+        const res = await sendForText(this.#pool ?? (await this.#dispatcher()), { origin: this.#origin, path, method: spec.method, headers, body }, signal);
         const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
         failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
@@ -223,7 +232,7 @@ export class CrispHttp {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close();
+    if (this.#poolReady) await (await this.#poolReady).close();
   }
 
   #path(spec: RequestSpec): string {

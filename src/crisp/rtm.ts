@@ -3,7 +3,7 @@
 // Socket.IO: endpoint discovery, `authentication` with the events wanted, re-authentication on
 // every reconnect, backoff, `socket:bind`. It knows nothing of MCP, scenarios or bots.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { io, type Socket } from 'socket.io-client';
+import type { io as Connect, Socket } from 'socket.io-client';
 import { z } from 'zod';
 import { CrispClient } from './client.js';
 import { CrispError } from './errors.js';
@@ -315,14 +315,18 @@ class Rtm implements RtmConnection {
 
   async #start(): Promise<void> {
     let url: URL;
+    let io: typeof Connect;
     try {
       url = await this.#discover();
+      // socket.io-client is loaded by the connection that uses it: importing this client (its
+      // package index re-exports it) must not cost an MCP server's start-up (bench/startup).
+      ({ io } = await import('socket.io-client'));
     } catch (error) {
       if (!this.#closed) this.#fail(error instanceof Error ? error : new Error(String(error)));
       return;
     }
     if (this.#closed) return;
-    this.#open(url);
+    this.#open(url, io);
   }
 
   async #discover(): Promise<URL> {
@@ -346,7 +350,7 @@ class Rtm implements RtmConnection {
     }
   }
 
-  #open(url: URL): void {
+  #open(url: URL, io: typeof Connect): void {
     const endpoint = url.href;
     // As node-crisp-api: the URL's origin, and its path as the Socket.IO path; WebSocket only.
     const socket = io(url.origin, {

@@ -52,7 +52,8 @@ export class ScenarioLibrary {
     readonly dir?: string,
   ) {
     const byName = new Map<string, LoadedScenario>();
-    for (const s of [...scenarios].sort((a, b) => a.name.localeCompare(b.name))) {
+    // Code-unit order, the same in every locale; localeCompare would load ICU's collation data at start-up.
+    for (const s of [...scenarios].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const other = byName.get(s.name);
       if (other) throw new ScenarioLibraryError('scenario_duplicate', `two scenarios are named "${s.name}": ${other.file} and ${s.file}; scenario names must be unique`);
       byName.set(s.name, s);

@@ -51,6 +51,11 @@ export interface HookReport {
 }
 
 export interface HookStats {
+  /**
+   * Deliveries started (their first attempt sent). The window decides synchronously as each event
+   * arrives, so this tells at once how many the receiver will see, without waiting for them.
+   */
+  started: number;
   delivered: number;
   failed: number;
   /** Retries made (attempts after the first). */
@@ -102,7 +107,7 @@ export class SandboxHooks {
   readonly #running = new Set<Promise<void>>();
   readonly #idle: (() => void)[] = [];
   readonly #enqueue = (event: SandboxEvent) => this.#push(event);
-  #stats = { delivered: 0, failed: 0, retries: 0, dropped: 0 };
+  #stats = { started: 0, delivered: 0, failed: 0, retries: 0, dropped: 0 };
   #closed: Promise<void> | undefined;
 
   constructor(state: SandboxState, options: HookOptions) {
@@ -186,6 +191,7 @@ export class SandboxHooks {
     while (lane.inFlight < this.#concurrency && lane.waiting.length > 0 && !this.#abort.signal.aborted) {
       const delivery = lane.waiting.shift()!;
       lane.inFlight++;
+      this.#stats.started++;
       const running: Promise<void> = this.#run(websiteId, lane, delivery).finally(() => this.#running.delete(running));
       this.#running.add(running);
     }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TIERS, type Tier } from '../crisp/schemas.js';
 import { FaultInjector, type FaultSpec } from './faults.js';
-import { SandboxHooks, type HookOptions } from './hooks.js';
+import type { HookOptions, SandboxHooks } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
 import { fromThisMachine, serveConsole } from './console-page.js';
 import { findCredential, maySee, type RestContext, type SandboxCredential } from './routes/context.js';
@@ -175,7 +175,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   const rtm = new SandboxRtm(server, state, credentials, options.rtm);
-  const hooks = options.hooks ? new SandboxHooks(state, options.hooks) : undefined;
+  // The hook sender (and undici with it) is loaded only when hooks are asked for: `serve --sandbox` starts without them.
+  const hooks = options.hooks ? new (await import('./hooks.js')).SandboxHooks(state, options.hooks) : undefined;
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -17,7 +17,7 @@ export { duplicateKeys } from './compile/validate.js';
 
 /** Validates a scenario (already parsed from JSON) and linearizes it. */
 export function compile(source: unknown, options: CompileOptions = {}): CompileResult {
-  const input = read(source);
+  const input = read(source, options.compiledParsersFromBlocks);
   if (Array.isArray(input)) return { ok: false, problems: input };
   const graph = layout(input);
   const problems: Problem[] = [];

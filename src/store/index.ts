@@ -1,15 +1,15 @@
 // Choosing and opening a store: `--store` / CRISP_MCP_STORE → one of memory, SQLite, Redis.
 import { hideUserinfo } from '../credentials/redact.js';
 import { MemoryStore } from './memory.js';
-import { RedisStore, type RedisStoreOptions } from './redis.js';
-import { defaultSqlitePath, SqliteStore } from './sqlite.js';
+import type { RedisStoreOptions } from './redis.js';
 import { StoreError, type Store } from './types.js';
 
 export * from './types.js';
 export { withLock, type Lease } from './lock.js';
 export { MemoryBacking, MemoryStore } from './memory.js';
-export { defaultSqlitePath, SqliteStore } from './sqlite.js';
-export { redactRedisUrl, RedisStore, type RedisStoreOptions } from './redis.js';
+// SQLite (a native addon) and Redis (node-redis) are loaded by openStore, only for the store it opens;
+// import SqliteStore from './sqlite.js' and RedisStore from './redis.js' directly.
+export type { RedisStoreOptions } from './redis.js';
 
 /** What `--store` names. Structurally the same as config.ts's StoreConfig, so that one can be passed as is. */
 export type StoreSpec =
@@ -51,9 +51,13 @@ export async function openStore(spec: string | StoreSpec | undefined, options: R
   switch (s.kind) {
     case 'memory':
       return new MemoryStore();
-    case 'sqlite':
+    case 'sqlite': {
+      const { defaultSqlitePath, SqliteStore } = await import('./sqlite.js');
       return new SqliteStore(s.path ?? defaultSqlitePath());
-    case 'redis':
+    }
+    case 'redis': {
+      const { RedisStore } = await import('./redis.js');
       return RedisStore.connect(s.url, options);
+    }
   }
 }

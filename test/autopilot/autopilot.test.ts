@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/commands/bot.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import { conversationKey } from '../../src/engine/turn.js';
-import { MemoryStore, SqliteStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
-  botNotes, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
+  botNotes, botsSettled, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
   startTestBot, transcript, type InProcessBot,
 } from '../helpers/autopilot.js';
 import { freePort } from '../helpers/net.js';
@@ -43,8 +44,8 @@ describe.each(MODES)('autopilot over %s', (mode) => {
   /** Waits until the bot has read `fingerprint`, then a little more so a wrong extra reply would show. */
   async function settled(session: string, fingerprint: number): Promise<void> {
     await eventually(() => processed(store, sandbox, session, fingerprint), 5_000, `the bot reading message ${fingerprint}`);
-    await bot.autopilot.idle();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Every event sent so far (the bot's own replies coming back included) handed over and worked.
+    await botsSettled(sandbox, [bot]);
   }
 
   it('answers each visitor message with exactly its replies, in order', async () => {

@@ -75,14 +75,17 @@ describe('crisp-mcp bot killed with SIGKILL mid-burst, then restarted', () => {
     bot = await spawnBot(sandbox, args);
     await Promise.all(writers);
 
-    const expected = (c: number) => Array.from({ length: MESSAGES }, (_, i) => text(c, i)).flatMap(echoOf);
+    const expected = (c: number, messages = MESSAGES) => Array.from({ length: messages }, (_, i) => text(c, i)).flatMap(echoOf);
     await eventually(() => sessions.every((s, c) => botTexts(sandbox, s).length >= expected(c).length), 20_000, 'every reply');
-    await sleep(400); // a duplicate would show by now
+    // One later message in each conversation, and its replies: the bot works a conversation's turns and
+    // sends its outbox in order, so a duplicate of an earlier reply would come before these.
+    await Promise.all(sessions.map((session, c) => visitorWrites(sandbox, session, text(c, MESSAGES))));
+    await eventually(() => sessions.every((s, c) => botTexts(sandbox, s).length >= expected(c, MESSAGES + 1).length), 20_000, 'the replies to the later message');
     for (const [c, session] of sessions.entries()) {
-      expect(botTexts(sandbox, session), `conversation ${c}`).toEqual(expected(c));
+      expect(botTexts(sandbox, session), `conversation ${c}`).toEqual(expected(c, MESSAGES + 1));
       // Each reply comes after the message it answers.
       const lines = transcript(sandbox, session);
-      for (let i = 0; i < MESSAGES; i++) expect(lines.indexOf(`B: You said: ${text(c, i)}`)).toBeGreaterThan(lines.indexOf(`V: ${text(c, i)}`));
+      for (let i = 0; i <= MESSAGES; i++) expect(lines.indexOf(`B: You said: ${text(c, i)}`)).toBeGreaterThan(lines.indexOf(`V: ${text(c, i)}`));
     }
     // Nothing anywhere else.
     for (const [session, count] of before) expect(demoSite(sandbox).messages.get(session)?.length, session).toBe(count);

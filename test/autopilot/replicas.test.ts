@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { botTexts, echoOf, startTestBot, type InProcessBot } from '../helpers/autopilot.js';
+import { botTexts, botsSettled, echoOf, startTestBot, type InProcessBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -78,7 +80,8 @@ describe.each(backends)('two autopilot replicas on one %s store', (_name, make) 
     );
     const expected = (c: number) => Array.from({ length: messages }, (_, i) => text(c, i)).flatMap(echoOf);
     await eventually(() => sessions.every((s, c) => botTexts(sandbox, s).length >= expected(c).length), 10_000, 'every reply');
-    await sleep(200);
+    // Both replicas have had and worked every event (their replies' echoes included): a duplicate would be here.
+    await botsSettled(sandbox, bots);
     for (const [c, session] of sessions.entries()) expect(botTexts(sandbox, session)).toEqual(expected(c));
     // Sent once each — not merely absorbed by Crisp's fingerprint dedupe.
     const sent = bots.reduce((sum, bot) => sum + bot.autopilot.stats().delivery.sent, 0);

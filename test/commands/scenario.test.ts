@@ -181,7 +181,20 @@ describe('scenario chat', () => {
         req.on('data', (c: Buffer) => (body += c.toString()));
         req.on('end', () => {
           received.push({ method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(body) as unknown });
-          res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'R-9' }));
+          if (req.url === '/moved') {
+            res.writeHead(302, { location: '/book?src=redirect' }).end();
+          } else if (req.url === '/endless') {
+            // An answer that never ends (no content-length): only a reader that stops at its bound gets past it.
+            res.writeHead(200, { 'content-type': 'application/json' });
+            const chunk = Buffer.alloc(64 * 1024, 0x20);
+            const more = () => {
+              while (!res.destroyed && res.write(chunk));
+            };
+            res.on('drain', more);
+            more();
+          } else {
+            res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'R-9' }));
+          }
         });
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -205,6 +218,35 @@ describe('scenario chat', () => {
       expect(code).toBe(0);
       expect(received).toEqual([{ method: 'POST', url: '/book?src=chat', type: 'application/json', body: { who: 'Zoe' } }]);
       expect(stdout).toContain('  · webhook answered 201\nbot: Reference R-9\n(scenario ended)\n');
+    });
+
+    const hookTo = (name: string, url: string) =>
+      file(`${name}.json`, {
+        name,
+        version: 1,
+        start: 'call',
+        webhook_origins: [origin],
+        blocks: {
+          call: { type: 'webhook', url, body: { who: 'Zoe' }, map: { ref: 'id' }, next: 'done', on_error: 'failed' },
+          done: { type: 'end', text: 'Reference {{ref}}' },
+          failed: { type: 'end', text: 'No reference' },
+        },
+      });
+
+    it('stops reading an answer at 1 MiB and ignores it', async () => {
+      received.length = 0;
+      const { code, stdout } = await run(['chat', hookTo('endless', `${origin}/endless`), '--call-webhooks']);
+      expect(code).toBe(0);
+      expect(stdout).toContain('  · webhook answered 200 (answer over 1048576 bytes, ignored)\nbot: Reference \n(scenario ended)\n');
+      expect(received).toHaveLength(1);
+    });
+
+    it('does not follow a redirect', async () => {
+      received.length = 0;
+      const { code, stdout } = await run(['chat', hookTo('moved', `${origin}/moved`), '--call-webhooks']);
+      expect(code).toBe(0);
+      expect(stdout).toContain('  · webhook failed: could not be reached\nbot: No reference\n(scenario ended)\n');
+      expect(received).toEqual([{ method: 'POST', url: '/moved', type: 'application/json', body: { who: 'Zoe' } }]);
     });
   });
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplyDeliverer, signWebhook, webhookKey } from '../../src/converse/delivery.js';
 import { parseRetryAfter as retryAfterMs } from '../../src/retry.js';
-import { MemoryStore, SqliteStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver, TEST_SECRET, verifyStandardWebhook } from '../helpers/receiver.js';
 

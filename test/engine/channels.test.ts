@@ -18,8 +18,8 @@ import { Guard } from '../../src/mcp/guard.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import type { ToolDeps } from '../../src/mcp/tools/deps.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { SqliteStore } from '../../src/store/index.js';
-import { ECHO_SCENARIO, HOOK_SECRET, hooksUrl, processed, startTestBot, transcript, type InProcessBot } from '../helpers/autopilot.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { botsSettled, ECHO_SCENARIO, HOOK_SECRET, hooksUrl, processed, startTestBot, transcript, type InProcessBot } from '../helpers/autopilot.js';
 import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { callTool } from '../helpers/mcp.js';
@@ -70,8 +70,8 @@ describe('no channel erases another channel\'s state', () => {
   async function visitorAndBot(session: string, text: string): Promise<void> {
     const fingerprint = await visitorWrites(sandbox, session, text);
     await eventually(() => processed(store, sandbox, session, fingerprint), 5_000, `the bot reading "${text}"`);
-    await bot!.autopilot.idle();
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a wrong extra reply would show by now
+    // Every hook delivered and worked, the bot's own replies coming back included: a wrong extra reply would be here.
+    await botsSettled(sandbox, [bot!]);
   }
 
   async function newConversation(first: string): Promise<string> {

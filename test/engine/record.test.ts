@@ -9,7 +9,9 @@ import { freshState } from '../../src/autopilot/state.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { loadRecord, readRecord, saveRecord, withChannel, withPosition } from '../../src/engine/record.js';
 import { initialPosition } from '../../src/scenario/index.js';
-import { RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { ECHO_SCENARIO } from '../helpers/autopilot.js';
 import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
 

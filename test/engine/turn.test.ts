@@ -9,7 +9,7 @@ import { derivedFingerprint } from '../../src/engine/actions.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { conversationKey, draftTurn, postDraft, readDraft, resetScenario } from '../../src/engine/turn.js';
 import type { CrispClient } from '../../src/crisp/index.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
 import { exampleSources, testLibrary, visitor } from '../mcp/scenario-fixtures.js';

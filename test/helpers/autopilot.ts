@@ -20,6 +20,7 @@ import type { Sandbox } from '../../src/sandbox/server.js';
 import { CLI } from './cli.js';
 import { clientFor } from './crisp.js';
 import { demoSite } from './sandbox-http.js';
+import { eventually } from './events.js';
 
 /** Each visitor message gets two replies that name it; "human" hands off; "bye" ends and resolves. */
 export const ECHO_SCENARIO = JSON.stringify({
@@ -229,4 +230,24 @@ export async function spawnBot(sandbox: Sandbox, args: string[], env: Record<str
     });
   });
   return { child, logs, stderr: () => stderr, exited };
+}
+
+/**
+ * Resolves once the bots have been handed, and have worked, every event the sandbox sent them so far,
+ * over RTM or Web Hooks (their own replies coming back included): nothing that has happened can still
+ * make them act. A test that proves a bot did NOT do something checks after this, not after a sleep.
+ */
+export async function botsSettled(sandbox: Sandbox, bots: readonly InProcessBot[]): Promise<void> {
+  // Events handed over by any channel; compared with what RTM emitted (0 for bots on Web Hooks).
+  const handed = () => bots.reduce((sum, bot) => sum + bot.autopilot.stats().events, 0);
+  const sent = () => sandbox.rtm.stats().emitted + (sandbox.hooks?.stats().started ?? 0);
+  for (;;) {
+    const before = sent();
+    // Every hook delivery settles only after the bot's answer (it is handed the event before answering).
+    await sandbox.hooks?.idle();
+    // An RTM event reaches a bot some time after the sandbox emitted it: wait until each is counted.
+    await eventually(() => handed() >= sandbox.rtm.stats().emitted, 10_000, 'the bots receiving every RTM event');
+    await Promise.all(bots.map((bot) => bot.autopilot.idle()));
+    if (sent() === before) return;
+  }
 }

@@ -109,7 +109,6 @@ class FakeState extends EventEmitter {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const range = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 let hooks: SandboxHooks | undefined;
@@ -136,11 +135,11 @@ async function setUp(options: Partial<HookOptions> = {}): Promise<{ state: FakeS
   return { state, hooks, receiver, reports };
 }
 
-/** Whether `promise` has settled after the pending I/O and timers of the next few ms. */
-async function settled(promise: Promise<unknown>, ms = 50): Promise<boolean> {
+/** Whether `promise` is already settled: its callbacks run before a setImmediate queued now. */
+async function settledAlready(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
   void promise.then(() => (done = true));
-  await sleep(ms);
+  await new Promise((resolve) => setImmediate(resolve));
   return done;
 }
 
@@ -155,7 +154,8 @@ describe('the hook sender\'s in-flight window', () => {
     expect(hooks.stats().pending).toBe(13);
 
     await eventually(() => receiver.inFlight.get(SITE_A) === 4 && receiver.inFlight.get(SITE_B) === 3, 10_000, '4 of A and 3 of B in flight');
-    await sleep(300); // room for a fifth to (wrongly) arrive
+    // The window decides as each event arrives: 7 started and no more, so no fifth of A is coming.
+    expect(hooks.stats().started).toBe(7);
     expect(receiver.of(SITE_A).map((h) => h.content).sort()).toEqual(a.slice(0, 4));
     expect(receiver.of(SITE_B).map((h) => h.content).sort()).toEqual(b);
     expect(receiver.maxInFlight.get(SITE_A)).toBe(4);
@@ -164,7 +164,7 @@ describe('the hook sender\'s in-flight window', () => {
     // One answer frees one slot: the next in line (a4) starts, and only it.
     expect(receiver.release((h) => h.content === 'a0')).toBe(1);
     await eventually(() => receiver.of(SITE_A).length === 5, 10_000, 'a4 starting');
-    await sleep(200);
+    expect(hooks.stats().started).toBe(8); // a4 and nothing else
     expect(receiver.of(SITE_A).map((h) => h.content)[4]).toBe('a4');
     expect(receiver.of(SITE_A)).toHaveLength(5);
     expect(receiver.inFlight.get(SITE_A)).toBe(4);
@@ -176,7 +176,7 @@ describe('the hook sender\'s in-flight window', () => {
     expect(receiver.maxInFlight.get(SITE_A)).toBe(4);
     expect(receiver.maxInFlight.get(SITE_B)).toBe(3);
     expect([...receiver.deliveredCounts()].sort()).toEqual([...a, ...b].map((c) => [c, 1]).sort());
-    expect(hooks.stats()).toEqual({ delivered: 13, failed: 0, retries: 0, pending: 0, dropped: 0 });
+    expect(hooks.stats()).toEqual({ started: 13, delivered: 13, failed: 0, retries: 0, pending: 0, dropped: 0 });
   });
 
   it('starts deliveries in event order with a window: the first `concurrency` to arrive are the oldest', async () => {
@@ -214,7 +214,7 @@ describe('the hook sender\'s in-flight window', () => {
     receiver.answer = () => 'hold';
     for (const text of range(12, 'm')) state.announce(SITE_A, text);
     await eventually(() => receiver.inFlight.get(SITE_A) === 8, 10_000, '8 in flight');
-    await sleep(300);
+    expect(hooks.stats().started).toBe(8);
     expect(receiver.hits).toHaveLength(8);
     receiver.answer = () => 200;
     receiver.release();
@@ -237,16 +237,15 @@ describe('the hook sender\'s in-flight window', () => {
       [2, 'held'],
     ]);
     expect(hooks.stats()).toMatchObject({ delivered: 11, pending: 1, retries: 1 });
-    let idle = false;
-    void hooks.idle().then(() => (idle = true));
-    await sleep(50);
-    expect(idle).toBe(false);
+    // What the sender counts at the moment idle() resolves: a premature resolve would see m0 pending.
+    const atIdle = hooks.idle().then(() => hooks.stats());
+    expect(await settledAlready(atIdle)).toBe(false);
 
     receiver.release();
-    await hooks.idle();
+    expect(await atIdle).toMatchObject({ delivered: 12, pending: 0 });
     expect([...receiver.deliveredCounts()].sort()).toEqual(sent.map((c) => [c, 1]).sort());
     expect(receiver.hits).toHaveLength(13); // 12 deliveries + the one retry
-    expect(hooks.stats()).toEqual({ delivered: 12, failed: 0, retries: 1, pending: 0, dropped: 0 });
+    expect(hooks.stats()).toEqual({ started: 12, delivered: 12, failed: 0, retries: 1, pending: 0, dropped: 0 });
     expect(reports).toHaveLength(12);
     expect(reports.find((r) => r.attempts === 2)).toMatchObject({ ok: true, status: 200 });
     expect(reports.filter((r) => r.attempts === 1 && r.ok)).toHaveLength(11);
@@ -254,24 +253,32 @@ describe('the hook sender\'s in-flight window', () => {
 
   it('counts waiting + in flight as pending, and idle() resolves only once both are empty (and at once when they are)', async () => {
     const { state, hooks, receiver } = await setUp({ concurrency: 2 });
-    await expect(settled(hooks.idle())).resolves.toBe(true);
+    await expect(settledAlready(hooks.idle())).resolves.toBe(true);
     receiver.answer = () => 'hold';
     for (const text of range(5, 'm')) state.announce(SITE_A, text);
     expect(hooks.stats()).toMatchObject({ pending: 5, delivered: 0 });
-    const idle = hooks.idle();
+    // idle() records what is pending when it resolves: a premature resolve is caught by that, and by
+    // the check at each step (made after the sender has counted the previous answer).
+    let idleResolved = false;
+    const idle = hooks.idle().then(() => {
+      idleResolved = true;
+      return hooks.stats().pending;
+    });
     await eventually(() => receiver.inFlight.get(SITE_A) === 2, 10_000, '2 in flight');
     for (let left = 5; left > 0; left--) {
       expect(hooks.stats().pending).toBe(left);
-      expect(await settled(idle)).toBe(false);
+      expect(idleResolved).toBe(false);
       const before = receiver.hits.length;
       const oldest = receiver.hits.find((h) => h.answer === 'held')!;
       expect(receiver.release((h) => h === oldest)).toBe(1);
       await eventually(() => hooks.stats().pending === left - 1, 10_000, `pending ${left - 1}`);
       if (left > 2) await eventually(() => receiver.hits.length === before + 1, 10_000, 'the next one starting');
     }
-    await expect(settled(idle, 1_000)).resolves.toBe(true);
-    expect(hooks.stats()).toEqual({ delivered: 5, failed: 0, retries: 0, pending: 0, dropped: 0 });
-    await expect(settled(hooks.idle())).resolves.toBe(true);
+    // The last answer counted resolved it then and there.
+    await expect(settledAlready(idle)).resolves.toBe(true);
+    expect(await idle).toBe(0);
+    expect(hooks.stats()).toEqual({ started: 5, delivered: 5, failed: 0, retries: 0, pending: 0, dropped: 0 });
+    await expect(settledAlready(hooks.idle())).resolves.toBe(true);
   });
 
   it('past maxQueue drops the oldest waiting delivery, never one in flight', async () => {
@@ -285,7 +292,7 @@ describe('the hook sender\'s in-flight window', () => {
     receiver.release();
     await hooks.idle();
     expect([...receiver.deliveredCounts().keys()].sort()).toEqual(['m0', 'm1', 'm5', 'm6', 'm7']);
-    expect(hooks.stats()).toEqual({ delivered: 5, failed: 0, retries: 0, pending: 0, dropped: 3 });
+    expect(hooks.stats()).toEqual({ started: 5, delivered: 5, failed: 0, retries: 0, pending: 0, dropped: 3 });
   });
 
   it('close() with deliveries in flight aborts them, abandons the waiting ones and resolves; nothing is delivered after it', async () => {
@@ -295,8 +302,8 @@ describe('the hook sender\'s in-flight window', () => {
     await eventually(() => receiver.inFlight.get(SITE_A) === 3, 10_000, '3 in flight');
     const idle = hooks.idle();
     const closing = hooks.close();
-    await expect(Promise.race([closing.then(() => 'closed'), sleep(10_000).then(() => 'stuck')])).resolves.toBe('closed');
-    await expect(settled(idle)).resolves.toBe(true);
+    await closing;
+    await expect(settledAlready(idle)).resolves.toBe(true);
     expect(hooks.stats()).toMatchObject({ delivered: 0, failed: 3, pending: 0 });
     expect(reports.map((r) => [r.ok, r.error])).toEqual(Array.from({ length: 3 }, () => [false, 'the sandbox closed']));
     // The receiver sees the three connections go, answers nothing more, and gets nothing new.
@@ -304,7 +311,9 @@ describe('the hook sender\'s in-flight window', () => {
     receiver.answer = () => 200;
     expect(receiver.release()).toBe(0);
     state.announce(SITE_A, 'after close');
-    await sleep(300);
+    // Closed, the sender no longer listens, so the event starts nothing.
+    expect(state.listenerCount('event')).toBe(0);
+    expect(hooks.stats()).toMatchObject({ started: 3, pending: 0 });
     expect(receiver.hits).toHaveLength(3);
     expect(receiver.hits.every((h) => h.answer === 'gone')).toBe(true);
     expect(receiver.deliveredCounts().size).toBe(0);

@@ -2,11 +2,11 @@
 // plus a hash of the canonical source that ignores layout, key order and comments.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compile, duplicateKeys, IMPLICIT_END, normalize, programToJson, summarize, type Problem, type Program } from '../../src/scenario/compile.js';
+import { compile, duplicateKeys, IMPLICIT_END, normalize, programToJson, summarize, type CompileOptions, type Problem, type Program } from '../../src/scenario/compile.js';
 import { Scenario, type Block } from '../../src/scenario/schema.js';
 
-function program(source: unknown): Program {
-  const result = compile(source);
+function program(source: unknown, options?: CompileOptions): Program {
+  const result = compile(source, options);
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return result.program;
 }
@@ -255,11 +255,13 @@ describe('summary and JSON form', () => {
   });
 });
 
-describe('the fast path', () => {
+const FAST = { compiledParsersFromBlocks: 0 };
+
+describe('the fast path (zod\'s compiled parsers, which read files of COMPILED_PARSERS_FROM_BLOCKS blocks and more)', () => {
   it("reads the caller's objects as zod outputs them: same program, warnings and hash", () => {
     for (let seed = 1; seed <= 400; seed++) {
       const source = randomScenario(seed);
-      const result = compile(source);
+      const result = compile(source, FAST);
       const parsed = Scenario.safeParse(source);
       if (!parsed.success) continue;
       const reference = compile(parsed.data);
@@ -274,7 +276,7 @@ describe('the fast path', () => {
   });
 
   it('takes URLs as zod trims them', () => {
-    const p = program(KITCHEN_SINK);
+    const p = program(KITCHEN_SINK, FAST);
     const at = (id: string) => p.code[p.index.get(id)!]!;
     expect(at('book')).toMatchObject({ op: 'webhook', url: 'https://booking.example.com/book' });
     expect(at('file')).toMatchObject({ message: { file: { url: 'https://example.com/terms.pdf', name: 'terms.pdf', mime: 'application/pdf' } } });
@@ -283,7 +285,7 @@ describe('the fast path', () => {
 
   it('shares no object with the source: editing it afterwards changes nothing', () => {
     const source = structuredClone(KITCHEN_SINK);
-    const p = program(source);
+    const p = program(source, FAST);
     const before = programToJson(p);
     source.blocks.card.cards[0]!.title = 'changed';
     source.blocks.email.save.var = 'changed';
@@ -295,7 +297,7 @@ describe('the fast path', () => {
   });
 
   it('leaves a "__proto__" block id, which zod drops, to the full parser', () => {
-    const result = compile(JSON.parse('{"name":"p","version":1,"start":"__proto__","blocks":{"__proto__":{"type":"end"},"a":{"type":"end"}}}'));
+    const result = compile(JSON.parse('{"name":"p","version":1,"start":"__proto__","blocks":{"__proto__":{"type":"end"},"a":{"type":"end"}}}'), FAST);
     expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: 'start', message: 'start block "__proto__" does not exist' }]);
   });
 });

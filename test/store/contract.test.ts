@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import {
-  MemoryBacking, MemoryStore, RedisStore, SqliteStore, StoreError, withLock, type Store,
-} from '../../src/store/index.js';
+import { MemoryBacking, MemoryStore, StoreError, withLock, type Store } from '../../src/store/index.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
 
 interface Backend {

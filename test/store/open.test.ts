@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { StoreConfig } from '../../src/config.js';
-import {
-  defaultSqlitePath, MemoryStore, openStore, parseStoreSpec, redactRedisUrl, SqliteStore, StoreError, type Store,
-} from '../../src/store/index.js';
+import { MemoryStore, openStore, parseStoreSpec, StoreError, type Store } from '../../src/store/index.js';
+import { redactRedisUrl } from '../../src/store/redis.js';
+import { defaultSqlitePath, SqliteStore } from '../../src/store/sqlite.js';
 
 const tmp: string[] = [];
 const stores: Store[] = [];
@@ -129,12 +129,14 @@ describe('openStore', () => {
 
 describe('SQLite shared by several processes', () => {
   const built = fileURLToPath(new URL('../../dist/store/index.js', import.meta.url));
+  const builtSqlite = fileURLToPath(new URL('../../dist/store/sqlite.js', import.meta.url));
 
   // Four processes run 50 locked turns each on one conversation.
   test.runIf(existsSync(built))('turns under the lock from 4 processes: no lost update', async () => {
     const file = join(tempDir(), 'state.db');
     const worker = `
-      const { SqliteStore, withLock } = await import(${JSON.stringify(built)});
+      const { withLock } = await import(${JSON.stringify(built)});
+      const { SqliteStore } = await import(${JSON.stringify(builtSqlite)});
       const store = new SqliteStore(process.argv[1]);
       for (let i = 0; i < 50; i++) {
         await withLock(store, 'lock:c', async () => {

@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { converseScenario } from '../helpers/converse.js';
+import { eventually } from '../helpers/events.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { Receiver, TEST_SECRET } from '../helpers/receiver.js';
 
@@ -131,7 +132,15 @@ describe('crisp-mcp serve --http converse: an accepted event survives SIGKILL (c
     // A client that missed a 202 sends again: the same messageId is not run twice.
     expect((await converse(second, events(ids[0]!)[1])).status).toBe(202);
     await receiver.waitFor(() => ids.every((id) => new Set(receiver.accepted.filter((a) => a.json.conversationId === id).map((a) => a.id)).size >= 3), 15_000, 'every accepted event run after the restart');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Inboxes and reply queues all empty: every accepted event has run and every reply is acked, so
+    // no reply can come after this (a redelivery may first wait for the killed process's delivery lock).
+    const peek = new SqliteStore(join(dir, 'inbox.db'));
+    try {
+      await eventually(async () => (await peek.outboxPending()).length === 0, 15_000, 'the inboxes and reply queues emptying');
+      expect(await peek.outboxPending()).toEqual([]);
+    } finally {
+      await peek.close();
+    }
     for (const id of ids) {
       // Delivery is at least once (a reply whose 2xx the killed process never acked comes again, under
       // its webhook-id, as receivers dedupe on): per webhook-id, the replies are each there once, in order.
@@ -146,14 +155,6 @@ describe('crisp-mcp serve --http converse: an accepted event survives SIGKILL (c
     const mine = receiver.accepted.filter((a) => ids.includes(a.json.conversationId));
     for (const a of mine) expect(a.json).toEqual(mine.find((b) => b.id === a.id)!.json);
 
-    const peek = new SqliteStore(join(dir, 'inbox.db'));
-    try {
-      // Inboxes and reply queues all empty (a redelivery may still be waiting for the killed process's delivery lock).
-      for (let i = 0; i < 100 && (await peek.outboxPending()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(await peek.outboxPending()).toEqual([]);
-    } finally {
-      await peek.close();
-    }
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 40_000);

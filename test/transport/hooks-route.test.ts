@@ -5,12 +5,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
+import { visitorWrites } from '../helpers/events.js';
 import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
+import type { Sandbox } from '../../src/sandbox/server.js';
 
 const TOKEN = 'hooks-route-token-0123456789abcdef';
 const SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
 const GDPR_ANSWER = 'Everything about GDPR at Crisp is in our article, and you can sign our Data Processing Agreement (DPA) online:';
 const GDPR_CHOICE = 'Did that answer your question?';
+const GDPR_HANDOFF = 'Let me get someone from the team for you.';
 
 async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, ms: number, what: string): Promise<T> {
   const deadline = Date.now() + ms;
@@ -74,13 +77,16 @@ describe('serve --http --sandbox --bot-scenario (child process)', () => {
         return (read.structuredContent as { messages: { from: string; private: boolean; text: string }[] }).messages.filter((m) => m.from === 'operator' && !m.private).map((m) => m.text);
       };
       await eventually(async () => ((await texts()).some((t) => t.includes(GDPR_CHOICE)) ? true : undefined), 10_000, 'the bot reply');
-      // Give a duplicate delivery (a retried hook, a catch-up) time to show up before counting.
       await eventually(() => cli.logs().find((l) => l.msg === 'turn saved' && String(l.conversation).endsWith(session)), 5_000, 'the turn');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // conversation's turns in order, so a duplicate answer to the first (a retried hook, a catch-up)
+      // would be in the thread by then.
+      await visitorWrites({ url: sandbox.url, websiteId: sandbox.website_id } as Sandbox, session, 'not sure');
+      await eventually(async () => ((await texts()).some((t) => t.includes(GDPR_HANDOFF)) ? true : undefined), 10_000, 'the reply to the later message');
       const all = await texts();
-      expect(all).toHaveLength(2);
+      expect(all).toHaveLength(3);
       expect(all[0]).toContain(GDPR_ANSWER);
       expect(all[1]).toContain(GDPR_CHOICE);
+      expect(all[2]).toBe(GDPR_HANDOFF);
     } finally {
       await client.close();
     }
@@ -89,7 +95,7 @@ describe('serve --http --sandbox --bot-scenario (child process)', () => {
   it('stops the autopilot on SIGTERM', async () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
-    expect(cli.logs().find((l) => l.msg === 'autopilot stopped')).toMatchObject({ turns: 1 });
+    expect(cli.logs().find((l) => l.msg === 'autopilot stopped')).toMatchObject({ turns: 2 });
   });
 });
 

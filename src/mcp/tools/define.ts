@@ -101,5 +101,11 @@ export function selectTools<T extends AnyTool>(all: readonly T[], toolsets: read
     .filter((t) => !s.readOnly || t.annotations.readOnlyHint)
     .filter((t) => !excluded.has(t.name))
     .filter((t) => named.has(t.name) || enabledSets.has(t.toolset))
-    .sort((a, b) => a.toolset.localeCompare(b.toolset) || a.name.localeCompare(b.name));
+    // Code-unit order (ids and names are ASCII snake_case): localeCompare would load ICU's collation
+    // data at start-up, about 5 MiB and 60 ms (bench/startup).
+    .sort((a, b) => byCodeUnits(a.toolset, b.toolset) || byCodeUnits(a.name, b.name));
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -87,6 +87,8 @@ export type CompileResult = { ok: true; program: Program; warnings: Problem[] } 
 export interface CompileOptions {
   /** Origins the server lets webhooks call; when given, a scenario may only list origins among them. */
   webhookOrigins?: readonly string[];
+  /** From how many blocks zod's compiled parsers read the file (default COMPILED_PARSERS_FROM_BLOCKS; 0: always, as the tests of that path do). */
+  compiledParsersFromBlocks?: number;
 }
 
 export const IMPLICIT_END = '$end';

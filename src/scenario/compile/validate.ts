@@ -29,10 +29,18 @@ export interface Source {
  * huge one) and keeps the caller's objects instead of a copy of every block. Whatever it is not sure
  * of goes to the full compiled parser, the reference, which also names the problems.
  */
-export function read(source: unknown): Source | Problem[] {
-  const fast = readFast(source);
+/**
+ * Below this many blocks a scenario is read by zod's plain parser: building the compiled parsers
+ * (generated code) costs more than it saves on a small file, about 200 ms and 4 MiB for the six
+ * shipped examples at a server's start-up (bench/startup). Past it, the compiled ones pay.
+ */
+export const COMPILED_PARSERS_FROM_BLOCKS = 256;
+
+export function read(source: unknown, compiledFrom = COMPILED_PARSERS_FROM_BLOCKS): Source | Problem[] {
+  const small = blockCount(source) < compiledFrom;
+  const fast = small ? undefined : readFast(source);
   if (fast !== undefined) return fast;
-  const parsed = scenarioParser().safeParse(source);
+  const parsed = (small ? Scenario : scenarioParser()).safeParse(source);
   if (!parsed.success) return zodProblems(parsed.error.issues);
   const record = parsed.data.blocks;
   const ids = Object.keys(record);
@@ -50,6 +58,11 @@ export function read(source: unknown): Source | Problem[] {
   }
   from[ids.length] = edges.length;
   return { scenario: parsed.data, ids, blocks, numbers, from, edges, sets };
+}
+
+function blockCount(source: unknown): number {
+  const blocks = typeof source === 'object' && source !== null ? (source as { blocks?: unknown }).blocks : undefined;
+  return typeof blocks === 'object' && blocks !== null ? Object.keys(blocks).length : 0;
 }
 
 let compiledSchema: typeof Scenario | undefined;
