@@ -8,7 +8,8 @@ import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/c
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { MemoryStore, type Store } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';

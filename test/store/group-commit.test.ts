@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inboxKey } from '../../src/converse/converse.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';
 
