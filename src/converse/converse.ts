@@ -2,8 +2,10 @@
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
 // 202. A worker drains each inbox in order, one event at a time per conversation (under the
-// store's lock across processes): step the scenario, save the session (with the inbox seq it has
-// consumed) and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
+// store's lock across processes): step the scenario, save the session — the `converse` part of the
+// conversation's ONE record (engine/record.ts; its position is the record's), with the inbox seq it
+// has consumed — and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
+// A session saved by the previous release (a bare ConverseSession value) is migrated on read.
 // delivery.ts drains the reply outbox to the webhook. A sweeper ends sessions idle for longer
 // than the inactivity timeout; the same timer picks up inbox items left by a crash.
 //
@@ -17,9 +19,9 @@ import { backoffDelay, type Backoff } from '../retry.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
+import { readRecord, type ConversationRecord } from '../engine/record.js';
 
 export { parseConverseInput, type ConverseEvent } from './input.js';
-export { type ConverseSession } from './turn.js';
 
 /** Store keys (positions, outbox, locks) of converse conversations start with this. */
 export const CONVERSE_PREFIX = 'converse:';
@@ -92,11 +94,19 @@ const readSeen = (value: unknown): Record<string, number> => {
   const seen = (value as Partial<InboxRecord> | undefined)?.seen;
   return seen && typeof seen === 'object' ? seen : {};
 };
-/** The last inbox seq a saved session has consumed (0: none). */
-const inboxSeqOf = (value: unknown): number => {
-  const seq = (value as { inboxSeq?: unknown } | undefined)?.inboxSeq;
+/** The last inbox seq a saved converse part has consumed (0: none). */
+const inboxSeqOf = (part: unknown): number => {
+  const seq = (part as { inboxSeq?: unknown } | undefined)?.inboxSeq;
   return typeof seq === 'number' ? seq : 0;
 };
+
+/** A conversation's saved record, with the converse session read out of it (position from the record, the rest from its converse part). */
+interface SavedSession {
+  record: ConversationRecord;
+  session: ConverseSession | undefined;
+  /** The last inbox seq the saved session has consumed (0: none). */
+  inboxSeq: number;
+}
 
 type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' };
 
@@ -336,14 +346,15 @@ export class ConverseService {
     return withLock(store, lockKey(event.conversationId), async (lease) => {
       const key = conversationKey(event.conversationId);
       const found = await store.getPosition(key, this.#loaded.name);
+      const prior = this.#read(found?.value, event.conversationId);
       let outcome: HandleOutcome = { status: 'nothing' };
-      if (inboxSeqOf(found?.value) < seq) {
+      if (prior.inboxSeq < seq) {
         const version = (found?.version ?? 0) + 1;
-        const turn = await converseTurn({ loaded: this.#loaded, prior: this.#read(found?.value, event.conversationId), event, version, now: this.#now(), callWebhook: this.#callWebhook });
+        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), callWebhook: this.#callWebhook });
         if (turn) {
           for (const note of turn.notes) this.#o.log?.warn({ conversation: event.conversationId, scenario: this.#loaded.name }, note);
           if (lease.signal.aborted) throw lease.signal.reason;
-          const saved = await store.savePosition(key, this.#loaded.name, { ...turn.session, inboxSeq: seq }, {
+          const saved = await store.savePosition(key, this.#loaded.name, withSession(prior.record, turn.session, seq), {
             expectedVersion: version - 1,
             outbox: turn.replies.map((reply) => ({ id: reply.messageId, payload: reply })),
             trackIdle: turn.session.status === 'active',
@@ -379,11 +390,11 @@ export class ConverseService {
       return await withLock(store, lockKey(id), async () => {
         const found = await store.getPosition(key, scenario);
         if (!found || found.updatedAt >= before) return false;
-        const session = this.#read(found.value, id);
+        const prior = this.#read(found.value, id);
+        const session = prior.session;
         const now = this.#now();
         const replies = session?.status === 'active' ? [inactivityEnd(session, scenario, found.version + 1, now)] : [];
-        const base = session ? (session.status === 'active' ? ended(session, 'inactivity', now) : session) : found.value;
-        const value = session && inboxSeqOf(found.value) > 0 ? { ...session, ...(base as ConverseSession), inboxSeq: inboxSeqOf(found.value) } : base;
+        const value = session ? withSession(prior.record, session.status === 'active' ? ended(session, 'inactivity', now) : session, prior.inboxSeq) : found.value;
         const saved = await store.savePosition(key, scenario, value, { expectedVersion: found.version, outbox: replies.map((r) => ({ id: r.messageId, payload: r })), trackIdle: false });
         if (saved.ok && replies.length > 0) this.#o.onReplies?.(key);
         return saved.ok && replies.length > 0;
@@ -409,13 +420,24 @@ export class ConverseService {
     return result;
   }
 
-  #read(value: unknown, conversationId: string): ConverseSession | undefined {
-    if (value === undefined) return undefined;
-    const parsed = ConverseSession.safeParse(value);
-    if (parsed.success) return parsed.data;
-    this.#o.log?.warn({ conversation: conversationId }, 'converse: unreadable session record; starting a new session');
-    return undefined;
+  /** The saved record (of this release or, migrated, of an earlier one) and the session in it. */
+  #read(value: unknown, conversationId: string): SavedSession {
+    const { record } = readRecord(value);
+    const part = record.channels.converse;
+    if (part === undefined) return { record, session: undefined, inboxSeq: 0 };
+    const parsed = ConverseSession.safeParse({ ...(part as object), position: record.scenario });
+    if (!parsed.success) this.#o.log?.warn({ conversation: conversationId }, 'converse: unreadable session record; starting a new session');
+    return { record, session: parsed.success ? parsed.data : undefined, inboxSeq: inboxSeqOf(part) };
   }
 
   readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => performEffect(this.#loaded, action, key, { fetch: this.#o.fetch, helpdesk: this.#o.helpdesk });
+}
+
+/**
+ * The record with the session written in: its position as the record's, the rest (and the inbox
+ * seq consumed) as the converse part; the other channels' parts are kept.
+ */
+function withSession(record: ConversationRecord, session: ConverseSession, inboxSeq: number): ConversationRecord {
+  const { position, ...rest } = session;
+  return { ...record, scenario: position, channels: { ...record.channels, converse: inboxSeq > 0 ? { ...rest, inboxSeq } : rest } };
 }

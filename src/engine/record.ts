@@ -6,8 +6,9 @@
 // fingerprints as they were.
 //
 // The engine does not know the channels' shapes: each channel parses its own sub-record with its
-// own schema (autopilot/state.ts). Records saved by earlier releases are migrated on read: a bare
-// position (the MCP tools), or a position with an `autopilot` field beside it (the autopilot).
+// own schema (autopilot/state.ts, converse/converse.ts). Records saved by earlier releases are
+// migrated on read: a bare position (the MCP tools), a position with an `autopilot` field beside
+// it (the autopilot), or a converse session with its position inside (the converse API).
 import { z } from 'zod';
 import { Position } from '../scenario/index.js';
 import type { OutboxInput, SaveResult, Store } from '../store/index.js';
@@ -43,7 +44,13 @@ export function readRecord(value: unknown): ReadRecord {
     // A record whose position no longer parses: the channels' parts are kept, the position is not.
     return { record: { v: 2, scenario: null, channels: channelsOf((value as { channels?: unknown }).channels) }, unreadable: true };
   }
-  // Earlier releases: a bare position, or a position with the autopilot's state beside it.
+  // Earlier releases: a converse session (its position inside it, under its own key), a bare
+  // position, or a position with the autopilot's state beside it.
+  if (typeof value === 'object' && (value as { kind?: unknown }).kind === 'converse_session') {
+    const { position: inner, ...converse } = value as { position?: unknown };
+    const parsed = Position.nullable().safeParse(inner ?? null);
+    return { record: { v: 2, scenario: parsed.success ? parsed.data : null, channels: { converse } }, unreadable: !parsed.success };
+  }
   const position = Position.safeParse(value);
   const autopilot = typeof value === 'object' ? (value as { autopilot?: unknown }).autopilot : undefined;
   const channels: ConversationRecord['channels'] = autopilot === undefined ? {} : { autopilot };

@@ -1,7 +1,16 @@
 // The embedded store: one SQLite file (better-sqlite3, WAL) that several processes on one machine
-// may share. Statements are prepared once. Single-statement writes (draft, lock) are atomic on their
-// own; the position save and its outbox items run in one BEGIN IMMEDIATE transaction. Times are
-// the writers' clock (Date.now() unless a test passes `now`), which processes on one machine share.
+// may share. Statements are prepared once. Times are the writers' clock (Date.now() unless a test
+// passes `now`), which processes on one machine share.
+//
+// Group commit: a commit costs far more than the statements in it, so every write (position save
+// with its outbox items, ack, retry, lock, draft) runs at once inside a shared BEGIN IMMEDIATE
+// transaction (a save in its own savepoint, a single statement atomic on its own, so a failing write
+// undoes only itself), and that transaction
+// commits once the current turn of the event loop is done (setImmediate): the writes of concurrent
+// requests share one commit. A write's promise settles only after its commit, so a caller never
+// acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
+// is rejected. The write lock is held for at most one turn of the event loop. Reads go through a
+// second connection, so they too see only committed writes.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -27,6 +36,7 @@ interface Database {
   exec(sql: string): void;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): Transaction<A, R>;
+  readonly inTransaction: boolean;
   close(): void;
 }
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
@@ -112,6 +122,16 @@ function openDatabase(path: string): Database {
   }
 }
 
+/** A second connection on the file `writer` has opened (the schema is in place). */
+function openReader(path: string, writer: Database): Database {
+  try {
+    return new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+  } catch (err) {
+    writer.close();
+    throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+  }
+}
+
 function prepareAll(db: Database): Queries {
   return Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)])) as Queries;
 }
@@ -129,13 +149,36 @@ interface DraftRow { id: string; conversation: string | null; data: string; crea
 interface OutboxRow { seq: number; id: string; payload: string; created_at: number; attempts: number; next_attempt_at: number; last_error: string | null }
 type QueuedItem = { id: string; payload: string; notBefore: number | undefined };
 
+/** Counters of the store's write path (group commit): how many writes, and how many commits they took. */
+export interface SqliteWriteStats {
+  writes: number;
+  commits: number;
+}
+
+/**
+ * The stores of this process with a transaction open. Another connection's BEGIN IMMEDIATE would
+ * wait for one of these, which cannot commit while this thread waits: they commit first.
+ */
+const openTransactions = new Set<SqliteStore>();
+
+interface PendingWrite {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly where: string;
   readonly #db: Database;
   readonly #q: Queries;
+  /** The same statements on a second connection, for reads: they see only committed writes. */
+  readonly #r: Queries;
+  readonly #reader: Database | undefined;
   readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[]], SaveResult>;
   readonly #now: () => number;
+  /** The writes of the open transaction, settled by its commit; undefined when none is open. */
+  #batch: PendingWrite[] | undefined;
+  readonly #stats: SqliteWriteStats = { writes: 0, commits: 0 };
   #writes = 0;
 
   /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. `now`: see MemoryStore. */
@@ -145,6 +188,11 @@ export class SqliteStore implements Store {
     this.#db = openDatabase(path);
     const db = this.#db;
     this.#q = prepareAll(db);
+    // A read on the writing connection would see the open transaction's writes before they are
+    // committed, and a caller could act on them (deliver a reply) before they are on disk. A
+    // private in-memory database has no second connection (and nothing on disk either).
+    this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
+    this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
     this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items): SaveResult => {
       const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
       const current = row?.version ?? 0;
@@ -161,7 +209,7 @@ export class SqliteStore implements Store {
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
-    const row = this.#q.position.get(conversation, scenario) as PositionRow | undefined;
+    const row = this.#r.position.get(conversation, scenario) as PositionRow | undefined;
     return row && { value: JSON.parse(row.data) as T, version: row.version, updatedAt: row.updated_at };
   }
 
@@ -169,11 +217,11 @@ export class SqliteStore implements Store {
     checkVersion(opts.expectedVersion);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    return this.#save.immediate(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items);
+    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items));
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
-    const rows = this.#q.idle.all(before, checkLimit(limit)) as Array<{ conversation: string; scenario: string; updated_at: number }>;
+    const rows = this.#r.idle.all(before, checkLimit(limit)) as Array<{ conversation: string; scenario: string; updated_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, scenario: r.scenario, updatedAt: r.updated_at }));
   }
 
@@ -182,20 +230,20 @@ export class SqliteStore implements Store {
     const json = toJson(draft.value, 'draft');
     const id = draft.id ?? newId();
     const createdAt = this.#now();
-    this.#q.putDraft.run(id, draft.conversation ?? null, json, createdAt, createdAt + ttl);
+    await this.#write(() => this.#q.putDraft.run(id, draft.conversation ?? null, json, createdAt, createdAt + ttl));
     this.#wrote();
     return { id, conversation: draft.conversation, value: JSON.parse(json) as T, createdAt, expiresAt: createdAt + ttl };
   }
 
   async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
-    const row = this.#q.draft.get(id, this.#now()) as DraftRow | undefined;
+    const row = this.#r.draft.get(id, this.#now()) as DraftRow | undefined;
     return row && draftOf<T>(row);
   }
 
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const max = checkLimit(limit);
     const now = this.#now();
-    const rows = (conversation === undefined ? this.#q.drafts.all(now, max) : this.#q.draftsOf.all(conversation, now, max)) as DraftRow[];
+    const rows = (conversation === undefined ? this.#r.drafts.all(now, max) : this.#r.draftsOf.all(conversation, now, max)) as DraftRow[];
     return rows.map((row) => draftOf(row));
   }
 
@@ -203,7 +251,7 @@ export class SqliteStore implements Store {
     const ttl = checkTtl(ttlMs);
     const now = this.#now();
     const token = newId();
-    const { changes } = this.#q.lock.run(key, token, now + ttl, now);
+    const { changes } = await this.#write(() => this.#q.lock.run(key, token, now + ttl, now));
     this.#wrote();
     return changes === 1 ? token : undefined;
   }
@@ -211,16 +259,16 @@ export class SqliteStore implements Store {
   async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
     const ttl = checkTtl(ttlMs);
     const now = this.#now();
-    return this.#q.extendLock.run(now + ttl, key, token, now).changes === 1;
+    return (await this.#write(() => this.#q.extendLock.run(now + ttl, key, token, now))).changes === 1;
   }
 
   async releaseLock(key: string, token: string): Promise<boolean> {
-    const row = this.#q.unlock.get(key, token) as { expires_at: number } | undefined;
+    const row = (await this.#write(() => this.#q.unlock.get(key, token))) as { expires_at: number } | undefined;
     return row !== undefined && row.expires_at > this.#now();
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
-    const row = this.#q.head.get(conversation) as OutboxRow | undefined;
+    const row = this.#r.head.get(conversation) as OutboxRow | undefined;
     return row && {
       conversation, seq: row.seq, id: row.id, payload: JSON.parse(row.payload) as P, createdAt: row.created_at,
       attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error ?? undefined,
@@ -231,20 +279,75 @@ export class SqliteStore implements Store {
     const dueBy = opts.dueBy ?? Number.MAX_SAFE_INTEGER;
     const limit = checkLimit(opts.limit);
     const prefix = opts.prefix ?? '';
-    const rows = this.#q.pending.all(prefix, prefix, dueBy, limit) as Array<{ conversation: string; next_attempt_at: number }>;
+    const rows = this.#r.pending.all(prefix, prefix, dueBy, limit) as Array<{ conversation: string; next_attempt_at: number }>;
     return rows.map((r) => ({ conversation: r.conversation, nextAttemptAt: r.next_attempt_at }));
   }
 
   async outboxAck(conversation: string, seq: number): Promise<boolean> {
-    return this.#q.ack.run(conversation, seq).changes === 1;
+    return (await this.#write(() => this.#q.ack.run(conversation, seq))).changes === 1;
   }
 
   async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
-    return this.#q.retry.run(retry.nextAttemptAt, retry.error ?? null, conversation, seq).changes === 1;
+    return (await this.#write(() => this.#q.retry.run(retry.nextAttemptAt, retry.error ?? null, conversation, seq))).changes === 1;
+  }
+
+  /** Writes so far and the commits they took (fewer commits than writes: group commit at work). */
+  get stats(): Readonly<SqliteWriteStats> {
+    return { ...this.#stats };
   }
 
   async close(): Promise<void> {
+    this.#commit();
+    this.#reader?.close();
     this.#db.close();
+  }
+
+  /**
+   * Runs `write` (one statement, or a transaction function: a savepoint) now inside the shared
+   * transaction (opened if none is), and resolves with its result once that transaction has committed.
+   */
+  #write<R>(write: () => R): Promise<R> {
+    let result: R;
+    try {
+      if (!this.#batch) {
+        for (const other of openTransactions) other.#commit();
+        this.#db.exec('BEGIN IMMEDIATE');
+        this.#batch = [];
+        openTransactions.add(this);
+        setImmediate(() => this.#commit());
+      }
+      result = write();
+    } catch (err) {
+      // Some errors (busy, I/O, full disk) end the whole transaction: its earlier writes are lost too.
+      if (this.#batch && !this.#db.inTransaction) this.#fail(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.#stats.writes++;
+    return new Promise<R>((resolve, reject) => this.#batch!.push({ resolve: () => resolve(result), reject }));
+  }
+
+  /** Commits the shared transaction and settles its writes. */
+  #commit(): void {
+    const batch = this.#batch;
+    if (!batch) return;
+    openTransactions.delete(this);
+    try {
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      this.#fail(err);
+      return;
+    }
+    this.#batch = undefined;
+    this.#stats.commits++;
+    for (const pending of batch) pending.resolve();
+  }
+
+  #fail(err: unknown): void {
+    const batch = this.#batch ?? [];
+    this.#batch = undefined;
+    openTransactions.delete(this);
+    for (const pending of batch) pending.reject(err);
   }
 
   #wrote(): void {

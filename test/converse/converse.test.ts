@@ -5,7 +5,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/converse.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryStore, type Store } from '../../src/store/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -94,8 +98,9 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
       { type: 'text', text: 'You picked basic. Bye Bob.' },
       { type: 'end', text: '' },
     ]);
-    const saved = await h.store.getPosition<{ metadata: Record<string, unknown>; status: string; endReason: string }>('converse:' + id, 'converse-test');
-    expect(saved?.value).toMatchObject({ metadata: { user_name: 'Bob', plan_hint: 3 }, status: 'ended', endReason: 'completed' });
+    const saved = await h.store.getPosition('converse:' + id, 'converse-test');
+    // The session is the converse part of the conversation's record.
+    expect(saved?.value).toMatchObject({ v: 2, channels: { converse: { metadata: { user_name: 'Bob', plan_hint: 3 }, status: 'ended', endReason: 'completed' } } });
   });
 
   it('handoff carries the reason, note and assignee; the bot is then silent until endSession, which answers `end`', async () => {
@@ -129,8 +134,8 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye' });
     await receiver.waitFor(() => receiver.of(id).length === 7);
     expect(receiver.of(id).map((r) => r.text)).toEqual(['Hello Di!', 'What do you need?', 'Pick a plan', 'Hello Di!', 'What do you need?', 'Bye!', '']);
-    const saved = await h.store.getPosition<{ session: number }>('converse:' + id, 'converse-test');
-    expect(saved?.value.session).toBe(2);
+    const saved = await h.store.getPosition('converse:' + id, 'converse-test');
+    expect(saved?.value).toMatchObject({ channels: { converse: { session: 2 } } });
   });
 
   it('a messageId seen before is a no-op, sent again at once or later', async () => {
@@ -277,6 +282,42 @@ describe('an articles block on the converse API', () => {
   });
 });
 
+describe('a session saved by the previous release (a bare session value under converse:<id>)', () => {
+  it('is read as the record\'s converse part: the conversation goes on where it was, and is saved back as a record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-converse-migrate-'));
+    const store = new SqliteStore(join(dir, 'state.db'));
+    try {
+      h = await startConverseHarness({ receiver, store });
+      const id = fresh();
+      const key = 'converse:' + id;
+      await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'm1', metadata: [{ key: 'user_name', value: 'Old' }] });
+      await settled(h.service);
+      await receiver.waitFor(() => receiver.of(id).length === 2);
+      // Rewrite it the way the previous release saved it: the session, its position inside, the inbox seq beside.
+      const saved = await store.getPosition<{ scenario: unknown; channels: { converse: Record<string, unknown> } }>(key, 'converse-test');
+      const previous = { ...saved!.value.channels.converse, position: saved!.value.scenario };
+      expect(previous).toMatchObject({ kind: 'converse_session', status: 'active', session: 1, inboxSeq: expect.any(Number) });
+      expect((await store.savePosition(key, 'converse-test', previous, { expectedVersion: saved!.version, trackIdle: true })).ok).toBe(true);
+
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'Pro', cardIndex: 1, messageId: 'm3' });
+      await receiver.waitFor(() => receiver.of(id).length === 5);
+      expect(receiver.of(id).map(brief).slice(2)).toEqual([
+        { type: 'carousel', text: 'Pick a plan' },
+        { type: 'text', text: 'You picked pro. Bye Old.' },
+        { type: 'end', text: '' },
+      ]);
+      const after = await store.getPosition(key, 'converse-test');
+      expect(after?.value).toMatchObject({ v: 2, channels: { converse: { kind: 'converse_session', session: 1, status: 'ended', metadata: { user_name: 'Old' } } } });
+      expect(after?.value).not.toHaveProperty('position');
+    } finally {
+      await h.stop(); // the receiver is shared by the other tests
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('inactivity timeout', () => {
   it('ends an idle session with an `end` reply (reason inactivity, replyTo null); activity keeps it alive; the next message starts anew', async () => {
     h = await startConverseHarness({ receiver, service: { idleMs: 500 } });
@@ -302,8 +343,8 @@ describe('inactivity timeout', () => {
     await h.service.accept({ conversationId: idle, eventType: 'message', text: 'hello again' });
     await receiver.waitFor(() => receiver.of(idle).length === 5);
     expect(receiver.of(idle).slice(3).map((r) => r.text)).toEqual(['Hello Flo!', 'What do you need?']);
-    const saved = await h.store.getPosition<{ session: number; status: string }>('converse:' + idle, 'converse-test');
-    expect(saved?.value).toMatchObject({ session: 2, status: 'active' });
+    const saved = await h.store.getPosition('converse:' + idle, 'converse-test');
+    expect(saved?.value).toMatchObject({ channels: { converse: { session: 2, status: 'active' } } });
     await receiver.waitFor(() => receiver.of(busy).length === 3, 3_000, 'busy ended after its keep-alive stopped');
     // An ended session is no longer tracked: one `end` per session (the second session may have timed out by now too).
     const types = receiver.of(idle).map((r) => r.type);

@@ -26,6 +26,8 @@ describe('readRecord', () => {
     ['a position + autopilot (autopilot, previous release)', { ...position, autopilot }, { v: 2, scenario: position, channels: { autopilot } }, false],
     ['a record', { v: 2, scenario: position, channels: { autopilot, converse: { x: 1 } } }, { v: 2, scenario: position, channels: { autopilot, converse: { x: 1 } } }, false],
     ['a record with a broken position keeps the channels', { v: 2, scenario: { pc: 'x' }, channels: { autopilot } }, { v: 2, scenario: null, channels: { autopilot } }, true],
+    ['a converse session (converse API, previous release)', { kind: 'converse_session', conversationId: 'c', status: 'active', session: 1, position, inboxSeq: 4 }, { v: 2, scenario: position, channels: { converse: { kind: 'converse_session', conversationId: 'c', status: 'active', session: 1, inboxSeq: 4 } } }, false],
+    ['a converse session opened by metadata alone (no position yet)', { kind: 'converse_session', session: 1, position: null }, { v: 2, scenario: null, channels: { converse: { kind: 'converse_session', session: 1 } } }, false],
     ['something else', { hello: 'world' }, { v: 2, scenario: null, channels: {} }, true],
   ])('%s', (_what, value, record, unreadable) => {
     expect(readRecord(value)).toEqual({ record, unreadable });
