@@ -71,12 +71,13 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
 /**
  * The hints as MCP defines them, without those that repeat the protocol's defaults: openWorldHint
  * defaults to true, and destructiveHint and idempotentHint mean something only when readOnlyHint is
- * false. readOnlyHint is always said. Every tools/list pays for each word, on every tool.
+ * false. readOnlyHint is always said. Every tools/list pays for each word, on every tool. The title
+ * is not repeated as annotations.title: the tool's own `title` is the one 2025-06-18 and later
+ * clients read.
  */
-export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, string | boolean> {
+export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, boolean> {
   const a = tool.annotations;
   return {
-    title: tool.title,
     readOnlyHint: a.readOnlyHint,
     ...(a.readOnlyHint ? {} : { destructiveHint: a.destructiveHint, idempotentHint: a.idempotentHint }),
     ...(a.openWorldHint ? {} : { openWorldHint: false }),

@@ -20,9 +20,9 @@ describe('list_operators', () => {
     const tool = tools.find((t) => t.name === 'list_operators')!;
     expect(tool.title).toBe('List operators');
     // Hints at MCP's defaults (openWorldHint true; destructive/idempotent on a read-only tool) are left out.
-    expect(tool.annotations).toEqual({ title: 'List operators', readOnlyHint: true });
+    expect(tool.annotations).toEqual({ readOnlyHint: true });
     const send = tools.find((t) => t.name === 'send_message')!;
-    expect(send.annotations).toEqual({ title: 'Send a message', readOnlyHint: false, destructiveHint: false, idempotentHint: false });
+    expect(send.annotations).toEqual({ readOnlyHint: false, destructiveHint: false, idempotentHint: false });
     expect(tool.inputSchema.properties).toHaveProperty('website_id');
     expect(tool.outputSchema?.properties).toHaveProperty('operators');
   });

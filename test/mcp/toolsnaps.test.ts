@@ -93,4 +93,12 @@ describe('inventory invariants', () => {
     const tokens = JSON.stringify(listed).length / 4;
     expect(tokens, `tools/list is ${tokens} tokens`).toBeLessThanOrEqual(6_000);
   });
+
+  it('keeps tools/list at the original 18 tools (before find_conversations, search_helpdesk, get_article) at 5k tokens or fewer', () => {
+    const later = new Set(['find_conversations', 'search_helpdesk', 'get_article']);
+    const original = listed.filter((t) => !later.has(t.name));
+    expect(original).toHaveLength(18);
+    const tokens = JSON.stringify(original).length / 4;
+    expect(tokens, `tools/list at 18 tools is ${tokens} tokens`).toBeLessThanOrEqual(5_000);
+  });
 });

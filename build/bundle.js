@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The last step of `npm run build`: dist/cli.js, which tsc has just written, becomes one esbuild
+// bundle of the CLI and everything it imports, with each dynamic import (a command, the sandbox,
+// Redis…) a chunk of its own beside it. Node loading a few large files instead of hundreds of small
+// ones is most of what `serve` spends starting (bench/startup). The rest of dist/ stays tsc's, for
+// `main` and for the tests that load single built modules.
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const src = `${root}src/`;
+const dist = `${root}dist/`;
+
+// Native addons stay in node_modules, and so does undici: the Crisp client imports it on its first
+// call, and a bundled CommonJS package imported dynamically would only have a default export.
+const EXTERNAL = ['better-sqlite3', '@napi-rs/keyring', 'undici'];
+
+/**
+ * A module that finds files next to itself (the shipped scenarios, the console's scripts,
+ * package.json) does so from import.meta.url. In the bundle that URL is the chunk's, so each
+ * source's import.meta.url becomes the URL its tsc-built twin has: every output file sits directly
+ * in dist/, so the same relative path holds from any of them.
+ */
+const importMetaUrlAsBuilt = {
+  name: 'import-meta-url-as-built',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /\/src\/.*\.ts$/ }, async ({ path }) => {
+      const contents = await readFile(path, 'utf8');
+      if (!contents.includes('import.meta.url')) return undefined;
+      const built = `./${relative(src, path).replaceAll('\\', '/').replace(/\.ts$/, '.js')}`;
+      return { contents: contents.replaceAll('import.meta.url', `new URL(${JSON.stringify(built)}, import.meta.url).href`), loader: 'ts' };
+    });
+  },
+};
+
+// The chunks of an earlier build would otherwise stay in dist/ and be packed with the new ones.
+for (const file of await readdir(dist)) if (/^chunk-\w+\.js$/.test(file)) await rm(`${dist}${file}`);
+
+await build({
+  entryPoints: { cli: `${src}cli.ts` },
+  outdir: dist,
+  chunkNames: 'chunk-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: EXTERNAL,
+  // Bundled CommonJS packages call require() for Node's built-ins; an ES module has no require of its own.
+  banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);" },
+  // Less to read and parse at each start; identifiers keep their names, so stack traces still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  plugins: [importMetaUrlAsBuilt],
+  logLevel: 'warning',
+});
