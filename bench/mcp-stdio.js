@@ -79,7 +79,7 @@ export function formatMcpStdio(rows) {
     if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms |`);
     lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — |`);
   }
-  lines.push('', `tools/list: ${rows.tokens} tokens (chars/4); target ≤ 6k. Anchors from reference/mcp.md: GitHub's server ~87 tools, Sentry 9 direct tools.`);
+  lines.push('', `tools/list: ${rows.tokens} tokens (chars/4); target ≤ 6k. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
   return lines.join('\n');
 }
 
