@@ -204,6 +204,11 @@ export interface RtmConnection {
   /** Emits `socket:bind` so websites that installed the plugin since are bound (node #57/#58). */
   rebind(): void;
   close(): Promise<void>;
+  /**
+   * Resolves once the connection is closed for good — by close(), the signal, or a failure retrying
+   * cannot fix: its socket is released, its timers are cleared and nothing of it will reconnect.
+   */
+  readonly closed: Promise<void>;
 }
 
 /** Connects to Crisp's RTM API and keeps the connection up until `close()` or the signal. */
@@ -230,6 +235,8 @@ class Rtm implements RtmConnection {
   #kicks = 0;
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
+  #resolveClosed!: () => void;
+  readonly closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
   readonly #onAbort = () => void this.close();
 
   constructor(options: RtmOptions) {
@@ -276,7 +283,11 @@ class Rtm implements RtmConnection {
     this.#socket = undefined;
     if (!failed) this.#set({ status: 'closed' });
     this.#rejectReady(new Error('the RTM connection was closed before it authenticated'));
-    if (this.#ownsClient) await this.#client.close();
+    try {
+      if (this.#ownsClient) await this.#client.close();
+    } finally {
+      this.#resolveClosed();
+    }
   }
 
   get #closed(): boolean {

@@ -120,7 +120,7 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     expect(botTexts(sandbox, session)).toEqual(echoOf('hello'));
 
     await bot.crisp.conversations.setState(sandbox.websiteId, session, 'resolved');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await botsSettled(sandbox, [bot]); // the bot has taken the resolution in before the visitor is back
     const back = await visitorWrites(sandbox, session, 'back again');
     await settled(session, back);
     await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies after the resolution');

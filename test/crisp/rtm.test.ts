@@ -178,8 +178,11 @@ describe('connectRtm', () => {
     expect(error).toBeInstanceOf(CrispError);
     expect(error).toMatchObject({ code: 'crisp_unauthorized', message: 'Crisp RTM refused the credentials: the identifier and key pair is not valid' });
     expect(h.rtm.state.status).toBe('failed');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Closed for good: no socket, no timer, so nothing of it can come back; then the sandbox sees it gone.
+    await h.rtm.closed;
+    await eventually(() => sandbox!.rtm.stats().connected === 0, 3_000, 'the socket released');
     expect(sandbox.rtm.stats()).toMatchObject({ refused: 1, connected: 0 });
+    expect(h.states.at(-1)).toBe('failed');
   });
 
   it('fails for good when discovery is refused (the REST client\'s 401)', async () => {
