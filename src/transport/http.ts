@@ -45,7 +45,7 @@ export interface HttpServerOptions {
   crispAgent?: { secret: string; windowSeconds?: number; now?: () => number };
   /** Largest request body. Default 1 MiB. */
   maxBodyBytes?: number;
-  sessions?: { idleMs?: number; max?: number };
+  sessions?: { idleMs?: number; max?: number; now?: () => number };
   /** How long close() waits for calls in flight before cutting connections. Default 10 s. */
   shutdownGraceMs?: number;
   /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */

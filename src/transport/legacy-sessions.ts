@@ -16,6 +16,8 @@ export interface LegacySessionOptions {
   /** At most this many open sessions; the least recently used idle one makes room. Default 1000. */
   max?: number;
   maxBodyBytes: number;
+  /** The clock idle time is measured on (tests move their own). Default Date.now. */
+  now?: () => number;
 }
 
 interface Session {
@@ -36,7 +38,7 @@ export class LegacySessions {
   #opening = 0;
 
   constructor(options: LegacySessionOptions) {
-    this.#options = { idleMs: 30 * 60_000, max: 1000, ...options };
+    this.#options = { idleMs: 30 * 60_000, max: 1000, now: Date.now, ...options };
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, Math.max(1000, this.#options.idleMs / 2))).unref();
   }
 
@@ -52,8 +54,10 @@ export class LegacySessions {
     const id = request.headers.get('mcp-session-id');
     if (id !== null) {
       const session = this.#sessions.get(id);
-      // Another principal's session is answered exactly like one that does not exist.
-      if (!session || session.principal !== auth.clientId) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
+      // Idle past idleMs is expired now, whether or not the sweeper has come by yet.
+      if (session && this.#expired(session, this.#options.now() - this.#options.idleMs)) void this.#close(session, 'idle'); // #close never rejects
+      // Another principal's session, or an expired one, is answered exactly like one that does not exist.
+      if (!session || session.principal !== auth.clientId || !this.#sessions.has(id)) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
       this.#track(session, finished);
       return session.transport.handleRequest(request, { parsedBody, authInfo: auth });
     }
@@ -78,7 +82,7 @@ export class LegacySessions {
 
   async #open(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {
     const server = this.#options.build(auth);
-    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: Date.now() };
+    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: this.#options.now() };
     session.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(24).toString('base64url'),
       onsessioninitialized: (id) => {
@@ -103,11 +107,11 @@ export class LegacySessions {
 
   #track(session: Session, finished: Promise<void>): void {
     session.active++;
-    session.lastSeen = Date.now();
+    session.lastSeen = this.#options.now();
     // `finished` resolves on the response's close and never rejects.
     void finished.then(() => {
       session.active--;
-      session.lastSeen = Date.now();
+      session.lastSeen = this.#options.now();
     });
   }
 
@@ -123,10 +127,15 @@ export class LegacySessions {
   }
 
   #sweep(): void {
-    const before = Date.now() - this.#options.idleMs;
+    const before = this.#options.now() - this.#options.idleMs;
     for (const session of this.#sessions.values()) {
-      if (session.active === 0 && session.lastSeen < before) void this.#close(session, 'idle'); // #close never rejects
+      if (this.#expired(session, before)) void this.#close(session, 'idle'); // #close never rejects
     }
+  }
+
+  /** No request or stream in flight, and none since `before`. */
+  #expired(session: Session, before: number): boolean {
+    return session.active === 0 && session.lastSeen < before;
   }
 
   async #close(session: Session, why: string): Promise<void> {

@@ -190,11 +190,15 @@ describe('serve --http 2025-era session limits', () => {
   });
 
   it('closes a session left idle; its id then answers 404 so the client initializes again', async () => {
-    const h = await startHttpHarness([], { sessions: { idleMs: 200 } });
+    let clock = 1_000_000;
+    const h = await startHttpHarness([], { sessions: { idleMs: 200, now: () => clock } });
     try {
       const session = await open(h.url);
+      clock += 150;
       expect((await list(h.url, session)).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 1300));
+      clock += 199; // idle for less than idleMs since that request: still open
+      expect((await list(h.url, session)).status).toBe(200);
+      clock += 201;
       const gone = await list(h.url, session);
       expect(gone.status).toBe(404);
       expect(gone.json.error?.message).toMatch(/initialize a new session/);
