@@ -3,7 +3,7 @@
 // turns tool calls into clear errors (never a call left unanswered), and SIGTERM still ends it;
 // an autopilot whose start fails after RTM connected closes the socket.
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { MemoryStore, StoreError } from '../../src/store/index.js';
 import { scenarioDir, startTestBot } from '../helpers/autopilot.js';
@@ -11,7 +11,7 @@ import { eventually } from '../helpers/events.js';
 import { runCli } from '../helpers/cli.js';
 import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { callTool } from '../helpers/mcp.js';
-import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const TOKEN = 'lifecycle-token-0123456789abcdef';
 
@@ -31,52 +31,40 @@ describe('a start-up step failing after the embedded sandbox opened its socket',
   });
 });
 
-const redis = redisAvailability();
-if (redis.ok) {
-  describe('serve --http --store redis:// when Redis dies after start', () => {
-    let server: TestRedis;
-    let cli: HttpCli;
+describeWithRedis('serve --http --store redis:// when Redis dies after start', () => {
+  let server: TestRedis;
+  let cli: HttpCli;
 
-    beforeAll(async () => {
-      server = await startRedis();
-      cli = await spawnHttpCli(['--port', '0', '--sandbox', '--store', server.url], { CRISP_MCP_HTTP_TOKEN: TOKEN });
-    });
-
-    afterAll(async () => {
-      if (cli && cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
-      await server?.stop();
-    });
-
-    it('answers a tool call with a clear isError, then ends on SIGTERM', async () => {
-      const client = await connect(cli.url, { era: 'modern', token: TOKEN });
-      const website = (await (await fetch(`${cli.sandboxUrl!}/_sandbox/info`)).json()) as { data: { website_id: string } };
-      const websiteId = website.data.website_id;
-      const opened = (await (await fetch(`${cli.sandboxUrl!}/_sandbox/websites/${websiteId}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'GDPR question' }) })).json()) as { data: { session_id: string } };
-      const args = { website_id: websiteId, session_id: opened.data.session_id, scenario: 'gdpr' };
-      const before = await callTool(client, 'reset_scenario', args);
-      expect(before.isError, before.text).toBe(false);
-
-      await server.stop();
-      const after = await callTool(client, 'reset_scenario', args);
-      expect(after.isError).toBe(true);
-      expect(after.text).toBe('The scenario store is unavailable right now; try again later.');
-      expect(cli.logs()).toContainEqual(expect.objectContaining({ msg: 'store call failed', code: 'store_unavailable' }));
-
-      await client.close().catch(() => undefined);
-      cli.child.kill('SIGTERM');
-      expect(await cli.exited).not.toBeNull();
-    });
+  beforeAll(async () => {
+    server = await startRedis();
+    cli = await spawnHttpCli(['--port', '0', '--sandbox', '--store', server.url], { CRISP_MCP_HTTP_TOKEN: TOKEN });
   });
-} else if (process.env.CI === 'true') {
-  test('Redis lifecycle: a real redis-server is required under CI', () => {
-    throw new Error(`cannot run the Redis lifecycle test: ${redis.reason}`);
+
+  afterAll(async () => {
+    if (cli && cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    await server?.stop();
   });
-} else {
-  console.warn(`[lifecycle] Redis suite SKIPPED: ${redis.reason}`);
-  describe.skip(`serve --store redis:// lifecycle (skipped: ${redis.reason})`, () => {
-    test('lifecycle', () => {});
+
+  it('answers a tool call with a clear isError, then ends on SIGTERM', async () => {
+    const client = await connect(cli.url, { era: 'modern', token: TOKEN });
+    const website = (await (await fetch(`${cli.sandboxUrl!}/_sandbox/info`)).json()) as { data: { website_id: string } };
+    const websiteId = website.data.website_id;
+    const opened = (await (await fetch(`${cli.sandboxUrl!}/_sandbox/websites/${websiteId}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'GDPR question' }) })).json()) as { data: { session_id: string } };
+    const args = { website_id: websiteId, session_id: opened.data.session_id, scenario: 'gdpr' };
+    const before = await callTool(client, 'reset_scenario', args);
+    expect(before.isError, before.text).toBe(false);
+
+    await server.stop();
+    const after = await callTool(client, 'reset_scenario', args);
+    expect(after.isError).toBe(true);
+    expect(after.text).toBe('The scenario store is unavailable right now; try again later.');
+    expect(cli.logs()).toContainEqual(expect.objectContaining({ msg: 'store call failed', code: 'store_unavailable' }));
+
+    await client.close().catch(() => undefined);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).not.toBeNull();
   });
-}
+});
 
 describe('startBot failing after RTM connected', () => {
   it('closes the RTM socket it opened (none left reconnecting)', async () => {

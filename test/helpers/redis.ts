@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { describe, test } from 'vitest';
 import { freePort } from './net.js';
 
 export type RedisAvailability = { ok: true; url: string | undefined; binary: string | undefined } | { ok: false; reason: string };
@@ -35,6 +36,23 @@ export function redisAvailability(): RedisAvailability {
   if (binary) return { ok: true, url: undefined, binary };
   const missing = process.env.REDIS_SERVER ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable` : 'no redis-server on PATH';
   return { ok: false, reason: `${missing} and REDIS_URL is not set (apt-get install redis-server, or set REDIS_URL)` };
+}
+
+/**
+ * Declares a suite that needs a real Redis: as written when one can run; otherwise, under CI=true, a
+ * test that fails with the reason, and locally a visible skip (a warning and a skipped test).
+ */
+export function describeWithRedis(name: string, suite: () => void): void {
+  const redis = redisAvailability();
+  if (redis.ok) describe(name, suite);
+  else if (process.env.CI === 'true') {
+    test(`${name}: a real redis-server is required under CI`, () => {
+      throw new Error(`cannot run ${name}: ${redis.reason}`);
+    });
+  } else {
+    console.warn(`[${name}] SKIPPED: ${redis.reason}`);
+    describe.skip(`${name} (skipped: ${redis.reason})`, () => test(name, () => {}));
+  }
 }
 
 /** Starts (or points at) a Redis; throws with the reason when there is none. */

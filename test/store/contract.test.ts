@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { MemoryBacking, MemoryStore, StoreError, withLock, type Store } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { redisAvailability, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 interface Backend {
   /**
@@ -485,8 +485,7 @@ storeContract('sqlite', () => ({
   },
 }));
 
-const redis = redisAvailability();
-if (redis.ok) {
+describeWithRedis('redis store contract', () => {
   let server: TestRedis;
   beforeAll(async () => {
     server = await startRedis();
@@ -500,13 +499,4 @@ if (redis.ok) {
       return { open: () => RedisStore.connect(server.url, { prefix }), drop: () => dropKeys(server.url, prefix), now: () => Date.now(), elapse: (ms: number) => sleep(ms).then(() => undefined) };
     },
   }));
-} else if (process.env.CI === 'true') {
-  test('redis store: a real redis-server is required under CI', () => {
-    throw new Error(`cannot run the Redis store contract: ${redis.reason}`);
-  });
-} else {
-  console.warn(`[store contract] Redis suite SKIPPED: ${redis.reason}`);
-  describe.skip(`redis store (skipped: ${redis.reason})`, () => {
-    test('contract', () => {});
-  });
-}
+});
