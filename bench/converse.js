@@ -18,6 +18,8 @@ const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const SCENARIOS = fileURLToPath(new URL('../scenarios/', import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef';
 const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+/** Extra node flags for the server process, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 const BARE = `
 const http = require('node:http');
@@ -55,7 +57,7 @@ async function startServer(receiver, store) {
     PATH: process.env.PATH, CRISP_MCP_HTTP_TOKEN: TOKEN, CRISP_MCP_LOG_LEVEL: 'info',
     CRISP_MCP_CONVERSE_WEBHOOK_URL: receiver.url, CRISP_MCP_CONVERSE_SECRET: SECRET, CRISP_MCP_CONVERSE_SCENARIO: 'cancel-account',
   };
-  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0', '--sandbox', '--scenarios', SCENARIOS, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, CLI, 'serve', '--http', '--port', '0', '--sandbox', '--scenarios', SCENARIOS, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await urlOf(child);
   child.stderr.resume(); // keep draining: a full pipe would block the server's synchronous log writes
   return { child, url };
