@@ -21,29 +21,62 @@ export const NODE_TIMERS: Timers = {
 };
 
 /**
- * Work that goes first (accepting requests): `enter` when one starts, `leave` when it is done.
- * Queues that yield to it start fewer runs while any is in progress, and catch up once none is.
+ * Work that goes first (accepting requests), by its rate: each piece calls `arrived()`. It is busy
+ * from the moment `busyAt` pieces have arrived within `windowMs` (a burst, not the odd request) until
+ * none has for `windowMs`. The rate, not the pieces in progress: a piece may be done within the
+ * turn of the event loop it arrived in (the memory store), and a commit answers a batch of them at
+ * once, leaving gaps while their clients send the next. Queues that yield to it start fewer runs
+ * while it is busy, and catch up once it is quiet.
  */
 export class Priority {
-  #busy = 0;
+  readonly #busyAt: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #timers: Timers;
   readonly #listeners = new Set<() => void>();
+  #windowStart = -Infinity;
+  #inWindow = 0;
+  /** When a piece last arrived while busy. */
+  #lastBusy = -Infinity;
+  #timer: unknown;
+
+  constructor(options: { busyAt?: number; windowMs?: number; now?: () => number; timers?: Timers } = {}) {
+    this.#busyAt = Math.max(1, options.busyAt ?? 1);
+    this.#windowMs = options.windowMs ?? 20;
+    this.#now = options.now ?? Date.now;
+    this.#timers = options.timers ?? NODE_TIMERS;
+  }
 
   get busy(): boolean {
-    return this.#busy > 0;
+    return this.#now() - this.#lastBusy < this.#windowMs;
   }
 
-  enter(): void {
-    this.#busy++;
+  /** A piece of priority work has arrived. */
+  arrived(): void {
+    const now = this.#now();
+    if (now - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (++this.#inWindow < this.#busyAt) return;
+    this.#lastBusy = now;
+    if (this.#timer === undefined) this.#timer = this.#timers.set(() => this.#quiet(), this.#windowMs);
   }
 
-  leave(): void {
-    if (--this.#busy === 0) for (const listener of this.#listeners) listener();
-  }
-
-  /** Calls `listener` each time the last piece of priority work is done; returns the unsubscribe. */
+  /** Calls `listener` each time it goes quiet; returns the unsubscribe. */
   onIdle(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  #quiet(): void {
+    const left = this.#windowMs - (this.#now() - this.#lastBusy);
+    if (left > 0) {
+      this.#timer = this.#timers.set(() => this.#quiet(), left);
+      return;
+    }
+    this.#timer = undefined;
+    for (const listener of this.#listeners) listener();
   }
 }
 
@@ -107,6 +140,8 @@ export class KeyedQueue<W = never> {
   readonly #unsubscribe: (() => void) | undefined;
   #active = 0;
   #closed = false;
+  /** The start of runs put off to the end of this turn of the event loop (while yielding). */
+  #deferred: NodeJS.Immediate | undefined;
 
   constructor(options: KeyedQueueOptions<W>) {
     this.#o = options;
@@ -229,6 +264,21 @@ export class KeyedQueue<W = never> {
   }
 
   #pump(): void {
+    if (this.#o.yieldTo?.busy) {
+      // Yielding: runs start after the pending I/O (the priority work's requests) of this turn of
+      // the event loop has been served, at most the reduced cap per turn.
+      if (this.#deferred === undefined) {
+        this.#deferred = setImmediate(() => {
+          this.#deferred = undefined;
+          this.#start();
+        });
+      }
+      return;
+    }
+    this.#start();
+  }
+
+  #start(): void {
     while (this.#active < this.#cap && this.#head < this.#ready.length) {
       const e = this.#ready[this.#head++]!;
       e.ready = false;

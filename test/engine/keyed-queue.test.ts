@@ -218,8 +218,9 @@ describe('KeyedQueue', () => {
     expect(runs).toEqual([[1], [1, 2]]);
   });
 
-  it('starts fewer runs while the priority work it yields to is busy, and catches up when it is done', async () => {
-    const priority = new Priority();
+  it('starts fewer runs during a burst of the priority work it yields to, and catches up once the burst is over', async () => {
+    const clock = new FakeClock();
+    const priority = new Priority({ busyAt: 3, windowMs: 20, now: () => clock.now, timers: clock });
     const gates: Array<ReturnType<typeof gate>> = [];
     const queue = new KeyedQueue<string>({
       concurrency: 4,
@@ -231,16 +232,25 @@ describe('KeyedQueue', () => {
         await g.promise;
       },
     });
-    priority.enter();
+    priority.arrived();
+    priority.arrived();
+    expect(priority.busy).toBe(false); // two within the window are not a burst
+    await clock.advance(20);
+    priority.arrived();
+    priority.arrived();
+    expect(priority.busy).toBe(false); // a new window: counted afresh
+    priority.arrived();
+    expect(priority.busy).toBe(true);
     for (const key of ['a', 'b', 'c', 'd', 'e']) queue.add(key, 'x');
     await settle();
     expect(queue.running).toBe(1);
-    priority.enter();
-    priority.leave();
+    await clock.advance(19);
     await settle();
+    expect(priority.busy).toBe(true);
     expect(queue.running).toBe(1);
-    priority.leave();
+    await clock.advance(1);
     await settle();
+    expect(priority.busy).toBe(false);
     expect(queue.running).toBe(4);
     expect(queue.waiting).toBe(1);
     for (const g of gates) g.open();
