@@ -1,4 +1,4 @@
-// src/engine/turn.ts without MCP: draft and post against a real sandbox, with the SQLite store on a
+// src/engine/draft.ts without MCP: draft and post against a real sandbox, with the SQLite store on a
 // temporary file (positions and drafts outlive the connection that wrote them), concurrent posts,
 // several visitor messages in one turn, an edited scenario, and reset.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivedFingerprint } from '../../src/engine/actions.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
-import { conversationKey, draftTurn, postDraft, readDraft, resetScenario } from '../../src/engine/turn.js';
+import { draftTurn, postDraft, readDraft, resetScenario } from '../../src/engine/draft.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import { CrispConversation } from '../../src/crisp-port/conversation.js';
 import type { CrispClient } from '../../src/crisp/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -35,14 +37,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const io = () => ({ crisp, store, library, website: sandbox.websiteId });
+const open = (website: string, session: string) => new CrispConversation(crisp, website, session);
+const io = () => ({ open, store, library, website: sandbox.websiteId });
 
 describe('draftTurn / postDraft with the SQLite store', () => {
   it('saves the position (version 1, then 2) and the posted result, readable from another connection', async () => {
     const session = v.open('I have a GDPR question');
     const first = await draftTurn({ ...io(), session, scenario: 'gdpr' });
     expect(first.draft).toMatchObject({ base_version: 0, base_visitor_fingerprint: v.thread(session).at(-1)!.fingerprint, events: [{ type: 'start', text: 'I have a GDPR question' }] });
-    const posted = await postDraft({ crisp, store, library, draftId: first.id! });
+    const posted = await postDraft({ open, store, library, draftId: first.id! });
     expect(posted).toMatchObject({ version: 1, replayed: false, held: false, position: { block: 'more', waiting: true } });
     // The articles block searched the sandbox's helpdesk and offered what it found as link buttons.
     expect(first.draft.actions).toEqual([{ type: 'search_articles', block: 'gdpr_answer', query: 'I have a GDPR question', locale: null, limit: 2 }]);
@@ -61,7 +64,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     v.says(session, 'No, I need a human');
     const second = await draftTurn({ ...io(), session, scenario: 'gdpr' });
     expect(second.draft.base_version).toBe(1);
-    const done = await postDraft({ crisp, store, library, draftId: second.id! });
+    const done = await postDraft({ open, store, library, draftId: second.id! });
     expect(done).toMatchObject({ version: 2, position: { handed_off: true } });
   });
 
@@ -69,7 +72,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     const session = v.open('gdpr please');
     const { id } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
     const before = v.thread(session).length;
-    const [a, b] = await Promise.all([postDraft({ crisp, store, library, draftId: id! }), postDraft({ crisp, store, library, draftId: id! })]);
+    const [a, b] = await Promise.all([postDraft({ open, store, library, draftId: id! }), postDraft({ open, store, library, draftId: id! })]);
     expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
     expect(a.outcomes).toEqual(b.outcomes);
     // The messages follow the helpdesk search's answer: steps w1.0 and w1.1.
@@ -78,7 +81,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
 
   it('feeds every visitor message since the last turn, in order', async () => {
     const session = v.open('newsletter please');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'newsletter' })).id! });
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'newsletter' })).id! });
     v.says(session, 'hmm');
     v.says(session, 'kim@example.com');
     const { draft } = await draftTurn({ ...io(), session, scenario: 'newsletter' });
@@ -88,7 +91,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
 
   it('an edited scenario restarts a conversation saved under the old program, and says so', async () => {
     const session = v.open('a gdpr question');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
     const edited = scenarioLibraryFromTexts(
       exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!') } : s)),
     );
@@ -99,7 +102,7 @@ describe('draftTurn / postDraft with the SQLite store', () => {
 
   it('resetScenario puts the position back at the start with a new version', async () => {
     const session = v.open('human please');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'handoff' })).id! });
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'handoff' })).id! });
     const reset = await resetScenario({ store, library, website: sandbox.websiteId, session, scenario: 'handoff' });
     expect(reset).toEqual({ scenario: 'handoff', version: 2, block: 'route' });
     const saved = await store.getPosition(conversationKey(sandbox.websiteId, session), 'handoff');
