@@ -6,7 +6,7 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type McpServer, type ReadResourceResult } from '@modelcontextprotocol/server';
 import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
 import { UnknownScenarioError } from '../engine/library.js';
-import { listDrafts, readDraft, TurnError, type TurnDraft } from '../engine/draft.js';
+import { listDrafts, readDraft, TurnError, type TurnDraft } from './drafts.js';
 import { conversationKey } from '../engine/turn.js';
 import { readRecord } from '../engine/record.js';
 import { CrispError } from '../crisp/errors.js';

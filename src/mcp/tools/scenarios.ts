@@ -1,10 +1,10 @@
 // The scenarios toolset: run a scenario for a conversation as a draft, review it, post it.
 // Registered only when the server has a scenario library and a store (see usableTools in index.ts).
-// The work is in src/engine/draft.ts, on the turn the autopilot and the converse API share; these
+// The work is in src/mcp/drafts.ts, on the turn the autopilot and the converse API share; these
 // tools add the allow-list, the send mode, the Crisp port and a reviewable projection of the draft.
 import { z } from 'zod';
 import { actionLine, messageText } from '../../engine/describe.js';
-import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../../engine/draft.js';
+import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../drafts.js';
 import { CrispConversation } from '../../crisp-port/conversation.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';

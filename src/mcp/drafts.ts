@@ -1,6 +1,7 @@
-// The MCP tools' turn, in two halves: `draftTurn` works out what the scenario would do with the
-// visitor messages since its last turn and keeps that as a draft (it sends nothing); `postDraft`
-// carries the draft out through the conversation's port (runTurn) and saves the new position.
+// The MCP tools' turn on the engine's, in two halves: `draftTurn` works out what the scenario would
+// do with the visitor messages since its last turn and keeps that as a draft (it sends nothing);
+// `postDraft` carries the draft out through the conversation's port (runTurn) and saves the new
+// position. `resetScenario` puts the position back at the start.
 //
 // Exactly once: a posted draft keeps its result, so posting it again returns that result; every
 // message carries a fingerprint derived from (draft, step), and a post retried after a failure
@@ -10,11 +11,11 @@
 // saved, the scenario edited) is refused as stale.
 import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/index.js';
 import { withLock, type Store } from '../store/index.js';
-import { waitsFor } from './describe.js';
-import type { LoadedScenario, ScenarioLibrary } from './library.js';
-import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from './port.js';
-import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
-import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, visitorEvent, type Advance } from './turn.js';
+import { waitsFor } from '../engine/describe.js';
+import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
+import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from '../engine/port.js';
+import { loadRecord, saveRecord, withPosition, type LoadedRecord } from '../engine/record.js';
+import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, visitorEvent, type Advance } from '../engine/turn.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
