@@ -137,7 +137,8 @@ export async function converseTurn(input: TurnInput): Promise<TurnOutput | undef
           first = startWith(program, metadata, event.text);
         }
       }
-      const port: EffectPort = { ...input.effects, carryOut: async (action, ref) => ({ step: ref.step, type: action.type, status: 'done', detail: out.add(action, notes) }) };
+      // This channel's port: the effects go out as they are, the other actions become replies.
+      const port: EffectPort = { ...input.effects, carryOut: async (action, ref) => (out.add(action, notes), { step: ref.step, type: action.type, status: 'done', detail: 'reply' }) };
       const run = await runTurn(loaded, first, port, { turn: `converse:${event.conversationId}:${input.version}`, context: () => ({ now }) });
       for (const a of run.answers) if (a.error && !a.status) notes.push(`${a.url === HELPDESK_SEARCH ? 'helpdesk search' : `webhook ${a.url}`}: ${a.error}`);
       const position = run.position;
@@ -196,23 +197,20 @@ class Replies {
     private readonly sessionStart: number,
   ) {}
 
-  /** Adds the reply an action makes, if any; says what became of it. */
-  add(action: PlainAction, notes: string[]): string {
+  /** Adds the reply an action makes, if any. */
+  add(action: PlainAction, notes: string[]): void {
     switch (action.type) {
       case 'send_message':
-        this.#push(messageReply(action.message));
-        return 'reply';
+        return this.#push(messageReply(action.message));
       case 'assign':
         this.#assign = { ...(action.user_id ? { userId: action.user_id } : {}), ...(action.email ? { email: action.email } : {}) };
-        return 'kept for the handoff reply';
+        return;
       case 'handoff':
-        this.#push({ type: 'handoff', reason: action.reason, ...(action.note ? { note: action.note } : {}), ...(this.#assign ? { assignTo: this.#assign } : {}) });
-        return 'reply';
+        return this.#push({ type: 'handoff', reason: action.reason, ...(action.note ? { note: action.note } : {}), ...(this.#assign ? { assignTo: this.#assign } : {}) });
       case 'error':
-        notes.push(`${action.code} at block ${action.block}: ${action.message}`);
-        return 'logged';
+        return void notes.push(`${action.code} at block ${action.block}: ${action.message}`);
       default:
-        return 'nothing to send'; // Crisp-side writes (conversation data, segments, profile, resolve)
+        return; // Crisp-side writes (conversation data, segments, profile, resolve): nothing to send
     }
   }
 

@@ -31,7 +31,7 @@ export interface ActionRef {
 }
 
 export interface ActionOutcome {
-  /** Which action: `a3` is the turn's 4th action, `w1.0` the 1st action that followed the 1st webhook's answer. */
+  /** The ref's step. */
   step: string;
   type: Action['type'];
   /** done; held: posted as a private note for approval (--send-mode note); skipped: could not apply here. */
@@ -51,14 +51,11 @@ export interface EffectAnswer {
   error?: string;
 }
 
-export interface HelpdeskHit {
-  title: string;
-  url: string;
-}
+type HelpdeskSearch = (question: string, options: { locale?: string; limit?: number }) => Promise<{ articles: ReadonlyArray<{ title: string; url: string }> }>;
 
 /** What an `articles` block searches: Crisp's helpdesk, or a local helpdesk file. */
 export interface HelpdeskPort {
-  search(website: string, question: string, options: { locale?: string; limit?: number }): Promise<{ articles: readonly HelpdeskHit[] }>;
+  search(website: string, ...query: Parameters<HelpdeskSearch>): ReturnType<HelpdeskSearch>;
 }
 
 /** Where a turn's actions and effects go out. */
@@ -68,7 +65,7 @@ export interface EffectPort {
   /** Calls a scenario webhook the allow-list let through; a failure is an answer with `ok: false`, never a throw. */
   callWebhook(action: Extract<EffectAction, { type: 'webhook' }>, idempotencyKey: string): Promise<EffectAnswer>;
   /** Searches the helpdesk; absent when there is none (the articles block then takes its none path). */
-  searchHelpdesk?(question: string, options: { locale?: string; limit?: number }): Promise<{ articles: readonly HelpdeskHit[] }>;
+  searchHelpdesk?: HelpdeskSearch;
 }
 
 /** A port that can also read the conversation: what a draft needs (the MCP tools). */
