@@ -13,7 +13,7 @@ import { CrispError, type CrispClient } from '../crisp/index.js';
 import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBody } from '../crisp/schemas.js';
 import { callWebhook, derivedFingerprint } from '../engine/actions.js';
 import { messageText } from '../engine/describe.js';
-import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, PlainAction } from '../engine/port.js';
+import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, PlainAction, ThreadMessage } from '../engine/port.js';
 import type { OutMessage } from '../scenario/index.js';
 
 export interface CrispPortOptions {
@@ -42,7 +42,7 @@ export class CrispConversation implements ConversationPort {
     private readonly options: CrispPortOptions = {},
   ) {}
 
-  async thread() {
+  async thread(): Promise<ThreadMessage[]> {
     return (await this.crisp.messages.list(this.website, this.session)).messages;
   }
 
