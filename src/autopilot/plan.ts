@@ -1,6 +1,6 @@
 // The autopilot's decisions as pure functions: given what the store holds for a conversation and
 // the thread as Crisp shows it, which visitor messages are new, what the scenario does with each
-// (step()), what the guardrails let through, and the value + outbox items to save in one go.
+// (the engine's advanceTurn), what the guardrails let through, and the value + outbox items to save in one go.
 // No I/O and no clock: `now` and the step context come in, so a test is a table.
 import { initialPosition, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
 import { isEffect } from '../engine/effects.js';
