@@ -81,6 +81,7 @@ export interface PostedTurn {
   position: Position;
   version: number;
   waits_for: string;
+  /** Some reply went out as a private note for an operator to approve (--send-mode note). */
   held: boolean;
   posted_at: number;
 }

@@ -123,7 +123,7 @@ export const postDraftTool = defineTool({
       done: posted.outcomes.map((o) => clean(`${o.follow_up ? 'after webhook: ' : ''}${o.type} ${o.status}: ${o.detail}${o.fingerprint ? ` (fingerprint ${o.fingerprint})` : ''}`, 500)),
       waits_for: posted.waits_for,
       replayed: posted.replayed,
-      held_for_approval: posted.held && posted.outcomes.some((o) => o.status === 'held'),
+      held_for_approval: posted.held,
     };
   },
   text: (p) =>
