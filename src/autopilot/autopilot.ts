@@ -25,6 +25,7 @@ import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
+import { operatorsOnline } from '../crisp-port/conversation.js';
 
 export interface AutopilotOptions {
   crisp: CrispClient;
@@ -276,7 +277,7 @@ export class Autopilot {
         resolvedAt: work.resolvedAt,
         guard: guardrails,
         now,
-        context: await stepContext(crisp, c.website, scenario.program, now),
+        context: await stepContext(scenario.program, now, () => operatorsOnline(crisp, c.website)),
       });
       if (!plan?.changed) return;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.

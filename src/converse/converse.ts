@@ -17,7 +17,8 @@
 // replies are not queued twice); a messageId is deduped atomically with the inbox append.
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
-import { performEffect, type HelpdeskPort } from '../engine/effects.js';
+import { callWebhook } from '../engine/actions.js';
+import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import { KeyedQueue, Priority } from '../engine/keyed-queue.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
@@ -128,6 +129,8 @@ export class ConverseService {
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #maxQueued: number;
+  /** Where the scenario's webhook calls and helpdesk searches go: this channel's port, with the replies (turn.ts). */
+  readonly #effects: TurnInput['effects'];
   readonly #accepting: Priority;
   /** Per conversation, its inbox appends in arrival order (no cap: accepting is never held back). */
   readonly #appends = new KeyedQueue({ concurrency: Infinity });
@@ -148,6 +151,7 @@ export class ConverseService {
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#now = options.now ?? Date.now;
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#effects = effectsOf(options);
     this.#accepting = options.accepting ?? acceptingPriority();
     this.#turns = new KeyedQueue<'drain'>({
       concurrency: options.concurrency ?? 64,
@@ -354,7 +358,7 @@ export class ConverseService {
       let outcome: HandleOutcome = { status: 'nothing' };
       if (prior.inboxSeq < seq) {
         const version = (found?.version ?? 0) + 1;
-        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), callWebhook: this.#callWebhook });
+        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), effects: this.#effects });
         if (turn) {
           for (const note of turn.notes) this.#o.log?.warn({ conversation: event.conversationId, scenario: this.#loaded.name }, note);
           if (lease.signal.aborted) throw lease.signal.reason;
@@ -419,7 +423,6 @@ export class ConverseService {
     return { record, session: parsed.success ? parsed.data : undefined, inboxSeq: inboxSeqOf(part) };
   }
 
-  readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => performEffect(this.#loaded, action, key, { fetch: this.#o.fetch, helpdesk: this.#o.helpdesk });
 }
 
 /**
@@ -429,4 +432,11 @@ export class ConverseService {
 function withSession(record: ConversationRecord, session: ConverseSession, inboxSeq: number): ConversationRecord {
   const { position, ...rest } = session;
   return { ...record, scenario: position, channels: { ...record.channels, converse: inboxSeq > 0 ? { ...rest, inboxSeq } : rest } };
+}
+
+function effectsOf({ fetch, helpdesk }: ConverseOptions): TurnInput['effects'] {
+  return {
+    callWebhook: (action, key) => callWebhook(action, key, fetch),
+    ...(helpdesk ? { searchHelpdesk: (question: string, options: { locale?: string; limit?: number }) => helpdesk.port.search(helpdesk.website, question, options) } : {}),
+  };
 }
