@@ -2,9 +2,9 @@
 // scenario cancel-account) with a local node:http receiver for the signed replies (this process).
 // Measures (1) events/s accepted (202) in a burst from 64 concurrent keep-alive clients, and how
 // long the replies of that burst take to all arrive, with the server's CPU time per event; (2)
-// reply delivery latency at a steady rate:
-// from sending the event to its reply arriving at the receiver, p50/p99. The anchor: a bare
-// node:http server that parses the JSON and answers 202, nothing else, in its own process.
+// reply delivery latency at a steady rate: from sending the event to its reply arriving at the
+// receiver, p50/p99. The anchor: a bare node:http server that parses the JSON and answers 202,
+// nothing else, in its own process.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -5,8 +5,9 @@
 // one run. A key can be woken at a time (its next retry is due), on an injected clock and timer
 // functions; a run that throws is handed to `failed`, which says when to run it again (by
 // src/retry.ts's backoff) or to drop it. Work that must let more urgent work go first names a
-// `Priority` (`yieldTo`): while it is busy, the queue starts at most `concurrencyWhileBusy` runs.
-// What a run does is the caller's; the queue holds no data of its own beyond this process.
+// `Priority` (`yieldTo`): while it is busy, the queue runs at most `concurrencyWhileBusy` at once,
+// each started after the I/O pending in its turn of the event loop (the priority work's requests).
+// What a run does is the caller's; the queue keeps nothing beyond this process.
 
 /** The timer functions the queue arms its wake-ups with (tests pass fake ones). */
 export interface Timers {
