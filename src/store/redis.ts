@@ -226,7 +226,11 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#client.isOpen) await this.#client.close();
+    if (!this.#client.isOpen) return;
+    // close() waits for the queued commands to be answered; with the server gone (reconnecting)
+    // they never are, and close() never resolved: drop them (they fail at once) instead.
+    if (this.#client.isReady) await this.#client.close();
+    else this.#client.destroy();
   }
 
   #posKey(conversation: string, scenario: string): string {
