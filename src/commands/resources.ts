@@ -152,13 +152,13 @@ export class CommandLifecycle {
     return Promise.race(ended ? [this.stopped, ended] : [this.stopped]);
   }
 
-  /** Releases every part; true when each closed within its bound. The signal handlers stay until the process exits (a second signal still forces it). */
+  /** Releases every part; true when each closed within its bound. A second signal during the release still forces the exit. */
   async release(): Promise<boolean> {
     const report = await this.parts.release();
     return report.every((r) => r.outcome === 'closed');
   }
 
-  /** For in-process callers (tests): stops listening for signals. */
+  /** Stops listening for signals (once released, or for in-process callers such as tests). */
   dispose(): void {
     for (const signal of STOP_SIGNALS) process.off(signal, this.#onSignal);
   }
@@ -169,17 +169,22 @@ export class CommandLifecycle {
  * acquired is released before the code (or the error) leaves. A signal during start-up surfaces as
  * StoppedError and ends the command with the release's code, like a signal while running.
  */
-export async function runCommand(log: Pick<Logger, 'warn' | 'info'>, body: (life: CommandLifecycle) => Promise<number>): Promise<number> {
-  const life = new CommandLifecycle({ log });
-  let code: number;
+export async function runCommand(log: Pick<Logger, 'warn' | 'info'>, body: (life: CommandLifecycle) => Promise<number>, options: { exit?: (code: number) => void } = {}): Promise<number> {
+  const life = new CommandLifecycle({ log, ...options });
   try {
-    code = await body(life);
-  } catch (error) {
+    let code: number;
+    try {
+      code = await body(life);
+    } catch (error) {
+      const clean = await life.release();
+      if (!(error instanceof StoppedError)) throw error;
+      log.info({ reason: error.message }, 'stopped during start-up');
+      return clean ? 0 : 1;
+    }
     const clean = await life.release();
-    if (!(error instanceof StoppedError)) throw error;
-    log.info({ reason: error.message }, 'stopped during start-up');
-    return clean ? 0 : 1;
+    return code === 0 && !clean ? 1 : code;
+  } finally {
+    // Released: a signal from now on ends the process the default way.
+    life.dispose();
   }
-  const clean = await life.release();
-  return code === 0 && !clean ? 1 : code;
 }
