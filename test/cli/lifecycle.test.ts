@@ -147,6 +147,28 @@ describe('an autopilot whose start fails after RTM connected (real process)', ()
   });
 });
 
+describe('a running bot whose RTM credentials are refused for good (real process)', () => {
+  it('releases everything and exits 1 with one line, instead of reconnecting', async () => {
+    const sandbox = await startSandbox({ seed: 8 });
+    try {
+      const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--events', 'rtm', '--store', 'memory']);
+      try {
+        // The key is revoked, then the socket dropped: the reconnection's authentication is refused.
+        sandbox.credentials.splice(0);
+        sandbox.rtm.drop('server');
+        expect(await endsWithin(bot.exited, ENDS_WITHIN_MS)).toBe(1);
+        expect(plainLines(bot.stderr())).toEqual([expect.stringMatching(/^crisp-mcp: Crisp RTM refused the credentials/)]);
+        expect(bot.stderr()).not.toContain('still open');
+        expect(sandbox.rtm.stats()).toMatchObject({ connected: 0, refused: 1 });
+      } finally {
+        if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+      }
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
+
 describeWithRedis('serve --http --store redis:// when Redis dies after start', () => {
   let server: TestRedis;
   let cli: HttpCli;
