@@ -184,7 +184,13 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
   }
   const { config, log } = deps;
   converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
-  if (bot) await startAutopilot(life, bot, server, deps, (a) => (autopilot = a));
+  if (bot) {
+    await startAutopilot(life, bot, server, deps, (a) => (autopilot = a));
+    // On the way out the server closes first, as without the autopilot: new requests and hook
+    // deliveries get 503 at once (Crisp retries those) and calls in flight finish; only then does
+    // the autopilot finish its conversations. (Closing the server twice is closing it once.)
+    await life.acquire('HTTP server intake', () => server, (s) => s.close(), { timeoutMs: DRAIN_MS + 2_000 });
+  }
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
     { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
@@ -193,9 +199,9 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
   onServing();
   const stop = await life.untilStopped();
   log.info({ signal: stop.kind === 'signal' ? stop.signal : undefined, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
-  // The autopilot detaches (hooks answered 503, so Crisp retries) and finishes its conversations;
-  // the server finishes its calls; every accepted /converse event is saved and the deliveries in
-  // flight finish (the rest stays in the store); then the store, the client and the sandbox close.
+  // The server finishes its calls; the autopilot finishes its conversations; every accepted
+  // /converse event is saved and the deliveries in flight finish (the rest stays in the store);
+  // then the store, the client and the sandbox close.
   const clean = await life.release();
   if (clean) log.info('stopped');
   return clean ? 0 : 1;
