@@ -48,11 +48,6 @@ export class ResourceStack {
     this.#timeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
 
-  /** True once release() has begun: what is acquired from now on is closed at once. */
-  get released(): boolean {
-    return this.#releasing !== undefined;
-  }
-
   /**
    * Opens a part and puts its close on the stack. An `open` that throws registers nothing (it must
    * clean up after itself). A part that opens after release() began is closed at once, and
@@ -115,14 +110,14 @@ const FORCED_EXIT: Record<(typeof STOP_SIGNALS)[number], number> = { SIGINT: 130
  * for calls or conversations in flight.
  */
 export class CommandLifecycle {
-  readonly parts: ResourceStack;
+  readonly #parts: ResourceStack;
   /** Resolves with the first signal; never rejects. */
   readonly stopped: Promise<Stop>;
   readonly #onSignal: (signal: NodeJS.Signals) => void;
   #signalled = false;
 
   constructor(options: ResourceStackOptions & { exit?: (code: number) => void }) {
-    this.parts = new ResourceStack(options);
+    this.#parts = new ResourceStack(options);
     const exit = options.exit ?? ((code: number) => process.exit(code));
     let stop!: (s: Stop) => void;
     this.stopped = new Promise<Stop>((resolve) => (stop = resolve));
@@ -138,7 +133,7 @@ export class CommandLifecycle {
   async acquire<T>(name: string, open: () => T | Promise<T>, close: (part: T) => unknown, options?: { timeoutMs?: number }): Promise<T> {
     if (this.#signalled) throw new StoppedError(name);
     // A start-up step can take seconds (Redis retries, RTM discovery): a signal does not wait for it.
-    const opening = this.parts.acquire(name, open, close, options);
+    const opening = this.#parts.acquire(name, open, close, options);
     const first = await Promise.race([opening.then((part) => ({ part })), this.stopped.then(() => undefined)]);
     if (first) return first.part;
     // Whatever it opens in the end is closed on arrival: the stack is released by then.
@@ -154,7 +149,7 @@ export class CommandLifecycle {
 
   /** Releases every part; true when each closed within its bound. A second signal during the release still forces the exit. */
   async release(): Promise<boolean> {
-    const report = await this.parts.release();
+    const report = await this.#parts.release();
     return report.every((r) => r.outcome === 'closed');
   }
 
