@@ -25,9 +25,19 @@ export const isRefusal = (value: Principal | Refusal): value is Refusal => 'stat
 
 const sha256 = (text: string | Buffer): Buffer => hash('sha256', text, 'buffer');
 
-/** Bearer tokens, each its own principal. Hashing both sides first makes the compare length-independent. */
+/** How many accepted Authorization header values are remembered: a client sends the same one on every request. */
+const ACCEPTED_CACHE_SIZE = 64;
+
+/**
+ * Bearer tokens, each its own principal. Hashing both sides first makes the compare length-independent.
+ * A header value once accepted is remembered (at most ACCEPTED_CACHE_SIZE of them, the oldest
+ * forgotten first), so a client's later requests cost a map lookup instead of a SHA-256; the tokens
+ * are fixed for the object's life, so a remembered verdict cannot go stale. A refused value is never
+ * remembered: every guess goes through the hash and the constant-time compare.
+ */
 export class BearerTokens {
   readonly #digests: Buffer[];
+  readonly #accepted = new Map<string, Principal>();
 
   constructor(tokens: readonly string[]) {
     this.#digests = tokens.map((token) => sha256(token));
@@ -39,6 +49,8 @@ export class BearerTokens {
 
   check(authorization: string | undefined): Principal | Refusal {
     if (!this.required) return { id: 'anonymous' };
+    const known = authorization === undefined ? undefined : this.#accepted.get(authorization);
+    if (known) return { ...known };
     const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(authorization ?? '');
     if (!match) {
       return { status: 401, message: 'Unauthorized: send Authorization: Bearer <token> (CRISP_MCP_HTTP_TOKEN)', challenge: 'Bearer realm="crisp-mcp"' };
@@ -50,7 +62,10 @@ export class BearerTokens {
       if (timingSafeEqual(given, digest) && found < 0) found = index;
     }
     if (found < 0) return { status: 401, message: 'Unauthorized: the bearer token is not valid', challenge: 'Bearer realm="crisp-mcp", error="invalid_token"' };
-    return { id: `token:${this.#digests[found]!.subarray(0, 8).toString('hex')}` };
+    const principal = { id: `token:${this.#digests[found]!.subarray(0, 8).toString('hex')}` };
+    if (this.#accepted.size >= ACCEPTED_CACHE_SIZE) this.#accepted.delete(this.#accepted.keys().next().value!);
+    this.#accepted.set(authorization!, principal);
+    return { ...principal };
   }
 }
 
