@@ -121,6 +121,43 @@ interface SavedSession {
   inboxSeq: number;
 }
 
+/** An inbox record as saved, at its version; `size`: its number of messageIds. */
+interface KnownInbox {
+  version: number;
+  seen: Record<string, number>;
+  size: number;
+}
+
+/** Messageids kept across all remembered inboxes, at most (the oldest inboxes are forgotten first). */
+const KNOWN_INBOX_IDS = 100_000;
+
+/** The inbox records last saved here, bounded by their messageIds in all; a forgotten one costs a read at its next append. */
+class KnownInboxes {
+  readonly #inboxes = new Map<string, KnownInbox>();
+  #ids = 0;
+
+  /** The remembered record, now forgotten: the caller remembers what it saves next. */
+  take(conversationId: string): KnownInbox | undefined {
+    const inbox = this.#inboxes.get(conversationId);
+    if (inbox) {
+      this.#inboxes.delete(conversationId);
+      this.#ids -= inbox.size;
+    }
+    return inbox;
+  }
+
+  remember(conversationId: string, inbox: KnownInbox): void {
+    this.take(conversationId);
+    this.#inboxes.set(conversationId, inbox);
+    this.#ids += inbox.size;
+    for (const [oldest, { size }] of this.#inboxes) {
+      if (this.#ids <= KNOWN_INBOX_IDS && this.#inboxes.size <= KNOWN_INBOX_IDS) break;
+      this.#inboxes.delete(oldest);
+      this.#ids -= size;
+    }
+  }
+}
+
 type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' };
 
 export class ConverseService {
@@ -138,6 +175,8 @@ export class ConverseService {
   readonly #turns: KeyedQueue<'drain'>;
   /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
   readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
+  /** The inbox records this process last saved, by conversation: the guess #append's save checks. */
+  readonly #inboxes = new KnownInboxes();
   #appending = 0;
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
@@ -267,17 +306,26 @@ export class ConverseService {
     }
   }
 
-  /** One savePosition: the inbox item and the messageId seen, together; retried when another writer got in first. */
+  /**
+   * One savePosition: the inbox item and the messageId seen, together. No read first: the save's
+   * compare-and-set checks a guess of the inbox's version — the one this process last wrote, or 0
+   * (a conversation not seen here is guessed new) — and only when the guess is wrong (another
+   * process, an earlier release, a forgotten entry) is the inbox read and the save tried again. A
+   * save that succeeds was checked against exactly the messageIds it replaces, so dedupe stays exact.
+   */
   async #append(event: ConverseEvent): Promise<Enqueued> {
     const { store } = this.#o;
     const key = inboxKey(event.conversationId);
+    let known = this.#inboxes.take(event.conversationId);
     for (let attempt = 1; ; attempt++) {
-      const found = await store.getPosition(key, INBOX_SCENARIO);
       const now = Date.now();
-      const seen = readSeen(found?.value);
+      const seen = known?.seen ?? {};
       if (event.messageId !== undefined) {
         const at = seen[event.messageId];
-        if (at !== undefined && now - at < DEDUPE_TTL_MS) return { status: 'duplicate' };
+        if (at !== undefined && now - at < DEDUPE_TTL_MS) {
+          if (known) this.#inboxes.remember(event.conversationId, known);
+          return { status: 'duplicate' };
+        }
       }
       // Forget messageIds past their time, and the oldest past MAX_SEEN.
       const kept = Object.entries(seen)
@@ -287,9 +335,15 @@ export class ConverseService {
       if (event.messageId !== undefined) kept.push([event.messageId, now]);
       const record: InboxRecord = { kind: 'converse_inbox', seen: Object.fromEntries(kept) };
       const payload: InboxPayload = { event };
-      const saved = await store.savePosition(key, INBOX_SCENARIO, record, { expectedVersion: found?.version ?? 0, outbox: [{ payload }] });
-      if (saved.ok) return { status: 'queued', seq: saved.outbox[0]!.seq };
+      const saved = await store.savePosition(key, INBOX_SCENARIO, record, { expectedVersion: known?.version ?? 0, outbox: [{ payload }] });
+      if (saved.ok) {
+        this.#inboxes.remember(event.conversationId, { version: saved.version, seen: record.seen, size: kept.length });
+        return { status: 'queued', seq: saved.outbox[0]!.seq };
+      }
       if (attempt >= 20) throw new StoreError('store_lock_busy', `the inbox of conversation ${event.conversationId} kept changing under the append`);
+      const found = await store.getPosition(key, INBOX_SCENARIO);
+      const read = readSeen(found?.value);
+      known = { version: found?.version ?? 0, seen: read, size: Object.keys(read).length };
     }
   }
 

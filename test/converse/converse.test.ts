@@ -159,6 +159,36 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     await receiver.waitFor(() => receiver.of(other).length === 2);
   });
 
+  it('dedupes exactly when the inbox was written elsewhere: by the previous release, or by another process on the same file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'converse-dedupe-'));
+    const file = join(dir, 'state.db');
+    const first = new SqliteStore(file);
+    const second = new SqliteStore(file);
+    let other: ConverseHarness | undefined;
+    try {
+      // An inbox record as the current release writes it, with a messageId seen a minute ago.
+      const id = fresh();
+      await first.savePosition(inboxKey(id), 'converse-inbox', { kind: 'converse_inbox', seen: { old: Date.now() - 60_000 } }, { expectedVersion: 0 });
+      h = await startConverseHarness({ receiver, store: first });
+      other = await startConverseHarness({ receiver, store: second });
+      expect(await h.service.handle({ conversationId: id, type: 'startSession', messageId: 'old', metadata: {} })).toEqual({ status: 'duplicate' });
+      // Two processes take turns on one conversation: each sees what the other appended.
+      const services = [h.service, other.service];
+      const outcomes: string[] = [];
+      for (const [i, messageId] of ['a', 'a', 'b', 'a', 'b', 'c', 'c', 'old'].entries()) {
+        const outcome = await services[i % 2]!.handle({ conversationId: id, type: 'message', text: 'plans', messageId, metadata: {} });
+        outcomes.push(`${messageId}:${outcome.status}`);
+      }
+      expect(outcomes).toEqual(['a:saved', 'a:duplicate', 'b:saved', 'a:duplicate', 'b:duplicate', 'c:saved', 'c:duplicate', 'old:duplicate']);
+    } finally {
+      await other?.stop();
+      await h.stop();
+      await first.close();
+      await second.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an inbox item whose session was saved but not acked (a crash in between) is only acked when run again: no reply twice', async () => {
     const store = new MemoryStore();
     let failAcks = 1;
