@@ -175,6 +175,8 @@ export class ConverseService {
   readonly #turns: KeyedQueue<'drain'>;
   /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
   readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
+  /** Per conversation, how many of #pending are its items. */
+  readonly #pendingHere = new Map<string, number>();
   /** The inbox records this process last saved, by conversation: the guess #append's save checks. */
   readonly #inboxes = new KnownInboxes();
   #appending = 0;
@@ -298,6 +300,7 @@ export class ConverseService {
       const result = await this.#appends.submit(event.conversationId, () => this.#append(event));
       if (result.status === 'queued') {
         this.#pending.set(this.#itemKey(event.conversationId, result.seq), waiter ? [waiter] : []);
+        this.#pendingHere.set(event.conversationId, (this.#pendingHere.get(event.conversationId) ?? 0) + 1);
         this.#kick(event.conversationId);
       }
       return result;
@@ -384,7 +387,7 @@ export class ConverseService {
         if (item.attempts + 1 >= MAX_EVENT_ATTEMPTS) {
           this.#o.log?.error({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, attempts: item.attempts + 1 }, 'converse: event dropped after repeated failures');
           if (!(await store.outboxAck(key, item.seq).catch(() => false))) return this.#retryAt(conversationId, Date.now() + 1_000);
-          this.#settle(waiting, err instanceof Error ? err : new Error(String(err)));
+          if (this.#settle(conversationId, waiting, err instanceof Error ? err : new Error(String(err)))) return;
           continue;
         }
         const delay = backoffDelay(item.attempts + 1, FAILED_EVENT_BACKOFF);
@@ -392,14 +395,25 @@ export class ConverseService {
         await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
         return this.#retryAt(conversationId, Date.now() + delay);
       }
-      this.#settle(waiting, outcome);
+      if (this.#settle(conversationId, waiting, outcome)) return;
     }
   }
 
-  #settle(key: string, outcome: HandleOutcome | Error): void {
+  /**
+   * Tells who waits for the item at `key` its outcome. True when that item was accepted here and was
+   * the last of its conversation's accepted here: the drain stops without reading the inbox again
+   * (an item appended meanwhile kicks a drain of its own; one left by a crash or another process
+   * comes with the next resume()). An item not accepted here (resumed) lets the drain read on.
+   */
+  #settle(conversationId: string, key: string, outcome: HandleOutcome | Error): boolean {
     const waiters = this.#pending.get(key);
+    if (!waiters) return false;
     this.#pending.delete(key);
-    for (const waiter of waiters ?? []) waiter(outcome);
+    for (const waiter of waiters) waiter(outcome);
+    const left = (this.#pendingHere.get(conversationId) ?? 1) - 1;
+    if (left > 0) this.#pendingHere.set(conversationId, left);
+    else this.#pendingHere.delete(conversationId);
+    return left === 0;
   }
 
   /** Runs one inbox item: step, save session (with `inboxSeq`) + replies atomically, ack. Already consumed (a crash before the ack): only ack. */
