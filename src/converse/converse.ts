@@ -128,7 +128,8 @@ interface KnownInbox {
   size: number;
 }
 
-/** Messageids kept across all remembered inboxes, at most (the oldest inboxes are forgotten first). */
+/** Inboxes remembered, and messageIds kept across them, at most (the oldest inboxes are forgotten first). */
+const KNOWN_INBOXES = 10_000;
 const KNOWN_INBOX_IDS = 100_000;
 
 /** The inbox records last saved here, bounded by their messageIds in all; a forgotten one costs a read at its next append. */
@@ -151,7 +152,7 @@ class KnownInboxes {
     this.#inboxes.set(conversationId, inbox);
     this.#ids += inbox.size;
     for (const [oldest, { size }] of this.#inboxes) {
-      if (this.#ids <= KNOWN_INBOX_IDS && this.#inboxes.size <= KNOWN_INBOX_IDS) break;
+      if (this.#ids <= KNOWN_INBOX_IDS && this.#inboxes.size <= KNOWN_INBOXES) break;
       this.#inboxes.delete(oldest);
       this.#ids -= size;
     }
