@@ -8,7 +8,8 @@
 // CPU per message is each child's user + system time over the measured part (Linux /proc).
 // Run: `npm run build && node bench/autopilot.js` (REDIS_URL to use a running Redis, else redis-server
 // is spawned; BENCH_BOT_NODE_ARGS="--cpu-prof" to profile the bot; BENCH_HOOK_CONCURRENCY=N for the
-// sandbox's --hook-concurrency, its default window of 8 otherwise, 1 for one delivery at a time).
+// sandbox's --hook-concurrency, its default window of 8 otherwise, 1 for one delivery at a time;
+// BENCH_AUTOPILOT_ONLY="sqlite:rtm,redis:hooks" for some rows only).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -231,6 +232,12 @@ export async function hookCeiling({ total = 3000 } = {}) {
   return perSecond;
 }
 
+/** BENCH_AUTOPILOT_ONLY="sqlite:rtm,redis:hooks" runs only those rows (store:events, the events as in the table). */
+function wanted(store, events) {
+  const only = process.env.BENCH_AUTOPILOT_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  return !only?.length || only.includes(`${store}:${events}`);
+}
+
 export async function benchAutopilot({ conversations = 64, perConversation = 60, rounds = 2 } = {}) {
   let redis;
   try {
@@ -244,6 +251,7 @@ export async function benchAutopilot({ conversations = 64, perConversation = 60,
     const stores = [['SQLite (WAL)', 'sqlite'], ...(redis ? [['Redis (local)', redis.url]] : [])];
     for (const [label, store] of stores) {
       for (const events of ['rtm', ...Object.keys(HOOK_EVENTS)]) {
+        if (!wanted(store === 'sqlite' ? 'sqlite' : 'redis', events)) continue;
         await run({ events, store, conversations: 8, perConversation: 10, label }); // warm-up
         const all = [];
         for (let r = 0; r < rounds; r++) all.push(await run({ events, store, conversations, perConversation, label }));
