@@ -31,6 +31,7 @@ import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
 import type { ConversationRecord } from '../engine/record.js';
+import { operatorsOnline } from '../crisp-port/conversation.js';
 
 export interface AutopilotOptions {
   crisp: CrispClient;
@@ -305,7 +306,7 @@ export class Autopilot {
         resolvedAt: work.resolvedAt,
         guard: guardrails,
         now,
-        context: await stepContext(crisp, c.website, scenario.program, now),
+        context: await stepContext(scenario.program, now, () => operatorsOnline(crisp, c.website)),
       });
       if (!plan?.changed) return outboxEmpty ? [] : undefined;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.
