@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { openStore, StoreError, type Store } from '../store/index.js';
 import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { ScenariosCompiledOnFirstUse, StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { Sandbox } from '../sandbox/server.js';
 import type { HttpServerHandle } from '../transport/http.js';
 // What only --http, --bot-scenario or the converse API use (the HTTP routes, the autopilot and its
@@ -104,13 +105,20 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let sandbox: Sandbox | undefined;
   if (config.sandbox) ({ sandbox, config } = await startEmbeddedSandbox(config, log));
   const crisp = crispClientFor(config, log);
-  // Scenarios are compiled once here, at boot; a file that does not compile stops the start-up.
+  // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
+  // start-up. Over stdio, which a host waits on, they are compiled and the store opened on first
+  // use or once tools/list is answered (on-first-use.ts); a folder that cannot be read still stops it.
   let scenarios: ScenarioLibrary | undefined;
   let store: Store | undefined;
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
-    scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
-    store = scenarios ? await openStore(config.store) : undefined;
+    if (config.http) {
+      scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
+      store = scenarios ? await openStore(config.store) : undefined;
+    } else {
+      scenarios = dir ? await ScenariosCompiledOnFirstUse.read(dir) : undefined;
+      store = scenarios ? new StoreOpenedOnFirstUse(config.store) : undefined;
+    }
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
       writeErrorLine(`crisp-mcp: ${error.message}`);
@@ -121,8 +129,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     throw error;
   }
   // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
-  if (scenarios) log.info({ scenarios_dir: scenarios.dir, scenarios: scenarios.names(), store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
-  else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
+  if (scenarios) {
+    const loaded = scenarios instanceof ScenariosCompiledOnFirstUse ? { files: scenarios.files } : { scenarios: scenarios.names() };
+    log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+  } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
@@ -162,7 +172,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(sandbox);
   const { serveStdioUntilStopped } = await import('../transport/stdio.js');
-  await serveStdioUntilStopped(tools, deps, log);
+  const ready = scenarios && store ? () => void warmUp(scenarios, store, log) : undefined;
+  await serveStdioUntilStopped(tools, deps, log, ready);
   await store?.close();
   await crisp.close();
   await sandbox?.close();

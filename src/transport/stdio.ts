@@ -19,6 +19,8 @@ export interface DrainingStdioOptions {
   stdout?: Writable;
   /** After stdin ends, how long calls in flight may take before the connection closes anyway. Default 30 s. */
   graceMs?: number;
+  /** Called once, on the turn after the first tools/list answer is written: the host is connected. */
+  onToolsListed?: () => void;
 }
 
 export class DrainingStdioTransport implements Transport {
@@ -35,10 +37,13 @@ export class DrainingStdioTransport implements Transport {
   readonly #pending = new Set<string | number>();
   #inputEnded = false;
   #grace: NodeJS.Timeout | undefined;
+  #onToolsListed: (() => void) | undefined;
+  #toolsListId: string | number | undefined;
 
   constructor(options: DrainingStdioOptions = {}) {
     this.#stdin = options.stdin ?? process.stdin;
     this.#graceMs = options.graceMs ?? 30_000;
+    this.#onToolsListed = options.onToolsListed;
     this.#inner = new StdioServerTransport(this.#input, options.stdout ?? process.stdout);
     let closed!: () => void;
     this.closed = new Promise((resolve) => (closed = resolve));
@@ -50,7 +55,10 @@ export class DrainingStdioTransport implements Transport {
     };
     this.#inner.onerror = (error) => this.onerror?.(error);
     this.#inner.onmessage = (message) => {
-      if (isJSONRPCRequest(message) && !LONG_LIVED.has(message.method)) this.#pending.add(message.id);
+      if (isJSONRPCRequest(message) && !LONG_LIVED.has(message.method)) {
+        this.#pending.add(message.id);
+        if (message.method === 'tools/list' && this.#onToolsListed && this.#toolsListId === undefined) this.#toolsListId = message.id;
+      }
       this.onmessage?.(message);
     };
   }
@@ -65,7 +73,13 @@ export class DrainingStdioTransport implements Transport {
     try {
       await this.#inner.send(message);
     } finally {
-      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined && this.#pending.delete(message.id)) this.#endIfDone();
+      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined) {
+        if (message.id === this.#toolsListId && this.#onToolsListed) {
+          setImmediate(this.#onToolsListed);
+          this.#onToolsListed = undefined;
+        }
+        if (this.#pending.delete(message.id)) this.#endIfDone();
+      }
     }
   }
 
@@ -92,10 +106,11 @@ export class DrainingStdioTransport implements Transport {
 
 /**
  * Serves MCP over stdio until stdin ends (once the calls already read are answered) or SIGINT/SIGTERM,
- * then closes the transport. stdout carries only MCP; logs go to stderr.
+ * then closes the transport. stdout carries only MCP; logs go to stderr. `onToolsListed` runs once
+ * the host has its tools/list: work deferred past the start-up can start then.
  */
-export async function serveStdioUntilStopped(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger): Promise<void> {
-  const transport = new DrainingStdioTransport();
+export async function serveStdioUntilStopped(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger, onToolsListed?: () => void): Promise<void> {
+  const transport = new DrainingStdioTransport({ onToolsListed });
   const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
   await new Promise<void>((resolve) => {
     void transport.closed.then(resolve); // never rejects
