@@ -6,7 +6,7 @@
 // `main` and for the tests that load single built modules.
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +35,19 @@ const importMetaUrlAsBuilt = {
   },
 };
 
+/**
+ * Every tool's JSON Schemas as tools/list sends them, converted now from tsc's output of the same
+ * sources (src/mcp/tools/index.ts serves them as BUILT_TOOL_SCHEMAS): converting 21 × 2 zod schemas
+ * was about 8 ms of each start-up (bench/startup). The SDK converts for this target; should it ask
+ * for another, the bundle converts at run time as tsc's output does.
+ */
+async function builtToolSchemas() {
+  const target = 'draft-2020-12';
+  const { ALL_TOOLS } = await import(pathToFileURL(`${dist}mcp/tools/index.js`).href);
+  const json = (schema, io) => schema['~standard'].jsonSchema[io]({ target });
+  return { target, tools: Object.fromEntries(ALL_TOOLS.map((t) => [t.name, { input: json(t.inputSchema, 'input'), output: json(t.outputSchema, 'output') }])) };
+}
+
 // The chunks of an earlier build would otherwise stay in dist/ and be packed with the new ones.
 for (const file of await readdir(dist)) if (/^chunk-\w+\.js$/.test(file)) await rm(`${dist}${file}`);
 
@@ -54,5 +67,6 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   plugins: [importMetaUrlAsBuilt],
+  define: { BUILT_TOOL_SCHEMAS: JSON.stringify(await builtToolSchemas()) },
   logLevel: 'warning',
 });
