@@ -48,6 +48,22 @@ async function builtToolSchemas() {
   return { target, tools: Object.fromEntries(ALL_TOOLS.map((t) => [t.name, { input: json(t.inputSchema, 'input'), output: json(t.outputSchema, 'output') }])) };
 }
 
+/**
+ * pino's transports run in a worker thread (thread-stream, node:worker_threads); crisp-mcp writes
+ * its log to fd 2 itself and never starts one, so the bundle's pino gets a stand-in that says so
+ * instead of loading them at every start (bench/startup).
+ */
+const withoutPinoTransports = {
+  name: 'without-pino-transports',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'no-pino-transports' }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'no-pino-transports' }, () => ({
+      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the crisp-mcp bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 // The chunks of an earlier build would otherwise stay in dist/ and be packed with the new ones.
 for (const file of await readdir(dist)) if (/^chunk-\w+\.js$/.test(file)) await rm(`${dist}${file}`);
 
@@ -66,7 +82,7 @@ await build({
   // Less to read and parse at each start; identifiers keep their names, so stack traces still read.
   minifyWhitespace: true,
   minifySyntax: true,
-  plugins: [importMetaUrlAsBuilt],
+  plugins: [importMetaUrlAsBuilt, withoutPinoTransports],
   define: { BUILT_TOOL_SCHEMAS: JSON.stringify(await builtToolSchemas()) },
   logLevel: 'warning',
 });
