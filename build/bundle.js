@@ -37,7 +37,7 @@ const importMetaUrlAsBuilt = {
 
 /**
  * Every tool's JSON Schemas as tools/list sends them, converted now from tsc's output of the same
- * sources (src/mcp/tools/index.ts serves them as BUILT_TOOL_SCHEMAS): converting 21 × 2 zod schemas
+ * sources (src/mcp/tools/index.ts serves them from BUILT_TOOL_SCHEMAS): converting 21 × 2 zod schemas
  * was about 8 ms of each start-up (bench/startup). The SDK converts for this target; should it ask
  * for another, the bundle converts at run time as tsc's output does.
  */
@@ -83,6 +83,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   plugins: [importMetaUrlAsBuilt, withoutPinoTransports],
-  define: { BUILT_TOOL_SCHEMAS: JSON.stringify(await builtToolSchemas()) },
+  // A string literal, parsed on the first tools/list: an object here would be a module every chunk initialises.
+  define: { BUILT_TOOL_SCHEMAS: JSON.stringify(JSON.stringify(await builtToolSchemas())) },
   logLevel: 'warning',
 });

@@ -39,13 +39,14 @@ export interface BuiltToolSchemas {
 }
 
 /**
- * Set in the bundle by build/bundle.js (an esbuild `define`): the schemas below converted at build
- * time, from tsc's output of these same sources, so that tools/list at start-up does not convert
- * 21 × 2 zod schemas (about 8 ms, bench/startup). Undefined in tsc's output and in the sources,
- * which convert on first use.
+ * Set in the bundle by build/bundle.js (an esbuild `define`): the JSON text of the schemas below
+ * converted at build time, from tsc's output of these same sources, so that tools/list at start-up
+ * does not convert 21 × 2 zod schemas (about 8 ms, bench/startup). Undefined in tsc's output and in
+ * the sources, which convert on first use.
  */
-declare const BUILT_TOOL_SCHEMAS: BuiltToolSchemas | undefined;
-const built = typeof BUILT_TOOL_SCHEMAS === 'undefined' ? undefined : BUILT_TOOL_SCHEMAS;
+declare const BUILT_TOOL_SCHEMAS: string | undefined;
+let built: BuiltToolSchemas | undefined;
+const builtSchemas = (): BuiltToolSchemas | undefined => (built ??= typeof BUILT_TOOL_SCHEMAS === 'undefined' ? undefined : (JSON.parse(BUILT_TOOL_SCHEMAS) as BuiltToolSchemas));
 
 /**
  * The same tool, with JSON Schemas that say only what a client or a model can use; every session
@@ -68,7 +69,8 @@ function compact<S extends object>(schema: S, io: Io, tool: string): S {
   if (!convert) return schema;
   const drop = (side: Io) => (options: Record<string, unknown>) => {
     // The build's answer to the SDK's one call, `{ target }`; any other call converts.
-    const ready = side === io && built && options.target === built.target && Object.keys(options).length === 1 ? built.tools[tool]?.[io] : undefined;
+    const built = side === io ? builtSchemas() : undefined;
+    const ready = built && options.target === built.target && Object.keys(options).length === 1 ? built.tools[tool]?.[io] : undefined;
     if (ready) return ready;
     const { $schema: _dialect, ...rest } = convert[side](options);
     return trim(rest, side === 'output' && io === 'output') as Record<string, unknown>;
