@@ -3,7 +3,6 @@
 // to the stderr log, where HTTP mode also logs the URL it serves. With --bot-scenario (HTTP only) it
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { CrispClient } from '../crisp/client.js';
 import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
@@ -74,10 +73,6 @@ warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
 `;
 
 export async function runServeCommand(argv: string[]): Promise<number> {
-  // zod (ours and the SDK's) parses without generating code per object schema: that code pays off
-  // only over many parses, and the first parse of each request type, tool input and output paid
-  // for it at start-up (about 8 ms, bench/startup); calls were no faster with it (bench/mcp-stdio).
-  z.config({ jitless: true });
   const log = createLogger();
   let config: Config;
   let tools;
