@@ -106,8 +106,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   if (config.sandbox) ({ sandbox, config } = await startEmbeddedSandbox(config, log));
   const crisp = crispClientFor(config, log);
   // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
-  // start-up. Over stdio, which a host waits on, they are compiled and the store opened on first
-  // use or once tools/list is answered (on-first-use.ts); a folder that cannot be read still stops it.
+  // start-up. Over stdio, which a host waits on, they are compiled and a SQLite store opened on
+  // first use or once tools/list is answered (on-first-use.ts); a folder that cannot be read still stops it.
   let scenarios: ScenarioLibrary | undefined;
   let store: Store | undefined;
   try {
@@ -117,7 +117,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       store = scenarios ? await openStore(config.store) : undefined;
     } else {
       scenarios = dir ? await ScenariosCompiledOnFirstUse.read(dir) : undefined;
-      store = scenarios ? new StoreOpenedOnFirstUse(config.store) : undefined;
+      // Redis, a network store the user named, is still reached here: one unreachable stops the start-up in one line.
+      store = !scenarios ? undefined : config.store.kind === 'redis' ? await openStore(config.store) : new StoreOpenedOnFirstUse(config.store);
     }
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
