@@ -20,13 +20,16 @@ export const LAYERS = {
   },
   crisp: { may: ['version', 'retry'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
   store: { may: ['scenario', 'credentials/redact'], why: 'store/ is the durable store behind one contract' },
-  // The Crisp arrows go once the effect port carries Crisp calls (issue 13, item 1).
   engine: {
-    may: ['scenario', 'store', 'crisp', 'log', 'version', 'retry'],
-    why: 'engine/ knows no transport, no MCP, no channel and no sandbox',
+    may: ['scenario', 'store', 'log', 'version', 'retry'],
+    why: 'engine/ knows no Crisp, no transport, no MCP, no channel and no sandbox: Crisp and webhooks reach it only through its effect port',
+  },
+  'crisp-port': {
+    may: ['engine', 'scenario', 'crisp'],
+    why: "crisp-port/ is the Crisp side of the engine's effect port, and nothing else",
   },
   autopilot: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
+    may: ['engine', 'crisp-port', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   converse: {
@@ -34,7 +37,7 @@ export const LAYERS = {
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version'],
+    may: ['engine', 'crisp-port', 'scenario', 'store', 'crisp', 'config', 'log', 'version'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   transport: {

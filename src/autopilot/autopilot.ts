@@ -25,6 +25,7 @@ import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
+import { operatorsOnline } from '../crisp-port/conversation.js';
 
 export interface AutopilotOptions {
   crisp: CrispClient;
@@ -145,7 +146,7 @@ export class Autopilot {
     }
   }
 
-  /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's; returns how many. */
+  /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's, or that the bot worked before; returns how many. */
   async catchUp(): Promise<number> {
     const { crisp, guardrails, log } = this.#o;
     const floor = this.#now() - guardrails.catchUpWindowMs;
@@ -161,7 +162,10 @@ export class Autopilot {
               break;
             }
             if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
-            if (c.preview_message?.from !== 'user') continue;
+            // The last message is the visitor's, or the bot worked this conversation before: its own
+            // replies may be the last messages with a visitor message before them that it only held in
+            // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
+            if (c.preview_message?.from !== 'user' && !(await this.#o.store.getPosition(conversationKey(website, c.session_id), this.#o.scenario.name))) continue;
             // Conversations older than the bot's first run are answered live only, never swept up.
             this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
             queued++;
@@ -276,7 +280,7 @@ export class Autopilot {
         resolvedAt: work.resolvedAt,
         guard: guardrails,
         now,
-        context: await stepContext(crisp, c.website, scenario.program, now),
+        context: await stepContext(scenario.program, now, () => operatorsOnline(crisp, c.website)),
       });
       if (!plan?.changed) return;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.

@@ -6,11 +6,12 @@
 // conversation's lock, so one worker delivers a conversation at a time.
 import { CrispError, type CrispClient } from '../crisp/index.js';
 import type { Logger } from '../log.js';
-import type { Action } from '../scenario/index.js';
 import { conversationKey, stepContext } from '../engine/turn.js';
 import type { Lease, OutboxItem, Store } from '../store/index.js';
-import { ActionExecutor, webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
-import { isEffect, performEffect, type EffectAction } from '../engine/effects.js';
+import { webhookIdempotencyKey } from '../engine/actions.js';
+import { isEffect, performEffect } from '../engine/effects.js';
+import type { EffectAction, EffectAnswer, PlainAction } from '../engine/port.js';
+import { CrispConversation, operatorsOnline } from '../crisp-port/conversation.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
 import { nextDelay } from '../retry.js';
@@ -130,12 +131,11 @@ export class OutboxDeliverer {
     }
   }
 
-  async #run(head: OutboxItem<AutopilotItem>, action: Exclude<Action, EffectAction>): Promise<void> {
+  async #run(head: OutboxItem<AutopilotItem>, action: PlainAction): Promise<void> {
     const { website, session, scenario } = head.payload;
     // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
     const again = head.attempts > 0 || head.createdAt < this.#startedAt;
-    const executor = new ActionExecutor({ crisp: this.o.crisp, website, session, scenario, draftId: head.id, hold: false, again });
-    const outcome = await executor.run(action, ITEM_STEP);
+    const outcome = await new CrispConversation(this.o.crisp, website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {
       this.stats.sent++;
@@ -152,14 +152,14 @@ export class OutboxDeliverer {
     const { crisp, store, scenario: loaded, log } = this.o;
     const { website, session } = head.payload;
     const key = conversationKey(website, session);
-    let answer: WebhookOutcome | undefined;
+    let answer: EffectAnswer | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const saved = await store.getPosition(key, loaded.name);
       const read = readValue(saved?.value);
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
         if (action.type === 'webhook' && !webhookAllowed(loaded, action.url)) log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), { fetch: this.o.fetch, helpdesk: { port: crisp.helpdesk, website } });
+        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), new CrispConversation(crisp, website, session, { fetch: this.o.fetch }));
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook or helpdesk search failed; the scenario takes its error path');
       }
       const now = this.o.now();
@@ -172,7 +172,7 @@ export class OutboxDeliverer {
         answer,
         guard: this.o.guardrails,
         now,
-        context: await stepContext(crisp, website, loaded.program, now),
+        context: await stepContext(loaded.program, now, () => operatorsOnline(crisp, website)),
       });
       if (!plan) return;
       this.o.onOurs(plan.ours);

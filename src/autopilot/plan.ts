@@ -1,11 +1,11 @@
 // The autopilot's decisions as pure functions: given what the store holds for a conversation and
 // the thread as Crisp shows it, which visitor messages are new, what the scenario does with each
-// (step()), what the guardrails let through, and the value + outbox items to save in one go.
+// (the engine's advanceTurn), what the guardrails let through, and the value + outbox items to save in one go.
 // No I/O and no clock: `now` and the step context come in, so a test is a table.
-import type { Message } from '../crisp/schemas.js';
-import { initialPosition, step, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
+import { initialPosition, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
 import { isEffect } from '../engine/effects.js';
-import { stepWebhookAnswer } from '../engine/limits.js';
+import type { ThreadMessage } from '../engine/port.js';
+import { advanceTurn, allActions, eventText, isInitial, visitorEvent } from '../engine/turn.js';
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, trimState, turnId,
@@ -15,8 +15,7 @@ import { limitReplies, type Guardrails } from './guardrails.js';
 import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
-export type ThreadMessage = Pick<Message, 'type' | 'from' | 'content' | 'fingerprint' | 'timestamp'> & { user?: { user_id?: string } | undefined };
-
+export type { ThreadMessage } from '../engine/port.js';
 
 export type PlanNote =
   | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean }
@@ -88,9 +87,9 @@ export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
   const plan = new Planner(input, { ...read.state, webhook: null }, read.position);
   plan.changed = true;
   // The item's depth in the chain is how many webhooks this turn called before it.
-  const result = stepWebhookAnswer(input.program, read.position, input.answer, { ...input.context, budget: input.guard.stepBudget }, chainDepth(input.itemId) + 1);
-  plan.position = result.position;
-  const actions = plan.limit(result.actions, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
+  const advance = advanceTurn(input.program, read.position, { type: 'answer', answer: input.answer, calls: chainDepth(input.itemId) + 1 }, { ...input.context, budget: input.guard.stepBudget });
+  plan.position = advance.position;
+  const actions = plan.limit(allActions(advance), `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
   plan.enqueue(actions, `${input.itemId}>`);
   plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: actions.length });
   return plan.result();
@@ -148,32 +147,9 @@ function readByScenario(thread: ThreadMessage[], position: Position | undefined)
 }
 
 function scenarioEvent(m: ThreadMessage, start: boolean): ScenarioEvent | undefined {
-  const fingerprint = m.fingerprint;
-  if (m.type === 'text' && typeof m.content === 'string') return start ? { type: 'start', text: m.content, fingerprint } : { type: 'visitor_text', text: m.content, fingerprint };
-  if (m.type === 'picker' && m.content && typeof m.content === 'object') {
-    const chosen = (m.content as { choices?: Array<{ value?: unknown; selected?: unknown }> }).choices?.find((c) => c.selected === true && typeof c.value === 'string');
-    if (chosen) return start ? { type: 'start', text: chosen.value as string, fingerprint } : { type: 'choice', value: chosen.value as string, fingerprint };
-  }
+  const read = visitorEvent(m);
   // Files, audio…: nothing a scenario reads; a first one still starts the scenario (its greeting).
-  return start ? { type: 'start', fingerprint } : undefined;
-}
-
-function inputText(event: ScenarioEvent): string {
-  switch (event.type) {
-    case 'start':
-      return event.text ?? '';
-    case 'visitor_text':
-      return event.text;
-    case 'choice':
-      return event.value;
-    default:
-      return '';
-  }
-}
-
-/** A saved position that is its program's untouched start (new, or reset by reset_scenario): the next message starts it. */
-function isInitial(p: Position, program: Program): boolean {
-  return p.pc === program.start && !p.waiting && !p.handed_off && !p.ended && p.last_fingerprint === null && Object.keys(p.vars).length === 0;
+  return start ? { type: 'start', ...(read ? { text: eventText(read) } : {}), fingerprint: m.fingerprint } : read;
 }
 
 // ---------------------------------------------------------------- the planner
@@ -229,13 +205,14 @@ class Planner {
     const event = scenarioEvent(m, this.#start);
     if (!event) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: 'unreadable' });
     const start = this.#start;
-    const result = step(program, this.position ?? initialPosition(program), event, { ...context, budget: guard.stepBudget });
+    const advance = advanceTurn(program, this.position ?? initialPosition(program), { type: 'event', event }, { ...context, budget: guard.stepBudget });
     this.#start = false;
-    this.position = result.position;
-    if (result.ignored && result.actions.length === 0) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: result.ignored });
+    this.position = advance.position;
+    const all = allActions(advance);
+    if (advance.ignored && all.length === 0) return void this.notes.push({ kind: 'skipped', fingerprint: m.fingerprint, reason: advance.ignored });
     const before = this.outbox.length;
     const suppressedBefore = this.#suppressed;
-    const actions = this.limit(result.actions, inputText(event));
+    const actions = this.limit(all, eventText(event));
     this.enqueue(actions, turnId(this.input.session, m.fingerprint));
     this.notes.push({
       kind: 'turn',

@@ -14,7 +14,8 @@
 // replies are not queued twice); a messageId is deduped atomically with the inbox append.
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
-import { performEffect, type HelpdeskPort } from '../engine/effects.js';
+import { callWebhook } from '../engine/actions.js';
+import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
@@ -116,6 +117,8 @@ export class ConverseService {
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #maxQueued: number;
+  /** Where the scenario's webhook calls and helpdesk searches go: this channel's port, with the replies (turn.ts). */
+  readonly #effects: TurnInput['effects'];
   /** Per conversation, the tail of its chain of pending work (inbox drains, time-outs). */
   readonly #chains = new Map<string, Promise<void>>();
   /** Per conversation, the tail of its chain of inbox appends (arrival order). */
@@ -139,6 +142,7 @@ export class ConverseService {
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#now = options.now ?? Date.now;
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#effects = effectsOf(options);
   }
 
   get scenario(): string {
@@ -350,7 +354,7 @@ export class ConverseService {
       let outcome: HandleOutcome = { status: 'nothing' };
       if (prior.inboxSeq < seq) {
         const version = (found?.version ?? 0) + 1;
-        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), callWebhook: this.#callWebhook });
+        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), effects: this.#effects });
         if (turn) {
           for (const note of turn.notes) this.#o.log?.warn({ conversation: event.conversationId, scenario: this.#loaded.name }, note);
           if (lease.signal.aborted) throw lease.signal.reason;
@@ -430,7 +434,6 @@ export class ConverseService {
     return { record, session: parsed.success ? parsed.data : undefined, inboxSeq: inboxSeqOf(part) };
   }
 
-  readonly #callWebhook: TurnInput['callWebhook'] = (action, key) => performEffect(this.#loaded, action, key, { fetch: this.#o.fetch, helpdesk: this.#o.helpdesk });
 }
 
 /**
@@ -440,4 +443,11 @@ export class ConverseService {
 function withSession(record: ConversationRecord, session: ConverseSession, inboxSeq: number): ConversationRecord {
   const { position, ...rest } = session;
   return { ...record, scenario: position, channels: { ...record.channels, converse: inboxSeq > 0 ? { ...rest, inboxSeq } : rest } };
+}
+
+function effectsOf({ fetch, helpdesk }: ConverseOptions): TurnInput['effects'] {
+  return {
+    callWebhook: (action, key) => callWebhook(action, key, fetch),
+    ...(helpdesk ? { searchHelpdesk: (question: string, options: { locale?: string; limit?: number }) => helpdesk.port.search(helpdesk.website, question, options) } : {}),
+  };
 }

@@ -1,13 +1,14 @@
-// One converse event applied to one session: the session record the store keeps, the scenario
-// stepped (webhooks called in between), and the bot replies the turn produces, each with a stable
-// messageId derived from (conversation, scenario, saved version, index). No store, no lock, no
-// delivery here: converse.ts does those.
+// One converse event applied to one session: the session record the store keeps, the engine's
+// turn run (webhooks called in between) with this channel's port — the reply sink, which turns
+// the scenario's messages and handoffs into replies, each with a stable messageId derived from
+// (conversation, scenario, saved version, index). No store, no lock, no delivery here:
+// converse.ts does those, and delivery.ts posts the replies, signed, to the webhook.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { initialPosition, Position, step, Vars, type Action, type OutMessage, type Program, type Scalar, type ScenarioEvent, type StepResult } from '../scenario/index.js';
-import { webhookIdempotencyKey, type WebhookOutcome } from '../engine/actions.js';
-import { isEffect, type EffectAction } from '../engine/effects.js';
-import { stepWebhookAnswer } from '../engine/limits.js';
+import { initialPosition, Position, Vars, type OutMessage, type Program, type Scalar, type ScenarioEvent } from '../scenario/index.js';
+import { HELPDESK_SEARCH } from '../engine/effects.js';
+import type { EffectPort, PlainAction } from '../engine/port.js';
+import { advanceTurn, runTurn, type Advance } from '../engine/turn.js';
 import type { ConverseEvent } from './input.js';
 import type { LoadedScenario } from '../engine/library.js';
 
@@ -75,8 +76,8 @@ export interface TurnInput {
   /** The version this turn's save will have: reply ids derive from it. */
   version: number;
   now: number;
-  /** Performs what the scenario waits on: a webhook call or a helpdesk search (effects.ts performEffect, in production). */
-  callWebhook: (action: EffectAction, idempotencyKey: string) => Promise<WebhookOutcome>;
+  /** Where the scenario's webhook calls and helpdesk searches go. */
+  effects: Pick<EffectPort, 'callWebhook' | 'searchHelpdesk'>;
 }
 
 export interface TurnOutput {
@@ -125,18 +126,22 @@ export async function converseTurn(input: TurnInput): Promise<TurnOutput | undef
         event.type === 'startSession' || !live ? { ...newSession(event.conversationId, (prior?.session ?? 0) + 1, now), metadata, userId } : { ...live, metadata, userId };
       const out = new Replies(input, session.startedAt);
       const notes: string[] = [];
-      let result: StepResult;
+      let first: Advance;
       if (session.position === null || session.position.ended) {
-        result = startWith(program, metadata, event.text);
+        first = startWith(program, metadata, event.text);
       } else {
         const position = { ...session.position, vars: { ...session.position.vars, ...event.metadata } };
-        result = step(program, position, inputOf(program, position, event), { now });
-        if (result.restarted) {
-          notes.push(`scenario ${loaded.name} changed since the last turn (was at block ${result.restarted.from_block}): started again`);
-          result = startWith(program, metadata, event.text);
+        first = advanceTurn(program, position, { type: 'event', event: inputOf(program, position, event) }, { now });
+        if (first.restarted) {
+          notes.push(`scenario ${loaded.name} changed since the last turn (was at block ${first.restarted.from_block}): started again`);
+          first = startWith(program, metadata, event.text);
         }
       }
-      const position = await followWebhooks(input, result, out, notes);
+      // This channel's port: the effects go out as they are, the other actions become replies.
+      const port: EffectPort = { ...input.effects, carryOut: async (action, ref) => (out.add(action, notes), { step: ref.step, type: action.type, status: 'done', detail: 'reply' }) };
+      const run = await runTurn(loaded, first, port, { turn: `converse:${event.conversationId}:${input.version}`, context: () => ({ now }) });
+      for (const a of run.answers) if (a.error && !a.status) notes.push(`${a.url === HELPDESK_SEARCH ? 'helpdesk search' : `webhook ${a.url}`}: ${a.error}`);
+      const position = run.position;
       session.position = position;
       if (position.ended) {
         out.end('completed');
@@ -171,28 +176,15 @@ export function inactivityEnd(session: ConverseSession, scenario: string, versio
  * input": at a position that is not waiting, only a waiting block reads input, and each of those
  * waits for text, a card at a choice, or a webhook answer, so nothing consumes it.
  */
-function startWith(program: Program, vars: Vars, text: string | undefined): StepResult {
+function startWith(program: Program, vars: Vars, text: string | undefined): Advance {
   const position: Position = { ...initialPosition(program), vars: { ...vars } };
-  return step(program, position, text === undefined ? { type: 'card', index: -1 } : { type: 'visitor_text', text });
+  return advanceTurn(program, position, { type: 'event', event: text === undefined ? { type: 'card', index: -1 } : { type: 'visitor_text', text } });
 }
 
 function inputOf(program: Program, position: Position, event: ConverseEvent): ScenarioEvent {
   const atChoice = position.waiting && program.code[position.pc]?.op === 'choice';
   if (event.cardIndex !== undefined && (atChoice || event.text === undefined)) return { type: 'card', index: event.cardIndex };
   return { type: 'visitor_text', text: event.text ?? '' };
-}
-
-/** Maps the turn's actions to replies, calling the webhooks the scenario waits on; the final position. */
-async function followWebhooks(input: TurnInput, first: StepResult, out: Replies, notes: string[]): Promise<Position> {
-  const { loaded, event, version, now } = input;
-  let result = first;
-  for (let round = 1; ; round++) {
-    const webhook = out.add(result.actions, notes);
-    if (!webhook) return result.position;
-    const answer = await input.callWebhook(webhook, webhookIdempotencyKey(`converse:${event.conversationId}:${version}`, `w${round}`));
-    if (answer.error && !answer.status) notes.push(`${webhook.type === 'webhook' ? `webhook ${webhook.url}` : 'helpdesk search'}: ${answer.error}`);
-    result = stepWebhookAnswer(loaded.program, result.position, answer, { now }, round);
-  }
 }
 
 /** The replies of one turn, numbered as they come. */
@@ -205,28 +197,21 @@ class Replies {
     private readonly sessionStart: number,
   ) {}
 
-  /** Adds the replies of `actions`; returns the webhook the runner stopped at, if any. */
-  add(actions: readonly Action[], notes: string[]): EffectAction | undefined {
-    for (const action of actions) {
-      if (isEffect(action)) return action;
-      switch (action.type) {
-        case 'send_message':
-          this.#push(messageReply(action.message));
-          break;
-        case 'assign':
-          this.#assign = { ...(action.user_id ? { userId: action.user_id } : {}), ...(action.email ? { email: action.email } : {}) };
-          break;
-        case 'handoff':
-          this.#push({ type: 'handoff', reason: action.reason, ...(action.note ? { note: action.note } : {}), ...(this.#assign ? { assignTo: this.#assign } : {}) });
-          break;
-        case 'error':
-          notes.push(`${action.code} at block ${action.block}: ${action.message}`);
-          break;
-        default:
-          break; // Crisp-side writes (conversation data, segments, profile, resolve): nothing to send
-      }
+  /** Adds the reply an action makes, if any. */
+  add(action: PlainAction, notes: string[]): void {
+    switch (action.type) {
+      case 'send_message':
+        return this.#push(messageReply(action.message));
+      case 'assign':
+        this.#assign = { ...(action.user_id ? { userId: action.user_id } : {}), ...(action.email ? { email: action.email } : {}) };
+        return;
+      case 'handoff':
+        return this.#push({ type: 'handoff', reason: action.reason, ...(action.note ? { note: action.note } : {}), ...(this.#assign ? { assignTo: this.#assign } : {}) });
+      case 'error':
+        return void notes.push(`${action.code} at block ${action.block}: ${action.message}`);
+      default:
+        return; // Crisp-side writes (conversation data, segments, profile, resolve): nothing to send
     }
-    return undefined;
   }
 
   end(reason: EndReason): void {

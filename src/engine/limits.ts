@@ -8,10 +8,9 @@
 //   not called: the conversation is handed to a human (a handoff with reason `webhook_chain`).
 // - URL allow-list: only the URLs the scenario itself names are called. Any other counts as a
 //   failed call (not made), so the scenario takes its error path.
-import { step, type Action, type FoundArticle, type Position, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
-import type { WebhookOutcome } from './actions.js';
+import type { Action, Position, StepResult } from '../scenario/index.js';
+import type { EffectAnswer } from './port.js';
 import type { LoadedScenario } from './library.js';
-
 
 export const MAX_WEBHOOKS_PER_TURN = 5;
 
@@ -40,22 +39,6 @@ export function webhookAllowed(loaded: LoadedScenario, url: string): boolean {
 }
 
 /** The answer of a webhook that was not called because the scenario does not name its URL. */
-export function refusedWebhook(url: string): WebhookOutcome {
+export function refusedWebhook(url: string): EffectAnswer {
   return { url, status: null, ok: false, data: null, error: "not one of the scenario's webhooks: not called" };
-}
-
-/** Feeds the answer of the turn's `calls`-th webhook to the scenario, under the chain limit. */
-export function stepWebhookAnswer(program: Program, position: Position, answer: Pick<WebhookOutcome, 'ok' | 'status' | 'data'>, context: StepContext, calls: number): StepResult {
-  const event: ScenarioEvent =
-    program.code[position.pc]?.op === 'articles'
-      ? { type: 'articles_result', articles: answer.ok ? foundArticles(answer.data) : [] }
-      : { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data };
-  return capWebhookChain(step(program, position, event, context), calls);
-}
-
-/** The articles of a helpdesk search's answer (effects.ts), as the runner takes them. */
-function foundArticles(data: unknown): FoundArticle[] {
-  const list = (data as { articles?: unknown } | null)?.articles;
-  if (!Array.isArray(list)) return [];
-  return list.filter((a): a is FoundArticle => typeof (a as FoundArticle | null)?.title === 'string' && typeof (a as FoundArticle).url === 'string');
 }

@@ -1,43 +1,18 @@
-// One scenario turn for one conversation, in two halves: `draftTurn` works out what the scenario
-// would do with the visitor messages since its last turn and keeps that as a draft (it sends
-// nothing); `postDraft` carries the draft out through Crisp and saves the new position. The MCP
-// tools use both; the autopilot will call them back to back.
-//
-// Exactly once: a posted draft keeps its result, so posting it again returns that result; every
-// message carries a fingerprint derived from (draft, step), and a post retried after a failure
-// looks for each one in the conversation before sending it, so it never shows a message twice; the position is saved with compare-and-set on the version the
-// draft was made from, under the conversation's lock. A draft whose conversation moved on (a new
-// visitor message, another turn saved, the scenario edited) is refused as stale.
-import type { CrispClient } from '../crisp/index.js';
-import type { Message } from '../crisp/schemas.js';
-import { initialPosition, step, type Position, type Action, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
-import { withLock, type Store } from '../store/index.js';
-import { ActionExecutor, webhookIdempotencyKey, type ActionOutcome, type WebhookOutcome } from './actions.js';
-import { waitsFor } from './describe.js';
-import { isEffect, performEffect, type EffectAction } from './effects.js';
-import { stepWebhookAnswer } from './limits.js';
-import { loadRecord, saveRecord, withPosition, type LoadedRecord } from './record.js';
-import type { LoadedScenario, ScenarioLibrary } from './library.js';
+// The ONE turn of the conversation engine, for every channel — the MCP tools' draft and post, the
+// autopilot, the converse API. `advanceTurn` feeds the runner one input (a visitor's event, or the
+// answer of the effect it stopped at) under the turn limits of limits.ts, and says what to carry
+// out and which effect, if any, to perform next; it is pure. `runTurn` drives it through a
+// channel's port: carry the actions out, perform the effect, feed its answer back, until the
+// scenario waits for the visitor. The autopilot performs each effect later, from its outbox, and
+// feeds the answer to advanceTurn when it comes back.
+import { step, type Action, type FoundArticle, type Position, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
+import { webhookIdempotencyKey } from './actions.js';
+import { isEffect, performEffect } from './effects.js';
+import { capWebhookChain } from './limits.js';
+import type { LoadedScenario } from './library.js';
+import type { ActionOutcome, EffectAction, EffectAnswer, EffectPort, PlainAction, ThreadMessage } from './port.js';
 
-export type { ActionOutcome, WebhookOutcome } from './actions.js';
-
-/** How long a draft can be posted. */
-export const DRAFT_TTL_MS = 60 * 60 * 1000;
-
-export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict';
-
-/** A refusal the caller can act on; the message says what to do next. */
-export class TurnError extends Error {
-  override readonly name = 'TurnError';
-  constructor(
-    readonly code: TurnErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The store key of a conversation: positions, drafts and the lock are per conversation. */
+/** The store key of a conversation: records, drafts, outbox and lock are per conversation. */
 export function conversationKey(website: string, session: string): string {
   return `${website}/${session}`;
 }
@@ -47,317 +22,119 @@ export function turnLockKey(website: string, session: string): string {
   return `turn:${conversationKey(website, session)}`;
 }
 
-/** A visitor message the draft fed to the scenario. `text` is the visitor's, unsanitized. */
-export interface DraftEvent {
-  type: 'start' | 'visitor_text' | 'choice';
-  fingerprint: number | null;
-  text: string;
+/** What a turn feeds the runner: a visitor's event, or the answer of the turn's `calls`-th effect. */
+export type TurnInput = { type: 'event'; event: ScenarioEvent } | { type: 'answer'; answer: Pick<EffectAnswer, 'ok' | 'status' | 'data'>; calls: number };
+
+/** One advance: the position after it, the actions to carry out in order, and the effect to perform next (null: the turn is done). */
+export interface Advance extends Omit<StepResult, 'actions'> {
+  actions: PlainAction[];
+  effect: EffectAction | null;
 }
 
-/** What a draft holds (the store's draft value). */
-export interface TurnDraft {
-  kind: 'scenario_draft';
-  website: string;
-  session: string;
-  scenario: string;
-  program_hash: string;
-  /** The position version the draft was made from (0: none saved). */
-  base_version: number;
-  /** The newest visitor message when drafted; a newer one makes the draft stale. */
-  base_visitor_fingerprint: number | null;
-  events: DraftEvent[];
-  actions: Action[];
-  position_after: Position;
-  waits_for: string;
-  /** Restarts, migrations and messages the scenario ignored, in words. */
-  notes: string[];
-  created_at: number;
-  /** A post of this draft began (and may have reached Crisp) before this time without finishing. */
-  attempted_at?: number;
-  posted?: PostedTurn;
+export function advanceTurn(program: Program, position: Position, input: TurnInput, context: StepContext = {}): Advance {
+  const result = input.type === 'event' ? step(program, position, input.event, context) : capWebhookChain(step(program, position, answerEvent(program, position, input.answer), context), input.calls);
+  return { ...result, ...pending(result.actions) };
 }
 
-export interface DraftResult {
-  /** null when there is nothing to post (no new visitor message, or nothing would change). */
-  id: string | null;
-  draft: TurnDraft;
-  expiresAt: number | null;
+/** Actions split at the effect the runner stopped at (it is the last of its step). */
+export function pending(actions: readonly Action[]): Pick<Advance, 'actions' | 'effect'> {
+  const at = actions.findIndex(isEffect);
+  return at < 0 ? { actions: actions as PlainAction[], effect: null } : { actions: actions.slice(0, at) as PlainAction[], effect: actions[at] as EffectAction };
 }
 
-export interface PostedTurn {
-  draft_id: string;
-  website: string;
-  session: string;
-  scenario: string;
-  /** Every action carried out, in order; `follow_up` ones came from a webhook's answer. */
-  outcomes: Array<ActionOutcome & { follow_up: boolean }>;
-  webhooks: Array<Omit<WebhookOutcome, 'data'>>;
+/** An advance's actions as one list, its effect last: what a draft shows and the autopilot's outbox holds. */
+export function allActions(advance: Pick<Advance, 'actions' | 'effect'>): Action[] {
+  return advance.effect ? [...advance.actions, advance.effect] : advance.actions;
+}
+
+/** The event an effect's answer is for the block that waits on it. */
+function answerEvent(program: Program, position: Position, answer: Pick<EffectAnswer, 'ok' | 'status' | 'data'>): ScenarioEvent {
+  return program.code[position.pc]?.op === 'articles'
+    ? { type: 'articles_result', articles: answer.ok ? foundArticles(answer.data) : [] }
+    : { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data };
+}
+
+/** The articles of a helpdesk search's answer (effects.ts), as the runner takes them. */
+function foundArticles(data: unknown): FoundArticle[] {
+  const list = (data as { articles?: unknown } | null)?.articles;
+  if (!Array.isArray(list)) return [];
+  return list.filter((a): a is FoundArticle => typeof (a as FoundArticle | null)?.title === 'string' && typeof (a as FoundArticle).url === 'string');
+}
+
+export interface TurnRun {
   position: Position;
-  version: number;
-  waits_for: string;
-  held: boolean;
-  posted_at: number;
+  /** Every action carried out, in order; `follow_up` ones came from an effect's answer. */
+  outcomes: Array<ActionOutcome & { follow_up: boolean }>;
+  /** The answers of the effects performed, in order. */
+  answers: EffectAnswer[];
 }
 
-export interface PostResult extends PostedTurn {
-  /** The draft had been posted before: this is the stored result, nothing was done again. */
-  replayed: boolean;
+export interface RunOptions {
+  /** Names the turn for the port (message fingerprints) and the webhooks' Idempotency-Keys: stable across retries. */
+  turn: string;
+  /** The turn was carried out before and may have reached the other side. */
+  again?: boolean;
+  /** The step context for each effect's answer (the time; operators online). */
+  context: () => StepContext | Promise<StepContext>;
 }
 
-export interface TurnIO {
-  crisp: CrispClient;
-  store: Store;
-  library: ScenarioLibrary;
-}
-
-// ---------------------------------------------------------------- draft
-
-export async function draftTurn(input: TurnIO & { website: string; session: string; scenario: string; now?: number }): Promise<DraftResult> {
-  const { crisp, store, library, website, session } = input;
-  const loaded = library.require(input.scenario);
-  const program = loaded.program;
-  const key = conversationKey(website, session);
-  const now = input.now ?? Date.now();
-
-  const [saved, page] = await Promise.all([loadRecord(store, key, loaded.name), crisp.messages.list(website, session)]);
-  const parsed = saved.record.scenario;
-  const start = parsed === null || isInitial(parsed, program);
-  const position: Position = parsed ?? initialPosition(program);
-  const visitor = page.messages.filter((m) => m.from === 'user');
-  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved.updatedAt);
-
-  const notes: string[] = [];
-  if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
-  const actions: Action[] = [];
-  let after = position;
-  const context = events.length ? await stepContext(crisp, website, program, now) : { now };
-  for (const { event, shown } of events) {
-    const result = step(program, after, event, context);
-    actions.push(...result.actions);
-    after = result.position;
-    notes.push(...notesOf(result, shown, loaded));
+/** Carries an advance out through `port`, performing each effect and advancing on its answer, until the scenario waits for the visitor. */
+export async function runTurn(loaded: LoadedScenario, first: Pick<Advance, 'position' | 'actions' | 'effect'>, port: EffectPort, options: RunOptions): Promise<TurnRun> {
+  const run: TurnRun = { position: first.position, outcomes: [], answers: [] };
+  let next = first;
+  for (let calls = 0; ; ) {
+    const prefix = calls === 0 ? 'a' : `w${calls}.`;
+    for (const [i, action] of next.actions.entries()) {
+      const ref = { scenario: loaded.name, turn: options.turn, step: `${prefix}${i}`, again: options.again === true };
+      run.outcomes.push({ ...(await port.carryOut(action, ref)), follow_up: calls > 0 });
+    }
+    if (!next.effect) return run;
+    calls++;
+    const answer = await performEffect(loaded, next.effect, webhookIdempotencyKey(options.turn, `w${calls}`), port);
+    run.answers.push(answer);
+    next = advanceTurn(loaded.program, run.position, { type: 'answer', answer, calls }, await options.context());
+    run.position = next.position;
   }
-  if (events.length === 0) notes.push("No visitor message since the scenario's last turn: nothing to do.");
-
-  const draft: TurnDraft = {
-    kind: 'scenario_draft',
-    website,
-    session,
-    scenario: loaded.name,
-    program_hash: program.hash,
-    base_version: saved.version,
-    base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
-    events: events.map((e) => e.shown),
-    actions,
-    position_after: after,
-    waits_for: waitsFor(program, after),
-    notes,
-    created_at: now,
-  };
-  // Nothing to send and nothing to save: no draft to post.
-  if (actions.length === 0 && JSON.stringify(after) === JSON.stringify(position) && !start) return { id: null, draft, expiresAt: null };
-  const stored = await store.putDraft({ value: draft, ttlMs: DRAFT_TTL_MS, conversation: key });
-  return { id: stored.id, draft, expiresAt: stored.expiresAt };
 }
 
 const readsOperators = new WeakMap<Program, boolean>();
 
 /** What a step may read: the time, and (only for programs that ask) whether an operator is online. */
-export async function stepContext(crisp: CrispClient, website: string, program: Program, now: number): Promise<StepContext> {
+export async function stepContext(program: Program, now: number, operatorsOnline: () => Promise<boolean>): Promise<StepContext> {
   let needed = readsOperators.get(program);
   if (needed === undefined) {
     // Once per program, not per turn: a turn stays independent of the graph's size.
     needed = program.code.some((i) => i.op === 'cond' && i.when.some((c) => c.kind === 'operators'));
     readsOperators.set(program, needed);
   }
-  return { now, operatorsAvailable: needed ? (await crisp.operators.availability(website)).some((a) => a.type === 'online') : false };
+  return { now, operatorsAvailable: needed ? await operatorsOnline() : false };
 }
 
-/** A saved position that is its program's start, untouched: the conversation is taken as new (e.g. after reset_scenario). */
-function isInitial(p: Position, program: Program): boolean {
+/** A saved position that is its program's untouched start (new, or reset by reset_scenario): the next message starts it. */
+export function isInitial(p: Position, program: Program): boolean {
   return p.pc === program.start && !p.waiting && !p.handed_off && !p.ended && p.last_fingerprint === null && Object.keys(p.vars).length === 0;
 }
 
-type Fed = { event: ScenarioEvent; shown: DraftEvent };
-
-function visitorEvent(m: Message): Fed | undefined {
-  if (m.type === 'text' && typeof m.content === 'string') return { event: { type: 'visitor_text', text: m.content, fingerprint: m.fingerprint }, shown: { type: 'visitor_text', fingerprint: m.fingerprint, text: m.content } };
+/** What the scenario reads of a visitor's message: its text, or the button it chose; undefined for files, audio… */
+export function visitorEvent(m: ThreadMessage): Extract<ScenarioEvent, { type: 'visitor_text' | 'choice' }> | undefined {
+  if (m.type === 'text' && typeof m.content === 'string') return { type: 'visitor_text', text: m.content, fingerprint: m.fingerprint };
   if (m.type === 'picker' && m.content && typeof m.content === 'object') {
     const chosen = (m.content as { choices?: Array<{ value?: unknown; selected?: unknown }> }).choices?.find((c) => c.selected === true && typeof c.value === 'string');
-    if (chosen) return { event: { type: 'choice', value: chosen.value as string, fingerprint: m.fingerprint }, shown: { type: 'choice', fingerprint: m.fingerprint, text: chosen.value as string } };
+    if (chosen) return { type: 'choice', value: chosen.value as string, fingerprint: m.fingerprint };
   }
-  return undefined; // files, audio…: not something a scenario reads
+  return undefined;
 }
 
-/** A new conversation: `start`, carrying the newest visitor message the scenario can read. */
-function startEvent(visitor: Message[]): Fed {
-  for (let i = visitor.length - 1; i >= 0; i--) {
-    const fed = visitorEvent(visitor[i]!);
-    if (fed?.event.type === 'visitor_text') return { event: { type: 'start', text: fed.event.text, fingerprint: fed.event.fingerprint }, shown: { ...fed.shown, type: 'start' } };
+/** The visitor's words an event carries ('' for none). */
+export function eventText(event: ScenarioEvent): string {
+  switch (event.type) {
+    case 'start':
+      return event.text ?? '';
+    case 'visitor_text':
+      return event.text;
+    case 'choice':
+      return event.value;
+    default:
+      return '';
   }
-  return { event: { type: 'start' }, shown: { type: 'start', fingerprint: null, text: '' } };
 }
-
-/** The visitor messages after the last one the scenario saw (by fingerprint; by time when that one is not in the page). */
-function visitorEventsSince(visitor: Message[], position: Position, savedAt: number): Fed[] {
-  const at = position.last_fingerprint === null ? -1 : visitor.findIndex((m) => m.fingerprint === position.last_fingerprint);
-  const fresh = at >= 0 ? visitor.slice(at + 1) : visitor.filter((m) => m.timestamp > savedAt);
-  return fresh.map(visitorEvent).filter((e): e is Fed => e !== undefined);
-}
-
-function notesOf(result: StepResult, shown: DraftEvent, loaded: LoadedScenario): string[] {
-  const notes: string[] = [];
-  const which = shown.fingerprint === null ? 'the start' : `message ${shown.fingerprint}`;
-  if (result.restarted) {
-    notes.push(
-      result.restarted.reason === 'program_changed'
-        ? `Scenario ${loaded.name} changed since this conversation's last turn (it was at block ${result.restarted.from_block}): it starts again from its start.`
-        : `The saved position did not fit scenario ${loaded.name} (block ${result.restarted.from_block}): it starts again from its start.`,
-    );
-  }
-  if (result.migrated) notes.push(`Scenario ${loaded.name} changed; this conversation moved from block ${result.migrated.from_block} to ${result.migrated.to_block}.`);
-  if (result.ignored === 'handed_off') notes.push(`Ignored ${which}: the scenario handed this conversation to a human and stays silent (reset_scenario starts it again).`);
-  if (result.ignored === 'unexpected_input') notes.push(`Ignored ${which}: not what the scenario waits for now; it is read again on the next turn.`);
-  return notes;
-}
-
-// ---------------------------------------------------------------- post
-
-/** A live scenario draft, or undefined (unknown, expired, or not a scenario draft). */
-export async function readDraft(store: Store, id: string): Promise<{ id: string; draft: TurnDraft; expiresAt: number } | undefined> {
-  const found = await store.getDraft<TurnDraft>(id);
-  if (!found || found.value?.kind !== 'scenario_draft') return undefined;
-  return { id, draft: found.value, expiresAt: found.expiresAt };
-}
-
-/** Live scenario drafts, newest first (of the 500 the store lists), for listings and "did you mean". */
-export async function listDrafts(store: Store, limit = 20): Promise<Array<{ id: string; draft: TurnDraft; expiresAt: number }>> {
-  const all = await store.listDrafts(undefined, 500);
-  return all
-    .filter((d) => (d.value as TurnDraft | undefined)?.kind === 'scenario_draft')
-    .sort((a, b) => b.createdAt - a.createdAt)
-    .slice(0, limit)
-    .map((d) => ({ id: d.id, draft: d.value as TurnDraft, expiresAt: d.expiresAt }));
-}
-
-export interface PostInput extends TurnIO {
-  draftId: string;
-  /** --send-mode note: customer-visible messages become private notes for an operator to approve. */
-  hold?: boolean;
-  now?: number;
-  fetch?: typeof fetch;
-}
-
-export async function postDraft(input: PostInput): Promise<PostResult> {
-  const { store, draftId } = input;
-  const first = await readDraft(store, draftId);
-  if (!first) throw new TurnError('draft_not_found', `no draft ${draftId}: drafts expire ${DRAFT_TTL_MS / 60_000} minutes after draft_scenario_reply made them; draft again`);
-  if (first.draft.posted) return { ...first.draft.posted, replayed: true };
-  const { website, session } = first.draft;
-  return withLock(store, turnLockKey(website, session), async () => {
-    // Read again under the lock: a concurrent post of the same draft may have finished first.
-    const current = await readDraft(store, draftId);
-    if (!current) throw new TurnError('draft_not_found', `draft ${draftId} expired; draft again`);
-    if (current.draft.posted) return { ...current.draft.posted, replayed: true };
-    // Marked before anything is sent: a post retried after a failure looks for each message first.
-    const again = current.draft.attempted_at !== undefined;
-    if (!again) await store.putDraft({ id: draftId, value: { ...current.draft, attempted_at: input.now ?? Date.now() }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
-    const posted = await carryOut(input, current.draft, again);
-    await store.putDraft({ id: draftId, value: { ...current.draft, posted }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
-    return { ...posted, replayed: false };
-  }, { waitMs: 5_000 });
-}
-
-async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Promise<PostedTurn> {
-  const { crisp, store, library, draftId } = input;
-  const { website, session } = draft;
-  const loaded = library.require(draft.scenario);
-  const key = conversationKey(website, session);
-  const current = await assertFresh(input, draft, loaded);
-
-  const hold = input.hold === true;
-  const executor = new ActionExecutor({ crisp, website, session, scenario: loaded.name, draftId, hold, again });
-  const outcomes: PostedTurn['outcomes'] = [];
-  const webhooks: PostedTurn['webhooks'] = [];
-  let position = draft.position_after;
-  let actions = draft.actions;
-  let round = 0;
-  for (;;) {
-    const prefix = round === 0 ? 'a' : `w${round}.`;
-    let webhook: EffectAction | undefined;
-    for (const [i, action] of actions.entries()) {
-      if (isEffect(action)) {
-        webhook = action; // the runner stops at a webhook or a search: it is the last action of its turn
-        break;
-      }
-      outcomes.push({ ...(await executor.run(action, `${prefix}${i}`)), follow_up: round > 0 });
-    }
-    if (!webhook) break;
-    round++;
-    const answer = await performEffect(loaded, webhook, webhookIdempotencyKey(draftId, `w${round}`), { fetch: input.fetch, helpdesk: { port: crisp.helpdesk, website } });
-    webhooks.push({ url: answer.url, status: answer.status, ok: answer.ok, ...(answer.error ? { error: answer.error } : {}) });
-    const context = await stepContext(crisp, website, loaded.program, input.now ?? Date.now());
-    const next = stepWebhookAnswer(loaded.program, position, answer, context, round);
-    position = next.position;
-    actions = next.actions;
-  }
-
-  // The whole record goes back with only the position changed: the autopilot's part (its pause,
-  // cursor and own fingerprints) stays as the draft found it.
-  const saved = await saveRecord(store, key, loaded.name, withPosition(current.record, position), { expectedVersion: draft.base_version });
-  if (!saved.ok) {
-    throw new TurnError(
-      'position_conflict',
-      `the actions were carried out, but the scenario position was saved by someone else meanwhile (version ${saved.current}, the draft was made at ${draft.base_version}); read the conversation before drafting again`,
-    );
-  }
-  return {
-    draft_id: draftId,
-    website,
-    session,
-    scenario: loaded.name,
-    outcomes,
-    webhooks,
-    position,
-    version: saved.version,
-    waits_for: waitsFor(loaded.program, position),
-    held: hold,
-    posted_at: input.now ?? Date.now(),
-  };
-}
-
-/** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
-async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario): Promise<LoadedRecord> {
-  const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
-  if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
-  const [saved, page] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), input.crisp.messages.list(draft.website, draft.session)]);
-  if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
-  const latest = page.messages.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;
-  if (latest !== draft.base_visitor_fingerprint) throw stale('the visitor wrote again since');
-  return saved;
-}
-
-// ---------------------------------------------------------------- reset
-
-export interface ResetResult {
-  scenario: string;
-  version: number;
-  block: string;
-}
-
-/**
- * Puts the conversation back at the scenario's start; its next draft starts it like a new
- * conversation. Only the position: a bot paused in this conversation stays paused.
- */
-export async function resetScenario(input: Omit<TurnIO, 'crisp'> & { website: string; session: string; scenario: string }): Promise<ResetResult> {
-  const loaded = input.library.require(input.scenario);
-  const key = conversationKey(input.website, input.session);
-  const start = initialPosition(loaded.program);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const saved = await loadRecord(input.store, key, loaded.name);
-    const result = await saveRecord(input.store, key, loaded.name, withPosition(saved.record, start), { expectedVersion: saved.version });
-    if (result.ok) return { scenario: loaded.name, version: result.version, block: start.block };
-  }
-  throw new TurnError('position_conflict', `the position of scenario ${loaded.name} kept changing while resetting it; try again`);
-}
-

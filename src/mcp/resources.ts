@@ -6,7 +6,8 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type McpServer, type ReadResourceResult } from '@modelcontextprotocol/server';
 import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
 import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js';
-import { conversationKey, listDrafts, readDraft, TurnError, type TurnDraft } from '../engine/turn.js';
+import { listDrafts, readDraft, TurnError, type TurnDraft } from './drafts.js';
+import { conversationKey } from '../engine/turn.js';
 import { readRecord } from '../engine/record.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation } from '../crisp/schemas.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { McpServer, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
 import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js';
-import { TurnError } from '../engine/turn.js';
+import { TurnError } from './drafts.js';
 import { CrispError } from '../crisp/errors.js';
 import { StoreError } from '../store/index.js';
 import { VERSION } from '../version.js';

@@ -13,9 +13,10 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import {
   botNotes, botsSettled, botTexts, echoOf, HOOK_SECRET, hooksUrl, injectVisitorMessage, postHook, processed,
-  startTestBot, transcript, type InProcessBot,
+  startTestBot, thread, transcript, type InProcessBot,
 } from '../helpers/autopilot.js';
 import { freePort } from '../helpers/net.js';
+import { demoSite } from '../helpers/sandbox-http.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];
@@ -177,6 +178,39 @@ describe('autopilot over hooks without message:received', () => {
     await bot.autopilot.idle();
     expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'O: Jane here.', 'V: hi Jane']);
     expect(bot.autopilot.stats().paused).toBe(1);
+  });
+});
+
+describe('autopilot catch-up after a restart', () => {
+  it("answers a visitor message it missed while down even when its own replies are the thread's last messages", async () => {
+    const sandbox = await startSandbox({ seed: 11 });
+    const store = new MemoryStore();
+    let bot: InProcessBot | undefined = await startTestBot(sandbox, { events: 'rtm', store });
+    try {
+      const session = await visitorStarts(sandbox, 'hello');
+      await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+      await botsSettled(sandbox, [bot]);
+      await bot.stop();
+      bot = undefined;
+      // What a bot killed mid-turn leaves: a visitor message that came in while it was answering the
+      // previous one (so it sits before the bot's replies, and the inbox shows the bot's reply last),
+      // whose event the bot had only in memory.
+      const messages = thread(sandbox, session);
+      const hello = messages.findIndex((m) => m.from === 'user');
+      const missed = injectVisitorMessage(sandbox, session, 'are you there?', messages[hello]!.timestamp);
+      const list = demoSite(sandbox).messages.get(session)!;
+      list.splice(list.indexOf(missed), 1);
+      list.splice(hello + 1, 0, missed);
+      expect(transcript(sandbox, session)).toEqual(['V: hello', 'V: are you there?', ...echoOf('hello').map((t) => `B: ${t}`)]);
+
+      bot = await startTestBot(sandbox, { events: 'rtm', store });
+      await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the missed message answered after the restart');
+      await bot.autopilot.idle();
+      expect(botTexts(sandbox, session)).toEqual([...echoOf('hello'), ...echoOf('are you there?')]);
+    } finally {
+      await bot?.stop();
+      await sandbox.close();
+    }
   });
 });
 

@@ -1,108 +1,119 @@
-// src/engine/turn.ts without MCP: draft and post against a real sandbox, with the SQLite store on a
-// temporary file (positions and drafts outlive the connection that wrote them), concurrent posts,
-// several visitor messages in one turn, an edited scenario, and reset.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivedFingerprint } from '../../src/engine/actions.js';
+// The ONE turn (src/engine/turn.ts) with nothing running: advanceTurn as a table of
+// (position, input) → (actions, effect, position), and runTurn through a port that records what
+// leaves it — the limits (webhook chain, allow-list) hold whatever port carries the turn out.
+import { describe, expect, it } from 'vitest';
+import { webhookIdempotencyKey } from '../../src/engine/actions.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
-import { conversationKey, draftTurn, postDraft, readDraft, resetScenario } from '../../src/engine/turn.js';
-import type { CrispClient } from '../../src/crisp/index.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { clientFor } from '../helpers/crisp.js';
-import { exampleSources, testLibrary, visitor } from '../mcp/scenario-fixtures.js';
+import { MAX_WEBHOOKS_PER_TURN, WEBHOOK_CHAIN_HANDOFF } from '../../src/engine/limits.js';
+import type { ActionRef, EffectPort, PlainAction } from '../../src/engine/port.js';
+import { advanceTurn, allActions, runTurn, type Advance } from '../../src/engine/turn.js';
+import { initialPosition } from '../../src/scenario/index.js';
 
-let sandbox: Sandbox;
-let crisp: CrispClient;
-let dir: string;
-let store: SqliteStore;
-let v: ReturnType<typeof visitor>;
-const library = testLibrary();
+const ORIGIN = 'https://hooks.example';
+const CHAIN = MAX_WEBHOOKS_PER_TURN + 2;
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 5 });
-  crisp = clientFor(sandbox);
-  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-turn-'));
-  store = new SqliteStore(join(dir, 'state.db'));
-  v = visitor(sandbox);
-});
-afterAll(async () => {
-  await store.close();
-  await crisp.close();
-  await sandbox.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const chain: Record<string, unknown> = {};
+for (let i = 1; i <= CHAIN; i++) {
+  chain[`w${i}`] = { type: 'webhook', url: `${ORIGIN}/step`, body: { n: String(i) }, map: { n: 'n' }, next: `m${i}`, on_error: 'failed' };
+  chain[`m${i}`] = { type: 'message', text: 'Call {{n}} done', next: i < CHAIN ? `w${i + 1}` : 'route' };
+}
+const loaded = scenarioLibraryFromTexts([
+  {
+    file: 'turn.json',
+    source: JSON.stringify({
+      name: 'turn',
+      version: 1,
+      start: 'route',
+      webhook_origins: [ORIGIN],
+      blocks: {
+        route: { type: 'match', rules: [{ contains: 'chain', next: 'w1' }, { contains: 'docs', next: 'docs' }], otherwise: 'hello' },
+        hello: { type: 'message', text: 'Say chain or docs.', next: 'route' },
+        ...chain,
+        failed: { type: 'handoff', text: 'That did not work.', reason: 'webhook_failed' },
+        docs: { type: 'articles', text: 'These may help:', limit: 2, next: 'route', none: 'no_docs' },
+        no_docs: { type: 'message', text: 'No article answers that.', next: 'route' },
+      },
+    }),
+  },
+]).require('turn');
+const program = loaded.program;
 
-const io = () => ({ crisp, store, library, website: sandbox.websiteId });
+/** A port that records what leaves it; its webhook answers `{n}` back, or fails when told. */
+class RecordingPort implements EffectPort {
+  readonly carried: Array<{ action: PlainAction; ref: ActionRef }> = [];
+  readonly calls: Array<{ body: unknown; key: string }> = [];
+  constructor(private readonly failWebhooks = false) {}
+  async carryOut(action: PlainAction, ref: ActionRef) {
+    this.carried.push({ action, ref });
+    return { step: ref.step, type: action.type, status: 'done' as const, detail: '' };
+  }
+  async callWebhook(action: { body: Record<string, unknown> }, key: string) {
+    this.calls.push({ body: action.body, key });
+    return this.failWebhooks ? { url: `${ORIGIN}/step`, status: 500, ok: false, data: null } : { url: `${ORIGIN}/step`, status: 200, ok: true, data: { n: action.body.n } };
+  }
+}
 
-describe('draftTurn / postDraft with the SQLite store', () => {
-  it('saves the position (version 1, then 2) and the posted result, readable from another connection', async () => {
-    const session = v.open('I have a GDPR question');
-    const first = await draftTurn({ ...io(), session, scenario: 'gdpr' });
-    expect(first.draft).toMatchObject({ base_version: 0, base_visitor_fingerprint: v.thread(session).at(-1)!.fingerprint, events: [{ type: 'start', text: 'I have a GDPR question' }] });
-    const posted = await postDraft({ crisp, store, library, draftId: first.id! });
-    expect(posted).toMatchObject({ version: 1, replayed: false, held: false, position: { block: 'more', waiting: true } });
-    // The articles block searched the sandbox's helpdesk and offered what it found as link buttons.
-    expect(first.draft.actions).toEqual([{ type: 'search_articles', block: 'gdpr_answer', query: 'I have a GDPR question', locale: null, limit: 2 }]);
-    expect(posted.webhooks).toEqual([{ url: 'helpdesk:search', status: null, ok: true }]);
-    const offered = v.thread(session).find((m) => m.type === 'picker' && (m.content as { id?: string }).id === 'gdpr_answer');
-    expect((offered?.content as { choices: unknown[] }).choices[0]).toMatchObject({ label: 'GDPR and our Data Processing Agreement', action: { type: 'link', target: expect.stringMatching(/^https?:\/\/.+gdpr-data-processing/) } });
+const texts = (actions: readonly PlainAction[]) => actions.map((a) => (a.type === 'send_message' ? a.message.text : a.type === 'handoff' ? `handoff:${a.reason}` : a.type));
+const chainStart = (): Advance => advanceTurn(program, initialPosition(program), { type: 'event', event: { type: 'start', text: 'chain please', fingerprint: 1 } });
 
-    const other = new SqliteStore(join(dir, 'state.db'));
-    try {
-      expect(await other.getPosition(conversationKey(sandbox.websiteId, session), 'gdpr')).toMatchObject({ version: 1, value: { v: 2, scenario: { block: 'more' }, channels: {} } });
-      expect((await readDraft(other, first.id!))!.draft.posted).toMatchObject({ version: 1 });
-    } finally {
-      await other.close();
+describe('advanceTurn', () => {
+  it('stops at the effect: the actions before it to carry out, the webhook to perform, the position waiting on it', () => {
+    const first = chainStart();
+    expect(first.actions).toEqual([]);
+    expect(first.effect).toMatchObject({ type: 'webhook', url: `${ORIGIN}/step`, body: { n: '1' } });
+    expect(first.position).toMatchObject({ block: 'w1', waiting: true });
+    expect(allActions(first)).toEqual([first.effect]);
+  });
+
+  it(`applies the ${MAX_WEBHOOKS_PER_TURN}th answer, then hands off instead of calling one more webhook`, () => {
+    let at = chainStart();
+    for (let calls = 1; calls < MAX_WEBHOOKS_PER_TURN; calls++) {
+      at = advanceTurn(program, at.position, { type: 'answer', answer: { ok: true, status: 200, data: { n: String(calls) } }, calls });
+      expect(at.effect?.type).toBe('webhook');
     }
-
-    v.says(session, 'No, I need a human');
-    const second = await draftTurn({ ...io(), session, scenario: 'gdpr' });
-    expect(second.draft.base_version).toBe(1);
-    const done = await postDraft({ crisp, store, library, draftId: second.id! });
-    expect(done).toMatchObject({ version: 2, position: { handed_off: true } });
+    const last = advanceTurn(program, at.position, { type: 'answer', answer: { ok: true, status: 200, data: { n: '5' } }, calls: MAX_WEBHOOKS_PER_TURN });
+    expect(texts(last.actions)).toEqual(['Call 5 done', 'handoff:webhook_chain']);
+    expect(last.actions.at(-1)).toEqual(WEBHOOK_CHAIN_HANDOFF);
+    expect(last.effect).toBeNull();
+    expect(last.position).toMatchObject({ handed_off: true, waiting: false });
   });
 
-  it('two concurrent posts of one draft carry it out once; the other returns the same result', async () => {
-    const session = v.open('gdpr please');
-    const { id } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
-    const before = v.thread(session).length;
-    const [a, b] = await Promise.all([postDraft({ crisp, store, library, draftId: id! }), postDraft({ crisp, store, library, draftId: id! })]);
-    expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
-    expect(a.outcomes).toEqual(b.outcomes);
-    // The messages follow the helpdesk search's answer: steps w1.0 and w1.1.
-    expect(v.thread(session).slice(before).map((m) => m.fingerprint)).toEqual([derivedFingerprint(id!, 'w1.0'), derivedFingerprint(id!, 'w1.1')]);
+  it("feeds a helpdesk search's articles to the block that waits on them, and a failed search to its none path", () => {
+    const search = advanceTurn(program, initialPosition(program), { type: 'event', event: { type: 'start', text: 'docs on refunds', fingerprint: 2 } });
+    expect(search.effect).toMatchObject({ type: 'search_articles', query: 'docs on refunds', limit: 2 });
+    const found = advanceTurn(program, search.position, { type: 'answer', answer: { ok: true, status: null, data: { articles: [{ title: 'Refund policy', url: 'https://help.example/refunds' }] } }, calls: 1 });
+    expect(found.actions).toEqual([{ type: 'send_message', message: expect.objectContaining({ type: 'picker', text: 'These may help:' }) }]);
+    const failed = advanceTurn(program, search.position, { type: 'answer', answer: { ok: false, status: null, data: null }, calls: 1 });
+    expect(texts(failed.actions)).toEqual(['No article answers that.']);
+  });
+});
+
+describe('runTurn', () => {
+  it('carries the actions out in order, each named by its step, and every webhook with a key derived from the turn', async () => {
+    const port = new RecordingPort();
+    const run = await runTurn(loaded, chainStart(), port, { turn: 'turn-1', context: () => ({ now: 0 }) });
+    expect(port.calls.map((c) => c.key)).toEqual(Array.from({ length: MAX_WEBHOOKS_PER_TURN }, (_, i) => webhookIdempotencyKey('turn-1', `w${i + 1}`)));
+    expect(port.carried.map((c) => c.ref.step)).toEqual(['w1.0', 'w2.0', 'w3.0', 'w4.0', 'w5.0', 'w5.1']);
+    expect(texts(port.carried.map((c) => c.action))).toEqual(['Call 1 done', 'Call 2 done', 'Call 3 done', 'Call 4 done', 'Call 5 done', 'handoff:webhook_chain']);
+    expect(run.outcomes.every((o) => o.follow_up)).toBe(true);
+    expect(run.answers).toHaveLength(MAX_WEBHOOKS_PER_TURN);
+    expect(run.position).toMatchObject({ handed_off: true });
   });
 
-  it('feeds every visitor message since the last turn, in order', async () => {
-    const session = v.open('newsletter please');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'newsletter' })).id! });
-    v.says(session, 'hmm');
-    v.says(session, 'kim@example.com');
-    const { draft } = await draftTurn({ ...io(), session, scenario: 'newsletter' });
-    expect(draft.events.map((e) => e.text)).toEqual(['hmm', 'kim@example.com']);
-    expect(draft.actions.map((a) => a.type)).toEqual(['send_message', 'set_people_profile', 'set_people_data', 'set_segments', 'send_message', 'resolve']);
+  it('never hands the port a webhook the scenario does not name: the call counts as failed and the scenario takes its error path', async () => {
+    const port = new RecordingPort();
+    const offList: Advance = { ...chainStart(), effect: { type: 'webhook', block: 'w1', method: 'POST', url: 'https://elsewhere.example/x', body: {} } };
+    const run = await runTurn(loaded, offList, port, { turn: 'turn-2', context: () => ({}) });
+    expect(port.calls).toEqual([]);
+    expect(run.answers).toEqual([{ url: 'https://elsewhere.example/x', status: null, ok: false, data: null, error: "not one of the scenario's webhooks: not called" }]);
+    expect(texts(port.carried.map((c) => c.action))).toEqual(['That did not work.', 'handoff:webhook_failed']);
   });
 
-  it('an edited scenario restarts a conversation saved under the old program, and says so', async () => {
-    const session = v.open('a gdpr question');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
-    const edited = scenarioLibraryFromTexts(
-      exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!') } : s)),
-    );
-    v.says(session, 'Yes, thanks');
-    const { draft } = await draftTurn({ ...io(), library: edited, session, scenario: 'gdpr' });
-    expect(draft.notes).toEqual([expect.stringMatching(/^Scenario gdpr changed since this conversation's last turn \(it was at block more\): it starts again from its start\.$/)]);
-  });
-
-  it('resetScenario puts the position back at the start with a new version', async () => {
-    const session = v.open('human please');
-    await postDraft({ crisp, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'handoff' })).id! });
-    const reset = await resetScenario({ store, library, website: sandbox.websiteId, session, scenario: 'handoff' });
-    expect(reset).toEqual({ scenario: 'handoff', version: 2, block: 'route' });
-    const saved = await store.getPosition(conversationKey(sandbox.websiteId, session), 'handoff');
-    expect(saved).toMatchObject({ version: 2, value: { v: 2, scenario: { block: 'route', handed_off: false, waiting: false, vars: {} } } });
+  it('a port without a helpdesk: the search fails with a reason and the articles block takes its none path', async () => {
+    const port = new RecordingPort();
+    const first = advanceTurn(program, initialPosition(program), { type: 'event', event: { type: 'start', text: 'docs please', fingerprint: 3 } });
+    const run = await runTurn(loaded, first, port, { turn: 'turn-3', context: () => ({}) });
+    expect(run.answers).toEqual([expect.objectContaining({ url: 'helpdesk:search', ok: false, error: expect.stringContaining('no Crisp helpdesk here') })]);
+    expect(texts(port.carried.map((c) => c.action))).toEqual(['No article answers that.']);
   });
 });

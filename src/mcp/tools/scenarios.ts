@@ -1,10 +1,11 @@
 // The scenarios toolset: run a scenario for a conversation as a draft, review it, post it.
 // Registered only when the server has a scenario library and a store (see usableTools in index.ts).
-// The work is in src/engine/turn.ts, which the autopilot shares; these tools add the allow-list, the
-// send mode and a reviewable projection of the draft.
+// The work is in src/mcp/drafts.ts, on the turn the autopilot and the converse API share; these
+// tools add the allow-list, the send mode, the Crisp port and a reviewable projection of the draft.
 import { z } from 'zod';
 import { actionLine, messageText } from '../../engine/describe.js';
-import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../../engine/turn.js';
+import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../drafts.js';
+import { CrispConversation } from '../../crisp-port/conversation.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ScenarioDeps, ToolDeps } from './deps.js';
@@ -66,7 +67,8 @@ export const draftScenarioReply = defineTool({
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
     const { crisp, store, scenarios, guard, clock } = need(deps);
     const website = guard.website(website_id);
-    const result = await draftTurn({ crisp, store, library: scenarios, website, session: session_id, scenario, now: clock?.() });
+    const open = (w: string, s: string) => new CrispConversation(crisp, w, s);
+    const result = await draftTurn({ store, library: scenarios, open, website, session: session_id, scenario, now: clock?.() });
     return { draft_id: result.id, ...review(result.draft), waits_for: result.draft.waits_for, notes: result.draft.notes };
   },
   text: (d) =>
@@ -114,13 +116,14 @@ export const postDraftTool = defineTool({
     d.guard.website(found.draft.website); // a draft of a website off the allow-list is refused
     if (!found.draft.posted && d.config.sendMode === 'confirm') confirmPost(draft_id, found.draft, call);
     const hold = d.config.sendMode === 'note';
-    const posted = await postDraft({ crisp: d.crisp, store: d.store, library: d.scenarios, draftId: draft_id, hold, now: d.clock?.() });
+    const open = (w: string, s: string) => new CrispConversation(d.crisp, w, s, { hold });
+    const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
     return {
       session_id: posted.session,
       done: posted.outcomes.map((o) => clean(`${o.follow_up ? 'after webhook: ' : ''}${o.type} ${o.status}: ${o.detail}${o.fingerprint ? ` (fingerprint ${o.fingerprint})` : ''}`, 500)),
       waits_for: posted.waits_for,
       replayed: posted.replayed,
-      held_for_approval: posted.held && posted.outcomes.some((o) => o.status === 'held'),
+      held_for_approval: posted.held,
     };
   },
   text: (p) =>

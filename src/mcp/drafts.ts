@@ -1,0 +1,305 @@
+// The MCP tools' turn on the engine's, in two halves: `draftTurn` works out what the scenario would
+// do with the visitor messages since its last turn and keeps that as a draft (it sends nothing);
+// `postDraft` carries the draft out through the conversation's port (runTurn) and saves the new
+// position. `resetScenario` puts the position back at the start.
+//
+// Exactly once: a posted draft keeps its result, so posting it again returns that result; every
+// message carries a fingerprint derived from (draft, step), and a post retried after a failure
+// looks for each one in the conversation before sending it, so it never shows a message twice;
+// the position is saved with compare-and-set on the version the draft was made from, under the
+// conversation's lock. A draft whose conversation moved on (a new visitor message, another turn
+// saved, the scenario edited) is refused as stale.
+import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/index.js';
+import { withLock, type Store } from '../store/index.js';
+import { waitsFor } from '../engine/describe.js';
+import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
+import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from '../engine/port.js';
+import { loadRecord, saveRecord, withPosition, type LoadedRecord } from '../engine/record.js';
+import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, visitorEvent, type Advance } from '../engine/turn.js';
+
+/** How long a draft can be posted. */
+export const DRAFT_TTL_MS = 60 * 60 * 1000;
+
+export type TurnErrorCode = 'draft_not_found' | 'draft_stale' | 'position_conflict';
+
+/** A refusal the caller can act on; the message says what to do next. */
+export class TurnError extends Error {
+  override readonly name = 'TurnError';
+  constructor(
+    readonly code: TurnErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A visitor message the draft fed to the scenario. `text` is the visitor's, unsanitized. */
+export interface DraftEvent {
+  type: 'start' | 'visitor_text' | 'choice';
+  fingerprint: number | null;
+  text: string;
+}
+
+/** What a draft holds (the store's draft value). */
+export interface TurnDraft {
+  kind: 'scenario_draft';
+  website: string;
+  session: string;
+  scenario: string;
+  program_hash: string;
+  /** The position version the draft was made from (0: none saved). */
+  base_version: number;
+  /** The newest visitor message when drafted; a newer one makes the draft stale. */
+  base_visitor_fingerprint: number | null;
+  events: DraftEvent[];
+  actions: Action[];
+  position_after: Position;
+  waits_for: string;
+  /** Restarts, migrations and messages the scenario ignored, in words. */
+  notes: string[];
+  created_at: number;
+  /** A post of this draft began (and may have reached Crisp) before this time without finishing. */
+  attempted_at?: number;
+  posted?: PostedTurn;
+}
+
+export interface DraftResult {
+  /** null when there is nothing to post (no new visitor message, or nothing would change). */
+  id: string | null;
+  draft: TurnDraft;
+  expiresAt: number | null;
+}
+
+export interface PostedTurn {
+  draft_id: string;
+  website: string;
+  session: string;
+  scenario: string;
+  /** Every action carried out, in order; `follow_up` ones came from a webhook's answer. */
+  outcomes: Array<ActionOutcome & { follow_up: boolean }>;
+  webhooks: Array<Omit<EffectAnswer, 'data'>>;
+  position: Position;
+  version: number;
+  waits_for: string;
+  /** Some reply went out as a private note for an operator to approve (--send-mode note). */
+  held: boolean;
+  posted_at: number;
+}
+
+export interface PostResult extends PostedTurn {
+  /** The draft had been posted before: this is the stored result, nothing was done again. */
+  replayed: boolean;
+}
+
+export interface TurnIO {
+  store: Store;
+  library: ScenarioLibrary;
+  /** The conversation as a port: Crisp's (src/crisp-port/) in production. */
+  open: (website: string, session: string) => ConversationPort;
+}
+
+// ---------------------------------------------------------------- draft
+
+export async function draftTurn(input: TurnIO & { website: string; session: string; scenario: string; now?: number }): Promise<DraftResult> {
+  const { store, library, website, session } = input;
+  const loaded = library.require(input.scenario);
+  const program = loaded.program;
+  const key = conversationKey(website, session);
+  const now = input.now ?? Date.now();
+  const conversation = input.open(website, session);
+
+  const [saved, thread] = await Promise.all([loadRecord(store, key, loaded.name), conversation.thread()]);
+  const parsed = saved.record.scenario;
+  const start = parsed === null || isInitial(parsed, program);
+  const position: Position = parsed ?? initialPosition(program);
+  const visitor = thread.filter((m) => m.from === 'user');
+  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved.updatedAt);
+
+  const notes: string[] = [];
+  if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
+  const actions: Action[] = [];
+  let after = position;
+  const context = events.length ? await stepContext(program, now, () => conversation.operatorsOnline()) : { now };
+  for (const { event, shown } of events) {
+    const advance = advanceTurn(program, after, { type: 'event', event }, context);
+    actions.push(...allActions(advance));
+    after = advance.position;
+    notes.push(...notesOf(advance, shown, loaded));
+  }
+  if (events.length === 0) notes.push("No visitor message since the scenario's last turn: nothing to do.");
+
+  const draft: TurnDraft = {
+    kind: 'scenario_draft',
+    website,
+    session,
+    scenario: loaded.name,
+    program_hash: program.hash,
+    base_version: saved.version,
+    base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
+    events: events.map((e) => e.shown),
+    actions,
+    position_after: after,
+    waits_for: waitsFor(program, after),
+    notes,
+    created_at: now,
+  };
+  // Nothing to send and nothing to save: no draft to post.
+  if (actions.length === 0 && JSON.stringify(after) === JSON.stringify(position) && !start) return { id: null, draft, expiresAt: null };
+  const stored = await store.putDraft({ value: draft, ttlMs: DRAFT_TTL_MS, conversation: key });
+  return { id: stored.id, draft, expiresAt: stored.expiresAt };
+}
+
+type Fed = { event: ScenarioEvent; shown: DraftEvent };
+
+/** A visitor message as the scenario reads it, and as the draft shows it. */
+function fed(m: ThreadMessage): Fed | undefined {
+  const event = visitorEvent(m);
+  return event && { event, shown: { type: event.type, fingerprint: m.fingerprint, text: eventText(event) } };
+}
+
+/** A new conversation: `start`, carrying the newest visitor message the scenario can read. */
+function startEvent(visitor: ThreadMessage[]): Fed {
+  for (let i = visitor.length - 1; i >= 0; i--) {
+    const read = fed(visitor[i]!);
+    if (read?.event.type === 'visitor_text') return { event: { type: 'start', text: read.event.text, fingerprint: read.event.fingerprint }, shown: { ...read.shown, type: 'start' } };
+  }
+  return { event: { type: 'start' }, shown: { type: 'start', fingerprint: null, text: '' } };
+}
+
+/** The visitor messages after the last one the scenario saw (by fingerprint; by time when that one is not in the page). */
+function visitorEventsSince(visitor: ThreadMessage[], position: Position, savedAt: number): Fed[] {
+  const at = position.last_fingerprint === null ? -1 : visitor.findIndex((m) => m.fingerprint === position.last_fingerprint);
+  const fresh = at >= 0 ? visitor.slice(at + 1) : visitor.filter((m) => m.timestamp > savedAt);
+  return fresh.map(fed).filter((e): e is Fed => e !== undefined);
+}
+
+function notesOf(result: Advance, shown: DraftEvent, loaded: LoadedScenario): string[] {
+  const notes: string[] = [];
+  const which = shown.fingerprint === null ? 'the start' : `message ${shown.fingerprint}`;
+  if (result.restarted) {
+    notes.push(
+      result.restarted.reason === 'program_changed'
+        ? `Scenario ${loaded.name} changed since this conversation's last turn (it was at block ${result.restarted.from_block}): it starts again from its start.`
+        : `The saved position did not fit scenario ${loaded.name} (block ${result.restarted.from_block}): it starts again from its start.`,
+    );
+  }
+  if (result.migrated) notes.push(`Scenario ${loaded.name} changed; this conversation moved from block ${result.migrated.from_block} to ${result.migrated.to_block}.`);
+  if (result.ignored === 'handed_off') notes.push(`Ignored ${which}: the scenario handed this conversation to a human and stays silent (reset_scenario starts it again).`);
+  if (result.ignored === 'unexpected_input') notes.push(`Ignored ${which}: not what the scenario waits for now; it is read again on the next turn.`);
+  return notes;
+}
+
+// ---------------------------------------------------------------- post
+
+/** A live scenario draft, or undefined (unknown, expired, or not a scenario draft). */
+export async function readDraft(store: Store, id: string): Promise<{ id: string; draft: TurnDraft; expiresAt: number } | undefined> {
+  const found = await store.getDraft<TurnDraft>(id);
+  if (!found || found.value?.kind !== 'scenario_draft') return undefined;
+  return { id, draft: found.value, expiresAt: found.expiresAt };
+}
+
+/** Live scenario drafts, newest first (of the 500 the store lists), for listings and "did you mean". */
+export async function listDrafts(store: Store, limit = 20): Promise<Array<{ id: string; draft: TurnDraft; expiresAt: number }>> {
+  const all = await store.listDrafts(undefined, 500);
+  return all
+    .filter((d) => (d.value as TurnDraft | undefined)?.kind === 'scenario_draft')
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .slice(0, limit)
+    .map((d) => ({ id: d.id, draft: d.value as TurnDraft, expiresAt: d.expiresAt }));
+}
+
+export interface PostInput extends TurnIO {
+  draftId: string;
+  now?: number;
+}
+
+export async function postDraft(input: PostInput): Promise<PostResult> {
+  const { store, draftId } = input;
+  const first = await readDraft(store, draftId);
+  if (!first) throw new TurnError('draft_not_found', `no draft ${draftId}: drafts expire ${DRAFT_TTL_MS / 60_000} minutes after draft_scenario_reply made them; draft again`);
+  if (first.draft.posted) return { ...first.draft.posted, replayed: true };
+  const { website, session } = first.draft;
+  return withLock(store, turnLockKey(website, session), async () => {
+    // Read again under the lock: a concurrent post of the same draft may have finished first.
+    const current = await readDraft(store, draftId);
+    if (!current) throw new TurnError('draft_not_found', `draft ${draftId} expired; draft again`);
+    if (current.draft.posted) return { ...current.draft.posted, replayed: true };
+    // Marked before anything is sent: a post retried after a failure looks for each message first.
+    const again = current.draft.attempted_at !== undefined;
+    if (!again) await store.putDraft({ id: draftId, value: { ...current.draft, attempted_at: input.now ?? Date.now() }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    const posted = await carryOut(input, current.draft, again);
+    await store.putDraft({ id: draftId, value: { ...current.draft, posted }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    return { ...posted, replayed: false };
+  }, { waitMs: 5_000 });
+}
+
+async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Promise<PostedTurn> {
+  const { store, library, draftId } = input;
+  const { website, session } = draft;
+  const loaded = library.require(draft.scenario);
+  const key = conversationKey(website, session);
+  const conversation = input.open(website, session);
+  const current = await assertFresh(input, draft, loaded, conversation);
+  const first = { position: draft.position_after, ...pending(draft.actions) };
+  const context = () => stepContext(loaded.program, input.now ?? Date.now(), () => conversation.operatorsOnline());
+  const { position, outcomes, answers } = await runTurn(loaded, first, conversation, { turn: draftId, again, context });
+
+  // The whole record goes back with only the position changed: the autopilot's part (its pause,
+  // cursor and own fingerprints) stays as the draft found it.
+  const saved = await saveRecord(store, key, loaded.name, withPosition(current.record, position), { expectedVersion: draft.base_version });
+  if (!saved.ok) {
+    throw new TurnError(
+      'position_conflict',
+      `the actions were carried out, but the scenario position was saved by someone else meanwhile (version ${saved.current}, the draft was made at ${draft.base_version}); read the conversation before drafting again`,
+    );
+  }
+  return {
+    draft_id: draftId,
+    website,
+    session,
+    scenario: loaded.name,
+    outcomes,
+    webhooks: answers.map((a) => ({ url: a.url, status: a.status, ok: a.ok, ...(a.error ? { error: a.error } : {}) })),
+    position,
+    version: saved.version,
+    waits_for: waitsFor(loaded.program, position),
+    held: outcomes.some((o) => o.status === 'held'),
+    posted_at: input.now ?? Date.now(),
+  };
+}
+
+/** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
+async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario, conversation: ConversationPort): Promise<LoadedRecord> {
+  const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
+  if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
+  const [saved, thread] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), conversation.thread()]);
+  if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
+  const latest = thread.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;
+  if (latest !== draft.base_visitor_fingerprint) throw stale('the visitor wrote again since');
+  return saved;
+}
+
+// ---------------------------------------------------------------- reset
+
+export interface ResetResult {
+  scenario: string;
+  version: number;
+  block: string;
+}
+
+/**
+ * Puts the conversation back at the scenario's start; its next draft starts it like a new
+ * conversation. Only the position: a bot paused in this conversation stays paused.
+ */
+export async function resetScenario(input: Omit<TurnIO, 'open'> & { website: string; session: string; scenario: string }): Promise<ResetResult> {
+  const loaded = input.library.require(input.scenario);
+  const key = conversationKey(input.website, input.session);
+  const start = initialPosition(loaded.program);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const saved = await loadRecord(input.store, key, loaded.name);
+    const result = await saveRecord(input.store, key, loaded.name, withPosition(saved.record, start), { expectedVersion: saved.version });
+    if (result.ok) return { scenario: loaded.name, version: result.version, block: start.block };
+  }
+  throw new TurnError('position_conflict', `the position of scenario ${loaded.name} kept changing while resetting it; try again`);
+}
+

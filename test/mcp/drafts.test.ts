@@ -1,0 +1,111 @@
+// src/mcp/drafts.ts without an MCP client: draft and post against a real sandbox, with the SQLite store on a
+// temporary file (positions and drafts outlive the connection that wrote them), concurrent posts,
+// several visitor messages in one turn, an edited scenario, and reset.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derivedFingerprint } from '../../src/engine/actions.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { draftTurn, postDraft, readDraft, resetScenario } from '../../src/mcp/drafts.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import { CrispConversation } from '../../src/crisp-port/conversation.js';
+import type { CrispClient } from '../../src/crisp/index.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { clientFor } from '../helpers/crisp.js';
+import { exampleSources, testLibrary, visitor } from './scenario-fixtures.js';
+
+let sandbox: Sandbox;
+let crisp: CrispClient;
+let dir: string;
+let store: SqliteStore;
+let v: ReturnType<typeof visitor>;
+const library = testLibrary();
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 5 });
+  crisp = clientFor(sandbox);
+  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-turn-'));
+  store = new SqliteStore(join(dir, 'state.db'));
+  v = visitor(sandbox);
+});
+afterAll(async () => {
+  await store.close();
+  await crisp.close();
+  await sandbox.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = (website: string, session: string) => new CrispConversation(crisp, website, session);
+const io = () => ({ open, store, library, website: sandbox.websiteId });
+
+describe('draftTurn / postDraft with the SQLite store', () => {
+  it('saves the position (version 1, then 2) and the posted result, readable from another connection', async () => {
+    const session = v.open('I have a GDPR question');
+    const first = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    expect(first.draft).toMatchObject({ base_version: 0, base_visitor_fingerprint: v.thread(session).at(-1)!.fingerprint, events: [{ type: 'start', text: 'I have a GDPR question' }] });
+    const posted = await postDraft({ open, store, library, draftId: first.id! });
+    expect(posted).toMatchObject({ version: 1, replayed: false, held: false, position: { block: 'more', waiting: true } });
+    // The articles block searched the sandbox's helpdesk and offered what it found as link buttons.
+    expect(first.draft.actions).toEqual([{ type: 'search_articles', block: 'gdpr_answer', query: 'I have a GDPR question', locale: null, limit: 2 }]);
+    expect(posted.webhooks).toEqual([{ url: 'helpdesk:search', status: null, ok: true }]);
+    const offered = v.thread(session).find((m) => m.type === 'picker' && (m.content as { id?: string }).id === 'gdpr_answer');
+    expect((offered?.content as { choices: unknown[] }).choices[0]).toMatchObject({ label: 'GDPR and our Data Processing Agreement', action: { type: 'link', target: expect.stringMatching(/^https?:\/\/.+gdpr-data-processing/) } });
+
+    const other = new SqliteStore(join(dir, 'state.db'));
+    try {
+      expect(await other.getPosition(conversationKey(sandbox.websiteId, session), 'gdpr')).toMatchObject({ version: 1, value: { v: 2, scenario: { block: 'more' }, channels: {} } });
+      expect((await readDraft(other, first.id!))!.draft.posted).toMatchObject({ version: 1 });
+    } finally {
+      await other.close();
+    }
+
+    v.says(session, 'No, I need a human');
+    const second = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    expect(second.draft.base_version).toBe(1);
+    const done = await postDraft({ open, store, library, draftId: second.id! });
+    expect(done).toMatchObject({ version: 2, position: { handed_off: true } });
+  });
+
+  it('two concurrent posts of one draft carry it out once; the other returns the same result', async () => {
+    const session = v.open('gdpr please');
+    const { id } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    const before = v.thread(session).length;
+    const [a, b] = await Promise.all([postDraft({ open, store, library, draftId: id! }), postDraft({ open, store, library, draftId: id! })]);
+    expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
+    expect(a.outcomes).toEqual(b.outcomes);
+    // The messages follow the helpdesk search's answer: steps w1.0 and w1.1.
+    expect(v.thread(session).slice(before).map((m) => m.fingerprint)).toEqual([derivedFingerprint(id!, 'w1.0'), derivedFingerprint(id!, 'w1.1')]);
+  });
+
+  it('feeds every visitor message since the last turn, in order', async () => {
+    const session = v.open('newsletter please');
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'newsletter' })).id! });
+    v.says(session, 'hmm');
+    v.says(session, 'kim@example.com');
+    const { draft } = await draftTurn({ ...io(), session, scenario: 'newsletter' });
+    expect(draft.events.map((e) => e.text)).toEqual(['hmm', 'kim@example.com']);
+    expect(draft.actions.map((a) => a.type)).toEqual(['send_message', 'set_people_profile', 'set_people_data', 'set_segments', 'send_message', 'resolve']);
+  });
+
+  it('an edited scenario restarts a conversation saved under the old program, and says so', async () => {
+    const session = v.open('a gdpr question');
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
+    const edited = scenarioLibraryFromTexts(
+      exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!') } : s)),
+    );
+    v.says(session, 'Yes, thanks');
+    const { draft } = await draftTurn({ ...io(), library: edited, session, scenario: 'gdpr' });
+    expect(draft.notes).toEqual([expect.stringMatching(/^Scenario gdpr changed since this conversation's last turn \(it was at block more\): it starts again from its start\.$/)]);
+  });
+
+  it('resetScenario puts the position back at the start with a new version', async () => {
+    const session = v.open('human please');
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'handoff' })).id! });
+    const reset = await resetScenario({ store, library, website: sandbox.websiteId, session, scenario: 'handoff' });
+    expect(reset).toEqual({ scenario: 'handoff', version: 2, block: 'route' });
+    const saved = await store.getPosition(conversationKey(sandbox.websiteId, session), 'handoff');
+    expect(saved).toMatchObject({ version: 2, value: { v: 2, scenario: { block: 'route', handed_off: false, waiting: false, vars: {} } } });
+  });
+});
