@@ -85,7 +85,11 @@ const EXIT_GRACE_MS = 3_000;
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+    setTimeout(() => {
+      // Every command releases what it opened (commands/resources.ts): this line names a leak.
+      writeErrorLine(`crisp-mcp: still open ${EXIT_GRACE_MS} ms after the command ended (${process.getActiveResourcesInfo().join(', ')}); exiting anyway`);
+      process.exit(code);
+    }, EXIT_GRACE_MS).unref();
   },
   (error: unknown) => {
     // A command that rejects may have left servers or sockets open: exit now rather than hang.

@@ -15,8 +15,9 @@ import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
-import { openStore, StoreError, type Store } from '../store/index.js';
-import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { StoreError, type Store } from '../store/index.js';
+import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
+import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot, type AutopilotOptions } from '../autopilot/autopilot.js';
@@ -124,8 +125,8 @@ export interface HookServer {
   /** `http://host:port/hooks/crisp` */
   url: string;
   server: Server;
-  /** Starts passing deliveries to `autopilot` (until then they are answered 503, so the sender retries). */
-  attach(autopilot: Autopilot): void;
+  /** Starts passing deliveries to `autopilot`; before, and after attach(undefined), they are answered 503, so the sender retries. */
+  attach(autopilot: Autopilot | undefined): void;
   close(): Promise<void>;
 }
 
@@ -210,78 +211,86 @@ export interface RunningBot {
   close(): Promise<void>;
 }
 
-/** Listens to the events first (so nothing is missed), then drains the outbox and catches up. */
+/** How long closing the autopilot waits for the conversations being worked (Autopilot.close's default). */
+const AUTOPILOT_DRAIN_MS = 10_000;
+/** The bound on a running bot's close(): the drain, plus the route, socket or server before it. */
+export const AUTOPILOT_CLOSE_TIMEOUT_MS = AUTOPILOT_DRAIN_MS + 4_000;
+
+/**
+ * Listens to the events first (so nothing is missed), then drains the outbox and catches up. What
+ * it opens goes on its own stack: a step failing closes the steps before it (no RTM socket left
+ * reconnecting, no server left listening), and close() releases the same stack. A hook server
+ * passed in stays its owner's to close.
+ */
 export async function startBot(options: StartBotOptions): Promise<RunningBot> {
   const { log, events } = options;
-  const autopilot = new Autopilot({
-    crisp: options.crisp,
-    store: options.store,
-    scenario: options.scenario,
-    guardrails: options.guardrails,
-    log,
-    lockTtlMs: options.lockTtlMs,
-    retry: options.retry,
-    sweepMs: options.sweepMs,
-    fetch: options.fetch,
-  });
+  const parts = new ResourceStack({ log });
   let fail!: (error: Error) => void;
   const failed = new Promise<Error>((resolve) => (fail = resolve));
-  let hookServer: HookServer | undefined;
-  let rtm: RtmConnection | undefined;
-  if (events === 'hooks') {
-    const given = options.hooks;
-    if (!given) throw new ConfigError('hooks mode needs a hook server or {host, port, secret}');
-    hookServer = 'server' in given ? given.server : await listenHooks({ ...given, log, scenario: options.scenario.name });
-    hookServer.attach(autopilot);
-  } else {
-    let authentications = 0;
-    rtm = connectRtm({
-      client: options.crisp,
-      credentials: options.credentials,
-      events: BOT_EVENTS,
-      onEvent: (event) => autopilot.handle(event),
-      onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
-      reconnect: options.rtmReconnect,
-      onState: (state) => {
-        if (state.status === 'authenticated') {
-          log.info({ endpoint: state.endpoint }, 'RTM authenticated');
-          // Events sent while the socket was down are lost: read the recent threads again.
-          // catchUp() catches and logs each website's failure.
-          if (++authentications > 1) void autopilot.catchUp();
-        } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
-        else if (state.status === 'failed') {
-          log.error({ error: state.error.message }, 'RTM failed');
-          fail(state.error);
-        }
-      },
-    });
-    try {
-      await rtm.ready;
-    } catch (error) {
-      await rtm.close();
-      throw error;
-    }
-  }
   try {
+    // Acquired first, so closed last: once no event can reach it, it finishes the conversations in flight.
+    const autopilot = await parts.acquire(
+      'autopilot',
+      () =>
+        new Autopilot({
+          crisp: options.crisp,
+          store: options.store,
+          scenario: options.scenario,
+          guardrails: options.guardrails,
+          log,
+          lockTtlMs: options.lockTtlMs,
+          retry: options.retry,
+          sweepMs: options.sweepMs,
+          fetch: options.fetch,
+        }),
+      (a) => a.close(AUTOPILOT_DRAIN_MS),
+      { timeoutMs: AUTOPILOT_DRAIN_MS + 2_000 },
+    );
+    let hookServer: HookServer | undefined;
+    let rtm: RtmConnection | undefined;
+    if (events === 'hooks') {
+      const given = options.hooks;
+      if (!given) throw new ConfigError('hooks mode needs a hook server or {host, port, secret}');
+      const server = 'server' in given ? given.server : await parts.acquire('hook server', () => listenHooks({ ...given, log, scenario: options.scenario.name }), (s) => s.close());
+      // Attaching is a part too: released first, the route answers 503 again (the sender retries
+      // later) before the autopilot stops taking events, so no delivery is acknowledged and dropped.
+      await parts.acquire('hook route', () => server.attach(autopilot), () => server.attach(undefined));
+      hookServer = server;
+    } else {
+      let authentications = 0;
+      rtm = await parts.acquire(
+        'RTM connection',
+        () =>
+          connectRtm({
+            client: options.crisp,
+            credentials: options.credentials,
+            events: BOT_EVENTS,
+            onEvent: (event) => autopilot.handle(event),
+            onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
+            reconnect: options.rtmReconnect,
+            onState: (state) => {
+              if (state.status === 'authenticated') {
+                log.info({ endpoint: state.endpoint }, 'RTM authenticated');
+                // Events sent while the socket was down are lost: read the recent threads again.
+                // catchUp() catches and logs each website's failure.
+                if (++authentications > 1) void autopilot.catchUp();
+              } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
+              else if (state.status === 'failed') {
+                log.error({ error: state.error.message }, 'RTM failed');
+                fail(state.error);
+              }
+            },
+          }),
+        (connection) => connection.close(),
+      );
+      await rtm.ready;
+    }
     await autopilot.start();
+    return { autopilot, hooksUrl: hookServer?.url, rtm, failed, close: async () => void (await parts.release()) };
   } catch (error) {
-    // Whatever this function opened is closed again: no RTM socket left reconnecting, no server left listening.
-    await rtm?.close();
-    if (hookServer && !(options.hooks && 'server' in options.hooks)) await hookServer.close();
-    await autopilot.close();
+    await parts.release();
     throw error;
   }
-  return {
-    autopilot,
-    hooksUrl: hookServer?.url,
-    rtm,
-    failed,
-    close: async () => {
-      await rtm?.close();
-      await hookServer?.close();
-      await autopilot.close();
-    },
-  };
 }
 
 // ---------------------------------------------------------------- the command
@@ -319,91 +328,84 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   }
   if (secret) registerSecret(secret);
 
-  const cleanup: Array<() => Promise<void>> = [];
-  const closeAll = async () => {
-    for (const step of cleanup.reverse()) await step().catch((error: unknown) => log.warn({ err: error }, 'closing failed'));
-  };
-  try {
-    let hookServer: HookServer | undefined;
-    if (settings.events === 'hooks') {
-      try {
-        hookServer = await listenHooks({ host: settings.host, port: settings.port, secret: secret!, log, scenario: scenario.name });
-      } catch (error) {
-        const problem = listenProblem(error, settings.host, settings.port);
-        if (!problem) throw error;
-        return usageError(problem);
-      }
-      cleanup.push(() => hookServer!.close());
-    }
-    let sandbox: Sandbox | undefined;
-    if (config.sandbox) {
-      ({ sandbox, config } = await startEmbeddedSandbox(config, log, hookServer ? { hooks: { url: hookServer.url, secret } } : {}));
-      cleanup.push(() => sandbox!.close());
-    }
-    const crisp = crispClientFor(config, log);
-    const { identifier, key, tier } = config.credentials!;
-    cleanup.push(() => crisp.close());
-    let store: Store;
+  // Every part from here on is acquired on one stack and released in reverse on any failure, at
+  // the end, or on SIGINT/SIGTERM (resources.ts).
+  return runCommand(log, (life) => runBot(life, { settings, config, scenario, secret: secret ?? '', log }));
+}
+
+async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; config: Config; scenario: LoadedScenario; secret: string; log: Logger }): Promise<number> {
+  const { settings, scenario, secret, log } = wiring;
+  let config = wiring.config;
+  let hookServer: HookServer | undefined;
+  if (settings.events === 'hooks') {
     try {
-      store = await openStore(config.store);
+      hookServer = await life.acquire('hook server', () => listenHooks({ host: settings.host, port: settings.port, secret, log, scenario: scenario.name }), (s) => s.close());
     } catch (error) {
-      if (error instanceof StoreError) {
-        await closeAll();
-        return usageError(error.message);
-      }
-      throw error;
+      const problem = listenProblem(error, settings.host, settings.port);
+      if (!problem) throw error;
+      return usageError(problem);
     }
-    cleanup.push(() => store.close());
-
-    const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
-    const bot = await startBot({
-      crisp,
-      credentials: { identifier, key, tier },
-      store,
-      scenario,
-      guardrails,
-      events: settings.events,
-      log,
-      hooks: hookServer ? { server: hookServer } : undefined,
-      lockTtlMs: settings.lockTtlMs,
-    });
-    cleanup.push(() => bot.close());
-    log.info(
-      {
-        scenario: scenario.name,
-        scenario_file: scenario.file,
-        events: settings.events,
-        ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
-        websites: config.websites,
-        store: store.where,
-        reply_budget: `${guardrails.replyBudget.max}/${guardrails.replyBudget.windowMs}ms`,
-      },
-      'autopilot running',
-    );
-    await announceSandbox(sandbox);
-
-    const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-      void bot.failed.then(resolve); // resolves with the error, never rejects
-    });
-    if (outcome instanceof Error) {
-      await closeAll();
-      writeErrorLine(`crisp-mcp: ${outcome.message}`);
-      return 1;
-    }
-    // A second signal does not wait for the conversations in flight.
-    const force = () => process.exit(130);
-    process.once('SIGINT', force);
-    process.once('SIGTERM', force);
-    log.info({ signal: outcome }, 'stopping: finishing the conversations in flight');
-    await closeAll();
-    log.info(bot.autopilot.stats(), 'stopped');
-    return 0;
+  }
+  let sandbox: Sandbox | undefined;
+  if (config.sandbox) {
+    const hooks = hookServer ? { hooks: { url: hookServer.url, secret } } : {};
+    ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log, hooks), (started) => started.sandbox.close()));
+  }
+  const crisp = await life.acquire('Crisp client', () => crispClientFor(config, log), (c) => c.close());
+  let store: Store;
+  try {
+    store = await life.acquire('store', () => openConfiguredStore(config, log), (s) => s.close());
   } catch (error) {
-    await closeAll();
+    if (error instanceof StoreError) return usageError(error.message);
     throw error;
   }
+
+  const { identifier, key, tier } = config.credentials!;
+  const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
+  const bot = await life.acquire(
+    'autopilot',
+    () =>
+      startBot({
+        crisp,
+        credentials: { identifier, key, tier },
+        store,
+        scenario,
+        guardrails,
+        events: settings.events,
+        log,
+        hooks: hookServer ? { server: hookServer } : undefined,
+        lockTtlMs: settings.lockTtlMs,
+      }),
+    (running) => running.close(),
+    { timeoutMs: AUTOPILOT_CLOSE_TIMEOUT_MS },
+  );
+  log.info(
+    {
+      scenario: scenario.name,
+      scenario_file: scenario.file,
+      events: settings.events,
+      ...(bot.hooksUrl ? { url: bot.hooksUrl } : {}),
+      websites: config.websites,
+      store: store.where,
+      reply_budget: `${guardrails.replyBudget.max}/${guardrails.replyBudget.windowMs}ms`,
+    },
+    'autopilot running',
+  );
+  await announceSandbox(sandbox);
+
+  // Once running, RTM refusing the credentials for good cannot heal: the bot releases everything and
+  // exits 1, so a supervisor sees it. A store or Crisp outage is another matter: each conversation's
+  // failure is logged and retried with backoff, so the bot keeps running and resumes when it is back.
+  const stop = await life.untilStopped(bot.failed);
+  if (stop.kind === 'failed') {
+    await life.release();
+    writeErrorLine(`crisp-mcp: ${stop.error.message}`);
+    return 1;
+  }
+  log.info({ signal: stop.kind === 'signal' ? stop.signal : undefined }, 'stopping: finishing the conversations in flight');
+  const clean = await life.release();
+  log.info(bot.autopilot.stats(), 'stopped');
+  return clean ? 0 : 1;
 }
 
 function usageError(message: string): number {

@@ -6,6 +6,7 @@ import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
+import { openStore, type Store } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
@@ -45,4 +46,13 @@ export function listenProblem(error: unknown, host: string, port: number): strin
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return undefined;
   return `cannot listen on ${host}:${port} (${code}): choose another --port or --host`;
+}
+
+/**
+ * The configured store. A Redis store that loses its server after start says so in the log, once
+ * per failed reconnection; meanwhile each store call fails within seconds with a clear StoreError
+ * (a tool call's isError), and node-redis reconnects by itself once Redis is back.
+ */
+export function openConfiguredStore(config: Config, log: Logger): Promise<Store> {
+  return openStore(config.store, { onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting') });
 }

@@ -2,7 +2,10 @@
 import { parseArgs } from 'node:util';
 import type { HookReport } from '../sandbox/hooks.js';
 import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
-import { startSandbox } from '../sandbox/server.js';
+import { startSandbox, type Sandbox } from '../sandbox/server.js';
+import { createLogger, writeErrorLine } from '../log.js';
+import { runCommand } from './resources.js';
+import { listenProblem } from './runtime.js';
 
 /** `crisp-mcp sandbox --help`: every flag of SANDBOX_FLAGS. */
 export const SANDBOX_HELP = `Usage: crisp-mcp sandbox [flags]
@@ -60,25 +63,24 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
         },
       }
     : undefined;
-  const sandbox = await startSandbox({
-    port,
-    host: values.host,
-    seed,
-    faults: values.faults,
-    rateLimit,
-    hooks,
-    credentials: fixedKeyCredentials(key),
+  const log = createLogger();
+  // The simulator is the one part: released on SIGINT/SIGTERM, or if anything after its start fails (resources.ts).
+  return runCommand(log, async (life) => {
+    let sandbox: Sandbox;
+    try {
+      sandbox = await life.acquire('sandbox', () => startSandbox({ port, host: values.host, seed, faults: values.faults, rateLimit, hooks, credentials: fixedKeyCredentials(key) }), (s) => s.close());
+    } catch (error) {
+      const problem = listenProblem(error, values.host, port);
+      if (!problem) throw error;
+      writeErrorLine(`crisp-mcp: ${problem}`);
+      return 2;
+    }
+    const info = sandboxInfo(sandbox);
+    if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+    else process.stdout.write([...describeSandbox(info, 'Crisp sandbox listening on'), 'Ctrl-C stops it; state lives in memory.', ''].join('\n'));
+    await life.untilStopped();
+    return 0;
   });
-  const info = sandboxInfo(sandbox);
-  if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
-  else process.stdout.write([...describeSandbox(info, 'Crisp sandbox listening on'), 'Ctrl-C stops it; state lives in memory.', ''].join('\n'));
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await sandbox.close();
-  return 0;
 }
 
 function whole(value: string, flag: string, min: number, max: number): number {

@@ -7,9 +7,11 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { callWebhook } from '../engine/actions.js';
+import type { EffectAnswer } from '../engine/port.js';
+import { advanceTurn, allActions, type Advance, type TurnInput } from '../engine/turn.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
 import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
-import { initialPosition, step, type Action, type ScenarioEvent, type StepResult } from '../scenario/run.js';
+import { initialPosition, type Action, type ScenarioEvent } from '../scenario/run.js';
 import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
 import { readLocalHelpdesk, type LocalHelpdesk } from './local-helpdesk.js';
 
@@ -170,31 +172,30 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
   const context = () => ({ now: options.now ?? io.now(), operatorsAvailable: options.operatorsAvailable });
   let position: Position = initialPosition(program);
   let pendingWebhook: Extract<Action, { type: 'webhook' }> | undefined;
+  // Effects performed since the visitor last wrote: the engine's webhook-chain limit counts them, as on every channel.
+  let calls = 0;
 
-  /** Runs one event, prints what the bot does; returns an exit code once the conversation is over. */
-  const turn = async (event: ScenarioEvent): Promise<number | undefined> => {
-    let result: StepResult = step(program, position, event, context());
+  /** Runs one input through the engine's turn, prints what the bot does; returns an exit code once the conversation is over. */
+  const turn = async (input: TurnInput): Promise<number | undefined> => {
+    if (input.type === 'event') calls = 0;
+    let next: Advance = advanceTurn(program, position, input, context());
     for (;;) {
-      position = result.position;
+      position = next.position;
       pendingWebhook = undefined;
-      let search: Extract<Action, { type: 'search_articles' }> | undefined;
-      for (const action of result.actions) {
-        out(describe(action));
-        if (action.type === 'webhook') pendingWebhook = action;
-        if (action.type === 'search_articles') search = action;
-      }
-      if (search) {
-        const articles = options.helpdesk?.search(search.query, { locale: search.locale, limit: search.limit }) ?? [];
+      for (const action of allActions(next)) out(describe(action));
+      if (next.ignored === 'unexpected_input') out(`  (the bot is waiting for ${program.code[position.pc]?.op === 'webhook' ? 'the webhook answer' : 'something else'})`);
+      const effect = next.effect;
+      if (!effect) break;
+      calls++;
+      if (effect.type === 'search_articles') {
+        const articles = options.helpdesk?.search(effect.query, { locale: effect.locale, limit: effect.limit }) ?? [];
         out(`  · ${plural(articles.length, 'article')} found${options.helpdesk ? '' : ' (no --helpdesk FILE given)'}`);
-        result = step(program, position, { type: 'articles_result', articles }, context());
+        next = advanceTurn(program, position, { type: 'answer', answer: { ok: true, status: 200, data: { articles } }, calls }, context());
         continue;
       }
-      if (result.ignored === 'unexpected_input') out(`  (the bot is waiting for ${pendingWebhook ? 'the webhook answer' : 'something else'})`);
-      if (pendingWebhook && options.callWebhooks) {
-        result = step(program, position, await callWebhookFromChat(io, pendingWebhook), context());
-        continue;
-      }
-      break;
+      pendingWebhook = effect;
+      if (!options.callWebhooks) break;
+      next = advanceTurn(program, position, { type: 'answer', answer: await callWebhookFromChat(io, effect), calls }, context());
     }
     if (position.handed_off) {
       out('(handed off to a human: the bot stays silent in this conversation now)');
@@ -205,12 +206,12 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
       return 0;
     }
     if (pendingWebhook) out('webhook answer? JSON for the body (Enter = {}), or "fail"');
-    else if (position.waiting && program.code[position.pc]?.op === 'match' && result.actions.length === 0) out('(the bot waits for your message)');
+    else if (position.waiting && program.code[position.pc]?.op === 'match' && allActions(next).length === 0) out('(the bot waits for your message)');
     return undefined;
   };
 
   const echo = (io.stdin as { isTTY?: boolean }).isTTY !== true; // piped input: show it, so the output reads as a transcript
-  const first = await turn({ type: 'start' });
+  const first = await turn({ type: 'event', event: { type: 'start' } });
   if (first !== undefined) return first;
   const lines = createInterface({ input: io.stdin, terminal: false, crlfDelay: Infinity });
   for await (const raw of lines) {
@@ -220,10 +221,11 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
       out(JSON.stringify(position));
       continue;
     }
-    const event: ScenarioEvent | undefined = line === '/restart' ? { type: 'start' } : pendingWebhook ? webhookAnswer(line, out) : visitorEvent(program, position, line);
-    if (event === undefined) continue;
+    const input: TurnInput | undefined =
+      line === '/restart' ? { type: 'event', event: { type: 'start' } } : pendingWebhook ? webhookAnswer(line, calls, out) : { type: 'event', event: visitorEvent(program, position, line) };
+    if (input === undefined) continue;
     if (echo) out(`you: ${line}`);
-    const code = await turn(event);
+    const code = await turn(input);
     if (code !== undefined) {
       lines.close();
       return code;
@@ -242,10 +244,11 @@ function visitorEvent(program: Program, position: Position, line: string): Scena
   return { type: 'visitor_text', text: line };
 }
 
-function webhookAnswer(line: string, out: (line: string) => void): ScenarioEvent | undefined {
-  if (line.toLowerCase() === 'fail') return { type: 'webhook_result', ok: false, status: 500 };
+/** A webhook answer typed by the person chatting, as the `calls`-th effect of the turn. */
+function webhookAnswer(line: string, calls: number, out: (line: string) => void): TurnInput | undefined {
+  if (line.toLowerCase() === 'fail') return { type: 'answer', answer: { ok: false, status: 500, data: null }, calls };
   try {
-    return { type: 'webhook_result', ok: true, status: 200, data: line === '' ? {} : (JSON.parse(line) as unknown) };
+    return { type: 'answer', answer: { ok: true, status: 200, data: line === '' ? {} : (JSON.parse(line) as unknown) }, calls };
   } catch {
     out('  (not JSON; type a JSON object, Enter for {}, or "fail")');
     return undefined;
@@ -253,11 +256,11 @@ function webhookAnswer(line: string, out: (line: string) => void): ScenarioEvent
 }
 
 /** Calls the webhook as the bot does (the shared caller: answer read up to its bound, no redirects) and prints how it went. */
-async function callWebhookFromChat(io: CommandIO, action: Extract<Action, { type: 'webhook' }>): Promise<ScenarioEvent> {
+async function callWebhookFromChat(io: CommandIO, action: Extract<Action, { type: 'webhook' }>): Promise<EffectAnswer> {
   const answer = await callWebhook(action, randomUUID(), io.fetch);
   if (answer.status === null) io.stdout.write(`  · webhook failed: ${answer.error ?? 'no answer'}\n`);
   else io.stdout.write(`  · webhook answered ${answer.status}${answer.error ? ` (${answer.error})` : ''}\n`);
-  return { type: 'webhook_result', ok: answer.ok, ...(answer.status !== null ? { status: answer.status } : {}), data: answer.data };
+  return answer;
 }
 
 function describe(action: Action): string {

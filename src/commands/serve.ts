@@ -18,8 +18,9 @@ import type { Autopilot } from '../autopilot/autopilot.js';
 import type { RunningBot } from './bot.js';
 import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
-import { openStore, StoreError, type Store } from '../store/index.js';
-import { announceSandbox, crispClientFor, listenProblem, startEmbeddedSandbox } from './runtime.js';
+import { StoreError, type Store } from '../store/index.js';
+import { type CommandLifecycle, runCommand } from './resources.js';
+import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { ScenariosCompiledOnFirstUse, StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { Sandbox } from '../sandbox/server.js';
 import type { HttpServerHandle } from '../transport/http.js';
@@ -75,12 +76,12 @@ warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
   let config: Config;
-  let tools;
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
     for (const line of ignoredSettings(flags)) log.warn(line);
-    tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
+    // The tool selection is checked before anything starts (unknown names are a one-line error).
+    toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof SelectionError) {
       writeErrorLine(`crisp-mcp: ${error.message}`);
@@ -102,9 +103,15 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     registerSecret(hookSecret);
   }
 
+  // Every part from here on is acquired on one stack and released in reverse on any failure, at
+  // the end, or on SIGINT/SIGTERM (resources.ts).
+  return runCommand(log, (life) => serve(life, config, hookSecret, log));
+}
+
+async function serve(life: CommandLifecycle, config: Config, hookSecret: string | undefined, log: Logger): Promise<number> {
   let sandbox: Sandbox | undefined;
-  if (config.sandbox) ({ sandbox, config } = await startEmbeddedSandbox(config, log));
-  const crisp = crispClientFor(config, log);
+  if (config.sandbox) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log), (started) => started.sandbox.close()));
+  const crisp = await life.acquire('Crisp client', () => crispClientFor(config, log), (c) => c.close());
   // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
   // start-up. Over stdio, which a host waits on, they are compiled and a SQLite store opened on
   // first use or once tools/list is answered (on-first-use.ts); a folder that cannot be read still stops it.
@@ -112,21 +119,14 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let store: Store | undefined;
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
-    if (config.http) {
-      scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
-      store = scenarios ? await openStore(config.store) : undefined;
-    } else {
-      scenarios = dir ? await ScenariosCompiledOnFirstUse.read(dir) : undefined;
-      // Redis, a network store the user named, is still reached here: one unreachable stops the start-up in one line.
-      store = !scenarios ? undefined : config.store.kind === 'redis' ? await openStore(config.store) : new StoreOpenedOnFirstUse(config.store);
-    }
+    const deferred = !config.http && config.store.kind !== 'redis';
+    scenarios = dir ? await (config.http ? loadScenarioLibrary(dir) : ScenariosCompiledOnFirstUse.read(dir)) : undefined;
+    // A Redis store that dies after start: serving goes on, each tool call that needs the store
+    // answers a clear isError within seconds, and the store reconnects once Redis is back. Redis, a
+    // network store the user named, is still reached here: one unreachable stops the start-up in one line.
+    if (scenarios) store = await life.acquire('store', () => (deferred ? new StoreOpenedOnFirstUse(config.store) : openConfiguredStore(config, log)), (s) => s.close());
   } catch (error) {
-    if (error instanceof ScenarioLibraryError || error instanceof StoreError) {
-      writeErrorLine(`crisp-mcp: ${error.message}`);
-      await crisp.close();
-      await sandbox?.close();
-      return 2;
-    }
+    if (error instanceof ScenarioLibraryError || error instanceof StoreError) return usageError(error.message);
     throw error;
   }
   // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
@@ -138,82 +138,66 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
   if (wanted !== undefined) {
-    let problem: string | undefined;
-    if (!scenarios) problem = `--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`;
-    else {
-      try {
-        botScenario = scenarios.require(wanted);
-      } catch (error) {
-        if (!(error instanceof UnknownScenarioError)) throw error;
-        problem = `--bot-scenario: ${error.message}`;
-      }
-    }
-    if (problem) {
-      writeErrorLine(`crisp-mcp: ${problem}`);
-      await store?.close();
-      await crisp.close();
-      await sandbox?.close();
-      return 2;
+    if (!scenarios) return usageError(`--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`);
+    try {
+      botScenario = scenarios.require(wanted);
+    } catch (error) {
+      if (!(error instanceof UnknownScenarioError)) throw error;
+      return usageError(`--bot-scenario: ${error.message}`);
     }
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
-  tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
+  const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
   if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 
   if (config.http) {
     const bot = botScenario && store ? { scenario: botScenario, store, secret: hookSecret!, crisp, sandbox } : undefined;
-    const code = await serveHttp(config.http, tools, deps, bot, () => void announceSandbox(sandbox));
-    await store?.close();
-    await crisp.close();
-    await sandbox?.close();
-    if (code === 0) log.info('stopped');
-    return code;
+    return serveHttp(life, config.http, tools, deps, bot, () => void announceSandbox(sandbox));
   }
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(sandbox);
-  const { serveStdioUntilStopped } = await import('../transport/stdio.js');
+  const { startStdio } = await import('../transport/stdio.js');
   const ready = scenarios && store ? () => void warmUp(scenarios, store, log) : undefined;
-  await serveStdioUntilStopped(tools, deps, log, ready);
-  await store?.close();
-  await crisp.close();
-  await sandbox?.close();
+  const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log, ready), (s) => s.close());
+  // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
+  await life.untilStopped(stdio.closed);
   return 0;
 }
 
-/** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound. */
-async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot: BotWiring | undefined, onServing: () => void): Promise<number> {
+/** How long the HTTP server's close waits for calls in flight (startHttpServer's default), and converse for its turns and deliveries. */
+const DRAIN_MS = 10_000;
+
+/** Serves until SIGTERM/SIGINT, then lets calls in flight finish; 2 when the address cannot be bound or the converse API is misconfigured. */
+async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: ToolDeps, bot: BotWiring | undefined, onServing: () => void): Promise<number> {
   const { host, port, tokens, allowedHosts, crispAgent } = http;
   for (const secret of [...tokens, crispAgent?.secret ?? '', http.converse?.secret ?? '']) registerSecret(secret);
-  const converse = http.converse ? await startConverse(http.converse, deps) : undefined;
-  if (typeof converse === 'string') {
-    writeErrorLine(`crisp-mcp: ${converse}`);
-    return 2;
+  const converseConfig = http.converse;
+  if (converseConfig) {
+    const problem = converseProblem(converseConfig, deps);
+    if (problem) return usageError(problem);
   }
+  const converse = converseConfig ? await life.acquire('converse API', () => startConverse(converseConfig, deps), (c) => c.stop(), { timeoutMs: DRAIN_MS + 2_000 }) : undefined;
   let autopilot: Autopilot | undefined;
   const hooks = bot ? await hookReceiver(bot.secret, deps.log, () => autopilot) : undefined;
   const { startHttpServer } = await import('../transport/http.js');
   let server: HttpServerHandle;
   try {
-    server = await startHttpServer({ host, port, tools, deps, tokens, allowedHosts, crispAgent, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) });
+    const options = { host, port, tools, deps, tokens, allowedHosts, crispAgent, shutdownGraceMs: DRAIN_MS, ...(converse ? { converse: converse.service } : {}), ...(hooks ? { hooks } : {}) };
+    server = await life.acquire('HTTP server', () => startHttpServer(options), (s) => s.close(), { timeoutMs: DRAIN_MS + 2_000 });
   } catch (error) {
-    await converse?.stop();
     const problem = listenProblem(error, host, port);
     if (!problem) throw error;
-    writeErrorLine(`crisp-mcp: ${problem}`);
-    return 2;
+    return usageError(problem);
   }
   const { config, log } = deps;
   converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
-  let running: RunningAutopilot | undefined;
   if (bot) {
-    try {
-      running = await startAutopilot(bot, server, deps, (a) => (autopilot = a));
-    } catch (error) {
-      await server.close();
-      await converse?.stop();
-      throw error;
-    }
+    await startAutopilot(life, bot, server, deps, (a) => (autopilot = a));
+    // On the way out the server closes first, as without the autopilot: new requests and hook
+    // deliveries get 503 at once (Crisp retries those) and calls in flight finish; only then does
+    // the autopilot finish its conversations. (Closing the server twice is closing it once.)
+    await life.acquire('HTTP server intake', () => server, (s) => s.close(), { timeoutMs: DRAIN_MS + 2_000 });
   }
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
@@ -221,21 +205,19 @@ async function serveHttp(http: HttpConfig, tools: AnyTool<ToolDeps>[], deps: Too
     'crisp-mcp serving over Streamable HTTP',
   );
   onServing();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  // A second signal does not wait for the calls in flight.
-  const force = () => process.exit(130);
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
-  log.info({ signal, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
-  await server.close();
-  // The conversations in flight finish (their turns are saved); deliveries still queued stay in the store.
-  await running?.stop();
-  // Every accepted /converse event is saved, then the deliveries in flight finish; the rest stays in the store.
-  await converse?.stop();
-  return 0;
+  const stop = await life.untilStopped();
+  log.info({ signal: stop.kind === 'signal' ? stop.signal : undefined, in_flight: server.inFlight }, 'stopping: finishing calls in flight');
+  // The server finishes its calls; the autopilot finishes its conversations; every accepted
+  // /converse event is saved and the deliveries in flight finish (the rest stays in the store);
+  // then the store, the client and the sandbox close.
+  const clean = await life.release();
+  if (clean) log.info('stopped');
+  return clean ? 0 : 1;
+}
+
+function usageError(message: string): number {
+  writeErrorLine(`crisp-mcp: ${message}`);
+  return 2;
 }
 
 interface ConverseRuntime {
@@ -244,9 +226,9 @@ interface ConverseRuntime {
   stop(): Promise<void>;
 }
 
-/** The converse API's service, reply deliverer and inactivity sweeper; a one-line reason when it cannot run. */
-async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<ConverseRuntime | string> {
-  const { scenarios, store, log } = deps;
+/** Why the converse API cannot run with these scenarios (one line), or undefined. */
+function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined {
+  const { scenarios, store } = deps;
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
   }
@@ -254,6 +236,13 @@ async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<Convers
     const names = scenarios.names();
     return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
   }
+  return undefined;
+}
+
+/** The converse API's service, reply deliverer and inactivity sweeper (converseProblem() has passed). */
+async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<ConverseRuntime> {
+  const { scenarios, store, log } = deps;
+  if (!scenarios || !store) throw new Error('startConverse needs scenarios and a store');
   const [{ ConverseService }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
   const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
   const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
@@ -283,11 +272,6 @@ interface BotWiring {
   sandbox: Sandbox | undefined;
 }
 
-interface RunningAutopilot {
-  bot: RunningBot;
-  stop(): Promise<void>;
-}
-
 /** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
 async function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
   const { BOT_EVENTS } = await import('../autopilot/guardrails.js');
@@ -304,9 +288,9 @@ async function hookReceiver(secret: string, log: Logger, current: () => Autopilo
 }
 
 /** The bot command's startBot in hooks mode on the MCP server's own `/hooks/crisp`; the embedded sandbox's hooks point there. */
-async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps: ToolDeps, attach: (autopilot: Autopilot) => void): Promise<RunningAutopilot> {
+async function startAutopilot(life: CommandLifecycle, wiring: BotWiring, server: HttpServerHandle, deps: ToolDeps, attach: (autopilot: Autopilot | undefined) => void): Promise<void> {
   const { config, log } = deps;
-  const [{ HOOKS_PATH }, { SandboxHooks }, { startBot }, { DEFAULT_GUARDRAILS }] = await Promise.all([
+  const [{ HOOKS_PATH }, { SandboxHooks }, { startBot, AUTOPILOT_CLOSE_TIMEOUT_MS }, { DEFAULT_GUARDRAILS }] = await Promise.all([
     import('../transport/http.js'),
     import('../sandbox/hooks.js'),
     import('./bot.js'),
@@ -314,34 +298,30 @@ async function startAutopilot(wiring: BotWiring, server: HttpServerHandle, deps:
   ]);
   const url = server.url.replace(/\/mcp$/, HOOKS_PATH);
   // Listening first (the route is mounted already), then the sandbox's events flow, then the autopilot catches up.
-  const sandboxHooks = wiring.sandbox ? new SandboxHooks(wiring.sandbox.state, { url, secret: wiring.secret }) : undefined;
+  const sandbox = wiring.sandbox;
+  if (sandbox) await life.acquire('sandbox hook sender', () => new SandboxHooks(sandbox.state, { url, secret: wiring.secret }), (hooks) => hooks.close());
   const { identifier, key, tier } = config.credentials!;
-  let bot: RunningBot;
-  try {
-    bot = await startBot({
-      crisp: wiring.crisp,
-      credentials: { identifier, key, tier },
-      store: wiring.store,
-      scenario: wiring.scenario,
-      guardrails: { ...DEFAULT_GUARDRAILS, replyBudget: { ...DEFAULT_GUARDRAILS.replyBudget }, inboxes: undefined, websites: new Set(config.websites) },
-      events: 'hooks',
-      log,
-      // The HTTP server closes itself; the autopilot only needs to be attached to its route.
-      hooks: { server: { url, server: server.server, attach, close: async () => {} } },
-    });
-  } catch (error) {
-    await sandboxHooks?.close();
-    throw error;
-  }
-  log.info({ scenario: wiring.scenario.name, events: 'hooks', url, websites: config.websites, store: wiring.store.where }, 'autopilot running');
-  return {
-    bot,
-    async stop() {
+  await life.acquire(
+    'autopilot',
+    () =>
+      startBot({
+        crisp: wiring.crisp,
+        credentials: { identifier, key, tier },
+        store: wiring.store,
+        scenario: wiring.scenario,
+        guardrails: { ...DEFAULT_GUARDRAILS, replyBudget: { ...DEFAULT_GUARDRAILS.replyBudget }, inboxes: undefined, websites: new Set(config.websites) },
+        events: 'hooks',
+        log,
+        // The HTTP server is a part of its own; the autopilot is only attached to its route.
+        hooks: { server: { url, server: server.server, attach, close: async () => {} } },
+      }),
+    async (bot: RunningBot) => {
       await bot.close();
-      await sandboxHooks?.close();
       log.info(bot.autopilot.stats(), 'autopilot stopped');
     },
-  };
+    { timeoutMs: AUTOPILOT_CLOSE_TIMEOUT_MS },
+  );
+  log.info({ scenario: wiring.scenario.name, events: 'hooks', url, websites: config.websites, store: wiring.store.where }, 'autopilot running');
 }
 
 /** Converse's `articles` blocks search the helpdesk of the first configured website, through this process's Crisp client. */

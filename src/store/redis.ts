@@ -226,7 +226,11 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#client.isOpen) await this.#client.close();
+    // Not node-redis's close(): it waits for an answer to every command sent, and resolves only on
+    // data from the server, so a Redis that is down, or dies while it waits, left it pending
+    // forever (and the process with it). The store is closed once its users are done; a command
+    // still queued fails at once instead, and a write already sent is applied by Redis anyway.
+    if (this.#client.isOpen) this.#client.destroy();
   }
 
   #posKey(conversation: string, scenario: string): string {

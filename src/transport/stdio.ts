@@ -115,18 +115,20 @@ function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: 
   return ('result' in message || 'error' in message) && 'id' in message && message.id !== undefined && message.id !== null;
 }
 
+/** MCP over stdio, as started by startStdio(). */
+export interface StdioHandle {
+  /** Resolves once stdin has ended and the calls already read are answered. */
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * Serves MCP over stdio until stdin ends (once the calls already read are answered) or SIGINT/SIGTERM,
- * then closes the transport. stdout carries only MCP; logs go to stderr. `onToolsListed` runs once
- * the host has its tools/list: work deferred past the start-up can start then.
+ * Serves MCP over stdio until stdin ends (once the calls already read are answered) or close().
+ * stdout carries only MCP; logs go to stderr. Signals are the command's business. `onToolsListed`
+ * runs once the host has its tools/list: work deferred past the start-up can start then.
  */
-export async function serveStdioUntilStopped(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger, onToolsListed?: () => void): Promise<void> {
+export function startStdio(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger, onToolsListed?: () => void): StdioHandle {
   const transport = new DrainingStdioTransport({ onToolsListed });
   const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
-  await new Promise<void>((resolve) => {
-    void transport.closed.then(resolve); // never rejects
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await handle.close();
+  return { closed: transport.closed, close: () => handle.close() };
 }

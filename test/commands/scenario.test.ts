@@ -201,6 +201,24 @@ describe('scenario chat', () => {
     expect(stdout).toMatch(/\(scenario ended\)\n$/);
   });
 
+  it('stops a webhook chain at the engine limit, as every channel does: five answers, then a handoff', async () => {
+    const blocks: Record<string, unknown> = { start: { type: 'message', text: 'Hi', next: 'w1' } };
+    for (let i = 1; i <= 7; i++) {
+      blocks[`w${i}`] = { type: 'webhook', url: 'https://hooks.example.com/step', body: { n: String(i) }, map: { n: 'n' }, next: `m${i}`, on_error: 'human' };
+      blocks[`m${i}`] = { type: 'message', text: `Call {{n}} done`, next: i < 7 ? `w${i + 1}` : 'done' };
+    }
+    blocks.human = { type: 'handoff', reason: 'failed' };
+    blocks.done = { type: 'end' };
+    const path = file('chain.json', { name: 'chain', version: 1, start: 'start', webhook_origins: ['https://hooks.example.com'], blocks });
+    const answers = [1, 2, 3, 4, 5, 6, 7].map((n) => JSON.stringify({ n: `#${n}` }));
+    const { code, stdout } = await run(['chat', path], answers);
+    expect(code).toBe(0);
+    expect(stdout.match(/· webhook POST/g)).toHaveLength(5);
+    expect(stdout).toContain('bot: Call #5 done\n  · handoff (webhook_chain)');
+    expect(stdout).not.toContain('Call #6 done');
+    expect(stdout).toMatch(/\(handed off to a human: the bot stays silent in this conversation now\)\n$/);
+  });
+
   describe('--call-webhooks', () => {
     let server: Server;
     let origin: string;

@@ -1,0 +1,185 @@
+// How every command holds what it opens (the embedded sandbox, the Crisp client, the store, the
+// HTTP and hook servers, the RTM socket, the autopilot, the converse workers): each part is
+// acquired in order on one stack and released in reverse — at the end, on any failure, and on
+// SIGINT/SIGTERM — so no error path needs its own close chain. Each close is bounded: one that
+// throws or hangs is logged and the release moves on to the next, so nothing is left open behind
+// it and the process ends within seconds. Node 20 has no AsyncDisposableStack; this is its small,
+// bounded equivalent.
+import type { Logger } from '../log.js';
+
+/** How long one part's close may take unless it says otherwise (a part that drains work gets its own drain time plus a margin). */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+
+/** Thrown by acquire() once the stack is released (a signal arrived while the command was starting). */
+export class StoppedError extends Error {
+  readonly code = 'stopped';
+  constructor(part: string) {
+    super(`stopped before ${part} was ready`);
+    this.name = 'StoppedError';
+  }
+}
+
+interface Part {
+  name: string;
+  close: () => unknown;
+  timeoutMs: number;
+}
+
+/** What release() reports for each part, in the order they were closed (the reverse of acquisition). */
+export interface Released {
+  name: string;
+  outcome: 'closed' | 'failed' | 'timed_out';
+}
+
+export interface ResourceStackOptions {
+  /** Where a close that fails or times out is reported (the process logger scrubs secrets from every line). */
+  log: Pick<Logger, 'warn'>;
+  closeTimeoutMs?: number;
+}
+
+export class ResourceStack {
+  readonly #parts: Part[] = [];
+  readonly #log: Pick<Logger, 'warn'>;
+  readonly #timeoutMs: number;
+  #releasing: Promise<Released[]> | undefined;
+
+  constructor(options: ResourceStackOptions) {
+    this.#log = options.log;
+    this.#timeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  }
+
+  /**
+   * Opens a part and puts its close on the stack. An `open` that throws registers nothing (it must
+   * clean up after itself). A part that opens after release() began is closed at once, and
+   * acquire() throws StoppedError.
+   */
+  async acquire<T>(name: string, open: () => T | Promise<T>, close: (part: T) => unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+    if (this.#releasing) throw new StoppedError(name);
+    const part = await open();
+    const entry: Part = { name, close: () => close(part), timeoutMs: options.timeoutMs ?? this.#timeoutMs };
+    if (this.#releasing) {
+      await this.#closeOne(entry);
+      throw new StoppedError(name);
+    }
+    this.#parts.push(entry);
+    return part;
+  }
+
+  /**
+   * Closes every part, the last acquired first, each within its bound; never throws. Calling it
+   * again returns the same outcome, after the same single release.
+   */
+  release(): Promise<Released[]> {
+    this.#releasing ??= (async () => {
+      const report: Released[] = [];
+      for (let part = this.#parts.pop(); part; part = this.#parts.pop()) report.push({ name: part.name, outcome: await this.#closeOne(part) });
+      return report;
+    })();
+    return this.#releasing;
+  }
+
+  async #closeOne(part: Part): Promise<Released['outcome']> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'timed_out'>((resolve) => (timer = setTimeout(resolve, part.timeoutMs, 'timed_out')));
+    try {
+      // Promise.resolve().then(): a close that throws synchronously is a failed close like any other.
+      const outcome = await Promise.race([Promise.resolve().then(part.close).then(() => 'closed' as const), late]);
+      if (outcome === 'timed_out') this.#log.warn({ part: part.name, timeout_ms: part.timeoutMs }, `closing ${part.name} took too long; moving on`);
+      return outcome;
+    } catch (error) {
+      this.#log.warn({ part: part.name, error: error instanceof Error ? error.message : String(error) }, `closing ${part.name} failed`);
+      return 'failed';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Why a long-running command stopped. */
+export type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'failed'; error: Error } | { kind: 'ended' };
+
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/** The conventional exit code of a process ended by a signal (128 + its number). */
+const FORCED_EXIT: Record<(typeof STOP_SIGNALS)[number], number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * The one place a command meets SIGINT/SIGTERM. The first signal resolves `stopped` (the command
+ * then releases its parts and returns its code) and makes every later acquire() fail, so a
+ * start-up still under way stops at its next step; a second signal exits at once, without waiting
+ * for calls or conversations in flight.
+ */
+export class CommandLifecycle {
+  readonly #parts: ResourceStack;
+  /** Resolves with the first signal; never rejects. */
+  readonly stopped: Promise<Stop>;
+  readonly #onSignal: (signal: NodeJS.Signals) => void;
+  #signalled = false;
+
+  constructor(options: ResourceStackOptions & { exit?: (code: number) => void }) {
+    this.#parts = new ResourceStack(options);
+    const exit = options.exit ?? ((code: number) => process.exit(code));
+    let stop!: (s: Stop) => void;
+    this.stopped = new Promise<Stop>((resolve) => (stop = resolve));
+    this.#onSignal = (signal) => {
+      if (this.#signalled) return exit(FORCED_EXIT[signal as (typeof STOP_SIGNALS)[number]] ?? 1);
+      this.#signalled = true;
+      stop({ kind: 'signal', signal });
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, this.#onSignal);
+  }
+
+  /** Opens a part on the stack, unless a signal arrived: then it throws StoppedError, and the part, if it opens later anyway, is closed. */
+  async acquire<T>(name: string, open: () => T | Promise<T>, close: (part: T) => unknown, options?: { timeoutMs?: number }): Promise<T> {
+    if (this.#signalled) throw new StoppedError(name);
+    // A start-up step can take seconds (Redis retries, RTM discovery): a signal does not wait for it.
+    const opening = this.#parts.acquire(name, open, close, options);
+    const first = await Promise.race([opening.then((part) => ({ part })), this.stopped.then(() => undefined)]);
+    if (first) return first.part;
+    // Whatever it opens in the end is closed on arrival: the stack is released by then.
+    opening.catch(() => undefined);
+    throw new StoppedError(name);
+  }
+
+  /** Waits for a signal, or for `until` (a failure that ends the command, or its natural end). */
+  async untilStopped(until?: Promise<Error | void>): Promise<Stop> {
+    const ended = until?.then((outcome): Stop => (outcome instanceof Error ? { kind: 'failed', error: outcome } : { kind: 'ended' }));
+    return Promise.race(ended ? [this.stopped, ended] : [this.stopped]);
+  }
+
+  /** Releases every part; true when each closed within its bound. A second signal during the release still forces the exit. */
+  async release(): Promise<boolean> {
+    const report = await this.#parts.release();
+    return report.every((r) => r.outcome === 'closed');
+  }
+
+  /** Stops listening for signals (once released, or for in-process callers such as tests). */
+  dispose(): void {
+    for (const signal of STOP_SIGNALS) process.off(signal, this.#onSignal);
+  }
+}
+
+/**
+ * Runs a command's body with its lifecycle: whatever the body returns or throws, every part it
+ * acquired is released before the code (or the error) leaves. A signal during start-up surfaces as
+ * StoppedError and ends the command with the release's code, like a signal while running.
+ */
+export async function runCommand(log: Pick<Logger, 'warn' | 'info'>, body: (life: CommandLifecycle) => Promise<number>, options: { exit?: (code: number) => void } = {}): Promise<number> {
+  const life = new CommandLifecycle({ log, ...options });
+  try {
+    let code: number;
+    try {
+      code = await body(life);
+    } catch (error) {
+      const clean = await life.release();
+      if (!(error instanceof StoppedError)) throw error;
+      log.info({ reason: error.message }, 'stopped during start-up');
+      return clean ? 0 : 1;
+    }
+    const clean = await life.release();
+    return code === 0 && !clean ? 1 : code;
+  } finally {
+    // Released: a signal from now on ends the process the default way.
+    life.dispose();
+  }
+}
