@@ -243,9 +243,11 @@ function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined 
 async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<ConverseRuntime> {
   const { scenarios, store, log } = deps;
   if (!scenarios || !store) throw new Error('startConverse needs scenarios and a store');
-  const [{ ConverseService }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
-  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log });
-  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
+  const [{ ConverseService, acceptingPriority }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
+  // A burst of events being accepted goes first: the turns and the deliveries yield to it.
+  const accepting = acceptingPriority();
+  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log, yieldTo: accepting });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, accepting, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
   deliverer.start();
   service.startSweeper();
   const webhook = new URL(c.webhookUrl);

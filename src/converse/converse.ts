@@ -1,13 +1,16 @@
 // The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
-// 202. A worker drains each inbox in order, one event at a time per conversation (under the
-// store's lock across processes): step the scenario, save the session — the `converse` part of the
+// 202. A worker drains each inbox in order, one event at a time per conversation (the keyed
+// queue in this process, src/engine/keyed-queue.ts; the store's lock across processes): step the scenario, save the session — the `converse` part of the
 // conversation's ONE record (engine/record.ts; its position is the record's), with the inbox seq it
 // has consumed — and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
 // A session saved by the previous release (a bare ConverseSession value) is migrated on read.
 // delivery.ts drains the reply outbox to the webhook. A sweeper ends sessions idle for longer
 // than the inactivity timeout; the same timer picks up inbox items left by a crash.
+// Accepting goes first: during a burst of events (`accepting`, shared with the deliverer), turns
+// start a few at a time, each after the requests of its turn of the event loop, and catch up when
+// the burst is over.
 //
 // What a crash can cost: nothing accepted. An event answered 202 is in the store; one whose save
 // happened but whose ack did not is recognised by the session's `inboxSeq` and only acked (its
@@ -17,6 +20,7 @@ import { StoreError, withLock, type OutboxItem, type Store } from '../store/inde
 import { callWebhook } from '../engine/actions.js';
 import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
+import { KeyedQueue, Priority } from '../engine/keyed-queue.js';
 import { parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
@@ -51,6 +55,11 @@ export interface ConverseOptions {
   /** The helpdesk `articles` blocks search (the serve process's Crisp client); none: they take their none path, with a note. */
   helpdesk?: { port: HelpdeskPort; website: string };
   maxQueued?: number;
+  /** Conversations whose turns run at once (default 64); during a burst of events being accepted, `turnsWhileAccepting` (default 1). */
+  concurrency?: number;
+  turnsWhileAccepting?: number;
+  /** Told of each event being accepted; the turns (and the deliverer, given the same) yield to a burst of them. Default: acceptingPriority(). */
+  accepting?: Priority;
 }
 
 /** What /converse answers: http.ts sends it as JSON. */
@@ -74,6 +83,9 @@ const MAX_SEEN = 5_000;
 /** An inbox event whose run failed this many times is dropped (logged), so that it cannot block its conversation. */
 export const MAX_EVENT_ATTEMPTS = 8;
 const TURN_LOCK_TTL_MS = 5_000;
+
+/** A burst of /converse events: 16 or more within 20 ms (800/s); the turns and deliveries yield to it. */
+export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20 });
 
 /** The store key of a conversation. */
 export const conversationKey = (conversationId: string): string => `${CONVERSE_PREFIX}${conversationId}`;
@@ -119,16 +131,13 @@ export class ConverseService {
   readonly #maxQueued: number;
   /** Where the scenario's webhook calls and helpdesk searches go: this channel's port, with the replies (turn.ts). */
   readonly #effects: TurnInput['effects'];
-  /** Per conversation, the tail of its chain of pending work (inbox drains, time-outs). */
-  readonly #chains = new Map<string, Promise<void>>();
-  /** Per conversation, the tail of its chain of inbox appends (arrival order). */
-  readonly #appends = new Map<string, Promise<void>>();
-  /** Conversations with a drain queued but not yet started. */
-  readonly #scheduled = new Set<string>();
+  readonly #accepting: Priority;
+  /** Per conversation, its inbox appends in arrival order (no cap: accepting is never held back). */
+  readonly #appends = new KeyedQueue({ concurrency: Infinity });
+  /** Per conversation, its inbox drains (a drain queued while one waits is the same drain) and time-outs, in order. */
+  readonly #turns: KeyedQueue<'drain'>;
   /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
   readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
-  /** Retry timers per conversation. */
-  readonly #timers = new Map<string, NodeJS.Timeout>();
   #appending = 0;
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
@@ -143,6 +152,15 @@ export class ConverseService {
     this.#now = options.now ?? Date.now;
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#effects = effectsOf(options);
+    this.#accepting = options.accepting ?? acceptingPriority();
+    this.#turns = new KeyedQueue<'drain'>({
+      concurrency: options.concurrency ?? 64,
+      yieldTo: this.#accepting,
+      concurrencyWhileBusy: options.turnsWhileAccepting ?? 1,
+      merge: (drain) => drain,
+      // #drain handles every failure itself (logged, then retried later or dropped).
+      run: (conversationId) => this.#drain(conversationId),
+    });
   }
 
   get scenario(): string {
@@ -166,6 +184,7 @@ export class ConverseService {
       return { status: 503, body: { error: 'unavailable', message: this.#closed ? 'the server is shutting down; retry' : 'too many events waiting; retry shortly' }, headers: { 'retry-after': '1' } };
     }
     const event = input.event;
+    this.#accepting.arrived();
     try {
       await this.#enqueue(event);
     } catch (err) {
@@ -228,19 +247,16 @@ export class ConverseService {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     await this.#sweeping?.catch(() => undefined);
-    for (;;) {
-      for (const timer of this.#timers.values()) clearTimeout(timer);
-      this.#timers.clear();
-      if (this.#chains.size === 0 && this.#appends.size === 0) break;
-      await Promise.all([...this.#chains.values(), ...this.#appends.values()]);
-    }
+    // The appends first: each one stored queues its drain, which the turns then run.
+    await this.#appends.close({ drain: true });
+    await this.#turns.close({ drain: true });
   }
 
   /** Appends the event to its conversation's inbox (after the ones accepted before it here), unless its messageId was seen; then kicks the drain. */
   async #enqueue(event: ConverseEvent, waiter?: (outcome: HandleOutcome | Error) => void): Promise<Enqueued> {
     this.#appending++;
     try {
-      const result = await this.#serial(this.#appends, event.conversationId, () => this.#append(event));
+      const result = await this.#appends.submit(event.conversationId, () => this.#append(event));
       if (result.status === 'queued') {
         this.#pending.set(this.#itemKey(event.conversationId, result.seq), waiter ? [waiter] : []);
         this.#kick(event.conversationId);
@@ -283,23 +299,11 @@ export class ConverseService {
 
   /** Drains the conversation's inbox soon (once: a drain already queued will see the new items). */
   #kick(conversationId: string): void {
-    if (this.#scheduled.has(conversationId)) return;
-    this.#scheduled.add(conversationId);
-    // #drain handles every failure itself (logged, then retried later or dropped).
-    void this.#serial(this.#chains, conversationId, async () => {
-      this.#scheduled.delete(conversationId);
-      await this.#drain(conversationId);
-    });
+    this.#turns.add(conversationId, 'drain');
   }
 
   #retryAt(conversationId: string, at: number): void {
-    if (this.#closed || this.#timers.has(conversationId)) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(conversationId);
-      this.#kick(conversationId);
-    }, Math.max(0, at - Date.now()));
-    timer.unref();
-    this.#timers.set(conversationId, timer);
+    if (!this.#closed) this.#turns.wake(conversationId, at, 'drain');
   }
 
   /** Runs the conversation's inbox items in order until it is empty, or an item must wait. */
@@ -380,7 +384,7 @@ export class ConverseService {
     for (;;) {
       const before = Date.now() - this.#idleMs; // the store stamps saves with its writer's clock
       const idle = (await store.listIdle(before, 100)).filter((p) => p.conversation.startsWith(CONVERSE_PREFIX));
-      const done = await Promise.all(idle.map((p) => this.#serial(this.#chains, p.conversation.slice(CONVERSE_PREFIX.length), () => this.#timeOut(p.conversation, p.scenario, before))));
+      const done = await Promise.all(idle.map((p) => this.#turns.submit(p.conversation.slice(CONVERSE_PREFIX.length), () => this.#timeOut(p.conversation, p.scenario, before))));
       count += done.filter(Boolean).length;
       if (idle.length < 100 || this.#closed || !done.some(Boolean)) return count;
     }
@@ -407,21 +411,6 @@ export class ConverseService {
       if (err instanceof StoreError && err.code === 'store_lock_busy') return false; // an event is running: not idle
       throw err;
     }
-  }
-
-  /** Runs `fn` after everything queued before it in `chains` for this conversation. */
-  #serial<T>(chains: Map<string, Promise<void>>, conversationId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = chains.get(conversationId) ?? Promise.resolve();
-    const result = previous.then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    chains.set(conversationId, tail);
-    void tail.then(() => {
-      if (chains.get(conversationId) === tail) chains.delete(conversationId);
-    });
-    return result;
   }
 
   /** The saved record (of this release or, migrated, of an earlier one) and the session in it. */

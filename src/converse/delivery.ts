@@ -5,7 +5,9 @@
 // - In order within a conversation: one delivery at a time per conversation, and an item leaves
 //   the outbox only once the receiver answered 2xx.
 // - Independent across conversations: each has its own head and its own retry clock, and up to
-//   `concurrency` conversations are delivered at once, so one that fails does not hold the others.
+//   `concurrency` conversations are delivered at once, so one that fails does not hold the others
+//   (the application's keyed queue, src/engine/keyed-queue.ts). Given the converse service's
+//   `accepting`, deliveries yield to it: a few at a time while events are being accepted.
 // - Retried with capped exponential backoff and equal jitter on network errors, timeouts, 408,
 //   429 and 5xx (a Retry-After is honoured); any other answer is the receiver refusing the reply
 //   for good: it is dropped, with an error log line. A reply still failing after `maxAgeMs` too.
@@ -19,6 +21,7 @@ import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { USER_AGENT } from '../version.js';
 import { nextDelay, parseRetryAfter, type Backoff } from '../retry.js';
+import { KeyedQueue, type Priority } from '../engine/keyed-queue.js';
 
 export interface RetryPolicy {
   /** First delay (default 1 s); each failure doubles it. */
@@ -44,6 +47,9 @@ export interface DelivererOptions {
   /** How often the store is asked for due replies (default 1 s): at start, for retries, and for replies queued by other processes. */
   pollMs?: number;
   retry?: RetryPolicy;
+  /** Work that goes first (the converse service's accepting): while it is busy, `whileBusy` conversations at most (default 1), each started after the requests of its turn of the event loop. */
+  yieldTo?: Priority;
+  whileBusy?: number;
   log?: Logger;
   /** Outgoing requests go through it (tests); an own keep-alive Agent otherwise. */
   dispatcher?: Dispatcher;
@@ -79,14 +85,8 @@ export class ReplyDeliverer {
   readonly #concurrency: number;
   readonly #dispatcher: Dispatcher;
   readonly #ownDispatcher: boolean;
-  /** Conversations being delivered now. */
-  readonly #active = new Map<string, Promise<void>>();
-  /** Kicked while active: deliver again once the current round ends. */
-  readonly #again = new Set<string>();
-  /** Kicked while every slot was taken, in kick order. */
-  readonly #waiting = new Set<string>();
-  /** Retry timers, per conversation. */
-  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** One round per conversation at a time; a kick meanwhile is one more round after it. */
+  readonly #rounds: KeyedQueue<'deliver'>;
   #poller: NodeJS.Timeout | undefined;
   #polling = false;
   #stopped = false;
@@ -97,6 +97,13 @@ export class ReplyDeliverer {
     this.#prefix = options.prefix ?? 'converse:';
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#concurrency = options.concurrency ?? 16;
+    this.#rounds = new KeyedQueue<'deliver'>({
+      concurrency: this.#concurrency,
+      ...(options.yieldTo ? { yieldTo: options.yieldTo, concurrencyWhileBusy: options.whileBusy ?? 1 } : {}),
+      merge: (round) => round,
+      // #deliver handles every failure itself (logged, then retried later).
+      run: (conversation) => this.#deliver(conversation),
+    });
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -115,34 +122,14 @@ export class ReplyDeliverer {
   /** A conversation has new replies (or is due): deliver it as soon as a slot is free. */
   kick(conversation: string): void {
     if (this.#stopped || !conversation.startsWith(this.#prefix)) return;
-    if (this.#active.has(conversation)) {
-      this.#again.add(conversation);
-      return;
-    }
-    if (this.#active.size >= this.#concurrency) {
-      this.#waiting.add(conversation);
-      return;
-    }
-    const round = this.#deliver(conversation).finally(() => {
-      this.#active.delete(conversation);
-      if (this.#again.delete(conversation)) this.kick(conversation);
-      for (const next of this.#waiting) {
-        if (this.#active.size >= this.#concurrency) break;
-        this.#waiting.delete(next);
-        this.kick(next);
-      }
-    });
-    this.#active.set(conversation, round);
+    this.#rounds.add(conversation, 'deliver');
   }
 
   /** Stops starting deliveries, lets the ones in flight finish (each within its timeout) and acks them. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#poller);
-    for (const { timer } of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-    this.#waiting.clear();
-    while (this.#active.size > 0) await Promise.all([...this.#active.values()]);
+    await this.#rounds.close();
     if (this.#ownDispatcher) await this.#dispatcher.close();
   }
 
@@ -240,16 +227,7 @@ export class ReplyDeliverer {
   }
 
   #retryAt(conversation: string, at: number): void {
-    if (this.#stopped) return;
-    const set = this.#timers.get(conversation);
-    if (set && set.at <= at) return;
-    if (set) clearTimeout(set.timer);
-    const timer = setTimeout(() => {
-      this.#timers.delete(conversation);
-      this.kick(conversation);
-    }, Math.max(0, at - Date.now()));
-    timer.unref();
-    this.#timers.set(conversation, { at, timer });
+    if (!this.#stopped) this.#rounds.wake(conversation, at, 'deliver');
   }
 }
 

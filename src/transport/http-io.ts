@@ -5,7 +5,9 @@ import { networkInterfaces } from 'node:os';
 import { localhostAllowedHostnames } from '@modelcontextprotocol/server';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  // A known length: the headers and the body leave in one write, without chunked framing.
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers }).end(text);
 }
 
 /**

@@ -97,6 +97,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const bearer = new BearerTokens(options.tokens ?? []);
   const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
   let allowedHosts: string[] = [];
+  /** The Host and Origin verdicts by header pair: clients send the same few on every request, and each check parses a URL. */
+  const hostVerdicts = new Map<string, string | undefined>();
+  /** Host, then Origin, against the allowed host names: the 403 message, or undefined when both pass. */
+  const hostRefusal = (req: IncomingMessage): string | undefined => {
+    const { host, origin } = req.headers;
+    const pair = `${host ?? ''}\n${origin ?? ''}`;
+    if (hostVerdicts.has(pair)) return hostVerdicts.get(pair);
+    const hostCheck = validateHostHeader(host, allowedHosts);
+    const originCheck = hostCheck.ok ? validateOriginHeader(origin, allowedHosts) : undefined;
+    const verdict = !hostCheck.ok ? `Forbidden: ${hostCheck.message}` : originCheck && !originCheck.ok ? `Forbidden: ${originCheck.message}` : undefined;
+    if (hostVerdicts.size >= 256) hostVerdicts.clear(); // a client cycling through names cannot grow it
+    hostVerdicts.set(pair, verdict);
+    return verdict;
+  };
   const hookOptions = options.hooks;
   const hooks = hookOptions ? createHookHandler({ ...hookOptions, maxBodyBytes }) : undefined;
 
@@ -134,10 +148,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const host = validateHostHeader(req.headers.host, allowedHosts);
-    if (!host.ok) return refuse(res, { status: 403, message: `Forbidden: ${host.message}` }, log);
-    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
-    if (!origin.ok) return refuse(res, { status: 403, message: `Forbidden: ${origin.message}` }, log);
+    const forbidden = hostRefusal(req);
+    if (forbidden) return refuse(res, { status: 403, message: forbidden }, log);
     const method = req.method ?? 'GET';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return send(res, jsonRpcError(405, -32000, 'Method not allowed: /mcp takes POST (GET and DELETE for 2025-era sessions)', { allow: 'GET, POST, DELETE' }));
@@ -206,10 +218,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       log.debug({ status, reason: message }, 'converse request refused');
       sendJson(res, status, { error, message }, headers);
     };
-    const host = validateHostHeader(req.headers.host, allowedHosts);
-    if (!host.ok) return fail(403, 'forbidden', `Forbidden: ${host.message}`);
-    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
-    if (!origin.ok) return fail(403, 'forbidden', `Forbidden: ${origin.message}`);
+    const forbidden = hostRefusal(req);
+    if (forbidden) return fail(403, 'forbidden', forbidden);
     if (req.method !== 'POST') return fail(405, 'method_not_allowed', 'Method not allowed: /converse takes POST', { allow: 'POST' });
     // Crisp's agent signs /mcp requests only: with --crisp-agent and no token, /converse has no way in.
     const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
@@ -236,10 +246,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       req.resume();
       sendJson(res, status, { error, message }, headers);
     };
-    const host = validateHostHeader(req.headers.host, allowedHosts);
-    if (!host.ok) return refuseHook(403, 'forbidden', `Forbidden: ${host.message}`);
-    const origin = validateOriginHeader(req.headers.origin, allowedHosts);
-    if (!origin.ok) return refuseHook(403, 'forbidden', `Forbidden: ${origin.message}`);
+    const forbidden = hostRefusal(req);
+    if (forbidden) return refuseHook(403, 'forbidden', forbidden);
     if (closing) return refuseHook(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
     if (hookOptions?.ready && !hookOptions.ready()) return refuseHook(503, 'unavailable', 'Service Unavailable: the autopilot is starting; retry', { 'retry-after': '1' });
     handler(req, res);
@@ -254,6 +262,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   const { port } = server.address() as AddressInfo;
   allowedHosts = allowedHostnames(options.host, options.allowedHosts ?? []);
+  hostVerdicts.clear();
   const url = `http://${urlHost(options.host)}:${port}/mcp`;
 
   let closed: Promise<void> | undefined;
