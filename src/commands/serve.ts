@@ -158,12 +158,25 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(sandbox);
   const { startStdio } = await import('../transport/stdio.js');
-  const ready = scenarios && store ? () => void warmUp(scenarios, store, log) : undefined;
+  // Once the host has its tools/list — or after a short wait, when no host asks (a person trying the
+  // command in a terminal) — so a scenario folder that does not compile shows in the log either way.
+  let warm: NodeJS.Timeout | undefined;
+  let warmed = false;
+  const ready = scenarios && store ? () => {
+    clearTimeout(warm);
+    if (warmed) return;
+    warmed = true;
+    void warmUp(scenarios, store, log);
+  } : undefined;
   const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log, ready), (s) => s.close());
+  if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
   await life.untilStopped(stdio.closed);
   return 0;
 }
+
+/** When stdio serve compiles its scenarios if no host has asked for tools/list by then. */
+const WARM_UP_WITHOUT_HOST_MS = 1_000;
 
 /** How long the HTTP server's close waits for calls in flight (startHttpServer's default), and converse for its turns and deliveries. */
 const DRAIN_MS = 10_000;

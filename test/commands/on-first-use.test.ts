@@ -1,6 +1,8 @@
 // stdio serve's scenario library compiled, and store opened, on first use (src/commands/on-first-use.ts):
 // the same answers as the eager ones, nothing done before it is asked for, and a broken folder said
 // the same way each time — in the start-up log and by the tools of the running server.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +152,24 @@ describe('crisp-mcp serve over stdio with a scenario folder that does not compil
       expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
     } finally {
       await client.close();
+    }
+  });
+
+  it('logs the problem even when no host ever asks for tools/list (someone trying it in a terminal)', async () => {
+    const dir = brokenFolder();
+    const home = tempDir();
+    const child = spawn(process.execPath, [CLI, 'serve', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(home, 'state.db')}`], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    try {
+      await expect.poll(() => stderr, { timeout: 15_000 }).toContain('scenario tools cannot run');
+      expect(stderr).toContain(join(dir, 'bad.json'));
+    } finally {
+      child.stdin.end();
+      await once(child, 'exit');
     }
   });
 });
