@@ -5,10 +5,14 @@
 // was answered) and watches the replies arrive on its own RTM socket. Latency is from the
 // visitor's POST to the reply's `message:received`. At the end every conversation is read back
 // over REST: a message with two replies is a duplicate, one with none a loss.
-// CPU per message is each child's user + system time over the measured part (Linux /proc).
+// CPU per message is each child's user + system time over the measured part (Linux /proc); the
+// sandbox does the same work whatever the bot, so bot ÷ sandbox CPU moves less with the machine's load.
 // Run: `npm run build && node bench/autopilot.js` (REDIS_URL to use a running Redis, else redis-server
 // is spawned; BENCH_BOT_NODE_ARGS="--cpu-prof" to profile the bot; BENCH_HOOK_CONCURRENCY=N for the
-// sandbox's --hook-concurrency, its default window of 8 otherwise, 1 for one delivery at a time).
+// sandbox's --hook-concurrency, its default window of 8 otherwise, 1 for one delivery at a time;
+// BENCH_AUTOPILOT_ONLY="sqlite:rtm,redis:hooks" for some rows only; BENCH_AUTOPILOT_BEFORE=PATH/dist/cli.js
+// to run each row's rounds with that build's bot too, alternating with this one, against the same
+// sandbox: the before/after figures of one run, under the same load).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,7 +95,7 @@ async function watchReplies(sandbox, onReply) {
 }
 
 /** One run: `conversations` visitors writing `perConversation` messages each, every one waiting for the previous reply. */
-export async function run({ events: mode, store, conversations, perConversation, label }) {
+export async function run({ events: mode, store, conversations, perConversation, label, botCli = CLI }) {
   const events = mode === 'rtm' ? 'rtm' : 'hooks';
   const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-bench-bot-'));
   writeFileSync(join(dir, 'bench-echo.json'), SCENARIO);
@@ -100,7 +104,7 @@ export async function run({ events: mode, store, conversations, perConversation,
   const n = ++runs;
   const sandbox = await startSandbox(events === 'hooks' ? { url: `http://127.0.0.1:${port}/hooks/crisp`, events: HOOK_EVENTS[mode] } : undefined, SEED_BASE + n);
   const storeSpec = store === 'sqlite' ? `sqlite:${join(dir, 'state.db')}` : `${store}/${n % 16}`;
-  const bot = await startBot(sandbox, { events, store: storeSpec, port, dir });
+  const bot = await startBot(sandbox, { events, store: storeSpec, port, dir, cli: botCli });
   const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   const waiting = new Map(); // marker → { resolve, t0 }
   const latencies = [];
@@ -180,7 +184,7 @@ export async function run({ events: mode, store, conversations, perConversation,
 
 /** `crisp-mcp bot` in its own process; resolves once it logs "autopilot running" (its errors are kept). */
 async function startBot(sandbox, options) {
-  const args = [CLI, 'bot', '--scenario', 'bench-echo', '--scenarios', options.dir, '--store', options.store, '--events', options.events, '--reply-budget', '100000/1m', '--catch-up', '0', ...(options.events === 'hooks' ? ['--port', String(options.port)] : [])];
+  const args = [options.cli, 'bot', '--scenario', 'bench-echo', '--scenarios', options.dir, '--store', options.store, '--events', options.events, '--reply-budget', '100000/1m', '--catch-up', '0', ...(options.events === 'hooks' ? ['--port', String(options.port)] : [])];
   const env = { PATH: process.env.PATH, CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: sandbox.identifier, CRISP_KEY: sandbox.key, CRISP_TIER: sandbox.tier, CRISP_WEBSITE_ID: sandbox.website_id, CRISP_HOOK_SECRET: SECRET, CRISP_MCP_LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, [...(process.env.BENCH_BOT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines = createInterface({ input: child.stderr });
@@ -231,6 +235,12 @@ export async function hookCeiling({ total = 3000 } = {}) {
   return perSecond;
 }
 
+/** BENCH_AUTOPILOT_ONLY="sqlite:rtm,redis:hooks" runs only those rows (store:events, the events as in the table). */
+function wanted(store, events) {
+  const only = process.env.BENCH_AUTOPILOT_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  return !only?.length || only.includes(`${store}:${events}`);
+}
+
 export async function benchAutopilot({ conversations = 64, perConversation = 60, rounds = 2 } = {}) {
   let redis;
   try {
@@ -242,15 +252,24 @@ export async function benchAutopilot({ conversations = 64, perConversation = 60,
   const ceiling = await hookCeiling();
   try {
     const stores = [['SQLite (WAL)', 'sqlite'], ...(redis ? [['Redis (local)', redis.url]] : [])];
+    const before = process.env.BENCH_AUTOPILOT_BEFORE;
+    const builds = [['', CLI], ...(before ? [[' (before)', before]] : [])];
     for (const [label, store] of stores) {
       for (const events of ['rtm', ...Object.keys(HOOK_EVENTS)]) {
-        await run({ events, store, conversations: 8, perConversation: 10, label }); // warm-up
-        const all = [];
-        for (let r = 0; r < rounds; r++) all.push(await run({ events, store, conversations, perConversation, label }));
-        // The best round's speed; a duplicate or a loss in any round is never hidden.
-        const best = all.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-        const sum = (key) => all.reduce((n, row) => n + row[key], 0);
-        rows.push({ ...best, duplicates: sum('duplicates'), losses: sum('losses'), timeouts: sum('timeouts'), errors: all.map((row) => row.errors).join('') });
+        if (!wanted(store === 'sqlite' ? 'sqlite' : 'redis', events)) continue;
+        const all = builds.map(() => []);
+        for (const [, botCli] of builds) await run({ events, store, conversations: 8, perConversation: 10, label, botCli }); // warm-up
+        for (let r = 0; r < rounds; r++) {
+          // Alternating which build goes first, so that neither always gets the quieter moment.
+          const order = r % 2 ? [...builds.keys()].reverse() : [...builds.keys()];
+          for (const b of order) all[b].push(await run({ events, store, conversations, perConversation, label: `${label}${builds[b][0]}`, botCli: builds[b][1] }));
+        }
+        for (const rounds of all) {
+          // The best round's speed; a duplicate or a loss in any round is never hidden.
+          const best = rounds.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+          const sum = (key) => rounds.reduce((n, row) => n + row[key], 0);
+          rows.push({ ...best, duplicates: sum('duplicates'), losses: sum('losses'), timeouts: sum('timeouts'), errors: rounds.map((row) => row.errors).join('') });
+        }
       }
     }
   } finally {
@@ -270,13 +289,13 @@ export function formatAutopilot({ rows, ceiling }) {
   const lines = [
     `### Autopilot: visitor messages handled end to end (sandbox → crisp-mcp bot → sandbox, three processes; best of rounds of ${rows[0]?.total ?? 0} messages, 64 conversations writing at once, each waiting for its reply; duplicates and losses summed over all rounds)`,
     '',
-    '| store | events | messages/s | p50 ms | p99 ms | duplicates | losses | bot CPU ms/msg | sandbox CPU ms/msg | anchor |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| store | events | messages/s | p50 ms | p99 ms | duplicates | losses | bot CPU ms/msg | sandbox CPU ms/msg | bot ÷ sandbox CPU | anchor |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
     const exact = r.duplicates === 0 && r.losses === 0;
     const anchor = r.label.startsWith('SQLite') ? `target ≥ ${TARGET}/s, 0 dup, 0 loss: ${r.perSecond >= TARGET && exact ? 'met' : 'NOT met'}` : exact ? '0 dup, 0 loss' : 'NOT exact';
-    lines.push(`| ${r.label} | ${r.events} | ${fmt(r.perSecond)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.duplicates} | ${r.losses}${r.timeouts ? ` (${r.timeouts} timed out)` : ''} | ${r.botCpuPerMessage.toFixed(2)} | ${r.sandboxCpuPerMessage.toFixed(2)} | ${anchor} |`);
+    lines.push(`| ${r.label} | ${r.events} | ${fmt(r.perSecond)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.duplicates} | ${r.losses}${r.timeouts ? ` (${r.timeouts} timed out)` : ''} | ${r.botCpuPerMessage.toFixed(2)} | ${r.sandboxCpuPerMessage.toFixed(2)} | ${(r.botCpuPerMessage / r.sandboxCpuPerMessage).toFixed(2)} | ${anchor} |`);
     if (r.errors) lines.push('', `bot errors (${r.label}, ${r.events}):`, r.errors.trim());
   }
   if (ceiling) {

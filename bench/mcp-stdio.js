@@ -1,36 +1,53 @@
 // bench/mcp-stdio: a tool call over stdio (SDK client → crisp-mcp serve → sandbox) against the
 // same Crisp call made directly with our client, one call at a time, so the MCP overhead shows.
-// The sandbox runs in its own process; both paths call it.
+// The sandbox runs in its own process; both paths call it. The paths take turns in blocks of calls,
+// so machine load falls on each alike, and each server's CPU time per call is read from /proc:
+// unlike latency, it does not grow with the other jobs' load.
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { CrispClient } from '../dist/crisp/index.js';
 import { startSandboxProcess } from './crisp-client.js';
+import { preciseCpuMicros } from './proc.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bare-stdio-server.js', import.meta.url));
 
-async function timeSequential(call, n) {
-  const latencies = [];
-  const started = performance.now();
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await call();
-    latencies.push(performance.now() - t0);
+/** Each path runs `calls` calls in `blocks` turns, round-robin; returns latencies and the server's CPU per call. */
+async function interleaved(paths, { calls, blocks }) {
+  const per = Math.ceil(calls / blocks);
+  const runs = paths.map(() => ({ latencies: [], cpu: 0, elapsed: 0 }));
+  for (let b = 0; b < blocks; b++) {
+    for (const [i, path] of paths.entries()) {
+      const run = runs[i];
+      const cpu0 = path.pid ? preciseCpuMicros(path.pid) : 0;
+      const started = performance.now();
+      for (let n = 0; n < per; n++) {
+        const t0 = performance.now();
+        await path.call();
+        run.latencies.push(performance.now() - t0);
+      }
+      run.elapsed += performance.now() - started;
+      if (path.pid) run.cpu += preciseCpuMicros(path.pid) - cpu0;
+    }
   }
-  const elapsed = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(n - 1, Math.floor((p / 100) * n))];
-  return { rps: n / (elapsed / 1000), p50: pct(50), p99: pct(99) };
+  return runs.map((run, i) => {
+    const sorted = run.latencies.sort((a, b) => a - b);
+    const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    return { rps: sorted.length / (run.elapsed / 1000), p50: pct(50), p99: pct(99), cpuUs: paths[i].pid ? run.cpu / sorted.length : undefined };
+  });
 }
 
-export async function benchMcpStdio({ calls = 2000 } = {}) {
+export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
   const sandbox = await startSandboxProcess();
   const env = { ...process.env, CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: sandbox.identifier, CRISP_KEY: sandbox.key, CRISP_TIER: sandbox.tier, CRISP_WEBSITE_ID: sandbox.website_id, CRISP_MCP_LOG_LEVEL: 'warn' };
+  const ours = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], env, stderr: 'inherit' });
   const client = new Client({ name: 'bench', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], env, stderr: 'inherit' }));
+  await client.connect(ours);
+  const bareTransport = new StdioClientTransport({ command: process.execPath, args: [BARE], env, stderr: 'inherit' });
   const bare = new Client({ name: 'bench-bare', version: '1.0.0' });
-  await bare.connect(new StdioClientTransport({ command: process.execPath, args: [BARE], env, stderr: 'inherit' }));
+  await bare.connect(bareTransport);
   const crisp = new CrispClient({ baseUrl: sandbox.url, credentials: { identifier: sandbox.identifier, key: sandbox.key, tier: sandbox.tier } });
   const [first] = await crisp.conversations.list(sandbox.website_id, 1);
   const pairs = {
@@ -45,18 +62,18 @@ export async function benchMcpStdio({ calls = 2000 } = {}) {
     },
   };
   const rows = [];
+  const load = [loadavg()[0]];
   try {
     for (const [name, pair] of Object.entries(pairs)) {
-      await timeSequential(pair.tool, 300);
-      await timeSequential(pair.direct, 300);
-      if (pair.bare) await timeSequential(pair.bare, 300);
-      const tool = await timeSequential(pair.tool, calls);
-      const direct = await timeSequential(pair.direct, calls);
-      const bareSdk = pair.bare ? await timeSequential(pair.bare, calls) : undefined;
+      const paths = [{ call: pair.tool, pid: ours.pid }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid }] : [])];
+      await interleaved(paths, { calls: 300, blocks: 1 }); // warm-up
+      const [tool, direct, bareSdk] = await interleaved(paths, { calls, blocks });
       rows.push({ name, tool, direct, bareSdk });
+      load.push(loadavg()[0]);
     }
     const { tools } = await client.listTools();
     rows.tokens = Math.round(JSON.stringify(tools).length / 4);
+    rows.load = load;
   } finally {
     await client.close();
     await bare.close();
@@ -68,16 +85,17 @@ export async function benchMcpStdio({ calls = 2000 } = {}) {
 
 export function formatMcpStdio(rows) {
   const f = (n) => n.toFixed(3);
+  const cpu = (r) => (r.cpuUs === undefined || Number.isNaN(r.cpuUs) ? '—' : `${r.cpuUs.toFixed(0)} µs`);
   const lines = [
-    'bench/mcp-stdio — sequential calls; the sandbox in its own process',
+    `bench/mcp-stdio — sequential calls, the paths taking turns in blocks; the sandbox in its own process; 1-minute load average ${Math.min(...rows.load).toFixed(1)}–${Math.max(...rows.load).toFixed(1)}`,
     '',
-    '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 |',
-    '|---|---|---:|---:|---:|---:|',
+    '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 | server CPU per call |',
+    '|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const { name, tool, direct, bareSdk } of rows) {
-    lines.push(`| ${name} | crisp-mcp tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms |`);
-    if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms |`);
-    lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — |`);
+    lines.push(`| ${name} | crisp-mcp tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms | ${cpu(tool)} |`);
+    if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms | ${cpu(bareSdk)} |`);
+    lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — | — |`);
   }
   lines.push('', `tools/list: ${rows.tokens} tokens (chars/4); target ≤ 6k. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
   return lines.join('\n');

@@ -6,7 +6,7 @@
 // `main` and for the tests that load single built modules.
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +35,35 @@ const importMetaUrlAsBuilt = {
   },
 };
 
+/**
+ * Every tool's JSON Schemas as tools/list sends them, converted now from tsc's output of the same
+ * sources (src/mcp/tools/index.ts serves them from BUILT_TOOL_SCHEMAS): converting 21 × 2 zod schemas
+ * was about 8 ms of each start-up (bench/startup). The SDK converts for this target; should it ask
+ * for another, the bundle converts at run time as tsc's output does.
+ */
+async function builtToolSchemas() {
+  const target = 'draft-2020-12';
+  const { ALL_TOOLS } = await import(pathToFileURL(`${dist}mcp/tools/index.js`).href);
+  const json = (schema, io) => schema['~standard'].jsonSchema[io]({ target });
+  return { target, tools: Object.fromEntries(ALL_TOOLS.map((t) => [t.name, { input: json(t.inputSchema, 'input'), output: json(t.outputSchema, 'output') }])) };
+}
+
+/**
+ * pino's transports run in a worker thread (thread-stream, node:worker_threads); crisp-mcp writes
+ * its log to fd 2 itself and never starts one, so the bundle's pino gets a stand-in that says so
+ * instead of loading them at every start (bench/startup).
+ */
+const withoutPinoTransports = {
+  name: 'without-pino-transports',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'no-pino-transports' }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'no-pino-transports' }, () => ({
+      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the crisp-mcp bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 // The chunks of an earlier build would otherwise stay in dist/ and be packed with the new ones.
 for (const file of await readdir(dist)) if (/^chunk-\w+\.js$/.test(file)) await rm(`${dist}${file}`);
 
@@ -53,6 +82,8 @@ await build({
   // Less to read and parse at each start; identifiers keep their names, so stack traces still read.
   minifyWhitespace: true,
   minifySyntax: true,
-  plugins: [importMetaUrlAsBuilt],
+  plugins: [importMetaUrlAsBuilt, withoutPinoTransports],
+  // A string literal, parsed on the first tools/list: an object here would be a module every chunk initialises.
+  define: { BUILT_TOOL_SCHEMAS: JSON.stringify(JSON.stringify(await builtToolSchemas())) },
   logLevel: 'warning',
 });

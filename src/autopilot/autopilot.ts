@@ -12,19 +12,25 @@
 // in the thread, in order; a Crisp 5xx leaves the item in the outbox for a retry with the same
 // fingerprint; a kill between two sends leaves the rest in the outbox for the next start, which
 // drains it first and then reads the threads it may have missed (catch-up).
+//
+// The record is not read back after this process saved it: the next turn plans against the record
+// as saved (kept in memory, a bounded number of conversations), and the save's compare-and-set on
+// the version proves nobody else — a replica, an agent's post_draft — wrote since; a conflict
+// plans again from the store.
 import type { CrispClient } from '../crisp/index.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
 import { withLock, type Lease, type Store } from '../store/index.js';
 import { planTurn, type Plan, type ThreadMessage } from './plan.js';
-import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, type DeliveryStats, type OutboxRetry } from './outbox.js';
+import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
-import { readValue, type AutopilotState } from './state.js';
+import { readValue, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
 import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
+import type { ConversationRecord } from '../engine/record.js';
 import { operatorsOnline } from '../crisp-port/conversation.js';
 
 export interface AutopilotOptions {
@@ -63,6 +69,8 @@ export interface AutopilotStats {
   conflicts: number;
   /** Runs that failed (lock busy, Crisp unreachable while reading the thread) and were tried again later. */
   failures: number;
+  /** Turns planned against the record this process saved last, not read back from the store. */
+  recordsKept: number;
   delivery: DeliveryStats;
 }
 
@@ -74,6 +82,16 @@ const MAX_PAGES = 10;
 const MARKER_KEY = 'autopilot';
 /** An RTM `session:set_state` carries no time: the resolution is taken as this much before its arrival. */
 const RTM_LATENCY_MS = 250;
+/** Conversations whose last saved record this process keeps; past it, the oldest is dropped (and read from the store next time). */
+const MAX_KEPT = 10_000;
+
+/** The record of this process's last save in a conversation, with its version. */
+interface Kept {
+  version: number;
+  read: ReadValue;
+  /** This process's last drain left the conversation's outbox empty (and nobody has saved since, which the save's compare-and-set proves). */
+  outboxEmpty: boolean;
+}
 
 export class Autopilot {
   readonly #o: AutopilotOptions;
@@ -85,7 +103,8 @@ export class Autopilot {
   #closed = false;
   #since = 0;
   #sweep: NodeJS.Timeout | undefined;
-  #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0 };
+  #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
+  readonly #kept = new Map<string, Kept>();
 
   constructor(options: AutopilotOptions) {
     this.#o = options;
@@ -107,6 +126,8 @@ export class Autopilot {
       now: this.#now,
       fetch: options.fetch,
       onOurs: (fps) => fps.forEach((fp) => this.#ours.add(fp)),
+      // A webhook's answer was saved: the record kept is no longer the latest.
+      onSaved: (key) => this.#kept.delete(key),
     });
   }
 
@@ -205,15 +226,18 @@ export class Autopilot {
     // The turn's items go at the end of the outbox, behind whatever an earlier run left there, and
     // one drain after the turn sends them all in order (also when the turn failed).
     let failed: unknown;
+    let known: KnownOutbox | undefined;
     if (work.reconcile || work.resolvedAt !== undefined) {
       try {
-        await this.#turn(c, work);
+        known = await this.#turn(c, work);
       } catch (error) {
         failed = error;
       }
     }
-    const { retryAt } = await this.#outbox.drain(c.website, c.session, lease);
+    const { retryAt, empty } = await this.#outbox.drain(c.website, c.session, lease, known);
     if (retryAt !== undefined) this.#queue.wake(c, retryAt);
+    const kept = this.#kept.get(c.key);
+    if (kept) kept.outboxEmpty = empty && failed === undefined;
     if (failed !== undefined) throw failed;
   }
 
@@ -221,6 +245,8 @@ export class Autopilot {
   #failed(c: QueuedConversation, error: unknown, failures: number): number | undefined {
     const failure = describeFailure(error);
     this.#stats.failures++;
+    // Whatever the failed run left half done, the next one starts from the store.
+    this.#kept.delete(c.key);
     if (error instanceof CrispError && !failure.retryable) {
       // The conversation is gone or off-limits: nothing to gain from trying again.
       this.#o.log.warn({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
@@ -261,12 +287,15 @@ export class Autopilot {
 
   // ---------------------------------------------------------------- one turn
 
-  async #turn(c: QueuedConversation, work: Work): Promise<void> {
+  /** Plans and saves the turn; returns the conversation's whole outbox when it knows it without reading the store. */
+  async #turn(c: QueuedConversation, work: Work): Promise<KnownOutbox | undefined> {
     const { store, scenario, crisp, guardrails } = this.#o;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const saved = await store.getPosition(c.key, scenario.name);
-      const read = readValue(saved?.value);
-      if (!read.state && !work.firstContact) return;
+      // The record of this process's own last save, unless a compare-and-set just proved it old.
+      const kept = attempt === 0 ? this.#kept.get(c.key) : undefined;
+      if (kept) this.#stats.recordsKept++;
+      const { version, read, outboxEmpty } = kept ?? (await this.#load(c.key));
+      if (!read.state && !work.firstContact) return outboxEmpty ? [] : undefined;
       const thread = await this.#thread(c, read.state?.cursor ?? null, work.hints);
       const now = this.#now();
       const plan = planTurn({
@@ -282,27 +311,46 @@ export class Autopilot {
         now,
         context: await stepContext(scenario.program, now, () => operatorsOnline(crisp, c.website)),
       });
-      if (!plan?.changed) return;
+      if (!plan?.changed) return outboxEmpty ? [] : undefined;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.
       for (const fp of plan.ours) this.#ours.add(fp);
-      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
-      if (result.ok) return this.#report(c, plan);
+      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox });
+      if (result.ok) {
+        this.#keep(c.key, result.version, plan.value);
+        this.#report(c, plan);
+        return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
+      }
+      this.#kept.delete(c.key);
       this.#stats.conflicts++;
     }
     throw new Error(`the scenario position of ${c.key} kept changing; will try again`);
+  }
+
+  async #load(key: string): Promise<Kept> {
+    const saved = await this.#o.store.getPosition(key, this.#o.scenario.name);
+    return { version: saved?.version ?? 0, read: readValue(saved?.value), outboxEmpty: false };
+  }
+
+  /** Keeps the record just saved (the newest conversation last; the oldest dropped past MAX_KEPT). */
+  #keep(key: string, version: number, record: ConversationRecord): void {
+    this.#kept.delete(key);
+    if (this.#kept.size >= MAX_KEPT) this.#kept.delete(this.#kept.keys().next().value as string);
+    const state = record.channels.autopilot as AutopilotState | undefined;
+    // Whether the outbox is empty is known once the drain after this save is over.
+    this.#kept.set(key, { version, read: { record, position: record.scenario ?? undefined, state }, outboxEmpty: false });
   }
 
   /** The thread after the cursor (or, for a conversation new to the bot, back to its last operator answer), oldest first. */
   async #thread(c: QueuedConversation, cursor: AutopilotState['cursor'], hints: ThreadMessage[]): Promise<ThreadMessage[]> {
     const { crisp, guardrails } = this.#o;
     const floor = cursor ? cursor.ts : this.#now() - guardrails.catchUpWindowMs;
-    let page = await crisp.messages.list(c.website, c.session);
+    let page = await crisp.messages.summaries(c.website, c.session);
     let all: ThreadMessage[] = page.messages;
     for (let n = 1; n < MAX_PAGES && page.hasMore && all.length > 0; n++) {
       const oldest = all[0]!;
       if (oldest.timestamp <= floor) break;
       if (!cursor && all.some((m) => m.from === 'operator' && m.type !== 'note')) break;
-      page = await crisp.messages.list(c.website, c.session, oldest.timestamp);
+      page = await crisp.messages.summaries(c.website, c.session, oldest.timestamp);
       all = [...page.messages, ...all];
     }
     const missing = hints.filter((h) => !all.some((m) => m.fingerprint === h.fingerprint));

@@ -51,6 +51,8 @@ export interface DelivererOptions {
   fetch?: typeof fetch;
   /** Fingerprints a webhook's follow-up items will post with, once saved. */
   onOurs: (fingerprints: readonly number[]) => void;
+  /** A webhook's answer was saved to the conversation's record (key). */
+  onSaved?: (conversation: string) => void;
   /** A send_message item was carried out. */
   onSent?: (item: OutboxItem<AutopilotItem>) => void;
 }
@@ -58,6 +60,21 @@ export interface DelivererOptions {
 export interface DrainResult {
   /** When the head item is next due, if one is waiting for a retry. */
   retryAt?: number;
+  /** The drain carried out every item: the conversation's outbox is empty. */
+  empty: boolean;
+}
+
+/**
+ * A conversation's whole outbox, in order, as the caller knows it without reading the store: the
+ * items its turn just saved behind an outbox it had left empty (only the conversation's lock
+ * holder appends, and only with a save). Never webhook calls, whose answers append more items.
+ */
+export type KnownOutbox = ReadonlyArray<OutboxItem<AutopilotItem>>;
+
+/** The items a save appended, as `drain` takes them; undefined when one is an effect (see KnownOutbox). */
+export function knownOutbox(conversation: string, saved: ReadonlyArray<{ seq: number; id: string }>, payloads: readonly AutopilotItem[], now: number): KnownOutbox | undefined {
+  if (payloads.some((p) => isEffect(p.action))) return undefined;
+  return saved.map(({ seq, id }, i) => ({ conversation, seq, id, payload: payloads[i]!, createdAt: now, attempts: 0, nextAttemptAt: now, lastError: undefined }));
 }
 
 /** Why an attempt failed, in loggable terms (a CrispError's code, status and reason; never a body). */
@@ -89,19 +106,23 @@ export class OutboxDeliverer {
 
   constructor(private readonly o: DelivererOptions) {}
 
-  /** Delivers the conversation's due items in order; stops at the first that must wait. */
-  async drain(website: string, session: string, lease: Lease): Promise<DrainResult> {
+  /**
+   * Delivers the conversation's due items in order; stops at the first that must wait. With
+   * `known`, the outbox is taken to hold exactly those items, and the store is not read.
+   */
+  async drain(website: string, session: string, lease: Lease, known?: KnownOutbox): Promise<DrainResult> {
     const { store, log } = this.o;
     const key = conversationKey(website, session);
+    let next = 0;
     for (;;) {
       if (lease.signal.aborted) throw lease.signal.reason;
-      const head = await store.outboxHead<AutopilotItem>(key);
-      if (!head) return {};
+      const head = known ? known[next++] : await store.outboxHead<AutopilotItem>(key);
+      if (!head) return { empty: true };
       if (!isAutopilotItem(head.payload)) {
         log.warn({ conversation: key, item: head.id }, 'the outbox head is not an autopilot item; left for its owner');
-        return {};
+        return { empty: false };
       }
-      if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt };
+      if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt, empty: false };
       const action = head.payload.action;
       let failure: Failure | undefined;
       try {
@@ -127,7 +148,7 @@ export class OutboxDeliverer {
       await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
       this.stats.retried++;
       log.warn({ ...where, retry_in_ms: delay }, 'a Crisp call failed; it will be retried with the same fingerprint');
-      return { retryAt };
+      return { retryAt, empty: false };
     }
   }
 
@@ -177,6 +198,7 @@ export class OutboxDeliverer {
       if (!plan) return;
       this.o.onOurs(plan.ours);
       const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
+      this.o.onSaved?.(key);
       if (result.ok) return;
     }
     throw new Error('the scenario position kept changing while applying a webhook answer');

@@ -163,6 +163,8 @@ class Planner {
   readonly ours: number[] = [];
   readonly #ours: Set<number>;
   readonly #readByScenario: ReadonlySet<number>;
+  /** Our own messages read from the thread, by fingerprint: their time. */
+  readonly #oursRead = new Map<number, number>();
   #start: boolean;
   #suppressed = 0;
 
@@ -191,7 +193,7 @@ class Planner {
       this.state = { ...this.state, paused: null, restart_after: null };
       this.#start = true;
     }
-    if (this.#ours.has(m.fingerprint)) return;
+    if (this.#ours.has(m.fingerprint)) return void this.#oursRead.set(m.fingerprint, m.timestamp);
     if (m.from === 'operator') {
       if (m.type === 'note' || this.state.paused) return;
       // An operator (or anyone on the operator side who is not this bot) wrote: the bot steps back.
@@ -259,7 +261,12 @@ class Planner {
   result(): Plan {
     const { program, guard, now } = this.input;
     const position = this.position ?? initialPosition(program);
-    const state = trimState({ ...this.state, ours: [...this.state.ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
+    // An own message older than the cursor is never read again: its fingerprint need not be kept
+    // (the record is read and written on every turn; this keeps it from growing with the thread).
+    const cursorTs = this.state.cursor?.ts ?? -Infinity;
+    const passed = (fp: number) => (this.#oursRead.get(fp) ?? Infinity) < cursorTs;
+    const ours = this.#oursRead.size ? this.state.ours.filter((fp) => !passed(fp)) : this.state.ours;
+    const state = trimState({ ...this.state, ours: [...ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
     const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', state);
     return { changed: this.changed, value, outbox: this.outbox, ours: this.ours, notes: this.notes };
   }

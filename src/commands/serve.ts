@@ -21,6 +21,7 @@ import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { ScenariosCompiledOnFirstUse, StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { Sandbox } from '../sandbox/server.js';
 import type { HttpServerHandle } from '../transport/http.js';
 // What only --http, --bot-scenario or the converse API use (the HTTP routes, the autopilot and its
@@ -111,22 +112,28 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   let sandbox: Sandbox | undefined;
   if (config.sandbox) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log), (started) => started.sandbox.close()));
   const crisp = await life.acquire('Crisp client', () => crispClientFor(config, log), (c) => c.close());
-  // Scenarios are compiled once here, at boot; a file that does not compile stops the start-up.
+  // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
+  // start-up. Over stdio, which a host waits on, they are compiled and a SQLite store opened on
+  // first use or once tools/list is answered (on-first-use.ts); a folder that cannot be read still stops it.
   let scenarios: ScenarioLibrary | undefined;
   let store: Store | undefined;
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
-    scenarios = dir ? await loadScenarioLibrary(dir) : undefined;
+    const deferred = !config.http && config.store.kind !== 'redis';
+    scenarios = dir ? await (config.http ? loadScenarioLibrary(dir) : ScenariosCompiledOnFirstUse.read(dir)) : undefined;
     // A Redis store that dies after start: serving goes on, each tool call that needs the store
-    // answers a clear isError within seconds, and the store reconnects once Redis is back.
-    store = scenarios ? await life.acquire('store', () => openConfiguredStore(config, log), (s) => s.close()) : undefined;
+    // answers a clear isError within seconds, and the store reconnects once Redis is back. Redis, a
+    // network store the user named, is still reached here: one unreachable stops the start-up in one line.
+    if (scenarios) store = await life.acquire('store', () => (deferred ? new StoreOpenedOnFirstUse(config.store) : openConfiguredStore(config, log)), (s) => s.close());
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) return usageError(error.message);
     throw error;
   }
   // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
-  if (scenarios) log.info({ scenarios_dir: scenarios.dir, scenarios: scenarios.names(), store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
-  else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
+  if (scenarios) {
+    const loaded = scenarios instanceof ScenariosCompiledOnFirstUse ? { files: scenarios.files } : { scenarios: scenarios.names() };
+    log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+  } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
@@ -151,11 +158,25 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(sandbox);
   const { startStdio } = await import('../transport/stdio.js');
-  const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log), (s) => s.close());
+  // Once the host has its tools/list — or after a short wait, when no host asks (a person trying the
+  // command in a terminal) — so a scenario folder that does not compile shows in the log either way.
+  let warm: NodeJS.Timeout | undefined;
+  let warmed = false;
+  const ready = scenarios && store ? () => {
+    clearTimeout(warm);
+    if (warmed) return;
+    warmed = true;
+    void warmUp(scenarios, store, log);
+  } : undefined;
+  const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log, ready), (s) => s.close());
+  if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
   await life.untilStopped(stdio.closed);
   return 0;
 }
+
+/** When stdio serve compiles its scenarios if no host has asked for tools/list by then. */
+const WARM_UP_WITHOUT_HOST_MS = 1_000;
 
 /** How long the HTTP server's close waits for calls in flight (startHttpServer's default), and converse for its turns and deliveries. */
 const DRAIN_MS = 10_000;

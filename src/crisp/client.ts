@@ -11,6 +11,7 @@ import {
   ConversationMeta,
   Message,
   MessageDispatched,
+  MessageSummary,
   Operator,
   OperatorAvailability,
   AvailabilityStatus,
@@ -81,8 +82,8 @@ export interface PeopleConversationsQuery {
   filter_not_resolved?: boolean;
 }
 
-export interface MessagePage {
-  messages: Message[];
+export interface MessagePage<M = Message> {
+  messages: M[];
   /** Crisp answers 206 while older messages remain, 200 once history is exhausted. */
   hasMore: boolean;
 }
@@ -157,6 +158,7 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec)
 
 const ConversationList = Conversation.array();
 const MessageList = Message.array();
+const MessageSummaryList = MessageSummary.array();
 const OperatorList = Operator.array();
 const OperatorAvailabilityList = OperatorAvailability.array();
 const PeopleList = PeopleProfile.array();
@@ -229,9 +231,18 @@ class MessagesApi {
   constructor(private readonly call: Caller) {}
 
   /** The latest batch, or the batch before `timestampBefore` (ms). */
-  async list(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage> {
+  list(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage> {
+    return this.#page(MessageList, website, session, timestampBefore, options);
+  }
+
+  /** The same batch as `list`, each message read as a MessageSummary (for following a thread, not showing it). */
+  summaries(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage<MessageSummary>> {
+    return this.#page(MessageSummaryList, website, session, timestampBefore, options);
+  }
+
+  async #page<M>(schema: z.ZodType<M[]>, website: string, session: string, timestampBefore: number | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
     const query = timestampBefore === undefined ? undefined : { timestamp_before: timestampBefore };
-    const res = await this.call.withStatus(MessageList, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
+    const res = await this.call.withStatus(schema, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
     return { messages: res.data, hasMore: res.status === 206 };
   }
 
@@ -264,7 +275,7 @@ class MessagesApi {
 
   /** Whether the conversation's latest messages include one with this fingerprint. */
   async #holds(website: string, session: string, fingerprint: number, signal?: AbortSignal): Promise<boolean> {
-    const { messages } = await this.list(website, session, undefined, { signal });
+    const { messages } = await this.summaries(website, session, undefined, { signal });
     return messages.some((m) => m.fingerprint === fingerprint);
   }
 

@@ -4,13 +4,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 
+/** What sendForText uses of an AbortSignal: a real one fits, and so does a lighter stand-in (http.ts). */
+export interface AbortSource {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface TextResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
   text: string;
 }
 
-export function sendForText(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<TextResponse> {
+export function sendForText(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSource): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
     let controller: Dispatcher.DispatchController | undefined;
@@ -48,6 +56,6 @@ export function sendForText(dispatcher: Dispatcher, options: Dispatcher.Dispatch
   });
 }
 
-function abortReason(signal: AbortSignal): Error {
+function abortReason(signal: AbortSource): Error {
   return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
 }

@@ -63,7 +63,9 @@ export type HookEvent = CrispEvent & { website_id: string; timestamp: number | u
 
 const HookEnvelope = z.looseObject({
   event: z.string().min(1),
-  data: z.record(z.string(), z.unknown()),
+  // Checked to be an object and passed on by reference: its own schema (parseCrispEvent) reads it
+  // next, and a record schema here would copy every key of every delivery once more before that.
+  data: z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object'),
   website_id: z.string().optional(),
   timestamp: z.number().optional(),
 });

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher, Pool } from 'undici';
 import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
-import { sendForText } from './dispatch.js';
+import { sendForText, type AbortSource } from './dispatch.js';
 import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 import type { Tier } from './schemas.js';
 
@@ -71,15 +71,54 @@ export interface CrispResponse {
   data: unknown;
 }
 
-/** One call in flight: the request, and the signal that ends it at the deadline or on the caller's abort. */
+/** One call in flight: the request, and what ends it at the deadline or on the caller's abort. */
 interface Call {
   spec: RequestSpec;
   path: string;
   headers: Record<string, string>;
   body: string | undefined;
-  signal: AbortSignal;
+  abort: CallAbort;
   deadlineMs: number;
   byDeadline: () => boolean;
+}
+
+/**
+ * A call's abort, made of only what a call uses. An AbortController is an EventTarget, and making
+ * one per call (with a listener added and removed) was a visible share of the client's CPU on the
+ * autopilot's hot path (bench/autopilot); a real AbortSignal is made only when a retry needs one
+ * (the wait between attempts, `alreadyApplied`).
+ */
+class CallAbort implements AbortSource {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: Array<() => void> = [];
+  #controller: AbortController | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = new DOMException('This operation was aborted', 'AbortError');
+    for (const listener of this.#listeners.splice(0)) listener();
+    this.#controller?.abort(this.reason);
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i !== -1) this.#listeners.splice(i, 1);
+  }
+
+  /** The same abort as a real AbortSignal. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
 }
 
 const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -159,27 +198,26 @@ export class CrispHttp {
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
     const deadlineMs = spec.deadlineMs ?? this.#deadlineMs;
-    // One controller and one cleared timer per call: AbortSignal.timeout() would leave a live
+    // One abort and one cleared timer per call: AbortSignal.timeout() would leave a live
     // timer behind every call for the whole deadline, which costs at thousands of calls a second.
-    const controller = new AbortController();
-    const signal = controller.signal;
+    const abort = new CallAbort();
     let byDeadline = false;
     const timer = setTimeout(() => {
       byDeadline = true;
-      controller.abort();
+      abort.abort();
     }, deadlineMs);
-    const onCallerAbort = () => controller.abort();
+    const onCallerAbort = () => abort.abort();
     spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (spec.signal?.aborted) controller.abort();
+    if (spec.signal?.aborted) abort.abort();
     try {
-      return await this.#attempts({ spec, path, headers, body, signal, deadlineMs, byDeadline: () => byDeadline });
+      return await this.#attempts({ spec, path, headers, body, abort, deadlineMs, byDeadline: () => byDeadline });
     } finally {
       clearTimeout(timer);
       spec.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
 
-  async #attempts({ spec, path, headers, body, signal, deadlineMs, byDeadline }: Call): Promise<CrispResponse> {
+  async #attempts({ spec, path, headers, body, abort, deadlineMs, byDeadline }: Call): Promise<CrispResponse> {
     const started = Date.now();
     const resendable = mayResend(spec.method, spec.idempotentPost === true);
     const label = `${spec.method} ${stripQuery(path)}`;
@@ -189,13 +227,13 @@ export class CrispHttp {
     let failure: CrispError | undefined;
     for (let attempt = 1; ; attempt++) {
       if (failure && mayHaveLanded && spec.alreadyApplied) {
-        const applied = await spec.alreadyApplied(signal).catch(() => {
-          throw signal.aborted ? abortError(spec, label, attempt - 1, deadlineMs, byDeadline()) : failure!;
+        const applied = await spec.alreadyApplied(abort.signal).catch(() => {
+          throw abort.aborted ? abortError(spec, label, attempt - 1, deadlineMs, byDeadline()) : failure!;
         });
         if (applied) return applied;
       }
       try {
-        const res = await sendForText(this.#pool ?? (await this.#dispatcher()), { origin: this.#origin, path, method: spec.method, headers, body }, signal);
+        const res = await sendForText(this.#pool ?? (await this.#dispatcher()), { origin: this.#origin, path, method: spec.method, headers, body }, abort);
         const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
         failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
@@ -204,7 +242,7 @@ export class CrispHttp {
         mayHaveLanded ||= res.statusCode >= 500;
       } catch (error) {
         if (error instanceof CrispError) throw error;
-        if (signal.aborted) throw abortError(spec, label, attempt, deadlineMs, byDeadline());
+        if (abort.aborted) throw abortError(spec, label, attempt, deadlineMs, byDeadline());
         const code = errorCode(error);
         const neverSent = NEVER_SENT.has(code);
         failure = new CrispError({
@@ -224,7 +262,7 @@ export class CrispHttp {
       if (Date.now() - started + delayMs >= deadlineMs) throw failure;
       this.#onRetry?.({ method: spec.method, path: stripQuery(path), attempt, delayMs, status: failure.status, code: failure.code });
       try {
-        await sleep(delayMs, undefined, { signal });
+        await sleep(delayMs, undefined, { signal: abort.signal });
       } catch {
         throw abortError(spec, label, attempt, deadlineMs, byDeadline());
       }

@@ -215,6 +215,14 @@ export const Message = z.object({
 });
 export type Message = z.infer<typeof Message>;
 
+/**
+ * What a reader of the thread's order and text relies on (a bot following a conversation): each
+ * message's kind, sender, content, fingerprint, time and author, validated; its other fields are
+ * neither checked nor kept, which makes a page of them several times cheaper to read than `Message`.
+ */
+export const MessageSummary = Message.pick({ type: true, from: true, content: true, fingerprint: true, timestamp: true, user: true });
+export type MessageSummary = z.infer<typeof MessageSummary>;
+
 export const ComposeBody = z.object({
   type: z.enum(['start', 'stop']),
   from: Sender,

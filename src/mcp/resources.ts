@@ -5,7 +5,7 @@
 // ProtocolError / ResourceNotFoundError, never a raw upstream error.
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, type McpServer, type ReadResourceResult } from '@modelcontextprotocol/server';
 import { actionLine, messageText as botMessageText, waitsFor } from '../engine/describe.js';
-import { UnknownScenarioError } from '../engine/library.js';
+import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js';
 import { listDrafts, readDraft, TurnError, type TurnDraft } from './drafts.js';
 import { conversationKey } from '../engine/turn.js';
 import { readRecord } from '../engine/record.js';
@@ -66,7 +66,7 @@ function definitions(deps: ToolDeps): ResourceDef[] {
     defs.push({
       name: 'scenario',
       uri: new ResourceTemplate('crisp://scenarios/{name}', {
-        list: () => ({ resources: scenario.scenarios.list().map((s) => ({ uri: scenarioUri(s.name), name: `scenario ${s.name}`, description: s.description, mimeType: JSON_TYPE })) }),
+        list: () => guardedList(deps, async () => scenario.scenarios.list().map((s) => ({ uri: scenarioUri(s.name), name: `scenario ${s.name}`, description: s.description, mimeType: JSON_TYPE }))),
         complete: { name: (value) => scenario.scenarios.names().filter((n) => n.startsWith(value)) },
       }),
       meta: { title: 'Scenario', description: 'A scenario: its source and compiled summary', mimeType: JSON_TYPE },
@@ -284,6 +284,7 @@ export function resourceError(uri: string, error: unknown, deps: ToolDeps): Prot
   if (error instanceof ProtocolError) return error;
   if (error instanceof GuardError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
   if (error instanceof UnknownScenarioError) return new ResourceNotFoundError(uri, error.message);
+  if (error instanceof ScenarioLibraryError) return new ProtocolError(ProtocolErrorCode.InternalError, `Scenario resources cannot be read: ${error.message}`);
   if (error instanceof TurnError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
   if (error instanceof CrispError) {
     deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');

@@ -3,7 +3,7 @@
 // a text twin on success, an isError result that says what to do next on failure.
 import { randomUUID } from 'node:crypto';
 import { McpServer, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
-import { UnknownScenarioError } from '../engine/library.js';
+import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js';
 import { TurnError } from './drafts.js';
 import { CrispError } from '../crisp/errors.js';
 import { StoreError } from '../store/index.js';
@@ -97,6 +97,8 @@ async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
   if (error instanceof GuardError || error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
+  // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
+  if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
   if (error instanceof StoreError) {
     deps.log.warn({ tool: tool.name, code: error.code, err: error }, 'store call failed');
     if (error.code === 'store_lock_busy') return 'Another turn of this conversation is being posted right now; try again in a few seconds.';

@@ -4,7 +4,7 @@
 // printed no answer to the call. Here stdin reaches that transport through a pipe we end only
 // once every request read has its response written (or the grace period is over).
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { buildServer } from '../mcp/server.js';
@@ -19,6 +19,8 @@ export interface DrainingStdioOptions {
   stdout?: Writable;
   /** After stdin ends, how long calls in flight may take before the connection closes anyway. Default 30 s. */
   graceMs?: number;
+  /** Called once, on the turn after the first tools/list answer is written: the host is connected. */
+  onToolsListed?: () => void;
 }
 
 export class DrainingStdioTransport implements Transport {
@@ -35,10 +37,13 @@ export class DrainingStdioTransport implements Transport {
   readonly #pending = new Set<string | number>();
   #inputEnded = false;
   #grace: NodeJS.Timeout | undefined;
+  #onToolsListed: (() => void) | undefined;
+  #toolsListId: string | number | undefined;
 
   constructor(options: DrainingStdioOptions = {}) {
     this.#stdin = options.stdin ?? process.stdin;
     this.#graceMs = options.graceMs ?? 30_000;
+    this.#onToolsListed = options.onToolsListed;
     this.#inner = new StdioServerTransport(this.#input, options.stdout ?? process.stdout);
     let closed!: () => void;
     this.closed = new Promise((resolve) => (closed = resolve));
@@ -50,7 +55,10 @@ export class DrainingStdioTransport implements Transport {
     };
     this.#inner.onerror = (error) => this.onerror?.(error);
     this.#inner.onmessage = (message) => {
-      if (isJSONRPCRequest(message) && !LONG_LIVED.has(message.method)) this.#pending.add(message.id);
+      if (isRequest(message) && !LONG_LIVED.has(message.method)) {
+        this.#pending.add(message.id);
+        if (message.method === 'tools/list' && this.#onToolsListed && this.#toolsListId === undefined) this.#toolsListId = message.id;
+      }
       this.onmessage?.(message);
     };
   }
@@ -65,7 +73,13 @@ export class DrainingStdioTransport implements Transport {
     try {
       await this.#inner.send(message);
     } finally {
-      if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined && this.#pending.delete(message.id)) this.#endIfDone();
+      if (isResponse(message)) {
+        if (message.id === this.#toolsListId && this.#onToolsListed) {
+          setImmediate(this.#onToolsListed);
+          this.#onToolsListed = undefined;
+        }
+        if (this.#pending.delete(message.id)) this.#endIfDone();
+      }
     }
   }
 
@@ -90,6 +104,17 @@ export class DrainingStdioTransport implements Transport {
   }
 }
 
+// The inner transport has parsed every message read against the JSON-RPC schema, and the SDK wrote
+// every message sent: telling them apart needs their shape only. The SDK's isJSONRPC* guards run a
+// full zod parse of each message, the result included (bench/mcp-stdio: a few µs per call).
+function isRequest(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number; method: string } {
+  return 'method' in message && 'id' in message && message.id !== undefined;
+}
+
+function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
+  return ('result' in message || 'error' in message) && 'id' in message && message.id !== undefined && message.id !== null;
+}
+
 /** MCP over stdio, as started by startStdio(). */
 export interface StdioHandle {
   /** Resolves once stdin has ended and the calls already read are answered. */
@@ -99,10 +124,11 @@ export interface StdioHandle {
 
 /**
  * Serves MCP over stdio until stdin ends (once the calls already read are answered) or close().
- * stdout carries only MCP; logs go to stderr. Signals are the command's business.
+ * stdout carries only MCP; logs go to stderr. Signals are the command's business. `onToolsListed`
+ * runs once the host has its tools/list: work deferred past the start-up can start then.
  */
-export function startStdio(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger): StdioHandle {
-  const transport = new DrainingStdioTransport();
+export function startStdio(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, log: Logger, onToolsListed?: () => void): StdioHandle {
+  const transport = new DrainingStdioTransport({ onToolsListed });
   const handle = serveStdio(() => buildServer(tools, deps), { transport, onerror: (error) => log.error({ err: error }, 'stdio transport error') });
   return { closed: transport.closed, close: () => handle.close() };
 }

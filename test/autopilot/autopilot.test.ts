@@ -112,6 +112,30 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     expect(sandbox.faults.active).toBe(false);
   });
 
+  it('plans against the record it saved last, and yields to a save it did not make (another worker pausing it)', async () => {
+    const session = await visitorStarts(sandbox, 'kept one');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    const kept = bot.autopilot.stats().recordsKept;
+    const two = await visitorWrites(sandbox, session, 'kept two');
+    await settled(session, two);
+    await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies to "kept two"');
+    // The second turn did not read the record back: it planned against the one it had saved.
+    expect(bot.autopilot.stats().recordsKept).toBeGreaterThan(kept);
+
+    // Someone else saves the record meanwhile (a replica, an agent's tool): here, a pause.
+    const key = conversationKey(sandbox.websiteId, session);
+    const saved = (await store.getPosition<Record<string, never>>(key, 'echo'))!;
+    const record = saved.value as unknown as { channels: { autopilot: Record<string, unknown> } };
+    record.channels.autopilot.paused = { reason: 'operator', at: Date.now(), by: 'another-worker' };
+    expect((await store.savePosition(key, 'echo', record, { expectedVersion: saved.version })).ok).toBe(true);
+    const conflicts = bot.autopilot.stats().conflicts;
+    const three = await visitorWrites(sandbox, session, 'kept three');
+    await settled(session, three);
+    // Its save against the kept record failed, it read the record again, and it is paused there.
+    expect(bot.autopilot.stats().conflicts).toBe(conflicts + 1);
+    expect(botTexts(sandbox, session)).toEqual(['kept one', 'kept two'].flatMap(echoOf));
+  });
+
   it('stays silent once an operator writes, and starts again when the conversation is resolved', async () => {
     const session = await visitorStarts(sandbox, 'hello');
     await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');

@@ -68,7 +68,7 @@ describe('OutboxDeliverer', () => {
     sandbox.faults.clear();
     sandbox.faults.configure('dedupe:off');
     now += 1_000;
-    expect(await drain()).toEqual({});
+    expect(await drain()).toEqual({ empty: true });
     expect(copies()).toBe(1);
     expect(deliverer.stats).toMatchObject({ retried: 1, done: 1 });
   });

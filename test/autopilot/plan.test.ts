@@ -130,6 +130,21 @@ describe('planTurn', () => {
     expect(texts(turn(more, first.value))).toEqual(echoOf('two'));
   });
 
+  it('keeps the fingerprints of its own messages only until the cursor has passed them', () => {
+    const thread = [visitor('one')];
+    const first = turn(thread)!;
+    expect(autopilotOf(first).ours).toHaveLength(2);
+    // Our replies read back, then the visitor again: the replies are behind the cursor now, never read again.
+    const after = [...posted(thread, first), visitor('two')];
+    const second = turn(after, first.value)!;
+    expect(texts(second)).toEqual(echoOf('two'));
+    expect(autopilotOf(second).ours).toEqual(second.ours);
+    // Our replies at the cursor's own millisecond are kept: a message there may still be read.
+    const replies = posted([], second).map((m) => ({ ...m, timestamp: clock }));
+    const third = turn([...after, ...replies], second.value)!;
+    expect(autopilotOf(third).ours).toEqual(second.ours);
+  });
+
   it('an operator writing pauses the bot; our own messages do not; a resolution starts it again', () => {
     const thread = [visitor('hello')];
     const first = turn(thread)!;

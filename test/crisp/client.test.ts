@@ -118,6 +118,22 @@ describe('messages', () => {
     expect(seen).toEqual(thread.map((m) => m.fingerprint));
   });
 
+  it('reads a page as summaries: the same messages, only the fields a thread reader uses, still checked', async () => {
+    const [session] = [...site().messages.entries()].find(([, m]) => m.length >= 5)!;
+    const [full, summaries] = await Promise.all([crisp.messages.list(w, session), crisp.messages.summaries(w, session)]);
+    expect(summaries.hasMore).toBe(full.hasMore);
+    expect(summaries.messages).toEqual(full.messages.map((m) => ({ type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, ...(m.user ? { user: m.user } : {}) })));
+    // A field it relies on, malformed: refused like any answer of the wrong shape, naming the field.
+    const last = site().messages.get(session)!.at(-1)! as unknown as { timestamp: unknown };
+    const timestamp = last.timestamp;
+    last.timestamp = 'yesterday';
+    try {
+      await expect(crisp.messages.summaries(w, session)).rejects.toMatchObject({ code: 'crisp_bad_response', message: expect.stringMatching(/timestamp/) });
+    } finally {
+      last.timestamp = timestamp;
+    }
+  });
+
   it('sends every message type and reads it back', async () => {
     const session = pending().session_id;
     const sends = [

@@ -1,9 +1,12 @@
 // The tool surface is a contract: each tool's tools/list entry (keys sorted) is compared with
 // test/mcp/__toolsnaps__/<name>.json. UPDATE_TOOLSNAPS=1 npm test rewrites them; under CI=true a
 // missing snapshot fails. Inventory-wide invariants are checked beside them.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { CrispClient } from '../../src/crisp/index.js';
@@ -13,6 +16,7 @@ import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
+import { CLI } from '../helpers/cli.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
 const WEBSITE = '42286ab3-b29a-4fde-8538-da0ae501d825';
@@ -100,5 +104,24 @@ describe('inventory invariants', () => {
     expect(original).toHaveLength(18);
     const tokens = JSON.stringify(original).length / 4;
     expect(tokens, `tools/list at 18 tools is ${tokens} tokens`).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe('the built CLI', () => {
+  // The bundle serves JSON Schemas converted at build time (BUILT_TOOL_SCHEMAS, build/bundle.js):
+  // its tools/list must be the very contract the snapshots hold, not a stale or differently trimmed copy.
+  it('lists, over stdio, exactly the snapshots', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'crisp-mcp-snap-'));
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home }, stderr: 'ignore' });
+    const built = new Client({ name: 'snap-built', version: '1.0.0' });
+    await built.connect(transport);
+    try {
+      const { tools } = await built.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(ALL_TOOLS.map((t) => t.name).sort());
+      for (const entry of tools) expect(`${JSON.stringify(sortKeys(entry), null, 2)}\n`, entry.name).toBe(readFileSync(`${DIR}${entry.name}.json`, 'utf8'));
+    } finally {
+      await built.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,196 @@
+// stdio `serve`'s scenario library and store, made ready on first use instead of before the server
+// answers: an MCP host waits on that start-up, compiling the scenarios and opening SQLite took
+// about 40 ms of it (bench/startup), and a session that never touches a scenario needs neither.
+// The folder is still read at start-up (a missing or unreadable one stops it, as before); once the
+// host has had its tools/list, serve compiles the scenarios and opens the store anyway (warmUp), so
+// a scenario that does not compile is in the start-up log without waiting for a tool call.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { hideUserinfo } from '../credentials/redact.js';
+import { loadScenarioLibrary, ScenarioLibrary, scenarioLibraryFromTexts, type LoadedScenario } from '../engine/library.js';
+import type { Logger } from '../log.js';
+import { openStore, StoreError, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
+
+/**
+ * A ScenarioLibrary whose files were read at start-up and are compiled the first time anything asks
+ * for a scenario. Every public method of ScenarioLibrary is overridden to answer from the compiled
+ * library (test/commands/on-first-use.test.ts checks none is missed). A folder that does not compile
+ * throws the same ScenarioLibraryError, listing every bad file, at each use.
+ */
+export class ScenariosCompiledOnFirstUse extends ScenarioLibrary {
+  /** The `*.json` files read, in name order. */
+  readonly files: readonly string[];
+  #sources: ReadonlyArray<{ file: string; source: string }>;
+  #compiled: ScenarioLibrary | undefined;
+  #failure: unknown;
+
+  constructor(sources: ReadonlyArray<{ file: string; source: string }>, dir: string) {
+    super([], dir);
+    this.#sources = sources;
+    this.files = sources.map((s) => s.file);
+  }
+
+  /** Reads every `*.json` of `dir`; a folder that cannot be read throws loadScenarioLibrary's ScenarioLibraryError. */
+  static async read(dir: string): Promise<ScenarioLibrary> {
+    const root = resolve(dir);
+    let names: string[];
+    try {
+      names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
+    } catch {
+      // The messages for a missing folder, a file, or an unreadable one are loadScenarioLibrary's: it throws one here.
+      return loadScenarioLibrary(dir);
+    }
+    const sources = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
+    return new ScenariosCompiledOnFirstUse(sources, root);
+  }
+
+  /** The compiled library, compiling it on the first call. */
+  compiled(): ScenarioLibrary {
+    if (this.#compiled) return this.#compiled;
+    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      this.#compiled = new ScenarioLibrary(scenarioLibraryFromTexts(this.#sources).list(), this.dir);
+      this.#sources = [];
+      return this.#compiled;
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
+  }
+
+  override get(name: string): LoadedScenario | undefined {
+    return this.compiled().get(name);
+  }
+
+  override require(name: string): LoadedScenario {
+    return this.compiled().require(name);
+  }
+
+  override names(): string[] {
+    return this.compiled().names();
+  }
+
+  override list(): LoadedScenario[] {
+    return this.compiled().list();
+  }
+
+  override get size(): number {
+    return this.compiled().size;
+  }
+}
+
+/**
+ * A Store that opens the one `spec` names on its first call. An open that fails is tried again at
+ * the next call (Redis may be back); each failed call rejects with the open's StoreError.
+ */
+export class StoreOpenedOnFirstUse implements Store {
+  readonly kind: StoreKind;
+  readonly #spec: StoreSpec;
+  #opening: Promise<Store> | undefined;
+  #opened: Store | undefined;
+  #closed = false;
+
+  constructor(spec: StoreSpec) {
+    this.#spec = spec;
+    this.kind = spec.kind;
+  }
+
+  /** The opened store's `where`; until then, what the spec names (the default SQLite file's path is known once it is open). */
+  get where(): string {
+    if (this.#opened) return this.#opened.where;
+    const s = this.#spec;
+    return s.kind === 'redis' ? hideUserinfo(s.url) : s.kind === 'sqlite' ? (s.path ?? 'sqlite (the default file)') : 'memory';
+  }
+
+  open(): Promise<Store> {
+    if (this.#closed) return Promise.reject(new StoreError('store_unavailable', 'the store is closed'));
+    this.#opening ??= openStore(this.#spec).then(
+      (store) => (this.#opened = store),
+      (error: unknown) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening;
+  }
+
+  async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
+    return (await this.open()).getPosition<T>(conversation, scenario);
+  }
+
+  async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
+    return (await this.open()).savePosition(conversation, scenario, value, opts);
+  }
+
+  async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
+    return (await this.open()).listIdle(before, limit);
+  }
+
+  async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
+    return (await this.open()).putDraft(draft);
+  }
+
+  async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
+    return (await this.open()).getDraft<T>(id);
+  }
+
+  async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
+    return (await this.open()).listDrafts(conversation, limit);
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    return (await this.open()).acquireLock(key, ttlMs);
+  }
+
+  async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.open()).extendLock(key, token, ttlMs);
+  }
+
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    return (await this.open()).releaseLock(key, token);
+  }
+
+  async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
+    return (await this.open()).outboxHead<P>(conversation);
+  }
+
+  async outboxPending(opts?: OutboxPendingOptions): Promise<PendingConversation[]> {
+    return (await this.open()).outboxPending(opts);
+  }
+
+  async outboxAck(conversation: string, seq: number): Promise<boolean> {
+    return (await this.open()).outboxAck(conversation, seq);
+  }
+
+  async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
+    return (await this.open()).outboxRetry(conversation, seq, retry);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const opening = this.#opening;
+    this.#opening = undefined;
+    const store = await opening?.catch(() => undefined);
+    await store?.close();
+  }
+}
+
+/**
+ * Compiles the scenarios and opens the store now, off the start-up path, and logs the outcome: the
+ * names and where the store is, or what does not compile or open (the tools say the same when called).
+ */
+export async function warmUp(scenarios: ScenarioLibrary, store: Store, log: Logger): Promise<void> {
+  let names: string[] | undefined;
+  try {
+    names = scenarios.names();
+  } catch (error) {
+    log.error({ scenarios_dir: scenarios.dir }, `scenario tools cannot run: ${(error as Error).message}`);
+  }
+  try {
+    if (store instanceof StoreOpenedOnFirstUse) await store.open();
+  } catch (error) {
+    log.error({ store: store.where }, `scenario tools cannot run: ${(error as Error).message}`);
+    return;
+  }
+  if (names) log.info({ scenarios: names, store: store.where }, `scenarios compiled, store open at ${store.where}`);
+}
