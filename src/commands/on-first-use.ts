@@ -1,83 +1,14 @@
-// stdio `serve`'s scenario library and store, made ready on first use instead of before the server
-// answers: an MCP host waits on that start-up, compiling the scenarios and opening SQLite took
-// about 40 ms of it (bench/startup), and a session that never touches a scenario needs neither.
+// stdio `serve`'s store, opened on first use instead of before the server answers, and the warm-up
+// that compiles the scenario library (loadScenarioLibrary's `onFirstUse`) and opens the store off
+// the start-up path: an MCP host waits on that start-up, compiling the scenarios and opening SQLite
+// took about 40 ms of it (bench/startup), and a session that never touches a scenario needs neither.
 // The folder is still read at start-up (a missing or unreadable one stops it, as before); once the
-// host has had its tools/list, serve compiles the scenarios and opens the store anyway (warmUp), so
-// a scenario that does not compile is in the start-up log without waiting for a tool call.
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+// host has had its tools/list, serve warms up anyway, so a scenario that does not compile is in the
+// start-up log without waiting for a tool call.
 import { hideUserinfo } from '../credentials/redact.js';
-import { loadScenarioLibrary, ScenarioLibrary, scenarioLibraryFromTexts, type LoadedScenario } from '../engine/library.js';
+import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 import { openStore, StoreError, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
-
-/**
- * A ScenarioLibrary whose files were read at start-up and are compiled the first time anything asks
- * for a scenario. Every public method of ScenarioLibrary is overridden to answer from the compiled
- * library (test/commands/on-first-use.test.ts checks none is missed). A folder that does not compile
- * throws the same ScenarioLibraryError, listing every bad file, at each use.
- */
-export class ScenariosCompiledOnFirstUse extends ScenarioLibrary {
-  /** The `*.json` files read, in name order. */
-  readonly files: readonly string[];
-  #sources: ReadonlyArray<{ file: string; source: string }>;
-  #compiled: ScenarioLibrary | undefined;
-  #failure: unknown;
-
-  constructor(sources: ReadonlyArray<{ file: string; source: string }>, dir: string) {
-    super([], dir);
-    this.#sources = sources;
-    this.files = sources.map((s) => s.file);
-  }
-
-  /** Reads every `*.json` of `dir`; a folder that cannot be read throws loadScenarioLibrary's ScenarioLibraryError. */
-  static async read(dir: string): Promise<ScenarioLibrary> {
-    const root = resolve(dir);
-    let names: string[];
-    try {
-      names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
-    } catch {
-      // The messages for a missing folder, a file, or an unreadable one are loadScenarioLibrary's: it throws one here.
-      return loadScenarioLibrary(dir);
-    }
-    const sources = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
-    return new ScenariosCompiledOnFirstUse(sources, root);
-  }
-
-  /** The compiled library, compiling it on the first call. */
-  compiled(): ScenarioLibrary {
-    if (this.#compiled) return this.#compiled;
-    if (this.#failure !== undefined) throw this.#failure;
-    try {
-      this.#compiled = new ScenarioLibrary(scenarioLibraryFromTexts(this.#sources).list(), this.dir);
-      this.#sources = [];
-      return this.#compiled;
-    } catch (error) {
-      this.#failure = error;
-      throw error;
-    }
-  }
-
-  override get(name: string): LoadedScenario | undefined {
-    return this.compiled().get(name);
-  }
-
-  override require(name: string): LoadedScenario {
-    return this.compiled().require(name);
-  }
-
-  override names(): string[] {
-    return this.compiled().names();
-  }
-
-  override list(): LoadedScenario[] {
-    return this.compiled().list();
-  }
-
-  override get size(): number {
-    return this.compiled().size;
-  }
-}
 
 /**
  * A Store that opens the one `spec` names on its first call. An open that fails is tried again at

@@ -21,7 +21,7 @@ import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
-import { ScenariosCompiledOnFirstUse, StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
+import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { Sandbox } from '../sandbox/server.js';
 import type { HttpServerHandle } from '../transport/http.js';
 // What only --http, --bot-scenario or the converse API use (the HTTP routes, the autopilot and its
@@ -120,7 +120,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
     const deferred = !config.http && config.store.kind !== 'redis';
-    scenarios = dir ? await (config.http ? loadScenarioLibrary(dir) : ScenariosCompiledOnFirstUse.read(dir)) : undefined;
+    scenarios = dir ? await loadScenarioLibrary(dir, { onFirstUse: !config.http }) : undefined;
     // A Redis store that dies after start: serving goes on, each tool call that needs the store
     // answers a clear isError within seconds, and the store reconnects once Redis is back. Redis, a
     // network store the user named, is still reached here: one unreachable stops the start-up in one line.
@@ -131,7 +131,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   }
   // Which folder was picked (--scenarios, ./scenarios or the shipped examples) is the first thing to check when a scenario is missing.
   if (scenarios) {
-    const loaded = scenarios instanceof ScenariosCompiledOnFirstUse ? { files: scenarios.files } : { scenarios: scenarios.names() };
+    const loaded = config.http ? { scenarios: scenarios.names() } : { files: scenarios.files };
     log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
   } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.

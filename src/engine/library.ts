@@ -43,31 +43,51 @@ export class UnknownScenarioError extends Error {
   readonly code = 'scenario_not_found';
 }
 
+/** The scenarios of a library, or how to compile them when first asked (stdio serve defers that past its start-up). */
+type LibrarySource = readonly LoadedScenario[] | { files: readonly string[]; compile: () => readonly LoadedScenario[] };
+
 export class ScenarioLibrary {
-  readonly #byName: ReadonlyMap<string, LoadedScenario>;
+  /** The files the scenarios come from. */
+  readonly files: readonly string[];
+  #byName: ReadonlyMap<string, LoadedScenario> | undefined;
+  #compile: (() => readonly LoadedScenario[]) | undefined;
+  #failure: unknown;
 
   constructor(
-    scenarios: readonly LoadedScenario[],
+    source: LibrarySource,
     /** The directory the scenarios were read from, for messages. */
     readonly dir?: string,
   ) {
-    const byName = new Map<string, LoadedScenario>();
-    // Code-unit order, the same in every locale; localeCompare would load ICU's collation data at start-up.
-    for (const s of [...scenarios].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const other = byName.get(s.name);
-      if (other) throw new ScenarioLibraryError('scenario_duplicate', `two scenarios are named "${s.name}": ${other.file} and ${s.file}; scenario names must be unique`);
-      byName.set(s.name, s);
+    if ('compile' in source) {
+      this.files = source.files;
+      this.#compile = source.compile;
+    } else {
+      this.files = source.map((s) => s.file);
+      this.#byName = byName(source);
     }
-    this.#byName = byName;
+  }
+
+  /** The scenarios by name, compiled on the first call of a deferred library; a compile failure is thrown again at each call. */
+  #scenarios(): ReadonlyMap<string, LoadedScenario> {
+    if (this.#byName) return this.#byName;
+    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      this.#byName = byName(this.#compile!());
+      this.#compile = undefined;
+      return this.#byName;
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
   }
 
   get(name: string): LoadedScenario | undefined {
-    return this.#byName.get(name);
+    return this.#scenarios().get(name);
   }
 
   /** The scenario, or an UnknownScenarioError naming the valid ones. */
   require(name: string): LoadedScenario {
-    const found = this.#byName.get(name);
+    const found = this.#scenarios().get(name);
     if (found) return found;
     const valid = this.names();
     throw new UnknownScenarioError(
@@ -77,16 +97,16 @@ export class ScenarioLibrary {
 
   /** Names, sorted. */
   names(): string[] {
-    return [...this.#byName.keys()];
+    return [...this.#scenarios().keys()];
   }
 
   /** Scenarios, sorted by name. */
   list(): LoadedScenario[] {
-    return [...this.#byName.values()];
+    return [...this.#scenarios().values()];
   }
 
   get size(): number {
-    return this.#byName.size;
+    return this.#scenarios().size;
   }
 }
 
@@ -114,9 +134,12 @@ export function scenarioLibraryFromTexts(entries: ReadonlyArray<{ file: string; 
 /**
  * Reads and compiles every `*.json` of `dir` (not recursive). Throws ScenarioLibraryError when the
  * directory is missing, when any file fails to compile (all of them are reported at once), or when
- * two files use one scenario name. An empty directory gives an empty library.
+ * two files use one scenario name. An empty directory gives an empty library. `onFirstUse`: only
+ * read the files now (a folder that cannot be read still throws here); compile them the first time
+ * the library is asked for a scenario, and throw the compile error at each ask from then on.
  */
-export async function loadScenarioLibrary(dir: string, options: CompileOptions = {}): Promise<ScenarioLibrary> {
+export async function loadScenarioLibrary(dir: string, options: CompileOptions & { onFirstUse?: boolean } = {}): Promise<ScenarioLibrary> {
+  const { onFirstUse, ...compile } = options;
   const root = resolve(dir);
   let names: string[];
   try {
@@ -133,7 +156,8 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions =
     );
   }
   const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
-  return new ScenarioLibrary(compileAll(entries, options), root);
+  if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: () => compileAll(entries, compile) }, root);
+  return new ScenarioLibrary(compileAll(entries, compile), root);
 }
 
 /** The example scenarios shipped in the package's own `scenarios/` folder (two levels up from dist/bot/ and src/bot/ alike). */
@@ -149,6 +173,17 @@ export function defaultScenariosDir(cwd: string = process.cwd(), shipped: string
 
 function isDirectory(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory();
+}
+
+/** Scenarios by name in code-unit order (the same in every locale; localeCompare would load ICU's collation data at start-up). */
+function byName(scenarios: readonly LoadedScenario[]): ReadonlyMap<string, LoadedScenario> {
+  const map = new Map<string, LoadedScenario>();
+  for (const s of [...scenarios].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const other = map.get(s.name);
+    if (other) throw new ScenarioLibraryError('scenario_duplicate', `two scenarios are named "${s.name}": ${other.file} and ${s.file}; scenario names must be unique`);
+    map.set(s.name, s);
+  }
+  return map;
 }
 
 function compileAll(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions): LoadedScenario[] {

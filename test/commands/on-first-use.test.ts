@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ScenariosCompiledOnFirstUse, StoreOpenedOnFirstUse } from '../../src/commands/on-first-use.js';
-import { loadScenarioLibrary, ScenarioLibrary, ScenarioLibraryError, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
+import { StoreOpenedOnFirstUse } from '../../src/commands/on-first-use.js';
+import { loadScenarioLibrary, ScenarioLibraryError, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { StoreError } from '../../src/store/index.js';
 import { CLI } from '../helpers/cli.js';
 
@@ -41,18 +41,12 @@ function thrown(run: () => unknown): unknown {
   return undefined;
 }
 
-describe('ScenariosCompiledOnFirstUse', () => {
-  it('overrides every public member of ScenarioLibrary, so none answers from the empty base', () => {
-    const members = Object.getOwnPropertyNames(ScenarioLibrary.prototype).filter((name) => name !== 'constructor');
-    expect(members.length).toBeGreaterThan(0);
-    for (const name of members) expect(Object.hasOwn(ScenariosCompiledOnFirstUse.prototype, name), name).toBe(true);
-  });
-
+describe('loadScenarioLibrary(dir, { onFirstUse: true })', () => {
   it('answers as loadScenarioLibrary does, for the shipped examples', async () => {
-    const lazy = await ScenariosCompiledOnFirstUse.read(SHIPPED_SCENARIOS_DIR);
+    const lazy = await loadScenarioLibrary(SHIPPED_SCENARIOS_DIR, { onFirstUse: true });
     const eager = await loadScenarioLibrary(SHIPPED_SCENARIOS_DIR);
-    expect(lazy).toBeInstanceOf(ScenariosCompiledOnFirstUse);
-    expect((lazy as ScenariosCompiledOnFirstUse).files.map((f) => f.slice(SHIPPED_SCENARIOS_DIR.length + 1))).toEqual(eager.names().map((n) => `${n}.json`));
+    expect(lazy.files.map((f) => f.slice(SHIPPED_SCENARIOS_DIR.length + 1))).toEqual(eager.names().map((n) => `${n}.json`));
+    expect(lazy.files).toEqual(eager.files);
     expect(lazy.dir).toBe(eager.dir);
     expect(lazy.names()).toEqual(eager.names());
     expect(lazy.size).toBe(eager.size);
@@ -62,11 +56,11 @@ describe('ScenariosCompiledOnFirstUse', () => {
     expect(thrown(() => lazy.require('nope'))).toEqual(thrown(() => eager.require('nope')));
   });
 
-  it('a folder that cannot be read fails at read() with loadScenarioLibrary\'s message', async () => {
+  it('a folder that cannot be read fails at once with the same message', async () => {
     const file = join(tempDir(), 'one.json');
     writeFileSync(file, '{}');
     for (const dir of [join(tempDir(), 'missing'), file]) {
-      const lazy = await ScenariosCompiledOnFirstUse.read(dir).catch((error: unknown) => error);
+      const lazy = await loadScenarioLibrary(dir, { onFirstUse: true }).catch((error: unknown) => error);
       const eager = await loadScenarioLibrary(dir).catch((error: unknown) => error);
       expect(lazy).toBeInstanceOf(ScenarioLibraryError);
       expect((lazy as Error).message).toBe((eager as Error).message);
@@ -75,7 +69,7 @@ describe('ScenariosCompiledOnFirstUse', () => {
 
   it('a file that does not compile fails each use with the error loadScenarioLibrary throws at once', async () => {
     const dir = brokenFolder();
-    const lazy = await ScenariosCompiledOnFirstUse.read(dir);
+    const lazy = await loadScenarioLibrary(dir, { onFirstUse: true });
     const eager = await loadScenarioLibrary(dir).catch((error: unknown) => error);
     expect(eager).toBeInstanceOf(ScenarioLibraryError);
     for (const use of [() => lazy.names(), () => lazy.get('good'), () => lazy.list()]) {
