@@ -21,7 +21,7 @@ import type { CrispClient } from '../crisp/index.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
-import { withLock, type Lease, type Store } from '../store/index.js';
+import { HeldLocks, type Lease, type Store } from '../store/index.js';
 import { planTurn, type Plan, type ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
@@ -100,6 +100,7 @@ export class Autopilot {
   readonly #queue: ConversationQueue;
   readonly #ours = new RecentSet(50_000);
   readonly #outbox: OutboxDeliverer;
+  readonly #locks: HeldLocks;
   #closed = false;
   #since = 0;
   #sweep: NodeJS.Timeout | undefined;
@@ -110,10 +111,13 @@ export class Autopilot {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#lockTtlMs = options.lockTtlMs ?? 5_000;
+    // A conversation's lock is kept while its visitor keeps writing (no store write per message to
+    // take and release it), and released once it has been idle a moment, or on close.
+    this.#locks = new HeldLocks(options.store, { ttlMs: this.#lockTtlMs, waitMs: this.#lockTtlMs * 2 });
     this.#queue = new ConversationQueue({
       concurrency: options.concurrency ?? 32,
       now: this.#now,
-      run: (c, work) => withLock(options.store, turnLockKey(c.website, c.session), (lease) => this.#work(c, work, lease), { ttlMs: this.#lockTtlMs, waitMs: this.#lockTtlMs * 2 }),
+      run: (c, work) => this.#locks.run(turnLockKey(c.website, c.session), (lease) => this.#work(c, work, lease)),
       failed: (c, _work, error, failures) => this.#failed(c, error, failures),
     });
     this.#outbox = new OutboxDeliverer({
@@ -218,6 +222,7 @@ export class Autopilot {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
+    await this.#locks.close();
   }
 
   // ---------------------------------------------------------------- one run of a conversation, under its lock

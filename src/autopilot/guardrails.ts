@@ -2,7 +2,7 @@
 // scope (allow-listed websites and inboxes), origin (only a visitor's `message:send`), rate control
 // (a per-conversation reply budget, identical-reply suppression; the runner's own step budget is
 // passed to step()), and the settings behind them with their flag parsing. Nothing here does I/O.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CrispEvent, MessageEventData } from '../crisp/rtm.js';
 import type { Action } from '../scenario/index.js';
 import { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
@@ -134,7 +134,7 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
 
 function replyHash(input: string, action: Extract<Action, { type: 'send_message' }>): string {
   const normalized = input.trim().toLowerCase().replace(/\s+/g, ' ');
-  return createHash('sha256').update(normalized).update('\u0000').update(JSON.stringify(action.message)).digest('base64url').slice(0, 22);
+  return hash('sha256', `${normalized}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 22);
 }
 
 export function describeMs(ms: number): string {

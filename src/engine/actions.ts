@@ -1,20 +1,20 @@
 // What identifies what a turn sends, so that sending it again never shows it twice — a message's
 // fingerprint, a webhook call's Idempotency-Key, both derived from (turn, step) — and the one HTTP
 // call a scenario's webhook gets, which every port's `callWebhook` makes.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Action } from '../scenario/index.js';
 import { USER_AGENT } from '../version.js';
 import type { EffectAnswer } from './port.js';
 
-/** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. */
+/** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. One `hash()` call, no Hash object: it runs twice for every message the autopilot sends. */
 export function derivedFingerprint(turn: string, step: string): number {
-  const n = createHash('sha256').update(`${turn}:${step}`).digest().readUIntBE(0, 6);
+  const n = Number.parseInt(hash('sha256', `${turn}:${step}`, 'hex').slice(0, 12), 16);
   return n === 0 ? 1 : n;
 }
 
 /** The Idempotency-Key a webhook call carries: the receiver can drop a retried call. */
 export function webhookIdempotencyKey(turn: string, step: string): string {
-  return createHash('sha256').update(`webhook:${turn}:${step}`).digest('base64url').slice(0, 32);
+  return hash('sha256', `webhook:${turn}:${step}`, 'base64url').slice(0, 32);
 }
 
 const WEBHOOK_TIMEOUT_MS = 10_000;

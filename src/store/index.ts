@@ -5,7 +5,7 @@ import type { RedisStoreOptions } from './redis.js';
 import { StoreError, type Store } from './types.js';
 
 export * from './types.js';
-export { withLock, type Lease } from './lock.js';
+export { HeldLocks, withLock, type Lease } from './lock.js';
 export { MemoryBacking, MemoryStore } from './memory.js';
 // SQLite (a native addon) and Redis (node-redis) are loaded by openStore, only for the store it opens;
 // import SqliteStore from './sqlite.js' and RedisStore from './redis.js' directly.

@@ -53,3 +53,139 @@ async function acquire(store: Store, key: string, ttlMs: number, waitMs: number)
     await sleep(Math.min(left, backoff / 2 + Math.random() * backoff / 2));
   }
 }
+
+export interface HeldLocksOptions {
+  /** How long a lock lives without being extended (default 30 s). */
+  ttlMs?: number;
+  /** How long to wait for a lock another worker holds (default 10 s). */
+  waitMs?: number;
+  /** How long a lock is kept after its last work ended (default ttl / 20, at most 250 ms): work arriving meanwhile reuses it. */
+  idleMs?: number;
+  /** Runs while the lock is still held, just before an idle (or closing) lock is released: writes that must precede its release. */
+  beforeRelease?: (key: string) => Promise<void>;
+}
+
+interface Held {
+  token: string;
+  /** When the lock expires in the store at the latest (measured from before the write that set it). */
+  expiresAt: number;
+  lastUsed: number;
+  running: boolean;
+  extending: boolean;
+  lost: AbortController;
+}
+
+/**
+ * Locks held as leases across pieces of work, for a worker that works the same keys again and
+ * again (the autopilot, one conversation after each visitor message): a key's lock is taken once,
+ * kept alive while work keeps coming, and released once it has been idle for `idleMs` or on
+ * close(). Work under a held lock costs no store write; withLock costs two (take and release) and a
+ * timer. One timer keeps every held lock alive (extended once a third of its ttl has passed) and
+ * releases the idle ones. A lock that could not be extended aborts its lease's signal, as withLock's.
+ * The caller runs one piece of work per key at a time (a keyed queue): the lease is the process's.
+ */
+export class HeldLocks {
+  readonly #store: Store;
+  readonly #ttlMs: number;
+  readonly #waitMs: number;
+  readonly #idleMs: number;
+  readonly #beforeRelease: ((key: string) => Promise<void>) | undefined;
+  readonly #held = new Map<string, Held>();
+  /** Releases under way: a key's next lock waits for its release instead of finding it busy. */
+  readonly #releasing = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(store: Store, options: HeldLocksOptions = {}) {
+    this.#store = store;
+    this.#ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
+    this.#waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
+    this.#idleMs = options.idleMs ?? Math.min(250, Math.floor(this.#ttlMs / 20));
+    this.#beforeRelease = options.beforeRelease;
+  }
+
+  /** Runs `fn` under the key's lock: the one held already, else taken now (waiting for it as withLock does). */
+  async run<R>(key: string, fn: (lease: Lease) => Promise<R>): Promise<R> {
+    const held = await this.#take(key);
+    held.running = true;
+    try {
+      return await fn({ key, token: held.token, signal: held.lost.signal });
+    } finally {
+      held.running = false;
+      held.lastUsed = Date.now();
+    }
+  }
+
+  /** Releases every lock held whose work is over (call it once the queue is idle); one still working expires by itself. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.#held].filter(([, held]) => !held.running).map(([key]) => this.#release(key)));
+    await Promise.all(this.#releasing.values());
+  }
+
+  async #take(key: string): Promise<Held> {
+    await this.#releasing.get(key);
+    const held = this.#held.get(key);
+    if (held && !held.lost.signal.aborted) {
+      if (held.running) throw new Error(`HeldLocks: work on "${key}" is already running`);
+      // Kept alive by the timer; checked here too, in case the timer could not run in time.
+      if (held.expiresAt - Date.now() > this.#ttlMs / 2) return held;
+      const from = Date.now();
+      if (await this.#store.extendLock(key, held.token, this.#ttlMs).catch(() => false)) {
+        held.expiresAt = from + this.#ttlMs;
+        return held;
+      }
+      this.#lose(key, held);
+    }
+    const from = Date.now();
+    const token = await acquire(this.#store, key, this.#ttlMs, this.#waitMs);
+    const taken: Held = { token, expiresAt: from + this.#ttlMs, lastUsed: from, running: false, extending: false, lost: new AbortController() };
+    this.#held.set(key, taken);
+    this.#timer ??= setInterval(() => this.#tick(), Math.max(10, Math.min(Math.floor(this.#idleMs / 2), Math.floor(this.#ttlMs / 6)))).unref();
+    return taken;
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const [key, held] of this.#held) {
+      if (!held.running && now - held.lastUsed >= this.#idleMs) {
+        void this.#release(key);
+      } else if (!held.extending && held.expiresAt - now <= (this.#ttlMs * 2) / 3) {
+        held.extending = true;
+        this.#store.extendLock(key, held.token, this.#ttlMs).then(
+          (kept) => {
+            held.extending = false;
+            if (kept) held.expiresAt = now + this.#ttlMs;
+            else this.#lose(key, held);
+          },
+          (error: unknown) => {
+            held.extending = false;
+            this.#lose(key, held, error);
+          },
+        );
+      }
+    }
+    if (this.#held.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #lose(key: string, held: Held, cause?: unknown): void {
+    if (this.#held.get(key) === held) this.#held.delete(key);
+    if (!held.lost.signal.aborted) held.lost.abort(new StoreError('store_lock_lost', `lost the lock "${key}" while holding it`, cause));
+  }
+
+  #release(key: string): Promise<void> {
+    const held = this.#held.get(key);
+    if (!held) return Promise.resolve();
+    this.#held.delete(key);
+    const done = (async () => {
+      // A failure here is not the work's: the writes are tried again later, and the lock expires by itself.
+      await this.#beforeRelease?.(key).catch(() => undefined);
+      await this.#store.releaseLock(key, held.token).catch(() => false);
+    })().finally(() => this.#releasing.delete(key));
+    this.#releasing.set(key, done);
+    return done;
+  }
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { MemoryBacking, MemoryStore, StoreError, withLock, type Store } from '../../src/store/index.js';
+import { HeldLocks, MemoryBacking, MemoryStore, StoreError, withLock, type Store } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -415,6 +415,65 @@ function storeContract(name: string, backend: () => Backend): void {
         }, { ttlMs: 60 });
         expect(reason).toBeInstanceOf(StoreError);
         expect((reason as StoreError).code).toBe('store_lock_lost');
+      });
+
+      /** The store's lock calls, in order, with the store itself doing the work. */
+      function countingLocks(): { store: Store; calls: string[] } {
+        const calls: string[] = [];
+        const counted = {
+          acquireLock: (key: string, ttl: number) => (calls.push('acquire'), store.acquireLock(key, ttl)),
+          extendLock: (key: string, token: string, ttl: number) => (calls.push('extend'), store.extendLock(key, token, ttl)),
+          releaseLock: (key: string, token: string) => (calls.push('release'), store.releaseLock(key, token)),
+        };
+        return { store: counted as unknown as Store, calls };
+      }
+
+      async function until(what: () => Promise<boolean>, label: string): Promise<void> {
+        let done = false;
+        for (let i = 0; i < 400 && !(done = await what()); i++) await sleep(5);
+        expect(done, label).toBe(true);
+      }
+
+      test('HeldLocks keeps a lock across pieces of work with no store call, and releases it once idle (its last writes first)', async () => {
+        const { store: counted, calls } = countingLocks();
+        const locks = new HeldLocks(counted, { ttlMs: 5_000, idleMs: 100, beforeRelease: async (key) => void calls.push(`before release ${key}`) });
+        const other = await open();
+        const tokens: string[] = [];
+        for (let i = 0; i < 3; i++) await locks.run('conv', async (lease) => void tokens.push(lease.token));
+        expect(new Set(tokens).size).toBe(1);
+        expect(calls).toEqual(['acquire']);
+        expect(await other.acquireLock('conv', 1000)).toBeUndefined(); // held between the pieces of work
+        await until(async () => (await other.acquireLock('conv', 1000)) !== undefined, 'the idle lock released');
+        expect(calls).toEqual(['acquire', 'before release conv', 'release']);
+        await locks.close();
+      });
+
+      test('HeldLocks keeps a held lock alive past its ttl, releases it on close, and aborts the lease when it is taken over', async () => {
+        const other = await open();
+        const locks = new HeldLocks(store, { ttlMs: 150, idleMs: 10_000 });
+        await locks.run('conv', async (lease) => {
+          await sleep(400);
+          expect(await other.acquireLock('conv', 1000)).toBeUndefined();
+          expect(lease.signal.aborted).toBe(false);
+        });
+        await sleep(300); // idle, yet still extended
+        expect(await other.acquireLock('conv', 1000)).toBeUndefined();
+        await locks.close();
+        const taken = await other.acquireLock('conv', 1000);
+        expect(taken).toEqual(expect.any(String));
+        await other.releaseLock('conv', taken!);
+
+        const held = new HeldLocks(store, { ttlMs: 60, idleMs: 10_000 });
+        const token = await held.run('conv', async (lease) => lease.token);
+        const lost = await held.run('conv', async (lease) => {
+          expect(lease.token).toBe(token);
+          await other.releaseLock('conv', lease.token);
+          expect(await other.acquireLock('conv', 60_000)).toEqual(expect.any(String));
+          if (!lease.signal.aborted) await new Promise((resolve) => lease.signal.addEventListener('abort', resolve, { once: true }));
+          return lease.signal.reason as unknown;
+        });
+        expect((lost as StoreError).code).toBe('store_lock_lost');
+        await held.close();
       });
     });
 
