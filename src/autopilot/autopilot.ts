@@ -25,6 +25,7 @@ import { HeldLocks, type Lease, type Store } from '../store/index.js';
 import { planTurn, type Plan, type ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
+import { RecentSet } from './recent-set.js';
 import { readValue, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
 import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
@@ -117,7 +118,8 @@ export class Autopilot {
     this.#queue = new ConversationQueue({
       concurrency: options.concurrency ?? 32,
       now: this.#now,
-      run: (c, work) => this.#locks.run(turnLockKey(c.website, c.session), (lease) => this.#work(c, work, lease)),
+      // The acks a conversation's last saves did not carry are written before its lock goes.
+      run: (c, work) => this.#locks.run(turnLockKey(c.website, c.session), (lease) => this.#work(c, work, lease), () => this.#outbox.flushAcks(c.key)),
       failed: (c, _work, error, failures) => this.#failed(c, error, failures),
     });
     this.#outbox = new OutboxDeliverer({
@@ -319,8 +321,12 @@ export class Autopilot {
       if (!plan?.changed) return outboxEmpty ? [] : undefined;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.
       for (const fp of plan.ours) this.#ours.add(fp);
-      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox });
+      // The items delivered since the last save are acked by this one.
+      const ack = this.#outbox.unacked(c.key);
+      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox, ...(ack ? { ack } : {}) });
       if (result.ok) {
+        if (ack) this.#outbox.acked(c.key, ack);
+        this.#outbox.appended(result.outbox);
         this.#keep(c.key, result.version, plan.value);
         this.#report(c, plan);
         return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
@@ -400,21 +406,5 @@ export class Autopilot {
       if (result.ok) return since;
     }
     return this.#now();
-  }
-}
-
-/** A set that forgets its oldest entries past `max`. */
-class RecentSet {
-  readonly #items = new Set<number>();
-  constructor(private readonly max: number) {}
-
-  add(n: number): void {
-    this.#items.delete(n);
-    this.#items.add(n);
-    if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value as number);
-  }
-
-  has(n: number): boolean {
-    return this.#items.has(n);
   }
 }

@@ -4,6 +4,12 @@
 // looks for that fingerprint in the conversation, so it never shows twice. A failure that may pass (5xx, 429, network) is retried with backoff; one that
 // will not (400, 403, 404) is logged with its reason and the item dropped. The caller holds the
 // conversation's lock, so one worker delivers a conversation at a time.
+//
+// The items a turn just saved are delivered from memory, and their acks wait for the
+// conversation's next save, which removes them in the same write (or for flushAcks: before the
+// conversation's lock is released, and before its outbox is next read from the store). A bot
+// killed meanwhile leaves them in the outbox: whoever delivers them next did not append them, so
+// it looks for each message before sending it, as for any item another process may have sent.
 import { CrispError, type CrispClient } from '../crisp/index.js';
 import type { Logger } from '../log.js';
 import { conversationKey, stepContext } from '../engine/turn.js';
@@ -18,6 +24,7 @@ import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
+import { RecentSet } from './recent-set.js';
 
 export interface OutboxRetry {
   /** First retry delay; doubles per failed attempt. */
@@ -101,10 +108,40 @@ export function describeFailure(error: unknown): Failure {
 export class OutboxDeliverer {
   readonly stats: DeliveryStats = { done: 0, sent: 0, retried: 0, dropped: 0 };
 
-  /** An item stored before this process started may have been sent by one killed before it could ack it. */
-  readonly #startedAt = Date.now();
+  /**
+   * Seqs of the items this process appended. Any other item — stored before this process started,
+   * or by a replica that died or lost the lock — may have been sent by a process that could not ack it.
+   */
+  readonly #appended = new RecentSet(50_000);
+  /** Per conversation: seqs of items delivered from memory whose ack waits (see the top of this file). */
+  readonly #unacked = new Map<string, number[]>();
 
   constructor(private readonly o: DelivererOptions) {}
+
+  /** Items this process's saves appended (see #appended). */
+  appended(saved: ReadonlyArray<{ seq: number }>): void {
+    for (const { seq } of saved) this.#appended.add(seq);
+  }
+
+  /** The conversation's delivered items whose ack waits: for its next save to remove (SaveOptions.ack). */
+  unacked(conversation: string): readonly number[] | undefined {
+    return this.#unacked.get(conversation);
+  }
+
+  /** A save removed these items. */
+  acked(conversation: string, seqs: readonly number[]): void {
+    const left = (this.#unacked.get(conversation) ?? []).filter((seq) => !seqs.includes(seq));
+    if (left.length) this.#unacked.set(conversation, left);
+    else this.#unacked.delete(conversation);
+  }
+
+  /** Acks the conversation's delivered items whose ack waits. */
+  async flushAcks(conversation: string): Promise<void> {
+    const seqs = this.#unacked.get(conversation);
+    if (!seqs) return;
+    for (const seq of seqs) await this.o.store.outboxAck(conversation, seq);
+    this.acked(conversation, seqs);
+  }
 
   /**
    * Delivers the conversation's due items in order; stops at the first that must wait. With
@@ -113,6 +150,8 @@ export class OutboxDeliverer {
   async drain(website: string, session: string, lease: Lease, known?: KnownOutbox): Promise<DrainResult> {
     const { store, log } = this.o;
     const key = conversationKey(website, session);
+    // The store's outbox still holds what was delivered from memory until it is acked.
+    if (!known) await this.flushAcks(key);
     let next = 0;
     for (;;) {
       if (lease.signal.aborted) throw lease.signal.reason;
@@ -132,7 +171,8 @@ export class OutboxDeliverer {
         failure = describeFailure(error);
       }
       if (!failure) {
-        await store.outboxAck(key, head.seq);
+        if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), head.seq]);
+        else await store.outboxAck(key, head.seq);
         this.stats.done++;
         continue;
       }
@@ -155,7 +195,7 @@ export class OutboxDeliverer {
   async #run(head: OutboxItem<AutopilotItem>, action: PlainAction): Promise<void> {
     const { website, session, scenario } = head.payload;
     // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
-    const again = head.attempts > 0 || head.createdAt < this.#startedAt;
+    const again = head.attempts > 0 || !this.#appended.has(head.seq);
     const outcome = await new CrispConversation(this.o.crisp, website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {
@@ -199,7 +239,7 @@ export class OutboxDeliverer {
       this.o.onOurs(plan.ours);
       const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
       this.o.onSaved?.(key);
-      if (result.ok) return;
+      if (result.ok) return this.appended(result.outbox);
     }
     throw new Error('the scenario position kept changing while applying a webhook answer');
   }

@@ -61,8 +61,6 @@ export interface HeldLocksOptions {
   waitMs?: number;
   /** How long a lock is kept after its last work ended (default ttl / 20, at most 250 ms): work arriving meanwhile reuses it. */
   idleMs?: number;
-  /** Runs while the lock is still held, just before an idle (or closing) lock is released: writes that must precede its release. */
-  beforeRelease?: (key: string) => Promise<void>;
 }
 
 interface Held {
@@ -73,6 +71,8 @@ interface Held {
   running: boolean;
   extending: boolean;
   lost: AbortController;
+  /** What the last piece of work left to do before the lock goes. */
+  beforeRelease: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -89,7 +89,6 @@ export class HeldLocks {
   readonly #ttlMs: number;
   readonly #waitMs: number;
   readonly #idleMs: number;
-  readonly #beforeRelease: ((key: string) => Promise<void>) | undefined;
   readonly #held = new Map<string, Held>();
   /** Releases under way: a key's next lock waits for its release instead of finding it busy. */
   readonly #releasing = new Map<string, Promise<void>>();
@@ -100,13 +99,17 @@ export class HeldLocks {
     this.#ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
     this.#waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.#idleMs = options.idleMs ?? Math.min(250, Math.floor(this.#ttlMs / 20));
-    this.#beforeRelease = options.beforeRelease;
   }
 
-  /** Runs `fn` under the key's lock: the one held already, else taken now (waiting for it as withLock does). */
-  async run<R>(key: string, fn: (lease: Lease) => Promise<R>): Promise<R> {
+  /**
+   * Runs `fn` under the key's lock: the one held already, else taken now (waiting for it as withLock
+   * does). `beforeRelease` runs while the lock is still held, just before it is released (idle, or
+   * on close): writes that must come before anyone else works the key.
+   */
+  async run<R>(key: string, fn: (lease: Lease) => Promise<R>, beforeRelease?: () => Promise<void>): Promise<R> {
     const held = await this.#take(key);
     held.running = true;
+    held.beforeRelease = beforeRelease;
     try {
       return await fn({ key, token: held.token, signal: held.lost.signal });
     } finally {
@@ -139,7 +142,7 @@ export class HeldLocks {
     }
     const from = Date.now();
     const token = await acquire(this.#store, key, this.#ttlMs, this.#waitMs);
-    const taken: Held = { token, expiresAt: from + this.#ttlMs, lastUsed: from, running: false, extending: false, lost: new AbortController() };
+    const taken: Held = { token, expiresAt: from + this.#ttlMs, lastUsed: from, running: false, extending: false, lost: new AbortController(), beforeRelease: undefined };
     this.#held.set(key, taken);
     this.#timer ??= setInterval(() => this.#tick(), Math.max(10, Math.min(Math.floor(this.#idleMs / 2), Math.floor(this.#ttlMs / 6)))).unref();
     return taken;
@@ -182,7 +185,7 @@ export class HeldLocks {
     this.#held.delete(key);
     const done = (async () => {
       // A failure here is not the work's: the writes are tried again later, and the lock expires by itself.
-      await this.#beforeRelease?.(key).catch(() => undefined);
+      await held.beforeRelease?.().catch(() => undefined);
       await this.#store.releaseLock(key, held.token).catch(() => false);
     })().finally(() => this.#releasing.delete(key));
     this.#releasing.set(key, done);

@@ -55,6 +55,12 @@ export class MemoryStore implements Store {
     const now = this.#now();
     scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true });
     this.#b.positions.set(conversation, scenarios);
+    if (opts.ack?.length) {
+      const acked = new Set(opts.ack);
+      const left = (this.#b.outbox.get(conversation) ?? []).filter((row) => !acked.has(row.seq));
+      if (left.length) this.#b.outbox.set(conversation, left);
+      else this.#b.outbox.delete(conversation);
+    }
     const queued: Array<{ seq: number; id: string }> = [];
     if (items.length > 0) {
       const queue = this.#b.outbox.get(conversation) ?? [];

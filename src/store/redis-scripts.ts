@@ -13,10 +13,11 @@ function script(lua: string): Script {
 }
 
 /**
- * Compare-and-set a position and append outbox items.
+ * Compare-and-set a position, remove delivered outbox items and append new ones.
  * KEYS: position hash, idle zset, outbox seq counter, conversation queue zset, conversation items hash, due zset.
  * ARGV: expected version, position JSON, now, idle member, trackIdle ('1'|'0'), conversation, item count,
- *       then per item: item JSON ({id, payload, createdAt}), next attempt time.
+ *       then per item: item JSON ({id, payload, createdAt}), next attempt time; then the count of seqs
+ *       delivered since (absent = 0) and those seqs.
  * Returns {0, current} on conflict, {1, version, seq…} on success.
  */
 export const SAVE = script(`
@@ -27,15 +28,24 @@ redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2], 't', ARGV[3])
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) else redis.call('ZREM', KEYS[2], ARGV[4]) end
 local out = {1, version}
 local n = tonumber(ARGV[7])
-if n > 0 then
-  local wasEmpty = redis.call('EXISTS', KEYS[4]) == 0
-  for i = 0, n - 1 do
-    local seq = redis.call('INCR', KEYS[3])
-    redis.call('ZADD', KEYS[4], seq, seq)
-    redis.call('HSET', KEYS[5], seq, ARGV[8 + 2 * i], seq .. ':a', 0, seq .. ':n', ARGV[9 + 2 * i])
-    out[#out + 1] = seq
-  end
-  if wasEmpty then redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6]) end
+local at = 8 + 2 * n
+local acks = tonumber(ARGV[at] or '0')
+for i = 1, acks do
+  local seq = ARGV[at + i]
+  if redis.call('ZREM', KEYS[4], seq) == 1 then redis.call('HDEL', KEYS[5], seq, seq .. ':a', seq .. ':n', seq .. ':e') end
+end
+local wasEmpty = n > 0 and redis.call('EXISTS', KEYS[4]) == 0
+for i = 0, n - 1 do
+  local seq = redis.call('INCR', KEYS[3])
+  redis.call('ZADD', KEYS[4], seq, seq)
+  redis.call('HSET', KEYS[5], seq, ARGV[8 + 2 * i], seq .. ':a', 0, seq .. ':n', ARGV[9 + 2 * i])
+  out[#out + 1] = seq
+end
+if acks > 0 then
+  local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+  if head then redis.call('ZADD', KEYS[6], redis.call('HGET', KEYS[5], head .. ':n'), ARGV[6]) else redis.call('ZREM', KEYS[6], ARGV[6]) end
+elseif wasEmpty then
+  redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6])
 end
 return out
 `);

@@ -111,7 +111,7 @@ export class RedisStore implements Store {
     const c = escape(conversation);
     const reply = await this.#run(SAVE,
       [this.#posKey(conversation, scenario), `${this.#p}pos-idle`, `${this.#p}outbox-seq`, `${this.#p}outbox:${c}`, `${this.#p}outbox-items:${c}`, `${this.#p}outbox-due`],
-      [String(opts.expectedVersion), json, String(now), `${c}:${escape(scenario)}`, opts.trackIdle ? '1' : '0', conversation, String(ids.length), ...itemArgs]) as number[];
+      [String(opts.expectedVersion), json, String(now), `${c}:${escape(scenario)}`, opts.trackIdle ? '1' : '0', conversation, String(ids.length), ...itemArgs, ...ackArgs(opts.ack)]) as number[];
     if (reply[0] !== 1) return { ok: false, current: Number(reply[1]) };
     return { ok: true, version: Number(reply[1]), outbox: ids.map((id, i) => ({ seq: Number(reply[i + 2]), id })) };
   }
@@ -252,6 +252,11 @@ export class RedisStore implements Store {
       return this.#client.eval(s.lua, { keys, arguments: args });
     }
   }
+}
+
+/** The SAVE script's trailing arguments for the seqs a save acknowledges: none when there are none. */
+function ackArgs(ack: readonly number[] | undefined): string[] {
+  return ack?.length ? [String(ack.length), ...ack.map(String)] : [];
 }
 
 /** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */

@@ -174,7 +174,7 @@ export class SqliteStore implements Store {
   /** The same statements on a second connection, for reads: they see only committed writes. */
   readonly #r: Queries;
   readonly #reader: Database | undefined;
-  readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[]], SaveResult>;
+  readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[], readonly number[]], SaveResult>;
   readonly #now: () => number;
   /** The writes of the open transaction, settled by its commit; undefined when none is open. */
   #batch: PendingWrite[] | undefined;
@@ -193,12 +193,13 @@ export class SqliteStore implements Store {
     // private in-memory database has no second connection (and nothing on disk either).
     this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
-    this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items): SaveResult => {
+    this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
       const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
       const current = row?.version ?? 0;
       if (current !== expected) return { ok: false, current };
       const now = this.#now();
       this.#q.upsertPosition.run(conversation, scenario, current + 1, json, now, trackIdle ? 1 : 0);
+      for (const seq of acks) this.#q.ack.run(conversation, seq);
       const outbox = items.map((item) => {
         const seq = Number(this.#q.enqueue.run(conversation, item.id, item.payload, now, item.notBefore ?? now).lastInsertRowid);
         return { seq, id: item.id };
@@ -217,7 +218,7 @@ export class SqliteStore implements Store {
     checkVersion(opts.expectedVersion);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items));
+    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []));
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {

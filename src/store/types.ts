@@ -28,6 +28,8 @@ export interface SaveOptions {
   expectedVersion: number;
   /** Items appended, in this order, to the conversation's outbox in the same atomic step as the save. */
   outbox?: readonly OutboxInput[];
+  /** Seqs of the conversation's outbox items delivered since, removed (as `outboxAck` would) in the same atomic step, only if the save happens. */
+  ack?: readonly number[];
   /** Report this position in `listIdle` until a later save without this flag (converse sessions). */
   trackIdle?: boolean;
 }

@@ -51,7 +51,8 @@ describe('OutboxDeliverer', () => {
     const key = conversationKey(website, session);
     const item: AutopilotItem = { kind: 'autopilot', website, session, scenario: 'hello', action: { type: 'send_message', message: { type: 'text', text: 'Hello!' } } };
     const saved = await store.savePosition(key, 'hello', {}, { expectedVersion: 0, outbox: [{ id: 'ap:test.0', payload: item }] });
-    expect(saved.ok).toBe(true);
+    if (!saved.ok) throw new Error('conflict');
+    deliverer.appended(saved.outbox); // saved by this process: its first attempt sends without looking first
     now = Date.now();
     const fingerprint = derivedFingerprint('ap:test.0', ITEM_STEP);
     const copies = () => sandbox.state.websites.get(website)!.messages.get(session)!.filter((m) => m.fingerprint === fingerprint).length;
@@ -71,5 +72,29 @@ describe('OutboxDeliverer', () => {
     expect(await drain()).toEqual({ empty: true });
     expect(copies()).toBe(1);
     expect(deliverer.stats).toMatchObject({ retried: 1, done: 1 });
+  });
+
+  it("looks first for an item another process appended (a replica that died or lost the lock before acking it): it shows once", async () => {
+    const store = new MemoryStore();
+    // This replica runs already when the other one saves the item.
+    const deliverer = new OutboxDeliverer({
+      crisp, store, scenario, log: createLogger('silent'), now: Date.now, onOurs: () => undefined,
+      guardrails: { ...DEFAULT_GUARDRAILS, websites: new Set([sandbox.websiteId]), inboxes: undefined },
+      retry: { baseMs: 1_000, maxMs: 1_000, maxAttempts: 3 },
+    });
+    const website = sandbox.websiteId;
+    const session = await visitorStarts(sandbox, 'hi');
+    const key = conversationKey(website, session);
+    const item: AutopilotItem = { kind: 'autopilot', website, session, scenario: 'hello', action: { type: 'send_message', message: { type: 'text', text: 'Hello!' } } };
+    // Another process saved the item and sent it, and never acked it.
+    expect((await store.savePosition(key, 'hello', {}, { expectedVersion: 0, outbox: [{ id: 'ap:other.0', payload: item }] })).ok).toBe(true);
+    const fingerprint = derivedFingerprint('ap:other.0', ITEM_STEP);
+    await crisp.messages.send(website, session, { type: 'text', from: 'operator', origin: 'chat', automated: true, content: 'Hello!', fingerprint });
+    const copies = () => sandbox.state.websites.get(website)!.messages.get(session)!.filter((m) => m.fingerprint === fingerprint).length;
+    expect(copies()).toBe(1);
+
+    expect(await withLock(store, `test:${key}`, (lease) => deliverer.drain(website, session, lease))).toEqual({ empty: true });
+    expect(copies()).toBe(1);
+    expect(deliverer.stats).toMatchObject({ done: 1, sent: 1 });
   });
 });

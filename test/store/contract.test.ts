@@ -290,6 +290,27 @@ function storeContract(name: string, backend: () => Backend): void {
         await store.outboxAck(C1, r.outbox[0]!.seq);
         expect((await store.outboxHead(C1))!.payload).toBe(3);
       });
+
+      test('a save acknowledges delivered items in the same step, only if it happens, and the due index follows', async () => {
+        const first = await store.savePosition(C1, 'demo', 1, { expectedVersion: 0, outbox: [{ payload: 'a' }, { payload: 'b', notBefore: 5_000 }] });
+        if (!first.ok) throw new Error('conflict');
+        const [a, b] = first.outbox;
+        // A stale save acknowledges nothing.
+        expect(await store.savePosition(C1, 'demo', 9, { expectedVersion: 0, ack: [a!.seq] })).toEqual({ ok: false, current: 1 });
+        expect((await store.outboxHead(C1))!.seq).toBe(a!.seq);
+        // The head acknowledged with the next save: the next item is the head, and due when it is due.
+        const second = await store.savePosition(C1, 'demo', 2, { expectedVersion: 1, ack: [a!.seq], outbox: [{ payload: 'c' }] });
+        expect(second.ok).toBe(true);
+        expect((await store.outboxHead(C1))!.payload).toBe('b');
+        expect(await store.outboxPending({ dueBy: 5_000 })).toEqual([{ conversation: C1, nextAttemptAt: 5_000 }]);
+        expect(await store.outboxAck(C1, a!.seq)).toBe(false);
+        // Everything acknowledged, nothing appended: the conversation leaves the due index.
+        const third = second.ok ? second.outbox[0]!.seq : -1;
+        expect((await store.savePosition(C1, 'demo', 3, { expectedVersion: 2, ack: [b!.seq, third] })).ok).toBe(true);
+        expect(await store.outboxHead(C1)).toBeUndefined();
+        expect(await store.outboxPending()).toEqual([]);
+        expect(await store.getPosition(C1, 'demo')).toMatchObject({ value: 3, version: 3 });
+      });
     });
 
     describe('drafts', () => {
@@ -436,15 +457,15 @@ function storeContract(name: string, backend: () => Backend): void {
 
       test('HeldLocks keeps a lock across pieces of work with no store call, and releases it once idle (its last writes first)', async () => {
         const { store: counted, calls } = countingLocks();
-        const locks = new HeldLocks(counted, { ttlMs: 5_000, idleMs: 100, beforeRelease: async (key) => void calls.push(`before release ${key}`) });
+        const locks = new HeldLocks(counted, { ttlMs: 5_000, idleMs: 100 });
         const other = await open();
         const tokens: string[] = [];
-        for (let i = 0; i < 3; i++) await locks.run('conv', async (lease) => void tokens.push(lease.token));
+        for (let i = 0; i < 3; i++) await locks.run('conv', async (lease) => void tokens.push(lease.token), async () => void calls.push(`before release ${i}`));
         expect(new Set(tokens).size).toBe(1);
         expect(calls).toEqual(['acquire']);
         expect(await other.acquireLock('conv', 1000)).toBeUndefined(); // held between the pieces of work
         await until(async () => (await other.acquireLock('conv', 1000)) !== undefined, 'the idle lock released');
-        expect(calls).toEqual(['acquire', 'before release conv', 'release']);
+        expect(calls).toEqual(['acquire', 'before release 2', 'release']);
         await locks.close();
       });
 
