@@ -354,6 +354,13 @@ export class Autopilot {
   /** The thread after the cursor (or, for a conversation new to the bot, back to its last operator answer), oldest first. */
   async #thread(c: QueuedConversation, cursor: AutopilotState['cursor'], hints: ThreadMessage[]): Promise<ThreadMessage[]> {
     const { crisp, guardrails } = this.#o;
+    if (cursor) {
+      // Only what is new since the cursor (its own millisecond included: a message there may be
+      // unread), instead of the latest batch whose older messages the cursor has passed. More than a
+      // batch of them: the thread is read back from its end, as below.
+      const newer = await crisp.messages.summariesAfter(c.website, c.session, cursor.ts - 1);
+      if (!newer.hasMore) return withHints(byTime(newer.messages), hints);
+    }
     const floor = cursor ? cursor.ts : this.#now() - guardrails.catchUpWindowMs;
     let page = await crisp.messages.summaries(c.website, c.session);
     let all: ThreadMessage[] = page.messages;
@@ -364,8 +371,7 @@ export class Autopilot {
       page = await crisp.messages.summaries(c.website, c.session, oldest.timestamp);
       all = [...page.messages, ...all];
     }
-    const missing = hints.filter((h) => !all.some((m) => m.fingerprint === h.fingerprint));
-    return missing.length ? [...all, ...missing].sort((a, b) => a.timestamp - b.timestamp) : all;
+    return withHints(all, hints);
   }
 
   #report(c: QueuedConversation, plan: Plan): void {
@@ -407,4 +413,15 @@ export class Autopilot {
     }
     return this.#now();
   }
+}
+
+/** The messages in time order (a batch comes oldest first; Crisp does not promise it). */
+function byTime(messages: ThreadMessage[]): ThreadMessage[] {
+  return messages.every((m, i) => i === 0 || messages[i - 1]!.timestamp <= m.timestamp) ? messages : [...messages].sort((a, b) => a.timestamp - b.timestamp);
+}
+
+/** The thread with the messages live events announced that it does not show yet, in time order. */
+function withHints(thread: ThreadMessage[], hints: readonly ThreadMessage[]): ThreadMessage[] {
+  const missing = hints.filter((h) => !thread.some((m) => m.fingerprint === h.fingerprint));
+  return missing.length ? [...thread, ...missing].sort((a, b) => a.timestamp - b.timestamp) : thread;
 }

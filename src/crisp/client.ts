@@ -240,8 +240,17 @@ class MessagesApi {
     return this.#page(MessageSummaryList, website, session, timestampBefore, options);
   }
 
-  async #page<M>(schema: z.ZodType<M[]>, website: string, session: string, timestampBefore: number | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
-    const query = timestampBefore === undefined ? undefined : { timestamp_before: timestampBefore };
+  /**
+   * The messages newer than `timestampAfter` (ms), as summaries: what a follower of the thread
+   * has not read yet, without the latest batch's older messages. `hasMore` (206): more newer
+   * messages remain than this batch holds.
+   */
+  summariesAfter(website: string, session: string, timestampAfter: number, options?: CallOptions): Promise<MessagePage<MessageSummary>> {
+    return this.#page(MessageSummaryList, website, session, { timestamp_after: timestampAfter }, options);
+  }
+
+  async #page<M>(schema: z.ZodType<M[]>, website: string, session: string, at: number | { timestamp_after: number } | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
+    const query = at === undefined ? undefined : typeof at === 'number' ? { timestamp_before: at } : at;
     const res = await this.call.withStatus(schema, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
     return { messages: res.data, hasMore: res.status === 206 };
   }

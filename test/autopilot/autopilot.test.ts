@@ -89,6 +89,24 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     expect(transcript(sandbox, session)).toEqual(['V: alpha', 'B: You said: alpha', 'B: Noted: alpha', 'V: beta', 'V: gamma', ...['beta', 'gamma'].flatMap(echoOf).map((t) => `B: ${t}`)]);
   });
 
+  it('reads every message after its cursor, more than a batch of them included, in order', async () => {
+    const session = await visitorStarts(sandbox, 'start');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await bot.autopilot.idle();
+    // 21 messages the sandbox never announced (a batch holds 20), then one late event for the first.
+    const now = Date.now();
+    const texts = Array.from({ length: 21 }, (_, i) => `burst ${i}`);
+    const injected = texts.map((text, i) => injectVisitorMessage(sandbox, session, text, now + i));
+    if (mode === 'hooks') expect(await postHook(bot.hooksUrl!, injected[0]!)).toBe(200);
+    else bot.autopilot.handle(parseCrispEvent('message:send', { ...injected[0]!, inbox_id: null }));
+    await settled(session, injected.at(-1)!.fingerprint);
+    // Answered in order from the first of them, up to the reply budget (where the bot pauses).
+    const expected = ['start', ...texts].flatMap(echoOf);
+    const sent = botTexts(sandbox, session);
+    expect(sent.length).toBeGreaterThan(4);
+    expect(sent).toEqual(expected.slice(0, sent.length));
+  });
+
   it('rides out Crisp failures mid-turn (503s, lost answers, a failed read) without a duplicate, though Crisp keeps repeated fingerprints', async () => {
     const session = await visitorStarts(sandbox, 'one');
     await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');

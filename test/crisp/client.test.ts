@@ -134,6 +134,19 @@ describe('messages', () => {
     }
   });
 
+  it('reads the summaries newer than a time: only those, oldest first, 206 while a batch cannot hold them all', async () => {
+    const [session, thread] = [...site().messages.entries()].find(([, m]) => m.length >= 45)!;
+    const last3 = thread.slice(-3);
+    const newer = await crisp.messages.summariesAfter(w, session, last3[0]!.timestamp - 1);
+    expect(newer.hasMore).toBe(false);
+    expect(newer.messages.map((m) => m.fingerprint)).toEqual(thread.filter((m) => m.timestamp >= last3[0]!.timestamp).map((m) => m.fingerprint));
+    expect(newer.messages[0]).toEqual({ type: last3[0]!.type, from: last3[0]!.from, content: last3[0]!.content, fingerprint: last3[0]!.fingerprint, timestamp: last3[0]!.timestamp, ...(last3[0]!.user ? { user: last3[0]!.user } : {}) });
+    expect((await crisp.messages.summariesAfter(w, session, thread.at(-1)!.timestamp)).messages).toEqual([]);
+    const all = await crisp.messages.summariesAfter(w, session, 0);
+    expect(all.hasMore).toBe(true);
+    expect(all.messages.map((m) => m.fingerprint)).toEqual(thread.slice(0, 20).map((m) => m.fingerprint));
+  });
+
   it('sends every message type and reads it back', async () => {
     const session = pending().session_id;
     const sends = [
