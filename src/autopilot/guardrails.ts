@@ -113,7 +113,8 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
       continue;
     }
     const h = g.repeatWindowMs > 0 ? replyHash(input, action) : undefined;
-    if (h && repeats.some((r) => r.h === h)) {
+    // A record saved by an earlier release holds 22-character hashes: the same digest, longer.
+    if (h && repeats.some((r) => r.h.startsWith(h))) {
       suppressed++;
       continue;
     }
@@ -132,9 +133,13 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
   return { actions: out, suppressed, overBudget, state: { ...state, sent, repeats } };
 }
 
+/**
+ * 66 bits of sha-256 over (normalized input, reply): ample to tell apart one conversation's replies
+ * within the repeat window, and short, since the record is written with every turn.
+ */
 function replyHash(input: string, action: Extract<Action, { type: 'send_message' }>): string {
   const normalized = input.trim().toLowerCase().replace(/\s+/g, ' ');
-  return hash('sha256', `${normalized}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 22);
+  return hash('sha256', `${normalized}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 11);
 }
 
 export function describeMs(ms: number): string {

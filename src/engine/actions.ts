@@ -6,10 +6,19 @@ import type { Action } from '../scenario/index.js';
 import { USER_AGENT } from '../version.js';
 import type { EffectAnswer } from './port.js';
 
-/** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. One `hash()` call, no Hash object: it runs twice for every message the autopilot sends. */
+/** The fingerprints derived lately: the autopilot derives each one twice (planning its item, then sending it). */
+const recentFingerprints = new Map<string, number>();
+const RECENT_FINGERPRINTS = 4096;
+
+/** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. */
 export function derivedFingerprint(turn: string, step: string): number {
-  const n = Number.parseInt(hash('sha256', `${turn}:${step}`, 'hex').slice(0, 12), 16);
-  return n === 0 ? 1 : n;
+  const key = `${turn}:${step}`;
+  const known = recentFingerprints.get(key);
+  if (known !== undefined) return known;
+  const n = Number.parseInt(hash('sha256', key, 'hex').slice(0, 12), 16) || 1;
+  if (recentFingerprints.size >= RECENT_FINGERPRINTS) recentFingerprints.clear();
+  recentFingerprints.set(key, n);
+  return n;
 }
 
 /** The Idempotency-Key a webhook call carries: the receiver can drop a retried call. */

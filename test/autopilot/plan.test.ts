@@ -1,5 +1,6 @@
 // The autopilot's decisions as tables, with nothing running: intake (scope and origin), the rate
 // limits, planTurn / planWebhookAnswer over a thread and a saved value, and the conversation queue.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
@@ -105,6 +106,11 @@ describe('rate control', () => {
     expect(limitReplies([say('Sorry?')], first.state, ' ASDF ', g, NOW + 1000)).toMatchObject({ suppressed: 1, actions: [] });
     expect(limitReplies([say('Sorry?')], first.state, 'qwer', g, NOW + 1000).suppressed).toBe(0);
     expect(limitReplies([say('Sorry?')], first.state, 'asdf', g, NOW + 31_000).suppressed).toBe(0);
+    // The previous release kept 22 characters of the same digest: a reply it sent is still a repeat.
+    const earlier = createHash('sha256').update('asdf').update('\u0000').update(JSON.stringify({ type: 'text', text: 'Sorry?' })).digest('base64url').slice(0, 22);
+    const saved = { ...freshState(), repeats: [{ h: earlier, at: NOW }] };
+    expect(limitReplies([say('Sorry?')], saved, 'asdf', g, NOW + 1000).suppressed).toBe(1);
+    expect(first.state.repeats[0]!.h).toBe(earlier.slice(0, 11));
   });
 });
 
