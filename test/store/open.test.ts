@@ -118,7 +118,7 @@ describe('openStore', () => {
     const newer = new Database(join(dir, 'newer.db'));
     newer.pragma('user_version = 99');
     newer.close();
-    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 1\)$/);
+    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 2\)$/);
   });
 
   test('redactRedisUrl keeps host, port and db only', () => {
