@@ -84,8 +84,14 @@ const LEGACY_INBOX_SCENARIO = 'converse-inbox';
 export const MAX_EVENT_ATTEMPTS = 8;
 const TURN_LOCK_TTL_MS = 5_000;
 
+/**
+ * How long the turns and deliveries pause at the start of a burst of events (then they run one at a
+ * time until it is over): a burst shorter than this is accepted with the process to itself, and a
+ * reply waits at most this long for it (longer only while it stays behind the events before it).
+ */
+export const ACCEPTING_PAUSE_MS = 1_000;
 /** A burst of /converse events: 16 or more within 20 ms (800/s); the turns and deliveries yield to it. */
-export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20 });
+export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20, pauseMs: ACCEPTING_PAUSE_MS });
 
 /** The store key of a conversation. */
 export const conversationKey = (conversationId: string): string => `${CONVERSE_PREFIX}${conversationId}`;
