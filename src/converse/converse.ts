@@ -1,16 +1,17 @@
 // The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
 // `converse-in:<id>`, deduped on its messageId by the same atomic store write: ONE outboxAppend)
-// and only then answers 202. A worker drains each inbox in order, one event at a time per conversation (the keyed
-// queue in this process, src/engine/keyed-queue.ts; the store's lock across processes): step the scenario, save the session — the `converse` part of the
+// and only then answers 202. A worker drains each inbox in order, one event at a time per
+// conversation (the keyed queue in this process, src/engine/keyed-queue.ts; the store's lock
+// across processes): step the scenario, save the session — the `converse` part of the
 // conversation's ONE record (engine/record.ts; its position is the record's), with the inbox seq it
 // has consumed — and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
 // A session saved by the previous release (a bare ConverseSession value) is migrated on read.
 // delivery.ts drains the reply outbox to the webhook. A sweeper ends sessions idle for longer
 // than the inactivity timeout; the same timer picks up inbox items left by a crash.
 // Accepting goes first: during a burst of events (`accepting`, shared with the deliverer), turns
-// start a few at a time, each after the requests of its turn of the event loop, and catch up when
-// the burst is over.
+// start none for the burst's first ACCEPTING_PAUSE_MS, then a few at a time, each after the
+// requests of its turn of the event loop, and catch up when the burst is over.
 //
 // What a crash can cost: nothing accepted. An event answered 202 is in the store; one whose save
 // happened but whose ack did not is recognised by the session's `inboxSeq` and only acked (its
@@ -89,7 +90,7 @@ const TURN_LOCK_TTL_MS = 5_000;
  * time until it is over): a burst shorter than this is accepted with the process to itself, and a
  * reply waits at most this long for it (longer only while it stays behind the events before it).
  */
-export const ACCEPTING_PAUSE_MS = 1_000;
+const ACCEPTING_PAUSE_MS = 1_000;
 /** A burst of /converse events: 16 or more within 20 ms (800/s); the turns and deliveries yield to it. */
 export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20, pauseMs: ACCEPTING_PAUSE_MS });
 

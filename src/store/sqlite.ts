@@ -301,7 +301,7 @@ export class SqliteStore implements Store {
       try {
         return { ok: true, seq: Number(this.#q.enqueue.run(conversation, id, payload, now, item.notBefore ?? now).lastInsertRowid), id };
       } catch (err) {
-        // No savepoint for two statements (it costs more than both): the key goes if its item cannot.
+        // No savepoint around the two (two more statements on every append): the key goes if its item cannot.
         if (once && this.#db.inTransaction) this.#q.forgetOnce.run(conversation, once.key);
         throw err;
       }
