@@ -3,7 +3,8 @@
 //
 // Exactly once. Events only say "look at this conversation": the thread as Crisp shows it is the
 // truth. A conversation is worked by one worker at a time (in this process by its own queue,
-// across processes and replicas by the store's lock), and each run, under the lock:
+// across processes and replicas by the store's lock, held as a lease while the visitor keeps
+// writing), and each run, under the lock:
 //   1. reads the thread after the saved cursor, steps the scenario once per new visitor message
 //      and saves position + cursor + outbox items in ONE savePosition (compare-and-set);
 //   2. delivers the outbox in order — what an earlier run or a crashed process left, then the new
@@ -84,6 +85,8 @@ const MAX_PAGES = 10;
 const MARKER_KEY = 'autopilot';
 /** An RTM `session:set_state` carries no time: the resolution is taken as this much before its arrival. */
 const RTM_LATENCY_MS = 250;
+/** How long close() waits for the held locks to be released. */
+const LOCKS_CLOSE_MS = 1_000;
 /** Conversations whose last saved record this process keeps; past it, the oldest is dropped (and read from the store next time). */
 const MAX_KEPT = 10_000;
 
@@ -224,7 +227,10 @@ export class Autopilot {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
-    await this.#locks.close();
+    // The held locks go now, their acks first; a store that does not answer is not waited for past
+    // a second: an unreleased lock expires by itself, and an item left unacked is looked for before it is sent again.
+    await Promise.race([this.#locks.close(), new Promise((resolve) => (timer = setTimeout(resolve, LOCKS_CLOSE_MS)))]);
+    clearTimeout(timer);
   }
 
   // ---------------------------------------------------------------- one run of a conversation, under its lock

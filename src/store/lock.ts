@@ -133,8 +133,12 @@ export class HeldLocks {
       if (held.running) throw new Error(`HeldLocks: work on "${key}" is already running`);
       // Kept alive by the timer; checked here too, in case the timer could not run in time.
       if (held.expiresAt - Date.now() > this.#ttlMs / 2) return held;
+      // Marked as working meanwhile, so that the timer does not release it under this extension.
+      held.running = true;
       const from = Date.now();
-      if (await this.#store.extendLock(key, held.token, this.#ttlMs).catch(() => false)) {
+      const kept = await this.#store.extendLock(key, held.token, this.#ttlMs).catch(() => false);
+      held.running = false;
+      if (kept) {
         held.expiresAt = from + this.#ttlMs;
         return held;
       }
