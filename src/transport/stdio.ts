@@ -14,6 +14,9 @@ import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 
+/** What send() returns for a write the stream took at once (the common case): one promise for all. */
+const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Requests that stay open by design and are ended by the teardown itself, not answered first. */
 const LONG_LIVED = new Set(['subscriptions/listen']);
 
@@ -87,6 +90,8 @@ export class DrainingStdioTransport implements Transport {
 
   /** One write; resolves once the stream took it (at once, or on `drain`), rejects on a write error. */
   #write(json: string): Promise<void> {
+    if (this.#stdout.write(json)) return WRITTEN;
+    // Stream errors are emitted on a later tick, so listening now still hears this write's.
     return new Promise((resolve, reject) => {
       const failed = (error: Error) => {
         this.#stdout.off('drain', drained);
@@ -96,7 +101,6 @@ export class DrainingStdioTransport implements Transport {
         this.#stdout.off('error', failed);
         resolve();
       };
-      if (this.#stdout.write(json)) return resolve();
       this.#stdout.once('error', failed).once('drain', drained);
     });
   }
