@@ -24,12 +24,8 @@ export const LAYERS = {
     may: ['scenario', 'store', 'log', 'version', 'retry'],
     why: 'engine/ knows no Crisp, no transport, no MCP, no channel and no sandbox: Crisp and webhooks reach it only through its effect port',
   },
-  'crisp-port': {
-    may: ['engine', 'scenario', 'crisp'],
-    why: "crisp-port/ is the Crisp side of the engine's effect port, and nothing else",
-  },
   autopilot: {
-    may: ['engine', 'crisp-port', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'log', 'version', 'retry'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   converse: {
@@ -37,7 +33,7 @@ export const LAYERS = {
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
-    may: ['engine', 'crisp-port', 'scenario', 'store', 'crisp', 'config', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   transport: {

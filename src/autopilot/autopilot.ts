@@ -31,7 +31,7 @@ import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
 import type { ConversationRecord } from '../engine/record.js';
-import { operatorsOnline } from '../crisp-port/conversation.js';
+import type { OpenConversation } from '../engine/port.js';
 
 export interface AutopilotOptions {
   crisp: CrispClient;
@@ -46,7 +46,8 @@ export interface AutopilotOptions {
   retry?: Partial<OutboxRetry>;
   /** Conversations with due outbox items are looked for this often (items of a dead replica, lost timers). Default 5 s. */
   sweepMs?: number;
-  fetch?: typeof fetch;
+  /** Opens a conversation as the engine's port (Crisp's; the command wires it). */
+  openConversation: OpenConversation;
   now?: () => number;
 }
 
@@ -117,14 +118,13 @@ export class Autopilot {
       failed: (c, _work, error, failures) => this.#failed(c, error, failures),
     });
     this.#outbox = new OutboxDeliverer({
-      crisp: options.crisp,
       store: options.store,
       scenario: options.scenario,
       guardrails: options.guardrails,
       log: options.log,
       retry: { ...DEFAULT_OUTBOX_RETRY, ...options.retry },
       now: this.#now,
-      fetch: options.fetch,
+      openConversation: options.openConversation,
       onOurs: (fps) => fps.forEach((fp) => this.#ours.add(fp)),
       // A webhook's answer was saved: the record kept is no longer the latest.
       onSaved: (key) => this.#kept.delete(key),
@@ -289,7 +289,7 @@ export class Autopilot {
 
   /** Plans and saves the turn; returns the conversation's whole outbox when it knows it without reading the store. */
   async #turn(c: QueuedConversation, work: Work): Promise<KnownOutbox | undefined> {
-    const { store, scenario, crisp, guardrails } = this.#o;
+    const { store, scenario, guardrails } = this.#o;
     for (let attempt = 0; attempt < 5; attempt++) {
       // The record of this process's own last save, unless a compare-and-set just proved it old.
       const kept = attempt === 0 ? this.#kept.get(c.key) : undefined;
@@ -309,7 +309,7 @@ export class Autopilot {
         resolvedAt: work.resolvedAt,
         guard: guardrails,
         now,
-        context: await stepContext(scenario.program, now, () => operatorsOnline(crisp, c.website)),
+        context: await stepContext(scenario.program, now, () => this.#o.openConversation(c.website, c.session).operatorsOnline()),
       });
       if (!plan?.changed) return outboxEmpty ? [] : undefined;
       // Known as ours before anything is sent, so their message:received never reads as an operator's.

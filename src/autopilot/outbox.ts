@@ -4,14 +4,13 @@
 // looks for that fingerprint in the conversation, so it never shows twice. A failure that may pass (5xx, 429, network) is retried with backoff; one that
 // will not (400, 403, 404) is logged with its reason and the item dropped. The caller holds the
 // conversation's lock, so one worker delivers a conversation at a time.
-import { CrispError, type CrispClient } from '../crisp/index.js';
+import { CrispError } from '../crisp/index.js';
 import type { Logger } from '../log.js';
 import { conversationKey, stepContext } from '../engine/turn.js';
 import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { webhookIdempotencyKey } from '../engine/actions.js';
 import { isEffect, performEffect } from '../engine/effects.js';
-import type { EffectAction, EffectAnswer, PlainAction } from '../engine/port.js';
-import { CrispConversation, operatorsOnline } from '../crisp-port/conversation.js';
+import type { EffectAction, EffectAnswer, OpenConversation, PlainAction } from '../engine/port.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
 import { planWebhookAnswer } from './plan.js';
 import { nextDelay } from '../retry.js';
@@ -41,14 +40,14 @@ export interface DeliveryStats {
 }
 
 export interface DelivererOptions {
-  crisp: CrispClient;
   store: Store;
   scenario: LoadedScenario;
   guardrails: Guardrails;
   log: Logger;
   retry: OutboxRetry;
   now: () => number;
-  fetch?: typeof fetch;
+  /** Opens a conversation as the engine's port (Crisp's; the command wires it). */
+  openConversation: OpenConversation;
   /** Fingerprints a webhook's follow-up items will post with, once saved. */
   onOurs: (fingerprints: readonly number[]) => void;
   /** A webhook's answer was saved to the conversation's record (key). */
@@ -156,7 +155,7 @@ export class OutboxDeliverer {
     const { website, session, scenario } = head.payload;
     // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
     const again = head.attempts > 0 || head.createdAt < this.#startedAt;
-    const outcome = await new CrispConversation(this.o.crisp, website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
+    const outcome = await this.o.openConversation(website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {
       this.stats.sent++;
@@ -170,7 +169,7 @@ export class OutboxDeliverer {
    * was stopped between that save and the ack), which the state's `webhook` field tells.
    */
   async #webhook(head: OutboxItem<AutopilotItem>, action: EffectAction): Promise<void> {
-    const { crisp, store, scenario: loaded, log } = this.o;
+    const { store, scenario: loaded, log } = this.o;
     const { website, session } = head.payload;
     const key = conversationKey(website, session);
     let answer: EffectAnswer | undefined;
@@ -180,7 +179,7 @@ export class OutboxDeliverer {
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
         if (action.type === 'webhook' && !webhookAllowed(loaded, action.url)) log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), new CrispConversation(crisp, website, session, { fetch: this.o.fetch }));
+        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), this.o.openConversation(website, session));
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook or helpdesk search failed; the scenario takes its error path');
       }
       const now = this.o.now();
@@ -193,7 +192,7 @@ export class OutboxDeliverer {
         answer,
         guard: this.o.guardrails,
         now,
-        context: await stepContext(loaded.program, now, () => operatorsOnline(crisp, website)),
+        context: await stepContext(loaded.program, now, () => this.o.openConversation(website, session).operatorsOnline()),
       });
       if (!plan) return;
       this.o.onOurs(plan.ours);

@@ -20,7 +20,8 @@ import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js
 import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
-import { Autopilot, type AutopilotOptions } from '../autopilot/autopilot.js';
+import { Autopilot } from '../autopilot/autopilot.js';
+import { openCrispConversations } from './crisp-conversation.js';
 import type { OutboxRetry } from '../autopilot/outbox.js';
 import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from '../autopilot/guardrails.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario } from '../engine/library.js';
@@ -198,7 +199,8 @@ export interface StartBotOptions {
   sweepMs?: number;
   /** RTM: reconnect backoff (tests shorten it). */
   rtmReconnect?: { delayMs?: number; maxDelayMs?: number };
-  fetch?: AutopilotOptions['fetch'];
+  /** The scenario's webhooks are called with this (tests). */
+  fetch?: typeof fetch;
 }
 
 export interface RunningBot {
@@ -241,7 +243,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
           lockTtlMs: options.lockTtlMs,
           retry: options.retry,
           sweepMs: options.sweepMs,
-          fetch: options.fetch,
+          openConversation: openCrispConversations(options.crisp, { fetch: options.fetch }),
         }),
       (a) => a.close(AUTOPILOT_DRAIN_MS),
       { timeoutMs: AUTOPILOT_DRAIN_MS + 2_000 },

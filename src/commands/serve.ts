@@ -4,6 +4,7 @@
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
+import { openCrispConversations } from './crisp-conversation.js';
 import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
@@ -146,7 +147,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
       return usageError(`--bot-scenario: ${error.message}`);
     }
   }
-  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store };
+  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp) };
   const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
   if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 

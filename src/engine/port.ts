@@ -1,6 +1,7 @@
 // The effect port: everything a turn needs from outside the engine, in the engine's own terms.
 // The engine decides what a conversation's scenario does; a channel's port carries it out — the
-// Crisp port (src/crisp-port/) for the autopilot and post_draft, the converse reply sink for the
+// Crisp port (src/commands/crisp-conversation.ts, wired in by the commands) for the autopilot and
+// post_draft, the converse reply sink for the
 // converse API. The engine never sees a Crisp type, a URL of Crisp's or a reply body.
 import type { Action } from '../scenario/index.js';
 
@@ -75,3 +76,10 @@ export interface ConversationPort extends EffectPort {
   /** Whether an operator of the website is online. */
   operatorsOnline(): Promise<boolean>;
 }
+
+/**
+ * Opens one conversation as a port for one turn: Crisp's in production (commands/crisp-conversation.ts,
+ * handed to the autopilot and the MCP scenario tools by the command that wires them). `hold`: customer-visible
+ * messages become private notes for an operator to approve (--send-mode note).
+ */
+export type OpenConversation = (website: string, session: string, options?: { hold?: boolean }) => ConversationPort;

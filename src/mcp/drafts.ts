@@ -94,7 +94,7 @@ export interface PostResult extends PostedTurn {
 export interface TurnIO {
   store: Store;
   library: ScenarioLibrary;
-  /** The conversation as a port: Crisp's (src/crisp-port/) in production. */
+  /** The conversation as a port: Crisp's (commands/crisp-conversation.ts, wired in by serve) in production. */
   open: (website: string, session: string) => ConversationPort;
 }
 

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/log.js';
 import { MemoryStore, withLock } from '../../src/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 import { visitorStarts } from '../helpers/events.js';
 
 const scenario = scenarioLibraryFromTexts([
@@ -36,13 +37,13 @@ describe('OutboxDeliverer', () => {
     const store = new MemoryStore();
     let now = 0;
     const options: DelivererOptions = {
-      crisp,
       store,
       scenario,
       guardrails: { ...DEFAULT_GUARDRAILS, websites: new Set([sandbox.websiteId]), inboxes: undefined },
       log: createLogger('silent'),
       retry: { baseMs: 1_000, maxMs: 1_000, maxAttempts: 3 },
       now: () => now,
+      openConversation: openCrispConversations(crisp),
       onOurs: () => undefined,
     };
     const deliverer = new OutboxDeliverer(options);

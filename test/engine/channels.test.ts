@@ -24,6 +24,7 @@ import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { callTool } from '../helpers/mcp.js';
 import { freePort } from '../helpers/net.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 const library = scenarioLibraryFromTexts([{ file: 'echo.json', source: ECHO_SCENARIO }]);
 const echo = library.require('echo');
@@ -46,7 +47,7 @@ describe('no channel erases another channel\'s state', () => {
     // The agent's MCP server shares the store and the scenarios with the bot, as `serve --http --bot-scenario` wires them.
     const config = resolveConfig(parseServeFlags(['--sandbox']), { env: {} });
     const agentCrisp = clientFor(sandbox);
-    const deps: ToolDeps = { crisp: agentCrisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent'), scenarios: library, store };
+    const deps: ToolDeps = { crisp: agentCrisp, guard: new Guard([sandbox.websiteId]), config, log: createLogger('silent'), scenarios: library, store, openConversation: openCrispConversations(agentCrisp) };
     const tools = toolsFor({ readOnly: false, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(tools, deps).connect(serverSide);

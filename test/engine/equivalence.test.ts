@@ -24,6 +24,7 @@ import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { callTool } from '../helpers/mcp.js';
 import { freePort } from '../helpers/net.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 const CHAIN = 7; // webhooks in a row, past the cap
 
@@ -153,7 +154,8 @@ describe('one scenario, three channels, the same bot messages', () => {
 
     mcpSandbox = await startSandbox({ seed: 11 });
     const config = resolveConfig(parseServeFlags(['--sandbox']), { env: {} });
-    const deps: ToolDeps = { crisp: clientFor(mcpSandbox), guard: new Guard([mcpSandbox.websiteId]), config, log: createLogger('silent'), scenarios: library, store: new MemoryStore() };
+    const mcpCrisp = clientFor(mcpSandbox);
+    const deps: ToolDeps = { crisp: mcpCrisp, openConversation: openCrispConversations(mcpCrisp), guard: new Guard([mcpSandbox.websiteId]), config, log: createLogger('silent'), scenarios: library, store: new MemoryStore() };
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(toolsFor({ readOnly: false, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }), deps).connect(serverSide);
     agent = new Client({ name: 'agent', version: '1.0.0' });

@@ -9,6 +9,7 @@ import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import type { ToolDeps } from '../../src/mcp/tools/deps.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from './crisp.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 export interface ToolCall<T> {
   out: T;
@@ -50,7 +51,7 @@ export class McpHarness {
    */
   async connect(argv: string[], elicit?: (request: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>, websites?: string[]): Promise<Client> {
     const config = resolveConfig(parseServeFlags(['--sandbox', ...argv]), { env: {} });
-    const deps: ToolDeps = { crisp: this.crisp, guard: new Guard(websites ?? [this.sandbox.websiteId]), config, log: createLogger('silent'), ...this.extra };
+    const deps: ToolDeps = { crisp: this.crisp, guard: new Guard(websites ?? [this.sandbox.websiteId]), config, log: createLogger('silent'), openConversation: openCrispConversations(this.crisp), ...this.extra };
     const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(tools, deps).connect(serverSide);

@@ -19,11 +19,12 @@ describe('layer rules', () => {
     ['src/mcp/tools/x.ts', "import { x } from '../../commands/serve.js';", 'nothing but cli.ts imports commands/'],
     ['src/engine/x.ts', "import { x } from '../sandbox/server.js';", 'src/engine must not import'],
     ['src/engine/x.ts', "import { x } from '../mcp/server.js';", 'src/engine must not import'],
-    // The engine reaches Crisp only through its effect port, whose Crisp side lives in crisp-port/.
+    // The engine reaches Crisp only through its effect port, whose Crisp side the commands wire in
+    // (commands/crisp-conversation.ts): no channel imports it either.
     ['src/engine/x.ts', "import type { CrispClient } from '../crisp/index.js';", 'only through its effect port'],
-    ['src/engine/x.ts', "import { CrispConversation } from '../crisp-port/conversation.js';", 'only through its effect port'],
-    ['src/crisp-port/x.ts', "import { x } from '../autopilot/outbox.js';", "Crisp side of the engine's effect port"],
-    ['src/converse/x.ts', "import { x } from '../crisp-port/conversation.js';", 'src/converse must not import'],
+    ['src/engine/x.ts', "import { x } from '../commands/crisp-conversation.js';", 'nothing but cli.ts imports commands/'],
+    ['src/autopilot/x.ts', "import { x } from '../commands/crisp-conversation.js';", 'nothing but cli.ts imports commands/'],
+    ['src/mcp/tools/x.ts', "import { x } from '../../commands/crisp-conversation.js';", 'nothing but cli.ts imports commands/'],
     ['src/autopilot/x.ts', "import { x } from '../converse/converse.js';", 'never another channel'],
     ['src/converse/x.ts', "import { x } from '../sandbox/hooks.js';", 'src/converse must not import'],
     ['src/mcp/x.ts', "import { x } from '../autopilot/autopilot.js';", 'never another channel'],
@@ -41,9 +42,8 @@ describe('layer rules', () => {
 
   it.each([
     ['src/mcp/x.ts', "import { x } from '../engine/turn.js';"],
-    ['src/mcp/tools/x.ts', "import { x } from '../../crisp-port/conversation.js';"],
-    ['src/autopilot/x.ts', "import { x } from '../crisp-port/conversation.js';"],
-    ['src/crisp-port/x.ts', "import { x } from '../engine/port.js';"],
+    ['src/mcp/tools/x.ts', "import type { OpenConversation } from '../../engine/port.js';"],
+    ['src/commands/x.ts', "import { x } from '../engine/port.js';"],
     ['src/autopilot/x.ts', "import { x } from '../store/index.js';"],
     ['src/sandbox/x.ts', "import { x } from '../crisp/schemas.js';"],
     ['src/scenario/compile/x.ts', "import { x } from '../schema.js';"],

@@ -9,7 +9,7 @@ import { derivedFingerprint } from '../../src/engine/actions.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { draftTurn, postDraft, readDraft, resetScenario } from '../../src/mcp/drafts.js';
 import { conversationKey } from '../../src/engine/turn.js';
-import { CrispConversation } from '../../src/crisp-port/conversation.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 import type { CrispClient } from '../../src/crisp/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -37,7 +37,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const open = (website: string, session: string) => new CrispConversation(crisp, website, session);
+const open = (website: string, session: string) => openCrispConversations(crisp)(website, session);
 const io = () => ({ open, store, library, website: sandbox.websiteId });
 
 describe('draftTurn / postDraft with the SQLite store', () => {

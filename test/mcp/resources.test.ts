@@ -10,6 +10,7 @@ import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 import { SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 let harness: McpHarness;
 let sandbox: Sandbox;
@@ -172,7 +173,7 @@ describe('prompts', () => {
 
 describe('buildServer({ toolsOnly })', () => {
   it('registers the tools and neither resources nor prompts (for a server built for one tools/call)', async () => {
-    const deps = { crisp: harness.crisp, guard: new Guard([sandbox.websiteId]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent'), scenarios: testLibrary(), store: new MemoryStore() };
+    const deps = { crisp: harness.crisp, guard: new Guard([sandbox.websiteId]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent'), scenarios: testLibrary(), store: new MemoryStore(), openConversation: openCrispConversations(harness.crisp) };
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await buildServer(toolsFor({ readOnly: false }, deps), deps, { toolsOnly: true }).connect(serverSide);
     const only = new Client({ name: 'only', version: '1.0.0' });

@@ -17,6 +17,7 @@ import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
 import { CLI } from '../helpers/cli.js';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
 const WEBSITE = '42286ab3-b29a-4fde-8538-da0ae501d825';
@@ -34,7 +35,7 @@ const crisp = new CrispClient({ baseUrl: 'http://127.0.0.1:9', credentials: { id
 beforeAll(async () => {
   // With a scenario library and a store, so that the scenarios toolset is registered too.
   const scenarios = await loadScenarioLibrary(fileURLToPath(new URL('../../scenarios/', import.meta.url)));
-  const deps = { crisp, guard: new Guard([WEBSITE]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent'), scenarios, store: new MemoryStore() };
+  const deps = { crisp, guard: new Guard([WEBSITE]), config: resolveConfig(parseServeFlags(['--sandbox']), { env: {} }), log: createLogger('silent'), scenarios, store: new MemoryStore(), openConversation: openCrispConversations(crisp) };
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await buildServer(toolsFor({ readOnly: false, toolsets: ['all'] }), deps).connect(serverSide);
   client = new Client({ name: 'snap', version: '1.0.0' });

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { Store } from '../../store/index.js';
 import type { Guard } from '../guard.js';
+import type { OpenConversation } from '../../engine/port.js';
 
 /** What every handler gets, as one argument: it never imports a client, and cannot tell the sandbox from Crisp. */
 export interface ToolDeps {
@@ -15,6 +16,8 @@ export interface ToolDeps {
   scenarios?: ScenarioLibrary;
   /** Where scenario positions and drafts live (--store). */
   store?: Store;
+  /** Opens a conversation as the engine's port (Crisp's, wired by the command); needed with `scenarios`. */
+  openConversation?: OpenConversation;
   /** The clock scenarios read (business hours); Date.now when absent. Tests pin it. */
   clock?: () => number;
 }

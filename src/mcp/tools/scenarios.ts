@@ -5,10 +5,10 @@
 import { z } from 'zod';
 import { actionLine, messageText } from '../../engine/describe.js';
 import { draftTurn, listDrafts, postDraft, readDraft, resetScenario, TurnError, type TurnDraft } from '../drafts.js';
-import { CrispConversation } from '../../crisp-port/conversation.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
-import type { ScenarioDeps, ToolDeps } from './deps.js';
+import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './deps.js';
+import type { OpenConversation } from '../../engine/port.js';
 import { SessionId, WebsiteId } from './params.js';
 import { clean, truncate } from './support/text.js';
 
@@ -20,8 +20,14 @@ const ScenarioOnConversation = z.object({ website_id: WebsiteId.optional(), sess
 
 /** The handlers run only when registered, and they are registered only with these deps present. */
 function need(deps: ToolDeps): ScenarioDeps {
-  if (!deps.scenarios || !deps.store) throw new ToolInputError('scenarios are not enabled on this server (it needs --scenarios DIR and a store)');
-  return deps as ScenarioDeps;
+  if (!hasScenarioDeps(deps)) throw new ToolInputError('scenarios are not enabled on this server (it needs --scenarios DIR and a store)');
+  return deps;
+}
+
+/** The conversation port the command wired in; a server built with scenarios but without one is a wiring mistake. */
+function conversations(deps: ToolDeps): OpenConversation {
+  if (!deps.openConversation) throw new Error('this server was built with scenarios but without a conversation port (openConversation)');
+  return deps.openConversation;
 }
 
 export const listScenarios = defineTool({
@@ -65,10 +71,9 @@ export const draftScenarioReply = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
-    const { crisp, store, scenarios, guard, clock } = need(deps);
+    const { store, scenarios, guard, clock } = need(deps);
     const website = guard.website(website_id);
-    const open = (w: string, s: string) => new CrispConversation(crisp, w, s);
-    const result = await draftTurn({ store, library: scenarios, open, website, session: session_id, scenario, now: clock?.() });
+    const result = await draftTurn({ store, library: scenarios, open: conversations(deps), website, session: session_id, scenario, now: clock?.() });
     return { draft_id: result.id, ...review(result.draft), waits_for: result.draft.waits_for, notes: result.draft.notes };
   },
   text: (d) =>
@@ -116,7 +121,8 @@ export const postDraftTool = defineTool({
     d.guard.website(found.draft.website); // a draft of a website off the allow-list is refused
     if (!found.draft.posted && d.config.sendMode === 'confirm') confirmPost(draft_id, found.draft, call);
     const hold = d.config.sendMode === 'note';
-    const open = (w: string, s: string) => new CrispConversation(d.crisp, w, s, { hold });
+    const openConversation = conversations(d);
+    const open = (w: string, s: string) => openConversation(w, s, { hold });
     const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
     return {
       session_id: posted.session,

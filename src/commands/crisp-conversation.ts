@@ -1,6 +1,7 @@
 // The Crisp side of the engine's effect port (engine/port.ts): a conversation's actions carried out
 // through the Crisp client, one at a time, in order, its thread and its operators read. The
-// autopilot's outbox and post_draft use it. Every message gets a fingerprint derived from its
+// autopilot's outbox and post_draft use it; the commands hand it to them (`openCrispConversations`), so
+// neither channel imports the other and the engine never sees Crisp. Every message gets a fingerprint derived from its
 // (turn, step), and an action carried out again (`again`) looks for that fingerprint in the
 // conversation before sending, so it never posts twice; the other writes are idempotent by nature
 // (set data, set segments, assign, resolve).
@@ -13,25 +14,30 @@ import { CrispError, type CrispClient } from '../crisp/index.js';
 import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBody } from '../crisp/schemas.js';
 import { callWebhook, derivedFingerprint } from '../engine/actions.js';
 import { messageText } from '../engine/describe.js';
-import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, PlainAction, ThreadMessage } from '../engine/port.js';
+import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, OpenConversation, PlainAction, ThreadMessage } from '../engine/port.js';
 import type { OutMessage } from '../scenario/index.js';
 
-export interface CrispPortOptions {
+interface CrispPortOptions {
   /** --send-mode note: customer-visible messages become private notes for an operator to approve. */
-  hold?: boolean;
+  hold?: boolean | undefined;
   /** For the scenario's webhooks (tests). */
   fetch?: typeof fetch | undefined;
 }
 
 /** Whether an operator of the website is online: what a step reads for `operators` conditions. */
-export async function operatorsOnline(crisp: CrispClient, website: string): Promise<boolean> {
+async function operatorsOnline(crisp: CrispClient, website: string): Promise<boolean> {
   return (await crisp.operators.availability(website)).some((a) => a.type === 'online');
+}
+
+/** The autopilot's and the MCP scenario tools' way to open a Crisp conversation as the engine's port. */
+export function openCrispConversations(crisp: CrispClient, options: { fetch?: typeof fetch | undefined } = {}): OpenConversation {
+  return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch });
 }
 
 const isCrisp = (error: unknown, code: CrispError['code']) => error instanceof CrispError && error.code === code;
 
 /** One Crisp conversation as the engine's port. Holds per-turn memory (the contact, the operators): make one per turn. */
-export class CrispConversation implements ConversationPort {
+class CrispConversation implements ConversationPort {
   #peopleId: string | null | undefined;
   #operators: Operator[] | undefined;
 
