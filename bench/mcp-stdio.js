@@ -15,6 +15,11 @@ import { preciseCpuMicros } from './proc.js';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BARE = fileURLToPath(new URL('./bare-stdio-server.js', import.meta.url));
 
+// Calls each path makes before the measured ones. Each server's CPU per call keeps falling for
+// the first ~2000 calls while V8 optimizes the hot paths (2-3x, per block of 200): after only 300,
+// the table mixed that one-off warm-up into the per-call figure, on both servers.
+const WARM_UP_CALLS = 2500;
+
 /** Each path runs `calls` calls in `blocks` turns, round-robin; returns latencies and the server's CPU per call. */
 async function interleaved(paths, { calls, blocks }) {
   const per = Math.ceil(calls / blocks);
@@ -72,7 +77,7 @@ export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
   try {
     for (const [name, pair] of Object.entries(pairs)) {
       const paths = [{ call: pair.tool, pid: ours.pid }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid }] : [])];
-      await interleaved(paths, { calls: 300, blocks: 1 }); // warm-up
+      await interleaved(paths, { calls: WARM_UP_CALLS, blocks: 1 });
       const [tool, direct, bareSdk] = await interleaved(paths, { calls, blocks });
       rows.push({ name, tool, direct, bareSdk });
       load.push(loadavg()[0]);
