@@ -20,12 +20,18 @@ const BARE = fileURLToPath(new URL('./bare-stdio-server.js', import.meta.url));
 // the table mixed that one-off warm-up into the per-call figure, on both servers.
 const WARM_UP_CALLS = 2500;
 
-/** Each path runs `calls` calls in `blocks` turns, round-robin; returns latencies and the server's CPU per call. */
+/**
+ * Each path runs `calls` calls in `blocks` turns, round-robin, the order reversed every other
+ * round so that no path always runs right after the same one; returns latencies and the server's
+ * CPU per call.
+ */
 async function interleaved(paths, { calls, blocks }) {
   const per = Math.ceil(calls / blocks);
   const runs = paths.map(() => ({ latencies: [], cpu: 0, elapsed: 0 }));
+  const order = [...paths.keys()];
   for (let b = 0; b < blocks; b++) {
-    for (const [i, path] of paths.entries()) {
+    for (const i of b % 2 === 0 ? order : order.toReversed()) {
+      const path = paths[i];
       const run = runs[i];
       const cpu0 = path.pid ? preciseCpuMicros(path.pid) : 0;
       const started = performance.now();

@@ -4,8 +4,7 @@
 // transport closes at end-of-file, dropping every call in flight, so
 // `printf '<initialize>\n<tools/call>\n' | crisp-mcp` printed no answer to the call. Reading stdin
 // here, instead of feeding the SDK's transport through a stream ended once the calls are answered,
-// spares every message a stream hop and a second transport (bench/mcp-stdio: 5-8 % of the
-// server's CPU per call).
+// spares every message a stream hop and a second transport (bench/mcp-stdio).
 import type { Readable, Writable } from 'node:stream';
 import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
