@@ -21,6 +21,8 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 /** Extra node flags for the server process, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** A built checkout of an earlier version (BENCH_CONVERSE_BEFORE=DIR): its server, with SQLite, runs in the same rounds, for a before/after ratio per round. */
+const BEFORE = process.env.BENCH_CONVERSE_BEFORE;
 
 const BARE = `
 const http = require('node:http');
@@ -53,12 +55,12 @@ async function startReceiver() {
   return { url: `http://127.0.0.1:${server.address().port}/replies`, arrived, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }) };
 }
 
-async function startServer(receiver, store) {
+async function startServer(receiver, store, cli = CLI) {
   const env = {
     PATH: process.env.PATH, CRISP_MCP_HTTP_TOKEN: TOKEN, CRISP_MCP_LOG_LEVEL: 'info',
     CRISP_MCP_CONVERSE_WEBHOOK_URL: receiver.url, CRISP_MCP_CONVERSE_SECRET: SECRET, CRISP_MCP_CONVERSE_SCENARIO: 'cancel-account',
   };
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, CLI, 'serve', '--http', '--port', '0', '--sandbox', '--scenarios', SCENARIOS, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, cli, 'serve', '--http', '--port', '0', '--sandbox', '--scenarios', SCENARIOS, '--store', store], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await urlOf(child);
   child.stderr.resume(); // keep draining: a full pipe would block the server's synchronous log writes
   return { child, url };
@@ -160,10 +162,12 @@ export async function benchConverse({ total = 10_000, concurrency = 64, rate = 5
   const servers = [];
   const rows = [];
   try {
-    for (const [label, store] of [['sqlite', `sqlite:${join(dir, 'state.db')}`], ['memory', 'memory']]) {
-      const server = await startServer(receiver, store);
+    const kinds = [['sqlite', `sqlite:${join(dir, 'state.db')}`, CLI], ['memory', 'memory', CLI]];
+    if (BEFORE) kinds.push(['sqlite, before', `sqlite:${join(dir, 'before.db')}`, join(BEFORE, 'dist', 'cli.js')]);
+    for (const [label, store, cli] of kinds) {
+      const server = await startServer(receiver, store, cli);
       servers.push({ label, ...server });
-      await burst(server.url, { total: 1_000, concurrency, tag: `warm-${label}` });
+      await burst(server.url, { total: 1_000, concurrency, tag: `warm-${label.replace(/\W+/g, '-')}` });
     }
     await burst(bare.url, { total: 1_000, concurrency, tag: 'warm-anchor' }); // its JIT warmed like the servers', or its first round is slow
     const best = new Map();
@@ -178,9 +182,10 @@ export async function benchConverse({ total = 10_000, concurrency = 64, rate = 5
       const anchor = await burst(bare.url, { total, concurrency, tag: `a${r}` });
       const cpu1 = cpuSeconds(bare.child.pid);
       keep('anchor', { ...anchor, cpuPerEvent: cpu0 === undefined ? undefined : (cpu1 - cpu0) / total });
-      for (const server of servers) {
+      // The servers' order turns round every round: none always runs right after the anchor.
+      for (const server of r % 2 ? [...servers].reverse() : servers) {
         const sent = new Map();
-        const tag = `b${r}-${server.label}`;
+        const tag = `b${r}-${server.label.replace(/\W+/g, '-')}`;
         const before = cpuSeconds(server.child.pid);
         const result = await burst(server.url, { total, concurrency, tag, sent });
         const accepted = cpuSeconds(server.child.pid);
@@ -197,8 +202,12 @@ export async function benchConverse({ total = 10_000, concurrency = 64, rate = 5
     }
     const anchorRounds = perRound.get('anchor');
     const ratios = (label) => perRound.get(label).map((eps, r) => eps / anchorRounds[r]).sort((a, b) => a - b);
-    for (const server of servers) rows.push({ label: server.label, ...best.get(server.label), roundRatios: ratios(server.label), latency: await steady(server.url, receiver, { rate, seconds, tag: `s-${server.label}` }) });
+    for (const server of servers) rows.push({ label: server.label, ...best.get(server.label), roundRatios: ratios(server.label), latency: await steady(server.url, receiver, { rate, seconds, tag: `s-${server.label.replace(/\W+/g, '-')}` }) });
     rows.push({ label: 'anchor', ...best.get('anchor') });
+    if (BEFORE) {
+      const before = perRound.get('sqlite, before');
+      rows.beforeRatios = perRound.get('sqlite').map((eps, r) => eps / before[r]).sort((a, b) => a - b);
+    }
   } finally {
     for (const server of servers) {
       server.child.kill('SIGTERM');
@@ -208,10 +217,10 @@ export async function benchConverse({ total = 10_000, concurrency = 64, rate = 5
     await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { total, concurrency, rate, seconds, rounds, rows };
+  return { total, concurrency, rate, seconds, rounds, rows, before: BEFORE, beforeRatios: rows.beforeRatios };
 }
 
-export function formatConverse({ total, concurrency, rate, seconds, rounds, rows }) {
+export function formatConverse({ total, concurrency, rate, seconds, rounds, rows, before, beforeRatios }) {
   const f = (n) => (n === undefined ? '—' : n.toFixed(1));
   const us = (n) => (n === undefined ? '—' : String(Math.round(n * 1e6)));
   const anchor = rows.find((r) => r.label === 'anchor');
@@ -223,10 +232,11 @@ export function formatConverse({ total, concurrency, rate, seconds, rounds, rows
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
-    const name = row.label === 'anchor' ? 'bare node:http, JSON.parse + 202 (anchor)' : `crisp-mcp serve --http, --store ${row.label}`;
+    const name = row.label === 'anchor' ? 'bare node:http, JSON.parse + 202 (anchor)' : row.label === 'sqlite, before' ? 'the same, --store sqlite, the build before (BENCH_CONVERSE_BEFORE)' : `crisp-mcp serve --http, --store ${row.label}`;
     const round = row.roundRatios ? `${pctOf(row.roundRatios[Math.floor(row.roundRatios.length / 2)])} (${pctOf(row.roundRatios[0])}–${pctOf(row.roundRatios.at(-1))})` : '—';
     lines.push(`| ${name} | ${Math.round(row.eps)} | ${Math.round((100 * row.eps) / anchor.eps)} % | ${round} | ${row.errors} | ${row.delivered ? Math.round(row.delivered) : '—'} | ${us(row.cpuPerEvent)} | ${us(row.cpuPerReply)} | ${f(row.latency?.p50)} | ${f(row.latency?.p99)} |`);
   }
+  if (beforeRatios) lines.push('', `SQLite, this build over the build in ${before}, same round: median ${beforeRatios[Math.floor(beforeRatios.length / 2)].toFixed(2)}× (${beforeRatios[0].toFixed(2)}–${beforeRatios.at(-1).toFixed(2)}×).`);
   lines.push('', `Target: ≥ 50 % of the anchor's accepted events/s with --store sqlite. vs anchor: best round over best round; same round: each round's events/s over the anchor's in that round (the rounds interleave, so the load of other jobs weighs on both alike). Replies delivered/s: the burst's events over the time from its first event sent to its last reply arrived. CPU: the server process's user + system time over the burst (its replies still to come, or all arrived) per event. Delivery latency: from sending the event to its reply arriving at the receiver, ${rate} events/s for ${seconds} s.`);
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@
 import { hideUserinfo } from '../credentials/redact.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
-import { openStore, StoreError, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
+import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
 
 /**
  * A Store that opens the one `spec` names on its first call. An open that fails is tried again at
@@ -55,6 +55,14 @@ export class StoreOpenedOnFirstUse implements Store {
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
     return (await this.open()).listIdle(before, limit);
+  }
+
+  async listPositions<T = unknown>(scenario: string, opts?: ListPositionsOptions): Promise<PositionPage<T>> {
+    return (await this.open()).listPositions<T>(scenario, opts);
+  }
+
+  async outboxAppend(conversation: string, item: OutboxInput, opts?: AppendOptions): Promise<AppendResult> {
+    return (await this.open()).outboxAppend(conversation, item, opts);
   }
 
   async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {

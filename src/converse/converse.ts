@@ -1,20 +1,23 @@
 // The converse API: any backend talks to a scenario over HTTP. `accept` checks an
 // event, appends it to the conversation's durable inbox (an outbox queue of the store under
-// `converse-in:<id>`, with the messageIds seen so far, in ONE savePosition) and only then answers
-// 202. A worker drains each inbox in order, one event at a time per conversation (the keyed
-// queue in this process, src/engine/keyed-queue.ts; the store's lock across processes): step the scenario, save the session — the `converse` part of the
+// `converse-in:<id>`, deduped on its messageId by the same atomic store write: ONE outboxAppend)
+// and only then answers 202. A worker drains each inbox in order, one event at a time per
+// conversation (the keyed queue in this process, src/engine/keyed-queue.ts; the store's lock
+// across processes): step the scenario, save the session — the `converse` part of the
 // conversation's ONE record (engine/record.ts; its position is the record's), with the inbox seq it
 // has consumed — and one outbox item per bot reply in ONE savePosition, then ack the inbox item.
 // A session saved by the previous release (a bare ConverseSession value) is migrated on read.
 // delivery.ts drains the reply outbox to the webhook. A sweeper ends sessions idle for longer
 // than the inactivity timeout; the same timer picks up inbox items left by a crash.
 // Accepting goes first: during a burst of events (`accepting`, shared with the deliverer), turns
-// start a few at a time, each after the requests of its turn of the event loop, and catch up when
-// the burst is over.
+// start none for the burst's first ACCEPTING_PAUSE_MS, then a few at a time, each after the
+// requests of its turn of the event loop, and catch up when the burst is over.
 //
 // What a crash can cost: nothing accepted. An event answered 202 is in the store; one whose save
 // happened but whose ack did not is recognised by the session's `inboxSeq` and only acked (its
-// replies are not queued twice); a messageId is deduped atomically with the inbox append.
+// replies are not queued twice); a messageId is deduped atomically with the inbox append. The
+// previous release kept each inbox's messageIds in a position record (scenario `converse-inbox`):
+// those still within their time are read once, before the first append, and deduped on too.
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
@@ -76,16 +79,20 @@ export type HandleOutcome =
 
 /** Store keys of converse inboxes (accepted events not yet run) start with this; not with CONVERSE_PREFIX. */
 export const INBOX_PREFIX = 'converse-in:';
-/** The "scenario" of an inbox's position (the messageIds seen, for dedupe). */
-const INBOX_SCENARIO = 'converse-inbox';
-/** A messageId seen this many times ago in the same conversation is forgotten even within DEDUPE_TTL_MS. */
-const MAX_SEEN = 5_000;
+/** The "scenario" under which the previous release kept each inbox's messageIds, in a position record. */
+const LEGACY_INBOX_SCENARIO = 'converse-inbox';
 /** An inbox event whose run failed this many times is dropped (logged), so that it cannot block its conversation. */
 export const MAX_EVENT_ATTEMPTS = 8;
 const TURN_LOCK_TTL_MS = 5_000;
 
+/**
+ * How long the turns and deliveries pause at the start of a burst of events (then they run one at a
+ * time until it is over): a burst shorter than this is accepted with the process to itself, and a
+ * reply waits at most this long for it (longer only while it stays behind the events before it).
+ */
+const ACCEPTING_PAUSE_MS = 1_000;
 /** A burst of /converse events: 16 or more within 20 ms (800/s); the turns and deliveries yield to it. */
-export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20 });
+export const acceptingPriority = (): Priority => new Priority({ busyAt: 16, windowMs: 20, pauseMs: ACCEPTING_PAUSE_MS });
 
 /** The store key of a conversation. */
 export const conversationKey = (conversationId: string): string => `${CONVERSE_PREFIX}${conversationId}`;
@@ -93,8 +100,8 @@ export const conversationKey = (conversationId: string): string => `${CONVERSE_P
 export const inboxKey = (conversationId: string): string => `${INBOX_PREFIX}${conversationId}`;
 const lockKey = (conversationId: string): string => `${CONVERSE_PREFIX}lock:${conversationId}`;
 
-/** The inbox position's value: when each recent messageId was accepted. */
-interface InboxRecord {
+/** The previous release's inbox record: when each recent messageId was accepted. */
+interface LegacyInboxRecord {
   kind: 'converse_inbox';
   seen: Record<string, number>;
 }
@@ -103,10 +110,6 @@ interface InboxPayload {
   event: ConverseEvent;
 }
 
-const readSeen = (value: unknown): Record<string, number> => {
-  const seen = (value as Partial<InboxRecord> | undefined)?.seen;
-  return seen && typeof seen === 'object' ? seen : {};
-};
 /** The last inbox seq a saved converse part has consumed (0: none). */
 const inboxSeqOf = (part: unknown): number => {
   const seq = (part as { inboxSeq?: unknown } | undefined)?.inboxSeq;
@@ -121,42 +124,33 @@ interface SavedSession {
   inboxSeq: number;
 }
 
-/** An inbox record as saved, at its version; `size`: its number of messageIds. */
-interface KnownInbox {
-  version: number;
-  seen: Record<string, number>;
-  size: number;
+/** messageIds of the previous release's inbox records still within DEDUPE_TTL_MS, by conversation id → when each was accepted. */
+interface LegacySeen {
+  ids: Map<string, Map<string, number>>;
+  /** When the last of them is forgotten. */
+  until: number;
 }
 
-/** Inboxes remembered, and messageIds kept across them, at most (the oldest inboxes are forgotten first). */
-const KNOWN_INBOXES = 10_000;
-const KNOWN_INBOX_IDS = 100_000;
-
-/** The inbox records last saved here, bounded by their messageIds in all; a forgotten one costs a read at its next append. */
-class KnownInboxes {
-  readonly #inboxes = new Map<string, KnownInbox>();
-  #ids = 0;
-
-  /** The remembered record, now forgotten: the caller remembers what it saves next. */
-  take(conversationId: string): KnownInbox | undefined {
-    const inbox = this.#inboxes.get(conversationId);
-    if (inbox) {
-      this.#inboxes.delete(conversationId);
-      this.#ids -= inbox.size;
+/** Reads the previous release's inbox records saved within DEDUPE_TTL_MS (none on a store it never wrote). */
+async function loadLegacySeen(store: Store, now: number): Promise<LegacySeen> {
+  const legacy: LegacySeen = { ids: new Map(), until: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await store.listPositions<Partial<LegacyInboxRecord> | null>(LEGACY_INBOX_SCENARIO, { since: now - DEDUPE_TTL_MS, cursor, limit: 500 });
+    for (const { conversation, value } of page.positions) {
+      const seen = value?.seen;
+      if (!conversation.startsWith(INBOX_PREFIX) || !seen || typeof seen !== 'object') continue;
+      const ids = new Map<string, number>();
+      for (const [messageId, at] of Object.entries(seen)) {
+        if (typeof at !== 'number' || now - at >= DEDUPE_TTL_MS) continue;
+        ids.set(messageId, at);
+        legacy.until = Math.max(legacy.until, at + DEDUPE_TTL_MS);
+      }
+      if (ids.size > 0) legacy.ids.set(conversation.slice(INBOX_PREFIX.length), ids);
     }
-    return inbox;
-  }
-
-  remember(conversationId: string, inbox: KnownInbox): void {
-    this.take(conversationId);
-    this.#inboxes.set(conversationId, inbox);
-    this.#ids += inbox.size;
-    for (const [oldest, { size }] of this.#inboxes) {
-      if (this.#ids <= KNOWN_INBOX_IDS && this.#inboxes.size <= KNOWN_INBOXES) break;
-      this.#inboxes.delete(oldest);
-      this.#ids -= size;
-    }
-  }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return legacy;
 }
 
 type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' };
@@ -170,17 +164,17 @@ export class ConverseService {
   /** Where the scenario's webhook calls and helpdesk searches go: this channel's port, with the replies (turn.ts). */
   readonly #effects: TurnInput['effects'];
   readonly #accepting: Priority;
-  /** Per conversation, its inbox appends in arrival order (no cap: accepting is never held back). */
-  readonly #appends = new KeyedQueue({ concurrency: Infinity });
   /** Per conversation, its inbox drains (a drain queued while one waits is the same drain) and time-outs, in order. */
   readonly #turns: KeyedQueue<'drain'>;
   /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
   readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
   /** Per conversation, how many of #pending are its items. */
   readonly #pendingHere = new Map<string, number>();
-  /** The inbox records this process last saved, by conversation: the guess #append's save checks. */
-  readonly #inboxes = new KnownInboxes();
+  /** The previous release's messageIds: read at the first append (loading until then). */
+  #legacy: LegacySeen | Promise<LegacySeen> | undefined;
+  /** Appends in flight, and who waits for there to be none (close). */
   #appending = 0;
+  readonly #appendsDone: Array<() => void> = [];
   #closed = false;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
@@ -290,15 +284,16 @@ export class ConverseService {
     this.#sweeper = undefined;
     await this.#sweeping?.catch(() => undefined);
     // The appends first: each one stored queues its drain, which the turns then run.
-    await this.#appends.close({ drain: true });
+    if (this.#appending > 0) await new Promise<void>((resolve) => this.#appendsDone.push(resolve));
     await this.#turns.close({ drain: true });
   }
 
   /** Appends the event to its conversation's inbox (after the ones accepted before it here), unless its messageId was seen; then kicks the drain. */
   async #enqueue(event: ConverseEvent, waiter?: (outcome: HandleOutcome | Error) => void): Promise<Enqueued> {
+    if (this.#closed && waiter) throw new StoreError('store_unavailable', 'the converse service is closed');
     this.#appending++;
     try {
-      const result = await this.#appends.submit(event.conversationId, () => this.#append(event));
+      const result = await this.#append(event);
       if (result.status === 'queued') {
         this.#pending.set(this.#itemKey(event.conversationId, result.seq), waiter ? [waiter] : []);
         this.#pendingHere.set(event.conversationId, (this.#pendingHere.get(event.conversationId) ?? 0) + 1);
@@ -306,49 +301,40 @@ export class ConverseService {
       }
       return result;
     } finally {
-      this.#appending--;
+      if (--this.#appending === 0) for (const done of this.#appendsDone.splice(0)) done();
     }
   }
 
   /**
-   * One savePosition: the inbox item and the messageId seen, together. No read first: the save's
-   * compare-and-set checks a guess of the inbox's version — the one this process last wrote, or 0
-   * (a conversation not seen here is guessed new) — and only when the guess is wrong (another
-   * process, an earlier release, a forgotten entry) is the inbox read and the save tried again. A
-   * save that succeeds was checked against exactly the messageIds it replaces, so dedupe stays exact.
+   * One outboxAppend: the inbox item, deduped on the messageId by the store in the same atomic
+   * write. The store orders appends as they are called, and this calls it without awaiting anything
+   * first (but the one read of the previous release's records, which every append waits for alike),
+   * so a conversation's events are appended in the order they were accepted here.
    */
   async #append(event: ConverseEvent): Promise<Enqueued> {
-    const { store } = this.#o;
-    const key = inboxKey(event.conversationId);
-    let known = this.#inboxes.take(event.conversationId);
-    for (let attempt = 1; ; attempt++) {
-      const now = Date.now();
-      const seen = known?.seen ?? {};
-      if (event.messageId !== undefined) {
-        const at = seen[event.messageId];
-        if (at !== undefined && now - at < DEDUPE_TTL_MS) {
-          if (known) this.#inboxes.remember(event.conversationId, known);
-          return { status: 'duplicate' };
-        }
-      }
-      // Forget messageIds past their time, and the oldest past MAX_SEEN.
-      const kept = Object.entries(seen)
-        .filter(([, at]) => now - at < DEDUPE_TTL_MS)
-        .sort((a, b) => a[1] - b[1])
-        .slice(-(MAX_SEEN - 1));
-      if (event.messageId !== undefined) kept.push([event.messageId, now]);
-      const record: InboxRecord = { kind: 'converse_inbox', seen: Object.fromEntries(kept) };
-      const payload: InboxPayload = { event };
-      const saved = await store.savePosition(key, INBOX_SCENARIO, record, { expectedVersion: known?.version ?? 0, outbox: [{ payload }] });
-      if (saved.ok) {
-        this.#inboxes.remember(event.conversationId, { version: saved.version, seen: record.seen, size: kept.length });
-        return { status: 'queued', seq: saved.outbox[0]!.seq };
-      }
-      if (attempt >= 20) throw new StoreError('store_lock_busy', `the inbox of conversation ${event.conversationId} kept changing under the append`);
-      const found = await store.getPosition(key, INBOX_SCENARIO);
-      const read = readSeen(found?.value);
-      known = { version: found?.version ?? 0, seen: read, size: Object.keys(read).length };
+    let legacy = (this.#legacy ??= this.#loadLegacy());
+    if (legacy instanceof Promise) legacy = await legacy;
+    const { conversationId, messageId } = event;
+    const now = Date.now();
+    if (messageId !== undefined && legacy.ids.size > 0) {
+      if (now >= legacy.until) legacy.ids.clear();
+      const at = legacy.ids.get(conversationId)?.get(messageId);
+      if (at !== undefined && now - at < DEDUPE_TTL_MS) return { status: 'duplicate' };
     }
+    const payload: InboxPayload = { event };
+    const appended = await this.#o.store.outboxAppend(inboxKey(conversationId), { payload }, messageId === undefined ? {} : { once: { key: messageId, ttlMs: DEDUPE_TTL_MS } });
+    return appended.ok ? { status: 'queued', seq: appended.seq } : { status: 'duplicate' };
+  }
+
+  /** Reads the previous release's messageIds once; a failed read is tried again by the next append. */
+  #loadLegacy(): Promise<LegacySeen> {
+    return loadLegacySeen(this.#o.store, Date.now()).then(
+      (legacy) => (this.#legacy = legacy),
+      (err: unknown) => {
+        this.#legacy = undefined;
+        throw err;
+      },
+    );
   }
 
   #itemKey(conversationId: string, seq: number): string {

@@ -6,7 +6,8 @@
 // functions; a run that throws is handed to `failed`, which says when to run it again (by
 // src/retry.ts's backoff) or to drop it. Work that must let more urgent work go first names a
 // `Priority` (`yieldTo`): while it is busy, the queue runs at most `concurrencyWhileBusy` at once,
-// each started after the I/O pending in its turn of the event loop (the priority work's requests).
+// each started after the I/O pending in its turn of the event loop (the priority work's requests),
+// and none at all during the first `pauseMs` of each busy period (a capped pause).
 // What a run does is the caller's; the queue keeps nothing beyond this process.
 
 /** The timer functions the queue arms its wake-ups with (tests pass fake ones). */
@@ -27,11 +28,14 @@ export const NODE_TIMERS: Timers = {
  * none has for `windowMs`. The rate, not the pieces in progress: a piece may be done within the
  * turn of the event loop it arrived in (the memory store), and a commit answers a batch of them at
  * once, leaving gaps while their clients send the next. Queues that yield to it start fewer runs
- * while it is busy, and catch up once it is quiet.
+ * while it is busy, and catch up once it is quiet. With `pauseMs`, they start none during the first
+ * `pauseMs` of each busy period: a short burst gets the process to itself, while under a sustained
+ * one the work yielding waits at most that long before it runs again (a few at a time).
  */
 export class Priority {
   readonly #busyAt: number;
   readonly #windowMs: number;
+  readonly #pauseMs: number;
   readonly #now: () => number;
   readonly #timers: Timers;
   readonly #listeners = new Set<() => void>();
@@ -39,17 +43,26 @@ export class Priority {
   #inWindow = 0;
   /** When a piece last arrived while busy. */
   #lastBusy = -Infinity;
+  /** When the current busy period began. */
+  #busySince = -Infinity;
   #timer: unknown;
 
-  constructor(options: { busyAt?: number; windowMs?: number; now?: () => number; timers?: Timers } = {}) {
+  constructor(options: { busyAt?: number; windowMs?: number; pauseMs?: number; now?: () => number; timers?: Timers } = {}) {
     this.#busyAt = Math.max(1, options.busyAt ?? 1);
     this.#windowMs = options.windowMs ?? 20;
+    this.#pauseMs = Math.max(0, options.pauseMs ?? 0);
     this.#now = options.now ?? Date.now;
     this.#timers = options.timers ?? NODE_TIMERS;
   }
 
   get busy(): boolean {
     return this.#now() - this.#lastBusy < this.#windowMs;
+  }
+
+  /** How much longer work yielding to this pauses (ms; 0: it may run, at the reduced cap while busy). */
+  get pausedFor(): number {
+    if (this.#pauseMs === 0 || !this.busy) return 0;
+    return Math.max(0, this.#busySince + this.#pauseMs - this.#now());
   }
 
   /** A piece of priority work has arrived. */
@@ -60,6 +73,7 @@ export class Priority {
       this.#inWindow = 0;
     }
     if (++this.#inWindow < this.#busyAt) return;
+    if (now - this.#lastBusy >= this.#windowMs) this.#busySince = now;
     this.#lastBusy = now;
     if (this.#timer === undefined) this.#timer = this.#timers.set(() => this.#quiet(), this.#windowMs);
   }
@@ -143,6 +157,8 @@ export class KeyedQueue<W = never> {
   #closed = false;
   /** The start of runs put off to the end of this turn of the event loop (while yielding). */
   #deferred: NodeJS.Immediate | undefined;
+  /** The end of the priority's pause (while paused). */
+  #pauseTimer: unknown;
 
   constructor(options: KeyedQueueOptions<W>) {
     this.#o = options;
@@ -227,6 +243,8 @@ export class KeyedQueue<W = never> {
   async close(options: { drain?: boolean } = {}): Promise<void> {
     this.#closed = true;
     this.#unsubscribe?.();
+    if (this.#pauseTimer !== undefined) this.#timers.clear(this.#pauseTimer);
+    this.#pauseTimer = undefined;
     for (const e of this.#entries.values()) {
       if (e.timer !== undefined) this.#timers.clear(e.timer);
       e.timer = undefined;
@@ -261,10 +279,24 @@ export class KeyedQueue<W = never> {
   }
 
   get #cap(): number {
-    return this.#o.yieldTo?.busy ? Math.min(this.#o.concurrency, this.#o.concurrencyWhileBusy ?? 1) : this.#o.concurrency;
+    if (!this.#o.yieldTo?.busy) return this.#o.concurrency;
+    return this.#paused() ? 0 : Math.min(this.#o.concurrency, this.#o.concurrencyWhileBusy ?? 1);
+  }
+
+  /** Whether the priority's pause holds every start now; if so, a pump is armed for its end (going quiet pumps too: onIdle). */
+  #paused(): boolean {
+    const left = this.#closed ? 0 : (this.#o.yieldTo?.pausedFor ?? 0);
+    if (left > 0) {
+      this.#pauseTimer ??= this.#timers.set(() => {
+        this.#pauseTimer = undefined;
+        this.#pump();
+      }, left);
+    }
+    return left > 0;
   }
 
   #pump(): void {
+    if (this.#paused()) return;
     if (this.#o.yieldTo?.busy) {
       // Yielding: runs start after the pending I/O (the priority work's requests) of this turn of
       // the event loop has been served, at most the reduced cap per turn.

@@ -4,11 +4,12 @@
 // MemoryBacking share their state, as two SQLite connections on one file do.
 import {
   checkLimit, checkTtl, checkVersion, newId, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
-  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
+  type SaveResult, type Store,
 } from './types.js';
 
-/** Expired locks and drafts are dropped on every SWEEP_EVERY-th draft or lock written. */
+/** Expired locks, drafts and append keys are dropped on every SWEEP_EVERY-th draft, lock or keyed append written. */
 const SWEEP_EVERY = 1000;
 
 interface PositionRow { json: string; version: number; updatedAt: number; trackIdle: boolean }
@@ -22,8 +23,10 @@ export class MemoryBacking {
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   /** conversation → items in seq order; a conversation with no items has no entry. */
   readonly outbox = new Map<string, OutboxRow[]>();
+  /** `outboxAppend`'s once-keys: conversation + "\0" + key → when it expires. */
+  readonly appendKeys = new Map<string, number>();
   seq = 0;
-  /** Drafts and locks written since the expired ones were last swept. */
+  /** Drafts, locks and keyed appends written since the expired ones were last swept. */
   writes = 0;
 }
 
@@ -79,6 +82,20 @@ export class MemoryStore implements Store {
     return idle.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, max);
   }
 
+  async listPositions<T = unknown>(scenario: string, opts: ListPositionsOptions = {}): Promise<PositionPage<T>> {
+    const max = checkLimit(opts.limit);
+    const since = opts.since ?? -Infinity;
+    const after = opts.cursor;
+    const conversations = [...this.#b.positions.keys()].filter((c) => after === undefined || c > after).sort();
+    const positions: PositionPage<T>['positions'] = [];
+    for (const conversation of conversations) {
+      const row = this.#b.positions.get(conversation)?.get(scenario);
+      if (row && row.updatedAt >= since) positions.push({ conversation, value: JSON.parse(row.json) as T, version: row.version, updatedAt: row.updatedAt });
+      if (positions.length === max) return { positions, cursor: conversation };
+    }
+    return { positions, cursor: undefined };
+  }
+
   async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
     const ttl = checkTtl(draft.ttlMs);
     const json = toJson(draft.value, 'draft');
@@ -132,6 +149,25 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async outboxAppend(conversation: string, item: OutboxInput, opts: AppendOptions = {}): Promise<AppendResult> {
+    const json = toJson(item.payload, 'outbox payload');
+    const id = item.id ?? newId();
+    const now = this.#now();
+    if (opts.once) {
+      const ttl = checkTtl(opts.once.ttlMs);
+      const key = `${conversation}\0${opts.once.key}`;
+      const expiresAt = this.#b.appendKeys.get(key);
+      if (expiresAt !== undefined && expiresAt > now) return { ok: false, duplicate: true };
+      this.#wrote(now);
+      this.#b.appendKeys.set(key, now + ttl);
+    }
+    const seq = ++this.#b.seq;
+    const queue = this.#b.outbox.get(conversation) ?? [];
+    queue.push({ seq, id, json, createdAt: now, attempts: 0, nextAttemptAt: item.notBefore ?? now, lastError: undefined });
+    this.#b.outbox.set(conversation, queue);
+    return { ok: true, seq, id };
+  }
+
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
     const row = this.#b.outbox.get(conversation)?.[0];
     return row && {
@@ -179,6 +215,7 @@ export class MemoryStore implements Store {
   #sweep(now: number): void {
     for (const [key, held] of this.#b.locks) if (held.expiresAt <= now) this.#b.locks.delete(key);
     for (const [id, row] of this.#b.drafts) if (row.expiresAt <= now) this.#b.drafts.delete(id);
+    for (const [key, expiresAt] of this.#b.appendKeys) if (expiresAt <= now) this.#b.appendKeys.delete(key);
   }
 
   #liveDraft(id: string): DraftRow | undefined {

@@ -41,6 +41,22 @@ return out
 `);
 
 /**
+ * Appends one item to a conversation's outbox, unless its once-key is set (then nothing is written).
+ * KEYS: once-key, outbox seq counter, conversation queue zset, conversation items hash, due zset.
+ * ARGV: use the once-key ('1'|'0'), its ttl ms, item JSON ({id, payload, createdAt}), next attempt time, conversation.
+ * Returns {0} for a duplicate, {1, seq} once appended.
+ */
+export const APPEND = script(`
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return {0} end
+local wasEmpty = redis.call('EXISTS', KEYS[3]) == 0
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], seq, seq)
+redis.call('HSET', KEYS[4], seq, ARGV[3], seq .. ':a', 0, seq .. ':n', ARGV[4])
+if wasEmpty then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5]) end
+return {1, seq}
+`);
+
+/**
  * The head item of a conversation's outbox. KEYS: queue zset, items hash.
  * Returns nil, or {seq, item JSON, attempts, next attempt time, last error or nil}.
  */

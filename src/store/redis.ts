@@ -11,15 +11,17 @@
 //   outbox:{c}         zset  seqs of a conversation's pending items
 //   outbox-items:{c}   hash  {seq} item JSON, {seq}:a attempts, {seq}:n next attempt, {seq}:e last error
 //   outbox-due         zset  conversations with pending items, scored by their head's next attempt
+//   once:{c}:{k}       string outboxAppend's once-key k of conversation c, PX = its ttl
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
 import { createClient } from 'redis';
-import { ACK, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
+import { ACK, APPEND, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
-  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
+  type SaveResult, type Store,
 } from './types.js';
 
 export const DEFAULT_REDIS_PREFIX = 'crisp-mcp:';
@@ -34,6 +36,8 @@ export interface RedisStoreOptions {
 type RedisClient = ReturnType<typeof createClient>;
 
 const escape = (part: string): string => part.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
+/** Literal text in a SCAN MATCH pattern. */
+const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
 const unescape = (part: string): string => part.replace(/%(25|3A)/g, (_m, hex: string) => (hex === '25' ? '%' : ':'));
 
 /** `redis://host:port/db` for logs: no user name, no password, no query. */
@@ -124,6 +128,19 @@ export class RedisStore implements Store {
     });
   }
 
+  async listPositions<T = unknown>(scenario: string, opts: ListPositionsOptions = {}): Promise<PositionPage<T>> {
+    const since = opts.since ?? -Infinity;
+    const head = `${this.#p}pos:`;
+    const { cursor, keys } = await this.#client.scan(opts.cursor ?? '0', { MATCH: `${globLiteral(head)}*:${globLiteral(escape(scenario))}`, COUNT: checkLimit(opts.limit) });
+    const rows = await Promise.all(keys.map((key) => this.#client.hmGet(key, ['v', 'd', 't'])));
+    const positions: PositionPage<T>['positions'] = [];
+    rows.forEach(([v, d, t], i) => {
+      if (v == null || d == null || Number(t) < since) return;
+      positions.push({ conversation: unescape(keys[i]!.slice(head.length).split(':')[0]!), value: JSON.parse(d) as T, version: Number(v), updatedAt: Number(t) });
+    });
+    return { positions, cursor: String(cursor) === '0' ? undefined : String(cursor) };
+  }
+
   async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
     const ttl = checkTtl(draft.ttlMs);
     const json = toJson(draft.value, 'draft');
@@ -172,6 +189,19 @@ export class RedisStore implements Store {
 
   async releaseLock(key: string, token: string): Promise<boolean> {
     return Number(await this.#run(RELEASE_LOCK, [`${this.#p}lock:${key}`], [token])) === 1;
+  }
+
+  async outboxAppend(conversation: string, item: OutboxInput, opts: AppendOptions = {}): Promise<AppendResult> {
+    const id = item.id ?? newId();
+    const now = Date.now();
+    const json = `{"id":${JSON.stringify(id)},"createdAt":${now},"payload":${toJson(item.payload, 'outbox payload')}}`;
+    const once = opts.once;
+    const c = escape(conversation);
+    const [queue, items, due] = this.#queueKeys(conversation);
+    const reply = await this.#run(APPEND,
+      [`${this.#p}once:${c}:${escape(once?.key ?? '')}`, `${this.#p}outbox-seq`, queue, items, due],
+      [once ? '1' : '0', String(once ? checkTtl(once.ttlMs) : 0), json, String(item.notBefore ?? now), conversation]) as number[];
+    return reply[0] === 1 ? { ok: true, seq: Number(reply[1]), id } : { ok: false, duplicate: true };
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {

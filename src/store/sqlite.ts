@@ -17,8 +17,9 @@ import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
-  type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation,
-  type SavedPosition, type SaveOptions, type SaveResult, type Store,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
+  type SaveResult, type Store,
 } from './types.js';
 
 // better-sqlite3 ships no types and @types/better-sqlite3 is not a dependency: the little we use.
@@ -42,10 +43,11 @@ interface Database {
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
 
-const SCHEMA_VERSION = 1;
+// 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
+const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
-/** Expired locks and drafts are deleted on every SWEEP_EVERY-th write of those kinds. */
+/** Expired locks, drafts and append keys are deleted on every SWEEP_EVERY-th write of those kinds. */
 const SWEEP_EVERY = 1000;
 
 const SCHEMA = `
@@ -63,6 +65,9 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL,
   created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation, seq);
+CREATE TABLE IF NOT EXISTS outbox_once (
+  conversation TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (conversation, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outbox_once_expiry ON outbox_once (expires_at);
 `;
 
 const SQL = {
@@ -71,7 +76,14 @@ const SQL = {
   upsertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (conversation, scenario) DO UPDATE SET version = excluded.version, data = excluded.data,
     updated_at = excluded.updated_at, track_idle = excluded.track_idle`,
+  // By the primary key from the cursor on: one pass over the table however many pages. Params: cursor, scenario, since, limit.
+  positionsOf: `SELECT conversation, data, version, updated_at FROM positions WHERE conversation > ? AND scenario = ? AND updated_at >= ?
+    ORDER BY conversation LIMIT ?`,
   idle: 'SELECT conversation, scenario, updated_at FROM positions WHERE track_idle = 1 AND updated_at < ? ORDER BY updated_at LIMIT ?',
+  // Written (changes = 1) unless the key is there and not expired. Params: conversation, key, expires at, now.
+  once: `INSERT INTO outbox_once (conversation, key, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (conversation, key) DO UPDATE SET expires_at = excluded.expires_at WHERE outbox_once.expires_at <= ?`,
+  forgetOnce: 'DELETE FROM outbox_once WHERE conversation = ? AND key = ?',
   enqueue: 'INSERT INTO outbox (conversation, id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)',
   putDraft: 'INSERT OR REPLACE INTO drafts (id, conversation, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
   draft: 'SELECT id, conversation, data, created_at, expires_at FROM drafts WHERE id = ? AND expires_at > ?',
@@ -94,6 +106,7 @@ const SQL = {
   retry: 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE conversation = ? AND seq = ?',
   sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
   sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
+  sweepOnce: 'DELETE FROM outbox_once WHERE expires_at <= ?',
 } as const;
 type Queries = { readonly [K in keyof typeof SQL]: Statement };
 
@@ -146,6 +159,7 @@ export function defaultSqlitePath(env: NodeJS.ProcessEnv = process.env, platform
 
 interface PositionRow { data: string; version: number; updated_at: number }
 interface DraftRow { id: string; conversation: string | null; data: string; created_at: number; expires_at: number }
+interface ListedRow extends PositionRow { conversation: string }
 interface OutboxRow { seq: number; id: string; payload: string; created_at: number; attempts: number; next_attempt_at: number; last_error: string | null }
 type QueuedItem = { id: string; payload: string; notBefore: number | undefined };
 
@@ -225,6 +239,15 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ conversation: r.conversation, scenario: r.scenario, updatedAt: r.updated_at }));
   }
 
+  async listPositions<T = unknown>(scenario: string, opts: ListPositionsOptions = {}): Promise<PositionPage<T>> {
+    const limit = checkLimit(opts.limit);
+    const rows = this.#r.positionsOf.all(opts.cursor ?? '', scenario, opts.since ?? Number.MIN_SAFE_INTEGER, limit) as ListedRow[];
+    return {
+      positions: rows.map((r) => ({ conversation: r.conversation, value: JSON.parse(r.data) as T, version: r.version, updatedAt: r.updated_at })),
+      cursor: rows.length === limit ? rows[rows.length - 1]!.conversation : undefined,
+    };
+  }
+
   async putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>> {
     const ttl = checkTtl(draft.ttlMs);
     const json = toJson(draft.value, 'draft');
@@ -265,6 +288,26 @@ export class SqliteStore implements Store {
   async releaseLock(key: string, token: string): Promise<boolean> {
     const row = (await this.#write(() => this.#q.unlock.get(key, token))) as { expires_at: number } | undefined;
     return row !== undefined && row.expires_at > this.#now();
+  }
+
+  async outboxAppend(conversation: string, item: OutboxInput, opts: AppendOptions = {}): Promise<AppendResult> {
+    const payload = toJson(item.payload, 'outbox payload');
+    const id = item.id ?? newId();
+    const once = opts.once;
+    const ttl = once && checkTtl(once.ttlMs);
+    const now = this.#now();
+    const result = await this.#write((): AppendResult => {
+      if (once && this.#q.once.run(conversation, once.key, now + ttl!, now).changes === 0) return { ok: false, duplicate: true };
+      try {
+        return { ok: true, seq: Number(this.#q.enqueue.run(conversation, id, payload, now, item.notBefore ?? now).lastInsertRowid), id };
+      } catch (err) {
+        // No savepoint around the two (two more statements on every append): the key goes if its item cannot.
+        if (once && this.#db.inTransaction) this.#q.forgetOnce.run(conversation, once.key);
+        throw err;
+      }
+    });
+    if (once) this.#wrote();
+    return result;
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {
@@ -358,6 +401,7 @@ export class SqliteStore implements Store {
     const now = this.#now();
     this.#q.sweepLocks.run(now);
     this.#q.sweepDrafts.run(now);
+    this.#q.sweepOnce.run(now);
   }
 }
 

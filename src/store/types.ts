@@ -32,6 +32,40 @@ export interface SaveOptions {
   trackIdle?: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * Append only if `key` was not appended to the same conversation within the last `ttlMs`;
+   * otherwise nothing is written. The key is remembered by the store (across restarts, by every
+   * instance on the same state) for `ttlMs`.
+   */
+  once?: { key: string; ttlMs: number };
+}
+
+export type AppendResult =
+  | { ok: true; seq: number; id: string }
+  /** `once.key` was appended before, within its time to live: nothing was written. */
+  | { ok: false; duplicate: true };
+
+/** A saved position, with the conversation it belongs to. */
+export interface ListedPosition<T = unknown> extends SavedPosition<T> {
+  conversation: string;
+}
+
+export interface PositionPage<T = unknown> {
+  positions: Array<ListedPosition<T>>;
+  /** Pass it back as `cursor` for the next page; undefined once there is none. A page may be empty while a cursor remains. */
+  cursor: string | undefined;
+}
+
+export interface ListPositionsOptions {
+  /** Only positions last saved at or after this time (ms since the epoch). */
+  since?: number;
+  /** Where the previous page ended. */
+  cursor?: string;
+  /** About this many per page (default 100; Redis takes it as a hint). */
+  limit?: number;
+}
+
 export type SaveResult =
   | { ok: true; version: number; outbox: Array<{ seq: number; id: string }> }
   /** Someone else saved first (or the position is gone): nothing was written or enqueued. */
@@ -98,6 +132,8 @@ export interface Store {
   savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult>;
   /** Positions saved with `trackIdle` whose last save is older than `before`, oldest first. */
   listIdle(before: number, limit?: number): Promise<IdlePosition[]>;
+  /** Every saved position of one scenario (of any conversation), a page at a time, in no set order: for migrations, not for hot paths. */
+  listPositions<T = unknown>(scenario: string, opts?: ListPositionsOptions): Promise<PositionPage<T>>;
 
   // Drafts: id → JSON with a time to live.
   putDraft<T>(draft: DraftInput<T>): Promise<Draft<T>>;
@@ -114,6 +150,12 @@ export interface Store {
   releaseLock(key: string, token: string): Promise<boolean>;
 
   // Outbox: per-conversation ordered queue, filled by `savePosition`.
+  /**
+   * Appends one item to a conversation's outbox, with no position save: unless `once.key` was
+   * appended there within its time to live (then nothing is written). The check, the key and the
+   * item are written atomically; appends made one after another get increasing seqs.
+   */
+  outboxAppend(conversation: string, item: OutboxInput, opts?: AppendOptions): Promise<AppendResult>;
   outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined>;
   /**
    * Conversations with undelivered items, head due soonest first, at most `limit` (default 100);

@@ -189,6 +189,53 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     }
   });
 
+  it('dedupes across a restart, and still on a messageId the previous release accepted within a day (not on one older)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'converse-restart-'));
+    const file = join(dir, 'state.db');
+    let store = new SqliteStore(file);
+    try {
+      const id = fresh();
+      // Inbox records as the previous release wrote them: one id seen an hour ago, one two days ago.
+      await store.savePosition(inboxKey(id), 'converse-inbox', { kind: 'converse_inbox', seen: { recent: Date.now() - 3_600_000, stale: Date.now() - 2 * 86_400_000 } }, { expectedVersion: 0 });
+      h = await startConverseHarness({ receiver, store });
+      expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId: 'recent', metadata: {} })).toEqual({ status: 'duplicate' });
+      expect(await h.service.handle({ conversationId: id, type: 'startSession', messageId: 'stale', metadata: {} })).toMatchObject({ status: 'saved' });
+      expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId: 'new', metadata: {} })).toMatchObject({ status: 'saved' });
+      await h.stop();
+      await store.close();
+      // The next process on the same file.
+      store = new SqliteStore(file);
+      h = await startConverseHarness({ receiver, store });
+      for (const messageId of ['recent', 'stale', 'new']) {
+        expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId, metadata: {} })).toEqual({ status: 'duplicate' });
+      }
+      expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'new' })).status).toBe(202);
+      expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'newer', metadata: {} })).toMatchObject({ status: 'saved' });
+      // The messageIds now live beside the inbox; nothing more is written to the old records.
+      expect(await store.getPosition(inboxKey(id), 'converse-inbox')).toMatchObject({ version: 1 });
+    } finally {
+      await h.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 503 while the previous release\'s records cannot be read, and reads them at the next event', async () => {
+    const store = new MemoryStore();
+    const id = fresh();
+    await store.savePosition(inboxKey(id), 'converse-inbox', { kind: 'converse_inbox', seen: { old: Date.now() - 1_000 } }, { expectedVersion: 0 });
+    let failReads = 1;
+    const flaky = overriding(store, {
+      listPositions: async (...args: Parameters<Store['listPositions']>) => {
+        if (failReads-- > 0) throw new Error('store down');
+        return store.listPositions(...args);
+      },
+    });
+    h = await startConverseHarness({ receiver, store: flaky });
+    expect(await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'old' })).toMatchObject({ status: 503 });
+    expect(await h.service.handle({ conversationId: id, type: 'startSession', messageId: 'old', metadata: {} })).toEqual({ status: 'duplicate' });
+  });
+
   it('an inbox item whose session was saved but not acked (a crash in between) is only acked when run again: no reply twice', async () => {
     const store = new MemoryStore();
     let failAcks = 1;
@@ -240,7 +287,7 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
   it('answers 503 with Retry-After when the event cannot be stored, and runs nothing', async () => {
     const store = new MemoryStore();
     const down = overriding(store, {
-      savePosition: async () => {
+      outboxAppend: async () => {
         throw new Error('store down');
       },
     });

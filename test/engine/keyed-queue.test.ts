@@ -260,6 +260,68 @@ describe('KeyedQueue', () => {
     expect(gates).toHaveLength(5);
   });
 
+  it('with a pause, starts nothing for the first pauseMs of a busy period, then the reduced cap until it is over; each new busy period pauses again', async () => {
+    const clock = new FakeClock();
+    const priority = new Priority({ busyAt: 2, windowMs: 20, pauseMs: 100, now: () => clock.now, timers: clock });
+    const started: string[] = [];
+    const gates: Array<ReturnType<typeof gate>> = [];
+    const queue = new KeyedQueue<string>({
+      concurrency: 4,
+      yieldTo: priority,
+      concurrencyWhileBusy: 1,
+      now: () => clock.now,
+      timers: clock,
+      run: async (key) => {
+        started.push(key);
+        const g = gate();
+        gates.push(g);
+        await g.promise;
+      },
+    });
+    /** The priority work keeps arriving (a burst) for `ms`, in steps of 10 ms. */
+    const burst = async (ms: number) => {
+      for (let t = 0; t < ms; t += 10) {
+        priority.arrived();
+        priority.arrived();
+        await clock.advance(10);
+        await settle();
+      }
+    };
+    priority.arrived();
+    priority.arrived();
+    expect(priority.pausedFor).toBe(100);
+    for (const key of ['a', 'b', 'c', 'd', 'e']) queue.add(key, 'x');
+    await settle();
+    expect(queue.running).toBe(0);
+    await burst(90);
+    expect(started).toEqual([]); // 90 ms into the burst: still paused
+    await burst(20);
+    expect(priority.busy).toBe(true);
+    expect(priority.pausedFor).toBe(0);
+    expect(started).toEqual(['a']); // the pause is over: one at a time while the burst lasts
+    gates[0]!.open();
+    await burst(10);
+    expect(started).toEqual(['a', 'b']);
+    // Quiet: the rest run at the full cap.
+    await clock.advance(20);
+    await settle();
+    expect(priority.busy).toBe(false);
+    expect(started).toEqual(['a', 'b', 'c', 'd', 'e']);
+    for (const g of gates) g.open();
+    await queue.idle();
+    // A new burst pauses again, for at most pauseMs.
+    priority.arrived();
+    priority.arrived();
+    queue.add('f', 'x');
+    await burst(50);
+    expect(started).toHaveLength(5);
+    await burst(60);
+    expect(started).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    for (const g of gates) g.open();
+    await queue.close({ drain: true });
+    expect(clock.pending).toBe(1); // the priority's own quiet timer; the queue left none
+  });
+
   it('close() drops the wake-ups and the work not started (its tasks reject), and waits for the runs in progress', async () => {
     const clock = new FakeClock();
     const running = gate();

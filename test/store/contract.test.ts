@@ -292,6 +292,99 @@ function storeContract(name: string, backend: () => Backend): void {
       });
     });
 
+    describe('outbox append (once-keys)', () => {
+      const drain = async (s: Store, conversation: string): Promise<unknown[]> => {
+        const payloads: unknown[] = [];
+        for (let item = await s.outboxHead(conversation); item; item = await s.outboxHead(conversation)) {
+          payloads.push(item.payload);
+          await s.outboxAck(conversation, item.seq);
+        }
+        return payloads;
+      };
+
+      test('appends in call order, after and before the items of position saves; head and pending see them', async () => {
+        await store.savePosition(C1, 'demo', {}, { expectedVersion: 0, outbox: [{ payload: 'saved' }] });
+        const [a, b] = await Promise.all([store.outboxAppend(C1, { payload: { n: 1 }, id: 'given' }), store.outboxAppend(C1, { payload: { n: 2 } })]);
+        expect(a).toEqual({ ok: true, seq: expect.any(Number), id: 'given' });
+        expect(b).toEqual({ ok: true, seq: expect.any(Number), id: expect.stringMatching(/^[\w-]{16,}$/) });
+        if (!a.ok || !b.ok) return;
+        expect(b.seq).toBeGreaterThan(a.seq);
+        const later = state.now() + 60_000;
+        await store.outboxAppend(C2, { payload: 'later' }, { once: { key: 'k', ttlMs: 60_000 } });
+        await store.outboxAppend(C2, { payload: 'notBefore', id: 'nb' });
+        expect(await store.outboxPending({ dueBy: state.now() + 1_000 })).toEqual([expect.objectContaining({ conversation: C1 }), expect.objectContaining({ conversation: C2 })]);
+        await store.savePosition(C1, 'demo', {}, { expectedVersion: 1, outbox: [{ payload: 'saved again' }] });
+        expect(await drain(store, C1)).toEqual(['saved', { n: 1 }, { n: 2 }, 'saved again']);
+        const c3 = 'website-1/session_c';
+        await store.outboxAppend(c3, { payload: 'x', notBefore: later });
+        expect(await store.outboxHead(c3)).toMatchObject({ payload: 'x', attempts: 0, nextAttemptAt: later });
+        expect((await store.outboxPending({ dueBy: state.now() + 1_000 })).map((p) => p.conversation)).toEqual([C2]);
+      });
+
+      test('a once-key appends once per conversation; the duplicate writes nothing', async () => {
+        expect(await store.outboxAppend(C1, { payload: 'first' }, { once: { key: 'm-1', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend(C1, { payload: 'again' }, { once: { key: 'm-1', ttlMs: 60_000 } })).toEqual({ ok: false, duplicate: true });
+        expect(await store.outboxAppend(C1, { payload: 'other key' }, { once: { key: 'm-2', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend(C2, { payload: 'other conversation' }, { once: { key: 'm-1', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        // Keys are taken literally: separators and escapes of the store's own key layout collide with nothing.
+        expect(await store.outboxAppend('a:b', { payload: 1 }, { once: { key: 'c', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend('a', { payload: 2 }, { once: { key: 'b:c', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend('a%3Ab', { payload: 3 }, { once: { key: 'c', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+        expect(await drain(store, C1)).toEqual(['first', 'other key']);
+        expect(await drain(store, C2)).toEqual(['other conversation']);
+        // Delivered and acked is not forgotten: the key outlives its item.
+        expect(await store.outboxAppend(C1, { payload: 'after ack' }, { once: { key: 'm-1', ttlMs: 60_000 } })).toEqual({ ok: false, duplicate: true });
+      });
+
+      test('of many concurrent appends with one key exactly one is written', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.outboxAppend(C1, { payload: i }, { once: { key: 'same', ttlMs: 60_000 } })));
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(await drain(store, C1)).toHaveLength(1);
+      });
+
+      test('the key is kept across instances and a reopen, until its time to live is over', async () => {
+        expect(await store.outboxAppend(C1, { payload: 'first' }, { once: { key: 'm-1', ttlMs: 300 } })).toMatchObject({ ok: true });
+        expect(await (await open()).outboxAppend(C1, { payload: 'second instance' }, { once: { key: 'm-1', ttlMs: 300 } })).toEqual({ ok: false, duplicate: true });
+        await store.close();
+        store = await open();
+        expect(await store.outboxAppend(C1, { payload: 'reopened' }, { once: { key: 'm-1', ttlMs: 300 } })).toEqual({ ok: false, duplicate: true });
+        await state.elapse(400);
+        expect(await store.outboxAppend(C1, { payload: 'expired' }, { once: { key: 'm-1', ttlMs: 300 } })).toMatchObject({ ok: true });
+        expect(await drain(store, C1)).toEqual(['first', 'expired']);
+      });
+
+      test('a bad ttl or payload is refused and nothing is written', async () => {
+        await expect(store.outboxAppend(C1, { payload: 1 }, { once: { key: 'k', ttlMs: 0 } })).rejects.toThrow(/ttlMs must be a positive number/);
+        await expect(store.outboxAppend(C1, { payload: () => 1 })).rejects.toThrow(/outbox payload must be JSON-serialisable/);
+        expect(await store.outboxHead(C1)).toBeUndefined();
+        expect(await store.outboxAppend(C1, { payload: 1 }, { once: { key: 'k', ttlMs: 60_000 } })).toMatchObject({ ok: true });
+      });
+    });
+
+    describe('listPositions', () => {
+      test('every position of one scenario, page by page, only those saved since a time', async () => {
+        const conversations = Array.from({ length: 25 }, (_, i) => `site/c:${i}%`);
+        for (const c of conversations) await store.savePosition(c, 'inbox', { c }, { expectedVersion: 0 });
+        await store.savePosition(C1, 'other', { c: 'other scenario' }, { expectedVersion: 0 });
+        const all = async (opts: { since?: number } = {}) => {
+          const found: Array<{ conversation: string; value: unknown; version: number }> = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.listPositions('inbox', { ...opts, cursor, limit: 10 });
+            found.push(...page.positions.map(({ conversation, value, version }) => ({ conversation, value, version })));
+            cursor = page.cursor;
+          } while (cursor !== undefined);
+          return found.sort((a, b) => a.conversation.localeCompare(b.conversation));
+        };
+        expect(await all()).toEqual(conversations.map((c) => ({ conversation: c, value: { c }, version: 1 })).sort((a, b) => a.conversation.localeCompare(b.conversation)));
+        await state.elapse(50);
+        const since = state.now();
+        await store.savePosition(conversations[3]!, 'inbox', { c: 'saved again' }, { expectedVersion: 1 });
+        expect(await all({ since })).toEqual([{ conversation: conversations[3], value: { c: 'saved again' }, version: 2 }]);
+        expect((await store.listPositions('none')).positions).toEqual([]);
+      });
+    });
+
     describe('drafts', () => {
       test('put, get, list', async () => {
         const d = await store.putDraft({ value: { text: 'hello' }, ttlMs: 60_000, conversation: C1 });

@@ -118,7 +118,32 @@ describe('openStore', () => {
     const newer = new Database(join(dir, 'newer.db'));
     newer.pragma('user_version = 99');
     newer.close();
-    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 1\)$/);
+    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 2\)$/);
+  });
+
+  test('a file of the previous schema (1) opens with its data, and gets the append keys\' table', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'v1.db');
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { exec(s: string): void; pragma(s: string, o?: { simple: boolean }): unknown; close(): void };
+    const v1 = new Database(file);
+    // Schema 1 as the previous release created it (the tables this test reads), with one position and one outbox item.
+    v1.exec(`
+      CREATE TABLE positions (conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+        updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (conversation, scenario)) WITHOUT ROWID;
+      CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT);
+      INSERT INTO positions VALUES ('converse-in:c1', 'converse-inbox', 3, '{"kind":"converse_inbox","seen":{"m1":1}}', 1, 0);
+      INSERT INTO outbox (conversation, id, payload, created_at, next_attempt_at) VALUES ('converse-in:c1', 'i1', '{"n":1}', 1, 1);
+    `);
+    v1.pragma('user_version = 1');
+    v1.close();
+    const store = new SqliteStore(file);
+    stores.push(store);
+    expect(await store.getPosition('converse-in:c1', 'converse-inbox')).toEqual({ value: { kind: 'converse_inbox', seen: { m1: 1 } }, version: 3, updatedAt: 1 });
+    expect((await store.listPositions('converse-inbox')).positions).toEqual([{ conversation: 'converse-in:c1', value: { kind: 'converse_inbox', seen: { m1: 1 } }, version: 3, updatedAt: 1 }]);
+    expect(await store.outboxAppend('converse-in:c1', { payload: { n: 2 } }, { once: { key: 'm2', ttlMs: 60_000 } })).toMatchObject({ ok: true, seq: 2 });
+    expect(await store.outboxAppend('converse-in:c1', { payload: { n: 3 } }, { once: { key: 'm2', ttlMs: 60_000 } })).toEqual({ ok: false, duplicate: true });
+    expect(await store.outboxHead('converse-in:c1')).toMatchObject({ id: 'i1', payload: { n: 1 } });
   });
 
   test('redactRedisUrl keeps host, port and db only', () => {
