@@ -1,15 +1,20 @@
-// The stdio transport, with one change to the SDK's: when stdin ends, the requests already read
-// are still answered before the connection closes. The SDK's StdioServerTransport closes at
-// end-of-file, dropping every call in flight, so `printf '<initialize>\n<tools/call>\n' | crisp-mcp`
-// printed no answer to the call. Here stdin reaches that transport through a pipe we end only
-// once every request read has its response written (or the grace period is over).
-import { PassThrough, type Readable, type Writable } from 'node:stream';
-import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
-import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+// The stdio transport. It reads and writes MCP's newline-delimited JSON-RPC with the SDK's own
+// ReadBuffer and serializeMessage, as the SDK's StdioServerTransport does, with one change: when
+// stdin ends, the requests already read are still answered before the connection closes. The SDK's
+// transport closes at end-of-file, dropping every call in flight, so
+// `printf '<initialize>\n<tools/call>\n' | crisp-mcp` printed no answer to the call. Reading stdin
+// here, instead of feeding the SDK's transport through a stream ended once the calls are answered,
+// spares every message a stream hop and a second transport (bench/mcp-stdio).
+import type { Readable, Writable } from 'node:stream';
+import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
+
+/** What send() returns for a write the stream took at once (the common case): one promise for all. */
+const WRITTEN: Promise<void> = Promise.resolve();
 
 /** Requests that stay open by design and are ended by the teardown itself, not answered first. */
 const LONG_LIVED = new Set(['subscriptions/listen']);
@@ -30,11 +35,14 @@ export class DrainingStdioTransport implements Transport {
   /** Resolves once the connection is closed: stdin ended and the calls in flight are answered. */
   readonly closed: Promise<void>;
 
-  readonly #inner: StdioServerTransport;
-  readonly #input = new PassThrough();
   readonly #stdin: Readable;
+  readonly #stdout: Writable;
   readonly #graceMs: number;
+  readonly #readBuffer = new ReadBuffer();
   readonly #pending = new Set<string | number>();
+  readonly #resolveClosed: () => void;
+  #started = false;
+  #closed = false;
   #inputEnded = false;
   #grace: NodeJS.Timeout | undefined;
   #onToolsListed: (() => void) | undefined;
@@ -42,77 +50,117 @@ export class DrainingStdioTransport implements Transport {
 
   constructor(options: DrainingStdioOptions = {}) {
     this.#stdin = options.stdin ?? process.stdin;
+    this.#stdout = options.stdout ?? process.stdout;
     this.#graceMs = options.graceMs ?? 30_000;
     this.#onToolsListed = options.onToolsListed;
-    this.#inner = new StdioServerTransport(this.#input, options.stdout ?? process.stdout);
-    let closed!: () => void;
-    this.closed = new Promise((resolve) => (closed = resolve));
-    this.#inner.onclose = () => {
-      clearTimeout(this.#grace);
-      this.#stdin.off('data', this.#forward).off('end', this.#stdinEnded).off('close', this.#stdinEnded);
-      closed();
-      this.onclose?.();
-    };
-    this.#inner.onerror = (error) => this.onerror?.(error);
-    this.#inner.onmessage = (message) => {
-      if (isRequest(message) && !LONG_LIVED.has(message.method)) {
+    let resolveClosed!: () => void;
+    this.closed = new Promise((resolve) => (resolveClosed = resolve));
+    this.#resolveClosed = resolveClosed;
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('DrainingStdioTransport already started');
+    this.#started = true;
+    this.#stdin.on('data', this.#read).on('error', this.#reportError).once('end', this.#stdinEnded).once('close', this.#stdinEnded);
+    // Left attached after close too: a write failing late (the host gone) is reported, never thrown.
+    this.#stdout.on('error', this.#stdoutFailed);
+    if (this.#stdin.readableEnded || this.#stdin.destroyed) this.#stdinEnded();
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the stdio transport is closed'));
+    const written = this.#write(serializeMessage(message));
+    // The SDK wrote every message sent: telling a response apart needs its shape only (its
+    // isJSONRPC* guards would run a full zod parse of the message, the result included).
+    if (('result' in message || 'error' in message) && 'id' in message && message.id !== undefined && message.id !== null) this.#answered(message.id);
+    return written;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#grace);
+    this.#stdin.off('data', this.#read).off('error', this.#reportError).off('end', this.#stdinEnded).off('close', this.#stdinEnded);
+    if (this.#stdin.listenerCount('data') === 0) this.#stdin.pause();
+    this.#readBuffer.clear();
+    this.#resolveClosed();
+    this.onclose?.();
+  }
+
+  /** One write; resolves once the stream took it (at once, or on `drain`), rejects on a write error. */
+  #write(json: string): Promise<void> {
+    if (this.#stdout.write(json)) return WRITTEN;
+    // Stream errors are emitted on a later tick, so listening now still hears this write's.
+    return new Promise((resolve, reject) => {
+      const failed = (error: Error) => {
+        this.#stdout.off('drain', drained);
+        reject(error);
+      };
+      const drained = () => {
+        this.#stdout.off('error', failed);
+        resolve();
+      };
+      this.#stdout.once('error', failed).once('drain', drained);
+    });
+  }
+
+  #answered(id: string | number): void {
+    if (id === this.#toolsListId && this.#onToolsListed) {
+      setImmediate(this.#onToolsListed);
+      this.#onToolsListed = undefined;
+    }
+    if (this.#pending.delete(id)) this.#closeIfDone();
+  }
+
+  #read = (chunk: Buffer) => {
+    try {
+      this.#readBuffer.append(chunk);
+    } catch (error) {
+      // More than the SDK's limit (10 MiB) without a newline: the SDK's transport closes too.
+      this.#reportError(error as Error);
+      void this.close();
+      return;
+    }
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.#readBuffer.readMessage();
+      } catch (error) {
+        // A line that is JSON but not JSON-RPC: reported, and the next line is read.
+        this.#reportError(error as Error);
+        continue;
+      }
+      if (message === null) return;
+      // ReadBuffer has parsed the line against the JSON-RPC schema: its shape tells a request.
+      if ('method' in message && 'id' in message && message.id !== undefined && !LONG_LIVED.has(message.method)) {
         this.#pending.add(message.id);
         if (message.method === 'tools/list' && this.#onToolsListed && this.#toolsListId === undefined) this.#toolsListId = message.id;
       }
       this.onmessage?.(message);
-    };
-  }
-
-  async start(): Promise<void> {
-    await this.#inner.start();
-    this.#stdin.on('data', this.#forward).once('end', this.#stdinEnded).once('close', this.#stdinEnded);
-    if (this.#stdin.readableEnded || this.#stdin.destroyed) this.#stdinEnded();
-  }
-
-  async send(message: JSONRPCMessage): Promise<void> {
-    try {
-      await this.#inner.send(message);
-    } finally {
-      if (isResponse(message)) {
-        if (message.id === this.#toolsListId && this.#onToolsListed) {
-          setImmediate(this.#onToolsListed);
-          this.#onToolsListed = undefined;
-        }
-        if (this.#pending.delete(message.id)) this.#endIfDone();
-      }
     }
-  }
+  };
 
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
+  #reportError = (error: Error) => {
+    this.onerror?.(error);
+  };
 
-  #forward = (chunk: Buffer) => {
-    this.#input.write(chunk);
+  #stdoutFailed = (error: Error) => {
+    if (this.#closed) return;
+    this.onerror?.(error);
+    void this.close();
   };
 
   #stdinEnded = () => {
     if (this.#inputEnded) return;
     this.#inputEnded = true;
-    this.#grace = setTimeout(() => this.#input.end(), this.#graceMs).unref();
-    // Let the messages of the last chunk be read (and counted) before judging what is in flight.
-    setImmediate(() => this.#endIfDone());
+    this.#grace = setTimeout(() => void this.close(), this.#graceMs).unref();
+    // On the next turn: the SDK may still be handing the last requests read to the server.
+    setImmediate(() => this.#closeIfDone());
   };
 
-  #endIfDone(): void {
-    if (this.#inputEnded && this.#pending.size === 0) this.#input.end();
+  #closeIfDone(): void {
+    if (this.#inputEnded && this.#pending.size === 0) void this.close();
   }
-}
-
-// The inner transport has parsed every message read against the JSON-RPC schema, and the SDK wrote
-// every message sent: telling them apart needs their shape only. The SDK's isJSONRPC* guards run a
-// full zod parse of each message, the result included (bench/mcp-stdio: a few µs per call).
-function isRequest(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number; method: string } {
-  return 'method' in message && 'id' in message && message.id !== undefined;
-}
-
-function isResponse(message: JSONRPCMessage): message is JSONRPCMessage & { id: string | number } {
-  return ('result' in message || 'error' in message) && 'id' in message && message.id !== undefined && message.id !== null;
 }
 
 /** MCP over stdio, as started by startStdio(). */
