@@ -176,6 +176,20 @@ export class Autopilot {
     }
   }
 
+  /**
+   * Whether a raw event is our own reply coming back as `message:received`, told by its
+   * fingerprint before the event's schema and the guardrails read it: over RTM, and over Web Hooks
+   * with `message:received` subscribed, every other event the bot receives is one of these.
+   */
+  isOwnEcho(name: string, data: unknown): boolean {
+    if (name !== 'message:received' || typeof data !== 'object' || data === null) return false;
+    const fingerprint = (data as { fingerprint?: unknown }).fingerprint;
+    if (typeof fingerprint !== 'number' || !this.#ours.has(fingerprint)) return false;
+    this.#stats.events++;
+    this.#stats.own++;
+    return true;
+  }
+
   /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's, or that the bot worked before; returns how many. */
   async catchUp(): Promise<number> {
     const { crisp, guardrails, log } = this.#o;

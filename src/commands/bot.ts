@@ -138,6 +138,7 @@ export async function listenHooks(options: { host: string; port: number; secret:
   const hooks = createHookHandler({
     secret: options.secret,
     events: BOT_EVENTS,
+    skip: (name, data) => autopilot?.isOwnEcho(name, data) ?? false,
     onEvent: (event) => autopilot?.handle(event, { timestamp: event.timestamp }),
     onError: (error, status) => {
       if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
@@ -268,6 +269,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
             credentials: options.credentials,
             events: BOT_EVENTS,
             onEvent: (event) => autopilot.handle(event),
+            skip: (name, payload) => autopilot.isOwnEcho(name, payload),
             onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
             reconnect: options.rtmReconnect,
             onState: (state) => {

@@ -295,6 +295,7 @@ async function hookReceiver(secret: string, log: Logger, current: () => Autopilo
     secret,
     events: BOT_EVENTS,
     ready: () => current() !== undefined,
+    skip: (name: string, data: unknown) => current()?.isOwnEcho(name, data) ?? false,
     onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => current()?.handle(event, { timestamp: event.timestamp }),
     onError: (error: Error, status?: number) => {
       if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');

@@ -72,6 +72,13 @@ const HookEnvelope = z.looseObject({
 
 /** Parses a delivery body `{website_id, event, data, timestamp}`; throws CrispEventError. */
 export function parseHookEvent(rawBody: string | Buffer): HookEvent {
+  return readEnvelope(parseEnvelope(rawBody));
+}
+
+type Envelope = z.infer<typeof HookEnvelope>;
+
+/** The body's envelope, its `data` not yet checked against the event's schema; throws CrispEventError. */
+function parseEnvelope(rawBody: string | Buffer): Envelope {
   let json: unknown;
   try {
     json = JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
@@ -83,9 +90,14 @@ export function parseHookEvent(rawBody: string | Buffer): HookEvent {
     const issue = envelope.error.issues[0];
     throw new CrispEventError('malformed_payload', `the hook body is not {website_id, event, data, timestamp} (${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'body'})`);
   }
-  const { event: name, data, timestamp } = envelope.data;
+  return envelope.data;
+}
+
+/** The event an envelope carries, its `data` checked against the event's schema; throws CrispEventError. */
+function readEnvelope(envelope: Envelope): HookEvent {
+  const { event: name, data, timestamp } = envelope;
   const event = parseCrispEvent(name, data);
-  const websiteId = envelope.data.website_id ?? (typeof data.website_id === 'string' ? data.website_id : undefined);
+  const websiteId = envelope.website_id ?? (typeof data.website_id === 'string' ? data.website_id : undefined);
   if (!websiteId) throw new CrispEventError('malformed_payload', 'the hook names no website_id', name);
   return { ...event, website_id: websiteId, timestamp } as HookEvent;
 }
@@ -102,6 +114,12 @@ export interface HookCheckOptions {
   events?: readonly RtmEventName[];
   windowMs?: number;
   now?: () => number;
+  /**
+   * Signed deliveries the consumer can tell from their raw `data` it has no use for — the
+   * autopilot's own replies coming back — are answered 200 and dropped before the event's schema
+   * is checked: true drops the delivery.
+   */
+  skip?: (name: string, data: unknown) => boolean;
 }
 
 /** What to answer to one delivery. */
@@ -134,7 +152,9 @@ export function checkHookRequest(
   if (problem) return { status: 403, error: new HookSignatureError(problem) };
   let event: HookEvent;
   try {
-    event = parseHookEvent(rawBody);
+    const envelope = parseEnvelope(rawBody);
+    if (options.skip?.(envelope.event, envelope.data)) return { status: 200, ignored: `${envelope.event} not needed` };
+    event = readEnvelope(envelope);
   } catch (error) {
     if (!(error instanceof CrispEventError)) throw error;
     // A name Crisp added after this list is accepted and dropped, like an unsubscribed one.

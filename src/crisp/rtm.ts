@@ -183,6 +183,11 @@ export interface RtmOptions {
   events: readonly RtmEventName[];
   /** Called in arrival order with each parsed event; a throw or rejection goes to `onError`. */
   onEvent: (event: CrispEvent) => void | Promise<void>;
+  /**
+   * Events the consumer can tell from their raw payload it has no use for — the autopilot's own
+   * replies coming back — are dropped before their schema is checked: true drops the event.
+   */
+  skip?: (name: string, payload: unknown) => boolean;
   onState?: (state: RtmState) => void;
   /** A malformed event, or an `onEvent` failure. Default: a process warning. */
   onError?: (error: Error) => void;
@@ -422,7 +427,7 @@ class Rtm implements RtmConnection {
   }
 
   #dispatch(name: string, payload: unknown): void {
-    if (!this.#wanted.has(name)) return;
+    if (!this.#wanted.has(name) || this.#options.skip?.(name, payload)) return;
     let event: CrispEvent;
     try {
       event = parseCrispEvent(name, payload);

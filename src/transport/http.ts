@@ -57,7 +57,7 @@ export interface HttpServerOptions {
    * apply), behind the same Host/Origin checks and body limit as /mcp; 404 without it. Until `ready()`
    * (and while shutting down) deliveries get a 503, so the sender retries.
    */
-  hooks?: Pick<HookHandlerOptions, 'secret' | 'events' | 'onEvent' | 'onError'> & { ready?: () => boolean };
+  hooks?: Pick<HookHandlerOptions, 'secret' | 'events' | 'skip' | 'onEvent' | 'onError'> & { ready?: () => boolean };
 }
 
 export interface HttpServerHandle {
