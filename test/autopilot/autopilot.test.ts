@@ -60,6 +60,15 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     expect(botTexts(sandbox, session)).toEqual([...expected, ...echoOf('fourth')]);
     // Each reply comes after the message it answers.
     expect(transcript(sandbox, session).slice(-3)).toEqual(['V: fourth', 'B: You said: fourth', 'B: Noted: fourth']);
+    // Each reply came back as message:received and was told ours from its raw payload, before any schema.
+    const messages = thread(sandbox, session);
+    const replies = messages.filter((m) => m.from === 'operator');
+    expect(bot.autopilot.stats().own).toBeGreaterThanOrEqual(replies.length);
+    for (const m of replies) expect(bot.autopilot.isOwnEcho('message:received', { fingerprint: m.fingerprint })).toBe(true);
+    const visitor = messages.find((m) => m.from === 'user')!;
+    expect(bot.autopilot.isOwnEcho('message:received', { fingerprint: visitor.fingerprint })).toBe(false);
+    expect(bot.autopilot.isOwnEcho('message:send', { fingerprint: replies[0]!.fingerprint })).toBe(false);
+    expect(bot.autopilot.isOwnEcho('message:received', null)).toBe(false);
   });
 
   it('answers once whatever the deliveries: duplicates, a late one, and two out of order', async () => {

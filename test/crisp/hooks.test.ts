@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CrispEventError,
+  checkHookRequest,
   hookSignatureProblem,
   parseHookEvent,
   signHook,
@@ -99,5 +100,28 @@ describe('parseHookEvent', () => {
     const raw = JSON.stringify({ ...JSON.parse(DOCUMENTED), data: { ...JSON.parse(DOCUMENTED).data, fingerprint: 'secret visitor text' } });
     expect(() => parseHookEvent(raw)).toThrow(/^the message:send event is malformed \(data\.fingerprint: /);
     expect(() => parseHookEvent(raw)).not.toThrow(/secret visitor text/);
+  });
+});
+
+describe('checkHookRequest with skip', () => {
+  const headers = (body: string) => ({ 'x-crisp-request-timestamp': String(NOW), 'x-crisp-signature': independent(SECRET, NOW, body) });
+  const echo = JSON.stringify({ website_id: 'w1', event: 'message:received', data: { website_id: 'w1', session_id: 's1', fingerprint: 424242 }, timestamp: NOW });
+  const skip = (name: string, data: unknown) => name === 'message:received' && (data as { fingerprint?: unknown }).fingerprint === 424242;
+
+  it('answers 200 and drops a signed delivery skip recognises, before the event schema reads it', () => {
+    // Without skip the same (malformed) delivery is a 400: the schema did read it.
+    expect(checkHookRequest(headers(echo), echo, { secret: SECRET, now: () => NOW }).status).toBe(400);
+    expect(checkHookRequest(headers(echo), echo, { secret: SECRET, now: () => NOW, skip })).toEqual({ status: 200, ignored: 'message:received not needed' });
+  });
+
+  it('checks the signature first: an unsigned delivery is refused whatever skip says', () => {
+    const decision = checkHookRequest({ 'x-crisp-request-timestamp': String(NOW), 'x-crisp-signature': '0'.repeat(64) }, echo, { secret: SECRET, now: () => NOW, skip: () => true });
+    expect(decision.status).toBe(403);
+  });
+
+  it('passes on what skip does not recognise', () => {
+    const decision = checkHookRequest(headers(DOCUMENTED), DOCUMENTED, { secret: SECRET, now: () => NOW, skip });
+    expect(decision.status).toBe(200);
+    expect('event' in decision && decision.event.event).toBe('message:send');
   });
 });

@@ -224,6 +224,29 @@ describe('connectRtm', () => {
     expect(h.rtm.state.status).toBe('authenticated');
   });
 
+  it('drops the events skip recognises from the raw payload before their schema is checked', async () => {
+    sandbox = await startSandbox({ seed: 28 });
+    const skipped: unknown[] = [];
+    const h = connect(sandbox, {
+      skip: (name, payload) => {
+        const drop = name === 'message:received' && (payload as { fingerprint?: unknown }).fingerprint === 424242;
+        if (drop) skipped.push(payload);
+        return drop;
+      },
+    });
+    await h.rtm.ready;
+    // Skipped: malformed (no type, no content) yet neither reported nor handed over.
+    sandbox.state.emit('event', { event: 'message:received', website_id: sandbox.websiteId, data: { website_id: sandbox.websiteId, session_id: 'session_x', fingerprint: 424242 }, timestamp: Date.now() });
+    // Not skipped (another fingerprint): checked and reported as before.
+    sandbox.state.emit('event', { event: 'message:received', website_id: sandbox.websiteId, data: { website_id: sandbox.websiteId, session_id: 'session_x', fingerprint: 7 }, timestamp: Date.now() });
+    const sessionId = await visitorStarts(sandbox, 'one');
+    await eventually(() => h.events.length === 1, 3_000, 'the visitor event');
+    expect(contents(h.events)).toEqual(['message:send one']);
+    expect(skipped).toHaveLength(1);
+    expect(h.errors.map((e) => e.message)).toEqual(['the message:received event is malformed (data.type: Invalid input: expected string, received undefined)']);
+    expect(sessionId).toBeTruthy();
+  });
+
   it('uses an endpoint given outright, and closes on abort', async () => {
     sandbox = await startSandbox({ seed: 28 });
     const abort = new AbortController();
