@@ -107,12 +107,14 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
   const out: Action[] = [];
   let suppressed = 0;
   let overBudget = false;
+  // The visitor's input is normalised once for all of the turn's replies.
+  const normalized = g.repeatWindowMs > 0 ? normalizeInput(input) : '';
   for (const action of actions) {
     if (action.type !== 'send_message') {
       out.push(action);
       continue;
     }
-    const h = g.repeatWindowMs > 0 ? replyHash(input, action) : undefined;
+    const h = g.repeatWindowMs > 0 ? replyHash(normalized, action) : undefined;
     // A record saved by an earlier release holds 22-character hashes: the same digest, longer.
     if (h && repeats.some((r) => r.h.startsWith(h))) {
       suppressed++;
@@ -137,9 +139,13 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
  * 66 bits of sha-256 over (normalized input, reply): ample to tell apart one conversation's replies
  * within the repeat window, and short, since the record is written with every turn.
  */
-function replyHash(input: string, action: Extract<Action, { type: 'send_message' }>): string {
-  const normalized = input.trim().toLowerCase().replace(/\s+/g, ' ');
-  return hash('sha256', `${normalized}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 11);
+function replyHash(normalizedInput: string, action: Extract<Action, { type: 'send_message' }>): string {
+  return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 11);
+}
+
+/** The input as repeat suppression compares it: trimmed, lowercase, runs of whitespace as one space. */
+function normalizeInput(input: string): string {
+  return input.trim().toLowerCase().replace(/\s+/g, ' ');
 }
 
 export function describeMs(ms: number): string {
