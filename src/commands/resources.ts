@@ -212,7 +212,7 @@ export function stopOnFault(error: unknown): boolean {
  */
 function testFaultTrigger(): (() => void) | undefined {
   const kind = process.env.CRISP_MCP_TEST_FAULT;
-  const error = () => new Error(`a ${kind} raised on purpose (CRISP_MCP_TEST_FAULT)`);
+  const error = () => new Error(`CRISP_MCP_TEST_FAULT: ${kind} raised on purpose`);
   if (kind === 'uncaughtException') return () => {
     throw error();
   };
