@@ -3,6 +3,7 @@
 import './compile-cache.js';
 // Each command is imported only when it runs: an MCP host waits on `serve`'s start-up, which must
 // not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
+import { stopOnFault } from './commands/resources.js';
 import { writeErrorLine } from './log.js';
 import { VERSION } from './version.js';
 
@@ -99,10 +100,11 @@ main(process.argv.slice(2)).then(
 );
 
 // Whatever escapes still leaves without a secret in it (and without a stack in front of a user).
+// A command still running releases its parts first, as on SIGTERM, then exits 1.
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   process.on(event, (error: unknown) => {
     crash(error);
-    process.exit(1);
+    if (!stopOnFault(error)) process.exit(1);
   });
 }
 

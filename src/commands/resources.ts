@@ -1,7 +1,8 @@
 // How every command holds what it opens (the embedded sandbox, the Crisp client, the store, the
 // HTTP and hook servers, the RTM socket, the autopilot, the converse workers): each part is
-// acquired in order on one stack and released in reverse — at the end, on any failure, and on
-// SIGINT/SIGTERM — so no error path needs its own close chain. Each close is bounded: one that
+// acquired in order on one stack and released in reverse — at the end, on any failure, on
+// SIGINT/SIGTERM, and on an uncaught exception or unhandled rejection — so no error path needs its
+// own close chain. Each close is bounded: one that
 // throws or hangs is logged and the release moves on to the next, so nothing is left open behind
 // it and the process ends within seconds. Node 20 has no AsyncDisposableStack; this is its small,
 // bounded equivalent.
@@ -95,44 +96,76 @@ export class ResourceStack {
   }
 }
 
-/** Why a long-running command stopped. */
-export type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'failed'; error: Error } | { kind: 'ended' };
+/** Why a long-running command stopped. A fault is an uncaught exception or an unhandled rejection. */
+export type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fault'; error: unknown } | { kind: 'failed'; error: Error } | { kind: 'ended' };
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** The conventional exit code of a process ended by a signal (128 + its number). */
 const FORCED_EXIT: Record<(typeof STOP_SIGNALS)[number], number> = { SIGINT: 130, SIGTERM: 143 };
 
+/** The lifecycle of the command runCommand runs (one per process), which a fault stops; none before it starts or once it has let go. */
+let running: CommandLifecycle | undefined;
+
 /**
- * The one place a command meets SIGINT/SIGTERM. The first signal resolves `stopped` (the command
- * then releases its parts and returns its code) and makes every later acquire() fail, so a
- * start-up still under way stops at its next step; a second signal exits at once, without waiting
- * for calls or conversations in flight.
+ * The one place a command meets SIGINT/SIGTERM and faults. The first of them resolves `stopped`
+ * (the command then releases its parts and returns its code) and makes every later acquire() fail,
+ * so a start-up still under way stops at its next step; a second one exits at once, without
+ * waiting for calls or conversations in flight. A fault also starts the release itself and exits 1
+ * once it is done: the code the command was running may be what broke, so it is not waited for.
  */
 export class CommandLifecycle {
   readonly #parts: ResourceStack;
-  /** Resolves with the first signal; never rejects. */
+  /** Resolves with the first signal or fault; never rejects. */
   readonly stopped: Promise<Stop>;
+  readonly #stop: (stop: Stop) => void;
+  readonly #exit: (code: number) => void;
   readonly #onSignal: (signal: NodeJS.Signals) => void;
-  #signalled = false;
+  readonly #testFault: (() => void) | undefined;
+  #stopping = false;
+  #faulted = false;
 
   constructor(options: ResourceStackOptions & { exit?: (code: number) => void }) {
     this.#parts = new ResourceStack(options);
-    const exit = options.exit ?? ((code: number) => process.exit(code));
+    this.#exit = options.exit ?? ((code: number) => process.exit(code));
     let stop!: (s: Stop) => void;
     this.stopped = new Promise<Stop>((resolve) => (stop = resolve));
+    this.#stop = stop;
     this.#onSignal = (signal) => {
-      if (this.#signalled) return exit(FORCED_EXIT[signal as (typeof STOP_SIGNALS)[number]] ?? 1);
-      this.#signalled = true;
-      stop({ kind: 'signal', signal });
+      this.#stopOnce({ kind: 'signal', signal }, FORCED_EXIT[signal as (typeof STOP_SIGNALS)[number]] ?? 1);
     };
     for (const signal of STOP_SIGNALS) process.on(signal, this.#onSignal);
+    this.#testFault = testFaultTrigger();
+    if (this.#testFault) process.on('SIGUSR2', this.#testFault);
   }
 
-  /** Opens a part on the stack, unless a signal arrived: then it throws StoppedError, and the part, if it opens later anyway, is closed. */
+  /** The first stop wins (true); any later one exits at once with `forcedCode`. */
+  #stopOnce(stop: Stop, forcedCode: number): boolean {
+    if (this.#stopping) {
+      this.#exit(forcedCode);
+      return false;
+    }
+    this.#stopping = true;
+    this.#stop(stop);
+    return true;
+  }
+
+  /** An uncaught exception or unhandled rejection: stops the command as a signal does, releases every part (each close bounded), then exits 1. */
+  fault(error: unknown): void {
+    if (!this.#stopOnce({ kind: 'fault', error }, 1)) return;
+    this.#faulted = true;
+    void this.release().then(() => this.#exit(1));
+  }
+
+  /** True once a fault stopped the command: its code is then 1, whatever the command returns. */
+  get faulted(): boolean {
+    return this.#faulted;
+  }
+
+  /** Opens a part on the stack, unless the command was stopped: then it throws StoppedError, and the part, if it opens later anyway, is closed. */
   async acquire<T>(name: string, open: () => T | Promise<T>, close: (part: T) => unknown, options?: { timeoutMs?: number }): Promise<T> {
-    if (this.#signalled) throw new StoppedError(name);
-    // A start-up step can take seconds (Redis retries, RTM discovery): a signal does not wait for it.
+    if (this.#stopping) throw new StoppedError(name);
+    // A start-up step can take seconds (Redis retries, RTM discovery): a signal or fault does not wait for it.
     const opening = this.#parts.acquire(name, open, close, options);
     const first = await Promise.race([opening.then((part) => ({ part })), this.stopped.then(() => undefined)]);
     if (first) return first.part;
@@ -147,39 +180,73 @@ export class CommandLifecycle {
     return Promise.race(ended ? [this.stopped, ended] : [this.stopped]);
   }
 
-  /** Releases every part; true when each closed within its bound. A second signal during the release still forces the exit. */
+  /** Releases every part (once, whoever asks); true when each closed within its bound. A second signal or fault during the release still forces the exit. */
   async release(): Promise<boolean> {
     const report = await this.#parts.release();
     return report.every((r) => r.outcome === 'closed');
   }
 
-  /** Stops listening for signals (once released, or for in-process callers such as tests). */
+  /** Stops listening for signals and faults (once released, or for in-process callers such as tests). */
   dispose(): void {
     for (const signal of STOP_SIGNALS) process.off(signal, this.#onSignal);
+    if (this.#testFault) process.off('SIGUSR2', this.#testFault);
   }
+}
+
+/**
+ * What cli.ts calls on an uncaught exception or unhandled rejection, once it has written its line:
+ * the running command stops, releases its parts and exits 1 (a second fault exits at once). False
+ * when no command is running: nothing is open, and the caller exits at once.
+ */
+export function stopOnFault(error: unknown): boolean {
+  if (!running) return false;
+  running.fault(error);
+  return true;
+}
+
+/**
+ * Test-only: CRISP_MCP_TEST_FAULT=uncaughtException (or unhandledRejection) makes SIGUSR2 raise that
+ * fault from an event callback, as a bug there would, so the end-to-end tests can prove a real
+ * process releases its parts on a fault at the moment they choose. Unset, as outside those tests,
+ * it does nothing and SIGUSR2 keeps its default.
+ */
+function testFaultTrigger(): (() => void) | undefined {
+  const kind = process.env.CRISP_MCP_TEST_FAULT;
+  const error = () => new Error(`CRISP_MCP_TEST_FAULT: ${kind} raised on purpose`);
+  if (kind === 'uncaughtException') return () => {
+    throw error();
+  };
+  if (kind === 'unhandledRejection') return () => void Promise.reject(error());
+  return undefined;
 }
 
 /**
  * Runs a command's body with its lifecycle: whatever the body returns or throws, every part it
  * acquired is released before the code (or the error) leaves. A signal during start-up surfaces as
- * StoppedError and ends the command with the release's code, like a signal while running.
+ * StoppedError and ends the command with the release's code, like a signal while running; after a
+ * fault the code is 1.
  */
 export async function runCommand(log: Pick<Logger, 'warn' | 'info'>, body: (life: CommandLifecycle) => Promise<number>, options: { exit?: (code: number) => void } = {}): Promise<number> {
   const life = new CommandLifecycle({ log, ...options });
+  running = life;
   try {
     let code: number;
     try {
       code = await body(life);
     } catch (error) {
       const clean = await life.release();
+      // After a fault, what the body then throws is most likely its consequence: the fault's line is written, the code is 1.
+      if (life.faulted) return 1;
       if (!(error instanceof StoppedError)) throw error;
       log.info({ reason: error.message }, 'stopped during start-up');
       return clean ? 0 : 1;
     }
     const clean = await life.release();
+    if (life.faulted) return 1;
     return code === 0 && !clean ? 1 : code;
   } finally {
-    // Released: a signal from now on ends the process the default way.
+    // Released: a signal from now on ends the process the default way, and a fault exits at once.
     life.dispose();
+    if (running === life) running = undefined;
   }
 }

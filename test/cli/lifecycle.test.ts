@@ -3,9 +3,12 @@
 // every part released (the port is free again, and cli.ts never had to force the exit past what
 // was left open); a Redis store that dies after start turns tool calls into clear errors (never a
 // call left unanswered), and SIGTERM still ends serve and bot; an autopilot whose start fails
-// after RTM connected closes the socket and the process ends.
+// after RTM connected closes the socket and the process ends; an uncaught exception or unhandled
+// rejection in a running serve releases every part (its SQLite WAL checkpointed, its ports free)
+// and exits 1 with one line.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,8 +20,8 @@ import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { HOOK_SECRET, hooksUrl, scenarioDir, spawnBot, startTestBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
-import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
+import { CLI, runCli, type CliRun } from '../helpers/cli.js';
+import { connect, INITIALIZE, spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { callTool } from '../helpers/mcp.js';
 import { freePort } from '../helpers/net.js';
 import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -162,6 +165,84 @@ describe('a running bot whose RTM credentials are refused for good (real process
         expect(plainLines(bot.stderr())).toEqual([expect.stringMatching(/^crisp-mcp: Crisp RTM refused the credentials/)]);
         expect(bot.stderr()).not.toContain('still open');
         expect(sandbox.rtm.stats()).toMatchObject({ connected: 0, refused: 1 });
+      } finally {
+        if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+      }
+    } finally {
+      await sandbox.close();
+    }
+  }, LONG_TEST_MS);
+});
+
+/** The lines a person reads that the CLI itself wrote (the embedded sandbox's own banner aside). */
+const cliLines = (stderr: string) => plainLines(stderr).filter((l) => l.startsWith('crisp-mcp:'));
+
+/** A SQLite store file in a fresh folder; its `-wal` file exists while a connection has it open, and is checkpointed away by the last close. */
+const sqliteFile = () => join(mkdtempSync(join(tmpdir(), 'crisp-mcp-fault-')), 'state.db');
+
+describe('a fault in a running process (CRISP_MCP_TEST_FAULT: SIGUSR2 raises it from an event callback)', () => {
+  it('serve --http --sandbox --store sqlite: an uncaught exception releases every part (WAL checkpointed, both ports free) and exits 1 with one line', async () => {
+    const file = sqliteFile();
+    const cli = await spawnHttpCli(['--port', '0', '--sandbox', '--store', `sqlite:${file}`], { CRISP_MCP_HTTP_TOKEN: TOKEN, CRISP_MCP_TEST_FAULT: 'uncaughtException' });
+    try {
+      expect(existsSync(`${file}-wal`)).toBe(true); // the store is open
+      const httpPort = Number(new URL(cli.url).port);
+      const sandboxPort = Number(new URL(cli.sandboxUrl!).port);
+      cli.child.kill('SIGUSR2');
+      expect(await endsWithin(cli.exited, ENDS_WITHIN_MS)).toBe(1);
+      expect(cliLines(cli.stderr())).toEqual(['crisp-mcp: CRISP_MCP_TEST_FAULT: uncaughtException raised on purpose']);
+      expect(cli.stderr()).not.toMatch(/^\s+at /m); // no stack in front of a user
+      expect(cli.stderr()).not.toContain('still open');
+      expect(cli.stderr()).not.toContain(TOKEN);
+      expect(existsSync(`${file}-wal`)).toBe(false); // closed: checkpointed into the database file
+      expect(await portIsFree(httpPort)).toBe(true);
+      expect(await portIsFree(sandboxPort)).toBe(true);
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  }, LONG_TEST_MS);
+
+  it('serve over stdio: an unhandled rejection releases the store it opened and exits 1, with nothing but MCP on stdout', async () => {
+    const file = sqliteFile();
+    const child = spawn(process.execPath, [CLI, 'serve', '--sandbox', '--store', `sqlite:${file}`], {
+      env: { PATH: process.env.PATH ?? '', CRISP_MCP_TEST_FAULT: 'unhandledRejection' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // A host's first messages: once tools/list is answered, the store is opened.
+      child.stdin.write(`${INITIALIZE}\n${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`);
+      await eventually(() => stdout.includes('"id":2') && existsSync(`${file}-wal`), ENDS_WITHIN_MS, 'tools/list answered and the SQLite store opened');
+      child.kill('SIGUSR2');
+      expect(await endsWithin(exited, ENDS_WITHIN_MS)).toBe(1);
+      expect(cliLines(stderr)).toEqual(['crisp-mcp: CRISP_MCP_TEST_FAULT: unhandledRejection raised on purpose']);
+      expect(stderr).not.toContain('still open');
+      const messages = stdout.trim().split('\n').map((line) => JSON.parse(line) as { jsonrpc: string; id?: number });
+      expect(messages.map((m) => [m.jsonrpc, m.id])).toEqual([['2.0', 1], ['2.0', 2]]);
+      expect(existsSync(`${file}-wal`)).toBe(false);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, LONG_TEST_MS);
+
+  it('bot --events hooks --store sqlite: an uncaught exception releases the autopilot, its store and its hook server, and exits 1 with one line', async () => {
+    const hookPort = await freePort();
+    const sandbox = await startSandbox({ seed: 9, hooks: { url: hooksUrl(hookPort), secret: HOOK_SECRET } });
+    const file = sqliteFile();
+    try {
+      const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--events', 'hooks', '--port', String(hookPort), '--store', `sqlite:${file}`, '--catch-up', '0'], { CRISP_MCP_TEST_FAULT: 'uncaughtException' });
+      try {
+        expect(existsSync(`${file}-wal`)).toBe(true);
+        bot.child.kill('SIGUSR2');
+        expect(await endsWithin(bot.exited, ENDS_WITHIN_MS)).toBe(1);
+        expect(cliLines(bot.stderr())).toEqual(['crisp-mcp: CRISP_MCP_TEST_FAULT: uncaughtException raised on purpose']);
+        expect(bot.stderr()).not.toContain('still open');
+        expect(existsSync(`${file}-wal`)).toBe(false);
+        expect(await portIsFree(hookPort)).toBe(true);
       } finally {
         if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
       }

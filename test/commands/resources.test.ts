@@ -1,9 +1,10 @@
-// The resource stack every command holds its parts on, and the one signal handler around it:
-// release order, a failure half-way through start-up, a close that hangs or throws (the others
-// still close, and the line it logs carries no secret), a signal while a part is still opening.
+// The resource stack every command holds its parts on, and the one signal and fault handler around
+// it: release order, a failure half-way through start-up, a close that hangs or throws (the others
+// still close, and the line it logs carries no secret), a signal while a part is still opening, a
+// fault (uncaught exception, unhandled rejection) while running or starting, and a second one.
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CommandLifecycle, ResourceStack, runCommand, StoppedError } from '../../src/commands/resources.js';
+import { CommandLifecycle, ResourceStack, runCommand, StoppedError, stopOnFault, type Stop } from '../../src/commands/resources.js';
 import { clearSecrets, registerSecret } from '../../src/credentials/redact.js';
 import { createLogger } from '../../src/log.js';
 
@@ -191,5 +192,139 @@ describe('CommandLifecycle and runCommand', () => {
     };
     expect(await runCommand(capturedLog().log, (life) => failingClose(life, 0))).toBe(1);
     expect(await runCommand(capturedLog().log, (life) => failingClose(life, 2))).toBe(2);
+  });
+});
+
+describe('a fault (an uncaught exception or unhandled rejection) while a command runs', () => {
+  /** A command holding three parts, waiting in untilStopped; `running` resolves once it is. */
+  function threePartCommand(events: string[], storeClose: () => unknown = () => undefined) {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const stops: Stop[] = [];
+    const body = async (life: CommandLifecycle): Promise<number> => {
+      await life.acquire(...part(events, 'sandbox'));
+      await life.acquire(...part(events, 'store', storeClose));
+      await life.acquire(...part(events, 'server'));
+      started();
+      stops.push(await life.untilStopped());
+      await life.release();
+      events.push('command returned 0');
+      return 0;
+    };
+    return { body, running, stops };
+  }
+
+  it('releases every part in reverse, then exits 1; the command ends with 1 whatever it returns', async () => {
+    const events: string[] = [];
+    const { body, running, stops } = threePartCommand(events);
+    const fault = new Error('Cannot read properties of undefined (reading "session_id")');
+    const code = runCommand(capturedLog().log, body, { exit: (c) => events.push(`exit ${c}`) });
+    await running;
+    expect(stopOnFault(fault)).toBe(true);
+    expect(await code).toBe(1);
+    expect(stops).toEqual([{ kind: 'fault', error: fault }]);
+    expect(events.slice(3, 6)).toEqual(['close server', 'close store', 'close sandbox']);
+    expect(events.filter((e) => e.startsWith('exit'))).toEqual(['exit 1']);
+    expect(events.indexOf('exit 1')).toBeGreaterThan(events.indexOf('close sandbox'));
+    expect(events.filter((e) => e.startsWith('close'))).toHaveLength(3); // the command's own release closed nothing twice
+    // The command has let go: a fault from now on is cli.ts's to end at once.
+    expect(stopOnFault(fault)).toBe(false);
+  });
+
+  it('does not wait for the command, which may be what broke: the parts are released and the process exits 1 all the same', async () => {
+    const events: string[] = [];
+    let unblock!: () => void;
+    const code = runCommand(
+      capturedLog().log,
+      async (life) => {
+        await life.acquire(...part(events, 'store'));
+        await life.acquire(...part(events, 'autopilot'));
+        // Stuck on something the fault broke: it never reaches untilStopped.
+        await new Promise<void>((resolve) => (unblock = resolve));
+        return 0;
+      },
+      { exit: (c) => events.push(`exit ${c}`) },
+    );
+    await vi.waitFor(() => expect(events).toContain('open autopilot'));
+    stopOnFault(new Error('boom in a timer'));
+    await vi.waitFor(() => expect(events).toContain('exit 1'));
+    expect(events).toEqual(['open store', 'open autopilot', 'close autopilot', 'close store', 'exit 1']);
+    unblock();
+    expect(await code).toBe(1);
+  });
+
+  it('a close that hangs is given up after its bound, and the process still exits 1 once the rest is released', async () => {
+    vi.useFakeTimers();
+    const events: string[] = [];
+    const { body, running } = threePartCommand(events, () => new Promise(() => {}));
+    const code = runCommand(capturedLog().log, body, { exit: (c) => events.push(`exit ${c}`) });
+    await running;
+    stopOnFault(new Error('boom'));
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(events).not.toContain('exit 1');
+    expect(events).not.toContain('close sandbox');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await code).toBe(1);
+    expect(events.slice(-3)).toEqual(['close sandbox', 'exit 1', 'command returned 0']);
+  });
+
+  it('a second fault, or a signal, during that release exits at once', async () => {
+    for (const [second, forced] of [[() => stopOnFault(new Error('second fault')), 'exit 1'], [() => process.emit('SIGTERM', 'SIGTERM'), 'exit 143']] as const) {
+      vi.useFakeTimers();
+      const events: string[] = [];
+      const { body, running } = threePartCommand(events, () => new Promise(() => {})); // the store's close hangs
+      const code = runCommand(capturedLog().log, body, { exit: (c) => events.push(`exit ${c}`) });
+      await running;
+      stopOnFault(new Error('first fault'));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(events.at(-1)).toBe('close store'); // waiting on it
+      second();
+      expect(events.at(-1)).toBe(forced); // at once, without waiting for the store
+      await vi.advanceTimersByTimeAsync(5_000); // (the real process is gone by now; the injected exit is not)
+      expect(await code).toBe(1);
+      vi.useRealTimers();
+    }
+  });
+
+  it('a fault during start-up stops it at its next step; the part still opening is closed once it opens, and the code is 1', async () => {
+    const events: string[] = [];
+    const { log, lines } = capturedLog();
+    let finishOpening!: () => void;
+    const code = runCommand(
+      log,
+      async (life) => {
+        await life.acquire(...part(events, 'sandbox'));
+        const rtm = life.acquire('RTM connection', () => new Promise<string>((resolve) => (finishOpening = () => resolve('socket'))), () => events.push('close RTM connection'));
+        stopOnFault(new Error('unhandled rejection from a start-up retry'));
+        await rtm;
+        events.push('started'); // never reached
+        return 0;
+      },
+      { exit: (c) => events.push(`exit ${c}`) },
+    );
+    expect(await code).toBe(1);
+    expect(events).toEqual(['open sandbox', 'close sandbox', 'exit 1']);
+    expect(lines.map((l) => l.msg)).not.toContain('stopped during start-up');
+    finishOpening();
+    await vi.waitFor(() => expect(events).toContain('close RTM connection'));
+  });
+
+  it('the command that throws after a fault (its consequence) still ends with 1, not with a second error', async () => {
+    const events: string[] = [];
+    const code = runCommand(
+      capturedLog().log,
+      async (life) => {
+        await life.acquire(...part(events, 'store'));
+        stopOnFault(new Error('the fault'));
+        throw new Error('what the fault broke');
+      },
+      { exit: (c) => events.push(`exit ${c}`) },
+    );
+    expect(await code).toBe(1);
+    expect(events).toEqual(['open store', 'close store', 'exit 1']);
+  });
+
+  it('with no command running there is nothing to release: stopOnFault says so (cli.ts then exits at once)', () => {
+    expect(stopOnFault(new Error('a fault while parsing the flags'))).toBe(false);
   });
 });

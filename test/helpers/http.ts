@@ -152,6 +152,8 @@ export interface HttpCli {
   /** The embedded sandbox's URL, with --sandbox. */
   sandboxUrl: string | undefined;
   stdout: () => string;
+  /** The child's stderr as written. */
+  stderr: () => string;
   /** The child's stderr, parsed as JSON log lines. */
   logs: () => Record<string, unknown>[];
   exited: Promise<number | null>;
@@ -182,5 +184,5 @@ export async function spawnHttpCli(args: string[], env: Record<string, string> =
     void exited.then((code) => reject(new Error(`exited with ${code}: ${stderr}`)));
   });
   const sandbox = logs().find((entry) => entry.msg === 'embedded Crisp sandbox started');
-  return { child, url: serving.url as string, sandboxUrl: sandbox?.url as string | undefined, stdout: () => stdout, logs, exited };
+  return { child, url: serving.url as string, sandboxUrl: sandbox?.url as string | undefined, stdout: () => stdout, stderr: () => stderr, logs, exited };
 }
