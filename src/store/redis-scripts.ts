@@ -13,6 +13,29 @@ function script(lua: string): Script {
 }
 
 /**
+ * The outbox steps SAVE, APPEND and ACK share, as Lua functions each of them starts with. A queue is
+ * a zset of seqs, its items a hash ({seq} JSON, {seq}:a attempts, {seq}:n next attempt, {seq}:e
+ * last error), the due index a zset of conversations scored by their head's next attempt.
+ */
+const OUTBOX_LUA = `
+local function enqueue(counter, queue, items, json, nextAttemptAt)
+  local seq = redis.call('INCR', counter)
+  redis.call('ZADD', queue, seq, seq)
+  redis.call('HSET', items, seq, json, seq .. ':a', 0, seq .. ':n', nextAttemptAt)
+  return seq
+end
+local function removeItem(queue, items, seq)
+  if redis.call('ZREM', queue, seq) == 0 then return 0 end
+  redis.call('HDEL', items, seq, seq .. ':a', seq .. ':n', seq .. ':e')
+  return 1
+end
+local function dueFromHead(queue, items, due, conversation)
+  local head = redis.call('ZRANGE', queue, 0, 0)[1]
+  if head then redis.call('ZADD', due, redis.call('HGET', items, head .. ':n'), conversation) else redis.call('ZREM', due, conversation) end
+end
+`;
+
+/**
  * Compare-and-set a position, remove delivered outbox items and append new ones.
  * KEYS: position hash, idle zset, outbox seq counter, conversation queue zset, conversation items hash, due zset.
  * ARGV: expected version, position JSON, now, idle member, trackIdle ('1'|'0'), conversation, item count,
@@ -20,7 +43,7 @@ function script(lua: string): Script {
  *       delivered since (absent = 0) and those seqs.
  * Returns {0, current} on conflict, {1, version, seq…} on success.
  */
-export const SAVE = script(`
+export const SAVE = script(`${OUTBOX_LUA}
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if current ~= tonumber(ARGV[1]) then return {0, current} end
 local version = current + 1
@@ -30,20 +53,11 @@ local out = {1, version}
 local n = tonumber(ARGV[7])
 local at = 8 + 2 * n
 local acks = tonumber(ARGV[at] or '0')
-for i = 1, acks do
-  local seq = ARGV[at + i]
-  if redis.call('ZREM', KEYS[4], seq) == 1 then redis.call('HDEL', KEYS[5], seq, seq .. ':a', seq .. ':n', seq .. ':e') end
-end
+for i = 1, acks do removeItem(KEYS[4], KEYS[5], ARGV[at + i]) end
 local wasEmpty = n > 0 and redis.call('EXISTS', KEYS[4]) == 0
-for i = 0, n - 1 do
-  local seq = redis.call('INCR', KEYS[3])
-  redis.call('ZADD', KEYS[4], seq, seq)
-  redis.call('HSET', KEYS[5], seq, ARGV[8 + 2 * i], seq .. ':a', 0, seq .. ':n', ARGV[9 + 2 * i])
-  out[#out + 1] = seq
-end
+for i = 0, n - 1 do out[#out + 1] = enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[8 + 2 * i], ARGV[9 + 2 * i]) end
 if acks > 0 then
-  local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
-  if head then redis.call('ZADD', KEYS[6], redis.call('HGET', KEYS[5], head .. ':n'), ARGV[6]) else redis.call('ZREM', KEYS[6], ARGV[6]) end
+  dueFromHead(KEYS[4], KEYS[5], KEYS[6], ARGV[6])
 elseif wasEmpty then
   redis.call('ZADD', KEYS[6], ARGV[9], ARGV[6])
 end
@@ -56,12 +70,10 @@ return out
  * ARGV: use the once-key ('1'|'0'), its ttl ms, item JSON ({id, payload, createdAt}), next attempt time, conversation.
  * Returns {0} for a duplicate, {1, seq} once appended.
  */
-export const APPEND = script(`
+export const APPEND = script(`${OUTBOX_LUA}
 if ARGV[1] == '1' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return {0} end
 local wasEmpty = redis.call('EXISTS', KEYS[3]) == 0
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[3], seq, seq)
-redis.call('HSET', KEYS[4], seq, ARGV[3], seq .. ':a', 0, seq .. ':n', ARGV[4])
+local seq = enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4])
 if wasEmpty then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5]) end
 return {1, seq}
 `);
@@ -78,15 +90,9 @@ return {seq, f[1], f[2], f[3], f[4]}
 `);
 
 /** Removes a delivered item and moves the due index to the next head. KEYS: queue, items, due. ARGV: seq, conversation. */
-export const ACK = script(`
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1], ARGV[1] .. ':a', ARGV[1] .. ':n', ARGV[1] .. ':e')
-local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-if head then
-  redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[2], head .. ':n'), ARGV[2])
-else
-  redis.call('ZREM', KEYS[3], ARGV[2])
-end
+export const ACK = script(`${OUTBOX_LUA}
+if removeItem(KEYS[1], KEYS[2], ARGV[1]) == 0 then return 0 end
+dueFromHead(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
 return 1
 `);
 
