@@ -58,12 +58,7 @@ export class MemoryStore implements Store {
     const now = this.#now();
     scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true });
     this.#b.positions.set(conversation, scenarios);
-    if (opts.ack?.length) {
-      const acked = new Set(opts.ack);
-      const left = (this.#b.outbox.get(conversation) ?? []).filter((row) => !acked.has(row.seq));
-      if (left.length) this.#b.outbox.set(conversation, left);
-      else this.#b.outbox.delete(conversation);
-    }
+    if (opts.ack?.length) this.#removeItems(conversation, opts.ack);
     const queued: Array<{ seq: number; id: string }> = [];
     if (items.length > 0) {
       const queue = this.#b.outbox.get(conversation) ?? [];
@@ -195,12 +190,17 @@ export class MemoryStore implements Store {
   }
 
   async outboxAck(conversation: string, seq: number): Promise<boolean> {
+    return this.#removeItems(conversation, [seq]) > 0;
+  }
+
+  /** Removes the conversation's items with these seqs (an ack, or a save's `ack`); returns how many were there. */
+  #removeItems(conversation: string, seqs: readonly number[]): number {
     const queue = this.#b.outbox.get(conversation);
-    const at = queue?.findIndex((row) => row.seq === seq) ?? -1;
-    if (!queue || at < 0) return false;
-    queue.splice(at, 1);
-    if (queue.length === 0) this.#b.outbox.delete(conversation);
-    return true;
+    if (!queue) return 0;
+    const left = queue.filter((row) => !seqs.includes(row.seq));
+    if (left.length) this.#b.outbox.set(conversation, left);
+    else this.#b.outbox.delete(conversation);
+    return queue.length - left.length;
   }
 
   async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
