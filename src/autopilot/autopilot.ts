@@ -238,13 +238,10 @@ export class Autopilot {
     this.#closed = true;
     clearInterval(this.#sweep);
     this.#queue.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#queue.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await atMost(this.#queue.idle(), timeoutMs);
     // The held locks go now, their acks first; a store that does not answer is not waited for past
     // a second: an unreleased lock expires by itself, and an item left unacked is looked for before it is sent again.
-    await Promise.race([this.#locks.close(), new Promise((resolve) => (timer = setTimeout(resolve, LOCKS_CLOSE_MS)))]);
-    clearTimeout(timer);
+    await atMost(this.#locks.close(), LOCKS_CLOSE_MS);
   }
 
   // ---------------------------------------------------------------- one run of a conversation, under its lock
@@ -433,6 +430,13 @@ export class Autopilot {
     }
     return this.#now();
   }
+}
+
+/** Waits for `work`, but not longer than `ms` (the work itself goes on). */
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The messages in time order (a batch comes oldest first; Crisp does not promise it). */
