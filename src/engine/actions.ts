@@ -6,19 +6,9 @@ import type { Action } from '../scenario/index.js';
 import { USER_AGENT } from '../version.js';
 import type { EffectAnswer } from './port.js';
 
-/** The fingerprints derived lately: the autopilot derives each one twice (planning its item, then sending it). */
-const recentFingerprints = new Map<string, number>();
-const RECENT_FINGERPRINTS = 4096;
-
 /** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. */
 export function derivedFingerprint(turn: string, step: string): number {
-  const key = `${turn}:${step}`;
-  const known = recentFingerprints.get(key);
-  if (known !== undefined) return known;
-  const n = Number.parseInt(hash('sha256', key, 'hex').slice(0, 12), 16) || 1;
-  if (recentFingerprints.size >= RECENT_FINGERPRINTS) recentFingerprints.clear();
-  recentFingerprints.set(key, n);
-  return n;
+  return Number.parseInt(hash('sha256', `${turn}:${step}`, 'hex').slice(0, 12), 16) || 1;
 }
 
 /** The Idempotency-Key a webhook call carries: the receiver can drop a retried call. */
