@@ -143,8 +143,10 @@ export class CrispHttp {
   #poolReady: Promise<Dispatcher> | undefined;
   readonly #origin: string;
   readonly #pathPrefix: string;
-  // Kept in a private field so it never shows in util.inspect, JSON or a log of this object.
+  // Kept in private fields so they never show in util.inspect, JSON or a log of this object.
   readonly #headers: Record<string, string>;
+  /** The same with the JSON body's content type, made once rather than copied per call. */
+  readonly #jsonHeaders: Record<string, string>;
   readonly #attemptTimeoutMs: number;
   readonly #deadlineMs: number;
   readonly #retry: RetryPolicy;
@@ -173,6 +175,7 @@ export class CrispHttp {
       'user-agent': options.userAgent,
       accept: 'application/json',
     };
+    this.#jsonHeaders = { ...this.#headers, 'content-type': 'application/json' };
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
     this.#deadlineMs = options.deadlineMs ?? 30_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -196,7 +199,7 @@ export class CrispHttp {
   async request(spec: RequestSpec): Promise<CrispResponse> {
     const path = this.#path(spec);
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
+    const headers = body === undefined ? this.#headers : this.#jsonHeaders;
     const deadlineMs = spec.deadlineMs ?? this.#deadlineMs;
     // One abort and one cleared timer per call: AbortSignal.timeout() would leave a live
     // timer behind every call for the whole deadline, which costs at thousands of calls a second.
@@ -274,20 +277,37 @@ export class CrispHttp {
   }
 
   #path(spec: RequestSpec): string {
-    let path = `${this.#pathPrefix}/v1/${spec.segments.map((s) => encodeURIComponent(String(s))).join('/')}`;
+    let path = `${this.#pathPrefix}/v1`;
+    for (const segment of spec.segments) path += `/${encodeSegment(segment)}`;
     if (spec.query) {
-      const search = new URLSearchParams();
-      for (const [name, value] of Object.entries(spec.query)) {
+      let search = '';
+      for (const name of Object.keys(spec.query)) {
+        const value = spec.query[name];
         if (value === undefined || value === null) continue;
-        if (typeof value === 'boolean') search.append(name, value ? '1' : '0');
-        else if (typeof value === 'object') search.append(name, JSON.stringify(value));
-        else search.append(name, String(value));
+        const text = typeof value === 'boolean' ? (value ? '1' : '0') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        search += `${search ? '&' : ''}${formEncode(name)}=${formEncode(text)}`;
       }
-      const qs = search.toString();
-      if (qs) path += `?${qs}`;
+      if (search) path += `?${search}`;
     }
     return path;
   }
+}
+
+// The path of every call is built here (the autopilot makes two calls per visitor message): ids,
+// timestamps and names are plain characters that need no escaping, so they are copied as they are
+// and only the others go through the encoder.
+const URI_PLAIN = /^[A-Za-z0-9_.!~*'()-]*$/;
+const FORM_PLAIN = /^[A-Za-z0-9_.*-]*$/;
+
+/** A path segment as encodeURIComponent writes it. */
+function encodeSegment(segment: string | number): string {
+  const text = typeof segment === 'number' ? String(segment) : segment;
+  return URI_PLAIN.test(text) ? text : encodeURIComponent(text);
+}
+
+/** A query name or value as URLSearchParams writes it (application/x-www-form-urlencoded). */
+function formEncode(text: string): string {
+  return FORM_PLAIN.test(text) ? text : new URLSearchParams([['', text]]).toString().slice(1);
 }
 
 function parseSuccess(status: number, text: string, method: string, label: string, attempt: number): CrispResponse {
