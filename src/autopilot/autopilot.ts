@@ -344,7 +344,7 @@ export class Autopilot {
       if (result.ok) {
         if (ack) this.#outbox.acked(c.key, ack);
         this.#outbox.appended(result.outbox);
-        this.#keep(c.key, result.version, plan.value);
+        this.#keep(c.key, result.version, plan.value, plan.state);
         this.#report(c, plan);
         return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
       }
@@ -360,10 +360,9 @@ export class Autopilot {
   }
 
   /** Keeps the record just saved (the newest conversation last; the oldest dropped past MAX_KEPT). */
-  #keep(key: string, version: number, record: ConversationRecord): void {
+  #keep(key: string, version: number, record: ConversationRecord, state: AutopilotState): void {
     this.#kept.delete(key);
     if (this.#kept.size >= MAX_KEPT) this.#kept.delete(this.#kept.keys().next().value as string);
-    const state = record.channels.autopilot as AutopilotState | undefined;
     // Whether the outbox is empty is known once the drain after this save is over.
     this.#kept.set(key, { version, read: { record, position: record.scenario ?? undefined, state }, outboxEmpty: false });
   }

@@ -8,7 +8,7 @@ import type { ThreadMessage } from '../engine/port.js';
 import { advanceTurn, allActions, eventText, isInitial, visitorEvent } from '../engine/turn.js';
 import type { OutboxInput } from '../store/index.js';
 import {
-  freshState, itemFingerprints, itemId, trimState, turnId,
+  freshState, itemFingerprints, itemId, savedState, trimState, turnId,
   type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
 import { limitReplies, type Guardrails } from './guardrails.js';
@@ -29,6 +29,8 @@ export interface Plan {
   changed: boolean;
   /** The conversation's record to save: the position and this channel's part; the other channels' parts as read. */
   value: ConversationRecord;
+  /** This channel's part of `value`, as readValue reads it back. */
+  state: AutopilotState;
   outbox: OutboxInput[];
   /** Fingerprints the new items will post with (already in `value.autopilot.ours`). */
   ours: number[];
@@ -267,7 +269,7 @@ class Planner {
     const passed = (fp: number) => (this.#oursRead.get(fp) ?? Infinity) < cursorTs;
     const ours = this.#oursRead.size ? this.state.ours.filter((fp) => !passed(fp)) : this.state.ours;
     const state = trimState({ ...this.state, ours: [...ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
-    const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', state);
-    return { changed: this.changed, value, outbox: this.outbox, ours: this.ours, notes: this.notes };
+    const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', savedState(state));
+    return { changed: this.changed, value, state, outbox: this.outbox, ours: this.ours, notes: this.notes };
   }
 }

@@ -45,6 +45,52 @@ export const AutopilotState = z.object({
 });
 export type AutopilotState = z.infer<typeof AutopilotState>;
 
+/**
+ * `sent` and `repeats` as saved: times in milliseconds after `t0`, a repeat as `hash.ms`. The
+ * state is written on every turn and these lists are most of it; a small integer is written (and
+ * stored) in a fraction of the time and bytes of a 13-digit timestamp, and a string in a fraction
+ * of those of an object. The state's own `sent` and `repeats` are then saved empty, so that a
+ * release before this one still reads the cursor, the pause and the fingerprints, and only
+ * forgets the rate memory.
+ */
+const RateMemory = z.object({
+  t0: z.number(),
+  sent: z.array(z.number()),
+  repeats: z.array(z.string()),
+});
+type RateMemory = z.infer<typeof RateMemory>;
+
+/** The state as saved in the record (see RateMemory); a state saved before RateMemory has no `rate`. */
+const SavedState = AutopilotState.extend({ rate: RateMemory.optional() });
+type SavedState = z.infer<typeof SavedState>;
+
+/** The state as it is saved in the conversation's record. */
+export function savedState(state: AutopilotState): SavedState {
+  const { sent, repeats } = state;
+  if (sent.length === 0 && repeats.length === 0) return state;
+  let t0 = Infinity;
+  for (const at of sent) if (at < t0) t0 = at;
+  for (const r of repeats) if (r.at < t0) t0 = r.at;
+  return {
+    ...state,
+    sent: [],
+    repeats: [],
+    rate: { t0, sent: sent.map((at) => at - t0), repeats: repeats.map((r) => `${r.h}.${r.at - t0}`) },
+  };
+}
+
+/** The state from its saved form (this release's, or an earlier one's with `sent` and `repeats` as they are). */
+function fromSaved({ rate, ...state }: SavedState): AutopilotState {
+  if (!rate) return state;
+  const repeats: AutopilotState['repeats'] = [];
+  for (const entry of rate.repeats) {
+    const dot = entry.lastIndexOf('.');
+    const ms = Number(entry.slice(dot + 1));
+    if (dot > 0 && Number.isFinite(ms)) repeats.push({ h: entry.slice(0, dot), at: rate.t0 + ms });
+  }
+  return { ...state, sent: rate.sent.map((ms) => rate.t0 + ms), repeats };
+}
+
 export function freshState(): AutopilotState {
   return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, sent: [], repeats: [], webhook: null };
 }
@@ -61,8 +107,8 @@ export interface ReadValue {
 export function readValue(value: unknown): ReadValue {
   const { record } = readRecord(value);
   const raw = record.channels.autopilot;
-  const state = raw === undefined ? undefined : AutopilotState.safeParse(raw);
-  return { record, position: record.scenario ?? undefined, state: state?.success ? state.data : undefined };
+  const state = raw === undefined ? undefined : SavedState.safeParse(raw);
+  return { record, position: record.scenario ?? undefined, state: state?.success ? fromSaved(state.data) : undefined };
 }
 
 /** Keeps the remembered lists short: the state is read and written on every turn. */

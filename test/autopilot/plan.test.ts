@@ -2,6 +2,7 @@
 // limits, planTurn / planWebhookAnswer over a thread and a saved value, and the conversation queue.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
 import { freshState, itemFingerprints, readValue, type AutopilotItem } from '../../src/autopilot/state.js';
@@ -111,6 +112,51 @@ describe('rate control', () => {
     const saved = { ...freshState(), repeats: [{ h: earlier, at: NOW }] };
     expect(limitReplies([say('Sorry?')], saved, 'asdf', g, NOW + 1000).suppressed).toBe(1);
     expect(first.state.repeats[0]!.h).toBe(earlier.slice(0, 11));
+  });
+});
+
+describe('the rate memory as saved', () => {
+  const g = { ...GUARD, replyBudget: { max: 3, windowMs: 60_000 }, repeatWindowMs: 30_000 };
+  /** A record as the release before the compact rate memory saved it: absolute times, 22-character repeat hashes. */
+  function todaysRecord(sent: number[], repeats: Array<{ h: string; at: number }>): ConversationRecord {
+    const position = turn([visitor('one')])!.value.scenario;
+    return { v: 2, scenario: position, channels: { autopilot: { ...freshState(), cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7, 8], sent, repeats } } };
+  }
+  const earlierHash = (input: string, text: string) => createHash('sha256').update(input).update('\u0000').update(JSON.stringify({ type: 'text', text })).digest('base64url').slice(0, 22);
+
+  it('reads a record saved in the earlier form: its budget and its repeats still count', () => {
+    const saved = todaysRecord([NOW - 2000, NOW - 1000], [{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
+    const read = readValue(saved).state!;
+    expect(read.sent).toEqual([NOW - 2000, NOW - 1000]);
+    expect(read.repeats).toEqual([{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
+    // Budget 3 with 2 spent: the echo's two messages do not both fit.
+    const plan = turn([visitor('three', NOW - 10)], saved, { guard: g })!;
+    expect(plan.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
+  });
+
+  it('saves times as small offsets and repeats as strings, and reads them back as they were', () => {
+    const saved = todaysRecord([NOW - 2000], [{ h: earlierHash('x', 'y'), at: NOW - 1500 }]);
+    const plan = turn([visitor('hello', NOW - 10)], saved, { guard: { ...g, replyBudget: { max: 100, windowMs: 60_000 } } })!;
+    const part = plan.value.channels.autopilot as { sent: unknown[]; repeats: unknown[]; rate: { t0: number; sent: number[]; repeats: string[] } };
+    expect(part.sent).toEqual([]);
+    expect(part.repeats).toEqual([]);
+    expect(part.rate.t0).toBe(NOW - 2000);
+    expect(part.rate.sent).toEqual([0, 2000, 2000]);
+    expect(part.rate.repeats[0]).toBe(`${earlierHash('x', 'y')}.500`);
+    expect(part.rate.repeats.slice(1).every((r) => /^[\w-]{11}\.2000$/.test(r))).toBe(true);
+    expect(readValue(plan.value).state).toEqual(plan.state);
+    expect(plan.state.sent).toEqual([NOW - 2000, NOW, NOW]);
+    // What the saved record says is what the next turn counts: one more message passes a budget of 4, not two.
+    const next = turn([...posted([visitor('hello', NOW - 10)], plan), visitor('again', NOW - 5)], plan.value, { guard: { ...g, replyBudget: { max: 4, windowMs: 60_000 } } })!;
+    expect(next.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
+  });
+
+  it('leaves a reader of the earlier form the cursor, the fingerprints and the pause', () => {
+    const paused = { ...todaysRecord([NOW - 2000], []), channels: { autopilot: { ...freshState(), cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' }, sent: [NOW - 2000] } } } as ConversationRecord;
+    const plan = turn([visitor('hello', NOW - 10)], paused)!;
+    const earlierSchema = z.object({ v: z.literal(1), cursor: z.object({ ts: z.number(), fps: z.array(z.number()) }).nullable(), ours: z.array(z.number()), paused: z.object({ reason: z.string(), at: z.number(), by: z.string().nullable() }).nullable(), restart_after: z.number().nullable(), sent: z.array(z.number()), repeats: z.array(z.object({ h: z.string(), at: z.number() })), webhook: z.string().nullable() });
+    const asRead = earlierSchema.parse(plan.value.channels.autopilot);
+    expect(asRead).toMatchObject({ cursor: plan.state.cursor, ours: plan.state.ours, paused: { reason: 'operator', by: 'op' }, sent: [], repeats: [] });
   });
 });
 
