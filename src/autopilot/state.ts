@@ -58,7 +58,6 @@ const RateMemory = z.object({
   sent: z.array(z.number()),
   repeats: z.array(z.string()),
 });
-type RateMemory = z.infer<typeof RateMemory>;
 
 /** The state as saved in the record (see RateMemory); a state saved before RateMemory has no `rate`. */
 const SavedState = AutopilotState.extend({ rate: RateMemory.optional() });

@@ -22,7 +22,8 @@ export interface TextResponse {
  * Through undici's original handler calls (onConnect, onHeaders, onData, onComplete, onError):
  * given a handler of the newer kind, undici wraps it in an adapter and a controller per request
  * and turns the raw headers and trailers into objects for it; the client reads one header, and
- * only on a failure.
+ * only on a failure. undici's types mark these calls deprecated: a major version that drops them
+ * needs this function back on onRequestStart / onResponseStart / onResponseData / onResponseEnd.
  */
 export function sendForText(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSource): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
