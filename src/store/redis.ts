@@ -276,7 +276,8 @@ export class RedisStore implements Store {
   }
 
   #wentOffline(): void {
-    if (this.#offlineTimer || this.#offline.signal.aborted) return;
+    // An error while still connected (a reply node-redis could not decode) is not an outage.
+    if (this.#client.isReady || this.#offlineTimer || this.#offline.signal.aborted) return;
     this.#offlineTimer = setTimeout(() => {
       this.#offlineTimer = undefined;
       if (!this.#client.isReady) this.#offline.abort();
