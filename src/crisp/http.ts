@@ -239,7 +239,7 @@ export class CrispHttp {
         const res = await sendForText(this.#pool ?? (await this.#dispatcher()), { origin: this.#origin, path, method: spec.method, headers, body }, abort);
         const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
-        failure = statusError(res.statusCode, text, res.retryAfter, label, spec, attempt);
+        failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
         if (!failure.retryable || !resendable) throw failure;
         // A 5xx may come after the write was carried out; a 429 or 420 says it was not.
         mayHaveLanded ||= res.statusCode >= 500;
@@ -319,7 +319,7 @@ function parseSuccess(status: number, text: string, method: string, label: strin
   return { status, reason: envelope.reason, data: envelope.data };
 }
 
-function statusError(status: number, text: string, retryAfter: string | undefined, label: string, spec: RequestSpec, attempt: number): CrispError {
+function statusError(status: number, text: string, retryAfter: string | string[] | undefined, label: string, spec: RequestSpec, attempt: number): CrispError {
   const envelope = parseEnvelope(text);
   const reason = envelope?.reason;
   const detail = envelope && isRecord(envelope.data) && typeof envelope.data.message === 'string' ? envelope.data.message.slice(0, 300) : undefined;
