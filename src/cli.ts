@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
 import './compile-cache.js';
+import './zod-acyclic.js';
 // Each command is imported only when it runs: an MCP host waits on `serve`'s start-up, which must
 // not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
 import { stopOnFault } from './commands/resources.js';
