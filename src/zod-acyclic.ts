@@ -1,11 +1,13 @@
 // Imported by cli.ts before any schema is built: zod parses here without its reference-cycle
-// support, as zod/mini and zod before 4.6 do. Every value this process parses is acyclic: it
+// support, as zod/mini does by default. Every value this process parses is acyclic: it
 // comes from JSON.parse (MCP messages, Crisp's answers, scenario files, the environment) or is a
 // tool's answer on its way to JSON.stringify, which would refuse a cycle anyway. The support is
 // not free: a schema that can recurse (the MCP SDK's JSON-RPC and result schemas can, through
-// their JSON values) keeps a WeakMap of every object it visits, on every parse, so checking one
-// tools/call and its answer cost about 20 µs more and fed the garbage collector (bench/mcp-stdio).
-// zod reads the memoizer when it builds a schema, so schemas built before this import keep theirs.
+// their JSON values) records every object it visits in WeakMaps made for that parse, and one tools/call
+// goes through several of them (the JSON-RPC line, the request, the result, the answer written):
+// garbage for the collector on every call. Accepting and rejecting stay the same, issues included
+// (test/zod-acyclic.test.ts). zod reads the memoizer when it builds a schema (z.lazy: on its first
+// parse), so only schemas built after this import go without it.
 import { config, type $ZodMemoizer } from 'zod/v4/core';
 
 /** Remembers nothing: each object is parsed where it is met, as if zod had no memoizer. */
