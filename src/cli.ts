@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // argv → one command. Nothing else lives here, and nothing imports this file.
 import './compile-cache.js';
-import './zod-acyclic.js';
 // Each command is imported only when it runs: an MCP host waits on `serve`'s start-up, which must
 // not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
 import { stopOnFault } from './commands/resources.js';
@@ -70,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const args = named === command ? rest : argv;
+  // Before the command's modules build their schemas, and after compile-cache.ts: zod is loaded here.
+  await import('./zod-acyclic.js');
   const { help, run } = await COMMANDS[named]!();
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(help);
