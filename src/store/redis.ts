@@ -15,7 +15,7 @@
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
-import { createClient } from 'redis';
+import { AbortError, createClient } from 'redis';
 import { ACK, APPEND, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
@@ -31,6 +31,8 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Called with connection errors after the first connect (node-redis reconnects by itself). */
   onError?: (err: Error) => void;
+  /** How long Redis may stay unreachable before the calls waiting for it fail (default 5 s; tests shorten it). */
+  offlineGraceMs?: number;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -51,21 +53,39 @@ export function redactRedisUrl(url: string): string {
 }
 
 /**
- * How long one command may take, waiting for a reconnection included: a Redis that dies after
- * start makes calls fail with a clear StoreError within this, instead of queueing them forever.
+ * How long Redis may stay unreachable before the calls waiting for it fail: a Redis that dies after
+ * start makes calls fail with a clear StoreError within this, instead of queueing them forever,
+ * while a reconnection within it loses no call.
  */
-const COMMAND_TIMEOUT_MS = 5_000;
+const OFFLINE_GRACE_MS = 5_000;
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly where: string;
   readonly #client: RedisClient;
   readonly #p: string;
+  readonly #offlineGraceMs: number;
+  /**
+   * Every command carries this controller's signal (one signal shared by all, not a timer per
+   * command: node-redis's per-command timeout costs an AbortSignal.timeout, its timer and its
+   * firing, more CPU than the rest of the command). It aborts once Redis has been unreachable for
+   * the grace: the commands queued for the reconnection fail, and later ones fail at once until
+   * Redis is back, when a fresh controller replaces it.
+   */
+  #offline = new AbortController();
+  /** The client with #offline's signal on every command. */
+  #commands: RedisClient;
+  #offlineTimer: NodeJS.Timeout | undefined;
 
-  private constructor(client: RedisClient, where: string, prefix: string) {
+  private constructor(client: RedisClient, where: string, prefix: string, offlineGraceMs: number) {
     this.#client = client;
+    this.#commands = client.withAbortSignal(this.#offline.signal);
     this.where = where;
     this.#p = prefix;
+    this.#offlineGraceMs = offlineGraceMs;
+    client.on('error', () => this.#wentOffline());
+    client.on('reconnecting', () => this.#wentOffline());
+    client.on('ready', () => this.#backOnline());
   }
 
   /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached. */
@@ -77,7 +97,6 @@ export class RedisStore implements Store {
     try {
       client = createClient({
         url,
-        commandOptions: { timeout: COMMAND_TIMEOUT_MS },
         socket: {
           connectTimeout: 5000,
           // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
@@ -92,11 +111,12 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
     }
     connected = true;
-    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX));
+    const offlineGraceMs = options.offlineGraceMs ?? OFFLINE_GRACE_MS;
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, offlineGraceMs), offlineGraceMs);
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
-    const [v, d, t] = await this.#client.hmGet(this.#posKey(conversation, scenario), ['v', 'd', 't']);
+    const [v, d, t] = await this.#commands.hmGet(this.#posKey(conversation, scenario), ['v', 'd', 't']);
     if (v == null || d == null) return undefined;
     return { value: JSON.parse(d) as T, version: Number(v), updatedAt: Number(t) };
   }
@@ -121,7 +141,7 @@ export class RedisStore implements Store {
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
-    const rows = await this.#client.zRangeByScoreWithScores(`${this.#p}pos-idle`, '-inf', `(${before}`, { LIMIT: { offset: 0, count: checkLimit(limit) } });
+    const rows = await this.#commands.zRangeByScoreWithScores(`${this.#p}pos-idle`, '-inf', `(${before}`, { LIMIT: { offset: 0, count: checkLimit(limit) } });
     return rows.map(({ value, score }) => {
       const [c = '', s = ''] = String(value).split(':');
       return { conversation: unescape(c), scenario: unescape(s), updatedAt: score };
@@ -131,8 +151,8 @@ export class RedisStore implements Store {
   async listPositions<T = unknown>(scenario: string, opts: ListPositionsOptions = {}): Promise<PositionPage<T>> {
     const since = opts.since ?? -Infinity;
     const head = `${this.#p}pos:`;
-    const { cursor, keys } = await this.#client.scan(opts.cursor ?? '0', { MATCH: `${globLiteral(head)}*:${globLiteral(escape(scenario))}`, COUNT: checkLimit(opts.limit) });
-    const rows = await Promise.all(keys.map((key) => this.#client.hmGet(key, ['v', 'd', 't'])));
+    const { cursor, keys } = await this.#commands.scan(opts.cursor ?? '0', { MATCH: `${globLiteral(head)}*:${globLiteral(escape(scenario))}`, COUNT: checkLimit(opts.limit) });
+    const rows = await Promise.all(keys.map((key) => this.#commands.hmGet(key, ['v', 'd', 't'])));
     const positions: PositionPage<T>['positions'] = [];
     rows.forEach(([v, d, t], i) => {
       if (v == null || d == null || Number(t) < since) return;
@@ -147,7 +167,7 @@ export class RedisStore implements Store {
     const id = draft.id ?? newId();
     const createdAt = Date.now();
     const record = { id, conversation: draft.conversation, createdAt, expiresAt: createdAt + ttl };
-    const multi = this.#client.multi()
+    const multi = this.#commands.multi()
       .set(`${this.#p}draft:${id}`, `${JSON.stringify(record).slice(0, -1)},"value":${json}}`, { expiration: { type: 'PX', value: ttl } })
       .zAdd(`${this.#p}drafts`, { score: record.expiresAt, value: id })
       .zRemRangeByScore(`${this.#p}drafts`, '-inf', createdAt);
@@ -160,16 +180,16 @@ export class RedisStore implements Store {
   }
 
   async getDraft<T = unknown>(id: string): Promise<Draft<T> | undefined> {
-    const text = await this.#client.get(`${this.#p}draft:${id}`);
+    const text = await this.#commands.get(`${this.#p}draft:${id}`);
     return text == null ? undefined : (JSON.parse(text) as Draft<T>);
   }
 
   async listDrafts(conversation?: string, limit?: number): Promise<Draft[]> {
     const key = conversation === undefined ? `${this.#p}drafts` : `${this.#p}drafts:${escape(conversation)}`;
     const now = Date.now();
-    const ids = await this.#client.zRangeByScore(key, `(${now}`, '+inf', { LIMIT: { offset: 0, count: checkLimit(limit) } });
+    const ids = await this.#commands.zRangeByScore(key, `(${now}`, '+inf', { LIMIT: { offset: 0, count: checkLimit(limit) } });
     if (ids.length === 0) return [];
-    const texts = await this.#client.mGet(ids.map((id) => `${this.#p}draft:${id}`));
+    const texts = await this.#commands.mGet(ids.map((id) => `${this.#p}draft:${id}`));
     return texts
       .flatMap((text) => (text == null ? [] : [JSON.parse(text) as Draft]))
       .filter((d) => conversation === undefined || d.conversation === conversation);
@@ -178,7 +198,7 @@ export class RedisStore implements Store {
   async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
     const ttl = checkTtl(ttlMs);
     const token = newId();
-    const ok = await this.#client.set(`${this.#p}lock:${key}`, token, { condition: 'NX', expiration: { type: 'PX', value: ttl } });
+    const ok = await this.#commands.set(`${this.#p}lock:${key}`, token, { condition: 'NX', expiration: { type: 'PX', value: ttl } });
     return ok === 'OK' ? token : undefined;
   }
 
@@ -221,7 +241,7 @@ export class RedisStore implements Store {
     const dueBy = opts.dueBy ?? '+inf';
     const prefix = opts.prefix ?? '';
     if (!prefix) {
-      const rows = await this.#client.zRangeByScoreWithScores(key, '-inf', dueBy, { LIMIT: { offset: 0, count: limit } });
+      const rows = await this.#commands.zRangeByScoreWithScores(key, '-inf', dueBy, { LIMIT: { offset: 0, count: limit } });
       return rows.map(({ value, score }) => ({ conversation: String(value), nextAttemptAt: score }));
     }
     // The due zset holds every user's conversations: page through it in due order, keeping the
@@ -234,7 +254,7 @@ export class RedisStore implements Store {
     let min: number | '-inf' = '-inf';
     let skip = 0;
     for (;;) {
-      const rows = await this.#client.zRangeByScoreWithScores(key, min, dueBy, { LIMIT: { offset: skip, count: page } });
+      const rows = await this.#commands.zRangeByScoreWithScores(key, min, dueBy, { LIMIT: { offset: skip, count: page } });
       for (const { value, score } of rows) {
         const conversation = String(value);
         if (conversation.startsWith(prefix) && found.push({ conversation, nextAttemptAt: score }) === limit) return found;
@@ -255,7 +275,25 @@ export class RedisStore implements Store {
     return Number(await this.#run(RETRY, this.#queueKeys(conversation), args)) === 1;
   }
 
+  #wentOffline(): void {
+    // An error while still connected (a reply node-redis could not decode) is not an outage.
+    if (this.#client.isReady || this.#offlineTimer || this.#offline.signal.aborted) return;
+    this.#offlineTimer = setTimeout(() => {
+      this.#offlineTimer = undefined;
+      if (!this.#client.isReady) this.#offline.abort();
+    }, this.#offlineGraceMs).unref();
+  }
+
+  #backOnline(): void {
+    clearTimeout(this.#offlineTimer);
+    this.#offlineTimer = undefined;
+    if (!this.#offline.signal.aborted) return;
+    this.#offline = new AbortController();
+    this.#commands = this.#client.withAbortSignal(this.#offline.signal);
+  }
+
   async close(): Promise<void> {
+    clearTimeout(this.#offlineTimer);
     // Not node-redis's close(): it waits for an answer to every command sent, and resolves only on
     // data from the server, so a Redis that is down, or dies while it waits, left it pending
     // forever (and the process with it). The store is closed once its users are done; a command
@@ -276,10 +314,10 @@ export class RedisStore implements Store {
   /** EVALSHA, loading the script with EVAL the first time the server has not seen it. */
   async #run(s: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await this.#client.evalSha(s.sha, { keys, arguments: args });
+      return await this.#commands.evalSha(s.sha, { keys, arguments: args });
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.#client.eval(s.lua, { keys, arguments: args });
+      return this.#commands.eval(s.lua, { keys, arguments: args });
     }
   }
 }
@@ -290,7 +328,7 @@ function ackArgs(ack: readonly number[] | undefined): string[] {
 }
 
 /** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
-function failingAsStoreErrors(store: RedisStore): RedisStore {
+function failingAsStoreErrors(store: RedisStore, offlineGraceMs: number): RedisStore {
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -301,7 +339,9 @@ function failingAsStoreErrors(store: RedisStore): RedisStore {
         return result.catch((err: unknown) => {
           // Our own refusals of bad arguments stay as they are; everything else is the store failing.
           if (err instanceof StoreError || err instanceof TypeError || err instanceof RangeError) throw err;
-          throw new StoreError('store_unavailable', `the Redis store at ${target.where} failed: ${err instanceof Error ? err.message : String(err)}`, err);
+          // The only signal the commands carry is the store's own, aborted once Redis has been unreachable for the grace.
+          const why = err instanceof AbortError ? `unreachable for more than ${offlineGraceMs} ms` : err instanceof Error ? err.message : String(err);
+          throw new StoreError('store_unavailable', `the Redis store at ${target.where} failed: ${why}`, err);
         });
       };
     },

@@ -73,9 +73,12 @@ CREATE INDEX IF NOT EXISTS outbox_once_expiry ON outbox_once (expires_at);
 const SQL = {
   position: 'SELECT data, version, updated_at FROM positions WHERE conversation = ? AND scenario = ?',
   version: 'SELECT version FROM positions WHERE conversation = ? AND scenario = ?',
-  upsertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (conversation, scenario) DO UPDATE SET version = excluded.version, data = excluded.data,
-    updated_at = excluded.updated_at, track_idle = excluded.track_idle`,
+  // The compare-and-set of a save, each one statement: a first save (expected version 0) inserts
+  // unless the row is there; a later one updates only the version it read. Nothing changed = conflict.
+  insertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle) VALUES (?, ?, 1, ?, ?, ?)
+    ON CONFLICT (conversation, scenario) DO NOTHING`,
+  updatePosition: `UPDATE positions SET version = version + 1, data = ?, updated_at = ?, track_idle = ?
+    WHERE conversation = ? AND scenario = ? AND version = ?`,
   // By the primary key from the cursor on: one pass over the table however many pages. Params: cursor, scenario, since, limit.
   positionsOf: `SELECT conversation, data, version, updated_at FROM positions WHERE conversation > ? AND scenario = ? AND updated_at >= ?
     ORDER BY conversation LIMIT ?`,
@@ -208,17 +211,18 @@ export class SqliteStore implements Store {
     this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
     this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
-      const row = this.#q.version.get(conversation, scenario) as { version: number } | undefined;
-      const current = row?.version ?? 0;
-      if (current !== expected) return { ok: false, current };
       const now = this.#now();
-      this.#q.upsertPosition.run(conversation, scenario, current + 1, json, now, trackIdle ? 1 : 0);
+      const idle = trackIdle ? 1 : 0;
+      const { changes } = expected === 0
+        ? this.#q.insertPosition.run(conversation, scenario, json, now, idle)
+        : this.#q.updatePosition.run(json, now, idle, conversation, scenario, expected);
+      if (changes !== 1) return { ok: false, current: (this.#q.version.get(conversation, scenario) as { version: number } | undefined)?.version ?? 0 };
       for (const seq of acks) this.#q.ack.run(conversation, seq);
       const outbox = items.map((item) => {
         const seq = Number(this.#q.enqueue.run(conversation, item.id, item.payload, now, item.notBefore ?? now).lastInsertRowid);
         return { seq, id: item.id };
       });
-      return { ok: true, version: current + 1, outbox };
+      return { ok: true, version: expected + 1, outbox };
     });
     this.#sweep();
   }
