@@ -69,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const args = named === command ? rest : argv;
+  // Before the command's modules build their schemas, and after compile-cache.ts: zod is loaded here.
+  await import('./zod-acyclic.js');
   const { help, run } = await COMMANDS[named]!();
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(help);
