@@ -90,6 +90,11 @@ export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
     }
     const { tools } = await client.listTools();
     rows.tokens = Math.round(JSON.stringify(tools).length / 4);
+    rows.toolCount = tools.length;
+    // Issue 14's target is set at the 18 tools of its day (the three added since are left out here, as in test/mcp/toolsnaps.test.ts).
+    const later = new Set(['find_conversations', 'search_helpdesk', 'get_article']);
+    const original = tools.filter((t) => !later.has(t.name));
+    rows.originalTokens = original.length === 18 ? Math.round(JSON.stringify(original).length / 4) : undefined;
     rows.load = load;
   } finally {
     await client.close();
@@ -114,7 +119,7 @@ export function formatMcpStdio(rows) {
     if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms | ${cpu(bareSdk)} |`);
     lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — | — |`);
   }
-  lines.push('', `tools/list: ${rows.tokens} tokens (chars/4); target ≤ 6k. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
+  lines.push('', `tools/list: ${rows.tokens} tokens (chars/4) at ${rows.toolCount} tools${rows.originalTokens === undefined ? '' : `; ${rows.originalTokens} at the original 18 (target ≤ 5k)`}. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
   return lines.join('\n');
 }
 
