@@ -3,8 +3,9 @@
 // connects over WebSocket, sends `authentication` {tier, username, password, events} and gets
 // `authenticated` (true) or `unauthorized` ({message}); from then on it receives the events it
 // listed, for the websites its token may see, exactly as SandboxState announces them.
-import type { Server as HttpServer } from 'node:http';
-import { Server as IoServer, type Socket } from 'socket.io';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Server as IoServer, Socket } from 'socket.io';
 import { z } from 'zod';
 import { findCredential, maySee, type SandboxCredential } from './routes/context.js';
 import type { SandboxEvent, SandboxState } from './state.js';
@@ -15,6 +16,13 @@ export const RTM_PATH = '/rtm';
 export interface RtmServerOptions {
   /** How long a socket may stay connected without authenticating (a 10 s window is claimed, [U]). */
   authTimeoutMs?: number;
+  /**
+   * Load Socket.IO (engine.io, ws: most of the sandbox's code) and attach it when the first request
+   * or upgrade reaches the HTTP server, not at start: for `serve --sandbox`, which an MCP host waits
+   * on and which seldom gets an RTM client. That first request waits for it and is then handled as
+   * if Socket.IO had been attached all along.
+   */
+  attachOnFirstUse?: boolean;
 }
 
 export interface RtmStats {
@@ -50,7 +58,11 @@ const Authentication = z.looseObject({
 const BindEvents = z.looseObject({ events: z.array(z.string()) });
 
 export class SandboxRtm {
-  readonly #io: IoServer;
+  #io: IoServer | undefined;
+  #attaching: Promise<IoServer | undefined> | undefined;
+  #closed = false;
+  #stopIntercepting: (() => void) | undefined;
+  readonly #server: HttpServer;
   readonly #state: SandboxState;
   readonly #credentials: readonly SandboxCredential[];
   readonly #authTimeoutMs: number;
@@ -58,23 +70,78 @@ export class SandboxRtm {
   readonly #relay = (event: SandboxEvent) => this.#deliver(event);
   #stats = { authentications: 0, refused: 0, emitted: 0 };
 
-  constructor(server: HttpServer, state: SandboxState, credentials: readonly SandboxCredential[], options: RtmServerOptions = {}) {
+  /** The RTM endpoint on `server`, attached before this resolves unless `attachOnFirstUse`. */
+  static async start(server: HttpServer, state: SandboxState, credentials: readonly SandboxCredential[], options: RtmServerOptions = {}): Promise<SandboxRtm> {
+    const rtm = new SandboxRtm(server, state, credentials, options);
+    if (options.attachOnFirstUse) rtm.#attachOnFirstRequest();
+    else await rtm.attach();
+    return rtm;
+  }
+
+  private constructor(server: HttpServer, state: SandboxState, credentials: readonly SandboxCredential[], options: RtmServerOptions) {
+    this.#server = server;
     this.#state = state;
     this.#credentials = credentials;
     this.#authTimeoutMs = options.authTimeoutMs ?? 10_000;
-    // WebSocket only, as Crisp; EIO3 accepted because go-crisp-api forces it.
-    this.#io = new IoServer(server, { path: RTM_PATH, transports: ['websocket'], allowEIO3: true, serveClient: false });
-    this.#io.on('connection', (socket) => this.#accept(socket));
     state.on('event', this.#relay);
   }
 
+  /** Loads Socket.IO and attaches it to the HTTP server (once; later calls wait for the first). */
+  async attach(): Promise<void> {
+    this.#attaching ??= this.#attachSocketIo();
+    await this.#attaching;
+  }
+
+  async #attachSocketIo(): Promise<IoServer | undefined> {
+    const { Server } = await import('socket.io');
+    // The server's own request listeners back in place, for Socket.IO to wrap as it does at start.
+    this.#stopIntercepting?.();
+    if (this.#closed) return undefined;
+    // WebSocket only, as Crisp; EIO3 accepted because go-crisp-api forces it.
+    this.#io = new Server(this.#server, { path: RTM_PATH, transports: ['websocket'], allowEIO3: true, serveClient: false });
+    this.#io.on('connection', (socket) => this.#accept(socket));
+    return this.#io;
+  }
+
+  /**
+   * Until Socket.IO is attached, takes the server's requests for the RTM path and every upgrade
+   * (as Socket.IO would); the first one attaches it, then each is emitted again, to the listeners
+   * Socket.IO has put in place. The sandbox's own requests pass straight through.
+   */
+  #attachOnFirstRequest(): void {
+    const server = this.#server;
+    const routes = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      if ((req.url ?? '').startsWith(`${RTM_PATH}/`)) void this.#onceAttached(() => server.emit('request', req, res), () => res.destroy());
+      else for (const route of routes) route.call(server, req, res);
+    };
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.#onceAttached(() => server.emit('upgrade', req, socket, head), () => socket.destroy());
+    };
+    server.removeAllListeners('request').on('request', onRequest).on('upgrade', onUpgrade);
+    this.#stopIntercepting = () => {
+      server.off('request', onRequest).off('upgrade', onUpgrade);
+      for (const route of routes) server.on('request', route);
+    };
+  }
+
+  async #onceAttached(handOver: () => void, drop: () => void): Promise<void> {
+    try {
+      await this.attach();
+      if (this.#io) return handOver();
+    } catch (error) {
+      console.error('sandbox: the RTM endpoint could not start', error);
+    }
+    drop();
+  }
+
   stats(): RtmStats {
-    return { connected: this.#io.sockets.sockets.size, authenticated: this.#subscriptions.size, ...this.#stats };
+    return { connected: this.#io?.sockets.sockets.size ?? 0, authenticated: this.#subscriptions.size, ...this.#stats };
   }
 
   /** Drops every socket; returns how many. */
   drop(mode: RtmDropMode = 'transport'): number {
-    const sockets = [...this.#io.sockets.sockets.values()];
+    const sockets = [...(this.#io?.sockets.sockets.values() ?? [])];
     for (const socket of sockets) {
       if (mode === 'server') socket.disconnect(true);
       else socket.conn.close();
@@ -84,9 +151,10 @@ export class SandboxRtm {
 
   /** Disconnects every socket and stops relaying. Leaves the HTTP server to its owner. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#state.off('event', this.#relay);
-    this.#io.disconnectSockets(true);
-    this.#io.engine.close();
+    this.#io?.disconnectSockets(true);
+    this.#io?.engine.close();
     this.#subscriptions.clear();
   }
 

@@ -174,7 +174,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
   }
 
-  const rtm = new SandboxRtm(server, state, credentials, options.rtm);
+  const rtm = await SandboxRtm.start(server, state, credentials, options.rtm);
   // The hook sender (and undici with it) is loaded only when hooks are asked for: `serve --sandbox` starts without them.
   const hooks = options.hooks ? new (await import('./hooks.js')).SandboxHooks(state, options.hooks) : undefined;
 
