@@ -9,7 +9,7 @@ import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
-export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks' | 'rtm'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks' | 'onFirstRequest'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
   const [{ startSandbox }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
   const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });

@@ -111,9 +111,9 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
 async function serve(life: CommandLifecycle, config: Config, hookSecret: string | undefined, log: Logger): Promise<number> {
   let sandbox: Sandbox | undefined;
-  // Over stdio its RTM endpoint (Socket.IO) starts on its first connection: a host waits on this start-up, and RTM clients are rare here.
-  const rtm = { attachOnFirstUse: !config.http };
-  if (config.sandbox) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log, { rtm }), (started) => started.sandbox.close()));
+  // Over stdio, which a host waits on, the sandbox listens at once and builds the rest (its inbox, routes, RTM endpoint) on its first request.
+  const onFirstRequest = !config.http;
+  if (config.sandbox) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log, { onFirstRequest }), (started) => started.sandbox.close()));
   const crisp = await life.acquire('Crisp client', () => crispClientFor(config, log), (c) => c.close());
   // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
   // start-up. Over stdio, which a host waits on, they are compiled and a SQLite store opened on

@@ -420,6 +420,11 @@ function buildConversation(
 
 // ---------------------------------------------------------------- entry point
 
+/** The demo website's id for a seed without building the inbox: generateDemoData's first draw. */
+export function demoWebsiteId(seed: number): string {
+  return makeUuid(createRng(seed));
+}
+
 export function generateDemoData(options: { seed: number; now: number; websiteId?: string }): DemoData {
   const rng = createRng(options.seed);
   const { now } = options;

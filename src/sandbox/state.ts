@@ -17,7 +17,7 @@ import type {
   PeopleProfileCard,
   SendMessageBody,
 } from '../crisp/schemas.js';
-import { createRng, generateDemoData, makeFingerprint, makeUuid } from './data.js';
+import { createRng, demoWebsiteId, generateDemoData, makeFingerprint, makeUuid } from './data.js';
 import { SEED_HELPDESK } from './helpdesk-data.js';
 import type { SandboxHelpdesk } from './routes/helpdesk.js';
 import { SandboxHttpError, invalid, notFound } from './http.js';
@@ -51,10 +51,13 @@ export interface StateOptions {
   /** The clock; demo timestamps are laid out backwards from its first reading. */
   now?: () => number;
   websiteId?: string;
+  /** Seed the demo inbox on the first read of `websites`, not at construction (the clock is read then). */
+  seedOnFirstUse?: boolean;
 }
 
 export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
-  readonly websites = new Map<string, WebsiteState>();
+  readonly #websites = new Map<string, WebsiteState>();
+  #seeded = false;
   readonly now: () => number;
   readonly #rng: () => number;
   readonly #options: StateOptions;
@@ -64,14 +67,21 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     this.#options = options;
     this.now = options.now ?? Date.now;
     this.#rng = createRng(options.seed ^ 0x5eed);
-    this.reset();
+    if (!options.seedOnFirstUse) this.reset();
+  }
+
+  /** The websites and their inboxes (the demo one, seeded on the first read with `seedOnFirstUse`). */
+  get websites(): Map<string, WebsiteState> {
+    if (!this.#seeded) this.reset();
+    return this.#websites;
   }
 
   /** Back to the demo data of the seed. */
   reset(): void {
     const demo = generateDemoData({ seed: this.#options.seed, now: this.now(), websiteId: this.#options.websiteId });
-    this.websites.clear();
-    this.websites.set(demo.website.website_id, {
+    this.#seeded = true;
+    this.#websites.clear();
+    this.#websites.set(demo.website.website_id, {
       ...demo.website,
       conversations: new Map(demo.conversations.map((c) => [c.session_id, c])),
       messages: demo.messages,
@@ -84,8 +94,9 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     });
   }
 
+  /** The demo website's id, known without seeding. */
   get defaultWebsiteId(): string {
-    return this.websites.keys().next().value as string;
+    return this.#options.websiteId ?? demoWebsiteId(this.#options.seed);
   }
 
   // ------------------------------------------------------------------ conversations

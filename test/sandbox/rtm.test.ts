@@ -1,11 +1,10 @@
 // The sandbox's RTM endpoint over real sockets: discovery → Socket.IO at the
 // discovered URL → `authentication` → `authenticated` / `unauthorized`, then only the events
 // subscribed to, for the websites the token may see — and the official crisp-api client on it.
-import { request } from 'node:http';
 import { Crisp } from 'crisp-api';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
 import { authenticatedSocket, barrier, eventually, next, openSocket, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { control, crispGet, useSandbox } from '../helpers/sandbox-http.js';
@@ -206,92 +205,5 @@ describe('RTM scope and timing', () => {
     } finally {
       (official as unknown as { _socket: Socket | null })._socket?.disconnect();
     }
-  });
-});
-
-/** What a raw request to `path` on the sandbox gets: its status and body, or how the connection ended. */
-function rawRequest(sandbox: Sandbox, path: string, headers: Record<string, string> = {}): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request(`${sandbox.url}${path}`, { headers });
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(`${res.statusCode} ${body}`));
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve(`upgraded ${res.statusCode}`);
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => resolve(`closed: ${error.code ?? error.message}`));
-    req.end();
-  });
-}
-
-// `serve --sandbox` (stdio) loads and attaches Socket.IO on the first request that needs it, not at
-// start; a client must not be able to tell.
-describe('RTM attached on first use', () => {
-  let sandboxes: Sandbox[] = [];
-  const start = async (options: SandboxOptions) => {
-    const started = await startSandbox(options);
-    sandboxes.push(started);
-    return started;
-  };
-  afterEach(async () => {
-    await Promise.all(sandboxes.map((s) => s.close()));
-    sandboxes = [];
-  });
-
-  it('REST answers at once; the first sockets, opened together, all authenticate and get the events they asked for', async () => {
-    const sandbox = await start({ seed: 7, rtm: { attachOnFirstUse: true } });
-    expect(sandbox.rtm.stats()).toEqual({ connected: 0, authenticated: 0, authentications: 0, refused: 0, emitted: 0 });
-    const reply = await crispGet<{ socket: { app: string } }>(sandbox, '/v1/plugin/connect/endpoints');
-    expect(reply.body?.data.socket.app).toBe(`${sandbox.url}/rtm`);
-    const sockets = (await Promise.all([1, 2, 3].map(() => authenticatedSocket(sandbox, ['message:send'])))).map(track);
-    expect(sandbox.rtm.stats()).toMatchObject({ connected: 3, authenticated: 3 });
-    const events = sockets.map((socket) => next<Record<string, unknown>>(socket, 'message:send'));
-    const sessionId = await visitorStarts(sandbox, 'first contact');
-    for (const data of await Promise.all(events)) expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'first contact' });
-    // The sandbox's own routes still answer after Socket.IO has taken over the server's requests.
-    expect((await crispGet(sandbox, `/v1/website/${sandbox.websiteId}/conversation/${sessionId}`)).status).toBe(200);
-  });
-
-  it('the official crisp-api client discovers, authenticates and receives message:send', async () => {
-    const sandbox = await start({ seed: 8, rtm: { attachOnFirstUse: true } });
-    const { identifier, key, tier } = sandbox.credentials[0]!;
-    const official = new Crisp();
-    official.setRestHost(sandbox.url);
-    official.setTier(tier);
-    official.authenticate(identifier, key);
-    const received: Record<string, unknown>[] = [];
-    await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
-    try {
-      await eventually(() => sandbox.rtm.stats().authenticated === 1, 5_000, 'the official client authenticating');
-      const sessionId = await visitorStarts(sandbox, 'Hi');
-      const [data] = await eventually(() => received.length > 0 && received, 3_000, 'message:send reaching the official client');
-      expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'Hi' });
-    } finally {
-      (official as unknown as { _socket: Socket | null })._socket?.disconnect();
-    }
-  });
-
-  it.each([
-    ['a long-polling request to the RTM path', '/rtm/?EIO=4&transport=polling', {}],
-    ['a WebSocket upgrade elsewhere', '/v1/plugin/connect/endpoints', { connection: 'Upgrade', upgrade: 'websocket' }],
-    ['a WebSocket upgrade without a handshake', '/rtm/?EIO=4&transport=websocket', { connection: 'Upgrade', upgrade: 'websocket' }],
-  ])('%s, as the very first request, gets what it gets when Socket.IO is attached at start', async (_name, path, headers) => {
-    const [atStart, onFirstUse] = await Promise.all([start({ seed: 9 }), start({ seed: 9, rtm: { attachOnFirstUse: true } })]);
-    const [expected, got] = await Promise.all([rawRequest(atStart, path, headers), rawRequest(onFirstUse, path, headers)]);
-    expect(expected).not.toMatch(/^upgraded/);
-    expect(got).toBe(expected);
-  });
-
-  it('closes cleanly whether or not an RTM client ever came, and while Socket.IO is still loading', async () => {
-    const idle = await startSandbox({ seed: 10, rtm: { attachOnFirstUse: true } });
-    await idle.close();
-    const loading = await startSandbox({ seed: 10, rtm: { attachOnFirstUse: true } });
-    const first = rawRequest(loading, '/rtm/?EIO=4&transport=polling');
-    await loading.close();
-    expect(await first).toMatch(/^closed|^400 /);
-    expect(loading.rtm.stats().connected).toBe(0);
   });
 });

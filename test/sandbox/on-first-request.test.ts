@@ -1,0 +1,173 @@
+// The sandbox as `serve --sandbox` starts it over stdio (`onFirstRequest`): it listens at once and
+// seeds its inbox, loads its routes and attaches Socket.IO only when a request needs them. A client
+// must not be able to tell, except by the first request taking a little longer.
+import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Crisp } from 'crisp-api';
+import type { Socket } from 'socket.io-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConversationWire } from '../../src/crisp/schemas.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { authenticatedSocket, eventually, next, visitorStarts } from '../helpers/events.js';
+import { control, crispGet } from '../helpers/sandbox-http.js';
+
+let sandboxes: Sandbox[] = [];
+const sockets: Socket[] = [];
+const start = async (options: SandboxOptions) => {
+  const started = await startSandbox(options);
+  sandboxes.push(started);
+  return started;
+};
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.disconnect();
+  await Promise.all(sandboxes.map((s) => s.close()));
+  sandboxes = [];
+});
+
+/** What a raw request to `path` on the sandbox gets: its status and body, or how the connection ended. */
+function rawRequest(sandbox: Sandbox, path: string, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(`${sandbox.url}${path}`, { headers });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(`upgraded ${res.statusCode}`);
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(`closed: ${error.code ?? error.message}`));
+    req.end();
+  });
+}
+
+describe('the inbox and the routes', () => {
+  it('are the ones a sandbox started the usual way has, for the same seed and clock', async () => {
+    const clock = () => Date.UTC(2026, 5, 1, 12);
+    const [usual, onFirst] = await Promise.all([start({ seed: 31, now: clock }), start({ seed: 31, now: clock, onFirstRequest: true })]);
+    expect(onFirst.websiteId).toBe(usual.websiteId);
+    for (const path of [`/v1/website/${usual.websiteId}/conversations/1`, `/v1/website/${usual.websiteId}/people/profiles/1`, `/v1/website/${usual.websiteId}/operators/list`]) {
+      const [a, b] = await Promise.all([crispGet(usual, path), crispGet(onFirst, path)]);
+      expect(a.status).toBe(200);
+      expect(b.body).toEqual(a.body);
+    }
+  });
+
+  it('a website id given is the one it serves', async () => {
+    const websiteId = '3f1a2b4c-0000-4000-8000-00000000abcd';
+    const sandbox = await start({ seed: 32, websiteId, onFirstRequest: true });
+    expect(sandbox.websiteId).toBe(websiteId);
+    const listed = await crispGet<ConversationWire[]>(sandbox, `/v1/website/${websiteId}/conversations/1`);
+    expect(listed.body?.data.length).toBeGreaterThan(0);
+  });
+
+  it('the demo timestamps count back from the first request, not from the start', async () => {
+    let now = Date.UTC(2026, 5, 1, 12);
+    const sandbox = await start({ seed: 33, now: () => now, onFirstRequest: true });
+    now += 7 * 86_400_000;
+    const listed = await crispGet<ConversationWire[]>(sandbox, `/v1/website/${sandbox.websiteId}/conversations/1`);
+    const newest = Math.max(...listed.body!.data.map((c) => c.updated_at));
+    expect(newest).toBeGreaterThan(now - 86_400_000);
+    expect(newest).toBeLessThanOrEqual(now);
+  });
+
+  it('the control panel answers as the first request', async () => {
+    const sandbox = await start({ seed: 34, onFirstRequest: true });
+    const stats = await control<{ connected: number }>(sandbox, 'GET', '/_sandbox/rtm');
+    expect(stats.body?.data).toMatchObject({ connected: 0, authenticated: 0 });
+  });
+});
+
+describe('the RTM endpoint', () => {
+  it('REST answers before it; the first sockets, opened together, all authenticate and get the events they asked for', async () => {
+    const sandbox = await start({ seed: 7, onFirstRequest: true });
+    expect(sandbox.rtm.stats()).toEqual({ connected: 0, authenticated: 0, authentications: 0, refused: 0, emitted: 0 });
+    const reply = await crispGet<{ socket: { app: string } }>(sandbox, '/v1/plugin/connect/endpoints');
+    expect(reply.body?.data.socket.app).toBe(`${sandbox.url}/rtm`);
+    const opened = await Promise.all([1, 2, 3].map(() => authenticatedSocket(sandbox, ['message:send'])));
+    sockets.push(...opened);
+    expect(sandbox.rtm.stats()).toMatchObject({ connected: 3, authenticated: 3 });
+    const events = opened.map((socket) => next<Record<string, unknown>>(socket, 'message:send'));
+    const sessionId = await visitorStarts(sandbox, 'first contact');
+    for (const data of await Promise.all(events)) expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'first contact' });
+    // The sandbox's own routes still answer once Socket.IO has taken over the server's requests.
+    expect((await crispGet(sandbox, `/v1/website/${sandbox.websiteId}/conversation/${sessionId}`)).status).toBe(200);
+  });
+
+  it('the official crisp-api client, as the very first request, discovers, authenticates and receives message:send', async () => {
+    const sandbox = await start({ seed: 8, onFirstRequest: true });
+    const { identifier, key, tier } = sandbox.credentials[0]!;
+    const official = new Crisp();
+    official.setRestHost(sandbox.url);
+    official.setTier(tier);
+    official.authenticate(identifier, key);
+    const received: Record<string, unknown>[] = [];
+    await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
+    try {
+      await eventually(() => sandbox.rtm.stats().authenticated === 1, 5_000, 'the official client authenticating');
+      const sessionId = await visitorStarts(sandbox, 'Hi');
+      const [data] = await eventually(() => received.length > 0 && received, 3_000, 'message:send reaching the official client');
+      expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'Hi' });
+    } finally {
+      (official as unknown as { _socket: Socket | null })._socket?.disconnect();
+    }
+  });
+
+  it.each([
+    ['a long-polling request to the RTM path', '/rtm/?EIO=4&transport=polling', {}],
+    ['a WebSocket upgrade elsewhere', '/v1/plugin/connect/endpoints', { connection: 'Upgrade', upgrade: 'websocket' }],
+    ['a WebSocket upgrade without a handshake', '/rtm/?EIO=4&transport=websocket', { connection: 'Upgrade', upgrade: 'websocket' }],
+  ])('%s, as the very first request, gets what it gets when Socket.IO is attached at start', async (_name, path, headers) => {
+    const [usual, onFirst] = await Promise.all([start({ seed: 9 }), start({ seed: 9, onFirstRequest: true })]);
+    const [expected, got] = await Promise.all([rawRequest(usual, path, headers), rawRequest(onFirst, path, headers)]);
+    expect(expected).not.toMatch(/^upgraded/);
+    expect(got).toBe(expected);
+  });
+
+  it('closes cleanly whether or not a client ever came, and while Socket.IO is still loading', async () => {
+    const idle = await startSandbox({ seed: 10, onFirstRequest: true });
+    await idle.close();
+    const loading = await startSandbox({ seed: 10, onFirstRequest: true });
+    const first = rawRequest(loading, '/rtm/?EIO=4&transport=polling');
+    await loading.close();
+    expect(await first).toMatch(/^closed|^400 /);
+    expect(loading.rtm.stats().connected).toBe(0);
+  });
+});
+
+// Checked on the built modules, with a module-resolution hook that reports every module the process loads.
+const SERVER = fileURLToPath(new URL('../../dist/sandbox/server.js', import.meta.url));
+const HOOK = `export async function resolve(specifier, context, next) { const found = await next(specifier, context); process.stderr.write('LOADED ' + found.url + '\\n'); return found; }`;
+const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}));`;
+const SCRIPT = `
+import { io } from 'socket.io-client';
+const { startSandbox } = await import(${JSON.stringify(SERVER)});
+const sandbox = await startSandbox({ seed: 1, onFirstRequest: true });
+const mark = (what) => process.stderr.write('MARK ' + what + '\\n');
+mark('started');
+const { identifier, key, tier } = sandbox.credentials[0];
+const rest = await fetch(sandbox.url + '/v1/website/' + sandbox.websiteId + '/conversations/1', { headers: { authorization: 'Basic ' + Buffer.from(identifier + ':' + key).toString('base64'), 'x-crisp-tier': tier, 'user-agent': 'crisp-mcp-tests' } });
+if (rest.status !== 200) throw new Error('REST answered ' + rest.status);
+mark('rest');
+const socket = io(sandbox.url, { path: '/rtm', transports: ['websocket'], reconnection: false });
+await new Promise((resolve, reject) => { socket.once('authenticated', resolve); socket.once('connect_error', reject); socket.emit('authentication', { tier, username: identifier, password: key, events: [] }); });
+mark('rtm');
+socket.disconnect();
+await sandbox.close();
+`;
+
+it('loads its routes on the first request and Socket.IO on the first RTM connection, not at start', () => {
+  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  expect(run.status, run.stderr).toBe(0);
+  const lines = run.stderr.split('\n');
+  const at = (mark: string) => lines.indexOf(`MARK ${mark}`);
+  const firstLoad = (pattern: RegExp) => lines.findIndex((l) => l.startsWith('LOADED ') && pattern.test(l));
+  const routes = firstLoad(/\/dist\/sandbox\/(requests|routes\/conversations)\.js$/);
+  const socketIo = firstLoad(/\/node_modules\/socket\.io\//);
+  expect(at('started')).toBeGreaterThan(0);
+  expect(firstLoad(/\/dist\/sandbox\/server\.js$/)).toBeLessThan(at('started')); // the hook sees our modules
+  expect([routes > at('started'), routes < at('rest')]).toEqual([true, true]);
+  expect([socketIo > at('rest'), socketIo < at('rtm')]).toEqual([true, true]);
+});
