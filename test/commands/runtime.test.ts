@@ -14,5 +14,5 @@ it('importing the serve command loads neither the sandbox server nor its console
   expect(run.status).toBe(0);
   const loaded = run.stderr.split('\n').filter((l) => l.startsWith('LOADED '));
   expect(loaded.some((l) => l.endsWith('/dist/commands/runtime.js'))).toBe(true); // the hook sees our modules
-  expect(loaded.filter((l) => /\/dist\/sandbox\/(server|console-page|guide|rtm)\.js$|\/sandbox\/console\/|\/node_modules\/socket\.io\//.test(l))).toEqual([]);
+  expect(loaded.filter((l) => /\/dist\/sandbox\/(server|requests|console-page|guide|rtm)\.js$|\/sandbox\/console\/|\/node_modules\/socket\.io\//.test(l))).toEqual([]);
 });
