@@ -18,9 +18,9 @@ export interface RtmServerOptions {
   authTimeoutMs?: number;
   /**
    * Load Socket.IO (engine.io, ws: most of the sandbox's code) and attach it when the first request
-   * or upgrade reaches the HTTP server, not at start: for `serve --sandbox`, which an MCP host waits
-   * on and which seldom gets an RTM client. That first request waits for it and is then handled as
-   * if Socket.IO had been attached all along.
+   * for the RTM path, or the first upgrade, reaches the HTTP server, not at start: for
+   * `serve --sandbox`, which an MCP host waits on and which seldom gets an RTM client. That request
+   * waits for it and is then handled as if Socket.IO had been attached all along.
    */
   attachOnFirstUse?: boolean;
 }
