@@ -4,13 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Crisp } from 'crisp-api';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConversationWire } from '../../src/crisp/schemas.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import { authenticatedSocket, eventually, next, visitorStarts } from '../helpers/events.js';
+import { authenticatedSocket, next, visitorStarts } from '../helpers/events.js';
 import { control, crispGet } from '../helpers/sandbox-http.js';
+import { officialClientHearsVisitor } from '../helpers/official-rtm.js';
 
 let sandboxes: Sandbox[] = [];
 const sockets: Socket[] = [];
@@ -98,21 +98,8 @@ describe('the RTM endpoint', () => {
 
   it('the official crisp-api client, as the very first request, discovers, authenticates and receives message:send', async () => {
     const sandbox = await start({ seed: 8, onFirstRequest: true });
-    const { identifier, key, tier } = sandbox.credentials[0]!;
-    const official = new Crisp();
-    official.setRestHost(sandbox.url);
-    official.setTier(tier);
-    official.authenticate(identifier, key);
-    const received: Record<string, unknown>[] = [];
-    await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
-    try {
-      await eventually(() => sandbox.rtm.stats().authenticated === 1, 5_000, 'the official client authenticating');
-      const sessionId = await visitorStarts(sandbox, 'Hi');
-      const [data] = await eventually(() => received.length > 0 && received, 3_000, 'message:send reaching the official client');
-      expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'Hi' });
-    } finally {
-      (official as unknown as { _socket: Socket | null })._socket?.disconnect();
-    }
+    const { sessionId, data } = await officialClientHearsVisitor(sandbox, 'Hi');
+    expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'Hi' });
   });
 
   it.each([

@@ -1,13 +1,13 @@
 // The sandbox's RTM endpoint over real sockets: discovery → Socket.IO at the
 // discovered URL → `authentication` → `authenticated` / `unauthorized`, then only the events
 // subscribed to, for the websites the token may see — and the official crisp-api client on it.
-import { Crisp } from 'crisp-api';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
-import { authenticatedSocket, barrier, eventually, next, openSocket, visitorStarts, visitorWrites } from '../helpers/events.js';
+import { authenticatedSocket, barrier, next, openSocket, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { control, crispGet, useSandbox } from '../helpers/sandbox-http.js';
+import { officialClientHearsVisitor } from '../helpers/official-rtm.js';
 
 const sockets: Socket[] = [];
 const track = (socket: Socket): Socket => (sockets.push(socket), socket);
@@ -189,21 +189,7 @@ describe('RTM scope and timing', () => {
 
   it('the official crisp-api client discovers, authenticates and receives message:send', async () => {
     sandbox = await startSandbox({ seed: 6 });
-    const { identifier, key, tier } = sandbox.credentials[0]!;
-    const official = new Crisp();
-    official.setRestHost(sandbox.url);
-    official.setTier(tier);
-    official.authenticate(identifier, key);
-    const received: Record<string, unknown>[] = [];
-    await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
-    try {
-      // It batches subscriptions for 500 ms, then discovers and connects.
-      await eventually(() => sandbox!.rtm.stats().authenticated === 1, 5_000, 'the official client authenticating');
-      const sessionId = await visitorStarts(sandbox, 'Hi');
-      const [data] = await eventually(() => received.length > 0 && received, 3_000, 'message:send reaching the official client');
-      expect(data).toMatchObject({ session_id: sessionId, from: 'user', type: 'text', content: 'Hi' });
-    } finally {
-      (official as unknown as { _socket: Socket | null })._socket?.disconnect();
-    }
+    const { sessionId, data } = await officialClientHearsVisitor(sandbox, 'Hi');
+    expect(data).toMatchObject({ session_id: sessionId, from: 'user', type: 'text', content: 'Hi' });
   });
 });

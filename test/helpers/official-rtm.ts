@@ -1,0 +1,27 @@
+// The official node-crisp-api client (`crisp-api`) subscribed to message:send on a sandbox: it
+// discovers the RTM endpoint, authenticates and must hear a visitor's message, as it would from
+// Crisp. Shared by the sandbox's RTM tests, eager and started on the first request.
+import { Crisp } from 'crisp-api';
+import type { Socket } from 'socket.io-client';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { eventually, visitorStarts } from './events.js';
+
+/** Connects the official client, has a visitor write, and returns the session and the message:send it received. */
+export async function officialClientHearsVisitor(sandbox: Sandbox, text: string): Promise<{ sessionId: string; data: Record<string, unknown> }> {
+  const { identifier, key, tier } = sandbox.credentials[0]!;
+  const official = new Crisp();
+  official.setRestHost(sandbox.url);
+  official.setTier(tier);
+  official.authenticate(identifier, key);
+  const received: Record<string, unknown>[] = [];
+  await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
+  try {
+    // It batches subscriptions for 500 ms, then discovers and connects.
+    await eventually(() => sandbox.rtm.stats().authenticated === 1, 5_000, 'the official client authenticating');
+    const sessionId = await visitorStarts(sandbox, text);
+    const [data] = await eventually(() => received.length > 0 && received, 3_000, 'message:send reaching the official client');
+    return { sessionId, data: data! };
+  } finally {
+    (official as unknown as { _socket: Socket | null })._socket?.disconnect();
+  }
+}
