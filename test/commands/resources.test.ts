@@ -25,6 +25,23 @@ function part(events: string[], name: string, close: () => unknown = () => undef
   return [name, () => (events.push(`open ${name}`), name), () => (events.push(`close ${name}`), close())] as const;
 }
 
+/**
+ * A command body that opens the sandbox, starts opening its RTM connection, and is stopped by
+ * `stop` (a signal, a fault) before that part has opened; `finishOpening` lets it open afterwards.
+ */
+function stoppedWhileOpening(events: string[], stop: () => void) {
+  let finishOpening!: () => void;
+  const body = async (life: CommandLifecycle): Promise<number> => {
+    await life.acquire(...part(events, 'sandbox'));
+    const rtm = life.acquire('RTM connection', () => new Promise<string>((resolve) => (finishOpening = () => resolve('socket'))), () => events.push('close RTM connection'));
+    stop();
+    await rtm;
+    events.push('started'); // never reached
+    return 0;
+  };
+  return { body, finishOpening: () => finishOpening() };
+}
+
 afterEach(() => {
   vi.useRealTimers();
   clearSecrets();
@@ -153,19 +170,8 @@ describe('CommandLifecycle and runCommand', () => {
   it('a signal while a part is still opening stops the start-up there; the part is closed once it opens', async () => {
     const events: string[] = [];
     const { log, lines } = capturedLog();
-    let finishOpening!: () => void;
-    const code = runCommand(
-      log,
-      async (life) => {
-        await life.acquire(...part(events, 'sandbox'));
-        const rtm = life.acquire('RTM connection', () => new Promise<string>((resolve) => (finishOpening = () => resolve('socket'))), () => events.push('close RTM connection'));
-        process.emit('SIGINT', 'SIGINT');
-        await rtm;
-        events.push('started'); // never reached
-        return 0;
-      },
-      { exit: vi.fn() },
-    );
+    const { body, finishOpening } = stoppedWhileOpening(events, () => process.emit('SIGINT', 'SIGINT'));
+    const code = runCommand(log, body, { exit: vi.fn() });
     expect(await code).toBe(0);
     expect(events).toEqual(['open sandbox', 'close sandbox']);
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'stopped during start-up', reason: 'stopped before RTM connection was ready' }));
@@ -289,19 +295,8 @@ describe('a fault (an uncaught exception or unhandled rejection) while a command
   it('a fault during start-up stops it at its next step; the part still opening is closed once it opens, and the code is 1', async () => {
     const events: string[] = [];
     const { log, lines } = capturedLog();
-    let finishOpening!: () => void;
-    const code = runCommand(
-      log,
-      async (life) => {
-        await life.acquire(...part(events, 'sandbox'));
-        const rtm = life.acquire('RTM connection', () => new Promise<string>((resolve) => (finishOpening = () => resolve('socket'))), () => events.push('close RTM connection'));
-        stopOnFault(new Error('unhandled rejection from a start-up retry'));
-        await rtm;
-        events.push('started'); // never reached
-        return 0;
-      },
-      { exit: (c) => events.push(`exit ${c}`) },
-    );
+    const { body, finishOpening } = stoppedWhileOpening(events, () => stopOnFault(new Error('unhandled rejection from a start-up retry')));
+    const code = runCommand(log, body, { exit: (c) => events.push(`exit ${c}`) });
     expect(await code).toBe(1);
     expect(events).toEqual(['open sandbox', 'close sandbox', 'exit 1']);
     expect(lines.map((l) => l.msg)).not.toContain('stopped during start-up');
