@@ -70,13 +70,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const resetStats = () => void (counters.stats = noStats());
   let baseUrl = '';
 
-  // The request handler (the routes and their schemas) is its own module, loaded once.
-  let handler: Promise<RequestHandler> | undefined;
-  const loadHandler = (parts: SandboxParts) => (handler ??= import('./requests.js').then(({ createRequestHandler }) => createRequestHandler(parts)));
+  // The request handler (the routes and their schemas) is its own module, loaded once; once it is
+  // there, each request goes to it directly, without a promise hop to reach it.
+  let handler: RequestHandler | undefined;
+  let loading: Promise<RequestHandler> | undefined;
+  const loadHandler = (parts: SandboxParts) => (loading ??= import('./requests.js').then(({ createRequestHandler }) => (handler = createRequestHandler(parts))));
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    loadHandler(parts)
-      .then((handle) => handle(req, res))
-      .catch((error: unknown) => failed(res, error));
+    const run = (handle: RequestHandler) => handle(req, res).catch((error: unknown) => failed(res, error));
+    if (handler) void run(handler);
+    else loadHandler(parts).then(run, (error: unknown) => failed(res, error));
   });
 
   const rtm = await SandboxRtm.start(server, state, credentials, { ...options.rtm, attachOnFirstUse: onFirstRequest });
