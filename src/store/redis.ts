@@ -64,7 +64,8 @@ export class RedisStore implements Store {
   readonly where: string;
   readonly #client: RedisClient;
   readonly #p: string;
-  readonly #offlineGraceMs: number;
+  /** How long Redis may stay unreachable before the calls waiting for it fail. */
+  readonly offlineGraceMs: number;
   /**
    * Every command carries this controller's signal (one signal shared by all, not a timer per
    * command: node-redis's per-command timeout costs an AbortSignal.timeout, its timer and its
@@ -82,7 +83,7 @@ export class RedisStore implements Store {
     this.#commands = client.withAbortSignal(this.#offline.signal);
     this.where = where;
     this.#p = prefix;
-    this.#offlineGraceMs = offlineGraceMs;
+    this.offlineGraceMs = offlineGraceMs;
     client.on('error', () => this.#wentOffline());
     client.on('reconnecting', () => this.#wentOffline());
     client.on('ready', () => this.#backOnline());
@@ -111,8 +112,7 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
     }
     connected = true;
-    const offlineGraceMs = options.offlineGraceMs ?? OFFLINE_GRACE_MS;
-    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, offlineGraceMs), offlineGraceMs);
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, options.offlineGraceMs ?? OFFLINE_GRACE_MS));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -281,7 +281,7 @@ export class RedisStore implements Store {
     this.#offlineTimer = setTimeout(() => {
       this.#offlineTimer = undefined;
       if (!this.#client.isReady) this.#offline.abort();
-    }, this.#offlineGraceMs).unref();
+    }, this.offlineGraceMs).unref();
   }
 
   #backOnline(): void {
@@ -328,7 +328,7 @@ function ackArgs(ack: readonly number[] | undefined): string[] {
 }
 
 /** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
-function failingAsStoreErrors(store: RedisStore, offlineGraceMs: number): RedisStore {
+function failingAsStoreErrors(store: RedisStore): RedisStore {
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -340,7 +340,7 @@ function failingAsStoreErrors(store: RedisStore, offlineGraceMs: number): RedisS
           // Our own refusals of bad arguments stay as they are; everything else is the store failing.
           if (err instanceof StoreError || err instanceof TypeError || err instanceof RangeError) throw err;
           // The only signal the commands carry is the store's own, aborted once Redis has been unreachable for the grace.
-          const why = err instanceof AbortError ? `unreachable for more than ${offlineGraceMs} ms` : err instanceof Error ? err.message : String(err);
+          const why = err instanceof AbortError ? `unreachable for more than ${target.offlineGraceMs} ms` : err instanceof Error ? err.message : String(err);
           throw new StoreError('store_unavailable', `the Redis store at ${target.where} failed: ${why}`, err);
         });
       };
