@@ -44,17 +44,25 @@ type DatabaseConstructor = new (path: string, options?: { timeout?: number }) =>
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
 
 // 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
+// `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
+// migratePositions); the statements are the same for both layouts, so the version stays 2 and an
+// earlier release still opens a migrated file.
 const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 /** Expired locks, drafts and append keys are deleted on every SWEEP_EVERY-th write of those kinds. */
 const SWEEP_EVERY = 1000;
 
+/**
+ * A rowid table: a row keeps up to about 4,000 bytes in its page, where a WITHOUT ROWID table's
+ * spills past about 1,000 into an overflow page — one more page written on every save of a
+ * record that size (an autopilot conversation's record is about 1 KB).
+ */
+const POSITIONS_COLUMNS = `conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (conversation, scenario)`;
+
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS positions (
-  conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (conversation, scenario)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (${POSITIONS_COLUMNS});
 CREATE INDEX IF NOT EXISTS positions_idle ON positions (updated_at) WHERE track_idle = 1;
 CREATE TABLE IF NOT EXISTS drafts (
   id TEXT PRIMARY KEY, conversation TEXT, data TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -127,6 +135,7 @@ function openDatabase(path: string): Database {
     }
     const init = db;
     init.transaction(() => {
+      migratePositions(init);
       init.exec(SCHEMA);
       init.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
@@ -136,6 +145,23 @@ function openDatabase(path: string): Database {
     if (err instanceof StoreError) throw err;
     throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
   }
+}
+
+/**
+ * Rewrites a `positions` table of the WITHOUT ROWID layout (files written before this release) as a
+ * rowid table with the same rows, inside the opening transaction: another process opening the
+ * file waits for it, and a failure leaves the file as it was. Its index is recreated with SCHEMA.
+ */
+function migratePositions(db: Database): void {
+  const table = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'positions'").get() as { sql: string } | undefined;
+  if (!table || !/WITHOUT\s+ROWID\s*$/i.test(table.sql)) return;
+  db.exec(`
+    CREATE TABLE positions_rowid (${POSITIONS_COLUMNS});
+    INSERT INTO positions_rowid (conversation, scenario, version, data, updated_at, track_idle)
+      SELECT conversation, scenario, version, data, updated_at, track_idle FROM positions ORDER BY conversation, scenario;
+    DROP TABLE positions;
+    ALTER TABLE positions_rowid RENAME TO positions;
+  `);
 }
 
 /** A second connection on the file `writer` has opened (the schema is in place). */
