@@ -6,7 +6,8 @@ import { hash } from 'node:crypto';
 import type { CrispEvent, MessageEventData } from '../crisp/rtm.js';
 import type { Action } from '../scenario/index.js';
 import { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
-import type { AutopilotState, ReplyCount } from './state.js';
+import type { AutopilotState } from './state.js';
+import { addCount, addHash, HASH_CHARS, hasHash, liveCounts, liveHashes, total } from './rate-memory.js';
 
 export interface Guardrails {
   /** Websites the bot may act on (CRISP_WEBSITE_ID). */
@@ -96,68 +97,35 @@ export interface Limited {
   state: AutopilotState;
 }
 
-/** Buckets per window of the rate memory: the reply budget keeps at most this many counts (plus one), however high N is. */
-export const WINDOW_BUCKETS = 60;
-
-/** The rate memory's bucket width for a window: a sixtieth of it, whole milliseconds. */
-export function bucketMs(windowMs: number): number {
-  return Math.max(1, Math.ceil(windowMs / WINDOW_BUCKETS));
-}
-
-/** The last millisecond of the bucket of `width` that holds `at`. */
-export function bucketLast(at: number, width: number): number {
-  return (Math.floor(at / width) + 1) * width - 1;
-}
-
-/**
- * The reply budget's memory as it counts at `now`: one count per bucket of bucketMs(window),
- * oldest first, only the buckets the window may still reach. A count stands for messages sent at
- * any time in its bucket, so it is kept as if they were all sent at the bucket's end: a message
- * counts for the window after its bucket ends, never less than a window after it was sent — the
- * budget is never exceeded in any window, and may refuse up to one bucket early. Counts kept at
- * another width (the window changed between runs) or as single times (earlier releases) move to
- * the bucket of their last moment, or to a later one; a count dated after `now` (the clock went
- * back) to now's bucket, so that the memory never spans more than a window.
- */
-export function liveReplies(replies: readonly ReplyCount[], now: number, windowMs: number): ReplyCount[] {
-  const width = bucketMs(windowMs);
-  const nowLast = bucketLast(now, width);
-  const out: ReplyCount[] = [];
-  for (const r of replies) {
-    const last = Math.min(bucketLast(r.last, width), nowLast);
-    if (last <= now - windowMs) continue;
-    const tail = out[out.length - 1];
-    // Out of order (an earlier release's list): counted with a later bucket, which keeps it longer.
-    if (tail && tail.last >= last) tail.n += r.n;
-    else out.push({ last, n: r.n });
-  }
-  return out;
-}
+/** Repeat-suppression memory per conversation: the newest this many replies of the repeat window. */
+export const MAX_REPEATS = 50;
 
 /**
  * Applies the reply budget and identical-reply suppression to one turn's actions. A repeated reply
  * (same visitor input, same message, within the repeat window) is dropped; once the conversation's
  * budget is spent, the remaining messages are dropped and a handoff note tells the operators why.
+ * Both count from the end of the time bucket a reply fell in (rate-memory.ts): the budget is never
+ * exceeded in any window and may refuse up to a sixtieth of a window early.
  */
 export function limitReplies(actions: readonly Action[], state: AutopilotState, input: string, g: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs'>, now: number): Limited {
-  const replies = liveReplies(state.replies, now, g.replyBudget.windowMs);
-  let spent = 0;
-  for (const r of replies) spent += r.n;
-  const repeats = g.repeatWindowMs > 0 ? state.repeats.filter((r) => r.at > now - g.repeatWindowMs) : [];
+  const budgetMs = g.replyBudget.windowMs;
+  let budget = liveCounts(state.budget, now, budgetMs);
+  const spent = total(budget);
+  const repeatMs = g.repeatWindowMs;
+  let recent = repeatMs > 0 ? liveHashes(state.recent, now, repeatMs, MAX_REPEATS) : undefined;
   const out: Action[] = [];
   let suppressed = 0;
   let sends = 0;
   let overBudget = false;
   // The visitor's input is normalised once for all of the turn's replies.
-  const normalized = g.repeatWindowMs > 0 ? normalizeInput(input) : '';
+  const normalized = repeatMs > 0 ? normalizeInput(input) : '';
   for (const action of actions) {
     if (action.type !== 'send_message') {
       out.push(action);
       continue;
     }
-    const h = g.repeatWindowMs > 0 ? replyHash(normalized, action) : undefined;
-    // A record saved by an earlier release may hold longer hashes: the same digest, longer.
-    if (h && repeats.some((r) => r.h.startsWith(h))) {
+    const h = repeatMs > 0 ? replyHash(normalized, action) : undefined;
+    if (h && hasHash(recent, h)) {
       suppressed++;
       continue;
     }
@@ -166,33 +134,20 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
       break;
     }
     sends++;
-    if (h) repeats.push({ h, at: now });
+    if (h) recent = addHash(recent, h, now, repeatMs);
     out.push(action);
   }
-  if (sends > 0) {
-    const last = bucketLast(now, bucketMs(g.replyBudget.windowMs));
-    const tail = replies[replies.length - 1];
-    if (tail && tail.last >= last) tail.n += sends;
-    else replies.push({ last, n: sends });
-  }
+  if (sends > 0) budget = addCount(budget, sends, now, budgetMs);
   if (overBudget) {
     // What came after the cut is dropped too; the operators get a note saying why the bot stopped.
     out.push({ type: 'handoff', reason: 'reply_budget', note: `The bot sent ${g.replyBudget.max} messages here within ${describeMs(g.replyBudget.windowMs)} and stopped; resolve the conversation to let it start again.` });
   }
-  return { actions: out, suppressed, overBudget, state: { ...state, replies, repeats } };
+  return { actions: out, suppressed, overBudget, state: { ...state, budget, recent } };
 }
 
-/**
- * Characters of a reply hash kept: 48 bits (base64url). A reply is wrongly taken for a repeat only
- * if its hash equals one of the at most 50 remembered in the conversation (state.ts): at most
- * 50 / 2^48 ≈ 1.8e-13 per reply — a bot sending a million replies a day would drop one legitimate
- * reply in some 15,000 years. The record is written with every turn, so every character counts.
- */
-export const REPEAT_HASH_CHARS = 8;
-
-/** A prefix of sha-256 over (normalized input, reply): see REPEAT_HASH_CHARS. */
+/** A prefix of sha-256 over (normalized input, reply): see HASH_CHARS. */
 function replyHash(normalizedInput: string, action: Extract<Action, { type: 'send_message' }>): string {
-  return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, REPEAT_HASH_CHARS);
+  return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, HASH_CHARS);
 }
 
 /** The input as repeat suppression compares it: trimmed, lowercase, runs of whitespace as one space. */

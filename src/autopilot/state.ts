@@ -8,14 +8,13 @@ import { z } from 'zod';
 import type { Position, Action } from '../scenario/index.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
 import { derivedFingerprint } from '../engine/actions.js';
-import { bucketLast, bucketMs, liveReplies, REPEAT_HASH_CHARS } from './guardrails.js';
+import { MAX_REPEATS } from './guardrails.js';
+import { countsOfTimes, hashesOfTimes, liveCounts, liveHashes, type BucketCounts, type BucketHashes } from './rate-memory.js';
 
 /** Fingerprints of our own messages remembered per conversation (to tell them from an operator's). */
 export const MAX_OURS = 200;
 /** Fingerprints remembered at the cursor's timestamp (messages may share a millisecond). */
 const MAX_CURSOR_FPS = 20;
-/** Repeat-suppression memory per conversation. */
-const MAX_REPEATS = 50;
 
 const Cursor = z.object({
   /** Timestamp of the newest message read from the thread. */
@@ -27,12 +26,6 @@ const Cursor = z.object({
 export const PauseReason = z.enum(['operator', 'reply_budget']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
-/** Bot messages the reply budget counts: `n` of them, the latest sent at `last` or before (guardrails.ts). */
-export interface ReplyCount {
-  last: number;
-  n: number;
-}
-
 export interface AutopilotState {
   v: 1;
   /** null until the bot has read this conversation once. */
@@ -43,112 +36,64 @@ export interface AutopilotState {
   paused: { reason: PauseReason; at: number; by: string | null } | null;
   /** The conversation was resolved at this time: the next visitor message after it starts the scenario again. */
   restart_after: number | null;
-  /** The bot messages of the budget window, counted per time bucket, oldest first. */
-  replies: ReplyCount[];
-  /** Hashes of (visitor input, reply) sent recently, for identical-reply suppression. */
-  repeats: Array<{ h: string; at: number }>;
   /** Outbox id of the webhook call whose answer the position waits for (its answer is applied once). */
   webhook: string | null;
+  /** The bot messages of the reply budget's window, counted per time bucket (rate-memory.ts); none when absent. */
+  budget?: BucketCounts | undefined;
+  /** Hashes of (visitor input, reply) sent within the repeat window, per time bucket; none when absent. */
+  recent?: BucketHashes | undefined;
 }
 
-/**
- * The autopilot's part as saved. The fields of the first release come first; its `sent` (a time
- * per bot message) and `repeats` (objects) are saved empty, so that a release before this one
- * still reads the cursor, the pause and the fingerprints, and only forgets the rate memory.
- * The rate memory is saved as `budget` and `recent` (below), both counted per time bucket of a
- * sixtieth of their window (guardrails.ts); `rate` is how the release before this one saved it,
- * read only. The state is written on every turn, and a record past about 1,000 bytes costs a
- * SQLite save an overflow page: these keep it small, however busy the conversation.
- */
 const Buckets = { w: z.number().int().positive(), k: z.number().int() };
+
+/**
+ * The autopilot's part as saved: the state as it is, plus the first release's `sent` (a time per
+ * bot message) and `repeats` (objects), saved empty so that a release before this one still reads
+ * the cursor, the pause and the fingerprints and only forgets the rate memory. `rate` is how the
+ * previous release saved that memory (times in ms after `t0`, a repeat as `hash.ms`), read only.
+ * The state is written on every turn, and the per-bucket memory keeps it small however busy the
+ * conversation.
+ */
 const SavedState = z.object({
   v: z.literal(1),
   cursor: Cursor.nullable(),
   ours: z.array(z.number()),
   paused: z.object({ reason: PauseReason, at: z.number(), by: z.string().nullable() }).nullable(),
   restart_after: z.number().nullable(),
+  webhook: z.string().nullable(),
   sent: z.array(z.number()),
   repeats: z.array(z.object({ h: z.string(), at: z.number() })),
-  webhook: z.string().nullable(),
-  /** The previous release's rate memory: times in ms after `t0`, a repeat as `hash.ms`. */
   rate: z.object({ t0: z.number(), sent: z.array(z.number()), repeats: z.array(z.string()) }).optional(),
-  /** Bot messages per bucket of `w` ms: n[i] were sent in bucket k + i, which covers [(k + i)·w, (k + i + 1)·w). */
   budget: z.object({ ...Buckets, n: z.array(z.number().int().nonnegative()) }).optional(),
-  /** The repeats' hashes per bucket, as in `budget`: bucket k + i's are the i-th comma-separated run of REPEAT_HASH_CHARS-character hashes. */
-  recent: z.object({ ...Buckets, r: z.string() }).optional(),
+  recent: z.object({ ...Buckets, r: z.string().regex(/^[\w,-]*$/) }).optional(),
 });
 type SavedState = z.infer<typeof SavedState>;
 
-/** The windows the rate memory is kept for (the reply budget's, the repeat window). */
-export interface RateWindows {
-  budgetMs: number;
-  repeatMs: number;
-}
+const NOTHING: never[] = [];
 
 /** The state as it is saved in the conversation's record. */
-export function savedState(state: AutopilotState, windows: RateWindows): SavedState {
-  const { replies, repeats, ...rest } = state;
-  const saved: SavedState = { ...rest, sent: [], repeats: [] };
-  if (replies.length > 0) {
-    const w = bucketMs(windows.budgetMs);
-    const k = Math.floor(replies[0]!.last / w);
-    const n: number[] = [];
-    for (const r of replies) {
-      const i = Math.max(0, Math.floor(r.last / w) - k);
-      while (n.length <= i) n.push(0);
-      n[i]! += r.n;
-    }
-    saved.budget = { w, k, n };
-  }
-  if (repeats.length > 0) {
-    const w = bucketMs(windows.repeatMs);
-    const k = Math.floor(repeats[0]!.at / w);
-    let r = '';
-    let i = 0;
-    for (const entry of repeats) {
-      for (const at = Math.floor(entry.at / w) - k; i < at; i++) r += ',';
-      r += entry.h.slice(0, REPEAT_HASH_CHARS);
-    }
-    saved.recent = { w, k, r };
-  }
-  return saved;
-}
-
-/** A remembered hash as this release compares it: earlier releases kept longer prefixes of the same digest. */
-function repeat(h: string, at: number): AutopilotState['repeats'][number] | undefined {
-  return h.length >= REPEAT_HASH_CHARS && Number.isFinite(at) ? { h: h.slice(0, REPEAT_HASH_CHARS), at } : undefined;
+export function savedState(state: AutopilotState): SavedState {
+  return { ...state, sent: NOTHING, repeats: NOTHING };
 }
 
 /** The state from its saved form: this release's, the previous one's (`rate`), or the first one's (`sent` and `repeats` as they are). */
-function fromSaved({ sent, repeats: savedRepeats, rate, budget, recent, ...rest }: SavedState): AutopilotState {
-  const replies: ReplyCount[] = [];
-  const repeats: AutopilotState['repeats'] = [];
-  const add = (entry: AutopilotState['repeats'][number] | undefined) => void (entry && repeats.push(entry));
-  for (const at of sent) replies.push({ last: at, n: 1 });
-  for (const r of savedRepeats) add(repeat(r.h, r.at));
-  if (rate) {
-    for (const ms of rate.sent) replies.push({ last: rate.t0 + ms, n: 1 });
-    for (const entry of rate.repeats) {
+function fromSaved({ sent, repeats, rate, budget, recent, ...rest }: SavedState): AutopilotState {
+  if (budget === undefined) {
+    budget = countsOfTimes([...sent, ...(rate?.sent.map((ms) => rate.t0 + ms) ?? [])]);
+  }
+  if (recent === undefined) {
+    const earlier = [...repeats];
+    for (const entry of rate?.repeats ?? []) {
       const dot = entry.lastIndexOf('.');
-      if (dot > 0) add(repeat(entry.slice(0, dot), rate.t0 + Number(entry.slice(dot + 1))));
+      if (dot > 0) earlier.push({ h: entry.slice(0, dot), at: rate!.t0 + Number(entry.slice(dot + 1)) });
     }
+    recent = hashesOfTimes(earlier);
   }
-  if (budget) {
-    budget.n.forEach((n, i) => {
-      if (n > 0) replies.push({ last: (budget.k + i + 1) * budget.w - 1, n });
-    });
-  }
-  if (recent) {
-    recent.r.split(',').forEach((run, i) => {
-      const at = (recent.k + i + 1) * recent.w - 1;
-      for (let j = 0; j + REPEAT_HASH_CHARS <= run.length; j += REPEAT_HASH_CHARS) add(repeat(run.slice(j, j + REPEAT_HASH_CHARS), at));
-    });
-  }
-  return { ...rest, replies, repeats };
+  return { ...rest, budget, recent };
 }
 
 export function freshState(): AutopilotState {
-  return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, replies: [], repeats: [], webhook: null };
+  return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, webhook: null };
 }
 
 export interface ReadValue {
@@ -167,23 +112,14 @@ export function readValue(value: unknown): ReadValue {
   return { record, position: record.scenario ?? undefined, state: state?.success ? fromSaved(state.data) : undefined };
 }
 
-/**
- * Keeps the remembered lists short: the state is read and written on every turn. A repeat is
- * dated at the end of its bucket (as saved), so it is suppressed for the window after that end.
- */
-export function trimState(state: AutopilotState, now: number, windows: RateWindows): AutopilotState {
-  const repeatWidth = bucketMs(windows.repeatMs);
-  const repeats: AutopilotState['repeats'] = [];
-  for (const r of state.repeats.slice(-MAX_REPEATS)) {
-    const at = bucketLast(r.at, repeatWidth);
-    if (at > now - windows.repeatMs) repeats.push(at === r.at ? r : { h: r.h, at });
-  }
+/** Keeps the remembered lists short: the state is read and written on every turn. */
+export function trimState(state: AutopilotState, now: number, windows: { budgetMs: number; repeatMs: number }): AutopilotState {
   return {
     ...state,
     cursor: state.cursor && { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) },
     ours: state.ours.slice(-MAX_OURS),
-    replies: liveReplies(state.replies, now, windows.budgetMs),
-    repeats,
+    budget: liveCounts(state.budget, now, windows.budgetMs),
+    recent: windows.repeatMs > 0 ? liveHashes(state.recent, now, windows.repeatMs, MAX_REPEATS) : undefined,
   };
 }
 

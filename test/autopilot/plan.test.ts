@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
 import { freshState, itemFingerprints, readValue, type AutopilotItem, type AutopilotState } from '../../src/autopilot/state.js';
+import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
 import type { ConversationRecord } from '../../src/engine/record.js';
 import { DEFAULT_GUARDRAILS, intake, limitReplies, parseDuration, parseReplyBudget, type Guardrails } from '../../src/autopilot/guardrails.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
@@ -91,14 +92,14 @@ describe('settings', () => {
 describe('rate control', () => {
   const say = (text: string): Action => ({ type: 'send_message', message: { type: 'text', text } });
   it('cuts a turn at the reply budget and leaves the operators a note', () => {
-    const state: AutopilotState = { ...freshState(), replies: [{ last: NOW - 2000, n: 1 }, { last: NOW - 1000, n: 1 }] };
+    const state: AutopilotState = { ...freshState(), budget: { w: 1000, k: NOW / 1000 - 2, n: [1, 1] } };
     const out = limitReplies([say('a'), say('b'), { type: 'resolve' }], state, 'hi', { replyBudget: { max: 3, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW);
     expect(out.overBudget).toBe(true);
     expect(out.actions.map((a) => a.type)).toEqual(['send_message', 'handoff']);
     expect(out.actions[1]).toMatchObject({ type: 'handoff', reason: 'reply_budget' });
   });
   it('counts only the window', () => {
-    const state: AutopilotState = { ...freshState(), replies: [{ last: NOW - 120_001, n: 1 }, { last: NOW - 120_000, n: 1 }] };
+    const state: AutopilotState = { ...freshState(), budget: { w: 1000, k: NOW / 1000 - 121, n: [1, 1] } };
     expect(limitReplies([say('a'), say('b')], state, 'hi', { replyBudget: { max: 2, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW).overBudget).toBe(false);
   });
   it('suppresses the same reply to the same input within the window, not to another input', () => {
@@ -109,9 +110,9 @@ describe('rate control', () => {
     expect(limitReplies([say('Sorry?')], first.state, 'asdf', g, NOW + 31_000).suppressed).toBe(0);
     // The previous release kept 22 characters of the same digest: a reply it sent is still a repeat.
     const earlier = createHash('sha256').update('asdf').update('\u0000').update(JSON.stringify({ type: 'text', text: 'Sorry?' })).digest('base64url').slice(0, 22);
-    const saved = { ...freshState(), repeats: [{ h: earlier, at: NOW }] };
+    const saved = { ...freshState(), recent: hashesOfTimes([{ h: earlier, at: NOW }]) };
     expect(limitReplies([say('Sorry?')], saved, 'asdf', g, NOW + 1000).suppressed).toBe(1);
-    expect(first.state.repeats[0]!.h).toBe(earlier.slice(0, 8));
+    expect(first.state.recent).toEqual({ w: 500, k: NOW / 500, r: earlier.slice(0, 8) });
   });
 });
 
@@ -132,7 +133,7 @@ describe('the reply budget, counted per bucket (an injected clock)', () => {
       expect(r.ok).toBe(true);
       state = r.state;
     }
-    expect(state.replies).toEqual([{ last: NOW + 999, n: 3 }]);
+    expect(state.budget).toEqual({ w: 1000, k: NOW / 1000, n: [3] });
     expect(send(state, NOW + 950, g).ok).toBe(false);
     // The window from the first message (NOW + 100) has passed, not yet the one from its bucket's end.
     expect(send(state, NOW + 60_100, g).ok).toBe(false);
@@ -145,7 +146,7 @@ describe('the reply budget, counted per bucket (an injected clock)', () => {
     const g = budget(2, 60_000);
     const first = send(freshState(), NOW + 999, g); // the last millisecond of bucket NOW
     const second = send(first.state, NOW + 1000, g); // the first of the next
-    expect(second.state.replies).toEqual([{ last: NOW + 999, n: 1 }, { last: NOW + 1999, n: 1 }]);
+    expect(second.state.budget).toEqual({ w: 1000, k: NOW / 1000, n: [1, 1] });
     expect(send(second.state, NOW + 60_998, g).ok).toBe(false);
     const third = send(second.state, NOW + 60_999, g); // the first has left the window, the second not
     expect(third.ok).toBe(true);
@@ -169,7 +170,7 @@ describe('the reply budget, counted per bucket (an injected clock)', () => {
           state = r.state;
         }
         // The memory stays within a window's buckets, however many messages.
-        expect(state.replies.length).toBeLessThanOrEqual(61);
+        expect(state.budget!.n.length).toBeLessThanOrEqual(61);
       }
       expect(sent.length).toBeGreaterThan(max * 10);
       for (const [i, at] of sent.entries()) expect(sent.filter((t) => t > at - windowMs && t <= at).length, `window ending at message ${i}`).toBeLessThanOrEqual(max);
@@ -180,8 +181,8 @@ describe('the reply budget, counted per bucket (an injected clock)', () => {
     const g = budget(100_000, 60_000);
     let state = freshState();
     for (let i = 0; i < 12_000; i++) state = send(state, NOW + i * 50, g).state;
-    expect(state.replies.length).toBeLessThanOrEqual(61);
-    expect(state.replies.reduce((n, r) => n + r.n, 0)).toBe(1220); // 20 a second: the 60 buckets back from now's, and the one the window starts in
+    expect(state.budget!.n.length).toBeLessThanOrEqual(61);
+    expect(total(state.budget)).toBe(1220); // 20 a second: the 60 buckets back from now's, and the one the window starts in
     const saved = turnWith(state).value.channels.autopilot as { budget: { w: number; n: number[] } };
     expect(saved.budget.w).toBe(1000);
     expect(saved.budget.n.length).toBeLessThanOrEqual(61);
@@ -223,8 +224,8 @@ describe('the rate memory as saved', () => {
   it('reads a record saved by the first release: its budget and its repeats still count', () => {
     const saved = firstReleaseRecord([NOW - 2000, NOW - 1000], [{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
     const read = readValue(saved).state!;
-    expect(read.replies).toEqual([{ last: NOW - 2000, n: 1 }, { last: NOW - 1000, n: 1 }]);
-    expect(read.repeats).toEqual([{ h: earlierHash('two', 'You said: two').slice(0, 8), at: NOW - 1000 }]);
+    expect(total(read.budget)).toBe(2);
+    expect(hasHash(read.recent, earlierHash('two', 'You said: two').slice(0, 8))).toBe(true);
     expect(read.cursor).toEqual({ ts: NOW - 50_000, fps: [1] });
     // Budget 3 with 2 spent: the echo's two messages do not both fit.
     const plan = turn([visitor('three', NOW - 10)], saved, { guard: g })!;
@@ -234,8 +235,8 @@ describe('the rate memory as saved', () => {
   it('reads a record saved by the previous release (rate): its budget and its repeats still count', () => {
     const saved = previousReleaseRecord({ t0: NOW - 2000, sent: [0, 1000], repeats: [`${digest('asdf', 'Sorry?').slice(0, 11)}.1000`] });
     const read = readValue(saved).state!;
-    expect(read.replies).toEqual([{ last: NOW - 2000, n: 1 }, { last: NOW - 1000, n: 1 }]);
-    expect(read.repeats).toEqual([{ h: digest('asdf', 'Sorry?').slice(0, 8), at: NOW - 1000 }]);
+    expect(total(read.budget)).toBe(2);
+    expect(read.recent?.r).toBe(digest('asdf', 'Sorry?').slice(0, 8));
     expect(read.ours).toEqual([7, 8]);
     expect(limitReplies([say('Sorry?')], read, 'asdf', g, NOW).suppressed).toBe(1);
     expect(limitReplies([say('Sorry?')], read, 'qwer', g, NOW).suppressed).toBe(0);
@@ -257,8 +258,8 @@ describe('the rate memory as saved', () => {
     expect(part.recent.k).toBe((NOW - 1500) / 500);
     expect(part.recent.r).toMatch(new RegExp(`^${digest('x', 'y').slice(0, 8).replace(/-/g, '\\-')},,,[\\w-]{16}$`));
     expect(readValue(plan.value).state).toEqual(plan.state);
-    expect(plan.state.replies).toEqual([{ last: NOW - 1001, n: 1 }, { last: NOW + 999, n: 2 }]);
-    expect(plan.state.repeats.map((r) => r.at)).toEqual([NOW - 1001, NOW + 499, NOW + 499]);
+    expect(plan.state.budget).toEqual(part.budget);
+    expect(plan.state.recent).toEqual(part.recent);
     // What the saved record says is what the next turn counts: one more message passes a budget of 4, not two.
     const next = turn([...posted([visitor('hello', NOW - 10)], plan), visitor('again', NOW - 5)], plan.value, { guard: { ...g, replyBudget: { max: 4, windowMs: 60_000 } } })!;
     expect(next.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
