@@ -127,6 +127,12 @@ export function countsOfTimes(times: readonly number[]): BucketCounts | undefine
 export function liveHashes(hashes: BucketHashes | undefined, now: number, windowMs: number, max: number): BucketHashes | undefined {
   if (!hashes) return undefined;
   const w = bucketMs(windowMs);
+  if (hashes.w === w && hashes.k >= firstLive(now, windowMs, w) && !hashes.r.startsWith(',')) {
+    // Usually nothing to drop (once a turn): told without splitting the string.
+    let commas = 0;
+    for (let at = hashes.r.indexOf(','); at >= 0; at = hashes.r.indexOf(',', at + 1)) commas++;
+    if (hashes.k + commas <= Math.floor(now / w) && hashes.r.length - commas <= max * HASH_CHARS) return hashes;
+  }
   let changed = hashes.w !== w;
   let { k, runs } = changed ? runsAtWidth(hashes, w) : { k: hashes.k, runs: hashes.r.split(',') };
   const current = Math.floor(now / w);

@@ -116,8 +116,8 @@ export function readValue(value: unknown): ReadValue {
 export function trimState(state: AutopilotState, now: number, windows: { budgetMs: number; repeatMs: number }): AutopilotState {
   return {
     ...state,
-    cursor: state.cursor && { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) },
-    ours: state.ours.slice(-MAX_OURS),
+    cursor: state.cursor && state.cursor.fps.length > MAX_CURSOR_FPS ? { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) } : state.cursor,
+    ours: state.ours.length > MAX_OURS ? state.ours.slice(-MAX_OURS) : state.ours,
     budget: liveCounts(state.budget, now, windows.budgetMs),
     recent: windows.repeatMs > 0 ? liveHashes(state.recent, now, windows.repeatMs, MAX_REPEATS) : undefined,
   };

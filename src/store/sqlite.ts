@@ -4,8 +4,10 @@
 //
 // Group commit: a commit costs far more than the statements in it, so every write (position save
 // with its outbox items, ack, retry, lock, draft) runs at once inside a shared BEGIN IMMEDIATE
-// transaction (a save in its own savepoint, a single statement atomic on its own, so a failing write
-// undoes only itself), and that transaction
+// transaction (a single statement is atomic on its own, so a failing one undoes only itself; a save
+// is several, and one failing part-way — which takes a full disk or an I/O error, none of its
+// statements can break a constraint — rolls the whole transaction back and rejects all its writes,
+// rather than paying a savepoint on every save), and that transaction
 // commits once the current turn of the event loop is done (setImmediate): the writes of concurrent
 // requests share one commit. A write's promise settles only after its commit, so a caller never
 // acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
@@ -217,7 +219,7 @@ export class SqliteStore implements Store {
   /** The same statements on a second connection, for reads: they see only committed writes. */
   readonly #r: Queries;
   readonly #reader: Database | undefined;
-  readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[], readonly number[]], SaveResult>;
+  readonly #save: (conversation: string, scenario: string, json: string, expected: number, trackIdle: boolean, items: QueuedItem[], acks: readonly number[]) => SaveResult;
   readonly #now: () => number;
   /** The writes of the open transaction, settled by its commit; undefined when none is open. */
   #batch: PendingWrite[] | undefined;
@@ -236,7 +238,7 @@ export class SqliteStore implements Store {
     // private in-memory database has no second connection (and nothing on disk either).
     this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
-    this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
+    this.#save = (conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
       const now = this.#now();
       const idle = trackIdle ? 1 : 0;
       const { changes } = expected === 0
@@ -249,7 +251,7 @@ export class SqliteStore implements Store {
         return { seq, id: item.id };
       });
       return { ok: true, version: expected + 1, outbox };
-    });
+    };
     this.#sweep();
   }
 
@@ -262,7 +264,7 @@ export class SqliteStore implements Store {
     checkVersion(opts.expectedVersion);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []));
+    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []), 'all or none');
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
@@ -377,10 +379,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `write` (one statement, or a transaction function: a savepoint) now inside the shared
-   * transaction (opened if none is), and resolves with its result once that transaction has committed.
+   * Runs `write` now inside the shared transaction (opened if none is), and resolves with its result
+   * once that transaction has committed. A write of several statements ('all or none') that fails
+   * part-way rolls the shared transaction back: nothing of it, or of the writes before it, is kept.
    */
-  #write<R>(write: () => R): Promise<R> {
+  #write<R>(write: () => R, statements: 'one' | 'all or none' = 'one'): Promise<R> {
     let result: R;
     try {
       if (!this.#batch) {
@@ -393,7 +396,14 @@ export class SqliteStore implements Store {
       result = write();
     } catch (err) {
       // Some errors (busy, I/O, full disk) end the whole transaction: its earlier writes are lost too.
-      if (this.#batch && !this.#db.inTransaction) this.#fail(err);
+      if (this.#batch && statements === 'all or none') {
+        // Never committed: should even the rollback fail, the batch is gone and the next write's BEGIN fails.
+        try {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        } finally {
+          this.#fail(err);
+        }
+      } else if (this.#batch && !this.#db.inTransaction) this.#fail(err);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.#stats.writes++;
