@@ -9,7 +9,7 @@ import type { Position, Action } from '../scenario/index.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
 import { derivedFingerprint } from '../engine/actions.js';
 import { MAX_REPEATS } from './guardrails.js';
-import { countsOfTimes, hashesOfTimes, liveCounts, liveHashes, type BucketCounts, type BucketHashes } from './rate-memory.js';
+import { countsOfTimes, HASH_CHARS, hashesOfTimes, liveCounts, liveHashes, type BucketCounts, type BucketHashes } from './rate-memory.js';
 
 /** Fingerprints of our own messages remembered per conversation (to tell them from an operator's). */
 export const MAX_OURS = 200;
@@ -52,7 +52,7 @@ const Buckets = { w: z.number().int().positive(), k: z.number().int() };
  * the cursor, the pause and the fingerprints and only forgets the rate memory. `rate` is how the
  * previous release saved that memory (times in ms after `t0`, a repeat as `hash.ms`), read only.
  * The state is written on every turn, and the per-bucket memory keeps it small however busy the
- * conversation.
+ * conversation. A rate memory that does not parse is forgotten, never the cursor or the pause with it.
  */
 const SavedState = z.object({
   v: z.literal(1),
@@ -63,9 +63,9 @@ const SavedState = z.object({
   webhook: z.string().nullable(),
   sent: z.array(z.number()),
   repeats: z.array(z.object({ h: z.string(), at: z.number() })),
-  rate: z.object({ t0: z.number(), sent: z.array(z.number()), repeats: z.array(z.string()) }).optional(),
-  budget: z.object({ ...Buckets, n: z.array(z.number().int().nonnegative()) }).optional(),
-  recent: z.object({ ...Buckets, r: z.string().regex(/^[\w,-]*$/) }).optional(),
+  rate: z.object({ t0: z.number(), sent: z.array(z.number()), repeats: z.array(z.string()) }).optional().catch(undefined),
+  budget: z.object({ ...Buckets, n: z.array(z.number().int().nonnegative()) }).optional().catch(undefined),
+  recent: z.object({ ...Buckets, r: z.string().regex(new RegExp(`^(?:[\\w-]{${HASH_CHARS}})*(?:,(?:[\\w-]{${HASH_CHARS}})*)*$`)) }).optional().catch(undefined),
 });
 type SavedState = z.infer<typeof SavedState>;
 

@@ -285,6 +285,16 @@ describe('the rate memory as saved', () => {
     expect(JSON.stringify(part.recent).length).toBeLessThan(50 * 8 + 60);
   });
 
+  it('forgets a rate memory that does not parse, and keeps the cursor and the pause beside it', () => {
+    const autopilot = { v: 1, cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' }, restart_after: null, webhook: null, sent: [], repeats: [] };
+    for (const broken of [{ recent: { w: 500, k: 1, r: 'short,hashes' } }, { budget: { w: 0, k: 1, n: [1] } }, { rate: { t0: 'then' } }]) {
+      const read = readValue({ v: 2, scenario: position(), channels: { autopilot: { ...autopilot, ...broken } } }).state!;
+      expect(read).toMatchObject({ cursor: { ts: NOW - 50_000, fps: [1] }, paused: { reason: 'operator', by: 'op' } });
+      expect(read.budget).toBeUndefined();
+      expect(read.recent).toBeUndefined();
+    }
+  });
+
   it('leaves a reader of the first or the previous release the cursor, the fingerprints and the pause', () => {
     const paused = { ...firstReleaseRecord([NOW - 2000], []), channels: { autopilot: { ...(firstReleaseRecord([NOW - 2000], []).channels.autopilot as object), ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' } } } } as ConversationRecord;
     const plan = turn([visitor('hello', NOW - 10)], paused)!;
