@@ -107,8 +107,15 @@ export function addCount(live: BucketCounts | undefined, count: number, now: num
 /** Single times (the layouts of earlier releases) as counts, at a width that keeps them within WINDOW_BUCKETS + 1 buckets. */
 export function countsOfTimes(times: readonly number[]): BucketCounts | undefined {
   if (times.length === 0) return undefined;
-  const w = bucketMs(Math.max(...times) - Math.min(...times) + 1);
-  const k = Math.floor(Math.min(...times) / w);
+  // A loop, not Math.min(...times): an earlier release may have kept a time for each of 100,000 messages.
+  let min = Infinity;
+  let max = -Infinity;
+  for (const t of times) {
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  const w = bucketMs(max - min + 1);
+  const k = Math.floor(min / w);
   const n: number[] = [];
   for (const t of times) {
     const at = Math.floor(t / w) - k;

@@ -31,6 +31,8 @@ describe('counts', () => {
     expect(total(counts)).toBe(1000);
     // Read back with a window of 10 s: the last time was NOW + 996,003, so it counts until at least NOW + 1,006,003.
     expect(total(liveCounts(counts, NOW + 1_006_002, 10_000))).toBeGreaterThan(0);
+    // As many as a budget of 100000/1m let an earlier release keep.
+    expect(total(countsOfTimes(Array.from({ length: 200_000 }, (_, i) => NOW + i)))).toBe(200_000);
   });
 });
 
