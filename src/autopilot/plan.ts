@@ -268,8 +268,7 @@ class Planner {
     const cursorTs = this.state.cursor?.ts ?? -Infinity;
     const passed = (fp: number) => (this.#oursRead.get(fp) ?? Infinity) < cursorTs;
     const ours = this.#oursRead.size ? this.state.ours.filter((fp) => !passed(fp)) : this.state.ours;
-    const windows = { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs };
-    const state = trimState({ ...this.state, ours: [...ours, ...this.ours] }, now, windows);
+    const state = trimState({ ...this.state, ours: [...ours, ...this.ours] }, now, { budgetMs: guard.replyBudget.windowMs, repeatMs: guard.repeatWindowMs });
     const value = withChannel(withPosition(this.input.read.record, position), 'autopilot', savedState(state));
     return { changed: this.changed, value, state, outbox: this.outbox, ours: this.ours, notes: this.notes };
   }
