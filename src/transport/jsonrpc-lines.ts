@@ -1,10 +1,11 @@
 // Reads newline-delimited JSON-RPC as the SDK's ReadBuffer does (the same size limit, a trailing
 // \r dropped, a line that is not JSON skipped, a line that is JSON but not JSON-RPC thrown), with
-// one shortcut: a plain request, the shape of every tools/call, is taken without the SDK's zod
-// parse of the whole message. That parse is redundant for it: the SDK's server checks the message
-// again (it parses it to tell a request from a response) and then its params against the method's
-// own schema, before any handler runs. Skipping it takes about 6 µs off each call's path
-// (bench/mcp-stdio). The shortcut accepts only what that parse accepts, and gives the same value.
+// one shortcut: a plain request (a tools/call as clients send it, without `_meta`) is taken without
+// the SDK's zod parse of the whole message. That parse is redundant for it: the SDK's server checks
+// the message again (it parses it to tell a request from a response) and then its params against
+// the method's own schema, before any handler runs; and inside a served call, with the caches cold
+// after the wait on Crisp, it costs several µs on each call's path. The shortcut accepts only what
+// that parse accepts, and gives the same value.
 import { deserializeMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/server';
 
 /** A request's keys, as the SDK's JSON-RPC schema allows them (it refuses any other). */
