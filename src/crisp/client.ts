@@ -11,7 +11,9 @@ import {
   ConversationMeta,
   Message,
   MessageDispatched,
+  MessageDispatchedPlain,
   MessageSummary,
+  MessageSummaryPlain,
   Operator,
   OperatorAvailability,
   AvailabilityStatus,
@@ -31,6 +33,7 @@ import {
   type SendMessageBody,
   type Tier,
 } from './schemas.js';
+import { readPlain, readPlainArray } from './plain-shapes.js';
 import { USER_AGENT } from '../version.js';
 
 export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'baseUrl'> {
@@ -130,21 +133,29 @@ class Caller {
   constructor(private readonly http: CrispHttp) {}
 
   async data<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<z.infer<S>> {
-    const res = await this.http.request({ ...spec, ...options });
+    const res = await this.http.request(withOptions(spec, options));
     return parse(schema, res.data, spec);
   }
 
   async withStatus<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<{ status: number; data: z.infer<S> }> {
-    const res = await this.http.request({ ...spec, ...options });
+    const res = await this.http.request(withOptions(spec, options));
     return { status: res.status, data: parse(schema, res.data, spec) };
   }
 
   async send(spec: RequestSpec, options?: CallOptions): Promise<void> {
-    await this.http.request({ ...spec, ...options });
+    await this.http.request(withOptions(spec, options));
   }
 }
 
+/** The call's spec with the caller's signal and deadline; the spec itself when there are none (most calls: no copy). */
+function withOptions(spec: RequestSpec, options: CallOptions | undefined): RequestSpec {
+  if (options === undefined || (options.signal === undefined && options.deadlineMs === undefined)) return spec;
+  return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs };
+}
+
 function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec): z.infer<S> {
+  const plain = PLAIN_READERS.get(schema)?.(data);
+  if (plain !== undefined) return plain as z.infer<S>;
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -164,6 +175,12 @@ const OperatorAvailabilityList = OperatorAvailability.array();
 const PeopleList = PeopleProfile.array();
 const PeopleEventList = PeopleEvent.array();
 const SessionIdList = z.array(z.string());
+
+/** The answers read on every visitor message, checked by hand ahead of their schema (plain-shapes.ts); undefined: the schema reads it. */
+const PLAIN_READERS = new Map<z.ZodType, (data: unknown) => unknown>([
+  [MessageSummaryList, (data) => readPlainArray(MessageSummaryPlain, data)],
+  [MessageDispatched, (data) => readPlain(MessageDispatchedPlain, data)],
+]);
 
 function checkPage(page: number): number {
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);

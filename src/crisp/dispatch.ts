@@ -21,39 +21,62 @@ export interface TextResponse {
 export function sendForText(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSource): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
-    let controller: Dispatcher.DispatchController | undefined;
-    let statusCode = 0;
-    let headers: IncomingHttpHeaders = {};
-    let chunks: Buffer[] = [];
-    const onAbort = () => controller?.abort(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = () => signal.removeEventListener('abort', onAbort);
-
-    dispatcher.dispatch(options, {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(abortReason(signal));
-      },
-      onResponseStart(_c, status, responseHeaders) {
-        // 1xx answers come first and carry no body; only the final status counts.
-        statusCode = status;
-        headers = responseHeaders;
-        chunks = [];
-      },
-      onResponseData(_c, chunk) {
-        chunks.push(chunk);
-      },
-      onResponseEnd() {
-        settle();
-        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-        resolve({ statusCode, headers, text });
-      },
-      onResponseError(_c, error) {
-        settle();
-        reject(error);
-      },
-    });
+    dispatcher.dispatch(options, new TextHandler(signal, resolve, reject));
   });
+}
+
+/**
+ * The handler of one request, as one object whose methods live on its prototype: a handler made
+ * of an object literal and closures cost several allocations per call, and the autopilot makes
+ * two calls per visitor message.
+ */
+class TextHandler implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #statusCode = 0;
+  #headers: IncomingHttpHeaders = {};
+  /** The body's first chunk, and the others only when there are several (a Crisp answer is mostly one). */
+  #first: Buffer | undefined;
+  #more: Buffer[] | undefined;
+  readonly #signal: AbortSource;
+  readonly #resolve: (response: TextResponse) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #onAbort = (): void => this.#controller?.abort(abortReason(this.#signal));
+
+  constructor(signal: AbortSource, resolve: (response: TextResponse) => void, reject: (error: unknown) => void) {
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#signal.aborted) controller.abort(abortReason(this.#signal));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx answers come first and carry no body; only the final status counts.
+    this.#statusCode = statusCode;
+    this.#headers = headers;
+    this.#first = undefined;
+    this.#more = undefined;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#first === undefined) this.#first = chunk;
+    else (this.#more ??= [this.#first]).push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    const text = this.#more ? Buffer.concat(this.#more).toString('utf8') : this.#first ? this.#first.toString('utf8') : '';
+    this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, text });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#reject(error);
+  }
 }
 
 function abortReason(signal: AbortSource): Error {

@@ -71,17 +71,6 @@ export interface CrispResponse {
   data: unknown;
 }
 
-/** One call in flight: the request, and what ends it at the deadline or on the caller's abort. */
-interface Call {
-  spec: RequestSpec;
-  path: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-  abort: CallAbort;
-  deadlineMs: number;
-  byDeadline: () => boolean;
-}
-
 /**
  * A call's abort, made of only what a call uses. An AbortController is an EventTarget, and making
  * one per call (with a listener added and removed) was a visible share of the client's CPU on the
@@ -91,8 +80,21 @@ interface Call {
 class CallAbort implements AbortSource {
   aborted = false;
   reason: unknown = undefined;
+  /** Aborted because the call's deadline passed, not by its caller. */
+  byDeadline = false;
   #listeners: Array<() => void> = [];
   #controller: AbortController | undefined;
+  #onCallerAbort: (() => void) | undefined;
+
+  /** Aborts with the caller's signal, until unfollow. */
+  follow(signal: AbortSignal): void {
+    this.#onCallerAbort = () => this.abort();
+    signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+  }
+
+  unfollow(signal: AbortSignal): void {
+    if (this.#onCallerAbort) signal.removeEventListener('abort', this.#onCallerAbort);
+  }
 
   abort(): void {
     if (this.aborted) return;
@@ -204,26 +206,28 @@ export class CrispHttp {
     // One abort and one cleared timer per call: AbortSignal.timeout() would leave a live
     // timer behind every call for the whole deadline, which costs at thousands of calls a second.
     const abort = new CallAbort();
-    let byDeadline = false;
     const timer = setTimeout(() => {
-      byDeadline = true;
+      abort.byDeadline = true;
       abort.abort();
     }, deadlineMs);
-    const onCallerAbort = () => abort.abort();
-    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (spec.signal?.aborted) abort.abort();
+    const signal = spec.signal;
+    if (signal) {
+      abort.follow(signal);
+      if (signal.aborted) abort.abort();
+    }
     try {
-      return await this.#attempts({ spec, path, headers, body, abort, deadlineMs, byDeadline: () => byDeadline });
+      return await this.#attempts(spec, path, headers, body, abort, deadlineMs);
     } finally {
       clearTimeout(timer);
-      spec.signal?.removeEventListener('abort', onCallerAbort);
+      if (signal) abort.unfollow(signal);
     }
   }
 
-  async #attempts({ spec, path, headers, body, abort, deadlineMs, byDeadline }: Call): Promise<CrispResponse> {
+  // The label (`GET /v1/…`) of the messages is made only when one is written: a call that succeeds needs none.
+  async #attempts(spec: RequestSpec, path: string, headers: Record<string, string>, body: string | undefined, abort: CallAbort, deadlineMs: number): Promise<CrispResponse> {
     const started = Date.now();
     const resendable = mayResend(spec.method, spec.idempotentPost === true);
-    const label = `${spec.method} ${stripQuery(path)}`;
+    const options: Dispatcher.DispatchOptions = { origin: this.#origin, path, method: spec.method, headers, body };
 
     // Whether an earlier attempt may have been carried out although no success came back.
     let mayHaveLanded = false;
@@ -231,26 +235,26 @@ export class CrispHttp {
     for (let attempt = 1; ; attempt++) {
       if (failure && mayHaveLanded && spec.alreadyApplied) {
         const applied = await spec.alreadyApplied(abort.signal).catch(() => {
-          throw abort.aborted ? abortError(spec, label, attempt - 1, deadlineMs, byDeadline()) : failure!;
+          throw abort.aborted ? abortError(spec, path, attempt - 1, deadlineMs, abort.byDeadline) : failure!;
         });
         if (applied) return applied;
       }
       try {
-        const res = await sendForText(this.#pool ?? (await this.#dispatcher()), { origin: this.#origin, path, method: spec.method, headers, body }, abort);
+        const res = await sendForText(this.#pool ?? (await this.#dispatcher()), options, abort);
         const text = res.text;
-        if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, label, attempt);
-        failure = statusError(res.statusCode, text, res.headers['retry-after'], label, spec, attempt);
+        if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, path, attempt);
+        failure = statusError(res.statusCode, text, res.headers['retry-after'], spec, path, attempt);
         if (!failure.retryable || !resendable) throw failure;
         // A 5xx may come after the write was carried out; a 429 or 420 says it was not.
         mayHaveLanded ||= res.statusCode >= 500;
       } catch (error) {
         if (error instanceof CrispError) throw error;
-        if (abort.aborted) throw abortError(spec, label, attempt, deadlineMs, byDeadline());
+        if (abort.aborted) throw abortError(spec, path, attempt, deadlineMs, abort.byDeadline);
         const code = errorCode(error);
         const neverSent = NEVER_SENT.has(code);
         failure = new CrispError({
           code: 'crisp_unavailable',
-          message: `could not reach Crisp at ${this.#origin} (${code}) for ${label}`,
+          message: `could not reach Crisp at ${this.#origin} (${code}) for ${labelOf(spec.method, path)}`,
           method: spec.method,
           path: stripQuery(path),
           retryable: TRANSIENT.has(code),
@@ -267,7 +271,7 @@ export class CrispHttp {
       try {
         await sleep(delayMs, undefined, { signal: abort.signal });
       } catch {
-        throw abortError(spec, label, attempt, deadlineMs, byDeadline());
+        throw abortError(spec, path, attempt, deadlineMs, abort.byDeadline);
       }
     }
   }
@@ -310,17 +314,23 @@ function formEncode(text: string): string {
   return FORM_PLAIN.test(text) ? text : new URLSearchParams([['', text]]).toString().slice(1);
 }
 
-function parseSuccess(status: number, text: string, method: string, label: string, attempt: number): CrispResponse {
-  if (method === 'HEAD' || text === '') return { status, reason: 'resolved', data: undefined };
-  const envelope = parseEnvelope(text);
-  if (!envelope) {
-    throw new CrispError({ code: 'crisp_bad_response', message: `Crisp answered ${label} with a body that is not its JSON envelope`, status, attempts: attempt });
-  }
-  return { status, reason: envelope.reason, data: envelope.data };
+/** `GET /v1/…`: a call as its messages name it. */
+function labelOf(method: string, path: string): string {
+  return `${method} ${stripQuery(path)}`;
 }
 
-function statusError(status: number, text: string, retryAfter: string | string[] | undefined, label: string, spec: RequestSpec, attempt: number): CrispError {
-  const envelope = parseEnvelope(text);
+function parseSuccess(status: number, text: string, method: string, path: string, attempt: number): CrispResponse {
+  if (method === 'HEAD' || text === '') return { status, reason: 'resolved', data: undefined };
+  const envelope = parseEnvelope(status, text);
+  if (!envelope) {
+    throw new CrispError({ code: 'crisp_bad_response', message: `Crisp answered ${labelOf(method, path)} with a body that is not its JSON envelope`, status, attempts: attempt });
+  }
+  return envelope;
+}
+
+function statusError(status: number, text: string, retryAfter: string | string[] | undefined, spec: RequestSpec, path: string, attempt: number): CrispError {
+  const label = labelOf(spec.method, path);
+  const envelope = parseEnvelope(status, text);
   const reason = envelope?.reason;
   const detail = envelope && isRecord(envelope.data) && typeof envelope.data.message === 'string' ? envelope.data.message.slice(0, 300) : undefined;
   const code: CrispErrorCode = codeForStatus(status, reason);
@@ -332,28 +342,30 @@ function statusError(status: number, text: string, retryAfter: string | string[]
     status,
     reason,
     method: spec.method,
-    path: stripQuery(label.slice(label.indexOf(' ') + 1)),
+    path: stripQuery(path),
     retryable: isRetryableStatus(status),
     retryAfterMs,
     attempts: attempt,
   });
 }
 
-function abortError(spec: RequestSpec, label: string, attempt: number, deadlineMs: number, byDeadline: boolean): CrispError {
+function abortError(spec: RequestSpec, path: string, attempt: number, deadlineMs: number, byDeadline: boolean): CrispError {
+  const label = labelOf(spec.method, path);
   return new CrispError({
     code: byDeadline ? 'crisp_timeout' : 'crisp_aborted',
     message: byDeadline ? `Crisp did not answer ${label} within ${deadlineMs} ms` : `${label} was cancelled`,
     method: spec.method,
-    path: stripQuery(label.slice(label.indexOf(' ') + 1)),
+    path: stripQuery(path),
     retryable: byDeadline,
     attempts: attempt,
   });
 }
 
-function parseEnvelope(text: string): { reason: string; data: unknown } | undefined {
+/** Crisp's `{error, reason, data}` envelope, read into the response it carries. */
+function parseEnvelope(status: number, text: string): CrispResponse | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    if (isRecord(value) && typeof value.error === 'boolean' && typeof value.reason === 'string') return { reason: value.reason, data: value.data };
+    if (isRecord(value) && typeof value.error === 'boolean' && typeof value.reason === 'string') return { status, reason: value.reason, data: value.data };
   } catch {
     // fall through: not JSON
   }
