@@ -15,6 +15,7 @@
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
+import { setMaxListeners } from 'node:events';
 import { AbortError, createClient } from 'redis';
 import { ACK, APPEND, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
@@ -73,7 +74,7 @@ export class RedisStore implements Store {
    * the grace: the commands queued for the reconnection fail, and later ones fail at once until
    * Redis is back, when a fresh controller replaces it.
    */
-  #offline = new AbortController();
+  #offline = offlineController();
   /** The client with #offline's signal on every command. */
   #commands: RedisClient;
   #offlineTimer: NodeJS.Timeout | undefined;
@@ -288,7 +289,7 @@ export class RedisStore implements Store {
     clearTimeout(this.#offlineTimer);
     this.#offlineTimer = undefined;
     if (!this.#offline.signal.aborted) return;
-    this.#offline = new AbortController();
+    this.#offline = offlineController();
     this.#commands = this.#client.withAbortSignal(this.#offline.signal);
   }
 
@@ -320,6 +321,17 @@ export class RedisStore implements Store {
       return this.#commands.eval(s.lua, { keys, arguments: args });
     }
   }
+}
+
+/**
+ * The controller of the signal every command carries. Each command waiting to be written holds a
+ * listener on it, so more than ten at once (the autopilot saves many conversations concurrently)
+ * is normal, not the leak Node's MaxListenersExceededWarning would report on stderr.
+ */
+function offlineController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** The SAVE script's trailing arguments for the seqs a save acknowledges: none when there are none. */
