@@ -5,14 +5,29 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
+import type { SandboxAddress } from '../sandbox/guide.js';
+import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
-export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks' | 'onFirstRequest'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
   const [{ startSandbox }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
-  const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
+  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options }), config, log);
+}
+
+/**
+ * startEmbeddedSandbox for stdio `serve`, which an MCP host waits on: only the address is bound
+ * now; the simulator loads, seeds its inbox and attaches its RTM endpoint when requests need them
+ * (sandbox/listen-first.ts).
+ */
+export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
+  const [{ listenFirst }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/listen-first.js'), import('../sandbox/guide.js')]);
+  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), onFirstRequest: true }), config, log);
+}
+
+function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Logger): { sandbox: S; config: Config } {
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
   log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
@@ -25,7 +40,7 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * second client here (the logger would redact it). Not before: a start-up that fails says one line.
  * stdout stays the MCP channel.
  */
-export async function announceSandbox(sandbox: Sandbox | undefined): Promise<void> {
+export async function announceSandbox(sandbox: SandboxAddress | undefined): Promise<void> {
   if (!sandbox) return;
   const { describeSandbox, sandboxInfo } = await import('../sandbox/guide.js');
   // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
