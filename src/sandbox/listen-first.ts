@@ -3,7 +3,7 @@
 // simulator itself (server.ts: the inbox, the routes, node:http, Socket.IO) is loaded and built
 // when the first connection arrives, and then takes over the bound socket. Connections that arrive
 // meanwhile wait, unread, and are handed to it in order; nothing else tells the two apart.
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Sandbox, SandboxOptions } from './server.js';
 import { defaultCredentials, demoWebsiteId } from './seed.js';
 import type { SandboxCredential } from './routes/context.js';
@@ -21,6 +21,7 @@ export interface ListeningSandbox {
 /** Binds `options.port`/`options.host` (default: a free port on 127.0.0.1); a taken address rejects, as startSandbox does. */
 export async function listenFirst(options: Omit<SandboxOptions, 'listenOn'> = {}): Promise<ListeningSandbox> {
   const credentials = options.credentials ?? defaultCredentials();
+  // The id the simulator's inbox will have. Not passed on to it: an id given skips the seed's first draw, which changes the inbox.
   const websiteId = options.websiteId ?? demoWebsiteId(options.seed ?? 42);
   // pauseOnConnect: a connection's bytes stay unread until the simulator's HTTP server reads them.
   const front = createServer({ pauseOnConnect: true });
@@ -40,7 +41,7 @@ export async function listenFirst(options: Omit<SandboxOptions, 'listenOn'> = {}
   const started = () =>
     (starting ??= import('./server.js').then(async ({ startSandbox }) => {
       if (closed) throw new Error('the sandbox was closed before it started');
-      const sandbox = await startSandbox({ ...options, credentials, websiteId, listenOn: front });
+      const sandbox = await startSandbox({ ...options, credentials, listenOn: front });
       front.removeListener('connection', onConnection);
       return sandbox;
     }));
