@@ -27,10 +27,7 @@ export async function listenFirst(options: Omit<SandboxOptions, 'listenOn'> = {}
   const front = createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
-    front.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      front.off('error', reject);
-      resolve();
-    });
+    front.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = front.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
