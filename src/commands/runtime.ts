@@ -5,15 +5,18 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
-import type { SandboxAddress } from '../sandbox/guide.js';
-import type { ListeningSandbox } from '../sandbox/listen-first.js';
+// The guide and the listening front are a few small functions: loading them as chunks of their
+// own, on demand, cost stdio `serve --sandbox` more (about 3 ms of file loads) than they cost every
+// start-up here. The simulator itself (server.ts) is still imported only where it starts.
+import { describeSandbox, fixedKeyCredentials, sandboxInfo, type SandboxAddress } from '../sandbox/guide.js';
+import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
-  const [{ startSandbox }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
+  const { startSandbox } = await import('../sandbox/server.js');
   return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options }), config, log);
 }
 
@@ -23,7 +26,6 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * (sandbox/listen-first.ts).
  */
 export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
-  const [{ listenFirst }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/listen-first.js'), import('../sandbox/guide.js')]);
   return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), onFirstRequest: true }), config, log);
 }
 
@@ -42,7 +44,6 @@ function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Lo
  */
 export async function announceSandbox(sandbox: SandboxAddress | undefined): Promise<void> {
   if (!sandbox) return;
-  const { describeSandbox, sandboxInfo } = await import('../sandbox/guide.js');
   // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
   const { hooks: _secret, ...info } = sandboxInfo(sandbox);
   process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);
