@@ -6,8 +6,8 @@ import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
 // The guide and the listening front are a few small functions: loading them as chunks of their
-// own, on demand, cost stdio `serve --sandbox` more (about 3 ms of file loads) than they cost every
-// start-up here. The simulator itself (server.ts) is still imported only where it starts.
+// own, on demand, cost stdio `serve --sandbox` more in file loads (bench/startup) than they cost
+// every start-up here. The simulator itself (server.ts) is still imported only where it starts.
 import { describeSandbox, fixedKeyCredentials, sandboxInfo, type SandboxAddress } from '../sandbox/guide.js';
 import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
