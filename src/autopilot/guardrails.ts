@@ -7,6 +7,7 @@ import type { CrispEvent, MessageEventData } from '../crisp/rtm.js';
 import type { Action } from '../scenario/index.js';
 import { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
 import type { AutopilotState } from './state.js';
+import { addCount, addHash, HASH_CHARS, hasHash, liveCounts, liveHashes, total } from './rate-memory.js';
 
 export interface Guardrails {
   /** Websites the bot may act on (CRISP_WEBSITE_ID). */
@@ -96,51 +97,57 @@ export interface Limited {
   state: AutopilotState;
 }
 
+/** Repeat-suppression memory per conversation: the newest this many replies of the repeat window. */
+export const MAX_REPEATS = 50;
+
 /**
  * Applies the reply budget and identical-reply suppression to one turn's actions. A repeated reply
  * (same visitor input, same message, within the repeat window) is dropped; once the conversation's
  * budget is spent, the remaining messages are dropped and a handoff note tells the operators why.
+ * Both count from the end of the time bucket a reply fell in (rate-memory.ts): the budget is never
+ * exceeded in any window and may refuse up to a sixtieth of a window early.
  */
 export function limitReplies(actions: readonly Action[], state: AutopilotState, input: string, g: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs'>, now: number): Limited {
-  const sent = state.sent.filter((at) => at > now - g.replyBudget.windowMs);
-  const repeats = g.repeatWindowMs > 0 ? state.repeats.filter((r) => r.at > now - g.repeatWindowMs) : [];
+  const budgetMs = g.replyBudget.windowMs;
+  let budget = liveCounts(state.budget, now, budgetMs);
+  const spent = total(budget);
+  const repeatMs = g.repeatWindowMs;
+  let recent = repeatMs > 0 ? liveHashes(state.recent, now, repeatMs, MAX_REPEATS) : undefined;
   const out: Action[] = [];
   let suppressed = 0;
+  let sends = 0;
   let overBudget = false;
   // The visitor's input is normalised once for all of the turn's replies.
-  const normalized = g.repeatWindowMs > 0 ? normalizeInput(input) : '';
+  const normalized = repeatMs > 0 ? normalizeInput(input) : '';
   for (const action of actions) {
     if (action.type !== 'send_message') {
       out.push(action);
       continue;
     }
-    const h = g.repeatWindowMs > 0 ? replyHash(normalized, action) : undefined;
-    // A record saved by an earlier release holds 22-character hashes: the same digest, longer.
-    if (h && repeats.some((r) => r.h.startsWith(h))) {
+    const h = repeatMs > 0 ? replyHash(normalized, action) : undefined;
+    if (h && hasHash(recent, h)) {
       suppressed++;
       continue;
     }
-    if (sent.length >= g.replyBudget.max) {
+    if (spent + sends >= g.replyBudget.max) {
       overBudget = true;
       break;
     }
-    sent.push(now);
-    if (h) repeats.push({ h, at: now });
+    sends++;
+    if (h) recent = addHash(recent, h, now, repeatMs);
     out.push(action);
   }
+  if (sends > 0) budget = addCount(budget, sends, now, budgetMs);
   if (overBudget) {
     // What came after the cut is dropped too; the operators get a note saying why the bot stopped.
     out.push({ type: 'handoff', reason: 'reply_budget', note: `The bot sent ${g.replyBudget.max} messages here within ${describeMs(g.replyBudget.windowMs)} and stopped; resolve the conversation to let it start again.` });
   }
-  return { actions: out, suppressed, overBudget, state: { ...state, sent, repeats } };
+  return { actions: out, suppressed, overBudget, state: { ...state, budget, recent } };
 }
 
-/**
- * 66 bits of sha-256 over (normalized input, reply): ample to tell apart one conversation's replies
- * within the repeat window, and short, since the record is written with every turn.
- */
+/** A prefix of sha-256 over (normalized input, reply): see HASH_CHARS. */
 function replyHash(normalizedInput: string, action: Extract<Action, { type: 'send_message' }>): string {
-  return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, 11);
+  return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, HASH_CHARS);
 }
 
 /** The input as repeat suppression compares it: trimmed, lowercase, runs of whitespace as one space. */

@@ -8,13 +8,13 @@ import { z } from 'zod';
 import type { Position, Action } from '../scenario/index.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
 import { derivedFingerprint } from '../engine/actions.js';
+import { MAX_REPEATS } from './guardrails.js';
+import { countsOfTimes, HASH_CHARS, hashesOfTimes, liveCounts, liveHashes, type BucketCounts, type BucketHashes } from './rate-memory.js';
 
 /** Fingerprints of our own messages remembered per conversation (to tell them from an operator's). */
 export const MAX_OURS = 200;
 /** Fingerprints remembered at the cursor's timestamp (messages may share a millisecond). */
 const MAX_CURSOR_FPS = 20;
-/** Repeat-suppression memory per conversation. */
-const MAX_REPEATS = 50;
 
 const Cursor = z.object({
   /** Timestamp of the newest message read from the thread. */
@@ -26,72 +26,74 @@ const Cursor = z.object({
 export const PauseReason = z.enum(['operator', 'reply_budget']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
-export const AutopilotState = z.object({
-  v: z.literal(1),
+export interface AutopilotState {
+  v: 1;
   /** null until the bot has read this conversation once. */
-  cursor: Cursor.nullable(),
+  cursor: z.infer<typeof Cursor> | null;
   /** Fingerprints of the messages and notes the bot posted (or has queued) here, newest last. */
-  ours: z.array(z.number()),
+  ours: number[];
   /** Silent here until the conversation is resolved: an operator wrote, or the reply budget ran out. */
-  paused: z.object({ reason: PauseReason, at: z.number(), by: z.string().nullable() }).nullable(),
+  paused: { reason: PauseReason; at: number; by: string | null } | null;
   /** The conversation was resolved at this time: the next visitor message after it starts the scenario again. */
-  restart_after: z.number().nullable(),
-  /** When each bot message of the budget window was queued. */
-  sent: z.array(z.number()),
-  /** Hashes of (visitor input, reply) sent recently, for identical-reply suppression. */
-  repeats: z.array(z.object({ h: z.string(), at: z.number() })),
+  restart_after: number | null;
   /** Outbox id of the webhook call whose answer the position waits for (its answer is applied once). */
-  webhook: z.string().nullable(),
-});
-export type AutopilotState = z.infer<typeof AutopilotState>;
+  webhook: string | null;
+  /** The bot messages of the reply budget's window, counted per time bucket (rate-memory.ts); none when absent. */
+  budget?: BucketCounts | undefined;
+  /** Hashes of (visitor input, reply) sent within the repeat window, per time bucket; none when absent. */
+  recent?: BucketHashes | undefined;
+}
+
+const Buckets = { w: z.number().int().positive(), k: z.number().int() };
 
 /**
- * `sent` and `repeats` as saved: times in milliseconds after `t0`, a repeat as `hash.ms`. The
- * state is written on every turn and these lists are most of it; a small integer is written (and
- * stored) in a fraction of the time and bytes of a 13-digit timestamp, and a string in a fraction
- * of those of an object. The state's own `sent` and `repeats` are then saved empty, so that a
- * release before this one still reads the cursor, the pause and the fingerprints, and only
- * forgets the rate memory.
+ * The autopilot's part as saved: the state as it is, plus the first release's `sent` (a time per
+ * bot message) and `repeats` (objects), saved empty so that a release before this one still reads
+ * the cursor, the pause and the fingerprints and only forgets the rate memory. `rate` is how the
+ * previous release saved that memory (times in ms after `t0`, a repeat as `hash.ms`), read only.
+ * The state is written on every turn, and the per-bucket memory keeps it small however busy the
+ * conversation. A rate memory that does not parse is forgotten, never the cursor or the pause with it.
  */
-const RateMemory = z.object({
-  t0: z.number(),
+const SavedState = z.object({
+  v: z.literal(1),
+  cursor: Cursor.nullable(),
+  ours: z.array(z.number()),
+  paused: z.object({ reason: PauseReason, at: z.number(), by: z.string().nullable() }).nullable(),
+  restart_after: z.number().nullable(),
+  webhook: z.string().nullable(),
   sent: z.array(z.number()),
-  repeats: z.array(z.string()),
+  repeats: z.array(z.object({ h: z.string(), at: z.number() })),
+  rate: z.object({ t0: z.number(), sent: z.array(z.number()), repeats: z.array(z.string()) }).optional().catch(undefined),
+  budget: z.object({ ...Buckets, n: z.array(z.number().int().nonnegative()) }).optional().catch(undefined),
+  recent: z.object({ ...Buckets, r: z.string().regex(new RegExp(`^(?:[\\w-]{${HASH_CHARS}})*(?:,(?:[\\w-]{${HASH_CHARS}})*)*$`)) }).optional().catch(undefined),
 });
-
-/** The state as saved in the record (see RateMemory); a state saved before RateMemory has no `rate`. */
-const SavedState = AutopilotState.extend({ rate: RateMemory.optional() });
 type SavedState = z.infer<typeof SavedState>;
+
+const NOTHING: never[] = [];
 
 /** The state as it is saved in the conversation's record. */
 export function savedState(state: AutopilotState): SavedState {
-  const { sent, repeats } = state;
-  if (sent.length === 0 && repeats.length === 0) return state;
-  let t0 = Infinity;
-  for (const at of sent) if (at < t0) t0 = at;
-  for (const r of repeats) if (r.at < t0) t0 = r.at;
-  return {
-    ...state,
-    sent: [],
-    repeats: [],
-    rate: { t0, sent: sent.map((at) => at - t0), repeats: repeats.map((r) => `${r.h}.${r.at - t0}`) },
-  };
+  return { ...state, sent: NOTHING, repeats: NOTHING };
 }
 
-/** The state from its saved form (this release's, or an earlier one's with `sent` and `repeats` as they are). */
-function fromSaved({ rate, ...state }: SavedState): AutopilotState {
-  if (!rate) return state;
-  const repeats: AutopilotState['repeats'] = [];
-  for (const entry of rate.repeats) {
-    const dot = entry.lastIndexOf('.');
-    const ms = Number(entry.slice(dot + 1));
-    if (dot > 0 && Number.isFinite(ms)) repeats.push({ h: entry.slice(0, dot), at: rate.t0 + ms });
+/** The state from its saved form: this release's, the previous one's (`rate`), or the first one's (`sent` and `repeats` as they are). */
+function fromSaved({ sent, repeats, rate, budget, recent, ...rest }: SavedState): AutopilotState {
+  if (budget === undefined) {
+    budget = countsOfTimes([...sent, ...(rate?.sent.map((ms) => rate.t0 + ms) ?? [])]);
   }
-  return { ...state, sent: rate.sent.map((ms) => rate.t0 + ms), repeats };
+  if (recent === undefined) {
+    const earlier = [...repeats];
+    for (const entry of rate?.repeats ?? []) {
+      const dot = entry.lastIndexOf('.');
+      if (dot > 0) earlier.push({ h: entry.slice(0, dot), at: rate!.t0 + Number(entry.slice(dot + 1)) });
+    }
+    recent = hashesOfTimes(earlier);
+  }
+  return { ...rest, budget, recent };
 }
 
 export function freshState(): AutopilotState {
-  return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, sent: [], repeats: [], webhook: null };
+  return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, webhook: null };
 }
 
 export interface ReadValue {
@@ -114,10 +116,10 @@ export function readValue(value: unknown): ReadValue {
 export function trimState(state: AutopilotState, now: number, windows: { budgetMs: number; repeatMs: number }): AutopilotState {
   return {
     ...state,
-    cursor: state.cursor && { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) },
-    ours: state.ours.slice(-MAX_OURS),
-    sent: state.sent.filter((at) => at > now - windows.budgetMs),
-    repeats: state.repeats.filter((r) => r.at > now - windows.repeatMs).slice(-MAX_REPEATS),
+    cursor: state.cursor && state.cursor.fps.length > MAX_CURSOR_FPS ? { ts: state.cursor.ts, fps: state.cursor.fps.slice(-MAX_CURSOR_FPS) } : state.cursor,
+    ours: state.ours.length > MAX_OURS ? state.ours.slice(-MAX_OURS) : state.ours,
+    budget: liveCounts(state.budget, now, windows.budgetMs),
+    recent: windows.repeatMs > 0 ? liveHashes(state.recent, now, windows.repeatMs, MAX_REPEATS) : undefined,
   };
 }
 

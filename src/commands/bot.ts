@@ -49,7 +49,7 @@ block runs, until the conversation is resolved. Logs are JSON lines on stderr.
                            CRISP_TIER, else the OS keychain
 Guardrails:
   --inboxes a,b            only conversations in these inboxes (\`default\` = conversations in no inbox)
-  --reply-budget 20/10m    at most this many bot messages per conversation per window, then it pauses there
+  --reply-budget 20/10m    at most this many bot messages per conversation per window (counted in sixtieths of it), then it pauses there
   --repeat-window 60s      the same reply to the same visitor input is not sent twice within this window
   --step-budget N          scenario steps per turn before the turn becomes a handoff
   --catch-up 15m           at start, answer the threads updated this recently whose last

@@ -4,8 +4,10 @@
 //
 // Group commit: a commit costs far more than the statements in it, so every write (position save
 // with its outbox items, ack, retry, lock, draft) runs at once inside a shared BEGIN IMMEDIATE
-// transaction (a save in its own savepoint, a single statement atomic on its own, so a failing write
-// undoes only itself), and that transaction
+// transaction (a single statement is atomic on its own, so a failing one undoes only itself; a save
+// is several, and one failing part-way — which takes a full disk or an I/O error, none of its
+// statements can break a constraint — rolls the whole transaction back and rejects all its writes,
+// rather than paying a savepoint on every save), and that transaction
 // commits once the current turn of the event loop is done (setImmediate): the writes of concurrent
 // requests share one commit. A write's promise settles only after its commit, so a caller never
 // acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
@@ -44,17 +46,25 @@ type DatabaseConstructor = new (path: string, options?: { timeout?: number }) =>
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
 
 // 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
+// `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
+// migratePositions); the statements are the same for both layouts, so the version stays 2 and an
+// earlier release still opens a migrated file.
 const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 /** Expired locks, drafts and append keys are deleted on every SWEEP_EVERY-th write of those kinds. */
 const SWEEP_EVERY = 1000;
 
+/**
+ * A rowid table: a row keeps up to about 4,000 bytes in its page, where a WITHOUT ROWID table's
+ * spills past about 1,000 into an overflow page — one more page written on every save of a
+ * record that size (an autopilot conversation's record is about 1 KB).
+ */
+const POSITIONS_COLUMNS = `conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (conversation, scenario)`;
+
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS positions (
-  conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (conversation, scenario)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (${POSITIONS_COLUMNS});
 CREATE INDEX IF NOT EXISTS positions_idle ON positions (updated_at) WHERE track_idle = 1;
 CREATE TABLE IF NOT EXISTS drafts (
   id TEXT PRIMARY KEY, conversation TEXT, data TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -127,6 +137,7 @@ function openDatabase(path: string): Database {
     }
     const init = db;
     init.transaction(() => {
+      migratePositions(init);
       init.exec(SCHEMA);
       init.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
@@ -136,6 +147,23 @@ function openDatabase(path: string): Database {
     if (err instanceof StoreError) throw err;
     throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
   }
+}
+
+/**
+ * Rewrites a `positions` table of the WITHOUT ROWID layout (files written before this release) as a
+ * rowid table with the same rows, inside the opening transaction: another process opening the
+ * file waits for it, and a failure leaves the file as it was. Its index is recreated with SCHEMA.
+ */
+function migratePositions(db: Database): void {
+  const table = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'positions'").get() as { sql: string } | undefined;
+  if (!table || !/WITHOUT\s+ROWID\s*$/i.test(table.sql)) return;
+  db.exec(`
+    CREATE TABLE positions_rowid (${POSITIONS_COLUMNS});
+    INSERT INTO positions_rowid (conversation, scenario, version, data, updated_at, track_idle)
+      SELECT conversation, scenario, version, data, updated_at, track_idle FROM positions ORDER BY conversation, scenario;
+    DROP TABLE positions;
+    ALTER TABLE positions_rowid RENAME TO positions;
+  `);
 }
 
 /** A second connection on the file `writer` has opened (the schema is in place). */
@@ -191,7 +219,7 @@ export class SqliteStore implements Store {
   /** The same statements on a second connection, for reads: they see only committed writes. */
   readonly #r: Queries;
   readonly #reader: Database | undefined;
-  readonly #save: Transaction<[string, string, string, number, boolean, QueuedItem[], readonly number[]], SaveResult>;
+  readonly #save: (conversation: string, scenario: string, json: string, expected: number, trackIdle: boolean, items: QueuedItem[], acks: readonly number[]) => SaveResult;
   readonly #now: () => number;
   /** The writes of the open transaction, settled by its commit; undefined when none is open. */
   #batch: PendingWrite[] | undefined;
@@ -210,7 +238,7 @@ export class SqliteStore implements Store {
     // private in-memory database has no second connection (and nothing on disk either).
     this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
-    this.#save = db.transaction((conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
+    this.#save = (conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
       const now = this.#now();
       const idle = trackIdle ? 1 : 0;
       const { changes } = expected === 0
@@ -223,7 +251,7 @@ export class SqliteStore implements Store {
         return { seq, id: item.id };
       });
       return { ok: true, version: expected + 1, outbox };
-    });
+    };
     this.#sweep();
   }
 
@@ -236,7 +264,7 @@ export class SqliteStore implements Store {
     checkVersion(opts.expectedVersion);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []));
+    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []), 'all or none');
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
@@ -351,10 +379,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `write` (one statement, or a transaction function: a savepoint) now inside the shared
-   * transaction (opened if none is), and resolves with its result once that transaction has committed.
+   * Runs `write` now inside the shared transaction (opened if none is), and resolves with its result
+   * once that transaction has committed. A write of several statements ('all or none') that fails
+   * part-way rolls the shared transaction back: nothing of it, or of the writes before it, is kept.
    */
-  #write<R>(write: () => R): Promise<R> {
+  #write<R>(write: () => R, statements: 'one' | 'all or none' = 'one'): Promise<R> {
     let result: R;
     try {
       if (!this.#batch) {
@@ -367,7 +396,14 @@ export class SqliteStore implements Store {
       result = write();
     } catch (err) {
       // Some errors (busy, I/O, full disk) end the whole transaction: its earlier writes are lost too.
-      if (this.#batch && !this.#db.inTransaction) this.#fail(err);
+      if (this.#batch && statements === 'all or none') {
+        // Never committed: should even the rollback fail, the batch is gone and the next write's BEGIN fails.
+        try {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        } finally {
+          this.#fail(err);
+        }
+      } else if (this.#batch && !this.#db.inTransaction) this.#fail(err);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.#stats.writes++;

@@ -1,17 +1,18 @@
-// The stdio transport. It reads and writes MCP's newline-delimited JSON-RPC with the SDK's own
-// ReadBuffer and serializeMessage, as the SDK's StdioServerTransport does, with one change: when
-// stdin ends, the requests already read are still answered before the connection closes. The SDK's
-// transport closes at end-of-file, dropping every call in flight, so
-// `printf '<initialize>\n<tools/call>\n' | crisp-mcp` printed no answer to the call. Reading stdin
-// here, instead of feeding the SDK's transport through a stream ended once the calls are answered,
-// spares every message a stream hop and a second transport (bench/mcp-stdio).
+// The stdio transport. It reads and writes MCP's newline-delimited JSON-RPC as the SDK's
+// StdioServerTransport does (the SDK's serializeMessage; JsonRpcLineReader, which keeps its
+// ReadBuffer's rules), with one change: when stdin ends, the requests already read are still
+// answered before the connection closes. The SDK's transport closes at end-of-file, dropping every
+// call in flight, so `printf '<initialize>\n<tools/call>\n' | crisp-mcp` printed no answer to the
+// call. Reading stdin here, instead of feeding the SDK's transport through a stream ended once the
+// calls are answered, spares every message a stream hop and a second transport (bench/mcp-stdio).
 import type { Readable, Writable } from 'node:stream';
-import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '../log.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
+import { JsonRpcLineReader } from './jsonrpc-lines.js';
 
 /** What send() returns for a write the stream took at once (the common case): one promise for all. */
 const WRITTEN: Promise<void> = Promise.resolve();
@@ -38,7 +39,7 @@ export class DrainingStdioTransport implements Transport {
   readonly #stdin: Readable;
   readonly #stdout: Writable;
   readonly #graceMs: number;
-  readonly #readBuffer = new ReadBuffer();
+  readonly #readBuffer = new JsonRpcLineReader();
   readonly #pending = new Set<string | number>();
   readonly #resolveClosed: () => void;
   #started = false;
@@ -131,7 +132,7 @@ export class DrainingStdioTransport implements Transport {
         continue;
       }
       if (message === null) return;
-      // ReadBuffer has parsed the line against the JSON-RPC schema: its shape tells a request.
+      // The reader has checked the line against the JSON-RPC schema: its shape tells a request.
       if ('method' in message && 'id' in message && message.id !== undefined && !LONG_LIVED.has(message.method)) {
         this.#pending.add(message.id);
         if (message.method === 'tools/list' && this.#onToolsListed && this.#toolsListId === undefined) this.#toolsListId = message.id;

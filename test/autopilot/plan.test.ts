@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
-import { freshState, itemFingerprints, readValue, type AutopilotItem } from '../../src/autopilot/state.js';
+import { freshState, itemFingerprints, readValue, type AutopilotItem, type AutopilotState } from '../../src/autopilot/state.js';
+import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
 import type { ConversationRecord } from '../../src/engine/record.js';
 import { DEFAULT_GUARDRAILS, intake, limitReplies, parseDuration, parseReplyBudget, type Guardrails } from '../../src/autopilot/guardrails.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
@@ -91,14 +92,14 @@ describe('settings', () => {
 describe('rate control', () => {
   const say = (text: string): Action => ({ type: 'send_message', message: { type: 'text', text } });
   it('cuts a turn at the reply budget and leaves the operators a note', () => {
-    const state = { ...freshState(), sent: [NOW - 1000, NOW - 2000] };
+    const state: AutopilotState = { ...freshState(), budget: { w: 1000, k: NOW / 1000 - 2, n: [1, 1] } };
     const out = limitReplies([say('a'), say('b'), { type: 'resolve' }], state, 'hi', { replyBudget: { max: 3, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW);
     expect(out.overBudget).toBe(true);
     expect(out.actions.map((a) => a.type)).toEqual(['send_message', 'handoff']);
     expect(out.actions[1]).toMatchObject({ type: 'handoff', reason: 'reply_budget' });
   });
   it('counts only the window', () => {
-    const state = { ...freshState(), sent: [NOW - 120_000, NOW - 120_001] };
+    const state: AutopilotState = { ...freshState(), budget: { w: 1000, k: NOW / 1000 - 121, n: [1, 1] } };
     expect(limitReplies([say('a'), say('b')], state, 'hi', { replyBudget: { max: 2, windowMs: 60_000 }, repeatWindowMs: 0 }, NOW).overBudget).toBe(false);
   });
   it('suppresses the same reply to the same input within the window, not to another input', () => {
@@ -109,54 +110,200 @@ describe('rate control', () => {
     expect(limitReplies([say('Sorry?')], first.state, 'asdf', g, NOW + 31_000).suppressed).toBe(0);
     // The previous release kept 22 characters of the same digest: a reply it sent is still a repeat.
     const earlier = createHash('sha256').update('asdf').update('\u0000').update(JSON.stringify({ type: 'text', text: 'Sorry?' })).digest('base64url').slice(0, 22);
-    const saved = { ...freshState(), repeats: [{ h: earlier, at: NOW }] };
+    const saved = { ...freshState(), recent: hashesOfTimes([{ h: earlier, at: NOW }]) };
     expect(limitReplies([say('Sorry?')], saved, 'asdf', g, NOW + 1000).suppressed).toBe(1);
-    expect(first.state.repeats[0]!.h).toBe(earlier.slice(0, 11));
+    expect(first.state.recent).toEqual({ w: 500, k: NOW / 500, r: earlier.slice(0, 8) });
   });
+});
+
+describe('the reply budget, counted per bucket (an injected clock)', () => {
+  const say = (text: string): Action => ({ type: 'send_message', message: { type: 'text', text } });
+  const budget = (max: number, windowMs: number) => ({ replyBudget: { max, windowMs }, repeatWindowMs: 0 });
+  /** One bot message at `now`: whether the budget let it through, and the state after. */
+  function send(state: AutopilotState, now: number, g: ReturnType<typeof budget>): { ok: boolean; state: AutopilotState } {
+    const out = limitReplies([say('a')], state, 'hi', g, now);
+    return { ok: !out.overBudget, state: out.state };
+  }
+
+  it('lets exactly N through in a window, refuses the N+1th, and lets one through again once the window has passed their bucket', () => {
+    const g = budget(3, 60_000); // buckets of 1 s
+    let state = freshState();
+    for (const at of [NOW + 100, NOW + 200, NOW + 900]) {
+      const r = send(state, at, g);
+      expect(r.ok).toBe(true);
+      state = r.state;
+    }
+    expect(state.budget).toEqual({ w: 1000, k: NOW / 1000, n: [3] });
+    expect(send(state, NOW + 950, g).ok).toBe(false);
+    // The window from the first message (NOW + 100) has passed, not yet the one from its bucket's end.
+    expect(send(state, NOW + 60_100, g).ok).toBe(false);
+    expect(send(state, NOW + 60_998, g).ok).toBe(false);
+    // A window after the bucket's last millisecond: all three have left it.
+    expect(send(state, NOW + 60_999, g).ok).toBe(true);
+  });
+
+  it('at a bucket edge: a message in the next bucket counts a bucket longer', () => {
+    const g = budget(2, 60_000);
+    const first = send(freshState(), NOW + 999, g); // the last millisecond of bucket NOW
+    const second = send(first.state, NOW + 1000, g); // the first of the next
+    expect(second.state.budget).toEqual({ w: 1000, k: NOW / 1000, n: [1, 1] });
+    expect(send(second.state, NOW + 60_998, g).ok).toBe(false);
+    const third = send(second.state, NOW + 60_999, g); // the first has left the window, the second not
+    expect(third.ok).toBe(true);
+    expect(send(third.state, NOW + 61_998, g).ok).toBe(false);
+    expect(send(third.state, NOW + 61_999, g).ok).toBe(true);
+  });
+
+  it('never lets more than N through in any window, whatever the times (checked against every message time)', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (const [max, windowMs] of [[5, 10_000], [20, 60_000], [3, 1000], [7, 59]] as const) {
+      const g = budget(max, windowMs);
+      let state = freshState();
+      let now = NOW;
+      const sent: number[] = [];
+      for (let i = 0; i < 2000; i++) {
+        now += Math.floor(random() * random() * windowMs * 0.3);
+        const r = send(state, now, g);
+        if (r.ok) {
+          sent.push(now);
+          state = r.state;
+        }
+        // The memory stays within a window's buckets, however many messages.
+        expect(state.budget!.n.length).toBeLessThanOrEqual(61);
+      }
+      expect(sent.length).toBeGreaterThan(max * 10);
+      for (const [i, at] of sent.entries()) expect(sent.filter((t) => t > at - windowMs && t <= at).length, `window ending at message ${i}`).toBeLessThanOrEqual(max);
+    }
+  });
+
+  it('keeps at most 61 counts however high the budget: 100000/1m over ten busy minutes', () => {
+    const g = budget(100_000, 60_000);
+    let state = freshState();
+    for (let i = 0; i < 12_000; i++) state = send(state, NOW + i * 50, g).state;
+    expect(state.budget!.n.length).toBeLessThanOrEqual(61);
+    expect(total(state.budget)).toBe(1220); // 20 a second: the 60 buckets back from now's, and the one the window starts in
+    const saved = turnWith(state).value.channels.autopilot as { budget: { w: number; n: number[] } };
+    expect(saved.budget.w).toBe(1000);
+    expect(saved.budget.n.length).toBeLessThanOrEqual(61);
+  });
+
+  it('counts kept under another window (changed between runs) still count, to their buckets\' ends at the new width', () => {
+    const short = budget(3, 60_000); // buckets of 1 s
+    let state = freshState();
+    for (const at of [NOW + 10, NOW + 20, NOW + 30]) state = send(state, at, short).state;
+    const long = budget(3, 600_000); // buckets of 10 s
+    expect(send(state, NOW + 500_000, long).ok).toBe(false);
+    // Their 1 s bucket (NOW to NOW + 999) lies in the 10 s one of NOW to NOW + 9999: counted a window past its end.
+    expect(send(state, NOW + 609_998, long).ok).toBe(false);
+    expect(send(state, NOW + 609_999, long).ok).toBe(true);
+  });
+
+  /** A turn at NOW + 600_000 that reads a record holding `state` (and sends nothing new but one reply). */
+  function turnWith(state: AutopilotState): Plan {
+    const read = readValue(undefined);
+    return planTurn({ program: echo, website: W, session: S, read: { ...read, state: { ...state, cursor: { ts: NOW, fps: [] } } }, thread: [], firstContact: true, guard: { ...GUARD, replyBudget: { max: 100_000, windowMs: 60_000 } }, now: NOW + 600_000, context: { now: NOW + 600_000 } })!;
+  }
 });
 
 describe('the rate memory as saved', () => {
   const g = { ...GUARD, replyBudget: { max: 3, windowMs: 60_000 }, repeatWindowMs: 30_000 };
-  /** A record as the release before the compact rate memory saved it: absolute times, 22-character repeat hashes. */
-  function todaysRecord(sent: number[], repeats: Array<{ h: string; at: number }>): ConversationRecord {
-    const position = turn([visitor('one')])!.value.scenario;
-    return { v: 2, scenario: position, channels: { autopilot: { ...freshState(), cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7, 8], sent, repeats } } };
+  const position = () => turn([visitor('one')])!.value.scenario;
+  /** A record as the first release saved it: absolute times, 22-character repeat hashes. */
+  function firstReleaseRecord(sent: number[], repeats: Array<{ h: string; at: number }>): ConversationRecord {
+    return { v: 2, scenario: position(), channels: { autopilot: { v: 1, cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7, 8], paused: null, restart_after: null, sent, repeats, webhook: null } } };
   }
-  const earlierHash = (input: string, text: string) => createHash('sha256').update(input).update('\u0000').update(JSON.stringify({ type: 'text', text })).digest('base64url').slice(0, 22);
+  /** A record as the previous release saved it (`rate`: times in ms after t0, a repeat as an 11-character hash and its ms). */
+  function previousReleaseRecord(rate: { t0: number; sent: number[]; repeats: string[] }): ConversationRecord {
+    return { v: 2, scenario: position(), channels: { autopilot: { v: 1, cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7, 8], paused: null, restart_after: null, sent: [], repeats: [], webhook: null, rate } } };
+  }
+  const digest = (input: string, text: string) => createHash('sha256').update(input).update('\u0000').update(JSON.stringify({ type: 'text', text })).digest('base64url');
+  const earlierHash = (input: string, text: string) => digest(input, text).slice(0, 22);
+  const say = (text: string): Action => ({ type: 'send_message', message: { type: 'text', text } });
 
-  it('reads a record saved in the earlier form: its budget and its repeats still count', () => {
-    const saved = todaysRecord([NOW - 2000, NOW - 1000], [{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
+  it('reads a record saved by the first release: its budget and its repeats still count', () => {
+    const saved = firstReleaseRecord([NOW - 2000, NOW - 1000], [{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
     const read = readValue(saved).state!;
-    expect(read.sent).toEqual([NOW - 2000, NOW - 1000]);
-    expect(read.repeats).toEqual([{ h: earlierHash('two', 'You said: two'), at: NOW - 1000 }]);
+    expect(total(read.budget)).toBe(2);
+    expect(hasHash(read.recent, earlierHash('two', 'You said: two').slice(0, 8))).toBe(true);
+    expect(read.cursor).toEqual({ ts: NOW - 50_000, fps: [1] });
     // Budget 3 with 2 spent: the echo's two messages do not both fit.
     const plan = turn([visitor('three', NOW - 10)], saved, { guard: g })!;
     expect(plan.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
   });
 
-  it('saves times as small offsets and repeats as strings, and reads them back as they were', () => {
-    const saved = todaysRecord([NOW - 2000], [{ h: earlierHash('x', 'y'), at: NOW - 1500 }]);
+  it('reads a record saved by the previous release (rate): its budget and its repeats still count', () => {
+    const saved = previousReleaseRecord({ t0: NOW - 2000, sent: [0, 1000], repeats: [`${digest('asdf', 'Sorry?').slice(0, 11)}.1000`] });
+    const read = readValue(saved).state!;
+    expect(total(read.budget)).toBe(2);
+    expect(read.recent?.r).toBe(digest('asdf', 'Sorry?').slice(0, 8));
+    expect(read.ours).toEqual([7, 8]);
+    expect(limitReplies([say('Sorry?')], read, 'asdf', g, NOW).suppressed).toBe(1);
+    expect(limitReplies([say('Sorry?')], read, 'qwer', g, NOW).suppressed).toBe(0);
+    const plan = turn([visitor('three', NOW - 10)], saved, { guard: g })!;
+    expect(plan.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
+  });
+
+  it('saves the budget as counts per bucket and the repeats as one string, and reads them back as they were', () => {
+    const saved = previousReleaseRecord({ t0: NOW - 2000, sent: [0], repeats: [`${digest('x', 'y').slice(0, 11)}.500`] });
     const plan = turn([visitor('hello', NOW - 10)], saved, { guard: { ...g, replyBudget: { max: 100, windowMs: 60_000 } } })!;
-    const part = plan.value.channels.autopilot as { sent: unknown[]; repeats: unknown[]; rate: { t0: number; sent: number[]; repeats: string[] } };
+    const part = plan.value.channels.autopilot as Record<string, unknown> & { budget: { w: number; k: number; n: number[] }; recent: { w: number; k: number; r: string } };
     expect(part.sent).toEqual([]);
     expect(part.repeats).toEqual([]);
-    expect(part.rate.t0).toBe(NOW - 2000);
-    expect(part.rate.sent).toEqual([0, 2000, 2000]);
-    expect(part.rate.repeats[0]).toBe(`${earlierHash('x', 'y')}.500`);
-    expect(part.rate.repeats.slice(1).every((r) => /^[\w-]{11}\.2000$/.test(r))).toBe(true);
+    expect(part.rate).toBeUndefined();
+    // Buckets of 1 s (a sixtieth of the window): one message in NOW - 2000's, the echo's two in NOW's.
+    expect(part.budget).toEqual({ w: 1000, k: (NOW - 2000) / 1000, n: [1, 0, 2] });
+    // Buckets of 500 ms (a sixtieth of the repeat window): the earlier repeat in NOW - 1500's, the echo's two in NOW's, three buckets later.
+    expect(part.recent.w).toBe(500);
+    expect(part.recent.k).toBe((NOW - 1500) / 500);
+    expect(part.recent.r).toMatch(new RegExp(`^${digest('x', 'y').slice(0, 8).replace(/-/g, '\\-')},,,[\\w-]{16}$`));
     expect(readValue(plan.value).state).toEqual(plan.state);
-    expect(plan.state.sent).toEqual([NOW - 2000, NOW, NOW]);
+    expect(plan.state.budget).toEqual(part.budget);
+    expect(plan.state.recent).toEqual(part.recent);
     // What the saved record says is what the next turn counts: one more message passes a budget of 4, not two.
     const next = turn([...posted([visitor('hello', NOW - 10)], plan), visitor('again', NOW - 5)], plan.value, { guard: { ...g, replyBudget: { max: 4, windowMs: 60_000 } } })!;
     expect(next.notes).toContainEqual({ kind: 'paused', reason: 'reply_budget', by: null });
+    // And the repeats: the same reply to the same input is suppressed after the round trip.
+    const again = limitReplies([say('y')], readValue(plan.value).state!, 'x', g, NOW);
+    expect(again.suppressed).toBe(1);
   });
 
-  it('leaves a reader of the earlier form the cursor, the fingerprints and the pause', () => {
-    const paused = { ...todaysRecord([NOW - 2000], []), channels: { autopilot: { ...freshState(), cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' }, sent: [NOW - 2000] } } } as ConversationRecord;
+  it('keeps the record of a busy conversation small: 60 replies within the window, 50 repeats', () => {
+    let value: ConversationRecord | undefined;
+    let thread: ThreadMessage[] = [];
+    const guard = { ...GUARD, replyBudget: { max: 100_000, windowMs: 60_000 } };
+    for (let i = 0; i < 60; i++) {
+      thread = [...thread, visitor(`message number ${i}`, NOW - 6000 + i * 100)];
+      const plan = turn(thread, value, { guard, now: NOW - 6000 + i * 100 + 50 })!;
+      thread = posted(thread, plan);
+      value = plan.value;
+    }
+    const part = value!.channels.autopilot as { budget: { n: number[] }; recent: { r: string } };
+    expect(part.budget.n.reduce((a, b) => a + b, 0)).toBe(120); // the echo sends two messages a turn
+    expect(part.recent.r.replace(/,/g, '')).toHaveLength(50 * 8);
+    expect(JSON.stringify(part.budget).length).toBeLessThan(80);
+    expect(JSON.stringify(part.recent).length).toBeLessThan(50 * 8 + 60);
+  });
+
+  it('forgets a rate memory that does not parse, and keeps the cursor and the pause beside it', () => {
+    const autopilot = { v: 1, cursor: { ts: NOW - 50_000, fps: [1] }, ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' }, restart_after: null, webhook: null, sent: [], repeats: [] };
+    for (const broken of [{ recent: { w: 500, k: 1, r: 'short,hashes' } }, { budget: { w: 0, k: 1, n: [1] } }, { rate: { t0: 'then' } }]) {
+      const read = readValue({ v: 2, scenario: position(), channels: { autopilot: { ...autopilot, ...broken } } }).state!;
+      expect(read).toMatchObject({ cursor: { ts: NOW - 50_000, fps: [1] }, paused: { reason: 'operator', by: 'op' } });
+      expect(read.budget).toBeUndefined();
+      expect(read.recent).toBeUndefined();
+    }
+  });
+
+  it('leaves a reader of the first or the previous release the cursor, the fingerprints and the pause', () => {
+    const paused = { ...firstReleaseRecord([NOW - 2000], []), channels: { autopilot: { ...(firstReleaseRecord([NOW - 2000], []).channels.autopilot as object), ours: [7], paused: { reason: 'operator', at: NOW - 3000, by: 'op' } } } } as ConversationRecord;
     const plan = turn([visitor('hello', NOW - 10)], paused)!;
-    const earlierSchema = z.object({ v: z.literal(1), cursor: z.object({ ts: z.number(), fps: z.array(z.number()) }).nullable(), ours: z.array(z.number()), paused: z.object({ reason: z.string(), at: z.number(), by: z.string().nullable() }).nullable(), restart_after: z.number().nullable(), sent: z.array(z.number()), repeats: z.array(z.object({ h: z.string(), at: z.number() })), webhook: z.string().nullable() });
-    const asRead = earlierSchema.parse(plan.value.channels.autopilot);
-    expect(asRead).toMatchObject({ cursor: plan.state.cursor, ours: plan.state.ours, paused: { reason: 'operator', by: 'op' }, sent: [], repeats: [] });
+    const firstSchema = z.object({ v: z.literal(1), cursor: z.object({ ts: z.number(), fps: z.array(z.number()) }).nullable(), ours: z.array(z.number()), paused: z.object({ reason: z.string(), at: z.number(), by: z.string().nullable() }).nullable(), restart_after: z.number().nullable(), sent: z.array(z.number()), repeats: z.array(z.object({ h: z.string(), at: z.number() })), webhook: z.string().nullable() });
+    const previousSchema = firstSchema.extend({ rate: z.object({ t0: z.number(), sent: z.array(z.number()), repeats: z.array(z.string()) }).optional() });
+    for (const schema of [firstSchema, previousSchema]) {
+      const asRead = schema.parse(plan.value.channels.autopilot);
+      expect(asRead).toMatchObject({ cursor: plan.state.cursor, ours: plan.state.ours, paused: { reason: 'operator', by: 'op' }, sent: [], repeats: [] });
+    }
   });
 });
 

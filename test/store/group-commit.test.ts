@@ -3,6 +3,7 @@
 // ConverseService too: a burst of accepted events takes far fewer commits than events, and each
 // 202 comes after its event is readable from another connection.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,30 @@ describe('SqliteStore group commit', () => {
     expect((await store.getPosition('x', 's'))?.value).toBe(2);
     expect(await store.outboxHead('x')).toBeUndefined();
     expect((await store.outboxHead('y'))?.payload).toBe('kept');
+  });
+
+  it('a save failing part-way keeps nothing of itself: the shared transaction is rolled back and every write in it rejected', async () => {
+    const path = file();
+    const store = open(path);
+    await store.savePosition('x', 's', 1, { expectedVersion: 0 });
+    // A statement that fails after the save's first one (the position's update) — as a full disk would.
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { exec(s: string): void; close(): void };
+    const db = new Database(path);
+    db.exec(`CREATE TRIGGER boom BEFORE INSERT ON outbox WHEN NEW.payload = '"boom"' BEGIN SELECT RAISE(ABORT, 'disk full, say'); END`);
+    db.close();
+    const [before, failing] = await Promise.allSettled([
+      store.savePosition('y', 's', 'y', { expectedVersion: 0, outbox: [{ payload: 'kept?' }] }),
+      store.savePosition('x', 's', 2, { expectedVersion: 1, outbox: [{ payload: 'boom' }] }),
+    ]);
+    expect(failing).toMatchObject({ status: 'rejected', reason: { message: 'disk full, say' } });
+    expect(before.status).toBe('rejected');
+    const other = open(path);
+    expect(await other.getPosition('x', 's')).toMatchObject({ value: 1, version: 1 });
+    expect(await other.getPosition('y', 's')).toBeUndefined();
+    expect(await other.outboxHead('y')).toBeUndefined();
+    // The next write opens a new transaction.
+    expect(await store.savePosition('x', 's', 2, { expectedVersion: 1, outbox: [{ payload: 'fine' }] })).toMatchObject({ ok: true, version: 2 });
+    expect((await other.outboxHead('x'))?.payload).toBe('fine');
   });
 
   it('two stores of one process on one file do not wait on each other (the open transaction commits first)', async () => {

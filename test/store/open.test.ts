@@ -146,6 +146,67 @@ describe('openStore', () => {
     expect(await store.outboxHead('converse-in:c1')).toMatchObject({ id: 'i1', payload: { n: 1 } });
   });
 
+  describe('a file written with positions as a WITHOUT ROWID table (schema 2 before this release)', () => {
+    type Db = { exec(s: string): void; prepare(s: string): { get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] }; pragma(s: string, o?: { simple: boolean }): unknown; close(): void };
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => Db;
+    /** The positions table and its index exactly as the release before created them, with two rows. */
+    function writeEarlierFile(file: string, extra = ''): void {
+      const db = new Database(file);
+      db.exec(`
+        CREATE TABLE positions (
+          conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+          updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (conversation, scenario)) WITHOUT ROWID;
+        CREATE INDEX positions_idle ON positions (updated_at) WHERE track_idle = 1;
+        INSERT INTO positions VALUES ('w/s1', 'echo', 7, '{"v":2,"scenario":null,"channels":{}}', 100, 1);
+        INSERT INTO positions VALUES ('w/s2', 'echo', 2, '${JSON.stringify({ big: 'x'.repeat(3000) })}', 200, 0);
+        ${extra}
+      `);
+      db.pragma('user_version = 2');
+      db.close();
+    }
+    const positionsSql = (file: string): string => {
+      const db = new Database(file);
+      try {
+        return (db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'positions'").get() as { sql: string }).sql;
+      } finally {
+        db.close();
+      }
+    };
+
+    test('is migrated to a rowid table when opened: the same rows, versions and idle index, still schema 2', async () => {
+      const file = join(tempDir(), 'v2.db');
+      writeEarlierFile(file);
+      const store = new SqliteStore(file, { now: () => 1000 });
+      stores.push(store);
+      expect(positionsSql(file)).not.toMatch(/WITHOUT\s+ROWID/i);
+      expect(await store.getPosition('w/s1', 'echo')).toEqual({ value: { v: 2, scenario: null, channels: {} }, version: 7, updatedAt: 100 });
+      expect(await store.getPosition('w/s2', 'echo')).toEqual({ value: { big: 'x'.repeat(3000) }, version: 2, updatedAt: 200 });
+      expect(await store.listIdle(150)).toEqual([{ conversation: 'w/s1', scenario: 'echo', updatedAt: 100 }]);
+      expect(await store.savePosition('w/s1', 'echo', { n: 1 }, { expectedVersion: 6 })).toEqual({ ok: false, current: 7 });
+      expect(await store.savePosition('w/s1', 'echo', { n: 1 }, { expectedVersion: 7 })).toMatchObject({ ok: true, version: 8 });
+      expect(await store.savePosition('w/s3', 'echo', { n: 1 }, { expectedVersion: 0 })).toMatchObject({ ok: true, version: 1 });
+      const db = new Database(file);
+      expect(db.pragma('user_version', { simple: true })).toBe(2); // an earlier release still opens it: its statements work on either layout
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name = 'positions_idle'").get()).toEqual({ name: 'positions_idle' });
+      db.close();
+      // Opened again: nothing left to migrate.
+      const again = new SqliteStore(file);
+      stores.push(again);
+      expect((await again.listPositions('echo')).positions.map((p) => [p.conversation, p.version])).toEqual([['w/s1', 8], ['w/s2', 2], ['w/s3', 1]]);
+    });
+
+    test('a migration that fails leaves the file as it was (one transaction)', async () => {
+      const file = join(tempDir(), 'v2-blocked.db');
+      writeEarlierFile(file, 'CREATE TABLE positions_rowid (x);');
+      await expect(openStore(`sqlite:${file}`)).rejects.toThrow(/^cannot open the SQLite store at .*v2-blocked\.db: table positions_rowid already exists$/);
+      expect(positionsSql(file)).toMatch(/WITHOUT ROWID$/);
+      const db = new Database(file);
+      expect(db.prepare('SELECT conversation, version FROM positions ORDER BY conversation').all()).toEqual([{ conversation: 'w/s1', version: 7 }, { conversation: 'w/s2', version: 2 }]);
+      db.close();
+    });
+  });
+
   test('redactRedisUrl keeps host, port and db only', () => {
     expect(redactRedisUrl('rediss://user:pw@cache.example:6380/2?x=1')).toBe('rediss://cache.example:6380/2');
     expect(redactRedisUrl('redis://localhost:6379')).toBe('redis://localhost:6379');
