@@ -5,14 +5,31 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import type { Logger } from '../log.js';
+// The guide and the listening front are a few small functions: loading them as chunks of their
+// own, on demand, cost stdio `serve --sandbox` more in file loads (bench/startup) than they cost
+// every start-up here. The simulator itself (server.ts) is still imported only where it starts.
+import { describeSandbox, fixedKeyCredentials, sandboxInfo, type SandboxAddress } from '../sandbox/guide.js';
+import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
-export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks' | 'onFirstRequest'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
+export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
-  const [{ startSandbox }, { fixedKeyCredentials }] = await Promise.all([import('../sandbox/server.js'), import('../sandbox/guide.js')]);
-  const sandbox = await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options });
+  const { startSandbox } = await import('../sandbox/server.js');
+  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options }), config, log);
+}
+
+/**
+ * startEmbeddedSandbox for stdio `serve`, which an MCP host waits on: only the address is bound
+ * now; the simulator loads, seeds its inbox and attaches its RTM endpoint when requests need them
+ * (sandbox/listen-first.ts).
+ */
+export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
+  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), onFirstRequest: true }), config, log);
+}
+
+function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Logger): { sandbox: S; config: Config } {
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
   log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
@@ -25,9 +42,8 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * second client here (the logger would redact it). Not before: a start-up that fails says one line.
  * stdout stays the MCP channel.
  */
-export async function announceSandbox(sandbox: Sandbox | undefined): Promise<void> {
+export async function announceSandbox(sandbox: SandboxAddress | undefined): Promise<void> {
   if (!sandbox) return;
-  const { describeSandbox, sandboxInfo } = await import('../sandbox/guide.js');
   // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
   const { hooks: _secret, ...info } = sandboxInfo(sandbox);
   process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);

@@ -21,8 +21,9 @@ import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
+import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox } from '../sandbox/server.js';
 import type { HttpServerHandle } from '../transport/http.js';
 // What only --http, --bot-scenario or the converse API use (the HTTP routes, the autopilot and its
@@ -111,9 +112,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
 
 async function serve(life: CommandLifecycle, config: Config, hookSecret: string | undefined, log: Logger): Promise<number> {
   let sandbox: Sandbox | undefined;
-  // Over stdio, which a host waits on, the sandbox listens at once and builds the rest (its inbox, routes, RTM endpoint) on its first request.
-  const onFirstRequest = !config.http;
-  if (config.sandbox) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log, { onFirstRequest }), (started) => started.sandbox.close()));
+  let listening: ListeningSandbox | undefined;
+  // Over stdio, which a host waits on, the sandbox binds its address at once and loads the simulator on its first connection.
+  if (config.sandbox && config.http) ({ sandbox, config } = await life.acquire('embedded sandbox', () => startEmbeddedSandbox(config, log), (started) => started.sandbox.close()));
+  else if (config.sandbox) ({ sandbox: listening, config } = await life.acquire('embedded sandbox', () => listenEmbeddedSandbox(config, log), (started) => started.sandbox.close()));
   const crisp = await life.acquire('Crisp client', () => crispClientFor(config, log), (c) => c.close());
   // Over HTTP the scenarios are compiled here, at boot, and a file that does not compile stops the
   // start-up. Over stdio, which a host waits on, they are compiled and a SQLite store opened on
@@ -159,7 +161,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   }
 
   log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
-  await announceSandbox(sandbox);
+  await announceSandbox(listening);
   const { startStdio } = await import('../transport/stdio.js');
   // Once the host has its tools/list — or after a short wait, when no host asks (a person trying the
   // command in a terminal) — so a scenario folder that does not compile shows in the log either way.

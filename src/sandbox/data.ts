@@ -11,6 +11,7 @@ import type {
   PeopleEvent,
   PeopleProfile,
 } from '../crisp/schemas.js';
+import { createRng, makeUuid } from './seed.js';
 
 export interface DemoData {
   website: { website_id: string; name: string; domain: string };
@@ -191,26 +192,6 @@ const LONG_FIXES = [
 ] as const;
 
 // ---------------------------------------------------------------- rng helpers
-
-/** mulberry32: tiny, fast and good enough for fixtures; returns floats in [0, 1). */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function makeUuid(rng: () => number): string {
-  const bytes = Array.from({ length: 16 }, () => Math.floor(rng() * 256));
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40; // version 4
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 /** Crisp-like ~15-digit message id; unique as long as messages are >= 10 ms apart. */
 export function makeFingerprint(timestamp: number, rng: () => number): number {
@@ -419,11 +400,6 @@ function buildConversation(
 }
 
 // ---------------------------------------------------------------- entry point
-
-/** The demo website's id for a seed without building the inbox: generateDemoData's first draw. */
-export function demoWebsiteId(seed: number): string {
-  return makeUuid(createRng(seed));
-}
 
 export function generateDemoData(options: { seed: number; now: number; websiteId?: string }): DemoData {
   const rng = createRng(options.seed);

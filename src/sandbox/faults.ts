@@ -12,7 +12,7 @@
 //   latency     : added delay, "80ms" or a range "20-80ms"
 //   retry-after : seconds sent in Retry-After with 429/420 (default 1)
 //   seed        : the random seed (default 1)
-import { createRng } from './data.js';
+import { createRng } from './seed.js';
 
 /** `status`: answered with an error instead; `status-after`: handled, then answered with an error all the same. */
 export type FaultKind = 'status' | 'status-after' | 'drop' | 'drop-after';

@@ -1,7 +1,8 @@
 // How to use a running sandbox, in the words `crisp-mcp sandbox` prints and the embedded sandbox
 // of `serve --sandbox` / `bot --sandbox` logs: its URL, the console, the credentials it accepts,
 // and a curl line for each side of a conversation. One text, so the two never drift apart.
-import { SANDBOX_IDENTIFIER, type Sandbox } from './server.js';
+import type { Sandbox } from './server.js';
+import { SANDBOX_IDENTIFIER } from './seed.js';
 import type { SandboxCredential } from './routes/context.js';
 
 export interface SandboxInfo {
@@ -15,7 +16,10 @@ export interface SandboxInfo {
   hooks?: { url: string; secret: string };
 }
 
-export function sandboxInfo(sandbox: Sandbox): SandboxInfo {
+/** What the guide reads of a sandbox: a started one (server.ts) or one still to load (listen-first.ts). */
+export type SandboxAddress = Pick<Sandbox, 'url' | 'websiteId' | 'credentials'> & { hooks?: Sandbox['hooks'] };
+
+export function sandboxInfo(sandbox: SandboxAddress): SandboxInfo {
   const credential = sandbox.credentials[0]!;
   return {
     url: sandbox.url,

@@ -1,15 +1,14 @@
 // The sandbox: a real HTTP server that answers Crisp's REST routes in Crisp's wire format, over
 // an in-memory inbox seeded with demo data, with a visitor side and seeded fault injection.
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Tier } from '../crisp/schemas.js';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { FaultInjector, type FaultSpec } from './faults.js';
 import type { HookOptions, SandboxHooks } from './hooks.js';
 import { sendEnvelope } from './http.js';
 import type { RequestHandler, SandboxParts, SandboxStats } from './requests.js';
 import type { SandboxCredential } from './routes/context.js';
 import { SandboxRtm, type RtmServerOptions } from './rtm.js';
+import { defaultCredentials } from './seed.js';
 import { SandboxState } from './state.js';
 
 export type { SandboxStats } from './requests.js';
@@ -37,6 +36,11 @@ export interface SandboxOptions {
    * on. That request waits for them; nothing else differs (the demo timestamps count back from it).
    */
   onFirstRequest?: boolean;
+  /**
+   * A server already bound (listen-first.ts): the sandbox takes over its listening socket instead
+   * of binding its own, so the address stays the same; `port` and `host` are then unused.
+   */
+  listenOn?: NetServer;
 }
 
 export interface Sandbox {
@@ -56,15 +60,12 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/** A fixed demo identifier: the sandbox prints it, a user pastes it. Keys are random per run. */
-export const SANDBOX_IDENTIFIER = 'c0ffee00-5a4d-4b0c-8000-000000000001';
-
 const noStats = (): SandboxStats => ({ total: 0, handled: {}, faults: {} });
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const onFirstRequest = options.onFirstRequest === true;
   const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId, seedOnFirstUse: onFirstRequest });
-  const credentials = options.credentials ?? [{ identifier: SANDBOX_IDENTIFIER, key: randomBytes(24).toString('hex'), tier: 'plugin' as Tier }];
+  const credentials = options.credentials ?? defaultCredentials();
   const faults = new FaultInjector(options.faults);
   const counters = { stats: noStats() };
   const resetStats = () => void (counters.stats = noStats());
@@ -90,7 +91,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (!onFirstRequest) await loadHandler(parts);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+      if (options.listenOn) server.listen(options.listenOn, () => resolve());
+      else server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
     });
   } catch (error) {
     await hooks?.close();

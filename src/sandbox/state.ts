@@ -17,7 +17,8 @@ import type {
   PeopleProfileCard,
   SendMessageBody,
 } from '../crisp/schemas.js';
-import { createRng, demoWebsiteId, generateDemoData, makeFingerprint, makeUuid } from './data.js';
+import { generateDemoData, makeFingerprint } from './data.js';
+import { createRng, demoWebsiteId, makeUuid } from './seed.js';
 import { SEED_HELPDESK } from './helpdesk-data.js';
 import type { SandboxHelpdesk } from './routes/helpdesk.js';
 import { SandboxHttpError, invalid, notFound } from './http.js';

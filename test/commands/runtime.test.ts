@@ -1,6 +1,7 @@
 // The sandbox (and its browser console) loads only when a command runs it: `serve` over stdio
-// without --sandbox never imports it. Checked on the built files, with a module-resolution hook
-// that reports every module the process loads.
+// without --sandbox never imports it. Its guide and its listening front (a few small functions,
+// sandbox/guide.ts and sandbox/listen-first.ts) load with the command. Checked on the built files,
+// with a module-resolution hook that reports every module the process loads.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -14,5 +15,5 @@ it('importing the serve command loads neither the sandbox server nor its console
   expect(run.status).toBe(0);
   const loaded = run.stderr.split('\n').filter((l) => l.startsWith('LOADED '));
   expect(loaded.some((l) => l.endsWith('/dist/commands/runtime.js'))).toBe(true); // the hook sees our modules
-  expect(loaded.filter((l) => /\/dist\/sandbox\/(server|requests|console-page|guide|rtm)\.js$|\/sandbox\/console\/|\/node_modules\/socket\.io\//.test(l))).toEqual([]);
+  expect(loaded.filter((l) => /\/dist\/sandbox\/(server|requests|console-page|data|state|rtm)\.js$|\/sandbox\/console\/|\/node_modules\/socket\.io\//.test(l))).toEqual([]);
 });

@@ -35,7 +35,7 @@ export function next<T = unknown>(socket: Socket, name: string, ms = 3_000): Pro
 }
 
 /** Opens a socket and authenticates; resolves once `authenticated` arrives. */
-export async function authenticatedSocket(sandbox: Sandbox, events: string[], credential = sandbox.credentials[0]!): Promise<Socket> {
+export async function authenticatedSocket(sandbox: Pick<Sandbox, 'url' | 'credentials'>, events: string[], credential = sandbox.credentials[0]!): Promise<Socket> {
   const socket = openSocket(`${sandbox.url}/rtm`);
   const answer = next(socket, 'authenticated');
   socket.emit('authentication', { tier: credential.tier, username: credential.identifier, password: credential.key, events });
@@ -49,7 +49,7 @@ export function barrier(socket: Socket): Promise<unknown> {
 }
 
 /** The visitor starts a conversation with a first message; returns its session_id. */
-export async function visitorStarts(sandbox: Sandbox, text: string): Promise<string> {
+export async function visitorStarts(sandbox: Pick<Sandbox, 'url' | 'websiteId'>, text: string): Promise<string> {
   const reply = await control<{ session_id: string }>(sandbox, 'POST', `/_sandbox/websites/${sandbox.websiteId}/conversations`, { text });
   if (reply.status !== 200) throw new Error(`visitor start failed: ${reply.status} ${reply.text}`);
   return reply.body!.data.session_id;

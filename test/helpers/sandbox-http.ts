@@ -45,7 +45,7 @@ export function basicAuth(credential: SandboxCredential): string {
 }
 
 /** One authenticated request, the way an official Crisp library sends it. */
-export async function crisp<T = unknown>(sandbox: Sandbox, path: string, init: CrispInit = {}): Promise<CrispReply<T>> {
+export async function crisp<T = unknown>(sandbox: Pick<Sandbox, 'url' | 'credentials'>, path: string, init: CrispInit = {}): Promise<CrispReply<T>> {
   const credential = init.credential ?? sandbox.credentials[0]!;
   const merged: Record<string, string | undefined> = {
     authorization: basicAuth(credential),
@@ -62,7 +62,7 @@ export async function crisp<T = unknown>(sandbox: Sandbox, path: string, init: C
   return { status: res.statusCode, headers: res.headers, text, body: text ? (JSON.parse(text) as CrispEnvelope<T>) : undefined };
 }
 
-export const crispGet = <T = unknown>(sandbox: Sandbox, path: string, init: Omit<CrispInit, 'method'> = {}) =>
+export const crispGet = <T = unknown>(sandbox: Pick<Sandbox, 'url' | 'credentials'>, path: string, init: Omit<CrispInit, 'method'> = {}) =>
   crisp<T>(sandbox, path, { ...init, method: 'GET' });
 
 /** `/v1/website/{website_id}` + rest, for the sandbox's demo website. */
@@ -72,7 +72,7 @@ export const site = (sandbox: Sandbox, rest = ''): string => `/v1/website/${sand
 export const conv = (sandbox: Sandbox, sessionId: string, rest = ''): string => site(sandbox, `/conversation/${encodeURIComponent(sessionId)}${rest}`);
 
 /** The sandbox's control panel (`/_sandbox/...`): no credentials. */
-export async function control<T = unknown>(sandbox: Sandbox, method: HttpMethod, path: string, json?: unknown): Promise<CrispReply<T>> {
+export async function control<T = unknown>(sandbox: Pick<Sandbox, 'url'>, method: HttpMethod, path: string, json?: unknown): Promise<CrispReply<T>> {
   const res = await request(`${sandbox.url}${path}`, {
     method,
     headers: json === undefined ? {} : { 'content-type': 'application/json' },

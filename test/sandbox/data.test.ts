@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Conversation, Message, Operator, OperatorAvailability, PeopleEvent, PeopleProfile } from '../../src/crisp/schemas.js';
-import { createRng, generateDemoData, makeFingerprint, makeUuid } from '../../src/sandbox/data.js';
+import { generateDemoData, makeFingerprint } from '../../src/sandbox/data.js';
+import { createRng, makeUuid } from '../../src/sandbox/seed.js';
 
 const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
 const data = generateDemoData({ seed: 42, now: NOW });
