@@ -11,9 +11,7 @@ import {
   ConversationMeta,
   Message,
   MessageDispatched,
-  MessageDispatchedPlain,
   MessageSummary,
-  MessageSummaryPlain,
   Operator,
   OperatorAvailability,
   AvailabilityStatus,
@@ -33,7 +31,6 @@ import {
   type SendMessageBody,
   type Tier,
 } from './schemas.js';
-import { readPlain, readPlainArray } from './plain-shapes.js';
 import { USER_AGENT } from '../version.js';
 
 export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'baseUrl'> {
@@ -154,8 +151,6 @@ function withOptions(spec: RequestSpec, options: CallOptions | undefined): Reque
 }
 
 function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec): z.infer<S> {
-  const plain = PLAIN_READERS.get(schema)?.(data);
-  if (plain !== undefined) return plain as z.infer<S>;
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -175,12 +170,6 @@ const OperatorAvailabilityList = OperatorAvailability.array();
 const PeopleList = PeopleProfile.array();
 const PeopleEventList = PeopleEvent.array();
 const SessionIdList = z.array(z.string());
-
-/** The answers read on every visitor message, checked by hand ahead of their schema (plain-shapes.ts); undefined: the schema reads it. */
-const PLAIN_READERS = new Map<z.ZodType, (data: unknown) => unknown>([
-  [MessageSummaryList, (data) => readPlainArray(MessageSummaryPlain, data)],
-  [MessageDispatched, (data) => readPlain(MessageDispatchedPlain, data)],
-]);
 
 function checkPage(page: number): number {
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);

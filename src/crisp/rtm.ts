@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { CrispClient } from './client.js';
 import { CrispError } from './errors.js';
 import type { CrispCredentials } from './http.js';
-import { plainShape, readPlain } from './plain-shapes.js';
 import { ConversationState, Sender } from './schemas.js';
 import { backoffDelay } from './retry.js';
 
@@ -78,25 +77,6 @@ export const MessageEventData = SessionScoped.extend({
   translated: z.boolean().optional(),
 });
 export type MessageEventData = z.infer<typeof MessageEventData>;
-/** MessageEventData as plain-shapes.ts checks it ahead of zod: two of these arrive with every visitor message. */
-export const MessageEventPlain = plainShape(true, [
-  ['website_id', 'string', false],
-  ['session_id', 'string', false],
-  ['inbox_id', 'string|null', true],
-  ['routing_ids', 'strings', true],
-  ['type', 'string', false],
-  ['from', 'sender', false],
-  ['origin', 'string', false],
-  ['content', 'unknown', false],
-  ['fingerprint', 'number', false],
-  ['timestamp', 'number', false],
-  ['user', plainShape(true, [['type', 'string', true], ['user_id', 'string', true], ['nickname', 'string', true], ['avatar', 'string|null', true]]), true],
-  ['mentions', 'strings', true],
-  ['stamped', 'boolean', true],
-  ['automated', 'boolean', true],
-  ['edited', 'boolean', true],
-  ['translated', 'boolean', true],
-]);
 
 const ComposeEventData = SessionScoped.extend({
   type: z.enum(['start', 'stop']),
@@ -163,10 +143,6 @@ export class CrispEventError extends Error {
 /** Checks an event's payload against its schema; throws CrispEventError. */
 export function parseCrispEvent(event: string, data: unknown): CrispEvent {
   if (!isRtmEventName(event)) throw new CrispEventError('unknown_event', `"${event.slice(0, 100)}" is not a Crisp event name`, event.slice(0, 100));
-  if (event === 'message:send' || event === 'message:received') {
-    const plain = readPlain(MessageEventPlain, data);
-    if (plain) return { event, data: plain } as CrispEvent;
-  }
   const schema: z.ZodType = (TYPED as Partial<Record<RtmEventName, z.ZodType>>)[event] ?? GenericEventData;
   const result = schema.safeParse(data);
   if (!result.success) {

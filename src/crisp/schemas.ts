@@ -3,7 +3,6 @@
 // than passthrough), opaque sub-objects such as `device` pass through whole, and the fields we rely
 // on are typed and required. Request-body schemas are shared with the sandbox, which validates with them.
 import { z } from 'zod';
-import { plainShape } from './plain-shapes.js';
 
 export const CONVERSATION_STATES = ['pending', 'unresolved', 'resolved'] as const;
 export const ConversationState = z.enum(CONVERSATION_STATES);
@@ -184,8 +183,6 @@ export const SendMessageBody = z.discriminatedUnion('type', [
 export type SendMessageBody = z.infer<typeof SendMessageBody>;
 
 export const MessageDispatched = z.object({ fingerprint: z.number() });
-/** MessageDispatched as plain-shapes.ts checks it ahead of zod. */
-export const MessageDispatchedPlain = plainShape(false, [['fingerprint', 'number', false]]);
 
 export const MessageUser = z.object({
   type: z.string().optional(),
@@ -225,15 +222,6 @@ export type Message = z.infer<typeof Message>;
  */
 export const MessageSummary = Message.pick({ type: true, from: true, content: true, fingerprint: true, timestamp: true, user: true });
 export type MessageSummary = z.infer<typeof MessageSummary>;
-/** MessageSummary (and its MessageUser) as plain-shapes.ts checks it ahead of zod: the thread page, read on every visitor message. */
-export const MessageSummaryPlain = plainShape(false, [
-  ['type', 'string', false],
-  ['from', 'sender', false],
-  ['content', 'unknown', false],
-  ['fingerprint', 'number', false],
-  ['timestamp', 'number', false],
-  ['user', plainShape(false, [['type', 'string', true], ['user_id', 'string', true], ['nickname', 'string', true], ['avatar', 'string', true]]), true],
-]);
 
 export const ComposeBody = z.object({
   type: z.enum(['start', 'stop']),
