@@ -47,6 +47,40 @@ function rebucket(k: number, from: number, w: number): number {
   return Math.floor(((k + 1) * from - 1) / w);
 }
 
+/** Adds `value` to `groups[at]` (`merge`), the groups missing before it made `empty`. */
+function put<T>(groups: T[], at: number, value: T, empty: T, merge: (a: T, b: T) => T): void {
+  while (groups.length <= at) groups.push(empty);
+  groups[at] = merge(groups[at]!, value);
+}
+
+/** Groups of buckets k + i at width `from`, each moved to the bucket of width `w` that holds its last moment, merged there. */
+function regroup<T>(groups: readonly T[], k: number, from: number, w: number, empty: T, merge: (a: T, b: T) => T): { k: number; groups: T[] } {
+  const first = rebucket(k, from, w);
+  const out: T[] = [];
+  groups.forEach((group, i) => put(out, rebucket(k + i, from, w) - first, group, empty, merge));
+  return { k: first, groups: out };
+}
+
+/** Values with their times (the layouts of earlier releases) grouped per bucket, at a width that keeps them within WINDOW_BUCKETS + 1 buckets. */
+function groupTimes<T>(entries: ReadonlyArray<{ at: number; value: T }>, empty: T, merge: (a: T, b: T) => T): { w: number; k: number; groups: T[] } | undefined {
+  if (entries.length === 0) return undefined;
+  // A loop, not Math.min(...times): an earlier release may have kept a time for each of 100,000 messages.
+  let min = Infinity;
+  let max = -Infinity;
+  for (const { at } of entries) {
+    if (at < min) min = at;
+    if (at > max) max = at;
+  }
+  const w = bucketMs(max - min + 1);
+  const k = Math.floor(min / w);
+  const groups: T[] = [];
+  for (const { at, value } of entries) put(groups, Math.floor(at / w) - k, value, empty, merge);
+  return { w, k, groups };
+}
+
+const add = (a: number, b: number): number => a + b;
+const concat = (a: string, b: string): string => a + b;
+
 // ---------------------------------------------------------------- counts (the reply budget)
 
 /**
@@ -58,7 +92,7 @@ function rebucket(k: number, from: number, w: number): number {
 export function liveCounts(counts: BucketCounts | undefined, now: number, windowMs: number): BucketCounts | undefined {
   if (!counts) return undefined;
   const w = bucketMs(windowMs);
-  let { k, n } = counts.w === w ? counts : atWidth(counts, w);
+  let { k, groups: n } = counts.w === w ? { k: counts.k, groups: counts.n } : regroup(counts.n, counts.k, counts.w, w, 0, add);
   const current = Math.floor(now / w);
   if (k + n.length - 1 > current) {
     const keep = Math.max(0, current - k);
@@ -69,17 +103,6 @@ export function liveCounts(counts: BucketCounts | undefined, now: number, window
   while (drop < n.length && n[drop] === 0) drop++;
   if (drop >= n.length) return undefined;
   return drop === 0 && n === counts.n && k === counts.k && w === counts.w ? counts : { w, k: k + drop, n: drop ? n.slice(drop) : n };
-}
-
-function atWidth(counts: BucketCounts, w: number): { k: number; n: number[] } {
-  const k = rebucket(counts.k, counts.w, w);
-  const n: number[] = [];
-  counts.n.forEach((count, i) => {
-    const at = rebucket(counts.k + i, counts.w, w) - k;
-    while (n.length <= at) n.push(0);
-    n[at]! += count;
-  });
-  return { k, n };
 }
 
 export function total(counts: BucketCounts | undefined): number {
@@ -98,31 +121,14 @@ export function addCount(live: BucketCounts | undefined, count: number, now: num
   const current = Math.floor(now / w);
   if (!live) return { w, k: current, n: [count] };
   const n = live.n.slice();
-  const at = current - live.k;
-  while (n.length <= at) n.push(0);
-  n[at]! += count;
+  put(n, current - live.k, count, 0, add);
   return { w, k: live.k, n };
 }
 
 /** Single times (the layouts of earlier releases) as counts, at a width that keeps them within WINDOW_BUCKETS + 1 buckets. */
 export function countsOfTimes(times: readonly number[]): BucketCounts | undefined {
-  if (times.length === 0) return undefined;
-  // A loop, not Math.min(...times): an earlier release may have kept a time for each of 100,000 messages.
-  let min = Infinity;
-  let max = -Infinity;
-  for (const t of times) {
-    if (t < min) min = t;
-    if (t > max) max = t;
-  }
-  const w = bucketMs(max - min + 1);
-  const k = Math.floor(min / w);
-  const n: number[] = [];
-  for (const t of times) {
-    const at = Math.floor(t / w) - k;
-    while (n.length <= at) n.push(0);
-    n[at]! += 1;
-  }
-  return { w, k, n };
+  const grouped = groupTimes(times.map((at) => ({ at, value: 1 })), 0, add);
+  return grouped && { w: grouped.w, k: grouped.k, n: grouped.groups };
 }
 
 // ---------------------------------------------------------------- hashes (repeat suppression)
@@ -141,7 +147,7 @@ export function liveHashes(hashes: BucketHashes | undefined, now: number, window
     if (hashes.k + commas <= Math.floor(now / w) && hashes.r.length - commas <= max * HASH_CHARS) return hashes;
   }
   let changed = hashes.w !== w;
-  let { k, runs } = changed ? runsAtWidth(hashes, w) : { k: hashes.k, runs: hashes.r.split(',') };
+  let { k, groups: runs } = changed ? regroup(hashes.r.split(','), hashes.k, hashes.w, w, '', concat) : { k: hashes.k, groups: hashes.r.split(',') };
   const current = Math.floor(now / w);
   if (k + runs.length - 1 > current) {
     const keep = Math.max(0, current - k);
@@ -169,17 +175,6 @@ export function liveHashes(hashes: BucketHashes | undefined, now: number, window
   return drop === 0 && !changed ? hashes : { w, k: k + drop, r: runs.slice(drop).join(',') };
 }
 
-function runsAtWidth(hashes: BucketHashes, w: number): { k: number; runs: string[] } {
-  const k = rebucket(hashes.k, hashes.w, w);
-  const runs: string[] = [];
-  hashes.r.split(',').forEach((run, i) => {
-    const at = rebucket(hashes.k + i, hashes.w, w) - k;
-    while (runs.length <= at) runs.push('');
-    runs[at] += run;
-  });
-  return { k, runs };
-}
-
 /** Whether `hash` (HASH_CHARS characters) is among the remembered ones: a match must start at a hash's boundary. */
 export function hasHash(hashes: BucketHashes | undefined, hash: string): boolean {
   if (!hashes) return false;
@@ -202,15 +197,8 @@ export function addHash(live: BucketHashes | undefined, hash: string, now: numbe
 
 /** Hashes with their times (the layouts of earlier releases), oldest first, as BucketHashes. */
 export function hashesOfTimes(entries: ReadonlyArray<{ h: string; at: number }>): BucketHashes | undefined {
+  // Oldest first within a bucket too: past the memory's cap, the oldest go first.
   const kept = entries.filter((e) => e.h.length >= HASH_CHARS && Number.isFinite(e.at)).sort((a, b) => a.at - b.at);
-  if (kept.length === 0) return undefined;
-  const w = bucketMs(kept[kept.length - 1]!.at - kept[0]!.at + 1);
-  const k = Math.floor(kept[0]!.at / w);
-  const runs: string[] = [];
-  for (const e of kept) {
-    const at = Math.floor(e.at / w) - k;
-    while (runs.length <= at) runs.push('');
-    runs[at] += e.h.slice(0, HASH_CHARS);
-  }
-  return { w, k, r: runs.join(',') };
+  const grouped = groupTimes(kept.map((e) => ({ at: e.at, value: e.h.slice(0, HASH_CHARS) })), '', concat);
+  return grouped && { w: grouped.w, k: grouped.k, r: grouped.groups.join(',') };
 }
