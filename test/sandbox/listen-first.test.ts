@@ -2,15 +2,14 @@
 // and the simulator loads on the first connection, taking the bound socket over. A client must not
 // be able to tell it from a sandbox started the usual way, except by the first request taking a
 // little longer.
-import { spawnSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConversationWire } from '../../src/crisp/schemas.js';
 import { listenFirst, type ListeningSandbox } from '../../src/sandbox/listen-first.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { authenticatedSocket, next, visitorStarts } from '../helpers/events.js';
+import { built, traceModuleLoads } from '../helpers/module-loads.js';
 import { control, crispGet } from '../helpers/sandbox-http.js';
 
 const opened: { close(): Promise<void> }[] = [];
@@ -120,9 +119,7 @@ describe('close', () => {
 });
 
 // Checked on the built modules, with a module-resolution hook that reports every module the process loads.
-const FRONT = fileURLToPath(new URL('../../dist/sandbox/listen-first.js', import.meta.url));
-const HOOK = `export async function resolve(specifier, context, next) { const found = await next(specifier, context); process.stderr.write('LOADED ' + found.url + '\\n'); return found; }`;
-const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}));`;
+const FRONT = built('sandbox/listen-first.js');
 const SCRIPT = `
 const { listenFirst } = await import(${JSON.stringify(FRONT)});
 const sandbox = await listenFirst({ seed: 1, onFirstRequest: true });
@@ -135,11 +132,8 @@ await sandbox.close();
 `;
 
 it('loads the simulator and node:http on the first connection, not when it binds', () => {
-  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
-  expect(run.status, run.stderr).toBe(0);
-  const lines = run.stderr.split('\n');
-  const at = (mark: string) => lines.indexOf(`MARK ${mark}`);
-  const firstLoad = (pattern: RegExp) => lines.findIndex((l) => l.startsWith('LOADED ') && pattern.test(l));
+  const { status, stderr, at, firstLoad } = traceModuleLoads(SCRIPT);
+  expect(status, stderr).toBe(0);
   expect(at('listening')).toBeGreaterThan(0);
   expect(firstLoad(/\/dist\/sandbox\/listen-first\.js$/)).toBeLessThan(at('listening')); // the hook sees our modules
   for (const loaded of [firstLoad(/\/dist\/sandbox\/server\.js$/), firstLoad(/^LOADED node:http$/)]) expect([loaded > at('listening'), loaded < at('rest')]).toEqual([true, true]);

@@ -1,14 +1,13 @@
 // The sandbox as `serve --sandbox` starts it over stdio (`onFirstRequest`): it listens at once and
 // seeds its inbox, loads its routes and attaches Socket.IO only when a request needs them. A client
 // must not be able to tell, except by the first request taking a little longer.
-import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConversationWire } from '../../src/crisp/schemas.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import { authenticatedSocket, next, visitorStarts } from '../helpers/events.js';
+import { built, traceModuleLoads } from '../helpers/module-loads.js';
 import { control, crispGet } from '../helpers/sandbox-http.js';
 import { officialClientHearsVisitor } from '../helpers/official-rtm.js';
 
@@ -125,9 +124,7 @@ describe('the RTM endpoint', () => {
 });
 
 // Checked on the built modules, with a module-resolution hook that reports every module the process loads.
-const SERVER = fileURLToPath(new URL('../../dist/sandbox/server.js', import.meta.url));
-const HOOK = `export async function resolve(specifier, context, next) { const found = await next(specifier, context); process.stderr.write('LOADED ' + found.url + '\\n'); return found; }`;
-const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}));`;
+const SERVER = built('sandbox/server.js');
 const SCRIPT = `
 import { io } from 'socket.io-client';
 const { startSandbox } = await import(${JSON.stringify(SERVER)});
@@ -146,11 +143,8 @@ await sandbox.close();
 `;
 
 it('loads its routes on the first request and Socket.IO on the first RTM connection, not at start', () => {
-  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', SCRIPT], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
-  expect(run.status, run.stderr).toBe(0);
-  const lines = run.stderr.split('\n');
-  const at = (mark: string) => lines.indexOf(`MARK ${mark}`);
-  const firstLoad = (pattern: RegExp) => lines.findIndex((l) => l.startsWith('LOADED ') && pattern.test(l));
+  const { status, stderr, at, firstLoad } = traceModuleLoads(SCRIPT);
+  expect(status, stderr).toBe(0);
   const routes = firstLoad(/\/dist\/sandbox\/(requests|routes\/conversations)\.js$/);
   const socketIo = firstLoad(/\/node_modules\/socket\.io\//);
   expect(at('started')).toBeGreaterThan(0);

@@ -1,0 +1,37 @@
+// Which modules a script loads, and when: the script runs as an ES module in a child Node (from the
+// project's root) with a module-resolution hook that writes `LOADED <url>` to stderr for every
+// module the process loads; the script writes `MARK <name>` lines there to place them in time.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const HOOK = `export async function resolve(specifier, context, next) { const found = await next(specifier, context); process.stderr.write('LOADED ' + found.url + '\\n'); return found; }`;
+const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}));`;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ModuleLoads {
+  status: number | null;
+  stderr: string;
+  /** The `LOADED <url>` lines, in load order. */
+  loaded: string[];
+  /** Where `MARK <name>` is in the trace (-1: never written). */
+  at(mark: string): number;
+  /** Where the first module whose `LOADED <url>` line matches is in the trace (-1: none). */
+  firstLoad(pattern: RegExp): number;
+}
+
+/** The path of a built module, as a script imports it. */
+export function built(path: string): string {
+  return fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
+}
+
+export function traceModuleLoads(script: string): ModuleLoads {
+  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
+  const lines = run.stderr.split('\n');
+  return {
+    status: run.status,
+    stderr: run.stderr,
+    loaded: lines.filter((l) => l.startsWith('LOADED ')),
+    at: (mark) => lines.indexOf(`MARK ${mark}`),
+    firstLoad: (pattern) => lines.findIndex((l) => l.startsWith('LOADED ') && pattern.test(l)),
+  };
+}
