@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compile, duplicateKeys, IMPLICIT_END, normalize, programToJson, summarize, type CompileOptions, type Problem, type Program } from '../../src/scenario/compile.js';
 import { Scenario, type Block } from '../../src/scenario/schema.js';
+// The sandbox's seeded stream (mulberry32), for generated scenarios that are the same on every run.
+import { createRng } from '../../src/sandbox/seed.js';
 
 function program(source: unknown, options?: CompileOptions): Program {
   const result = compile(source, options);
@@ -305,7 +307,7 @@ describe('the fast path (zod\'s compiled parsers, which read files of COMPILED_P
 describe('normalize', () => {
   it('trims, collapses white space and lowercases, whatever the text', () => {
     const pieces = ['a', 'B', 'Yes', ' ', '  ', '\t', '\n', '\u00a0', '\u2003', '\ufeff', 'É', 'İ', 'ß', '😀', '-', '{{x}}'];
-    const next = rng(7);
+    const next = createRng(7);
     for (let i = 0; i < 5_000; i++) {
       const text = Array.from({ length: Math.floor(next() * 8) }, () => pieces[Math.floor(next() * pieces.length)]).join('');
       expect(normalize(text), JSON.stringify(text)).toBe(text.trim().replace(/\s+/g, ' ').toLowerCase());
@@ -344,20 +346,9 @@ function referenceHash(source: unknown, p: Program, warnings: Problem[]): string
   return createHash('sha256').update(json).digest('hex');
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A mostly valid scenario of every block type, fields in random order, odd texts and URLs zod trims. */
 function randomScenario(seed: number): Record<string, unknown> {
-  const next = rng(seed);
+  const next = createRng(seed);
   const pick = <T,>(values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
   const maybe = (p: number) => next() < p;
   const shuffle = (o: Record<string, unknown>) => (maybe(0.5) ? Object.fromEntries(Object.entries(o).reverse()) : o);
