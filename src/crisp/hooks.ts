@@ -61,7 +61,9 @@ export function verifyHookSignature(input: VerifyHookInput): boolean {
 /** A parsed delivery: the event plus the envelope's website and time. */
 export type HookEvent = CrispEvent & { website_id: string; timestamp: number | undefined };
 
-const HookEnvelope = z.looseObject({
+// A plain (stripping) object: only these four keys are read, and a loose one would copy every other
+// key of the body on every delivery.
+const HookEnvelope = z.object({
   event: z.string().min(1),
   // Checked to be an object and passed on by reference: its own schema (parseCrispEvent) reads it
   // next, and a record schema here would copy every key of every delivery once more before that.
@@ -96,10 +98,13 @@ function parseEnvelope(rawBody: string | Buffer): Envelope {
 /** The event an envelope carries, its `data` checked against the event's schema; throws CrispEventError. */
 function readEnvelope(envelope: Envelope): HookEvent {
   const { event: name, data, timestamp } = envelope;
-  const event = parseCrispEvent(name, data);
+  const event = parseCrispEvent(name, data) as HookEvent;
   const websiteId = envelope.website_id ?? (typeof data.website_id === 'string' ? data.website_id : undefined);
   if (!websiteId) throw new CrispEventError('malformed_payload', 'the hook names no website_id', name);
-  return { ...event, website_id: websiteId, timestamp } as HookEvent;
+  // parseCrispEvent's result is a fresh object of ours: completed in place rather than copied.
+  event.website_id = websiteId;
+  event.timestamp = timestamp;
+  return event;
 }
 
 export interface HookDelivery {

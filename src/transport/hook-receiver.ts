@@ -4,7 +4,7 @@
 // by `serve --http` and by `bot --events hooks`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkHookRequest, isRtmEventName, type HookCheckOptions, type HookDecision, type HookDelivery, type HookEvent } from '../crisp/index.js';
-import { readBody } from './http-io.js';
+import { onBody } from './http-io.js';
 
 export interface HookHandlerOptions extends HookCheckOptions {
   /** Called after the 200 is sent, in arrival order; a throw or rejection goes to `onError`. */
@@ -26,13 +26,7 @@ export function createHookHandler(options: HookHandlerOptions): (req: IncomingMe
     else if (status === undefined || status >= 500) process.emitWarning(error.message, { type: error.name, code: 'CRISP_HOOK' });
   };
 
-  const receive = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method !== 'POST') {
-      req.resume();
-      return answer(res, 405, 'method not allowed; Crisp posts hooks', { allow: 'POST' });
-    }
-    const body = await readBody(req, limit);
-    if (body === 'too_large') return answer(res, 413, 'body too large');
+  const decide = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     let decision: HookDecision;
     try {
       decision = checkHookRequest(req.headers, body, options);
@@ -47,22 +41,45 @@ export function createHookHandler(options: HookHandlerOptions): (req: IncomingMe
     answer(res, 200, 'ok');
     if (!('event' in decision)) return;
     // The answer goes first: Crisp only waits for the status (ack fast, then process).
-    setImmediate(() => {
-      try {
-        const result = options.onEvent(decision.event, decision.delivery);
-        if (result instanceof Promise) result.catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
-      } catch (error) {
-        report(error instanceof Error ? error : new Error(String(error)));
+    setImmediate(handOver, decision.event, decision.delivery);
+  };
+  const handOver = (event: HookEvent, delivery: HookDelivery): void => {
+    try {
+      const result = options.onEvent(event, delivery);
+      if (result instanceof Promise) result.catch((error: unknown) => report(error instanceof Error ? error : new Error(String(error))));
+    } catch (error) {
+      report(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+
+  // Callbacks, not an async function and a promise per delivery: this runs twice per visitor message.
+  return (req, res) => {
+    if (req.method !== 'POST') {
+      req.resume();
+      return answer(res, 405, 'method not allowed; Crisp posts hooks', ['allow', 'POST']);
+    }
+    onBody(req, limit, (error, body) => {
+      // A body the client stopped sending midway leaves nobody to answer: the connection is gone.
+      if (error) res.destroy();
+      else if (body === 'too_large') answer(res, 413, 'body too large');
+      else {
+        try {
+          decide(req, res, body!);
+        } catch {
+          res.destroy(); // an onError that throws: nothing left to answer with
+        }
       }
     });
   };
-
-  // A body the client stopped sending midway leaves nobody to answer: the connection is gone.
-  return (req, res) => void receive(req, res).catch(() => res.destroy());
 }
 
-function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+/** The 200 every accepted delivery gets, its headers as name/value pairs built once. */
+const OK_TEXT = 'ok';
+const OK_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(OK_TEXT))];
+
+function answer(res: ServerResponse, status: number, text: string, extra: readonly string[] = []): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  const headers = status === 200 && text === OK_TEXT ? OK_HEADERS : ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(text)), ...extra];
+  res.writeHead(status, headers);
   res.end(text);
 }

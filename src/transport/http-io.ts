@@ -16,40 +16,45 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  * connection that stays open (never with `Connection: close`, which makes node:http close it at once).
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => onBody(req, limit, (error, body) => (error ? reject(error) : resolve(body!))));
+}
+
+/**
+ * `readBody` with a callback, called once: for a route that runs on every request and has no use
+ * for a promise (the hook route). Plain events, not an async iterator: the iterator's machinery
+ * costs more than the body (typically one chunk) takes to arrive.
+ */
+export function onBody(req: IncomingMessage, limit: number, done: (error: Error | undefined, body?: Buffer | 'too_large') => void): void {
   if (Number(req.headers['content-length'] ?? 0) > limit) {
     discardRest(req);
-    return Promise.resolve('too_large');
+    return done(undefined, 'too_large');
   }
-  // Plain events, not an async iterator: this runs on every request, and the iterator's
-  // machinery costs more than the body (typically one chunk) takes to arrive.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        discardRest(req, size);
-        resolve('too_large');
-      } else chunks.push(chunk);
-    };
-    const onEnd = () => {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('the client closed the connection before the body was read'));
-    };
-    const cleanup = () => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    };
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  });
+      discardRest(req, size);
+      done(undefined, 'too_large');
+    } else chunks.push(chunk);
+  };
+  const onEnd = () => {
+    cleanup();
+    done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+  };
+  const onError = (error: Error) => {
+    cleanup();
+    done(error);
+  };
+  const onClose = () => {
+    cleanup();
+    done(new Error('the client closed the connection before the body was read'));
+  };
+  const cleanup = () => {
+    req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+  };
+  req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
 }
 
 /** How much of a refused body is still read and dropped, and for how long, before the connection is cut. */
