@@ -118,6 +118,34 @@ describe('createHookHandler', () => {
     expect(errors).toEqual(['handler broke', 'handler broke']);
   });
 
+  it('names POST in the 405 and sends its answers with a known length', async () => {
+    const url = await serve({ onEvent: () => undefined });
+    const refused = await request(url, { method: 'GET' });
+    expect(refused.statusCode).toBe(405);
+    expect(refused.headers.allow).toBe('POST');
+    expect(await refused.body.text()).toBe('method not allowed; Crisp posts hooks');
+    const timestamp = String(Date.now());
+    const accepted = await request(url, {
+      method: 'POST',
+      headers: { 'x-crisp-request-timestamp': timestamp, 'x-crisp-signature': independent(SECRET, timestamp, DOCUMENTED) },
+      body: DOCUMENTED,
+    });
+    expect(accepted.statusCode).toBe(200);
+    expect(accepted.headers).toMatchObject({ 'content-length': '2', 'content-type': 'text/plain; charset=utf-8' });
+    expect(await accepted.body.text()).toBe('ok');
+  });
+
+  it('closes the connection of a refused delivery whose onError throws, and keeps serving', async () => {
+    const url = await serve({
+      onEvent: () => undefined,
+      onError: () => {
+        throw new Error('reporter broke');
+      },
+    });
+    await expect(post(url, DOCUMENTED, { 'x-crisp-signature': 'f'.repeat(64) })).rejects.toThrow();
+    expect((await post(url, DOCUMENTED)).status).toBe(200);
+  });
+
   it('refuses to start without a secret', () => {
     expect(() => createHookHandler({ secret: '', onEvent: () => undefined })).toThrow(/CRISP_HOOK_SECRET/);
   });
