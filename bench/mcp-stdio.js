@@ -27,7 +27,7 @@ const WARM_UP_CALLS = 2500;
  */
 async function interleaved(paths, { calls, blocks }) {
   const per = Math.ceil(calls / blocks);
-  const runs = paths.map(() => ({ latencies: [], cpu: 0, elapsed: 0 }));
+  const runs = paths.map(() => ({ latencies: [], cpu: 0, elapsed: 0, blockP50s: [] }));
   const order = [...paths.keys()];
   for (let b = 0; b < blocks; b++) {
     for (const i of b % 2 === 0 ? order : order.toReversed()) {
@@ -35,11 +35,14 @@ async function interleaved(paths, { calls, blocks }) {
       const run = runs[i];
       const cpu0 = path.pid ? preciseCpuMicros(path.pid) : 0;
       const started = performance.now();
+      const block = [];
       for (let n = 0; n < per; n++) {
         const t0 = performance.now();
         await path.call();
-        run.latencies.push(performance.now() - t0);
+        block.push(performance.now() - t0);
       }
+      run.latencies.push(...block);
+      run.blockP50s.push(median(block));
       run.elapsed += performance.now() - started;
       if (path.pid) run.cpu += preciseCpuMicros(path.pid) - cpu0;
     }
@@ -47,8 +50,22 @@ async function interleaved(paths, { calls, blocks }) {
   return runs.map((run, i) => {
     const sorted = run.latencies.sort((a, b) => a - b);
     const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-    return { rps: sorted.length / (run.elapsed / 1000), p50: pct(50), p99: pct(99), cpuUs: paths[i].pid ? run.cpu / sorted.length : undefined };
+    return { rps: sorted.length / (run.elapsed / 1000), p50: pct(50), p99: pct(99), cpuUs: paths[i].pid ? run.cpu / sorted.length : undefined, blockP50s: run.blockP50s };
   });
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Ours against the anchor round by round: in each round both ran one block back to back, under
+ * the same load, so the difference of their p50s moves less than either figure over a whole run.
+ */
+function pairedRounds(ours, anchor) {
+  const differences = ours.blockP50s.map((p50, round) => p50 - anchor.blockP50s[round]);
+  return { medianMs: median(differences), atOrUnder: differences.filter((d) => d <= 0).length, rounds: differences.length };
 }
 
 export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
@@ -72,6 +89,7 @@ export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
       tool: () => client.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
       direct: () => crisp.conversations.setState(sandbox.website_id, first.session_id, 'unresolved'),
       bare: () => bare.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
+      bareSameAnswer: () => bare.callTool({ name: 'set_conversation_state_structured', arguments: { session_id: first.session_id, state: 'unresolved' } }),
     },
     'list_conversations (1 GET, 20 rows)': {
       tool: () => client.callTool({ name: 'list_conversations', arguments: {} }),
@@ -82,10 +100,10 @@ export async function benchMcpStdio({ calls = 2000, blocks = 10 } = {}) {
   const load = [loadavg()[0]];
   try {
     for (const [name, pair] of Object.entries(pairs)) {
-      const paths = [{ call: pair.tool, pid: ours.pid }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid }] : [])];
+      const paths = [{ call: pair.tool, pid: ours.pid }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid }, { call: pair.bareSameAnswer, pid: bareTransport.pid }] : [])];
       await interleaved(paths, { calls: WARM_UP_CALLS, blocks: 1 });
-      const [tool, direct, bareSdk] = await interleaved(paths, { calls, blocks });
-      rows.push({ name, tool, direct, bareSdk });
+      const [tool, direct, bareSdk, bareSameAnswer] = await interleaved(paths, { calls, blocks });
+      rows.push({ name, tool, direct, bareSdk, bareSameAnswer });
       load.push(loadavg()[0]);
     }
     const { tools } = await client.listTools();
@@ -114,10 +132,21 @@ export function formatMcpStdio(rows) {
     '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 | server CPU per call |',
     '|---|---|---:|---:|---:|---:|---:|',
   ];
-  for (const { name, tool, direct, bareSdk } of rows) {
+  for (const { name, tool, direct, bareSdk, bareSameAnswer } of rows) {
     lines.push(`| ${name} | crisp-mcp tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms | ${cpu(tool)} |`);
     if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms | ${cpu(bareSdk)} |`);
+    if (bareSameAnswer) lines.push(`| ${name} | bare SDK v2 stdio server, same call, same answer as ours (output schema, structured + text) | ${Math.round(bareSameAnswer.rps)} | ${f(bareSameAnswer.p50)} | ${f(bareSameAnswer.p99)} | ${f(bareSameAnswer.p50 - direct.p50)} ms | ${cpu(bareSameAnswer)} |`);
     lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — | — |`);
+  }
+  const signed = (ms) => {
+    const us = Math.round(ms * 1000);
+    return `${us > 0 ? '+' : ''}${us} µs`;
+  };
+  for (const { name, tool, bareSdk, bareSameAnswer } of rows) {
+    if (!bareSdk) continue;
+    const paired = pairedRounds(tool, bareSdk);
+    const same = pairedRounds(tool, bareSameAnswer);
+    lines.push('', `${name}, crisp-mcp − anchor p50 round by round (each round one block of each path): median ${signed(paired.medianMs)}, at or under it in ${paired.atOrUnder} of ${paired.rounds} rounds; − the same-answer anchor: median ${signed(same.medianMs)}, at or under it in ${same.atOrUnder} of ${same.rounds}.`);
   }
   lines.push('', `tools/list: ${rows.tokens} tokens (chars/4) at ${rows.toolCount} tools${rows.originalTokens === undefined ? '' : `; ${rows.originalTokens} at the original 18 (target ≤ 5k)`}. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
   return lines.join('\n');
