@@ -22,11 +22,12 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
 
 /**
  * startEmbeddedSandbox for stdio `serve`, which an MCP host waits on: only the address is bound
- * now; the simulator loads, seeds its inbox and attaches its RTM endpoint when requests need them
- * (sandbox/listen-first.ts).
+ * now; the simulator loads and seeds its inbox when the first connection arrives
+ * (sandbox/listen-first.ts), and attaches its RTM endpoint (Socket.IO) only when an RTM client
+ * comes: an MCP host calling tools never needs it.
  */
 export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
-  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), onFirstRequest: true }), config, log);
+  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), rtm: { attachOnFirstUse: true } }), config, log);
 }
 
 function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Logger): { sandbox: S; config: Config } {

@@ -1,7 +1,6 @@
 // How the sandbox answers a request: the console, the visitor side and control panel under
 // /_sandbox/, the app's links, and Crisp's REST routes behind Basic auth, fault injection and the
-// rate limit. Its own module, imported by server.ts (so its routes' schemas are built) at start, or
-// on the first request when the sandbox starts for `serve --sandbox`.
+// rate limit. Its own module, which server.ts builds (routes, schemas and all) before it listens.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TIERS } from '../crisp/schemas.js';

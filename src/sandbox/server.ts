@@ -5,7 +5,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { FaultInjector, type FaultSpec } from './faults.js';
 import type { HookOptions, SandboxHooks } from './hooks.js';
 import { sendEnvelope } from './http.js';
-import type { RequestHandler, SandboxParts, SandboxStats } from './requests.js';
+import { createRequestHandler, type RequestHandler, type SandboxStats } from './requests.js';
 import type { SandboxCredential } from './routes/context.js';
 import { SandboxRtm, type RtmServerOptions } from './rtm.js';
 import { defaultCredentials } from './seed.js';
@@ -29,13 +29,8 @@ export interface SandboxOptions {
   now?: () => number;
   /** Signed Web Hook deliveries of every event to one URL. Off when absent. */
   hooks?: HookOptions;
+  /** The RTM endpoint's options; `attachOnFirstUse` keeps Socket.IO out of a start-up that may never need it. */
   rtm?: RtmServerOptions;
-  /**
-   * Listen at once, but seed the demo inbox, load the request handlers and attach the RTM endpoint
-   * (Socket.IO) when the first request needs them: for `serve --sandbox`, which an MCP host waits
-   * on. That request waits for them; nothing else differs (the demo timestamps count back from it).
-   */
-  onFirstRequest?: boolean;
   /**
    * A server already bound (listen-first.ts): the sandbox takes over its listening socket instead
    * of binding its own, so the address stays the same; `port` and `host` are then unused.
@@ -63,32 +58,25 @@ export interface Sandbox {
 const noStats = (): SandboxStats => ({ total: 0, handled: {}, faults: {} });
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const onFirstRequest = options.onFirstRequest === true;
-  const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId, seedOnFirstUse: onFirstRequest });
+  const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId });
   const credentials = options.credentials ?? defaultCredentials();
   const faults = new FaultInjector(options.faults);
   const counters = { stats: noStats() };
   const resetStats = () => void (counters.stats = noStats());
   let baseUrl = '';
 
-  // The request handler (the routes and their schemas) is its own module, loaded once; once it is
-  // there, each request goes to it directly, without a promise hop to reach it.
-  let handler: RequestHandler | undefined;
-  let loading: Promise<RequestHandler> | undefined;
-  const loadHandler = (parts: SandboxParts) => (loading ??= import('./requests.js').then(({ createRequestHandler }) => (handler = createRequestHandler(parts))));
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const run = (handle: RequestHandler) => handle(req, res).catch((error: unknown) => failed(res, error));
-    if (handler) void run(handler);
-    else loadHandler(parts).then(run, (error: unknown) => failed(res, error));
-  });
+  // The request handler (the routes and their schemas) needs the RTM endpoint, which needs this
+  // server, whose listener must be in place before the RTM endpoint wraps it: the listener reaches
+  // the handler through `routes`, filled in below, before the server listens.
+  const routes: { handle?: RequestHandler } = {};
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => void routes.handle!(req, res).catch((error: unknown) => failed(res, error)));
 
-  const rtm = await SandboxRtm.start(server, state, credentials, { ...options.rtm, attachOnFirstUse: onFirstRequest });
+  const rtm = await SandboxRtm.start(server, state, credentials, options.rtm);
   // The hook sender (and undici with it) is loaded only when hooks are asked for: `serve --sandbox` starts without them.
   const hooks = options.hooks ? new (await import('./hooks.js')).SandboxHooks(state, options.hooks) : undefined;
-  const parts: SandboxParts = { state, credentials, faults, rtm, hooks, rateLimit: options.rateLimit, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, counters, resetStats };
+  routes.handle = createRequestHandler({ state, credentials, faults, rtm, hooks, rateLimit: options.rateLimit, maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, counters, resetStats });
 
   try {
-    if (!onFirstRequest) await loadHandler(parts);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       if (options.listenOn) server.listen(options.listenOn, () => resolve());

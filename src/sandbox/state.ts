@@ -49,16 +49,14 @@ const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, r
 
 export interface StateOptions {
   seed: number;
-  /** The clock; demo timestamps are laid out backwards from its first reading. */
+  /** The clock; demo timestamps are laid out backwards from its reading at construction (and at each reset). */
   now?: () => number;
   websiteId?: string;
-  /** Seed the demo inbox on the first read of `websites`, not at construction (the clock is read then). */
-  seedOnFirstUse?: boolean;
 }
 
 export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
-  readonly #websites = new Map<string, WebsiteState>();
-  #seeded = false;
+  /** The websites and their inboxes. */
+  readonly websites = new Map<string, WebsiteState>();
   readonly now: () => number;
   readonly #rng: () => number;
   readonly #options: StateOptions;
@@ -68,21 +66,14 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     this.#options = options;
     this.now = options.now ?? Date.now;
     this.#rng = createRng(options.seed ^ 0x5eed);
-    if (!options.seedOnFirstUse) this.reset();
-  }
-
-  /** The websites and their inboxes (the demo one, seeded on the first read with `seedOnFirstUse`). */
-  get websites(): Map<string, WebsiteState> {
-    if (!this.#seeded) this.reset();
-    return this.#websites;
+    this.reset();
   }
 
   /** Back to the demo data of the seed. */
   reset(): void {
     const demo = generateDemoData({ seed: this.#options.seed, now: this.now(), websiteId: this.#options.websiteId });
-    this.#seeded = true;
-    this.#websites.clear();
-    this.#websites.set(demo.website.website_id, {
+    this.websites.clear();
+    this.websites.set(demo.website.website_id, {
       ...demo.website,
       conversations: new Map(demo.conversations.map((c) => [c.session_id, c])),
       messages: demo.messages,
@@ -95,7 +86,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     });
   }
 
-  /** The demo website's id, known without seeding. */
+  /** The demo website's id. */
   get defaultWebsiteId(): string {
     return this.#options.websiteId ?? demoWebsiteId(this.#options.seed);
   }

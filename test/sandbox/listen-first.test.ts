@@ -1,7 +1,7 @@
-// The sandbox as stdio `serve --sandbox` starts it (listen-first.ts): its address is bound at once
-// and the simulator loads on the first connection, taking the bound socket over. A client must not
-// be able to tell it from a sandbox started the usual way, except by the first request taking a
-// little longer.
+// The sandbox as stdio `serve --sandbox` starts it (listen-first.ts, with the RTM endpoint attached
+// on first use): its address is bound at once and the simulator loads, seeded, on the first
+// connection, taking the bound socket over. A client must not be able to tell it from a sandbox
+// started the usual way, except by the first request taking a little longer.
 import { connect, createServer, type AddressInfo } from 'node:net';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { authenticatedSocket, next, visitorStarts } from '../helpers/events.js';
 import { built, traceModuleLoads } from '../helpers/module-loads.js';
 import { control, crispGet } from '../helpers/sandbox-http.js';
 
+// What runtime.ts's listenEmbeddedSandbox passes on.
+const asServeStarts = { rtm: { attachOnFirstUse: true } } as const;
 const opened: { close(): Promise<void> }[] = [];
 const sockets: Socket[] = [];
 afterEach(async () => {
@@ -72,7 +74,7 @@ describe('before the first connection', () => {
 describe('the first connections', () => {
   it('opened together, are all answered as a started sandbox answers them, on the same address', async () => {
     const clock = () => Date.UTC(2026, 5, 1, 12);
-    const [front, started] = await Promise.all([listening({ seed: 22, now: clock, onFirstRequest: true }), usual(22, clock)]);
+    const [front, started] = await Promise.all([listening({ seed: 22, now: clock, ...asServeStarts }), usual(22, clock)]);
     const paths = ['/conversations/1', '/people/profiles/1', '/operators/list', '/conversations/2'];
     const [expected, got] = await Promise.all([
       Promise.all(paths.map((p) => crispGet(started, `/v1/website/${started.websiteId}${p}`))),
@@ -85,8 +87,24 @@ describe('the first connections', () => {
     expect((await control<{ connected: number }>(front, 'GET', '/_sandbox/rtm')).body?.data).toMatchObject({ connected: 0 });
   });
 
+  it('the demo timestamps count back from the first connection, not from the bind', async () => {
+    let now = Date.UTC(2026, 5, 1, 12);
+    const front = await listening({ seed: 25, now: () => now, ...asServeStarts });
+    now += 7 * 86_400_000;
+    const listed = await crispGet<ConversationWire[]>(front, `/v1/website/${front.websiteId}/conversations/1`);
+    const newest = Math.max(...listed.body!.data.map((c) => c.updated_at));
+    expect(newest).toBeGreaterThan(now - 86_400_000);
+    expect(newest).toBeLessThanOrEqual(now);
+  });
+
+  it('the control panel answers as the very first connection', async () => {
+    const front = await listening({ seed: 26, ...asServeStarts });
+    const stats = await control<{ connected: number }>(front, 'GET', '/_sandbox/rtm');
+    expect(stats.body?.data).toMatchObject({ connected: 0, authenticated: 0 });
+  });
+
   it('the RTM endpoint works as the first use: sockets authenticate and get their events', async () => {
-    const front = await listening({ seed: 23, onFirstRequest: true });
+    const front = await listening({ seed: 23, ...asServeStarts });
     const socket = await authenticatedSocket(front, ['message:send']);
     sockets.push(socket);
     const event = next<Record<string, unknown>>(socket, 'message:send');
@@ -122,7 +140,7 @@ describe('close', () => {
 const FRONT = built('sandbox/listen-first.js');
 const SCRIPT = `
 const { listenFirst } = await import(${JSON.stringify(FRONT)});
-const sandbox = await listenFirst({ seed: 1, onFirstRequest: true });
+const sandbox = await listenFirst({ seed: 1, rtm: { attachOnFirstUse: true } });
 process.stderr.write('MARK listening\\n');
 const { identifier, key, tier } = sandbox.credentials[0];
 const rest = await fetch(sandbox.url + '/v1/website/' + sandbox.websiteId + '/conversations/1', { headers: { authorization: 'Basic ' + Buffer.from(identifier + ':' + key).toString('base64'), 'x-crisp-tier': tier, 'user-agent': 'crisp-mcp-tests' } });
@@ -131,10 +149,13 @@ process.stderr.write('MARK rest\\n');
 await sandbox.close();
 `;
 
-it('loads the simulator and node:http on the first connection, not when it binds', () => {
+it('loads the simulator, its routes and node:http on the first connection, not when it binds, and never Socket.IO for REST alone', () => {
   const { status, stderr, at, firstLoad } = traceModuleLoads(SCRIPT);
   expect(status, stderr).toBe(0);
   expect(at('listening')).toBeGreaterThan(0);
   expect(firstLoad(/\/dist\/sandbox\/listen-first\.js$/)).toBeLessThan(at('listening')); // the hook sees our modules
-  for (const loaded of [firstLoad(/\/dist\/sandbox\/server\.js$/), firstLoad(/^LOADED node:http$/)]) expect([loaded > at('listening'), loaded < at('rest')]).toEqual([true, true]);
+  for (const loaded of [firstLoad(/\/dist\/sandbox\/server\.js$/), firstLoad(/\/dist\/sandbox\/requests\.js$/), firstLoad(/^LOADED node:http$/)]) {
+    expect([loaded > at('listening'), loaded < at('rest')]).toEqual([true, true]);
+  }
+  expect(firstLoad(/\/node_modules\/socket\.io\//)).toBe(-1);
 });

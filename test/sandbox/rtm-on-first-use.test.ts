@@ -1,16 +1,17 @@
-// The sandbox as `serve --sandbox` starts it over stdio (`onFirstRequest`): it listens at once and
-// seeds its inbox, loads its routes and attaches Socket.IO only when a request needs them. A client
-// must not be able to tell, except by the first request taking a little longer.
+// The sandbox's RTM endpoint attached on first use (`rtm: { attachOnFirstUse }`, as stdio
+// `serve --sandbox` starts it): Socket.IO loads and attaches only when the first request for the
+// RTM path or the first upgrade arrives. A client must not be able to tell, except by that request
+// taking a little longer.
 import { request } from 'node:http';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConversationWire } from '../../src/crisp/schemas.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import { authenticatedSocket, next, visitorStarts } from '../helpers/events.js';
 import { built, traceModuleLoads } from '../helpers/module-loads.js';
-import { control, crispGet } from '../helpers/sandbox-http.js';
+import { crispGet } from '../helpers/sandbox-http.js';
 import { officialClientHearsVisitor } from '../helpers/official-rtm.js';
 
+const onFirstUse = { attachOnFirstUse: true } as const;
 let sandboxes: Sandbox[] = [];
 const sockets: Socket[] = [];
 const start = async (options: SandboxOptions) => {
@@ -42,46 +43,9 @@ function rawRequest(sandbox: Sandbox, path: string, headers: Record<string, stri
   });
 }
 
-describe('the inbox and the routes', () => {
-  it('are the ones a sandbox started the usual way has, for the same seed and clock', async () => {
-    const clock = () => Date.UTC(2026, 5, 1, 12);
-    const [usual, onFirst] = await Promise.all([start({ seed: 31, now: clock }), start({ seed: 31, now: clock, onFirstRequest: true })]);
-    expect(onFirst.websiteId).toBe(usual.websiteId);
-    for (const path of [`/v1/website/${usual.websiteId}/conversations/1`, `/v1/website/${usual.websiteId}/people/profiles/1`, `/v1/website/${usual.websiteId}/operators/list`]) {
-      const [a, b] = await Promise.all([crispGet(usual, path), crispGet(onFirst, path)]);
-      expect(a.status).toBe(200);
-      expect(b.body).toEqual(a.body);
-    }
-  });
-
-  it('a website id given is the one it serves', async () => {
-    const websiteId = '3f1a2b4c-0000-4000-8000-00000000abcd';
-    const sandbox = await start({ seed: 32, websiteId, onFirstRequest: true });
-    expect(sandbox.websiteId).toBe(websiteId);
-    const listed = await crispGet<ConversationWire[]>(sandbox, `/v1/website/${websiteId}/conversations/1`);
-    expect(listed.body?.data.length).toBeGreaterThan(0);
-  });
-
-  it('the demo timestamps count back from the first request, not from the start', async () => {
-    let now = Date.UTC(2026, 5, 1, 12);
-    const sandbox = await start({ seed: 33, now: () => now, onFirstRequest: true });
-    now += 7 * 86_400_000;
-    const listed = await crispGet<ConversationWire[]>(sandbox, `/v1/website/${sandbox.websiteId}/conversations/1`);
-    const newest = Math.max(...listed.body!.data.map((c) => c.updated_at));
-    expect(newest).toBeGreaterThan(now - 86_400_000);
-    expect(newest).toBeLessThanOrEqual(now);
-  });
-
-  it('the control panel answers as the first request', async () => {
-    const sandbox = await start({ seed: 34, onFirstRequest: true });
-    const stats = await control<{ connected: number }>(sandbox, 'GET', '/_sandbox/rtm');
-    expect(stats.body?.data).toMatchObject({ connected: 0, authenticated: 0 });
-  });
-});
-
-describe('the RTM endpoint', () => {
+describe('the RTM endpoint attached on first use', () => {
   it('REST answers before it; the first sockets, opened together, all authenticate and get the events they asked for', async () => {
-    const sandbox = await start({ seed: 7, onFirstRequest: true });
+    const sandbox = await start({ seed: 7, rtm: onFirstUse });
     expect(sandbox.rtm.stats()).toEqual({ connected: 0, authenticated: 0, authentications: 0, refused: 0, emitted: 0 });
     const reply = await crispGet<{ socket: { app: string } }>(sandbox, '/v1/plugin/connect/endpoints');
     expect(reply.body?.data.socket.app).toBe(`${sandbox.url}/rtm`);
@@ -96,7 +60,7 @@ describe('the RTM endpoint', () => {
   });
 
   it('the official crisp-api client, as the very first request, discovers, authenticates and receives message:send', async () => {
-    const sandbox = await start({ seed: 8, onFirstRequest: true });
+    const sandbox = await start({ seed: 8, rtm: onFirstUse });
     const { sessionId, data } = await officialClientHearsVisitor(sandbox, 'Hi');
     expect(data).toMatchObject({ session_id: sessionId, from: 'user', content: 'Hi' });
   });
@@ -106,16 +70,16 @@ describe('the RTM endpoint', () => {
     ['a WebSocket upgrade elsewhere', '/v1/plugin/connect/endpoints', { connection: 'Upgrade', upgrade: 'websocket' }],
     ['a WebSocket upgrade without a handshake', '/rtm/?EIO=4&transport=websocket', { connection: 'Upgrade', upgrade: 'websocket' }],
   ])('%s, as the very first request, gets what it gets when Socket.IO is attached at start', async (_name, path, headers) => {
-    const [usual, onFirst] = await Promise.all([start({ seed: 9 }), start({ seed: 9, onFirstRequest: true })]);
+    const [usual, onFirst] = await Promise.all([start({ seed: 9 }), start({ seed: 9, rtm: onFirstUse })]);
     const [expected, got] = await Promise.all([rawRequest(usual, path, headers), rawRequest(onFirst, path, headers)]);
     expect(expected).not.toMatch(/^upgraded/);
     expect(got).toBe(expected);
   });
 
   it('closes cleanly whether or not a client ever came, and while Socket.IO is still loading', async () => {
-    const idle = await startSandbox({ seed: 10, onFirstRequest: true });
+    const idle = await startSandbox({ seed: 10, rtm: onFirstUse });
     await idle.close();
-    const loading = await startSandbox({ seed: 10, onFirstRequest: true });
+    const loading = await startSandbox({ seed: 10, rtm: onFirstUse });
     const first = rawRequest(loading, '/rtm/?EIO=4&transport=polling');
     await loading.close();
     expect(await first).toMatch(/^closed|^400 /);
@@ -128,7 +92,7 @@ const SERVER = built('sandbox/server.js');
 const SCRIPT = `
 import { io } from 'socket.io-client';
 const { startSandbox } = await import(${JSON.stringify(SERVER)});
-const sandbox = await startSandbox({ seed: 1, onFirstRequest: true });
+const sandbox = await startSandbox({ seed: 1, rtm: { attachOnFirstUse: true } });
 const mark = (what) => process.stderr.write('MARK ' + what + '\\n');
 mark('started');
 const { identifier, key, tier } = sandbox.credentials[0];
@@ -142,13 +106,13 @@ socket.disconnect();
 await sandbox.close();
 `;
 
-it('loads its routes on the first request and Socket.IO on the first RTM connection, not at start', () => {
+it('loads Socket.IO on the first RTM connection, not at start nor for REST', () => {
   const { status, stderr, at, firstLoad } = traceModuleLoads(SCRIPT);
   expect(status, stderr).toBe(0);
-  const routes = firstLoad(/\/dist\/sandbox\/(requests|routes\/conversations)\.js$/);
   const socketIo = firstLoad(/\/node_modules\/socket\.io\//);
   expect(at('started')).toBeGreaterThan(0);
-  expect(firstLoad(/\/dist\/sandbox\/server\.js$/)).toBeLessThan(at('started')); // the hook sees our modules
-  expect([routes > at('started'), routes < at('rest')]).toEqual([true, true]);
+  // The hook sees our modules; the routes are loaded before the sandbox listens.
+  const routes = firstLoad(/\/dist\/sandbox\/(requests|routes\/conversations)\.js$/);
+  expect([routes > -1, routes < at('started')]).toEqual([true, true]);
   expect([socketIo > at('rest'), socketIo < at('rtm')]).toEqual([true, true]);
 });
