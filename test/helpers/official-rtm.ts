@@ -1,6 +1,6 @@
 // The official node-crisp-api client (`crisp-api`) subscribed to message:send on a sandbox: it
 // discovers the RTM endpoint, authenticates and must hear a visitor's message, as it would from
-// Crisp. Shared by the sandbox's RTM tests, eager and started on the first request.
+// Crisp. Shared by the sandbox's RTM tests, started at once or attaching its RTM endpoint on first use.
 import { Crisp } from 'crisp-api';
 import type { Socket } from 'socket.io-client';
 import type { Sandbox } from '../../src/sandbox/server.js';
