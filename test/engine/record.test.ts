@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freshState } from '../../src/autopilot/state.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { loadRecord, readRecord, saveRecord, withChannel, withPosition } from '../../src/engine/record.js';
@@ -13,7 +13,7 @@ import type { Store } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { ECHO_SCENARIO } from '../helpers/autopilot.js';
-import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
 const program = scenarioLibraryFromTexts([{ file: 'echo.json', source: ECHO_SCENARIO }]).require('echo').program;
 const position = initialPosition(program);
@@ -66,13 +66,7 @@ describe('records of the previous release in a real store', () => {
   it('SQLite', migrates(async () => new SqliteStore(join(dir, 'state.db'))));
 
   describeWithRedis('Redis migration', () => {
-    let server: TestRedis;
-    beforeAll(async () => {
-      server = await startRedis();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
-    it('Redis', migrates(() => RedisStore.connect(server.url, { prefix: `test:${randomUUID()}:` })));
+    const redis = useRedis();
+    it('Redis', migrates(() => RedisStore.connect(redis().url, { prefix: `test:${randomUUID()}:` })));
   });
 });

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, test } from 'vitest';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { freePort } from './net.js';
 
 export type RedisAvailability = { ok: true; url: string | undefined; binary: string | undefined } | { ok: false; reason: string };
@@ -102,4 +102,22 @@ async function spawnRedis(binary: string, port: number): Promise<ChildProcess> {
   }
   process.once('exit', () => child.kill('SIGKILL')); // never outlive the test process
   return child;
+}
+
+/**
+ * A Redis for the enclosing suite: started before its tests, stopped after them. The returned
+ * function gives it, from a test or a hook.
+ */
+export function useRedis(): () => TestRedis {
+  let server: TestRedis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('useRedis: the Redis is only there inside the suite\'s tests and hooks');
+    return server;
+  };
 }

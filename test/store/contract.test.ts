@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { HeldLocks, MemoryBacking, MemoryStore, StoreError, withLock, type Store } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
 interface Backend {
   /**
@@ -659,17 +659,11 @@ storeContract('sqlite', () => ({
 }));
 
 describeWithRedis('redis store contract', () => {
-  let server: TestRedis;
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const redis = useRedis();
   storeContract('redis', () => ({
     async fresh() {
       const prefix = `test:${randomUUID()}:`;
-      return { open: () => RedisStore.connect(server.url, { prefix }), drop: () => dropKeys(server.url, prefix), now: () => Date.now(), elapse: (ms: number) => sleep(ms).then(() => undefined) };
+      return { open: () => RedisStore.connect(redis().url, { prefix }), drop: () => dropKeys(redis().url, prefix), now: () => Date.now(), elapse: (ms: number) => sleep(ms).then(() => undefined) };
     },
   }));
 });

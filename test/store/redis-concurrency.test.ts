@@ -2,25 +2,18 @@
 // in flight): every command carries the store's one offline signal, and dozens waiting together is
 // normal use, not a leak for Node to warn about on stderr.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
-import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
 describeWithRedis('RedisStore with many calls in flight', () => {
-  let server: TestRedis;
-
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const redis = useRedis();
 
   it('64 saves at once are all answered, and Node warns of no listener leak', async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
-    const store = await RedisStore.connect(server.url, { prefix: `many-${randomUUID()}:` });
+    const store = await RedisStore.connect(redis().url, { prefix: `many-${randomUUID()}:` });
     try {
       const saved = await Promise.all(Array.from({ length: 64 }, (_, i) => store.savePosition(`c${i}`, 's', { at: i }, { expectedVersion: 0 })));
       expect(saved.every((result) => result.ok)).toBe(true);

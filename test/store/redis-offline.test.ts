@@ -5,11 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { eventually } from '../helpers/events.js';
-import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
 /** A TCP relay to `target` on a fixed local port: cut() drops every connection and refuses new ones; restore() listens again. */
 class Relay {
@@ -48,17 +48,11 @@ class Relay {
 const GRACE_MS = 300;
 
 describeWithRedis('RedisStore while Redis is unreachable', () => {
-  let server: TestRedis;
+  const redis = useRedis();
   let relay: Relay;
   let store: RedisStore | undefined;
   let connectionErrors: Error[] = [];
 
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
   afterEach(async () => {
     await store?.close();
     store = undefined;
@@ -66,7 +60,7 @@ describeWithRedis('RedisStore while Redis is unreachable', () => {
   });
 
   async function connectThroughRelay(offlineGraceMs: number): Promise<RedisStore> {
-    const url = new URL(server.url);
+    const url = new URL(redis().url);
     relay = new Relay({ host: url.hostname, port: Number(url.port) });
     await relay.restore();
     connectionErrors = [];
