@@ -78,6 +78,23 @@ function groupTimes<T>(entries: ReadonlyArray<{ at: number; value: T }>, empty: 
   return { w, k, groups };
 }
 
+/**
+ * Groups dated after bucket `current` (the clock went back) merged into it, so that the memory never
+ * spans more than a window; the same groups when there are none.
+ */
+function foldFuture<T>(k: number, groups: T[], current: number, empty: T, merge: (a: T, b: T) => T): { k: number; groups: T[] } {
+  if (k + groups.length - 1 <= current) return { k, groups };
+  const keep = Math.max(0, current - k);
+  return { k: Math.min(k, current), groups: [...groups.slice(0, keep), groups.slice(keep).reduce(merge, empty)] };
+}
+
+/** How many commas `runs` holds: its buckets after the first. */
+function commas(runs: string): number {
+  let count = 0;
+  for (let at = runs.indexOf(','); at >= 0; at = runs.indexOf(',', at + 1)) count++;
+  return count;
+}
+
 const add = (a: number, b: number): number => a + b;
 const concat = (a: string, b: string): string => a + b;
 
@@ -92,13 +109,8 @@ const concat = (a: string, b: string): string => a + b;
 export function liveCounts(counts: BucketCounts | undefined, now: number, windowMs: number): BucketCounts | undefined {
   if (!counts) return undefined;
   const w = bucketMs(windowMs);
-  let { k, groups: n } = counts.w === w ? { k: counts.k, groups: counts.n } : regroup(counts.n, counts.k, counts.w, w, 0, add);
-  const current = Math.floor(now / w);
-  if (k + n.length - 1 > current) {
-    const keep = Math.max(0, current - k);
-    n = [...n.slice(0, keep), sum(n.slice(keep))];
-    k = Math.min(k, current);
-  }
+  const at = counts.w === w ? { k: counts.k, groups: counts.n } : regroup(counts.n, counts.k, counts.w, w, 0, add);
+  const { k, groups: n } = foldFuture(at.k, at.groups, Math.floor(now / w), 0, add);
   let drop = Math.max(0, firstLive(now, windowMs, w) - k);
   while (drop < n.length && n[drop] === 0) drop++;
   if (drop >= n.length) return undefined;
@@ -142,19 +154,13 @@ export function liveHashes(hashes: BucketHashes | undefined, now: number, window
   const w = bucketMs(windowMs);
   if (hashes.w === w && hashes.k >= firstLive(now, windowMs, w) && !hashes.r.startsWith(',')) {
     // Usually nothing to drop (once a turn): told without splitting the string.
-    let commas = 0;
-    for (let at = hashes.r.indexOf(','); at >= 0; at = hashes.r.indexOf(',', at + 1)) commas++;
-    if (hashes.k + commas <= Math.floor(now / w) && hashes.r.length - commas <= max * HASH_CHARS) return hashes;
+    const separators = commas(hashes.r);
+    if (hashes.k + separators <= Math.floor(now / w) && hashes.r.length - separators <= max * HASH_CHARS) return hashes;
   }
-  let changed = hashes.w !== w;
-  let { k, groups: runs } = changed ? regroup(hashes.r.split(','), hashes.k, hashes.w, w, '', concat) : { k: hashes.k, groups: hashes.r.split(',') };
-  const current = Math.floor(now / w);
-  if (k + runs.length - 1 > current) {
-    const keep = Math.max(0, current - k);
-    runs = [...runs.slice(0, keep), runs.slice(keep).join('')];
-    k = Math.min(k, current);
-    changed = true;
-  }
+  const split = hashes.r.split(',');
+  const at = hashes.w === w ? { k: hashes.k, groups: split } : regroup(split, hashes.k, hashes.w, w, '', concat);
+  const { k, groups: runs } = foldFuture(at.k, at.groups, Math.floor(now / w), '', concat);
+  let changed = hashes.w !== w || runs !== split;
   let drop = Math.max(0, firstLive(now, windowMs, w) - k);
   let count = 0;
   for (let i = drop; i < runs.length; i++) count += runs[i]!.length / HASH_CHARS;
@@ -190,8 +196,7 @@ export function addHash(live: BucketHashes | undefined, hash: string, now: numbe
   const w = bucketMs(windowMs);
   const current = Math.floor(now / w);
   if (!live) return { w, k: current, r: hash };
-  let last = live.k;
-  for (let at = live.r.indexOf(','); at >= 0; at = live.r.indexOf(',', at + 1)) last++;
+  const last = live.k + commas(live.r);
   return { w, k: live.k, r: `${live.r}${','.repeat(Math.max(0, current - last))}${hash}` };
 }
 
