@@ -102,6 +102,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
   if (error instanceof StoreError) {
     deps.log.warn({ tool: tool.name, code: error.code, err: error }, 'store call failed');
+    if (error.code === 'store_misconfigured') return `Scenario tools cannot run: ${error.message}. An operator must fix this; retrying will not help.`;
     if (error.code === 'store_lock_busy') return 'Another turn of this conversation is being posted right now; try again in a few seconds.';
     if (error.code === 'store_lock_lost') return 'The conversation lock was lost mid-way; some actions may have run. Check the conversation, then post the same draft again (nothing is sent twice).';
     return 'The scenario store is unavailable right now; try again later.';

@@ -43,7 +43,8 @@ interface Database {
   close(): void;
 }
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
-const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
+const requireHere = createRequire(import.meta.url);
+const BetterSqlite3 = requireHere('better-sqlite3') as DatabaseConstructor;
 
 // 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
 // `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
@@ -133,7 +134,7 @@ function openDatabase(path: string): Database {
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
     const found = db.pragma('user_version', { simple: true }) as number;
     if (found > SCHEMA_VERSION) {
-      throw new StoreError('store_unavailable', `the SQLite store at ${path} was written by a newer crisp-mcp (schema ${found}, this one knows ${SCHEMA_VERSION})`);
+      throw new StoreError('store_misconfigured', `the SQLite store at ${path} was written by a newer crisp-mcp (schema ${found}, this one knows ${SCHEMA_VERSION})`);
     }
     const init = db;
     init.transaction(() => {
@@ -145,7 +146,46 @@ function openDatabase(path: string): Database {
   } catch (err) {
     db?.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+    const unbuilt = compiledModuleProblem(err);
+    if (unbuilt) throw new StoreError('store_misconfigured', `cannot open the SQLite store at ${path}: ${unbuilt}`, err);
+    const code = PERMANENT_OPEN_FAILURES.has((err as { code?: unknown }).code as string) ? 'store_misconfigured' : 'store_unavailable';
+    throw new StoreError(code, `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+/** Failures to open the file that no retry mends: it is no SQLite database, or this process may not write there. */
+const PERMANENT_OPEN_FAILURES = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'EACCES', 'EROFS']);
+
+/**
+ * Why better-sqlite3's compiled module does not load, in one line that says how to build it, or
+ * undefined for any other failure. Its install script builds it (or fetches a prebuilt one); npm
+ * skips that script when the install is not allowed to run it — by default from npm 12 on, always
+ * with --ignore-scripts — and a module built for another Node.js version or platform fails to load.
+ * Left as it is, the error is bindings' list of thirteen paths it looked in.
+ */
+function compiledModuleProblem(err: unknown): string | undefined {
+  const message = err instanceof Error ? err.message : '';
+  let what: string;
+  if (message.startsWith('Could not locate the bindings file')) {
+    what = "better-sqlite3's compiled module is missing: its install script did not run (npm 12 and later skip a dependency's install script unless it is allowed; --ignore-scripts skips them all)";
+  } else if ((err as { code?: unknown } | null)?.code === 'ERR_DLOPEN_FAILED') {
+    what = `better-sqlite3's compiled module does not load on this Node.js ${process.version} (${message.replace(/\s+/g, ' ').trim()})`;
+  } else {
+    return undefined;
+  }
+  return (
+    `${what}. Build it with \`npm rebuild better-sqlite3\` in ${installFolder()} — with npm 12 and later, allow it first ` +
+    '(`npm install-scripts approve better-sqlite3` in a project; `npm install -g --allow-scripts=better-sqlite3 …` for a global install) — ' +
+    'or choose another store: --store memory, or redis://HOST:PORT'
+  );
+}
+
+/** The folder whose node_modules holds better-sqlite3: where `npm rebuild` finds it. */
+function installFolder(): string {
+  try {
+    return dirname(dirname(dirname(requireHere.resolve('better-sqlite3/package.json'))));
+  } catch {
+    return 'the folder crisp-mcp is installed in';
   }
 }
 

@@ -177,6 +177,7 @@ export interface Store {
 export type StoreErrorCode =
   | 'store_bad_spec' // --store / CRISP_MCP_STORE is not one of the accepted forms
   | 'store_unavailable' // the file cannot be opened, or Redis cannot be reached
+  | 'store_misconfigured' // cannot work as installed or configured, whatever the retries: an operator must act (the message says what)
   | 'store_lock_busy' // withLock waited its whole waitMs
   | 'store_lock_lost'; // withLock could not extend its lock (expired and taken, or the store failed)
 

@@ -6,8 +6,9 @@
 // Both run in a copy of the checkout (tracked and untracked, not ignored, files: what a clone
 // holds), so their builds never touch the dist/ the other tests run. The install is offline: the
 // package's production dependencies come from npm's cache at the versions package-lock.json pins
-// (`npm ci` put them there), and better-sqlite3's compiled module is linked from this checkout
-// instead of being compiled again.
+// (`npm ci` put them there), with the install scripts skipped — as npm 12 and later skip a
+// dependency's script unless it is allowed — so better-sqlite3's compiled module is missing until a
+// test copies this checkout's in, instead of compiling it again.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,13 +58,40 @@ describe('npm pack from a fresh clone', () => {
   });
 
   it('installed into an empty folder, serves every tool over stdio from /, with the shipped scenarios', async () => {
-    const consumer = join(work, 'consumer');
-    installOffline(tarball, consumer);
+    const consumer = installedConsumer();
+    cpSync(join(ROOT, COMPILED_MODULE), join(consumer, COMPILED_MODULE));
     const installed = join(consumer, 'node_modules', pkg.name);
     const bin = join(installed, pkg.bin['crisp-mcp']!);
     const { tools, stderr } = await listToolsOverStdio(bin, ['serve', '--sandbox', '--store', `sqlite:${join(work, 'state.db')}`], {});
     expect(tools).toEqual(ALL_TOOL_NAMES);
     expect(stderr).toContain(`"msg":"scenarios loaded from ${join(installed, 'scenarios')}"`);
+  });
+
+  it("installed with its install scripts skipped, says how to build SQLite's module: the bot in one line before it runs, a scenario tool in its answer", async () => {
+    const consumer = installedConsumer();
+    rmSync(join(consumer, COMPILED_MODULE), { force: true });
+    const bin = join(consumer, 'node_modules', pkg.name, pkg.bin['crisp-mcp']!);
+    const fix = `npm rebuild better-sqlite3\` in ${consumer} `;
+
+    const bot = spawnSync(process.execPath, [bin, 'bot', '--sandbox', '--scenario', 'gdpr', '--store', `sqlite:${join(work, 'bot.db')}`], { cwd: '/', encoding: 'utf8', env: hostEnv(), timeout: 30_000 });
+    expect(bot.status).toBe(2);
+    const refusal = bot.stderr.split('\n').filter((line) => line.startsWith('crisp-mcp: '));
+    expect(refusal).toHaveLength(1);
+    expect(refusal[0]).toContain("better-sqlite3's compiled module is missing");
+    expect(refusal[0]).toContain(fix);
+    expect(refusal[0]).toContain('--store memory');
+    expect(bot.stderr).not.toContain('Could not locate the bindings file');
+
+    const answer = await overStdio(bin, ['serve', '--sandbox', '--store', `sqlite:${join(work, 'serve.db')}`], {}, async (client) => {
+      const listed = await client.callTool({ name: 'list_conversations', arguments: {} });
+      const sessionId = (listed.structuredContent as { conversations: Array<{ session_id: string }> }).conversations[0]!.session_id;
+      return client.callTool({ name: 'draft_scenario_reply', arguments: { session_id: sessionId, scenario: 'gdpr' } });
+    });
+    expect(answer.isError).toBe(true);
+    const text = (answer.content as Array<{ text: string }>)[0]!.text;
+    expect(text).toMatch(/^Scenario tools cannot run: cannot open the SQLite store at .*better-sqlite3's compiled module is missing/);
+    expect(text).toContain(fix);
+    expect(text).toMatch(/retrying will not help\.$/);
   });
 });
 
@@ -127,22 +155,45 @@ function installOffline(tgz: string, dir: string): void {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies: { [pkg.name]: spec } }));
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
   npm(dir, 'ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund');
-  const native = join('node_modules', 'better-sqlite3', 'build', 'Release');
-  cpSync(join(ROOT, native, 'better_sqlite3.node'), join(dir, native, 'better_sqlite3.node'));
 }
 
-/** The server as an MCP host starts it (cwd /, only PATH and HOME from here, plus `env`), over stdio: the tool names it lists. */
-async function listToolsOverStdio(entry: string, args: string[], env: Record<string, string>): Promise<{ tools: string[]; stderr: string }> {
+/** Where better-sqlite3's install script leaves its compiled module, in a folder's node_modules. */
+const COMPILED_MODULE = join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+
+let consumerFolder: string | undefined;
+
+/** The packed tarball installed (once) into an empty folder, its install scripts skipped. */
+function installedConsumer(): string {
+  if (!consumerFolder) {
+    const dir = join(work, 'consumer');
+    installOffline(tarball, dir);
+    consumerFolder = dir;
+  }
+  return consumerFolder;
+}
+
+/** What an MCP host passes a server it starts: only PATH and HOME from here (HOME a fresh folder), plus `env`. */
+function hostEnv(env: Record<string, string> = {}): Record<string, string> {
   const home = join(work, 'home');
   mkdirSync(home, { recursive: true });
-  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd: '/', env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env }, stderr: 'pipe' });
+  return { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env };
+}
+
+/** The server as an MCP host starts it (cwd /, hostEnv), over stdio: the tool names it lists. */
+async function listToolsOverStdio(entry: string, args: string[], env: Record<string, string>): Promise<{ tools: string[]; stderr: string }> {
   let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const tools = await overStdio(entry, args, env, async (client) => (await client.listTools()).tools.map((t) => t.name).sort(), (chunk) => (stderr += chunk));
+  return { tools, stderr };
+}
+
+/** Starts the server as an MCP host does (cwd /, hostEnv), connects a client, runs `use` with it, closes it. */
+async function overStdio<T>(entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>, onStderr?: (chunk: string) => void): Promise<T> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd: '/', env: hostEnv(env), stderr: 'pipe' });
+  transport.stderr?.on('data', (chunk: Buffer) => onStderr?.(chunk.toString('utf8')));
   const client = new Client({ name: 'package-test', version: '1.0.0' });
   await client.connect(transport);
   try {
-    const { tools } = await client.listTools();
-    return { tools: tools.map((t) => t.name).sort(), stderr };
+    return await use(client);
   } finally {
     await client.close();
   }

@@ -27,6 +27,16 @@ describe('package metadata', () => {
     expect(server.packages).toEqual([expect.objectContaining({ registryType: 'npm', identifier: pkg.name, transport: { type: 'stdio' } })]);
   });
 
+  it("allowScripts decides every install script package-lock.json holds, better-sqlite3's allowed (npm 12 and later skip an undecided one)", () => {
+    const lock = read('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const withScripts = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.hasInstallScript)
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(withScripts).toContain('better-sqlite3');
+    expect(Object.keys(pkg.allowScripts).sort()).toEqual([...new Set(withScripts)].sort());
+    expect(pkg.allowScripts['better-sqlite3']).toBe(true);
+  });
+
   it('every environment variable server.json and the bundle set is one the server reads', () => {
     const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
     const names = [...server.packages[0].environmentVariables.map((v: { name: string }) => v.name), ...Object.keys(manifest.server.mcp_config.env)];

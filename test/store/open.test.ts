@@ -114,11 +114,14 @@ describe('openStore', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'junk.db'), 'this is not sqlite '.repeat(100));
     await expect(openStore(`sqlite:${join(dir, 'junk.db')}`)).rejects.toThrow(/^cannot open the SQLite store at .*junk\.db: file is not a database$/);
+    // No retry mends these: the tools say an operator must act, not "try again later".
+    await expect(openStore(`sqlite:${join(dir, 'junk.db')}`)).rejects.toMatchObject({ code: 'store_misconfigured' });
     const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { pragma(s: string): unknown; close(): void };
     const newer = new Database(join(dir, 'newer.db'));
     newer.pragma('user_version = 99');
     newer.close();
     await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toThrow(/was written by a newer crisp-mcp \(schema 99, this one knows 2\)$/);
+    await expect(openStore(`sqlite:${join(dir, 'newer.db')}`)).rejects.toMatchObject({ code: 'store_misconfigured' });
   });
 
   test('a file of the previous schema (1) opens with its data, and gets the append keys\' table', async () => {
