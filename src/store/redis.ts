@@ -60,6 +60,9 @@ export function redactRedisUrl(url: string): string {
  */
 const OFFLINE_GRACE_MS = 5_000;
 
+/** Redis's answers to AUTH (sent on connecting when the URL has a user name or password) that refuse it. */
+const REFUSED_LOGIN = /^(WRONGPASS|NOAUTH|NOPERM|ERR AUTH)\b/;
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly where: string;
@@ -90,7 +93,7 @@ export class RedisStore implements Store {
     client.on('ready', () => this.#backOnline());
   }
 
-  /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached. */
+  /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached or refuses the login. */
   static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
     const where = redactRedisUrl(url);
     let connected = false;
@@ -110,7 +113,10 @@ export class RedisStore implements Store {
       });
       await client.connect();
     } catch (err) {
-      throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${(err as Error).message || String(err)}`, err);
+      const why = (err as Error).message || String(err);
+      // Redis answered, and said no: retrying with the same URL cannot help.
+      if (REFUSED_LOGIN.test(why)) throw new StoreError('store_misconfigured', `the Redis store at ${where} refused the user name or password in the URL: ${why}`, err);
+      throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${why}`, err);
     }
     connected = true;
     return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, options.offlineGraceMs ?? OFFLINE_GRACE_MS));
