@@ -136,7 +136,12 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   const sandbox = flags.sandbox === true || envSwitch(env, 'CRISP_MCP_SANDBOX');
 
   const apiUrl = read('CRISP_API_URL') ?? DEFAULT_API_URL;
-  if (!sandbox) checkHttpUrl(apiUrl, 'CRISP_API_URL');
+  if (!sandbox) {
+    checkHttpUrl(apiUrl, 'CRISP_API_URL');
+    // Every request path starts with /v1 already: a base that ends with it (copied from Crisp's API docs) makes each call a 404.
+    const base = new URL(apiUrl);
+    if (/\/v1\/?$/.test(base.pathname)) throw new ConfigError(`CRISP_API_URL is the base URL without /v1 (every request adds it), e.g. ${base.origin}, got "${hideUserinfo(apiUrl)}"`);
+  }
 
   const flagged = flagCredentials(flags);
   const tier = parseTier(flags.tier ?? read('CRISP_TIER') ?? options.keychain?.tier ?? 'plugin', flags.tier !== undefined ? '--tier' : 'CRISP_TIER');
@@ -146,10 +151,12 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
       ? { ...flagged, tier, source: 'flags' as const }
       : resolveCredentials(read('CRISP_IDENTIFIER'), read('CRISP_KEY'), tier, options);
 
-  const websites = list(read('CRISP_WEBSITE_ID'));
-  for (const id of websites) {
+  const listed = list(read('CRISP_WEBSITE_ID'));
+  for (const id of listed) {
     if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
   }
+  // Crisp spells website ids in lower case and answers another spelling as a website the token cannot reach.
+  const websites = listed.map((id) => id.toLowerCase());
   if (!sandbox && websites.length === 0) {
     throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
   }

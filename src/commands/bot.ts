@@ -17,14 +17,14 @@ import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
 import { openCrispConversations } from './crisp-conversation.js';
 import type { OutboxRetry } from '../autopilot/outbox.js';
 import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from '../autopilot/guardrails.js';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario } from '../engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario } from '../engine/library.js';
 
 export const DEFAULT_BOT_PORT = 8789;
 
@@ -319,9 +319,12 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
     if (!dir) return usageError('no scenarios: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists');
-    scenario = (await loadScenarioLibrary(dir)).require(settings.scenario);
+    const library = await loadScenarioLibrary(dir);
+    const missing = missingScenario(library, '--scenario', settings.scenario);
+    if (missing) return usageError(missing);
+    scenario = library.require(settings.scenario);
   } catch (error) {
-    if (error instanceof ScenarioLibraryError || error instanceof UnknownScenarioError) return usageError(error.message);
+    if (error instanceof ScenarioLibraryError) return usageError(error.message);
     throw error;
   }
 

@@ -14,14 +14,14 @@ import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
 import type { Autopilot } from '../autopilot/autopilot.js';
 import type { RunningBot } from './bot.js';
 import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox } from '../sandbox/server.js';
@@ -144,12 +144,9 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   const wanted = config.http?.bot?.scenario;
   if (wanted !== undefined) {
     if (!scenarios) return usageError(`--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`);
-    try {
-      botScenario = scenarios.require(wanted);
-    } catch (error) {
-      if (!(error instanceof UnknownScenarioError)) throw error;
-      return usageError(`--bot-scenario: ${error.message}`);
-    }
+    const missing = missingScenario(scenarios, '--bot-scenario', wanted);
+    if (missing) return usageError(missing);
+    botScenario = scenarios.require(wanted);
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp) };
   const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
@@ -250,11 +247,7 @@ function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined 
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
   }
-  if (!scenarios.get(c.scenario)) {
-    const names = scenarios.names();
-    return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
-  }
-  return undefined;
+  return missingScenario(scenarios, 'CRISP_MCP_CONVERSE_SCENARIO', c.scenario);
 }
 
 /** The converse API's service, reply deliverer and inactivity sweeper (converseProblem() has passed). */

@@ -1,0 +1,134 @@
+// What a stranger with a Crisp account tries in the first hour, through the built CLI: settings
+// that would serve nothing or call the wrong URL stop the start-up in one line; a website id in
+// another case, a blank reply and a route left off each get an answer that says what happened.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 42 });
+});
+afterAll(async () => {
+  await sandbox.close();
+});
+
+/** The environment a user with an account sets, pointed at the sandbox. */
+function accountEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const { identifier, key, tier } = sandbox.credentials[0]!;
+  const home = mkdtempSync(join(tmpdir(), 'crisp-mcp-stranger-'));
+  dirs.push(home);
+  return { HOME: home, XDG_STATE_HOME: home, CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_STORE: 'memory', ...overrides };
+}
+
+async function connect(args: string[], env: Record<string, string>): Promise<Client> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { PATH: process.env.PATH ?? '', ...env }, stderr: 'pipe' });
+  const client = new Client({ name: 'stranger', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+const text = (result: { content: unknown }) => (result.content as { text: string }[])[0]!.text;
+
+describe('a selection that leaves no tool stops the start-up', () => {
+  it.each([
+    [['--tools', ''], 'no tool left to serve: --tools names none: name at least one, or drop the flag for the default toolsets'],
+    [['--toolsets', ''], 'no tool left to serve: --toolsets names none: name at least one, or drop the flag for the default toolsets'],
+    [
+      ['--read-only', '--tools', 'send_message,set_compose'],
+      'no tool left to serve: --read-only removes every write tool, and only write tools are selected (send_message, set_compose); select a read tool, or drop --read-only',
+    ],
+    [['--toolsets', 'routing', '--exclude-tools', 'assign_conversation,list_operators'], 'no tool left to serve: --exclude-tools removes every selected tool; exclude fewer'],
+  ])('serve %j: exit 2, one line', async (flags, message) => {
+    const run = await runCli(['serve', ...flags], { env: accountEnv() });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`crisp-mcp: ${message}\n`);
+    expect(run.stdout).toBe('');
+  });
+});
+
+describe('settings copied slightly wrong', () => {
+  it('CRISP_API_URL ending in /v1 (as Crisp documents its routes) is refused, naming the base to use', async () => {
+    const run = await runCli(['serve'], { env: accountEnv({ CRISP_API_URL: `${sandbox.url}/v1/` }) });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`crisp-mcp: CRISP_API_URL is the base URL without /v1 (every request adds it), e.g. ${sandbox.url}, got "${sandbox.url}/v1/"\n`);
+  });
+
+  it('a website id in upper case reaches the same website, in the allow-list and as a tool argument', async () => {
+    const upper = sandbox.websiteId.toUpperCase();
+    const client = await connect(['serve'], accountEnv({ CRISP_WEBSITE_ID: upper }));
+    try {
+      const listed = await client.callTool({ name: 'list_operators', arguments: {} });
+      expect(listed.isError, text(listed)).toBeFalsy();
+      expect((listed.structuredContent as { operators: unknown[] }).operators.length).toBeGreaterThan(0);
+      const named = await client.callTool({ name: 'list_operators', arguments: { website_id: upper } });
+      expect(named.isError, text(named)).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('bot --scenario FILE.json says which name that file holds', async () => {
+    const run = await runCli(['bot', '--sandbox', '--scenario', 'gdpr.json']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^crisp-mcp: --scenario names no loaded scenario: "gdpr\.json" is not one of .*gdpr.* \(from .*scenarios\); a scenario goes by the "name" in its file: .*gdpr\.json is "gdpr"\n$/);
+    expect(run.stderr).not.toContain('list_scenarios');
+  });
+});
+
+describe('send_message with blank content', () => {
+  it('is refused and sends nothing, for text, note and picker', async () => {
+    const client = await connect(['serve'], accountEnv());
+    try {
+      const listed = await client.callTool({ name: 'list_conversations', arguments: {} });
+      const session = (listed.structuredContent as { conversations: { session_id: string }[] }).conversations[0]!.session_id;
+      const count = async () => ((await client.callTool({ name: 'list_messages', arguments: { session_id: session } })).structuredContent as { messages: unknown[] }).messages.length;
+      const before = await count();
+      for (const [type, what] of [
+        ['text', 'message'],
+        ['note', 'message'],
+        ['picker', 'question'],
+      ] as const) {
+        const args = { session_id: session, content: ' \n\t ', type, ...(type === 'picker' ? { choices: [{ value: 'y', label: 'Yes' }] } : {}) };
+        const sent = await client.callTool({ name: 'send_message', arguments: args });
+        expect(sent.isError).toBe(true);
+        expect(text(sent)).toBe(`content is blank (only spaces or line breaks): nothing sent; write the ${what}`);
+      }
+      expect(await count()).toBe(before);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('serve --http: a route that is off says what turns it on', () => {
+  let cli: HttpCli;
+  beforeAll(async () => {
+    cli = await spawnHttpCli(['--port', '0'], accountEnv());
+  });
+  afterAll(async () => {
+    cli.child.kill('SIGTERM');
+    await cli.exited;
+  });
+
+  it.each([
+    ['/converse', 'Not found: /converse is off; serve --http turns it on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set'],
+    ['/hooks/crisp', 'Not found: /hooks/crisp is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET'],
+    ['/elsewhere', 'Not found: the MCP endpoint is /mcp'],
+  ])('POST %s', async (path, message) => {
+    const reply = await fetch(cli.url.replace(/\/mcp$/, path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(reply.status).toBe(404);
+    expect(await reply.json()).toEqual({ error: 'not_found', message });
+  });
+});
