@@ -202,6 +202,8 @@ export interface StartBotOptions {
   rtmReconnect?: { delayMs?: number; maxDelayMs?: number };
   /** The scenario's webhooks are called with this (tests). */
   fetch?: typeof fetch;
+  /** Aborted when the command stops: an RTM connection still discovering or reconnecting gives up instead of retrying on. */
+  signal?: AbortSignal;
 }
 
 export interface RunningBot {
@@ -272,6 +274,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
             skip: (name, payload) => autopilot.isOwnEcho(name, payload),
             onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
             reconnect: options.rtmReconnect,
+            signal: options.signal,
             onState: (state) => {
               if (state.status === 'authenticated') {
                 log.info({ endpoint: state.endpoint }, 'RTM authenticated');
@@ -371,8 +374,9 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
   const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
   const bot = await life.acquire(
     'autopilot',
-    () =>
+    (stopped) =>
       startBot({
+        signal: stopped,
         crisp,
         credentials: { identifier, key, tier },
         store,

@@ -1,6 +1,7 @@
 // What a stranger with a Crisp account tries in the first hour, through the built CLI: settings
 // that would serve nothing or call the wrong URL stop the start-up in one line; a website id in
 // another case, a blank reply and a route left off each get an answer that says what happened.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
+import { freePort } from '../helpers/net.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -130,5 +132,28 @@ describe('serve --http: a route that is off says what turns it on', () => {
     const reply = await fetch(cli.url.replace(/\/mcp$/, path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(reply.status).toBe(404);
     expect(await reply.json()).toEqual({ error: 'not_found', message });
+  });
+});
+
+describe('bot stopped while Crisp cannot be reached yet', () => {
+  it('SIGINT during RTM discovery ends the retries with it: exit 0, nothing left open, no reconnect logged after the stop', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const child = spawn(process.execPath, [CLI, 'bot', '--scenario', 'gdpr'], { env: { PATH: process.env.PATH ?? '', ...accountEnv({ CRISP_API_URL: url }) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('RTM disconnected; reconnecting')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`exited with ${code} before retrying: ${stderr}`)));
+    });
+    expect(stderr).toContain(`could not reach Crisp at ${url} (ECONNREFUSED)`);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const afterStop = stderr.slice(stderr.indexOf('"msg":"stopped during start-up"'));
+    expect(afterStop).toMatch(/^"msg":"stopped during start-up"/);
+    expect(afterStop).not.toContain('reconnecting');
+    expect(stderr).not.toContain('still open');
   });
 });
