@@ -133,6 +133,17 @@ describe('serve --http: a route that is off says what turns it on', () => {
     expect(reply.status).toBe(404);
     expect(await reply.json()).toEqual({ error: 'not_found', message });
   });
+
+  it("a browser opening /mcp is told it is an MCP endpoint; an MCP client's GET without a session still gets the 400 that says what to send", async () => {
+    const browser = await fetch(cli.url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(browser.status).toBe(406);
+    expect(((await browser.json()) as { error: { message: string } }).error.message).toBe(
+      'Not Acceptable: /mcp is an MCP endpoint, not a web page; point an MCP client (Claude Desktop, Cursor, the MCP Inspector) at this URL',
+    );
+    const client = await fetch(cli.url, { headers: { accept: 'text/event-stream' } });
+    expect(client.status).toBe(400);
+    expect(((await client.json()) as { error: { message: string } }).error.message).toMatch(/must send initialize first/);
+  });
 });
 
 describe('bot stopped while Crisp cannot be reached yet', () => {
