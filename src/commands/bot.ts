@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, parseFlags, type Config, type ServeFlags } from '../config.js';
+import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { createHookHandler } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
@@ -307,6 +307,8 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   let flags: BotFlags;
   let settings: BotSettings;
   let config: Config;
+  // First: a misspelt variable is often why a setting below is missing.
+  for (const line of misspeltSettings()) log.warn(line);
   try {
     flags = parseBotFlags(argv);
     settings = botSettings(flags);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
-import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -78,6 +78,8 @@ warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
   let config: Config;
+  // First: a misspelt variable is often why a setting below is missing.
+  for (const line of misspeltSettings()) log.warn(line);
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);

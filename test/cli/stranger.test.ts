@@ -81,6 +81,28 @@ describe('settings copied slightly wrong', () => {
     }
   });
 
+  it('a misspelt variable is named before anything else, with the setting it resembles', async () => {
+    const env = accountEnv({ CRISP_WEBSITE_IDS: sandbox.websiteId });
+    delete env.CRISP_WEBSITE_ID;
+    const missing = await runCli(['serve'], { env });
+    expect(missing.status).toBe(2);
+    const [warning, refusal] = missing.stderr.trim().split('\n');
+    expect(JSON.parse(warning!)).toMatchObject({ level: 40, msg: 'CRISP_WEBSITE_IDS is not a crisp-mcp setting and does nothing; did you mean CRISP_WEBSITE_ID?' });
+    expect(refusal).toMatch(/^crisp-mcp: CRISP_WEBSITE_ID is not set/);
+
+    // One that would have been optional: the server starts, and says which setting it did not take.
+    const run = await runCli(['serve'], { env: accountEnv({ CRISP_MCP_SEND_MOD: 'confirm', CRISP_MCP_COLOUR: 'blue', CRISP_PLUGIN_URN: 'urn:other-tool' }) });
+    expect(run.status).toBe(0);
+    const warnings = run.stderr
+      .split('\n')
+      .filter((line) => line.includes('"level":40'))
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(warnings).toEqual([
+      'CRISP_MCP_COLOUR is not a crisp-mcp setting and does nothing (the README lists the settings)',
+      'CRISP_MCP_SEND_MOD is not a crisp-mcp setting and does nothing; did you mean CRISP_MCP_SEND_MODE?',
+    ]);
+  });
+
   it('bot --scenario FILE.json says which name that file holds', async () => {
     const run = await runCli(['bot', '--sandbox', '--scenario', 'gdpr.json']);
     expect(run.status).toBe(2);
