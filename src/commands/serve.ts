@@ -175,7 +175,11 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log, ready), (s) => s.close());
   if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
-  await life.untilStopped(stdio.closed);
+  const stop = await life.untilStopped(stdio.closed);
+  if (stop.kind === 'failed') {
+    writeErrorLine(`crisp-mcp: ${stop.error.message}`);
+    return 1;
+  }
   return 0;
 }
 

@@ -190,3 +190,21 @@ describe('bot stopped while Crisp cannot be reached yet', () => {
     expect(stderr).not.toContain('still open');
   });
 });
+
+describe("stdio serve given more than MCP's line limit", () => {
+  it('closes the connection and exits 1 with one line saying why, not 0 as when the host closes stdin', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH ?? '', ...accountEnv() }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The server stops reading part-way: what it no longer takes fails to write, as for any host.
+    child.stdin.on('error', () => undefined);
+    child.stdin.write(Buffer.alloc(11 * 1024 * 1024, 'a'));
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('crisp-mcp: a message on stdin ran past 10485760 bytes without a newline (MCP\'s stdio limit): the connection is closed\n');
+    expect(stderr).not.toContain('still open');
+    expect(stdout).toBe('');
+  });
+});
