@@ -289,7 +289,10 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   const envToken = read('CRISP_MCP_HTTP_TOKEN');
   const tokens = flags['token-file'] !== undefined ? tokenFile(flags['token-file']) : envToken ? [envToken] : [];
   const short = tokens.find((t) => t.length < 16);
-  if (short !== undefined) throw new ConfigError(`bearer tokens must be at least 16 characters (one of ${tokens.length} is ${short.length}); generate one with \`openssl rand -hex 32\``);
+  if (short !== undefined) {
+    const where = flags['token-file'] !== undefined ? `token ${tokens.indexOf(short) + 1} of ${tokens.length} in --token-file ${flags['token-file']}` : 'CRISP_MCP_HTTP_TOKEN';
+    throw new ConfigError(`bearer tokens must be at least 16 characters; ${where} has ${short.length}; generate one with \`openssl rand -hex 32\``);
+  }
   let crispAgent: HttpConfig['crispAgent'];
   if (flags['crisp-agent']) {
     const secret = read('CRISP_MCP_AGENT_SECRET');

@@ -2,7 +2,7 @@
 // that would serve nothing or call the wrong URL stop the start-up in one line; a website id in
 // another case, a blank reply and a route left off each get an answer that says what happened.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -101,6 +101,20 @@ describe('settings copied slightly wrong', () => {
       'CRISP_MCP_COLOUR is not a crisp-mcp setting and does nothing (the README lists the settings)',
       'CRISP_MCP_SEND_MOD is not a crisp-mcp setting and does nothing; did you mean CRISP_MCP_SEND_MODE?',
     ]);
+  });
+
+  it('a bearer token that is too short is named by where it came from, never echoed', async () => {
+    const fromEnv = await runCli(['serve', '--http', '--port', '0'], { env: accountEnv({ CRISP_MCP_HTTP_TOKEN: 'tooshort' }) });
+    expect(fromEnv.status).toBe(2);
+    expect(fromEnv.stderr).toBe('crisp-mcp: bearer tokens must be at least 16 characters; CRISP_MCP_HTTP_TOKEN has 8; generate one with `openssl rand -hex 32`\n');
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-stranger-tokens-'));
+    dirs.push(dir);
+    const file = join(dir, 'tokens');
+    writeFileSync(file, '# rotation\nlong-enough-token-0123456789\n\nshort-one\n');
+    const fromFile = await runCli(['serve', '--http', '--port', '0', '--token-file', file], { env: accountEnv() });
+    expect(fromFile.status).toBe(2);
+    expect(fromFile.stderr).toBe(`crisp-mcp: bearer tokens must be at least 16 characters; token 2 of 2 in --token-file ${file} has 9; generate one with \`openssl rand -hex 32\`\n`);
+    expect(fromFile.stderr).not.toContain('short-one');
   });
 
   it('bot --scenario FILE.json says which name that file holds', async () => {
