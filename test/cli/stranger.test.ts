@@ -117,6 +117,22 @@ describe('settings copied slightly wrong', () => {
     expect(fromFile.stderr).not.toContain('short-one');
   });
 
+  it.each([
+    ['a wrong key', { CRISP_KEY: 'not-the-key-0123456789' }, 'plugin'],
+    ['the wrong tier', { CRISP_TIER: 'website' }, 'website'],
+  ])('%s: the 401 names the key, the identifier and the tier sent, and how to check them', async (_, overrides, tier) => {
+    const client = await connect(['serve'], accountEnv(overrides));
+    try {
+      const result = await client.callTool({ name: 'list_operators', arguments: {} });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toBe(
+        `Crisp refused the server's credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY, or CRISP_TIER (sent: ${tier}; it must be the tier the token was issued for), or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`,
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
   it('bot --scenario FILE.json says which name that file holds', async () => {
     const run = await runCli(['bot', '--sandbox', '--scenario', 'gdpr.json']);
     expect(run.status).toBe(2);
