@@ -133,6 +133,15 @@ describe('settings copied slightly wrong', () => {
     }
   });
 
+  it('an empty scenarios folder is warned about, not only logged as loaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-stranger-empty-'));
+    dirs.push(dir);
+    const run = await runCli(['serve', '--scenarios', dir], { env: accountEnv() });
+    expect(run.status).toBe(0);
+    const warnings = run.stderr.split('\n').filter((line) => line.includes('"level":40')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(warnings).toEqual([`no scenario files (*.json) in ${dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`]);
+  });
+
   it('bot --scenario FILE.json says which name that file holds', async () => {
     const run = await runCli(['bot', '--sandbox', '--scenario', 'gdpr.json']);
     expect(run.status).toBe(2);
