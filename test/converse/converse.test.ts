@@ -395,6 +395,47 @@ describe('a session saved by the previous release (a bare session value under co
   });
 });
 
+describe('a business-hours condition at the start of the scenario', () => {
+  const hoursScenario = {
+    file: 'hours.json',
+    source: JSON.stringify({
+      name: 'converse-test',
+      version: 1,
+      start: 'open',
+      blocks: {
+        open: {
+          type: 'condition',
+          when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '18:00' }] } },
+          then: 'weekday',
+          else: 'closed',
+        },
+        weekday: { type: 'handoff', text: 'An operator will answer you shortly.', reason: 'open' },
+        closed: { type: 'end', text: 'We are closed.' },
+      },
+    }),
+  };
+  const mondayTenInParis = Date.parse('2026-12-07T09:00:00Z');
+  const saturdayTenInParis = Date.parse('2026-12-05T09:00:00Z');
+
+  it.each([
+    ['startSession', { eventType: 'startSession' }],
+    ['the first message', { eventType: 'message', text: 'hello' }],
+  ])('reads the service clock when %s opens the session: open on a Monday morning, closed on a Saturday', async (_what, event) => {
+    let now = mondayTenInParis;
+    h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([hoursScenario]), service: { now: () => now } });
+    const weekday = fresh();
+    await h.service.accept({ conversationId: weekday, ...event });
+    await receiver.waitFor(() => receiver.of(weekday).length === 2);
+    expect(receiver.of(weekday).map(brief)).toEqual([{ type: 'text', text: 'An operator will answer you shortly.' }, { type: 'handoff', text: '' }]);
+    now = saturdayTenInParis;
+    const weekend = fresh();
+    await h.service.accept({ conversationId: weekend, ...event });
+    await receiver.waitFor(() => receiver.of(weekend).length === 2);
+    expect(receiver.of(weekend).map(brief)).toEqual([{ type: 'text', text: 'We are closed.' }, { type: 'end', text: '' }]);
+    expect(h.logs.filter((l) => String(l.msg).includes('no_clock'))).toEqual([]);
+  });
+});
+
 describe('inactivity timeout', () => {
   it('ends an idle session with an `end` reply (reason inactivity, replyTo null); activity keeps it alive; the next message starts anew', async () => {
     h = await startConverseHarness({ receiver, service: { idleMs: 500 } });
