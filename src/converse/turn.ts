@@ -131,7 +131,7 @@ export async function converseTurn(input: TurnInput): Promise<TurnOutput | undef
         first = startWith(program, metadata, event.text, now);
       } else {
         const position = { ...session.position, vars: { ...session.position.vars, ...event.metadata } };
-        first = advanceTurn(program, position, { type: 'event', event: inputOf(program, position, event) }, { now });
+        first = advanceTurn(program, position, { type: 'event', event: inputOf(program, position, event, notes) }, { now });
         if (first.restarted) {
           notes.push(`scenario ${loaded.name} changed since the last turn (was at block ${first.restarted.from_block}): started again`);
           first = startWith(program, metadata, event.text, now);
@@ -182,9 +182,17 @@ function startWith(program: Program, vars: Vars, text: string | undefined, now: 
   return advanceTurn(program, position, { type: 'event', event: text === undefined ? { type: 'card', index: -1 } : { type: 'visitor_text', text } }, { now });
 }
 
-function inputOf(program: Program, position: Position, event: ConverseEvent): ScenarioEvent {
-  const atChoice = position.waiting && program.code[position.pc]?.op === 'choice';
-  if (event.cardIndex !== undefined && (atChoice || event.text === undefined)) return { type: 'card', index: event.cardIndex };
+/**
+ * The event as the scenario reads it: a card at a choice, else the text. A cardIndex past the last
+ * card is the caller's mistake: its text (the button's) is read instead, and a note says so.
+ */
+function inputOf(program: Program, position: Position, event: ConverseEvent, notes: string[]): ScenarioEvent {
+  const ins = position.waiting ? program.code[position.pc] : undefined;
+  if (event.cardIndex !== undefined && ins?.op === 'choice' && event.cardIndex >= ins.targets.length) {
+    notes.push(`cardIndex ${event.cardIndex} is past the last card (${ins.targets.length} at block ${ins.block}): ${event.text === undefined ? 'the choices are shown again' : 'its text is read instead'}`);
+    if (event.text !== undefined) return { type: 'visitor_text', text: event.text };
+  }
+  if (event.cardIndex !== undefined && (ins?.op === 'choice' || event.text === undefined)) return { type: 'card', index: event.cardIndex };
   return { type: 'visitor_text', text: event.text ?? '' };
 }
 

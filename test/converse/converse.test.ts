@@ -80,6 +80,23 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     expect(replies[0]!.messageId).toMatch(/^msg_[\w-]{22}$/);
   });
 
+  it('a cardIndex past the last card: the button text sent with it is read (or, without text, the carousel comes again), and a warning names the index', async () => {
+    h = await startConverseHarness({ receiver });
+    const withText = fresh();
+    const withoutText = fresh();
+    for (const id of [withText, withoutText]) {
+      await h.service.accept({ conversationId: id, eventType: 'startSession' });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans' });
+    }
+    await h.service.accept({ conversationId: withText, eventType: 'message', text: 'Pro', cardIndex: 7 });
+    await h.service.accept({ conversationId: withoutText, eventType: 'message', cardIndex: 7 });
+    await receiver.waitFor(() => receiver.of(withText).length === 5 && receiver.of(withoutText).length === 4);
+    expect(receiver.of(withText).slice(3).map(brief)).toEqual([{ type: 'text', text: 'You picked pro. Bye .' }, { type: 'end', text: '' }]);
+    expect(receiver.of(withoutText).slice(3).map(brief)).toEqual([{ type: 'carousel', text: 'Pick a plan' }]);
+    const warnings = h.logs.filter((l) => String(l.msg).startsWith('cardIndex 7 is past the last card (2 at block plans)'));
+    expect(warnings.map((l) => [l.conversation, l.level])).toEqual([[withText, 40], [withoutText, 40]]);
+  });
+
   it('metadata before the first message is kept on the session and read by the scenario; the session then ends on endSession', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
@@ -482,6 +499,7 @@ describe('parseConverseInput', () => {
     [{ conversationId: 7, eventType: 'startSession' }, 'conversationId', /expected the conversation id/],
     [{ conversationId: 'a', platformConversationId: 'b', eventType: 'startSession' }, 'platformConversationId', /the same value as conversationId/],
     [{ conversationId: 'c', eventType: 'message' }, 'text', /the visitor's text/],
+    [{ conversationId: 'c', eventType: 'message', text: ' \n' }, 'text', /not blank/],
     [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: -1 }, 'cardIndex', /whole number from 0/],
     [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: 1.5 }, 'cardIndex', /whole number from 0/],
     [{ conversationId: 'c', eventType: 'startSession', cardIndex: 1 }, 'cardIndex', /only accepted with eventType "message"/],
