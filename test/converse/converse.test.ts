@@ -159,11 +159,14 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     h = await startConverseHarness({ receiver });
     const id = fresh();
     const start = { conversationId: id, eventType: 'startSession', messageId: 'same' };
-    await Promise.all(Array.from({ length: 5 }, () => h.service.accept(start)));
-    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    const atOnce = await Promise.all(Array.from({ length: 5 }, () => h.service.accept(start)));
+    // The 202 tells a duplicate from the event run: exactly one of the five was run.
+    expect(atOnce.map((a) => a.body.duplicate === true).sort()).toEqual([false, true, true, true, true]);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2' });
     await settled(h.service);
     await h.service.accept(start);
-    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    // Another text under a messageId already run is not run either (the first body stands), and the 202 says so.
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2', duplicate: true });
     expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
     await settled(h.service);
     // A later event's replies come after any the duplicates could have caused: wait for them, not for a time.
