@@ -1,6 +1,7 @@
 // ReplyDeliverer against a real receiver that misbehaves: 500s, 429 with Retry-After, dropped
-// connections, a hung request, a permanent 4xx, a webhook not set up yet (3xx, 401, 403, 404); one conversation's failures never delay another;
-// and a restart in the middle of delivery, SQLite on a temporary file, with nothing lost or doubled.
+// connections, a hung request, a permanent 4xx, a webhook not set up yet (3xx, 401, 403, 404);
+// one conversation's failures never delay another; and a restart in the middle of delivery,
+// SQLite on a temporary file, with nothing lost or doubled.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
