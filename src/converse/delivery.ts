@@ -8,7 +8,7 @@
 //   `concurrency` conversations are delivered at once, so one that fails does not hold the others
 //   (the application's keyed queue, src/engine/keyed-queue.ts). Given the converse service's
 //   `accepting`, deliveries yield to it: a few at a time while events are being accepted.
-// - Retried with capped exponential backoff and equal jitter on network errors, timeouts, 408,
+// - Retried with capped exponential backoff and full jitter on network errors, timeouts, 408,
 //   429, 5xx and the answers of a webhook not (yet) set up to take replies (see `retried`); a
 //   Retry-After is honoured. Any other answer (400, 409, 410, 422…) is the receiver refusing that
 //   reply for good: it is dropped, with an error log line. A reply still failing after `maxAgeMs` too.
