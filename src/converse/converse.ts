@@ -211,7 +211,8 @@ export class ConverseService {
   /**
    * Checks a parsed JSON body and appends the event to the conversation's durable inbox: 202 once
    * it is in the store, 400 naming the field, or 503 (Retry-After) when full, closing or the store
-   * write failed. A messageId seen before in the conversation is answered 202 and not run again.
+   * write failed. A messageId seen before in the conversation is answered 202 with `duplicate: true`
+   * and not run again.
    */
   async accept(body: unknown): Promise<ConverseAnswer> {
     const input = parseConverseInput(body);
@@ -221,13 +222,16 @@ export class ConverseService {
     }
     const event = input.event;
     this.#accepting.arrived();
+    let enqueued: Enqueued;
     try {
-      await this.#enqueue(event);
+      enqueued = await this.#enqueue(event);
     } catch (err) {
       this.#o.log?.error({ err, conversation: event.conversationId, eventType: event.type, messageId: event.messageId }, 'converse: cannot store the event');
       return { status: 503, body: { error: 'unavailable', message: 'the event could not be stored; retry' }, headers: { 'retry-after': '1' } };
     }
-    return { status: 202, body: { status: 'accepted', conversationId: event.conversationId, ...(event.messageId ? { messageId: event.messageId } : {}) } };
+    // `duplicate`: this messageId was accepted before, so this body was not run (the first one was).
+    const duplicate = enqueued.status === 'duplicate' ? { duplicate: true } : {};
+    return { status: 202, body: { status: 'accepted', conversationId: event.conversationId, ...(event.messageId ? { messageId: event.messageId } : {}), ...duplicate } };
   }
 
   /** Runs one event (accept's work, awaited): dedupe and append to the inbox, then run it in order and return what it did. */

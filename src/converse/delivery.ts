@@ -8,9 +8,10 @@
 //   `concurrency` conversations are delivered at once, so one that fails does not hold the others
 //   (the application's keyed queue, src/engine/keyed-queue.ts). Given the converse service's
 //   `accepting`, deliveries yield to it: a few at a time while events are being accepted.
-// - Retried with capped exponential backoff and equal jitter on network errors, timeouts, 408,
-//   429 and 5xx (a Retry-After is honoured); any other answer is the receiver refusing the reply
-//   for good: it is dropped, with an error log line. A reply still failing after `maxAgeMs` too.
+// - Retried with capped exponential backoff and full jitter on network errors, timeouts, 408,
+//   429, 5xx and the answers of a webhook not (yet) set up to take replies (see `retried`); a
+//   Retry-After is honoured. Any other answer (400, 409, 410, 422…) is the receiver refusing that
+//   reply for good: it is dropped, with an error log line. A reply still failing after `maxAgeMs` too.
 // - Durable: the outbox lives in the store, so pending replies are picked up at start; the store
 //   lock per conversation keeps two processes from delivering the same one.
 // - At least once: a reply whose 2xx was lost (crash before the ack) is sent again, with the same
@@ -62,6 +63,17 @@ export interface DeliveryStats {
 }
 
 type Attempt = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+
+/**
+ * Whether a non-2xx answer is worth another attempt: 408, 429 and 5xx, and the answers of a webhook
+ * not (yet) set up to take replies — a redirect (the URL moved), 401 or 403 (the receiver's auth,
+ * or its copy of the secret), 404 (the route not deployed yet). Those refuse every reply alike until
+ * someone fixes the URL or the receiver, and the replies then flow (after a restart with the right
+ * URL too: they wait in the store); dropped, they would be lost for good.
+ */
+export function retried(status: number): boolean {
+  return status >= 500 || (status >= 300 && status < 400) || status === 401 || status === 403 || status === 404 || status === 408 || status === 429;
+}
 
 
 /** The HMAC key of a `whsec_` secret (the base64 after the prefix). */
@@ -211,7 +223,7 @@ export class ReplyDeliverer {
       await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       const status = response.statusCode;
       if (status >= 200 && status < 300) return { ok: true };
-      const retry = status === 408 || status === 429 || status >= 500;
+      const retry = retried(status);
       const after = retry ? parseRetryAfter(response.headers['retry-after']) : undefined;
       return { ok: false, retry, error: `HTTP ${status}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
     } catch (err) {

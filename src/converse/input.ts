@@ -78,7 +78,8 @@ export function parseConverseInput(body: unknown): ParsedInput {
   const pairs = [...(r.metadata ?? []), ...(r.metaData ?? [])];
   switch (r.eventType) {
     case 'message':
-      if (r.text === undefined && r.cardIndex === undefined) return bad('text', 'expected the visitor\'s text (or the clicked button\'s text) with eventType "message"');
+      // Blank text would run the scenario on nothing (a match block's `otherwise`: usually a handoff).
+      if ((r.text === undefined || r.text.trim() === '') && r.cardIndex === undefined) return bad('text', 'expected the visitor\'s text (or the clicked button\'s text, not blank) with eventType "message"');
       break;
     case 'metadata':
       if (pairs.length === 0) return bad('metadata', 'expected at least one {key, value} pair with eventType "metadata"');

@@ -128,13 +128,13 @@ export async function converseTurn(input: TurnInput): Promise<TurnOutput | undef
       const notes: string[] = [];
       let first: Advance;
       if (session.position === null || session.position.ended) {
-        first = startWith(program, metadata, event.text);
+        first = startWith(program, metadata, event.text, now);
       } else {
         const position = { ...session.position, vars: { ...session.position.vars, ...event.metadata } };
-        first = advanceTurn(program, position, { type: 'event', event: inputOf(program, position, event) }, { now });
+        first = advanceTurn(program, position, { type: 'event', event: inputOf(program, position, event, notes) }, { now });
         if (first.restarted) {
           notes.push(`scenario ${loaded.name} changed since the last turn (was at block ${first.restarted.from_block}): started again`);
-          first = startWith(program, metadata, event.text);
+          first = startWith(program, metadata, event.text, now);
         }
       }
       // This channel's port: the effects go out as they are, the other actions become replies.
@@ -174,16 +174,25 @@ export function inactivityEnd(session: ConverseSession, scenario: string, versio
  * The runner's `start` event resets the variables; a fresh initial position fed the visitor's
  * text is the same turn as `start` with that text. Without text, a card event stands for "no
  * input": at a position that is not waiting, only a waiting block reads input, and each of those
- * waits for text, a card at a choice, or a webhook answer, so nothing consumes it.
+ * waits for text, a card at a choice, or a webhook answer, so nothing consumes it. `now` is the
+ * clock the blocks before the first wait read (a business-hours condition at the start).
  */
-function startWith(program: Program, vars: Vars, text: string | undefined): Advance {
+function startWith(program: Program, vars: Vars, text: string | undefined, now: number): Advance {
   const position: Position = { ...initialPosition(program), vars: { ...vars } };
-  return advanceTurn(program, position, { type: 'event', event: text === undefined ? { type: 'card', index: -1 } : { type: 'visitor_text', text } });
+  return advanceTurn(program, position, { type: 'event', event: text === undefined ? { type: 'card', index: -1 } : { type: 'visitor_text', text } }, { now });
 }
 
-function inputOf(program: Program, position: Position, event: ConverseEvent): ScenarioEvent {
-  const atChoice = position.waiting && program.code[position.pc]?.op === 'choice';
-  if (event.cardIndex !== undefined && (atChoice || event.text === undefined)) return { type: 'card', index: event.cardIndex };
+/**
+ * The event as the scenario reads it: a card at a choice, else the text. A cardIndex past the last
+ * card is the caller's mistake: its text (the button's) is read instead, and a note says so.
+ */
+function inputOf(program: Program, position: Position, event: ConverseEvent, notes: string[]): ScenarioEvent {
+  const ins = position.waiting ? program.code[position.pc] : undefined;
+  if (event.cardIndex !== undefined && ins?.op === 'choice' && event.cardIndex >= ins.targets.length) {
+    notes.push(`cardIndex ${event.cardIndex} is past the last card (${ins.targets.length} at block ${ins.block}): ${event.text === undefined ? 'the choices are shown again' : 'its text is read instead'}`);
+    if (event.text !== undefined) return { type: 'visitor_text', text: event.text };
+  }
+  if (event.cardIndex !== undefined && (ins?.op === 'choice' || event.text === undefined)) return { type: 'card', index: event.cardIndex };
   return { type: 'visitor_text', text: event.text ?? '' };
 }
 

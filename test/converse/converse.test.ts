@@ -80,6 +80,23 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     expect(replies[0]!.messageId).toMatch(/^msg_[\w-]{22}$/);
   });
 
+  it('a cardIndex past the last card: the button text sent with it is read (or, without text, the carousel comes again), and a warning names the index', async () => {
+    h = await startConverseHarness({ receiver });
+    const withText = fresh();
+    const withoutText = fresh();
+    for (const id of [withText, withoutText]) {
+      await h.service.accept({ conversationId: id, eventType: 'startSession' });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans' });
+    }
+    await h.service.accept({ conversationId: withText, eventType: 'message', text: 'Pro', cardIndex: 7 });
+    await h.service.accept({ conversationId: withoutText, eventType: 'message', cardIndex: 7 });
+    await receiver.waitFor(() => receiver.of(withText).length === 5 && receiver.of(withoutText).length === 4);
+    expect(receiver.of(withText).slice(3).map(brief)).toEqual([{ type: 'text', text: 'You picked pro. Bye .' }, { type: 'end', text: '' }]);
+    expect(receiver.of(withoutText).slice(3).map(brief)).toEqual([{ type: 'carousel', text: 'Pick a plan' }]);
+    const warnings = h.logs.filter((l) => String(l.msg).startsWith('cardIndex 7 is past the last card (2 at block plans)'));
+    expect(warnings.map((l) => [l.conversation, l.level])).toEqual([[withText, 40], [withoutText, 40]]);
+  });
+
   it('metadata before the first message is kept on the session and read by the scenario; the session then ends on endSession', async () => {
     h = await startConverseHarness({ receiver });
     const id = fresh();
@@ -142,11 +159,14 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     h = await startConverseHarness({ receiver });
     const id = fresh();
     const start = { conversationId: id, eventType: 'startSession', messageId: 'same' };
-    await Promise.all(Array.from({ length: 5 }, () => h.service.accept(start)));
-    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    const atOnce = await Promise.all(Array.from({ length: 5 }, () => h.service.accept(start)));
+    // The 202 tells a duplicate from the event run: exactly one of the five was run.
+    expect(atOnce.map((a) => a.body.duplicate === true).sort()).toEqual([false, true, true, true, true]);
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2' });
     await settled(h.service);
     await h.service.accept(start);
-    await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' });
+    // Another text under a messageId already run is not run either (the first body stands), and the 202 says so.
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2', duplicate: true });
     expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
     await settled(h.service);
     // A later event's replies come after any the duplicates could have caused: wait for them, not for a time.
@@ -395,6 +415,47 @@ describe('a session saved by the previous release (a bare session value under co
   });
 });
 
+describe('a business-hours condition at the start of the scenario', () => {
+  const hoursScenario = {
+    file: 'hours.json',
+    source: JSON.stringify({
+      name: 'converse-test',
+      version: 1,
+      start: 'open',
+      blocks: {
+        open: {
+          type: 'condition',
+          when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '18:00' }] } },
+          then: 'weekday',
+          else: 'closed',
+        },
+        weekday: { type: 'handoff', text: 'An operator will answer you shortly.', reason: 'open' },
+        closed: { type: 'end', text: 'We are closed.' },
+      },
+    }),
+  };
+  const mondayTenInParis = Date.parse('2026-12-07T09:00:00Z');
+  const saturdayTenInParis = Date.parse('2026-12-05T09:00:00Z');
+
+  it.each([
+    ['startSession', { eventType: 'startSession' }],
+    ['the first message', { eventType: 'message', text: 'hello' }],
+  ])('reads the service clock when %s opens the session: open on a Monday morning, closed on a Saturday', async (_what, event) => {
+    let now = mondayTenInParis;
+    h = await startConverseHarness({ receiver, library: scenarioLibraryFromTexts([hoursScenario]), service: { now: () => now } });
+    const weekday = fresh();
+    await h.service.accept({ conversationId: weekday, ...event });
+    await receiver.waitFor(() => receiver.of(weekday).length === 2);
+    expect(receiver.of(weekday).map(brief)).toEqual([{ type: 'text', text: 'An operator will answer you shortly.' }, { type: 'handoff', text: '' }]);
+    now = saturdayTenInParis;
+    const weekend = fresh();
+    await h.service.accept({ conversationId: weekend, ...event });
+    await receiver.waitFor(() => receiver.of(weekend).length === 2);
+    expect(receiver.of(weekend).map(brief)).toEqual([{ type: 'text', text: 'We are closed.' }, { type: 'end', text: '' }]);
+    expect(h.logs.filter((l) => String(l.msg).includes('no_clock'))).toEqual([]);
+  });
+});
+
 describe('inactivity timeout', () => {
   it('ends an idle session with an `end` reply (reason inactivity, replyTo null); activity keeps it alive; the next message starts anew', async () => {
     h = await startConverseHarness({ receiver, service: { idleMs: 500 } });
@@ -441,6 +502,7 @@ describe('parseConverseInput', () => {
     [{ conversationId: 7, eventType: 'startSession' }, 'conversationId', /expected the conversation id/],
     [{ conversationId: 'a', platformConversationId: 'b', eventType: 'startSession' }, 'platformConversationId', /the same value as conversationId/],
     [{ conversationId: 'c', eventType: 'message' }, 'text', /the visitor's text/],
+    [{ conversationId: 'c', eventType: 'message', text: ' \n' }, 'text', /not blank/],
     [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: -1 }, 'cardIndex', /whole number from 0/],
     [{ conversationId: 'c', eventType: 'message', text: 'x', cardIndex: 1.5 }, 'cardIndex', /whole number from 0/],
     [{ conversationId: 'c', eventType: 'startSession', cardIndex: 1 }, 'cardIndex', /only accepted with eventType "message"/],

@@ -1,6 +1,7 @@
 // ReplyDeliverer against a real receiver that misbehaves: 500s, 429 with Retry-After, dropped
-// connections, a hung request, a permanent 4xx; one conversation's failures never delay another;
-// and a restart in the middle of delivery, SQLite on a temporary file, with nothing lost or doubled.
+// connections, a hung request, a permanent 4xx, a webhook not set up yet (3xx, 401, 403, 404);
+// one conversation's failures never delay another; and a restart in the middle of delivery,
+// SQLite on a temporary file, with nothing lost or doubled.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,21 @@ describe('retries', () => {
     await receiver.waitFor(() => receiver.of(id).length === 2);
     expect(texts(id)).toEqual(['Hello !', 'Pick a plan']);
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'converse delivery: reply dropped', error: 'HTTP 422', conversation: `converse:${id}` }));
+  });
+
+  it.each([301, 401, 403, 404])('a webhook answering %i (moved, its secret or route not set up yet) keeps the reply until it is fixed: nothing dropped, order kept', async (status) => {
+    h = await startConverseHarness({ receiver });
+    const id = fresh(`misconfigured-${status}`);
+    let fixed = false;
+    receiver.behaviour = (a) => (a.json.conversationId === id && !fixed ? (status === 301 ? { status, headers: { location: 'https://elsewhere.example/hooks' } } : status) : 200);
+    await converse(h, id);
+    await receiver.waitFor(() => receiver.attempts.filter((a) => a.json.conversationId === id).length >= 3, 3_000, 'attempts refused');
+    expect(new Set(receiver.attempts.filter((a) => a.json.conversationId === id).map((a) => a.json.text))).toEqual(new Set(['Hello ' + id + '!']));
+    fixed = true;
+    await receiver.waitFor(() => receiver.of(id).length === 5, 5_000, 'delivered once fixed');
+    expect(texts(id)).toEqual(EXPECTED(id));
+    expect(h.logs.filter((l) => l.msg === 'converse delivery: reply dropped')).toEqual([]);
+    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'converse delivery: will retry', error: `HTTP ${status}`, conversation: `converse:${id}` }));
   });
 
   it('a receiver that fails one conversation (500s, then a hung request) does not delay the others', async () => {

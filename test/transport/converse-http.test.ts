@@ -32,6 +32,7 @@ describe('POST /converse', () => {
     const body = { conversationId: 'http-2', eventType: 'startSession', messageId: 'once' };
     const answers = await Promise.all(Array.from({ length: 4 }, () => h.post(body)));
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(answers.filter((a) => a.json.duplicate === true)).toHaveLength(3);
     // A later event's reply comes after any the retries could have caused: wait for it, not for a time.
     expect((await h.post({ conversationId: 'http-2', eventType: 'message', text: 'Maybe', messageId: 'after' })).status).toBe(202);
     await h.receiver.waitFor(() => h.receiver.of('http-2').some((r) => r.replyTo === 'after'));
