@@ -30,7 +30,9 @@ export function compile(source: unknown, options: CompileOptions = {}): CompileR
 }
 
 /** Like `compile`, from JSON text: also reports duplicate keys (duplicate block ids), which JSON.parse drops. */
-export function compileText(json: string, options: CompileOptions = {}): CompileResult {
+export function compileText(text: string, options: CompileOptions = {}): CompileResult {
+  // A byte order mark, which some editors write at the start of a UTF-8 file, is not part of the JSON.
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let source: unknown;
   try {
     source = JSON.parse(json);

@@ -57,7 +57,7 @@ describe('scenario validate', () => {
     expect(code).toBe(1);
     expect(stdout.split('\n')).toEqual([
       'error   blocks.hello: duplicate block id "hello" (JSON keeps only the last one)',
-      expect.stringMatching(/^error {3}blocks\.ask_email\.next: unknown block "nowhere"$/),
+      expect.stringMatching(/^error {3}blocks\.ask_email\.next: unknown block "nowhere" \(the blocks are hello, ask_email\)$/),
       expect.stringMatching(/^error {3}blocks\.ask_email\.validation\.regex: bad regex: /),
       'bad.json: 3 errors, 0 warnings',
       '',
@@ -98,7 +98,7 @@ describe('scenario compile and schema', () => {
     const path = file('broken.json', { name: 'broken', version: 1, start: 'x', blocks: { a: { type: 'end' } } });
     const { code, stdout, stderr } = await run(['compile', path]);
     expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
-    expect(stderr).toBe(`error   start: start block "x" does not exist\ncrisp-mcp scenario: broken.json has 1 error; run \`crisp-mcp scenario validate ${path}\`\n`);
+    expect(stderr).toBe(`error   start: start block "x" does not exist (the blocks are a)\ncrisp-mcp scenario: broken.json has 1 error; run \`crisp-mcp scenario validate ${path}\`\n`);
   });
 
   it('schema prints the JSON Schema', async () => {

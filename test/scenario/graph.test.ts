@@ -57,7 +57,7 @@ describe('scenarioGraph', () => {
     const graph = scenarioGraph(unknownTarget, result.ok ? [] : result.problems);
     const node = (id: string) => graph.nodes.find((n) => n.id === id)!;
     expect(node('nowhere').type).toBe('missing');
-    expect(node('hello').problems).toEqual([{ level: 'error', path: 'blocks.hello.next', message: 'unknown block "nowhere"' }]);
+    expect(node('hello').problems).toEqual([{ level: 'error', path: 'blocks.hello.next', message: 'unknown block "nowhere" (the blocks are hello, a.b)' }]);
     expect(graphToMermaid(graph)).toMatch(/class n0,n2 error/);
     const html = graphToHtml(graph);
     expect(html).toContain('class="node error" id="block-hello"');
