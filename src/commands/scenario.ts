@@ -88,6 +88,8 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
     if (values.format !== 'html' && values.format !== 'mermaid') throw new UsageError(`--format must be html or mermaid, got "${values.format}"`);
     const graph = scenarioGraph(parsedOrNothing(text), result.ok ? result.warnings : result.problems);
     io.stdout.write(values.format === 'html' ? graphToHtml(graph) : graphToMermaid(graph));
+    // The drawing goes to a file or a page; the terminal still hears that it shows a broken scenario.
+    if (!result.ok) io.stderr.write(`${name}: ${count(result.problems, 'error')}, drawn on their blocks; \`crisp-mcp scenario validate ${file}\` lists them\n`);
     return 0;
   }
 
