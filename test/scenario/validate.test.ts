@@ -151,6 +151,13 @@ describe('graph errors carry the block path', () => {
     expect(found).toEqual([['blocks.a.when.business_hours.timezone', 'unknown time zone "Europe/Pariss" (use an IANA name like Europe/Paris)']]);
   });
 
+  it('a webhook URL with a {{variable}} in it, which would be called with the braces themselves', () => {
+    const blocks = { a: { type: 'webhook', method: 'GET', url: 'https://shop.example.com/orders/{{order}}', next: 'b' }, b: { type: 'end' } };
+    expect(errors(scenario(blocks, { webhook_origins: ['https://shop.example.com'] }))).toEqual([
+      ['blocks.a.url', 'a webhook URL is called exactly as written: {{name}} is not filled in there; send the variable in "body" (a GET sends the body as the query string)'],
+    ]);
+  });
+
   it('a webhook whose origin is not allowed', () => {
     const blocks = { a: { type: 'webhook', url: 'https://evil.example.net/x', next: 'b' }, b: { type: 'end' } };
     expect(errors(scenario(blocks))).toEqual([['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins: add "webhook_origins": ["https://evil.example.net"] to the scenario']]);

@@ -81,6 +81,9 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
         });
         break;
       case 'webhook': {
+        // The URL is called as written (only its origin is checked against the allow-list), so a
+        // template in it would reach the server as the braces themselves.
+        if (block.url.includes('{{')) error(`blocks.${id}.url`, `a webhook URL is called exactly as written: {{name}} is not filled in there; send the variable in "body" (a GET sends the body as the query string)`);
         const origin = originOf(block.url);
         if (origin === null || !allowed.has(origin)) {
           const listed = scenario.webhook_origins ?? [];
