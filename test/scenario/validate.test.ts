@@ -200,6 +200,14 @@ describe('warnings', () => {
     ]);
   });
 
+  it('braces around something that is no variable name warn: the visitor would see them as written', () => {
+    const result = compile(scenario({ a: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'b' }, b: { type: 'message', text: 'Hi {{ name }}, {{user.name}} {{}}' } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([
+      ['blocks.b.text', '{{user.name}} is not a variable name (letters, digits and "_"), so it shows as written'],
+      ['blocks.b.text', '{{}} is not a variable name (letters, digits and "_"), so it shows as written'],
+    ]);
+  });
+
   it('warnings ride along with errors', () => {
     const found = problems(scenario({ a: { type: 'message', text: 'Hi', next: 'zzz' }, orphan: { type: 'end' } }));
     expect(found.map((p) => p.level)).toEqual(['error']); // graph errors stop before linearization

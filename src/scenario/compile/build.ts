@@ -161,6 +161,10 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
   for (let m = TEMPLATE_VAR.exec(text); m !== null; m = TEMPLATE_VAR.exec(text)) {
     if (!sets.has(m[1]!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${m[1]}}} is never set by this scenario (it shows as "")` });
   }
+  // Braces around anything but a variable name are not filled in: the visitor would see them.
+  for (const [literal, inner] of text.matchAll(/\{\{([^{}]*)\}\}/g)) {
+    if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*$/.test(inner!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${literal} is not a variable name (letters, digits and "_"), so it shows as written` });
+  }
 }
 
 /** "; did you mean …" for an id a typo (or only case) away from a block's, else the ids of a small scenario. */
