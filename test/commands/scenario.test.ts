@@ -1,7 +1,7 @@
 // `crisp-mcp scenario …`, called in-process through runScenarioCommand with temp files, a scripted
 // stdin and captured output (the CLI entry wires the same function). Webhooks are called against a
 // real local HTTP server.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -296,5 +296,39 @@ describe('scenario chat', () => {
       expect(stdout).toContain('  · webhook failed: could not be reached\nbot: No reference\n(scenario ended)\n');
       expect(received).toEqual([{ method: 'POST', url: '/moved', type: 'application/json', body: { who: 'Zoe' } }]);
     });
+  });
+});
+
+// What a stranger has to go on is the README: its minimal scenario and its sample of validator
+// messages are checked against what the command prints, so neither drifts from the code.
+describe("the README's scenario section reads true", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const fenced = (after: string, lang: string) => {
+    const from = readme.indexOf(after);
+    expect(from, `README has "${after}"`).toBeGreaterThan(-1);
+    const start = readme.indexOf(`\`\`\`${lang}\n`, from) + lang.length + 4;
+    return readme.slice(start, readme.indexOf('```', start));
+  };
+
+  it('the minimal example validates and chats as the README says', async () => {
+    const path = file('hello.json', fenced('A minimal one', 'json'));
+    expect((await run(['validate', path])).stdout).toMatch(/^hello\.json: ok, 4 blocks, /);
+    const { code, stdout } = await run(['chat', path], ['1']);
+    expect(code).toBe(0);
+    expect(stdout.split('\n').slice(1)).toEqual(['bot: Hi! What do you need?', '  1) Pricing', '  2) A human', 'you: 1', 'bot: Plans start at $10 a month: https://example.com/pricing', '(scenario ended)', '']);
+  });
+
+  it('every sample validator message is what validate prints for such a mistake', async () => {
+    const mistakes = {
+      'shape.json': { name: 'x', version: 1, start: 'a', blocks: { a: { type: 'message', text: 'Hi', nxt: 'b' }, b: { type: 'ask', text: 'Email?', next: 'c' }, c: { type: 'choice', text: 'Pick', display: 'grid', choices: [{ label: 'A', next: 'a' }] } } },
+      'graph.json': { name: 'x', version: 1, start: 'd', blocks: { d: { type: 'message', text: 'Hi', next: 'ask_emial' }, ask_email: { type: 'end' }, e: { type: 'webhook', url: 'https://api.example.com/x', next: 'd' } } },
+      'syntax.json': `{\n  "name": "x",\n  "version": 1,\n  "start": 'a',\n}`,
+      'warning.json': { name: 'x', version: 1, start: 'f', blocks: { f: { type: 'message', text: 'Hi {{nme}}' } } },
+    };
+    let printed = '';
+    for (const [name, content] of Object.entries(mistakes)) printed += (await run(['validate', file(name, content)])).stdout;
+    const samples = fenced('The validator says what it wants', '').trim().split('\n');
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    for (const line of samples) expect(printed.split('\n'), line).toContain(line);
   });
 });
