@@ -70,7 +70,7 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 }
 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
+  const { values, positionals } = parseScenarioArgs(argv);
   const [sub, file, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`one FILE at a time (got ${positionals.length - 1}); ${USAGE}`);
   if (sub === 'schema') {
@@ -125,12 +125,25 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   return chat(result.program, io, { now, operatorsAvailable: values['operators-available'], callWebhooks: values['call-webhooks'], helpdesk });
 }
 
+/** The subcommand, its FILE and flags; a flag it does not take is a usage error listing those it does. */
+function parseScenarioArgs(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
+  } catch (error) {
+    const flags = Object.keys(SCENARIO_FLAGS).map((f) => `--${f}`).join(', ');
+    const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message);
+    throw new UsageError(unknown ? `unknown flag ${unknown[1]}; the flags are ${flags} (crisp-mcp scenario --help says which subcommand takes which)` : (error as Error).message.split('\n')[0]!);
+  }
+}
+
 async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+    if (code === 'ENOENT') throw new Error(`no such file: ${file}`);
+    if (code === 'EISDIR') throw new UsageError(`${file} is a folder: give one scenario file (the folder is for --scenarios of serve and bot)`);
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -226,7 +239,7 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
     const input: TurnInput | undefined =
       line === '/restart' ? { type: 'event', event: { type: 'start' } } : pendingWebhook ? webhookAnswer(line, calls, out) : { type: 'event', event: visitorEvent(program, position, line) };
     if (input === undefined) continue;
-    if (echo) out(`you: ${line}`);
+    if (echo) out(`${pendingWebhook && line !== '/restart' ? 'webhook answer' : 'you'}: ${line}`); // a webhook's answer is no visitor message
     const code = await turn(input);
     if (code !== undefined) {
       lines.close();

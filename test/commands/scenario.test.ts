@@ -113,7 +113,8 @@ describe('scenario compile and schema', () => {
     [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
     [['validate', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: one FILE at a time/],
     [['validate', '/nonexistent/x.json'], 1, /^crisp-mcp scenario: no such file: \/nonexistent\/x\.json\n$/],
-    [['validate', '--frobnicate', 'x.json'], 1, /^crisp-mcp scenario: Unknown option '--frobnicate'/],
+    [['validate', '--frobnicate', 'x.json'], 2, /^crisp-mcp scenario: unknown flag --frobnicate; the flags are --json, --summary, --now, --operators-available, --call-webhooks, --helpdesk, --format \(crisp-mcp scenario --help says which subcommand takes which\)\n$/],
+    [['validate', tmpdir()], 2, /^crisp-mcp scenario: .+ is a folder: give one scenario file \(the folder is for --scenarios of serve and bot\)\n$/],
     [['chat', `${SCENARIOS}gdpr.json`, '--now', 'someday'], 2, /^crisp-mcp scenario: --now must be a date/],
   ])('%j → exit %d with one line on stderr', async (argv, exit, message) => {
     const { code, stdout, stderr } = await run(argv);
@@ -197,6 +198,7 @@ describe('scenario chat', () => {
     const { code, stdout } = await run(['chat', `${SCENARIOS}booking.json`], ['book a table', 'Ann', '2025-06-20', 'ann@example.com', '{"booking":{"id":"BK-1","slot":"Friday"}}']);
     expect(code).toBe(0);
     expect(stdout).toContain('  · webhook POST https://booking.example.com/api/bookings {"name":"Ann","date":"2025-06-20","email":"ann@example.com","source":"crisp-chat"}\nwebhook answer? JSON for the body (Enter = {}), or "fail"\n');
+    expect(stdout).toContain('\nwebhook answer: {"booking":{"id":"BK-1","slot":"Friday"}}\n'); // not "you:": the visitor did not write it
     expect(stdout).toContain('bot: You are booked for Friday, Ann. Your reference is BK-1;');
     expect(stdout).toMatch(/\(scenario ended\)\n$/);
   });
