@@ -29,10 +29,14 @@ export function compile(source: unknown, options: CompileOptions = {}): CompileR
   return { ok: true, program, warnings };
 }
 
+/** JSON text without the byte order mark some editors write at the start of a UTF-8 file (JSON.parse refuses it). */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Like `compile`, from JSON text: also reports duplicate keys (duplicate block ids), which JSON.parse drops. */
 export function compileText(text: string, options: CompileOptions = {}): CompileResult {
-  // A byte order mark, which some editors write at the start of a UTF-8 file, is not part of the JSON.
-  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const json = withoutBom(text);
   let source: unknown;
   try {
     source = JSON.parse(json);
