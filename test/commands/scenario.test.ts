@@ -64,6 +64,24 @@ describe('scenario validate', () => {
     ]);
   });
 
+  it('checks several files as one scenarios folder: each one reported, exit 1 if any fails, one name used twice is an error', async () => {
+    const good = file('one.json', { name: 'one', version: 1, start: 'a', blocks: { a: { type: 'end' } } });
+    const bad = file('two.json', { name: 'two', version: 1, start: 'a', blocks: { a: { type: 'end', resolve: 'yes' } } });
+    const again = file('one-again.json', { name: 'one', version: 2, start: 'b', blocks: { b: { type: 'end' } } });
+    const both = await run(['validate', good, bad]);
+    expect(both.code).toBe(1);
+    expect(both.stdout.split('\n')).toEqual([expect.stringMatching(/^one\.json: ok, 1 blocks, /), 'error   blocks.a.resolve: expected true or false; got "yes"', 'two.json: 1 error, 0 warnings', '']);
+    expect((await run(['validate', good, `${SCENARIOS}gdpr.json`])).code).toBe(0);
+    const twice = await run(['validate', good, again]);
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toContain(`error   name: "one" is also the name of ${good}: scenario names must be unique in a folder\none-again.json: 1 error, 0 warnings\n`);
+    const json = await run(['validate', '--json', good, bad]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { file: good, ok: true, problems: [], summary: expect.objectContaining({ scenario: 'one' }) },
+      { file: bad, ok: false, problems: [{ level: 'error', path: 'blocks.a.resolve', message: 'expected true or false; got "yes"' }] },
+    ]);
+  });
+
   it('prints warnings but exits 0', async () => {
     const path = file('warn.json', { name: 'warn', version: 1, start: 'a', blocks: { a: { type: 'end' }, b: { type: 'end' } } });
     const { code, stdout } = await run(['validate', path]);
@@ -108,10 +126,10 @@ describe('scenario compile and schema', () => {
   });
 
   it.each<[string[], number, RegExp]>([
-    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate\|compile\|schema\|chat FILE \| graph FILE \[--format html\|mermaid\]\n$/],
+    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate FILE… \| compile\|chat FILE \| graph FILE \[--format html\|mermaid\] \| schema\n$/],
     [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint"; usage: /],
     [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
-    [['validate', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: one FILE at a time/],
+    [['compile', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: compile takes one FILE at a time \(got 2; validate takes several\); usage: /],
     [['validate', '/nonexistent/x.json'], 1, /^crisp-mcp scenario: no such file: \/nonexistent\/x\.json\n$/],
     [['validate', '--frobnicate', 'x.json'], 2, /^crisp-mcp scenario: unknown flag --frobnicate; the flags are --json, --summary, --now, --operators-available, --call-webhooks, --helpdesk, --format \(crisp-mcp scenario --help says which subcommand takes which\)\n$/],
     [['validate', tmpdir()], 2, /^crisp-mcp scenario: .+ is a folder: give one scenario file \(the folder is for --scenarios of serve and bot\)\n$/],
