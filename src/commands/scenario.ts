@@ -10,7 +10,7 @@ import { callWebhook } from '../engine/actions.js';
 import type { EffectAnswer } from '../engine/port.js';
 import { advanceTurn, allActions, type Advance, type TurnInput } from '../engine/turn.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
-import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
+import { compileText, plural, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
 import { initialPosition, type Action, type ScenarioEvent } from '../scenario/run.js';
 import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
 import { readLocalHelpdesk, type LocalHelpdesk } from './local-helpdesk.js';
@@ -181,9 +181,6 @@ function count(problems: Problem[], level: Problem['level']): string {
   return plural(problems.filter((p) => p.level === level).length, level);
 }
 
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
 
 // ---------------------------------------------------------------- chat
 

@@ -11,7 +11,7 @@ import { WAITING_OPS, type CompileOptions, type CompileResult, type Problem, typ
 import { duplicateKeys, jsonError, read } from './compile/validate.js';
 export { normalize } from './compile/instructions.js';
 export { type OutMessage, type CompiledCondition, type Instruction, WAITING_OPS, type Program, type Problem, type CompileResult, type CompileOptions, IMPLICIT_END } from './compile/program.js';
-export { duplicateKeys } from './compile/validate.js';
+export { duplicateKeys, plural } from './compile/validate.js';
 
 // ---------------------------------------------------------------- entry points
 

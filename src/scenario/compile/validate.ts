@@ -341,7 +341,8 @@ function describeValue(value: unknown): string {
   return json.length > 60 ? `${json.slice(0, 57)}…"` : json;
 }
 
-function plural(n: number, noun: string): string {
+/** "1 item", "2 items": the counts in messages. */
+export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
