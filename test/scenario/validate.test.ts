@@ -208,6 +208,11 @@ describe('warnings', () => {
     ]);
   });
 
+  it("a card's button without a url warns: the button is a link, so none would be shown", () => {
+    const result = compile(scenario({ a: { type: 'message', text: 'Plans', cards: [{ title: 'Pro', button: 'Buy' }, { title: 'Team', url: 'https://example.com/team', button: 'Buy' }] } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([['blocks.a.cards.0.button', 'a card\'s button is a link to its "url": without one, no button is shown']]);
+  });
+
   it('warnings ride along with errors', () => {
     const found = problems(scenario({ a: { type: 'message', text: 'Hi', next: 'zzz' }, orphan: { type: 'end' } }));
     expect(found.map((p) => p.level)).toEqual(['error']); // graph errors stop before linearization

@@ -142,6 +142,11 @@ export function pushSets(block: Block, out: Set<string>): void {
 /** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
 export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
   if ('text' in b) templates(id, 'text', b.text, sets, out);
+  if (b.type === 'message') {
+    b.cards?.forEach((card, i) => {
+      if (card.button !== undefined && card.url === undefined) out.push({ level: 'warning', path: `blocks.${id}.cards.${i}.button`, message: 'a card\'s button is a link to its "url": without one, no button is shown' });
+    });
+  }
   if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
   else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
   else if (b.type === 'set') {
