@@ -213,6 +213,17 @@ describe('warnings', () => {
     expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([['blocks.a.cards.0.button', 'a card\'s button is a link to its "url": without one, no button is shown']]);
   });
 
+  it("a choice's description or image without display carousel warns: buttons show neither", () => {
+    const choices = [{ label: 'Pro', description: 'For teams', image: 'https://example.com/pro.png', next: 'a' }];
+    const result = compile(scenario({ a: { type: 'choice', text: 'Plan?', choices } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([
+      ['blocks.a.choices.0.description', 'description is shown on carousel cards only: add "display": "carousel" to the block, or drop it'],
+      ['blocks.a.choices.0.image', 'image is shown on carousel cards only: add "display": "carousel" to the block, or drop it'],
+    ]);
+    const carousel = compile(scenario({ a: { type: 'choice', text: 'Plan?', display: 'carousel', choices } }));
+    expect(carousel.ok && carousel.warnings).toEqual([]);
+  });
+
   it('warnings ride along with errors', () => {
     const found = problems(scenario({ a: { type: 'message', text: 'Hi', next: 'zzz' }, orphan: { type: 'end' } }));
     expect(found.map((p) => p.level)).toEqual(['error']); // graph errors stop before linearization

@@ -147,6 +147,13 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
       if (card.button !== undefined && card.url === undefined) out.push({ level: 'warning', path: `blocks.${id}.cards.${i}.button`, message: 'a card\'s button is a link to its "url": without one, no button is shown' });
     });
   }
+  if (b.type === 'choice' && b.display !== 'carousel') {
+    b.choices.forEach((choice, i) => {
+      for (const field of ['description', 'image'] as const) {
+        if (choice[field] !== undefined) out.push({ level: 'warning', path: `blocks.${id}.choices.${i}.${field}`, message: `${field} is shown on carousel cards only: add "display": "carousel" to the block, or drop it` });
+      }
+    });
+  }
   if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
   else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
   else if (b.type === 'set') {
