@@ -136,7 +136,12 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   const sandbox = flags.sandbox === true || envSwitch(env, 'CRISP_MCP_SANDBOX');
 
   const apiUrl = read('CRISP_API_URL') ?? DEFAULT_API_URL;
-  if (!sandbox) checkHttpUrl(apiUrl, 'CRISP_API_URL');
+  if (!sandbox) {
+    checkHttpUrl(apiUrl, 'CRISP_API_URL');
+    // Every request path starts with /v1 already: a base that ends with it (copied from Crisp's API docs) makes each call a 404.
+    const base = new URL(apiUrl);
+    if (/\/v1\/?$/.test(base.pathname)) throw new ConfigError(`CRISP_API_URL is the base URL without /v1 (every request adds it), e.g. ${base.origin}, got "${hideUserinfo(apiUrl)}"`);
+  }
 
   const flagged = flagCredentials(flags);
   const tier = parseTier(flags.tier ?? read('CRISP_TIER') ?? options.keychain?.tier ?? 'plugin', flags.tier !== undefined ? '--tier' : 'CRISP_TIER');
@@ -146,10 +151,12 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
       ? { ...flagged, tier, source: 'flags' as const }
       : resolveCredentials(read('CRISP_IDENTIFIER'), read('CRISP_KEY'), tier, options);
 
-  const websites = list(read('CRISP_WEBSITE_ID'));
-  for (const id of websites) {
+  const listed = list(read('CRISP_WEBSITE_ID'));
+  for (const id of listed) {
     if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
   }
+  // Crisp spells website ids in lower case and answers another spelling as a website the token cannot reach.
+  const websites = listed.map((id) => id.toLowerCase());
   if (!sandbox && websites.length === 0) {
     throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
   }
@@ -204,6 +211,42 @@ export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   return converse.length ? [...flagged, `${converse.join(', ')} ${converse.length === 1 ? 'does' : 'do'} nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)`] : flagged;
 }
 
+/** Every environment variable crisp-mcp reads (CRISP_MCP_TEST_FAULT is the tests' own). */
+const SETTINGS = [
+  'CRISP_API_URL', 'CRISP_IDENTIFIER', 'CRISP_KEY', 'CRISP_TIER', 'CRISP_WEBSITE_ID', 'CRISP_SANDBOX_KEY', 'CRISP_HOOK_SECRET',
+  'CRISP_MCP_LOG_LEVEL', 'CRISP_MCP_SANDBOX', 'CRISP_MCP_SEND_MODE', 'CRISP_MCP_HTTP_TOKEN', 'CRISP_MCP_ALLOWED_HOSTS', 'CRISP_MCP_AGENT_SECRET',
+  'CRISP_MCP_STATE_SECRET', 'CRISP_MCP_STORE', 'CRISP_MCP_SCENARIOS', 'CRISP_MCP_BOT_SCENARIO', 'CRISP_MCP_CONVERSE_WEBHOOK_URL',
+  'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_TEST_FAULT',
+];
+
+/**
+ * Variables that look like a misspelt setting and so do nothing: any unknown CRISP_MCP_ name, and a
+ * CRISP_ name within two letters of a known one (other Crisp tools have CRISP_ names of their own).
+ * A misspelt CRISP_MCP_SEND_MODE would otherwise send without the confirmation asked for. One line
+ * each, for the start-up log; the command still starts.
+ */
+export function misspeltSettings(env: NodeJS.ProcessEnv = process.env): string[] {
+  const lines: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('CRISP_') || SETTINGS.includes(name)) continue;
+    const nearest = SETTINGS.map((known) => ({ known, distance: editDistance(name, known) })).sort((a, b) => a.distance - b.distance)[0]!;
+    const close = nearest.distance <= 2;
+    if (!close && !name.startsWith('CRISP_MCP_')) continue;
+    lines.push(`${name} is not a crisp-mcp setting and does nothing${close ? `; did you mean ${nearest.known}?` : ' (the README lists the settings)'}`);
+  }
+  return lines;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** `--identifier ID --key-file PATH`: the key from a file (never from a flag, which `ps` would show). */
 function flagCredentials(flags: ServeFlags): { identifier: string; key: string } | undefined {
   const identifier = flags.identifier?.trim();
@@ -246,7 +289,10 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   const envToken = read('CRISP_MCP_HTTP_TOKEN');
   const tokens = flags['token-file'] !== undefined ? tokenFile(flags['token-file']) : envToken ? [envToken] : [];
   const short = tokens.find((t) => t.length < 16);
-  if (short !== undefined) throw new ConfigError(`bearer tokens must be at least 16 characters (one of ${tokens.length} is ${short.length}); generate one with \`openssl rand -hex 32\``);
+  if (short !== undefined) {
+    const where = flags['token-file'] !== undefined ? `token ${tokens.indexOf(short) + 1} of ${tokens.length} in --token-file ${flags['token-file']}` : 'CRISP_MCP_HTTP_TOKEN';
+    throw new ConfigError(`bearer tokens must be at least 16 characters; ${where} has ${short.length}; generate one with \`openssl rand -hex 32\``);
+  }
   let crispAgent: HttpConfig['crispAgent'];
   if (flags['crisp-agent']) {
     const secret = read('CRISP_MCP_AGENT_SECRET');

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, parseFlags, type Config, type ServeFlags } from '../config.js';
+import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { createHookHandler } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
@@ -17,14 +17,14 @@ import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { HOOKS_PATH } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
 import { openCrispConversations } from './crisp-conversation.js';
 import type { OutboxRetry } from '../autopilot/outbox.js';
 import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from '../autopilot/guardrails.js';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario } from '../engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario } from '../engine/library.js';
 
 export const DEFAULT_BOT_PORT = 8789;
 
@@ -202,6 +202,8 @@ export interface StartBotOptions {
   rtmReconnect?: { delayMs?: number; maxDelayMs?: number };
   /** The scenario's webhooks are called with this (tests). */
   fetch?: typeof fetch;
+  /** Aborted when the command stops: an RTM connection still discovering or reconnecting gives up instead of retrying on. */
+  signal?: AbortSignal;
 }
 
 export interface RunningBot {
@@ -272,6 +274,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
             skip: (name, payload) => autopilot.isOwnEcho(name, payload),
             onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
             reconnect: options.rtmReconnect,
+            signal: options.signal,
             onState: (state) => {
               if (state.status === 'authenticated') {
                 log.info({ endpoint: state.endpoint }, 'RTM authenticated');
@@ -304,6 +307,8 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   let flags: BotFlags;
   let settings: BotSettings;
   let config: Config;
+  // First: a misspelt variable is often why a setting below is missing.
+  for (const line of misspeltSettings()) log.warn(line);
   try {
     flags = parseBotFlags(argv);
     settings = botSettings(flags);
@@ -319,9 +324,12 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   try {
     const dir = config.scenariosDir ?? defaultScenariosDir();
     if (!dir) return usageError('no scenarios: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists');
-    scenario = (await loadScenarioLibrary(dir)).require(settings.scenario);
+    const library = await loadScenarioLibrary(dir);
+    const missing = missingScenario(library, '--scenario', settings.scenario);
+    if (missing) return usageError(missing);
+    scenario = library.require(settings.scenario);
   } catch (error) {
-    if (error instanceof ScenarioLibraryError || error instanceof UnknownScenarioError) return usageError(error.message);
+    if (error instanceof ScenarioLibraryError) return usageError(error.message);
     throw error;
   }
 
@@ -368,8 +376,9 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
   const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
   const bot = await life.acquire(
     'autopilot',
-    () =>
+    (stopped) =>
       startBot({
+        signal: stopped,
         crisp,
         credentials: { identifier, key, tier },
         store,

@@ -124,6 +124,8 @@ export class CommandLifecycle {
   readonly #testFault: (() => void) | undefined;
   #stopping = false;
   #faulted = false;
+  /** Aborted by the first stop: a start-up step that waits on the network (RTM discovery) gives up with it. */
+  readonly #stopSignal = new AbortController();
 
   constructor(options: ResourceStackOptions & { exit?: (code: number) => void }) {
     this.#parts = new ResourceStack(options);
@@ -147,6 +149,7 @@ export class CommandLifecycle {
     }
     this.#stopping = true;
     this.#stop(stop);
+    this.#stopSignal.abort();
     return true;
   }
 
@@ -162,11 +165,15 @@ export class CommandLifecycle {
     return this.#faulted;
   }
 
-  /** Opens a part on the stack, unless the command was stopped: then it throws StoppedError, and the part, if it opens later anyway, is closed. */
-  async acquire<T>(name: string, open: () => T | Promise<T>, close: (part: T) => unknown, options?: { timeoutMs?: number }): Promise<T> {
+  /**
+   * Opens a part on the stack, unless the command was stopped: then it throws StoppedError, and the
+   * part, if it opens later anyway, is closed. `open` gets a signal the stop aborts, for a step that
+   * would otherwise go on retrying after the command has let go of it.
+   */
+  async acquire<T>(name: string, open: (stopped: AbortSignal) => T | Promise<T>, close: (part: T) => unknown, options?: { timeoutMs?: number }): Promise<T> {
     if (this.#stopping) throw new StoppedError(name);
     // A start-up step can take seconds (Redis retries, RTM discovery): a signal or fault does not wait for it.
-    const opening = this.#parts.acquire(name, open, close, options);
+    const opening = this.#parts.acquire(name, () => open(this.#stopSignal.signal), close, options);
     const first = await Promise.race([opening.then((part) => ({ part })), this.stopped.then(() => undefined)]);
     if (first) return first.part;
     // Whatever it opens in the end is closed on arrival: the stack is released by then.

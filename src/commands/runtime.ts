@@ -1,9 +1,11 @@
 // What `serve` and `bot` both set up before their own work: the embedded sandbox standing in for
 // Crisp (with --sandbox), the Crisp client the tools and the autopilot call, and the one-line
 // answer when the address they were told to listen on cannot be had.
+import { basename } from 'node:path';
 import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
+import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 // The guide and the listening front are a few small functions: loading them as chunks of their
 // own, on demand, cost stdio `serve --sandbox` more in file loads (bench/startup) than they cost
@@ -48,6 +50,21 @@ export async function announceSandbox(sandbox: SandboxAddress | undefined): Prom
   // Without the hooks' secret: here it may be the real CRISP_HOOK_SECRET.
   const { hooks: _secret, ...info } = sandboxInfo(sandbox);
   process.stderr.write(`${describeSandbox(info, 'Embedded Crisp sandbox on').join('\n')}\n`);
+}
+
+/**
+ * The one line when a setting (a flag or a variable) names a scenario the library does not hold,
+ * listing the names it does hold; undefined when it holds it. Said for the command line, which has
+ * no list_scenarios tool to point at.
+ */
+export function missingScenario(library: ScenarioLibrary, setting: string, name: string): string | undefined {
+  if (library.get(name)) return undefined;
+  const names = library.names();
+  const found = names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)';
+  // A file name is the likely slip: a scenario goes by the "name" inside its file.
+  const byFile = names.map((n) => library.get(n)!).find((s) => basename(s.file) === name || basename(s.file, '.json') === name);
+  const hint = byFile ? `; a scenario goes by the "name" in its file: ${byFile.file} is "${byFile.name}"` : '';
+  return `${setting} names no loaded scenario: "${name}" is not ${found}${library.dir ? ` (from ${library.dir})` : ''}${hint}`;
 }
 
 /** The Crisp client for a resolved config (credentials are present once the sandbox, if any, runs). */

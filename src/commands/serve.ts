@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
-import { ConfigError, ignoredSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -14,14 +14,14 @@ import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, UnknownScenarioError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
 import type { Autopilot } from '../autopilot/autopilot.js';
 import type { RunningBot } from './bot.js';
 import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox } from '../sandbox/server.js';
@@ -78,6 +78,8 @@ warn, info (default), debug, trace or silent. Logs are JSON lines on stderr.
 export async function runServeCommand(argv: string[]): Promise<number> {
   const log = createLogger();
   let config: Config;
+  // First: a misspelt variable is often why a setting below is missing.
+  for (const line of misspeltSettings()) log.warn(line);
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
@@ -138,18 +140,16 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   if (scenarios) {
     const loaded = config.http ? { scenarios: scenarios.names() } : { files: scenarios.files };
     log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+    if (scenarios.files.length === 0) log.warn(`no scenario files (*.json) in ${scenarios.dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`);
   } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.
   let botScenario: LoadedScenario | undefined;
   const wanted = config.http?.bot?.scenario;
   if (wanted !== undefined) {
     if (!scenarios) return usageError(`--bot-scenario ${wanted} but no scenarios are loaded: pass --scenarios DIR (or set CRISP_MCP_SCENARIOS), or run where ./scenarios exists`);
-    try {
-      botScenario = scenarios.require(wanted);
-    } catch (error) {
-      if (!(error instanceof UnknownScenarioError)) throw error;
-      return usageError(`--bot-scenario: ${error.message}`);
-    }
+    const missing = missingScenario(scenarios, '--bot-scenario', wanted);
+    if (missing) return usageError(missing);
+    botScenario = scenarios.require(wanted);
   }
   const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp) };
   const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
@@ -176,7 +176,11 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   const stdio = await life.acquire('stdio transport', () => startStdio(tools, deps, log, ready), (s) => s.close());
   if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
-  await life.untilStopped(stdio.closed);
+  const stop = await life.untilStopped(stdio.closed);
+  if (stop.kind === 'failed') {
+    writeErrorLine(`crisp-mcp: ${stop.error.message}`);
+    return 1;
+  }
   return 0;
 }
 
@@ -250,11 +254,7 @@ function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined 
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
   }
-  if (!scenarios.get(c.scenario)) {
-    const names = scenarios.names();
-    return `CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "${c.scenario}" is not ${names.length ? `one of ${names.join(', ')}` : 'there (no scenario is loaded)'}${scenarios.dir ? ` (from ${scenarios.dir})` : ''}`;
-  }
-  return undefined;
+  return missingScenario(scenarios, 'CRISP_MCP_CONVERSE_SCENARIO', c.scenario);
 }
 
 /** The converse API's service, reply deliverer and inactivity sweeper (converseProblem() has passed). */

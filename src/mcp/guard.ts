@@ -24,7 +24,9 @@ export class Guard {
   /** The website a call acts on: the one asked for if allowed, else the default (first). */
   website(requested: string | undefined): string {
     if (requested === undefined || requested === '') return this.websites[0]!;
-    if (this.websites.includes(requested)) return requested;
+    // Website ids are UUIDs, whose case carries no meaning; the allow-list holds them in lower case, as Crisp does.
+    const id = requested.toLowerCase();
+    if (this.websites.includes(id)) return id;
     throw new GuardError(
       'website_not_allowed',
       `website ${requested} is not in CRISP_WEBSITE_ID; allowed: ${this.websites.join(', ')} (omit website_id to use ${this.websites[0]})`,

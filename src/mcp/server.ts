@@ -113,7 +113,8 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
       case 'crisp_invalid':
         return `Crisp rejected the request: ${error.message}. Fix the argument and retry.`;
       case 'crisp_unauthorized':
-        return 'Crisp refused the server\'s credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY or run `crisp-mcp auth login`.';
+        // A token sent with another tier than its own can be refused whole (the sandbox answers it with this 401): the tier is named too.
+        return `Crisp refused the server's credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY, or CRISP_TIER (sent: ${deps.config.credentials?.tier ?? 'plugin'}; it must be the tier the token was issued for), or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
       case 'crisp_forbidden':
         return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
       case 'crisp_not_found':

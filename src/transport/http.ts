@@ -31,6 +31,12 @@ import { withCachedJsonSchemas } from './schema-cache.js';
 /** Crisp's Web Hooks route, on `serve --http` and on `bot --events hooks`' own server alike. */
 export const HOOKS_PATH = '/hooks/crisp';
 
+/** The 404 of a route this server has but was not told to turn on: what turns it on. */
+const OFF_ROUTES: ReadonlyMap<string, string> = new Map([
+  ['/converse', 'Not found: /converse is off; serve --http turns it on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set'],
+  [HOOKS_PATH, `Not found: ${HOOKS_PATH} is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET`],
+]);
+
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port; `url` tells which. */
@@ -136,7 +142,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       });
     }
     if (path === HOOKS_PATH && hooks) return serveHooks(req, res, hooks);
-    if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: 'Not found: the MCP endpoint is /mcp' });
+    if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: OFF_ROUTES.get(path ?? '') ?? 'Not found: the MCP endpoint is /mcp' });
     serveMcp(req, res).catch((error: unknown) => {
       // A client that hung up mid-request is not a server failure.
       if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');

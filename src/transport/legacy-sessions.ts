@@ -65,6 +65,10 @@ export class LegacySessions {
       // A body-less GET/DELETE looks 2025-era; one that names a 2026 revision gets that revision's answer.
       return jsonRpcError(405, -32000, 'Method not allowed: 2026-07-28 requests are POSTs; there are no sessions to GET or DELETE', { allow: 'POST' });
     }
+    // A GET that cannot take an event stream is a person's browser opening the URL a log line printed.
+    if (request.method === 'GET' && !(request.headers.get('accept') ?? '').includes('text/event-stream')) {
+      return jsonRpcError(406, -32000, 'Not Acceptable: /mcp is an MCP endpoint, not a web page; point an MCP client (Claude Desktop, Cursor, the MCP Inspector) at this URL');
+    }
     if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
       return jsonRpcError(400, -32000, 'Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back');
     }

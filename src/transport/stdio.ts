@@ -33,15 +33,17 @@ export class DrainingStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
-  /** Resolves once the connection is closed: stdin ended and the calls in flight are answered. */
-  readonly closed: Promise<void>;
+  /** Resolves once the connection is closed: stdin ended and the calls in flight are answered; with the Error when the input broke it. */
+  readonly closed: Promise<Error | void>;
 
   readonly #stdin: Readable;
   readonly #stdout: Writable;
   readonly #graceMs: number;
   readonly #readBuffer = new JsonRpcLineReader();
   readonly #pending = new Set<string | number>();
-  readonly #resolveClosed: () => void;
+  readonly #resolveClosed: (failure: Error | void) => void;
+  /** Why the connection closed, when the input made it (more than the line limit without a newline). */
+  #failure: Error | undefined;
   #started = false;
   #closed = false;
   #inputEnded = false;
@@ -54,7 +56,7 @@ export class DrainingStdioTransport implements Transport {
     this.#stdout = options.stdout ?? process.stdout;
     this.#graceMs = options.graceMs ?? 30_000;
     this.#onToolsListed = options.onToolsListed;
-    let resolveClosed!: () => void;
+    let resolveClosed!: (failure: Error | void) => void;
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
     this.#resolveClosed = resolveClosed;
   }
@@ -84,7 +86,7 @@ export class DrainingStdioTransport implements Transport {
     this.#stdin.off('data', this.#read).off('error', this.#reportError).off('end', this.#stdinEnded).off('close', this.#stdinEnded);
     if (this.#stdin.listenerCount('data') === 0) this.#stdin.pause();
     this.#readBuffer.clear();
-    this.#resolveClosed();
+    this.#resolveClosed(this.#failure);
     this.onclose?.();
   }
 
@@ -117,8 +119,10 @@ export class DrainingStdioTransport implements Transport {
     try {
       this.#readBuffer.append(chunk);
     } catch (error) {
-      // More than the SDK's limit (10 MiB) without a newline: the SDK's transport closes too.
+      // More than the SDK's limit (10 MiB) without a newline: the SDK's transport closes too. The
+      // process then ends with a code that says so, not as if the host had closed stdin.
       this.#reportError(error as Error);
+      this.#failure = new Error(`a message on stdin ran past ${this.#readBuffer.maxBufferSize} bytes without a newline (MCP's stdio limit): the connection is closed`);
       void this.close();
       return;
     }
@@ -166,8 +170,8 @@ export class DrainingStdioTransport implements Transport {
 
 /** MCP over stdio, as started by startStdio(). */
 export interface StdioHandle {
-  /** Resolves once stdin has ended and the calls already read are answered. */
-  readonly closed: Promise<void>;
+  /** Resolves once stdin has ended and the calls already read are answered; with the Error when the input broke the connection. */
+  readonly closed: Promise<Error | void>;
   close(): Promise<void>;
 }
 

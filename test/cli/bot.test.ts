@@ -13,7 +13,7 @@ describe('crisp-mcp bot (command line)', () => {
     [['bot'], {}, /bot needs --scenario NAME/],
     [['bot', '--scenario', 'echo', '--events', 'carrier-pigeon', '--sandbox'], {}, /--events must be rtm or hooks/],
     [['bot', '--scenario', 'echo', '--port', '9000', '--sandbox'], {}, /--port and --host are for the Web Hook server/],
-    [['bot', '--scenario', 'nope', '--sandbox', '--scenarios', 'SCENARIOS'], {}, /unknown scenario "nope"; valid: echo/],
+    [['bot', '--scenario', 'nope', '--sandbox', '--scenarios', 'SCENARIOS'], {}, /--scenario names no loaded scenario: "nope" is not one of echo/],
     [['bot', '--scenario', 'echo', '--reply-budget', 'lots', '--sandbox'], {}, /--reply-budget must look like 20\/10m/],
     [
       ['bot', '--scenario', 'echo', '--events', 'hooks', '--scenarios', 'SCENARIOS'],

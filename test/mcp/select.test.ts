@@ -52,6 +52,13 @@ describe('selectTools', () => {
     expect(() => names({ readOnly: false, toolsets: ['conversation'] })).toThrow(/unknown toolset conversation; valid: all, conversations, routing, people, scenarios/);
     expect(() => names({ readOnly: false, exclude: ['send'] })).toThrow(/unknown tool send; valid: .*send_message/);
   });
+
+  it('refuses a selection that leaves no tool, naming the flag that emptied it', () => {
+    expect(() => names({ readOnly: false, tools: [] })).toThrow('no tool left to serve: --tools names none');
+    expect(() => names({ readOnly: false, toolsets: [], tools: [] })).toThrow('no tool left to serve: --toolsets and --tools name none');
+    expect(() => names({ readOnly: true, tools: ['send_message', 'assign_conversation'] })).toThrow('--read-only removes every write tool, and only write tools are selected (send_message, assign_conversation)');
+    expect(() => names({ readOnly: false, toolsets: ['scenarios'], exclude: ['draft_scenario_reply'] })).toThrow('--exclude-tools removes every selected tool; exclude fewer');
+  });
 });
 
 describe('Guard', () => {

@@ -103,8 +103,8 @@ describe('serve --bot-scenario: one-line config errors', () => {
   it.each([
     [['serve', '--bot-scenario', 'gdpr', '--sandbox'], {}, /--bot-scenario only applies to the HTTP server: add --http/],
     [['serve', '--http', '--bot-scenario', 'gdpr', '--scenarios', SCENARIOS], { CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key', CRISP_WEBSITE_ID: '8c842203-7ed8-4e29-a608-7cf78a7d2fcc' }, /--bot-scenario needs CRISP_HOOK_SECRET/],
-    [['serve', '--http', '--port', '0', '--sandbox', '--bot-scenario', 'nope', '--scenarios', SCENARIOS], {}, /--bot-scenario: unknown scenario "nope"/],
-    [['serve', '--http', '--port', '0', '--sandbox'], { CRISP_MCP_BOT_SCENARIO: 'nope', CRISP_MCP_SCENARIOS: SCENARIOS }, /--bot-scenario: unknown scenario "nope"/],
+    [['serve', '--http', '--port', '0', '--sandbox', '--bot-scenario', 'nope', '--scenarios', SCENARIOS], {}, /--bot-scenario names no loaded scenario: "nope" is not one of /],
+    [['serve', '--http', '--port', '0', '--sandbox'], { CRISP_MCP_BOT_SCENARIO: 'nope', CRISP_MCP_SCENARIOS: SCENARIOS }, /--bot-scenario names no loaded scenario: "nope" is not one of /],
   ])('%j', async (args, env, message) => {
     const run = await runCli(args, { env });
     expect(run.status).toBe(2);

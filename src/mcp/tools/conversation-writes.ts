@@ -104,6 +104,8 @@ function base(input: SendInput) {
 }
 
 function messageBody(input: SendInput, type: 'text' | 'note' | 'picker' | 'file'): SendMessageBody {
+  // Crisp posts a blank text as an empty bubble in the visitor's chat; a file's caption may be blank.
+  if (type !== 'file' && input.content.trim() === '') throw new ToolInputError(`content is blank (only spaces or line breaks): nothing sent; write the ${type === 'picker' ? 'question' : 'message'}`);
   if (type === 'picker') {
     if (!input.choices) throw new ToolInputError('type picker needs choices: [{value, label}, …]');
     const id = `picker-${input.fingerprint ?? Date.now()}`;

@@ -97,13 +97,26 @@ export function selectTools<T extends AnyTool>(all: readonly T[], toolsets: read
   const enabledSets = new Set(wantedToolsets ?? (s.tools ? [] : toolsets.filter((t) => t.default).map((t) => t.id)));
   const named = new Set(s.tools ?? []);
   const excluded = new Set(s.exclude ?? []);
-  return all
+  const selected = all.filter((t) => named.has(t.name) || enabledSets.has(t.toolset));
+  const served = selected
     .filter((t) => !s.readOnly || t.annotations.readOnlyHint)
     .filter((t) => !excluded.has(t.name))
-    .filter((t) => named.has(t.name) || enabledSets.has(t.toolset))
     // Code-unit order (ids and names are ASCII snake_case): localeCompare would load ICU's collation
     // data at start-up, about 5 MiB and 60 ms (bench/startup).
     .sort((a, b) => byCodeUnits(a.toolset, b.toolset) || byCodeUnits(a.name, b.name));
+  // A server with no tool is never what was meant (an empty "$TOOLS" in a script, --read-only over write tools only).
+  if (served.length === 0) throw new SelectionError(`no tool left to serve: ${whyNone(s, selected)}`);
+  return served;
+}
+
+/** Why a selection came out empty, naming the flag to change. */
+function whyNone(s: Selection, selected: readonly AnyTool[]): string {
+  if (selected.length === 0) {
+    const empty = [s.toolsets?.length === 0 && '--toolsets', s.tools?.length === 0 && '--tools'].filter(Boolean).join(' and ');
+    return `${empty || 'the selection'} ${empty.includes(' and ') ? 'name' : 'names'} none: name at least one, or drop the flag for the default toolsets`;
+  }
+  if (s.readOnly && !selected.some((t) => t.annotations.readOnlyHint)) return `--read-only removes every write tool, and only write tools are selected (${selected.map((t) => t.name).join(', ')}); select a read tool, or drop --read-only`;
+  return `--exclude-tools removes every selected tool${s.readOnly ? ' that --read-only keeps' : ''}; exclude fewer`;
 }
 
 function byCodeUnits(a: string, b: string): number {
