@@ -10,7 +10,7 @@ import { callWebhook } from '../engine/actions.js';
 import type { EffectAnswer } from '../engine/port.js';
 import { advanceTurn, allActions, type Advance, type TurnInput } from '../engine/turn.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
-import { compileText, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
+import { compileText, plural, programToJson, summarize, type OutMessage, type Problem, type Program } from '../scenario/compile.js';
 import { initialPosition, type Action, type ScenarioEvent } from '../scenario/run.js';
 import { scenarioJsonSchema, type Position } from '../scenario/schema.js';
 import { readLocalHelpdesk, type LocalHelpdesk } from './local-helpdesk.js';
@@ -23,13 +23,14 @@ export interface CommandIO {
   now: () => number;
 }
 
-const USAGE = 'usage: crisp-mcp scenario validate|compile|schema|chat FILE | graph FILE [--format html|mermaid]';
+const USAGE = 'usage: crisp-mcp scenario validate FILE… | compile|chat FILE | graph FILE [--format html|mermaid] | schema';
 
 /** `crisp-mcp scenario --help`: every subcommand and every flag of SCENARIO_FLAGS. */
 export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|chat|graph [FILE] [flags]
 
-  validate FILE            check a scenario file: every problem with its block path; exit 1 on an error
-    --json                 the problems (and the summary when it compiles) as JSON
+  validate FILE…           check scenario files: every problem with its block path; exit 1 on an error
+                           (several files are checked as one --scenarios folder: names must be unique)
+    --json                 the problems (and the summary when it compiles) as JSON; an array for several files
   compile FILE             print the linearized program
     --summary              only its summary (blocks, instructions, waiting points, hash)
   schema                   print the JSON Schema of the scenario format (for an editor)
@@ -70,15 +71,16 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 }
 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
+  const { values, positionals } = parseScenarioArgs(argv);
   const [sub, file, ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`one FILE at a time (got ${positionals.length - 1}); ${USAGE}`);
+  if (sub === 'validate' && file !== undefined) return validate([file, ...extra], values.json, io);
   if (sub === 'schema') {
     io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     return 0;
   }
   if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
   if (file === undefined) throw new UsageError(`${sub} needs a FILE; ${USAGE}`);
+  if (extra.length > 0) throw new UsageError(`${sub} takes one FILE at a time (got ${positionals.length - 1}; validate takes several); ${USAGE}`);
   const text = await readText(file);
   const result = compileText(text);
   const name = basename(file);
@@ -88,24 +90,8 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
     if (values.format !== 'html' && values.format !== 'mermaid') throw new UsageError(`--format must be html or mermaid, got "${values.format}"`);
     const graph = scenarioGraph(parsedOrNothing(text), result.ok ? result.warnings : result.problems);
     io.stdout.write(values.format === 'html' ? graphToHtml(graph) : graphToMermaid(graph));
-    return 0;
-  }
-
-  if (sub === 'validate') {
-    const problems = result.ok ? result.warnings : result.problems;
-    if (values.json) {
-      io.stdout.write(`${JSON.stringify({ ok: result.ok, problems, ...(result.ok ? { summary: summarize(result.program) } : {}) }, null, 2)}\n`);
-      return result.ok ? 0 : 1;
-    }
-    for (const p of problems) io.stdout.write(`${formatProblem(p)}\n`);
-    if (!result.ok) {
-      io.stdout.write(`${name}: ${count(problems, 'error')}, ${count(problems, 'warning')}\n`);
-      return 1;
-    }
-    const s = summarize(result.program);
-    io.stdout.write(
-      `${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`,
-    );
+    // The drawing goes to a file or a page; the terminal still hears that it shows a broken scenario.
+    if (!result.ok) io.stderr.write(`${name}: ${count(result.problems, 'error')}, drawn on their blocks; \`crisp-mcp scenario validate ${file}\` lists them\n`);
     return 0;
   }
 
@@ -123,12 +109,59 @@ async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   return chat(result.program, io, { now, operatorsAvailable: values['operators-available'], callWebhooks: values['call-webhooks'], helpdesk });
 }
 
+/** The subcommand, its FILE and flags; a flag it does not take is a usage error listing those it does. */
+function parseScenarioArgs(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: SCENARIO_FLAGS });
+  } catch (error) {
+    const flags = Object.keys(SCENARIO_FLAGS).map((f) => `--${f}`).join(', ');
+    const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message);
+    throw new UsageError(unknown ? `unknown flag ${unknown[1]}; the flags are ${flags} (crisp-mcp scenario --help says which subcommand takes which)` : (error as Error).message.split('\n')[0]!);
+  }
+}
+
+/**
+ * `validate FILE…`: each file's problems, then its summary line; exit 1 if any file has an error.
+ * Several files are checked as a scenarios folder is loaded: two with one name is an error too.
+ * `--json`: one file's object, or for several an array of them, each with its `file`.
+ */
+async function validate(files: string[], json: boolean, io: CommandIO): Promise<number> {
+  const reports: Array<{ file: string; ok: boolean; problems: Problem[]; summary?: ReturnType<typeof summarize> }> = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const result = compileText(await readText(file));
+    const problems = result.ok ? [...result.warnings] : result.problems;
+    const report: (typeof reports)[number] = { file, ok: result.ok, problems, ...(result.ok ? { summary: summarize(result.program) } : {}) };
+    const other = result.ok ? seen.get(result.program.scenario) : undefined;
+    if (result.ok && other !== undefined) {
+      report.ok = false;
+      delete report.summary;
+      problems.unshift({ level: 'error', path: 'name', message: `"${result.program.scenario}" is also the name of ${other}: scenario names must be unique in a folder` });
+    } else if (result.ok) seen.set(result.program.scenario, file);
+    reports.push(report);
+  }
+  const failed = reports.some((r) => !r.ok);
+  if (json) {
+    io.stdout.write(`${JSON.stringify(files.length === 1 ? { ok: reports[0]!.ok, problems: reports[0]!.problems, ...(reports[0]!.summary ? { summary: reports[0]!.summary } : {}) } : reports, null, 2)}\n`);
+    return failed ? 1 : 0;
+  }
+  for (const { file, ok, problems, summary: s } of reports) {
+    for (const p of problems) io.stdout.write(`${formatProblem(p)}\n`);
+    const name = basename(file);
+    if (!ok || s === undefined) io.stdout.write(`${name}: ${count(problems, 'error')}, ${count(problems, 'warning')}\n`);
+    else io.stdout.write(`${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`);
+  }
+  return failed ? 1 : 0;
+}
+
 async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+    if (code === 'ENOENT') throw new Error(`no such file: ${file}`);
+    if (code === 'EISDIR') throw new UsageError(`${file} is a folder: give one scenario file (the folder is for --scenarios of serve and bot)`);
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -148,9 +181,6 @@ function count(problems: Problem[], level: Problem['level']): string {
   return plural(problems.filter((p) => p.level === level).length, level);
 }
 
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
 
 // ---------------------------------------------------------------- chat
 
@@ -224,7 +254,7 @@ async function chat(program: Program, io: CommandIO, options: ChatOptions): Prom
     const input: TurnInput | undefined =
       line === '/restart' ? { type: 'event', event: { type: 'start' } } : pendingWebhook ? webhookAnswer(line, calls, out) : { type: 'event', event: visitorEvent(program, position, line) };
     if (input === undefined) continue;
-    if (echo) out(`you: ${line}`);
+    if (echo) out(`${pendingWebhook && line !== '/restart' ? 'webhook answer' : 'you'}: ${line}`); // a webhook's answer is no visitor message
     const code = await turn(input);
     if (code !== undefined) {
       lines.close();

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileText, summarize, type CompileOptions, type Problem, type Program, type ProgramSummary } from '../scenario/index.js';
+import { compileText, summarize, withoutBom, type CompileOptions, type Problem, type Program, type ProgramSummary } from '../scenario/index.js';
 
 export interface LoadedScenario {
   name: string;
@@ -111,7 +111,9 @@ export class ScenarioLibrary {
 }
 
 /** Compiles one scenario from its JSON text; throws ScenarioLibraryError (code scenario_invalid) with the problems. */
-export function compileScenario(file: string, source: string, options: CompileOptions = {}): LoadedScenario {
+export function compileScenario(file: string, text: string, options: CompileOptions = {}): LoadedScenario {
+  // Kept without a byte order mark: whoever reads `source` (the scenario resource) parses it as JSON.
+  const source = withoutBom(text);
   const result = compileText(source, options);
   if (!result.ok) throw new ScenarioLibraryError('scenario_invalid', invalidMessage([{ file, problems: result.problems }]), [{ file, problems: result.problems }]);
   const parsed = JSON.parse(source) as { description?: unknown };

@@ -11,7 +11,7 @@ import { WAITING_OPS, type CompileOptions, type CompileResult, type Problem, typ
 import { duplicateKeys, jsonError, read } from './compile/validate.js';
 export { normalize } from './compile/instructions.js';
 export { type OutMessage, type CompiledCondition, type Instruction, WAITING_OPS, type Program, type Problem, type CompileResult, type CompileOptions, IMPLICIT_END } from './compile/program.js';
-export { duplicateKeys } from './compile/validate.js';
+export { duplicateKeys, plural } from './compile/validate.js';
 
 // ---------------------------------------------------------------- entry points
 
@@ -29,8 +29,14 @@ export function compile(source: unknown, options: CompileOptions = {}): CompileR
   return { ok: true, program, warnings };
 }
 
+/** JSON text without the byte order mark some editors write at the start of a UTF-8 file (JSON.parse refuses it). */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Like `compile`, from JSON text: also reports duplicate keys (duplicate block ids), which JSON.parse drops. */
-export function compileText(json: string, options: CompileOptions = {}): CompileResult {
+export function compileText(text: string, options: CompileOptions = {}): CompileResult {
+  const json = withoutBom(text);
   let source: unknown;
   try {
     source = JSON.parse(json);

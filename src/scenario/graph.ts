@@ -35,6 +35,11 @@ const asObject = (value: unknown): Loose => (value && typeof value === 'object' 
 const asArray = (value: unknown): Loose[] => (Array.isArray(value) ? value.map(asObject) : []);
 const asText = (value: unknown): string => (typeof value === 'string' ? value : '');
 
+/** How a node is named on the page: the end a message without `next` leads to is no block of the file. */
+function shownId(id: string): string {
+  return id === IMPLICIT_END ? '(no next: the end)' : id;
+}
+
 /** The graph of a scenario source (parsed JSON, valid or not: whatever can be read is drawn). */
 export function scenarioGraph(source: unknown, problems: readonly Problem[]): ScenarioGraph {
   const scenario = asObject(source);
@@ -137,8 +142,14 @@ export function graphToMermaid(graph: ScenarioGraph): string {
   for (const node of graph.nodes) {
     const [open, close] = MERMAID_SHAPES[node.type] ?? ['[', ']'];
     const flags = node.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${p.message}`);
-    const label = [`<b>${node.id}</b>`, node.type, ...flags].join('<br/>');
+    const label = [`<b>${shownId(node.id)}</b>`, node.type, ...flags].join('<br/>');
     lines.push(`  ${key.get(node.id)}${open}${quote(label)}${close}`);
+  }
+  // Problems no block owns (the file is no JSON, a field at the top): a node of their own, so the chart never hides them.
+  if (graph.problems.length > 0) {
+    const flags = graph.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${p.path === '' ? '' : `${p.path}: `}${p.message}`);
+    lines.push(`  file_problems[${quote(['<b>the file</b>', ...flags].join('<br/>'))}]`);
+    if (graph.problems.some((p) => p.level === 'error')) lines.push('  class file_problems error');
   }
   for (const edge of graph.edges) lines.push(`  ${key.get(edge.from)} -->${edge.label ? `|${quote(clip(edge.label, 48))}|` : ''} ${key.get(edge.to)}`);
   const classOf = (n: GraphNode) => (n.problems.some((p) => p.level === 'error') || n.type === 'missing' ? 'error' : n.problems.length ? 'warning' : undefined);
@@ -236,11 +247,11 @@ export function graphToHtml(graph: ScenarioGraph): string {
   }
   for (const node of placed.values()) {
     const level = node.problems.some((p) => p.level === 'error') || node.type === 'missing' ? 'error' : node.problems.length ? 'warning' : 'ok';
-    const tip = [node.id, node.type, node.text, ...node.problems.map((p) => `${p.level}: ${p.message}`)].filter(Boolean).join('\n');
+    const tip = [shownId(node.id), node.type, node.text, ...node.problems.map((p) => `${p.level}: ${p.message}`)].filter(Boolean).join('\n');
     svg.push(
       `<g class="node ${level}" id="block-${escapeHtml(node.id)}"><title>${escapeHtml(tip)}</title>` +
         `<rect x="${node.x}" y="${node.y}" width="${NODE_W}" height="${NODE_H}" rx="8" fill="${COLORS[node.type] ?? '#f3f4f6'}"/>` +
-        `<text class="id" x="${node.x + 10}" y="${node.y + 19}">${escapeHtml(clip(node.id, 24))}</text>` +
+        `<text class="id" x="${node.x + 10}" y="${node.y + 19}">${escapeHtml(clip(shownId(node.id), 24))}</text>` +
         `<text class="type" x="${node.x + NODE_W - 10}" y="${node.y + 19}" text-anchor="end">${escapeHtml(node.type)}</text>` +
         `<text class="text" x="${node.x + 10}" y="${node.y + 40}">${escapeHtml(clip(node.problems[0] ? `${node.problems[0].level === 'error' ? '⛔' : '⚠'} ${node.problems[0].message}` : node.text, 28))}</text>` +
         (node.start ? `<text class="start" x="${node.x}" y="${node.y - 6}">▶ start</text>` : '') +
@@ -248,12 +259,12 @@ export function graphToHtml(graph: ScenarioGraph): string {
     );
   }
   const exitsOf = (id: string) => {
-    const out = graph.edges.filter((e) => e.from === id).map((e) => `<a href="#block-${escapeHtml(e.to)}">${escapeHtml(e.to)}</a>${e.label ? ` (${escapeHtml(e.label)})` : ''}`);
+    const out = graph.edges.filter((e) => e.from === id).map((e) => `<a href="#block-${escapeHtml(e.to)}>${escapeHtml(shownId(e.to))}</a>${e.label ? ` (${escapeHtml(e.label)})` : ''}`);
     return out.length ? ` → ${out.join(', ')}` : '';
   };
   const rows = graph.nodes.map(
     (n) =>
-      `<li class="${n.problems.length ? 'flagged' : ''}"><a href="#block-${escapeHtml(n.id)}"><code>${escapeHtml(n.id)}</code></a> <span class="type">${escapeHtml(n.type)}</span>${n.start ? ' <b>start</b>' : ''}` +
+      `<li class="${n.problems.length ? 'flagged' : ''}"><a href="#block-${escapeHtml(n.id)}"><code>${escapeHtml(shownId(n.id))}</code></a> <span class="type">${escapeHtml(n.type)}</span>${n.start ? ' <b>start</b>' : ''}` +
       `${n.text ? ` — ${escapeHtml(clip(n.text, 160))}` : ''}${exitsOf(n.id)}${n.problems.length ? `<ul>${n.problems.map((p) => `<li class="${p.level}">${p.level}: ${escapeHtml(p.message)} <code>${escapeHtml(p.path)}</code></li>`).join('')}</ul>` : ''}</li>`,
   );
   const fileProblems = graph.problems.map((p) => `<li class="${p.level}">${p.level}: ${escapeHtml(p.message)}${p.path ? ` <code>${escapeHtml(p.path)}</code>` : ''}</li>`);

@@ -9,6 +9,7 @@ const VAR_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const DATA_KEY = /^(?!__proto__$)[A-Za-z0-9_-]{1,64}$/;
 const HH_MM = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const TIME = 'a time like "09:00" (HH:MM, 24-hour; "24:00" ends the day)';
 
 export const BlockId = z.string().regex(BLOCK_ID, 'a block id is 1-100 letters, digits, "_", "." or "-" (not starting with "." or "-")');
 export const VarName = z.string().regex(VAR_NAME, 'a variable name is letters, digits and "_", not starting with a digit');
@@ -56,7 +57,7 @@ function listLike(example: string) {
 
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
+  if (Array.isArray(value)) return 'a list';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -177,12 +178,12 @@ export const BusinessHours = shaped('{"timezone": "Europe/Paris", "hours": [{"da
   hours: z
     .array(
       z
-        .strictObject({ days: z.array(z.enum(DAYS), listLike('["mon", "tue"] (mon, tue, wed, thu, fri, sat, sun)')).min(1), from: z.string().regex(HH_MM, 'HH:MM'), to: z.string().regex(HH_MM, 'HH:MM') })
+        .strictObject({ days: z.array(z.enum(DAYS), listLike('["mon", "tue"] (mon, tue, wed, thu, fri, sat, sun)')).min(1), from: z.string().regex(HH_MM, TIME), to: z.string().regex(HH_MM, TIME) })
         .refine((h) => h.from < h.to, { message: 'from must be before to (split a range that crosses midnight in two)', path: ['to'] }),
       listLike('[{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "18:00"}]'),
     )
     .min(1),
-  closed_dates: z.array(z.string().regex(DATE, 'YYYY-MM-DD')).optional().describe('local dates when closed all day'),
+  closed_dates: z.array(z.string().regex(DATE, 'a date like "2025-12-25" (YYYY-MM-DD)')).optional().describe('local dates when closed all day'),
 });
 export type BusinessHours = z.infer<typeof BusinessHours>;
 
@@ -290,10 +291,14 @@ export const WAITING_BLOCKS: ReadonlySet<BlockType> = new Set(['choice', 'ask', 
 
 export const Scenario = shaped('{"name": "hello", "version": 1, "start": "hi", "blocks": {"hi": {"type": "message", "text": "Hello!"}}}', {
     $schema: z.string().optional(),
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a scenario name is 1-64 lowercase letters, digits, "_" or "-"'),
+    name: z.string({ error: (issue) => (issue.input === undefined ? 'required: a name like "order-status" (1-64 lowercase letters, digits, "_" or "-")' : undefined) }).regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a scenario name is 1-64 lowercase letters, digits, "_" or "-"'),
     version: z.union([z.string({ error: (issue) => (issue.input === undefined ? 'required: a version, e.g. 1 or "2025-06-01"' : 'a version is a string or a whole number') }).min(1).max(50), z.number().int().nonnegative()]),
     description: z.string().max(2_000).optional(),
-    start: BlockRef.describe('id of the first block'),
+    start: z
+      .string({ error: (issue) => (issue.input === undefined ? 'required: the id of the first block, like "start": "greet"' : undefined) })
+      .min(1)
+      .max(100)
+      .describe('id of the first block'),
     webhook_origins: z.array(z.string()).optional().describe('origins webhook blocks may call, e.g. https://booking.example.com'),
     migrations: z
       .record(z.string().min(1), BlockRef)

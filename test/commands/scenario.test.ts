@@ -1,7 +1,7 @@
 // `crisp-mcp scenario …`, called in-process through runScenarioCommand with temp files, a scripted
 // stdin and captured output (the CLI entry wires the same function). Webhooks are called against a
 // real local HTTP server.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,10 +57,28 @@ describe('scenario validate', () => {
     expect(code).toBe(1);
     expect(stdout.split('\n')).toEqual([
       'error   blocks.hello: duplicate block id "hello" (JSON keeps only the last one)',
-      expect.stringMatching(/^error {3}blocks\.ask_email\.next: unknown block "nowhere"$/),
+      expect.stringMatching(/^error {3}blocks\.ask_email\.next: unknown block "nowhere" \(the blocks are hello, ask_email\)$/),
       expect.stringMatching(/^error {3}blocks\.ask_email\.validation\.regex: bad regex: /),
       'bad.json: 3 errors, 0 warnings',
       '',
+    ]);
+  });
+
+  it('checks several files as one scenarios folder: each one reported, exit 1 if any fails, one name used twice is an error', async () => {
+    const good = file('one.json', { name: 'one', version: 1, start: 'a', blocks: { a: { type: 'end' } } });
+    const bad = file('two.json', { name: 'two', version: 1, start: 'a', blocks: { a: { type: 'end', resolve: 'yes' } } });
+    const again = file('one-again.json', { name: 'one', version: 2, start: 'b', blocks: { b: { type: 'end' } } });
+    const both = await run(['validate', good, bad]);
+    expect(both.code).toBe(1);
+    expect(both.stdout.split('\n')).toEqual([expect.stringMatching(/^one\.json: ok, 1 blocks, /), 'error   blocks.a.resolve: expected true or false; got "yes"', 'two.json: 1 error, 0 warnings', '']);
+    expect((await run(['validate', good, `${SCENARIOS}gdpr.json`])).code).toBe(0);
+    const twice = await run(['validate', good, again]);
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toContain(`error   name: "one" is also the name of ${good}: scenario names must be unique in a folder\none-again.json: 1 error, 0 warnings\n`);
+    const json = await run(['validate', '--json', good, bad]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { file: good, ok: true, problems: [], summary: expect.objectContaining({ scenario: 'one' }) },
+      { file: bad, ok: false, problems: [{ level: 'error', path: 'blocks.a.resolve', message: 'expected true or false; got "yes"' }] },
     ]);
   });
 
@@ -98,7 +116,7 @@ describe('scenario compile and schema', () => {
     const path = file('broken.json', { name: 'broken', version: 1, start: 'x', blocks: { a: { type: 'end' } } });
     const { code, stdout, stderr } = await run(['compile', path]);
     expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
-    expect(stderr).toBe(`error   start: start block "x" does not exist\ncrisp-mcp scenario: broken.json has 1 error; run \`crisp-mcp scenario validate ${path}\`\n`);
+    expect(stderr).toBe(`error   start: start block "x" does not exist (the blocks are a)\ncrisp-mcp scenario: broken.json has 1 error; run \`crisp-mcp scenario validate ${path}\`\n`);
   });
 
   it('schema prints the JSON Schema', async () => {
@@ -108,12 +126,13 @@ describe('scenario compile and schema', () => {
   });
 
   it.each<[string[], number, RegExp]>([
-    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate\|compile\|schema\|chat FILE \| graph FILE \[--format html\|mermaid\]\n$/],
+    [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate FILE… \| compile\|chat FILE \| graph FILE \[--format html\|mermaid\] \| schema\n$/],
     [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint"; usage: /],
     [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
-    [['validate', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: one FILE at a time/],
+    [['compile', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: compile takes one FILE at a time \(got 2; validate takes several\); usage: /],
     [['validate', '/nonexistent/x.json'], 1, /^crisp-mcp scenario: no such file: \/nonexistent\/x\.json\n$/],
-    [['validate', '--frobnicate', 'x.json'], 1, /^crisp-mcp scenario: Unknown option '--frobnicate'/],
+    [['validate', '--frobnicate', 'x.json'], 2, /^crisp-mcp scenario: unknown flag --frobnicate; the flags are --json, --summary, --now, --operators-available, --call-webhooks, --helpdesk, --format \(crisp-mcp scenario --help says which subcommand takes which\)\n$/],
+    [['validate', tmpdir()], 2, /^crisp-mcp scenario: .+ is a folder: give one scenario file \(the folder is for --scenarios of serve and bot\)\n$/],
     [['chat', `${SCENARIOS}gdpr.json`, '--now', 'someday'], 2, /^crisp-mcp scenario: --now must be a date/],
   ])('%j → exit %d with one line on stderr', async (argv, exit, message) => {
     const { code, stdout, stderr } = await run(argv);
@@ -197,6 +216,7 @@ describe('scenario chat', () => {
     const { code, stdout } = await run(['chat', `${SCENARIOS}booking.json`], ['book a table', 'Ann', '2025-06-20', 'ann@example.com', '{"booking":{"id":"BK-1","slot":"Friday"}}']);
     expect(code).toBe(0);
     expect(stdout).toContain('  · webhook POST https://booking.example.com/api/bookings {"name":"Ann","date":"2025-06-20","email":"ann@example.com","source":"crisp-chat"}\nwebhook answer? JSON for the body (Enter = {}), or "fail"\n');
+    expect(stdout).toContain('\nwebhook answer: {"booking":{"id":"BK-1","slot":"Friday"}}\n'); // not "you:": the visitor did not write it
     expect(stdout).toContain('bot: You are booked for Friday, Ann. Your reference is BK-1;');
     expect(stdout).toMatch(/\(scenario ended\)\n$/);
   });
@@ -296,5 +316,39 @@ describe('scenario chat', () => {
       expect(stdout).toContain('  · webhook failed: could not be reached\nbot: No reference\n(scenario ended)\n');
       expect(received).toEqual([{ method: 'POST', url: '/moved', type: 'application/json', body: { who: 'Zoe' } }]);
     });
+  });
+});
+
+// What a stranger has to go on is the README: its minimal scenario and its sample of validator
+// messages are checked against what the command prints, so neither drifts from the code.
+describe("the README's scenario section reads true", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const fenced = (after: string, lang: string) => {
+    const from = readme.indexOf(after);
+    expect(from, `README has "${after}"`).toBeGreaterThan(-1);
+    const start = readme.indexOf(`\`\`\`${lang}\n`, from) + lang.length + 4;
+    return readme.slice(start, readme.indexOf('```', start));
+  };
+
+  it('the minimal example validates and chats as the README says', async () => {
+    const path = file('hello.json', fenced('A minimal one', 'json'));
+    expect((await run(['validate', path])).stdout).toMatch(/^hello\.json: ok, 4 blocks, /);
+    const { code, stdout } = await run(['chat', path], ['1']);
+    expect(code).toBe(0);
+    expect(stdout.split('\n').slice(1)).toEqual(['bot: Hi! What do you need?', '  1) Pricing', '  2) A human', 'you: 1', 'bot: Plans start at $10 a month: https://example.com/pricing', '(scenario ended)', '']);
+  });
+
+  it('every sample validator message is what validate prints for such a mistake', async () => {
+    const mistakes = {
+      'shape.json': { name: 'x', version: 1, start: 'a', blocks: { a: { type: 'message', text: 'Hi', nxt: 'b' }, b: { type: 'ask', text: 'Email?', next: 'c' }, c: { type: 'choice', text: 'Pick', display: 'grid', choices: [{ label: 'A', next: 'a' }] } } },
+      'graph.json': { name: 'x', version: 1, start: 'd', blocks: { d: { type: 'message', text: 'Hi', next: 'ask_emial' }, ask_email: { type: 'end' }, e: { type: 'webhook', url: 'https://api.example.com/x', next: 'd' } } },
+      'syntax.json': `{\n  "name": "x",\n  "version": 1,\n  "start": 'a',\n}`,
+      'warning.json': { name: 'x', version: 1, start: 'f', blocks: { f: { type: 'message', text: 'Hi {{nme}}' } } },
+    };
+    let printed = '';
+    for (const [name, content] of Object.entries(mistakes)) printed += (await run(['validate', file(name, content)])).stdout;
+    const samples = fenced('The validator says what it wants', '').trim().split('\n');
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    for (const line of samples) expect(printed.split('\n'), line).toContain(line);
   });
 });

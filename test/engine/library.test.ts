@@ -33,6 +33,15 @@ describe('loadScenarioLibrary', () => {
     expect(library.list().map((x) => x.name)).toEqual(library.names());
   });
 
+  it('reads a file saved with a byte order mark, as scenario validate does', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gdpr.json'), `\uFEFF${gdpr}`);
+    const library = await loadScenarioLibrary(dir);
+    expect(library.get('gdpr')?.description).toMatch(/^A question about GDPR/);
+    expect(library.get('gdpr')?.source).toBe(gdpr); // without the mark: the scenario resource parses it
+    expect(library.get('gdpr')?.program.hash).toBe((await loadScenarioLibrary(SCENARIOS_DIR)).get('gdpr')?.program.hash);
+  });
+
   it('fails the boot on a bad file, listing each file and each problem with its block path', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'gdpr.json'), gdpr);

@@ -300,7 +300,7 @@ describe('the fast path (zod\'s compiled parsers, which read files of COMPILED_P
 
   it('leaves a "__proto__" block id, which zod drops, to the full parser', () => {
     const result = compile(JSON.parse('{"name":"p","version":1,"start":"__proto__","blocks":{"__proto__":{"type":"end"},"a":{"type":"end"}}}'), FAST);
-    expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: 'start', message: 'start block "__proto__" does not exist' }]);
+    expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: 'start', message: 'start block "__proto__" does not exist (the blocks are a)' }]);
   });
 });
 

@@ -57,7 +57,7 @@ describe('scenarioGraph', () => {
     const graph = scenarioGraph(unknownTarget, result.ok ? [] : result.problems);
     const node = (id: string) => graph.nodes.find((n) => n.id === id)!;
     expect(node('nowhere').type).toBe('missing');
-    expect(node('hello').problems).toEqual([{ level: 'error', path: 'blocks.hello.next', message: 'unknown block "nowhere"' }]);
+    expect(node('hello').problems).toEqual([{ level: 'error', path: 'blocks.hello.next', message: 'unknown block "nowhere" (the blocks are hello, a.b)' }]);
     expect(graphToMermaid(graph)).toMatch(/class n0,n2 error/);
     const html = graphToHtml(graph);
     expect(html).toContain('class="node error" id="block-hello"');
@@ -78,6 +78,16 @@ describe('scenarioGraph', () => {
     const drawn = scenarioGraph(unreachable, warned.ok ? warned.warnings : []);
     expect(drawn.nodes.find((n) => n.id === 'lonely')!.problems.map((p) => p.level)).toEqual(['warning']);
     expect(graphToHtml(drawn)).toContain('class="node warning" id="block-lonely"');
+  });
+
+  it('top-level problems get a node of their own; the end a message without next leads to is named for what it is', () => {
+    const graph = graphOf({ name: 'Bad Name', version: 1, start: 'a', blocks: { a: { type: 'message', text: 'Hi' } } });
+    const mermaid = graphToMermaid(graph);
+    expect(mermaid).toContain('\n  file_problems["<b>the file</b><br/>⛔ name: a scenario name is 1-64 lowercase letters, digits, #quot;_#quot; or #quot;-#quot;; got #quot;Bad Name#quot;"]\n  class file_problems error\n');
+    const valid = graphOf({ name: 'ok', version: 1, start: 'a', blocks: { a: { type: 'message', text: 'Hi' } } });
+    expect(graphToMermaid(valid)).toContain('n1(("<b>(no next: the end)</b><br/>end"))');
+    expect(graphToMermaid(valid)).not.toContain('file_problems');
+    expect(graphToHtml(valid)).not.toMatch(/>[^<]*\$end/); // shown nowhere on the page (an anchor may still use it)
   });
 
   it('escapes what the file says: a block text cannot become markup', () => {
@@ -112,6 +122,15 @@ describe('crisp-mcp scenario graph (built CLI)', () => {
       const drawn = await runCli(['scenario', 'graph', broken, '--format', 'mermaid']);
       expect(drawn.status).toBe(0);
       expect(drawn.stdout).toContain('<b>gone</b><br/>missing');
+      expect(drawn.stderr).toBe(`broken.json: 1 error, drawn on their blocks; \`crisp-mcp scenario validate ${broken}\` lists them\n`);
+      // A file that is no JSON at all has no block to pin its problem on: the chart says it anyway.
+      const yaml = join(dir, 'hello.yaml');
+      writeFileSync(yaml, 'name: hello\nstart: greet\n');
+      const notJson = await runCli(['scenario', 'graph', yaml, '--format', 'mermaid']);
+      expect(notJson.status).toBe(0);
+      expect(notJson.stdout).toMatch(/\n {2}file_problems\["<b>the file<\/b><br\/>⛔ not JSON: a scenario file is one JSON object, starting with #quot;\{#quot;, but this one starts with #quot;n#quot;/);
+      expect(notJson.stdout).toContain('\n  class file_problems error\n');
+      expect(notJson.stderr).toMatch(/^hello\.yaml: 1 error, drawn on their blocks/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,7 +14,7 @@ const scenario = (blocks: unknown) => ({ name: 'test', version: 1, start: 'a', b
 describe('validator messages say what they want', () => {
   it('blocks is an object keyed by block id, whether it is missing or a list', () => {
     const like = 'blocks is an object keyed by block id, like {"hi": {"type": "message", "text": "Hello!", "next": "bye"}, "bye": {"type": "end"}}';
-    expect(errors(scenario([{ type: 'message', text: 'Hi' }]))).toEqual([['blocks', `${like}; got an array`]]);
+    expect(errors(scenario([{ type: 'message', text: 'Hi' }]))).toEqual([['blocks', `${like}; got a list`]]);
     expect(errors({ name: 'test', version: 1, start: 'a' })).toEqual([['blocks', `required: ${like}`]]);
   });
 

@@ -19,12 +19,12 @@ describe('format errors (zod) carry the block path', () => {
     ['a required field', { a: { type: 'ask', text: 'Name?', save: { var: 'name' } } }, 'blocks.a.next', /required/],
     ['an unknown field (a typo)', { a: { type: 'message', text: 'Hi', nxt: 'b' } }, 'blocks.a.nxt', /unknown field "nxt"/],
     ['an unknown block type', { a: { type: 'say', text: 'Hi' } }, 'blocks.a.type', /message.*choice/],
-    ['a wrong type', { a: { type: 'end', resolve: 'yes' } }, 'blocks.a.resolve', /boolean/],
+    ['a wrong type', { a: { type: 'end', resolve: 'yes' } }, 'blocks.a.resolve', /^expected true or false; got "yes"$/],
     ['a bad block id', { 'a b': { type: 'end' } }, 'blocks.a b', /block id/],
     ['a match rule with two tests', { a: { type: 'match', rules: [{ contains: 'x', exact: 'y', next: 'a' }], otherwise: 'a' } }, 'blocks.a.rules.0', /exactly one of contains, exact, regex/],
     ['a message with nothing to say', { a: { type: 'message', next: 'a' } }, 'blocks.a.text', /needs text/],
     ['an ask that saves nowhere', { a: { type: 'ask', text: 'Name?', save: {}, next: 'a' } }, 'blocks.a.save', /at least one of var/],
-    ['a regex validation of the wrong type', { a: { type: 'ask', text: 'Code?', validation: { regex: 3 }, save: { var: 'c' }, next: 'a' } }, 'blocks.a.validation.regex', /expected string/],
+    ['a regex validation of the wrong type', { a: { type: 'ask', text: 'Code?', validation: { regex: 3 }, save: { var: 'c' }, next: 'a' } }, 'blocks.a.validation.regex', /^expected a string; got 3$/],
     ['bad regex flags', { a: { type: 'ask', text: 'Code?', validation: { regex: 'x', flags: 'g' }, save: { var: 'c' }, next: 'a' } }, 'blocks.a.validation.flags', /flags/],
     [
       'business hours with a bad time',
@@ -67,12 +67,12 @@ describe('format errors (zod) carry the block path', () => {
 describe('graph errors carry the block path', () => {
   it('an unknown target', () => {
     expect(errors(scenario({ a: { type: 'choice', text: 'Go?', choices: [{ label: 'Yes', next: 'b' }, { label: 'No', next: 'nowhere' }] }, b: { type: 'end' } }))).toEqual([
-      ['blocks.a.choices.1.next', 'unknown block "nowhere"'],
+      ['blocks.a.choices.1.next', 'unknown block "nowhere" (the blocks are a, b)'],
     ]);
   });
 
   it('a missing start', () => {
-    expect(errors({ ...scenario({ b: { type: 'end' } }), start: 'a' })).toEqual([['start', 'start block "a" does not exist']]);
+    expect(errors({ ...scenario({ b: { type: 'end' } }), start: 'a' })).toEqual([['start', 'start block "a" does not exist (the blocks are b)']]);
   });
 
   it('a cycle that never waits for the visitor', () => {
@@ -101,11 +101,11 @@ describe('graph errors carry the block path', () => {
       }),
     );
     expect(found).toEqual([
-      ['blocks.docs.limit', expect.stringMatching(/<=5/)],
-      ['blocks.docs.locale', 'a helpdesk locale like "en" or "pt-br"'],
+      ['blocks.docs.limit', 'must be at most 5; got 9'],
+      ['blocks.docs.locale', 'a helpdesk locale like "en" or "pt-br"; got "English"'],
     ]);
     expect(errors(scenario({ a: { type: 'match', rules: [{ contains: 'x', next: 'docs' }], otherwise: 'loop' }, docs: { type: 'articles', next: 'a', none: 'nowhere' }, loop: { type: 'articles', next: 'loop', none: 'a' } }))).toEqual([
-      ['blocks.docs.none', 'unknown block "nowhere"'],
+      ['blocks.docs.none', 'unknown block "nowhere" (the blocks are a, docs, loop)'],
       ['blocks.loop', expect.stringMatching(/loop loop → loop/)],
     ]);
     expect(errors(scenario({ a: { type: 'articles', none: 'a' } }))).toEqual([['blocks.a.next', expect.stringMatching(/^required/)]]);
@@ -151,12 +151,19 @@ describe('graph errors carry the block path', () => {
     expect(found).toEqual([['blocks.a.when.business_hours.timezone', 'unknown time zone "Europe/Pariss" (use an IANA name like Europe/Paris)']]);
   });
 
+  it('a webhook URL with a {{variable}} in it, which would be called with the braces themselves', () => {
+    const blocks = { a: { type: 'webhook', method: 'GET', url: 'https://shop.example.com/orders/{{order}}', next: 'b' }, b: { type: 'end' } };
+    expect(errors(scenario(blocks, { webhook_origins: ['https://shop.example.com'] }))).toEqual([
+      ['blocks.a.url', 'a webhook URL is called exactly as written: {{name}} is not filled in there; send the variable in "body" (a GET sends the body as the query string)'],
+    ]);
+  });
+
   it('a webhook whose origin is not allowed', () => {
     const blocks = { a: { type: 'webhook', url: 'https://evil.example.net/x', next: 'b' }, b: { type: 'end' } };
-    expect(errors(scenario(blocks))).toEqual([['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins']]);
+    expect(errors(scenario(blocks))).toEqual([['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins: add "webhook_origins": ["https://evil.example.net"] to the scenario']]);
     expect(errors(scenario(blocks, { webhook_origins: ['https://booking.example.com/path'] }))).toEqual([
       ['webhook_origins.0', expect.stringMatching(/not an origin/)],
-      ['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins'],
+      ['blocks.a.url', 'https://evil.example.net is not listed in webhook_origins: it lists "https://booking.example.com/path"'],
     ]);
     const allowed = scenario({ a: { ...blocks.a, url: 'https://booking.example.com/x' }, b: blocks.b }, { webhook_origins: ['https://booking.example.com'] });
     expect(compile(allowed).ok).toBe(true);
@@ -170,7 +177,7 @@ describe('graph errors carry the block path', () => {
   });
 
   it('a migration to a block that does not exist', () => {
-    expect(errors(scenario({ a: { type: 'end' } }, { migrations: { old: 'gone' } }))).toEqual([['migrations.old', 'migration target "gone" does not exist']]);
+    expect(errors(scenario({ a: { type: 'end' } }, { migrations: { old: 'gone' } }))).toEqual([['migrations.old', 'migration target "gone" does not exist (the blocks are a)']]);
   });
 });
 
@@ -193,10 +200,92 @@ describe('warnings', () => {
     ]);
   });
 
+  it('braces around something that is no variable name warn: the visitor would see them as written', () => {
+    const result = compile(scenario({ a: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'b' }, b: { type: 'message', text: 'Hi {{ name }}, {{user.name}} {{}}' } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([
+      ['blocks.b.text', '{{user.name}} is not a variable name (letters, digits and "_"), so it shows as written'],
+      ['blocks.b.text', '{{}} is not a variable name (letters, digits and "_"), so it shows as written'],
+    ]);
+  });
+
+  it("a card's button without a url warns: the button is a link, so none would be shown", () => {
+    const result = compile(scenario({ a: { type: 'message', text: 'Plans', cards: [{ title: 'Pro', button: 'Buy' }, { title: 'Team', url: 'https://example.com/team', button: 'Buy' }] } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([['blocks.a.cards.0.button', 'a card\'s button is a link to its "url": without one, no button is shown']]);
+  });
+
+  it("a choice's description or image without display carousel warns: buttons show neither", () => {
+    const choices = [{ label: 'Pro', description: 'For teams', image: 'https://example.com/pro.png', next: 'a' }];
+    const result = compile(scenario({ a: { type: 'choice', text: 'Plan?', choices } }));
+    expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([
+      ['blocks.a.choices.0.description', 'description is shown on carousel cards only: add "display": "carousel" to the block, or drop it'],
+      ['blocks.a.choices.0.image', 'image is shown on carousel cards only: add "display": "carousel" to the block, or drop it'],
+    ]);
+    const carousel = compile(scenario({ a: { type: 'choice', text: 'Plan?', display: 'carousel', choices } }));
+    expect(carousel.ok && carousel.warnings).toEqual([]);
+  });
+
   it('warnings ride along with errors', () => {
     const found = problems(scenario({ a: { type: 'message', text: 'Hi', next: 'zzz' }, orphan: { type: 'end' } }));
     expect(found.map((p) => p.level)).toEqual(['error']); // graph errors stop before linearization
     expect(found[0]?.path).toBe('blocks.a.next');
+  });
+});
+
+describe("a newcomer's mistakes: each says what was expected and what the file holds", () => {
+  it.each<[string, unknown, Array<[string, string]>]>([
+    ['an empty scenario object', {}, [
+      ['name', 'required: a name like "order-status" (1-64 lowercase letters, digits, "_" or "-")'],
+      ['version', 'required: a version, e.g. 1 or "2025-06-01"'],
+      ['start', 'required: the id of the first block, like "start": "greet"'],
+      ['blocks', expect.stringMatching(/^required: blocks is an object keyed by block id, like /) as string],
+    ]],
+    ['wrong types at the top', { name: 'Order Bot', version: 1.5, start: 3, blocks: { a: { type: 'end' } } }, [
+      ['name', 'a scenario name is 1-64 lowercase letters, digits, "_" or "-"; got "Order Bot"'],
+      ['version', 'a version is a string or a whole number; got 1.5'],
+      ['start', 'expected a string; got 3'],
+    ]],
+    ['values out of their set or range', scenario({
+      a: { type: 'choice', text: '', display: 'grid', choices: [] },
+      b: { type: 'ask', text: 'Email?', validation: 'mail', save: { people_profile: 'name' }, next: 'a' },
+      c: { type: 'webhook', url: 'api.example.com/x', method: 'PUT', next: 'a' },
+      d: { type: 'articles', limit: 10, next: 'a', none: 'a' },
+      e: { type: 'handoff', assign: { email: 'nope' } },
+      f: { type: 'message', text: 42 },
+    }), [
+      ['blocks.a.text', 'must not be empty'],
+      ['blocks.a.display', 'expected one of "buttons", "carousel"; got "grid"'],
+      ['blocks.a.choices', 'needs at least 1 item; got an empty list'],
+      ['blocks.b.validation', 'expected one of "email", "phone"; got "mail"'],
+      ['blocks.b.save.people_profile', 'expected one of "email", "phone", "nickname"; got "name"'],
+      ['blocks.c.url', 'expected a URL like https://example.com/page; got "api.example.com/x"'],
+      ['blocks.c.method', 'expected one of "POST", "GET"; got "PUT"'],
+      ['blocks.d.limit', 'must be at most 5; got 10'],
+      ['blocks.e.assign.email', 'expected an email address; got "nope"'],
+      ['blocks.f.text', 'expected a string; got 42'],
+    ]],
+    ['a bad variable name and a bad block id', scenario({ a: { type: 'set', vars: { '1x': 'y' }, next: 'a b' }, 'a b': { type: 'end' } }), [
+      ['blocks.a.vars.1x', 'a variable name is letters, digits and "_", not starting with a digit; got "1x"'],
+      ['blocks.a b', 'a block id is 1-100 letters, digits, "_", "." or "-" (not starting with "." or "-"); got "a b"'],
+    ]],
+    // Each kind of condition is a shape of its own: the mistakes are reported in the one the block means.
+    ['business hours written loosely', scenario({ a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['monday'], from: '9:00', to: '18:00' }] } }, then: 'a', else: 'a' } }), [
+      ['blocks.a.when.business_hours.hours.0.days.0', 'expected one of "mon", "tue", "wed", "thu", "fri", "sat", "sun"; got "monday"'],
+      ['blocks.a.when.business_hours.hours.0.from', 'a time like "09:00" (HH:MM, 24-hour; "24:00" ends the day); got "9:00"'],
+    ]],
+  ])('%s', (_, source, expected) => {
+    expect(errors(source)).toEqual(expected);
+  });
+
+  it('a target that is a typo of a block id names that block; in a small scenario, an unknown one lists the blocks', () => {
+    const blocks = { ask_email: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'thank_you' }, thanks: { type: 'end' }, other: { type: 'end' } };
+    expect(errors({ ...scenario(blocks), start: 'Ask_Email' })).toEqual([
+      ['start', 'start block "Ask_Email" does not exist; did you mean "ask_email"?'],
+      ['blocks.ask_email.next', 'unknown block "thank_you" (the blocks are ask_email, thanks, other)'],
+    ]);
+    expect(errors(scenario({ a: { type: 'message', text: 'Hi', next: 'ask_emial' }, ask_email: blocks.ask_email, thank_you: { type: 'end' } }))).toEqual([
+      ['blocks.a.next', 'unknown block "ask_emial"; did you mean "ask_email"?'],
+    ]);
+    expect(errors({ ...scenario({}), start: 'a' })).toEqual([['start', 'start block "a" does not exist (blocks is empty)']]);
   });
 });
 
@@ -227,6 +316,25 @@ describe('compileText', () => {
   it('reports a JSON syntax error with its line and column', () => {
     const result = compileText('{\n  "name": "x",\n  "version": 1,,\n}');
     expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: '', message: expect.stringMatching(/^not valid JSON at line 3, column 16/) }]);
+  });
+
+  it('reads a file that starts with a byte order mark as the same scenario', () => {
+    const json = JSON.stringify(scenario({ a: { type: 'end', text: 'Bye' } }));
+    const withBom = compileText(`\uFEFF${json}`);
+    const without = compileText(json);
+    expect(withBom.ok && without.ok && withBom.program.hash === without.program.hash).toBe(true);
+  });
+
+  it.each([
+    ['an empty file', '', /^the file is empty: a scenario is one JSON object like \{"name": "hello"/],
+    ['a blank file', ' \n\t\n', /^the file is empty/],
+    ['a YAML file', 'name: hello\nversion: 1\n', /^not JSON: a scenario file is one JSON object, starting with "\{", but this one starts with "n" at line 1 \(YAML and JavaScript are not read/],
+    ['a JavaScript module', '\n\nexport default { name: "x" }', /^not JSON: .* starts with "e" at line 3 /],
+    ['single quotes', '{\n  "name": \'x\'\n}', /^not valid JSON at line 2, column 11: unexpected "'" \(JSON strings take double quotes\)$/],
+    ['a misspelt literal', '{"name": "x",\n "blocks": {"a": {"resolve": tru}}}', /^not valid JSON at line 2, column 33: unexpected "\}"$/],
+  ])('says what is wrong with %s, where it can', (_, text, message) => {
+    const result = compileText(text);
+    expect(result.ok ? [] : result.problems).toEqual([{ level: 'error', path: '', message: expect.stringMatching(message) }]);
   });
 
   it('compiles a valid file like compile does', () => {

@@ -22,7 +22,10 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
     }
   };
 
-  if (!index.has(scenario.start)) error('start', `start block "${scenario.start}" does not exist`);
+  // The blocks a mistyped id may have meant: named only while the errors are few (a hint, not a report).
+  let hints = 20;
+  const hint = (target: string) => (hints-- > 0 ? blockHint(target, ids) : '');
+  if (!index.has(scenario.start)) error('start', `start block "${scenario.start}" does not exist${hint(scenario.start)}`);
   const allowed = new Set<string>();
   for (const [i, origin] of (scenario.webhook_origins ?? []).entries()) {
     const normal = originOf(origin);
@@ -33,7 +36,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
     allowed.add(normal); // refused by the server: reported once, here
     if (options.webhookOrigins && !options.webhookOrigins.some((o) => originOf(o) === normal)) error(`webhook_origins.${i}`, `${normal} is not allowed by the server`);
   }
-  for (const [from, target] of Object.entries(scenario.migrations ?? {})) if (!index.has(target)) error(`migrations.${from}`, `migration target "${target}" does not exist`);
+  for (const [from, target] of Object.entries(scenario.migrations ?? {})) if (!index.has(target)) error(`migrations.${from}`, `migration target "${target}" does not exist${hint(target)}`);
 
   // Labels repeat ("Yes", "No"…): each distinct one is normalized, and kept in the program, once.
   const normalized = new Map<string, string>();
@@ -52,7 +55,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
     const block = blocks[order[pc]!]!;
     for (let e = first[pc]!; e < first[pc + 1]!; e++) {
       if (to[e] !== -1) continue;
-      for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"`);
+      for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"${hint(target)}`);
       break;
     }
     if (WAITING_BLOCKS.has(block.type)) waits[pc] = 1;
@@ -78,8 +81,15 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
         });
         break;
       case 'webhook': {
+        // The URL is called as written (only its origin is checked against the allow-list), so a
+        // template in it would reach the server as the braces themselves.
+        if (block.url.includes('{{')) error(`blocks.${id}.url`, `a webhook URL is called exactly as written: {{name}} is not filled in there; send the variable in "body" (a GET sends the body as the query string)`);
         const origin = originOf(block.url);
-        if (origin === null || !allowed.has(origin)) error(`blocks.${id}.url`, `${origin ?? block.url} is not listed in webhook_origins`);
+        if (origin === null || !allowed.has(origin)) {
+          const listed = scenario.webhook_origins ?? [];
+          const fix = listed.length === 0 ? `add "webhook_origins": ["${origin ?? block.url}"] to the scenario` : `it lists ${listed.map((o) => JSON.stringify(o)).join(', ')}`;
+          error(`blocks.${id}.url`, `${origin ?? block.url} is not listed in webhook_origins: ${fix}`);
+        }
         break;
       }
       default:
@@ -132,6 +142,18 @@ export function pushSets(block: Block, out: Set<string>): void {
 /** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
 export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
   if ('text' in b) templates(id, 'text', b.text, sets, out);
+  if (b.type === 'message') {
+    b.cards?.forEach((card, i) => {
+      if (card.button !== undefined && card.url === undefined) out.push({ level: 'warning', path: `blocks.${id}.cards.${i}.button`, message: 'a card\'s button is a link to its "url": without one, no button is shown' });
+    });
+  }
+  if (b.type === 'choice' && b.display !== 'carousel') {
+    b.choices.forEach((choice, i) => {
+      for (const field of ['description', 'image'] as const) {
+        if (choice[field] !== undefined) out.push({ level: 'warning', path: `blocks.${id}.choices.${i}.${field}`, message: `${field} is shown on carousel cards only: add "display": "carousel" to the block, or drop it` });
+      }
+    });
+  }
   if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
   else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
   else if (b.type === 'set') {
@@ -151,4 +173,40 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
   for (let m = TEMPLATE_VAR.exec(text); m !== null; m = TEMPLATE_VAR.exec(text)) {
     if (!sets.has(m[1]!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${m[1]}}} is never set by this scenario (it shows as "")` });
   }
+  // Braces around anything but a variable name are not filled in: the visitor would see them.
+  for (const [literal, inner] of text.matchAll(/\{\{([^{}]*)\}\}/g)) {
+    if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*$/.test(inner!)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${literal} is not a variable name (letters, digits and "_"), so it shows as written` });
+  }
+}
+
+/** "; did you mean …" for an id a typo (or only case) away from a block's, else the ids of a small scenario. */
+function blockHint(target: string, ids: readonly string[]): string {
+  const lower = target.toLowerCase();
+  let best: string | undefined;
+  // Short ids are all a letter or two apart: the longer the id, the more edits still look like a typo.
+  let bestDistance = target.length >= 7 ? 3 : target.length >= 4 ? 2 : 1;
+  for (const id of ids) {
+    const d = id.toLowerCase() === lower ? 0 : Math.abs(id.length - target.length) < bestDistance ? editDistance(id, target, bestDistance) : bestDistance;
+    if (d < bestDistance) [best, bestDistance] = [id, d];
+    if (d === 0) break;
+  }
+  if (best !== undefined) return `; did you mean "${best}"?`;
+  if (ids.length === 0) return ' (blocks is empty)';
+  return ids.length <= 12 ? ` (the blocks are ${ids.join(', ')})` : '';
+}
+
+/** Levenshtein distance of a and b, or `limit` once it is sure to be at least that. */
+function editDistance(a: string, b: string, limit: number): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let smallest = i;
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      smallest = Math.min(smallest, row[j]!);
+    }
+    if (smallest >= limit) return limit;
+    previous = row;
+  }
+  return Math.min(previous[b.length]!, limit);
 }

@@ -41,7 +41,7 @@ export function read(source: unknown, compiledFrom = COMPILED_PARSERS_FROM_BLOCK
   const fast = small ? undefined : readFast(source);
   if (fast !== undefined) return fast;
   const parsed = (small ? Scenario : scenarioParser()).safeParse(source);
-  if (!parsed.success) return zodProblems(parsed.error.issues);
+  if (!parsed.success) return zodProblems(source, parsed.error.issues);
   const record = parsed.data.blocks;
   const ids = Object.keys(record);
   const numbers = new Map<string, number>();
@@ -238,44 +238,165 @@ export function pick<T extends object>(value: T, keys: readonly string[]): T {
 }
 
 
-function zodProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): Problem[] {
+function zodProblems(source: unknown, issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): Problem[] {
   const out: Problem[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      const branches = issue.errors.map((branch) => zodProblems(branch, path));
-      // A branch whose issues sit at the union itself (wrong shape, unknown key) is the wrong branch.
-      const depth = path.length;
-      const score = (ps: Problem[]) => ps.filter((p) => (p.path === '' ? 0 : p.path.split('.').length) <= depth).length * 1000 + ps.length;
-      out.push(...branches.reduce((best, b) => (score(b) < score(best) ? b : best)));
+      // The branch meant is the one whose shape fits: issues at the union itself (wrong shape, unknown
+      // field, a rule across its fields) or a required field missing there mark a branch as the wrong one.
+      const misfits = (branch: readonly z.core.$ZodIssue[]) =>
+        branch.filter((i) => i.path.length === 0 || (i.path.length === 1 && i.code === 'invalid_type' && valueAt(source, [...path, ...i.path]) === undefined)).length;
+      const best = issue.errors.reduce((a, b) => (misfits(b) * 1000 + b.length < misfits(a) * 1000 + a.length ? b : a));
+      out.push(...zodProblems(source, best, path));
       continue;
     }
     if (issue.code === 'invalid_key' && issue.issues.length > 0) {
-      out.push(...zodProblems(issue.issues, path).map((p) => ({ ...p, path: path.map(String).join('.') })));
+      // The key itself is at fault (a block id, a variable name): it is what was found.
+      const key = path.at(-1);
+      for (const inner of issue.issues) out.push({ level: 'error', path: path.map(String).join('.'), message: issueMessage(inner as z.core.$ZodIssue, key) });
       continue;
     }
-    let message = issue.message;
-    if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${issue.expected})`;
     if (issue.code === 'unrecognized_keys') {
       // One problem per key, at the key itself: a typo at the top of the file gets a path too; the
       // fields the object allows (schema.ts words them) follow each.
-      const allowed = /; allowed: .*$/.exec(message)?.[0] ?? '';
+      const allowed = /; allowed: .*$/.exec(issue.message)?.[0] ?? '';
       for (const key of issue.keys) out.push({ level: 'error', path: [...path, key].map(String).join('.'), message: `unknown field "${key}"${allowed}` });
       continue;
     }
-    out.push({ level: 'error', path: path.map(String).join('.'), message });
+    out.push({ level: 'error', path: path.map(String).join('.'), message: issueMessage(issue, valueAt(source, path)) });
   }
   return out;
 }
 
+/** The value at `path` in the source, if there is one. */
+function valueAt(source: unknown, path: readonly PropertyKey[]): unknown {
+  let value = source;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * An issue in words a scenario author can act on: what was expected and what the file holds. The
+ * schema's own messages (schema.ts) are kept; zod's generic ones ("Too small: expected string to
+ * have >=1 characters") are reworded.
+ */
+function issueMessage(issue: z.core.$ZodIssue, found: unknown): string {
+  const generic = /^(Invalid |Too (small|big):)/.test(issue.message);
+  let message = issue.message;
+  switch (issue.code) {
+    case 'invalid_type':
+      if (found === undefined) return generic ? `required: ${expectedKind(issue.expected)}` : issue.message;
+      if (generic) message = `expected ${expectedKind(issue.expected)}`;
+      break;
+    case 'too_small':
+      if (!generic) break;
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'must not be empty';
+      message = issue.origin === 'array' ? `needs at least ${plural(Number(issue.minimum), 'item')}` : issue.origin === 'string' ? `needs at least ${plural(Number(issue.minimum), 'character')}` : `must be at least ${String(issue.minimum)}`;
+      break;
+    case 'too_big':
+      if (!generic) break;
+      message = issue.origin === 'array' ? `takes at most ${plural(Number(issue.maximum), 'item')}` : issue.origin === 'string' ? `takes at most ${plural(Number(issue.maximum), 'character')}` : `must be at most ${String(issue.maximum)}`;
+      break;
+    case 'invalid_value':
+      if (generic) message = `expected ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`}`;
+      break;
+    case 'invalid_format':
+      if (generic) message = issue.format === 'url' ? 'expected a URL like https://example.com/page' : issue.format === 'email' ? 'expected an email address' : `expected ${issue.format}`;
+      break;
+    default:
+      return message;
+  }
+  return found === undefined || / got /.test(message) ? message : `${message}; got ${describeValue(found)}`;
+}
+
+function expectedKind(expected: string): string {
+  switch (expected) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'int':
+      return 'a whole number';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'a list';
+    case 'object':
+    case 'record':
+      return 'an object';
+    default:
+      return expected;
+  }
+}
+
+/** A value from the file, short: scalars as JSON (long strings clipped), lists and objects by kind. */
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${plural(value.length, 'item')}`;
+  if (typeof value === 'object' && value !== null) return 'an object';
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 57)}…"` : json;
+}
+
+/** "1 item", "2 items": the counts in messages. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+const EXAMPLE_FILE = '{"name": "hello", "version": 1, "start": "hi", "blocks": {"hi": {"type": "message", "text": "Hello!"}}}';
+
+/** What is wrong with JSON text that JSON.parse refused, with the line and column where it can tell. */
 export function jsonError(json: string, error: unknown): string {
+  const first = /\S/.exec(json);
+  if (first === null) return `the file is empty: a scenario is one JSON object like ${EXAMPLE_FILE}`;
+  // Not JSON from its first character (YAML, a JavaScript module…): what it starts with says more than the parser.
+  if (first[0] !== '{' && first[0] !== '[' && first[0] !== '"') {
+    return `not JSON: a scenario file is one JSON object, starting with "{", but this one starts with ${JSON.stringify(first[0])} at line ${lineOf(json, first.index)} (YAML and JavaScript are not read: write the scenario as JSON)`;
+  }
   const message = error instanceof Error ? error.message : String(error);
   const at = /position (\d+)/.exec(message);
-  if (!at) return `not valid JSON: ${message}`;
-  const before = json.slice(0, Number(at[1]));
-  const line = before.split('\n').length;
+  // Node's "Unexpected token" errors quote the text instead of saying where: find the place by bisection.
+  const offset = at ? Number(at[1]) : /^Unexpected token/.test(message) ? firstBadOffset(json) : undefined;
+  const reason = message.replace(/ in JSON at position \d+.*$/, '').replace(/^Unexpected token '([^]{1,2})', .*$/s, (_, token: string) => `unexpected ${JSON.stringify(token)}${token === "'" ? ' (JSON strings take double quotes)' : ''}`);
+  if (offset === undefined) return `not valid JSON: ${reason}`;
+  const before = json.slice(0, offset);
   const column = before.length - before.lastIndexOf('\n');
-  return `not valid JSON at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/, '')}`;
+  return `not valid JSON at line ${lineOf(json, offset)}, column ${column}: ${reason}`;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/**
+ * The offset of the character JSON.parse stumbles on: the shortest prefix that fails for a reason other
+ * than stopping early. Every longer prefix fails too, so a binary search finds it in log2(length) parses.
+ */
+function firstBadOffset(json: string): number | undefined {
+  const cutShort = (prefix: string): boolean => {
+    try {
+      JSON.parse(prefix);
+      return true;
+    } catch (error) {
+      const message = (error as Error).message;
+      const at = /position (\d+)/.exec(message);
+      return /end of JSON input|Unterminated/.test(message) || (at !== null && Number(at[1]) >= prefix.length);
+    }
+  };
+  let good = 0; // a prefix of this length only stops early
+  let bad = json.length; // a prefix of this length holds the mistake
+  if (cutShort(json)) return undefined;
+  while (bad - good > 1) {
+    const mid = (good + bad) >>> 1;
+    if (cutShort(json.slice(0, mid))) good = mid;
+    else bad = mid;
+  }
+  return bad - 1;
 }
 
 /** An open object or array of the JSON text, in `duplicateKeys`: one per nesting depth, reused. */
