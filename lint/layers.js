@@ -15,7 +15,7 @@ import { dirname, relative, resolve, sep } from 'node:path';
 export const LAYERS = {
   scenario: {
     may: [],
-    packages: ['node:crypto', 'zod'],
+    packages: ['node:crypto', 'zod', 'fastest-levenshtein'],
     why: 'scenario/ is pure: it imports nothing of ours and does no I/O',
   },
   crisp: { may: ['version', 'retry'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },

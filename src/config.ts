@@ -1,6 +1,7 @@
 // Flags + environment (+ keychain, read by the caller: src/credentials/) → one validated Config. Precedence:
 // flags > environment > keychain > defaults. Every bad or missing setting is a ConfigError whose
 // message is one line that says what to set; none of them ever contains the key.
+import { distance } from 'fastest-levenshtein';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -230,7 +231,7 @@ export function misspeltSettings(env: NodeJS.ProcessEnv = process.env): string[]
   const lines: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith('CRISP_') || SETTINGS.includes(name)) continue;
-    const nearest = SETTINGS.map((known) => ({ known, distance: editDistance(name, known) })).sort((a, b) => a.distance - b.distance)[0]!;
+    const nearest = SETTINGS.map((known) => ({ known, distance: distance(name, known) })).sort((a, b) => a.distance - b.distance)[0]!;
     const close = nearest.distance <= 2;
     if (!close && !name.startsWith('CRISP_MCP_')) continue;
     lines.push(`${name} is not a crisp-mcp setting and does nothing${close ? `; did you mean ${nearest.known}?` : ' (the README lists the settings)'}`);
@@ -238,15 +239,6 @@ export function misspeltSettings(env: NodeJS.ProcessEnv = process.env): string[]
   return lines;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length]!;
-}
 
 /** `--identifier ID --key-file PATH`: the key from a file (never from a flag, which `ps` would show). */
 function flagCredentials(flags: ServeFlags): { identifier: string; key: string } | undefined {

@@ -1,6 +1,7 @@
 // Building the program from the laid-out graph: the instructions, the checks across blocks (choice
 // answers, cycles) and the warnings (templates naming unset variables).
 // Part of compile.ts (the entry point); pure, no I/O.
+import { distance } from 'fastest-levenshtein';
 import { WAITING_BLOCKS, type Block, type ChoiceBlock } from '../schema.js';
 import { checkCycles, edgesOf, type Graph } from './graph.js';
 import { ProgramHash } from './hash.js';
@@ -192,27 +193,11 @@ function blockHint(target: string, ids: readonly string[]): string {
   // Short ids are all a letter or two apart: the longer the id, the more edits still look like a typo.
   let bestDistance = target.length >= 7 ? 3 : target.length >= 4 ? 2 : 1;
   for (const id of ids) {
-    const d = id.toLowerCase() === lower ? 0 : Math.abs(id.length - target.length) < bestDistance ? editDistance(id, target, bestDistance) : bestDistance;
+    const d = id.toLowerCase() === lower ? 0 : Math.abs(id.length - target.length) < bestDistance ? distance(id, target) : bestDistance;
     if (d < bestDistance) [best, bestDistance] = [id, d];
     if (d === 0) break;
   }
   if (best !== undefined) return `; did you mean "${best}"?`;
   if (ids.length === 0) return ' (blocks is empty)';
   return ids.length <= 12 ? ` (the blocks are ${ids.join(', ')})` : '';
-}
-
-/** Levenshtein distance of a and b, or `limit` once it is sure to be at least that. */
-function editDistance(a: string, b: string, limit: number): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let smallest = i;
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      smallest = Math.min(smallest, row[j]!);
-    }
-    if (smallest >= limit) return limit;
-    previous = row;
-  }
-  return Math.min(previous[b.length]!, limit);
 }
