@@ -255,6 +255,45 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     }
   }
 
+  /** The message a fingerprint names in a conversation. */
+  message(site: WebsiteState, sessionId: string, fingerprint: number): Message {
+    this.conversation(site, sessionId);
+    const message = (site.messages.get(sessionId) ?? []).find((m) => m.fingerprint === fingerprint);
+    if (!message) throw notFound(`message ${fingerprint} does not exist in conversation ${sessionId}`);
+    return message;
+  }
+
+  /** New content for a message (already checked against its type); it shows as edited. */
+  editMessage(site: WebsiteState, sessionId: string, fingerprint: number, content: Message['content']): void {
+    const message = this.message(site, sessionId, fingerprint);
+    message.content = content;
+    message.edited = true;
+    this.#refreshPreview(this.conversation(site, sessionId), site.messages.get(sessionId) ?? []);
+    this.#emit(site, 'message:updated', { session_id: sessionId, fingerprint, content });
+  }
+
+  removeMessage(site: WebsiteState, sessionId: string, fingerprint: number): void {
+    const message = this.message(site, sessionId, fingerprint);
+    const conversation = this.conversation(site, sessionId);
+    const thread = site.messages.get(sessionId) ?? [];
+    thread.splice(thread.indexOf(message), 1);
+    if (!message.read && message.type !== 'note' && conversation.unread) {
+      const side = message.from === 'user' ? 'operator' : 'visitor';
+      conversation.unread[side] = Math.max(0, (conversation.unread[side] ?? 0) - 1);
+    }
+    this.#refreshPreview(conversation, thread);
+    this.#emit(site, 'message:removed', { session_id: sessionId, fingerprint });
+  }
+
+  /** After an edit or a removal, the inbox preview shows the latest message that is not a note. */
+  #refreshPreview(conversation: ConversationWire, thread: readonly Message[]): void {
+    const latest = thread.findLast((m) => m.type !== 'note');
+    if (latest) conversation.preview_message = { type: latest.type, from: latest.from, excerpt: excerpt(latest), fingerprint: latest.fingerprint };
+    else delete conversation.preview_message;
+    const latestText = thread.findLast((m) => m.type === 'text');
+    conversation.last_message = latestText ? String(latestText.content) : '';
+  }
+
   #moveState(conversation: ConversationWire, state: ConversationState): void {
     conversation.state = state;
     conversation.status = STATUS[state];
@@ -266,9 +305,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
    * which is what a bot reads as the visitor's choice.
    */
   choose(site: WebsiteState, sessionId: string, fingerprint: number, value: string, user: Message['user']): Message {
-    this.conversation(site, sessionId);
-    const picker = (site.messages.get(sessionId) ?? []).find((m) => m.fingerprint === fingerprint);
-    if (!picker) throw notFound(`message ${fingerprint} does not exist in conversation ${sessionId}`);
+    const picker = this.message(site, sessionId, fingerprint);
     if (picker.type !== 'picker') throw invalid(`message ${fingerprint} is a ${picker.type}, not a picker`);
     const content = picker.content as { id: string; text: string; choices: Array<{ value: string; label: string; selected: boolean }> };
     if (!content.choices.some((c) => c.value === value)) throw invalid(`data.value should be one of ${content.choices.map((c) => c.value).join(', ')}`);
