@@ -47,6 +47,14 @@ export interface SandboxEvent {
 
 const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, resolved: 2 };
 
+/** Who an API token writes as: the sender of its messages and the typist of its compose events. */
+const apiUser = (shown: { nickname?: string; avatar?: string } = {}): NonNullable<Message['user']> => ({
+  type: 'website',
+  user_id: 'sandbox-api',
+  nickname: shown.nickname ?? 'API',
+  avatar: shown.avatar ?? '',
+});
+
 export interface StateOptions {
   seed: number;
   /** The clock; demo timestamps are laid out backwards from its reading at construction (and at each reset). */
@@ -186,11 +194,14 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     const slot = compose.from === 'operator' ? 'operator' : 'visitor';
     const current = (conversation.compose ?? {}) as Record<string, unknown>;
     const timestamp = this.now();
-    if (compose.type === 'start') current[slot] = { type: 'start', excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false };
+    // An operator's typing names the typist (`user`), as Crisp's compose atom and `message:compose:receive` do; a visitor's does not.
+    const typist = compose.from === 'operator' ? { user: apiUser() } : {};
+    const atom = { type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false, ...typist };
+    if (compose.type === 'start') current[slot] = atom;
     else delete current[slot];
     conversation.compose = current;
     const event = compose.from === 'operator' ? 'message:compose:receive' : 'message:compose:send';
-    this.#emit(site, event, { session_id: sessionId, type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false });
+    this.#emit(site, event, { session_id: sessionId, ...atom });
   }
 
   // ------------------------------------------------------------------ messages
@@ -227,7 +238,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
       stamped: true,
       fingerprint,
       timestamp,
-      user: user ?? { type: 'website', user_id: 'sandbox-api', nickname: body.user?.nickname ?? 'API', avatar: body.user?.avatar ?? '' },
+      user: user ?? apiUser(body.user),
     };
     thread.push(message);
     site.messages.set(sessionId, thread);
@@ -422,7 +433,8 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
   }
 
   #emit(site: WebsiteState, event: string, data: Record<string, unknown>): void {
-    const payload = { website_id: site.website_id, inbox_id: null, ...data };
+    // Session-scoped events carry the inbox (none in the sandbox); website-scoped ones (people:*) do not.
+    const payload = 'session_id' in data ? { website_id: site.website_id, inbox_id: null, ...data } : { website_id: site.website_id, ...data };
     this.emit('event', { event, website_id: site.website_id, data: payload, timestamp: this.now() });
   }
 }

@@ -228,4 +228,22 @@ describe('the official crisp-api client and ours, step by step, against the sand
       expect(theirs).toMatchObject({ code: 404, message: 'not_found', data: { message: 'Got response error: the route does not exist' } });
     }
   });
+  it('events carry the fields the official client types them with: an operator\'s typing names the typist, people events have no inbox', async () => {
+    const session = [...site().conversations.keys()][5]!;
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    const listen = (e: { event: string; data: Record<string, unknown> }) => void events.push(e);
+    sandbox.state.on('event', listen);
+    try {
+      await official.website.composeMessageInConversation(w, session, { type: 'start', from: 'operator', excerpt: 'Looking' });
+      await official.website.addNewPeopleProfile(w, { email: 'events@fidelity.test', person: { nickname: 'Events' } });
+    } finally {
+      sandbox.state.off('event', listen);
+    }
+    const [compose, created] = events;
+    expect(compose).toMatchObject({ event: 'message:compose:receive', data: { website_id: w, session_id: session, inbox_id: null, type: 'start', excerpt: 'Looking' } });
+    expect(compose!.data.user).toEqual({ type: 'website', user_id: expect.any(String) as string, nickname: expect.any(String) as string, avatar: '' });
+    expect(typeof compose!.data.timestamp).toBe('number');
+    expect(site().conversations.get(session)!.compose).toMatchObject({ operator: { user: compose!.data.user } });
+    expect(created).toEqual({ event: 'people:profile:created', website_id: w, timestamp: expect.any(Number) as number, data: { website_id: w, people_id: expect.any(String) as string, email: 'events@fidelity.test' } });
+  });
 });
