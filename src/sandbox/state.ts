@@ -47,6 +47,12 @@ export interface SandboxEvent {
 
 const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, resolved: 2 };
 
+/**
+ * The meta fields Crisp announces as `session:set_<field>` (the event names in src/crisp/rtm.ts);
+ * `ip` and `device` have no such event, so their changes go unannounced.
+ */
+const ANNOUNCED_META = new Set(['nickname', 'email', 'phone', 'address', 'subject', 'avatar', 'origin', 'segments']);
+
 /** Who an API token writes as: the sender of its messages and the typist of its compose events. */
 const apiUser = (shown: { nickname?: string; avatar?: string } = {}): NonNullable<Message['user']> => ({
   type: 'website',
@@ -164,7 +170,9 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     Object.assign(meta, fields);
     if (data) meta.data = mergeData(meta.data ?? {}, data);
     conversation.updated_at = this.now();
-    for (const [key, value] of Object.entries(fields)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
+    for (const [key, value] of Object.entries(fields)) {
+      if (ANNOUNCED_META.has(key)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
+    }
     if (data) this.#emit(site, 'session:set_data', { session_id: sessionId, data: meta.data });
   }
 

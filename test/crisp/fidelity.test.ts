@@ -246,4 +246,17 @@ describe('the official crisp-api client and ours, step by step, against the sand
     expect(site().conversations.get(session)!.compose).toMatchObject({ operator: { user: compose!.data.user } });
     expect(created).toEqual({ event: 'people:profile:created', website_id: w, timestamp: expect.any(Number) as number, data: { website_id: w, people_id: expect.any(String) as string, email: 'events@fidelity.test' } });
   });
+  it('a meta update announces only the session:set_* events Crisp has: none for ip or device', async () => {
+    const session = [...site().conversations.keys()][6]!;
+    const events: string[] = [];
+    const listen = (e: { event: string }) => void events.push(e.event);
+    sandbox.state.on('event', listen);
+    try {
+      await official.website.updateConversationMetas(w, session, { nickname: 'Meta', ip: '198.51.100.4', segments: ['vip'], data: { plan: 'team' }, device: { timezone: 60 } } as never);
+    } finally {
+      sandbox.state.off('event', listen);
+    }
+    expect(events.sort()).toEqual(['session:set_data', 'session:set_nickname', 'session:set_segments']);
+    expect((await official.website.getConversationMetas(w, session)) as { ip: string }).toMatchObject({ ip: '198.51.100.4', device: { timezone: 60 } });
+  });
 });
