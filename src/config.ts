@@ -155,7 +155,8 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   for (const id of listed) {
     if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
   }
-  // Crisp spells website ids in lower case and answers another spelling as a website the token cannot reach.
+  // Website ids are UUIDs, which Crisp issues in lower case and which are compared as strings (the guard, the
+  // sandbox): one spelling, so an id pasted in upper case reaches the same website.
   const websites = listed.map((id) => id.toLowerCase());
   if (!sandbox && websites.length === 0) {
     throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
