@@ -119,8 +119,12 @@ export function sendEnvelope(res: ServerResponse, status: number, reason: string
   res.end(head ? undefined : body);
 }
 
+/**
+ * An error's body is `{error: true, reason, data: {message}}`: the `namespace` and "Got response
+ * error: " that node-crisp-api shows are added by that client when it wraps the body, not sent by Crisp.
+ */
 export function sendError(res: ServerResponse, error: SandboxHttpError, head = false): void {
-  sendEnvelope(res, error.status, error.reason, { namespace: 'response', message: error.message }, error.headers, head);
+  sendEnvelope(res, error.status, error.reason, { message: error.message }, error.headers, head);
 }
 
 /** Reads a JSON body up to `limit` bytes; an empty body is `undefined`. */

@@ -159,7 +159,7 @@ export class SandboxRtm {
   }
 
   #accept(socket: Socket): void {
-    // The channel stays silent until authenticated (D-RTMQ); idle unauthenticated sockets are shed.
+    // The channel stays silent until authenticated, as Crisp's RTM quick start says; idle unauthenticated sockets are shed.
     const timer = setTimeout(() => {
       if (!this.#subscriptions.has(socket)) socket.disconnect(true);
     }, this.#authTimeoutMs);

@@ -47,6 +47,20 @@ export interface SandboxEvent {
 
 const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, resolved: 2 };
 
+/**
+ * The meta fields Crisp announces as `session:set_<field>` (the event names in src/crisp/rtm.ts);
+ * `ip` and `device` have no such event, so their changes go unannounced.
+ */
+const ANNOUNCED_META = new Set(['nickname', 'email', 'phone', 'address', 'subject', 'avatar', 'origin', 'segments']);
+
+/** Who an API token writes as: the sender of its messages and the typist of its compose events. */
+const apiUser = (shown: { nickname?: string; avatar?: string } = {}): NonNullable<Message['user']> => ({
+  type: 'website',
+  user_id: 'sandbox-api',
+  nickname: shown.nickname ?? 'API',
+  avatar: shown.avatar ?? '',
+});
+
 export interface StateOptions {
   seed: number;
   /** The clock; demo timestamps are laid out backwards from its reading at construction (and at each reset). */
@@ -156,7 +170,9 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     Object.assign(meta, fields);
     if (data) meta.data = mergeData(meta.data ?? {}, data);
     conversation.updated_at = this.now();
-    for (const [key, value] of Object.entries(fields)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
+    for (const [key, value] of Object.entries(fields)) {
+      if (ANNOUNCED_META.has(key)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
+    }
     if (data) this.#emit(site, 'session:set_data', { session_id: sessionId, data: meta.data });
   }
 
@@ -186,11 +202,14 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     const slot = compose.from === 'operator' ? 'operator' : 'visitor';
     const current = (conversation.compose ?? {}) as Record<string, unknown>;
     const timestamp = this.now();
-    if (compose.type === 'start') current[slot] = { type: 'start', excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false };
+    // An operator's typing names the typist (`user`), as Crisp's compose atom and `message:compose:receive` do; a visitor's does not.
+    const typist = compose.from === 'operator' ? { user: apiUser() } : {};
+    const atom = { type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false, ...typist };
+    if (compose.type === 'start') current[slot] = atom;
     else delete current[slot];
     conversation.compose = current;
     const event = compose.from === 'operator' ? 'message:compose:receive' : 'message:compose:send';
-    this.#emit(site, event, { session_id: sessionId, type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false });
+    this.#emit(site, event, { session_id: sessionId, ...atom });
   }
 
   // ------------------------------------------------------------------ messages
@@ -227,7 +246,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
       stamped: true,
       fingerprint,
       timestamp,
-      user: user ?? { type: 'website', user_id: 'sandbox-api', nickname: body.user?.nickname ?? 'API', avatar: body.user?.avatar ?? '' },
+      user: user ?? apiUser(body.user),
     };
     thread.push(message);
     site.messages.set(sessionId, thread);
@@ -255,6 +274,45 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     }
   }
 
+  /** The message a fingerprint names in a conversation. */
+  message(site: WebsiteState, sessionId: string, fingerprint: number): Message {
+    this.conversation(site, sessionId);
+    const message = (site.messages.get(sessionId) ?? []).find((m) => m.fingerprint === fingerprint);
+    if (!message) throw notFound(`message ${fingerprint} does not exist in conversation ${sessionId}`);
+    return message;
+  }
+
+  /** New content for a message (already checked against its type); it shows as edited. */
+  editMessage(site: WebsiteState, sessionId: string, fingerprint: number, content: Message['content']): void {
+    const message = this.message(site, sessionId, fingerprint);
+    message.content = content;
+    message.edited = true;
+    this.#refreshPreview(this.conversation(site, sessionId), site.messages.get(sessionId) ?? []);
+    this.#emit(site, 'message:updated', { session_id: sessionId, fingerprint, content });
+  }
+
+  removeMessage(site: WebsiteState, sessionId: string, fingerprint: number): void {
+    const message = this.message(site, sessionId, fingerprint);
+    const conversation = this.conversation(site, sessionId);
+    const thread = site.messages.get(sessionId) ?? [];
+    thread.splice(thread.indexOf(message), 1);
+    if (!message.read && message.type !== 'note' && conversation.unread) {
+      const side = message.from === 'user' ? 'operator' : 'visitor';
+      conversation.unread[side] = Math.max(0, (conversation.unread[side] ?? 0) - 1);
+    }
+    this.#refreshPreview(conversation, thread);
+    this.#emit(site, 'message:removed', { session_id: sessionId, fingerprint });
+  }
+
+  /** After an edit or a removal, the inbox preview shows the latest message that is not a note. */
+  #refreshPreview(conversation: ConversationWire, thread: readonly Message[]): void {
+    const latest = thread.findLast((m) => m.type !== 'note');
+    if (latest) conversation.preview_message = { type: latest.type, from: latest.from, excerpt: excerpt(latest), fingerprint: latest.fingerprint };
+    else delete conversation.preview_message;
+    const latestText = thread.findLast((m) => m.type === 'text');
+    conversation.last_message = latestText ? String(latestText.content) : '';
+  }
+
   #moveState(conversation: ConversationWire, state: ConversationState): void {
     conversation.state = state;
     conversation.status = STATUS[state];
@@ -266,9 +324,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
    * which is what a bot reads as the visitor's choice.
    */
   choose(site: WebsiteState, sessionId: string, fingerprint: number, value: string, user: Message['user']): Message {
-    this.conversation(site, sessionId);
-    const picker = (site.messages.get(sessionId) ?? []).find((m) => m.fingerprint === fingerprint);
-    if (!picker) throw notFound(`message ${fingerprint} does not exist in conversation ${sessionId}`);
+    const picker = this.message(site, sessionId, fingerprint);
     if (picker.type !== 'picker') throw invalid(`message ${fingerprint} is a ${picker.type}, not a picker`);
     const content = picker.content as { id: string; text: string; choices: Array<{ value: string; label: string; selected: boolean }> };
     if (!content.choices.some((c) => c.value === value)) throw invalid(`data.value should be one of ${content.choices.map((c) => c.value).join(', ')}`);
@@ -385,7 +441,8 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
   }
 
   #emit(site: WebsiteState, event: string, data: Record<string, unknown>): void {
-    const payload = { website_id: site.website_id, inbox_id: null, ...data };
+    // Session-scoped events carry the inbox (none in the sandbox); website-scoped ones (people:*) do not.
+    const payload = 'session_id' in data ? { website_id: site.website_id, inbox_id: null, ...data } : { website_id: site.website_id, ...data };
     this.emit('event', { event, website_id: site.website_id, data: payload, timestamp: this.now() });
   }
 }

@@ -170,4 +170,93 @@ describe('the official crisp-api client and ours, step by step, against the sand
     expect(mine).toMatchObject({ status: 400, reason: 'invalid_data', code: 'crisp_invalid' });
     expect((mine as CrispError).message).toContain("data should have required property '.origin'");
   });
+  it('edit a message, then remove it: the message shows edited, then is gone, with message:updated and message:removed', async () => {
+    const session = [...site().conversations.keys()][4]!;
+    const sent = (await official.website.sendMessageInConversation(w, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Typo here' })) as { fingerprint: number };
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    const listen = (e: { event: string; data: Record<string, unknown> }) => void events.push(e);
+    sandbox.state.on('event', listen);
+    try {
+      await official.website.updateMessageInConversation(w, session, sent.fingerprint, 'Fixed');
+      const edited = (await official.website.getMessageInConversation(w, session, sent.fingerprint)) as { content: string; edited: boolean };
+      expect(edited).toMatchObject({ content: 'Fixed', edited: true });
+      expect((await ours.conversations.get(w, session)).last_message).toBe('Fixed');
+
+      await official.website.removeMessageInConversation(w, session, sent.fingerprint);
+      const gone = (await official.website.getMessageInConversation(w, session, sent.fingerprint).catch((e: unknown) => e)) as OfficialError;
+      expect(gone).toMatchObject({ code: 404, message: 'not_found' });
+      const thread = (await official.website.getMessagesInConversation(w, session)) as { fingerprint: number }[];
+      expect(thread.map((m) => m.fingerprint)).not.toContain(sent.fingerprint);
+    } finally {
+      sandbox.state.off('event', listen);
+    }
+    expect(events.map((e) => [e.event, e.data])).toEqual([
+      ['message:updated', { website_id: w, inbox_id: null, session_id: session, fingerprint: sent.fingerprint, content: 'Fixed' }],
+      ['message:removed', { website_id: w, inbox_id: null, session_id: session, fingerprint: sent.fingerprint }],
+    ]);
+  });
+
+  it('an edit must fit the message\'s type: a 400 invalid_data naming data.content', async () => {
+    const [session, thread] = [...site().messages.entries()].find(([, m]) => m.some((x) => x.type === 'file'))!;
+    const file = thread.find((m) => m.type === 'file')!;
+    const theirs = (await official.website.updateMessageInConversation(w, session, file.fingerprint, 'just text' as never).catch((e: unknown) => e)) as OfficialError;
+    expect(theirs).toMatchObject({ code: 400, message: 'invalid_data' });
+    expect(theirs.data.message).toMatch(/data\.content/);
+    expect(site().messages.get(session)!.find((m) => m.fingerprint === file.fingerprint)!.content).toEqual(file.content);
+  });
+
+  it('an error body on the wire is {error: true, reason, data: {message}}: the namespace is the official client\'s own wrapping', async () => {
+    const auth = `Basic ${Buffer.from(`${sandbox.credentials[0]!.identifier}:${sandbox.credentials[0]!.key}`).toString('base64')}`;
+    const headers = { authorization: auth, 'x-crisp-tier': sandbox.credentials[0]!.tier, 'user-agent': 'fidelity-test/1', 'content-type': 'application/json' };
+    const unknownRoute = await fetch(`${sandbox.url}/v1/website/${w}/no/such/route`, { headers });
+    expect([unknownRoute.status, await unknownRoute.json()]).toEqual([404, { error: true, reason: 'not_found', data: { message: 'the route does not exist' } }]);
+    const session = [...site().conversations.keys()][3]!;
+    const badBody = await fetch(`${sandbox.url}/v1/website/${w}/conversation/${session}/message`, { method: 'POST', headers, body: JSON.stringify({ type: 'text', from: 'operator', content: 'x' }) });
+    expect([badBody.status, await badBody.json()]).toEqual([400, { error: true, reason: 'invalid_data', data: { message: "data should have required property '.origin'" } }]);
+  });
+
+  it('a Crisp route the sandbox does not simulate answers as Crisp does for an unknown route', async () => {
+    const session = [...site().conversations.keys()][0]!;
+    const calls = [
+      () => official.website.getWebsite(w),
+      () => official.website.getBlockStatusForConversation(w, session),
+      () => official.website.markMessagesDeliveredInConversation(w, session, { from: 'operator', origin: 'chat' } as never),
+      () => official.website.getPeopleSubscriptionStatus(w, [...site().people.keys()][0]!),
+    ];
+    for (const call of calls) {
+      const theirs = (await call().catch((e: unknown) => e)) as OfficialError;
+      expect(theirs).toMatchObject({ code: 404, message: 'not_found', data: { message: 'Got response error: the route does not exist' } });
+    }
+  });
+  it('events carry the fields the official client types them with: an operator\'s typing names the typist, people events have no inbox', async () => {
+    const session = [...site().conversations.keys()][5]!;
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    const listen = (e: { event: string; data: Record<string, unknown> }) => void events.push(e);
+    sandbox.state.on('event', listen);
+    try {
+      await official.website.composeMessageInConversation(w, session, { type: 'start', from: 'operator', excerpt: 'Looking' });
+      await official.website.addNewPeopleProfile(w, { email: 'events@fidelity.test', person: { nickname: 'Events' } });
+    } finally {
+      sandbox.state.off('event', listen);
+    }
+    const [compose, created] = events;
+    expect(compose).toMatchObject({ event: 'message:compose:receive', data: { website_id: w, session_id: session, inbox_id: null, type: 'start', excerpt: 'Looking' } });
+    expect(compose!.data.user).toEqual({ type: 'website', user_id: expect.any(String) as string, nickname: expect.any(String) as string, avatar: '' });
+    expect(typeof compose!.data.timestamp).toBe('number');
+    expect(site().conversations.get(session)!.compose).toMatchObject({ operator: { user: compose!.data.user } });
+    expect(created).toEqual({ event: 'people:profile:created', website_id: w, timestamp: expect.any(Number) as number, data: { website_id: w, people_id: expect.any(String) as string, email: 'events@fidelity.test' } });
+  });
+  it('a meta update announces only the session:set_* events Crisp has: none for ip or device', async () => {
+    const session = [...site().conversations.keys()][6]!;
+    const events: string[] = [];
+    const listen = (e: { event: string }) => void events.push(e.event);
+    sandbox.state.on('event', listen);
+    try {
+      await official.website.updateConversationMetas(w, session, { nickname: 'Meta', ip: '198.51.100.4', segments: ['vip'], data: { plan: 'team' }, device: { timezone: 60 } } as never);
+    } finally {
+      sandbox.state.off('event', listen);
+    }
+    expect(events.sort()).toEqual(['session:set_data', 'session:set_nickname', 'session:set_segments']);
+    expect((await official.website.getConversationMetas(w, session)) as { ip: string }).toMatchObject({ ip: '198.51.100.4', device: { timezone: 60 } });
+  });
 });

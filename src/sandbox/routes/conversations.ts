@@ -1,6 +1,8 @@
 // Conversation, message, state, routing and meta routes.
+import { z } from 'zod';
 import {
   ComposeBody,
+  MESSAGE_CONTENT,
   ConversationMetaUpdate,
   MarkReadBody,
   RoutingUpdateBody,
@@ -9,7 +11,7 @@ import {
   type ConversationWire,
   type Message,
 } from '../../crisp/schemas.js';
-import { flag, intParam, invalid, notFound, validate } from '../http.js';
+import { flag, intParam, invalid, validate } from '../http.js';
 import { pageOf, type RestContext, type RestRoute } from './context.js';
 
 /** Messages per batch on GET .../messages (Crisp's size is unverified; ~20 is what users report). */
@@ -29,7 +31,17 @@ export const conversationRoutes: RestRoute[] = [
     handler: ({ state, site, body }, p) => (state.updateMeta(site, p.session_id!, validate(ConversationMetaUpdate, body)), { reason: 'updated' }),
   },
   { method: 'GET', pattern: `${C}/messages`, handler: listMessages },
-  { method: 'GET', pattern: `${C}/message/:fingerprint`, handler: getMessage },
+  {
+    method: 'GET',
+    pattern: `${C}/message/:fingerprint`,
+    handler: ({ state, site }, p) => ({ data: state.message(site, p.session_id!, Number(p.fingerprint)) }),
+  },
+  { method: 'PATCH', pattern: `${C}/message/:fingerprint`, handler: editMessage },
+  {
+    method: 'DELETE',
+    pattern: `${C}/message/:fingerprint`,
+    handler: ({ state, site }, p) => (state.removeMessage(site, p.session_id!, Number(p.fingerprint)), { reason: 'deleted' }),
+  },
   {
     method: 'POST',
     pattern: `${C}/message`,
@@ -156,10 +168,15 @@ function listMessages({ state, site, query }: RestContext, params: Record<string
   return { status: more ? 206 : 200, data: batch };
 }
 
-function getMessage({ state, site }: RestContext, params: Record<string, string>) {
-  state.conversation(site, params.session_id!);
+/** PATCH .../message/{fingerprint} body `{content}`: content of the message's own type. */
+const EDIT_BODY: Partial<Record<string, z.ZodType<{ content: Message['content'] }>>> = Object.fromEntries(
+  Object.entries(MESSAGE_CONTENT).map(([type, content]) => [type, z.object({ content })]),
+);
+
+function editMessage({ state, site, body }: RestContext, params: Record<string, string>) {
   const fingerprint = Number(params.fingerprint);
-  const message = (site.messages.get(params.session_id!) ?? []).find((m) => m.fingerprint === fingerprint);
-  if (!message) throw notFound(`message ${params.fingerprint} does not exist in conversation ${params.session_id}`);
-  return { data: message };
+  const { type } = state.message(site, params.session_id!, fingerprint);
+  const { content } = validate(EDIT_BODY[type]!, body);
+  state.editMessage(site, params.session_id!, fingerprint, content);
+  return { reason: 'updated' };
 }
