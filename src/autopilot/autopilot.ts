@@ -375,7 +375,7 @@ export class Autopilot {
       // unread), instead of the latest batch whose older messages the cursor has passed. More than a
       // batch of them: the thread is read back from its end, as below.
       const newer = await crisp.messages.summariesAfter(c.website, c.session, cursor.ts - 1);
-      if (!newer.hasMore) return withHints(byTime(newer.messages), hints);
+      if (!newer.hasMore) return withHints(newer.messages, hints);
     }
     const floor = cursor ? cursor.ts : this.#now() - guardrails.catchUpWindowMs;
     let page = await crisp.messages.summaries(c.website, c.session);
@@ -436,11 +436,6 @@ async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
-}
-
-/** The messages in time order (a batch comes oldest first; Crisp does not promise it). */
-function byTime(messages: ThreadMessage[]): ThreadMessage[] {
-  return messages.every((m, i) => i === 0 || messages[i - 1]!.timestamp <= m.timestamp) ? messages : [...messages].sort((a, b) => a.timestamp - b.timestamp);
 }
 
 /** The thread with the messages live events announced that it does not show yet, in time order. */

@@ -83,6 +83,7 @@ export interface PeopleConversationsQuery {
 }
 
 export interface MessagePage<M = Message> {
+  /** Oldest first: a batch Crisp sends in another order is put in time order here (a stable sort). */
   messages: M[];
   /** Crisp answers 206 while older messages remain, 200 once history is exhausted. */
   hasMore: boolean;
@@ -255,10 +256,10 @@ class MessagesApi {
     return this.#page(MessageSummaryList, website, session, { timestamp_after: timestampAfter }, options);
   }
 
-  async #page<M>(schema: z.ZodType<M[]>, website: string, session: string, at: number | { timestamp_after: number } | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
+  async #page<M extends { timestamp: number }>(schema: z.ZodType<M[]>, website: string, session: string, at: number | { timestamp_after: number } | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
     const query = at === undefined ? undefined : typeof at === 'number' ? { timestamp_before: at } : at;
     const res = await this.call.withStatus(schema, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
-    return { messages: res.data, hasMore: res.status === 206 };
+    return { messages: inTimeOrder(res.data), hasMore: res.status === 206 };
   }
 
   get(website: string, session: string, fingerprint: number, options?: CallOptions): Promise<Message> {
@@ -393,4 +394,16 @@ class ConnectApi {
   endpoints(options?: CallOptions): Promise<ConnectEndpoints> {
     return this.call.data(ConnectEndpoints, { method: 'GET', segments: [this.tier, 'connect', 'endpoints'] }, options);
   }
+}
+
+/**
+ * A batch of messages oldest first. Crisp sends it so, but does not document it, and every reader
+ * pages back from a batch's first message and reads a thread in order: one check, and a sort only
+ * for a batch out of order.
+ */
+function inTimeOrder<M extends { timestamp: number }>(messages: M[]): M[] {
+  for (let i = 1; i < messages.length; i++) {
+    if (messages[i - 1]!.timestamp > messages[i]!.timestamp) return messages.sort((a, b) => a.timestamp - b.timestamp);
+  }
+  return messages;
 }
