@@ -18,7 +18,7 @@
 // as saved (kept in memory, a bounded number of conversations), and the save's compare-and-set on
 // the version proves nobody else — a replica, an agent's post_draft — wrote since; a conflict
 // plans again from the store.
-import type { CrispClient } from '../crisp/index.js';
+import { withOlder, type CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
@@ -385,7 +385,7 @@ export class Autopilot {
       if (oldest.timestamp <= floor) break;
       if (!cursor && all.some((m) => m.from === 'operator' && m.type !== 'note')) break;
       page = await crisp.messages.summaries(c.website, c.session, oldest.timestamp);
-      all = [...page.messages, ...all];
+      all = withOlder(page.messages, all);
     }
     return withHints(all, hints);
   }

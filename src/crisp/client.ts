@@ -407,3 +407,13 @@ function inTimeOrder<M extends { timestamp: number }>(messages: M[]): M[] {
   }
   return messages;
 }
+
+/**
+ * An older batch put before the thread read so far, each message once: whether Crisp's
+ * timestamp_before leaves out the message at that very millisecond is not documented, so the
+ * batch asked from a thread's oldest message may hold it again.
+ */
+export function withOlder<M extends { fingerprint: number }>(older: readonly M[], thread: readonly M[]): M[] {
+  const have = new Set(thread.map((m) => m.fingerprint));
+  return [...older.filter((m) => !have.has(m.fingerprint)), ...thread];
+}

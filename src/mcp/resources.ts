@@ -9,6 +9,7 @@ import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js
 import { listDrafts, readDraft, TurnError, type TurnDraft } from './drafts.js';
 import { conversationKey } from '../engine/turn.js';
 import { readRecord } from '../engine/record.js';
+import { withOlder } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation, Message } from '../crisp/schemas.js';
 import { GuardError } from './guard.js';
@@ -144,15 +145,12 @@ function target(deps: ToolDeps, vars: Record<string, string | string[]>): Target
 /** The conversation as text: who, state, then the messages oldest first, every body cleaned. */
 export async function transcript(deps: ToolDeps, { website, session }: Target): Promise<string> {
   const conversation = await deps.crisp.conversations.get(website, session);
-  const messages: Message[] = [];
+  let messages: Message[] = [];
   let before: number | undefined;
   let more = false;
   for (let page = 0; page < TRANSCRIPT_PAGES; page++) {
     const batch = await deps.crisp.messages.list(website, session, before);
-    // Whether Crisp's timestamp_before leaves out the message at that very millisecond is not
-    // documented: one it sends again is kept once.
-    const have = new Set(messages.map((m) => m.fingerprint));
-    messages.unshift(...batch.messages.filter((m) => !have.has(m.fingerprint)));
+    messages = withOlder(batch.messages, messages);
     more = batch.hasMore;
     if (!batch.hasMore || batch.messages.length === 0) break;
     before = batch.messages[0]!.timestamp;
