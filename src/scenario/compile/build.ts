@@ -128,9 +128,8 @@ function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) =>
   return answers;
 }
 
-/** A `{{…}}` in a text, and the variable name it holds when it holds one. */
-const TEMPLATE = /\{\{([^{}]*)\}\}/g;
-const VARIABLE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+/** A `{{…}}` in a text: group 1 the variable name it holds, else group 2 whatever else it holds. */
+const TEMPLATE = /\{\{(?:\s*([A-Za-z_][A-Za-z0-9_]*)\s*|([^{}]*))\}\}/g;
 
 /** The variables a block sets. */
 export function pushSets(block: Block, out: Set<string>): void {
@@ -176,7 +175,7 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
   // around anything else are not filled in, and the visitor would see them.
   TEMPLATE.lastIndex = 0;
   for (let m = TEMPLATE.exec(text); m !== null; m = TEMPLATE.exec(text)) {
-    const name = VARIABLE.exec(m[1]!)?.[1];
+    const name = m[1];
     if (name === undefined) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${m[0]} is not a variable name (letters, digits and "_"), so it shows as written` });
     else if (!sets.has(name)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${name}}} is never set by this scenario (it shows as "")` });
   }
