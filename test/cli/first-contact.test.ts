@@ -11,7 +11,7 @@ import { SERVE_FLAGS } from '../../src/config.js';
 import { LOG_LEVELS } from '../../src/log.js';
 import { SANDBOX_FLAGS } from '../../src/commands/sandbox.js';
 import { SCENARIO_FLAGS } from '../../src/commands/scenario.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, runCli, warningsIn } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
 const dirs: string[] = [];
@@ -77,11 +77,7 @@ describe('mistakes name their cause', () => {
     const { client, stderr } = await connect(['serve', '--sandbox', '--port', '9999'], { CRISP_MCP_CONVERSE_WEBHOOK_URL: 'http://127.0.0.1:1/replies' });
     try {
       expect((await client.listTools()).tools.length).toBeGreaterThan(0);
-      const warnings = stderr()
-        .split('\n')
-        .filter((line) => line.includes('"level":40'))
-        .map((line) => (JSON.parse(line) as { msg: string }).msg);
-      expect(warnings).toEqual([
+      expect(warningsIn(stderr())).toEqual([
         '--port does nothing without --http (over stdio nothing listens); add --http, or drop it',
         'CRISP_MCP_CONVERSE_WEBHOOK_URL does nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)',
       ]);

@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, runCli, warningsIn } from '../helpers/cli.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { freePort } from '../helpers/net.js';
 
@@ -93,11 +93,7 @@ describe('settings copied slightly wrong', () => {
     // One that would have been optional: the server starts, and says which setting it did not take.
     const run = await runCli(['serve'], { env: accountEnv({ CRISP_MCP_SEND_MOD: 'confirm', CRISP_MCP_COLOUR: 'blue', CRISP_PLUGIN_URN: 'urn:other-tool' }) });
     expect(run.status).toBe(0);
-    const warnings = run.stderr
-      .split('\n')
-      .filter((line) => line.includes('"level":40'))
-      .map((line) => (JSON.parse(line) as { msg: string }).msg);
-    expect(warnings).toEqual([
+    expect(warningsIn(run.stderr)).toEqual([
       'CRISP_MCP_COLOUR is not a crisp-mcp setting and does nothing (the README lists the settings)',
       'CRISP_MCP_SEND_MOD is not a crisp-mcp setting and does nothing; did you mean CRISP_MCP_SEND_MODE?',
     ]);
@@ -138,7 +134,7 @@ describe('settings copied slightly wrong', () => {
     dirs.push(dir);
     const run = await runCli(['serve', '--scenarios', dir], { env: accountEnv() });
     expect(run.status).toBe(0);
-    const warnings = run.stderr.split('\n').filter((line) => line.includes('"level":40')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+    const warnings = warningsIn(run.stderr);
     expect(warnings).toEqual([`no scenario files (*.json) in ${dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`]);
   });
 

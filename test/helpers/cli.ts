@@ -27,3 +27,11 @@ export function runCli(args: string[], options: { env?: Record<string, string | 
     });
   });
 }
+
+/** The messages of the warnings (pino level 40) in a command's stderr, in order. */
+export function warningsIn(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.includes('"level":40'))
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
+}
