@@ -259,7 +259,7 @@ export function graphToHtml(graph: ScenarioGraph): string {
     );
   }
   const exitsOf = (id: string) => {
-    const out = graph.edges.filter((e) => e.from === id).map((e) => `<a href="#block-${escapeHtml(e.to)}>${escapeHtml(shownId(e.to))}</a>${e.label ? ` (${escapeHtml(e.label)})` : ''}`);
+    const out = graph.edges.filter((e) => e.from === id).map((e) => `<a href="#block-${escapeHtml(e.to)}">${escapeHtml(shownId(e.to))}</a>${e.label ? ` (${escapeHtml(e.label)})` : ''}`);
     return out.length ? ` → ${out.join(', ')}` : '';
   };
   const rows = graph.nodes.map(

@@ -31,6 +31,8 @@ describe('scenarioGraph', () => {
       expect(mermaid).toContain(`<b>${id}</b>`);
       expect(html).toContain(`id="block-${id}"`);
     }
+    // Each exit in the block list links to its block: a well-formed anchor per edge.
+    for (const edge of graph.edges.filter((e) => ids.includes(e.to))) expect(html).toContain(`<a href="#block-${edge.to}">${edge.to}</a>`);
   });
 
   it('labels each edge with its choice or rule (gdpr)', () => {
