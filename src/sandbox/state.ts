@@ -53,6 +53,9 @@ const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, r
  */
 const ANNOUNCED_META = new Set(['nickname', 'email', 'phone', 'address', 'subject', 'avatar', 'origin', 'segments']);
 
+/** The inbox's preview of a conversation's latest message (not a note). */
+const previewOf = (message: Message): NonNullable<ConversationWire['preview_message']> => ({ type: message.type, from: message.from, excerpt: excerpt(message), fingerprint: message.fingerprint });
+
 /** Who an API token writes as: the sender of its messages and the typist of its compose events. */
 const apiUser = (shown: { nickname?: string; avatar?: string } = {}): NonNullable<Message['user']> => ({
   type: 'website',
@@ -259,7 +262,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
     conversation.updated_at = message.timestamp;
     if (message.type === 'note') return;
     const unread = (conversation.unread ??= { operator: 0, visitor: 0 });
-    conversation.preview_message = { type: message.type, from: message.from, excerpt: excerpt(message), fingerprint: message.fingerprint };
+    conversation.preview_message = previewOf(message);
     if (message.type === 'text') conversation.last_message = String(message.content);
     if (message.from === 'user') {
       unread.operator = (unread.operator ?? 0) + 1;
@@ -307,7 +310,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
   /** After an edit or a removal, the inbox preview shows the latest message that is not a note. */
   #refreshPreview(conversation: ConversationWire, thread: readonly Message[]): void {
     const latest = thread.findLast((m) => m.type !== 'note');
-    if (latest) conversation.preview_message = { type: latest.type, from: latest.from, excerpt: excerpt(latest), fingerprint: latest.fingerprint };
+    if (latest) conversation.preview_message = previewOf(latest);
     else delete conversation.preview_message;
     const latestText = thread.findLast((m) => m.type === 'text');
     conversation.last_message = latestText ? String(latestText.content) : '';
