@@ -75,7 +75,6 @@ export function retried(status: number): boolean {
   return status >= 500 || (status >= 300 && status < 400) || status === 401 || status === 403 || status === 404 || status === 408 || status === 429;
 }
 
-
 /** The HMAC key of a `whsec_` secret (the base64 after the prefix). */
 export function webhookKey(secret: string): Buffer {
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');

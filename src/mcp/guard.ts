@@ -24,7 +24,7 @@ export class Guard {
   /** The website a call acts on: the one asked for if allowed, else the default (first). */
   website(requested: string | undefined): string {
     if (requested === undefined || requested === '') return this.websites[0]!;
-    // Website ids are UUIDs, whose case carries no meaning; the allow-list holds them in lower case, as Crisp does.
+    // Website ids are UUIDs, whose case carries no meaning; config.ts keeps the allow-list in lower case.
     const id = requested.toLowerCase();
     if (this.websites.includes(id)) return id;
     throw new GuardError(
