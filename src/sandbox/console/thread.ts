@@ -1,6 +1,6 @@
 // One conversation: who the visitor is (meta, profile), the state and assignment controls, the
 // thread as Crisp shows it, and the two composers (the visitor's and the operator's).
-import type { Message, Operator, SandboxApi, Thread } from './api.js';
+import type { Conversation, Message, Operator, SandboxApi, Thread } from './api.js';
 import { el, shortTime } from './dom.js';
 
 interface Choice {
@@ -15,25 +15,36 @@ export interface ConversationView {
   update(thread: Thread): void;
 }
 
+/** Where the console tells what failed; cleared once something the user did works again. */
+export interface Problems {
+  show(error: unknown): void;
+  clear(): void;
+}
+
 /** Builds the view for one conversation; `update` redraws its details and thread in place, leaving the composers alone. */
-export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], report: (error: unknown) => void): ConversationView {
+export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], problems: Problems): ConversationView {
   const details = el('div', { class: 'details' });
   const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
-  const act = (work: () => Promise<unknown>) => void work().catch(report);
+  const typing = el('p', { class: 'typing', 'aria-live': 'polite' });
+  const act = (work: () => Promise<unknown>) =>
+    work().then(
+      () => problems.clear(),
+      (error: unknown) => problems.show(error),
+    );
 
   const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act);
   const operator = composer('operator', 'Write as an operator', [
     ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
   ], act);
-  root.replaceChildren(details, thread, el('div', { class: 'composers' }, visitor, operator));
+  root.replaceChildren(details, thread, typing, el('div', { class: 'composers' }, visitor, operator));
 
   return {
     sessionId,
     update({ conversation, messages, person }) {
       const meta = conversation.meta ?? {};
-      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => act(() => api.setState(sessionId, value)));
-      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => act(() => api.assign(sessionId, value || null)));
+      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => void act(() => api.setState(sessionId, value)));
+      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => void act(() => api.assign(sessionId, value || null)));
       const fields: Array<[string, string | undefined]> = [
         ['email', meta.email],
         ['phone', meta.phone],
@@ -49,7 +60,8 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
         el('dl', {}, ...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!)))),
       );
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-      syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
+      syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => void act(() => api.choose(sessionId, m.fingerprint, choice))));
+      typing.textContent = whoIsTyping(conversation, messages, meta.nickname || 'The visitor');
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
   };
@@ -81,17 +93,45 @@ function syncThread(list: HTMLElement, messages: Message[], render: (m: Message)
   for (const stale of shown.values()) stale?.remove();
 }
 
+/** "Sam is typing…" while a side's compose atom is newer than that side's last message (a message ends the typing it was). */
+function whoIsTyping(conversation: Conversation, messages: Message[], visitor: string): string {
+  const since = (from: Message['from']) => messages.findLast((m) => m.from === from && m.type !== 'note')?.timestamp ?? 0;
+  const { visitor: byVisitor, operator: byOperator } = conversation.compose ?? {};
+  const typists = [
+    byVisitor?.type === 'start' && byVisitor.timestamp >= since('user') && visitor,
+    byOperator?.type === 'start' && byOperator.timestamp >= since('operator') && (byOperator.user?.nickname || 'An operator'),
+  ].filter(Boolean);
+  return typists.length ? `${typists.join(' and ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : '';
+}
+
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
 
-/** A labelled text area; Enter sends with the first action, Shift+Enter is a new line. */
-function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => void): HTMLElement {
+/**
+ * A labelled text area; Enter sends with the first action, Shift+Enter is a new line. While a
+ * send is on its way the composer takes no other (a second Enter on a slow network would post the
+ * message twice); the text stays in the box until the sandbox has it.
+ */
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<unknown>): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
+  let sending = false;
   const submit = (send: Send[2]) => {
     const text = input.value.trim();
-    if (!text) return;
-    act(async () => {
-      await send(text);
-      input.value = '';
+    if (!text || sending) return;
+    sending = true;
+    input.readOnly = true;
+    for (const button of buttons) button.disabled = true;
+    void act(async () => {
+      try {
+        await send(text);
+        input.value = '';
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`Not sent. ${reason}${/[.?!]$/.test(reason) ? '' : '.'} Your text is still in the box.`);
+      }
+    }).finally(() => {
+      sending = false;
+      input.readOnly = false;
+      for (const button of buttons) button.disabled = false;
     });
   };
   input.addEventListener('keydown', (event) => {
@@ -99,7 +139,7 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
     event.preventDefault();
     submit(actions[0]![2]);
   });
-  const buttons = actions.map(([text, id, send]) => {
+  const buttons: HTMLButtonElement[] = actions.map(([text, id, send]) => {
     const button = el('button', { type: 'button', id }, text);
     button.addEventListener('click', () => submit(send));
     return button;
@@ -127,7 +167,8 @@ function messageItem(m: Message, visitor: string, choose: (value: string) => voi
     'li',
     { class: `message ${who.kind}`, 'data-fingerprint': String(m.fingerprint), 'data-type': m.type },
     el('span', { class: 'who' }, `${who.name} · ${shortTime(m.timestamp)}${m.type === 'text' || m.type === 'note' ? '' : ` · ${m.type}`}`),
-    ...body(m, who.kind === 'visitor', choose),
+    // `dir="auto"`: a message in Arabic or Hebrew reads right to left, whatever the page's language.
+    el('div', { class: 'body', dir: 'auto' }, ...body(m, who.kind === 'visitor', choose)),
   );
 }
 
@@ -145,7 +186,7 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => void): 
           'div',
           { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' },
           ...choices.map((choice) => {
-            if (choice.action?.type === 'link' && choice.action.target) return el('a', { href: choice.action.target, target: '_blank', rel: 'noopener noreferrer' }, `${choice.label} ↗`);
+            if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
             const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
             button.addEventListener('click', () => choose(choice.value));
             return button;
@@ -155,13 +196,28 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => void): 
     }
     case 'carousel': {
       const targets = (c.targets as Array<{ title: string; description?: string; actions?: Array<{ label: string; url: string }> }> | undefined) ?? [];
-      return [String(c.text ?? ''), el('div', { class: 'choices' }, ...targets.flatMap((t) => (t.actions?.length ? t.actions.map((a) => el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer' }, `${t.title}: ${a.label} ↗`)) : [el('span', {}, t.title)])))];
+      return [String(c.text ?? ''), el('div', { class: 'choices' }, ...targets.flatMap((t) => (t.actions?.length ? t.actions.map((a) => link(a.url, `${t.title}: ${a.label} ↗`)) : [el('span', {}, t.title)])))];
     }
     case 'file':
     case 'animation':
     case 'audio':
-      return [el('a', { href: String(c.url ?? '#'), target: '_blank', rel: 'noopener noreferrer' }, String(c.name ?? c.url ?? m.type))];
+      return [link(String(c.url ?? ''), String(c.name ?? c.url ?? m.type))];
     default:
       return [String(c.text ?? JSON.stringify(c))];
   }
+}
+
+/**
+ * A link that opens in a new tab — only to a web address: anyone can post a file or a button whose
+ * URL is `javascript:…`, and the console shows that one as text, never as something to click.
+ */
+function link(url: string, text: string): HTMLElement {
+  let protocol = '';
+  try {
+    protocol = new URL(url, location.href).protocol;
+  } catch {
+    // Not a URL at all: shown as text below.
+  }
+  if (protocol === 'https:' || protocol === 'http:') return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, text);
+  return el('span', { class: 'not-a-link', title: `not a web address: ${url}` }, text);
 }
