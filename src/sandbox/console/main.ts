@@ -37,18 +37,27 @@ async function start(problems: Problems): Promise<void> {
   let view: ConversationView | undefined;
   const report = (error: unknown) => problems.show(error);
 
-  const refreshInbox = async () => renderInbox(list, await api.conversations(filter.value), operators, view?.sessionId, filter.value, (id) => open(id, 'push'));
+  // Reads overlap (a burst of events, a filter changed twice) and their answers can come back in
+  // any order: only the newest read draws, so a late answer never puts back what a newer one showed.
+  let inboxReads = 0;
+  let threadReads = 0;
+  const refreshInbox = async () => {
+    const read = ++inboxReads;
+    const conversations = await api.conversations(filter.value);
+    if (read === inboxReads) renderInbox(list, conversations, operators, view?.sessionId, filter.value, (id) => open(id, 'push'));
+  };
   const refreshThread = async () => {
     if (!view) return;
     const shown = view;
+    const read = ++threadReads;
     let thread;
     try {
       thread = await api.thread(shown.sessionId);
     } catch (error) {
-      if (view === shown && error instanceof SandboxError && error.reason === 'not_found') return gone(shown.sessionId);
+      if (view === shown && read === threadReads && error instanceof SandboxError && error.reason === 'not_found') return gone(shown.sessionId);
       throw error;
     }
-    if (view !== shown) return;
+    if (view !== shown || read !== threadReads) return;
     view.update(thread);
     // Looking at a conversation reads it, as in Crisp's app (the answer's event redraws once more, then it settles).
     if ((thread.conversation.unread?.operator ?? 0) > 0) await api.readAsOperator(shown.sessionId);
