@@ -120,11 +120,10 @@ async function start(problems: Problems): Promise<void> {
     if (on) {
       clearTimeout(offline);
       offline = undefined;
-      // After a gap, events may have been missed (or the sandbox restarted with its demo data): read everything again.
-      void Promise.all([refreshInbox(), refreshThread()])
-        .then(() => lost && problems.clear())
-        .catch(report)
-        .finally(() => (lost = false));
+      lost = false;
+      // After a gap, events may have been missed (or the sandbox restarted with its demo data): read
+      // everything again. What failed while it was away is past once that works.
+      void Promise.all([refreshInbox(), refreshThread()]).then(() => problems.clear(), report);
       return;
     }
     offline ??= setTimeout(() => {
