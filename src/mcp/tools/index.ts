@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { CONVERSATION_WRITE_TOOLS } from './conversation-writes.js';
 import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
@@ -31,6 +32,8 @@ export function isUsable(tool: AnyTool<ToolDeps>, deps: Pick<ToolDeps, 'scenario
 
 type Io = 'input' | 'output';
 type Converter = Record<Io, (options: Record<string, unknown>) => Record<string, unknown>>;
+/** Standard Schema's check, which the SDK calls on every tools/call's arguments. */
+type Validate = (value: unknown) => unknown;
 
 /** Every tool's JSON Schemas as tools/list sends them, for one conversion target. */
 export interface BuiltToolSchemas {
@@ -63,8 +66,39 @@ function withoutDialect(tool: AnyTool<ToolDeps>): AnyTool<ToolDeps> {
   return { ...tool, inputSchema: compact(tool.inputSchema, 'input', tool.name), outputSchema: compact(tool.outputSchema, 'output', tool.name) };
 }
 
+/**
+ * The input check, taking `null` for an optional argument that cannot be null as that argument
+ * left out. Clients that hand tools to a model in OpenAI's strict mode make every argument required
+ * and send null for the ones the model does not use (CrewAI's adapter, the OpenAI Agents SDK with
+ * strict schemas); refused, not one call of theirs would pass. The advertised schema is unchanged:
+ * leaving the argument out stays the way to say it.
+ */
+function nullAsAbsent(schema: z.ZodObject, validate: Validate): Validate {
+  const dropsNull = new Map<string, boolean>();
+  const optionalNotNullable = (key: string): boolean => {
+    let drops = dropsNull.get(key);
+    if (drops === undefined) {
+      const property = schema.shape[key] as z.ZodType | undefined;
+      drops = property ? property.safeParse(undefined).success && !property.safeParse(null).success : false;
+      dropsNull.set(key, drops);
+    }
+    return drops;
+  };
+  return (value) => {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return validate(value);
+    const args = value as Record<string, unknown>;
+    let kept: Record<string, unknown> | undefined;
+    for (const key in args) {
+      if (args[key] !== null || !Object.hasOwn(args, key) || !optionalNotNullable(key)) continue;
+      kept ??= { ...args };
+      delete kept[key];
+    }
+    return validate(kept ?? value);
+  };
+}
+
 function compact<S extends object>(schema: S, io: Io, tool: string): S {
-  const standard = (schema as unknown as { '~standard': { jsonSchema?: Converter } & Record<string, unknown> })['~standard'];
+  const standard = (schema as unknown as { '~standard': { jsonSchema?: Converter; validate: Validate } & Record<string, unknown> })['~standard'];
   const convert = standard.jsonSchema;
   if (!convert) return schema;
   const drop = (side: Io) => (options: Record<string, unknown>) => {
@@ -75,9 +109,10 @@ function compact<S extends object>(schema: S, io: Io, tool: string): S {
     const { $schema: _dialect, ...rest } = convert[side](options);
     return trim(rest, side === 'output' && io === 'output') as Record<string, unknown>;
   };
+  const validate = io === 'input' ? nullAsAbsent(schema as unknown as z.ZodObject, standard.validate) : standard.validate;
   // A child of the zod schema: parsing, `_zod` and every method resolve on the original.
   const child = Object.create(schema) as S;
-  Object.defineProperty(child, '~standard', { value: { ...standard, jsonSchema: { input: drop('input'), output: drop('output') } }, enumerable: false });
+  Object.defineProperty(child, '~standard', { value: { ...standard, validate, jsonSchema: { input: drop('input'), output: drop('output') } }, enumerable: false });
   return child;
 }
 
