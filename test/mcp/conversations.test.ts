@@ -21,6 +21,20 @@ type Summary = { session_id: string; state: string; unread: number; assigned_to:
 const call = <T>(name: string, args: Record<string, unknown>) => callTool<T>(client, name, args);
 
 describe('list_conversations', () => {
+  it('refuses an argument it does not have, naming it and the ones it has, before any Crisp call (a guessed name would otherwise be dropped and the unfiltered list read as filtered)', async () => {
+    const route = 'GET /v1/website/:website_id/conversations/:page';
+    await call('list_conversations', {});
+    const before = sandbox.stats().handled[route] ?? 0;
+    expect(before, 'the route is counted under this name').toBeGreaterThan(0);
+    const result = await client.callTool({ name: 'list_conversations', arguments: { filter: 'unread', state: 'open' } });
+    expect(result.isError).toBe(true);
+    const text = (result.content as { text: string }[])[0]!.text;
+    expect(text).toContain('filter: no such argument; list_conversations takes [website_id, state, unread, assigned_to, search, order, include_messages, per_page, cursor]');
+    // Every mistake in one answer: the bad value of a real argument too.
+    expect(text).toMatch(/state: Invalid option/);
+    expect(sandbox.stats().handled[route] ?? 0).toBe(before);
+  });
+
   it("takes null for an optional argument as left out (strict-mode clients send one for each argument unused), not for a required one", async () => {
     const unused = { website_id: null, state: null, assigned_to: null, search: null, order: null, include_messages: null, per_page: null, cursor: null };
     const withNulls = await call<{ conversations: Summary[] }>('list_conversations', { ...unused, unread: true });
