@@ -131,10 +131,10 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .badge { font-size: .72rem; padding: 0 .4rem; border-radius: 1rem; background: var(--visitor); }
 .badge.pending { background: #ffe3c2; } .badge.unresolved { background: #d7e7ff; } .badge.resolved { background: #d5f2df; }
 .badge.unread { background: #e5484d; color: white; }
-.conversation { display: grid; grid-template-rows: auto 1fr auto auto; min-height: 0; }
+.conversation { display: grid; grid-template-rows: auto 1fr auto auto; grid-template-columns: minmax(0, 1fr); min-height: 0; }
 .conversation .empty { padding: 2rem; color: var(--muted); }
 .details { padding: .5rem 1rem; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; }
-.details h2 { font-size: 1rem; margin: 0; }
+.details h2 { font-size: 1rem; margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .details dl { display: flex; flex-wrap: wrap; gap: 0 1rem; margin: 0; font-size: .85rem; }
 .details dt { color: var(--muted); } .details dd { margin: 0 0 0 .25rem; overflow-wrap: anywhere; }
 .details .field { display: flex; }

@@ -96,6 +96,19 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     expect(consoleErrors).toEqual([]);
   });
 
+  it('a 200-character nickname without a space wraps: nothing is pushed off a wide or a narrow window', async () => {
+    const session = await visitorStarts({ nickname: 'N'.repeat(200), text: 'y'.repeat(400) });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor').waitFor();
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 800 });
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+      const box = (await page.locator('#operator-send').boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(width);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   it('on a slow network, Enter pressed again and the Send button clicked while the first send travels post the message once', async () => {
     const before = page.url();
     await page.click('#new-conversation');
@@ -246,6 +259,9 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     await page.click('#operator-send');
     await problem.getByText(`Not sent. The sandbox at ${sandbox.url} did not answer: is it still running? Your text is still in the box.`).waitFor();
     expect(await page.locator('#operator-text').inputValue()).toBe('Sorry for the wait');
+    // A state change that could not reach the sandbox does not pretend it happened.
+    await page.selectOption('#state', 'resolved');
+    await expect.poll(() => page.locator('#state').inputValue()).toBe('pending');
     // The problem bar sits above the layout: the conversation's header keeps its height.
     expect(await page.locator('.details').evaluate((node) => node.getBoundingClientRect().height)).toBeLessThan(80);
 

@@ -26,10 +26,11 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
   const details = el('div', { class: 'details' });
   const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
   const typing = el('p', { class: 'typing', 'aria-live': 'polite' });
-  const act = (work: () => Promise<unknown>) =>
+  /** Runs what the user asked for; true when it worked, else the problem is shown. */
+  const act = (work: () => Promise<unknown>): Promise<boolean> =>
     work().then(
-      () => problems.clear(),
-      (error: unknown) => problems.show(error),
+      () => (problems.clear(), true),
+      (error: unknown) => (problems.show(error), false),
     );
 
   const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act);
@@ -43,8 +44,8 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
     sessionId,
     update({ conversation, messages, person }) {
       const meta = conversation.meta ?? {};
-      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => void act(() => api.setState(sessionId, value)));
-      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => void act(() => api.assign(sessionId, value || null)));
+      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => act(() => api.setState(sessionId, value)));
+      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => act(() => api.assign(sessionId, value || null)));
       const fields: Array<[string, string | undefined]> = [
         ['email', meta.email],
         ['phone', meta.phone],
@@ -111,7 +112,7 @@ type Send = [label: string, id: string, send: (text: string) => Promise<unknown>
  * send is on its way the composer takes no other (a second Enter on a slow network would post the
  * message twice); the text stays in the box until the sandbox has it.
  */
-function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<unknown>): HTMLElement {
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
   let sending = false;
   const submit = (send: Send[2]) => {
@@ -147,9 +148,10 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
   return el('div', { class: `composer ${side}` }, el('label', { for: input.id }, label), input, el('div', { class: 'actions' }, ...buttons));
 }
 
-function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => void): HTMLElement {
+/** A labelled select; when the change fails, it shows the value the sandbox still has. */
+function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => Promise<boolean>): HTMLElement {
   const control = el('select', { id }, ...options.map(([value, text]) => el('option', { value, selected: value === current }, text)));
-  control.addEventListener('change', () => onChange(control.value));
+  control.addEventListener('change', () => void onChange(control.value).then((done) => done || (control.value = current)));
   return el('label', { class: 'muted' }, `${label} `, control);
 }
 
