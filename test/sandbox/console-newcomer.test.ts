@@ -193,6 +193,32 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     expect(await page.locator('#visitor-text').count()).toBe(0);
   });
 
+  it('what was typed and not sent survives leaving the conversation and coming back, and a click on the open one', async () => {
+    const first = await visitorStarts({ nickname: 'Draft One', text: 'one' });
+    const second = await visitorStarts({ nickname: 'Draft Two', text: 'two' });
+    await page.goto(`${sandbox.url}/#${first}`);
+    await page.locator('.message.visitor').waitFor();
+    await page.locator('#operator-text').fill('Half-written answer');
+    await page.locator('#visitor-text').fill('Half-written question');
+    await row(first).locator('button').click();
+    expect(await page.locator('#operator-text').inputValue()).toBe('Half-written answer');
+    await row(second).locator('button').click();
+    await expect.poll(() => heading().textContent()).toBe('Draft Two');
+    expect(await page.locator('#operator-text').inputValue()).toBe('');
+    await page.goBack();
+    await expect.poll(() => heading().textContent()).toBe('Draft One');
+    expect(await page.locator('#operator-text').inputValue()).toBe('Half-written answer');
+    expect(await page.locator('#visitor-text').inputValue()).toBe('Half-written question');
+    // Once sent, the draft is gone for good.
+    await page.click('#operator-send');
+    await page.locator('.message.operator', { hasText: 'Half-written answer' }).waitFor();
+    await row(second).locator('button').click();
+    await expect.poll(() => heading().textContent()).toBe('Draft Two');
+    await row(first).locator('button').click();
+    await expect.poll(() => heading().textContent()).toBe('Draft One');
+    expect(await page.locator('#operator-text').inputValue()).toBe('');
+  });
+
   it('keyboard only: the inbox is one Tab stop, so the composers are a few Tabs away; ↓, Home and End move through it', async () => {
     await page.goto(sandbox.url);
     await page.locator('#conversations li').nth(20).waitFor();

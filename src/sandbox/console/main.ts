@@ -85,7 +85,8 @@ async function start(problems: Problems): Promise<void> {
   /** Shows a conversation; `push` makes it a step the back button returns from. */
   function open(sessionId: string, history: 'push' | 'keep'): void {
     if (history === 'push' && location.hash !== `#${sessionId}`) window.history.pushState(null, '', `#${sessionId}`);
-    view = openConversation(pane, api, sessionId, operators, problems);
+    // The one already open is only read again: rebuilt, it would lose the focus.
+    if (view?.sessionId !== sessionId) view = openConversation(pane, api, sessionId, operators, problems);
     void Promise.all([refreshThread(), refreshInbox()]).catch(report);
   }
 

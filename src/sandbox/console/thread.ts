@@ -33,11 +33,11 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
       (error: unknown) => (problems.show(error), false),
     );
 
-  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act);
+  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act, `${sessionId} visitor`);
   const operator = composer('operator', 'Write as an operator', [
     ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
-  ], act);
+  ], act, `${sessionId} operator`);
   root.replaceChildren(details, thread, typing, el('div', { class: 'composers' }, visitor, operator));
 
   return {
@@ -107,13 +107,18 @@ function whoIsTyping(conversation: Conversation, messages: Message[], visitor: s
 
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
 
+/** What was typed and not sent, per conversation and side: leaving a conversation and coming back loses none of it. */
+const drafts = new Map<string, string>();
+
 /**
  * A labelled text area; Enter sends with the first action, Shift+Enter is a new line. While a
  * send is on its way the composer takes no other (a second Enter on a slow network would post the
  * message twice); the text stays in the box until the sandbox has it.
  */
-function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>): HTMLElement {
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>, draft: string): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
+  input.value = drafts.get(draft) ?? '';
+  input.addEventListener('input', () => (input.value ? drafts.set(draft, input.value) : drafts.delete(draft)));
   let sending = false;
   const submit = (send: Send[2]) => {
     const text = input.value.trim();
@@ -125,6 +130,7 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
       try {
         await send(text);
         input.value = '';
+        drafts.delete(draft);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new Error(`Not sent. ${reason}${/[.?!]$/.test(reason) ? '' : '.'} Your text is still in the box.`);
