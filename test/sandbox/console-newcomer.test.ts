@@ -110,6 +110,7 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
   });
 
   it('on a slow network, Enter pressed again and the Send button clicked while the first send travels post the message once', async () => {
+    await page.goto(sandbox.url);
     const before = page.url();
     await page.click('#new-conversation');
     await page.waitForURL((url) => url.toString() !== before && url.hash.startsWith('#session_'));
@@ -131,6 +132,23 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     expect(stored.data.map((m) => m.content)).toEqual(['Is anyone there?']);
     expect(await page.locator('.message.visitor').count()).toBe(1);
     expect(await page.locator('#visitor-send').isDisabled()).toBe(false);
+
+    // A picker's button clicked twice while the first click travels answers it once.
+    const picker = { id: 'help', text: 'Did that help?', choices: [{ value: 'yes', label: 'Yes', selected: false }, { value: 'no', label: 'No', selected: false }] };
+    await rest('POST', `/conversation/${session}/message`, { type: 'picker', from: 'operator', origin: 'chat', content: picker });
+    const yes = page.locator('.message button[data-value="yes"]');
+    await yes.waitFor();
+    let releaseChoice!: () => void;
+    const choiceHeld = new Promise<void>((resolve) => (releaseChoice = resolve));
+    await page.route('**/choices', async (route) => (await choiceHeld, route.continue()));
+    await yes.click();
+    await yes.click({ force: true });
+    expect(await yes.isDisabled()).toBe(true);
+    releaseChoice();
+    await page.locator('.message.visitor', { hasText: 'chose “Yes”' }).waitFor();
+    await page.unroute('**/choices');
+    const answers = (await (await fetch(`${conversations()}/${session}/messages`)).json()) as { data: Array<{ type: string; from: string }> };
+    expect(answers.data.filter((m) => m.type === 'picker' && m.from === 'user')).toHaveLength(1);
   });
 
   it('answers that come back out of order: a late read of the thread never takes away a message a newer read showed', async () => {

@@ -61,7 +61,7 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
         el('dl', {}, ...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!)))),
       );
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-      syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => void act(() => api.choose(sessionId, m.fingerprint, choice))));
+      syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
       typing.textContent = whoIsTyping(conversation, messages, meta.nickname || 'The visitor');
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
@@ -169,7 +169,7 @@ function author(m: Message, visitor: string): { kind: 'visitor' | 'bot' | 'opera
   return m.automated ? { kind: 'bot', name: `bot · ${name}` } : { kind: 'operator', name };
 }
 
-function messageItem(m: Message, visitor: string, choose: (value: string) => void): HTMLElement {
+function messageItem(m: Message, visitor: string, choose: (value: string) => Promise<boolean>): HTMLElement {
   const who = author(m, visitor);
   return el(
     'li',
@@ -180,7 +180,7 @@ function messageItem(m: Message, visitor: string, choose: (value: string) => voi
   );
 }
 
-function body(m: Message, byVisitor: boolean, choose: (value: string) => void): Array<Node | string> {
+function body(m: Message, byVisitor: boolean, choose: (value: string) => Promise<boolean>): Array<Node | string> {
   if (typeof m.content === 'string') return [m.content];
   const c = (m.content ?? {}) as Record<string, unknown>;
   switch (m.type) {
@@ -188,19 +188,21 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => void): 
       const choices = (c.choices as Choice[] | undefined) ?? [];
       if (byVisitor) return [`chose “${choices.find((x) => x.selected)?.label ?? '?'}”`];
       const answered = choices.some((x) => x.selected);
-      return [
-        String(c.text ?? ''),
-        el(
-          'div',
-          { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' },
-          ...choices.map((choice) => {
-            if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
-            const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
-            button.addEventListener('click', () => choose(choice.value));
-            return button;
-          }),
-        ),
-      ];
+      const group = el('div', { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' });
+      // A picker is answered once: its buttons wait while the click travels (a second click would answer it twice).
+      const setDisabled = (disabled: boolean) => group.querySelectorAll('button').forEach((b) => (b.disabled = disabled));
+      group.append(
+        ...choices.map((choice) => {
+          if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
+          const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
+          button.addEventListener('click', () => {
+            setDisabled(true);
+            void choose(choice.value).then((done) => done || setDisabled(false));
+          });
+          return button;
+        }),
+      );
+      return [String(c.text ?? ''), group];
     }
     case 'carousel': {
       const targets = (c.targets as Array<{ title: string; description?: string; actions?: Array<{ label: string; url: string }> }> | undefined) ?? [];
