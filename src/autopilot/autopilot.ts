@@ -19,6 +19,7 @@
 // the version proves nobody else — a replica, an agent's post_draft — wrote since; a conflict
 // plans again from the store.
 import { withOlder, type CrispClient } from '../crisp/client.js';
+import type { Conversation } from '../crisp/schemas.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
@@ -190,38 +191,54 @@ export class Autopilot {
     return true;
   }
 
-  /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's, or that the bot worked before; returns how many. */
+  /**
+   * Queues every conversation of the allowed websites updated within the catch-up window whose last
+   * message is the visitor's, or that the bot worked before; and every one the bot worked that was
+   * resolved meanwhile, so that it starts again at the visitor's next message as after a live
+   * `session:set_state` (which RTM does not replay, and a hook the bot missed may never be retried).
+   * Returns how many.
+   */
   async catchUp(): Promise<number> {
-    const { crisp, guardrails, log } = this.#o;
+    const { guardrails, log, store, scenario } = this.#o;
     const floor = this.#now() - guardrails.catchUpWindowMs;
     let queued = 0;
     for (const website of guardrails.websites) {
       try {
-        for (let page = 1; page <= 20; page++) {
-          const list = await crisp.conversations.list(website, page, { per_page: 50, filter_not_resolved: true, order_date_updated: true });
-          let done = list.length < 50;
-          for (const c of list) {
-            if (c.updated_at < floor) {
-              done = true;
-              break;
-            }
-            if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
-            // The last message is the visitor's, or the bot worked this conversation before: its own
-            // replies may be the last messages with a visitor message before them that it only held in
-            // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
-            if (c.preview_message?.from !== 'user' && !(await this.#o.store.getPosition(conversationKey(website, c.session_id), this.#o.scenario.name))) continue;
-            // Conversations older than the bot's first run are answered live only, never swept up.
-            this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
-            queued++;
-          }
-          if (done) break;
+        for await (const c of this.#updatedSince(website, floor, { filter_not_resolved: true })) {
+          // The last message is the visitor's, or the bot worked this conversation before: its own
+          // replies may be the last messages with a visitor message before them that it only held in
+          // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
+          if (c.preview_message?.from !== 'user' && !(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+          // Conversations older than the bot's first run are answered live only, never swept up.
+          this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
+          queued++;
+        }
+        for await (const c of this.#updatedSince(website, floor, { filter_resolved: true })) {
+          if (!(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+          // Resolved at the latest when it was last updated: a visitor writing since would have reopened it.
+          this.#queue.schedule(website, c.session_id, { reconcile: false, firstContact: false, hints: [], resolvedAt: c.updated_at });
+          queued++;
         }
       } catch (error) {
         log.warn({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
       }
     }
-    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages');
+    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages or were resolved');
     return queued;
+  }
+
+  /** The website's conversations in scope updated since `floor`, newest first (at most 20 pages of 50). */
+  async *#updatedSince(website: string, floor: number, filter: { filter_resolved?: true; filter_not_resolved?: true }): AsyncGenerator<Conversation> {
+    const { crisp, guardrails } = this.#o;
+    for (let page = 1; page <= 20; page++) {
+      const list = await crisp.conversations.list(website, page, { per_page: 50, ...filter, order_date_updated: true });
+      for (const c of list) {
+        if (c.updated_at < floor) return;
+        if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
+        yield c;
+      }
+      if (list.length < 50) return;
+    }
   }
 
   /** Resolves when no conversation is being worked or waiting for a worker (retry timers aside). */

@@ -17,6 +17,7 @@ import {
 } from '../helpers/autopilot.js';
 import { freePort } from '../helpers/net.js';
 import { demoSite } from '../helpers/sandbox-http.js';
+import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];
@@ -258,6 +259,40 @@ describe('autopilot catch-up after a restart', () => {
       await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the missed message answered after the restart');
       await bot.autopilot.idle();
       expect(botTexts(sandbox, session)).toEqual([...echoOf('hello'), ...echoOf('are you there?')]);
+    } finally {
+      await bot?.stop();
+      await sandbox.close();
+    }
+  });
+  it('starts again at the visitor\'s next message in a conversation an operator took over and resolved while it was down', async () => {
+    const sandbox = await startSandbox({ seed: 12 });
+    const store = new MemoryStore();
+    let bot: InProcessBot | undefined = await startTestBot(sandbox, { events: 'rtm', store });
+    try {
+      const session = await visitorStarts(sandbox, 'hello');
+      await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+      await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Jane here, I take it from here.' });
+      const asked = await visitorWrites(sandbox, session, 'thanks Jane');
+      await eventually(() => processed(store, sandbox, session, asked), 5_000, 'the bot reading the message');
+      await botsSettled(sandbox, [bot]);
+      await bot.stop();
+      bot = undefined;
+      // Resolved while no bot listened: RTM does not replay the session:set_state it missed.
+      const operator = clientFor(sandbox);
+      await operator.conversations.setState(sandbox.websiteId, session, 'resolved');
+      await operator.close();
+
+      bot = await startTestBot(sandbox, { events: 'rtm', store });
+      await bot.autopilot.idle();
+      const back = await visitorWrites(sandbox, session, 'back again days later');
+      await eventually(() => processed(store, sandbox, session, back), 5_000, 'the bot reading the message');
+      await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies after the resolution');
+      await bot.autopilot.idle();
+      expect(transcript(sandbox, session)).toEqual([
+        'V: hello', ...echoOf('hello').map((t) => `B: ${t}`),
+        'O: Jane here, I take it from here.', 'V: thanks Jane',
+        'V: back again days later', ...echoOf('back again days later').map((t) => `B: ${t}`),
+      ]);
     } finally {
       await bot?.stop();
       await sandbox.close();
