@@ -219,7 +219,22 @@ export class OutboxDeliverer {
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
         if (action.type === 'webhook' && !webhookAllowed(loaded, action.url)) log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), this.o.openConversation(website, session));
+        const port = this.o.openConversation(website, session);
+        const search = port.searchHelpdesk?.bind(port);
+        let busy: CrispError | undefined;
+        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), {
+          callWebhook: (call, idempotencyKey) => port.callWebhook(call, idempotencyKey),
+          ...(search && {
+            searchHelpdesk: (query, options) =>
+              search(query, options).catch((error: unknown) => {
+                if (error instanceof CrispError && describeFailure(error).retryable) busy = error;
+                throw error;
+              }),
+          }),
+        });
+        // Crisp busy or unreachable does not mean "no article": the search is tried again like any
+        // Crisp call, and only its last failure takes the scenario's none path (the visitor gets an answer).
+        if (busy && head.attempts + 1 < this.o.retry.maxAttempts) throw busy;
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook or helpdesk search failed; the scenario takes its error path');
       }
       const now = this.o.now();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { botTexts, processed, startTestBot, type InProcessBot } from '../helpers/autopilot.js';
+import { botNotes, botTexts, processed, startTestBot, thread, type InProcessBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 describe('autopilot: scenario webhooks', () => {
@@ -67,5 +67,44 @@ describe('autopilot: scenario webhooks', () => {
     expect(calls).toHaveLength(1);
     expect(JSON.parse(calls[0]!.body)).toEqual({ order: 'A-42' });
     expect(calls[0]!.headers['idempotency-key']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+});
+
+describe('autopilot: an articles block while Crisp is busy', () => {
+  it('searches the helpdesk again after a 503 burst instead of handing the visitor off as if nothing matched', async () => {
+    const scenario = scenarioLibraryFromTexts([
+      {
+        file: 'faq.json',
+        source: JSON.stringify({
+          name: 'faq',
+          version: 1,
+          start: 'answer',
+          blocks: {
+            answer: { type: 'articles', text: 'These may help:', limit: 1, next: 'done', none: 'human' },
+            done: { type: 'end', text: 'Anything else, just write.' },
+            human: { type: 'handoff', text: 'Let me get someone from the team for you.', reason: 'no_article' },
+          },
+        }),
+      },
+    ]).require('faq');
+    const sandbox = await startSandbox({ seed: 42 });
+    const store = new MemoryStore();
+    // More 503s than one search's own retries (the client's), fewer than the outbox's attempts.
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 6, method: 'GET', pathIncludes: '/helpdesk/' });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store, scenario });
+    try {
+      const session = await visitorStarts(sandbox, 'How do I sign the GDPR DPA?');
+      await eventually(() => botTexts(sandbox, session).length === 1, 8_000, 'the end of the turn');
+      await bot.autopilot.idle();
+      const botMessages = thread(sandbox, session).filter((m) => m.automated);
+      expect(botMessages.map((m) => m.type)).toEqual(['picker', 'text']);
+      expect(JSON.stringify(botMessages[0]!.content)).toContain('These may help:');
+      expect(botTexts(sandbox, session)).toEqual(['Anything else, just write.']);
+      expect(botNotes(sandbox, session)).toEqual([]);
+      expect(bot.autopilot.stats().delivery.retried).toBeGreaterThan(0);
+    } finally {
+      await bot.stop();
+      await sandbox.close();
+    }
   });
 });
