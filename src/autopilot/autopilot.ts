@@ -138,6 +138,7 @@ export class Autopilot {
       onOurs: (fps) => fps.forEach((fp) => this.#ours.add(fp)),
       // A webhook's answer was saved: the record kept is no longer the latest.
       onSaved: (key) => this.#kept.delete(key),
+      onPlanned: (key, plan) => this.#report(key, plan),
     });
   }
 
@@ -362,7 +363,7 @@ export class Autopilot {
         if (ack) this.#outbox.acked(c.key, ack);
         this.#outbox.appended(result.outbox);
         this.#keep(c.key, result.version, plan.value, plan.state);
-        this.#report(c, plan);
+        this.#report(c.key, plan);
         return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
       }
       this.#kept.delete(c.key);
@@ -407,25 +408,25 @@ export class Autopilot {
     return withHints(all, hints);
   }
 
-  #report(c: QueuedConversation, plan: Plan): void {
+  #report(conversation: string, plan: Plan): void {
     const { log } = this.#o;
     for (const note of plan.notes) {
       switch (note.kind) {
         case 'turn':
           this.#stats.turns++;
           this.#stats.suppressed += note.suppressed;
-          if (note.suppressed) log.info({ conversation: c.key, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
-          log.debug({ conversation: c.key, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
+          if (note.suppressed) log.info({ conversation, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
+          log.debug({ conversation, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
           break;
         case 'paused':
           this.#stats.paused++;
-          log.info({ conversation: c.key, reason: note.reason, by: note.by }, note.reason === 'operator' ? 'an operator wrote: the bot is silent here until the conversation is resolved' : 'reply budget spent: the bot is silent here until the conversation is resolved');
+          log.info({ conversation, reason: note.reason, by: note.by }, note.reason === 'operator' ? 'an operator wrote: the bot is silent here until the conversation is resolved' : 'reply budget spent: the bot is silent here until the conversation is resolved');
           break;
         case 'resumed':
-          log.info({ conversation: c.key }, 'the conversation was resolved: the bot starts again');
+          log.info({ conversation }, 'the conversation was resolved: the bot starts again');
           break;
         case 'skipped':
-          log.debug({ conversation: c.key, fingerprint: note.fingerprint, reason: note.reason }, 'visitor message not answered');
+          log.debug({ conversation, fingerprint: note.fingerprint, reason: note.reason }, 'visitor message not answered');
           break;
         case 'webhook_answer':
           break;

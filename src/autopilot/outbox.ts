@@ -18,7 +18,7 @@ import { webhookIdempotencyKey } from '../engine/actions.js';
 import { isEffect, performEffect } from '../engine/effects.js';
 import type { EffectAction, EffectAnswer, OpenConversation, PlainAction } from '../engine/port.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
-import { planWebhookAnswer } from './plan.js';
+import { planWebhookAnswer, type Plan } from './plan.js';
 import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
 import type { Guardrails } from './guardrails.js';
@@ -59,6 +59,8 @@ export interface DelivererOptions {
   onOurs: (fingerprints: readonly number[]) => void;
   /** A webhook's answer was saved to the conversation's record (key). */
   onSaved?: (conversation: string) => void;
+  /** What the saved answer decided (the follow-up's pause, its queued messages): for the logs and stats, as a turn's. */
+  onPlanned?: (conversation: string, plan: Plan) => void;
   /** A send_message item was carried out. */
   onSent?: (item: OutboxItem<AutopilotItem>) => void;
 }
@@ -253,7 +255,10 @@ export class OutboxDeliverer {
       this.o.onOurs(plan.ours);
       const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
       this.o.onSaved?.(key);
-      if (result.ok) return this.appended(result.outbox);
+      if (result.ok) {
+        this.o.onPlanned?.(key, plan);
+        return this.appended(result.outbox);
+      }
     }
     throw new Error('the scenario position kept changing while applying a webhook answer');
   }

@@ -70,9 +70,9 @@ describe('autopilot: scenario webhooks', () => {
   });
 });
 
-describe('autopilot: an articles block while Crisp is busy', () => {
-  it('searches the helpdesk again after a 503 burst instead of handing the visitor off as if nothing matched', async () => {
-    const scenario = scenarioLibraryFromTexts([
+describe('autopilot: an articles block', () => {
+  const faq = () =>
+    scenarioLibraryFromTexts([
       {
         file: 'faq.json',
         source: JSON.stringify({
@@ -87,6 +87,24 @@ describe('autopilot: an articles block while Crisp is busy', () => {
         }),
       },
     ]).require('faq');
+
+  it('counts a pause the search\'s follow-up decides (the reply budget spent there) as a turn\'s, for the logs and the stats', async () => {
+    const sandbox = await startSandbox({ seed: 42 });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), scenario: faq(), guardrails: { replyBudget: { max: 1, windowMs: 600_000 } } });
+    try {
+      const session = await visitorStarts(sandbox, 'How do I sign the GDPR DPA?');
+      await eventually(() => botNotes(sandbox, session).length === 1, 8_000, 'the reply-budget note');
+      await bot.autopilot.idle();
+      expect(botNotes(sandbox, session)[0]).toContain('reply_budget');
+      expect(bot.autopilot.stats()).toMatchObject({ paused: 1, queued: 1 });
+    } finally {
+      await bot.stop();
+      await sandbox.close();
+    }
+  });
+
+  it('searches the helpdesk again after a 503 burst instead of handing the visitor off as if nothing matched', async () => {
+    const scenario = faq();
     const sandbox = await startSandbox({ seed: 42 });
     const store = new MemoryStore();
     // More 503s than one search's own retries (the client's), fewer than the outbox's attempts.
