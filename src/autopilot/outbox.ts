@@ -21,7 +21,7 @@ import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './sta
 import { planWebhookAnswer, type Plan } from './plan.js';
 import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
-import type { Guardrails } from './guardrails.js';
+import { silencedByOperator, type Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { RecentSet } from './recent-set.js';
 
@@ -154,6 +154,13 @@ export class OutboxDeliverer {
     // The store's outbox still holds what was delivered from memory until it is acked.
     if (!known) await this.flushAcks(key);
     let next = 0;
+    let operatorHas: Promise<boolean> | undefined;
+    /** An item is over: acked now, or (delivered from memory) by the conversation's next save. */
+    const done = async (seq: number) => {
+      if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), seq]);
+      else await store.outboxAck(key, seq);
+      this.stats.done++;
+    };
     for (;;) {
       if (lease.signal.aborted) throw lease.signal.reason;
       const head = known ? known[next++] : await store.outboxHead<AutopilotItem>(key);
@@ -164,6 +171,14 @@ export class OutboxDeliverer {
       }
       if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt, empty: false };
       const action = head.payload.action;
+      // An item held back (Crisp failing, a restart) was planned before whatever happened since: an
+      // operator who wrote meanwhile has the conversation, which only the record says — read once a
+      // drain, and it holds for the items behind that one.
+      if (silencedByOperator(action) && (operatorHas || head.attempts > 0 || !this.#appended.has(head.seq)) && (await (operatorHas ??= this.#operatorHas(key)))) {
+        log.info({ conversation: key, item: head.id, action: action.type }, 'an operator has taken the conversation over: the bot\'s pending action is dropped');
+        await done(head.seq);
+        continue;
+      }
       let failure: Failure | undefined;
       try {
         if (isEffect(action)) await this.#webhook(head, action);
@@ -172,9 +187,7 @@ export class OutboxDeliverer {
         failure = describeFailure(error);
       }
       if (!failure) {
-        if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), head.seq]);
-        else await store.outboxAck(key, head.seq);
-        this.stats.done++;
+        await done(head.seq);
         continue;
       }
       const where = { conversation: key, item: head.id, action: action.type, attempt: head.attempts + 1, ...failure };
@@ -203,6 +216,12 @@ export class OutboxDeliverer {
       this.stats.sent++;
       this.o.onSent?.(head);
     }
+  }
+
+  /** Whether the conversation's record says an operator wrote there (the bot's pause). */
+  async #operatorHas(conversation: string): Promise<boolean> {
+    const saved = await this.o.store.getPosition(conversation, this.o.scenario.name);
+    return readValue(saved?.value).state?.paused?.reason === 'operator';
   }
 
   /**

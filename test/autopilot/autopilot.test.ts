@@ -22,6 +22,16 @@ import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];
 
+/** An operator writes in Crisp's app (the sandbox's operator route, not the REST API): its fingerprint. */
+async function operatorWrites(sandbox: Sandbox, session: string, content: string): Promise<number> {
+  const res = await fetch(`${sandbox.url}/_sandbox/websites/${sandbox.websiteId}/conversations/${session}/operator/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ content }),
+  });
+  return ((await res.json()) as { data: { fingerprint: number } }).data.fingerprint;
+}
+
 describe.each(MODES)('autopilot over %s', (mode) => {
   let sandbox: Sandbox;
   let bot: InProcessBot;
@@ -182,6 +192,38 @@ describe.each(MODES)('autopilot over %s', (mode) => {
       'O: Hi, Jane from support here.', 'V: are you a person?',
       'V: back again', ...echoOf('back again').map((t) => `B: ${t}`),
     ]);
+  });
+
+  it('does not answer a visitor message an operator answered before the bot read it', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await botsSettled(sandbox, [bot]);
+    // The visitor's message without its event (the bot lagging behind), then the operator's answer.
+    injectVisitorMessage(sandbox, session, 'is anyone there?', Date.now() - 5);
+    const answered = await operatorWrites(sandbox, session, 'Yes, Jane here.');
+    await settled(session, answered);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: is anyone there?', 'O: Yes, Jane here.']);
+  });
+
+  it('drops the replies Crisp kept refusing once an operator has written meanwhile', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await botsSettled(sandbox, [bot]);
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 10_000, method: 'POST', pathIncludes: `${session}/message` });
+    const retried = bot.autopilot.stats().delivery.retried;
+    const paused = bot.autopilot.stats().paused;
+    try {
+      await visitorWrites(sandbox, session, 'still there?');
+      await eventually(() => bot.autopilot.stats().delivery.retried > retried, 5_000, 'a reply held back by the 503s');
+      await operatorWrites(sandbox, session, 'Jane here, I have it.');
+      await eventually(() => bot.autopilot.stats().paused > paused, 5_000, 'the pause');
+    } finally {
+      sandbox.faults.clear();
+    }
+    const key = conversationKey(sandbox.websiteId, session);
+    await eventually(async () => (await store.outboxPending({ prefix: key, limit: 1 })).length === 0, 5_000, 'the outbox emptied');
+    await botsSettled(sandbox, [bot]);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: still there?', 'O: Jane here, I have it.']);
   });
 
   it('hands off: the handoff block silences the bot and tells the operators', async () => {

@@ -344,6 +344,18 @@ describe('planTurn', () => {
     expect(autopilotOf(third).ours).toEqual(second.ours);
   });
 
+  it('an operator who answered before the bot read the thread has those visitor messages: the turn sends nothing to the visitor', () => {
+    const thread = [visitor('hello')];
+    const first = turn(thread)!;
+    const answered = [...posted(thread, first), visitor('anyone?'), visitor('hello??'), operator('Jane here')];
+    const plan = turn(answered, first.value)!;
+    expect(texts(plan)).toEqual([]);
+    expect(plan.ours).toEqual([]);
+    expect(autopilotOf(plan).paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
+    // A private note in the same place takes nothing over: the replies go.
+    expect(texts(turn([...posted(thread, first), visitor('anyone?'), operator('fyi', undefined, 'note')], first.value))).toEqual(echoOf('anyone?'));
+  });
+
   it('an operator writing pauses the bot; our own messages do not; a resolution starts it again', () => {
     const thread = [visitor('hello')];
     const first = turn(thread)!;
