@@ -276,8 +276,10 @@ export class Autopilot {
         failed = error;
       }
     }
-    const { retryAt, empty } = await this.#outbox.drain(c.website, c.session, lease, known);
+    const operatorPaused = this.#kept.get(c.key)?.read.state?.paused?.reason === 'operator';
+    const { retryAt, empty, reread } = await this.#outbox.drain(c.website, c.session, lease, known, operatorPaused);
     if (retryAt !== undefined) this.#queue.wake(c, retryAt);
+    if (reread) this.#queue.schedule(c.website, c.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
     const kept = this.#kept.get(c.key);
     if (kept) kept.outboxEmpty = empty && failed === undefined;
     if (failed !== undefined) throw failed;

@@ -70,6 +70,8 @@ export interface DrainResult {
   retryAt?: number;
   /** The drain carried out every item: the conversation's outbox is empty. */
   empty: boolean;
+  /** A webhook or helpdesk search was answered: the thread is read again before its follow-up goes. */
+  reread?: true;
 }
 
 /**
@@ -147,14 +149,15 @@ export class OutboxDeliverer {
   /**
    * Delivers the conversation's due items in order; stops at the first that must wait. With
    * `known`, the outbox is taken to hold exactly those items, and the store is not read.
+   * `operatorPaused`: the record the caller just saved says an operator has the conversation.
    */
-  async drain(website: string, session: string, lease: Lease, known?: KnownOutbox): Promise<DrainResult> {
+  async drain(website: string, session: string, lease: Lease, known?: KnownOutbox, operatorPaused = false): Promise<DrainResult> {
     const { store, log } = this.o;
     const key = conversationKey(website, session);
     // The store's outbox still holds what was delivered from memory until it is acked.
     if (!known) await this.flushAcks(key);
     let next = 0;
-    let operatorHas: Promise<boolean> | undefined;
+    let operatorHas: Promise<boolean> | undefined = operatorPaused ? Promise.resolve(true) : undefined;
     /** An item is over: acked now, or (delivered from memory) by the conversation's next save. */
     const done = async (seq: number) => {
       if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), seq]);
@@ -171,9 +174,10 @@ export class OutboxDeliverer {
       }
       if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt, empty: false };
       const action = head.payload.action;
-      // An item held back (Crisp failing, a restart) was planned before whatever happened since: an
-      // operator who wrote meanwhile has the conversation, which only the record says — read once a
-      // drain, and it holds for the items behind that one.
+      // An item held back (Crisp failing, a restart, a webhook's follow-up) was planned before
+      // whatever happened since: an operator who wrote meanwhile has the conversation, which the
+      // caller knows from the turn it just saved, or else only the record says — read once a drain,
+      // and it holds for the items behind that one.
       if (silencedByOperator(action) && (operatorHas || head.attempts > 0 || !this.#appended.has(head.seq)) && (await (operatorHas ??= this.#operatorHas(key)))) {
         log.info({ conversation: key, item: head.id, action: action.type }, 'an operator has taken the conversation over: the bot\'s pending action is dropped');
         await done(head.seq);
@@ -188,6 +192,8 @@ export class OutboxDeliverer {
       }
       if (!failure) {
         await done(head.seq);
+        // The call took its time: what an operator wrote meanwhile is read before the follow-up goes.
+        if (isEffect(action)) return { empty: false, reread: true };
         continue;
       }
       const where = { conversation: key, item: head.id, action: action.type, attempt: head.attempts + 1, ...failure };

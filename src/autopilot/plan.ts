@@ -91,7 +91,9 @@ export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
   // The item's depth in the chain is how many webhooks this turn called before it.
   const advance = advanceTurn(input.program, read.position, { type: 'answer', answer: input.answer, calls: chainDepth(input.itemId) + 1 }, { ...input.context, budget: input.guard.stepBudget });
   plan.position = advance.position;
-  const actions = plan.limit(allActions(advance), `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
+  // An operator who wrote while the call was out has the conversation: the answer still moves the scenario, but the bot says nothing.
+  const all = read.state.paused?.reason === 'operator' ? allActions(advance).filter((a) => !silencedByOperator(a)) : allActions(advance);
+  const actions = plan.limit(all, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
   plan.enqueue(actions, `${input.itemId}>`);
   plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: actions.length });
   return plan.result();

@@ -199,7 +199,7 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
     await botsSettled(sandbox, [bot]);
     // The visitor's message without its event (the bot lagging behind), then the operator's answer.
-    injectVisitorMessage(sandbox, session, 'is anyone there?', Date.now() - 5);
+    injectVisitorMessage(sandbox, session, 'is anyone there?', thread(sandbox, session).at(-1)!.timestamp + 1);
     const answered = await operatorWrites(sandbox, session, 'Yes, Jane here.');
     await settled(session, answered);
     expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: is anyone there?', 'O: Yes, Jane here.']);

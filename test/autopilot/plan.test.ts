@@ -426,6 +426,17 @@ describe('planWebhookAnswer', () => {
     expect(planWebhookAnswer({ ...input, read: read(answered) })).toBeUndefined();
     expect(chainDepth(answered.outbox[0]!.id!)).toBe(1);
   });
+
+  it('an answer that comes back after an operator wrote moves the scenario on but says nothing to the visitor', () => {
+    const thread = [visitor('start'), visitor('A-43')];
+    const first = planTurn({ program: lookup, website: W, session: S, read: readValue(undefined), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
+    const webhookId = first.outbox[1]!.id!;
+    const operatorWrote = planTurn({ program: lookup, website: W, session: S, read: read(first), thread: [...posted(thread, first), operator('Jane here')], firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
+    expect(autopilotOf(operatorWrote).paused).toMatchObject({ reason: 'operator' });
+    const answered = planWebhookAnswer({ program: lookup, website: W, session: S, itemId: webhookId, answer: { ok: true, status: 200, data: { status: 'shipped' } }, guard: GUARD, now: NOW, context: { now: NOW }, read: read(operatorWrote) })!;
+    expect(texts(answered)).toEqual([]);
+    expect(autopilotOf(answered).webhook).toBeNull();
+  });
 });
 
 describe('ConversationQueue', () => {

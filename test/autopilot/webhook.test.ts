@@ -126,3 +126,59 @@ describe('autopilot: an articles block', () => {
     }
   });
 });
+
+describe('autopilot: a webhook answer that comes back after an operator wrote', () => {
+  it('moves the scenario on but says nothing more to the visitor', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let called = false;
+    const server = createServer((req, res) => {
+      called = true;
+      req.resume();
+      void held.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'shipped' })));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const scenario = scenarioLibraryFromTexts([
+      {
+        file: 'lookup.json',
+        source: JSON.stringify({
+          name: 'lookup',
+          version: 1,
+          webhook_origins: [origin],
+          start: 'ask',
+          blocks: {
+            ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
+            call: { type: 'webhook', url: `${origin}/orders`, body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
+            done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
+            fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
+          },
+        }),
+      },
+    ]).require('lookup');
+    const sandbox = await startSandbox({ seed: 42 });
+    const store = new MemoryStore();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store, scenario });
+    try {
+      const session = await visitorStarts(sandbox, 'hello');
+      await eventually(() => botTexts(sandbox, session).length === 1, 5_000, 'the question');
+      await visitorWrites(sandbox, session, 'A-42');
+      await eventually(() => called, 5_000, 'the webhook call');
+      const { paused, events } = bot.autopilot.stats();
+      // The operator's message while the call is out (through the REST API, as another app would);
+      // the conversation's worker waits on the call, so the bot reads it once the answer is in.
+      await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Jane here, checking your order.' });
+      await eventually(() => bot.autopilot.stats().events > events, 5_000, 'the operator\'s message:received');
+      release();
+      await eventually(() => bot.autopilot.stats().paused > paused, 5_000, 'the pause');
+      await eventually(async () => (await store.outboxPending({ prefix: `${sandbox.websiteId}/`, limit: 1 })).length === 0, 5_000, 'the outbox emptied');
+      await bot.autopilot.idle();
+      expect(botTexts(sandbox, session)).toEqual(['Your order number?']);
+    } finally {
+      release();
+      await bot.stop();
+      await sandbox.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
