@@ -103,6 +103,8 @@ export function botSettings(flags: BotFlags): BotSettings {
   const stepBudget = flags['step-budget'] === undefined ? DEFAULT_GUARDRAILS.stepBudget : Number(flags['step-budget']);
   if (!Number.isSafeInteger(stepBudget) || stepBudget < 1) throw new ConfigError(`--step-budget must be a whole number ≥ 1, got "${flags['step-budget']}"`);
   const inboxes = flags.inboxes?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Given but empty (an unset variable in a unit file) would widen the scope to every inbox.
+  if (inboxes?.length === 0) throw new ConfigError(`--inboxes lists no inbox, got "${flags.inboxes}": name them (a,b; \`default\` = conversations in no inbox), or leave the flag out for every inbox`);
   const lockTtlMs = flags['lock-ttl'] === undefined ? 5_000 : parseDuration(flags['lock-ttl'], '--lock-ttl');
   if (lockTtlMs < 500) throw new ConfigError('--lock-ttl must be at least 500ms');
   return {
@@ -112,7 +114,7 @@ export function botSettings(flags: BotFlags): BotSettings {
     port,
     lockTtlMs,
     guardrails: {
-      inboxes: inboxes?.length ? new Set(inboxes) : undefined,
+      inboxes: inboxes ? new Set(inboxes) : undefined,
       replyBudget: flags['reply-budget'] === undefined ? { ...DEFAULT_GUARDRAILS.replyBudget } : parseReplyBudget(flags['reply-budget']),
       repeatWindowMs: flags['repeat-window'] === undefined ? DEFAULT_GUARDRAILS.repeatWindowMs : parseDuration(flags['repeat-window'], '--repeat-window'),
       stepBudget,

@@ -17,6 +17,7 @@ describe('crisp-mcp bot (command line)', () => {
     [['bot', '--scenario', 'echo', '--port', '9000', '--sandbox'], {}, /--port and --host are for the Web Hook server/],
     [['bot', '--scenario', 'nope', '--sandbox', '--scenarios', 'SCENARIOS'], {}, /--scenario names no loaded scenario: "nope" is not one of echo/],
     [['bot', '--scenario', 'echo', '--reply-budget', 'lots', '--sandbox'], {}, /--reply-budget must look like 20\/10m/],
+    [['bot', '--scenario', 'echo', '--inboxes', ' , ', '--sandbox'], {}, /--inboxes lists no inbox, got " , "/],
     [
       ['bot', '--scenario', 'echo', '--events', 'hooks', '--scenarios', 'SCENARIOS'],
       { CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key', CRISP_WEBSITE_ID: '11111111-1111-4111-8111-111111111111' },
