@@ -19,14 +19,13 @@
 // kept with a digest of its event, so a different event sent under it is refused (409). The
 // previous release kept each inbox's messageIds in a position record (scenario `converse-inbox`):
 // those still within their time are read once, before the first append, and deduped on too.
-import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
 import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import { KeyedQueue, Priority } from '../engine/keyed-queue.js';
-import { parseConverseInput, type ConverseEvent } from './input.js';
+import { eventDigest, parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
@@ -158,17 +157,6 @@ async function loadLegacySeen(store: Store, now: number): Promise<LegacySeen> {
 }
 
 type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' } | { status: 'conflict' };
-
-/**
- * What identifies an event beside its messageId: its type, text, card, user and metadata (pairs in
- * key order), whichever spelling of the conversation id or metadata field carried them. A retry
- * has the same; another event sent under a messageId already used does not.
- */
-export function eventDigest(event: ConverseEvent): string {
-  const metadata = Object.entries(event.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const identity = JSON.stringify([event.type, event.text ?? null, event.cardIndex ?? null, event.userId ?? null, metadata]);
-  return createHash('sha256').update(identity).digest('base64url');
-}
 
 export class ConverseService {
   readonly #o: ConverseOptions;
