@@ -19,6 +19,7 @@
 // the version proves nobody else — a replica, an agent's post_draft — wrote since; a conflict
 // plans again from the store.
 import { withOlder, type CrispClient } from '../crisp/client.js';
+import type { Conversation } from '../crisp/schemas.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
@@ -137,6 +138,7 @@ export class Autopilot {
       onOurs: (fps) => fps.forEach((fp) => this.#ours.add(fp)),
       // A webhook's answer was saved: the record kept is no longer the latest.
       onSaved: (key) => this.#kept.delete(key),
+      onPlanned: (key, plan) => this.#report(key, plan),
     });
   }
 
@@ -190,38 +192,54 @@ export class Autopilot {
     return true;
   }
 
-  /** Queues every conversation of the allowed websites updated within the catch-up window whose last message is the visitor's, or that the bot worked before; returns how many. */
+  /**
+   * Queues every conversation of the allowed websites updated within the catch-up window whose last
+   * message is the visitor's, or that the bot worked before; and every one the bot worked that was
+   * resolved meanwhile, so that it starts again at the visitor's next message as after a live
+   * `session:set_state` (which RTM does not replay, and a hook the bot missed may never be retried).
+   * Returns how many.
+   */
   async catchUp(): Promise<number> {
-    const { crisp, guardrails, log } = this.#o;
+    const { guardrails, log, store, scenario } = this.#o;
     const floor = this.#now() - guardrails.catchUpWindowMs;
     let queued = 0;
     for (const website of guardrails.websites) {
       try {
-        for (let page = 1; page <= 20; page++) {
-          const list = await crisp.conversations.list(website, page, { per_page: 50, filter_not_resolved: true, order_date_updated: true });
-          let done = list.length < 50;
-          for (const c of list) {
-            if (c.updated_at < floor) {
-              done = true;
-              break;
-            }
-            if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
-            // The last message is the visitor's, or the bot worked this conversation before: its own
-            // replies may be the last messages with a visitor message before them that it only held in
-            // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
-            if (c.preview_message?.from !== 'user' && !(await this.#o.store.getPosition(conversationKey(website, c.session_id), this.#o.scenario.name))) continue;
-            // Conversations older than the bot's first run are answered live only, never swept up.
-            this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
-            queued++;
-          }
-          if (done) break;
+        for await (const c of this.#updatedSince(website, floor, { filter_not_resolved: true })) {
+          // The last message is the visitor's, or the bot worked this conversation before: its own
+          // replies may be the last messages with a visitor message before them that it only held in
+          // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
+          if (c.preview_message?.from !== 'user' && !(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+          // Conversations older than the bot's first run are answered live only, never swept up.
+          this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
+          queued++;
+        }
+        for await (const c of this.#updatedSince(website, floor, { filter_resolved: true })) {
+          if (!(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+          // Resolved at the latest when it was last updated: a visitor writing since would have reopened it.
+          this.#queue.schedule(website, c.session_id, { reconcile: false, firstContact: false, hints: [], resolvedAt: c.updated_at });
+          queued++;
         }
       } catch (error) {
         log.warn({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
       }
     }
-    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages');
+    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages or were resolved');
     return queued;
+  }
+
+  /** The website's conversations in scope updated since `floor`, newest first (at most 20 pages of 50). */
+  async *#updatedSince(website: string, floor: number, filter: { filter_resolved?: true; filter_not_resolved?: true }): AsyncGenerator<Conversation> {
+    const { crisp, guardrails } = this.#o;
+    for (let page = 1; page <= 20; page++) {
+      const list = await crisp.conversations.list(website, page, { per_page: 50, ...filter, order_date_updated: true });
+      for (const c of list) {
+        if (c.updated_at < floor) return;
+        if (guardrails.inboxes && !guardrails.inboxes.has(c.inbox_id ?? 'default')) continue;
+        yield c;
+      }
+      if (list.length < 50) return;
+    }
   }
 
   /** Resolves when no conversation is being worked or waiting for a worker (retry timers aside). */
@@ -258,8 +276,10 @@ export class Autopilot {
         failed = error;
       }
     }
-    const { retryAt, empty } = await this.#outbox.drain(c.website, c.session, lease, known);
+    const operatorPaused = this.#kept.get(c.key)?.read.state?.paused?.reason === 'operator';
+    const { retryAt, empty, reread } = await this.#outbox.drain(c.website, c.session, lease, known, operatorPaused);
     if (retryAt !== undefined) this.#queue.wake(c, retryAt);
+    if (reread) this.#queue.schedule(c.website, c.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
     const kept = this.#kept.get(c.key);
     if (kept) kept.outboxEmpty = empty && failed === undefined;
     if (failed !== undefined) throw failed;
@@ -345,7 +365,7 @@ export class Autopilot {
         if (ack) this.#outbox.acked(c.key, ack);
         this.#outbox.appended(result.outbox);
         this.#keep(c.key, result.version, plan.value, plan.state);
-        this.#report(c, plan);
+        this.#report(c.key, plan);
         return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
       }
       this.#kept.delete(c.key);
@@ -390,25 +410,25 @@ export class Autopilot {
     return withHints(all, hints);
   }
 
-  #report(c: QueuedConversation, plan: Plan): void {
+  #report(conversation: string, plan: Plan): void {
     const { log } = this.#o;
     for (const note of plan.notes) {
       switch (note.kind) {
         case 'turn':
           this.#stats.turns++;
           this.#stats.suppressed += note.suppressed;
-          if (note.suppressed) log.info({ conversation: c.key, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
-          log.debug({ conversation: c.key, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
+          if (note.suppressed) log.info({ conversation, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
+          log.debug({ conversation, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
           break;
         case 'paused':
           this.#stats.paused++;
-          log.info({ conversation: c.key, reason: note.reason, by: note.by }, note.reason === 'operator' ? 'an operator wrote: the bot is silent here until the conversation is resolved' : 'reply budget spent: the bot is silent here until the conversation is resolved');
+          log.info({ conversation, reason: note.reason, by: note.by }, note.reason === 'operator' ? 'an operator wrote: the bot is silent here until the conversation is resolved' : 'reply budget spent: the bot is silent here until the conversation is resolved');
           break;
         case 'resumed':
-          log.info({ conversation: c.key }, 'the conversation was resolved: the bot starts again');
+          log.info({ conversation }, 'the conversation was resolved: the bot starts again');
           break;
         case 'skipped':
-          log.debug({ conversation: c.key, fingerprint: note.fingerprint, reason: note.reason }, 'visitor message not answered');
+          log.debug({ conversation, fingerprint: note.fingerprint, reason: note.reason }, 'visitor message not answered');
           break;
         case 'webhook_answer':
           break;

@@ -161,3 +161,12 @@ export function describeMs(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000} s`;
   return `${ms} ms`;
 }
+
+/**
+ * What the bot leaves undone once an operator has written in the conversation: talking to the
+ * visitor, and resolving or routing the conversation, are the operator's now. Its notes to the
+ * operators and what it saves of the visitor's answers (data, profile, segments) still go.
+ */
+export function silencedByOperator(action: Action): boolean {
+  return action.type === 'send_message' || action.type === 'resolve' || action.type === 'assign' || action.type === 'unassign';
+}

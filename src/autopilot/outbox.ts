@@ -18,10 +18,10 @@ import { webhookIdempotencyKey } from '../engine/actions.js';
 import { isEffect, performEffect } from '../engine/effects.js';
 import type { EffectAction, EffectAnswer, OpenConversation, PlainAction } from '../engine/port.js';
 import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
-import { planWebhookAnswer } from './plan.js';
+import { planWebhookAnswer, type Plan } from './plan.js';
 import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
-import type { Guardrails } from './guardrails.js';
+import { silencedByOperator, type Guardrails } from './guardrails.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { RecentSet } from './recent-set.js';
 
@@ -59,6 +59,8 @@ export interface DelivererOptions {
   onOurs: (fingerprints: readonly number[]) => void;
   /** A webhook's answer was saved to the conversation's record (key). */
   onSaved?: (conversation: string) => void;
+  /** What the saved answer decided (the follow-up's pause, its queued messages): for the logs and stats, as a turn's. */
+  onPlanned?: (conversation: string, plan: Plan) => void;
   /** A send_message item was carried out. */
   onSent?: (item: OutboxItem<AutopilotItem>) => void;
 }
@@ -68,6 +70,8 @@ export interface DrainResult {
   retryAt?: number;
   /** The drain carried out every item: the conversation's outbox is empty. */
   empty: boolean;
+  /** A webhook or helpdesk search was answered: the thread is read again before its follow-up goes. */
+  reread?: true;
 }
 
 /**
@@ -145,13 +149,21 @@ export class OutboxDeliverer {
   /**
    * Delivers the conversation's due items in order; stops at the first that must wait. With
    * `known`, the outbox is taken to hold exactly those items, and the store is not read.
+   * `operatorPaused`: the record the caller just saved says an operator has the conversation.
    */
-  async drain(website: string, session: string, lease: Lease, known?: KnownOutbox): Promise<DrainResult> {
+  async drain(website: string, session: string, lease: Lease, known?: KnownOutbox, operatorPaused = false): Promise<DrainResult> {
     const { store, log } = this.o;
     const key = conversationKey(website, session);
     // The store's outbox still holds what was delivered from memory until it is acked.
     if (!known) await this.flushAcks(key);
     let next = 0;
+    let operatorHas: Promise<boolean> | undefined = operatorPaused ? Promise.resolve(true) : undefined;
+    /** An item is over: acked now, or (delivered from memory) by the conversation's next save. */
+    const done = async (seq: number) => {
+      if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), seq]);
+      else await store.outboxAck(key, seq);
+      this.stats.done++;
+    };
     for (;;) {
       if (lease.signal.aborted) throw lease.signal.reason;
       const head = known ? known[next++] : await store.outboxHead<AutopilotItem>(key);
@@ -162,6 +174,15 @@ export class OutboxDeliverer {
       }
       if (head.nextAttemptAt > this.o.now()) return { retryAt: head.nextAttemptAt, empty: false };
       const action = head.payload.action;
+      // An item held back (Crisp failing, a restart, a webhook's follow-up) was planned before
+      // whatever happened since: an operator who wrote meanwhile has the conversation, which the
+      // caller knows from the turn it just saved, or else only the record says — read once a drain,
+      // and it holds for the items behind that one.
+      if (silencedByOperator(action) && (operatorHas || head.attempts > 0 || !this.#appended.has(head.seq)) && (await (operatorHas ??= this.#operatorHas(key)))) {
+        log.info({ conversation: key, item: head.id, action: action.type }, 'an operator has taken the conversation over: the bot\'s pending action is dropped');
+        await done(head.seq);
+        continue;
+      }
       let failure: Failure | undefined;
       try {
         if (isEffect(action)) await this.#webhook(head, action);
@@ -170,9 +191,9 @@ export class OutboxDeliverer {
         failure = describeFailure(error);
       }
       if (!failure) {
-        if (known) this.#unacked.set(key, [...(this.#unacked.get(key) ?? []), head.seq]);
-        else await store.outboxAck(key, head.seq);
-        this.stats.done++;
+        await done(head.seq);
+        // The call took its time: what an operator wrote meanwhile is read before the follow-up goes.
+        if (isEffect(action)) return { empty: false, reread: true };
         continue;
       }
       const where = { conversation: key, item: head.id, action: action.type, attempt: head.attempts + 1, ...failure };
@@ -203,6 +224,12 @@ export class OutboxDeliverer {
     }
   }
 
+  /** Whether the conversation's record says an operator wrote there (the bot's pause). */
+  async #operatorHas(conversation: string): Promise<boolean> {
+    const saved = await this.o.store.getPosition(conversation, this.o.scenario.name);
+    return readValue(saved?.value).state?.paused?.reason === 'operator';
+  }
+
   /**
    * Calls the scenario's webhook (with an Idempotency-Key from the item id), then feeds its answer
    * to the scenario and saves the follow-up items — unless the answer was applied already (the bot
@@ -219,7 +246,22 @@ export class OutboxDeliverer {
       if (read.state?.webhook !== head.id) return;
       if (!answer) {
         if (action.type === 'webhook' && !webhookAllowed(loaded, action.url)) log.error({ conversation: key, item: head.id, url: action.url }, 'the webhook is not one of the scenario\'s; not called');
-        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), this.o.openConversation(website, session));
+        const port = this.o.openConversation(website, session);
+        const search = port.searchHelpdesk?.bind(port);
+        let busy: CrispError | undefined;
+        answer = await performEffect(loaded, action, webhookIdempotencyKey(head.id, 'w'), {
+          callWebhook: (call, idempotencyKey) => port.callWebhook(call, idempotencyKey),
+          ...(search && {
+            searchHelpdesk: (query, options) =>
+              search(query, options).catch((error: unknown) => {
+                if (error instanceof CrispError && describeFailure(error).retryable) busy = error;
+                throw error;
+              }),
+          }),
+        });
+        // Crisp busy or unreachable does not mean "no article": the search is tried again like any
+        // Crisp call, and only its last failure takes the scenario's none path (the visitor gets an answer).
+        if (busy && head.attempts + 1 < this.o.retry.maxAttempts) throw busy;
         if (!answer.ok) log.warn({ conversation: key, item: head.id, url: answer.url, status: answer.status, error: answer.error }, 'the scenario\'s webhook or helpdesk search failed; the scenario takes its error path');
       }
       const now = this.o.now();
@@ -238,7 +280,10 @@ export class OutboxDeliverer {
       this.o.onOurs(plan.ours);
       const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
       this.o.onSaved?.(key);
-      if (result.ok) return this.appended(result.outbox);
+      if (result.ok) {
+        this.o.onPlanned?.(key, plan);
+        return this.appended(result.outbox);
+      }
     }
     throw new Error('the scenario position kept changing while applying a webhook answer');
   }

@@ -11,7 +11,7 @@ import {
   freshState, itemFingerprints, itemId, savedState, trimState, turnId,
   type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
-import { limitReplies, type Guardrails } from './guardrails.js';
+import { limitReplies, silencedByOperator, type Guardrails } from './guardrails.js';
 import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
@@ -91,7 +91,9 @@ export function planWebhookAnswer(input: WebhookInput): Plan | undefined {
   // The item's depth in the chain is how many webhooks this turn called before it.
   const advance = advanceTurn(input.program, read.position, { type: 'answer', answer: input.answer, calls: chainDepth(input.itemId) + 1 }, { ...input.context, budget: input.guard.stepBudget });
   plan.position = advance.position;
-  const actions = plan.limit(allActions(advance), `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
+  // An operator who wrote while the call was out has the conversation: the answer still moves the scenario, but the bot says nothing.
+  const all = read.state.paused?.reason === 'operator' ? allActions(advance).filter((a) => !silencedByOperator(a)) : allActions(advance);
+  const actions = plan.limit(all, `webhook ${input.answer.ok} ${JSON.stringify(input.answer.data ?? null).slice(0, 1000)}`);
   plan.enqueue(actions, `${input.itemId}>`);
   plan.notes.push({ kind: 'webhook_answer', ok: input.answer.ok, actions: actions.length });
   return plan.result();
@@ -199,6 +201,7 @@ class Planner {
     if (m.from === 'operator') {
       if (m.type === 'note' || this.state.paused) return;
       // An operator (or anyone on the operator side who is not this bot) wrote: the bot steps back.
+      this.#withdraw();
       const by = m.user?.user_id ?? null;
       this.state = { ...this.state, paused: { reason: 'operator', at: m.timestamp, by } };
       this.notes.push({ kind: 'paused', reason: 'operator', by });
@@ -252,6 +255,17 @@ class Planner {
       // The runner stops at a webhook or a helpdesk search: its answer comes back through the outbox, applied once.
       if (isEffect(action)) this.state = { ...this.state, webhook: id };
     });
+  }
+
+  /** The operator wrote after the visitor messages this turn answered: they have those, and this turn's answers to them are not sent. */
+  #withdraw(): void {
+    const silenced = this.outbox.filter((item) => silencedByOperator((item.payload as AutopilotItem).action));
+    if (!silenced.length) return;
+    const gone = new Set(silenced.flatMap((item) => itemFingerprints(item.id ?? '', (item.payload as AutopilotItem).action)));
+    const keep = this.outbox.filter((item) => !silenced.includes(item));
+    this.outbox.splice(0, this.outbox.length, ...keep);
+    const ours = this.ours.filter((fp) => !gone.has(fp));
+    this.ours.splice(0, this.ours.length, ...ours);
   }
 
   #advance(m: ThreadMessage): void {

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
+import { CrispError } from '../crisp/errors.js';
 import { createHookHandler } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
@@ -102,6 +103,8 @@ export function botSettings(flags: BotFlags): BotSettings {
   const stepBudget = flags['step-budget'] === undefined ? DEFAULT_GUARDRAILS.stepBudget : Number(flags['step-budget']);
   if (!Number.isSafeInteger(stepBudget) || stepBudget < 1) throw new ConfigError(`--step-budget must be a whole number ≥ 1, got "${flags['step-budget']}"`);
   const inboxes = flags.inboxes?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Given but empty (an unset variable in a unit file) would widen the scope to every inbox.
+  if (inboxes?.length === 0) throw new ConfigError(`--inboxes lists no inbox, got "${flags.inboxes}": name them (a,b; \`default\` = conversations in no inbox), or leave the flag out for every inbox`);
   const lockTtlMs = flags['lock-ttl'] === undefined ? 5_000 : parseDuration(flags['lock-ttl'], '--lock-ttl');
   if (lockTtlMs < 500) throw new ConfigError('--lock-ttl must be at least 500ms');
   return {
@@ -111,7 +114,7 @@ export function botSettings(flags: BotFlags): BotSettings {
     port,
     lockTtlMs,
     guardrails: {
-      inboxes: inboxes?.length ? new Set(inboxes) : undefined,
+      inboxes: inboxes ? new Set(inboxes) : undefined,
       replyBudget: flags['reply-budget'] === undefined ? { ...DEFAULT_GUARDRAILS.replyBudget } : parseReplyBudget(flags['reply-budget']),
       repeatWindowMs: flags['repeat-window'] === undefined ? DEFAULT_GUARDRAILS.repeatWindowMs : parseDuration(flags['repeat-window'], '--repeat-window'),
       stepBudget,
@@ -372,6 +375,14 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
     throw error;
   }
 
+  // A website the token may not read, or a refused pair, would leave the bot running and answering
+  // nobody; waiting cannot heal it, so it does not start.
+  const refused = await websiteRefused(crisp, config.websites);
+  if (refused) {
+    writeErrorLine(`crisp-mcp: ${refused}`);
+    return 1;
+  }
+
   const { identifier, key, tier } = config.credentials!;
   const guardrails: Guardrails = { ...settings.guardrails, websites: new Set(config.websites) };
   const bot = await life.acquire(
@@ -419,6 +430,29 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
   const clean = await life.release();
   log.info(bot.autopilot.stats(), 'stopped');
   return clean ? 0 : 1;
+}
+
+/**
+ * Reads each allowed website's first page of conversations once: a refusal that names a setting to
+ * fix comes back as the line to print. Anything else (Crisp busy or unreachable) is not a reason to
+ * stay down: the catch-up and each conversation retry and log on their own.
+ */
+export async function websiteRefused(crisp: Pick<CrispClient, 'conversations'>, websites: readonly string[]): Promise<string | undefined> {
+  for (const website of websites) {
+    try {
+      await crisp.conversations.list(website, 1, { per_page: 20 });
+    } catch (error) {
+      if (!(error instanceof CrispError)) throw error;
+      const fix: string | undefined = ({
+        crisp_unauthorized: 'check the identifier and key (CRISP_IDENTIFIER, CRISP_KEY or --key-file) and the tier (CRISP_TIER)',
+        crisp_not_subscribed: `install the plugin on website ${website}, or remove it from CRISP_WEBSITE_ID`,
+        crisp_forbidden: `check CRISP_WEBSITE_ID and CRISP_TIER: this token may not read website ${website}'s conversations`,
+        crisp_not_found: `check CRISP_WEBSITE_ID: ${website} is not a website this token can see`,
+      } as Partial<Record<string, string>>)[error.code];
+      if (fix) return `the bot cannot work website ${website}: ${error.message}; ${fix}`;
+    }
+  }
+  return undefined;
 }
 
 function usageError(message: string): number {

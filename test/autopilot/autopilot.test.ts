@@ -17,9 +17,20 @@ import {
 } from '../helpers/autopilot.js';
 import { freePort } from '../helpers/net.js';
 import { demoSite } from '../helpers/sandbox-http.js';
+import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];
+
+/** An operator writes in Crisp's app (the sandbox's operator route, not the REST API): its fingerprint. */
+async function operatorWrites(sandbox: Sandbox, session: string, content: string): Promise<number> {
+  const res = await fetch(`${sandbox.url}/_sandbox/websites/${sandbox.websiteId}/conversations/${session}/operator/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ content }),
+  });
+  return ((await res.json()) as { data: { fingerprint: number } }).data.fingerprint;
+}
 
 describe.each(MODES)('autopilot over %s', (mode) => {
   let sandbox: Sandbox;
@@ -183,6 +194,38 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     ]);
   });
 
+  it('does not answer a visitor message an operator answered before the bot read it', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await botsSettled(sandbox, [bot]);
+    // The visitor's message without its event (the bot lagging behind), then the operator's answer.
+    injectVisitorMessage(sandbox, session, 'is anyone there?', thread(sandbox, session).at(-1)!.timestamp + 1);
+    const answered = await operatorWrites(sandbox, session, 'Yes, Jane here.');
+    await settled(session, answered);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: is anyone there?', 'O: Yes, Jane here.']);
+  });
+
+  it('drops the replies Crisp kept refusing once an operator has written meanwhile', async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await botsSettled(sandbox, [bot]);
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 10_000, method: 'POST', pathIncludes: `${session}/message` });
+    const retried = bot.autopilot.stats().delivery.retried;
+    const paused = bot.autopilot.stats().paused;
+    try {
+      await visitorWrites(sandbox, session, 'still there?');
+      await eventually(() => bot.autopilot.stats().delivery.retried > retried, 5_000, 'a reply held back by the 503s');
+      await operatorWrites(sandbox, session, 'Jane here, I have it.');
+      await eventually(() => bot.autopilot.stats().paused > paused, 5_000, 'the pause');
+    } finally {
+      sandbox.faults.clear();
+    }
+    const key = conversationKey(sandbox.websiteId, session);
+    await eventually(async () => (await store.outboxPending({ prefix: key, limit: 1 })).length === 0, 5_000, 'the outbox emptied');
+    await botsSettled(sandbox, [bot]);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: still there?', 'O: Jane here, I have it.']);
+  });
+
   it('hands off: the handoff block silences the bot and tells the operators', async () => {
     const session = await visitorStarts(sandbox, 'I want a human please');
     await eventually(() => botNotes(sandbox, session).length === 1, 5_000, 'the handoff note');
@@ -258,6 +301,40 @@ describe('autopilot catch-up after a restart', () => {
       await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the missed message answered after the restart');
       await bot.autopilot.idle();
       expect(botTexts(sandbox, session)).toEqual([...echoOf('hello'), ...echoOf('are you there?')]);
+    } finally {
+      await bot?.stop();
+      await sandbox.close();
+    }
+  });
+  it('starts again at the visitor\'s next message in a conversation an operator took over and resolved while it was down', async () => {
+    const sandbox = await startSandbox({ seed: 12 });
+    const store = new MemoryStore();
+    let bot: InProcessBot | undefined = await startTestBot(sandbox, { events: 'rtm', store });
+    try {
+      const session = await visitorStarts(sandbox, 'hello');
+      await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+      await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'text', from: 'operator', origin: 'chat', content: 'Jane here, I take it from here.' });
+      const asked = await visitorWrites(sandbox, session, 'thanks Jane');
+      await eventually(() => processed(store, sandbox, session, asked), 5_000, 'the bot reading the message');
+      await botsSettled(sandbox, [bot]);
+      await bot.stop();
+      bot = undefined;
+      // Resolved while no bot listened: RTM does not replay the session:set_state it missed.
+      const operator = clientFor(sandbox);
+      await operator.conversations.setState(sandbox.websiteId, session, 'resolved');
+      await operator.close();
+
+      bot = await startTestBot(sandbox, { events: 'rtm', store });
+      await bot.autopilot.idle();
+      const back = await visitorWrites(sandbox, session, 'back again days later');
+      await eventually(() => processed(store, sandbox, session, back), 5_000, 'the bot reading the message');
+      await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies after the resolution');
+      await bot.autopilot.idle();
+      expect(transcript(sandbox, session)).toEqual([
+        'V: hello', ...echoOf('hello').map((t) => `B: ${t}`),
+        'O: Jane here, I take it from here.', 'V: thanks Jane',
+        'V: back again days later', ...echoOf('back again days later').map((t) => `B: ${t}`),
+      ]);
     } finally {
       await bot?.stop();
       await sandbox.close();

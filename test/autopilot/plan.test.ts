@@ -344,6 +344,18 @@ describe('planTurn', () => {
     expect(autopilotOf(third).ours).toEqual(second.ours);
   });
 
+  it('an operator who answered before the bot read the thread has those visitor messages: the turn sends nothing to the visitor', () => {
+    const thread = [visitor('hello')];
+    const first = turn(thread)!;
+    const answered = [...posted(thread, first), visitor('anyone?'), visitor('hello??'), operator('Jane here')];
+    const plan = turn(answered, first.value)!;
+    expect(texts(plan)).toEqual([]);
+    expect(plan.ours).toEqual([]);
+    expect(autopilotOf(plan).paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
+    // A private note in the same place takes nothing over: the replies go.
+    expect(texts(turn([...posted(thread, first), visitor('anyone?'), operator('fyi', undefined, 'note')], first.value))).toEqual(echoOf('anyone?'));
+  });
+
   it('an operator writing pauses the bot; our own messages do not; a resolution starts it again', () => {
     const thread = [visitor('hello')];
     const first = turn(thread)!;
@@ -413,6 +425,17 @@ describe('planWebhookAnswer', () => {
     // Replayed after a crash between the save and the ack: nothing.
     expect(planWebhookAnswer({ ...input, read: read(answered) })).toBeUndefined();
     expect(chainDepth(answered.outbox[0]!.id!)).toBe(1);
+  });
+
+  it('an answer that comes back after an operator wrote moves the scenario on but says nothing to the visitor', () => {
+    const thread = [visitor('start'), visitor('A-43')];
+    const first = planTurn({ program: lookup, website: W, session: S, read: readValue(undefined), thread, firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
+    const webhookId = first.outbox[1]!.id!;
+    const operatorWrote = planTurn({ program: lookup, website: W, session: S, read: read(first), thread: [...posted(thread, first), operator('Jane here')], firstContact: true, guard: GUARD, now: NOW, context: { now: NOW } })!;
+    expect(autopilotOf(operatorWrote).paused).toMatchObject({ reason: 'operator' });
+    const answered = planWebhookAnswer({ program: lookup, website: W, session: S, itemId: webhookId, answer: { ok: true, status: 200, data: { status: 'shipped' } }, guard: GUARD, now: NOW, context: { now: NOW }, read: read(operatorWrote) })!;
+    expect(texts(answered)).toEqual([]);
+    expect(autopilotOf(answered).webhook).toBeNull();
   });
 });
 

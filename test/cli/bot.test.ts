@@ -7,6 +7,8 @@ import { runCli, CLI } from '../helpers/cli.js';
 import { scenarioDir } from '../helpers/autopilot.js';
 import { eventually } from '../helpers/events.js';
 import { spawn } from 'node:child_process';
+import { startSandbox } from '../../src/sandbox/server.js';
+import { HOOK_SECRET } from '../helpers/autopilot.js';
 
 describe('crisp-mcp bot (command line)', () => {
   it.each([
@@ -15,6 +17,7 @@ describe('crisp-mcp bot (command line)', () => {
     [['bot', '--scenario', 'echo', '--port', '9000', '--sandbox'], {}, /--port and --host are for the Web Hook server/],
     [['bot', '--scenario', 'nope', '--sandbox', '--scenarios', 'SCENARIOS'], {}, /--scenario names no loaded scenario: "nope" is not one of echo/],
     [['bot', '--scenario', 'echo', '--reply-budget', 'lots', '--sandbox'], {}, /--reply-budget must look like 20\/10m/],
+    [['bot', '--scenario', 'echo', '--inboxes', ' , ', '--sandbox'], {}, /--inboxes lists no inbox, got " , "/],
     [
       ['bot', '--scenario', 'echo', '--events', 'hooks', '--scenarios', 'SCENARIOS'],
       { CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key', CRISP_WEBSITE_ID: '11111111-1111-4111-8111-111111111111' },
@@ -26,6 +29,25 @@ describe('crisp-mcp bot (command line)', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a website the plugin is not on', { CRISP_WEBSITE_ID: '00000000-0000-4000-8000-00000000beef' }, ['rtm'], /cannot work website 00000000-0000-4000-8000-00000000beef: Crisp answered 404 not_subscribed.*remove it from CRISP_WEBSITE_ID/],
+    ['a refused key, over Web Hooks', { CRISP_KEY: 'not-the-key' }, ['hooks', '--port', '0'], /Crisp answered 401 invalid_session.*check the identifier and key/],
+  ])('%s: exits 1 at start with one line naming the setting, instead of running and answering nobody', async (_what, env, events, message) => {
+    const sandbox = await startSandbox({ seed: 3 });
+    try {
+      const { identifier, key, tier } = sandbox.credentials[0]!;
+      const run = await runCli(['bot', '--scenario', 'echo', '--scenarios', scenarioDir(), '--store', 'memory', '--events', ...events], {
+        env: { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_HOOK_SECRET: HOOK_SECRET, ...env },
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toContain('autopilot running');
+      expect(run.stderr).not.toContain(key);
+    } finally {
+      await sandbox.close();
+    }
   });
 
   it('--sandbox --events hooks: serves /healthz and /hooks/crisp, answers a visitor, stops on SIGTERM', async () => {
