@@ -37,6 +37,8 @@ const OFF_ROUTES: ReadonlyMap<string, string> = new Map([
   [HOOKS_PATH, `Not found: ${HOOKS_PATH} is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET`],
 ]);
 
+const ALLOW_HOST_HINT = ' (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)';
+
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port; `url` tells which. */
@@ -110,9 +112,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { host, origin } = req.headers;
     const pair = `${host ?? ''}\n${origin ?? ''}`;
     if (hostVerdicts.has(pair)) return hostVerdicts.get(pair);
-    const hostCheck = validateHostHeader(host, allowedHosts);
+    // The SDK's check reads `user@127.0.0.1` as 127.0.0.1, but a URL with user info cannot become a web Request.
+    const hostCheck = host?.includes('@') ? { ok: false as const, errorCode: 'invalid_host_header', message: 'Invalid Host header: it must be a host name and an optional port, without user@' } : validateHostHeader(host, allowedHosts);
     const originCheck = hostCheck.ok ? validateOriginHeader(origin, allowedHosts) : undefined;
-    const verdict = !hostCheck.ok ? `Forbidden: ${hostCheck.message}` : originCheck && !originCheck.ok ? `Forbidden: ${originCheck.message}` : undefined;
+    const failed = !hostCheck.ok ? hostCheck : originCheck && !originCheck.ok ? originCheck : undefined;
+    // A name this server does not know is most often its public name behind a reverse proxy: say how to accept it.
+    const verdict = failed && `Forbidden: ${failed.message}${failed.errorCode === 'invalid_host' || failed.errorCode === 'invalid_origin' ? ALLOW_HOST_HINT : ''}`;
     if (hostVerdicts.size >= 256) hostVerdicts.clear(); // a client cycling through names cannot grow it
     hostVerdicts.set(pair, verdict);
     return verdict;
@@ -135,7 +140,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const converse = options.converse;
     if (path === '/converse' && converse) {
       return void serveConverse(req, res, converse).catch((error: unknown) => {
-        if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+        if (res.destroyed) return log.debug({ err: error }, 'client left mid-request');
         log.error({ err: error }, 'converse request failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'Internal server error' });
         else res.destroy();
@@ -144,8 +149,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (path === HOOKS_PATH && hooks) return serveHooks(req, res, hooks);
     if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: OFF_ROUTES.get(path ?? '') ?? 'Not found: the MCP endpoint is /mcp' });
     serveMcp(req, res).catch((error: unknown) => {
-      // A client that hung up mid-request is not a server failure.
-      if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+      // A client that hung up mid-request is not a server failure. Its response tells (its socket is
+      // gone); the request does not: node:http destroys it once its body has been read.
+      if (res.destroyed) return log.debug({ err: error }, 'client left mid-request');
       log.error({ err: error }, 'HTTP request failed');
       // A JSON body already in memory: send() has nothing left that can fail.
       if (!res.headersSent) void send(res, jsonRpcError(500, -32603, 'Internal server error'));

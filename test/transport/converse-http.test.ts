@@ -90,6 +90,24 @@ describe('/converse off or locked', () => {
     }
   });
 
+  it('a handler that throws once the body is read answers 500 and logs the failure, instead of leaving the request hanging', async () => {
+    // node:http destroys a request once its body is read: that must not pass for the client having left.
+    const failing = await startHttpHarness([], {
+      converse: {
+        accept: () => {
+          throw new Error('the handler broke');
+        },
+      },
+    });
+    try {
+      const answer = await rawPost(failing.url.replace(/\/mcp$/, '/converse'), JSON.stringify({ conversationId: 'c', eventType: 'startSession' }));
+      expect(answer).toMatchObject({ status: 500, json: { error: 'internal', message: 'Internal server error' } });
+      expect(failing.logs).toContainEqual(expect.objectContaining({ level: 50, msg: 'converse request failed', err: expect.objectContaining({ message: 'the handler broke' }) }));
+    } finally {
+      await failing.close();
+    }
+  });
+
   it("refuses everyone when only Crisp's agent signatures are accepted (no bearer token)", async () => {
     const agentOnly = await startConverseHarness({ http: { tokens: [], crispAgent: { secret: 'mcp_sec_test' } } });
     try {

@@ -92,6 +92,24 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect((await post(h.url, INITIALIZE, { host: `localhost:${new URL(h.url).port}` })).status).toBe(200);
   });
 
+  it('a 403 for a name it does not know says how to accept it (the public name behind a reverse proxy)', async () => {
+    const host = await post(h.url, INITIALIZE, { host: 'mcp.public.example' });
+    expect(host.status).toBe(403);
+    expect(host.json.error?.message).toBe('Forbidden: Invalid Host: mcp.public.example (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)');
+    const origin = await post(h.url, INITIALIZE, { origin: 'https://app.public.example' });
+    expect(origin.status).toBe(403);
+    expect(origin.json.error?.message).toMatch(/^Forbidden: Invalid Origin: app\.public\.example \(.*--allowed-hosts/);
+  });
+
+  it('a Host with user info is a 403 naming the header, not a request left hanging, and the secret in it is not echoed', async () => {
+    // The SDK's host check reads `user:pw@127.0.0.1` as 127.0.0.1; a web Request refuses such a URL.
+    const res = await post(h.url, INITIALIZE, { host: `user:s3cret-pw@127.0.0.1:${new URL(h.url).port}` });
+    expect(res.status).toBe(403);
+    expect(res.json.error?.message).toBe('Forbidden: Invalid Host header: it must be a host name and an optional port, without user@');
+    expect(JSON.stringify(res)).not.toContain('s3cret');
+    expect((await post(h.url, INITIALIZE)).status).toBe(200);
+  });
+
   it.each(ERAS)('%s era: a page on another origin is a 403; localhost origins and no Origin pass', async (era: Era) => {
     await expect(connect(h.url, { era, headers: { origin: 'https://attacker.example' } })).rejects.toThrow(/403|Invalid Origin/);
     for (const origin of ['https://attacker.example', 'null', 'http://127.0.0.1.attacker.example']) {
