@@ -114,7 +114,7 @@ describe('resolveConfig', () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, '# clients\n0123456789abcdef-one\n\n  0123456789abcdef-two  \n');
     const http = resolve(['--http', '--port', '0', '--token-file', file, '--allowed-hosts', 'MCP.example.com, [::1]'], { ...base, CRISP_MCP_HTTP_TOKEN: 'env-token-0123456789' }).http;
-    expect(http).toEqual({ host: '127.0.0.1', port: 0, tokens: ['0123456789abcdef-one', '0123456789abcdef-two'], allowedHosts: ['mcp.example.com', '[::1]'], crispAgent: undefined });
+    expect(http).toEqual({ host: '127.0.0.1', port: 0, tokenFile: file, tokens: ['0123456789abcdef-one', '0123456789abcdef-two'], allowedHosts: ['mcp.example.com', '[::1]'], crispAgent: undefined });
     writeFileSync(file, '# nothing\n');
     expect(failure(() => resolve(['--http', '--token-file', file]))).toMatch(/holds no token/);
     expect(resolve(['--http'], { ...base, CRISP_MCP_ALLOWED_HOSTS: 'a.example' }).http?.allowedHosts).toEqual(['a.example']);

@@ -75,6 +75,11 @@ export interface HttpServerHandle {
   readonly inFlight: number;
   /** The node:http server (to hand to code that wants one, e.g. the autopilot's hook server). */
   readonly server: Server;
+  /**
+   * Accepts these bearer tokens from now on, instead of the ones before (a rotation): a request
+   * with a token no longer listed is a 401, and so is its 2025-era session.
+   */
+  setTokens(tokens: readonly string[]): void;
   /** Stops taking requests, lets calls in flight finish (up to the grace period), then closes everything. */
   close(): Promise<void>;
 }
@@ -102,7 +107,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     onerror: (error) => log.debug({ err: error }, 'MCP request refused'),
   });
   const legacy = new LegacySessions({ build, log, maxBodyBytes, ...options.sessions });
-  const bearer = new BearerTokens(options.tokens ?? []);
+  let bearer = new BearerTokens(options.tokens ?? []);
   const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
   let allowedHosts: string[] = [];
   /** The Host and Origin verdicts by header pair: clients send the same few on every request, and each check parses a URL. */
@@ -283,6 +288,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     server,
     get inFlight() {
       return inFlight;
+    },
+    setTokens(tokens) {
+      // A server started without tokens binds loopback only (config.ts): it cannot be given some later, nor can one that has them lose them all.
+      if (tokens.length === 0 || !bearer.required) throw new Error('setTokens replaces a non-empty set of bearer tokens with another');
+      bearer = new BearerTokens(tokens);
     },
     close() {
       closed ??= (async () => {
