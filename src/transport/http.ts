@@ -56,8 +56,11 @@ export interface HttpServerOptions {
   sessions?: { idleMs?: number; max?: number; now?: () => number };
   /** How long close() waits for calls in flight before cutting connections. Default 10 s. */
   shutdownGraceMs?: number;
-  /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */
-  timeouts?: { headersMs?: number; requestMs?: number };
+  /**
+   * Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow
+   * client gets a 408. `keepAliveMs`: how long an idle connection stays open (default 65 s).
+   */
+  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
   /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
   converse?: { accept(body: unknown): ConverseAnswer | Promise<ConverseAnswer> };
   /**
@@ -138,7 +141,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const requestTimeout = Math.max(headersTimeout, options.timeouts?.requestMs ?? 30_000);
   // Node checks both timeouts on this interval (30 s by default, which would let a slow client hold a socket that long).
   const connectionsCheckingInterval = Math.min(1_000, headersTimeout);
-  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout: 5_000 }, (req, res) => {
+  // Longer than the idle timeout of the proxies put in front (60 s for nginx's upstream keepalive and
+  // AWS's load balancers): a proxy must never reuse a connection the moment this side closes it,
+  // which its client sees as a 502. Node's default is 5 s.
+  const keepAliveTimeout = options.timeouts?.keepAliveMs ?? 65_000;
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout }, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (closing) res.setHeader('connection', 'close');
     if (path === '/healthz') return health(req, res, closing);

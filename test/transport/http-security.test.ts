@@ -1,5 +1,6 @@
 // serve --http protections: bearer tokens, sessions bound to their principal, Host and Origin
 // checks against DNS rebinding, and the body refusals (size, JSON, media type, method).
+import { Agent, request } from 'node:http';
 import { connect as connectSocket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ERAS, INITIALIZE, post, rebindingFetch, startHttpHarness, TOKEN_A, TOKEN_B, type Era, type HttpHarness } from '../helpers/http.js';
@@ -170,6 +171,29 @@ describe('serve --http against slow clients', () => {
       await h.close();
     }
   });
+});
+
+describe('serve --http behind a reverse proxy', () => {
+  it('keeps an idle keep-alive connection open longer than a proxy does (65 s), so the proxy never reuses one this side just closed', async () => {
+    const h = await startHttpHarness();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const health = () =>
+        new Promise<{ keepAlive: string | undefined; reused: boolean }>((resolve, reject) => {
+          const req = request(h.url.replace(/\/mcp$/, '/healthz'), { agent }, (res) => {
+            res.resume().on('end', () => resolve({ keepAlive: res.headers['keep-alive'], reused: req.reusedSocket }));
+          });
+          req.on('error', reject).end();
+        });
+      expect(await health()).toEqual({ keepAlive: 'timeout=65', reused: false });
+      // Past Node's own default of 5 s, the connection is still there to be reused.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(await health()).toEqual({ keepAlive: 'timeout=65', reused: true });
+    } finally {
+      agent.destroy();
+      await h.close();
+    }
+  }, 20_000);
 });
 
 describe('serve --http 2025-era session limits', () => {
