@@ -63,6 +63,7 @@ describe('POST /converse', () => {
   it('400 for a body that is not JSON; 415 without a JSON Content-Type; 413 over the body limit (the rest of the upload is drained, the connection kept); 405 for GET', async () => {
     expect(await h.post('{"conversationId": ')).toMatchObject({ status: 400, json: { error: 'invalid_json' } });
     expect(await h.post('{}', { 'content-type': 'text/plain' })).toMatchObject({ status: 415, json: { error: 'unsupported_media_type' } });
+    expect(await h.post('{}', { 'content-encoding': 'gzip' })).toMatchObject({ status: 415, json: { error: 'unsupported_media_type', message: expect.stringContaining('Content-Encoding gzip') } });
     const big = await rawPost(h.url, JSON.stringify({ conversationId: 'c', eventType: 'message', text: 'x'.repeat(5_000) }), { authorization: `Bearer ${CONVERSE_TOKEN}` });
     expect(big.status).toBe(413);
     expect(big.headers.connection).toBe('keep-alive');

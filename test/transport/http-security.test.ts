@@ -2,6 +2,7 @@
 // checks against DNS rebinding, and the body refusals (size, JSON, media type, method).
 import { Agent, request } from 'node:http';
 import { connect as connectSocket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ERAS, INITIALIZE, post, rebindingFetch, startHttpHarness, TOKEN_A, TOKEN_B, type Era, type HttpHarness } from '../helpers/http.js';
 
@@ -138,6 +139,11 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect(broken.json.error).toEqual({ code: -32700, message: 'Parse error: the request body is not valid JSON' });
     const text = await post(h.url, INITIALIZE, { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
+    // A compressed body is refused for what it is, not parsed and called broken JSON.
+    const gzipped = await post(h.url, gzipSync(INITIALIZE), { 'content-encoding': 'gzip' });
+    expect(gzipped.status).toBe(415);
+    expect(gzipped.json.error?.message).toBe('Unsupported Media Type: Content-Encoding gzip is not accepted; send the body uncompressed');
+    expect((await post(h.url, INITIALIZE, { 'content-encoding': 'identity' })).status).toBe(200);
     const put = await post(h.url, INITIALIZE, {}, 'PUT');
     expect(put.status).toBe(405);
     expect(put.headers.allow).toBe('GET, POST, DELETE');
@@ -181,7 +187,7 @@ describe('serve --http behind a reverse proxy', () => {
       const health = () =>
         new Promise<{ keepAlive: string | undefined; reused: boolean }>((resolve, reject) => {
           const req = request(h.url.replace(/\/mcp$/, '/healthz'), { agent }, (res) => {
-            res.resume().on('end', () => resolve({ keepAlive: res.headers['keep-alive'], reused: req.reusedSocket }));
+            res.resume().on('end', () => resolve({ keepAlive: res.headers['keep-alive'] as string | undefined, reused: req.reusedSocket }));
           });
           req.on('error', reject).end();
         });
