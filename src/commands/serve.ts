@@ -63,7 +63,8 @@ HTTP (Streamable HTTP at /mcp; /healthz for load balancers):
   --http                  serve over HTTP instead of stdio
   --host H                the address to bind (default 127.0.0.1; any other needs a token)
   --port N                the port (default 8787; 0 picks a free one, which is logged)
-  --token-file PATH       accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
+  --token-file PATH       accepted bearer tokens, one per line, read again on SIGHUP
+                          (else CRISP_MCP_HTTP_TOKEN)
   --allowed-hosts a,b     more host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
   --crisp-agent           also take requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
   --bot-scenario NAME     also run the autopilot with this scenario on Crisp's Web Hooks at
