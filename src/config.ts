@@ -284,7 +284,7 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   const envToken = read('CRISP_MCP_HTTP_TOKEN');
   const tokenFile = flags['token-file'];
   const tokens = tokenFile !== undefined ? readTokenFile(tokenFile) : envToken ? [envToken] : [];
-  if (tokenFile === undefined && envToken && envToken.length < MIN_TOKEN_LENGTH) throw shortToken('CRISP_MCP_HTTP_TOKEN', envToken);
+  if (tokenFile === undefined && envToken) checkToken('CRISP_MCP_HTTP_TOKEN', envToken);
   let crispAgent: HttpConfig['crispAgent'];
   if (flags['crisp-agent']) {
     const secret = read('CRISP_MCP_AGENT_SECRET');
@@ -338,8 +338,13 @@ function resolveConverse(read: (name: string) => string | undefined): ConverseCo
 
 const MIN_TOKEN_LENGTH = 16;
 
-function shortToken(where: string, token: string): ConfigError {
-  return new ConfigError(`bearer tokens must be at least ${MIN_TOKEN_LENGTH} characters; ${where} has ${token.length}; generate one with \`openssl rand -hex 32\``);
+/** A token no client could be let in with is refused at start-up, saying where it is (never what it is). */
+function checkToken(where: string, token: string): void {
+  if (token.length < MIN_TOKEN_LENGTH) throw new ConfigError(`bearer tokens must be at least ${MIN_TOKEN_LENGTH} characters; ${where} has ${token.length}; generate one with \`openssl rand -hex 32\``);
+  // `Authorization: Bearer <token>` carries visible ASCII without spaces: any other token would never match.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError(`${where} holds a space or a character outside visible ASCII, which no Authorization header can carry; give the token alone (without "Bearer "), e.g. from \`openssl rand -hex 32\``);
+  }
 }
 
 /**
@@ -358,8 +363,7 @@ export function readTokenFile(file: string): string[] {
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
   if (tokens.length === 0) throw new ConfigError(`--token-file ${file} holds no token: put one bearer token per line`);
-  const short = tokens.find((t) => t.length < MIN_TOKEN_LENGTH);
-  if (short !== undefined) throw shortToken(`token ${tokens.indexOf(short) + 1} of ${tokens.length} in --token-file ${file}`, short);
+  for (const [index, token] of tokens.entries()) checkToken(`token ${index + 1} of ${tokens.length} in --token-file ${file}`, token);
   return tokens;
 }
 
