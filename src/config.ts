@@ -296,7 +296,8 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   }
   const allowedHosts = list(flags['allowed-hosts'] ?? read('CRISP_MCP_ALLOWED_HOSTS')).map((h) => h.toLowerCase());
   for (const name of allowedHosts) {
-    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme or port (IPv6 in brackets), got "${name}"`);
+    // `_` too: Docker Compose service names, which containers reach each other by, may hold one.
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme, port or wildcard (list each name; IPv6 in brackets), got "${name}"`);
   }
   return { host, port, tokens, tokenFile, allowedHosts, crispAgent, converse: resolveConverse(read), bot: resolveBot(flags, read) };
 }

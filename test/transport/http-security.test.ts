@@ -74,7 +74,7 @@ describe('serve --http with bearer tokens', () => {
 describe('serve --http against DNS rebinding and bad bodies', () => {
   let h: HttpHarness;
   beforeAll(async () => {
-    h = await startHttpHarness([], { maxBodyBytes: 64 * 1024, allowedHosts: ['mcp.example.test'] });
+    h = await startHttpHarness([], { maxBodyBytes: 64 * 1024, allowedHosts: ['mcp.example.test', 'crisp_mcp'] });
   });
   afterAll(async () => {
     await h.close();
@@ -91,6 +91,7 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect(res.status).toBe(403);
     expect(res.json.error?.message).toMatch(/Invalid Host/);
     expect((await post(h.url, INITIALIZE, { host: 'mcp.example.test' })).status).toBe(200);
+    expect((await post(h.url, INITIALIZE, { host: 'crisp_mcp:8787' })).status).toBe(200); // a Docker Compose service name
     expect((await post(h.url, INITIALIZE, { host: `localhost:${new URL(h.url).port}` })).status).toBe(200);
   });
 
