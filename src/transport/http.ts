@@ -316,6 +316,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
             drained = resolve;
             setTimeout(resolve, grace).unref();
           });
+          // Their clients get a closed connection, and a write among them may or may not have reached Crisp: the operator hears of it.
+          if (inFlight > 0) log.warn({ in_flight: inFlight, grace_ms: grace }, `${inFlight} call${inFlight > 1 ? 's' : ''} still in flight after the ${grace / 1000} s grace period cut off`);
         }
         await legacy.closeAll();
         await modern.close();

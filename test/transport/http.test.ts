@@ -131,6 +131,27 @@ describe('serve --http shutdown', () => {
   });
 });
 
+describe('serve --http shutdown past its grace period', () => {
+  it('cuts the calls still in flight and logs how many, so the operator knows', async () => {
+    const h = await startHttpHarness([], { shutdownGraceMs: 200 });
+    const client = await connect(h.url, { era: 'modern' });
+    try {
+      h.sandbox.faults.configure('latency:3000ms');
+      const call = client.callTool({ name: 'list_operators', arguments: {} }).then(
+        (result) => result,
+        (error: unknown) => error,
+      );
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
+      await h.server.close();
+      expect(await call).toBeInstanceOf(Error);
+      expect(h.logs).toContainEqual(expect.objectContaining({ level: 40, in_flight: 1, grace_ms: 200, msg: '1 call still in flight after the 0.2 s grace period cut off' }));
+    } finally {
+      await client.close().catch(() => undefined);
+      await h.close();
+    }
+  });
+});
+
 describe('serve --http: a client that hangs up mid-call', () => {
   it('does not cancel a send: it lands once, whole, and nothing is left in flight', async () => {
     const h = await startHttpHarness();
