@@ -64,7 +64,7 @@ export function missingScenario(library: ScenarioLibrary, setting: string, name:
   // A file name is the likely slip: a scenario goes by the "name" inside its file.
   const byFile = names.map((n) => library.get(n)!).find((s) => basename(s.file) === name || basename(s.file, '.json') === name);
   const hint = byFile ? `; a scenario goes by the "name" in its file: ${byFile.file} is "${byFile.name}"` : '';
-  return `${setting} names no loaded scenario: "${name}" is not ${found}${library.dir ? ` (from ${library.dir})` : ''}${hint}`;
+  return `${setting} names no loaded scenario: "${name}" is not ${found}${library.dir ? ` (from ${library.dir})` : ''}${hint}${library.notReadHint()}`;
 }
 
 /** The Crisp client for a resolved config (credentials are present once the sandbox, if any, runs). */

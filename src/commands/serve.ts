@@ -141,6 +141,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   if (scenarios) {
     const loaded = config.http ? { scenarios: scenarios.names() } : { files: scenarios.files };
     log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+    if (scenarios.notRead.length) log.warn(`not read from ${scenarios.dir}: ${scenarios.notRead.join(', ')} — scenario files are JSON, named *.json`);
     if (scenarios.files.length === 0) log.warn(`no scenario files (*.json) in ${scenarios.dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`);
   } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
   // The autopilot's scenario is checked before anything listens.

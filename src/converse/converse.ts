@@ -15,7 +15,8 @@
 //
 // What a crash can cost: nothing accepted. An event answered 202 is in the store; one whose save
 // happened but whose ack did not is recognised by the session's `inboxSeq` and only acked (its
-// replies are not queued twice); a messageId is deduped atomically with the inbox append. The
+// replies are not queued twice); a messageId is deduped atomically with the inbox append, and
+// kept with a digest of its event, so a different event sent under it is refused (409). The
 // previous release kept each inbox's messageIds in a position record (scenario `converse-inbox`):
 // those still within their time are read once, before the first append, and deduped on too.
 import type { Logger } from '../log.js';
@@ -24,7 +25,7 @@ import { callWebhook } from '../engine/actions.js';
 import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import { KeyedQueue, Priority } from '../engine/keyed-queue.js';
-import { parseConverseInput, type ConverseEvent } from './input.js';
+import { eventDigest, parseConverseInput, type ConverseEvent } from './input.js';
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
@@ -67,7 +68,7 @@ export interface ConverseOptions {
 
 /** What /converse answers: http.ts sends it as JSON. */
 export interface ConverseAnswer {
-  status: 202 | 400 | 503;
+  status: 202 | 400 | 409 | 503;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
 }
@@ -75,6 +76,8 @@ export interface ConverseAnswer {
 export type HandleOutcome =
   | { status: 'saved'; version: number; replies: number }
   | { status: 'duplicate' }
+  /** Its messageId was accepted before for a different event: not run. */
+  | { status: 'conflict' }
   | { status: 'nothing' };
 
 /** Store keys of converse inboxes (accepted events not yet run) start with this; not with CONVERSE_PREFIX. */
@@ -153,7 +156,7 @@ async function loadLegacySeen(store: Store, now: number): Promise<LegacySeen> {
   return legacy;
 }
 
-type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' };
+type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' } | { status: 'conflict' };
 
 export class ConverseService {
   readonly #o: ConverseOptions;
@@ -212,7 +215,7 @@ export class ConverseService {
    * Checks a parsed JSON body and appends the event to the conversation's durable inbox: 202 once
    * it is in the store, 400 naming the field, or 503 (Retry-After) when full, closing or the store
    * write failed. A messageId seen before in the conversation is answered 202 with `duplicate: true`
-   * and not run again.
+   * and not run again; 409 when it came with a different event then (that one stands).
    */
   async accept(body: unknown): Promise<ConverseAnswer> {
     const input = parseConverseInput(body);
@@ -229,6 +232,15 @@ export class ConverseService {
       this.#o.log?.error({ err, conversation: event.conversationId, eventType: event.type, messageId: event.messageId }, 'converse: cannot store the event');
       return { status: 503, body: { error: 'unavailable', message: 'the event could not be stored; retry' }, headers: { 'retry-after': '1' } };
     }
+    if (enqueued.status === 'conflict') {
+      return {
+        status: 409,
+        body: {
+          error: 'message_id_reused', field: 'messageId',
+          message: `messageId ${JSON.stringify(event.messageId)} was accepted in this conversation within the last 24 h for a different event (type, text, cardIndex, userId or metadata); that one stands and this one was not stored: give a new event a new messageId`,
+        },
+      };
+    }
     // `duplicate`: this messageId was accepted before, so this body was not run (the first one was).
     const duplicate = enqueued.status === 'duplicate' ? { duplicate: true } : {};
     return { status: 202, body: { status: 'accepted', conversationId: event.conversationId, ...(event.messageId ? { messageId: event.messageId } : {}), ...duplicate } };
@@ -239,7 +251,7 @@ export class ConverseService {
     let settle: (outcome: HandleOutcome | Error) => void = () => undefined;
     const ran = new Promise<HandleOutcome>((resolve, reject) => (settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))));
     const enqueued = await this.#enqueue(event, settle);
-    return enqueued.status === 'duplicate' ? enqueued : ran;
+    return enqueued.status === 'queued' ? ran : enqueued;
   }
 
   /** Ends every session idle since before now − idle timeout, each with an `end` reply (reason inactivity); how many. */
@@ -326,8 +338,11 @@ export class ConverseService {
       if (at !== undefined && now - at < DEDUPE_TTL_MS) return { status: 'duplicate' };
     }
     const payload: InboxPayload = { event };
-    const appended = await this.#o.store.outboxAppend(inboxKey(conversationId), { payload }, messageId === undefined ? {} : { once: { key: messageId, ttlMs: DEDUPE_TTL_MS } });
-    return appended.ok ? { status: 'queued', seq: appended.seq } : { status: 'duplicate' };
+    const once = messageId === undefined ? undefined : { key: messageId, ttlMs: DEDUPE_TTL_MS, digest: eventDigest(event) };
+    const appended = await this.#o.store.outboxAppend(inboxKey(conversationId), { payload }, once ? { once } : {});
+    if (appended.ok) return { status: 'queued', seq: appended.seq };
+    // No digest kept (an earlier release's key): taken for the same event, as that release did.
+    return appended.digest === undefined || appended.digest === once?.digest ? { status: 'duplicate' } : { status: 'conflict' };
   }
 
   /** Reads the previous release's messageIds once; a failed read is tried again by the next append. */

@@ -2,6 +2,7 @@
 // (`platformConversationId`, `eventType`, `text`, `cardIndex`, `metaData`) and the Botpress
 // Messaging API's names (`conversationId`, `messageId`, `userId`), checked with zod. A refusal
 // names the first field at fault and what was expected there, in one line.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Scalar } from '../scenario/index.js';
 
@@ -104,4 +105,15 @@ export function parseConverseInput(body: unknown): ParsedInput {
 function fieldName(path: ReadonlyArray<PropertyKey>): string {
   if (path.length === 0) return 'body';
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/**
+ * What identifies an event beside its messageId: its type, text, card, user and metadata (pairs in
+ * key order), whichever spelling of the conversation id or metadata field carried them. A retry
+ * has the same; another event sent under a messageId already used does not.
+ */
+export function eventDigest(event: ConverseEvent): string {
+  const metadata = Object.entries(event.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const identity = JSON.stringify([event.type, event.text ?? null, event.cardIndex ?? null, event.userId ?? null, metadata]);
+  return createHash('sha256').update(identity).digest('base64url');
 }

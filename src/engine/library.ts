@@ -57,6 +57,8 @@ export class ScenarioLibrary {
     source: LibrarySource,
     /** The directory the scenarios were read from, for messages. */
     readonly dir?: string,
+    /** Files of that directory that look like scenarios in another format (YAML, JSON5…): not read. */
+    readonly notRead: readonly string[] = [],
   ) {
     if ('compile' in source) {
       this.files = source.files;
@@ -91,8 +93,13 @@ export class ScenarioLibrary {
     if (found) return found;
     const valid = this.names();
     throw new UnknownScenarioError(
-      valid.length ? `unknown scenario "${name}"; valid: ${valid.join(', ')} (list_scenarios)` : `unknown scenario "${name}": no scenarios are loaded${this.dir ? ` from ${this.dir}` : ''}`,
+      (valid.length ? `unknown scenario "${name}"; valid: ${valid.join(', ')} (list_scenarios)` : `unknown scenario "${name}": no scenarios are loaded${this.dir ? ` from ${this.dir}` : ''}`) + this.notReadHint(),
     );
+  }
+
+  /** "; not read: a.yaml (…)" when the folder holds scenario-like files in another format, else "". */
+  notReadHint(): string {
+    return this.notRead.length ? `; not read: ${this.notRead.join(', ')} (scenario files are JSON, named *.json)` : '';
   }
 
   /** Names, sorted. */
@@ -144,8 +151,11 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions &
   const { onFirstUse, ...compile } = options;
   const root = resolve(dir);
   let names: string[];
+  let notRead: string[];
   try {
-    names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
+    const files = (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    names = files.filter((name) => name.endsWith('.json'));
+    notRead = files.filter((name) => OTHER_FORMATS.test(name) && !name.endsWith('.json')).sort();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ScenarioLibraryError(
@@ -158,9 +168,12 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions &
     );
   }
   const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
-  if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: () => compileAll(entries, compile) }, root);
-  return new ScenarioLibrary(compileAll(entries, compile), root);
+  if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: () => compileAll(entries, compile) }, root, notRead);
+  return new ScenarioLibrary(compileAll(entries, compile), root, notRead);
 }
+
+/** Names a scenario written in another format than JSON would have: said, since the folder reads *.json only. */
+const OTHER_FORMATS = /\.(ya?ml|json5|jsonc|json)$/i;
 
 /** The example scenarios shipped in the package's own `scenarios/` folder (two levels up from dist/bot/ and src/bot/ alike). */
 export const SHIPPED_SCENARIOS_DIR = fileURLToPath(new URL('../../scenarios', import.meta.url));

@@ -46,6 +46,11 @@ export interface Burst {
 
 const EMPTY: FaultSpec = { statuses: [], drop: 0, dropAfter: 0, statusAfter: 0, dedupe: true, latencyMs: [0, 0], retryAfterSeconds: 1, seed: 1 };
 
+const FAULT_KINDS = '429, 420, 5xx, 500, 502, 503, 5xx-after, drop, drop-after, dedupe, latency, retry-after or seed';
+const KNOWN_FAULT = /^(420|429|5\d\d|5xx|5xx-after|drop|drop-after|dedupe|latency|retry-after|seed)$/;
+/** What a value looks like for the kinds that take no percentage. */
+const EXAMPLE_VALUE: Record<string, string> = { latency: '20-80ms', seed: '7', 'retry-after': '1', dedupe: 'on' };
+
 export function parseFaultSpec(text: string | undefined): FaultSpec {
   const spec: FaultSpec = { ...EMPTY, statuses: [] };
   if (!text || !text.trim()) return spec;
@@ -53,7 +58,8 @@ export function parseFaultSpec(text: string | undefined): FaultSpec {
     const [rawKind, rawValue] = item.split(':', 2).map((s) => s?.trim() ?? '');
     const kind = rawKind ?? '';
     const value = rawValue ?? '';
-    if (!value) throw new Error(`fault "${item}" needs a value, e.g. "${kind}:10%"`);
+    if (!KNOWN_FAULT.test(kind)) throw new Error(`unknown fault "${kind}" in "${item}"; use ${FAULT_KINDS}`);
+    if (!value) throw new Error(`fault "${item}" needs a value, e.g. "${kind}:${EXAMPLE_VALUE[kind] ?? '10%'}"`);
     if (kind === 'latency') spec.latencyMs = parseLatency(value, item);
     else if (kind === 'seed') spec.seed = parseWhole(value, item);
     else if (kind === 'retry-after') spec.retryAfterSeconds = parseWhole(value, item);
@@ -63,7 +69,7 @@ export function parseFaultSpec(text: string | undefined): FaultSpec {
     else if (kind === 'dedupe') spec.dedupe = parseSwitch(value, item);
     else if (kind === '5xx') spec.statuses.push({ status: '5xx', probability: parseProbability(value, item) });
     else if (/^(420|429|5\d\d)$/.test(kind)) spec.statuses.push({ status: Number(kind), probability: parseProbability(value, item) });
-    else throw new Error(`unknown fault "${kind}" in "${item}"; use 429, 420, 5xx, 500, 502, 503, 5xx-after, drop, drop-after, dedupe, latency, retry-after or seed`);
+    else throw new Error(`unknown fault "${kind}" in "${item}"; use ${FAULT_KINDS}`);
   }
   const total = spec.statuses.reduce((sum, s) => sum + s.probability, 0) + spec.drop + spec.dropAfter + spec.statusAfter;
   if (total > 1) throw new Error(`fault probabilities add up to ${Math.round(total * 100)}%, more than 100%`);

@@ -23,8 +23,8 @@ export class MemoryBacking {
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   /** conversation → items in seq order; a conversation with no items has no entry. */
   readonly outbox = new Map<string, OutboxRow[]>();
-  /** `outboxAppend`'s once-keys: conversation + "\0" + key → when it expires. */
-  readonly appendKeys = new Map<string, number>();
+  /** `outboxAppend`'s once-keys: conversation + "\0" + key → when it expires, and the digest it was given. */
+  readonly appendKeys = new Map<string, { expiresAt: number; digest: string | undefined }>();
   seq = 0;
   /** Drafts, locks and keyed appends written since the expired ones were last swept. */
   writes = 0;
@@ -157,10 +157,10 @@ export class MemoryStore implements Store {
     if (opts.once) {
       const ttl = checkTtl(opts.once.ttlMs);
       const key = `${conversation}\0${opts.once.key}`;
-      const expiresAt = this.#b.appendKeys.get(key);
-      if (expiresAt !== undefined && expiresAt > now) return { ok: false, duplicate: true };
+      const kept = this.#b.appendKeys.get(key);
+      if (kept !== undefined && kept.expiresAt > now) return kept.digest === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest: kept.digest };
       this.#wrote(now);
-      this.#b.appendKeys.set(key, now + ttl);
+      this.#b.appendKeys.set(key, { expiresAt: now + ttl, digest: opts.once.digest });
     }
     const seq = ++this.#b.seq;
     const queue = this.#b.outbox.get(conversation) ?? [];
@@ -221,7 +221,7 @@ export class MemoryStore implements Store {
   #sweep(now: number): void {
     for (const [key, held] of this.#b.locks) if (held.expiresAt <= now) this.#b.locks.delete(key);
     for (const [id, row] of this.#b.drafts) if (row.expiresAt <= now) this.#b.drafts.delete(id);
-    for (const [key, expiresAt] of this.#b.appendKeys) if (expiresAt <= now) this.#b.appendKeys.delete(key);
+    for (const [key, kept] of this.#b.appendKeys) if (kept.expiresAt <= now) this.#b.appendKeys.delete(key);
   }
 
   #liveDraft(id: string): DraftRow | undefined {

@@ -67,11 +67,12 @@ return out
 /**
  * Appends one item to a conversation's outbox, unless its once-key is set (then nothing is written).
  * KEYS: once-key, outbox seq counter, conversation queue zset, conversation items hash, due zset.
- * ARGV: use the once-key ('1'|'0'), its ttl ms, item JSON ({id, payload, createdAt}), next attempt time, conversation.
- * Returns {0} for a duplicate, {1, seq} once appended.
+ * ARGV: use the once-key ('1'|'0'), its ttl ms, item JSON ({id, payload, createdAt}), next attempt
+ * time, conversation, the key's value: 'd:' + its digest, or '1' (none; what earlier releases set).
+ * Returns {0, the key's value} for a duplicate, {1, seq} once appended.
  */
 export const APPEND = script(`${OUTBOX_LUA}
-if ARGV[1] == '1' and not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return {0} end
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], ARGV[6], 'NX', 'PX', ARGV[2]) then return {0, redis.call('GET', KEYS[1])} end
 local wasEmpty = redis.call('EXISTS', KEYS[3]) == 0
 local seq = enqueue(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4])
 if wasEmpty then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5]) end

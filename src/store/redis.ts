@@ -11,7 +11,7 @@
 //   outbox:{c}         zset  seqs of a conversation's pending items
 //   outbox-items:{c}   hash  {seq} item JSON, {seq}:a attempts, {seq}:n next attempt, {seq}:e last error
 //   outbox-due         zset  conversations with pending items, scored by their head's next attempt
-//   once:{c}:{k}       string outboxAppend's once-key k of conversation c, PX = its ttl
+//   once:{c}:{k}       string outboxAppend's once-key k of conversation c, PX = its ttl: "d:" + its digest, or "1"
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
@@ -227,8 +227,11 @@ export class RedisStore implements Store {
     const [queue, items, due] = this.#queueKeys(conversation);
     const reply = await this.#run(APPEND,
       [`${this.#p}once:${c}:${escape(once?.key ?? '')}`, `${this.#p}outbox-seq`, queue, items, due],
-      [once ? '1' : '0', String(once ? checkTtl(once.ttlMs) : 0), json, String(item.notBefore ?? now), conversation]) as number[];
-    return reply[0] === 1 ? { ok: true, seq: Number(reply[1]), id } : { ok: false, duplicate: true };
+      [once ? '1' : '0', String(once ? checkTtl(once.ttlMs) : 0), json, String(item.notBefore ?? now), conversation, once?.digest === undefined ? '1' : `d:${once.digest}`]) as [number, number | string | null];
+    if (reply[0] === 1) return { ok: true, seq: Number(reply[1]), id };
+    // An earlier release's key holds '1': no digest to hand back.
+    const kept = typeof reply[1] === 'string' && reply[1].startsWith('d:') ? reply[1].slice(2) : undefined;
+    return kept === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest: kept };
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {

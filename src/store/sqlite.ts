@@ -49,7 +49,8 @@ const BetterSqlite3 = requireHere('better-sqlite3') as DatabaseConstructor;
 // 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
 // `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
 // migratePositions); the statements are the same for both layouts, so the version stays 2 and an
-// earlier release still opens a migrated file.
+// earlier release still opens a migrated file. The same holds for outbox_once's `digest` column,
+// added when missing (migrateOnce): an earlier release's statements do not name it.
 const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation, seq);
 CREATE TABLE IF NOT EXISTS outbox_once (
-  conversation TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (conversation, key)) WITHOUT ROWID;
+  conversation TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, digest TEXT, PRIMARY KEY (conversation, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outbox_once_expiry ON outbox_once (expires_at);
 `;
 
@@ -94,9 +95,10 @@ const SQL = {
   positionsOf: `SELECT conversation, data, version, updated_at FROM positions WHERE conversation > ? AND scenario = ? AND updated_at >= ?
     ORDER BY conversation LIMIT ?`,
   idle: 'SELECT conversation, scenario, updated_at FROM positions WHERE track_idle = 1 AND updated_at < ? ORDER BY updated_at LIMIT ?',
-  // Written (changes = 1) unless the key is there and not expired. Params: conversation, key, expires at, now.
-  once: `INSERT INTO outbox_once (conversation, key, expires_at) VALUES (?, ?, ?)
-    ON CONFLICT (conversation, key) DO UPDATE SET expires_at = excluded.expires_at WHERE outbox_once.expires_at <= ?`,
+  // Written (changes = 1) unless the key is there and not expired. Params: conversation, key, expires at, digest, now.
+  once: `INSERT INTO outbox_once (conversation, key, expires_at, digest) VALUES (?, ?, ?, ?)
+    ON CONFLICT (conversation, key) DO UPDATE SET expires_at = excluded.expires_at, digest = excluded.digest WHERE outbox_once.expires_at <= ?`,
+  onceDigest: 'SELECT digest, expires_at FROM outbox_once WHERE conversation = ? AND key = ?',
   forgetOnce: 'DELETE FROM outbox_once WHERE conversation = ? AND key = ?',
   enqueue: 'INSERT INTO outbox (conversation, id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)',
   putDraft: 'INSERT OR REPLACE INTO drafts (id, conversation, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
@@ -140,6 +142,7 @@ function openDatabase(path: string): Database {
     init.transaction(() => {
       migratePositions(init);
       init.exec(SCHEMA);
+      migrateOnce(init);
       init.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
     return db;
@@ -204,6 +207,23 @@ function migratePositions(db: Database): void {
     DROP TABLE positions;
     ALTER TABLE positions_rowid RENAME TO positions;
   `);
+}
+
+/** Adds outbox_once's `digest` column to a file written before it existed (its rows keep none). */
+function migrateOnce(db: Database): void {
+  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('outbox_once') as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'digest')) db.exec('ALTER TABLE outbox_once ADD COLUMN digest TEXT');
+}
+
+/**
+ * The digest column holds "<expires_at>:<digest>": an earlier release that reuses an expired key
+ * (its upsert sets only expires_at) leaves the previous digest behind, and the stamp tells it apart
+ * from the key's own.
+ */
+function keptDigest(stored: string | null, expiresAt: number): string | undefined {
+  if (stored === null) return undefined;
+  const colon = stored.indexOf(':');
+  return stored.slice(0, colon) === String(expiresAt) ? stored.slice(colon + 1) : undefined;
 }
 
 /** A second connection on the file `writer` has opened (the schema is in place). */
@@ -370,7 +390,11 @@ export class SqliteStore implements Store {
     const ttl = once && checkTtl(once.ttlMs);
     const now = this.#now();
     const result = await this.#write((): AppendResult => {
-      if (once && this.#q.once.run(conversation, once.key, now + ttl!, now).changes === 0) return { ok: false, duplicate: true };
+      if (once && this.#q.once.run(conversation, once.key, now + ttl!, once.digest === undefined ? null : `${now + ttl!}:${once.digest}`, now).changes === 0) {
+        const kept = this.#q.onceDigest.get(conversation, once.key) as { digest: string | null; expires_at: number } | undefined;
+        const digest = kept && keptDigest(kept.digest, kept.expires_at);
+        return digest === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest };
+      }
       try {
         return { ok: true, seq: Number(this.#q.enqueue.run(conversation, id, payload, now, item.notBefore ?? now).lastInsertRowid), id };
       } catch (err) {

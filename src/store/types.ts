@@ -38,15 +38,20 @@ export interface AppendOptions {
   /**
    * Append only if `key` was not appended to the same conversation within the last `ttlMs`;
    * otherwise nothing is written. The key is remembered by the store (across restarts, by every
-   * instance on the same state) for `ttlMs`.
+   * instance on the same state) for `ttlMs`. `digest`, when given, is kept with the key and handed
+   * back with a duplicate, so the caller can tell a retry of the same item from another item sent
+   * under a key already used.
    */
-  once?: { key: string; ttlMs: number };
+  once?: { key: string; ttlMs: number; digest?: string };
 }
 
 export type AppendResult =
   | { ok: true; seq: number; id: string }
-  /** `once.key` was appended before, within its time to live: nothing was written. */
-  | { ok: false; duplicate: true };
+  /**
+   * `once.key` was appended before, within its time to live: nothing was written. `digest` is the
+   * one that append gave, if it gave one.
+   */
+  | { ok: false; duplicate: true; digest?: string };
 
 /** A saved position, with the conversation it belongs to. */
 export interface ListedPosition<T = unknown> extends SavedPosition<T> {

@@ -138,6 +138,18 @@ describe('settings copied slightly wrong', () => {
     expect(warnings).toEqual([`no scenario files (*.json) in ${dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`]);
   });
 
+  it('a scenario written as YAML in the folder is warned about at start, and named where its scenario is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-stranger-yaml-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'faq.yaml'), 'name: faq\n');
+    const run = await runCli(['serve', '--scenarios', dir], { env: accountEnv() });
+    expect(run.status).toBe(0);
+    expect(warningsIn(run.stderr)).toContain(`not read from ${dir}: faq.yaml — scenario files are JSON, named *.json`);
+    const bot = await runCli(['bot', '--sandbox', '--scenarios', dir, '--scenario', 'faq']);
+    expect(bot.status).toBe(2);
+    expect(bot.stderr).toMatch(/"faq" is not there \(no scenario is loaded\) \(from .*\); not read: faq\.yaml \(scenario files are JSON, named \*\.json\)\n$/);
+  });
+
   it('bot --scenario FILE.json says which name that file holds', async () => {
     const run = await runCli(['bot', '--sandbox', '--scenario', 'gdpr.json']);
     expect(run.status).toBe(2);

@@ -165,9 +165,11 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2' });
     await settled(h.service);
     await h.service.accept(start);
-    // Another text under a messageId already run is not run either (the first body stands), and the 202 says so.
-    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2', duplicate: true });
-    expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
+    // The same event again after it ran is not run again, and the 202 says so; another text under that messageId is refused (the first body stands).
+    expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'm2' })).body).toEqual({ status: 'accepted', conversationId: id, messageId: 'm2', duplicate: true });
+    expect(await h.service.accept({ conversationId: id, eventType: 'message', text: 'bye', messageId: 'm2' })).toMatchObject({ status: 409, body: { error: 'message_id_reused', field: 'messageId' } });
+    expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'm2', metadata: {} })).toEqual({ status: 'conflict' });
+    expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId: 'm2', metadata: {} })).toEqual({ status: 'duplicate' });
     await settled(h.service);
     // A later event's replies come after any the duplicates could have caused: wait for them, not for a time.
     await h.service.accept({ conversationId: id, eventType: 'message', text: 'basic', messageId: 'm3' });
@@ -226,9 +228,12 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
       // The next process on the same file.
       store = new SqliteStore(file);
       h = await startConverseHarness({ receiver, store });
-      for (const messageId of ['recent', 'stale', 'new']) {
+      for (const messageId of ['recent', 'new']) {
         expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId, metadata: {} })).toEqual({ status: 'duplicate' });
       }
+      expect(await h.service.handle({ conversationId: id, type: 'startSession', messageId: 'stale', metadata: {} })).toEqual({ status: 'duplicate' });
+      // Kept with its event across the restart: another event under it is refused.
+      expect(await h.service.handle({ conversationId: id, type: 'message', text: 'plans', messageId: 'stale', metadata: {} })).toEqual({ status: 'conflict' });
       expect((await h.service.accept({ conversationId: id, eventType: 'message', text: 'plans', messageId: 'new' })).status).toBe(202);
       expect(await h.service.handle({ conversationId: id, type: 'message', text: 'basic', messageId: 'newer', metadata: {} })).toMatchObject({ status: 'saved' });
       // The messageIds now live beside the inbox; nothing more is written to the old records.

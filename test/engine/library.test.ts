@@ -73,6 +73,23 @@ describe('loadScenarioLibrary', () => {
     expect(() => library.require('gdpr')).toThrow(/unknown scenario "gdpr": no scenarios are loaded from /);
   });
 
+  it('says which files of the folder look like scenarios in another format and were not read, on both load paths', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'gdpr.json'), gdpr);
+    for (const name of ['booking.yaml', 'faq.yml', 'old.json5', 'UPPER.JSON', 'notes.txt']) writeFileSync(join(dir, name), 'name: x');
+    for (const onFirstUse of [false, true]) {
+      const library = await loadScenarioLibrary(dir, { onFirstUse });
+      expect(library.notRead).toEqual(['UPPER.JSON', 'booking.yaml', 'faq.yml', 'old.json5']);
+      expect(library.names()).toEqual(['gdpr']);
+      expect(() => library.require('booking')).toThrow('unknown scenario "booking"; valid: gdpr (list_scenarios); not read: UPPER.JSON, booking.yaml, faq.yml, old.json5 (scenario files are JSON, named *.json)');
+    }
+    // A folder of JSON only has nothing to say.
+    const clean = tempDir();
+    writeFileSync(join(clean, 'gdpr.json'), gdpr);
+    expect(() => (scenarioLibraryFromTexts([{ file: 'gdpr.json', source: gdpr }])).require('x')).toThrow(/\(list_scenarios\)$/);
+    expect((await loadScenarioLibrary(clean)).notRead).toEqual([]);
+  });
+
   it('unknown names list the valid ones', () => {
     const library = scenarioLibraryFromTexts([{ file: 'gdpr.json', source: gdpr }]);
     expect(() => library.require('gpdr')).toThrow('unknown scenario "gpdr"; valid: gdpr (list_scenarios)');

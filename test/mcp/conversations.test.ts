@@ -21,6 +21,37 @@ type Summary = { session_id: string; state: string; unread: number; assigned_to:
 const call = <T>(name: string, args: Record<string, unknown>) => callTool<T>(client, name, args);
 
 describe('list_conversations', () => {
+  it('refuses an argument it does not have, naming it and the ones it has, before any Crisp call (a guessed name would otherwise be dropped and the unfiltered list read as filtered)', async () => {
+    const route = 'GET /v1/website/:website_id/conversations/:page';
+    await call('list_conversations', {});
+    const before = sandbox.stats().handled[route] ?? 0;
+    expect(before, 'the route is counted under this name').toBeGreaterThan(0);
+    const result = await client.callTool({ name: 'list_conversations', arguments: { filter: 'unread', state: 'open' } });
+    expect(result.isError).toBe(true);
+    const text = (result.content as { text: string }[])[0]!.text;
+    expect(text).toContain('filter: no such argument; list_conversations takes [website_id, state, unread, assigned_to, search, order, include_messages, per_page, cursor]');
+    // Every mistake in one answer: the bad value of a real argument too.
+    expect(text).toMatch(/state: Invalid option/);
+    expect(sandbox.stats().handled[route] ?? 0).toBe(before);
+  });
+
+  it("takes null for an optional argument as left out (strict-mode clients send one for each argument unused), not for a required one", async () => {
+    const unused = { website_id: null, state: null, assigned_to: null, search: null, order: null, include_messages: null, per_page: null, cursor: null };
+    const withNulls = await call<{ conversations: Summary[] }>('list_conversations', { ...unused, unread: true });
+    expect(withNulls.isError).toBe(false);
+    const without = await call<{ conversations: Summary[] }>('list_conversations', { unread: true });
+    expect(withNulls.out.conversations.map((c) => c.session_id)).toEqual(without.out.conversations.map((c) => c.session_id));
+    expect(withNulls.out.conversations.every((c) => c.unread > 0)).toBe(true);
+    // A required argument sent as null is still refused, naming it.
+    const required = await client.callTool({ name: 'get_conversation', arguments: { session_id: null, website_id: null } });
+    expect(required.isError).toBe(true);
+    expect((required.content as { text: string }[])[0]!.text).toMatch(/session_id: Invalid input: expected string, received null/);
+    // A nullable argument keeps its null (update_conversation_meta: null removes a custom data key).
+    const [first] = without.out.conversations;
+    const meta = await call<{ session_id: string }>('update_conversation_meta', { session_id: first!.session_id, data: { plan: null }, subject: null, nickname: null });
+    expect(meta.isError).toBe(false);
+  });
+
   it('filters by state, including pending which Crisp cannot filter alone', async () => {
     const { out } = await call<{ conversations: Summary[] }>('list_conversations', { state: 'pending', per_page: 50 });
     const expected = [...site().conversations.values()].filter((c) => c.state === 'pending').map((c) => c.session_id).sort();

@@ -51,8 +51,8 @@ afterAll(() => {
 });
 
 describe('npm pack from a fresh clone', () => {
-  it('builds the package (prepack) and ships the license, the shipped scenarios, and no source map without its source', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/commands/serve.js', 'dist/sandbox/console/main.js', 'scenarios/gdpr.json']));
+  it('builds the package (prepack) and ships the license, the shipped scenarios, the performance page the README links to, and no source map without its source', () => {
+    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'docs/performance.md', 'package.json', 'dist/cli.js', 'dist/commands/serve.js', 'dist/sandbox/console/main.js', 'scenarios/gdpr.json']));
     expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
   });

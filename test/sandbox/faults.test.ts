@@ -41,6 +41,10 @@ describe('parseFaultSpec', () => {
     ['404:10%', /unknown fault "404"/],
     ['429', /fault "429" needs a value/],
     ['drop:', /fault "drop:" needs a value/],
+    // The kind is checked first, and the example fits the kind.
+    ['bogus', /unknown fault "bogus" in "bogus"; use 429/],
+    ['latency', /fault "latency" needs a value, e\.g\. "latency:20-80ms"/],
+    ['seed', /e\.g\. "seed:7"/],
     ['429:abc', /fault "429:abc": expected a probability/],
     ['429:-5%', /fault "429:-5%": expected a probability/],
     ['429:150%', /fault "429:150%": probability must be between 0 and 100%/],

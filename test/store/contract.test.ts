@@ -374,6 +374,19 @@ function storeContract(name: string, backend: () => Backend): void {
         expect(await drain(store, C1)).toEqual(['first', 'expired']);
       });
 
+      test("a duplicate hands back the digest its key was first appended with, across instances, and none when it had none", async () => {
+        expect(await store.outboxAppend(C1, { payload: 'first' }, { once: { key: 'm-1', ttlMs: 300, digest: 'aaa' } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend(C1, { payload: 'retry' }, { once: { key: 'm-1', ttlMs: 300, digest: 'aaa' } })).toEqual({ ok: false, duplicate: true, digest: 'aaa' });
+        expect(await (await open()).outboxAppend(C1, { payload: 'another' }, { once: { key: 'm-1', ttlMs: 300, digest: 'bbb' } })).toEqual({ ok: false, duplicate: true, digest: 'aaa' });
+        expect(await store.outboxAppend(C1, { payload: 'no digest' }, { once: { key: 'm-2', ttlMs: 300 } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend(C1, { payload: 'with one' }, { once: { key: 'm-2', ttlMs: 300, digest: 'ccc' } })).toEqual({ ok: false, duplicate: true });
+        // Expired: the key is written again with the new digest.
+        await state.elapse(400);
+        expect(await store.outboxAppend(C1, { payload: 'later' }, { once: { key: 'm-1', ttlMs: 300, digest: 'ddd' } })).toMatchObject({ ok: true });
+        expect(await store.outboxAppend(C1, { payload: 'later again' }, { once: { key: 'm-1', ttlMs: 300, digest: 'eee' } })).toEqual({ ok: false, duplicate: true, digest: 'ddd' });
+        expect(await drain(store, C1)).toEqual(['first', 'no digest', 'later']);
+      });
+
       test('a bad ttl or payload is refused and nothing is written', async () => {
         await expect(store.outboxAppend(C1, { payload: 1 }, { once: { key: 'k', ttlMs: 0 } })).rejects.toThrow(/ttlMs must be a positive number/);
         await expect(store.outboxAppend(C1, { payload: () => 1 })).rejects.toThrow(/outbox payload must be JSON-serialisable/);

@@ -210,6 +210,35 @@ describe('openStore', () => {
     });
   });
 
+  test("a file whose append keys have no digest column (before this release) gets it when opened; a key an earlier release rewrites does not keep another's digest", async () => {
+    type Db = { exec(s: string): void; prepare(s: string): { run(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] }; pragma(s: string, o?: { simple: boolean }): unknown; close(): void };
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => Db;
+    const file = join(tempDir(), 'once.db');
+    const earlier = new Database(file);
+    earlier.exec(`
+      CREATE TABLE outbox_once (conversation TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (conversation, key)) WITHOUT ROWID;
+      INSERT INTO outbox_once VALUES ('c1', 'm1', 5000);
+    `);
+    earlier.pragma('user_version = 2');
+    earlier.close();
+    let now = 1000;
+    const store = new SqliteStore(file, { now: () => now });
+    stores.push(store);
+    // The earlier release's key still dedupes, with no digest to hand back.
+    expect(await store.outboxAppend('c1', { payload: 1 }, { once: { key: 'm1', ttlMs: 60_000, digest: 'x' } })).toEqual({ ok: false, duplicate: true });
+    expect(await store.outboxAppend('c1', { payload: 2 }, { once: { key: 'm2', ttlMs: 1000, digest: 'first' } })).toMatchObject({ ok: true });
+    expect(await store.outboxAppend('c1', { payload: 3 }, { once: { key: 'm2', ttlMs: 1000, digest: 'other' } })).toEqual({ ok: false, duplicate: true, digest: 'first' });
+    // An earlier release (same schema version: it opens this file) reuses the expired key with its own upsert, which sets expires_at only.
+    const db = new Database(file);
+    expect((db.prepare('SELECT name FROM pragma_table_info(?)').all('outbox_once') as Array<{ name: string }>).map((c) => c.name)).toContain('digest');
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    db.prepare(`INSERT INTO outbox_once (conversation, key, expires_at) VALUES ('c1', 'm2', 9000)
+      ON CONFLICT (conversation, key) DO UPDATE SET expires_at = excluded.expires_at WHERE outbox_once.expires_at <= 3000`).run();
+    db.close();
+    now = 3000;
+    expect(await store.outboxAppend('c1', { payload: 4 }, { once: { key: 'm2', ttlMs: 1000, digest: 'other' } })).toEqual({ ok: false, duplicate: true });
+  });
+
   test('redactRedisUrl keeps host, port and db only', () => {
     expect(redactRedisUrl('rediss://user:pw@cache.example:6380/2?x=1')).toBe('rediss://cache.example:6380/2');
     expect(redactRedisUrl('redis://localhost:6379')).toBe('redis://localhost:6379');

@@ -1,5 +1,5 @@
 // POST /converse on the HTTP server: 202 at once and the replies at a real receiver; the refusals
-// (401, 400 naming the field, 413, 415, 405, 403, 503 while stopping); and the route is absent
+// (401, 400 naming the field, 409 for a messageId reused, 413, 415, 405, 403, 503 while stopping); and the route is absent
 // unless a converse handler is configured.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONVERSE_TOKEN, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
@@ -37,6 +37,25 @@ describe('POST /converse', () => {
     expect((await h.post({ conversationId: 'http-2', eventType: 'message', text: 'Maybe', messageId: 'after' })).status).toBe(202);
     await h.receiver.waitFor(() => h.receiver.of('http-2').some((r) => r.replyTo === 'after'));
     expect(h.receiver.of('http-2').map((r) => r.replyTo)).toEqual(['once', 'once', 'after']);
+  });
+
+  it('a messageId sent again with another event is a 409 naming messageId, and the first event stands; the same event spelt otherwise is a retry', async () => {
+    const first = { conversationId: 'http-3', eventType: 'startSession', messageId: 'reused', metadata: [{ key: 'user_name', value: 'Ana' }, { key: 'plan', value: 'pro' }] };
+    expect((await h.post(first)).status).toBe(202);
+    // The same event: the other spelling of the conversation id and metadata field, the pairs in another order.
+    const respelt = { platformConversationId: 'http-3', eventType: 'startSession', messageId: 'reused', metaData: [{ key: 'plan', value: 'pro' }, { key: 'user_name', value: 'Ana' }] };
+    expect(await h.post(respelt)).toMatchObject({ status: 202, json: { duplicate: true } });
+    const other = await h.post({ conversationId: 'http-3', eventType: 'message', text: 'Maybe', messageId: 'reused' });
+    expect(other.status).toBe(409);
+    expect(other.json).toEqual({ error: 'message_id_reused', field: 'messageId', message: expect.stringMatching(/^messageId "reused" was accepted in this conversation within the last 24 h for a different event .*give a new event a new messageId$/) });
+    expect((await h.post({ ...first, metadata: [{ key: 'user_name', value: 'Bo' }] })).status).toBe(409);
+    // The same messageId in another conversation is another event's id.
+    expect((await h.post({ conversationId: 'http-3b', eventType: 'message', text: 'Maybe', messageId: 'reused' })).status).toBe(202);
+    expect((await h.post({ conversationId: 'http-3', eventType: 'message', text: 'basic', messageId: 'next' })).status).toBe(202);
+    await h.receiver.waitFor(() => h.receiver.of('http-3').some((r) => r.replyTo === 'next'));
+    // Only the first event under "reused" ran (the greeting with its name), then "next".
+    expect(h.receiver.of('http-3').map((r) => [r.replyTo, r.text])).toEqual([['reused', 'Hello Ana!'], ['reused', 'What do you need?'], ['next', expect.any(String)], ...h.receiver.of('http-3').slice(3).map((r) => [r.replyTo, r.text])]);
+    expect(h.receiver.of('http-3').every((r) => r.replyTo !== 'reused' || r.text !== 'Maybe')).toBe(true);
   });
 
   it.each([

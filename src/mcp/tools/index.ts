@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { CONVERSATION_WRITE_TOOLS } from './conversation-writes.js';
 import { CONVERSATION_TOOLS } from './conversations.js';
 import type { AnyTool, ToolsetInfo } from './define.js';
@@ -31,6 +32,9 @@ export function isUsable(tool: AnyTool<ToolDeps>, deps: Pick<ToolDeps, 'scenario
 
 type Io = 'input' | 'output';
 type Converter = Record<Io, (options: Record<string, unknown>) => Record<string, unknown>>;
+/** Standard Schema's check, which the SDK calls on every tools/call's arguments. */
+type Validate = (value: unknown) => unknown;
+type StandardResult = { value?: unknown; issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> };
 
 /** Every tool's JSON Schemas as tools/list sends them, for one conversion target. */
 export interface BuiltToolSchemas {
@@ -63,8 +67,52 @@ function withoutDialect(tool: AnyTool<ToolDeps>): AnyTool<ToolDeps> {
   return { ...tool, inputSchema: compact(tool.inputSchema, 'input', tool.name), outputSchema: compact(tool.outputSchema, 'output', tool.name) };
 }
 
+/**
+ * The input check the SDK runs on every tools/call, with two rules beside the zod schema's:
+ * - an argument the tool does not have is refused, named, with the ones it has. zod would drop it
+ *   silently, and a model that guesses a name (`query` for `search`) would read the unfiltered
+ *   answer as the one it asked for. (The advertised schemas leave out `additionalProperties:
+ *   false`: every tools/list would pay for it, on every tool.)
+ * - `null` for an optional argument that cannot be null is that argument left out. Clients that
+ *   hand tools to a model in OpenAI's strict mode make every argument required and send null for
+ *   the ones the model does not use (CrewAI's adapter, the OpenAI Agents SDK with strict schemas);
+ *   refused, not one call of theirs would pass. Leaving the argument out stays the way to say it.
+ */
+function checkArguments(tool: string, schema: z.ZodObject, validate: Validate): Validate {
+  const names = Object.keys(schema.shape);
+  const dropsNull = new Map<string, boolean>();
+  const optionalNotNullable = (key: string): boolean => {
+    let drops = dropsNull.get(key);
+    if (drops === undefined) {
+      const property = schema.shape[key] as z.ZodType;
+      drops = property.safeParse(undefined).success && !property.safeParse(null).success;
+      dropsNull.set(key, drops);
+    }
+    return drops;
+  };
+  return (value) => {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return validate(value);
+    const args = value as Record<string, unknown>;
+    let kept: Record<string, unknown> | undefined;
+    let unknown: string[] | undefined;
+    for (const key in args) {
+      if (!Object.hasOwn(schema.shape, key)) (unknown ??= []).push(key);
+      else if (args[key] !== null || !optionalNotNullable(key)) continue;
+      kept ??= { ...args };
+      delete kept[key];
+    }
+    if (!unknown) return validate(kept ?? value);
+    // The SDK joins the issues with ", ": the brackets keep the list apart from the next issue.
+    const refused = unknown.map((key) => ({ message: `no such argument; ${tool} takes [${names.join(', ')}]`, path: [key] }));
+    // The other arguments are checked too, so that one answer names every mistake.
+    const rest = validate(kept) as StandardResult | Promise<StandardResult>;
+    const merge = (result: StandardResult): StandardResult => ({ issues: [...refused, ...(result.issues ?? [])] });
+    return rest instanceof Promise ? rest.then(merge) : merge(rest);
+  };
+}
+
 function compact<S extends object>(schema: S, io: Io, tool: string): S {
-  const standard = (schema as unknown as { '~standard': { jsonSchema?: Converter } & Record<string, unknown> })['~standard'];
+  const standard = (schema as unknown as { '~standard': { jsonSchema?: Converter; validate: Validate } & Record<string, unknown> })['~standard'];
   const convert = standard.jsonSchema;
   if (!convert) return schema;
   const drop = (side: Io) => (options: Record<string, unknown>) => {
@@ -75,9 +123,10 @@ function compact<S extends object>(schema: S, io: Io, tool: string): S {
     const { $schema: _dialect, ...rest } = convert[side](options);
     return trim(rest, side === 'output' && io === 'output') as Record<string, unknown>;
   };
+  const validate = io === 'input' ? checkArguments(tool, schema as unknown as z.ZodObject, standard.validate) : standard.validate;
   // A child of the zod schema: parsing, `_zod` and every method resolve on the original.
   const child = Object.create(schema) as S;
-  Object.defineProperty(child, '~standard', { value: { ...standard, jsonSchema: { input: drop('input'), output: drop('output') } }, enumerable: false });
+  Object.defineProperty(child, '~standard', { value: { ...standard, validate, jsonSchema: { input: drop('input'), output: drop('output') } }, enumerable: false });
   return child;
 }
 
