@@ -228,6 +228,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         if (--inFlight === 0) drained?.();
       });
     }
+    if (log.isLevelEnabled('debug')) {
+      // One line per request at debug, once it is over: who, what, how it ended. Never a header or an argument.
+      const started = performance.now();
+      const rpc = rpcMethod(parsed);
+      void finished.then(() =>
+        log.debug({ principal: auth.clientId, http: method, rpc, tool: rpc === 'tools/call' ? toolName(parsed) : undefined, status: res.statusCode, ms: Math.round(performance.now() - started), ...(res.writableFinished ? {} : { client_left: true }) }, 'MCP request'),
+      );
+    }
     if (auth.extra?.website_id && rpcMethod(parsed) === 'tools/call') {
       log.info({ principal: auth.clientId, website_id: auth.extra.website_id, crisp_session: auth.extra.crisp_session_id, tool: toolName(parsed) }, 'Crisp agent tool call');
     }

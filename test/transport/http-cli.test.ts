@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { CLI, runCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/events.js';
 import { connect, ERAS, INITIALIZE, post, spawnHttpCli, type Era, type HttpCli } from '../helpers/http.js';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
@@ -45,6 +46,7 @@ describe('crisp-mcp serve --http --port 0 --sandbox (child process)', () => {
       const sent = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: `from the CLI over ${era} HTTP` } });
       expect(sent.isError).toBeFalsy();
       expect(await lastMessageText(client, session)).toBe(`from the CLI over ${era} HTTP`);
+      expect(cli.logs().filter((line) => line.msg === 'MCP request')).toEqual([]); // at info, no line per request
     } finally {
       await client.close();
     }
@@ -105,7 +107,7 @@ describe('crisp-mcp serve --http --token-file: SIGHUP reads the file again', () 
     const hangUp = async (msg: RegExp) => {
       const before = logged(msg);
       cli.child.kill('SIGHUP');
-      while (logged(msg) === before) await new Promise((resolve) => setTimeout(resolve, 20));
+      await eventually(() => logged(msg) > before, 5_000, `a log line matching ${msg}`);
     };
     try {
       expect([await status(OLD), await status(NEW)]).toEqual([200, 401]);
@@ -133,6 +135,32 @@ describe('crisp-mcp serve --http --token-file: SIGHUP reads the file again', () 
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('crisp-mcp serve --http request log lines', () => {
+  it('at debug, one line per request once it is over: the principal, the method, the tool, the status — never the token', async () => {
+    const cli = await spawnHttpCli(['--port', '0', '--sandbox'], { CRISP_MCP_HTTP_TOKEN: TOKEN, CRISP_MCP_LOG_LEVEL: 'debug' });
+    try {
+      for (const era of ERAS) {
+        const client = await connect(cli.url, { era, token: TOKEN });
+        expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+        await client.close();
+      }
+      expect((await post(cli.url, INITIALIZE, { authorization: 'Bearer wrong-token-0123456789' })).status).toBe(401);
+      const lines = () => cli.logs().filter((line) => line.msg === 'MCP request');
+      // The child's stderr reaches this process after its answers do.
+      await eventually(() => lines().filter((line) => line.tool === 'list_operators').length === 2 && cli.logs().some((line) => line.msg === 'request refused'), 5_000, 'the log lines');
+      const calls = lines().filter((line) => line.tool === 'list_operators');
+      for (const line of calls) expect(line).toMatchObject({ level: 20, principal: expect.stringMatching(/^token:[0-9a-f]{16}$/), http: 'POST', rpc: 'tools/call', status: 200, ms: expect.any(Number) });
+      expect(lines().some((line) => line.rpc === 'initialize')).toBe(true);
+      expect(cli.logs()).toContainEqual(expect.objectContaining({ level: 20, status: 401, msg: 'request refused' }));
+      expect(cli.stderr()).not.toContain(TOKEN);
+      expect(cli.stderr()).not.toContain('wrong-token');
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
     }
   });
 });
