@@ -77,6 +77,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Crisp sandbox console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/_sandbox/console/console.css">
 <script type="module" src="/_sandbox/console/main.js"></script>
 </head>
@@ -86,6 +87,7 @@ const PAGE = `<!doctype html>
   <span id="website" class="muted"></span>
   <span id="live" class="live" role="status" aria-live="polite">connecting…</span>
 </header>
+<p id="problem" class="error" role="alert" hidden></p>
 <main class="layout">
   <section class="inbox" aria-label="Inbox">
     <div class="inbox-tools">
@@ -129,15 +131,17 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .badge { font-size: .72rem; padding: 0 .4rem; border-radius: 1rem; background: var(--visitor); }
 .badge.pending { background: #ffe3c2; } .badge.unresolved { background: #d7e7ff; } .badge.resolved { background: #d5f2df; }
 .badge.unread { background: #e5484d; color: white; }
-.conversation { display: grid; grid-template-rows: auto 1fr auto; min-height: 0; }
+.conversation { display: grid; grid-template-rows: auto 1fr auto auto; grid-template-columns: minmax(0, 1fr); min-height: 0; }
 .conversation .empty { padding: 2rem; color: var(--muted); }
 .details { padding: .5rem 1rem; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; }
-.details h2 { font-size: 1rem; margin: 0; }
+.details h2 { font-size: 1rem; margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .details dl { display: flex; flex-wrap: wrap; gap: 0 1rem; margin: 0; font-size: .85rem; }
 .details dt { color: var(--muted); } .details dd { margin: 0 0 0 .25rem; overflow-wrap: anywhere; }
 .details .field { display: flex; }
 .thread { list-style: none; margin: 0; overflow-y: auto; padding: 1rem; display: flex; flex-direction: column; gap: .5rem; }
 .message { max-width: min(36rem, 85%); padding: .45rem .7rem; border-radius: .6rem; background: var(--visitor); white-space: pre-wrap; overflow-wrap: anywhere; }
+.typing { margin: 0; padding: 0 1rem; min-height: 1.3em; font-size: .8rem; color: var(--muted); font-style: italic; }
+.conversations .none { padding: 1rem .75rem; color: var(--muted); }
 .message .who { display: block; font-size: .75rem; color: var(--muted); }
 .message.operator, .message.bot { align-self: flex-end; color: white; }
 .message.operator { background: var(--operator); } .message.bot { background: var(--bot); }
@@ -155,7 +159,8 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .composer textarea { font: inherit; min-height: 2.6rem; resize: vertical; padding: .35rem; }
 .composer .actions { display: flex; gap: .35rem; }
 button { font: inherit; padding: .3rem .7rem; }
-.error { color: #b42318; font-size: .85rem; padding: .25rem 1rem; }
+.error { margin: 0; color: #b42318; background: #fff1f0; border-bottom: 1px solid #f3c1bc; font-size: .85rem; padding: .35rem 1rem; }
+.error[hidden] { display: none; }
 @media (max-width: 760px) {
   .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(6rem, 26vh) minmax(0, 1fr); }
   .top h1 { font-size: 1rem; } .top #website { display: none; }

@@ -11,6 +11,14 @@ export interface Conversation {
   updated_at: number;
   created_at: number;
   meta?: { nickname?: string; email?: string; phone?: string; subject?: string; segments?: string[]; data?: Record<string, unknown>; ip?: string };
+  /** Who is typing now, per side (a `start` atom stays until its `stop`). */
+  compose?: { visitor?: Typing; operator?: Typing };
+}
+
+export interface Typing {
+  type: 'start' | 'stop';
+  timestamp: number;
+  user?: { nickname?: string };
 }
 
 export interface Message {
@@ -51,16 +59,36 @@ export interface SandboxEvent {
   data: { session_id?: string } & Record<string, unknown>;
 }
 
-export class SandboxError extends Error {}
+/** What went wrong, in words for the person at the console; `reason` is the sandbox's (`not_found`…), or `unreachable`. */
+export class SandboxError extends Error {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const envelope = (await response.json()) as { error: boolean; reason: string; data: T & { message?: string } };
-  if (envelope.error) throw new SandboxError(envelope.data?.message ?? envelope.reason);
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    // fetch says only "Failed to fetch": the network gave no answer at all.
+    throw new SandboxError(`The sandbox at ${location.origin} did not answer: is it still running?`, 'unreachable');
+  }
+  const text = await response.text();
+  let envelope: { error: boolean; reason: string; data: T & { message?: string } };
+  try {
+    envelope = JSON.parse(text) as typeof envelope;
+  } catch {
+    throw new SandboxError(`The sandbox answered ${response.status}: ${text.trim().slice(0, 200) || response.statusText}`, String(response.status));
+  }
+  if (envelope.error) throw new SandboxError(envelope.data?.message ?? envelope.reason, envelope.reason);
   return envelope.data;
 }
 

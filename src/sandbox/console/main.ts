@@ -1,44 +1,102 @@
 // The sandbox console: the inbox on the left, one conversation on the right, kept current by the
 // sandbox's event stream (each event redraws what it touches; nothing polls). The open
-// conversation is in the URL's hash, so a reload or a shared link opens it again.
-import { SandboxApi, type Operator, type SandboxEvent } from './api.js';
+// conversation is in the URL's hash, so a reload, a shared link, the back button or a link to
+// another conversation (the Crisp app links redirect to `/#session_…`) opens it.
+import { SandboxApi, SandboxError, type Operator, type SandboxEvent } from './api.js';
 import { el } from './dom.js';
 import { listKeys, renderInbox } from './inbox.js';
-import { openConversation, type ConversationView } from './thread.js';
+import { openConversation, type ConversationView, type Problems } from './thread.js';
 
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+/** How long the event stream may be down before the page says the sandbox is gone (a blip is not worth a banner). */
+const OFFLINE_AFTER_MS = 3_000;
 
-async function start(): Promise<void> {
+/** The one place a problem shows: under the header, in words, until what failed works again. */
+function problemBar(bar: HTMLElement): Problems {
+  return {
+    show(error) {
+      bar.textContent = error instanceof Error ? error.message : String(error);
+      bar.hidden = false;
+    },
+    clear() {
+      bar.hidden = true;
+      bar.textContent = '';
+    },
+  };
+}
+
+async function start(problems: Problems): Promise<void> {
   const api = await SandboxApi.connect();
   const operators: Operator[] = await api.operators();
   const list = byId<HTMLUListElement>('conversations');
   const filter = byId<HTMLSelectElement>('filter');
   const pane = byId<HTMLElement>('conversation');
   const live = byId<HTMLElement>('live');
+  const placeholder = [...pane.childNodes];
   byId('website').textContent = `website ${api.websiteId}`;
   let view: ConversationView | undefined;
+  const report = (error: unknown) => problems.show(error);
 
-  const report = (error: unknown) => {
-    pane.querySelector('.error')?.remove();
-    pane.prepend(el('p', { class: 'error', role: 'alert' }, error instanceof Error ? error.message : String(error)));
+  // Reads overlap (a burst of events, a filter changed twice) and their answers can come back in
+  // any order: only the newest read draws, so a late answer never puts back what a newer one showed.
+  let inboxReads = 0;
+  let threadReads = 0;
+  const refreshInbox = async () => {
+    const read = ++inboxReads;
+    const conversations = await api.conversations(filter.value);
+    if (read === inboxReads) renderInbox(list, conversations, operators, view?.sessionId, filter.value, (id) => open(id, 'push'));
   };
-
-  const refreshInbox = async () => renderInbox(list, await api.conversations(filter.value), operators, view?.sessionId, open);
   const refreshThread = async () => {
     if (!view) return;
     const shown = view;
-    const thread = await api.thread(shown.sessionId);
-    if (view !== shown) return;
+    const read = ++threadReads;
+    let thread;
+    try {
+      thread = await api.thread(shown.sessionId);
+    } catch (error) {
+      if (view === shown && read === threadReads && error instanceof SandboxError && error.reason === 'not_found') return gone(shown.sessionId);
+      throw error;
+    }
+    if (view !== shown || read !== threadReads) return;
     view.update(thread);
     // Looking at a conversation reads it, as in Crisp's app (the answer's event redraws once more, then it settles).
     if ((thread.conversation.unread?.operator ?? 0) > 0) await api.readAsOperator(shown.sessionId);
   };
 
-  function open(sessionId: string): void {
-    if (location.hash !== `#${sessionId}`) history.replaceState(null, '', `#${sessionId}`);
-    view = openConversation(pane, api, sessionId, operators, report);
+  /** The hash names a conversation this sandbox does not have (a stale link, or the sandbox restarted with its demo data). */
+  function gone(sessionId: string): void {
+    view = undefined;
+    pane.replaceChildren(
+      el(
+        'p',
+        { class: 'empty', role: 'status' },
+        `Conversation ${sessionId} is not in this sandbox. The sandbox keeps its inbox in memory, so after a restart it starts again from its demo data. Pick a conversation from the inbox, or start one as a new visitor.`,
+      ),
+    );
+    void refreshInbox().catch(report);
+  }
+
+  function close(): void {
+    view = undefined;
+    pane.replaceChildren(...placeholder.map((node) => node.cloneNode(true)));
+    void refreshInbox().catch(report);
+  }
+
+  /** Shows a conversation; `push` makes it a step the back button returns from. */
+  function open(sessionId: string, history: 'push' | 'keep'): void {
+    if (history === 'push' && location.hash !== `#${sessionId}`) window.history.pushState(null, '', `#${sessionId}`);
+    // The one already open is only read again: rebuilt, it would lose the focus.
+    if (view?.sessionId !== sessionId) view = openConversation(pane, api, sessionId, operators, problems);
     void Promise.all([refreshThread(), refreshInbox()]).catch(report);
   }
+
+  const followHash = () => {
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    if (!wanted) close();
+    else if (wanted !== view?.sessionId) open(wanted, 'keep');
+  };
+  window.addEventListener('hashchange', followHash);
+  window.addEventListener('popstate', followHash);
 
   // Events come in bursts (a bot turn is several); one redraw per burst.
   let pending: { inbox: boolean; thread: boolean } | undefined;
@@ -55,11 +113,27 @@ async function start(): Promise<void> {
       if (due.thread) void refreshThread().catch(report);
     }, 30);
   };
+  let offline: ReturnType<typeof setTimeout> | undefined;
+  let lost = false;
   api.events(onEvent, (on) => {
-    live.textContent = on ? 'live' : 'reconnecting…';
+    live.textContent = on ? 'live' : lost ? 'offline, retrying…' : 'reconnecting…';
     live.classList.toggle('on', on);
-    // After a gap, events may have been missed: read everything again.
-    if (on) void Promise.all([refreshInbox(), refreshThread()]).catch(report);
+    if (on) {
+      clearTimeout(offline);
+      offline = undefined;
+      lost = false;
+      // After a gap, events may have been missed (or the sandbox restarted with its demo data): read
+      // everything again. What failed while it was away is past once that works.
+      void Promise.all([refreshInbox(), refreshThread()]).then(() => problems.clear(), report);
+      return;
+    }
+    offline ??= setTimeout(() => {
+      lost = true;
+      live.textContent = 'offline, retrying…';
+      problems.show(
+        `Lost the sandbox at ${location.origin}; retrying every second. If you restarted \`serve --sandbox\` or \`bot --sandbox\`, it listens on a new port: open the console URL it printed.`,
+      );
+    }, OFFLINE_AFTER_MS);
   });
 
   filter.addEventListener('change', () => void refreshInbox().catch(report));
@@ -67,17 +141,17 @@ async function start(): Promise<void> {
     void api
       .startConversation()
       .then((sessionId) => {
-        open(sessionId);
+        problems.clear();
+        open(sessionId, 'push');
         byId<HTMLTextAreaElement>('visitor-text').focus();
       })
       .catch(report),
   );
   listKeys(list);
   const initial = decodeURIComponent(location.hash.slice(1));
-  if (initial) open(initial);
+  if (initial) open(initial, 'keep');
   else await refreshInbox();
 }
 
-start().catch((error: unknown) => {
-  document.body.append(el('p', { class: 'error', role: 'alert' }, `The console could not start: ${error instanceof Error ? error.message : String(error)}`));
-});
+const problems = problemBar(byId('problem'));
+start(problems).catch((error: unknown) => problems.show(`The console could not start: ${error instanceof Error ? error.message : String(error)}`));

@@ -1,6 +1,6 @@
 // One conversation: who the visitor is (meta, profile), the state and assignment controls, the
 // thread as Crisp shows it, and the two composers (the visitor's and the operator's).
-import type { Message, Operator, SandboxApi, Thread } from './api.js';
+import type { Conversation, Message, Operator, SandboxApi, Thread } from './api.js';
 import { el, shortTime } from './dom.js';
 
 interface Choice {
@@ -15,18 +15,30 @@ export interface ConversationView {
   update(thread: Thread): void;
 }
 
+/** Where the console tells what failed; cleared once something the user did works again. */
+export interface Problems {
+  show(error: unknown): void;
+  clear(): void;
+}
+
 /** Builds the view for one conversation; `update` redraws its details and thread in place, leaving the composers alone. */
-export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], report: (error: unknown) => void): ConversationView {
+export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], problems: Problems): ConversationView {
   const details = el('div', { class: 'details' });
   const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
-  const act = (work: () => Promise<unknown>) => void work().catch(report);
+  const typing = el('p', { class: 'typing', 'aria-live': 'polite' });
+  /** Runs what the user asked for; true when it worked, else the problem is shown. */
+  const act = (work: () => Promise<unknown>): Promise<boolean> =>
+    work().then(
+      () => (problems.clear(), true),
+      (error: unknown) => (problems.show(error), false),
+    );
 
-  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act);
+  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act, `${sessionId} visitor`);
   const operator = composer('operator', 'Write as an operator', [
     ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
-  ], act);
-  root.replaceChildren(details, thread, el('div', { class: 'composers' }, visitor, operator));
+  ], act, `${sessionId} operator`);
+  root.replaceChildren(details, thread, typing, el('div', { class: 'composers' }, visitor, operator));
 
   return {
     sessionId,
@@ -50,6 +62,7 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
       );
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
       syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
+      typing.textContent = whoIsTyping(conversation, messages, meta.nickname || 'The visitor');
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
   };
@@ -81,17 +94,51 @@ function syncThread(list: HTMLElement, messages: Message[], render: (m: Message)
   for (const stale of shown.values()) stale?.remove();
 }
 
+/** "Sam is typing…" while a side's compose atom is newer than that side's last message (a message ends the typing it was). */
+function whoIsTyping(conversation: Conversation, messages: Message[], visitor: string): string {
+  const since = (from: Message['from']) => messages.findLast((m) => m.from === from && m.type !== 'note')?.timestamp ?? 0;
+  const { visitor: byVisitor, operator: byOperator } = conversation.compose ?? {};
+  const typists = [
+    byVisitor?.type === 'start' && byVisitor.timestamp >= since('user') && visitor,
+    byOperator?.type === 'start' && byOperator.timestamp >= since('operator') && (byOperator.user?.nickname || 'An operator'),
+  ].filter(Boolean);
+  return typists.length ? `${typists.join(' and ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : '';
+}
+
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
 
-/** A labelled text area; Enter sends with the first action, Shift+Enter is a new line. */
-function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => void): HTMLElement {
+/** What was typed and not sent, per conversation and side: leaving a conversation and coming back loses none of it. */
+const drafts = new Map<string, string>();
+
+/**
+ * A labelled text area; Enter sends with the first action, Shift+Enter is a new line. While a
+ * send is on its way the composer takes no other (a second Enter on a slow network would post the
+ * message twice); the text stays in the box until the sandbox has it.
+ */
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>, draft: string): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
+  input.value = drafts.get(draft) ?? '';
+  input.addEventListener('input', () => (input.value ? drafts.set(draft, input.value) : drafts.delete(draft)));
+  let sending = false;
   const submit = (send: Send[2]) => {
     const text = input.value.trim();
-    if (!text) return;
-    act(async () => {
-      await send(text);
-      input.value = '';
+    if (!text || sending) return;
+    sending = true;
+    input.readOnly = true;
+    for (const button of buttons) button.disabled = true;
+    void act(async () => {
+      try {
+        await send(text);
+        input.value = '';
+        drafts.delete(draft);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`Not sent. ${reason}${/[.?!]$/.test(reason) ? '' : '.'} Your text is still in the box.`);
+      }
+    }).finally(() => {
+      sending = false;
+      input.readOnly = false;
+      for (const button of buttons) button.disabled = false;
     });
   };
   input.addEventListener('keydown', (event) => {
@@ -99,7 +146,7 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
     event.preventDefault();
     submit(actions[0]![2]);
   });
-  const buttons = actions.map(([text, id, send]) => {
+  const buttons: HTMLButtonElement[] = actions.map(([text, id, send]) => {
     const button = el('button', { type: 'button', id }, text);
     button.addEventListener('click', () => submit(send));
     return button;
@@ -107,9 +154,10 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
   return el('div', { class: `composer ${side}` }, el('label', { for: input.id }, label), input, el('div', { class: 'actions' }, ...buttons));
 }
 
-function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => void): HTMLElement {
+/** A labelled select; when the change fails, it shows the value the sandbox still has. */
+function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => Promise<boolean>): HTMLElement {
   const control = el('select', { id }, ...options.map(([value, text]) => el('option', { value, selected: value === current }, text)));
-  control.addEventListener('change', () => onChange(control.value));
+  control.addEventListener('change', () => void onChange(control.value).then((done) => done || (control.value = current)));
   return el('label', { class: 'muted' }, `${label} `, control);
 }
 
@@ -121,17 +169,18 @@ function author(m: Message, visitor: string): { kind: 'visitor' | 'bot' | 'opera
   return m.automated ? { kind: 'bot', name: `bot · ${name}` } : { kind: 'operator', name };
 }
 
-function messageItem(m: Message, visitor: string, choose: (value: string) => void): HTMLElement {
+function messageItem(m: Message, visitor: string, choose: (value: string) => Promise<boolean>): HTMLElement {
   const who = author(m, visitor);
   return el(
     'li',
     { class: `message ${who.kind}`, 'data-fingerprint': String(m.fingerprint), 'data-type': m.type },
     el('span', { class: 'who' }, `${who.name} · ${shortTime(m.timestamp)}${m.type === 'text' || m.type === 'note' ? '' : ` · ${m.type}`}`),
-    ...body(m, who.kind === 'visitor', choose),
+    // `dir="auto"`: a message in Arabic or Hebrew reads right to left, whatever the page's language.
+    el('div', { class: 'body', dir: 'auto' }, ...body(m, who.kind === 'visitor', choose)),
   );
 }
 
-function body(m: Message, byVisitor: boolean, choose: (value: string) => void): Array<Node | string> {
+function body(m: Message, byVisitor: boolean, choose: (value: string) => Promise<boolean>): Array<Node | string> {
   if (typeof m.content === 'string') return [m.content];
   const c = (m.content ?? {}) as Record<string, unknown>;
   switch (m.type) {
@@ -139,29 +188,46 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => void): 
       const choices = (c.choices as Choice[] | undefined) ?? [];
       if (byVisitor) return [`chose “${choices.find((x) => x.selected)?.label ?? '?'}”`];
       const answered = choices.some((x) => x.selected);
-      return [
-        String(c.text ?? ''),
-        el(
-          'div',
-          { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' },
-          ...choices.map((choice) => {
-            if (choice.action?.type === 'link' && choice.action.target) return el('a', { href: choice.action.target, target: '_blank', rel: 'noopener noreferrer' }, `${choice.label} ↗`);
-            const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
-            button.addEventListener('click', () => choose(choice.value));
-            return button;
-          }),
-        ),
-      ];
+      const group = el('div', { class: 'choices', role: 'group', 'aria-label': 'Buttons (click as the visitor)' });
+      // A picker is answered once: its buttons wait while the click travels (a second click would answer it twice).
+      const setDisabled = (disabled: boolean) => group.querySelectorAll('button').forEach((b) => (b.disabled = disabled));
+      group.append(
+        ...choices.map((choice) => {
+          if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
+          const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
+          button.addEventListener('click', () => {
+            setDisabled(true);
+            void choose(choice.value).then((done) => done || setDisabled(false));
+          });
+          return button;
+        }),
+      );
+      return [String(c.text ?? ''), group];
     }
     case 'carousel': {
       const targets = (c.targets as Array<{ title: string; description?: string; actions?: Array<{ label: string; url: string }> }> | undefined) ?? [];
-      return [String(c.text ?? ''), el('div', { class: 'choices' }, ...targets.flatMap((t) => (t.actions?.length ? t.actions.map((a) => el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer' }, `${t.title}: ${a.label} ↗`)) : [el('span', {}, t.title)])))];
+      return [String(c.text ?? ''), el('div', { class: 'choices' }, ...targets.flatMap((t) => (t.actions?.length ? t.actions.map((a) => link(a.url, `${t.title}: ${a.label} ↗`)) : [el('span', {}, t.title)])))];
     }
     case 'file':
     case 'animation':
     case 'audio':
-      return [el('a', { href: String(c.url ?? '#'), target: '_blank', rel: 'noopener noreferrer' }, String(c.name ?? c.url ?? m.type))];
+      return [link(String(c.url ?? ''), String(c.name ?? c.url ?? m.type))];
     default:
       return [String(c.text ?? JSON.stringify(c))];
   }
+}
+
+/**
+ * A link that opens in a new tab — only to a web address: anyone can post a file or a button whose
+ * URL is `javascript:…`, and the console shows that one as text, never as something to click.
+ */
+function link(url: string, text: string): HTMLElement {
+  let protocol = '';
+  try {
+    protocol = new URL(url, location.href).protocol;
+  } catch {
+    // Not a URL at all: shown as text below.
+  }
+  if (protocol === 'https:' || protocol === 'http:') return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, text);
+  return el('span', { class: 'not-a-link', title: `not a web address: ${url}` }, text);
 }
