@@ -48,6 +48,8 @@ export interface HttpConfig {
   port: number;
   /** Accepted bearer tokens (CRISP_MCP_HTTP_TOKEN, or --token-file: one per line); empty means none required (loopback only). */
   tokens: string[];
+  /** --token-file PATH, when the tokens come from it: read again on SIGHUP (readTokenFile). */
+  tokenFile?: string | undefined;
   /** Host names accepted in `Host` and `Origin` besides the bound host and the localhost forms. */
   allowedHosts: string[];
   /** --crisp-agent: Crisp's AI agent (Hugo) signs each request with this secret (CRISP_MCP_AGENT_SECRET). */
@@ -280,12 +282,9 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   const port = flags.port === undefined ? 8787 : Number(flags.port);
   if (!/^\d+$/.test(flags.port ?? '8787') || port > 65_535) throw new ConfigError(`--port must be a whole number from 0 (any free port) to 65535, got "${flags.port}"`);
   const envToken = read('CRISP_MCP_HTTP_TOKEN');
-  const tokens = flags['token-file'] !== undefined ? tokenFile(flags['token-file']) : envToken ? [envToken] : [];
-  const short = tokens.find((t) => t.length < 16);
-  if (short !== undefined) {
-    const where = flags['token-file'] !== undefined ? `token ${tokens.indexOf(short) + 1} of ${tokens.length} in --token-file ${flags['token-file']}` : 'CRISP_MCP_HTTP_TOKEN';
-    throw new ConfigError(`bearer tokens must be at least 16 characters; ${where} has ${short.length}; generate one with \`openssl rand -hex 32\``);
-  }
+  const tokenFile = flags['token-file'];
+  const tokens = tokenFile !== undefined ? readTokenFile(tokenFile) : envToken ? [envToken] : [];
+  if (tokenFile === undefined && envToken) checkToken('CRISP_MCP_HTTP_TOKEN', envToken);
   let crispAgent: HttpConfig['crispAgent'];
   if (flags['crisp-agent']) {
     const secret = read('CRISP_MCP_AGENT_SECRET');
@@ -297,9 +296,10 @@ function resolveHttp(flags: ServeFlags, read: (name: string) => string | undefin
   }
   const allowedHosts = list(flags['allowed-hosts'] ?? read('CRISP_MCP_ALLOWED_HOSTS')).map((h) => h.toLowerCase());
   for (const name of allowedHosts) {
-    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme or port (IPv6 in brackets), got "${name}"`);
+    // `_` too: Docker Compose service names, which containers reach each other by, may hold one.
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)$/.test(name)) throw new ConfigError(`--allowed-hosts takes host names without scheme, port or wildcard (list each name; IPv6 in brackets), got "${name}"`);
   }
-  return { host, port, tokens, allowedHosts, crispAgent, converse: resolveConverse(read), bot: resolveBot(flags, read) };
+  return { host, port, tokens, tokenFile, allowedHosts, crispAgent, converse: resolveConverse(read), bot: resolveBot(flags, read) };
 }
 
 /** `--bot-scenario NAME` (or CRISP_MCP_BOT_SCENARIO): the autopilot on `/hooks/crisp`, signed with CRISP_HOOK_SECRET. */
@@ -337,8 +337,22 @@ function resolveConverse(read: (name: string) => string | undefined): ConverseCo
   return { webhookUrl, secret, scenario, idleMinutes };
 }
 
-/** `--token-file PATH`: one bearer token per line (several allow rotation, or one per client); `#` starts a comment. */
-function tokenFile(file: string): string[] {
+const MIN_TOKEN_LENGTH = 16;
+
+/** A token no client could be let in with is refused at start-up, saying where it is (never what it is). */
+function checkToken(where: string, token: string): void {
+  if (token.length < MIN_TOKEN_LENGTH) throw new ConfigError(`bearer tokens must be at least ${MIN_TOKEN_LENGTH} characters; ${where} has ${token.length}; generate one with \`openssl rand -hex 32\``);
+  // `Authorization: Bearer <token>` carries visible ASCII without spaces: any other token would never match.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError(`${where} holds a space or a character outside visible ASCII, which no Authorization header can carry; give the token alone (without "Bearer "), e.g. from \`openssl rand -hex 32\``);
+  }
+}
+
+/**
+ * `--token-file PATH`: one bearer token per line (several allow rotation, or one per client); `#`
+ * starts a comment. Read at start-up and again on SIGHUP (serve.ts), so a rotation needs no restart.
+ */
+export function readTokenFile(file: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -350,6 +364,7 @@ function tokenFile(file: string): string[] {
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
   if (tokens.length === 0) throw new ConfigError(`--token-file ${file} holds no token: put one bearer token per line`);
+  for (const [index, token] of tokens.entries()) checkToken(`token ${index + 1} of ${tokens.length} in --token-file ${file}`, token);
   return tokens;
 }
 

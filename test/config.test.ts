@@ -88,9 +88,12 @@ describe('resolveConfig', () => {
     [['--http', '--port', '65536'], base, /--port must be a whole number from 0 \(any free port\) to 65535/],
     [['--http', '--port', 'eighty'], base, /--port must be a whole number/],
     [['--http'], { ...base, CRISP_MCP_HTTP_TOKEN: 'short' }, /bearer tokens must be at least 16 characters/],
+    [['--http'], { ...base, CRISP_MCP_HTTP_TOKEN: 'Bearer 0123456789abcdef' }, /^CRISP_MCP_HTTP_TOKEN holds a space or a character outside visible ASCII, which no Authorization header can carry; give the token alone \(without "Bearer "\)/],
+    [['--http'], { ...base, CRISP_MCP_HTTP_TOKEN: '0123456789abcdéf' }, /^CRISP_MCP_HTTP_TOKEN holds a space or a character outside visible ASCII/],
     [['--http', '--token-file', '/nonexistent/tokens'], base, /--token-file \/nonexistent\/tokens cannot be read \(ENOENT\)/],
     [['--http', '--crisp-agent'], base, /--crisp-agent needs CRISP_MCP_AGENT_SECRET/],
-    [['--http', '--allowed-hosts', 'https://mcp.example.com'], base, /--allowed-hosts takes host names without scheme or port/],
+    [['--http', '--allowed-hosts', 'https://mcp.example.com'], base, /--allowed-hosts takes host names without scheme, port or wildcard/],
+    [['--http', '--allowed-hosts', '*.example.com'], base, /--allowed-hosts takes host names without scheme, port or wildcard \(list each name; IPv6 in brackets\), got "\*\.example\.com"/],
     [['--token-file', '/tmp/x'], base, /--token-file only applies to the HTTP server: add --http/],
     [['--crisp-agent'], base, /--crisp-agent only applies to the HTTP server: add --http/],
     [['--http', '--host', '0.0.0.0'], base, /--host 0\.0\.0\.0 is reachable from other machines: set CRISP_MCP_HTTP_TOKEN/],
@@ -114,10 +117,15 @@ describe('resolveConfig', () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, '# clients\n0123456789abcdef-one\n\n  0123456789abcdef-two  \n');
     const http = resolve(['--http', '--port', '0', '--token-file', file, '--allowed-hosts', 'MCP.example.com, [::1]'], { ...base, CRISP_MCP_HTTP_TOKEN: 'env-token-0123456789' }).http;
-    expect(http).toEqual({ host: '127.0.0.1', port: 0, tokens: ['0123456789abcdef-one', '0123456789abcdef-two'], allowedHosts: ['mcp.example.com', '[::1]'], crispAgent: undefined });
+    expect(http).toEqual({ host: '127.0.0.1', port: 0, tokenFile: file, tokens: ['0123456789abcdef-one', '0123456789abcdef-two'], allowedHosts: ['mcp.example.com', '[::1]'], crispAgent: undefined });
     writeFileSync(file, '# nothing\n');
     expect(failure(() => resolve(['--http', '--token-file', file]))).toMatch(/holds no token/);
+    writeFileSync(file, '0123456789abcdef-one\n0123456789 abcdef-two\n');
+    const spaced = failure(() => resolve(['--http', '--token-file', file]));
+    expect(spaced).toBe(`token 2 of 2 in --token-file ${file} holds a space or a character outside visible ASCII, which no Authorization header can carry; give the token alone (without "Bearer "), e.g. from \`openssl rand -hex 32\``);
     expect(resolve(['--http'], { ...base, CRISP_MCP_ALLOWED_HOSTS: 'a.example' }).http?.allowedHosts).toEqual(['a.example']);
+    // A Docker Compose service name, as another container sends it in Host.
+    expect(resolve(['--http', '--allowed-hosts', 'Crisp_MCP'], base).http?.allowedHosts).toEqual(['crisp_mcp']);
   });
 
   describe('the converse API (CRISP_MCP_CONVERSE_*)', () => {

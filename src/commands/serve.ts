@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
-import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -63,7 +63,8 @@ HTTP (Streamable HTTP at /mcp; /healthz for load balancers):
   --http                  serve over HTTP instead of stdio
   --host H                the address to bind (default 127.0.0.1; any other needs a token)
   --port N                the port (default 8787; 0 picks a free one, which is logged)
-  --token-file PATH       accepted bearer tokens, one per line (else CRISP_MCP_HTTP_TOKEN)
+  --token-file PATH       accepted bearer tokens, one per line, read again on SIGHUP
+                          (else CRISP_MCP_HTTP_TOKEN)
   --allowed-hosts a,b     more host names accepted in Host and Origin (CRISP_MCP_ALLOWED_HOSTS)
   --crisp-agent           also take requests signed by Crisp's AI agent (CRISP_MCP_AGENT_SECRET)
   --bot-scenario NAME     also run the autopilot with this scenario on Crisp's Web Hooks at
@@ -214,6 +215,7 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
     return usageError(problem);
   }
   const { config, log } = deps;
+  if (http.tokenFile !== undefined) await life.acquire('token reload on SIGHUP', () => reloadTokensOnHangup(http.tokenFile!, server, log), (stop) => stop());
   converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
   if (bot) {
     await startAutopilot(life, bot, server, deps, (a) => (autopilot = a));
@@ -236,6 +238,28 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
   const clean = await life.release();
   if (clean) log.info('stopped');
   return clean ? 0 : 1;
+}
+
+/**
+ * SIGHUP reads --token-file again and the server accepts what it now lists: a token is rotated by
+ * adding the new line, moving the clients, then removing the old line, each followed by a SIGHUP.
+ * A file that cannot be used (unreadable, empty, a short token) keeps the tokens in use. Returns
+ * what stops listening.
+ */
+function reloadTokensOnHangup(file: string, server: HttpServerHandle, log: Logger): () => void {
+  const reload = () => {
+    try {
+      const tokens = readTokenFile(file);
+      for (const token of tokens) registerSecret(token);
+      server.setTokens(tokens);
+      log.info({ tokens: tokens.length }, `bearer tokens reloaded from --token-file ${file}`);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      log.warn(`SIGHUP: ${error.message}; the tokens in use stay accepted`);
+    }
+  };
+  process.on('SIGHUP', reload);
+  return () => void process.off('SIGHUP', reload);
 }
 
 function usageError(message: string): number {

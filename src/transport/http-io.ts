@@ -10,6 +10,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers }).end(text);
 }
 
+/** The 415 message for a compressed request body, which is never decoded here; undefined for a plain one. */
+export function encodedBodyRefusal(req: IncomingMessage): string | undefined {
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (!encoding || encoding === 'identity') return undefined;
+  return `Unsupported Media Type: Content-Encoding ${encoding} is not accepted; send the body uncompressed`;
+}
+
 /**
  * Reads the body up to `limit` bytes. A declared or actual larger one is refused: nothing more is
  * kept, and the rest is read and dropped (see `discardRest`), so the caller answers 413 on a

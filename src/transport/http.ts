@@ -23,7 +23,7 @@ import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 import { createHookHandler, type HookHandlerOptions } from './hook-receiver.js';
-import { allowedHostnames, readBody, send, sendJson, toRequest, urlHost } from './http-io.js';
+import { allowedHostnames, encodedBodyRefusal, readBody, send, sendJson, toRequest, urlHost } from './http-io.js';
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
 import { withCachedJsonSchemas } from './schema-cache.js';
@@ -36,6 +36,8 @@ const OFF_ROUTES: ReadonlyMap<string, string> = new Map([
   ['/converse', 'Not found: /converse is off; serve --http turns it on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set'],
   [HOOKS_PATH, `Not found: ${HOOKS_PATH} is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET`],
 ]);
+
+const ALLOW_HOST_HINT = ' (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)';
 
 export interface HttpServerOptions {
   host: string;
@@ -54,8 +56,11 @@ export interface HttpServerOptions {
   sessions?: { idleMs?: number; max?: number; now?: () => number };
   /** How long close() waits for calls in flight before cutting connections. Default 10 s. */
   shutdownGraceMs?: number;
-  /** Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow client gets a 408. */
-  timeouts?: { headersMs?: number; requestMs?: number };
+  /**
+   * Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow
+   * client gets a 408. `keepAliveMs`: how long an idle connection stays open (default 65 s).
+   */
+  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
   /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
   converse?: { accept(body: unknown): ConverseAnswer | Promise<ConverseAnswer> };
   /**
@@ -73,6 +78,11 @@ export interface HttpServerHandle {
   readonly inFlight: number;
   /** The node:http server (to hand to code that wants one, e.g. the autopilot's hook server). */
   readonly server: Server;
+  /**
+   * Accepts these bearer tokens from now on, instead of the ones before (a rotation): a request
+   * with a token no longer listed is a 401, and so is its 2025-era session.
+   */
+  setTokens(tokens: readonly string[]): void;
   /** Stops taking requests, lets calls in flight finish (up to the grace period), then closes everything. */
   close(): Promise<void>;
 }
@@ -100,7 +110,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     onerror: (error) => log.debug({ err: error }, 'MCP request refused'),
   });
   const legacy = new LegacySessions({ build, log, maxBodyBytes, ...options.sessions });
-  const bearer = new BearerTokens(options.tokens ?? []);
+  let bearer = new BearerTokens(options.tokens ?? []);
   const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
   let allowedHosts: string[] = [];
   /** The Host and Origin verdicts by header pair: clients send the same few on every request, and each check parses a URL. */
@@ -110,9 +120,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { host, origin } = req.headers;
     const pair = `${host ?? ''}\n${origin ?? ''}`;
     if (hostVerdicts.has(pair)) return hostVerdicts.get(pair);
-    const hostCheck = validateHostHeader(host, allowedHosts);
+    // The SDK's check reads `user@127.0.0.1` as 127.0.0.1, but a URL with user info cannot become a web Request.
+    const hostCheck = host?.includes('@') ? { ok: false as const, errorCode: 'invalid_host_header', message: 'Invalid Host header: it must be a host name and an optional port, without user@' } : validateHostHeader(host, allowedHosts);
     const originCheck = hostCheck.ok ? validateOriginHeader(origin, allowedHosts) : undefined;
-    const verdict = !hostCheck.ok ? `Forbidden: ${hostCheck.message}` : originCheck && !originCheck.ok ? `Forbidden: ${originCheck.message}` : undefined;
+    const failed = !hostCheck.ok ? hostCheck : originCheck && !originCheck.ok ? originCheck : undefined;
+    // A name this server does not know is most often its public name behind a reverse proxy: say how to accept it.
+    const verdict = failed && `Forbidden: ${failed.message}${failed.errorCode === 'invalid_host' || failed.errorCode === 'invalid_origin' ? ALLOW_HOST_HINT : ''}`;
     if (hostVerdicts.size >= 256) hostVerdicts.clear(); // a client cycling through names cannot grow it
     hostVerdicts.set(pair, verdict);
     return verdict;
@@ -128,14 +141,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const requestTimeout = Math.max(headersTimeout, options.timeouts?.requestMs ?? 30_000);
   // Node checks both timeouts on this interval (30 s by default, which would let a slow client hold a socket that long).
   const connectionsCheckingInterval = Math.min(1_000, headersTimeout);
-  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout: 5_000 }, (req, res) => {
+  // Longer than the idle timeout of the proxies put in front (60 s for nginx's upstream keepalive and
+  // AWS's load balancers): a proxy must never reuse a connection the moment this side closes it,
+  // which its client sees as a 502. Node's default is 5 s.
+  const keepAliveTimeout = options.timeouts?.keepAliveMs ?? 65_000;
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout }, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (closing) res.setHeader('connection', 'close');
     if (path === '/healthz') return health(req, res, closing);
     const converse = options.converse;
     if (path === '/converse' && converse) {
       return void serveConverse(req, res, converse).catch((error: unknown) => {
-        if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+        if (res.destroyed) return log.debug({ err: error }, 'client left mid-request');
         log.error({ err: error }, 'converse request failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'Internal server error' });
         else res.destroy();
@@ -144,8 +161,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (path === HOOKS_PATH && hooks) return serveHooks(req, res, hooks);
     if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: OFF_ROUTES.get(path ?? '') ?? 'Not found: the MCP endpoint is /mcp' });
     serveMcp(req, res).catch((error: unknown) => {
-      // A client that hung up mid-request is not a server failure.
-      if (req.destroyed || res.destroyed) return log.debug({ err: error }, 'client left mid-request');
+      // A client that hung up mid-request is not a server failure. Its response tells (its socket is
+      // gone); the request does not: node:http destroys it once its body has been read.
+      if (res.destroyed) return log.debug({ err: error }, 'client left mid-request');
       log.error({ err: error }, 'HTTP request failed');
       // A JSON body already in memory: send() has nothing left that can fail.
       if (!res.headersSent) void send(res, jsonRpcError(500, -32603, 'Internal server error'));
@@ -175,6 +193,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     let json = true;
     if (method === 'POST') {
       if (!isJsonContentType(req.headers['content-type'] ?? null)) return send(res, jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'));
+      const encoded = encodedBodyRefusal(req);
+      if (encoded) return send(res, jsonRpcError(415, -32000, encoded));
       const body = await readBody(req, maxBodyBytes);
       // readBody drops the rest of the upload: the answer must not close the connection under it.
       if (body === 'too_large') return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`));
@@ -208,6 +228,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         if (--inFlight === 0) drained?.();
       });
     }
+    if (log.isLevelEnabled('debug')) {
+      // One line per request at debug, once it is over: who, what, how it ended. Never a header or an argument.
+      const started = performance.now();
+      const rpc = rpcMethod(parsed);
+      void finished.then(() =>
+        log.debug({ principal: auth.clientId, http: method, rpc, tool: rpc === 'tools/call' ? toolName(parsed) : undefined, status: res.statusCode, ms: Math.round(performance.now() - started), ...(res.writableFinished ? {} : { client_left: true }) }, 'MCP request'),
+      );
+    }
     if (auth.extra?.website_id && rpcMethod(parsed) === 'tools/call') {
       log.info({ principal: auth.clientId, website_id: auth.extra.website_id, crisp_session: auth.extra.crisp_session_id, tool: toolName(parsed) }, 'Crisp agent tool call');
     }
@@ -231,6 +259,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
     if (isRefusal(checked)) return fail(checked.status, checked.status === 401 ? 'unauthorized' : 'forbidden', checked.message, checked.challenge ? { 'www-authenticate': checked.challenge } : {});
     if (!isJsonContentType(req.headers['content-type'] ?? null)) return fail(415, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
+    const encoded = encodedBodyRefusal(req);
+    if (encoded) return fail(415, 'unsupported_media_type', encoded);
     const body = await readBody(req, maxBodyBytes);
     if (body === 'too_large') return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`);
     let parsed: unknown;
@@ -278,6 +308,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     get inFlight() {
       return inFlight;
     },
+    setTokens(tokens) {
+      // A server started without tokens binds loopback only (config.ts): it cannot be given some later, nor can one that has them lose them all.
+      if (tokens.length === 0 || !bearer.required) throw new Error('setTokens replaces a non-empty set of bearer tokens with another');
+      bearer = new BearerTokens(tokens);
+    },
     close() {
       closed ??= (async () => {
         closing = true;
@@ -289,6 +324,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
             drained = resolve;
             setTimeout(resolve, grace).unref();
           });
+          // Their clients get a closed connection, and a write among them may or may not have reached Crisp: the operator hears of it.
+          if (inFlight > 0) log.warn({ in_flight: inFlight, grace_ms: grace }, `${inFlight} call${inFlight > 1 ? 's' : ''} still in flight after the ${grace / 1000} s grace period cut off`);
         }
         await legacy.closeAll();
         await modern.close();

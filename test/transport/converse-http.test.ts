@@ -82,6 +82,7 @@ describe('POST /converse', () => {
   it('400 for a body that is not JSON; 415 without a JSON Content-Type; 413 over the body limit (the rest of the upload is drained, the connection kept); 405 for GET', async () => {
     expect(await h.post('{"conversationId": ')).toMatchObject({ status: 400, json: { error: 'invalid_json' } });
     expect(await h.post('{}', { 'content-type': 'text/plain' })).toMatchObject({ status: 415, json: { error: 'unsupported_media_type' } });
+    expect(await h.post('{}', { 'content-encoding': 'gzip' })).toMatchObject({ status: 415, json: { error: 'unsupported_media_type', message: expect.stringContaining('Content-Encoding gzip') } });
     const big = await rawPost(h.url, JSON.stringify({ conversationId: 'c', eventType: 'message', text: 'x'.repeat(5_000) }), { authorization: `Bearer ${CONVERSE_TOKEN}` });
     expect(big.status).toBe(413);
     expect(big.headers.connection).toBe('keep-alive');
@@ -106,6 +107,24 @@ describe('/converse off or locked', () => {
       expect(answer.status).toBe(404);
     } finally {
       await plain.close();
+    }
+  });
+
+  it('a handler that throws once the body is read answers 500 and logs the failure, instead of leaving the request hanging', async () => {
+    // node:http destroys a request once its body is read: that must not pass for the client having left.
+    const failing = await startHttpHarness([], {
+      converse: {
+        accept: () => {
+          throw new Error('the handler broke');
+        },
+      },
+    });
+    try {
+      const answer = await rawPost(failing.url.replace(/\/mcp$/, '/converse'), JSON.stringify({ conversationId: 'c', eventType: 'startSession' }));
+      expect(answer).toMatchObject({ status: 500, json: { error: 'internal', message: 'Internal server error' } });
+      expect(failing.logs).toContainEqual(expect.objectContaining({ level: 50, msg: 'converse request failed', err: expect.objectContaining({ message: 'the handler broke' }) }));
+    } finally {
+      await failing.close();
     }
   });
 

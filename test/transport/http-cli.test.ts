@@ -1,10 +1,13 @@
 // The built CLI as a deployment runs it: `crisp-mcp serve --http --port 0 --sandbox` in its own
 // process, reached over HTTP by SDK clients of both eras, stopped with SIGTERM mid-call.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { CLI, runCli } from '../helpers/cli.js';
-import { connect, ERAS, spawnHttpCli, type Era, type HttpCli } from '../helpers/http.js';
+import { eventually } from '../helpers/events.js';
+import { connect, ERAS, INITIALIZE, post, spawnHttpCli, type Era, type HttpCli } from '../helpers/http.js';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
 
@@ -43,6 +46,7 @@ describe('crisp-mcp serve --http --port 0 --sandbox (child process)', () => {
       const sent = await client.callTool({ name: 'send_message', arguments: { session_id: session, content: `from the CLI over ${era} HTTP` } });
       expect(sent.isError).toBeFalsy();
       expect(await lastMessageText(client, session)).toBe(`from the CLI over ${era} HTTP`);
+      expect(cli.logs().filter((line) => line.msg === 'MCP request')).toEqual([]); // at info, no line per request
     } finally {
       await client.close();
     }
@@ -86,5 +90,77 @@ describe('crisp-mcp serve --http start-up refusals', () => {
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/--host 0\.0\.0\.0 is reachable from other machines: set CRISP_MCP_HTTP_TOKEN/);
+  });
+});
+
+describe('crisp-mcp serve --http --token-file: SIGHUP reads the file again', () => {
+  const OLD = 'old-token-0123456789abcdef';
+  const NEW = 'new-token-fedcba9876543210';
+
+  it('rotates a token without a restart: the added one is accepted, the removed one refused (its session too), an unusable file changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-tokens-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, `${OLD}\n`);
+    const cli = await spawnHttpCli(['--port', '0', '--sandbox', '--token-file', file]);
+    const status = async (token: string) => (await post(cli.url, INITIALIZE, { authorization: `Bearer ${token}` })).status;
+    const logged = (msg: RegExp) => cli.logs().filter((line) => msg.test(String(line.msg))).length;
+    const hangUp = async (msg: RegExp) => {
+      const before = logged(msg);
+      cli.child.kill('SIGHUP');
+      await eventually(() => logged(msg) > before, 5_000, `a log line matching ${msg}`);
+    };
+    try {
+      expect([await status(OLD), await status(NEW)]).toEqual([200, 401]);
+      const opened = await post(cli.url, INITIALIZE, { authorization: `Bearer ${OLD}` });
+      const session = opened.headers['mcp-session-id'] as string;
+
+      writeFileSync(file, `${OLD}\n${NEW}\n`);
+      await hangUp(/^bearer tokens reloaded/);
+      expect([await status(OLD), await status(NEW)]).toEqual([200, 200]);
+
+      writeFileSync(file, `# rotated\n${NEW}\n`);
+      await hangUp(/^bearer tokens reloaded/);
+      expect([await status(OLD), await status(NEW)]).toEqual([401, 200]);
+      const ping = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+      expect((await post(cli.url, ping, { authorization: `Bearer ${OLD}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' })).status).toBe(401);
+
+      writeFileSync(file, 'too-short\n');
+      await hangUp(/^SIGHUP: /);
+      expect(cli.logs().at(-1)).toMatchObject({ level: 40, msg: expect.stringMatching(/token 1 of 1 in --token-file .* has 9; .*the tokens in use stay accepted$/) });
+      expect(await status(NEW)).toBe(200);
+      expect(cli.logs().find((line) => line.msg === `bearer tokens reloaded from --token-file ${file}`)).toMatchObject({ level: 30, tokens: 2 });
+      for (const token of [OLD, NEW, 'too-short']) expect(cli.stderr()).not.toContain(token);
+      expect(cli.child.exitCode).toBeNull();
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('crisp-mcp serve --http request log lines', () => {
+  it('at debug, one line per request once it is over: the principal, the method, the tool, the status — never the token', async () => {
+    const cli = await spawnHttpCli(['--port', '0', '--sandbox'], { CRISP_MCP_HTTP_TOKEN: TOKEN, CRISP_MCP_LOG_LEVEL: 'debug' });
+    try {
+      for (const era of ERAS) {
+        const client = await connect(cli.url, { era, token: TOKEN });
+        expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+        await client.close();
+      }
+      expect((await post(cli.url, INITIALIZE, { authorization: 'Bearer wrong-token-0123456789' })).status).toBe(401);
+      const lines = () => cli.logs().filter((line) => line.msg === 'MCP request');
+      // The child's stderr reaches this process after its answers do.
+      await eventually(() => lines().filter((line) => line.tool === 'list_operators').length === 2 && cli.logs().some((line) => line.msg === 'request refused'), 5_000, 'the log lines');
+      const calls = lines().filter((line) => line.tool === 'list_operators');
+      for (const line of calls) expect(line).toMatchObject({ level: 20, principal: expect.stringMatching(/^token:[0-9a-f]{16}$/), http: 'POST', rpc: 'tools/call', status: 200, ms: expect.any(Number) });
+      expect(lines().some((line) => line.rpc === 'initialize')).toBe(true);
+      expect(cli.logs()).toContainEqual(expect.objectContaining({ level: 20, status: 401, msg: 'request refused' }));
+      expect(cli.stderr()).not.toContain(TOKEN);
+      expect(cli.stderr()).not.toContain('wrong-token');
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
   });
 });

@@ -1,6 +1,8 @@
 // serve --http protections: bearer tokens, sessions bound to their principal, Host and Origin
 // checks against DNS rebinding, and the body refusals (size, JSON, media type, method).
+import { Agent, request } from 'node:http';
 import { connect as connectSocket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ERAS, INITIALIZE, post, rebindingFetch, startHttpHarness, TOKEN_A, TOKEN_B, type Era, type HttpHarness } from '../helpers/http.js';
 
@@ -72,7 +74,7 @@ describe('serve --http with bearer tokens', () => {
 describe('serve --http against DNS rebinding and bad bodies', () => {
   let h: HttpHarness;
   beforeAll(async () => {
-    h = await startHttpHarness([], { maxBodyBytes: 64 * 1024, allowedHosts: ['mcp.example.test'] });
+    h = await startHttpHarness([], { maxBodyBytes: 64 * 1024, allowedHosts: ['mcp.example.test', 'crisp_mcp'] });
   });
   afterAll(async () => {
     await h.close();
@@ -89,7 +91,26 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect(res.status).toBe(403);
     expect(res.json.error?.message).toMatch(/Invalid Host/);
     expect((await post(h.url, INITIALIZE, { host: 'mcp.example.test' })).status).toBe(200);
+    expect((await post(h.url, INITIALIZE, { host: 'crisp_mcp:8787' })).status).toBe(200); // a Docker Compose service name
     expect((await post(h.url, INITIALIZE, { host: `localhost:${new URL(h.url).port}` })).status).toBe(200);
+  });
+
+  it('a 403 for a name it does not know says how to accept it (the public name behind a reverse proxy)', async () => {
+    const host = await post(h.url, INITIALIZE, { host: 'mcp.public.example' });
+    expect(host.status).toBe(403);
+    expect(host.json.error?.message).toBe('Forbidden: Invalid Host: mcp.public.example (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)');
+    const origin = await post(h.url, INITIALIZE, { origin: 'https://app.public.example' });
+    expect(origin.status).toBe(403);
+    expect(origin.json.error?.message).toMatch(/^Forbidden: Invalid Origin: app\.public\.example \(.*--allowed-hosts/);
+  });
+
+  it('a Host with user info is a 403 naming the header, not a request left hanging, and the secret in it is not echoed', async () => {
+    // The SDK's host check reads `user:pw@127.0.0.1` as 127.0.0.1; a web Request refuses such a URL.
+    const res = await post(h.url, INITIALIZE, { host: `user:s3cret-pw@127.0.0.1:${new URL(h.url).port}` });
+    expect(res.status).toBe(403);
+    expect(res.json.error?.message).toBe('Forbidden: Invalid Host header: it must be a host name and an optional port, without user@');
+    expect(JSON.stringify(res)).not.toContain('s3cret');
+    expect((await post(h.url, INITIALIZE)).status).toBe(200);
   });
 
   it.each(ERAS)('%s era: a page on another origin is a 403; localhost origins and no Origin pass', async (era: Era) => {
@@ -119,6 +140,11 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect(broken.json.error).toEqual({ code: -32700, message: 'Parse error: the request body is not valid JSON' });
     const text = await post(h.url, INITIALIZE, { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
+    // A compressed body is refused for what it is, not parsed and called broken JSON.
+    const gzipped = await post(h.url, gzipSync(INITIALIZE), { 'content-encoding': 'gzip' });
+    expect(gzipped.status).toBe(415);
+    expect(gzipped.json.error?.message).toBe('Unsupported Media Type: Content-Encoding gzip is not accepted; send the body uncompressed');
+    expect((await post(h.url, INITIALIZE, { 'content-encoding': 'identity' })).status).toBe(200);
     const put = await post(h.url, INITIALIZE, {}, 'PUT');
     expect(put.status).toBe(405);
     expect(put.headers.allow).toBe('GET, POST, DELETE');
@@ -152,6 +178,29 @@ describe('serve --http against slow clients', () => {
       await h.close();
     }
   });
+});
+
+describe('serve --http behind a reverse proxy', () => {
+  it('keeps an idle keep-alive connection open longer than a proxy does (65 s), so the proxy never reuses one this side just closed', async () => {
+    const h = await startHttpHarness();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const health = () =>
+        new Promise<{ keepAlive: string | undefined; reused: boolean }>((resolve, reject) => {
+          const req = request(h.url.replace(/\/mcp$/, '/healthz'), { agent }, (res) => {
+            res.resume().on('end', () => resolve({ keepAlive: res.headers['keep-alive'] as string | undefined, reused: req.reusedSocket }));
+          });
+          req.on('error', reject).end();
+        });
+      expect(await health()).toEqual({ keepAlive: 'timeout=65', reused: false });
+      // Past Node's own default of 5 s, the connection is still there to be reused.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(await health()).toEqual({ keepAlive: 'timeout=65', reused: true });
+    } finally {
+      agent.destroy();
+      await h.close();
+    }
+  }, 20_000);
 });
 
 describe('serve --http 2025-era session limits', () => {

@@ -130,3 +130,58 @@ describe('serve --http shutdown', () => {
     }
   });
 });
+
+describe('serve --http shutdown past its grace period', () => {
+  it('cuts the calls still in flight and logs how many, so the operator knows', async () => {
+    const h = await startHttpHarness([], { shutdownGraceMs: 200 });
+    const client = await connect(h.url, { era: 'modern' });
+    try {
+      h.sandbox.faults.configure('latency:3000ms');
+      const call = client.callTool({ name: 'list_operators', arguments: {} }).then(
+        (result) => result,
+        (error: unknown) => error,
+      );
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
+      await h.server.close();
+      expect(await call).toBeInstanceOf(Error);
+      expect(h.logs).toContainEqual(expect.objectContaining({ level: 40, in_flight: 1, grace_ms: 200, msg: '1 call still in flight after the 0.2 s grace period cut off' }));
+    } finally {
+      await client.close().catch(() => undefined);
+      await h.close();
+    }
+  });
+});
+
+describe('serve --http: a client that hangs up mid-call', () => {
+  it('does not cancel a send: it lands once, whole, and nothing is left in flight', async () => {
+    const h = await startHttpHarness();
+    const client = await connect(h.url, { era: 'modern' });
+    try {
+      const session = await pendingSession(client);
+      const messages = () => h.sandbox.state.websites.get(h.sandbox.websiteId)!.messages.get(session)!;
+      const before = messages().length;
+      h.sandbox.faults.configure('latency:300ms');
+      const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'leaver', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+      const hangUp = new AbortController();
+      const sent = fetch(h.url, {
+        method: 'POST',
+        signal: hangUp.signal,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'send_message' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_message', arguments: { session_id: session, content: 'sent to a client that left' }, _meta: envelope } }),
+      });
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
+      hangUp.abort();
+      await expect(sent).rejects.toThrow();
+      // A send cut off half-way would leave Crisp in a state nobody knows: it finishes, and its answer is dropped.
+      await eventually(() => messages().length === before + 1, 5_000, 'the message sent');
+      expect(messages().at(-1)).toMatchObject({ from: 'operator', content: 'sent to a client that left' });
+      await eventually(() => h.server.inFlight === 0, 5_000, 'nothing in flight');
+      h.sandbox.faults.configure('');
+      expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+      expect(messages()).toHaveLength(before + 1);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
