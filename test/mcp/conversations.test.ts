@@ -121,6 +121,32 @@ describe('get_conversation', () => {
     expect(injected.text).not.toMatch(/[\u200B\u202E]/);
   });
 
+  it('strips them from every visitor-set field too: the email, the browser locales and country, a contact email, event colours', async () => {
+    const hidden = '\u202Eevil\u202C\u200B\u{E0041}\u2066\u0007';
+    const HIDDEN = /[\u200B\u202C\u202E\u2066\u0007]|\u{E0041}/u;
+    const person = [...site().people.values()].at(-1)!;
+    const conversation = sandbox.state.createConversation(site(), { nickname: 'Eve' });
+    conversation.people_id = person.people_id;
+    sandbox.state.addMessage(site(), conversation.session_id, { type: 'text', from: 'user', origin: 'chat', content: 'hello' }, { user_id: conversation.session_id, nickname: 'Eve' });
+    conversation.meta = { ...conversation.meta, email: `eve${hidden}@example.test`, device: { locales: [`fr${hidden}`], geolocation: { country: `FR${hidden}` } } } as typeof conversation.meta;
+    person.email = `eve${hidden}@example.test`;
+    person.person = { ...person.person, geolocation: { country: `FR${hidden}` } } as typeof person.person;
+    site().peopleEvents.set(person.people_id, [{ text: 'signed up', color: `red${hidden}`, timestamp: Date.now() } as never]);
+    const results = [
+      await call<{ conversation: { visitor_email: string; locales: string[]; country: string } }>('get_conversation', { session_id: conversation.session_id }),
+      await call('list_conversations', { search: 'Eve' }),
+      await call('find_conversations', { people_id: person.people_id }),
+      await call<{ person: { email: string } }>('get_person', { people_id: person.people_id }),
+    ];
+    for (const [i, { out, text, isError }] of results.entries()) {
+      expect(isError, text).toBe(false);
+      expect(JSON.stringify(out), `result ${i}`).toContain('eveevil@example.test');
+      expect(JSON.stringify(out)).not.toMatch(HIDDEN);
+      expect(text).not.toMatch(HIDDEN);
+    }
+    expect(results[0]!.out).toMatchObject({ conversation: { visitor_email: 'eveevil@example.test', locales: ['frevil'], country: 'FRevil' } });
+  });
+
   it('says which id is missing and how to find a valid one', async () => {
     const { isError, text } = await call('get_conversation', { session_id: 'session_00000000-0000-4000-8000-000000000000' });
     expect(isError).toBe(true);

@@ -24,7 +24,7 @@ const PersonSummary = z.object({
 function summarize(p: PeopleProfile) {
   return {
     people_id: p.people_id,
-    email: p.email ?? '',
+    email: clean(p.email, 200),
     name: clean(p.person?.nickname, 200),
     phone: clean(p.person?.phone, 50),
     company: clean(p.company?.name, 200),
@@ -85,9 +85,9 @@ export const getPerson = defineTool({
       crisp.people.listConversations(site, profile.people_id),
     ]);
     return {
-      person: { ...summarize(profile), notepad: clean(profile.notepad, 2_000), country: profile.person?.geolocation?.country ?? null, created_at: iso(profile.created_at) },
+      person: { ...summarize(profile), notepad: clean(profile.notepad, 2_000), country: profile.person?.geolocation?.country ? clean(profile.person.geolocation.country, 10) : null, created_at: iso(profile.created_at) },
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, 1_000) : v])),
-      events: events.slice(0, 10).map((e) => ({ text: clean(e.text, 500), color: e.color ?? '', at: iso(e.timestamp) })),
+      events: events.slice(0, 10).map((e) => ({ text: clean(e.text, 500), color: clean(e.color, 20), at: iso(e.timestamp) })),
       conversations,
     };
   },
