@@ -123,6 +123,7 @@ describe('get_conversation', () => {
 
   it('strips them from every visitor-set field too: the email, the browser locales and country, a contact email, event colours', async () => {
     const hidden = '\u202Eevil\u202C\u200B\u{E0041}\u2066\u0007';
+    // eslint-disable-next-line no-control-regex -- the bell is one of the characters that must go
     const HIDDEN = /[\u200B\u202C\u202E\u2066\u0007]|\u{E0041}/u;
     const person = [...site().people.values()].at(-1)!;
     const conversation = sandbox.state.createConversation(site(), { nickname: 'Eve' });
