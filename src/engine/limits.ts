@@ -8,11 +8,20 @@
 //   not called: the conversation is handed to a human (a handoff with reason `webhook_chain`).
 // - URL allow-list: only the URLs the scenario itself names are called. Any other counts as a
 //   failed call (not made), so the scenario takes its error path.
+// - Regex backtracking: a scenario's own regexes (match rules, ask validation, conditions) meet
+//   visitor text. The compiler refuses the nested repeats that backtrack exponentially
+//   (scenario/compile/regex-repeat.ts); for what that check cannot see, such as ^(a|aa)+$, V8 is told
+//   to finish a match that backtracks too much on its linear-time engine. The flag is process-wide
+//   and read when a regex first runs, so it is set here, before any turn. That engine (Node 20's)
+//   takes no i or u flag, backreferences or lookarounds: those regexes keep only the compiler's check.
+import { setFlagsFromString } from 'node:v8';
 import type { Action, Position, StepResult } from '../scenario/index.js';
 import type { EffectAnswer } from './port.js';
 import type { LoadedScenario } from './library.js';
 
 export const MAX_WEBHOOKS_PER_TURN = 5;
+
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 /** The handoff a turn ends with when its webhook chain reaches MAX_WEBHOOKS_PER_TURN. */
 export const WEBHOOK_CHAIN_HANDOFF: Extract<Action, { type: 'handoff' }> = {

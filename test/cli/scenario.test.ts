@@ -17,6 +17,24 @@ describe('crisp-mcp scenario', () => {
     expect(bad.stdout + bad.stderr).toMatch(/blocks\.a\.next.*nowhere/);
   });
 
+  it('refuses a regex that backtracks exponentially; a visitor cannot stall `chat` with one the check lets through either', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+    const write = (name: string, regex: string) => {
+      const file = join(dir, `${name}.json`);
+      const blocks = { ask: { type: 'ask', text: 'Your code?', validation: { regex }, invalid_text: 'Not a code.', save: { var: 'code' }, next: 'done' }, done: { type: 'end', text: 'Thanks.' } };
+      writeFileSync(file, JSON.stringify({ name, version: 1, start: 'ask', blocks }));
+      return file;
+    };
+    const nested = await runCli(['scenario', 'validate', write('nested', '^(\\w+\\s?)*$')], { env: {} });
+    expect(nested.status).toBe(1);
+    expect(nested.stdout + nested.stderr).toMatch(/blocks\.ask\.validation\.regex.*\(\\w\+\\s\?\) repeats a group that holds a repeat/);
+    // Ambiguous alternatives are not seen by that check: 60 such characters and a "!" would take
+    // 2^40 steps; V8 finishes the match on its linear engine instead, and the bot answers.
+    const chat = await runCli(['scenario', 'chat', write('alternatives', '^(a|aa)+$')], { env: {}, input: `${'a'.repeat(60)}!\n/quit\n`, timeoutMs: 60_000 });
+    expect(chat.stdout).toContain('Not a code.');
+    expect(chat.status).toBe(0);
+  });
+
   it('prints the JSON Schema of the format', async () => {
     const run = await runCli(['scenario', 'schema'], { env: {} });
     expect(run.status).toBe(0);

@@ -144,6 +144,22 @@ describe('graph errors carry the block path', () => {
     ]);
   });
 
+  it('a regex whose repeated group holds a repeat (exponential on text that almost matches), wherever it is; a separated group passes', () => {
+    const found = errors(
+      scenario({
+        a: { type: 'ask', text: 'Name?', validation: { regex: '^(\\w+\\s?)*$' }, save: { var: 'name' }, next: 'b' },
+        b: { type: 'match', rules: [{ regex: '(a+)+b', next: 'c' }, { regex: '^\\w+(\\s\\w+)*$', next: 'c' }, { regex: '^[\\w.+-]+@([a-z0-9-]+\\.)+[a-z]{2,}$', next: 'c' }], otherwise: 'c' },
+        c: { type: 'condition', when: [{ var: 'name', matches: '^(?:[a-z]{1,3})+$' }, { var: 'name', matches: '^(,\\d+)*$' }], then: 'd', else: 'd' },
+        d: { type: 'end' },
+      }),
+    );
+    expect(found).toEqual([
+      ['blocks.a.validation.regex', expect.stringMatching(/^regex \(\\w\+\\s\?\) repeats a group that holds a repeat: .*exponential time/)],
+      ['blocks.b.rules.0.regex', expect.stringMatching(/^regex \(a\+\) repeats a group/)],
+      ['blocks.c.when.0.matches', expect.stringMatching(/^regex \(\?:\[a-z\]\{1,3\}\) repeats a group/)],
+    ]);
+  });
+
   it('a bad time zone', () => {
     const found = errors(
       scenario({ a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Pariss', hours: [{ days: ['mon'], from: '09:00', to: '18:00' }] } }, then: 'b', else: 'b' }, b: { type: 'end' } }),

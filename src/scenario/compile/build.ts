@@ -7,6 +7,7 @@ import { checkCycles, edgesOf, type Graph } from './graph.js';
 import { ProgramHash } from './hash.js';
 import { conditions, instruction, normalize, originOf, validTimeZone } from './instructions.js';
 import { IMPLICIT_END, type CompileOptions, type Instruction, type Problem } from './program.js';
+import { nestedRepeat } from './regex-repeat.js';
 import { type Source } from './validate.js';
 
 export function build(source: Source, graph: Graph, options: CompileOptions, problems: Problem[]): { code: Instruction[]; hash: string; warnings: Problem[] } | undefined {
@@ -20,7 +21,10 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
       regexes.set(path, new RegExp(source, flags));
     } catch (e) {
       error(path, `bad regex: ${(e as Error).message}`);
+      return;
     }
+    const group = nestedRepeat(source);
+    if (group !== null) error(path, `regex ${group} repeats a group that holds a repeat: on text that almost matches it can take exponential time, stalling every conversation; repeat the group's parts once each (e.g. ^\\w+(\\s\\w+)*$ for ^(\\w+\\s?)*$)`);
   };
 
   // The blocks a mistyped id may have meant: named only while the errors are few (a hint, not a report).
