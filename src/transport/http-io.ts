@@ -151,3 +151,18 @@ export function urlHost(bound: string): string {
   if (bare === '0.0.0.0' || bare === '::') return '127.0.0.1';
   return isIP(bare) === 6 ? `[${bare}]` : bare;
 }
+
+/** Headers a request may carry once: node:http keeps the first of two, while a proxy in front may act on the last. */
+const SINGLE_HEADERS = new Set(['host', 'authorization']);
+
+/** The name of a header in SINGLE_HEADERS that `rawHeaders` (name, value, name, value…) holds more than once. */
+export function repeatedHeader(rawHeaders: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (!SINGLE_HEADERS.has(name)) continue;
+    if (seen.has(name)) return name === 'host' ? 'Host' : 'Authorization';
+    seen.add(name);
+  }
+  return undefined;
+}

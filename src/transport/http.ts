@@ -23,7 +23,7 @@ import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 import { createHookHandler, type HookHandlerOptions } from './hook-receiver.js';
-import { allowedHostnames, encodedBodyRefusal, readBody, send, sendJson, toRequest, urlHost } from './http-io.js';
+import { allowedHostnames, encodedBodyRefusal, readBody, repeatedHeader, send, sendJson, toRequest, urlHost } from './http-io.js';
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
 import { withCachedJsonSchemas } from './schema-cache.js';
@@ -149,6 +149,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const path = (req.url ?? '/').split('?', 1)[0];
     if (closing) res.setHeader('connection', 'close');
     if (path === '/healthz') return health(req, res, closing);
+    // Two Host (or Authorization) lines: this side would judge the first, a proxy in front may have
+    // routed or authenticated on the last. HTTP/1.1 answers two Hosts with a 400; the connection closes.
+    const repeated = repeatedHeader(req.rawHeaders);
+    if (repeated) {
+      req.resume();
+      res.setHeader('connection', 'close');
+      return sendJson(res, 400, { error: 'bad_request', message: `Bad Request: more than one ${repeated} header; send it once` });
+    }
     const converse = options.converse;
     if (path === '/converse' && converse) {
       return void serveConverse(req, res, converse).catch((error: unknown) => {

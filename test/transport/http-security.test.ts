@@ -113,6 +113,30 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect((await post(h.url, INITIALIZE)).status).toBe(200);
   });
 
+  it('two Host or two Authorization lines are a 400 and a closed connection: this side would judge the first, a proxy may have acted on the last', async () => {
+    const { port } = new URL(h.url);
+    const raw = (headers: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connectSocket(Number(port), '127.0.0.1');
+        let answer = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+        socket.once('close', () => resolve(answer));
+        socket.write(`POST /mcp HTTP/1.1\r\n${headers}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${INITIALIZE.length}\r\n\r\n${INITIALIZE}`);
+      });
+    const host = `Host: 127.0.0.1:${port}\r\n`;
+    const token = `Authorization: Bearer ${TOKEN_A}\r\n`;
+    const twoHosts = await raw(`${host}Host: attacker.example\r\n${token}`);
+    expect(twoHosts).toMatch(/^HTTP\/1\.1 400 /);
+    expect(twoHosts).toMatch(/connection: close/i);
+    expect(twoHosts).toContain('more than one Host header');
+    const twoTokens = await raw(`${host}${token}Authorization: Bearer token-c-not-issued-to-anyone\r\n`);
+    expect(twoTokens).toMatch(/^HTTP\/1\.1 400 /);
+    expect(twoTokens).toContain('more than one Authorization header');
+    expect(twoTokens).not.toContain(TOKEN_A);
+    // The same request with each header once is served.
+    expect((await post(h.url, INITIALIZE, { authorization: `Bearer ${TOKEN_A}` })).status).toBe(200);
+  });
+
   it.each(ERAS)('%s era: a page on another origin is a 403; localhost origins and no Origin pass', async (era: Era) => {
     await expect(connect(h.url, { era, headers: { origin: 'https://attacker.example' } })).rejects.toThrow(/403|Invalid Origin/);
     for (const origin of ['https://attacker.example', 'null', 'http://127.0.0.1.attacker.example']) {
