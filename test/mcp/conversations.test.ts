@@ -95,6 +95,20 @@ describe('list_conversations', () => {
     expect(isError).toBe(true);
     expect(text).toMatch(/cursor is not one this tool gave out/);
   });
+
+  it('refuses a hand-made cursor with a page or timestamp below 1, naming the cursor (it was an internal error, or a Crisp 400)', async () => {
+    const forged = (value: Record<string, unknown>) => Buffer.from(JSON.stringify({ v: 1, ...value })).toString('base64url');
+    const session = [...site().conversations.keys()][0]!;
+    for (const [name, args] of [
+      ['list_conversations', { cursor: forged({ k: 'list_conversations', p: 0 }) }],
+      ['search_people', { cursor: forged({ k: 'search_people', p: -5 }) }],
+      ['list_messages', { session_id: session, cursor: forged({ k: 'list_messages', t: -1 }) }],
+    ] as const) {
+      const { isError, text } = await call(name, args);
+      expect(isError, name).toBe(true);
+      expect(text, name).toMatch(/^cursor is not one this tool gave out/);
+    }
+  });
 });
 
 describe('get_conversation', () => {
