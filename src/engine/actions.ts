@@ -24,8 +24,9 @@ const WEBHOOK_MAX_ANSWER = 1024 * 1024;
  * redirects followed (a redirect could lead off the allow-listed origin), a 10 s deadline.
  * A network failure or a non-2xx answer is `ok: false`, which the scenario routes to its on_error.
  */
-export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, idempotencyKey: string, fetchImpl: typeof fetch = globalThis.fetch): Promise<EffectAnswer> {
+export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, idempotencyKey: string, fetchImpl: typeof fetch = globalThis.fetch, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<EffectAnswer> {
   const url = new URL(action.url);
+  const deadline = AbortSignal.timeout(timeoutMs);
   if (action.method === 'GET') for (const [k, v] of Object.entries(action.body)) url.searchParams.set(k, String(v ?? ''));
   try {
     const response = await fetchImpl(url, {
@@ -38,9 +39,9 @@ export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, 
       },
       body: action.method === 'POST' ? JSON.stringify(action.body) : undefined,
       redirect: 'error',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      signal: deadline,
     });
-    const text = await readBounded(response, WEBHOOK_MAX_ANSWER);
+    const text = await readBounded(response, WEBHOOK_MAX_ANSWER, deadline);
     if (text === undefined) return { url: action.url, status: response.status, ok: response.ok, data: null, error: `answer over ${WEBHOOK_MAX_ANSWER} bytes, ignored` };
     let data: unknown = null;
     if (text !== '') {
@@ -56,8 +57,12 @@ export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, 
   }
 }
 
-/** The answer's body as text, or undefined once it passes `limit` bytes: reading stops there, never after the whole body is in memory. */
-async function readBounded(response: Response, limit: number): Promise<string | undefined> {
+/**
+ * The answer's body as text, or undefined once it passes `limit` bytes: reading stops there, never
+ * after the whole body is in memory. The deadline covers the body too: fetch's signal alone let a
+ * receiver that sent its headers and then a byte now and then hold the turn for hours.
+ */
+async function readBounded(response: Response, limit: number, deadline: AbortSignal): Promise<string | undefined> {
   if (Number(response.headers.get('content-length') ?? 0) > limit) {
     await response.body?.cancel();
     return undefined;
@@ -66,15 +71,23 @@ async function readBounded(response: Response, limit: number): Promise<string | 
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
+  // Cancelling ends the pending read as if the body were complete: the deadline is checked after it.
+  const stop = () => void reader.cancel().catch(() => {});
+  deadline.addEventListener('abort', stop, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      deadline.throwIfAborted();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    deadline.removeEventListener('abort', stop);
   }
   return Buffer.concat(chunks, size).toString('utf8');
 }

@@ -1,5 +1,6 @@
 // A scenario webhook's answer is read with its 1 MiB bound: reading stops at the bound while the
-// answer streams in, so an endless or huge answer neither fills memory nor holds the turn.
+// answer streams in, so an endless or huge answer neither fills memory nor holds the turn; the
+// deadline covers the body as well as the headers.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -55,6 +56,17 @@ describe('callWebhook', () => {
     const { url, sent } = await webhook((res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }).write('{"pad":"'));
     const outcome = await callWebhook(action(url), 'key');
     expect(outcome).toMatchObject({ status: 200, data: null, error: 'answer over 1048576 bytes, ignored' });
+    await expect.poll(() => sent.closed).toBe(true);
+  });
+
+  it('gives up on an answer whose headers came but whose body only trickles (it held the turn for hours): timed out, and the stream is cancelled', async () => {
+    const { url, sent } = await webhook((res, sent) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).write('{"slots": [');
+      // A byte now and then: never ends, never reaches the size bound.
+      const drip = setInterval(() => (sent.closed ? clearInterval(drip) : res.write(' ')), 50);
+    });
+    const outcome = await callWebhook(action(url), 'key', fetch, 500);
+    expect(outcome).toEqual({ url, status: null, ok: false, data: null, error: 'timed out' });
     await expect.poll(() => sent.closed).toBe(true);
   });
 });
