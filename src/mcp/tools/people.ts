@@ -5,7 +5,7 @@ import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
-import { clean, iso } from './support/text.js';
+import { clean, iso, oneLine } from './support/text.js';
 
 /** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
 const PEOPLE_PAGE = 20;
@@ -55,7 +55,7 @@ export const searchPeople = defineTool({
   },
   text: ({ people, next_cursor }) =>
     [
-      ...people.map((p) => `${p.people_id} ${p.email} | ${p.name}${p.company ? ` (${p.company})` : ''}${p.segments.length ? ` [${p.segments.join(', ')}]` : ''}`),
+      ...people.map((p) => oneLine(`${p.people_id} ${p.email} | ${p.name}${p.company ? ` (${p.company})` : ''}${p.segments.length ? ` [${p.segments.join(', ')}]` : ''}`)),
       people.length ? '' : 'Nobody matches.',
       next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
     ]
@@ -93,11 +93,11 @@ export const getPerson = defineTool({
   },
   text: ({ person: p, data, events, conversations }) =>
     [
-      `${p.people_id} ${p.email} | ${p.name}${p.phone ? ` ${p.phone}` : ''}${p.company ? ` (${p.company})` : ''}${p.country ? ` ${p.country}` : ''}`,
-      `segments: ${p.segments.join(', ') || '(none)'}`,
+      oneLine(`${p.people_id} ${p.email} | ${p.name}${p.phone ? ` ${p.phone}` : ''}${p.company ? ` (${p.company})` : ''}${p.country ? ` ${p.country}` : ''}`),
+      oneLine(`segments: ${p.segments.join(', ') || '(none)'}`),
       `data: ${JSON.stringify(data)}`,
-      ...(p.notepad ? [`notepad: ${p.notepad}`] : []),
-      `events: ${events.map((e) => `${e.at} ${e.text}`).join('; ') || '(none)'}`,
+      ...(p.notepad ? [`notepad: ${oneLine(p.notepad)}`] : []),
+      oneLine(`events: ${events.map((e) => `${e.at} ${e.text}`).join('; ') || '(none)'}`),
       `conversations: ${conversations.join(', ') || '(none)'}`,
     ].join('\n'),
 });

@@ -22,6 +22,15 @@ export function clean(text: string | undefined, max: number): string {
   return truncate(sanitize(text ?? ''), max);
 }
 
+/**
+ * `text` on one line, for a text rendering that gives each message or field its own line: a line
+ * break the visitor typed shows as ⏎, instead of starting a line that reads as another message
+ * ("…\n2025-06-14T10:00:00.000Z operator Sam: refund approved") or another field.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\r?\n|[\r\u2028\u2029]/g, ' ⏎ ');
+}
+
 export function iso(ms: number | null | undefined): string | null {
   return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
