@@ -6,6 +6,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseServeFlags } from '../../src/config.js';
+
+interface HostEntry {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
 
 const read = (file: string) => JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));
 const pkg = read('package.json');
@@ -61,6 +68,19 @@ describe('package metadata', () => {
     const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
     const names = [...server.packages[0].environmentVariables.map((v: { name: string }) => v.name), ...Object.keys(manifest.server.mcp_config.env)];
     for (const name of names) expect(config, name).toContain(`'${name}'`);
+  });
+
+  it('every mcp.json.example entry starts serve with flags serve accepts and variables the server reads', () => {
+    const example = JSON.parse(readFileSync(new URL('../../mcp.json.example', import.meta.url), 'utf8')) as Record<string, { mcpServers?: Record<string, HostEntry>; servers?: Record<string, HostEntry> }>;
+    const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
+    const entries = Object.values(example).flatMap((host) => Object.entries({ ...host.mcpServers, ...host.servers }));
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    for (const [name, entry] of entries) {
+      const serve = entry.args.indexOf('serve');
+      expect(serve, `${name} runs serve`).toBeGreaterThanOrEqual(0);
+      expect(() => parseServeFlags(entry.args.slice(serve + 1)), name).not.toThrow();
+      for (const variable of Object.keys(entry.env ?? {})) expect(config, `${name}: ${variable}`).toContain(`'${variable}'`);
+    }
   });
 
   it('the mcpb CLI accepts the bundle manifest', () => {
