@@ -166,7 +166,7 @@ export class Autopilot {
         return;
       case 'visitor_message': {
         const m = got.message;
-        const hint: ThreadMessage = { type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, user: m.user };
+        const hint: ThreadMessage = { type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, user: m.user, automated: m.automated };
         return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: true, hints: [hint], resolvedAt: undefined });
       }
       case 'operator_message':

@@ -42,7 +42,7 @@ interface Common {
   website: string;
   session: string;
   read: ReadValue;
-  guard: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs' | 'stepBudget' | 'catchUpWindowMs'>;
+  guard: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs' | 'stepBudget' | 'catchUpWindowMs' | 'operatorHoldMs'>;
   now: number;
   /** Time and operator availability for step(). */
   context: StepContext;
@@ -121,21 +121,30 @@ function isOperatorWriting(m: ThreadMessage, ours: ReadonlySet<number>): boolean
 /**
  * A conversation the bot never worked: the visitor messages nobody answered — after the last
  * operator message (and after the one the scenario last read, if an agent drafted here) — that
- * are recent (the catch-up window) or were just announced by a live event.
+ * are recent (the catch-up window) or were just announced by a live event. When that operator
+ * message is recent (`operatorHoldMs`) and no resolution came after it, the operator has the
+ * conversation: it is read first, so the bot pauses there as if the operator had taken over
+ * while it ran, and answers none of the messages after it.
  */
 function firstContact(input: TurnInput, position: Position | undefined): ThreadMessage[] {
   const { thread } = input;
   const none = new Set<number>(); // no state yet: none of the thread is ours
   let start = 0;
+  let holding: ThreadMessage | undefined;
   for (let i = thread.length - 1; i >= 0; i--) {
     const m = thread[i]!;
-    if (isOperatorWriting(m, none) || (position?.last_fingerprint != null && m.fingerprint === position.last_fingerprint)) {
+    const operator = isOperatorWriting(m, none);
+    if (operator || (position?.last_fingerprint != null && m.fingerprint === position.last_fingerprint)) {
       start = i + 1;
+      const hold = input.guard.operatorHoldMs;
+      // A person's message: one a scenario sent (this bot's, before its record was lost, or an agent's post_draft) is `automated`.
+      if (operator && m.automated !== true && hold > 0 && m.timestamp >= input.now - hold && !(input.resolvedAt !== undefined && input.resolvedAt > m.timestamp)) holding = m;
       break;
     }
   }
   const floor = input.now - input.guard.catchUpWindowMs;
-  return thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
+  const unanswered = thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
+  return holding ? [holding, ...unanswered] : unanswered;
 }
 
 /**

@@ -18,6 +18,8 @@ import { eventually } from '../helpers/events.js';
 const W = '11111111-1111-4111-8111-111111111111';
 const S = 'session_test';
 const NOW = 1_750_000_000_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const GUARD = { ...DEFAULT_GUARDRAILS, websites: new Set([W]), inboxes: undefined } satisfies Guardrails;
 
 const WEBHOOK_SCENARIO = JSON.stringify({
@@ -309,13 +311,34 @@ describe('the rate memory as saved', () => {
 
 describe('planTurn', () => {
   it('first contact: answers the messages after the last operator answer, the first one as the start', () => {
-    const thread = [visitor('old question'), operator('old answer'), visitor('one'), visitor('two')];
+    // The operator answered two days ago, past the operator hold: the visitor is back on a conversation nobody holds.
+    const thread = [visitor('old question', NOW - 2 * DAY - 1), operator('old answer', NOW - 2 * DAY), visitor('one'), visitor('two')];
     const plan = turn(thread)!;
     expect(texts(plan)).toEqual([...echoOf('one'), ...echoOf('two')]);
     expect(plan.notes.filter((n) => n.kind === 'turn').map((n) => n.kind === 'turn' && n.start)).toEqual([true, false]);
     expect(plan.outbox.map((i) => i.id)).toEqual([`ap:${S}:${thread[2]!.fingerprint}.0`, `ap:${S}:${thread[2]!.fingerprint}.1`, `ap:${S}:${thread[3]!.fingerprint}.0`, `ap:${S}:${thread[3]!.fingerprint}.1`]);
     expect(autopilotOf(plan).ours).toEqual(plan.ours);
     expect(autopilotOf(plan).cursor).toEqual({ ts: thread[3]!.timestamp, fps: [thread[3]!.fingerprint] });
+  });
+
+  it('first contact: an operator who wrote within the operator hold keeps the conversation — unless it was resolved since, the message was automated, or the hold is off', () => {
+    const thread = [visitor('question'), operator('Jane here, looking'), visitor('thanks'), visitor('any news?')];
+    const held = turn(thread)!;
+    expect(held.outbox).toEqual([]);
+    expect(autopilotOf(held).paused).toEqual({ reason: 'operator', at: thread[1]!.timestamp, by: 'op-jane' });
+    expect(held.notes.filter((n) => n.kind === 'skipped').map((n) => n.kind === 'skipped' && n.reason)).toEqual(['paused', 'paused']);
+    // Past the hold (23 h is inside the 24 h default; 25 h is not).
+    const dayOld = [visitor('question', NOW - 25 * HOUR - 1), operator('Jane here', NOW - 25 * HOUR), visitor('back again')];
+    expect(texts(turn(dayOld))).toEqual(echoOf('back again'));
+    const recent = [visitor('question', NOW - 23 * HOUR - 1), operator('Jane here', NOW - 23 * HOUR), visitor('back again')];
+    expect(turn(recent)!.outbox).toEqual([]);
+    // Resolved after the operator wrote (a session:set_state the bot saw): the next message starts the scenario.
+    expect(texts(turn(thread, undefined, { resolvedAt: thread[1]!.timestamp + 1 }))).toEqual([...echoOf('thanks'), ...echoOf('any news?')]);
+    // A scenario's own message (this bot's before its record was lost, an agent's post_draft) is automated: nobody holds the conversation.
+    const automated = [visitor('question'), { ...operator('You said: question'), automated: true }, visitor('more')];
+    expect(texts(turn(automated))).toEqual(echoOf('more'));
+    // --operator-hold 0: the operator's messages are only where the bot starts reading.
+    expect(texts(turn(thread, undefined, { guard: { ...GUARD, operatorHoldMs: 0 } }))).toEqual([...echoOf('thanks'), ...echoOf('any news?')]);
   });
 
   it('reads nothing twice: the same thread again is no change, a new message is one turn', () => {
