@@ -69,7 +69,8 @@ export function planTurn(input: TurnInput): Plan | undefined {
     plan.state = { ...plan.state, restart_after: input.resolvedAt };
     plan.changed = true;
   }
-  for (const m of read.state ? afterCursor(input.thread, read.state) : firstContact(input, read.position)) plan.read(m);
+  const from = read.state && readFrom(read.state, input.resolvedAt);
+  for (const m of read.state ? afterCursor(input.thread, { ...read.state, cursor: from! }) : firstContact(input, read.position)) plan.read(m);
   // First contact with nothing to answer: remember the end of the thread, so it is not read again.
   const last = input.thread.at(-1);
   if (!read.state && last && (plan.state.cursor === null || plan.state.cursor.ts < last.timestamp)) plan.state = { ...plan.state, cursor: { ts: last.timestamp, fps: [last.fingerprint] } };
@@ -104,6 +105,18 @@ export function chainDepth(id: string): number {
 }
 
 // ---------------------------------------------------------------- reading the thread
+
+/**
+ * Where to read the thread from: the cursor, or — when a resolution comes in that happened before
+ * the cursor while the bot was paused from before it — the resolution. Web Hooks keep no order: a
+ * visitor who writes right after an operator resolves may be delivered first, and read while the
+ * bot was still paused; read again from the resolution, that message is answered.
+ */
+export function readFrom(state: AutopilotState, resolvedAt: number | undefined): AutopilotState['cursor'] {
+  const { cursor, paused } = state;
+  if (resolvedAt === undefined || !cursor || !paused || paused.at > resolvedAt || cursor.ts <= resolvedAt) return cursor;
+  return { ts: resolvedAt, fps: [] };
+}
 
 function after(m: ThreadMessage, cursor: AutopilotState['cursor']): boolean {
   return cursor === null || m.timestamp > cursor.ts || (m.timestamp === cursor.ts && !cursor.fps.includes(m.fingerprint));

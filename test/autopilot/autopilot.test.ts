@@ -219,6 +219,23 @@ describe.each(MODES)('autopilot over %s', (mode) => {
     expect(botTexts(sandbox, automated)).toEqual(['Jane here, checking it', ...echoOf('any news?')]);
   });
 
+  it("answers a visitor message written right after a resolution whose event comes in after the message's", async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await settled(session, await operatorWrites(sandbox, session, 'Jane here, all sorted.'));
+    // A millisecond back: a message in the resolution's own millisecond is not after it.
+    const resolvedAt = Date.now() - 1;
+    // The visitor writes just after the resolution, and that message's event is worked first: the bot is still paused.
+    const more = await visitorWrites(sandbox, session, 'one more thing');
+    await settled(session, more);
+    expect(botTexts(sandbox, session)).toEqual(echoOf('hello'));
+    // Then the resolution's event, stamped with when it happened.
+    bot.autopilot.handle(parseCrispEvent('session:set_state', { website_id: sandbox.websiteId, session_id: session, state: 'resolved' }), { timestamp: resolvedAt });
+    await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the answer to the message read again');
+    await botsSettled(sandbox, [bot]);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'O: Jane here, all sorted.', 'V: one more thing', ...echoOf('one more thing').map((t) => `B: ${t}`)]);
+  });
+
   it('does not answer a visitor message an operator answered before the bot read it', async () => {
     const session = await visitorStarts(sandbox, 'hello');
     await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
+import { chainDepth, planTurn, planWebhookAnswer, readFrom, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
 import { freshState, itemFingerprints, readValue, type AutopilotItem, type AutopilotState } from '../../src/autopilot/state.js';
 import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
@@ -396,6 +396,30 @@ describe('planTurn', () => {
     expect(texts(resumed)).toEqual(echoOf('back again'));
     expect(resumed.notes).toContainEqual({ kind: 'resumed' });
     expect(autopilotOf(resumed).paused).toBeNull();
+  });
+
+  it('a resolution that comes in after a visitor message written after it (Web Hooks keep no order) reads that message again and answers it', () => {
+    const thread = [visitor('hello')];
+    const first = turn(thread)!;
+    const withOperator = [...posted(thread, first), operator('Jane here')];
+    const paused = turn(withOperator, first.value)!;
+    const resolvedAt = ++clock; // the operator resolves…
+    const after = [...withOperator, visitor('one more thing')]; // …and the visitor writes right after
+    // The message's delivery comes first: the bot is still paused and skips it.
+    const skipped = turn(after, paused.value)!;
+    expect(skipped.outbox).toEqual([]);
+    expect(skipped.notes).toContainEqual({ kind: 'skipped', fingerprint: after.at(-1)!.fingerprint, reason: 'paused' });
+    // Then the resolution's: read again from the resolution, the message is answered, once.
+    const late = turn(after, skipped.value, { resolvedAt })!;
+    expect(texts(late)).toEqual(echoOf('one more thing'));
+    expect(autopilotOf(late).paused).toBeNull();
+    expect(turn(posted(after, late), late.value, { resolvedAt })!.outbox).toEqual([]);
+    // An operator who writes after the resolution pauses the bot again on the second read.
+    const operatorAfter = [...withOperator, operator('Jane again'), visitor('and this?')];
+    const skippedToo = turn(operatorAfter, paused.value)!;
+    expect(turn(operatorAfter, skippedToo.value, { resolvedAt: operatorAfter.at(-2)!.timestamp - 1 })!.outbox).toEqual([]);
+    // A resolution older than the pause changes nothing: the operator took over after it.
+    expect(readFrom(autopilotOf(skipped), autopilotOf(paused).paused!.at - 1)).toEqual(autopilotOf(skipped).cursor);
   });
 
   it('the handoff block silences the bot until a resolution', () => {
