@@ -47,6 +47,7 @@ export const LAYERS = {
   version: { may: [], why: 'version.ts reads the package version' },
   retry: { may: [], why: 'retry.ts is the one retry policy, pure' },
   'compile-cache': { may: [], why: 'compile-cache.ts turns on V8\'s compile cache before cli.ts loads anything else' },
+  'node-support': { may: ['version'], why: 'node-support.ts checks the Node.js version before cli.ts loads a command' },
   'zod-acyclic': { may: [], why: 'zod-acyclic.ts sets how zod parses before cli.ts builds any schema' },
   commands: { may: ['*'], why: 'commands/ wire every part together' },
   cli: { may: ['*'], why: 'cli.ts dispatches to a command' },

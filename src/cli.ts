@@ -5,6 +5,7 @@ import './compile-cache.js';
 // not pay for the sandbox, the autopilot or the scenario tools' own command (bench/startup).
 import { stopOnFault } from './commands/resources.js';
 import { writeErrorLine } from './log.js';
+import { unsupportedNode } from './node-support.js';
 import { VERSION } from './version.js';
 
 const USAGE = `crisp-mcp ${VERSION}
@@ -52,6 +53,11 @@ const COMMANDS: Record<string, () => Promise<{ help: string; run: (argv: string[
 };
 
 async function main(argv: string[]): Promise<number> {
+  const unsupported = unsupportedNode(process.versions.node, process.execPath);
+  if (unsupported) {
+    writeErrorLine(`crisp-mcp: ${unsupported}`);
+    return 2;
+  }
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);

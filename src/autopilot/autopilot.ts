@@ -24,7 +24,7 @@ import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
 import type { Logger } from '../log.js';
 import { HeldLocks, type Lease, type Store } from '../store/index.js';
-import { planTurn, type Plan, type ThreadMessage } from './plan.js';
+import { planTurn, readFrom, type Plan, type ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
 import { RecentSet } from './recent-set.js';
@@ -166,7 +166,7 @@ export class Autopilot {
         return;
       case 'visitor_message': {
         const m = got.message;
-        const hint: ThreadMessage = { type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, user: m.user };
+        const hint: ThreadMessage = { type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, user: m.user, automated: m.automated };
         return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: true, hints: [hint], resolvedAt: undefined });
       }
       case 'operator_message':
@@ -340,7 +340,7 @@ export class Autopilot {
       if (kept) this.#stats.recordsKept++;
       const { version, read, outboxEmpty } = kept ?? (await this.#load(c.key));
       if (!read.state && !work.firstContact) return outboxEmpty ? [] : undefined;
-      const thread = await this.#thread(c, read.state?.cursor ?? null, work.hints);
+      const thread = await this.#thread(c, read.state ? readFrom(read.state, work.resolvedAt) : null, work.hints);
       const now = this.#now();
       const plan = planTurn({
         program: scenario.program,

@@ -22,6 +22,11 @@ export interface Guardrails {
   stepBudget: number;
   /** At start and after an RTM reconnect, conversations updated this recently are read again for missed messages (0: off). */
   catchUpWindowMs: number;
+  /**
+   * In a conversation new to the bot, an operator who wrote this recently (and was not followed by
+   * a resolution) has it: the bot stays out, as if that operator had taken over while it ran (0: off).
+   */
+  operatorHoldMs: number;
 }
 
 export const DEFAULT_GUARDRAILS = {
@@ -29,6 +34,7 @@ export const DEFAULT_GUARDRAILS = {
   repeatWindowMs: 60_000,
   stepBudget: DEFAULT_STEP_BUDGET,
   catchUpWindowMs: 15 * 60_000,
+  operatorHoldMs: 24 * 60 * 60_000,
 } as const satisfies Omit<Guardrails, 'websites' | 'inboxes'>;
 
 export class GuardrailConfigError extends Error {

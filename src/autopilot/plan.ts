@@ -42,7 +42,7 @@ interface Common {
   website: string;
   session: string;
   read: ReadValue;
-  guard: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs' | 'stepBudget' | 'catchUpWindowMs'>;
+  guard: Pick<Guardrails, 'replyBudget' | 'repeatWindowMs' | 'stepBudget' | 'catchUpWindowMs' | 'operatorHoldMs'>;
   now: number;
   /** Time and operator availability for step(). */
   context: StepContext;
@@ -69,7 +69,8 @@ export function planTurn(input: TurnInput): Plan | undefined {
     plan.state = { ...plan.state, restart_after: input.resolvedAt };
     plan.changed = true;
   }
-  for (const m of read.state ? afterCursor(input.thread, read.state) : firstContact(input, read.position)) plan.read(m);
+  const from = read.state && readFrom(read.state, input.resolvedAt);
+  for (const m of read.state ? afterCursor(input.thread, { ...read.state, cursor: from! }) : firstContact(input, read.position)) plan.read(m);
   // First contact with nothing to answer: remember the end of the thread, so it is not read again.
   const last = input.thread.at(-1);
   if (!read.state && last && (plan.state.cursor === null || plan.state.cursor.ts < last.timestamp)) plan.state = { ...plan.state, cursor: { ts: last.timestamp, fps: [last.fingerprint] } };
@@ -105,6 +106,18 @@ export function chainDepth(id: string): number {
 
 // ---------------------------------------------------------------- reading the thread
 
+/**
+ * Where to read the thread from: the cursor, or — when a resolution comes in that happened before
+ * the cursor while the bot was paused from before it — the resolution. Web Hooks keep no order: a
+ * visitor who writes right after an operator resolves may be delivered first, and read while the
+ * bot was still paused; read again from the resolution, that message is answered.
+ */
+export function readFrom(state: AutopilotState, resolvedAt: number | undefined): AutopilotState['cursor'] {
+  const { cursor, paused } = state;
+  if (resolvedAt === undefined || !cursor || !paused || paused.at > resolvedAt || cursor.ts <= resolvedAt) return cursor;
+  return { ts: resolvedAt, fps: [] };
+}
+
 function after(m: ThreadMessage, cursor: AutopilotState['cursor']): boolean {
   return cursor === null || m.timestamp > cursor.ts || (m.timestamp === cursor.ts && !cursor.fps.includes(m.fingerprint));
 }
@@ -121,21 +134,30 @@ function isOperatorWriting(m: ThreadMessage, ours: ReadonlySet<number>): boolean
 /**
  * A conversation the bot never worked: the visitor messages nobody answered — after the last
  * operator message (and after the one the scenario last read, if an agent drafted here) — that
- * are recent (the catch-up window) or were just announced by a live event.
+ * are recent (the catch-up window) or were just announced by a live event. When that operator
+ * message is recent (`operatorHoldMs`) and no resolution came after it, the operator has the
+ * conversation: it is read first, so the bot pauses there as if the operator had taken over
+ * while it ran, and answers none of the messages after it.
  */
 function firstContact(input: TurnInput, position: Position | undefined): ThreadMessage[] {
   const { thread } = input;
   const none = new Set<number>(); // no state yet: none of the thread is ours
   let start = 0;
+  let holding: ThreadMessage | undefined;
   for (let i = thread.length - 1; i >= 0; i--) {
     const m = thread[i]!;
-    if (isOperatorWriting(m, none) || (position?.last_fingerprint != null && m.fingerprint === position.last_fingerprint)) {
+    const operator = isOperatorWriting(m, none);
+    if (operator || (position?.last_fingerprint != null && m.fingerprint === position.last_fingerprint)) {
       start = i + 1;
+      const hold = input.guard.operatorHoldMs;
+      // A person's message: one a scenario sent (this bot's, before its record was lost, or an agent's post_draft) is `automated`.
+      if (operator && m.automated !== true && hold > 0 && m.timestamp >= input.now - hold && !(input.resolvedAt !== undefined && input.resolvedAt > m.timestamp)) holding = m;
       break;
     }
   }
   const floor = input.now - input.guard.catchUpWindowMs;
-  return thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
+  const unanswered = thread.slice(start).filter((m) => m.from === 'user' && (m.timestamp >= floor || input.announced?.has(m.fingerprint)));
+  return holding ? [holding, ...unanswered] : unanswered;
 }
 
 /**

@@ -55,6 +55,8 @@ Guardrails:
   --step-budget N          scenario steps per turn before the turn becomes a handoff
   --catch-up 15m           at start, answer the threads updated this recently whose last
                            message is the visitor's
+  --operator-hold 24h      in a conversation new to the bot, an operator who wrote this recently
+                           keeps it: the bot stays out until it is resolved (0: off)
   --lock-ttl 5s            how long a killed bot's conversations wait for its replacement (at least 500ms)
 `;
 
@@ -74,6 +76,7 @@ export const BOT_FLAGS = {
   'repeat-window': { type: 'string' },
   'step-budget': { type: 'string' },
   'catch-up': { type: 'string' },
+  'operator-hold': { type: 'string' },
   'lock-ttl': { type: 'string' },
 } as const;
 
@@ -119,6 +122,7 @@ export function botSettings(flags: BotFlags): BotSettings {
       repeatWindowMs: flags['repeat-window'] === undefined ? DEFAULT_GUARDRAILS.repeatWindowMs : parseDuration(flags['repeat-window'], '--repeat-window'),
       stepBudget,
       catchUpWindowMs: flags['catch-up'] === undefined ? DEFAULT_GUARDRAILS.catchUpWindowMs : parseDuration(flags['catch-up'], '--catch-up'),
+      operatorHoldMs: flags['operator-hold'] === undefined ? DEFAULT_GUARDRAILS.operatorHoldMs : parseDuration(flags['operator-hold'], '--operator-hold'),
     },
   };
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
+import { inBundleTerms } from './bundle-settings.js';
 import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
@@ -89,7 +90,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof SelectionError) {
-      writeErrorLine(`crisp-mcp: ${error.message}`);
+      writeErrorLine(`crisp-mcp: ${inBundleTerms(error.message)}`);
       return 2;
     }
     throw error;

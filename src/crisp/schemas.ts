@@ -220,7 +220,7 @@ export type Message = z.infer<typeof Message>;
  * message's kind, sender, content, fingerprint, time and author, validated; its other fields are
  * neither checked nor kept, which makes a page of them several times cheaper to read than `Message`.
  */
-export const MessageSummary = Message.pick({ type: true, from: true, content: true, fingerprint: true, timestamp: true, user: true });
+export const MessageSummary = Message.pick({ type: true, from: true, content: true, fingerprint: true, timestamp: true, user: true, automated: true });
 export type MessageSummary = z.infer<typeof MessageSummary>;
 
 export const ComposeBody = z.object({

@@ -18,6 +18,8 @@ export interface ThreadMessage {
   fingerprint: number;
   timestamp: number;
   user?: { user_id?: string | undefined } | undefined;
+  /** Sent by a bot or an integration (Crisp's `automated` flag; every message a scenario sends has it), not typed by a person. */
+  automated?: boolean | undefined;
 }
 
 /** Which action a port call carries out, stable across retries: the port derives its message fingerprints from it. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/commands/bot.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import { conversationKey } from '../../src/engine/turn.js';
+import { readValue } from '../../src/autopilot/state.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -192,6 +193,47 @@ describe.each(MODES)('autopilot over %s', (mode) => {
       'O: Hi, Jane from support here.', 'V: are you a person?',
       'V: back again', ...echoOf('back again').map((t) => `B: ${t}`),
     ]);
+  });
+
+  it('on a conversation it never worked, stays out where a person on the operator side wrote within the operator hold, and answers where that was days ago or was a scenario\'s automated message', async () => {
+    const site = demoSite(sandbox);
+    /** A conversation from before the bot: the visitor asked, someone on the operator side answered at `answeredAt` (no event reaches the bot). */
+    const before = (answeredAt: number, automated: boolean): string => {
+      const { session_id } = sandbox.state.createConversation(site);
+      injectVisitorMessage(sandbox, session_id, 'my invoice is wrong', answeredAt - 1_000);
+      const answer = injectVisitorMessage(sandbox, session_id, 'Jane here, checking it', answeredAt);
+      Object.assign(answer, { from: 'operator', automated, user: { type: 'website', user_id: 'op-jane', nickname: 'Jane' } });
+      return session_id;
+    };
+    const held = before(Date.now() - 60 * 60_000, false);
+    const old = before(Date.now() - 2 * 24 * 60 * 60_000, false);
+    const automated = before(Date.now() - 60 * 60_000, true);
+    const written = await Promise.all([held, old, automated].map((session) => visitorWrites(sandbox, session, 'any news?')));
+    for (const [i, session] of [held, old, automated].entries()) await settled(session, written[i]!);
+    // (The automated answer counts among the bot-side texts: it is a scenario's.)
+    await eventually(() => botTexts(sandbox, old).length === 2 && botTexts(sandbox, automated).length === 3, 5_000, 'the replies where nobody holds the conversation');
+    expect(botTexts(sandbox, held)).toEqual([]);
+    const saved = await store.getPosition(conversationKey(sandbox.websiteId, held), 'echo');
+    expect(readValue(saved?.value).state?.paused).toMatchObject({ reason: 'operator', by: 'op-jane' });
+    expect(botTexts(sandbox, old)).toEqual(echoOf('any news?'));
+    expect(botTexts(sandbox, automated)).toEqual(['Jane here, checking it', ...echoOf('any news?')]);
+  });
+
+  it("answers a visitor message written right after a resolution whose event comes in after the message's", async () => {
+    const session = await visitorStarts(sandbox, 'hello');
+    await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+    await settled(session, await operatorWrites(sandbox, session, 'Jane here, all sorted.'));
+    // A millisecond back: a message in the resolution's own millisecond is not after it.
+    const resolvedAt = Date.now() - 1;
+    // The visitor writes just after the resolution, and that message's event is worked first: the bot is still paused.
+    const more = await visitorWrites(sandbox, session, 'one more thing');
+    await settled(session, more);
+    expect(botTexts(sandbox, session)).toEqual(echoOf('hello'));
+    // Then the resolution's event, stamped with when it happened.
+    bot.autopilot.handle(parseCrispEvent('session:set_state', { website_id: sandbox.websiteId, session_id: session, state: 'resolved' }), { timestamp: resolvedAt });
+    await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the answer to the message read again');
+    await botsSettled(sandbox, [bot]);
+    expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'O: Jane here, all sorted.', 'V: one more thing', ...echoOf('one more thing').map((t) => `B: ${t}`)]);
   });
 
   it('does not answer a visitor message an operator answered before the bot read it', async () => {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { chainDepth, planTurn, planWebhookAnswer, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
+import { chainDepth, planTurn, planWebhookAnswer, readFrom, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
 import { ConversationQueue } from '../../src/autopilot/queue.js';
 import { freshState, itemFingerprints, readValue, type AutopilotItem, type AutopilotState } from '../../src/autopilot/state.js';
 import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
@@ -18,6 +18,8 @@ import { eventually } from '../helpers/events.js';
 const W = '11111111-1111-4111-8111-111111111111';
 const S = 'session_test';
 const NOW = 1_750_000_000_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const GUARD = { ...DEFAULT_GUARDRAILS, websites: new Set([W]), inboxes: undefined } satisfies Guardrails;
 
 const WEBHOOK_SCENARIO = JSON.stringify({
@@ -309,13 +311,34 @@ describe('the rate memory as saved', () => {
 
 describe('planTurn', () => {
   it('first contact: answers the messages after the last operator answer, the first one as the start', () => {
-    const thread = [visitor('old question'), operator('old answer'), visitor('one'), visitor('two')];
+    // The operator answered two days ago, past the operator hold: the visitor is back on a conversation nobody holds.
+    const thread = [visitor('old question', NOW - 2 * DAY - 1), operator('old answer', NOW - 2 * DAY), visitor('one'), visitor('two')];
     const plan = turn(thread)!;
     expect(texts(plan)).toEqual([...echoOf('one'), ...echoOf('two')]);
     expect(plan.notes.filter((n) => n.kind === 'turn').map((n) => n.kind === 'turn' && n.start)).toEqual([true, false]);
     expect(plan.outbox.map((i) => i.id)).toEqual([`ap:${S}:${thread[2]!.fingerprint}.0`, `ap:${S}:${thread[2]!.fingerprint}.1`, `ap:${S}:${thread[3]!.fingerprint}.0`, `ap:${S}:${thread[3]!.fingerprint}.1`]);
     expect(autopilotOf(plan).ours).toEqual(plan.ours);
     expect(autopilotOf(plan).cursor).toEqual({ ts: thread[3]!.timestamp, fps: [thread[3]!.fingerprint] });
+  });
+
+  it('first contact: an operator who wrote within the operator hold keeps the conversation — unless it was resolved since, the message was automated, or the hold is off', () => {
+    const thread = [visitor('question'), operator('Jane here, looking'), visitor('thanks'), visitor('any news?')];
+    const held = turn(thread)!;
+    expect(held.outbox).toEqual([]);
+    expect(autopilotOf(held).paused).toEqual({ reason: 'operator', at: thread[1]!.timestamp, by: 'op-jane' });
+    expect(held.notes.filter((n) => n.kind === 'skipped').map((n) => n.kind === 'skipped' && n.reason)).toEqual(['paused', 'paused']);
+    // Past the hold (23 h is inside the 24 h default; 25 h is not).
+    const dayOld = [visitor('question', NOW - 25 * HOUR - 1), operator('Jane here', NOW - 25 * HOUR), visitor('back again')];
+    expect(texts(turn(dayOld))).toEqual(echoOf('back again'));
+    const recent = [visitor('question', NOW - 23 * HOUR - 1), operator('Jane here', NOW - 23 * HOUR), visitor('back again')];
+    expect(turn(recent)!.outbox).toEqual([]);
+    // Resolved after the operator wrote (a session:set_state the bot saw): the next message starts the scenario.
+    expect(texts(turn(thread, undefined, { resolvedAt: thread[1]!.timestamp + 1 }))).toEqual([...echoOf('thanks'), ...echoOf('any news?')]);
+    // A scenario's own message (this bot's before its record was lost, an agent's post_draft) is automated: nobody holds the conversation.
+    const automated = [visitor('question'), { ...operator('You said: question'), automated: true }, visitor('more')];
+    expect(texts(turn(automated))).toEqual(echoOf('more'));
+    // --operator-hold 0: the operator's messages are only where the bot starts reading.
+    expect(texts(turn(thread, undefined, { guard: { ...GUARD, operatorHoldMs: 0 } }))).toEqual([...echoOf('thanks'), ...echoOf('any news?')]);
   });
 
   it('reads nothing twice: the same thread again is no change, a new message is one turn', () => {
@@ -373,6 +396,30 @@ describe('planTurn', () => {
     expect(texts(resumed)).toEqual(echoOf('back again'));
     expect(resumed.notes).toContainEqual({ kind: 'resumed' });
     expect(autopilotOf(resumed).paused).toBeNull();
+  });
+
+  it('a resolution that comes in after a visitor message written after it (Web Hooks keep no order) reads that message again and answers it', () => {
+    const thread = [visitor('hello')];
+    const first = turn(thread)!;
+    const withOperator = [...posted(thread, first), operator('Jane here')];
+    const paused = turn(withOperator, first.value)!;
+    const resolvedAt = ++clock; // the operator resolves…
+    const after = [...withOperator, visitor('one more thing')]; // …and the visitor writes right after
+    // The message's delivery comes first: the bot is still paused and skips it.
+    const skipped = turn(after, paused.value)!;
+    expect(skipped.outbox).toEqual([]);
+    expect(skipped.notes).toContainEqual({ kind: 'skipped', fingerprint: after.at(-1)!.fingerprint, reason: 'paused' });
+    // Then the resolution's: read again from the resolution, the message is answered, once.
+    const late = turn(after, skipped.value, { resolvedAt })!;
+    expect(texts(late)).toEqual(echoOf('one more thing'));
+    expect(autopilotOf(late).paused).toBeNull();
+    expect(turn(posted(after, late), late.value, { resolvedAt })!.outbox).toEqual([]);
+    // An operator who writes after the resolution pauses the bot again on the second read.
+    const operatorAfter = [...withOperator, operator('Jane again'), visitor('and this?')];
+    const skippedToo = turn(operatorAfter, paused.value)!;
+    expect(turn(operatorAfter, skippedToo.value, { resolvedAt: operatorAfter.at(-2)!.timestamp - 1 })!.outbox).toEqual([]);
+    // A resolution older than the pause changes nothing: the operator took over after it.
+    expect(readFrom(autopilotOf(skipped), autopilotOf(paused).paused!.at - 1)).toEqual(autopilotOf(skipped).cursor);
   });
 
   it('the handoff block silences the bot until a resolution', () => {

@@ -122,7 +122,7 @@ describe('messages', () => {
     const [session] = [...site().messages.entries()].find(([, m]) => m.length >= 5)!;
     const [full, summaries] = await Promise.all([crisp.messages.list(w, session), crisp.messages.summaries(w, session)]);
     expect(summaries.hasMore).toBe(full.hasMore);
-    expect(summaries.messages).toEqual(full.messages.map((m) => ({ type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, ...(m.user ? { user: m.user } : {}) })));
+    expect(summaries.messages).toEqual(full.messages.map((m) => ({ type: m.type, from: m.from, content: m.content, fingerprint: m.fingerprint, timestamp: m.timestamp, ...(m.user ? { user: m.user } : {}), ...(m.automated === undefined ? {} : { automated: m.automated }) })));
     // A field it relies on, malformed: refused like any answer of the wrong shape, naming the field.
     const last = site().messages.get(session)!.at(-1)! as unknown as { timestamp: unknown };
     const timestamp = last.timestamp;
@@ -140,7 +140,7 @@ describe('messages', () => {
     const newer = await crisp.messages.summariesAfter(w, session, last3[0]!.timestamp - 1);
     expect(newer.hasMore).toBe(false);
     expect(newer.messages.map((m) => m.fingerprint)).toEqual(thread.filter((m) => m.timestamp >= last3[0]!.timestamp).map((m) => m.fingerprint));
-    expect(newer.messages[0]).toEqual({ type: last3[0]!.type, from: last3[0]!.from, content: last3[0]!.content, fingerprint: last3[0]!.fingerprint, timestamp: last3[0]!.timestamp, ...(last3[0]!.user ? { user: last3[0]!.user } : {}) });
+    expect(newer.messages[0]).toEqual({ type: last3[0]!.type, from: last3[0]!.from, content: last3[0]!.content, fingerprint: last3[0]!.fingerprint, timestamp: last3[0]!.timestamp, ...(last3[0]!.user ? { user: last3[0]!.user } : {}), automated: last3[0]!.automated });
     expect((await crisp.messages.summariesAfter(w, session, thread.at(-1)!.timestamp)).messages).toEqual([]);
     const all = await crisp.messages.summariesAfter(w, session, 0);
     expect(all.hasMore).toBe(true);

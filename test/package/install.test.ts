@@ -107,15 +107,26 @@ describe('npm run mcpb', () => {
     const manifest = JSON.parse(readFileSync(join(unpacked, 'manifest.json'), 'utf8')) as BundleManifest;
     expect(manifest.version).toBe(pkg.version);
     expect(manifest.compatibility.platforms).toEqual([process.platform]);
-    // The host's part: substitute ${__dirname} and the user's settings (the sandbox on, every other setting at its default).
-    const settings: Record<string, string> = Object.fromEntries(Object.entries(manifest.user_config).map(([name, option]) => [name, String(option.default ?? '')]));
-    settings.sandbox = 'true';
-    const substitute = (text: string) => text.replaceAll('${__dirname}', unpacked).replace(/\$\{user_config\.([a-z_]+)\}/g, (_, name: string) => settings[name] ?? '');
+    // The host's part: substitute ${__dirname} and the user's settings. Claude Desktop passes "" for
+    // an optional string the user left empty: the sandbox on and every other setting "" is a start.
     const { command, args, env } = manifest.server.mcp_config;
     expect(command).toBe('node');
-    const [entry, ...rest] = args.map(substitute);
-    const { tools } = await listToolsOverStdio(entry!, rest, Object.fromEntries(Object.entries(env).map(([name, value]) => [name, substitute(value)])));
+    const hostStart = (settings: Record<string, string>) => {
+      const substitute = (text: string) => text.replaceAll('${__dirname}', unpacked).replace(/\$\{user_config\.([a-z_]+)\}/g, (_, name: string) => settings[name] ?? '');
+      const [entry, ...rest] = args.map(substitute);
+      return { entry: entry!, rest, env: Object.fromEntries(Object.entries(env).map(([name, value]) => [name, substitute(value)])) };
+    };
+    const empty = Object.fromEntries(Object.keys(manifest.user_config).map((name) => [name, '']));
+    const sandbox = hostStart({ ...empty, sandbox: 'true' });
+    const { tools } = await listToolsOverStdio(sandbox.entry, sandbox.rest, sandbox.env);
     expect(tools).toEqual(ALL_TOOL_NAMES);
+
+    // Nothing filled in: the refusal names the form's settings, as the form titles them.
+    const unset = hostStart({ ...empty, sandbox: 'false' });
+    const refused = spawnSync(process.execPath, [unset.entry, ...unset.rest], { cwd: '/', encoding: 'utf8', env: hostEnv(unset.env), input: '', timeout: 30_000 });
+    expect(refused.status).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^crisp-mcp: no Crisp credentials: .*\. In Claude Desktop, those are the Crisp inbox extension's settings "Token identifier" \(CRISP_IDENTIFIER\), "Token key" \(CRISP_KEY\) and "Try it with the sandbox" \(--sandbox\)\n$/);
   }, BUILD_TIMEOUT);
 });
 
@@ -136,7 +147,7 @@ interface BundleManifest {
   version: string;
   compatibility: { platforms: string[] };
   server: { mcp_config: { command: string; args: string[]; env: Record<string, string> } };
-  user_config: Record<string, { default?: string | number | boolean }>;
+  user_config: Record<string, { title: string; default?: string | number | boolean }>;
 }
 
 /**

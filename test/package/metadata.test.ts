@@ -6,6 +6,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseServeFlags } from '../../src/config.js';
+
+interface HostEntry {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
 
 const read = (file: string) => JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));
 const pkg = read('package.json');
@@ -27,6 +34,26 @@ describe('package metadata', () => {
     expect(server.packages).toEqual([expect.objectContaining({ registryType: 'npm', identifier: pkg.name, transport: { type: 'stdio' } })]);
   });
 
+  it("server.json has what the registry's schema requires, only the fields it defines, and a described, choosable, secret-marked environment", () => {
+    // The $schema above (2025-12-11): a server needs name, description and version; a package,
+    // registryType, identifier and transport; each environment variable, a name.
+    for (const field of ['name', 'description', 'version']) expect(server[field], field).toEqual(expect.any(String));
+    expect(Object.keys(server).filter((key) => !['$schema', 'name', 'title', 'description', 'version', 'repository', 'websiteUrl', 'icons', 'packages', 'remotes', '_meta'].includes(key))).toEqual([]);
+    const [npmPackage] = server.packages;
+    expect(Object.keys(npmPackage).filter((key) => !['registryType', 'registryBaseUrl', 'identifier', 'version', 'fileSha256', 'runtimeHint', 'transport', 'runtimeArguments', 'packageArguments', 'environmentVariables'].includes(key))).toEqual([]);
+    const inputFields = ['name', 'description', 'isRequired', 'format', 'value', 'isSecret', 'default', 'placeholder', 'choices', 'variables'];
+    const variables = npmPackage.environmentVariables as Array<Record<string, unknown> & { name: string; description: string; default?: string; choices?: string[] }>;
+    for (const variable of variables) {
+      expect(Object.keys(variable).filter((key) => !inputFields.includes(key)), variable.name).toEqual([]);
+      expect(variable.description.length, variable.name).toBeGreaterThan(10);
+      if (variable.choices && variable.default !== undefined) expect(variable.choices, variable.name).toContain(variable.default);
+      expect(variable.isSecret === true, variable.name).toBe(variable.name === 'CRISP_KEY');
+    }
+    // What the bundle's settings form offers, a registry client can set too.
+    expect(variables.map((v) => v.name).sort()).toEqual(Object.keys(manifest.server.mcp_config.env).sort());
+    expect(server.title).toBe(manifest.display_name);
+  });
+
   it("allowScripts decides every install script package-lock.json holds, better-sqlite3's allowed (npm 12 and later skip an undecided one)", () => {
     const lock = read('package-lock.json') as { packages: Record<string, { hasInstallScript?: boolean }> };
     const withScripts = Object.entries(lock.packages)
@@ -41,6 +68,19 @@ describe('package metadata', () => {
     const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
     const names = [...server.packages[0].environmentVariables.map((v: { name: string }) => v.name), ...Object.keys(manifest.server.mcp_config.env)];
     for (const name of names) expect(config, name).toContain(`'${name}'`);
+  });
+
+  it('every mcp.json.example entry starts serve with flags serve accepts and variables the server reads', () => {
+    const example = JSON.parse(readFileSync(new URL('../../mcp.json.example', import.meta.url), 'utf8')) as Record<string, { mcpServers?: Record<string, HostEntry>; servers?: Record<string, HostEntry> }>;
+    const config = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
+    const entries = Object.values(example).flatMap((host) => Object.entries({ ...host.mcpServers, ...host.servers }));
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    for (const [name, entry] of entries) {
+      const serve = entry.args.indexOf('serve');
+      expect(serve, `${name} runs serve`).toBeGreaterThanOrEqual(0);
+      expect(() => parseServeFlags(entry.args.slice(serve + 1)), name).not.toThrow();
+      for (const variable of Object.keys(entry.env ?? {})) expect(config, `${name}: ${variable}`).toContain(`'${variable}'`);
+    }
   });
 
   it('the mcpb CLI accepts the bundle manifest', () => {

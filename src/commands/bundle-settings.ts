@@ -1,0 +1,45 @@
+// Started from the Claude Desktop bundle, a user sets crisp-mcp through the extension's settings
+// form, never with a variable or a flag, so a start-up refusal that names CRISP_KEY or --sandbox
+// leaves them guessing. `npm run mcpb` puts the bundle's manifest.json at the package root (a
+// checkout keeps it in mcpb/, the npm package has none): when it is there, a refusal also names
+// each setting it mentions by the title the form shows, taken from that manifest.
+import { readFileSync } from 'node:fs';
+
+const BUNDLE_MANIFEST = new URL('../../manifest.json', import.meta.url);
+
+interface BundleManifest {
+  display_name?: string;
+  name: string;
+  server: { mcp_config: { env?: Record<string, string> } };
+  user_config?: Record<string, { title: string }>;
+}
+
+/** `message`, plus — when this copy runs from the bundle — which of the form's settings it is about. */
+export function inBundleTerms(message: string, manifestUrl: URL = BUNDLE_MANIFEST): string {
+  const manifest = readManifest(manifestUrl);
+  if (!manifest?.user_config) return message;
+  const named: Array<{ at: number; text: string }> = [];
+  for (const [variable, value] of Object.entries(manifest.server.mcp_config.env ?? {})) {
+    const option = /^\$\{user_config\.([\w-]+)\}$/.exec(value)?.[1];
+    const title = option === undefined ? undefined : manifest.user_config[option]?.title;
+    if (title === undefined) continue;
+    // The sandbox switch is the form's --sandbox too.
+    const spellings = variable === 'CRISP_MCP_SANDBOX' ? [variable, '--sandbox'] : [variable];
+    const found = spellings.map((spelling) => ({ spelling, at: message.search(new RegExp(`(?<![\\w-])${spelling}(?![\\w-])`)) })).filter(({ at }) => at >= 0);
+    if (found.length > 0) named.push({ at: Math.min(...found.map(({ at }) => at)), text: `"${title}" (${found.map(({ spelling }) => spelling).join(', ')})` });
+  }
+  if (named.length === 0) return message;
+  const texts = named.sort((a, b) => a.at - b.at).map(({ text }) => text);
+  const last = texts.pop()!;
+  const extension = `the ${manifest.display_name ?? manifest.name} extension's`;
+  const where = texts.length === 0 ? `that is ${extension} setting ${last}` : `those are ${extension} settings ${texts.join(', ')} and ${last}`;
+  return `${message.replace(/\.$/, '')}. In Claude Desktop, ${where}`;
+}
+
+function readManifest(url: URL): BundleManifest | undefined {
+  try {
+    return JSON.parse(readFileSync(url, 'utf8')) as BundleManifest;
+  } catch {
+    return undefined; // not the bundle: a checkout or the npm package
+  }
+}
