@@ -184,6 +184,22 @@ describe('get_conversation', () => {
     expect(texts.get_conversation.out.messages.at(-1)!.text).toBe(`hi\n${forged}\n${forged}`);
   });
 
+  it('shows at most 50 custom-data keys, then says how many more (the visitor\'s browser can set any number)', async () => {
+    const conversation = sandbox.state.createConversation(site(), { nickname: 'Flood' });
+    const person = [...site().people.values()].at(-2)!;
+    const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key${i}`, `value ${i} ${'x'.repeat(150)}`]));
+    conversation.meta = { ...conversation.meta, data: many } as typeof conversation.meta;
+    site().peopleData.set(person.people_id, many);
+    const { out, isError } = await call<{ conversation: { data: Record<string, unknown> } }>('get_conversation', { session_id: conversation.session_id, messages: 0 });
+    expect(isError).toBe(false);
+    expect(Object.keys(out.conversation.data)).toHaveLength(51);
+    expect(out.conversation.data).toMatchObject({ key0: expect.stringMatching(/^value 0 /), key49: expect.stringMatching(/^value 49 /), '…': '450 more keys not shown' });
+    const profile = await call<{ data: Record<string, unknown> }>('get_person', { people_id: person.people_id });
+    expect(profile.isError).toBe(false);
+    expect(Object.keys(profile.out.data)).toHaveLength(51);
+    expect(profile.out.data['…']).toBe('450 more keys not shown');
+  });
+
   it('says which id is missing and how to find a valid one', async () => {
     const { isError, text } = await call('get_conversation', { session_id: 'session_00000000-0000-4000-8000-000000000000' });
     expect(isError).toBe(true);

@@ -6,7 +6,7 @@ import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
-import { clean, iso, oneLine } from './support/text.js';
+import { clean, cleanData, iso, oneLine } from './support/text.js';
 
 const PerPage = z.number().int().min(20).max(50).describe('Page size, 20–50 (default 20)');
 const Cursor = z.string().max(200).describe('next_cursor from the previous page; omit for the first');
@@ -232,7 +232,7 @@ export const getConversation = defineTool({
     const newest = page.messages.at(-1);
     const continueFrom = latest[0]?.timestamp ?? (newest ? newest.timestamp + 1 : 0);
     const device = (conversation.meta?.device ?? {}) as { geolocation?: { country?: unknown }; locales?: unknown };
-    const data = Object.fromEntries(Object.entries(conversation.meta?.data ?? {}).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, PREVIEW_CHARS) : v]));
+    const data = cleanData(conversation.meta?.data ?? {}, PREVIEW_CHARS);
     return {
       website_id: site,
       conversation: {

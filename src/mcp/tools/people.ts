@@ -5,7 +5,7 @@ import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId } from './params.js';
 import { decodeCursor, encodeCursor } from './support/cursor.js';
-import { clean, iso, oneLine } from './support/text.js';
+import { clean, cleanData, iso, oneLine } from './support/text.js';
 
 /** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
 const PEOPLE_PAGE = 20;
@@ -86,7 +86,7 @@ export const getPerson = defineTool({
     ]);
     return {
       person: { ...summarize(profile), notepad: clean(profile.notepad, 2_000), country: profile.person?.geolocation?.country ? clean(profile.person.geolocation.country, 10) : null, created_at: iso(profile.created_at) },
-      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, 1_000) : v])),
+      data: cleanData(data, 1_000),
       events: events.slice(0, 10).map((e) => ({ text: clean(e.text, 500), color: clean(e.color, 20), at: iso(e.timestamp) })),
       conversations,
     };

@@ -22,6 +22,20 @@ export function clean(text: string | undefined, max: number): string {
   return truncate(sanitize(text ?? ''), max);
 }
 
+/** Most custom-data keys a result shows: the visitor's browser can set any number of them. */
+export const DATA_KEYS_SHOWN = 50;
+
+/**
+ * Custom data as a result shows it: keys and string values cleaned, values cut at `max`, at most
+ * DATA_KEYS_SHOWN keys, then one `…` key saying how many more there are.
+ */
+export function cleanData(data: Readonly<Record<string, string | number | boolean | null>>, max: number): Record<string, string | number | boolean | null> {
+  const entries = Object.entries(data);
+  const shown = Object.fromEntries(entries.slice(0, DATA_KEYS_SHOWN).map(([k, v]) => [clean(k, 100), typeof v === 'string' ? clean(v, max) : v]));
+  if (entries.length > DATA_KEYS_SHOWN) shown['…'] = `${entries.length - DATA_KEYS_SHOWN} more keys not shown`;
+  return shown;
+}
+
 /**
  * `text` on one line, for a text rendering that gives each message or field its own line: a line
  * break the visitor typed shows as ⏎, instead of starting a line that reads as another message
