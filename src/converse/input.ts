@@ -48,16 +48,16 @@ const Metadata = z.array(MetadataPair, { error: 'expected an array of {key, valu
 
 export const ConverseRequest = z.object(
   {
-    conversationId: id('the conversation id').optional(),
-    platformConversationId: id('the conversation id').optional(),
+    conversationId: id('the conversation id').nullish(),
+    platformConversationId: id('the conversation id').nullish(),
     eventType: z.enum(CONVERSE_EVENT_TYPES, { error: `expected one of ${CONVERSE_EVENT_TYPES.join(', ')}` }),
-    text: z.string({ error: 'expected a string' }).max(MAX_TEXT, { error: `expected at most ${MAX_TEXT} characters` }).optional(),
-    cardIndex: z.number({ error: 'expected a whole number from 0' }).int({ error: 'expected a whole number from 0' }).min(0, { error: 'expected a whole number from 0' }).max(99, { error: 'expected at most 99' }).optional(),
-    messageId: id('a message id').optional(),
-    userId: id('a user id').optional(),
-    metadata: Metadata.optional(),
+    text: z.string({ error: 'expected a string' }).max(MAX_TEXT, { error: `expected at most ${MAX_TEXT} characters` }).nullish(),
+    cardIndex: z.number({ error: 'expected a whole number from 0' }).int({ error: 'expected a whole number from 0' }).min(0, { error: 'expected a whole number from 0' }).max(99, { error: 'expected at most 99' }).nullish(),
+    messageId: id('a message id').nullish(),
+    userId: id('a user id').nullish(),
+    metadata: Metadata.nullish(),
     /** The Zendesk template's spelling. */
-    metaData: Metadata.optional(),
+    metaData: Metadata.nullish(),
   },
   { error: 'expected a JSON object' },
 );
@@ -70,7 +70,8 @@ export function parseConverseInput(body: unknown): ParsedInput {
     const field = fieldName(issue.path);
     return { ok: false, field, message: `${field}: ${issue.message}` };
   }
-  const r = parsed.data;
+  // null is a field left out: JSON serializers of several languages (.NET's, Jackson by default) write every unset field as null.
+  const r = withoutNulls(parsed.data);
   const bad = (field: string, message: string): ParsedInput => ({ ok: false, field, message: `${field}: ${message}` });
   if (r.conversationId === undefined && r.platformConversationId === undefined) return bad('conversationId', 'expected conversationId (or platformConversationId): the id of this conversation, chosen by you');
   if (r.conversationId !== undefined && r.platformConversationId !== undefined && r.conversationId !== r.platformConversationId) {
@@ -100,6 +101,14 @@ export function parseConverseInput(body: unknown): ParsedInput {
   if (r.messageId !== undefined) event.messageId = r.messageId;
   if (r.userId !== undefined) event.userId = r.userId;
   return { ok: true, event };
+}
+
+type WithoutNulls<T> = { [K in keyof T]: Exclude<T[K], null> };
+
+function withoutNulls<T extends Record<string, unknown>>(fields: T): WithoutNulls<T> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== null) kept[key] = value;
+  return kept as WithoutNulls<T>;
 }
 
 function fieldName(path: ReadonlyArray<PropertyKey>): string {

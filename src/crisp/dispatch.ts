@@ -18,6 +18,15 @@ export interface TextResponse {
   text: string;
 }
 
+/**
+ * The request was aborted while it waited for one of the pool's connections: it never left, and
+ * the call is over at once instead of when a connection frees (undici starts the request then,
+ * only to abort it).
+ */
+export class AbortedBeforeSent extends Error {
+  override readonly name = 'AbortedBeforeSent';
+}
+
 export function sendForText(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSource): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
@@ -40,7 +49,10 @@ class TextHandler implements Dispatcher.DispatchHandler {
   readonly #signal: AbortSource;
   readonly #resolve: (response: TextResponse) => void;
   readonly #reject: (error: unknown) => void;
-  readonly #onAbort = (): void => this.#controller?.abort(abortReason(this.#signal));
+  readonly #onAbort = (): void => {
+    if (this.#controller) this.#controller.abort(abortReason(this.#signal));
+    else this.#reject(new AbortedBeforeSent('aborted while waiting for a connection', { cause: abortReason(this.#signal) }));
+  };
 
   constructor(signal: AbortSource, resolve: (response: TextResponse) => void, reject: (error: unknown) => void) {
     this.#signal = signal;

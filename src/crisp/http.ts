@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher, Pool } from 'undici';
 import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
-import { sendForText, type AbortSource } from './dispatch.js';
+import { AbortedBeforeSent, sendForText, type AbortSource } from './dispatch.js';
 import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 import type { Tier } from './schemas.js';
 
@@ -249,6 +249,8 @@ export class CrispHttp {
         mayHaveLanded ||= res.statusCode >= 500;
       } catch (error) {
         if (error instanceof CrispError) throw error;
+        // Aborted while it waited for a connection: this attempt never left.
+        if (error instanceof AbortedBeforeSent) throw abortError(spec, path, attempt - 1, deadlineMs, abort.byDeadline, this.#poolOptions.connections ?? undefined);
         if (abort.aborted) throw abortError(spec, path, attempt, deadlineMs, abort.byDeadline);
         const code = errorCode(error);
         const neverSent = NEVER_SENT.has(code);
@@ -349,11 +351,13 @@ function statusError(status: number, text: string, retryAfter: string | string[]
   });
 }
 
-function abortError(spec: RequestSpec, path: string, attempt: number, deadlineMs: number, byDeadline: boolean): CrispError {
+/** `waitedForOneOf`: the pool's size, when the call ended waiting for one of its connections (its last attempt never left). */
+function abortError(spec: RequestSpec, path: string, attempt: number, deadlineMs: number, byDeadline: boolean, waitedForOneOf?: number): CrispError {
   const label = labelOf(spec.method, path);
+  const queued = waitedForOneOf === undefined ? '' : `; it was still waiting for one of this process's ${waitedForOneOf} connection${waitedForOneOf === 1 ? '' : 's'} to Crisp, all busy with other calls, and was not sent`;
   return new CrispError({
     code: byDeadline ? 'crisp_timeout' : 'crisp_aborted',
-    message: byDeadline ? `Crisp did not answer ${label} within ${deadlineMs} ms` : `${label} was cancelled`,
+    message: (byDeadline ? `Crisp did not answer ${label} within ${deadlineMs} ms` : `${label} was cancelled`) + queued,
     method: spec.method,
     path: stripQuery(path),
     retryable: byDeadline,

@@ -131,6 +131,10 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         return 'The call was cancelled before Crisp answered.';
       case 'crisp_unavailable':
       case 'crisp_timeout':
+        // Timed out before it was ever sent: every connection to Crisp was busy with other calls.
+        if (error.code === 'crisp_timeout' && error.attempts === 0) {
+          return 'This server had too many calls to Crisp at once, and this one timed out waiting for a connection: it was not sent. Try again in a few seconds.';
+        }
         // A write whose answer never came may still have happened: resending blindly could post twice.
         if (error.method === 'POST' && error.status === undefined) {
           return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';

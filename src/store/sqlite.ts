@@ -13,7 +13,7 @@
 // acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
 // is rejected. The write lock is held for at most one turn of the event loop. Reads go through a
 // second connection, so they too see only committed writes.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
@@ -54,6 +54,8 @@ const BetterSqlite3 = requireHere('better-sqlite3') as DatabaseConstructor;
 const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
+/** How often a writer checks that its file is still the one at its path. */
+const FILE_CHECK_EVERY_MS = 1_000;
 /** Expired locks, drafts and append keys are deleted on every SWEEP_EVERY-th write of those kinds. */
 const SWEEP_EVERY = 1000;
 
@@ -285,6 +287,9 @@ export class SqliteStore implements Store {
   #batch: PendingWrite[] | undefined;
   readonly #stats: SqliteWriteStats = { writes: 0, commits: 0 };
   #writes = 0;
+  /** The file's identity when opened (undefined in memory), and when it was last checked to be still that file. */
+  readonly #file: { path: string; dev: number; ino: number } | undefined;
+  #fileCheckedAt = 0;
 
   /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. `now`: see MemoryStore. */
   constructor(path: string = defaultSqlitePath(), options: { now?: () => number } = {}) {
@@ -297,6 +302,8 @@ export class SqliteStore implements Store {
     // committed, and a caller could act on them (deliver a reply) before they are on disk. A
     // private in-memory database has no second connection (and nothing on disk either).
     this.#reader = path === ':memory:' || path === '' ? undefined : openReader(path, db);
+    const opened = this.#reader ? statSync(path, { throwIfNoEntry: false }) : undefined;
+    this.#file = opened && { path, dev: opened.dev, ino: opened.ino };
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
     this.#save = (conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
       const now = this.#now();
@@ -451,6 +458,7 @@ export class SqliteStore implements Store {
     let result: R;
     try {
       if (!this.#batch) {
+        this.#checkFile();
         for (const other of openTransactions) other.#commit();
         this.#db.exec('BEGIN IMMEDIATE');
         this.#batch = [];
@@ -472,6 +480,24 @@ export class SqliteStore implements Store {
     }
     this.#stats.writes++;
     return new Promise<R>((resolve, reject) => this.#batch!.push({ resolve: () => resolve(result), reject }));
+  }
+
+  /**
+   * Refuses to write once the file this store opened is no longer at its path (deleted, or replaced
+   * by another): SQLite would go on writing into the unlinked file, and all of it would be gone at
+   * the next start. Checked at most once a second, when a transaction opens.
+   */
+  #checkFile(): void {
+    const file = this.#file;
+    if (!file) return;
+    const now = Date.now();
+    if (now - this.#fileCheckedAt < FILE_CHECK_EVERY_MS) return;
+    const current = statSync(file.path, { throwIfNoEntry: false });
+    if (current && current.dev === file.dev && current.ino === file.ino) {
+      this.#fileCheckedAt = now;
+      return;
+    }
+    throw new StoreError('store_misconfigured', `the SQLite store at ${file.path} was ${current ? 'replaced by another file' : 'deleted'} while this process had it open; nothing more is written to it. Restart crisp-mcp to open the file at that path (what the deleted file held is lost)`);
   }
 
   /** Commits the shared transaction and settles its writes. */

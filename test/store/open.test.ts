@@ -1,7 +1,7 @@
 // Choosing a store (`--store` / CRISP_MCP_STORE), its default file, and SQLite shared by processes.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +237,26 @@ describe('openStore', () => {
     db.close();
     now = 3000;
     expect(await store.outboxAppend('c1', { payload: 4 }, { once: { key: 'm2', ttlMs: 1000, digest: 'other' } })).toEqual({ ok: false, duplicate: true });
+  });
+
+  test('a file deleted or replaced under an open store is refused, once, in words, instead of written to where no one will read it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    const store = new SqliteStore(file);
+    stores.push(store);
+    expect(await store.savePosition('c1', 's', { n: 1 }, { expectedVersion: 0 })).toMatchObject({ ok: true }); // the file is where it was opened
+    const deleted = new SqliteStore(join(dir, 'other.db'));
+    stores.push(deleted);
+    rmSync(join(dir, 'other.db'));
+    await expect(deleted.savePosition('c1', 's', { n: 1 }, { expectedVersion: 0 })).rejects.toMatchObject({
+      code: 'store_misconfigured',
+      message: expect.stringMatching(/^the SQLite store at .*other\.db was deleted while this process had it open; nothing more is written to it\. Restart crisp-mcp/),
+    });
+    const replaced = new SqliteStore(join(dir, 'third.db'));
+    stores.push(replaced);
+    writeFileSync(join(dir, 'elsewhere.db'), '');
+    renameSync(join(dir, 'elsewhere.db'), join(dir, 'third.db'));
+    await expect(replaced.outboxAppend('c1', { payload: 1 })).rejects.toThrow(/third\.db was replaced by another file while this process had it open/);
   });
 
   test('redactRedisUrl keeps host, port and db only', () => {

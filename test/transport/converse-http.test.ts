@@ -58,6 +58,16 @@ describe('POST /converse', () => {
     expect(h.receiver.of('http-3').every((r) => r.replyTo !== 'reused' || r.text !== 'Maybe')).toBe(true);
   });
 
+  it('takes null as a field left out (.NET and Jackson write unset fields as null); eventType null is still a 400 naming it', async () => {
+    const nulls = { platformConversationId: null, cardIndex: null, messageId: null, userId: null, metadata: null, metaData: null };
+    expect(await h.post({ conversationId: 'http-5', eventType: 'startSession', ...nulls })).toMatchObject({ status: 202, json: { status: 'accepted', conversationId: 'http-5' } });
+    expect((await h.post({ conversationId: 'http-5', eventType: 'message', text: 'Maybe', ...nulls })).status).toBe(202);
+    await h.receiver.waitFor(() => h.receiver.of('http-5').length === 3);
+    expect(h.receiver.of('http-5').map((r) => r.text)).toEqual(['Hello !', 'What do you need?', 'What do you need?']); // no user_name given
+    expect(await h.post({ conversationId: 'http-5', eventType: null })).toMatchObject({ status: 400, json: { error: 'invalid_request', field: 'eventType' } });
+    expect(await h.post({ conversationId: null, eventType: 'startSession' })).toMatchObject({ status: 400, json: { field: 'conversationId' } });
+  });
+
   it.each([
     ['no token', {}, /send Authorization: Bearer <token>/],
     ['a wrong token', { authorization: 'Bearer not-the-token-0123456789' }, /the bearer token is not valid/],
