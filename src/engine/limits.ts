@@ -12,16 +12,26 @@
 //   visitor text. The compiler refuses the nested repeats that backtrack exponentially
 //   (scenario/compile/regex-repeat.ts); for what that check cannot see, such as ^(a|aa)+$, V8 is told
 //   to finish a match that backtracks too much on its linear-time engine. The flag is process-wide
-//   and read when a regex first runs, so it is set here, before any turn. That engine (Node 20's)
-//   takes no i or u flag, backreferences or lookarounds: those regexes keep only the compiler's check.
-import { setFlagsFromString } from 'node:v8';
+//   and read when a regex first runs, so it is set before the first turn steps (advanceTurn), not
+//   at import: loading node:v8 costs a start-up that serves no scenario 1.5 MiB and ~2 ms
+//   (bench/startup). That engine (Node 20's) takes no i or u flag, backreferences or lookarounds:
+//   those regexes keep only the compiler's check.
+import { createRequire } from 'node:module';
+import type * as V8 from 'node:v8';
 import type { Action, Position, StepResult } from '../scenario/index.js';
 import type { EffectAnswer } from './port.js';
 import type { LoadedScenario } from './library.js';
 
 export const MAX_WEBHOOKS_PER_TURN = 5;
 
-setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+let backtrackingLimited = false;
+
+/** Tells V8 to finish a regex match that backtracks too much on its linear-time engine; once per process. */
+export function limitRegexBacktracking(): void {
+  if (backtrackingLimited) return;
+  backtrackingLimited = true;
+  (createRequire(import.meta.url)('node:v8') as typeof V8).setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+}
 
 /** The handoff a turn ends with when its webhook chain reaches MAX_WEBHOOKS_PER_TURN. */
 export const WEBHOOK_CHAIN_HANDOFF: Extract<Action, { type: 'handoff' }> = {

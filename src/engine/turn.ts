@@ -8,7 +8,7 @@
 import { step, type Action, type FoundArticle, type Position, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
 import { webhookIdempotencyKey } from './actions.js';
 import { isEffect, performEffect } from './effects.js';
-import { capWebhookChain } from './limits.js';
+import { capWebhookChain, limitRegexBacktracking } from './limits.js';
 import type { LoadedScenario } from './library.js';
 import type { ActionOutcome, EffectAction, EffectAnswer, EffectPort, PlainAction, ThreadMessage } from './port.js';
 
@@ -32,6 +32,7 @@ export interface Advance extends Omit<StepResult, 'actions'> {
 }
 
 export function advanceTurn(program: Program, position: Position, input: TurnInput, context: StepContext = {}): Advance {
+  limitRegexBacktracking();
   const result = input.type === 'event' ? step(program, position, input.event, context) : capWebhookChain(step(program, position, answerEvent(program, position, input.answer), context), input.calls);
   return { ...result, ...pending(result.actions) };
 }
