@@ -4,11 +4,32 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts, type LoadedScenario } from '../../src/engine/library.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { botNotes, botTexts, processed, startTestBot, thread, type InProcessBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+
+/** Asks for an order number, looks it up at `origin`'s webhook, and says its status (a handoff when the call fails). */
+function lookupScenario(origin: string): LoadedScenario {
+  return scenarioLibraryFromTexts([
+    {
+      file: 'lookup.json',
+      source: JSON.stringify({
+        name: 'lookup',
+        version: 1,
+        webhook_origins: [origin],
+        start: 'ask',
+        blocks: {
+          ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
+          call: { type: 'webhook', url: `${origin}/orders`, body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
+          done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
+          fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
+        },
+      }),
+    },
+  ]).require('lookup');
+}
 
 describe('autopilot: scenario webhooks', () => {
   let sandbox: Sandbox;
@@ -28,23 +49,7 @@ describe('autopilot: scenario webhooks', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const scenario = scenarioLibraryFromTexts([
-      {
-        file: 'lookup.json',
-        source: JSON.stringify({
-          name: 'lookup',
-          version: 1,
-          webhook_origins: [origin],
-          start: 'ask',
-          blocks: {
-            ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
-            call: { type: 'webhook', url: `${origin}/orders`, body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
-            done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
-            fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
-          },
-        }),
-      },
-    ]).require('lookup');
+    const scenario = lookupScenario(origin);
     sandbox = await startSandbox({ seed: 42 });
     bot = await startTestBot(sandbox, { events: 'rtm', store, scenario });
   });
@@ -139,23 +144,7 @@ describe('autopilot: a webhook answer that comes back after an operator wrote', 
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const scenario = scenarioLibraryFromTexts([
-      {
-        file: 'lookup.json',
-        source: JSON.stringify({
-          name: 'lookup',
-          version: 1,
-          webhook_origins: [origin],
-          start: 'ask',
-          blocks: {
-            ask: { type: 'ask', text: 'Your order number?', save: { var: 'order' }, next: 'call' },
-            call: { type: 'webhook', url: `${origin}/orders`, body: { order: '{{order}}' }, map: { status: 'status' }, next: 'done', on_error: 'fail' },
-            done: { type: 'end', text: 'Order {{order}}: {{status}}.' },
-            fail: { type: 'handoff', text: 'I could not look it up.', reason: 'lookup_failed' },
-          },
-        }),
-      },
-    ]).require('lookup');
+    const scenario = lookupScenario(origin);
     const sandbox = await startSandbox({ seed: 42 });
     const store = new MemoryStore();
     const bot = await startTestBot(sandbox, { events: 'rtm', store, scenario });
