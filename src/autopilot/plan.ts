@@ -69,8 +69,7 @@ export function planTurn(input: TurnInput): Plan | undefined {
     plan.state = { ...plan.state, restart_after: input.resolvedAt };
     plan.changed = true;
   }
-  const from = read.state && readFrom(read.state, input.resolvedAt);
-  for (const m of read.state ? afterCursor(input.thread, { ...read.state, cursor: from! }) : firstContact(input, read.position)) plan.read(m);
+  for (const m of read.state ? afterCursor(input.thread, readFrom(read.state, input.resolvedAt)) : firstContact(input, read.position)) plan.read(m);
   // First contact with nothing to answer: remember the end of the thread, so it is not read again.
   const last = input.thread.at(-1);
   if (!read.state && last && (plan.state.cursor === null || plan.state.cursor.ts < last.timestamp)) plan.state = { ...plan.state, cursor: { ts: last.timestamp, fps: [last.fingerprint] } };
@@ -122,8 +121,8 @@ function after(m: ThreadMessage, cursor: AutopilotState['cursor']): boolean {
   return cursor === null || m.timestamp > cursor.ts || (m.timestamp === cursor.ts && !cursor.fps.includes(m.fingerprint));
 }
 
-function afterCursor(thread: ThreadMessage[], state: AutopilotState): ThreadMessage[] {
-  return thread.filter((m) => after(m, state.cursor));
+function afterCursor(thread: ThreadMessage[], cursor: AutopilotState['cursor']): ThreadMessage[] {
+  return thread.filter((m) => after(m, cursor));
 }
 
 /** An operator's customer-visible message that is not ours. */
