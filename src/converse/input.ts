@@ -2,7 +2,7 @@
 // (`platformConversationId`, `eventType`, `text`, `cardIndex`, `metaData`) and the Botpress
 // Messaging API's names (`conversationId`, `messageId`, `userId`), checked with zod. A refusal
 // names the first field at fault and what was expected there, in one line.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import type { Scalar } from '../scenario/index.js';
 
@@ -124,5 +124,5 @@ function fieldName(path: ReadonlyArray<PropertyKey>): string {
 export function eventDigest(event: ConverseEvent): string {
   const metadata = Object.entries(event.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const identity = JSON.stringify([event.type, event.text ?? null, event.cardIndex ?? null, event.userId ?? null, metadata]);
-  return createHash('sha256').update(identity).digest('base64url');
+  return hash('sha256', identity, 'base64url');
 }
