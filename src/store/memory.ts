@@ -158,7 +158,7 @@ export class MemoryStore implements Store {
       const ttl = checkTtl(opts.once.ttlMs);
       const key = `${conversation}\0${opts.once.key}`;
       const kept = this.#b.appendKeys.get(key);
-      if (kept !== undefined && kept.expiresAt > now) return kept.digest === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest: kept.digest };
+      if (kept !== undefined && kept.expiresAt > now) return { ok: false, duplicate: true, digest: kept.digest };
       this.#wrote(now);
       this.#b.appendKeys.set(key, { expiresAt: now + ttl, digest: opts.once.digest });
     }

@@ -231,7 +231,7 @@ export class RedisStore implements Store {
     if (reply[0] === 1) return { ok: true, seq: Number(reply[1]), id };
     // An earlier release's key holds '1': no digest to hand back.
     const kept = typeof reply[1] === 'string' && reply[1].startsWith('d:') ? reply[1].slice(2) : undefined;
-    return kept === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest: kept };
+    return { ok: false, duplicate: true, digest: kept };
   }
 
   async outboxHead<P = unknown>(conversation: string): Promise<OutboxItem<P> | undefined> {

@@ -399,8 +399,7 @@ export class SqliteStore implements Store {
     const result = await this.#write((): AppendResult => {
       if (once && this.#q.once.run(conversation, once.key, now + ttl!, once.digest === undefined ? null : `${now + ttl!}:${once.digest}`, now).changes === 0) {
         const kept = this.#q.onceDigest.get(conversation, once.key) as { digest: string | null; expires_at: number } | undefined;
-        const digest = kept && keptDigest(kept.digest, kept.expires_at);
-        return digest === undefined ? { ok: false, duplicate: true } : { ok: false, duplicate: true, digest };
+        return { ok: false, duplicate: true, digest: kept && keptDigest(kept.digest, kept.expires_at) };
       }
       try {
         return { ok: true, seq: Number(this.#q.enqueue.run(conversation, id, payload, now, item.notBefore ?? now).lastInsertRowid), id };
