@@ -110,6 +110,23 @@ if redis.call('ZRANGE', KEYS[1], 0, 0)[1] == ARGV[1] then redis.call('ZADD', KEY
 return 1
 `);
 
+/**
+ * Writes a draft and its ids in the draft indexes (all, and the conversation's when it has one),
+ * dropping the ids that have expired. An index expires with the last draft it lists (its expiry is
+ * only ever pushed later), so the index of a conversation that gets no more drafts goes too.
+ * KEYS: draft, then the index zsets. ARGV: draft JSON, ttl ms, expires at, now, id.
+ */
+export const PUT_DRAFT = script(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 1
+`);
+
 /** Pushes a lock's expiry if the token still owns it. KEYS: lock. ARGV: token, ttl ms. */
 export const EXTEND_LOCK = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -5,7 +5,7 @@
 //   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms)
 //   pos-idle           zset  "{c}:{s}" scored by updated at, for positions saved with trackIdle
 //   draft:{id}         string draft JSON, PX = its time to live
-//   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation)
+//   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation), PX = its last draft's
 //   lock:{key}         string owner token, PX = ttl
 //   outbox-seq         counter for item seqs (one sequence for the whole store)
 //   outbox:{c}         zset  seqs of a conversation's pending items
@@ -17,7 +17,7 @@
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
 import { setMaxListeners } from 'node:events';
 import { AbortError, createClient } from 'redis';
-import { ACK, APPEND, EXTEND_LOCK, HEAD, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
+import { ACK, APPEND, EXTEND_LOCK, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
   type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
@@ -174,15 +174,8 @@ export class RedisStore implements Store {
     const id = draft.id ?? newId();
     const createdAt = Date.now();
     const record = { id, conversation: draft.conversation, createdAt, expiresAt: createdAt + ttl };
-    const multi = this.#commands.multi()
-      .set(`${this.#p}draft:${id}`, `${JSON.stringify(record).slice(0, -1)},"value":${json}}`, { expiration: { type: 'PX', value: ttl } })
-      .zAdd(`${this.#p}drafts`, { score: record.expiresAt, value: id })
-      .zRemRangeByScore(`${this.#p}drafts`, '-inf', createdAt);
-    if (draft.conversation !== undefined) {
-      const key = `${this.#p}drafts:${escape(draft.conversation)}`;
-      multi.zAdd(key, { score: record.expiresAt, value: id }).zRemRangeByScore(key, '-inf', createdAt);
-    }
-    await multi.exec();
+    const indexes = [`${this.#p}drafts`, ...(draft.conversation === undefined ? [] : [`${this.#p}drafts:${escape(draft.conversation)}`])];
+    await this.#run(PUT_DRAFT, [`${this.#p}draft:${id}`, ...indexes], [`${JSON.stringify(record).slice(0, -1)},"value":${json}}`, String(ttl), String(record.expiresAt), String(createdAt), id]);
     return { ...record, value: JSON.parse(json) as T };
   }
 
