@@ -19,6 +19,14 @@ export interface Work {
   resolvedAt: number | undefined;
 }
 
+/**
+ * Hints one run carries at most, the newest kept: as many messages as a run reads of the thread
+ * (autopilot.ts reads at most 10 pages of 20 back). A hint only stands in for a message the thread
+ * does not show yet, which it does moments later; without a cap, the hints of a conversation whose
+ * runs keep failing (retried with backoff, for as long as that lasts) would grow with every event.
+ */
+export const MAX_HINTS = 200;
+
 /** Only deliver what the outbox holds. */
 export const DELIVER_ONLY: Work = { reconcile: false, firstContact: false, hints: [], resolvedAt: undefined };
 
@@ -88,7 +96,7 @@ function merge(a: Work, b: Work): Work {
   return {
     reconcile: a.reconcile || b.reconcile,
     firstContact: a.firstContact || b.firstContact,
-    hints: [...a.hints, ...b.hints],
+    hints: a.hints.length + b.hints.length > MAX_HINTS ? [...a.hints, ...b.hints].slice(-MAX_HINTS) : [...a.hints, ...b.hints],
     resolvedAt: a.resolvedAt === undefined ? b.resolvedAt : b.resolvedAt === undefined ? a.resolvedAt : Math.max(a.resolvedAt, b.resolvedAt),
   };
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { chainDepth, planTurn, planWebhookAnswer, readFrom, type Plan, type ThreadMessage, type TurnInput } from '../../src/autopilot/plan.js';
-import { ConversationQueue } from '../../src/autopilot/queue.js';
+import { ConversationQueue, MAX_HINTS } from '../../src/autopilot/queue.js';
 import { freshState, itemFingerprints, readValue, type AutopilotItem, type AutopilotState } from '../../src/autopilot/state.js';
 import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
 import type { ConversationRecord } from '../../src/engine/record.js';
@@ -524,5 +524,37 @@ describe('ConversationQueue', () => {
       { key: 'a', hints: 2, resolvedAt: 3 },
     ]);
     expect(runs.filter((r) => r.key === 'flaky').map((r) => r.hints)).toEqual([1, 1]);
+  });
+});
+
+describe('ConversationQueue under a conversation whose runs keep failing', () => {
+  it('keeps the newest MAX_HINTS hints of the events merged while it waits for its retry, not one per event', async () => {
+    // Timers the test fires itself: the retry comes when the test says, not after a sleep.
+    const armed: Array<() => void> = [];
+    const timers = { set: (fire: () => void) => armed.push(fire), clear: () => undefined };
+    const received: ThreadMessage[][] = [];
+    let failing = true;
+    const queue = new ConversationQueue({
+      concurrency: 1,
+      now: () => 0,
+      timers,
+      run: async (_c, work) => {
+        received.push(work.hints);
+        if (failing) throw new Error('Crisp answers 503');
+      },
+      failed: () => 1_000,
+    });
+    queue.schedule(W, S, { reconcile: true, firstContact: true, hints: [visitor('first')], resolvedAt: undefined });
+    await eventually(() => armed.length === 1, 2_000, 'the retry armed');
+    // Five times the cap of visitor messages: the first starts a run (new work does not wait for the
+    // wake-up), the rest arrive while it runs; it fails too, and all of it waits for the next retry.
+    const sent = Array.from({ length: 5 * MAX_HINTS }, (_, i) => visitor(`message ${i}`));
+    for (const hint of sent) queue.schedule(W, S, { reconcile: true, firstContact: true, hints: [hint], resolvedAt: undefined });
+    await eventually(() => received.length === 2 && !queue.busy(`${W}/${S}`), 2_000, 'the second run failed');
+    failing = false;
+    armed.shift()!(); // the retry, still armed from the first failure
+    await eventually(() => received.length === 3, 2_000, 'the retried run');
+    await queue.idle();
+    expect(received[2]!.map((h) => h.content)).toEqual(sent.slice(-MAX_HINTS).map((h) => h.content));
   });
 });
