@@ -78,7 +78,9 @@ export type HandleOutcome =
   | { status: 'duplicate' }
   /** Its messageId was accepted before for a different event: not run. */
   | { status: 'conflict' }
-  | { status: 'nothing' };
+  | { status: 'nothing' }
+  /** Run by another process on the same store (what it did is that process's). */
+  | { status: 'elsewhere' };
 
 /** Store keys of converse inboxes (accepted events not yet run) start with this; not with CONVERSE_PREFIX. */
 export const INBOX_PREFIX = 'converse-in:';
@@ -171,8 +173,8 @@ export class ConverseService {
   readonly #turns: KeyedQueue<'drain'>;
   /** Inbox items accepted here and not yet run: `<id>\0<seq>` → who waits for the outcome. */
   readonly #pending = new Map<string, Array<(outcome: HandleOutcome | Error) => void>>();
-  /** Per conversation, how many of #pending are its items. */
-  readonly #pendingHere = new Map<string, number>();
+  /** Per conversation, the seqs of its items in #pending, lowest first. */
+  readonly #pendingHere = new Map<string, number[]>();
   /** The previous release's messageIds: read at the first append (loading until then). */
   #legacy: LegacySeen | Promise<LegacySeen> | undefined;
   /** Appends in flight, and who waits for there to be none (close). */
@@ -312,7 +314,9 @@ export class ConverseService {
       const result = await this.#append(event);
       if (result.status === 'queued') {
         this.#pending.set(this.#itemKey(event.conversationId, result.seq), waiter ? [waiter] : []);
-        this.#pendingHere.set(event.conversationId, (this.#pendingHere.get(event.conversationId) ?? 0) + 1);
+        const seqs = this.#pendingHere.get(event.conversationId);
+        if (!seqs) this.#pendingHere.set(event.conversationId, [result.seq]);
+        else if (seqs.push(result.seq) > 1 && seqs.at(-2)! > result.seq) seqs.sort((a, b) => a - b);
         this.#kick(event.conversationId);
       }
       return result;
@@ -381,10 +385,12 @@ export class ConverseService {
         this.#o.log?.error({ err, conversation: conversationId }, 'converse: cannot read the inbox');
         return this.#retryAt(conversationId, Date.now() + 1_000);
       }
+      // Items accepted here that the inbox holds no more (before its head, or all of them): another
+      // process on the same store ran them; left counted, they would hold a slot of maxQueued for good.
+      this.#ranElsewhere(conversationId, item?.seq);
       if (!item) return;
       if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversationId, item.nextAttemptAt);
       const event = item.payload.event;
-      const waiting = this.#itemKey(conversationId, item.seq);
       let outcome: HandleOutcome;
       try {
         outcome = await this.#run(event, item.seq);
@@ -393,7 +399,7 @@ export class ConverseService {
         if (item.attempts + 1 >= MAX_EVENT_ATTEMPTS) {
           this.#o.log?.error({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, attempts: item.attempts + 1 }, 'converse: event dropped after repeated failures');
           if (!(await store.outboxAck(key, item.seq).catch(() => false))) return this.#retryAt(conversationId, Date.now() + 1_000);
-          if (this.#settle(conversationId, waiting, err instanceof Error ? err : new Error(String(err)))) return;
+          if (this.#settle(conversationId, item.seq, err instanceof Error ? err : new Error(String(err)))) return;
           continue;
         }
         const delay = backoffDelay(item.attempts + 1, FAILED_EVENT_BACKOFF);
@@ -401,25 +407,37 @@ export class ConverseService {
         await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
         return this.#retryAt(conversationId, Date.now() + delay);
       }
-      if (this.#settle(conversationId, waiting, outcome)) return;
+      if (this.#settle(conversationId, item.seq, outcome)) return;
     }
   }
 
   /**
-   * Tells who waits for the item at `key` its outcome. True when that item was accepted here and was
+   * Tells who waits for the conversation's item `seq` its outcome. True when that item was accepted here and was
    * the last of its conversation's accepted here: the drain stops without reading the inbox again
    * (an item appended meanwhile kicks a drain of its own; one left by a crash or another process
    * comes with the next resume()). An item not accepted here (resumed) lets the drain read on.
    */
-  #settle(conversationId: string, key: string, outcome: HandleOutcome | Error): boolean {
+  #settle(conversationId: string, seq: number, outcome: HandleOutcome | Error): boolean {
+    const key = this.#itemKey(conversationId, seq);
     const waiters = this.#pending.get(key);
     if (!waiters) return false;
     this.#pending.delete(key);
     for (const waiter of waiters) waiter(outcome);
-    const left = (this.#pendingHere.get(conversationId) ?? 1) - 1;
-    if (left > 0) this.#pendingHere.set(conversationId, left);
-    else this.#pendingHere.delete(conversationId);
-    return left === 0;
+    const seqs = this.#pendingHere.get(conversationId) ?? [];
+    seqs.splice(seqs.indexOf(seq), 1);
+    if (seqs.length > 0) return false;
+    this.#pendingHere.delete(conversationId);
+    return true;
+  }
+
+  /**
+   * Settles the items accepted here below the inbox's head seq (every one, when it is empty): seqs
+   * only grow within an inbox, so those have left it, run and acked by another process.
+   */
+  #ranElsewhere(conversationId: string, head: number | undefined): void {
+    const seqs = this.#pendingHere.get(conversationId);
+    if (!seqs || (head !== undefined && seqs[0]! >= head)) return;
+    for (const seq of head === undefined ? [...seqs] : seqs.filter((seq) => seq < head)) this.#settle(conversationId, seq, { status: 'elsewhere' });
   }
 
   /** Runs one inbox item: step, save session (with `inboxSeq`) + replies atomically, ack. Already consumed (a crash before the ack): only ack. */

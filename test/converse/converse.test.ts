@@ -8,7 +8,7 @@ import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/c
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore, type Store } from '../../src/store/index.js';
+import { MemoryBacking, MemoryStore, type Store } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
@@ -307,6 +307,45 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     await receiver.waitFor(() => receiver.of(id).length === 2, 3_000, 'the replies to the left-over event');
     expect(receiver.of(id).map(brief)).toEqual([{ type: 'text', text: 'Hello Lou!' }, { type: 'choice', text: 'What do you need?' }]);
     expect(await store.outboxPending({ prefix: 'website-1/', limit: 2_000 })).toHaveLength(1_500);
+  });
+
+  it('forgets an event it accepted that another process ran first: its count of events waiting goes back to 0', async () => {
+    // Two replicas on one store: the second's resume() finds the first's event in the inbox and runs
+    // it while the first's own drain is held up; the first then finds its inbox empty.
+    const backing = new MemoryBacking();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = new MemoryStore(backing);
+    const first = overriding(slow, {
+      outboxHead: async (conversation: string) => {
+        if (conversation.startsWith(INBOX_PREFIX)) await held;
+        return slow.outboxHead(conversation);
+      },
+    });
+    h = await startConverseHarness({ receiver, store: first });
+    const other = await startConverseHarness({ receiver, store: new MemoryStore(backing) });
+    try {
+      const ids = Array.from({ length: 20 }, () => fresh());
+      for (const id of ids) expect((await h.service.accept({ conversationId: id, eventType: 'startSession', messageId: 'e1' })).status).toBe(202);
+      // And one whose caller waits for its outcome (handle()): it is told where it ran.
+      const awaited = fresh();
+      const outcome = h.service.handle({ conversationId: awaited, type: 'startSession', messageId: 'e1', metadata: {} });
+      await receiver.waitFor(() => h.service.queued === 21, 1_000, 'the awaited event accepted');
+      ids.push(awaited);
+      await other.service.resume();
+      await settled(other.service);
+      await receiver.waitFor(() => ids.every((id) => receiver.of(id).length === 2), 3_000, 'the replies, from the other process');
+      release();
+      // Before, each of these stayed counted for good, and /converse answered 503 once maxQueued were.
+      await settled(h.service);
+      expect(h.service.queued).toBe(0);
+      expect(await outcome).toEqual({ status: 'elsewhere' });
+      // Each ran once, by the other process.
+      expect(ids.map((id) => receiver.of(id).length)).toEqual(ids.map(() => 2));
+    } finally {
+      release();
+      await other.stop();
+    }
   });
 
   it('answers 503 with Retry-After when the event cannot be stored, and runs nothing', async () => {
