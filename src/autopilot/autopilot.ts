@@ -112,6 +112,9 @@ export class Autopilot {
   #sweep: NodeJS.Timeout | undefined;
   #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
   readonly #kept = new Map<string, Kept>();
+  /** The catch-up running, and whether it was asked for again meanwhile. */
+  #catchingUp: Promise<number> | undefined;
+  #catchUpAgain = false;
 
   constructor(options: AutopilotOptions) {
     this.#o = options;
@@ -197,9 +200,28 @@ export class Autopilot {
    * message is the visitor's, or that the bot worked before; and every one the bot worked that was
    * resolved meanwhile, so that it starts again at the visitor's next message as after a live
    * `session:set_state` (which RTM does not replay, and a hook the bot missed may never be retried).
-   * Returns how many.
+   * Returns how many. Asked again while one runs (an RTM socket that keeps reconnecting asks at each
+   * authentication), it runs once more after that one, however often it was asked: the catch-ups of
+   * a flapping socket never pile up, and what changed during the one running is still read.
    */
-  async catchUp(): Promise<number> {
+  catchUp(): Promise<number> {
+    if (this.#catchingUp) {
+      this.#catchUpAgain = true;
+      return this.#catchingUp;
+    }
+    const rounds = async () => {
+      let queued = 0;
+      do {
+        this.#catchUpAgain = false;
+        queued += await this.#catchUpOnce();
+      } while (this.#catchUpAgain && !this.#closed);
+      return queued;
+    };
+    this.#catchingUp = rounds().finally(() => (this.#catchingUp = undefined));
+    return this.#catchingUp;
+  }
+
+  async #catchUpOnce(): Promise<number> {
     const { guardrails, log, store, scenario } = this.#o;
     const floor = this.#now() - guardrails.catchUpWindowMs;
     let queued = 0;

@@ -317,6 +317,31 @@ describe('autopilot over hooks without message:received', () => {
   });
 });
 
+describe('autopilot catch-up asked for again and again (an RTM socket that keeps reconnecting)', () => {
+  it('runs one catch-up at a time, and once more after it however often it was asked meanwhile', async () => {
+    const sandbox = await startSandbox({ seed: 12 });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore() });
+    try {
+      await visitorStarts(sandbox, 'hello'); // a conversation the catch-up lists
+      await botsSettled(sandbox, [bot]);
+      const lists = () => sandbox.stats().handled['GET /v1/website/:website_id/conversations/:page'] ?? 0;
+      let before = lists();
+      await bot.autopilot.catchUp();
+      await botsSettled(sandbox, [bot]);
+      const oneRound = lists() - before;
+      expect(oneRound).toBeGreaterThan(0);
+      before = lists();
+      // Fifty authentications in a row: before, fifty catch-ups ran at once, each listing every page.
+      const asked = await Promise.all(Array.from({ length: 50 }, () => bot.autopilot.catchUp()));
+      expect(lists() - before).toBe(2 * oneRound);
+      expect(new Set(asked).size).toBe(1);
+    } finally {
+      await bot.stop();
+      await sandbox.close();
+    }
+  });
+});
+
 describe('autopilot catch-up after a restart', () => {
   it("answers a visitor message it missed while down even when its own replies are the thread's last messages", async () => {
     const sandbox = await startSandbox({ seed: 11 });
