@@ -59,7 +59,12 @@ export class LegacySessions {
       // Another principal's session, or an expired one, is answered exactly like one that does not exist.
       if (!session || session.principal !== auth.clientId || !this.#sessions.has(id)) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
       this.#track(session, finished);
-      return session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+      const response = await session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+      // The SDK drops a cancelled request's answer, as MCP says, but leaves the POST's event stream
+      // open with nothing more to come: the client's connection, and the session's "busy" mark, would
+      // be held until shutdown. Its stream ends here instead.
+      for (const id of cancelledRequestIds(parsedBody)) session.transport.closeSSEStream(id);
+      return response;
     }
     if (request.method !== 'POST' && (request.headers.get('mcp-protocol-version') ?? '') >= '2026-07-28') {
       // A body-less GET/DELETE looks 2025-era; one that names a 2026 revision gets that revision's answer.
@@ -153,6 +158,21 @@ export class LegacySessions {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((session) => this.#close(session, 'shutdown')));
   }
+}
+
+const NONE: readonly (string | number)[] = [];
+
+/** The request ids a body's `notifications/cancelled` (one message, or within a batch) name. */
+function cancelledRequestIds(body: unknown): readonly (string | number)[] {
+  if (!Array.isArray(body) && (body as { method?: unknown } | null)?.method !== 'notifications/cancelled') return NONE;
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  const ids: (string | number)[] = [];
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null || (message as { method?: unknown }).method !== 'notifications/cancelled') continue;
+    const id = (message as { params?: { requestId?: unknown } }).params?.requestId;
+    if (typeof id === 'string' || typeof id === 'number') ids.push(id);
+  }
+  return ids;
 }
 
 export function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {

@@ -185,3 +185,25 @@ describe('serve --http: a client that hangs up mid-call', () => {
     }
   });
 });
+
+describe('serve --http: a 2025-era client that cancels a call', () => {
+  it('gets no answer, and the call is no longer held open: its stream ends, the session is free again', async () => {
+    const h = await startHttpHarness();
+    const client = await connect(h.url, { era: 'legacy' });
+    try {
+      h.sandbox.faults.configure('latency:300ms');
+      const cancel = new AbortController();
+      const call = client.callTool({ name: 'list_operators', arguments: {} }, { signal: cancel.signal });
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
+      cancel.abort('the user pressed stop');
+      await expect(call).rejects.toThrow(/stop/);
+      // The SDK server answers nothing after a cancel; before, the POST's event stream stayed open until shutdown.
+      await eventually(() => h.server.inFlight === 0, 5_000, 'the cancelled call no longer in flight');
+      h.sandbox.faults.configure('');
+      expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
