@@ -142,4 +142,29 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
     expect(byId(3).error).toEqual({ code: -32600, message: 'Invalid Request: unknown member "meta": a request has only jsonrpc, id, method and params' });
     expect(stderr).toContain('a message that is not JSON-RPC: unknown member \\"meta\\"');
   });
+
+  it('sends no answer to a call the host cancelled, and keeps serving', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const answered: unknown[] = [];
+    const client = new Client({ name: 'canceller', version: '1.0.0' });
+    await client.connect(transport);
+    const onmessage = transport.onmessage!;
+    transport.onmessage = (message) => {
+      if ('id' in message && !('method' in message)) answered.push(message.id);
+      onmessage(message);
+    };
+    const sandbox = /"url":"(http:[^"]+)","console"/.exec(stderr)![1]!;
+    await fetch(`${sandbox}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: 'latency:300ms' }) });
+    const cancel = new AbortController();
+    const call = client.callTool({ name: 'list_operators', arguments: {} }, { signal: cancel.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the call is on its way to Crisp
+    cancel.abort('the user pressed stop');
+    await expect(call).rejects.toThrow(/stop/);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the Crisp call's latency: its handler is done
+    expect(answered).toEqual([]); // nothing answered after connecting: the cancelled call got no answer
+    expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+    await client.close();
+  });
 });
