@@ -28,6 +28,8 @@ interface Session {
   /** Requests (and open streams) in flight. */
   active: number;
   lastSeen: number;
+  /** Ids of requests in flight that came in a batch: their event stream is shared with the others'. */
+  batched: Set<string | number>;
 }
 
 export class LegacySessions {
@@ -59,11 +61,13 @@ export class LegacySessions {
       // Another principal's session, or an expired one, is answered exactly like one that does not exist.
       if (!session || session.principal !== auth.clientId || !this.#sessions.has(id)) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
       this.#track(session, finished);
+      if (Array.isArray(parsedBody)) trackBatch(session.batched, parsedBody, finished);
       const response = await session.transport.handleRequest(request, { parsedBody, authInfo: auth });
       // The SDK drops a cancelled request's answer, as MCP says, but leaves the POST's event stream
       // open with nothing more to come: the client's connection, and the session's "busy" mark, would
-      // be held until shutdown. Its stream ends here instead.
-      for (const id of cancelledRequestIds(parsedBody)) session.transport.closeSSEStream(id);
+      // be held until shutdown. Its stream ends here instead, unless it also carries the answers of
+      // the other requests of a batch (which closing it would drop).
+      for (const id of cancelledRequestIds(parsedBody)) if (!session.batched.has(id)) session.transport.closeSSEStream(id);
       return response;
     }
     if (request.method !== 'POST' && (request.headers.get('mcp-protocol-version') ?? '') >= '2026-07-28') {
@@ -91,7 +95,7 @@ export class LegacySessions {
 
   async #open(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {
     const server = this.#options.build(auth);
-    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: this.#options.now() };
+    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: this.#options.now(), batched: new Set() };
     session.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(24).toString('base64url'),
       onsessioninitialized: (id) => {
@@ -161,6 +165,19 @@ export class LegacySessions {
 }
 
 const NONE: readonly (string | number)[] = [];
+
+/** Adds the ids of a batch's requests to `batched` until its exchange is over. */
+function trackBatch(batched: Set<string | number>, batch: unknown[], finished: Promise<void>): void {
+  const ids: (string | number)[] = [];
+  for (const message of batch) {
+    const { id, method } = (message ?? {}) as { id?: unknown; method?: unknown };
+    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) ids.push(id);
+  }
+  for (const id of ids) batched.add(id);
+  void finished.then(() => {
+    for (const id of ids) batched.delete(id);
+  });
+}
 
 /** The request ids a body's `notifications/cancelled` (one message, or within a batch) name. */
 function cancelledRequestIds(body: unknown): readonly (string | number)[] {

@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpHarness } from '../helpers/mcp.js';
 import { eventually } from '../helpers/events.js';
-import { connect, ERAS, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
+import { connect, ERAS, INITIALIZE, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
 
 async function pendingSession(client: Client): Promise<string> {
   const listed = await client.callTool({ name: 'list_conversations', arguments: { state: 'pending' } });
@@ -203,6 +203,36 @@ describe('serve --http: a 2025-era client that cancels a call', () => {
       expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
     } finally {
       await client.close();
+      await h.close();
+    }
+  });
+
+  it('still answers the other requests of a batch when one of them is cancelled', async () => {
+    const h = await startHttpHarness();
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const opened = await fetch(h.url, { method: 'POST', headers, body: INITIALIZE });
+      await opened.text();
+      const session = { ...headers, 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+      await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+      h.sandbox.faults.configure('latency:300ms');
+      const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'list_operators', arguments: {} } });
+      const batch = await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify([call(10), call(11)]) });
+      const cancelled = await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 10 } }) });
+      expect(cancelled.status).toBe(202);
+      // The batch's stream carries call 11's answer: it must not be ended with call 10's cancel.
+      const reader = batch.body!.getReader();
+      let events = '';
+      while (!events.includes('"id":11')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        events += new TextDecoder().decode(value);
+      }
+      expect(events).toContain('"id":11');
+      expect(events).not.toContain('"id":10');
+      await reader.cancel();
+    } finally {
+      h.sandbox.faults.configure('');
       await h.close();
     }
   });
