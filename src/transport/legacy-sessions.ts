@@ -79,7 +79,10 @@ export class LegacySessions {
       return jsonRpcError(406, -32000, 'Not Acceptable: /mcp is an MCP endpoint, not a web page; point an MCP client (Claude Desktop, Cursor, the MCP Inspector) at this URL');
     }
     if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
-      return jsonRpcError(400, -32000, 'Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back');
+      // A GET event stream without a session is how a client of the older HTTP+SSE transport starts:
+      // told only to initialize, its user (who set it up as "sse") would not know what to change.
+      const sse = request.method === 'GET' ? '; a client set up for the older HTTP+SSE transport (2024-11-05) must be set up for Streamable HTTP instead, which is all /mcp serves' : '';
+      return jsonRpcError(400, -32000, `Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back${sse}`);
     }
     // The slot is taken before the first await: concurrent initializes each see the others, so the cap holds.
     this.#opening++;

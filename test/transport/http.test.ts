@@ -1,5 +1,5 @@
 // serve --http in process: both protocol eras over real HTTP, checked by their effect in the sandbox.
-import type { Client } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpHarness } from '../helpers/mcp.js';
 import { eventually } from '../helpers/events.js';
@@ -179,6 +179,22 @@ describe('serve --http: a client that hangs up mid-call', () => {
       h.sandbox.faults.configure('');
       expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
       expect(messages()).toHaveLength(before + 1);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe('serve --http: a client of the older HTTP+SSE transport (2024-11-05)', () => {
+  it('is refused with a message that says to set it up for Streamable HTTP', async () => {
+    const h = await startHttpHarness();
+    const client = new Client({ name: 'sse-only', version: '1.0.0' });
+    try {
+      await expect(client.connect(new SSEClientTransport(new URL(h.url)))).rejects.toThrow(/400/);
+      const reply = await fetch(h.url, { headers: { accept: 'text/event-stream' } });
+      expect(reply.status).toBe(400);
+      expect(((await reply.json()) as { error: { message: string } }).error.message).toMatch(/must be set up for Streamable HTTP instead/);
     } finally {
       await client.close();
       await h.close();
