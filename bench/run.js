@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { benchAutopilot, formatAutopilot } from './autopilot.js';
 import { benchConverse, formatConverse } from './converse.js';
 import { benchCrispClient, formatCrispClient } from './crisp-client.js';
+import { benchMcpHandler, formatMcpHandler } from './mcp-handler.js';
 import { benchMcpHttp, formatMcpHttp } from './mcp-http.js';
 import { benchMcpStdio, formatMcpStdio } from './mcp-stdio.js';
 import { benchScenario, formatScenario } from './scenario.js';
@@ -15,6 +16,7 @@ const benches = [
   async () => formatStartup(await benchStartup()),
   async () => formatCrispClient(await benchCrispClient({ concurrency }), concurrency),
   async () => formatMcpStdio(await benchMcpStdio()),
+  async () => formatMcpHandler(await benchMcpHandler()),
   async () => formatMcpHttp(await benchMcpHttp()),
   async () => formatScenario(await benchScenario()),
   async () => formatStore(await benchStore()),

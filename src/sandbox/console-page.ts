@@ -46,12 +46,16 @@ function streamEvents(req: IncomingMessage, res: ServerResponse, state: SandboxS
   // Reconnect quickly after the sandbox restarts; the first comment flushes the headers.
   res.write('retry: 1000\n: connected\n\n');
   const relay = (event: SandboxEvent) => res.write(`data: ${JSON.stringify({ event: event.event, website_id: event.website_id, data: event.data })}\n\n`);
+  // A named event: the page's onmessage never mistakes it for one of Crisp's.
+  const reset = () => res.write('event: reset\ndata: {}\n\n');
   const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
   state.on('event', relay);
+  state.on('reset', reset);
   req.once('close', () => {
     clearInterval(heartbeat);
     state.off('event', relay);
+    state.off('reset', reset);
   });
 }
 

@@ -71,7 +71,11 @@ export interface StateOptions {
   websiteId?: string;
 }
 
-export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
+/**
+ * `event`: what Crisp would announce (RTM, Web Hooks, the console); `reset`: the inbox went back to
+ * its demo data, which Crisp has no event for: only the console hears it, to read everything again.
+ */
+export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [] }> {
   /** The websites and their inboxes. */
   readonly websites = new Map<string, WebsiteState>();
   readonly now: () => number;
@@ -101,6 +105,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent] }> {
       availability: demo.availability,
       helpdesk: SEED_HELPDESK,
     });
+    this.emit('reset');
   }
 
   /** The demo website's id. */

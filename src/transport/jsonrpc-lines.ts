@@ -5,14 +5,31 @@
 // the message again (it parses it to tell a request from a response) and then its params against
 // the method's own schema, before any handler runs; and inside a served call, with the caches cold
 // after the wait on Crisp, it costs several µs on each call's path. The shortcut accepts only what
-// that parse accepts, and gives the same value.
-import { deserializeMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/server';
+// that parse accepts, and gives the same value. Where the SDK's reader would leave a host waiting
+// without a word, this one differs: a line starting with a byte order mark is read without it (the
+// SDK skips the whole line as not JSON, so a host whose writer adds one never had its initialize
+// answered), and a JSON-RPC batch (an array, which MCP 2025-03-26 allowed) is read as its messages
+// in turn, as the SDK's HTTP transport reads one.
+import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCErrorResponse, type JSONRPCMessage, type JSONRPCRequest } from '@modelcontextprotocol/server';
 
 /** A request's keys, as the SDK's JSON-RPC schema allows them (it refuses any other). */
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
 
+/** A line that is JSON but not a JSON-RPC message; `value` is that JSON, for the caller to answer from. */
+export class NotJsonRpcError extends Error {
+  constructor(
+    message: string,
+    readonly value: unknown,
+  ) {
+    super(message);
+    this.name = 'NotJsonRpcError';
+  }
+}
+
 export class JsonRpcLineReader {
   #buffer: Buffer | undefined;
+  /** The messages of a batch not read yet. */
+  #batch: unknown[] = [];
 
   constructor(readonly maxBufferSize = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
 
@@ -25,27 +42,76 @@ export class JsonRpcLineReader {
     this.#buffer = this.#buffer ? Buffer.concat([this.#buffer, chunk]) : chunk;
   }
 
-  /** The next message, or null until a whole line is in; throws for a JSON line that is not JSON-RPC. */
+  /** The next message, or null until a whole line is in; throws a NotJsonRpcError for JSON that is not JSON-RPC. */
   readMessage(): JSONRPCMessage | null {
+    if (this.#batch.length > 0) {
+      const element = this.#batch.shift();
+      return plainRequest(element) ?? parseMessage(element);
+    }
     while (this.#buffer) {
       const index = this.#buffer.indexOf('\n');
       if (index === -1) return null;
-      const line = this.#buffer.toString('utf8', 0, index).replace(/\r$/, '');
+      let line = this.#buffer.toString('utf8', 0, index).replace(/\r$/, '');
       this.#buffer = this.#buffer.subarray(index + 1);
+      if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
       let value: unknown;
       try {
         value = JSON.parse(line);
       } catch {
         continue; // not JSON: skipped, as the SDK does
       }
-      return plainRequest(value) ?? deserializeMessage(line);
+      const plain = plainRequest(value);
+      if (plain) return plain;
+      if (Array.isArray(value) && value.length > 0) {
+        this.#batch = value;
+        return this.readMessage();
+      }
+      return parseMessage(value);
     }
     return null;
   }
 
   clear(): void {
     this.#buffer = undefined;
+    this.#batch = [];
   }
+}
+
+const BYTE_ORDER_MARK = 0xfeff;
+
+/** The SDK's parse of a line's JSON (its deserializeMessage, without parsing the text again); a refusal becomes a NotJsonRpcError carrying `value`. */
+function parseMessage(value: unknown): JSONRPCMessage {
+  try {
+    return parseJSONRPCMessage(value);
+  } catch (error) {
+    throw new NotJsonRpcError((error as Error).message, value);
+  }
+}
+
+/**
+ * The answer a host is owed for a message that is not JSON-RPC: an Invalid Request error for a
+ * request whose id can be echoed (a string or a safe integer), saying what is wrong; undefined for
+ * anything else. A notification or a response is never answered, and neither is an id that cannot
+ * be echoed: an error with id null would be read by the SDK's client as the answer to its request 0.
+ */
+export function invalidRequestAnswer(value: unknown): JSONRPCErrorResponse | undefined {
+  if (!isRecord(value) || typeof value.method !== 'string') return undefined;
+  const { id } = value;
+  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
+  return { jsonrpc: '2.0', id: id as string | number, error: { code: -32600, message: `Invalid Request: ${whyNotJsonRpc(value)}` } };
+}
+
+/** What makes `value` no JSON-RPC message, in one phrase. */
+export function whyNotJsonRpc(value: unknown): string {
+  if (!isRecord(value)) return Array.isArray(value) ? 'an empty batch' : 'a JSON-RPC message is an object';
+  if (value.jsonrpc !== '2.0') return '"jsonrpc" must be "2.0"';
+  if ('id' in value && typeof value.id !== 'string' && !Number.isSafeInteger(value.id)) return '"id" must be a string or an integer within ±(2^53 - 1)';
+  if (!('method' in value)) return 'result' in value || 'error' in value ? 'a malformed response: it has jsonrpc, id and one of result or error, nothing else' : 'neither a request (no "method") nor a response (no "result" or "error")';
+  if (typeof value.method !== 'string') return '"method" must be a string';
+  const unknown = Object.keys(value).find((key) => !REQUEST_KEYS.has(key));
+  if (unknown !== undefined) return `unknown member ${JSON.stringify(unknown.slice(0, 40))}: a request has only jsonrpc, id, method and params`;
+  if ('params' in value && !isRecord(value.params)) return '"params" must be an object';
+  return isRecord(value.params) && '_meta' in value.params ? '"params._meta" is malformed' : 'not a valid JSON-RPC message';
 }
 
 /**

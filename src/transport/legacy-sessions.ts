@@ -28,6 +28,8 @@ interface Session {
   /** Requests (and open streams) in flight. */
   active: number;
   lastSeen: number;
+  /** Ids of requests in flight that came in a batch: their event stream is shared with the others'. */
+  batched: Set<string | number>;
 }
 
 export class LegacySessions {
@@ -59,7 +61,14 @@ export class LegacySessions {
       // Another principal's session, or an expired one, is answered exactly like one that does not exist.
       if (!session || session.principal !== auth.clientId || !this.#sessions.has(id)) return jsonRpcError(404, -32001, 'Session not found: initialize a new session');
       this.#track(session, finished);
-      return session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+      if (Array.isArray(parsedBody)) trackBatch(session.batched, parsedBody, finished);
+      const response = await session.transport.handleRequest(request, { parsedBody, authInfo: auth });
+      // The SDK drops a cancelled request's answer, as MCP says, but leaves the POST's event stream
+      // open with nothing more to come: the client's connection, and the session's "busy" mark, would
+      // be held until shutdown. Its stream ends here instead, unless it also carries the answers of
+      // the other requests of a batch (which closing it would drop).
+      for (const id of cancelledRequestIds(parsedBody)) if (!session.batched.has(id)) session.transport.closeSSEStream(id);
+      return response;
     }
     if (request.method !== 'POST' && (request.headers.get('mcp-protocol-version') ?? '') >= '2026-07-28') {
       // A body-less GET/DELETE looks 2025-era; one that names a 2026 revision gets that revision's answer.
@@ -70,7 +79,10 @@ export class LegacySessions {
       return jsonRpcError(406, -32000, 'Not Acceptable: /mcp is an MCP endpoint, not a web page; point an MCP client (Claude Desktop, Cursor, the MCP Inspector) at this URL');
     }
     if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
-      return jsonRpcError(400, -32000, 'Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back');
+      // A GET event stream without a session is how a client of the older HTTP+SSE transport starts:
+      // told only to initialize, its user (who set it up as "sse") would not know what to change.
+      const sse = request.method === 'GET' ? '; a client set up for the older HTTP+SSE transport (2024-11-05) must be set up for Streamable HTTP instead, which is all /mcp serves' : '';
+      return jsonRpcError(400, -32000, `Bad Request: a 2025-era client must send initialize first, then the Mcp-Session-Id it gets back${sse}`);
     }
     // The slot is taken before the first await: concurrent initializes each see the others, so the cap holds.
     this.#opening++;
@@ -86,7 +98,7 @@ export class LegacySessions {
 
   async #open(request: Request, parsedBody: unknown, auth: AuthInfo, finished: Promise<void>): Promise<Response> {
     const server = this.#options.build(auth);
-    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: this.#options.now() };
+    const session: Session = { id: '', principal: auth.clientId, server, transport: undefined as never, active: 0, lastSeen: this.#options.now(), batched: new Set() };
     session.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomBytes(24).toString('base64url'),
       onsessioninitialized: (id) => {
@@ -153,6 +165,34 @@ export class LegacySessions {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((session) => this.#close(session, 'shutdown')));
   }
+}
+
+const NONE: readonly (string | number)[] = [];
+
+/** Adds the ids of a batch's requests to `batched` until its exchange is over. */
+function trackBatch(batched: Set<string | number>, batch: unknown[], finished: Promise<void>): void {
+  const ids: (string | number)[] = [];
+  for (const message of batch) {
+    const { id, method } = (message ?? {}) as { id?: unknown; method?: unknown };
+    if (typeof method === 'string' && (typeof id === 'string' || typeof id === 'number')) ids.push(id);
+  }
+  for (const id of ids) batched.add(id);
+  void finished.then(() => {
+    for (const id of ids) batched.delete(id);
+  });
+}
+
+/** The request ids a body's `notifications/cancelled` (one message, or within a batch) name. */
+function cancelledRequestIds(body: unknown): readonly (string | number)[] {
+  if (!Array.isArray(body) && (body as { method?: unknown } | null)?.method !== 'notifications/cancelled') return NONE;
+  const messages: unknown[] = Array.isArray(body) ? body : [body];
+  const ids: (string | number)[] = [];
+  for (const message of messages) {
+    if (typeof message !== 'object' || message === null || (message as { method?: unknown }).method !== 'notifications/cancelled') continue;
+    const id = (message as { params?: { requestId?: unknown } }).params?.requestId;
+    if (typeof id === 'string' || typeof id === 'number') ids.push(id);
+  }
+  return ids;
 }
 
 export function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {

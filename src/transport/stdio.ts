@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
-import { JsonRpcLineReader } from './jsonrpc-lines.js';
+import { invalidRequestAnswer, JsonRpcLineReader, NotJsonRpcError, whyNotJsonRpc } from './jsonrpc-lines.js';
 
 /** What send() returns for a write the stream took at once (the common case): one promise for all. */
 const WRITTEN: Promise<void> = Promise.resolve();
@@ -131,8 +131,9 @@ export class DrainingStdioTransport implements Transport {
       try {
         message = this.#readBuffer.readMessage();
       } catch (error) {
-        // A line that is JSON but not JSON-RPC: reported, and the next line is read.
-        this.#reportError(error as Error);
+        // A line that is JSON but not JSON-RPC: reported, answered when it is a request whose id
+        // can be echoed (the SDK's own reader leaves the host waiting), and the next line is read.
+        this.#refused(error as Error);
         continue;
       }
       if (message === null) return;
@@ -140,10 +141,29 @@ export class DrainingStdioTransport implements Transport {
       if ('method' in message && 'id' in message && message.id !== undefined && !LONG_LIVED.has(message.method)) {
         this.#pending.add(message.id);
         if (message.method === 'tools/list' && this.#onToolsListed && this.#toolsListId === undefined) this.#toolsListId = message.id;
+        this.onmessage?.(message);
+      } else {
+        this.onmessage?.(message);
+        if ('method' in message && message.method === 'notifications/cancelled') this.#cancelled(message.params?.requestId);
       }
-      this.onmessage?.(message);
     }
   };
+
+  #refused(error: Error): void {
+    if (!(error instanceof NotJsonRpcError)) return this.#reportError(error);
+    this.#reportError(new Error(`stdin: a message that is not JSON-RPC: ${whyNotJsonRpc(error.value)}`));
+    const answer = invalidRequestAnswer(error.value);
+    if (answer) this.send(answer).catch(() => undefined); // a write failure is reported by #stdoutFailed
+  }
+
+  /**
+   * A request the host cancelled gets no answer (the SDK drops it, as MCP says): it is no longer
+   * waited for before closing once stdin ends, which would otherwise keep the process for the whole
+   * grace period. Its handler is not stopped: a write it started still lands.
+   */
+  #cancelled(requestId: unknown): void {
+    if ((typeof requestId === 'string' || typeof requestId === 'number') && this.#pending.delete(requestId)) this.#closeIfDone();
+  }
 
   #reportError = (error: Error) => {
     this.onerror?.(error);

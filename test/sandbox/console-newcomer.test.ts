@@ -1,7 +1,7 @@
 // The sandbox console as a newcomer meets it, in a real Chromium against `crisp-mcp sandbox` as
 // they start it: hostile and right-to-left text, a slow network, links and the back button, the
 // keyboard, an agent typing and writing (the page against what Crisp's REST API returns), two
-// tabs, the sandbox stopped and restarted under the open page, and an empty inbox.
+// tabs, the sandbox stopped and restarted, or reset, under the open page, and an empty inbox.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -329,5 +329,21 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     await expect.poll(() => page.locator('#conversations li[data-session]').count()).toBe(1);
     await page.selectOption('#filter', 'resolved');
     await page.locator('#conversations li.none', { hasText: 'No resolved conversation.' }).waitFor();
+  });
+
+  it('POST /_sandbox/reset under the open page: without a reload, the page says the open conversation is gone and lists the demo inbox again', async () => {
+    const session = await visitorStarts({ nickname: 'Before Reset', text: 'about to be reset' });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor', { hasText: 'about to be reset' }).waitFor();
+    await page.selectOption('#filter', '');
+    await page.evaluate('window.beforeReset = true');
+    const reset = await fetch(`${sandbox.url}/_sandbox/reset`, { method: 'POST' });
+    expect(reset.status).toBe(200);
+    await page.locator('.conversation .empty', { hasText: `Conversation ${session} is not in this sandbox` }).waitFor();
+    expect(await page.locator('.conversation .empty').textContent()).toContain('a reset (POST /_sandbox/reset)');
+    await expect.poll(() => row(session).count()).toBe(0);
+    const demo = (await (await fetch(conversations())).json()) as { data: Array<{ session_id: string }> };
+    await expect.poll(() => page.locator('#conversations li[data-session]').count()).toBe(demo.data.length);
+    expect(await page.evaluate('window.beforeReset === true')).toBe(true);
   });
 });

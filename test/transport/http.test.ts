@@ -1,9 +1,9 @@
 // serve --http in process: both protocol eras over real HTTP, checked by their effect in the sandbox.
-import type { Client } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McpHarness } from '../helpers/mcp.js';
 import { eventually } from '../helpers/events.js';
-import { connect, ERAS, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
+import { connect, ERAS, INITIALIZE, startHttpHarness, type Era, type HttpHarness } from '../helpers/http.js';
 
 async function pendingSession(client: Client): Promise<string> {
   const listed = await client.callTool({ name: 'list_conversations', arguments: { state: 'pending' } });
@@ -181,6 +181,74 @@ describe('serve --http: a client that hangs up mid-call', () => {
       expect(messages()).toHaveLength(before + 1);
     } finally {
       await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe('serve --http: a client of the older HTTP+SSE transport (2024-11-05)', () => {
+  it('is refused with a message that says to set it up for Streamable HTTP', async () => {
+    const h = await startHttpHarness();
+    const client = new Client({ name: 'sse-only', version: '1.0.0' });
+    try {
+      await expect(client.connect(new SSEClientTransport(new URL(h.url)))).rejects.toThrow(/400/);
+      const reply = await fetch(h.url, { headers: { accept: 'text/event-stream' } });
+      expect(reply.status).toBe(400);
+      expect(((await reply.json()) as { error: { message: string } }).error.message).toMatch(/must be set up for Streamable HTTP instead/);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe('serve --http: a 2025-era client that cancels a call', () => {
+  it('gets no answer, and the call is no longer held open: its stream ends, the session is free again', async () => {
+    const h = await startHttpHarness();
+    const client = await connect(h.url, { era: 'legacy' });
+    try {
+      h.sandbox.faults.configure('latency:300ms');
+      const cancel = new AbortController();
+      const call = client.callTool({ name: 'list_operators', arguments: {} }, { signal: cancel.signal });
+      await eventually(() => h.server.inFlight === 1, 5_000, 'the call in flight');
+      cancel.abort('the user pressed stop');
+      await expect(call).rejects.toThrow(/stop/);
+      // The SDK server answers nothing after a cancel; before, the POST's event stream stayed open until shutdown.
+      await eventually(() => h.server.inFlight === 0, 5_000, 'the cancelled call no longer in flight');
+      h.sandbox.faults.configure('');
+      expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
+  it('still answers the other requests of a batch when one of them is cancelled', async () => {
+    const h = await startHttpHarness();
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const opened = await fetch(h.url, { method: 'POST', headers, body: INITIALIZE });
+      await opened.text();
+      const session = { ...headers, 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+      await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+      h.sandbox.faults.configure('latency:300ms');
+      const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'list_operators', arguments: {} } });
+      const batch = await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify([call(10), call(11)]) });
+      const cancelled = await fetch(h.url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 10 } }) });
+      expect(cancelled.status).toBe(202);
+      // The batch's stream carries call 11's answer: it must not be ended with call 10's cancel.
+      const reader = batch.body!.getReader();
+      let events = '';
+      while (!events.includes('"id":11')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        events += new TextDecoder().decode(value);
+      }
+      expect(events).toContain('"id":11');
+      expect(events).not.toContain('"id":10');
+      await reader.cancel();
+    } finally {
+      h.sandbox.faults.configure('');
       await h.close();
     }
   });

@@ -1,9 +1,10 @@
 // JsonRpcLineReader against the SDK's own ReadBuffer, line for line: the same messages (key order
 // included), the same refusals, the same lines skipped. The shortcut for plain requests must be
-// taken where it applies, and must never accept what the SDK's parse refuses.
+// taken where it applies, and must never accept what the SDK's parse refuses. Two differences are
+// on purpose, each tested on its own: a batch is read as its messages, and a byte order mark is dropped.
 import { ReadBuffer } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { JsonRpcLineReader, plainRequest } from '../../src/transport/jsonrpc-lines.js';
+import { invalidRequestAnswer, JsonRpcLineReader, NotJsonRpcError, plainRequest } from '../../src/transport/jsonrpc-lines.js';
 
 type Outcome = { message: unknown } | { error: string } | { none: true };
 
@@ -46,7 +47,7 @@ const LINES = [
   '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}',
   '{"jsonrpc":"2.0","id":1,"result":{}}',
   '{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"nope"}}',
-  '["not","an","object"]',
+  '[]',
   '"a string"',
   '{"not":"json-rpc"}',
   '{not json',
@@ -91,5 +92,57 @@ describe('JsonRpcLineReader', () => {
     expect(() => reader.append(Buffer.from('"2.0","id":1'))).toThrow('ReadBuffer exceeded maximum size of 16 bytes');
     reader.append(Buffer.from('{"a":1}\n'));
     expect(() => reader.readMessage()).toThrow();
+  });
+
+  it('reads a batch as its messages in turn, each as the SDK reads it alone, and a bad one does not stop the rest', () => {
+    const batch = [LINES[1], '{"jsonrpc":"2.0","id":7,"method":"ping","extra":true}', LINES[20], LINES[23]];
+    const reader = new JsonRpcLineReader();
+    reader.append(Buffer.from(`[${batch.join(',')}]\n${LINES[2]}\n`));
+    const read: Outcome[] = [];
+    for (let i = 0; i < 5; i++) read.push(readWith(reader, ''));
+    const alone = [...batch, LINES[2]].map((line) => readWith(new ReadBuffer(), `${line}\n`));
+    expect(read).toEqual(alone);
+    expect(JSON.stringify(read)).toBe(JSON.stringify(alone));
+    expect(readWith(reader, '')).toEqual({ none: true });
+  });
+
+  it('throws a NotJsonRpcError carrying the JSON, for the caller to answer from', () => {
+    const reader = new JsonRpcLineReader();
+    reader.append(Buffer.from('{"jsonrpc":"2.0","id":"a","method":"ping","extra":1}\n'));
+    let thrown: unknown;
+    try {
+      reader.readMessage();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(NotJsonRpcError);
+    expect((thrown as NotJsonRpcError).value).toEqual({ jsonrpc: '2.0', id: 'a', method: 'ping', extra: 1 });
+  });
+
+  it('reads a line that starts with a byte order mark, which the SDK skips as not JSON', () => {
+    const line = `\uFEFF${LINES[1]}\n`;
+    expect(readWith(new ReadBuffer(), line)).toEqual({ none: true });
+    expect(readWith(new JsonRpcLineReader(), line)).toEqual(readWith(new ReadBuffer(), `${LINES[1]}\n`));
+  });
+});
+
+describe('invalidRequestAnswer', () => {
+  const answer = (line: string) => invalidRequestAnswer(JSON.parse(line));
+
+  it('answers a request whose id can be echoed with an Invalid Request error that says what is wrong', () => {
+    expect(answer('{"jsonrpc":"2.0","id":1,"method":"ping","extra":true}')).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      error: { code: -32600, message: 'Invalid Request: unknown member "extra": a request has only jsonrpc, id, method and params' },
+    });
+    expect(answer('{"jsonrpc":"2.0","id":"s","method":"ping","params":"x"}')?.error.message).toBe('Invalid Request: "params" must be an object');
+    expect(answer('{"jsonrpc":"1.0","id":0,"method":"ping"}')?.error.message).toBe('Invalid Request: "jsonrpc" must be "2.0"');
+    expect(answer('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"progressToken":1.5}}}')?.error.message).toBe('Invalid Request: "params._meta" is malformed');
+  });
+
+  it('answers nothing it cannot address: an id that cannot be echoed (never id null, which the SDK client reads as its request 0), a notification, a response', () => {
+    for (const line of [LINES[5], LINES[6], LINES[8], LINES[9], '{"jsonrpc":"2.0","method":"ping","extra":1}', '{"jsonrpc":"2.0","id":1,"result":{},"extra":1}', '[]', '"a string"']) {
+      expect(answer(line!)).toBeUndefined();
+    }
   });
 });

@@ -94,4 +94,63 @@ describe('DrainingStdioTransport', () => {
     await transport.closed;
     await expect(transport.send({ jsonrpc: '2.0', id: 9, result: {} })).rejects.toThrow(/closed/);
   });
+
+  it('does not wait for a call the host cancelled: no answer is written, and stdin ending closes at once', async () => {
+    // A grace period far past the test's own timeout: closing must not wait for it.
+    const { stdin, transport, answers, release } = serve({ graceMs: 3_600_000 });
+    let released = false;
+    stdin.write(line(INITIALIZE) + line(INITIALIZED) + line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { n: 1 } } }));
+    await vi.waitFor(() => expect(answers.map((a) => a.id)).toEqual([1]));
+    stdin.end(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2, reason: 'user' } }));
+    await transport.closed;
+    expect(released).toBe(false); // closed while the cancelled handler was still running
+    released = true;
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answers.map((a) => a.id)).toEqual([1]);
+  });
+
+  it('still waits for the calls not cancelled, and ignores a cancel for an unknown or finished id', async () => {
+    const { stdin, transport, answers, release } = serve({ graceMs: 3_600_000 });
+    let closed = false;
+    void transport.closed.then(() => (closed = true));
+    const cancel = (requestId: unknown) => line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId } });
+    stdin.write(line(INITIALIZE) + line(INITIALIZED) + line({ jsonrpc: '2.0', id: 'x', method: 'ping' }));
+    await vi.waitFor(() => expect(answers.map((a) => a.id)).toEqual([1, 'x']));
+    stdin.end(line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { n: 2 } } }) + cancel(99) + cancel('x') + cancel(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    release();
+    await transport.closed;
+    expect(answers.map((a) => a.id)).toEqual([1, 'x', 2]);
+  });
+
+  it('answers a request that is not valid JSON-RPC with an error naming what is wrong, instead of leaving the host waiting', async () => {
+    const { stdin, transport, answers, errors, release } = serve();
+    release();
+    stdin.end(
+      line(INITIALIZE) +
+        line(INITIALIZED) +
+        line({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { n: 1 } }, extra: true }) +
+        line({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow', arguments: { n: 3 } } }),
+    );
+    await transport.closed;
+    // The refusal is written as the line is read, ahead of answers still being worked out.
+    expect([...answers].sort((a, b) => a.id - b.id)).toEqual([
+      expect.objectContaining({ id: 1 }),
+      { jsonrpc: '2.0', id: 2, error: { code: -32600, message: 'Invalid Request: unknown member "extra": a request has only jsonrpc, id, method and params' } },
+      expect.objectContaining({ id: 3, result: expect.objectContaining({ content: [{ type: 'text', text: 'done 3' }] }) }),
+    ]);
+    expect(errors.map((e) => e.message)).toEqual(['stdin: a message that is not JSON-RPC: unknown member "extra": a request has only jsonrpc, id, method and params']);
+  });
+
+  it('answers an initialize sent after a byte order mark, and each request of a batch', async () => {
+    const { stdin, transport, answers, release } = serve();
+    release();
+    const batch = [INITIALIZED, { jsonrpc: '2.0', id: 2, method: 'ping' }, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow', arguments: { n: 3 } } }];
+    stdin.end(`\uFEFF${line(INITIALIZE)}${JSON.stringify(batch)}\n`);
+    await transport.closed;
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3]);
+    expect(answers.find((a) => a.id === 3)?.result?.content?.[0]?.text).toBe('done 3');
+  });
 });

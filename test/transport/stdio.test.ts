@@ -115,4 +115,56 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
     expect(answers[1]!.result?.structuredContent?.operators).toHaveLength(4);
     expect(answers[2]!.result?.structuredContent?.conversations?.length).toBeGreaterThan(0);
   });
+
+  it('answers what hosts other than the SDK send: a byte order mark, a batch, a malformed request, ids 0 and "" — every request once', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [CLI, 'serve', '--sandbox'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'bom-writer', version: '1' } } };
+    const batch = [
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: '', method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_operators', arguments: {} } },
+    ];
+    const malformed = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_operators', arguments: {} }, meta: {} };
+    child.stdin.end(`\uFEFF${JSON.stringify(initialize)}\r\n${JSON.stringify(batch)}\r\n${JSON.stringify(malformed)}\r\n`);
+    expect(await exited).toBe(0);
+    const answers = stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: unknown; result?: { protocolVersion?: string; structuredContent?: { operators: unknown[] } }; error?: { message: string } });
+    expect(answers.map((a) => String(a.id)).sort()).toEqual(['', '0', '2', '3']);
+    const byId = (id: unknown) => answers.find((a) => a.id === id)!;
+    expect(byId(0).result?.protocolVersion).toBe('2025-03-26');
+    expect(byId('').result).toEqual({});
+    expect(byId(2).result?.structuredContent?.operators).toHaveLength(4);
+    expect(byId(3).error).toEqual({ code: -32600, message: 'Invalid Request: unknown member "meta": a request has only jsonrpc, id, method and params' });
+    expect(stderr).toContain('a message that is not JSON-RPC: unknown member \\"meta\\"');
+  });
+
+  it('sends no answer to a call the host cancelled, and keeps serving', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const answered: unknown[] = [];
+    const client = new Client({ name: 'canceller', version: '1.0.0' });
+    await client.connect(transport);
+    const onmessage = transport.onmessage!;
+    transport.onmessage = (message) => {
+      if ('id' in message && !('method' in message)) answered.push(message.id);
+      onmessage(message);
+    };
+    const sandbox = /"url":"(http:[^"]+)","console"/.exec(stderr)![1]!;
+    await fetch(`${sandbox}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: 'latency:300ms' }) });
+    const cancel = new AbortController();
+    const call = client.callTool({ name: 'list_operators', arguments: {} }, { signal: cancel.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the call is on its way to Crisp
+    cancel.abort('the user pressed stop');
+    await expect(call).rejects.toThrow(/stop/);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the Crisp call's latency: its handler is done
+    expect(answered).toEqual([]); // nothing answered after connecting: the cancelled call got no answer
+    expect((await client.callTool({ name: 'list_operators', arguments: {} })).isError).toBeFalsy();
+    await client.close();
+  });
 });

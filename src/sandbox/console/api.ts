@@ -148,12 +148,13 @@ export class SandboxApi {
     return call('PATCH', `${this.#conversation(sessionId)}/routing`, { user_id: userId });
   }
 
-  /** The sandbox's events, live; `onLive` says whether the stream is connected. */
-  events(onEvent: (event: SandboxEvent) => void, onLive: (live: boolean) => void): EventSource {
+  /** The sandbox's events, live; `onLive` says whether the stream is connected; `onReset`, that the inbox went back to its demo data. */
+  events(onEvent: (event: SandboxEvent) => void, onLive: (live: boolean) => void, onReset: () => void): EventSource {
     const source = new EventSource('/_sandbox/events');
     source.onopen = () => onLive(true);
     source.onerror = () => onLive(false);
     source.onmessage = (message: MessageEvent<string>) => onEvent(JSON.parse(message.data) as SandboxEvent);
+    source.addEventListener('reset', onReset);
     return source;
   }
 }

@@ -63,14 +63,14 @@ async function start(problems: Problems): Promise<void> {
     if ((thread.conversation.unread?.operator ?? 0) > 0) await api.readAsOperator(shown.sessionId);
   };
 
-  /** The hash names a conversation this sandbox does not have (a stale link, or the sandbox restarted with its demo data). */
+  /** The hash names a conversation this sandbox does not have (a stale link, or the sandbox restarted or was reset to its demo data). */
   function gone(sessionId: string): void {
     view = undefined;
     pane.replaceChildren(
       el(
         'p',
         { class: 'empty', role: 'status' },
-        `Conversation ${sessionId} is not in this sandbox. The sandbox keeps its inbox in memory, so after a restart it starts again from its demo data. Pick a conversation from the inbox, or start one as a new visitor.`,
+        `Conversation ${sessionId} is not in this sandbox. The sandbox keeps its inbox in memory, so after a restart or a reset (POST /_sandbox/reset) it starts again from its demo data. Pick a conversation from the inbox, or start one as a new visitor.`,
       ),
     );
     void refreshInbox().catch(report);
@@ -115,6 +115,8 @@ async function start(problems: Problems): Promise<void> {
   };
   let offline: ReturnType<typeof setTimeout> | undefined;
   let lost = false;
+  // Reset to its demo data: what the page shows may all be gone, as after a restart.
+  const onReset = () => void Promise.all([refreshInbox(), refreshThread()]).catch(report);
   api.events(onEvent, (on) => {
     live.textContent = on ? 'live' : lost ? 'offline, retrying…' : 'reconnecting…';
     live.classList.toggle('on', on);
@@ -134,7 +136,7 @@ async function start(problems: Problems): Promise<void> {
         `Lost the sandbox at ${location.origin}; retrying every second. If you restarted \`serve --sandbox\` or \`bot --sandbox\`, it listens on a new port: open the console URL it printed.`,
       );
     }, OFFLINE_AFTER_MS);
-  });
+  }, onReset);
 
   filter.addEventListener('change', () => void refreshInbox().catch(report));
   byId('new-conversation').addEventListener('click', () =>
