@@ -424,7 +424,8 @@ export class ConverseService {
     this.#pending.delete(key);
     for (const waiter of waiters) waiter(outcome);
     const seqs = this.#pendingHere.get(conversationId) ?? [];
-    seqs.splice(seqs.indexOf(seq), 1);
+    const at = seqs.indexOf(seq);
+    if (at >= 0) seqs.splice(at, 1);
     if (seqs.length > 0) return false;
     this.#pendingHere.delete(conversationId);
     return true;
