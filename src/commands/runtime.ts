@@ -83,10 +83,13 @@ export function listenProblem(error: unknown, host: string, port: number): strin
 }
 
 /**
- * The configured store. A Redis store that loses its server after start says so in the log, once
- * per failed reconnection; meanwhile each store call fails within seconds with a clear StoreError
- * (a tool call's isError), and node-redis reconnects by itself once Redis is back.
+ * The configured store. A Redis store that loses its server after start says so in the log once
+ * per outage, and again when it is back; meanwhile each store call fails within seconds with a
+ * clear StoreError (a tool call's isError), and node-redis reconnects by itself once Redis is back.
  */
 export function openConfiguredStore(config: Config, log: Logger): Promise<Store> {
-  return openStore(config.store, { onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting') });
+  return openStore(config.store, {
+    onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting'),
+    onReconnected: ({ downMs, errors }) => log.info({ down_ms: downMs, connection_errors: errors }, 'the Redis store connection is back'),
+  });
 }

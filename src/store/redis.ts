@@ -30,10 +30,22 @@ export const DEFAULT_REDIS_PREFIX = 'crisp-mcp:';
 export interface RedisStoreOptions {
   /** Prepended to every key; tests use a fresh one each. */
   prefix?: string;
-  /** Called with connection errors after the first connect (node-redis reconnects by itself). */
+  /**
+   * Told of a connection error after the first connect: the first of each outage (node-redis
+   * reconnects by itself, every 2 s at most, and each failed try is an error: one line per outage,
+   * not one per try), and any error while connected.
+   */
   onError?: (err: Error) => void;
+  /** Told when Redis answers again after an outage: how long it was unreachable, and how many connection errors it saw meanwhile. */
+  onReconnected?: (outage: RedisOutage) => void;
   /** How long Redis may stay unreachable before the calls waiting for it fail (default 5 s; tests shorten it). */
   offlineGraceMs?: number;
+}
+
+export interface RedisOutage {
+  downMs: number;
+  /** Connection errors during the outage, the first (the one onError was told) included. */
+  errors: number;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -81,14 +93,21 @@ export class RedisStore implements Store {
   /** The client with #offline's signal on every command. */
   #commands: RedisClient;
   #offlineTimer: NodeJS.Timeout | undefined;
+  readonly #report: Pick<RedisStoreOptions, 'onError' | 'onReconnected'>;
+  /** The outage under way: since when, and its connection errors so far. */
+  #outage: { since: number; errors: number } | undefined;
 
-  private constructor(client: RedisClient, where: string, prefix: string, offlineGraceMs: number) {
+  private constructor(client: RedisClient, where: string, prefix: string, offlineGraceMs: number, report: Pick<RedisStoreOptions, 'onError' | 'onReconnected'>) {
     this.#client = client;
     this.#commands = client.withAbortSignal(this.#offline.signal);
     this.where = where;
     this.#p = prefix;
     this.offlineGraceMs = offlineGraceMs;
-    client.on('error', () => this.#wentOffline());
+    this.#report = report;
+    client.on('error', (err: Error) => {
+      this.#connectionError(err);
+      this.#wentOffline();
+    });
     client.on('reconnecting', () => this.#wentOffline());
     client.on('ready', () => this.#backOnline());
   }
@@ -108,9 +127,8 @@ export class RedisStore implements Store {
           reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
         },
       });
-      client.on('error', (err: Error) => {
-        if (connected) options.onError?.(err);
-      });
+      // Before the first connection its errors are start-up's (thrown below); after, the store reports them.
+      client.on('error', () => undefined);
       await client.connect();
     } catch (err) {
       const why = (err as Error).message || String(err);
@@ -119,7 +137,7 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${why}`, err);
     }
     connected = true;
-    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, options.offlineGraceMs ?? OFFLINE_GRACE_MS));
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, options.offlineGraceMs ?? OFFLINE_GRACE_MS, options));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -287,7 +305,21 @@ export class RedisStore implements Store {
     }, this.offlineGraceMs).unref();
   }
 
+  /** The first error of an outage is told (and any error while connected); the others are counted, and told with the reconnection. */
+  #connectionError(err: Error): void {
+    if (this.#client.isReady) return this.#report.onError?.(err);
+    if (this.#outage) {
+      this.#outage.errors++;
+      return;
+    }
+    this.#outage = { since: Date.now(), errors: 1 };
+    this.#report.onError?.(err);
+  }
+
   #backOnline(): void {
+    const outage = this.#outage;
+    this.#outage = undefined;
+    if (outage) this.#report.onReconnected?.({ downMs: Date.now() - outage.since, errors: outage.errors });
     clearTimeout(this.#offlineTimer);
     this.#offlineTimer = undefined;
     if (!this.#offline.signal.aborted) return;

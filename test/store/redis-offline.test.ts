@@ -7,20 +7,37 @@ import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
-import { RedisStore } from '../../src/store/redis.js';
+import { RedisStore, type RedisOutage } from '../../src/store/redis.js';
 import { eventually } from '../helpers/events.js';
 import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
-/** A TCP relay to `target` on a fixed local port: cut() drops every connection and refuses new ones; restore() listens again. */
+/**
+ * A TCP relay to `target` on a fixed local port: cut() drops every connection and refuses new ones;
+ * hangUp() drops every connection and closes each new one at once, counting them; restore() relays again.
+ */
 class Relay {
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
   port = 0;
+  /** Connections closed at once since hangUp(). */
+  hungUp = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
+  async hangUp(): Promise<void> {
+    await this.cut();
+    this.hungUp = 0;
+    await this.#listen(
+      createServer((client) => {
+        this.hungUp++;
+        client.destroy();
+      }),
+    );
+  }
+
   async restore(): Promise<void> {
-    const server = createServer((client) => {
+    await this.cut();
+    await this.#listen(createServer((client) => {
       const upstream = createConnection(this.target);
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
@@ -30,7 +47,10 @@ class Relay {
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
-    });
+    }));
+  }
+
+  async #listen(server: Server): Promise<void> {
     server.listen(this.port, '127.0.0.1');
     await once(server, 'listening');
     this.port = (server.address() as { port: number }).port;
@@ -52,6 +72,7 @@ describeWithRedis('RedisStore while Redis is unreachable', () => {
   let relay: Relay;
   let store: RedisStore | undefined;
   let connectionErrors: Error[] = [];
+  let reconnections: RedisOutage[] = [];
 
   afterEach(async () => {
     await store?.close();
@@ -64,7 +85,13 @@ describeWithRedis('RedisStore while Redis is unreachable', () => {
     relay = new Relay({ host: url.hostname, port: Number(url.port) });
     await relay.restore();
     connectionErrors = [];
-    return RedisStore.connect(`redis://127.0.0.1:${relay.port}${url.pathname}`, { prefix: `offline-${randomUUID()}:`, offlineGraceMs, onError: (err) => connectionErrors.push(err) });
+    reconnections = [];
+    return RedisStore.connect(`redis://127.0.0.1:${relay.port}${url.pathname}`, {
+      prefix: `offline-${randomUUID()}:`,
+      offlineGraceMs,
+      onError: (err) => connectionErrors.push(err),
+      onReconnected: (outage) => reconnections.push(outage),
+    });
   }
 
   /** Cuts the relay and waits until the store has seen its connection go (a call already sent fails with the socket; these tests are about the ones after). */
@@ -101,4 +128,27 @@ describeWithRedis('RedisStore while Redis is unreachable', () => {
     await eventually(() => s.getPosition('c', 's').then((found) => found?.version === 1, () => false), 10_000, 'a call answered once Redis is back');
     expect(await s.savePosition('c', 's', { at: 2 }, { expectedVersion: 1 })).toMatchObject({ ok: true, version: 2 });
   }, 20_000);
+
+  it('an outage is told once, however many reconnections fail, and its end once, with how long and how many errors', async () => {
+    store = await connectThroughRelay(60_000);
+    await store.savePosition('c', 's', { at: 1 }, { expectedVersion: 0 });
+    await relay.hangUp();
+    // Every reconnection is accepted and closed at once: node-redis sees each one fail.
+    await eventually(() => relay.hungUp >= 3, 10_000, 'three failed reconnections');
+    expect(connectionErrors).toHaveLength(1);
+    expect(reconnections).toEqual([]);
+    await relay.restore();
+    await eventually(() => reconnections.length > 0, 10_000, 'the reconnection told');
+    expect(reconnections).toHaveLength(1);
+    expect(reconnections[0]!.errors).toBeGreaterThanOrEqual(3);
+    expect(reconnections[0]!.downMs).toBeGreaterThanOrEqual(0);
+    expect(connectionErrors).toHaveLength(1);
+    expect(await store.getPosition('c', 's')).toMatchObject({ value: { at: 1 }, version: 1 });
+
+    // The next outage is told again.
+    await relay.hangUp();
+    await eventually(() => connectionErrors.length === 2, 10_000, 'the second outage told');
+    await relay.restore();
+    await eventually(() => reconnections.length === 2, 10_000, 'the second reconnection told');
+  }, 30_000);
 });
