@@ -49,6 +49,13 @@ export interface AutopilotOptions {
   retry?: Partial<OutboxRetry>;
   /** Conversations with due outbox items are looked for this often (items of a dead replica, lost timers). Default 5 s. */
   sweepMs?: number;
+  /**
+   * While running, the threads updated within the catch-up window whose last message is a visitor's
+   * that this bot's record has not read are looked for this often (default 60 s; 0: only at start
+   * and RTM reconnects): the messages whose Web Hook another replica answered 200 and then died
+   * before working, which no live event brings here again.
+   */
+  catchUpEveryMs?: number;
   /** Opens a conversation as the engine's port (Crisp's; the command wires it). */
   openConversation: OpenConversation;
   now?: () => number;
@@ -86,6 +93,8 @@ const MAX_PAGES = 10;
 const MARKER_KEY = 'autopilot';
 /** An RTM `session:set_state` carries no time: the resolution is taken as this much before its arrival. */
 const RTM_LATENCY_MS = 250;
+/** How often a running bot looks for visitor messages no event brought it (catchUpEveryMs). */
+const DEFAULT_CATCH_UP_EVERY_MS = 60_000;
 /** How long close() waits for the held locks to be released. */
 const LOCKS_CLOSE_MS = 1_000;
 /** Conversations whose last saved record this process keeps; past it, the oldest is dropped (and read from the store next time). */
@@ -110,6 +119,7 @@ export class Autopilot {
   #closed = false;
   #since = 0;
   #sweep: NodeJS.Timeout | undefined;
+  #catchUpTimer: NodeJS.Timeout | undefined;
   #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
   readonly #kept = new Map<string, Kept>();
   /** The catch-up running, and whether it was asked for again meanwhile. */
@@ -155,6 +165,12 @@ export class Autopilot {
     const every = this.#o.sweepMs ?? 5_000;
     this.#sweep = setInterval(() => void this.#sweepDue(), every);
     this.#sweep.unref();
+    const catchUpEvery = this.#o.catchUpEveryMs ?? DEFAULT_CATCH_UP_EVERY_MS;
+    if (catchUpEvery > 0 && this.#o.guardrails.catchUpWindowMs > 0) {
+      // A catch-up already running (at start, an RTM reconnect) reads what this one would.
+      this.#catchUpTimer = setInterval(() => void (this.#catchingUp ?? this.#catchUpOnce({ unreadOnly: true })), catchUpEvery);
+      this.#catchUpTimer.unref();
+    }
   }
 
   /** One Crisp event (from RTM or a Web Hook). `timestamp`: the hook envelope's, when there is one. */
@@ -221,21 +237,33 @@ export class Autopilot {
     return this.#catchingUp;
   }
 
-  async #catchUpOnce(): Promise<number> {
+  /**
+   * `unreadOnly` (the periodic catch-up of a running bot): only the conversations whose last message
+   * is a visitor's that the saved record has not read — not the ones it read (answered, paused,
+   * handed off), nor the resolved ones, which a running bot is told of live.
+   */
+  async #catchUpOnce({ unreadOnly = false } = {}): Promise<number> {
     const { guardrails, log, store, scenario } = this.#o;
     const floor = this.#now() - guardrails.catchUpWindowMs;
     let queued = 0;
     for (const website of guardrails.websites) {
       try {
         for await (const c of this.#updatedSince(website, floor, { filter_not_resolved: true })) {
-          // The last message is the visitor's, or the bot worked this conversation before: its own
-          // replies may be the last messages with a visitor message before them that it only held in
-          // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
-          if (c.preview_message?.from !== 'user' && !(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+          if (unreadOnly) {
+            if (c.preview_message?.from !== 'user' || this.#closed) continue;
+            const fingerprint = c.preview_message.fingerprint;
+            if (fingerprint !== undefined && (await this.#readAlready(website, c.session_id, fingerprint))) continue;
+          } else if (c.preview_message?.from !== 'user' && !(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) {
+            // The last message is the visitor's, or the bot worked this conversation before: its own
+            // replies may be the last messages with a visitor message before them that it only held in
+            // memory when it stopped (killed mid-turn). An operator's last word elsewhere needs no read.
+            continue;
+          }
           // Conversations older than the bot's first run are answered live only, never swept up.
           this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
           queued++;
         }
+        if (unreadOnly) continue;
         for await (const c of this.#updatedSince(website, floor, { filter_resolved: true })) {
           if (!(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
           // Resolved at the latest when it was last updated: a visitor writing since would have reopened it.
@@ -246,8 +274,16 @@ export class Autopilot {
         log.warn({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
       }
     }
-    if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages or were resolved');
+    if (queued && unreadOnly) log.info({ conversations: queued }, 'catch-up: reading threads whose last visitor message no event brought here (or not yet)');
+    else if (queued) log.info({ conversations: queued }, 'catch-up: reading threads that may hold unanswered messages or were resolved');
     return queued;
+  }
+
+  /** Whether the conversation's saved record has read the message with this fingerprint (its cursor is on it). */
+  async #readAlready(website: string, session: string, fingerprint: number): Promise<boolean> {
+    const key = conversationKey(website, session);
+    const { read } = this.#kept.get(key) ?? (await this.#load(key));
+    return read.state?.cursor?.fps.includes(fingerprint) === true;
   }
 
   /** The website's conversations in scope updated since `floor`, newest first (at most 20 pages of 50). */
@@ -277,6 +313,7 @@ export class Autopilot {
   async close(timeoutMs = 10_000): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweep);
+    clearInterval(this.#catchUpTimer);
     this.#queue.close();
     await atMost(this.#queue.idle(), timeoutMs);
     // The held locks go now, their acks first; a store that does not answer is not waited for past

@@ -205,6 +205,7 @@ export interface StartBotOptions {
   lockTtlMs?: number;
   retry?: Partial<OutboxRetry>;
   sweepMs?: number;
+  catchUpEveryMs?: number;
   /** RTM: reconnect backoff (tests shorten it). */
   rtmReconnect?: { delayMs?: number; maxDelayMs?: number };
   /** The scenario's webhooks are called with this (tests). */
@@ -253,6 +254,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
           lockTtlMs: options.lockTtlMs,
           retry: options.retry,
           sweepMs: options.sweepMs,
+          catchUpEveryMs: options.catchUpEveryMs,
           openConversation: openCrispConversations(options.crisp, { fetch: options.fetch }),
         }),
       (a) => a.close(AUTOPILOT_DRAIN_MS),

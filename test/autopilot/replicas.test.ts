@@ -90,3 +90,39 @@ describe.each(backends)('two autopilot replicas on one %s store', (_name, make) 
     expect(bots.every((bot) => bot.autopilot.stats().events > 0)).toBe(true);
   });
 });
+
+describe.each(backends)('two autopilot replicas on one %s store, on Web Hooks, and a visitor message no hook brings them', (_name, make) => {
+  let backend: Backend;
+  let sandbox: Sandbox;
+  let stores: Store[];
+  let bots: InProcessBot[];
+
+  beforeAll(async () => {
+    backend = make();
+    stores = await backend.open();
+    // No hooks wired: every visitor message here is one whose hook a replica answered 200 and then died before working it.
+    sandbox = await startSandbox({ seed: 42 });
+    bots = await Promise.all(stores.map((store) => startTestBot(sandbox, { events: 'hooks', store, catchUpEveryMs: 100 })));
+  });
+
+  afterAll(async () => {
+    for (const bot of bots ?? []) await bot.stop();
+    await sandbox?.close();
+    for (const store of stores ?? []) await store.close();
+    await backend?.close();
+  });
+
+  it('is answered by a running replica, once, in order, and not again at its next looks', async () => {
+    const first = await visitorStarts(sandbox, 'orphan 1.0');
+    await eventually(() => botTexts(sandbox, first).length >= 2, 10_000, 'the first message answered');
+    await visitorWrites(sandbox, first, 'orphan 1.1');
+    await eventually(() => botTexts(sandbox, first).length >= 4, 10_000, 'the second message answered');
+    // A later conversation answered the same way: both replicas have looked again since, and found nothing left in the first.
+    const second = await visitorStarts(sandbox, 'orphan 2.0');
+    await eventually(() => botTexts(sandbox, second).length >= 2, 10_000, 'the later conversation answered');
+    await botsSettled(sandbox, bots);
+    expect(botTexts(sandbox, first)).toEqual([...echoOf('orphan 1.0'), ...echoOf('orphan 1.1')]);
+    expect(botTexts(sandbox, second)).toEqual(echoOf('orphan 2.0'));
+    expect(bots.reduce((sum, bot) => sum + bot.autopilot.stats().delivery.sent, 0)).toBe(6);
+  });
+});

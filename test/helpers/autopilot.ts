@@ -73,7 +73,7 @@ export interface InProcessBot extends RunningBot {
 /** startBot() against `sandbox`, with short retry delays; the caller owns the store. */
 export async function startTestBot(
   sandbox: Sandbox,
-  options: { events: EventSource; store: Store; port?: number; guardrails?: Partial<Guardrails>; lockTtlMs?: number; scenario?: LoadedScenario },
+  options: { events: EventSource; store: Store; port?: number; guardrails?: Partial<Guardrails>; lockTtlMs?: number; scenario?: LoadedScenario; catchUpEveryMs?: number },
 ): Promise<InProcessBot> {
   const crisp = clientFor(sandbox);
   const { identifier, key, tier } = sandbox.credentials[0]!;
@@ -89,6 +89,7 @@ export async function startTestBot(
     lockTtlMs: options.lockTtlMs ?? 1_000,
     retry: { baseMs: 50, maxMs: 500 },
     sweepMs: 200,
+    ...(options.catchUpEveryMs === undefined ? {} : { catchUpEveryMs: options.catchUpEveryMs }),
     rtmReconnect: { delayMs: 50, maxDelayMs: 200 },
   });
   return {
