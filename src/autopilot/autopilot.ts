@@ -250,9 +250,7 @@ export class Autopilot {
       try {
         for await (const c of this.#updatedSince(website, floor, { filter_not_resolved: true })) {
           if (unreadOnly) {
-            if (c.preview_message?.from !== 'user' || this.#closed) continue;
-            const fingerprint = c.preview_message.fingerprint;
-            if (fingerprint !== undefined && (await this.#readAlready(website, c.session_id, fingerprint))) continue;
+            if (c.preview_message?.from !== 'user' || this.#closed || !(await this.#unread(website, c))) continue;
           } else if (c.preview_message?.from !== 'user' && !(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) {
             // The last message is the visitor's, or the bot worked this conversation before: its own
             // replies may be the last messages with a visitor message before them that it only held in
@@ -279,11 +277,17 @@ export class Autopilot {
     return queued;
   }
 
-  /** Whether the conversation's saved record has read the message with this fingerprint (its cursor is on it). */
-  async #readAlready(website: string, session: string, fingerprint: number): Promise<boolean> {
-    const key = conversationKey(website, session);
-    const { read } = this.#kept.get(key) ?? (await this.#load(key));
-    return read.state?.cursor?.fps.includes(fingerprint) === true;
+  /**
+   * Whether the visitor's last message may need this bot: not when its saved record has read it (the
+   * cursor is on it), is paused there (until a resolution, which comes as an event), or has none
+   * for a conversation older than the bot's first run (answered live only).
+   */
+  async #unread(website: string, c: Conversation): Promise<boolean> {
+    const key = conversationKey(website, c.session_id);
+    const { state } = (this.#kept.get(key) ?? (await this.#load(key))).read;
+    if (!state) return c.created_at >= this.#since;
+    const fingerprint = c.preview_message?.fingerprint;
+    return !state.paused && (fingerprint === undefined || !state.cursor?.fps.includes(fingerprint));
   }
 
   /** The website's conversations in scope updated since `floor`, newest first (at most 20 pages of 50). */
