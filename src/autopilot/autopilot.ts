@@ -120,6 +120,7 @@ export class Autopilot {
   #since = 0;
   #sweep: NodeJS.Timeout | undefined;
   #catchUpTimer: NodeJS.Timeout | undefined;
+  #lookingForUnread: Promise<number> | undefined;
   #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
   readonly #kept = new Map<string, Kept>();
   /** The catch-up running, and whether it was asked for again meanwhile. */
@@ -167,8 +168,11 @@ export class Autopilot {
     this.#sweep.unref();
     const catchUpEvery = this.#o.catchUpEveryMs ?? DEFAULT_CATCH_UP_EVERY_MS;
     if (catchUpEvery > 0 && this.#o.guardrails.catchUpWindowMs > 0) {
-      // A catch-up already running (at start, an RTM reconnect) reads what this one would.
-      this.#catchUpTimer = setInterval(() => void (this.#catchingUp ?? this.#catchUpOnce({ unreadOnly: true })), catchUpEvery);
+      // A catch-up still running (at start, an RTM reconnect, the last of these) reads what this one would.
+      this.#catchUpTimer = setInterval(() => {
+        if (this.#catchingUp || this.#lookingForUnread) return;
+        this.#lookingForUnread = this.#catchUpOnce({ unreadOnly: true }).finally(() => (this.#lookingForUnread = undefined));
+      }, catchUpEvery);
       this.#catchUpTimer.unref();
     }
   }
@@ -239,8 +243,8 @@ export class Autopilot {
 
   /**
    * `unreadOnly` (the periodic catch-up of a running bot): only the conversations whose last message
-   * is a visitor's that the saved record has not read — not the ones it read (answered, paused,
-   * handed off), nor the resolved ones, which a running bot is told of live.
+   * is a visitor's that the saved record has not read (see #unread) — not the resolved ones, which a
+   * running bot is told of live.
    */
   async #catchUpOnce({ unreadOnly = false } = {}): Promise<number> {
     const { guardrails, log, store, scenario } = this.#o;
