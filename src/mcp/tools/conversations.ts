@@ -31,6 +31,14 @@ const ConversationSummary = z.object({
   url: z.string().describe('Crisp app link'),
 });
 
+/** The inbox preview, its kind first when not text ("[audio] …"): a file's name alone reads as words. */
+function lastMessage(c: Conversation): string {
+  const preview = c.preview_message;
+  if (!preview) return c.last_message ?? '';
+  const kind = preview.type && preview.type !== 'text' ? `[${preview.type}]` : '';
+  return [kind, preview.excerpt ?? ''].filter(Boolean).join(' ') || (c.last_message ?? '');
+}
+
 function summarize(c: Conversation, crisp: CrispClient) {
   return {
     session_id: c.session_id,
@@ -38,7 +46,7 @@ function summarize(c: Conversation, crisp: CrispClient) {
     visitor_name: clean(c.meta?.nickname, 100),
     visitor_email: clean(c.meta?.email, 200),
     subject: clean(c.meta?.subject, PREVIEW_CHARS),
-    last_message: clean(c.preview_message?.excerpt ?? c.last_message, PREVIEW_CHARS),
+    last_message: clean(lastMessage(c), PREVIEW_CHARS),
     unread: c.unread?.operator ?? 0,
     assigned_to: c.assigned?.user_id ?? null,
     updated_at: iso(c.updated_at),
