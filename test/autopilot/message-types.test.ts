@@ -59,3 +59,4 @@ it('answers a message once: the visitor editing it afterwards (message:updated) 
   expect(botTexts(sandbox, session)).toEqual([...echoOf('first try'), ...echoOf('and now')]);
 });
 
+
