@@ -19,7 +19,7 @@ import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
-import { HOOKS_PATH } from '../transport/http.js';
+import { HOOKS_PATH, networkTimeouts, type ServerTimeouts } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
 import { openCrispConversations } from './crisp-conversation.js';
@@ -138,8 +138,12 @@ export interface HookServer {
   close(): Promise<void>;
 }
 
-/** A node:http server with `/hooks/crisp` (signed Crisp Web Hooks) and `/healthz`. */
-export async function listenHooks(options: { host: string; port: number; secret: string; log: Logger; scenario: string }): Promise<HookServer> {
+/**
+ * A node:http server with `/hooks/crisp` (signed Crisp Web Hooks) and `/healthz`. It faces the
+ * network as `serve --http` does, with the same timeouts: a client trickling its headers or its body
+ * is answered 408 within seconds, not left holding a socket for Node's default minutes.
+ */
+export async function listenHooks(options: { host: string; port: number; secret: string; log: Logger; scenario: string; timeouts?: ServerTimeouts }): Promise<HookServer> {
   const { log } = options;
   let autopilot: Autopilot | undefined;
   const hooks = createHookHandler({
@@ -152,7 +156,7 @@ export async function listenHooks(options: { host: string; port: number; secret:
       else log.warn({ status, error: error.message }, 'web hook delivery refused');
     },
   });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer(networkTimeouts(options.timeouts), (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === HOOKS_PATH) {
       if (!autopilot) {
@@ -170,7 +174,6 @@ export async function listenHooks(options: { host: string; port: number; secret:
     req.resume();
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
-  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

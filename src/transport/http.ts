@@ -7,7 +7,7 @@
 // Every /mcp request passes, in order: Host and Origin (403, against DNS rebinding), the method,
 // the bearer token or Crisp's agent signature (401), Content-Type (415), the body size (413),
 // valid JSON (400); only then does the SDK see it.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createMcpHandler,
@@ -39,6 +39,30 @@ const OFF_ROUTES: ReadonlyMap<string, string> = new Map([
 
 const ALLOW_HOST_HINT = ' (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)';
 
+/** How long a client may take: the headers, the whole request, and an idle keep-alive connection. */
+export interface ServerTimeouts {
+  headersMs?: number;
+  requestMs?: number;
+  keepAliveMs?: number;
+}
+
+/**
+ * node:http's timeouts for a server the network reaches (serve --http, the bot's Web Hooks): a
+ * client that sends its headers or its body slowly is answered 408 and let go within seconds,
+ * where Node's defaults (60 s, 300 s, checked every 30 s) let each hold a socket for minutes.
+ */
+export function networkTimeouts(timeouts: ServerTimeouts = {}): ServerOptions {
+  const headersTimeout = timeouts.headersMs ?? 15_000;
+  const requestTimeout = Math.max(headersTimeout, timeouts.requestMs ?? 30_000);
+  // Node checks both timeouts on this interval (30 s by default, which would let a slow client hold a socket that long).
+  const connectionsCheckingInterval = Math.min(1_000, headersTimeout);
+  // Longer than the idle timeout of the proxies put in front (60 s for nginx's upstream keepalive and
+  // AWS's load balancers): a proxy must never reuse a connection the moment this side closes it,
+  // which its client sees as a 502. Node's default is 5 s.
+  const keepAliveTimeout = timeouts.keepAliveMs ?? 65_000;
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout };
+}
+
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port; `url` tells which. */
@@ -60,7 +84,7 @@ export interface HttpServerOptions {
    * Time allowed to receive the headers (default 15 s) and the whole request (default 30 s); a slow
    * client gets a 408. `keepAliveMs`: how long an idle connection stays open (default 65 s).
    */
-  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number };
+  timeouts?: ServerTimeouts;
   /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
   converse?: { accept(body: unknown): ConverseAnswer | Promise<ConverseAnswer> };
   /**
@@ -137,15 +161,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const headersTimeout = options.timeouts?.headersMs ?? 15_000;
-  const requestTimeout = Math.max(headersTimeout, options.timeouts?.requestMs ?? 30_000);
-  // Node checks both timeouts on this interval (30 s by default, which would let a slow client hold a socket that long).
-  const connectionsCheckingInterval = Math.min(1_000, headersTimeout);
-  // Longer than the idle timeout of the proxies put in front (60 s for nginx's upstream keepalive and
-  // AWS's load balancers): a proxy must never reuse a connection the moment this side closes it,
-  // which its client sees as a 502. Node's default is 5 s.
-  const keepAliveTimeout = options.timeouts?.keepAliveMs ?? 65_000;
-  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval, keepAliveTimeout }, (req, res) => {
+  const server = createServer(networkTimeouts(options.timeouts), (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (closing) res.setHeader('connection', 'close');
     if (path === '/healthz') return health(req, res, closing);
