@@ -65,7 +65,7 @@ const EXPECTED = [
   '[carousel] Our plans — Pro: 10 seats Buy <https://shop.example.test/pro> | Team: 50 seats Buy <https://shop.example.test/team>',
   '[event state:resolved]',
   '[mentions op-1] Check the refund first',
-  '[edited] [automated] Your refund is on its way',
+  '[edited] Your refund is on its way',
   '[picker] Which plan? — Pro | Team (chosen)',
   '[audio 4s] https://files.example.test/voice.ogg',
 ];

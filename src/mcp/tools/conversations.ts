@@ -71,7 +71,8 @@ const MessageOut = z.object({
  * length, a carousel's cards and their links. Flags go first, where a cut cannot drop them.
  */
 export function messageText(m: Message): string {
-  const flags = [m.edited ? '[edited]' : '', m.automated ? '[automated]' : '', m.mentions?.length ? `[mentions ${m.mentions.join(', ')}]` : ''].filter(Boolean).join(' ');
+  // Not `automated`: a bot's reply is read for its words (the author names the bot), and a flag on each one would cost more than it tells.
+  const flags = [m.edited ? '[edited]' : '', m.mentions?.length ? `[mentions ${m.mentions.join(', ')}]` : ''].filter(Boolean).join(' ');
   const body = contentText(m);
   return flags ? `${flags} ${body}` : body;
 }
