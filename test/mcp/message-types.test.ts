@@ -119,6 +119,15 @@ describe('send_message and the types it sends', () => {
     expect(thread().at(-2)!.type).toBe('file');
   });
 
+  it('with --send-mode note, a file and its caption are held together in one private note', async () => {
+    const noteMode = await harness.connect(['--send-mode', 'note']);
+    const before = thread().length;
+    await callTool(noteMode, 'send_message', { session_id: session, type: 'file', content: 'Your contract', file_url: 'https://files.example.test/contract.pdf' });
+    expect(thread().slice(before).map((m) => [m.type, m.content])).toEqual([
+      ['note', '[Reply held for operator approval — file]\nYour contract\nFile: contract.pdf https://files.example.test/contract.pdf'],
+    ]);
+  });
+
   it('refuses a type it does not send, naming the four it does, before any Crisp call', async () => {
     const before = thread().length;
     const refused = await callTool(client, 'send_message', { session_id: session, type: 'carousel', content: 'Our plans' });
