@@ -113,9 +113,13 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
   const start = parsed === null || isInitial(parsed, program);
   const position: Position = parsed ?? initialPosition(program);
   const visitor = thread.filter((m) => m.from === 'user');
-  const events = start ? [startEvent(visitor)] : visitorEventsSince(visitor, position, saved.updatedAt);
+  const fresh = start ? visitor : visitorSince(visitor, position, saved.updatedAt);
+  const events = start ? [startEvent(visitor)] : fresh.map(fed).filter((e): e is Fed => e !== undefined);
 
   const notes: string[] = [];
+  // A file, a voice message…: the scenario reads past it, but it may well need an answer.
+  const unread = fresh.filter((m) => fed(m) === undefined);
+  if (unread.length) notes.push(`The scenario reads past ${unread.map((m) => `message ${m.fingerprint} (${m.type})`).join(', ')}: get_conversation shows what the visitor sent; send_message answers it.`);
   if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
   const actions: Action[] = [];
   let after = position;
@@ -126,7 +130,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     after = advance.position;
     notes.push(...notesOf(advance, shown, loaded));
   }
-  if (events.length === 0) notes.push("No visitor message since the scenario's last turn: nothing to do.");
+  if (events.length === 0 && unread.length === 0) notes.push("No visitor message since the scenario's last turn: nothing to do.");
 
   const draft: TurnDraft = {
     kind: 'scenario_draft',
@@ -167,10 +171,9 @@ function startEvent(visitor: ThreadMessage[]): Fed {
 }
 
 /** The visitor messages after the last one the scenario saw (by fingerprint; by time when that one is not in the page). */
-function visitorEventsSince(visitor: ThreadMessage[], position: Position, savedAt: number): Fed[] {
+function visitorSince(visitor: ThreadMessage[], position: Position, savedAt: number): ThreadMessage[] {
   const at = position.last_fingerprint === null ? -1 : visitor.findIndex((m) => m.fingerprint === position.last_fingerprint);
-  const fresh = at >= 0 ? visitor.slice(at + 1) : visitor.filter((m) => m.timestamp > savedAt);
-  return fresh.map(fed).filter((e): e is Fed => e !== undefined);
+  return at >= 0 ? visitor.slice(at + 1) : visitor.filter((m) => m.timestamp > savedAt);
 }
 
 function notesOf(result: Advance, shown: DraftEvent, loaded: LoadedScenario): string[] {

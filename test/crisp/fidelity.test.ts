@@ -160,6 +160,31 @@ describe('the official crisp-api client and ours, step by step, against the sand
     expect(mine).toMatchObject({ status: 401, reason: 'invalid_session', code: 'crisp_unauthorized' });
   });
 
+  it('every message type the reference gives a content shape for is sent by the official client and read back whole, by it and by ours', async () => {
+    const session = [...site().conversations.keys()][5]!;
+    const contents: Record<string, unknown> = {
+      text: 'Plain words',
+      note: 'Operators only',
+      file: { name: 'invoice.pdf', url: 'https://files.example.test/invoice.pdf', type: 'application/pdf' },
+      animation: { url: 'https://files.example.test/thanks.gif', type: 'image/gif' },
+      audio: { url: 'https://files.example.test/hello.mp3', type: 'audio/mpeg', duration: 12 },
+      picker: { id: 'plan', text: 'Which plan?', choices: [{ value: 'pro', label: 'Pro', selected: false, action: { type: 'link', target: 'https://shop.example.test/pro' } }], required: true },
+      field: { id: 'email', text: 'Your email?', explain: 'We reply there', required: true },
+      carousel: { text: 'Plans', targets: [{ title: 'Pro', description: '10 seats', image: 'https://files.example.test/pro.png', actions: [{ label: 'Buy', url: 'https://shop.example.test/pro' }] }] },
+      event: { namespace: 'order:shipped', text: 'Order 42 shipped' },
+    };
+    const sent: number[] = [];
+    for (const [type, content] of Object.entries(contents)) {
+      const reply = (await official.website.sendMessageInConversation(w, session, { type, from: 'operator', origin: 'chat', content } as never)) as { fingerprint: number };
+      sent.push(reply.fingerprint);
+    }
+    const theirs = (await official.website.getMessagesInConversation(w, session)) as { fingerprint: number; type: string; content: unknown }[];
+    const mine = (await ours.messages.list(w, session)).messages;
+    for (const read of [theirs, mine]) {
+      expect(sent.map((f) => read.find((m) => m.fingerprint === f)).map((m) => [m?.type, m?.content])).toEqual(Object.entries(contents));
+    }
+  });
+
   it('an invalid message is a 400 invalid_data for both, with the field named', async () => {
     const session = [...site().conversations.keys()][3]!;
     const bad = { type: 'text', from: 'operator', content: 'no origin' };

@@ -89,6 +89,17 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     expect(draft.actions.map((a) => a.type)).toEqual(['send_message', 'set_people_profile', 'set_people_data', 'set_segments', 'send_message', 'resolve']);
   });
 
+  it('names a visitor message the scenario cannot read (a file, a voice message) instead of saying there is nothing to do', async () => {
+    const session = v.open('I have a GDPR question');
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
+    const user = { user_id: session, nickname: 'Ada' };
+    const file = sandbox.state.addMessage(v.site(), session, { type: 'file', from: 'user', origin: 'chat', content: { name: 'dpa.pdf', url: 'https://files.example.test/dpa.pdf', type: 'application/pdf' } }, user).message;
+    const voice = sandbox.state.addMessage(v.site(), session, { type: 'audio', from: 'user', origin: 'chat', content: { url: 'https://files.example.test/v.ogg', type: 'audio/ogg', duration: 3 } }, user).message;
+    const { draft } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    expect(draft.events).toEqual([]);
+    expect(draft.notes).toEqual([`The scenario reads past message ${file.fingerprint} (file), message ${voice.fingerprint} (audio): get_conversation shows what the visitor sent; send_message answers it.`]);
+  });
+
   it('an edited scenario restarts a conversation saved under the old program, and says so', async () => {
     const session = v.open('a gdpr question');
     await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });

@@ -96,6 +96,21 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     expect(consoleErrors).toEqual([]);
   });
 
+  it("a field shows its answer or that it is not filled in, an event without text its namespace, an audio its length: nothing shows as raw JSON", async () => {
+    const session = await visitorStarts({ nickname: 'Fields', text: 'hello' });
+    const send = (type: string, content: unknown) => rest('POST', `/conversation/${session}/message`, { type, from: 'operator', origin: 'chat', content });
+    await send('field', { id: 'email', text: 'Your email?', explain: 'We reply there', value: 'zoe@example.test' });
+    await send('field', { id: 'phone', text: 'Your phone?', explain: 'Optional' });
+    await send('event', { namespace: 'order:shipped' });
+    await send('audio', { url: 'https://files.example.test/hello.mp3', type: 'audio/mpeg', duration: 12 });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message[data-type="audio"]').waitFor();
+    expect(await page.locator('.message[data-type="field"] .body').allTextContents()).toEqual(['Your email? → zoe@example.test', 'Your phone? → (not filled in)']);
+    expect(await page.locator('.message[data-type="event"] .body').textContent()).toBe('order:shipped');
+    expect(await page.locator('.message[data-type="audio"] .body').textContent()).toBe('https://files.example.test/hello.mp3 (12s)');
+    expect(await page.locator('.thread').textContent()).not.toContain('{');
+  });
+
   it('a 200-character nickname without a space wraps: nothing is pushed off a wide or a narrow window', async () => {
     const session = await visitorStarts({ nickname: 'N'.repeat(200), text: 'y'.repeat(400) });
     await page.goto(`${sandbox.url}/#${session}`);

@@ -414,6 +414,25 @@ describe('POST .../message and the visitor side', () => {
     expect(after.last_message).toBe('Any news?');
   });
 
+  it('a visitor sends a GIF or a voice message as well as a file, read back with its content whole; any other type is refused naming the four it takes', async () => {
+    const target = findConversation(sandbox(), (c) => c.state === 'unresolved');
+    const path = `/_sandbox/websites/${sandbox().websiteId}/conversations/${target.session_id}/messages`;
+    const voice = { url: 'https://files.example.test/voice.ogg', type: 'audio/ogg', duration: 7 };
+    const gif = { url: 'https://files.example.test/wave.gif', type: 'image/gif' };
+    const sent = [expectOk(await control<{ fingerprint: number }>(sandbox(), 'POST', path, { type: 'audio', content: voice }), 'dispatched'), expectOk(await control<{ fingerprint: number }>(sandbox(), 'POST', path, { type: 'animation', content: gif }), 'dispatched')];
+    const messages = expectOk(await crispGet<Message[]>(sandbox(), conv(sandbox(), target.session_id, '/messages')));
+    expect(sent.map(({ fingerprint }) => messages.find((m) => m.fingerprint === fingerprint))).toMatchObject([
+      { from: 'user', type: 'audio', content: voice },
+      { from: 'user', type: 'animation', content: gif },
+    ]);
+    // An audio without its duration is malformed, as on Crisp's own send route.
+    expect(expectError(await control(sandbox(), 'POST', path, { type: 'audio', content: { url: voice.url, type: voice.type } }), 400, 'invalid_data')).toBe("data.content should have required property '.duration'");
+    // The allowed values are the four types, never "undefined" (the default type once showed as one).
+    expect(expectError(await control(sandbox(), 'POST', path, { type: 'note', content: 'a visitor cannot write a note' }), 400, 'invalid_data')).toBe(
+      'data.type should be equal to one of the allowed values (text, file, animation, audio)',
+    );
+  });
+
   it('a visitor message reopens a resolved conversation', async () => {
     const resolved = findConversation(sandbox(), (c) => c.state === 'resolved');
     expect((await getConversation(resolved.session_id)).state).toBe('resolved');

@@ -3,6 +3,7 @@
 // `note` turns it into a private note an operator can approve.
 import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';
+import { derivedFingerprint } from '../../engine/actions.js';
 import type { SendMessageBody } from '../../crisp/schemas.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
@@ -56,9 +57,13 @@ export const sendMessage = defineTool({
     const body = messageBody(input, requested);
     const confirmed = config.sendMode === 'confirm' && requested !== 'note' && confirmSend(input, body, site, call);
     const hold = config.sendMode === 'note' && requested !== 'note';
-    const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body)}` } : body;
+    const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body, captionText(input, body))}` } : body;
+    const retryable = { mayHaveBeenSent: input.fingerprint !== undefined };
+    // Crisp's file message has no caption: it goes first as its own text, as the autopilot sends one.
+    const caption = hold ? undefined : captionOf(input, body);
+    if (caption) await crisp.messages.send(site, input.session_id, caption, retryable);
     // A caller's own fingerprint may be a retry of a call whose answer it lost: looked for first.
-    const fingerprint = await crisp.messages.send(site, input.session_id, sent, { mayHaveBeenSent: input.fingerprint !== undefined });
+    const fingerprint = await crisp.messages.send(site, input.session_id, sent, retryable);
     const after = await applyState(input, site, hold, crisp);
     return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed, ...after };
   },
@@ -92,7 +97,7 @@ async function applyState(input: SendInput, site: string, hold: boolean, crisp: 
  */
 function confirmSend(input: SendInput, body: SendMessageBody, site: string, call: CallContext): true {
   const what = input.type && input.type !== 'text' ? `this ${input.type} message` : 'this reply';
-  return requireConfirmation(call, 'confirm_send', `Send ${what} to the visitor in conversation ${input.session_id} (website ${site})?\n\n${truncate(describeForNote(body), 2_000)}`, {
+  return requireConfirmation(call, 'confirm_send', `Send ${what} to the visitor in conversation ${input.session_id} (website ${site})?\n\n${truncate(describeForNote(body, captionText(input, body)), 2_000)}`, {
     declined: 'Not sent: the user declined this message. Do not resend it unchanged; ask them what to change, or post it as type "note".',
     cannotAsk:
       'Not sent: this server runs with --send-mode confirm and your client cannot ask the user (it declares no elicitation support). Post it as type "note" for an operator to approve, or ask the operator to restart with --send-mode post.',
@@ -120,10 +125,24 @@ function messageBody(input: SendInput, type: 'text' | 'note' | 'picker' | 'file'
   return { ...base(input), type, content: input.content };
 }
 
-function describeForNote(body: SendMessageBody): string {
+/** A file's caption, sent as a text before it: none when blank or only the file's name again. */
+function captionText(input: SendInput, body: SendMessageBody): string | undefined {
+  const text = input.content.trim();
+  return body.type === 'file' && text !== '' && text !== body.content.name ? input.content : undefined;
+}
+
+/** The caption's message: under the caller's fingerprint, its own derived from it, so a retry posts neither twice. */
+function captionOf(input: SendInput, body: SendMessageBody): SendMessageBody | undefined {
+  const content = captionText(input, body);
+  if (content === undefined) return undefined;
+  const fingerprint = input.fingerprint === undefined ? {} : { fingerprint: derivedFingerprint(String(input.fingerprint), 'caption') };
+  return { ...base(input), ...fingerprint, type: 'text', content };
+}
+
+function describeForNote(body: SendMessageBody, caption?: string): string {
   if (typeof body.content === 'string') return body.content;
   if (body.type === 'picker') return `${body.content.text}\nButtons: ${body.content.choices.map((c) => c.label).join(' | ')}`;
-  if (body.type === 'file') return `File: ${body.content.name} ${body.content.url}`;
+  if (body.type === 'file') return `${caption ? `${caption}\n` : ''}File: ${body.content.name} ${body.content.url}`;
   return JSON.stringify(body.content);
 }
 

@@ -31,6 +31,14 @@ const ConversationSummary = z.object({
   url: z.string().describe('Crisp app link'),
 });
 
+/** The inbox preview, its kind first when not text ("[audio] …"): a file's name alone reads as words. */
+function lastMessage(c: Conversation): string {
+  const preview = c.preview_message;
+  if (!preview) return c.last_message ?? '';
+  const kind = preview.type && preview.type !== 'text' ? `[${preview.type}]` : '';
+  return [kind, preview.excerpt ?? ''].filter(Boolean).join(' ') || (c.last_message ?? '');
+}
+
 function summarize(c: Conversation, crisp: CrispClient) {
   return {
     session_id: c.session_id,
@@ -38,7 +46,7 @@ function summarize(c: Conversation, crisp: CrispClient) {
     visitor_name: clean(c.meta?.nickname, 100),
     visitor_email: clean(c.meta?.email, 200),
     subject: clean(c.meta?.subject, PREVIEW_CHARS),
-    last_message: clean(c.preview_message?.excerpt ?? c.last_message, PREVIEW_CHARS),
+    last_message: clean(lastMessage(c), PREVIEW_CHARS),
     unread: c.unread?.operator ?? 0,
     assigned_to: c.assigned?.user_id ?? null,
     updated_at: iso(c.updated_at),
@@ -57,27 +65,49 @@ const MessageOut = z.object({
   timestamp: z.string().nullable(),
 });
 
-/** Any message type as one line of text: what a model needs to read a thread. */
+/**
+ * Any message type as one line of text: what a model needs to read a thread and act on it — a
+ * file's name, type and url, a picker's choices and the one picked, a field's answer, an audio's
+ * length, a carousel's cards and their links. Flags go first, where a cut cannot drop them.
+ */
 export function messageText(m: Message): string {
+  // Not `automated`: a bot's reply is read for its words (the author names the bot), and a flag on each one would cost more than it tells.
+  const flags = [m.edited ? '[edited]' : '', m.mentions?.length ? `[mentions ${m.mentions.join(', ')}]` : ''].filter(Boolean).join(' ');
+  const body = contentText(m);
+  return flags ? `${flags} ${body}` : body;
+}
+
+function contentText(m: Message): string {
   const c = m.content as Record<string, unknown> | string | undefined;
   if (typeof c === 'string') return c;
   if (!c || typeof c !== 'object') return `[${m.type}]`;
-  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
+  const words = (...parts: string[]) => parts.join(' ').replace(/\s+/g, ' ').trim();
   switch (m.type) {
     case 'file':
+      return words('[file]', str(c.name), c.type ? `(${str(c.type)})` : '', str(c.url));
     case 'animation':
+      return words('[animation]', str(c.url));
     case 'audio':
-      return `[${m.type}] ${str(c.name)} ${str(c.url)}`.replace(/\s+/g, ' ').trim();
+      return words(typeof c.duration === 'number' ? `[audio ${c.duration}s]` : '[audio]', str(c.url));
     case 'picker': {
-      const choices = Array.isArray(c.choices) ? c.choices.map((x: { label?: unknown; selected?: unknown }) => `${str(x.label)}${x.selected ? ' (chosen)' : ''}`) : [];
-      return `[picker] ${str(c.text)} — ${choices.join(' | ')}`;
+      const choices = list(c.choices).map((x) => `${str(x.label)}${x.selected === true ? ' (chosen)' : ''}`);
+      return words('[picker]', str(c.text), '—', choices.join(' | '));
     }
-    case 'field':
-      return `[field] ${str(c.text)}${c.value ? ` → ${str(c.value)}` : ''}`;
-    case 'carousel':
-      return `[carousel] ${str(c.text)}`;
+    case 'field': {
+      const value = str(c.value);
+      return words('[field]', str(c.text), value ? `→ ${value}` : '— not filled in');
+    }
+    case 'carousel': {
+      const cards = list(c.targets).map((t) => {
+        const links = list(t.actions).map((a) => `${str(a.label)} <${str(a.url)}>`);
+        return words(`${str(t.title)}${t.description ? `: ${str(t.description)}` : ''}`, links.join(' '));
+      });
+      return words('[carousel]', str(c.text), '—', cards.join(' | '));
+    }
     case 'event':
-      return `[event ${str(c.namespace)}] ${str(c.text)}`;
+      return words(`[event ${str(c.namespace)}]`, str(c.text));
     default:
       return `[${m.type}]`;
   }

@@ -211,7 +211,12 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => Promise
     case 'file':
     case 'animation':
     case 'audio':
-      return [link(String(c.url ?? ''), String(c.name ?? c.url ?? m.type))];
+      return [link(String(c.url ?? ''), String(c.name ?? c.url ?? m.type)), ...(typeof c.duration === 'number' ? [` (${c.duration}s)`] : [])];
+    case 'field':
+      return [`${String(c.text ?? '')} → ${c.value === undefined || c.value === '' ? '(not filled in)' : String(c.value)}`];
+    case 'event':
+      // An event with no text (most plugins send only a namespace) shows its namespace, not raw JSON.
+      return [String(c.text ?? c.namespace ?? m.type)];
     default:
       return [String(c.text ?? JSON.stringify(c))];
   }

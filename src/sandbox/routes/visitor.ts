@@ -1,6 +1,7 @@
 // The visitor side and the control panel, under /_sandbox/ (no Crisp credentials; the sandbox
 // listens on loopback). Tests, the demo and the autopilot use these to play the customer.
 import { z } from 'zod';
+import { MESSAGE_CONTENT } from '../../crisp/schemas.js';
 import type { FaultInjector } from '../faults.js';
 import type { SandboxHooks } from '../hooks.js';
 import { notFound, validate, type Route } from '../http.js';
@@ -24,9 +25,14 @@ const NewConversation = z.object({
   text: z.string().min(1).max(10_000).optional(),
 });
 
+// What a visitor's widget sends besides text: an attachment, a GIF, a voice message (the kinds of
+// `message:send` a visitor writes; a picker answer goes through /choices). `type` defaults to text
+// before validation, so a missing one is never offered as an allowed value.
 const VisitorMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text').default('text'), content: z.string().min(1).max(10_000) }),
-  z.object({ type: z.literal('file'), content: z.object({ name: z.string().min(1), url: z.url(), type: z.string().min(1) }) }),
+  z.object({ type: z.literal('text'), content: z.string().min(1).max(10_000) }),
+  z.object({ type: z.literal('file'), content: MESSAGE_CONTENT.file }),
+  z.object({ type: z.literal('animation'), content: MESSAGE_CONTENT.animation }),
+  z.object({ type: z.literal('audio'), content: MESSAGE_CONTENT.audio }),
 ]);
 
 const VisitorCompose = z.object({ type: z.enum(['start', 'stop']), excerpt: z.string().max(1000).optional() });
