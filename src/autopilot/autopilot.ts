@@ -29,7 +29,7 @@ import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, ty
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
 import { RecentSet } from './recent-set.js';
 import { readValue, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
-import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
+import { intake, operatorSpeaks, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
@@ -470,7 +470,7 @@ export class Autopilot {
     for (let n = 1; n < MAX_PAGES && page.hasMore && all.length > 0; n++) {
       const oldest = all[0]!;
       if (oldest.timestamp <= floor) break;
-      if (!cursor && all.some((m) => m.from === 'operator' && m.type !== 'note')) break;
+      if (!cursor && all.some(operatorSpeaks)) break;
       page = await crisp.messages.summaries(c.website, c.session, oldest.timestamp);
       all = withOlder(page.messages, all);
     }

@@ -72,10 +72,19 @@ export type Intake =
   | { kind: 'resolved'; website: string; session: string }
   | { kind: 'ignored'; reason: IgnoredReason; website?: string };
 
-export type IgnoredReason = 'website_not_allowed' | 'inbox_not_allowed' | 'not_from_visitor' | 'private_note' | 'event_not_used';
+export type IgnoredReason = 'website_not_allowed' | 'inbox_not_allowed' | 'not_from_visitor' | 'private_note' | 'operator_event' | 'event_not_used';
 
 /** The events the bot subscribes to. */
 export const BOT_EVENTS = ['message:send', 'message:received', 'session:set_state'] as const;
+
+/**
+ * Whether a message from the operator side is someone taking the conversation over: not a private
+ * note (written for operators), nor an `event` message (what an integration logs into the thread,
+ * such as "order shipped": no one wrote to the visitor).
+ */
+export function operatorSpeaks(message: { from?: string; type?: string }): boolean {
+  return message.from === 'operator' && message.type !== 'note' && message.type !== 'event';
+}
 
 export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inboxes'>): Intake {
   if (event.event !== 'message:send' && event.event !== 'message:received' && event.event !== 'session:set_state') return { kind: 'ignored', reason: 'event_not_used' };
@@ -85,8 +94,9 @@ export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inbo
   if (event.event === 'session:set_state') return event.data.state === 'resolved' ? { kind: 'resolved', website, session } : { kind: 'ignored', reason: 'event_not_used', website };
   const message = event.data;
   if (event.event === 'message:received' || message.from === 'operator') {
-    // A note is for operators: writing one is not taking the conversation over.
+    // A note is for operators, an event message an integration's log line: neither takes the conversation over.
     if (message.type === 'note') return { kind: 'ignored', reason: 'private_note', website };
+    if (message.type === 'event') return { kind: 'ignored', reason: 'operator_event', website };
     return { kind: 'operator_message', website, session, fingerprint: message.fingerprint };
   }
   return { kind: 'visitor_message', website, session, message };

@@ -11,7 +11,7 @@ import {
   freshState, itemFingerprints, itemId, savedState, trimState, turnId,
   type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
-import { limitReplies, silencedByOperator, type Guardrails } from './guardrails.js';
+import { limitReplies, operatorSpeaks, silencedByOperator, type Guardrails } from './guardrails.js';
 import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */
@@ -125,9 +125,9 @@ function afterCursor(thread: ThreadMessage[], cursor: AutopilotState['cursor']):
   return thread.filter((m) => after(m, cursor));
 }
 
-/** An operator's customer-visible message that is not ours. */
+/** Someone on the operator side writing to the visitor, not this bot. */
 function isOperatorWriting(m: ThreadMessage, ours: ReadonlySet<number>): boolean {
-  return m.from === 'operator' && m.type !== 'note' && !ours.has(m.fingerprint);
+  return operatorSpeaks(m) && !ours.has(m.fingerprint);
 }
 
 /**
@@ -220,7 +220,7 @@ class Planner {
     }
     if (this.#ours.has(m.fingerprint)) return void this.#oursRead.set(m.fingerprint, m.timestamp);
     if (m.from === 'operator') {
-      if (m.type === 'note' || this.state.paused) return;
+      if (!operatorSpeaks(m) || this.state.paused) return;
       // An operator (or anyone on the operator side who is not this bot) wrote: the bot steps back.
       this.#withdraw();
       const by = m.user?.user_id ?? null;

@@ -59,4 +59,11 @@ it('answers a message once: the visitor editing it afterwards (message:updated) 
   expect(botTexts(sandbox, session)).toEqual([...echoOf('first try'), ...echoOf('and now')]);
 });
 
-
+it('an event message an integration logs on the operator side ("order shipped") does not pause it: no one wrote to the visitor', async () => {
+  const session = await visitorStarts(sandbox, 'where is my order');
+  await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+  await bot.crisp.messages.send(sandbox.websiteId, session, { type: 'event', from: 'operator', origin: 'chat', content: { namespace: 'order:shipped', text: 'Order #1042 shipped' } });
+  const next = await visitorWrites(sandbox, session, 'thanks, and the invoice?');
+  await settled(session, next);
+  expect(botTexts(sandbox, session)).toEqual([...echoOf('where is my order'), ...echoOf('thanks, and the invoice?')]);
+});

@@ -71,6 +71,7 @@ describe('intake: scope and origin', () => {
     ['no inbox, "default" allowed', 'message:send', msg(), { ...GUARD, inboxes: new Set(['default']) }, 'visitor_message'],
     ['an operator message', 'message:received', msg({ from: 'operator' }), GUARD, 'operator_message'],
     ['an operator note', 'message:received', msg({ from: 'operator', type: 'note' }), GUARD, 'private_note'],
+    ['an integration\'s event message on the operator side', 'message:received', msg({ from: 'operator', type: 'event', content: { namespace: 'order:shipped', text: 'Order shipped' } }), GUARD, 'operator_event'],
     ['a resolution', 'session:set_state', { website_id: W, session_id: S, state: 'resolved' }, GUARD, 'resolved'],
     ['another state', 'session:set_state', { website_id: W, session_id: S, state: 'unresolved' }, GUARD, 'event_not_used'],
     ['an event the bot does not use', 'message:compose:send', { website_id: W, session_id: S, type: 'start', timestamp: NOW }, GUARD, 'event_not_used'],
