@@ -114,11 +114,12 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
   const position: Position = parsed ?? initialPosition(program);
   const visitor = thread.filter((m) => m.from === 'user');
   const fresh = start ? visitor : visitorSince(visitor, position, saved.updatedAt);
-  const events = start ? [startEvent(visitor)] : fresh.map(fed).filter((e): e is Fed => e !== undefined);
+  const read = fresh.map(fed);
+  const events = start ? [startEvent(visitor)] : read.filter((e): e is Fed => e !== undefined);
 
   const notes: string[] = [];
   // A file, a voice message…: the scenario reads past it, but it may well need an answer.
-  const unread = fresh.filter((m) => fed(m) === undefined);
+  const unread = fresh.filter((_, i) => read[i] === undefined);
   if (unread.length) notes.push(`The scenario reads past ${unread.map((m) => `message ${m.fingerprint} (${m.type})`).join(', ')}: get_conversation shows what the visitor sent; send_message answers it.`);
   if (saved.unreadable) notes.push('The saved position was unreadable; the scenario starts again from its start.');
   const actions: Action[] = [];

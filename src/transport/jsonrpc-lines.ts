@@ -97,15 +97,15 @@ function parseMessage(value: unknown): JSONRPCMessage {
 export function invalidRequestAnswer(value: unknown): JSONRPCErrorResponse | undefined {
   if (!isRecord(value) || typeof value.method !== 'string') return undefined;
   const { id } = value;
-  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
-  return { jsonrpc: '2.0', id: id as string | number, error: { code: -32600, message: `Invalid Request: ${whyNotJsonRpc(value)}` } };
+  if (!isRequestId(id)) return undefined;
+  return { jsonrpc: '2.0', id, error: { code: -32600, message: `Invalid Request: ${whyNotJsonRpc(value)}` } };
 }
 
 /** What makes `value` no JSON-RPC message, in one phrase. */
 export function whyNotJsonRpc(value: unknown): string {
   if (!isRecord(value)) return Array.isArray(value) ? 'an empty batch' : 'a JSON-RPC message is an object';
   if (value.jsonrpc !== '2.0') return '"jsonrpc" must be "2.0"';
-  if ('id' in value && typeof value.id !== 'string' && !Number.isSafeInteger(value.id)) return '"id" must be a string or an integer within ±(2^53 - 1)';
+  if ('id' in value && !isRequestId(value.id)) return '"id" must be a string or an integer within ±(2^53 - 1)';
   if (!('method' in value)) return 'result' in value || 'error' in value ? 'a malformed response: it has jsonrpc, id and one of result or error, nothing else' : 'neither a request (no "method") nor a response (no "result" or "error")';
   if (typeof value.method !== 'string') return '"method" must be a string';
   const unknown = Object.keys(value).find((key) => !REQUEST_KEYS.has(key));
@@ -123,12 +123,17 @@ export function whyNotJsonRpc(value: unknown): string {
 export function plainRequest(value: unknown): JSONRPCRequest | undefined {
   if (!isRecord(value) || value.jsonrpc !== '2.0' || typeof value.method !== 'string') return undefined;
   const { id, params } = value;
-  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
+  if (!isRequestId(id)) return undefined;
   for (const key in value) if (!REQUEST_KEYS.has(key)) return undefined;
-  if (!('params' in value)) return { jsonrpc: '2.0', id: id as string | number, method: value.method };
+  if (!('params' in value)) return { jsonrpc: '2.0', id, method: value.method };
   // `_meta` has fields of its own to check; `__proto__` is a key a copy must not turn into a prototype.
   if (!isRecord(params) || '_meta' in params || Object.hasOwn(params, '__proto__')) return undefined;
-  return { jsonrpc: '2.0', id: id as string | number, method: value.method, params: { ...params } };
+  return { jsonrpc: '2.0', id, method: value.method, params: { ...params } };
+}
+
+/** An id the SDK's JSON-RPC schema takes (and a client can match an answer to): a string or a safe integer. */
+function isRequestId(id: unknown): id is string | number {
+  return typeof id === 'string' || Number.isSafeInteger(id);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
