@@ -45,27 +45,34 @@ const backends: Array<[string, () => Backend]> = [['SQLite', sqlite], ...(availa
 // Without Redis: a visible skip locally, a failure under CI=true (the Redis case is not optional there).
 if (!available.ok) describeWithRedis('autopilot replicas on Redis', () => {});
 
-describe.each(backends)('two autopilot replicas on one %s store', (_name, make) => {
-  let backend: Backend;
-  let sandbox: Sandbox;
-  let stores: Store[];
-  let bots: InProcessBot[];
-
+/**
+ * A sandbox and two bots, each on its own connection to one store of `make`'s backend, started
+ * before the suite's tests (in order, the first bot first) and stopped after them.
+ */
+function twoReplicas(make: () => Backend, options: Omit<Parameters<typeof startTestBot>[1], 'store'>): { sandbox: Sandbox; bots: InProcessBot[] } {
+  let backend: Backend | undefined;
+  let stores: Store[] = [];
+  const started = { sandbox: undefined as unknown as Sandbox, bots: [] as InProcessBot[] };
   beforeAll(async () => {
     backend = make();
     stores = await backend.open();
-    sandbox = await startSandbox({ seed: 42 });
-    bots = [await startTestBot(sandbox, { events: 'rtm', store: stores[0]! }), await startTestBot(sandbox, { events: 'rtm', store: stores[1]! })];
+    started.sandbox = await startSandbox({ seed: 42 });
+    for (const store of stores) started.bots.push(await startTestBot(started.sandbox, { ...options, store }));
   });
-
   afterAll(async () => {
-    for (const bot of bots ?? []) await bot.stop();
-    await sandbox?.close();
-    for (const store of stores ?? []) await store.close();
+    for (const bot of started.bots) await bot.stop();
+    await started.sandbox?.close();
+    for (const store of stores) await store.close();
     await backend?.close();
   });
+  return started;
+}
+
+describe.each(backends)('two autopilot replicas on one %s store', (_name, make) => {
+  const replicas = twoReplicas(make, { events: 'rtm' });
 
   it('answers every visitor message once, whichever replica gets there first', async () => {
+    const { sandbox, bots } = replicas;
     const conversations = 5;
     const messages = 4;
     const text = (c: number, i: number) => `replica test ${c}.${i}`;
@@ -92,27 +99,11 @@ describe.each(backends)('two autopilot replicas on one %s store', (_name, make) 
 });
 
 describe.each(backends)('two autopilot replicas on one %s store, on Web Hooks, and a visitor message no hook brings them', (_name, make) => {
-  let backend: Backend;
-  let sandbox: Sandbox;
-  let stores: Store[];
-  let bots: InProcessBot[];
-
-  beforeAll(async () => {
-    backend = make();
-    stores = await backend.open();
-    // No hooks wired: every visitor message here is one whose hook a replica answered 200 and then died before working it.
-    sandbox = await startSandbox({ seed: 42 });
-    bots = await Promise.all(stores.map((store) => startTestBot(sandbox, { events: 'hooks', store, catchUpEveryMs: 100 })));
-  });
-
-  afterAll(async () => {
-    for (const bot of bots ?? []) await bot.stop();
-    await sandbox?.close();
-    for (const store of stores ?? []) await store.close();
-    await backend?.close();
-  });
+  // No hooks wired to the sandbox: every visitor message here is one whose hook a replica answered 200 and then died before working it.
+  const replicas = twoReplicas(make, { events: 'hooks', catchUpEveryMs: 100 });
 
   it('is answered by a running replica, once, in order, and not again at its next looks', async () => {
+    const { sandbox, bots } = replicas;
     const first = await visitorStarts(sandbox, 'orphan 1.0');
     await eventually(() => botTexts(sandbox, first).length >= 2, 10_000, 'the first message answered');
     await visitorWrites(sandbox, first, 'orphan 1.1');
