@@ -1,11 +1,11 @@
 // The bot's Web Hooks server faces the network as `serve --http` does: a client that trickles its
 // headers or its body is answered 408 and let go, where Node's defaults (60 s for the headers, 300 s
 // for the request, checked every 30 s) let each one hold a socket for minutes.
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Autopilot } from '../../src/autopilot/autopilot.js';
 import { listenHooks, type HookServer } from '../../src/commands/bot.js';
 import { createLogger } from '../../src/log.js';
+import { rawExchange } from '../helpers/net.js';
 
 describe('bot --events hooks: the hook server against slow clients', () => {
   let server: HookServer | undefined;
@@ -21,16 +21,9 @@ describe('bot --events hooks: the hook server against slow clients', () => {
       throw new Error('no delivery reaches the autopilot in this test');
     };
     server.attach({ handle: neverReached, isOwnEcho: neverReached } as unknown as Autopilot);
-    const { port } = new URL(server.url);
-    const slow = async (payload: string) => {
-      const socket = connect(Number(port), '127.0.0.1');
-      let answer = '';
-      socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
-      socket.write(payload);
-      // With Node's defaults the answer would come after a minute, past the test's timeout: an answer at all is the setting's.
-      await new Promise((resolve) => socket.once('close', resolve));
-      return answer;
-    };
+    const port = Number(new URL(server.url).port);
+    // With Node's defaults the answer would come after a minute, past the test's timeout: an answer at all is the setting's.
+    const slow = (payload: string) => rawExchange(port, payload);
     expect(await slow('POST /hooks/crisp HTTP/1.1\r\nHost: 127.0.0.1\r\n')).toMatch(/^HTTP\/1\.1 408/);
     expect(await slow('POST /hooks/crisp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event"')).toMatch(/^HTTP\/1\.1 408/);
   });

@@ -7,7 +7,7 @@
 // connection; it is checked free by binding it, and another test picking the same one is a
 // chance in thousands.
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { randomInt } from 'node:crypto';
 
 const LOW = 20_000;
@@ -38,4 +38,19 @@ async function tryPort(port: number): Promise<number | undefined> {
   server.close();
   await once(server, 'close');
   return address === null || typeof address === 'string' ? undefined : address.port;
+}
+
+/**
+ * Writes `payload` as is to a server on loopback `port` and resolves with every byte it answered,
+ * once it closes the connection: for requests no HTTP client would send (two Host lines, headers
+ * or a body that never finish).
+ */
+export function rawExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+    socket.once('close', () => resolve(answer));
+    socket.write(payload);
+  });
 }

@@ -1,10 +1,10 @@
 // serve --http protections: bearer tokens, sessions bound to their principal, Host and Origin
 // checks against DNS rebinding, and the body refusals (size, JSON, media type, method).
 import { Agent, request } from 'node:http';
-import { connect as connectSocket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ERAS, INITIALIZE, post, rebindingFetch, startHttpHarness, TOKEN_A, TOKEN_B, type Era, type HttpHarness } from '../helpers/http.js';
+import { rawExchange } from '../helpers/net.js';
 
 describe('serve --http with bearer tokens', () => {
   let h: HttpHarness;
@@ -116,13 +116,7 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
   it('two Host or two Authorization lines are a 400 and a closed connection: this side would judge the first, a proxy may have acted on the last', async () => {
     const { port } = new URL(h.url);
     const raw = (headers: string) =>
-      new Promise<string>((resolve) => {
-        const socket = connectSocket(Number(port), '127.0.0.1');
-        let answer = '';
-        socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
-        socket.once('close', () => resolve(answer));
-        socket.write(`POST /mcp HTTP/1.1\r\n${headers}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${INITIALIZE.length}\r\n\r\n${INITIALIZE}`);
-      });
+      rawExchange(Number(port), `POST /mcp HTTP/1.1\r\n${headers}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${INITIALIZE.length}\r\n\r\n${INITIALIZE}`);
     const host = `Host: 127.0.0.1:${port}\r\n`;
     const token = `Authorization: Bearer ${TOKEN_A}\r\n`;
     const twoHosts = await raw(`${host}Host: attacker.example\r\n${token}`);
@@ -185,19 +179,11 @@ describe('serve --http against slow clients', () => {
     const h = await startHttpHarness([], { timeouts: { headersMs: 300, requestMs: 600 } });
     try {
       const { port } = new URL(h.url);
-      const slow = async (payload: string) => {
-        const socket = connectSocket(Number(port), '127.0.0.1');
-        let answer = '';
-        socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
-        socket.write(payload);
-        // Node's own defaults would answer 408 only after 60 s, past the test's timeout: an answer at all is ours.
-        await new Promise((resolve) => socket.once('close', resolve));
-        return { answer };
-      };
-      const headers = await slow('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-      expect(headers.answer).toMatch(/^HTTP\/1\.1 408/);
-      const body = await slow('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
-      expect(body.answer).toMatch(/^HTTP\/1\.1 408/);
+      // Node's own defaults would answer 408 only after 60 s, past the test's timeout: an answer at all is ours.
+      const headers = await rawExchange(Number(port), 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      expect(headers).toMatch(/^HTTP\/1\.1 408/);
+      const body = await rawExchange(Number(port), 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
+      expect(body).toMatch(/^HTTP\/1\.1 408/);
     } finally {
       await h.close();
     }
