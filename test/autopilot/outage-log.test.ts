@@ -1,0 +1,77 @@
+// What the on-call engineer reads when the bot's Redis goes away for a while and comes back: each
+// thing that keeps failing on its own (the outbox sweep on its timer, the catch-up, a conversation
+// retried with backoff) says so in ONE warning, counts the rest at debug, and says once that it
+// works again. Before, each sweep (every 5 s) and each retry (every 30 s at most, forever) wrote
+// its own warning: an hour's outage was hundreds of lines per conversation.
+// A real redis-server stopped and started again on its port, the sandbox over RTM, the autopilot
+// in-process with its log captured at debug.
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
+import { eventually, visitorStarts } from '../helpers/events.js';
+import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+
+type Line = Record<string, unknown> & { level: number; msg: string };
+const WARN = 40;
+const INFO = 30;
+const DEBUG = 20;
+
+describeWithRedis('the autopilot through a Redis outage', () => {
+  let sandbox: Sandbox;
+  let redis: TestRedis;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 17 });
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    await sandbox?.close();
+  });
+
+  it('warns once per repeating failure, counts the rest at debug, says once when each works again, and answers the visitor after', async () => {
+    const lines: Line[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
+        done();
+      },
+    });
+    const store = await RedisStore.connect(redis.url, { prefix: `outage-log-${process.pid}-${Date.now()}:`, offlineGraceMs: 300 });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store, log: createLogger('debug', sink), catchUpEveryMs: 200 });
+    const of = (msg: string, level?: number) => lines.filter((l) => l.msg === msg && (level === undefined || l.level === level));
+    try {
+      await redis.stop();
+      const session = await visitorStarts(sandbox, 'hello while Redis is down');
+      // Enough failures of each kind that a warning per failure would show.
+      await eventually(() => of('the outbox sweep failed', DEBUG).length >= 3, 20_000, 'three more sweep failures counted');
+      await eventually(() => of('working the conversation failed; trying again later', DEBUG).length >= 2, 20_000, 'the conversation retried twice more');
+
+      await redis.restart();
+      await eventually(() => botTexts(sandbox, session).length === 2, 20_000, 'the visitor answered once Redis is back');
+      expect(botTexts(sandbox, session)).toEqual(echoOf('hello while Redis is down'));
+      await eventually(() => of('the outbox sweep works again').length === 1, 10_000, 'the sweep says it works again');
+
+      const sweep = of('the outbox sweep failed');
+      expect(sweep.filter((l) => l.level === WARN)).toHaveLength(1);
+      expect(sweep[0]).toMatchObject({ level: WARN, code: 'store_unavailable' });
+      expect(of('the outbox sweep works again', INFO)[0]).toMatchObject({ failures: sweep.length, down_ms: expect.any(Number) });
+
+      const conversation = `${sandbox.websiteId}/${session}`;
+      const runs = of('working the conversation failed; trying again later');
+      expect(runs.filter((l) => l.level === WARN)).toEqual([expect.objectContaining({ conversation, failures: 1, code: 'store_unavailable' })]);
+      expect(runs.slice(1).every((l) => l.level === DEBUG && l.conversation === conversation)).toBe(true);
+      expect(of('the conversation is worked again', INFO)).toEqual([expect.objectContaining({ conversation, down_ms: expect.any(Number) })]);
+
+      // The catch-up, when it failed at all, warned once too.
+      expect(of('catch-up could not list conversations', WARN).length).toBeLessThanOrEqual(1);
+      // Nothing else warned: no other line per failure.
+      expect(lines.filter((l) => l.level >= WARN && l.msg !== 'the outbox sweep failed' && l.msg !== 'working the conversation failed; trying again later' && l.msg !== 'catch-up could not list conversations')).toEqual([]);
+    } finally {
+      await bot.stop();
+      await store.close();
+    }
+  }, 90_000);
+});
