@@ -16,6 +16,7 @@ import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
+import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
@@ -414,6 +415,7 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
   );
   log.info(
     {
+      version: VERSION,
       scenario: scenario.name,
       scenario_file: scenario.file,
       events: settings.events,

@@ -10,6 +10,7 @@ import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTo
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
+import { VERSION } from '../version.js';
 import { useConfirmationSecret } from '../mcp/confirm.js';
 import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
@@ -163,7 +164,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
     return serveHttp(life, config.http, tools, deps, bot, () => void announceSandbox(sandbox));
   }
 
-  log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
+  log.info({ version: VERSION, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(listening);
   const { startStdio } = await import('../transport/stdio.js');
   // Once the host has its tools/list — or after a short wait, when no host asks (a person trying the
@@ -227,7 +228,7 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
   }
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
-    { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
+    { version: VERSION, url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
     'crisp-mcp serving over Streamable HTTP',
   );
   onServing();

@@ -1,0 +1,53 @@
+// What the on-call engineer reads on the built bot's stderr: the start-up line says which release
+// runs what, and a conversation the bot went silent in because its scenario handed it to a human
+// is found at `info` by its id, with the reason, once (before, only a `debug` line said so); the
+// visitor's words are in no line at `info`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { VERSION } from '../../src/version.js';
+import { botTexts, scenarioDir, spawnBot } from '../helpers/autopilot.js';
+import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+
+const INFO = 30;
+
+describe('bot: what its stderr says', () => {
+  let sandbox: Sandbox;
+  let dir: string;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 23 });
+    dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-oncall-'));
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names the release at start-up, and a scenario handoff once at info with the conversation and the reason', async () => {
+    const store = join(dir, 'state.db');
+    const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--store', `sqlite:${store}`], { CRISP_MCP_LOG_LEVEL: 'debug' });
+    try {
+      expect(bot.logs().find((l) => l.msg === 'autopilot running')).toMatchObject({ version: VERSION, scenario: 'echo', events: 'rtm', websites: [sandbox.websiteId], store });
+
+      const session = await visitorStarts(sandbox, 'a human please, my card 4242 was charged twice');
+      await eventually(() => botTexts(sandbox, session).length === 1, 10_000, 'the handoff message');
+      await visitorWrites(sandbox, session, 'hello? anyone?');
+      const conversation = `${sandbox.websiteId}/${session}`;
+      // The bot worked the second message and decided not to answer it (the debug line proves it was read).
+      await eventually(() => bot.logs().some((l) => l.msg === 'visitor message not answered' && l.conversation === conversation && l.reason === 'handed_off'), 10_000, 'the second message read');
+      expect(botTexts(sandbox, session)).toEqual(['Passing you to a human.']);
+
+      const info = bot.logs().filter((l) => (l.level as number) >= INFO);
+      expect(info.filter((l) => l.conversation === conversation)).toEqual([
+        expect.objectContaining({ msg: 'the scenario handed the conversation to a human: the bot is silent here until it is resolved', reason: 'asked_for_human' }),
+      ]);
+      const atInfo = JSON.stringify(info);
+      for (const words of ['4242', 'charged twice', 'anyone?']) expect(atInfo).not.toContain(words);
+    } finally {
+      bot.child.kill('SIGTERM');
+      await bot.exited;
+    }
+  }, 60_000);
+});
