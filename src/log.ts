@@ -39,12 +39,13 @@ export function writeErrorLine(line: string, stream: { write(text: string): unkn
  * A failure that repeats by itself — a sweep on a timer, retries against one endpoint — is one
  * outage, told in two lines however long it lasts: its first failure as a warning, and the first
  * success after it (`info`, with how long it lasted and how many failures it saw). The failures
- * between are counted and written at `debug` only, so an hour's outage is not an hour of warnings.
+ * between are counted and written at `debug` only, so an hour's outage is not an hour of warnings;
+ * one whose `code` differs from the last (Crisp unreachable, then refusing the key) warns again.
  */
 export class OutageLog {
   readonly #log: Logger;
   readonly #now: () => number;
-  #outage: { since: number; failures: number } | undefined;
+  #outage: { since: number; failures: number; code: unknown } | undefined;
 
   constructor(log: Logger, now: () => number = Date.now) {
     this.#log = log;
@@ -57,11 +58,14 @@ export class OutageLog {
   }
 
   failed(fields: Record<string, unknown>, message: string): void {
-    if (this.#outage) {
-      this.#outage.failures++;
-      return this.#log.debug({ ...fields, failures: this.#outage.failures }, message);
+    const outage = this.#outage;
+    if (outage) {
+      outage.failures++;
+      if (fields.code === outage.code) return this.#log.debug({ ...fields, failures: outage.failures }, message);
+      outage.code = fields.code;
+      return this.#log.warn({ ...fields, failures: outage.failures }, message);
     }
-    this.#outage = { since: this.#now(), failures: 1 };
+    this.#outage = { since: this.#now(), failures: 1, code: fields.code };
     this.#log.warn(fields, message);
   }
 
