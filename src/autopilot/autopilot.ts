@@ -372,8 +372,9 @@ export class Autopilot {
     // Whatever the failed run left half done, the next one starts from the store.
     this.#kept.delete(c.key);
     if (error instanceof CrispError && !failure.retryable) {
-      // The conversation is gone or off-limits: nothing to gain from trying again.
-      this.#o.log.warn({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
+      // The conversation is gone or off-limits: nothing to gain from trying again. A refused key
+      // (revoked while the bot runs) drops every event from now on: that is an error to act on.
+      this.#o.log[failure.status === 401 ? 'error' : 'warn']({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
       this.#failing.delete(c.key);
       return undefined;
     }

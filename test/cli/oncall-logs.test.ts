@@ -1,17 +1,20 @@
 // What the on-call engineer reads on the built bot's stderr: the start-up line says which release
 // runs what, and a conversation the bot went silent in because its scenario handed it to a human
 // is found at `info` by its id, with the reason, once (before, only a `debug` line said so); the
-// visitor's words are in no line at `info`.
+// visitor's words are in no line at `info`. A key revoked while a Web Hooks bot runs drops each
+// event with an `error` line (it was a warning, like a conversation deleted meanwhile).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { VERSION } from '../../src/version.js';
-import { botTexts, scenarioDir, spawnBot } from '../helpers/autopilot.js';
+import { botTexts, HOOK_SECRET, hooksUrl, scenarioDir, spawnBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+import { freePort } from '../helpers/net.js';
 
 const INFO = 30;
+const ERROR = 50;
 
 describe('bot: what its stderr says', () => {
   let sandbox: Sandbox;
@@ -48,6 +51,27 @@ describe('bot: what its stderr says', () => {
     } finally {
       bot.child.kill('SIGTERM');
       await bot.exited;
+    }
+  }, 60_000);
+
+  it('a key revoked while a Web Hooks bot runs: each dropped event is an error line naming the conversation and the 401, never the key', async () => {
+    const port = await freePort();
+    const revoked = await startSandbox({ seed: 24, hooks: { url: hooksUrl(port), secret: HOOK_SECRET } });
+    const key = revoked.credentials[0]!.key;
+    try {
+      const bot = await spawnBot(revoked, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--events', 'hooks', '--port', String(port), '--store', 'memory']);
+      try {
+        revoked.credentials.splice(0);
+        const session = await visitorStarts(revoked, 'hello after the key was revoked');
+        const dropped = await eventually(() => bot.logs().find((l) => l.msg === 'cannot read the conversation; its event is dropped'), 10_000, 'the dropped event logged');
+        expect(dropped).toMatchObject({ level: ERROR, conversation: `${revoked.websiteId}/${session}`, status: 401, code: 'crisp_unauthorized' });
+        expect(bot.stderr()).not.toContain(key);
+      } finally {
+        bot.child.kill('SIGTERM');
+        await bot.exited;
+      }
+    } finally {
+      await revoked.close();
     }
   }, 60_000);
 });
