@@ -179,6 +179,7 @@ export class ReplyDeliverer {
             const attempt = await this.#post(item);
             if (attempt.ok) {
               this.#webhookOutage?.succeeded({ conversation, messageId: item.id }, 'converse delivery: the webhook takes replies again');
+              this.#o.log?.debug({ conversation, messageId: item.id, attempts: item.attempts + 1 }, 'converse delivery: delivered');
               await store.outboxAck(conversation, item.seq);
               this.stats.delivered++;
               continue;

@@ -139,8 +139,10 @@ describe('retries', () => {
     expect(retries.slice(1).every((l) => l.level === 20 && l.status === 503 && typeof l.messageId === 'string')).toBe(true);
     const back = h.logs.filter((l) => l.msg === 'converse delivery: the webhook takes replies again');
     expect(back).toEqual([expect.objectContaining({ level: 30, failures: retries.length, down_ms: expect.any(Number) })]);
-    // A reply's body (the visitor's or the bot's words) is never in a delivery line.
-    expect(JSON.stringify(retries)).not.toContain('What do you need?');
+    // At debug, each reply's delivery is there by its messageId; its body (the visitor's or the bot's words) in no delivery line.
+    const delivered = h.logs.filter((l) => l.msg === 'converse delivery: delivered' && ids.some((id) => l.conversation === `converse:${id}`));
+    expect(new Set(delivered.map((l) => l.messageId))).toEqual(new Set(ids.flatMap((id) => receiver.of(id).map((r) => r.messageId))));
+    expect(JSON.stringify([...retries, ...delivered])).not.toContain('What do you need?');
   });
 
   it('a receiver that fails one conversation (500s, then a hung request) does not delay the others', async () => {
