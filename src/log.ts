@@ -40,12 +40,13 @@ export function writeErrorLine(line: string, stream: { write(text: string): unkn
  * outage, told in two lines however long it lasts: its first failure as a warning, and the first
  * success after it (`info`, with how long it lasted and how many failures it saw). The failures
  * between are counted and written at `debug` only, so an hour's outage is not an hour of warnings;
- * one whose `code` differs from the last (Crisp unreachable, then refusing the key) warns again.
+ * one whose `code` (or, without one, `status`) differs from the last — Crisp unreachable, then
+ * refusing the key — warns again.
  */
 export class OutageLog {
   readonly #log: Logger;
   readonly #now: () => number;
-  #outage: { since: number; failures: number; code: unknown } | undefined;
+  #outage: { since: number; failures: number; kind: unknown } | undefined;
 
   constructor(log: Logger, now: () => number = Date.now) {
     this.#log = log;
@@ -59,13 +60,14 @@ export class OutageLog {
 
   failed(fields: Record<string, unknown>, message: string): void {
     const outage = this.#outage;
+    const kind = fields.code ?? fields.status;
     if (outage) {
       outage.failures++;
-      if (fields.code === outage.code) return this.#log.debug({ ...fields, failures: outage.failures }, message);
-      outage.code = fields.code;
+      if (kind === outage.kind) return this.#log.debug({ ...fields, failures: outage.failures }, message);
+      outage.kind = kind;
       return this.#log.warn({ ...fields, failures: outage.failures }, message);
     }
-    this.#outage = { since: this.#now(), failures: 1, code: fields.code };
+    this.#outage = { since: this.#now(), failures: 1, kind };
     this.#log.warn(fields, message);
   }
 

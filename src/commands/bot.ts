@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
-import { createHookHandler } from '../transport/hook-receiver.js';
+import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
@@ -147,15 +147,16 @@ export interface HookServer {
 export async function listenHooks(options: { host: string; port: number; secret: string; log: Logger; scenario: string; timeouts?: ServerTimeouts }): Promise<HookServer> {
   const { log } = options;
   let autopilot: Autopilot | undefined;
+  const routeLog = hookRouteLog(log);
   const hooks = createHookHandler({
     secret: options.secret,
     events: BOT_EVENTS,
     skip: (name, data) => autopilot?.isOwnEcho(name, data) ?? false,
-    onEvent: (event) => autopilot?.handle(event, { timestamp: event.timestamp }),
-    onError: (error, status) => {
-      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
-      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    onEvent: (event) => {
+      routeLog.verified();
+      autopilot?.handle(event, { timestamp: event.timestamp });
     },
+    onError: routeLog.onError,
   });
   const server = createServer(networkTimeouts(options.timeouts), (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -322,16 +322,18 @@ interface BotWiring {
 /** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
 async function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
   const { BOT_EVENTS } = await import('../autopilot/guardrails.js');
+  const { hookRouteLog } = await import('../transport/hook-receiver.js');
+  const routeLog = hookRouteLog(log);
   return {
     secret,
     events: BOT_EVENTS,
     ready: () => current() !== undefined,
     skip: (name: string, data: unknown) => current()?.isOwnEcho(name, data) ?? false,
-    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => current()?.handle(event, { timestamp: event.timestamp }),
-    onError: (error: Error, status?: number) => {
-      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
-      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => {
+      routeLog.verified();
+      current()?.handle(event, { timestamp: event.timestamp });
     },
+    onError: routeLog.onError,
   };
 }
 

@@ -2,17 +2,20 @@
 // runs what, and a conversation the bot went silent in because its scenario handed it to a human
 // is found at `info` by its id, with the reason, once (before, only a `debug` line said so); the
 // visitor's words are in no line at `info`. A key revoked while a Web Hooks bot runs drops each
-// event with an `error` line (it was a warning, like a conversation deleted meanwhile).
+// event with an `error` line (it was a warning, like a conversation deleted meanwhile). A hook
+// secret that is not the one Crisp signs with is one warning, not one per refused delivery.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { VERSION } from '../../src/version.js';
-import { botTexts, HOOK_SECRET, hooksUrl, scenarioDir, spawnBot } from '../helpers/autopilot.js';
+import { botTexts, HOOK_SECRET, hooksUrl, postHook, scenarioDir, spawnBot, thread } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { freePort } from '../helpers/net.js';
 
+const DEBUG = 20;
+const WARN = 40;
 const INFO = 30;
 const ERROR = 50;
 
@@ -72,6 +75,33 @@ describe('bot: what its stderr says', () => {
       }
     } finally {
       await revoked.close();
+    }
+  }, 60_000);
+
+  it('a hook secret that is not the one Crisp signs with: one warning, the refusals after it at debug, one line once a delivery is let in again', async () => {
+    const port = await freePort();
+    const misconfigured = await startSandbox({ seed: 25, hooks: { url: hooksUrl(port), secret: 'not-the-secret-the-bot-was-given' } });
+    try {
+      const bot = await spawnBot(misconfigured, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--events', 'hooks', '--port', String(port), '--store', 'memory'], { CRISP_MCP_LOG_LEVEL: 'debug' });
+      try {
+        const session = await visitorStarts(misconfigured, 'hello through a wrong secret');
+        await visitorWrites(misconfigured, session, 'and again');
+        const refused = () => bot.logs().filter((l) => l.msg === 'web hook delivery refused');
+        // Each event of the two messages is delivered once and refused (a 403 is not retried).
+        await eventually(() => misconfigured.hooks!.stats().failed >= 3 && refused().length === misconfigured.hooks!.stats().failed, 15_000, 'the refused deliveries logged');
+        expect(refused().map((l) => l.level)).toEqual([WARN, ...refused().slice(1).map(() => DEBUG)]);
+        expect(refused()[0]).toMatchObject({ status: 403 });
+
+        // The secret is fixed (here: a delivery signed with the bot's): it says so once.
+        expect(await postHook(hooksUrl(port), thread(misconfigured, session).at(-1)!)).toBe(200);
+        const back = await eventually(() => bot.logs().find((l) => l.msg === 'web hook deliveries are let in again'), 10_000, 'the line saying deliveries are let in');
+        expect(back).toMatchObject({ level: INFO, failures: expect.any(Number), down_ms: expect.any(Number) });
+      } finally {
+        bot.child.kill('SIGTERM');
+        await bot.exited;
+      }
+    } finally {
+      await misconfigured.close();
     }
   }, 60_000);
 });
