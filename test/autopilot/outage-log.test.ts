@@ -4,20 +4,57 @@
 // works again. Before, each sweep (every 5 s) and each retry (every 30 s at most, forever) wrote
 // its own warning: an hour's outage was hundreds of lines per conversation.
 // A real redis-server stopped and started again on its port, the sandbox over RTM, the autopilot
-// in-process with its log captured at debug.
+// in-process with its log captured at debug. And one bot action Crisp keeps refusing with 503s:
+// one warning for it, its retries at debug (they were a warning each, up to 10 per action).
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { MemoryStore } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
-import { eventually, visitorStarts } from '../helpers/events.js';
+import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
 const DEBUG = 20;
+
+function capture(): { lines: Line[]; sink: Writable } {
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
+      done();
+    },
+  });
+  return { lines, sink };
+}
+
+describe('the autopilot while Crisp refuses one of its sends', () => {
+  it('warns once for the action, counts its retries at debug, and sends it once Crisp takes it', async () => {
+    const sandbox = await startSandbox({ seed: 18 });
+    const { lines, sink } = capture();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+    try {
+      const session = await visitorStarts(sandbox, 'one');
+      await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
+      // Enough 503s for the client's own attempts and three of the outbox's.
+      sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 14, method: 'POST', pathIncludes: `${session}/message` });
+      await visitorWrites(sandbox, session, 'two');
+      await eventually(() => botTexts(sandbox, session).length === 4, 20_000, 'the replies to "two"');
+      expect(botTexts(sandbox, session)).toEqual(['one', 'two'].flatMap(echoOf));
+      const retried = lines.filter((l) => l.msg === 'a Crisp call failed; it will be retried with the same fingerprint');
+      expect(retried.length).toBeGreaterThanOrEqual(2);
+      expect(retried.map((l) => [l.level, l.attempt])).toEqual(retried.map((_, i) => [i === 0 ? WARN : DEBUG, i + 1]));
+      expect(retried[0]).toMatchObject({ conversation: `${sandbox.websiteId}/${session}`, status: 503, code: 'crisp_unavailable', action: 'send_message' });
+    } finally {
+      await bot.stop();
+      await sandbox.close();
+    }
+  }, 60_000);
+});
 
 describeWithRedis('the autopilot through a Redis outage', () => {
   let sandbox: Sandbox;
@@ -32,13 +69,7 @@ describeWithRedis('the autopilot through a Redis outage', () => {
   });
 
   it('warns once per repeating failure, counts the rest at debug, says once when each works again, and answers the visitor after', async () => {
-    const lines: Line[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-        done();
-      },
-    });
+    const { lines, sink } = capture();
     const store = await RedisStore.connect(redis.url, { prefix: `outage-log-${process.pid}-${Date.now()}:`, offlineGraceMs: 300 });
     const bot = await startTestBot(sandbox, { events: 'rtm', store, log: createLogger('debug', sink), catchUpEveryMs: 200 });
     const of = (msg: string, level?: number) => lines.filter((l) => l.msg === msg && (level === undefined || l.level === level));
