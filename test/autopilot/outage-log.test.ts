@@ -84,6 +84,8 @@ describeWithRedis('the autopilot through a Redis outage', () => {
       await eventually(() => botTexts(sandbox, session).length === 2, 20_000, 'the visitor answered once Redis is back');
       expect(botTexts(sandbox, session)).toEqual(echoOf('hello while Redis is down'));
       await eventually(() => of('the outbox sweep works again').length === 1, 10_000, 'the sweep says it works again');
+      // The replies go out before the run that sent them ends and says so.
+      await eventually(() => of('the conversation is worked again').length === 1, 10_000, 'the conversation says it is worked again');
 
       const sweep = of('the outbox sweep failed');
       expect(sweep.filter((l) => l.level === WARN)).toHaveLength(1);

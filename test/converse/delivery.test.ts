@@ -127,11 +127,12 @@ describe('retries', () => {
 
   it('a webhook down for a while is one warning (with the messageId and the status), its retries counted at debug, and one line when it takes replies again', async () => {
     h = await startConverseHarness({ receiver });
-    const ids = [fresh('down-a'), fresh('down-b')];
+    // One conversation: its replies go one at a time, so no answer from before the fix lands after one from after it.
+    const ids = [fresh('down')];
     let down = true;
     receiver.behaviour = (a) => (ids.includes(a.json.conversationId as string) && down ? 503 : 200);
     for (const id of ids) await converse(h, id);
-    await receiver.waitFor(() => receiver.attempts.filter((a) => ids.includes(a.json.conversationId as string)).length >= 6, 5_000, 'retries');
+    await receiver.waitFor(() => receiver.attempts.filter((a) => ids.includes(a.json.conversationId as string)).length >= 4, 5_000, 'retries');
     down = false;
     await receiver.waitFor(() => ids.every((id) => receiver.of(id).length === 5), 5_000, 'delivered once back');
     const retries = h.logs.filter((l) => l.msg === 'converse delivery: will retry' && ids.some((id) => l.conversation === `converse:${id}`));
@@ -140,7 +141,10 @@ describe('retries', () => {
     const back = h.logs.filter((l) => l.msg === 'converse delivery: the webhook takes replies again');
     expect(back).toEqual([expect.objectContaining({ level: 30, failures: retries.length, down_ms: expect.any(Number) })]);
     // At debug, each reply's delivery is there by its messageId; its body (the visitor's or the bot's words) in no delivery line.
-    const delivered = h.logs.filter((l) => l.msg === 'converse delivery: delivered' && ids.some((id) => l.conversation === `converse:${id}`));
+    const deliveredLines = () => h!.logs.filter((l) => l.msg === 'converse delivery: delivered' && ids.some((id) => l.conversation === `converse:${id}`));
+    // The receiver has answered the last one; its line comes once the answer is back here.
+    await until(() => deliveredLines().length === 5);
+    const delivered = deliveredLines();
     expect(new Set(delivered.map((l) => l.messageId))).toEqual(new Set(ids.flatMap((id) => receiver.of(id).map((r) => r.messageId))));
     expect(JSON.stringify([...retries, ...delivered])).not.toContain('What do you need?');
   });
