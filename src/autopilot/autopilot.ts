@@ -332,6 +332,9 @@ export class Autopilot {
     clearInterval(this.#catchUpTimer);
     this.#queue.close();
     await atMost(this.#queue.idle(), timeoutMs);
+    const { running, waiting } = this.#queue.pending;
+    // Not lost, but late: what they owe is in the store's outbox, or found by the next start's catch-up.
+    if (running + waiting > 0) this.#o.log.warn({ running, waiting, grace_ms: timeoutMs }, `${running + waiting} conversation${running + waiting > 1 ? 's' : ''} still in flight after the ${timeoutMs / 1000} s grace period cut off: the next start delivers what the outbox holds and catches up on the rest`);
     // The held locks go now, their acks first; a store that does not answer is not waited for past
     // a second: an unreleased lock expires by itself, and an item left unacked is looked for before it is sent again.
     await atMost(this.#locks.close(), LOCKS_CLOSE_MS);

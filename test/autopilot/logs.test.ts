@@ -5,7 +5,8 @@
 // its own warning: an hour's outage was hundreds of lines per conversation.
 // A real redis-server stopped and started again on its port, the sandbox over RTM, the autopilot
 // in-process with its log captured at debug. And one bot action Crisp keeps refusing with 503s:
-// one warning for it, its retries at debug (they were a warning each, up to 10 per action).
+// one warning for it, its retries at debug (they were a warning each, up to 10 per action). And a
+// stop that cuts conversations off after its grace period says how many (it said nothing).
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
@@ -50,6 +51,29 @@ describe('the autopilot while Crisp refuses one of its sends', () => {
       expect(retried.map((l) => [l.level, l.attempt])).toEqual(retried.map((_, i) => [i === 0 ? WARN : DEBUG, i + 1]));
       expect(retried[0]).toMatchObject({ conversation: `${sandbox.websiteId}/${session}`, status: 503, code: 'crisp_unavailable', action: 'send_message' });
     } finally {
+      await bot.stop();
+      await sandbox.close();
+    }
+  }, 60_000);
+});
+
+describe('the autopilot stopping with a conversation still being worked', () => {
+  it('says how many conversations the grace period cut off', async () => {
+    const sandbox = await startSandbox({ seed: 19 });
+    const { lines, sink } = capture();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+    try {
+      // Every Crisp call now takes a while: the conversation's run is still reading its thread when the stop comes.
+      sandbox.faults.configure('latency:2000ms');
+      const events = bot.autopilot.stats().events;
+      await visitorStarts(sandbox, 'hello just before the stop');
+      await eventually(() => bot.autopilot.stats().events > events, 5_000, 'the event handed to the autopilot');
+      await bot.autopilot.close(50);
+      expect(lines.filter((l) => l.level === WARN)).toEqual([
+        expect.objectContaining({ running: 1, waiting: 0, grace_ms: 50, msg: '1 conversation still in flight after the 0.05 s grace period cut off: the next start delivers what the outbox holds and catches up on the rest' }),
+      ]);
+    } finally {
+      sandbox.faults.configure('latency:0ms');
       await bot.stop();
       await sandbox.close();
     }
