@@ -181,6 +181,9 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
   const stop = await life.untilStopped(stdio.closed);
+  // The host ending the session (stdin closed) is the usual end; say which it was.
+  if (stop.kind === 'ended') log.info('stopping: stdin ended (the host closed it)');
+  else if (stop.kind === 'signal') log.info({ signal: stop.signal }, 'stopping: finishing calls in flight');
   if (stop.kind === 'failed') {
     writeErrorLine(`crisp-mcp: ${stop.error.message}`);
     return 1;
