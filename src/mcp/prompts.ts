@@ -4,7 +4,7 @@
 import { completable, ProtocolError, ProtocolErrorCode, type GetPromptResult, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GuardError } from './guard.js';
-import { conversationUri, resourceError, transcript } from './resources.js';
+import { completeSession, conversationUri, resourceError, transcript } from './resources.js';
 import type { ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 
@@ -38,7 +38,7 @@ function argsFor(deps: ToolDeps) {
     triage: z.object({ max_chats: MaxChats }),
     summarize: z.object({
       // completable() marks the schema it is given: this one gets its own copy.
-      session_id: completable(SessionId.clone(), (value) => recentSessions(deps, value)),
+      session_id: completable(SessionId.clone(), (value, context) => completeSession(deps, value, context?.arguments?.website_id)),
       website_id: completable(z.string().max(64).describe('omit for the default website'), (value) => deps.guard.websites.filter((w) => w.startsWith(value))).optional(),
     }),
   };
@@ -150,13 +150,4 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
       };
     },
   );
-}
-
-async function recentSessions(deps: ToolDeps, prefix: string): Promise<string[]> {
-  try {
-    const rows = await deps.crisp.conversations.list(deps.guard.websites[0]!, 1, { per_page: 20 });
-    return rows.map((c) => c.session_id).filter((s) => s.startsWith(prefix));
-  } catch {
-    return [];
-  }
 }
