@@ -125,4 +125,19 @@ describe('several websites', () => {
     expect(onB.botMessages(session).length).toBeGreaterThan(0);
     expect(harness.sandbox.state.websites.get(A)!.conversations.has(session)).toBe(false);
   });
+
+  it('the whole-inbox prompts walk the website asked for, and say which when there are several', async () => {
+    const text = async (c: Client, name: string, args: Record<string, string>) => {
+      const got = await c.getPrompt({ name, arguments: args });
+      return (got.messages[0]!.content as { text: string }).text;
+    };
+    for (const name of ['triage_inbox', 'reply_to_pending_chats']) {
+      expect(await text(client, name, { website_id: B })).toContain(`Work on website ${B}: pass website_id "${B}" to every call.`);
+      expect(await text(client, name, {})).toContain(`These steps cover the default website ${A}; this server also reaches ${B} (run this prompt again with their website_id).`);
+      await expect(client.getPrompt({ name, arguments: { website_id: C } })).rejects.toThrow(/is not in CRISP_WEBSITE_ID/);
+      expect(await text(harness.client, name, {})).not.toMatch(/website/);
+    }
+    const completed = await client.complete({ ref: { type: 'ref/prompt', name: 'triage_inbox' }, argument: { name: 'website_id', value: B.slice(0, 3) } });
+    expect(completed.completion.values).toEqual([B]);
+  });
 });
