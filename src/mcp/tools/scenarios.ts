@@ -94,7 +94,7 @@ function confirmPost(id: string, draft: TurnDraft, call: CallContext): boolean {
   if (sends.length === 0 && !effect) return false;
   const then = effect?.type === 'webhook' ? '(then a webhook call, whose answer may add messages)' : '(then a helpdesk search, whose articles are offered as links)';
   const body = [...sends, ...(effect ? [then] : [])].join('\n---\n');
-  return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (draft ${id})?\n\n${truncate(body, 2_000)}`, {
+  return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (website ${draft.website}, draft ${id})?\n\n${truncate(body, 2_000)}`, {
     declined: 'Not posted: the user declined this draft. Do not post it again; ask them what to change, or reply with send_message.',
     cannotAsk: 'Not posted: this server runs with --send-mode confirm and your client cannot ask the user (no elicitation support). Ask the operator to restart with --send-mode post or note.',
   });
