@@ -5,12 +5,14 @@
 // websites it can reach.
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conversationKey } from '../../src/engine/turn.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 import { SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';
 
 let harness: McpHarness;
 let client: Client;
+const store = new MemoryStore();
 let A: string, B: string, C: string;
 
 /** The session ids of one sandbox website. */
@@ -18,7 +20,7 @@ const sessionsOf = (website: string) => new Set(harness.sandbox.state.websites.g
 const firstSession = (website: string) => [...sessionsOf(website)][0]!;
 
 beforeAll(async () => {
-  harness = await McpHarness.start({ seed: 61, websites: 3, scenarios: { scenarios: testLibrary(), store: new MemoryStore(), clock: () => SATURDAY_NOON_PARIS } });
+  harness = await McpHarness.start({ seed: 61, websites: 3, scenarios: { scenarios: testLibrary(), store, clock: () => SATURDAY_NOON_PARIS } });
   [A, B, C] = harness.sandbox.websiteIds as [string, string, string];
   client = await harness.connect([], undefined, [A, B]);
 });
@@ -139,5 +141,23 @@ describe('several websites', () => {
     }
     const completed = await client.complete({ ref: { type: 'ref/prompt', name: 'triage_inbox' }, argument: { name: 'website_id', value: B.slice(0, 3) } });
     expect(completed.completion.values).toEqual([B]);
+  });
+
+  it("reset_scenario of a session of website B asked on the default website changes nothing and says where it is", async () => {
+    const onB = visitor(harness.sandbox, B);
+    const session = onB.open('gdpr');
+    await callTool(client, 'post_draft', { draft_id: (await callTool<{ draft_id: string }>(client, 'draft_scenario_reply', { website_id: B, session_id: session, scenario: 'gdpr' })).out.draft_id });
+    const onItsSite = await store.getPosition(conversationKey(B, session), 'gdpr');
+    expect(onItsSite).toBeDefined();
+
+    const wrong = await callTool(client, 'reset_scenario', { session_id: session, scenario: 'gdpr' });
+    expect(wrong.isError).toBe(true);
+    expect(wrong.text).toMatch(new RegExp(`does not exist on website ${A}\\..* pass its website_id: ${B}\\.$`));
+    expect(await store.getPosition(conversationKey(A, session), 'gdpr')).toBeUndefined();
+    expect(await store.getPosition(conversationKey(B, session), 'gdpr')).toEqual(onItsSite);
+
+    const right = await callTool(client, 'reset_scenario', { website_id: B, session_id: session, scenario: 'gdpr' });
+    expect(right.isError, right.text).toBe(false);
+    expect(await store.getPosition(conversationKey(B, session), 'gdpr')).not.toEqual(onItsSite);
   });
 });
