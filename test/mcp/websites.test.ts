@@ -156,6 +156,10 @@ describe('several websites', () => {
     expect(await store.getPosition(conversationKey(A, session), 'gdpr')).toBeUndefined();
     expect(await store.getPosition(conversationKey(B, session), 'gdpr')).toEqual(onItsSite);
 
+    await expect(client.readResource({ uri: `crisp://conversations/${A}/${session}/scenario` })).rejects.toThrow(`pass its website_id: ${B}.`);
+    const saved = JSON.parse(((await client.readResource({ uri: `crisp://conversations/${B}/${session}/scenario` })).contents[0] as { text: string }).text) as { scenarios: unknown[] };
+    expect(saved.scenarios).toHaveLength(1);
+
     const right = await callTool(client, 'reset_scenario', { website_id: B, session_id: session, scenario: 'gdpr' });
     expect(right.isError, right.text).toBe(false);
     expect(await store.getPosition(conversationKey(B, session), 'gdpr')).not.toEqual(onItsSite);
