@@ -5,7 +5,7 @@
 // converse.ts does those, and delivery.ts posts the replies, signed, to the webhook.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { initialPosition, Position, Vars, type OutMessage, type Program, type Scalar, type ScenarioEvent } from '../scenario/index.js';
+import { carryOver, initialPosition, Position, Vars, type OutMessage, type Program, type Scalar, type ScenarioEvent } from '../scenario/index.js';
 import { HELPDESK_SEARCH } from '../engine/effects.js';
 import type { EffectPort, PlainAction } from '../engine/port.js';
 import { advanceTurn, runTurn, type Advance } from '../engine/turn.js';
@@ -187,7 +187,9 @@ function startWith(program: Program, vars: Vars, text: string | undefined, now: 
  * card is the caller's mistake: its text (the button's) is read instead, and a note says so.
  */
 function inputOf(program: Program, position: Position, event: ConverseEvent, notes: string[]): ScenarioEvent {
-  const ins = position.waiting ? program.code[position.pc] : undefined;
+  // A position saved by another version of the scenario is read where the runner resumes it, never at its old index.
+  const at = position.program_hash === program.hash && position.scenario === program.scenario ? position : carryOver(program, position)?.position;
+  const ins = at?.waiting ? program.code[at.pc] : undefined;
   if (event.cardIndex !== undefined && ins?.op === 'choice' && event.cardIndex >= ins.targets.length) {
     notes.push(`cardIndex ${event.cardIndex} is past the last card (${ins.targets.length} at block ${ins.block}): ${event.text === undefined ? 'the choices are shown again' : 'its text is read instead'}`);
     if (event.text !== undefined) return { type: 'visitor_text', text: event.text };

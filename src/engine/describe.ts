@@ -1,6 +1,6 @@
 // Scenario actions and positions as short text, for drafts shown to agents and for notes to
 // operators. Rendering only: nothing here does I/O.
-import type { Action, OutMessage, Position, Program } from '../scenario/index.js';
+import { carryOver, type Action, type OutMessage, type Position, type Program } from '../scenario/index.js';
 
 /** A bot message as one readable text: the words, then its buttons, cards or file. */
 export function messageText(m: OutMessage): string {
@@ -48,8 +48,15 @@ export function actionLine(a: Exclude<Action, { type: 'send_message' }>): string
 export function waitsFor(program: Program, position: Position): string {
   if (position.handed_off) return 'nothing: handed off to a human, the bot stays silent here (reset_scenario restarts it)';
   if (position.ended) return "nothing: the scenario ended; the visitor's next message starts it again";
-  if (!position.waiting) return 'nothing yet: the scenario runs on the next visitor message';
-  const ins = program.code[position.pc];
+  let at = position;
+  if (position.program_hash !== program.hash || position.scenario !== program.scenario) {
+    // Saved by another version of the scenario: what it waits for is what the next message finds.
+    const moved = carryOver(program, position);
+    if (!moved) return `nothing: block ${position.block} is not in this version of the scenario (nor in its migrations), so the visitor's next message starts it again`;
+    at = moved.position;
+  }
+  if (!at.waiting) return 'nothing yet: the scenario runs on the next visitor message';
+  const ins = program.code[at.pc];
   switch (ins?.op) {
     case 'choice':
       return `a choice at block ${ins.block}: ${ins.message.type === 'picker' ? ins.message.choices.map((c) => c.label).join(' | ') : ins.values.join(' | ')}`;
@@ -62,6 +69,6 @@ export function waitsFor(program: Program, position: Position): string {
     case 'articles':
       return `the helpdesk search at block ${ins.block}`;
     default:
-      return `block ${position.block}`;
+      return `block ${at.block}`;
   }
 }

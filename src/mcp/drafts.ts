@@ -275,7 +275,7 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
 /** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
 async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario, conversation: ConversationPort): Promise<LoadedRecord> {
   const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
-  if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
+  if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited since (this process runs another version of its file than the one the draft was made with)`);
   const [saved, thread] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), conversation.thread()]);
   if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
   const latest = thread.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;

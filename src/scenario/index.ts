@@ -3,5 +3,5 @@
 export { Position, Scalar, Vars } from './schema.js';
 export { compileText, summarize, withoutBom } from './compile.js';
 export type { CompileOptions, OutMessage, Problem, Program, ProgramSummary } from './compile.js';
-export { DEFAULT_STEP_BUDGET, initialPosition, step } from './run.js';
+export { carryOver, DEFAULT_STEP_BUDGET, initialPosition, step } from './run.js';
 export type { Action, FoundArticle, ScenarioEvent, StepContext, StepResult } from './run.js';

@@ -2,7 +2,7 @@
 // into the instruction array, O(1) however big the graph), applies the event, runs until the
 // scenario waits, hands off or ends, and returns the actions to perform as data; it performs none.
 // Time and operator availability come in through `context`, never from a clock.
-import { normalize, WAITING_OPS, type CompiledCondition, type Instruction, type OutMessage, type Program } from './compile.js';
+import { normalize, type CompiledCondition, type Instruction, type OutMessage, type Program } from './compile.js';
 import type { Position, Scalar, Vars } from './schema.js';
 
 export type { Position, Vars };
@@ -91,24 +91,26 @@ export function step(program: Program, position: Position, event: ScenarioEvent,
   else {
     if (pos.handed_off) return { actions: [], position: pos, ignored: 'handed_off' };
     if (fingerprint !== undefined && fingerprint === pos.last_fingerprint) return { actions: [], position: pos, ignored: 'duplicate' };
-    // A webhook's or a search's answer only means something to the program that waits for it.
-    if (answers !== undefined && !(pos.waiting && pos.program_hash === program.hash && program.code[pos.pc]?.op === answers)) {
-      return { actions: [], position: pos, ignored: 'unexpected_input' };
-    }
     if (pos.program_hash !== program.hash || pos.scenario !== program.scenario) {
-      const target = pos.ended || !Object.hasOwn(program.migrations, pos.block) ? undefined : program.migrations[pos.block];
-      const pc = target === undefined ? undefined : program.index.get(target);
-      if (pc !== undefined) {
-        migrated = { from_block: pos.block, to_block: target! };
-        pos = { ...pos, scenario: program.scenario, program_hash: program.hash, pc, block: target!, waiting: pos.waiting && WAITING_OPS.has(program.code[pc]!.op) };
-      } else {
+      // Saved by another version of the scenario: resume where `migrations` say, else at the block
+      // of the same id (a reworded text, a block added elsewhere, a new version number: the
+      // visitor's answer goes to the question they saw), else restart from the start.
+      const moved = pos.ended ? undefined : carryOver(program, pos, answers);
+      if (moved) {
+        if (moved.migrated) migrated = moved.migrated;
+        pos = moved.position;
+      } else if (answers === undefined) {
         restarted = { reason: 'program_changed', from_hash: pos.program_hash, from_block: pos.block };
         pos = initialPosition(program);
       }
     } else if (program.code[pos.pc]?.block !== pos.block) {
       restarted = { reason: 'bad_position', from_hash: pos.program_hash, from_block: pos.block };
       pos = initialPosition(program);
-    } else if (pos.ended) pos = initialPosition(program);
+    } else if (pos.ended && answers === undefined) pos = initialPosition(program);
+    // A webhook's or a search's answer only means something to the block that waits for it.
+    if (answers !== undefined && !(pos.waiting && pos.program_hash === program.hash && program.code[pos.pc]?.op === answers)) {
+      return { actions: [], position, ignored: 'unexpected_input' };
+    }
   }
   const turn = new Turn(program, pos, context);
   const ignored = turn.run(inputOf(event));
@@ -118,6 +120,27 @@ export function step(program: Program, position: Position, event: ScenarioEvent,
   if (ignored) result.ignored = 'unexpected_input';
   return result;
 }
+
+/**
+ * A position saved by another program, carried over to `program`: to the block its `migrations`
+ * name for the saved block, else to the block of the same id; undefined when neither exists. It
+ * still waits only if the block it lands on waits for what comes: the visitor's words for a visitor
+ * event (a `choice`, `ask` or `match`), the effect's answer for an answer (`answers`). Otherwise the
+ * block runs: a `webhook` a visitor was moved to is called, rather than waiting for an answer no call
+ * will bring.
+ */
+export function carryOver(program: Program, pos: Position, answers?: Instruction['op']): { position: Position; migrated?: StepResult['migrated'] } | undefined {
+  const target = Object.hasOwn(program.migrations, pos.block) ? program.migrations[pos.block]! : pos.block;
+  const pc = program.index.get(target);
+  if (pc === undefined) return undefined;
+  const op = program.code[pc]!.op;
+  const waiting = pos.waiting && (answers === undefined ? VISITOR_WAITS.has(op) : op === answers);
+  const position: Position = { ...pos, scenario: program.scenario, program_hash: program.hash, pc, block: target, waiting };
+  return target === pos.block ? { position } : { position, migrated: { from_block: pos.block, to_block: target } };
+}
+
+/** The instructions that wait for the visitor's words (the others wait for an effect's answer). */
+const VISITOR_WAITS: ReadonlySet<Instruction['op']> = new Set(['choice', 'ask', 'match']);
 
 function inputOf(event: ScenarioEvent): Input {
   switch (event.type) {
