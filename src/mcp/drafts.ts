@@ -187,7 +187,14 @@ function notesOf(result: Advance, shown: DraftEvent, loaded: LoadedScenario): st
         : `The saved position did not fit scenario ${loaded.name} (block ${result.restarted.from_block}): it starts again from its start.`,
     );
   }
-  if (result.migrated) notes.push(`Scenario ${loaded.name} changed; this conversation moved from block ${result.migrated.from_block} to ${result.migrated.to_block}.`);
+  if (result.migrated) {
+    const { from_block: from, to_block: to } = result.migrated;
+    notes.push(
+      from === to
+        ? `Scenario ${loaded.name} changed since this conversation's last turn; it goes on at block ${to}, which the new version still has.`
+        : `Scenario ${loaded.name} changed; this conversation moved from block ${from} to ${to} (its migrations).`,
+    );
+  }
   if (result.ignored === 'handed_off') notes.push(`Ignored ${which}: the scenario handed this conversation to a human and stays silent (reset_scenario starts it again).`);
   if (result.ignored === 'unexpected_input') notes.push(`Ignored ${which}: not what the scenario waits for now; it is read again on the next turn.`);
   return notes;

@@ -51,7 +51,7 @@ export interface StepResult {
   position: Position;
   /** The saved position could not be resumed as is, so the scenario started again from its start. */
   restarted?: { reason: 'program_changed' | 'bad_position'; from_hash: string; from_block: string };
-  /** The saved position was from an older program and a declared migration moved it. */
+  /** The saved position was from another version of the program and resumes in this one: where a declared migration says, or at the block of the same id (to_block = from_block). */
   migrated?: { from_block: string; to_block: string };
   /** Nothing ran: the bot is silent (handed off), the message was handled already, or the scenario waits for something else. */
   ignored?: 'handed_off' | 'duplicate' | 'unexpected_input';
@@ -97,7 +97,7 @@ export function step(program: Program, position: Position, event: ScenarioEvent,
       // visitor's answer goes to the question they saw), else restart from the start.
       const moved = pos.ended ? undefined : carryOver(program, pos, answers);
       if (moved) {
-        if (moved.migrated) migrated = moved.migrated;
+        migrated = moved.migrated;
         pos = moved.position;
       } else if (answers === undefined) {
         restarted = { reason: 'program_changed', from_hash: pos.program_hash, from_block: pos.block };
@@ -129,14 +129,13 @@ export function step(program: Program, position: Position, event: ScenarioEvent,
  * block runs: a `webhook` a visitor was moved to is called, rather than waiting for an answer no call
  * will bring.
  */
-export function carryOver(program: Program, pos: Position, answers?: Instruction['op']): { position: Position; migrated?: StepResult['migrated'] } | undefined {
+export function carryOver(program: Program, pos: Position, answers?: Instruction['op']): { position: Position; migrated: NonNullable<StepResult['migrated']> } | undefined {
   const target = Object.hasOwn(program.migrations, pos.block) ? program.migrations[pos.block]! : pos.block;
   const pc = program.index.get(target);
   if (pc === undefined) return undefined;
   const op = program.code[pc]!.op;
   const waiting = pos.waiting && (answers === undefined ? VISITOR_WAITS.has(op) : op === answers);
-  const position: Position = { ...pos, scenario: program.scenario, program_hash: program.hash, pc, block: target, waiting };
-  return target === pos.block ? { position } : { position, migrated: { from_block: pos.block, to_block: target } };
+  return { position: { ...pos, scenario: program.scenario, program_hash: program.hash, pc, block: target, waiting }, migrated: { from_block: pos.block, to_block: target } };
 }
 
 /** The instructions that wait for the visitor's words (the others wait for an effect's answer). */

@@ -100,15 +100,29 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     expect(draft.notes).toEqual([`The scenario reads past message ${file.fingerprint} (file), message ${voice.fingerprint} (audio): get_conversation shows what the visitor sent; send_message answers it.`]);
   });
 
-  it('an edited scenario restarts a conversation saved under the old program, and says so', async () => {
+  it('a reworded scenario goes on at the block the conversation waits at: the visitor\'s click answers the question they saw, and the note says so', async () => {
     const session = v.open('a gdpr question');
     await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
     const edited = scenarioLibraryFromTexts(
-      exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!') } : s)),
+      exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!').replace('"version": 1', '"version": 2') } : s)),
     );
     v.says(session, 'Yes, thanks');
     const { draft } = await draftTurn({ ...io(), library: edited, session, scenario: 'gdpr' });
-    expect(draft.notes).toEqual([expect.stringMatching(/^Scenario gdpr changed since this conversation's last turn \(it was at block more\): it starts again from its start\.$/)]);
+    expect(draft.notes).toEqual(["Scenario gdpr changed since this conversation's last turn; it goes on at block more, which the new version still has."]);
+    expect(draft.actions).toEqual([{ type: 'send_message', message: { type: 'text', text: 'Happy to help!' } }, { type: 'resolve' }]);
+    expect(draft.position_after).toMatchObject({ block: 'done', ended: true, vars: { question: 'a gdpr question' } });
+  });
+
+  it('an edit that removes the block a conversation waits at restarts it from the start, and says so', async () => {
+    const session = v.open('a gdpr question');
+    await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'gdpr' })).id! });
+    const gdpr = JSON.parse(exampleSources().find((s) => s.file.endsWith('gdpr.json'))!.source) as { blocks: Record<string, { next?: string }> };
+    delete gdpr.blocks.more;
+    gdpr.blocks.gdpr_answer!.next = 'done';
+    const edited = scenarioLibraryFromTexts(exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: JSON.stringify(gdpr) } : s)));
+    v.says(session, 'Yes, thanks');
+    const { draft } = await draftTurn({ ...io(), library: edited, session, scenario: 'gdpr' });
+    expect(draft.notes).toEqual(["Scenario gdpr changed since this conversation's last turn (it was at block more): it starts again from its start."]);
   });
 
   it('resetScenario puts the position back at the start with a new version', async () => {

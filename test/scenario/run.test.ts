@@ -561,6 +561,80 @@ describe('a changed program never resumes at a stale index', () => {
     expect(said(result.actions)).toEqual(['Thanks Ann <ann@example.com>']);
   });
 
+  it('goes on at the block of the same id after an edit that keeps it (reworded texts, a block added before it, a new version): variables kept, the answer goes to the question shown', () => {
+    const reworded = program(
+      { intro: { type: 'message', text: 'Hello again', next: 'q1' }, q1: { type: 'ask', text: 'Your name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Your email?', save: { var: 'email' }, next: 'done' }, done: { type: 'end', text: 'Thank you {{name}} <{{email}}>' } },
+      { version: 2 },
+    );
+    expect(reworded.index.get('q2')).not.toBe(saved.pc); // the old index points elsewhere now
+    const result = step(reworded, saved, text('ann@example.com'));
+    expect(result.restarted).toBeUndefined();
+    expect(result.migrated).toEqual({ from_block: 'q2', to_block: 'q2' });
+    expect(said(result.actions)).toEqual(['Thank you Ann <ann@example.com>']);
+    expect(result.position).toMatchObject({ program_hash: reworded.hash, block: 'done', ended: true });
+  });
+
+  it('a declared migration wins over the block of the same id', () => {
+    const v2 = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Phone?', save: { var: 'phone' }, next: 'q3' }, q3: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'done' }, done: { type: 'end', text: '{{email}}' } }, { migrations: { q2: 'q3' } });
+    const result = step(v2, saved, text('ann@example.com'));
+    expect(result.migrated).toEqual({ from_block: 'q2', to_block: 'q3' });
+    expect(said(result.actions)).toEqual(['ann@example.com']);
+  });
+
+  it('a button of the old version that the new one no longer has shows the new buttons again (or goes to its fallback), never the start', () => {
+    const menu = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      program({ menu: { type: 'choice', text: 'Pick', choices, ...extra }, a: { type: 'end', text: 'A' }, b: { type: 'end', text: 'B' }, help: { type: 'handoff', text: 'A human comes' } });
+    const old = menu([{ label: 'Pricing', next: 'a' }, { label: 'Orders', next: 'b' }]);
+    const waiting = step(old, initialPosition(old), { type: 'start' }).position;
+    const renamed = step(menu([{ label: 'Prices', value: 'prices', next: 'a' }, { label: 'Orders', next: 'b' }]), waiting, { type: 'choice', value: 'Pricing' });
+    expect(renamed.restarted).toBeUndefined();
+    expect(renamed.actions).toEqual([{ type: 'send_message', message: expect.objectContaining({ type: 'picker', text: 'Pick' }) }]);
+    expect(renamed.position).toMatchObject({ block: 'menu', waiting: true });
+    const withFallback = step(menu([{ label: 'Prices', next: 'a' }], { fallback: 'help' }), waiting, { type: 'choice', value: 'Pricing' });
+    expect(said(withFallback.actions)).toEqual(['A human comes']);
+  });
+
+  it("a webhook's answer that comes back after an edit reaches the webhook block it was called for; a block gone ignores it", () => {
+    const hook = (next: string, extra: Record<string, unknown> = {}) =>
+      program(
+        { q: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'call' }, call: { type: 'webhook', url: 'https://api.example.com/x', map: { id: 'id' }, next }, ok: { type: 'end', text: 'Booked {{id}}' }, yes: { type: 'end', text: 'Done: {{id}}' }, ...extra },
+        { webhook_origins: ['https://api.example.com'] },
+      );
+    const v1 = hook('ok');
+    const calling = play(v1, [{ type: 'start' }, text('Ann')]).position;
+    expect(calling).toMatchObject({ block: 'call', waiting: true });
+    const answer: ScenarioEvent = { type: 'webhook_result', ok: true, status: 200, data: { id: 'B-7' } };
+    const edited = step(hook('yes'), calling, answer);
+    expect(edited.ignored).toBeUndefined();
+    expect(said(edited.actions)).toEqual(['Done: B-7']);
+    const gone = program({ q: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'ok' }, ok: { type: 'end', text: 'Bye' } });
+    expect(step(gone, calling, answer)).toMatchObject({ ignored: 'unexpected_input', actions: [], position: calling });
+  });
+
+  it('a visitor migrated onto a webhook block calls it, instead of waiting for an answer no call will bring', () => {
+    const v2 = program(
+      { start: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'call' }, call: { type: 'webhook', url: 'https://api.example.com/x', next: 'done' }, done: { type: 'end', text: 'Bye' } },
+      { webhook_origins: ['https://api.example.com'], migrations: { q2: 'call' } },
+    );
+    const result = step(v2, saved, text('ann@example.com'));
+    expect(result.migrated).toEqual({ from_block: 'q2', to_block: 'call' });
+    expect(result.actions).toEqual([expect.objectContaining({ type: 'webhook', block: 'call' })]);
+    expect(result.position).toMatchObject({ block: 'call', waiting: true });
+  });
+
+  it('two versions taking turns on one conversation (replicas mid-rollout) go on from block to block, never from the start, while both have the block', () => {
+    const a = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'q3' }, q3: { type: 'ask', text: 'Phone?', save: { var: 'phone' }, next: 'done' }, done: { type: 'end', text: '{{name}} {{email}} {{phone}}' } });
+    const b = program({ q1: { type: 'ask', text: 'Your name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Your email?', save: { var: 'email' }, next: 'q3' }, q3: { type: 'ask', text: 'Your phone?', save: { var: 'phone' }, next: 'done' }, done: { type: 'end', text: 'Thanks {{name}} {{email}} {{phone}}' } });
+    let position = step(a, initialPosition(a), { type: 'start' }).position;
+    const turns = [b, a, b].map((p, i) => {
+      const result = step(p, position, text(['Ann', 'ann@example.com', '555'][i]!));
+      position = result.position;
+      return result;
+    });
+    expect(turns.map((r) => r.restarted)).toEqual([undefined, undefined, undefined]);
+    expect(turns.flatMap((r) => said(r.actions))).toEqual(['Your email?', 'Phone?', 'Thanks Ann ann@example.com 555']);
+  });
+
   it('restarts a position whose index does not match its block', () => {
     for (const bad of [{ ...saved, pc: 99 }, { ...saved, pc: 0 }]) {
       const result = step(v1, bad, text('x'));
