@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
-import { SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';
+import { exampleSources, SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { saveRecord } from '../../src/engine/record.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import type { Position } from '../../src/scenario/schema.js';
 import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 let harness: McpHarness;
@@ -18,9 +22,10 @@ let client: Client;
 let v: ReturnType<typeof visitor>;
 /** Opened before anything lists conversations (listings are cached for a few seconds). */
 let early: string;
+const store = new MemoryStore();
 
 beforeAll(async () => {
-  harness = await McpHarness.start({ seed: 33, scenarios: { scenarios: testLibrary(), store: new MemoryStore(), clock: () => SATURDAY_NOON_PARIS } });
+  harness = await McpHarness.start({ seed: 33, scenarios: { scenarios: testLibrary(), store, clock: () => SATURDAY_NOON_PARIS } });
   ({ sandbox, client } = harness);
   v = visitor(sandbox);
   early = v.open('hello there');
@@ -87,6 +92,35 @@ describe('conversation resources', () => {
     expect(doc.scenarios[0]).toMatchObject({ scenario: 'gdpr', version: 1, current_program: true, waits_for: 'a choice at block more: Yes, thanks | No, I need a human', position: { block: 'more', vars: { question: 'Question about GDPR' } } });
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toContain(uri);
+  });
+});
+
+describe('a position saved by another version of the scenario (an edited file, a replica on another version)', () => {
+  /** gdpr with a message added before `more` (so `more` sits at another index) and a block of its own. */
+  const edited = (() => {
+    const gdpr = JSON.parse(exampleSources().find((s) => s.file.endsWith('gdpr.json'))!.source) as { version: number; blocks: Record<string, Record<string, unknown>> };
+    gdpr.version = 2;
+    gdpr.blocks.gdpr_answer!.next = 'before_more';
+    gdpr.blocks.before_more = { type: 'message', text: 'One more thing.', next: 'more' };
+    gdpr.blocks.survey = { type: 'choice', text: 'Rate us', choices: [{ label: 'Good', next: 'done' }] };
+    gdpr.blocks.done = { type: 'message', text: 'Glad to help!', next: 'survey' };
+    return scenarioLibraryFromTexts([{ file: 'gdpr.json', source: JSON.stringify(gdpr) }]).require('gdpr').program;
+  })();
+  const savedAt = async (block: string) => {
+    const session = v.open('Question about GDPR');
+    const position: Position = { scenario: 'gdpr', program_hash: edited.hash, pc: edited.index.get(block)!, block, vars: { question: 'Question about GDPR' }, waiting: true, handed_off: false, ended: false, last_fingerprint: null };
+    await saveRecord(store, conversationKey(sandbox.websiteId, session), 'gdpr', { v: 2, scenario: position, channels: {} }, { expectedVersion: 0 });
+    const doc = JSON.parse((await read(`crisp://conversations/${sandbox.websiteId}/${session}/scenario`)).text) as { scenarios: Array<{ current_program: boolean; waits_for: string }> };
+    return doc.scenarios[0];
+  };
+
+  it('says what it waits for at the block of the same id, never at its old index', async () => {
+    expect(edited.index.get('more')).not.toBe(testLibrary().require('gdpr').program.index.get('more'));
+    expect(await savedAt('more')).toEqual(expect.objectContaining({ current_program: false, waits_for: 'a choice at block more: Yes, thanks | No, I need a human' }));
+  });
+
+  it('says that the next message starts again where its block is gone', async () => {
+    expect(await savedAt('survey')).toEqual(expect.objectContaining({ current_program: false, waits_for: "nothing: block survey is not in this version of the scenario (nor in its migrations), so the visitor's next message starts it again" }));
   });
 });
 
