@@ -23,9 +23,9 @@ export function compile(source: unknown, options: CompileOptions = {}): CompileR
   const problems: Problem[] = [];
   const built = build(input, graph, options, problems);
   if (built === undefined) return { ok: false, problems };
-  const { code, hash, warnings } = built;
+  const { code, hash, warnings, migrations } = built;
   const { scenario } = input;
-  const program: Program = { scenario: scenario.name, version: scenario.version, hash, start: 0, code, index: graph.index, migrations: { ...scenario.migrations }, blocks: graph.order.length };
+  const program: Program = { scenario: scenario.name, version: scenario.version, hash, start: 0, code, index: graph.index, migrations, blocks: graph.order.length };
   return { ok: true, program, warnings };
 }
 

@@ -574,6 +574,14 @@ describe('a changed program never resumes at a stale index', () => {
     expect(result.position).toMatchObject({ program_hash: reworded.hash, block: 'done', ended: true });
   });
 
+  it('a conversation that slept through two edits follows the chain of their migrations', () => {
+    // v2 renamed q2 to ask_email ({q2: ask_email}); v3 renamed that to contact ({ask_email: contact}) and kept the older entry.
+    const v3 = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'contact' }, contact: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'done' }, done: { type: 'end', text: '{{name}} <{{email}}>' } }, { migrations: { q2: 'ask_email', ask_email: 'contact' } });
+    const result = step(v3, saved, text('ann@example.com'));
+    expect(result.migrated).toEqual({ from_block: 'q2', to_block: 'contact' });
+    expect(said(result.actions)).toEqual(['Ann <ann@example.com>']);
+  });
+
   it('a declared migration wins over the block of the same id', () => {
     const v2 = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Phone?', save: { var: 'phone' }, next: 'q3' }, q3: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'done' }, done: { type: 'end', text: '{{email}}' } }, { migrations: { q2: 'q3' } });
     const result = step(v2, saved, text('ann@example.com'));

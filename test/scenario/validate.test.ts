@@ -195,6 +195,16 @@ describe('graph errors carry the block path', () => {
   it('a migration to a block that does not exist', () => {
     expect(errors(scenario({ a: { type: 'end' } }, { migrations: { old: 'gone' } }))).toEqual([['migrations.old', 'migration target "gone" does not exist (the blocks are a)']]);
   });
+
+  it('a chain of migrations over several edits is followed to its block; one that leads to no block, or goes round, is refused', () => {
+    const chained = compile(scenario({ c: { type: 'end' } }, { start: 'c', migrations: { a: 'b', b: 'c' } }));
+    expect(chained.ok && chained.program.migrations).toEqual({ a: 'c', b: 'c' });
+    expect(errors(scenario({ c: { type: 'end' } }, { start: 'c', migrations: { a: 'b', b: 'x' } }))).toEqual([
+      ['migrations.a', 'migration target "b" is no block, and its own migration leads to none'],
+      ['migrations.b', 'migration target "x" does not exist (the blocks are c)'],
+    ]);
+    expect(errors(scenario({ c: { type: 'end' } }, { start: 'c', migrations: { a: 'b', b: 'a' } })).map(([path]) => path)).toEqual(['migrations.a', 'migrations.b']);
+  });
 });
 
 describe('warnings', () => {

@@ -10,7 +10,19 @@ import { IMPLICIT_END, type CompileOptions, type Instruction, type Problem } fro
 import { nestedRepeat } from './regex-repeat.js';
 import { type Source } from './validate.js';
 
-export function build(source: Source, graph: Graph, options: CompileOptions, problems: Problem[]): { code: Instruction[]; hash: string; warnings: Problem[] } | undefined {
+/** The block a migration target leads to: itself, or through the migrations of blocks that are gone; undefined if none. */
+function migrationEnd(target: string, migrations: Readonly<Record<string, string>>, index: ReadonlyMap<string, number>): string | undefined {
+  const seen = new Set<string>();
+  let at = target;
+  while (!index.has(at)) {
+    if (seen.has(at) || !Object.hasOwn(migrations, at)) return undefined;
+    seen.add(at);
+    at = migrations[at]!;
+  }
+  return at;
+}
+
+export function build(source: Source, graph: Graph, options: CompileOptions, problems: Problem[]): { code: Instruction[]; hash: string; warnings: Problem[]; migrations: Record<string, string> } | undefined {
   const error = (path: string, message: string) => problems.push({ level: 'error', path, message });
   const { scenario, ids, blocks, sets } = source;
   const { order, index, reachable, first, to } = graph;
@@ -41,7 +53,15 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
     allowed.add(normal); // refused by the server: reported once, here
     if (options.webhookOrigins && !options.webhookOrigins.some((o) => originOf(o) === normal)) error(`webhook_origins.${i}`, `${normal} is not allowed by the server`);
   }
-  for (const [from, target] of Object.entries(scenario.migrations ?? {})) if (!index.has(target)) error(`migrations.${from}`, `migration target "${target}" does not exist${hint(target)}`);
+  // An entry may name a block an entry of a later edit moved on ({"a": "b"} kept when the next edit
+  // removed b and added {"b": "c"}): a conversation that slept through both edits follows the chain.
+  const migrations: Record<string, string> = {};
+  for (const [from, target] of Object.entries(scenario.migrations ?? {})) {
+    const end = migrationEnd(target, scenario.migrations!, index);
+    if (end !== undefined) migrations[from] = end;
+    else if (Object.hasOwn(scenario.migrations!, target)) error(`migrations.${from}`, `migration target "${target}" is no block, and its own migration leads to none`);
+    else error(`migrations.${from}`, `migration target "${target}" does not exist${hint(target)}`);
+  }
 
   // Labels repeat ("Yes", "No"…): each distinct one is normalized, and kept in the program, once.
   const normalized = new Map<string, string>();
@@ -112,7 +132,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   checkCycles(ids, graph, waits, error);
   if (problems.length > 0) return undefined;
   for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
-  return { code, hash: hash.digest(blocks), warnings: warned };
+  return { code, hash: hash.digest(blocks), warnings: warned, migrations };
 }
 
 /** A choice's accepted answers, normalized: label then value of each choice; two choices may not share one. */
