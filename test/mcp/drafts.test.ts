@@ -125,6 +125,18 @@ describe('draftTurn / postDraft with the SQLite store', () => {
     expect(draft.notes).toEqual(["Scenario gdpr changed since this conversation's last turn (it was at block more): it starts again from its start."]);
   });
 
+  it('a draft made before the scenario file was edited is refused at post, saying so, and nothing is posted', async () => {
+    const session = v.open('a gdpr question');
+    const { id } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    const edited = scenarioLibraryFromTexts(exampleSources().map((s) => (s.file.endsWith('gdpr.json') ? { ...s, source: s.source.replace('Glad to help!', 'Happy to help!') } : s)));
+    const before = v.thread(session).length;
+    await expect(postDraft({ open, store, library: edited, draftId: id! })).rejects.toMatchObject({
+      code: 'draft_stale',
+      message: `draft ${id} is stale: scenario gdpr was edited since (this process runs another version of its file than the one the draft was made with). Nothing was posted; call draft_scenario_reply again for a fresh draft.`,
+    });
+    expect(v.thread(session)).toHaveLength(before);
+  });
+
   it('resetScenario puts the position back at the start with a new version', async () => {
     const session = v.open('human please');
     await postDraft({ open, store, library, draftId: (await draftTurn({ ...io(), session, scenario: 'handoff' })).id! });
