@@ -245,6 +245,36 @@ describe('ConverseService + ReplyDeliverer, one conversation through every event
     }
   });
 
+  it('a session left at a carousel goes on there after a restart on an edited scenario file (reworded, a block added before it, a new version)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'converse-edit-'));
+    const file = join(dir, 'state.db');
+    let store = new SqliteStore(file);
+    try {
+      const id = fresh();
+      h = await startConverseHarness({ receiver, store });
+      await h.service.accept({ conversationId: id, eventType: 'startSession', metaData: [{ key: 'user_name', value: 'Ann' }] });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'Plans' });
+      await receiver.waitFor(() => receiver.of(id).length === 3);
+      await h.stop();
+      await store.close();
+
+      const edited = JSON.parse(converseScenario().source) as { version: number; start: string; blocks: Record<string, Record<string, unknown>> };
+      edited.version = 2;
+      edited.blocks = { intro: { type: 'message', text: 'Welcome to ACME.', next: 'hello' }, ...edited.blocks };
+      edited.start = 'intro';
+      edited.blocks.picked = { type: 'end', text: 'Great choice: {{plan}}, {{user_name}}.' };
+      store = new SqliteStore(file);
+      h = await startConverseHarness({ receiver, store, library: scenarioLibraryFromTexts([{ file: 'converse-test.json', source: JSON.stringify(edited) }]) });
+      await h.service.accept({ conversationId: id, eventType: 'message', text: 'Pro', cardIndex: 1 });
+      await receiver.waitFor(() => receiver.of(id).length === 5);
+      expect(receiver.of(id).slice(3).map(brief)).toEqual([{ type: 'text', text: 'Great choice: pro, Ann.' }, { type: 'end', text: '' }]);
+    } finally {
+      await h.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers 503 while the previous release\'s records cannot be read, and reads them at the next event', async () => {
     const store = new MemoryStore();
     const id = fresh();
