@@ -520,6 +520,16 @@ export class Autopilot {
           this.#stats.suppressed += note.suppressed;
           if (note.suppressed) log.info({ conversation, fingerprint: note.fingerprint, suppressed: note.suppressed }, 'identical reply to the same input suppressed');
           log.debug({ conversation, fingerprint: note.fingerprint, actions: note.actions, sends: note.sends, start: note.start }, 'turn saved');
+          // Said, since the visitor sees the greeting again: the edit removed the block this conversation was at.
+          if (note.restarted) {
+            const { reason, from_block: block } = note.restarted;
+            log.info(
+              { conversation, block },
+              reason === 'program_changed'
+                ? `the scenario changed since this conversation's last turn and has no block ${block} (nor a migrations entry for it): it started again from the start`
+                : `the saved position did not fit the scenario (block ${block}): it started again from the start`,
+            );
+          }
           break;
         case 'paused':
           this.#stats.paused++;

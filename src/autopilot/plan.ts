@@ -5,7 +5,7 @@
 import { initialPosition, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
 import { isEffect } from '../engine/effects.js';
 import type { ThreadMessage } from '../engine/port.js';
-import { advanceTurn, allActions, eventText, isInitial, visitorEvent } from '../engine/turn.js';
+import { advanceTurn, allActions, eventText, isInitial, visitorEvent, type Advance } from '../engine/turn.js';
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, savedState, trimState, turnId,
@@ -18,7 +18,7 @@ import { withChannel, withPosition, type ConversationRecord } from '../engine/re
 export type { ThreadMessage } from '../engine/port.js';
 
 export type PlanNote =
-  | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean }
+  | { kind: 'turn'; fingerprint: number; actions: number; sends: number; suppressed: number; start: boolean; restarted?: NonNullable<Advance['restarted']> }
   | { kind: 'skipped'; fingerprint: number; reason: 'paused' | 'handed_off' | 'duplicate' | 'unexpected_input' | 'unreadable' }
   | { kind: 'paused'; reason: PauseReason; by: string | null }
   | { kind: 'resumed' }
@@ -249,6 +249,7 @@ class Planner {
       sends: actions.filter((a) => a.type === 'send_message').length,
       suppressed: this.#suppressed - suppressedBefore,
       start,
+      ...(advance.restarted ? { restarted: advance.restarted } : {}),
     });
   }
 

@@ -5,7 +5,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
 import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -47,10 +49,21 @@ function botTexts(sandbox: Sandbox, session: string): string[] {
     .map((m) => (m.type === 'picker' ? String((m.content as { text?: unknown }).text) : String(m.content)));
 }
 
+/** What the bots logged, one parsed line each. */
+const logged: Array<Record<string, unknown>> = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n')) if (line) logged.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
 async function botOn(folder: string): Promise<InProcessBot> {
   const scenario = (await loadScenarioLibrary(folder)).require('signup');
-  return startTestBot(sandbox, { events: 'rtm', store, scenario });
+  return startTestBot(sandbox, { events: 'rtm', store, scenario, log: createLogger('info', sink) });
 }
+
+const restartLines = () => logged.filter((l) => String(l.msg).includes('it started again from the start')).map((l) => [l.conversation, l.msg]);
 
 async function answered(session: string, text: string, replies: number): Promise<void> {
   const fingerprint = await visitorWrites(sandbox, session, text);
@@ -93,6 +106,7 @@ describe('autopilot: a scenario edited while conversations wait in it', () => {
       expect(botTexts(sandbox, atEmail).slice(3)).toEqual(['Thank you, Ann: we will write to ann@example.com.']);
       await answered(atMenu, 'Newsletter', 2);
       expect(botTexts(sandbox, atMenu).slice(1)).toEqual(['Your name?']);
+      expect(restartLines()).toEqual([]);
       await bot.autopilot.idle();
       await bot.stop();
       bot = undefined;
@@ -105,6 +119,8 @@ describe('autopilot: a scenario edited while conversations wait in it', () => {
       bot = await botOn(folder);
       await answered(atMenu, 'Bob', 4);
       expect(botTexts(sandbox, atMenu).slice(2)).toEqual(['Welcome to ACME.', 'Hello! How can we help?']);
+      // The operators' log says why this visitor sees the greeting again.
+      expect(restartLines()).toEqual([[`${sandbox.websiteId}/${atMenu}`, "the scenario changed since this conversation's last turn and has no block name (nor a migrations entry for it): it started again from the start"]]);
     } finally {
       await bot?.stop();
     }
