@@ -582,6 +582,12 @@ describe('a changed program never resumes at a stale index', () => {
     expect(said(result.actions)).toEqual(['Ann <ann@example.com>']);
   });
 
+  it('an ask turned into a match under the same id routes the answer the visitor gives to it', () => {
+    const v2 = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'match', rules: [{ contains: '@', next: 'ok' }], otherwise: 'human', save: 'email' }, ok: { type: 'end', text: 'Mail {{email}}' }, human: { type: 'handoff', text: 'A human comes' } });
+    expect(said(step(v2, saved, text('ann@example.com')).actions)).toEqual(['Mail ann@example.com']);
+    expect(said(step(v2, saved, text('no thanks')).actions)).toEqual(['A human comes']);
+  });
+
   it('a declared migration wins over the block of the same id', () => {
     const v2 = program({ q1: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'q2' }, q2: { type: 'ask', text: 'Phone?', save: { var: 'phone' }, next: 'q3' }, q3: { type: 'ask', text: 'Email?', save: { var: 'email' }, next: 'done' }, done: { type: 'end', text: '{{email}}' } }, { migrations: { q2: 'q3' } });
     const result = step(v2, saved, text('ann@example.com'));
