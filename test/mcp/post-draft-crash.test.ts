@@ -1,0 +1,75 @@
+// postDraft's last two writes — the scenario position, then the draft marked posted — with a crash
+// between them: a store wrapper makes the second write fail the way a killed process never makes
+// it. Posting the same draft again must neither post its messages a second time nor claim that
+// nothing was posted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
+import type { CrispClient } from '../../src/crisp/index.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import { draftTurn, postDraft, type TurnDraft } from '../../src/mcp/drafts.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/index.js';
+import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
+import { clientFor } from '../helpers/crisp.js';
+import { visitor } from './scenario-fixtures.js';
+
+let sandbox: Sandbox;
+let crisp: CrispClient;
+let dir: string;
+let store: SqliteStore;
+const library = scenarioLibraryFromTexts([{ file: 'echo.json', source: ECHO_SCENARIO }]);
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 12, faults: 'dedupe:off' });
+  crisp = clientFor(sandbox);
+  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-post-crash-'));
+  store = new SqliteStore(join(dir, 'state.db'));
+});
+afterAll(async () => {
+  await store.close();
+  await crisp.close();
+  await sandbox.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = (website: string, session: string) => openCrispConversations(crisp)(website, session);
+
+class Crash extends Error {}
+
+/** The store, except that the write marking a draft posted never happens: the process "died" just before it. */
+function dyingBeforeThePostedMark(inner: Store): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'putDraft') {
+        return (input: { value: unknown }) => {
+          if ((input.value as TurnDraft).posted) return Promise.reject(new Crash('killed between the position save and the posted mark'));
+          return target.putDraft(input as Parameters<Store['putDraft']>[0]);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe('postDraft crashed between its position save and the draft marked posted', () => {
+  it('posted again: nothing is sent twice, and the answer is the post it finished, not "nothing was posted"', async () => {
+    const v = visitor(sandbox);
+    const session = v.open('where is my parcel');
+    const { id } = await draftTurn({ open, store, library, website: sandbox.websiteId, session, scenario: 'echo' });
+    await expect(postDraft({ open, store: dyingBeforeThePostedMark(store), library, draftId: id! })).rejects.toBeInstanceOf(Crash);
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('where is my parcel'));
+    const saved = await store.getPosition(conversationKey(sandbox.websiteId, session), 'echo');
+    expect(saved).toMatchObject({ version: 1 });
+
+    const again = await postDraft({ open, store, library, draftId: id! });
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('where is my parcel'));
+    expect(await store.getPosition(conversationKey(sandbox.websiteId, session), 'echo')).toMatchObject({ version: 1 });
+    expect(again).toMatchObject({ replayed: true, version: 1, position: { block: 'listen' } });
+  });
+});

@@ -1,0 +1,128 @@
+// post_draft through the built CLI (`node dist/cli.js serve`, stdio, SQLite file), killed at the
+// worst moment — Crisp has posted the first message of the draft, and our process has not had the
+// answer — then started again on the same file, the host retrying the same call: the visitor sees
+// each message once and the position is saved once. Between the test's MCP client and the sandbox
+// sits a small HTTP relay that holds Crisp's answer to the first message POST, so the kill falls
+// exactly between "Crisp has it" and "we know it". The sandbox keeps repeated fingerprints
+// (`dedupe:off`), so only our own look-before-resend keeps the message single.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { conversationKey } from '../../src/engine/turn.js';
+import { CLI } from '../helpers/cli.js';
+import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
+import { eventually } from '../helpers/events.js';
+import { visitor } from './scenario-fixtures.js';
+
+/** Forwards everything to the sandbox; the first request matching `holdWhen` is carried out there, and its answer kept back. */
+class HoldingRelay {
+  held: { method: string; url: string } | undefined;
+  holdWhen: (req: IncomingMessage) => boolean = () => false;
+  private constructor(
+    readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(target: string): Promise<HoldingRelay> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const relay = new HoldingRelay(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => relay.#forward(target, req, res));
+    return relay;
+  }
+
+  #forward(target: string, req: IncomingMessage, res: ServerResponse): void {
+    const hold = this.held === undefined && this.holdWhen(req);
+    if (hold) this.held = { method: req.method!, url: req.url! };
+    const upstream = request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+        if (hold) return; // carried out by "Crisp", never answered: the caller is killed meanwhile
+        res.writeHead(answer.statusCode!, answer.headers).end(Buffer.concat(chunks));
+      });
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+let sandbox: Sandbox;
+let relay: HoldingRelay;
+let dir: string;
+const hosts: Array<{ client: Client; transport: StdioClientTransport }> = [];
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 11, faults: 'dedupe:off' });
+  relay = await HoldingRelay.start(sandbox.url);
+  dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-post-kill-'));
+  writeFileSync(join(dir, 'echo.json'), ECHO_SCENARIO);
+});
+afterAll(async () => {
+  for (const host of hosts) await host.client.close().catch(() => undefined);
+  await relay.close();
+  await sandbox.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** `crisp-mcp serve` over stdio as a host launches it, on the relay and the SQLite file. */
+async function launch(): Promise<{ client: Client; transport: StdioClientTransport }> {
+  const credential = sandbox.credentials[0]!;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'serve', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`],
+    env: { PATH: process.env.PATH ?? '', CRISP_API_URL: relay.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'host', version: '1.0.0' });
+  await client.connect(transport);
+  const host = { client, transport };
+  hosts.push(host);
+  return host;
+}
+
+const call = async (client: Client, name: string, args: Record<string, unknown>) => {
+  const result = await client.callTool({ name, arguments: args });
+  return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
+};
+
+describe('post_draft on the built CLI, SIGKILLed after Crisp took its first message but before the answer came back', () => {
+  it('posted again after the restart: each message once, the position saved once', async () => {
+    const v = visitor(sandbox);
+    const session = v.open('refund please');
+    const first = await launch();
+    const draft = await call(first.client, 'draft_scenario_reply', { session_id: session, scenario: 'echo' });
+    expect(draft.isError, draft.text).toBe(false);
+    const draftId = draft.out.draft_id as string;
+
+    relay.holdWhen = (req) => req.method === 'POST' && /\/conversation\/[^/]+\/message$/.test(req.url ?? '');
+    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draftId } }).catch(() => undefined);
+    await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the first message posted and its answer held');
+    process.kill(pid, 'SIGKILL');
+    await first.client.close().catch(() => undefined);
+
+    const second = await launch();
+    const again = await call(second.client, 'post_draft', { draft_id: draftId });
+    expect(again.isError, again.text).toBe(false);
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('refund please'));
+
+    const store = new SqliteStore(join(dir, 'state.db'));
+    try {
+      expect(await store.getPosition(conversationKey(sandbox.websiteId, session), 'echo')).toMatchObject({ version: 1, value: { scenario: { block: 'listen' } } });
+    } finally {
+      await store.close();
+    }
+  });
+});
