@@ -92,27 +92,38 @@ async function launch(): Promise<{ client: Client; transport: StdioClientTranspo
   return host;
 }
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const call = async (client: Client, name: string, args: Record<string, unknown>) => {
   const result = await client.callTool({ name, arguments: args });
   return { out: result.structuredContent as Record<string, unknown>, text: (result.content as { text: string }[])[0]!.text, isError: result.isError === true };
 };
 
-describe('post_draft on the built CLI, SIGKILLed after Crisp took its first message but before the answer came back', () => {
-  it('posted again after the restart: each message once, the position saved once', async () => {
+describe('post_draft on the built CLI, stopped after Crisp took its first message but before the answer came back', () => {
+  it.each(['SIGKILL', 'SIGTERM'] as const)('%s, then posted again after the restart: each message once, the position saved once', async (signal) => {
     const v = visitor(sandbox);
     const session = v.open('refund please');
+    relay.held = undefined;
     const first = await launch();
     const draft = await call(first.client, 'draft_scenario_reply', { session_id: session, scenario: 'echo' });
     expect(draft.isError, draft.text).toBe(false);
     const draftId = draft.out.draft_id as string;
 
-    relay.holdWhen = (req) => req.method === 'POST' && /\/conversation\/[^/]+\/message$/.test(req.url ?? '');
+    relay.holdWhen = (req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url);
     const pid = (first.transport as unknown as { pid: number | null }).pid!;
     void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draftId } }).catch(() => undefined);
     await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the first message posted and its answer held');
-    process.kill(pid, 'SIGKILL');
+    process.kill(pid, signal);
     await first.client.close().catch(() => undefined);
 
+    if (signal === 'SIGTERM') await eventually(() => first.transport.pid === null || !isAlive(pid), 15_000, 'the stopped server gone');
     const second = await launch();
     const again = await call(second.client, 'post_draft', { draft_id: draftId });
     expect(again.isError, again.text).toBe(false);
@@ -124,5 +135,27 @@ describe('post_draft on the built CLI, SIGKILLed after Crisp took its first mess
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('send_message on the built CLI, SIGKILLed after Crisp took the message but before the answer came back', () => {
+  it('with a fingerprint, the host retrying the call after the restart: the message is in the conversation once', async () => {
+    const v = visitor(sandbox);
+    const session = v.open('hello?');
+    relay.held = undefined;
+    relay.holdWhen = (req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url);
+    const first = await launch();
+    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    const args = { session_id: session, content: 'We are on it.', fingerprint: 424242 };
+    void first.client.callTool({ name: 'send_message', arguments: args }).catch(() => undefined);
+    await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the message posted and its answer held');
+    process.kill(pid, 'SIGKILL');
+    await first.client.close().catch(() => undefined);
+
+    const second = await launch();
+    const again = await call(second.client, 'send_message', args);
+    expect(again.isError, again.text).toBe(false);
+    expect(again.out).toMatchObject({ fingerprint: 424242 });
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(['We are on it.']);
   });
 });
