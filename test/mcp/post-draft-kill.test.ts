@@ -6,8 +6,6 @@
 // exactly between "Crisp has it" and "we know it". The sandbox keeps repeated fingerprints
 // (`dedupe:off`), so only our own look-before-resend keeps the message single.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -19,44 +17,8 @@ import { conversationKey } from '../../src/engine/turn.js';
 import { CLI } from '../helpers/cli.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
 import { eventually } from '../helpers/events.js';
+import { HoldingRelay } from '../helpers/relay.js';
 import { visitor } from './scenario-fixtures.js';
-
-/** Forwards everything to the sandbox; the first request matching `holdWhen` is carried out there, and its answer kept back. */
-class HoldingRelay {
-  held: { method: string; url: string } | undefined;
-  holdWhen: (req: IncomingMessage) => boolean = () => false;
-  private constructor(
-    readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(target: string): Promise<HoldingRelay> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const relay = new HoldingRelay(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => relay.#forward(target, req, res));
-    return relay;
-  }
-
-  #forward(target: string, req: IncomingMessage, res: ServerResponse): void {
-    const hold = this.held === undefined && this.holdWhen(req);
-    if (hold) this.held = { method: req.method!, url: req.url! };
-    const upstream = request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
-        if (hold) return; // carried out by "Crisp", never answered: the caller is killed meanwhile
-        res.writeHead(answer.statusCode!, answer.headers).end(Buffer.concat(chunks));
-      });
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let sandbox: Sandbox;
 let relay: HoldingRelay;
@@ -110,13 +72,12 @@ describe('post_draft on the built CLI, stopped after Crisp took its first messag
   it.each(['SIGKILL', 'SIGTERM'] as const)('%s, then posted again after the restart: each message once, the position saved once', async (signal) => {
     const v = visitor(sandbox);
     const session = v.open('refund please');
-    relay.held = undefined;
     const first = await launch();
     const draft = await call(first.client, 'draft_scenario_reply', { session_id: session, scenario: 'echo' });
     expect(draft.isError, draft.text).toBe(false);
     const draftId = draft.out.draft_id as string;
 
-    relay.holdWhen = (req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url);
+    relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
     const pid = (first.transport as unknown as { pid: number | null }).pid!;
     void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draftId } }).catch(() => undefined);
     await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the first message posted and its answer held');
@@ -142,8 +103,7 @@ describe('send_message on the built CLI, SIGKILLed after Crisp took the message 
   it('with a fingerprint, the host retrying the call after the restart: the message is in the conversation once', async () => {
     const v = visitor(sandbox);
     const session = v.open('hello?');
-    relay.held = undefined;
-    relay.holdWhen = (req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url);
+    relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
     const first = await launch();
     const pid = (first.transport as unknown as { pid: number | null }).pid!;
     const args = { session_id: session, content: 'We are on it.', fingerprint: 424242 };
