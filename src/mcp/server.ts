@@ -105,6 +105,8 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
     if (error.code === 'store_misconfigured') return `Scenario tools cannot run: ${error.message}. An operator must fix this; retrying will not help.`;
     if (error.code === 'store_lock_busy') return 'Another turn of this conversation is being posted right now; try again in a few seconds.';
     if (error.code === 'store_lock_lost') return 'The conversation lock was lost mid-way; some actions may have run. Check the conversation, then post the same draft again (nothing is sent twice).';
+    // post_draft fails on the store after its messages may have gone out; its retry looks for each one first.
+    if (tool.name === 'post_draft') return 'The scenario store failed mid-way: some of the draft\'s messages may have been sent. Once the store is back, post the same draft again (nothing is sent twice).';
     return 'The scenario store is unavailable right now; try again later.';
   }
   if (error instanceof CrispError) {

@@ -13,7 +13,8 @@ import { conversationKey } from '../../src/engine/turn.js';
 import { draftTurn, postDraft, type TurnDraft } from '../../src/mcp/drafts.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/index.js';
+import { MemoryStore, StoreError, type Store } from '../../src/store/index.js';
+import { callTool, McpHarness } from '../helpers/mcp.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
 import { clientFor } from '../helpers/crisp.js';
 import { visitor } from './scenario-fixtures.js';
@@ -71,5 +72,42 @@ describe('postDraft crashed between its position save and the draft marked poste
     expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('where is my parcel'));
     expect(await store.getPosition(conversationKey(sandbox.websiteId, session), 'echo')).toMatchObject({ version: 1 });
     expect(again).toMatchObject({ replayed: true, version: 1, position: { block: 'listen' } });
+  });
+});
+
+describe('post_draft through an MCP client, the store failing its position save once (Redis gone mid-turn)', () => {
+  it('says the messages may be out and that posting the same draft again is safe; the retry posts each message once', async () => {
+    const memory = new MemoryStore();
+    let fail = true;
+    const store = new Proxy(memory, {
+      get(target, prop, receiver) {
+        if (prop === 'savePosition' && fail) {
+          return () => {
+            fail = false;
+            return Promise.reject(new StoreError('store_unavailable', 'the Redis store stopped answering'));
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const harness = await McpHarness.start({ seed: 13, scenarios: { scenarios: library, store } });
+    try {
+      const v = visitor(harness.sandbox);
+      const session = v.open('my order is late');
+      const draft = await callTool<{ draft_id: string }>(harness.client, 'draft_scenario_reply', { session_id: session, scenario: 'echo' });
+      const failed = await callTool(harness.client, 'post_draft', { draft_id: draft.out.draft_id });
+      expect(failed).toMatchObject({ isError: true });
+      expect(failed.text).toMatch(/may have been sent.*post the same draft again/i);
+      expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('my order is late'));
+
+      const again = await callTool(harness.client, 'post_draft', { draft_id: draft.out.draft_id });
+      expect(again.isError, again.text).toBe(false);
+      expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('my order is late'));
+      expect(await memory.getPosition(conversationKey(harness.sandbox.websiteId, session), 'echo')).toMatchObject({ version: 1 });
+    } finally {
+      await harness.close();
+      await memory.close();
+    }
   });
 });
