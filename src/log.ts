@@ -34,3 +34,47 @@ export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL?.tr
 export function writeErrorLine(line: string, stream: { write(text: string): unknown } = process.stderr): void {
   stream.write(`${scrub(line)}\n`);
 }
+
+/**
+ * A failure that repeats by itself — a sweep on a timer, retries against one endpoint — is one
+ * outage, told in two lines however long it lasts: its first failure as a warning, and the first
+ * success after it (`info`, with how long it lasted and how many failures it saw). The failures
+ * between are counted and written at `debug` only, so an hour's outage is not an hour of warnings;
+ * one whose `code` (or, without one, `status`) differs from the last — Crisp unreachable, then
+ * refusing the key — warns again.
+ */
+export class OutageLog {
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #outage: { since: number; failures: number; kind: unknown } | undefined;
+
+  constructor(log: Logger, now: () => number = Date.now) {
+    this.#log = log;
+    this.#now = now;
+  }
+
+  /** Whether the last attempt failed. */
+  get down(): boolean {
+    return this.#outage !== undefined;
+  }
+
+  failed(fields: Record<string, unknown>, message: string): void {
+    const outage = this.#outage;
+    const kind = fields.code ?? fields.status;
+    if (outage) {
+      outage.failures++;
+      if (kind === outage.kind) return this.#log.debug({ ...fields, failures: outage.failures }, message);
+      outage.kind = kind;
+      return this.#log.warn({ ...fields, failures: outage.failures }, message);
+    }
+    this.#outage = { since: this.#now(), failures: 1, kind };
+    this.#log.warn(fields, message);
+  }
+
+  succeeded(fields: Record<string, unknown>, message: string): void {
+    const outage = this.#outage;
+    if (!outage) return;
+    this.#outage = undefined;
+    this.#log.info({ ...fields, down_ms: this.#now() - outage.since, failures: outage.failures }, message);
+  }
+}

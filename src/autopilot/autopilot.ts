@@ -22,7 +22,7 @@ import { withOlder, type CrispClient } from '../crisp/client.js';
 import type { Conversation } from '../crisp/schemas.js';
 import { CrispError } from '../crisp/errors.js';
 import type { CrispEvent } from '../crisp/rtm.js';
-import type { Logger } from '../log.js';
+import { OutageLog, type Logger } from '../log.js';
 import { HeldLocks, type Lease, type Store } from '../store/index.js';
 import { planTurn, readFrom, type Plan, type ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
@@ -128,11 +128,17 @@ export class Autopilot {
   /** The catch-up running, and whether it was asked for again meanwhile. */
   #catchingUp: Promise<number> | undefined;
   #catchUpAgain = false;
+  /** The sweep and the catch-up run on timers: a store or Crisp outage is told once each way, not once a run. */
+  readonly #sweepOutage: OutageLog;
+  readonly #catchUpOutages = new Map<string, OutageLog>();
+  /** Conversations whose runs keep failing, and since when. */
+  readonly #failing = new Map<string, number>();
 
   constructor(options: AutopilotOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#lockTtlMs = options.lockTtlMs ?? TURN_LOCK_TTL_MS;
+    this.#sweepOutage = new OutageLog(options.log, this.#now);
     // A conversation's lock is kept while its visitor keeps writing (no store write per message to
     // take and release it), and released once it has been idle a moment, or on close.
     this.#locks = new HeldLocks(options.store, { ttlMs: this.#lockTtlMs, waitMs: this.#lockTtlMs * 2 });
@@ -271,15 +277,17 @@ export class Autopilot {
           this.#queue.schedule(website, c.session_id, { reconcile: true, firstContact: c.created_at >= this.#since, hints: [], resolvedAt: undefined });
           queued++;
         }
-        if (unreadOnly) continue;
-        for await (const c of this.#updatedSince(website, floor, { filter_resolved: true })) {
-          if (!(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
-          // Resolved at the latest when it was last updated: a visitor writing since would have reopened it.
-          this.#queue.schedule(website, c.session_id, { reconcile: false, firstContact: false, hints: [], resolvedAt: c.updated_at });
-          queued++;
+        if (!unreadOnly) {
+          for await (const c of this.#updatedSince(website, floor, { filter_resolved: true })) {
+            if (!(await store.getPosition(conversationKey(website, c.session_id), scenario.name))) continue;
+            // Resolved at the latest when it was last updated: a visitor writing since would have reopened it.
+            this.#queue.schedule(website, c.session_id, { reconcile: false, firstContact: false, hints: [], resolvedAt: c.updated_at });
+            queued++;
+          }
         }
+        this.#catchUpOutage(website).succeeded({ website_id: website }, 'catch-up lists conversations again');
       } catch (error) {
-        log.warn({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
+        this.#catchUpOutage(website).failed({ website_id: website, ...describeFailure(error) }, 'catch-up could not list conversations');
       }
     }
     if (queued && unreadOnly) log.info({ conversations: queued }, 'catch-up: reading threads whose last visitor message no event brought here (or not yet)');
@@ -330,6 +338,9 @@ export class Autopilot {
     clearInterval(this.#catchUpTimer);
     this.#queue.close();
     await atMost(this.#queue.idle(), timeoutMs);
+    const { running, waiting } = this.#queue.pending;
+    // Not lost, but late: what they owe is in the store's outbox, or found by the next start's catch-up.
+    if (running + waiting > 0) this.#o.log.warn({ running, waiting, grace_ms: timeoutMs }, `${running + waiting} conversation${running + waiting > 1 ? 's' : ''} still in flight after the ${timeoutMs / 1000} s grace period cut off: the next start delivers what the outbox holds and catches up on the rest`);
     // The held locks go now, their acks first; a store that does not answer is not waited for past
     // a second: an unreleased lock expires by itself, and an item left unacked is looked for before it is sent again.
     await atMost(this.#locks.close(), LOCKS_CLOSE_MS);
@@ -356,6 +367,11 @@ export class Autopilot {
     const kept = this.#kept.get(c.key);
     if (kept) kept.outboxEmpty = empty && failed === undefined;
     if (failed !== undefined) throw failed;
+    const failingSince = this.#failing.get(c.key);
+    if (failingSince !== undefined) {
+      this.#failing.delete(c.key);
+      this.#o.log.info({ conversation: c.key, down_ms: this.#now() - failingSince }, 'the conversation is worked again');
+    }
   }
 
   /** The delay before a failed run's work is tried again, or undefined to drop it. */
@@ -365,12 +381,17 @@ export class Autopilot {
     // Whatever the failed run left half done, the next one starts from the store.
     this.#kept.delete(c.key);
     if (error instanceof CrispError && !failure.retryable) {
-      // The conversation is gone or off-limits: nothing to gain from trying again.
-      this.#o.log.warn({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
+      // The conversation is gone or off-limits: nothing to gain from trying again. A refused key
+      // (revoked while the bot runs) drops every event from now on: that is an error to act on.
+      this.#o.log[failure.status === 401 ? 'error' : 'warn']({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
+      this.#failing.delete(c.key);
       return undefined;
     }
     const delay = backoffDelay(failures, FAILED_RUN_BACKOFF);
-    this.#o.log.warn({ conversation: c.key, ...failure, retry_in_ms: delay }, 'working the conversation failed; trying again later');
+    // It is tried again until it works (every 30 s at most): the first failure is the warning; the
+    // rest are counted, and the run that works at last says so (#work).
+    if (failures === 1) this.#failing.set(c.key, this.#now());
+    this.#o.log[failures === 1 ? 'warn' : 'debug']({ conversation: c.key, ...failure, failures, retry_in_ms: delay }, 'working the conversation failed; trying again later');
     return delay;
   }
 
@@ -380,9 +401,16 @@ export class Autopilot {
       for (const { website, session, conversation } of await this.#pending({ dueBy: this.#now(), limit: 200 })) {
         if (!this.#queue.busy(conversation)) this.#queue.schedule(website, session);
       }
+      this.#sweepOutage.succeeded({}, 'the outbox sweep works again');
     } catch (error) {
-      this.#o.log.warn({ ...describeFailure(error) }, 'the outbox sweep failed');
+      this.#sweepOutage.failed({ ...describeFailure(error) }, 'the outbox sweep failed');
     }
+  }
+
+  #catchUpOutage(website: string): OutageLog {
+    let outage = this.#catchUpOutages.get(website);
+    if (!outage) this.#catchUpOutages.set(website, (outage = new OutageLog(this.#o.log, this.#now)));
+    return outage;
   }
 
   /**
@@ -506,6 +534,13 @@ export class Autopilot {
         case 'webhook_answer':
           break;
       }
+    }
+    // Why the bot goes silent in a conversation, told once: the turn that hands it over or breaks off
+    // (a spent reply budget is told by its 'paused' note above).
+    for (const { payload } of plan.outbox) {
+      const action = (payload as Partial<AutopilotItem>).action;
+      if (action?.type === 'handoff' && action.reason !== 'reply_budget') log.info({ conversation, reason: action.reason }, 'the scenario handed the conversation to a human: the bot is silent here until it is resolved');
+      else if (action?.type === 'error') log.warn({ conversation, code: action.code, block: action.block, error: action.message }, 'the scenario broke off its turn');
     }
     this.#stats.queued += plan.outbox.filter((item) => (item.payload as { action?: { type?: string } }).action?.type === 'send_message').length;
   }

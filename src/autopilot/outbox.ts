@@ -207,7 +207,8 @@ export class OutboxDeliverer {
       const retryAt = this.o.now() + delay;
       await store.outboxRetry(key, head.seq, { nextAttemptAt: retryAt, error: `${failure.code}${failure.status ? ` ${failure.status}` : ''}` });
       this.stats.retried++;
-      log.warn({ ...where, retry_in_ms: delay }, 'a Crisp call failed; it will be retried with the same fingerprint');
+      // The first failure is the warning; the retries after it are counted at debug, and the drop above is the error.
+      log[head.attempts === 0 ? 'warn' : 'debug']({ ...where, retry_in_ms: delay }, 'a Crisp call failed; it will be retried with the same fingerprint');
       return { retryAt, empty: false };
     }
   }

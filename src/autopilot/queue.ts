@@ -74,6 +74,11 @@ export class ConversationQueue {
     return this.#queue.busy(key);
   }
 
+  /** Conversations being worked now, and waiting for a worker. */
+  get pending(): { running: number; waiting: number } {
+    return { running: this.#queue.running, waiting: this.#queue.waiting };
+  }
+
   /** Resolves when no conversation is being worked or waiting for a worker (timers aside). */
   idle(): Promise<void> {
     return this.#queue.idle();

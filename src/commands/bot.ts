@@ -10,12 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
-import { createHookHandler } from '../transport/hook-receiver.js';
+import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine, type Logger } from '../log.js';
+import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
@@ -146,15 +147,16 @@ export interface HookServer {
 export async function listenHooks(options: { host: string; port: number; secret: string; log: Logger; scenario: string; timeouts?: ServerTimeouts }): Promise<HookServer> {
   const { log } = options;
   let autopilot: Autopilot | undefined;
+  const routeLog = hookRouteLog(log);
   const hooks = createHookHandler({
     secret: options.secret,
     events: BOT_EVENTS,
     skip: (name, data) => autopilot?.isOwnEcho(name, data) ?? false,
-    onEvent: (event) => autopilot?.handle(event, { timestamp: event.timestamp }),
-    onError: (error, status) => {
-      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
-      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    onEvent: (event) => {
+      routeLog.verified();
+      autopilot?.handle(event, { timestamp: event.timestamp });
     },
+    onError: routeLog.onError,
   });
   const server = createServer(networkTimeouts(options.timeouts), (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -414,6 +416,7 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
   );
   log.info(
     {
+      version: VERSION,
       scenario: scenario.name,
       scenario_file: scenario.file,
       events: settings.events,

@@ -10,6 +10,7 @@ import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTo
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
+import { VERSION } from '../version.js';
 import { useConfirmationSecret } from '../mcp/confirm.js';
 import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
@@ -163,7 +164,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
     return serveHttp(life, config.http, tools, deps, bot, () => void announceSandbox(sandbox));
   }
 
-  log.info({ tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
+  log.info({ version: VERSION, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly }, 'crisp-mcp serving over stdio');
   await announceSandbox(listening);
   const { startStdio } = await import('../transport/stdio.js');
   // Once the host has its tools/list — or after a short wait, when no host asks (a person trying the
@@ -180,6 +181,9 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   if (ready) warm = setTimeout(ready, WARM_UP_WITHOUT_HOST_MS).unref();
   // Until stdin ends (the host closed it, once the calls read are answered) or a signal.
   const stop = await life.untilStopped(stdio.closed);
+  // The host ending the session (stdin closed) is the usual end; say which it was.
+  if (stop.kind === 'ended') log.info('stopping: stdin ended (the host closed it)');
+  else if (stop.kind === 'signal') log.info({ signal: stop.signal }, 'stopping: finishing calls in flight');
   if (stop.kind === 'failed') {
     writeErrorLine(`crisp-mcp: ${stop.error.message}`);
     return 1;
@@ -227,7 +231,7 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
   }
   const auth = [tokens.length > 0 ? `bearer (${tokens.length} token${tokens.length > 1 ? 's' : ''})` : crispAgent ? '' : 'none (loopback only)', crispAgent ? 'Crisp agent signatures' : ''];
   log.info(
-    { url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
+    { version: VERSION, url: server.url, tools: tools.map((t) => t.name), websites: config.websites, sendMode: config.sendMode, readOnly: config.readOnly, auth: auth.filter(Boolean).join(' + ') },
     'crisp-mcp serving over Streamable HTTP',
   );
   onServing();
@@ -321,16 +325,18 @@ interface BotWiring {
 /** startHttpServer's `/hooks/crisp` receiver, feeding the autopilot once it is attached (503 until then). */
 async function hookReceiver(secret: string, log: Logger, current: () => Autopilot | undefined) {
   const { BOT_EVENTS } = await import('../autopilot/guardrails.js');
+  const { hookRouteLog } = await import('../transport/hook-receiver.js');
+  const routeLog = hookRouteLog(log);
   return {
     secret,
     events: BOT_EVENTS,
     ready: () => current() !== undefined,
     skip: (name: string, data: unknown) => current()?.isOwnEcho(name, data) ?? false,
-    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => current()?.handle(event, { timestamp: event.timestamp }),
-    onError: (error: Error, status?: number) => {
-      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
-      else log.warn({ status, error: error.message }, 'web hook delivery refused');
+    onEvent: (event: Parameters<Autopilot['handle']>[0] & { timestamp: number | undefined }) => {
+      routeLog.verified();
+      current()?.handle(event, { timestamp: event.timestamp });
     },
+    onError: routeLog.onError,
   };
 }
 

@@ -19,7 +19,7 @@
 // kept with a digest of its event, so a different event sent under it is refused (409). The
 // previous release kept each inbox's messageIds in a position record (scenario `converse-inbox`):
 // those still within their time are read once, before the first append, and deduped on too.
-import type { Logger } from '../log.js';
+import { OutageLog, type Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
 import type { HelpdeskPort } from '../engine/port.js';
@@ -158,6 +158,9 @@ async function loadLegacySeen(store: Store, now: number): Promise<LegacySeen> {
   return legacy;
 }
 
+/** A failure's stable code (a StoreError's), which tells one outage from the next. */
+const codeOf = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
+
 type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate' } | { status: 'conflict' };
 
 export class ConverseService {
@@ -184,6 +187,8 @@ export class ConverseService {
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
   #resuming = false;
+  /** The store failing under the background work (every second) is told once per outage, and once when it answers again. */
+  readonly #storeOutage: OutageLog | undefined;
 
   /** Throws UnknownScenarioError (naming the valid ones) when the scenario is not in the library. */
   constructor(options: ConverseOptions) {
@@ -191,6 +196,7 @@ export class ConverseService {
     this.#loaded = options.library.require(options.scenario);
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
     this.#now = options.now ?? Date.now;
+    this.#storeOutage = options.log && new OutageLog(options.log, this.#now);
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#effects = effectsOf(options);
     this.#accepting = options.accepting ?? acceptingPriority();
@@ -276,7 +282,7 @@ export class ConverseService {
       void this.resume();
       if (Date.now() - last < everyMs) return;
       last = Date.now();
-      this.sweep().catch((err: unknown) => this.#o.log?.error({ err }, 'converse: the inactivity sweep failed'));
+      this.sweep().catch((err: unknown) => this.#storeOutage?.failed({ err, code: codeOf(err) }, 'converse: the inactivity sweep failed'));
     }, Math.min(everyMs, 1_000));
     this.#sweeper.unref();
   }
@@ -288,8 +294,9 @@ export class ConverseService {
     try {
       const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: INBOX_PREFIX });
       for (const { conversation } of due) this.#kick(conversation.slice(INBOX_PREFIX.length));
+      this.#storeOutage?.succeeded({}, 'converse: the store answers again');
     } catch (err) {
-      this.#o.log?.error({ err }, 'converse: cannot read the pending inbox events');
+      this.#storeOutage?.failed({ err, code: codeOf(err) }, 'converse: cannot read the pending inbox events');
     } finally {
       this.#resuming = false;
     }
@@ -382,7 +389,7 @@ export class ConverseService {
       try {
         item = await store.outboxHead<InboxPayload>(key);
       } catch (err) {
-        this.#o.log?.error({ err, conversation: conversationId }, 'converse: cannot read the inbox');
+        this.#storeOutage?.failed({ err, code: codeOf(err), conversation: conversationId }, 'converse: cannot read the inbox');
         return this.#retryAt(conversationId, Date.now() + 1_000);
       }
       // Items accepted here that the inbox holds no more (before its head, or all of them): another

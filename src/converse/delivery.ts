@@ -18,7 +18,7 @@
 //   `webhook-id`; receivers dedupe on it, as Standard Webhooks asks.
 import { createHmac } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { Logger } from '../log.js';
+import { OutageLog, type Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { USER_AGENT } from '../version.js';
 import { nextDelay, parseRetryAfter, type Backoff } from '../retry.js';
@@ -62,7 +62,7 @@ export interface DeliveryStats {
   dropped: number;
 }
 
-type Attempt = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+type Attempt = { ok: true } | { ok: false; retry: boolean; error: string; status?: number; retryAfterMs?: number };
 
 /**
  * Whether a non-2xx answer is worth another attempt: 408, 429 and 5xx, and the answers of a webhook
@@ -101,9 +101,14 @@ export class ReplyDeliverer {
   #poller: NodeJS.Timeout | undefined;
   #polling = false;
   #stopped = false;
+  /** The webhook failing and the store failing are each told once per outage (the poll runs every second, a reply is retried for days). */
+  readonly #webhookOutage: OutageLog | undefined;
+  readonly #storeOutage: OutageLog | undefined;
 
   constructor(options: DelivererOptions) {
     this.#o = options;
+    this.#webhookOutage = options.log && new OutageLog(options.log);
+    this.#storeOutage = options.log && new OutageLog(options.log);
     this.#key = webhookKey(options.secret);
     this.#prefix = options.prefix ?? 'converse:';
     this.#timeoutMs = options.timeoutMs ?? 10_000;
@@ -151,8 +156,9 @@ export class ReplyDeliverer {
       // Only reply queues: the converse inboxes (`converse-in:`, accepted events) and the autopilot's share the store's outbox.
       const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: this.#prefix });
       for (const { conversation } of due) this.kick(conversation);
+      this.#storeOutage?.succeeded({}, 'converse delivery: the store answers again');
     } catch (err) {
-      this.#o.log?.error({ err }, 'converse delivery: cannot read the outbox');
+      this.#storeOutage?.failed({ err }, 'converse delivery: cannot read the outbox');
     } finally {
       this.#polling = false;
     }
@@ -172,19 +178,22 @@ export class ReplyDeliverer {
             if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversation, item.nextAttemptAt);
             const attempt = await this.#post(item);
             if (attempt.ok) {
+              this.#webhookOutage?.succeeded({ conversation, messageId: item.id }, 'converse delivery: the webhook takes replies again');
+              this.#o.log?.debug({ conversation, messageId: item.id, attempts: item.attempts + 1 }, 'converse delivery: delivered');
               await store.outboxAck(conversation, item.seq);
               this.stats.delivered++;
               continue;
             }
+            const failure = { conversation, messageId: item.id, attempts: item.attempts + 1, status: attempt.status, error: attempt.error };
             const now = Date.now();
             const delay = nextDelay(item.attempts + 1, this.#policy, attempt.retryAfterMs);
             if (!attempt.retry || now + delay - item.createdAt > (this.#o.retry?.maxAgeMs ?? 3 * 24 * 60 * 60_000)) {
-              this.#o.log?.error({ conversation, messageId: item.id, attempts: item.attempts + 1, error: attempt.error }, 'converse delivery: reply dropped');
+              this.#o.log?.error(failure, 'converse delivery: reply dropped');
               await store.outboxAck(conversation, item.seq);
               this.stats.dropped++;
               continue;
             }
-            this.#o.log?.warn({ conversation, messageId: item.id, attempts: item.attempts + 1, error: attempt.error, retry_in_ms: delay }, 'converse delivery: will retry');
+            this.#webhookOutage?.failed({ ...failure, retry_in_ms: delay }, 'converse delivery: will retry');
             await store.outboxRetry(conversation, item.seq, { nextAttemptAt: now + delay, error: attempt.error });
             this.stats.retried++;
             return this.#retryAt(conversation, now + delay);
@@ -194,7 +203,7 @@ export class ReplyDeliverer {
         { ttlMs: 5_000, waitMs: 0 },
       );
     } catch (err) {
-      if (!(err instanceof StoreError && err.code === 'store_lock_busy')) this.#o.log?.error({ err, conversation }, 'converse delivery: round failed');
+      if (!(err instanceof StoreError && err.code === 'store_lock_busy')) this.#storeOutage?.failed({ err, conversation }, 'converse delivery: round failed');
       this.#retryAt(conversation, Date.now() + (this.#o.pollMs ?? 1_000));
     }
   }
@@ -224,7 +233,7 @@ export class ReplyDeliverer {
       if (status >= 200 && status < 300) return { ok: true };
       const retry = retried(status);
       const after = retry ? parseRetryAfter(response.headers['retry-after']) : undefined;
-      return { ok: false, retry, error: `HTTP ${status}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+      return { ok: false, retry, error: `HTTP ${status}`, status, ...(after !== undefined ? { retryAfterMs: after } : {}) };
     } catch (err) {
       const code = (err as { code?: string }).code;
       return { ok: false, retry: true, error: abort.signal.aborted ? 'timed out' : `network error${code ? ` (${code})` : ''}` };

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkHookRequest, isRtmEventName, type HookCheckOptions, type HookDecision, type HookDelivery, type HookEvent } from '../crisp/index.js';
 import { onBody } from './http-io.js';
+import { OutageLog, type Logger } from '../log.js';
 
 export interface HookHandlerOptions extends HookCheckOptions {
   /** Called after the 200 is sent, in arrival order; a throw or rejection goes to `onError`. */
@@ -82,4 +83,22 @@ function answer(res: ServerResponse, status: number, text: string, extra: readon
   const headers = status === 200 && text === OK_TEXT ? OK_HEADERS : ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(text)), ...extra];
   res.writeHead(status, headers);
   res.end(text);
+}
+
+/**
+ * How `serve --http` and `bot --events hooks` log their hook route. A failure of ours is an error
+ * each time. Refused deliveries (a bad signature, a stale timestamp, a malformed body) are told as
+ * one outage: a secret that is not the one Crisp signs with refuses every delivery, and a warning
+ * each would be a line per visitor message, for as long as it lasts. `verified` is called for each
+ * delivery let in, and says once that they verify again.
+ */
+export function hookRouteLog(log: Logger): Required<Pick<HookHandlerOptions, 'onError'>> & { verified(): void } {
+  const refusals = new OutageLog(log);
+  return {
+    onError: (error, status) => {
+      if (status === undefined || status >= 500) log.error({ err: error }, 'handling a web hook failed');
+      else refusals.failed({ status, error: error.message }, 'web hook delivery refused');
+    },
+    verified: () => refusals.succeeded({}, 'web hook deliveries are let in again'),
+  };
 }

@@ -296,6 +296,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (closing) return fail(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
     const answer = await converse.accept(parsed); // 202 only once the event is in the store
     if (answer.status !== 202) log.debug({ status: answer.status, reason: answer.body.message }, 'converse event refused');
+    else log.debug({ conversation: `converse:${String(answer.body.conversationId)}`, messageId: answer.body.messageId, duplicate: answer.body.duplicate }, 'converse event accepted');
     sendJson(res, answer.status, answer.body, answer.headers);
   }
 

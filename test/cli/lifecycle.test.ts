@@ -118,6 +118,7 @@ describe('a start-up step failing after another opened a socket', () => {
     const run = await runCli(['serve', '--sandbox', '--store', 'memory'], { input: '' });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('"msg":"stopping: stdin ended (the host closed it)"');
     expect(run.stderr).not.toContain('still open');
   });
 });

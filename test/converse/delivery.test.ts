@@ -125,6 +125,30 @@ describe('retries', () => {
     expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'converse delivery: will retry', error: `HTTP ${status}`, conversation: `converse:${id}` }));
   });
 
+  it('a webhook down for a while is one warning (with the messageId and the status), its retries counted at debug, and one line when it takes replies again', async () => {
+    h = await startConverseHarness({ receiver });
+    // One conversation: its replies go one at a time, so no answer from before the fix lands after one from after it.
+    const ids = [fresh('down')];
+    let down = true;
+    receiver.behaviour = (a) => (ids.includes(a.json.conversationId as string) && down ? 503 : 200);
+    for (const id of ids) await converse(h, id);
+    await receiver.waitFor(() => receiver.attempts.filter((a) => ids.includes(a.json.conversationId as string)).length >= 4, 5_000, 'retries');
+    down = false;
+    await receiver.waitFor(() => ids.every((id) => receiver.of(id).length === 5), 5_000, 'delivered once back');
+    const retries = h.logs.filter((l) => l.msg === 'converse delivery: will retry' && ids.some((id) => l.conversation === `converse:${id}`));
+    expect(retries.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ status: 503, error: 'HTTP 503', messageId: expect.stringMatching(/^msg_/), attempts: 1 })]);
+    expect(retries.slice(1).every((l) => l.level === 20 && l.status === 503 && typeof l.messageId === 'string')).toBe(true);
+    const back = h.logs.filter((l) => l.msg === 'converse delivery: the webhook takes replies again');
+    expect(back).toEqual([expect.objectContaining({ level: 30, failures: retries.length, down_ms: expect.any(Number) })]);
+    // At debug, each reply's delivery is there by its messageId; its body (the visitor's or the bot's words) in no delivery line.
+    const deliveredLines = () => h!.logs.filter((l) => l.msg === 'converse delivery: delivered' && ids.some((id) => l.conversation === `converse:${id}`));
+    // The receiver has answered the last one; its line comes once the answer is back here.
+    await until(() => deliveredLines().length === 5);
+    const delivered = deliveredLines();
+    expect(new Set(delivered.map((l) => l.messageId))).toEqual(new Set(ids.flatMap((id) => receiver.of(id).map((r) => r.messageId))));
+    expect(JSON.stringify([...retries, ...delivered])).not.toContain('What do you need?');
+  });
+
   it('a receiver that fails one conversation (500s, then a hung request) does not delay the others', async () => {
     h = await startConverseHarness({ receiver, deliverer: { timeoutMs: 3_000, concurrency: 4 } });
     const dead = fresh('dead');

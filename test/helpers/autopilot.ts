@@ -14,7 +14,7 @@ import { conversationKey } from '../../src/engine/turn.js';
 import type { CrispClient } from '../../src/crisp/index.js';
 import { signHook } from '../../src/crisp/hooks.js';
 import type { Message } from '../../src/crisp/schemas.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import type { Store } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { CLI } from './cli.js';
@@ -73,7 +73,7 @@ export interface InProcessBot extends RunningBot {
 /** startBot() against `sandbox`, with short retry delays; the caller owns the store. */
 export async function startTestBot(
   sandbox: Sandbox,
-  options: { events: EventSource; store: Store; port?: number; guardrails?: Partial<Guardrails>; lockTtlMs?: number; scenario?: LoadedScenario; catchUpEveryMs?: number },
+  options: { events: EventSource; store: Store; port?: number; guardrails?: Partial<Guardrails>; lockTtlMs?: number; scenario?: LoadedScenario; catchUpEveryMs?: number; log?: Logger },
 ): Promise<InProcessBot> {
   const crisp = clientFor(sandbox);
   const { identifier, key, tier } = sandbox.credentials[0]!;
@@ -84,7 +84,7 @@ export async function startTestBot(
     scenario: options.scenario ?? echoScenario(),
     guardrails: { ...DEFAULT_GUARDRAILS, inboxes: undefined, websites: new Set([sandbox.websiteId]), ...options.guardrails },
     events: options.events,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     hooks: options.events === 'hooks' ? { host: '127.0.0.1', port: options.port ?? 0, secret: HOOK_SECRET } : undefined,
     lockTtlMs: options.lockTtlMs ?? 1_000,
     retry: { baseMs: 50, maxMs: 500 },

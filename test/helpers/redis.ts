@@ -15,6 +15,8 @@ export type RedisAvailability = { ok: true; url: string | undefined; binary: str
 export interface TestRedis {
   url: string;
   stop(): Promise<void>;
+  /** Starts it again on the same port after stop() (an outage that ends); not for REDIS_URL's Redis. */
+  restart(): Promise<void>;
 }
 
 /** The redis-server on PATH (or REDIS_SERVER), if any. */
@@ -59,14 +61,23 @@ export function describeWithRedis(name: string, suite: () => void): void {
 export async function startRedis(): Promise<TestRedis> {
   const found = redisAvailability();
   if (!found.ok) throw new Error(found.reason);
-  if (found.url) return { url: found.url, stop: async () => {} };
+  if (found.url) {
+    return {
+      url: found.url,
+      stop: async () => {},
+      restart: () => Promise.reject(new Error('cannot restart the Redis at REDIS_URL: unset it to let the tests start their own')),
+    };
+  }
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      const child = await spawnRedis(found.binary!, port);
+      let child = await spawnRedis(found.binary!, port);
       return {
         url: `redis://127.0.0.1:${port}`,
+        restart: async () => {
+          child = await spawnRedis(found.binary!, port);
+        },
         stop: async () => {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = once(child, 'exit');

@@ -33,6 +33,9 @@ describe('POST /converse', () => {
     const answers = await Promise.all(Array.from({ length: 4 }, () => h.post(body)));
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
     expect(answers.filter((a) => a.json.duplicate === true)).toHaveLength(3);
+    // At debug, each accepted request is one line an on-call engineer finds by conversation and messageId.
+    const accepted = h.logs.filter((l) => l.msg === 'converse event accepted' && l.conversation === 'converse:http-2');
+    expect(accepted.map((l) => [l.level, l.messageId, l.duplicate ?? false]).sort()).toEqual([[20, 'once', false], [20, 'once', true], [20, 'once', true], [20, 'once', true]]);
     // A later event's reply comes after any the retries could have caused: wait for it, not for a time.
     expect((await h.post({ conversationId: 'http-2', eventType: 'message', text: 'Maybe', messageId: 'after' })).status).toBe(202);
     await h.receiver.waitFor(() => h.receiver.of('http-2').some((r) => r.replyTo === 'after'));
