@@ -3,6 +3,7 @@
 // it. Posting the same draft again must neither post its messages a second time nor claim that
 // nothing was posted.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,8 @@ import { callTool, McpHarness } from '../helpers/mcp.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
 import { clientFor } from '../helpers/crisp.js';
 import { visitor } from './scenario-fixtures.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { exec(sql: string): void; close(): void };
 
 let sandbox: Sandbox;
 let crisp: CrispClient;
@@ -110,4 +113,32 @@ describe('post_draft through an MCP client, the store failing its position save 
       await memory.close();
     }
   });
+});
+
+describe('post_draft through an MCP client, the SQLite file locked by another writer past the busy timeout', () => {
+  it('answers a store error (not an internal one); once the file is free, the same draft posts each message once', async () => {
+    const file = join(dir, 'busy.db');
+    const sqlite = new SqliteStore(file);
+    const harness = await McpHarness.start({ seed: 14, scenarios: { scenarios: library, store: sqlite } });
+    try {
+      const v = visitor(harness.sandbox);
+      const session = v.open('can I change my plan');
+      const draft = await callTool<{ draft_id: string }>(harness.client, 'draft_scenario_reply', { session_id: session, scenario: 'echo' });
+      const other = new Database(file);
+      other.exec('BEGIN IMMEDIATE'); // another process writing, and not letting go
+      const failed = await callTool(harness.client, 'post_draft', { draft_id: draft.out.draft_id });
+      other.exec('ROLLBACK');
+      other.close();
+      expect(failed).toMatchObject({ isError: true });
+      expect(failed.text).toMatch(/scenario store failed mid-way.*post the same draft again/i);
+      expect(failed.text).not.toMatch(/Internal error/);
+
+      const again = await callTool(harness.client, 'post_draft', { draft_id: draft.out.draft_id });
+      expect(again.isError, again.text).toBe(false);
+      expect(v.botMessages(session).map((m) => m.content)).toEqual(echoOf('can I change my plan'));
+    } finally {
+      await harness.close();
+      await sqlite.close();
+    }
+  }, 30_000);
 });
