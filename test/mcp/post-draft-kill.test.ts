@@ -6,6 +6,8 @@
 // exactly between "Crisp has it" and "we know it". The sandbox keeps repeated fingerprints
 // (`dedupe:off`), so only our own look-before-resend keeps the message single.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
@@ -23,6 +25,8 @@ import { visitor } from './scenario-fixtures.js';
 let sandbox: Sandbox;
 let relay: HoldingRelay;
 let dir: string;
+/** A webhook receiver that keeps its first call unanswered (the server is killed meanwhile), then answers. */
+let hook: { server: Server; origin: string; keys: string[] };
 const hosts: Array<{ client: Client; transport: StdioClientTransport }> = [];
 
 beforeAll(async () => {
@@ -30,10 +34,36 @@ beforeAll(async () => {
   relay = await HoldingRelay.start(sandbox.url);
   dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-post-kill-'));
   writeFileSync(join(dir, 'echo.json'), ECHO_SCENARIO);
+  const keys: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume().on('end', () => {
+      keys.push(String(req.headers['idempotency-key']));
+      if (keys.length > 1) res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ ref: 'R-1' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  hook = { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, keys };
+  const scenario = {
+    name: 'lookup',
+    version: 1,
+    description: 'Says it is looking, calls a webhook, gives its answer.',
+    start: 'listen',
+    webhook_origins: [hook.origin],
+    blocks: {
+      listen: { type: 'match', rules: [{ contains: ['human'], next: 'human' }], otherwise: 'looking', save: 'said' },
+      human: { type: 'handoff', text: 'A human will help.', reason: 'asked' },
+      looking: { type: 'message', text: 'Looking up {{said}}', next: 'call' },
+      call: { type: 'webhook', url: `${hook.origin}/lookup`, body: { q: '{{said}}' }, map: { ref: 'ref' }, next: 'found', on_error: 'listen' },
+      found: { type: 'message', text: 'Found: {{ref}}', next: 'listen' },
+    },
+  };
+  writeFileSync(join(dir, 'lookup.json'), JSON.stringify(scenario));
 });
 afterAll(async () => {
   for (const host of hosts) await host.client.close().catch(() => undefined);
   await relay.close();
+  hook.server.closeAllConnections();
+  await new Promise((resolve) => hook.server.close(resolve));
   await sandbox.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -117,5 +147,34 @@ describe('send_message on the built CLI, SIGKILLed after Crisp took the message 
     expect(again.isError, again.text).toBe(false);
     expect(again.out).toMatchObject({ fingerprint: 424242 });
     expect(v.botMessages(session).map((m) => m.content)).toEqual(['We are on it.']);
+  });
+});
+
+describe('post_draft on the built CLI, SIGKILLed while its scenario webhook is called and not yet answered', () => {
+  it('posted again after the restart: the webhook called again under the same Idempotency-Key, each message once, the position saved once', async () => {
+    const v = visitor(sandbox);
+    const session = v.open('order 77');
+    const first = await launch();
+    const draft = await call(first.client, 'draft_scenario_reply', { session_id: session, scenario: 'lookup' });
+    expect(draft.isError, draft.text).toBe(false);
+    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draft.out.draft_id } }).catch(() => undefined);
+    await eventually(() => hook.keys.length === 1, 10_000, 'the webhook called');
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(['Looking up order 77']);
+    process.kill(pid, 'SIGKILL');
+    await first.client.close().catch(() => undefined);
+
+    const second = await launch();
+    const again = await call(second.client, 'post_draft', { draft_id: draft.out.draft_id });
+    expect(again.isError, again.text).toBe(false);
+    expect(hook.keys).toHaveLength(2);
+    expect(hook.keys[1]).toBe(hook.keys[0]);
+    expect(v.botMessages(session).map((m) => m.content)).toEqual(['Looking up order 77', 'Found: R-1']);
+    const store = new SqliteStore(join(dir, 'state.db'));
+    try {
+      expect(await store.getPosition(conversationKey(sandbox.websiteId, session), 'lookup')).toMatchObject({ version: 1, value: { scenario: { block: 'listen' } } });
+    } finally {
+      await store.close();
+    }
   });
 });
