@@ -1,6 +1,7 @@
 // Visitor-written text is untrusted data. Before it reaches a model it loses the characters used
 // to hide instructions — zero-width and other invisible format characters, BiDi overrides, Unicode
 // tag characters, invisible variation selectors — and long bodies are cut with a visible marker.
+import { cutPoint } from '../../../text-cut.js';
 
 // The joiners (U+200C ZWNJ, U+200D ZWJ) are handled apart (JOINER_OUT_OF_PLACE), and the emoji
 // variation selector (U+FE0F) stays: emoji sequences need it. Tag characters are handled apart too.
@@ -21,21 +22,13 @@ export function sanitize(text: string): string {
   return text.toWellFormed().replace(HIDDEN, '').replace(JOINER_OUT_OF_PLACE, '').replace(TAGS, '$1').replace(CONTROL, '');
 }
 
-const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-
 /**
- * Cuts `text` to at most `max` characters (UTF-16 units), saying how much was left out. The cut
- * falls between two user-perceived characters: never inside a surrogate pair, an emoji sequence
- * (👨‍👩‍👧, 🇫🇷) or a letter with its combining marks (Hindi, Thai, NFD accents).
+ * Cuts `text` to at most `max` characters (UTF-16 units), saying how much was left out; the cut
+ * falls between two user-perceived characters (see cutPoint).
  */
 export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = 0;
-  for (const { index, segment } of GRAPHEMES.segment(text)) {
-    if (index + segment.length > max) break;
-    end = index + segment.length;
-  }
-  return `${text.slice(0, end)}… [cut: ${text.length - end} more characters]`;
+  const end = cutPoint(text, max);
+  return end === text.length ? text : `${text.slice(0, end)}… [cut: ${text.length - end} more characters]`;
 }
 
 export function clean(text: string | undefined, max: number): string {
