@@ -302,6 +302,22 @@ describe('match, in other languages and scripts', () => {
     expect(said(play(p, [{ type: 'start' }, text(message)]).turns[1]!)).toEqual([reply]);
   });
 
+  it('contains finds a word inside another (as scripts without spaces need); the README\'s whole-word regex does not', () => {
+    const q = program({
+      route: {
+        type: 'match',
+        rules: [{ regex: '(?<![\\p{L}\\p{N}])(no|non|nein)(?![\\p{L}\\p{N}])', flags: 'iu', next: 'word' }, { contains: 'no', next: 'inside' }],
+        otherwise: 'other',
+      },
+      word: { type: 'end', text: 'word' },
+      inside: { type: 'end', text: 'inside' },
+      other: { type: 'end', text: 'other' },
+    });
+    for (const [message, reply] of [['No.', 'word'], ['NON merci', 'word'], ['nein, danke', 'word'], ["I don't know", 'inside'], ['Nobel', 'inside'], ['yes', 'other']] as const) {
+      expect(said(play(q, [{ type: 'start' }, text(message)]).turns[1]!), message).toEqual([reply]);
+    }
+  });
+
   it('picks a choice typed back as text in another form of its label', () => {
     const q = program({
       ask: { type: 'choice', text: 'Où ?', choices: [{ label: 'Café', next: 'a' }, { label: 'Thé', value: 'ＴＥＡ', next: 'b' }], save: 'pick' },
