@@ -3,13 +3,16 @@
 
 /** Letters whose accents do not count: visitors of these scripts often type without them. */
 const ACCENTED = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{Mn}+/gu;
+/** Skin tones and presentation selectors: 👍🏽 is 👍, ❤️ is ❤ (keyboards add or leave them as they like). */
+const EMOJI_VARIANT = /[\p{Emoji_Modifier}\p{Variation_Selector}]/gu;
 const SPACES = /\s+/g;
 
 /**
  * The comparison key of `contains`, `exact`, a choice's labels and values and the string conditions:
  * trimmed, inner spaces collapsed, case folded, compatibility forms unified (full-width ｙｅｓ is yes,
  * NFC and NFD café are one word), and the accents of Latin, Greek and Cyrillic letters dropped
- * (Café, CAFE and cafe are one word; İstanbul, ISTANBUL and ıstanbul too). Marks that are letters'
+ * (Café, CAFE and cafe are one word; İstanbul, ISTANBUL and ıstanbul too), and an emoji's skin
+ * tone and presentation selector dropped (👍🏽 is 👍). Marks that are letters'
  * vowels or tones in other scripts (Hindi, Thai…) stay: dropping them would join different words.
  */
 export function normalize(text: string): string {
@@ -27,7 +30,7 @@ function fold(text: string): string {
   // Upper then lower case is a full case folding: ß and SS meet at ss, ς and Σ at σ, ı and I at i.
   // Decomposed first, so that the accents come apart from their letters and can be dropped;
   // composed again, so that what stays (Hangul, kana with their marks) compares as one form.
-  return text.normalize('NFKD').toUpperCase().toLowerCase().replace(ACCENTED, '$1').normalize('NFC').trim().replace(SPACES, ' ');
+  return text.normalize('NFKD').toUpperCase().toLowerCase().replace(ACCENTED, '$1').replace(EMOJI_VARIANT, '').normalize('NFC').trim().replace(SPACES, ' ');
 }
 
 /**

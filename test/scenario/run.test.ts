@@ -272,11 +272,12 @@ describe('match, in other languages and scripts', () => {
         { contains: '退款', next: 'refund_zh' },
         { contains: 'काम', next: 'kaam' },
         { regex: '^größe \\d+$', next: 'size' },
+        { exact: ['👍', '❤'], next: 'thumbs' },
       ],
       otherwise: 'other',
       save: 'said',
     },
-    ...Object.fromEntries(['cafe', 'istanbul', 'strasse', 'odos', 'yes', 'refund_zh', 'kaam', 'size'].map((id) => [id, { type: 'end', text: id }])),
+    ...Object.fromEntries(['cafe', 'istanbul', 'strasse', 'odos', 'yes', 'refund_zh', 'kaam', 'size', 'thumbs'].map((id) => [id, { type: 'end', text: id }])),
     other: { type: 'end', text: 'other: {{said}}' },
   });
 
@@ -297,7 +298,10 @@ describe('match, in other languages and scripts', () => {
     ['मुझे काम है', 'kaam'],
     ['मुझे कम है', 'other: मुझे कम है'], // another word: Hindi vowel signs are not accents
     ['gro\u0308\u00DFe 42', 'size'], // a regex written in NFC meets NFD text
-    ['👍🏽', 'other: 👍🏽'],
+    ['👍🏽', 'thumbs'], // a message that is only an emoji, with a skin tone
+    ['👍', 'thumbs'],
+    ['❤️', 'thumbs'], // with the emoji presentation selector
+    ['👎🏽', 'other: 👎🏽'],
   ])('%j → %s', (message, reply) => {
     expect(said(play(p, [{ type: 'start' }, text(message)]).turns[1]!)).toEqual([reply]);
   });
