@@ -10,10 +10,10 @@ const SPACES = /\s+/g;
 /**
  * The comparison key of `contains`, `exact`, a choice's labels and values and the string conditions:
  * trimmed, inner spaces collapsed, case folded, compatibility forms unified (full-width ｙｅｓ is yes,
- * NFC and NFD café are one word), and the accents of Latin, Greek and Cyrillic letters dropped
- * (Café, CAFE and cafe are one word; İstanbul, ISTANBUL and ıstanbul too), and an emoji's skin
- * tone and presentation selector dropped (👍🏽 is 👍). Marks that are letters'
- * vowels or tones in other scripts (Hindi, Thai…) stay: dropping them would join different words.
+ * NFC and NFD café are one word); dropped are the accents of Latin, Greek and Cyrillic letters
+ * (Café, CAFE and cafe are one word; İstanbul, ISTANBUL and ıstanbul too) and an emoji's skin tone
+ * and presentation selector (👍🏽 is 👍). Marks that are the vowels or tones of other scripts
+ * (Hindi, Thai…) stay: dropping them would join different words.
  */
 export function normalize(text: string): string {
   // Most labels and answers are ASCII with single spaces: then only the case can change.

@@ -282,7 +282,7 @@ describe("a newcomer's mistakes: each says what was expected and what the file h
     ]],
     ['a bad variable name and a bad block id', scenario({ a: { type: 'set', vars: { '1x': 'y' }, next: 'a b' }, 'a b': { type: 'end' } }), [
       ['blocks.a.vars.1x', 'a variable name is ASCII letters (A-Z, a-z), digits and "_", not starting with a digit; got "1x"'],
-      ['blocks.a b', 'a block id is 1-100 letters, digits, "_", "." or "-" (not starting with "." or "-"); got "a b"'],
+      ['blocks.a b', 'a block id is 1-100 ASCII letters, digits, "_", "." or "-" (not starting with "." or "-"); got "a b"'],
     ]],
     // Each kind of condition is a shape of its own: the mistakes are reported in the one the block means.
     ['business hours written loosely', scenario({ a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['monday'], from: '9:00', to: '18:00' }] } }, then: 'a', else: 'a' } }), [
