@@ -159,8 +159,9 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
   }
   // Website ids are UUIDs, which Crisp issues in lower case and which are compared as strings (the guard, the
-  // sandbox): one spelling, so an id pasted in upper case reaches the same website.
-  const websites = listed.map((id) => id.toLowerCase());
+  // sandbox): one spelling, so an id pasted in upper case reaches the same website. Listed twice, it is
+  // one website still (else the resources, the bot's catch-up and outbox sweeps would read it twice).
+  const websites = [...new Set(listed.map((id) => id.toLowerCase()))];
   if (!sandbox && websites.length === 0) {
     throw new ConfigError('CRISP_WEBSITE_ID is not set: set it to the website id (or a comma-separated list) the server may act on');
   }

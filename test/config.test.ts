@@ -27,6 +27,10 @@ function failure(fn: () => unknown): string {
 }
 
 describe('resolveConfig', () => {
+  it('keeps a website listed twice (in any letter case) once, in its first place', () => {
+    expect(resolve([], { ...base, CRISP_WEBSITE_ID: `${W1},${W2.toUpperCase()},${W1.toUpperCase()}` }).websites).toEqual([W1, W2]);
+  });
+
   it('builds the defaults from the environment', () => {
     const config = resolve([], { ...base, CRISP_WEBSITE_ID: `${W1}, ${W2}` });
     expect(config).toMatchObject({

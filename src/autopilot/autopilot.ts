@@ -114,6 +114,8 @@ export class Autopilot {
   readonly #lockTtlMs: number;
   readonly #queue: ConversationQueue;
   readonly #ours = new RecentSet(50_000);
+  /** Websites off CRISP_WEBSITE_ID whose events were named once at info (a plugin token hears every website it is installed on). */
+  readonly #outOfScope = new RecentSet<string>(1_000);
   readonly #outbox: OutboxDeliverer;
   readonly #locks: HeldLocks;
   #closed = false;
@@ -185,7 +187,11 @@ export class Autopilot {
     switch (got.kind) {
       case 'ignored':
         this.#stats.ignored[got.reason] = (this.#stats.ignored[got.reason] ?? 0) + 1;
-        if (got.reason === 'website_not_allowed' || got.reason === 'inbox_not_allowed') this.#o.log.debug({ event: event.event, website_id: got.website, reason: got.reason }, 'event out of scope');
+        if (got.reason === 'website_not_allowed' && got.website !== undefined && !this.#outOfScope.has(got.website)) {
+          // Once per website: the token hears it, the bot ignores it; a website meant to be answered is missing from the list.
+          this.#outOfScope.add(got.website);
+          this.#o.log.info({ event: event.event, website_id: got.website }, 'events of a website not in CRISP_WEBSITE_ID: ignored (said once per website; add it to the list to answer there)');
+        } else if (got.reason === 'website_not_allowed' || got.reason === 'inbox_not_allowed') this.#o.log.debug({ event: event.event, website_id: got.website, reason: got.reason }, 'event out of scope');
         return;
       case 'visitor_message': {
         const m = got.message;

@@ -1,16 +1,17 @@
 // A set that forgets its oldest entries past a size: what a long-running bot remembers of
-// numbers it has seen (its own fingerprints, the outbox items it appended) without growing forever.
-export class RecentSet {
-  readonly #items = new Set<number>();
+// numbers it has seen (its own fingerprints, the outbox items it appended), the websites out of
+// scope it has named, without growing forever.
+export class RecentSet<T = number> {
+  readonly #items = new Set<T>();
   constructor(private readonly max: number) {}
 
-  add(n: number): void {
+  add(n: T): void {
     this.#items.delete(n);
     this.#items.add(n);
-    if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value as number);
+    if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value as T);
   }
 
-  has(n: number): boolean {
+  has(n: T): boolean {
     return this.#items.has(n);
   }
 }

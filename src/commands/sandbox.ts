@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { HookReport } from '../sandbox/hooks.js';
 import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
+import { DEMO_WEBSITES } from '../sandbox/data.js';
 import { startSandbox, type Sandbox } from '../sandbox/server.js';
 import { createLogger, writeErrorLine } from '../log.js';
 import { runCommand } from './resources.js';
@@ -16,6 +17,8 @@ URL, the demo website_id and the credentials it accepts; state lives in memory.
   --port N                 the port (default 8788; 0 picks a free one)
   --host H                 the address to bind (default 127.0.0.1)
   --seed N                 the demo data's seed (default 42: same seed, same inbox)
+  --websites N             demo websites the credentials reach, 1 to 5 (default 1; the first
+                           is the same whatever N)
   --faults SPEC            seeded failures, comma-separated kind:value: 429:10%, 5xx:5%,
                            drop:1%, drop-after:1%, latency:20-80ms, retry-after:1, seed:7
   --rate-limit N/s         answer 429 above this rate (20/s, or 20/s,burst=40)
@@ -32,6 +35,7 @@ export const SANDBOX_FLAGS = {
   port: { type: 'string', default: '8788' },
   host: { type: 'string', default: '127.0.0.1' },
   seed: { type: 'string', default: '42' },
+  websites: { type: 'string', default: '1' },
   faults: { type: 'string' },
   'rate-limit': { type: 'string' },
   hooks: { type: 'string' },
@@ -44,6 +48,7 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: SANDBOX_FLAGS });
   const port = whole(values.port, '--port', 0, 65_535);
   const seed = whole(values.seed, '--seed', 0, 2 ** 31 - 1);
+  const websites = whole(values.websites, '--websites', 1, DEMO_WEBSITES.length);
   const rateLimit = values['rate-limit'] ? parseRate(values['rate-limit']) : undefined;
   // A fixed key can be set for scripted use (see fixedKeyCredentials).
   const key = process.env.CRISP_SANDBOX_KEY;
@@ -68,7 +73,7 @@ export async function runSandboxCommand(argv: string[]): Promise<number> {
   return runCommand(log, async (life) => {
     let sandbox: Sandbox;
     try {
-      sandbox = await life.acquire('sandbox', () => startSandbox({ port, host: values.host, seed, faults: values.faults, rateLimit, hooks, credentials: fixedKeyCredentials(key) }), (s) => s.close());
+      sandbox = await life.acquire('sandbox', () => startSandbox({ port, host: values.host, seed, websites, faults: values.faults, rateLimit, hooks, credentials: fixedKeyCredentials(key) }), (s) => s.close());
     } catch (error) {
       const problem = listenProblem(error, values.host, port);
       if (!problem) throw error;

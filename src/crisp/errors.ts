@@ -55,6 +55,11 @@ export class CrispError extends Error {
     this.attempts = init.attempts ?? 0;
   }
 
+  /** The website the failed call was made on, read from its path (`/v1/website/{id}/…`); undefined for other routes. */
+  get website(): string | undefined {
+    return /^\/v1\/website\/([^/?]+)/.exec(this.path ?? '')?.[1];
+  }
+
   /** A plain object for logs: no stack, no cause chain that could carry request headers. */
   toJSON(): Record<string, unknown> {
     return {

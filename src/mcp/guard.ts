@@ -32,4 +32,23 @@ export class Guard {
       `website ${requested} is not in CRISP_WEBSITE_ID; allowed: ${this.websites.join(', ')} (omit website_id to use ${this.websites[0]})`,
     );
   }
+
+  /**
+   * For the agent's instructions: the websites this server reaches, when there are several (an
+   * agency's token), so that an empty list on one website is not taken for an empty Crisp. '' for one.
+   */
+  overview(): string {
+    if (this.websites.length < 2) return '';
+    return `This server reaches ${this.websites.length} Crisp websites: ${this.websites.join(', ')}; a call without website_id acts on the first. Ids (sessions, people, cursors) belong to one website: pass its website_id.`;
+  }
+
+  /**
+   * Said after "not found" on `website`: the id may be one of another allowed website, reached only
+   * with its website_id (Crisp answers a session of website B asked on website A with a plain 404). '' with one website.
+   */
+  elsewhere(website: string | undefined): string {
+    const others = this.websites.filter((w) => w !== website?.toLowerCase());
+    if (this.websites.length < 2 || others.length === 0) return '';
+    return ` If it belongs to another website of this server, pass its website_id: ${others.join(', ')}.`;
+  }
 }

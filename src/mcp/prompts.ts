@@ -4,7 +4,7 @@
 import { completable, ProtocolError, ProtocolErrorCode, type GetPromptResult, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GuardError } from './guard.js';
-import { conversationUri, resourceError, transcript } from './resources.js';
+import { completeSession, conversationUri, resourceError, transcript } from './resources.js';
 import type { ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 
@@ -30,18 +30,40 @@ const argsCache = new WeakMap<ToolDeps, ReturnType<typeof argsFor>>();
 
 function argsFor(deps: ToolDeps) {
   const scenarioNames = (value: string) => (deps.scenarios?.names() ?? []).filter((n) => n.startsWith(value));
+  // completable() marks the schema it is given: each prompt gets its own copy.
+  const website = () => completable(z.string().max(64).describe('omit for the default website'), (value) => deps.guard.websites.filter((w) => w.startsWith(value))).optional();
   return {
     reply: z.object({
       scenario: completable(z.string().max(64).describe('the scenario to use; omit to pick one per conversation'), (value) => scenarioNames(value)).optional(),
       max_chats: MaxChats,
+      website_id: website(),
     }),
-    triage: z.object({ max_chats: MaxChats }),
+    triage: z.object({ max_chats: MaxChats, website_id: website() }),
     summarize: z.object({
-      // completable() marks the schema it is given: this one gets its own copy.
-      session_id: completable(SessionId.clone(), (value) => recentSessions(deps, value)),
-      website_id: completable(z.string().max(64).describe('omit for the default website'), (value) => deps.guard.websites.filter((w) => w.startsWith(value))).optional(),
+      session_id: completable(SessionId.clone(), (value, context) => completeSession(deps, value, context?.arguments?.website_id)),
+      website_id: website(),
     }),
   };
+}
+
+/** The website a prompt works on, through the guard: one off the allow-list is refused, naming the allowed ones. */
+function promptWebsite(deps: ToolDeps, websiteId: string | undefined): string {
+  try {
+    return deps.guard.website(websiteId);
+  } catch (error) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? error.message : 'bad website_id');
+  }
+}
+
+/**
+ * Which inbox a whole-inbox prompt walks: the website asked for (every call must name it), or, when
+ * the server reaches several, the default one, saying so and naming the others. '' for one website.
+ */
+function inboxLine(deps: ToolDeps, websiteId: string | undefined): string {
+  const website = promptWebsite(deps, websiteId);
+  if (website !== deps.guard.websites[0]) return `Work on website ${website}: pass website_id "${website}" to every call.`;
+  const others = deps.guard.websites.slice(1);
+  return others.length ? `These steps cover the default website ${website}; this server also reaches ${others.join(', ')} (run this prompt again with their website_id).` : '';
 }
 
 /** Registers the prompts whose tools are among `tools` (names of the registered tools). */
@@ -59,7 +81,8 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
         description: 'Works through the waiting conversations: read each, look the answer up in the helpdesk, reply (a scenario draft or your own words), resolve when done.',
         argsSchema: args.reply,
       },
-      ({ scenario, max_chats }) => {
+      ({ scenario, max_chats, website_id }) => {
+        const inbox = inboxLine(deps, website_id);
         if (scenario !== undefined && scenario !== '' && deps.scenarios && !deps.scenarios.get(scenario)) {
           throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown scenario "${scenario}"; valid: ${deps.scenarios.names().join(', ') || '(none loaded)'}`);
         }
@@ -69,6 +92,7 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
         const resolve = has('set_conversation_state') || has('send_message');
         const steps = [
           `Answer up to ${n} conversations that wait for a reply, using ${which}. Go one conversation at a time, through these steps:`,
+          inbox,
           `1. List: call list_conversations with state "pending", order "waiting" and include_messages 3 (longest-waiting first, each with its latest messages); take at most ${n}.`,
           `2. Read: the latest messages usually say what the visitor wants; only when they do not, read more with ${has('get_conversation') ? 'get_conversation' : 'the crisp://conversations/{website_id}/{session_id} resource'}. If you cannot help, leave the conversation for a human${human} and go on.`,
           has('search_helpdesk')
@@ -97,10 +121,12 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
         description: 'Reads the open conversations and proposes, for each, its urgency, topic and next step; changes nothing.',
         argsSchema: args.triage,
       },
-      ({ max_chats }) => {
+      ({ max_chats, website_id }) => {
+        const inbox = inboxLine(deps, website_id);
         const n = count(max_chats, 10);
         const steps = [
           `Triage the open conversations of the Crisp inbox, at most ${n}. Change nothing: no message, no assignment, no state change unless the user asks after seeing your triage.`,
+          inbox,
           `1. Call list_conversations with order "waiting" (longest-waiting first), then once more with unread true if fewer than ${n} came back.`,
           `2. Read each with ${has('get_conversation') ? 'get_conversation' : 'the crisp://conversations/{website_id}/{session_id} resource'}.`,
           '3. For each, decide: topic (billing, bug, account, sales, privacy, other), urgency (high: outage, payment failure, security or legal; medium: blocked visitor; low: questions), and the next step.',
@@ -123,12 +149,7 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
     },
     async ({ session_id, website_id }) => {
       const uri = (w: string) => conversationUri(w, session_id);
-      let website: string;
-      try {
-        website = deps.guard.website(website_id);
-      } catch (error) {
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? error.message : 'bad website_id');
-      }
+      const website = promptWebsite(deps, website_id);
       let text: string;
       try {
         text = await transcript(deps, { website, session: session_id });
@@ -150,13 +171,4 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
       };
     },
   );
-}
-
-async function recentSessions(deps: ToolDeps, prefix: string): Promise<string[]> {
-  try {
-    const rows = await deps.crisp.conversations.list(deps.guard.websites[0]!, 1, { per_page: 20 });
-    return rows.map((c) => c.session_id).filter((s) => s.startsWith(prefix));
-  } catch {
-    return [];
-  }
 }

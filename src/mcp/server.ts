@@ -53,7 +53,7 @@ export interface BuildOptions {
 export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, options: BuildOptions = {}): McpServer {
   const usable = tools.filter((t) => isUsable(t, deps));
   const served = (name: string) => usable.some((t) => t.name === name);
-  const instructions = [INSTRUCTIONS, served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
+  const instructions = [INSTRUCTIONS, deps.guard.overview(), served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
   const server = new McpServer({ name: 'crisp-mcp', version: VERSION }, { instructions });
   for (const tool of usable) {
     server.registerTool(
@@ -118,7 +118,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
       case 'crisp_forbidden':
         return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
       case 'crisp_not_found':
-        return `Not found: ${error.message}. Check the id; list_conversations and search_people find valid ones.`;
+        return `Not found: ${error.message}. Check the id; list_conversations and search_people find valid ones.${deps.guard.elsewhere(error.website)}`;
       case 'crisp_not_subscribed':
         return 'The Crisp plugin is not installed on that website; an operator must install it, or use another website_id.';
       case 'crisp_conflict':

@@ -401,7 +401,16 @@ function buildConversation(
 
 // ---------------------------------------------------------------- entry point
 
-export function generateDemoData(options: { seed: number; now: number; websiteId?: string }): DemoData {
+/** The demo websites' names, in order: the first is the one a sandbox always has; the others exist with `websites` > 1. */
+export const DEMO_WEBSITES = [
+  { name: 'Acme Cloud', domain: 'acme-cloud.test' },
+  { name: 'Bluebird Books', domain: 'bluebird-books.test' },
+  { name: 'Corvid Travel', domain: 'corvid-travel.test' },
+  { name: 'Dunmore Dental', domain: 'dunmore-dental.test' },
+  { name: 'Elm Street Bakery', domain: 'elm-street-bakery.test' },
+] as const;
+
+export function generateDemoData(options: { seed: number; now: number; websiteId?: string; site?: { name: string; domain: string } }): DemoData {
   const rng = createRng(options.seed);
   const { now } = options;
   const websiteId = options.websiteId ?? makeUuid(rng);
@@ -441,7 +450,7 @@ export function generateDemoData(options: { seed: number; now: number; websiteId
   conversations.sort((a, b) => b.updated_at - a.updated_at);
 
   return {
-    website: { website_id: websiteId, name: 'Acme Cloud', domain: 'acme-cloud.test' },
+    website: { website_id: websiteId, ...(options.site ?? DEMO_WEBSITES[0]) },
     operators, availability, conversations, messages, people, peopleData, peopleEvents,
   };
 }

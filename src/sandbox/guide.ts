@@ -10,6 +10,8 @@ export interface SandboxInfo {
   /** The browser console (the sandbox's root URL). */
   console: string;
   website_id: string;
+  /** Every website, the default first: only with `--websites` above 1 (one website prints as before). */
+  website_ids?: string[];
   identifier: string;
   key: string;
   tier: string;
@@ -17,7 +19,7 @@ export interface SandboxInfo {
 }
 
 /** What the guide reads of a sandbox: a started one (server.ts) or one still to load (listen-first.ts). */
-export type SandboxAddress = Pick<Sandbox, 'url' | 'websiteId' | 'credentials'> & { hooks?: Sandbox['hooks'] };
+export type SandboxAddress = Pick<Sandbox, 'url' | 'websiteId' | 'credentials'> & Partial<Pick<Sandbox, 'websiteIds' | 'hooks'>>;
 
 export function sandboxInfo(sandbox: SandboxAddress): SandboxInfo {
   const credential = sandbox.credentials[0]!;
@@ -25,6 +27,7 @@ export function sandboxInfo(sandbox: SandboxAddress): SandboxInfo {
     url: sandbox.url,
     console: `${sandbox.url}/`,
     website_id: sandbox.websiteId,
+    ...(sandbox.websiteIds && sandbox.websiteIds.length > 1 ? { website_ids: sandbox.websiteIds } : {}),
     identifier: credential.identifier,
     key: credential.key,
     tier: credential.tier,
@@ -43,17 +46,19 @@ export function fixedKeyCredentials(key: string | undefined): SandboxCredential[
 /** The guide, one line per entry, headed by `title`. */
 export function describeSandbox(info: SandboxInfo, title: string): string[] {
   const conversations = `${info.url}/_sandbox/websites/${info.website_id}/conversations`;
+  const allowList = (info.website_ids ?? [info.website_id]).join(',');
   return [
     `${title} ${info.url}`,
     `  console     ${info.console} (open it in a browser: the inbox live, play the visitor and the operator)`,
     `  website_id  ${info.website_id}`,
+    ...(info.website_ids ? [`  websites    ${info.website_ids.join(' ')} (the first is the default)`] : []),
     `  identifier  ${info.identifier}`,
     `  key         ${info.key}`,
     `  tier        ${info.tier}`,
     `  rtm         ${info.url}/rtm (Socket.IO; discovered through /v1/${info.tier}/connect/endpoints)`,
     ...(info.hooks ? [`  hooks       ${info.hooks.url}`, `  hook secret ${info.hooks.secret}`] : []),
     '',
-    `Point a client at it: CRISP_API_URL=${info.url} CRISP_IDENTIFIER=${info.identifier} CRISP_KEY=<key above> CRISP_TIER=${info.tier} CRISP_WEBSITE_ID=${info.website_id}`,
+    `Point a client at it: CRISP_API_URL=${info.url} CRISP_IDENTIFIER=${info.identifier} CRISP_KEY=<key above> CRISP_TIER=${info.tier} CRISP_WEBSITE_ID=${allowList}`,
     `Play the visitor: curl -X POST ${conversations} -H 'content-type: application/json' -d '{"text":"Hello!"}'`,
     `  then write again: curl -X POST ${conversations}/SESSION_ID/messages -H 'content-type: application/json' -d '{"content":"what about GDPR?"}'`,
     `  and read the replies: curl ${conversations}/SESSION_ID/messages`,

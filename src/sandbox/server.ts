@@ -26,6 +26,8 @@ export interface SandboxOptions {
   /** Largest request body, in bytes (413 above). */
   maxBodyBytes?: number;
   websiteId?: string;
+  /** How many demo websites (default 1); the first is `websiteId`. */
+  websites?: number;
   now?: () => number;
   /** Signed Web Hook deliveries of every event to one URL. Off when absent. */
   hooks?: HookOptions;
@@ -41,6 +43,8 @@ export interface SandboxOptions {
 export interface Sandbox {
   url: string;
   websiteId: string;
+  /** Every demo website's id, the default first. */
+  websiteIds: string[];
   credentials: SandboxCredential[];
   state: SandboxState;
   faults: FaultInjector;
@@ -58,7 +62,7 @@ export interface Sandbox {
 const noStats = (): SandboxStats => ({ total: 0, handled: {}, faults: {} });
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId });
+  const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId, websites: options.websites });
   const credentials = options.credentials ?? defaultCredentials();
   const faults = new FaultInjector(options.faults);
   const counters = { stats: noStats() };
@@ -94,6 +98,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   return {
     url: baseUrl,
     websiteId: state.defaultWebsiteId,
+    websiteIds: [...state.websites.keys()],
     credentials,
     state,
     faults,

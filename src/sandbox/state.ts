@@ -17,7 +17,7 @@ import type {
   PeopleProfileCard,
   SendMessageBody,
 } from '../crisp/schemas.js';
-import { generateDemoData, makeFingerprint } from './data.js';
+import { DEMO_WEBSITES, generateDemoData, makeFingerprint } from './data.js';
 import { createRng, demoWebsiteId, makeUuid } from './seed.js';
 import { SEED_HELPDESK } from './helpdesk-data.js';
 import type { SandboxHelpdesk } from './routes/helpdesk.js';
@@ -69,6 +69,8 @@ export interface StateOptions {
   /** The clock; demo timestamps are laid out backwards from its reading at construction (and at each reset). */
   now?: () => number;
   websiteId?: string;
+  /** How many demo websites (1 to DEMO_WEBSITES.length): an agency's token reaches several. Default 1. */
+  websites?: number;
 }
 
 /**
@@ -92,18 +94,21 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
 
   /** Back to the demo data of the seed. */
   reset(): void {
-    const demo = generateDemoData({ seed: this.#options.seed, now: this.now(), websiteId: this.#options.websiteId });
     this.websites.clear();
-    this.websites.set(demo.website.website_id, {
-      ...demo.website,
-      conversations: new Map(demo.conversations.map((c) => [c.session_id, c])),
-      messages: demo.messages,
-      people: new Map(demo.people.map((p) => [p.people_id, p])),
-      peopleData: demo.peopleData,
-      peopleEvents: demo.peopleEvents,
-      operators: demo.operators,
-      availability: demo.availability,
-      helpdesk: SEED_HELPDESK,
+    // Website i is seeded with seed + i, so the first is the same inbox whatever the count.
+    DEMO_WEBSITES.slice(0, this.#options.websites ?? 1).forEach((names, i) => {
+      const demo = generateDemoData({ seed: this.#options.seed + i, now: this.now(), websiteId: i === 0 ? this.#options.websiteId : undefined, site: names });
+      this.websites.set(demo.website.website_id, {
+        ...demo.website,
+        conversations: new Map(demo.conversations.map((c) => [c.session_id, c])),
+        messages: demo.messages,
+        people: new Map(demo.people.map((p) => [p.people_id, p])),
+        peopleData: demo.peopleData,
+        peopleEvents: demo.peopleEvents,
+        operators: demo.operators,
+        availability: demo.availability,
+        helpdesk: SEED_HELPDESK,
+      });
     });
     this.emit('reset');
   }

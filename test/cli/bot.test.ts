@@ -85,4 +85,39 @@ describe('crisp-mcp bot (command line)', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  it('a plugin token on several websites: events of a website off CRISP_WEBSITE_ID are ignored, named once at info, never answered', async () => {
+    const sandbox = await startSandbox({ seed: 5, websites: 2 });
+    const [allowed, other] = sandbox.websiteIds as [string, string];
+    const { identifier, key, tier } = sandbox.credentials[0]!;
+    const child = spawn(process.execPath, [CLI, 'bot', '--scenario', 'echo', '--scenarios', scenarioDir(), '--store', 'memory', '--catch-up', '0'], {
+      env: { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: allowed, CRISP_MCP_LOG_LEVEL: 'debug' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const visitor = async (website: string, text: string) => {
+      const started = await fetch(`${sandbox.url}/_sandbox/websites/${website}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+      return ((await started.json()) as { data: { session_id: string } }).data.session_id;
+    };
+    try {
+      const logs = () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      await eventually(() => logs().find((l) => l.msg === 'autopilot running'), 10_000, 'the bot starting');
+      const elsewhere = [await visitor(other, 'hello over there'), await visitor(other, 'anyone?')];
+      // One RTM socket carries both websites' events in order: once this one is answered, the others were read.
+      const here = await visitor(allowed, 'hello here');
+      await eventually(() => logs().find((l) => l.msg === 'turn saved' && String(l.conversation).endsWith(here)), 5_000, 'the allowed website answered');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const named = logs().filter((l) => l.website_id === other && (l.level as number) >= 30);
+      expect(named).toHaveLength(1);
+      expect(named[0]).toMatchObject({ level: 30, msg: expect.stringMatching(/^events of a website not in CRISP_WEBSITE_ID: ignored/) });
+      expect(logs().find((l) => l.msg === 'stopped')).toMatchObject({ ignored: { website_not_allowed: 2 }, turns: 1 });
+      for (const session of elsewhere) expect(sandbox.state.websites.get(other)!.messages.get(session)!.every((m) => m.from === 'user')).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await sandbox.close();
+    }
+  });
 });

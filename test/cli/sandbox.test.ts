@@ -11,6 +11,7 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 interface SandboxInfo {
   url: string;
   website_id: string;
+  website_ids?: string[];
   identifier: string;
   key: string;
   tier: string;
@@ -118,6 +119,31 @@ describe('crisp-mcp sandbox', () => {
     expect(await within(proc.exited, 5_000)).toEqual({ code: 0, signal: null });
   });
 
+  it('--websites 3 seeds three websites the credentials reach, the first the one-website demo, and prints the allow-list line', async () => {
+    const one = await firstJsonLine(run(['sandbox', '--port', '0', '--json']));
+    const proc = run(['sandbox', '--port', '0', '--json', '--websites', '3']);
+    const info = await firstJsonLine(proc);
+    expect(info.website_ids).toHaveLength(3);
+    expect(new Set(info.website_ids).size).toBe(3);
+    expect(info.website_ids![0]).toBe(info.website_id);
+    expect(info.website_id).toBe(one.website_id);
+    const firsts = [];
+    for (const website of info.website_ids!) {
+      const reply = await authenticatedGet(info, `/v1/website/${website}/conversations/1`);
+      expect(reply.status).toBe(200);
+      firsts.push((reply.body.data as { session_id: string }[])[0]!.session_id);
+    }
+    expect(new Set(firsts).size).toBe(3);
+    proc.child.kill('SIGTERM');
+    expect(await within(proc.exited, 5_000)).toEqual({ code: 0, signal: null });
+
+    const text = run(['sandbox', '--port', '0', '--websites', '2']);
+    await expect.poll(() => text.stdout(), { timeout: 10_000 }).toMatch(/CRISP_WEBSITE_ID=[0-9a-f-]{36},[0-9a-f-]{36}\n/);
+    expect(text.stdout()).toMatch(/^ {2}websites {4}[0-9a-f-]{36} [0-9a-f-]{36} \(the first is the default\)$/m);
+    text.child.kill('SIGTERM');
+    await within(text.exited, 5_000);
+  });
+
   it('uses CRISP_SANDBOX_KEY as the key when it is set', async () => {
     const proc = run(['sandbox', '--port', '0', '--json'], { CRISP_SANDBOX_KEY: 'fixed-test-key-123' });
     const info = await firstJsonLine(proc);
@@ -130,6 +156,7 @@ describe('crisp-mcp sandbox', () => {
   it.each([
     [['--port', 'abc'], /--port must be a whole number from 0 to 65535, got "abc"/],
     [['--port', '70000'], /--port must be a whole number/],
+    [['--port', '0', '--websites', '6'], /--websites must be a whole number from 1 to 5, got "6"/],
     [['--port', '0', '--faults', 'bogus:1'], /unknown fault "bogus" in "bogus:1"/],
     [['--port', '0', '--faults', '429:150%'], /"429:150%"/],
     [['--port', '0', '--rate-limit', 'fast'], /--rate-limit/],

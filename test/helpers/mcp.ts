@@ -38,8 +38,9 @@ export class McpHarness {
   ) {}
 
   /** With `scenarios`, the servers get a scenario library and a store, so the scenarios toolset is registered. */
-  static async start(options: { seed: number; crisp?: Partial<CrispClientOptions>; scenarios?: ScenarioExtras }): Promise<McpHarness> {
-    const sandbox = await startSandbox({ seed: options.seed });
+  /** `websites`: how many demo websites the sandbox seeds (default 1); the default client's allow-list is the first alone. */
+  static async start(options: { seed: number; crisp?: Partial<CrispClientOptions>; scenarios?: ScenarioExtras; websites?: number }): Promise<McpHarness> {
+    const sandbox = await startSandbox({ seed: options.seed, websites: options.websites });
     const harness = new McpHarness(sandbox, clientFor(sandbox, options.crisp), undefined as unknown as Client, options.scenarios);
     harness.client = await harness.connect([]);
     return harness;

@@ -69,8 +69,8 @@ export function testLibrary(extra: Array<{ file: string; source: string }> = [])
 }
 
 /** The visitor side of the sandbox. */
-export function visitor(sandbox: Sandbox) {
-  const site = () => sandbox.state.websites.get(sandbox.websiteId)!;
+export function visitor(sandbox: Sandbox, website = sandbox.websiteId) {
+  const site = () => sandbox.state.websites.get(website)!;
   return {
     site,
     thread: (session: string): Message[] => site().messages.get(session)!,

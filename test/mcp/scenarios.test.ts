@@ -316,7 +316,7 @@ describe('send modes', () => {
     const posted = await post(out.draft_id!, confirmClient);
     expect(posted.isError, posted.text).toBe(false);
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatch(new RegExp(`^Post scenario gdpr's reply to the visitor in conversation ${session} \\(draft ${out.draft_id}\\)\\?\\n\\n\\(then a helpdesk search, whose articles are offered as links\\)$`));
+    expect(asked[0]).toMatch(new RegExp(`^Post scenario gdpr's reply to the visitor in conversation ${session} \\(website ${harness.sandbox.websiteId}, draft ${out.draft_id}\\)\\?\\n\\n\\(then a helpdesk search, whose articles are offered as links\\)$`));
     expect(v.botMessages(session)).toHaveLength(2);
   });
 

@@ -5,7 +5,7 @@ import type { Conversation, Message } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
-import { decodeCursor, encodeCursor } from './support/cursor.js';
+import { cursorWebsite, decodeCursor, encodeCursor, pagedWebsite } from './support/cursor.js';
 import { clean, cleanData, iso, oneLine } from './support/text.js';
 
 const PerPage = z.number().int().min(20).max(50).describe('Page size, 20–50 (default 20)');
@@ -151,10 +151,11 @@ export const listConversations = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(input, { crisp, guard }: ToolDeps) {
-    const site = guard.website(input.website_id);
+    const paged = input.cursor ? decodeCursor(input.cursor, 'list_conversations', ['p']) : undefined;
+    const site = cursorWebsite(guard, input.website_id, paged);
     const withMessages = input.include_messages ?? 0;
     const perPage = input.per_page ?? 20;
-    const page = input.cursor ? decodeCursor(input.cursor, 'list_conversations', ['p']).p : 1;
+    const page = paged?.p ?? 1;
     const query: ListConversationsQuery = { per_page: perPage };
     // Crisp filters resolved / not resolved; pending vs unresolved is told apart here.
     if (input.state === 'resolved') query.filter_resolved = true;
@@ -171,7 +172,7 @@ export const listConversations = defineTool({
     return {
       website_id: site,
       conversations: wanted.map((c, i) => ({ ...summarize(c, crisp), ...(threads[i] ? { messages: threads[i].messages.slice(-withMessages).map((m) => messageOut(m, LISTED_MESSAGE_CHARS)) } : {}) })),
-      next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1 }) : null,
+      next_cursor: rows.length === perPage ? encodeCursor({ k: 'list_conversations', p: page + 1, ...pagedWebsite(guard, site) }) : null,
     };
   },
   text: ({ conversations, next_cursor }) => {

@@ -4,7 +4,7 @@ import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId } from './params.js';
-import { decodeCursor, encodeCursor } from './support/cursor.js';
+import { cursorWebsite, decodeCursor, encodeCursor, pagedWebsite } from './support/cursor.js';
 import { clean, cleanData, iso, oneLine } from './support/text.js';
 
 /** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
@@ -47,11 +47,12 @@ export const searchPeople = defineTool({
   outputSchema: z.object({ website_id: z.string(), people: z.array(PersonSummary), next_cursor: z.string().nullable() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ website_id, search, segment, cursor }, { crisp, guard }: ToolDeps) {
-    const site = guard.website(website_id);
-    const page = cursor ? decodeCursor(cursor, 'search_people', ['p']).p : 1;
+    const paged = cursor ? decodeCursor(cursor, 'search_people', ['p']) : undefined;
+    const site = cursorWebsite(guard, website_id, paged);
+    const page = paged?.p ?? 1;
     const filter = segment ? [{ model: 'people', criterion: 'segments', operator: 'eq', query: [segment] }] : undefined;
     const rows = await crisp.people.list(site, page, { ...(search ? { search_text: search } : {}), ...(filter ? { search_filter: filter } : {}) });
-    return { website_id: site, people: rows.map(summarize), next_cursor: rows.length === PEOPLE_PAGE ? encodeCursor({ k: 'search_people', p: page + 1 }) : null };
+    return { website_id: site, people: rows.map(summarize), next_cursor: rows.length === PEOPLE_PAGE ? encodeCursor({ k: 'search_people', p: page + 1, ...pagedWebsite(guard, site) }) : null };
   },
   text: ({ people, next_cursor }) =>
     [

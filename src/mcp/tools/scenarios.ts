@@ -9,6 +9,7 @@ import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './deps.js';
 import type { OpenConversation } from '../../engine/port.js';
+import { conversationKey } from '../../engine/turn.js';
 import { SessionId, WebsiteId } from './params.js';
 import { clean, oneLine, truncate } from './support/text.js';
 
@@ -94,7 +95,7 @@ function confirmPost(id: string, draft: TurnDraft, call: CallContext): boolean {
   if (sends.length === 0 && !effect) return false;
   const then = effect?.type === 'webhook' ? '(then a webhook call, whose answer may add messages)' : '(then a helpdesk search, whose articles are offered as links)';
   const body = [...sends, ...(effect ? [then] : [])].join('\n---\n');
-  return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (draft ${id})?\n\n${truncate(body, 2_000)}`, {
+  return requireConfirmation(call, 'confirm_post', `Post scenario ${draft.scenario}'s reply to the visitor in conversation ${draft.session} (website ${draft.website}, draft ${id})?\n\n${truncate(body, 2_000)}`, {
     declined: 'Not posted: the user declined this draft. Do not post it again; ask them what to change, or reply with send_message.',
     cannotAsk: 'Not posted: this server runs with --send-mode confirm and your client cannot ask the user (no elicitation support). Ask the operator to restart with --send-mode post or note.',
   });
@@ -151,6 +152,9 @@ export const resetScenarioTool = defineTool({
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
     const { store, scenarios, guard } = need(deps);
     const website = guard.website(website_id);
+    // Nothing saved under this website: the conversation must be on it before a start is saved for it. A session of
+    // another allowed website would otherwise be "reset" here while its own position stayed (Crisp's 404 names the fix).
+    if (!(await store.getPosition(conversationKey(website, session_id), scenarios.require(scenario).name))) await deps.crisp.conversations.get(website, session_id);
     const reset = await resetScenario({ store, library: scenarios, website, session: session_id, scenario });
     return { scenario: reset.scenario, block: reset.block };
   },

@@ -92,12 +92,24 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return envelope.data;
 }
 
-export class SandboxApi {
-  constructor(readonly websiteId: string) {}
+export interface Website {
+  website_id: string;
+  name: string;
+}
 
+export class SandboxApi {
+  constructor(
+    readonly websiteId: string,
+    /** Every website of the sandbox (`sandbox --websites N`), the default first. */
+    readonly websites: readonly Website[] = [],
+  ) {}
+
+  /** On the website the page's `?website=` names (a conversation link of another website does), else the default one. */
   static async connect(): Promise<SandboxApi> {
-    const info = await call<{ website_id: string }>('GET', '/_sandbox/info');
-    return new SandboxApi(info.website_id);
+    const info = await call<{ website_id: string; websites: Website[] }>('GET', '/_sandbox/info');
+    const asked = new URLSearchParams(location.search).get('website')?.toLowerCase();
+    const chosen = info.websites.find((w) => w.website_id === asked)?.website_id ?? info.website_id;
+    return new SandboxApi(chosen, info.websites);
   }
 
   get #base(): string {

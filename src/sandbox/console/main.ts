@@ -33,7 +33,7 @@ async function start(problems: Problems): Promise<void> {
   const pane = byId<HTMLElement>('conversation');
   const live = byId<HTMLElement>('live');
   const placeholder = [...pane.childNodes];
-  byId('website').textContent = `website ${api.websiteId}`;
+  showWebsites(api);
   let view: ConversationView | undefined;
   const report = (error: unknown) => problems.show(error);
 
@@ -157,3 +157,13 @@ async function start(problems: Problems): Promise<void> {
 
 const problems = problemBar(byId('problem'));
 start(problems).catch((error: unknown) => problems.show(`The console could not start: ${error instanceof Error ? error.message : String(error)}`));
+
+/** The website shown; with several (`sandbox --websites N`), the others as links that open their inbox. */
+function showWebsites(api: SandboxApi): void {
+  const here = byId('website');
+  const current = api.websites.find((w) => w.website_id === api.websiteId);
+  here.textContent = `website ${current ? `${current.name} ` : ''}${api.websiteId}`;
+  for (const other of api.websites.filter((w) => w.website_id !== api.websiteId)) {
+    here.append(' · ', el('a', { href: `/?website=${encodeURIComponent(other.website_id)}` }, other.name));
+  }
+}

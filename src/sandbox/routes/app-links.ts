@@ -1,24 +1,27 @@
 // Links the tools hand to humans, answered by the sandbox when it plays Crisp. The Crisp app's
 // conversation link (`/website/{id}/inbox/{session}/`,
 // the `url` tools give out): a redirect to the sandbox console opened on that conversation
-// (`/#session_…`), so a link an agent hands a human opens when the sandbox plays Crisp. It reveals
+// (`/?website=…#session_…`), so a link an agent hands a human opens when the sandbox plays Crisp. It reveals
 // nothing itself: the console decides who may see the inbox (this machine only).
 import type { ServerResponse } from 'node:http';
 import type { SandboxState } from '../state.js';
 
-const LINK = /^\/website\/[^/]+\/inbox\/([^/]+)\/?$/;
+const LINK = /^\/website\/([^/]+)\/inbox\/([^/]+)\/?$/;
 
 /** Answers the request if it is a conversation link; false when the path is not one. */
 export function serveAppLink(path: string, res: ServerResponse): boolean {
   const match = LINK.exec(path);
   if (!match) return false;
+  let website: string;
   let session: string;
   try {
-    session = decodeURIComponent(match[1]!);
+    website = decodeURIComponent(match[1]!);
+    session = decodeURIComponent(match[2]!);
   } catch {
     return false;
   }
-  res.writeHead(302, { location: `/#${encodeURIComponent(session)}`, 'content-length': 0 });
+  // The website too: with several (`sandbox --websites N`), the console opens that website's inbox.
+  res.writeHead(302, { location: `/?website=${encodeURIComponent(website)}#${encodeURIComponent(session)}`, 'content-length': 0 });
   res.end();
   return true;
 }
