@@ -99,10 +99,15 @@ export class ResourceStack {
 /** Why a long-running command stopped. A fault is an uncaught exception or an unhandled rejection. */
 export type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fault'; error: unknown } | { kind: 'failed'; error: Error } | { kind: 'ended' };
 
-export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/**
+ * The signals that stop a command, its work in flight finished first. SIGHUP among them: a closed
+ * terminal, or a `kill -HUP` meant as "reload", would otherwise end the process at once by Node's
+ * default, with no line and no grace; a command that reloads something on it says so (onHangup).
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The conventional exit code of a process ended by a signal (128 + its number). */
-const FORCED_EXIT: Record<(typeof STOP_SIGNALS)[number], number> = { SIGINT: 130, SIGTERM: 143 };
+const FORCED_EXIT: Record<(typeof STOP_SIGNALS)[number], number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /** The lifecycle of the command runCommand runs (one per process), which a fault stops; none before it starts or once it has let go. */
 let running: CommandLifecycle | undefined;
@@ -121,6 +126,8 @@ export class CommandLifecycle {
   readonly #stop: (stop: Stop) => void;
   readonly #exit: (code: number) => void;
   readonly #onSignal: (signal: NodeJS.Signals) => void;
+  /** What SIGHUP does instead of stopping, while a command has something to reload on it. */
+  #onHangup: (() => void) | undefined;
   readonly #testFault: (() => void) | undefined;
   #stopping = false;
   #faulted = false;
@@ -134,6 +141,7 @@ export class CommandLifecycle {
     this.stopped = new Promise<Stop>((resolve) => (stop = resolve));
     this.#stop = stop;
     this.#onSignal = (signal) => {
+      if (signal === 'SIGHUP' && this.#onHangup && !this.#stopping) return this.#onHangup();
       this.#stopOnce({ kind: 'signal', signal }, FORCED_EXIT[signal as (typeof STOP_SIGNALS)[number]] ?? 1);
     };
     for (const signal of STOP_SIGNALS) process.on(signal, this.#onSignal);
@@ -191,6 +199,14 @@ export class CommandLifecycle {
   async release(): Promise<boolean> {
     const report = await this.#parts.release();
     return report.every((r) => r.outcome === 'closed');
+  }
+
+  /** SIGHUP runs `reload` instead of stopping the command, until the returned function undoes it. */
+  onHangup(reload: () => void): () => void {
+    this.#onHangup = reload;
+    return () => {
+      if (this.#onHangup === reload) this.#onHangup = undefined;
+    };
   }
 
   /** Stops listening for signals and faults (once released, or for in-process callers such as tests). */

@@ -220,7 +220,7 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
     return usageError(problem);
   }
   const { config, log } = deps;
-  if (http.tokenFile !== undefined) await life.acquire('token reload on SIGHUP', () => reloadTokensOnHangup(http.tokenFile!, server, log), (stop) => stop());
+  if (http.tokenFile !== undefined) await life.acquire('token reload on SIGHUP', () => life.onHangup(reloadTokens(http.tokenFile!, server, log)), (stop) => stop());
   converse?.announce(server.url.replace(/\/mcp$/, '/converse'));
   if (bot) {
     await startAutopilot(life, bot, server, deps, (a) => (autopilot = a));
@@ -246,13 +246,12 @@ async function serveHttp(life: CommandLifecycle, http: HttpConfig, tools: AnyToo
 }
 
 /**
- * SIGHUP reads --token-file again and the server accepts what it now lists: a token is rotated by
- * adding the new line, moving the clients, then removing the old line, each followed by a SIGHUP.
- * A file that cannot be used (unreadable, empty, a short token) keeps the tokens in use. Returns
- * what stops listening.
+ * What SIGHUP does with --token-file: read the file again, and the server accepts what it now lists:
+ * a token is rotated by adding the new line, moving the clients, then removing the old line, each
+ * followed by a SIGHUP. A file that cannot be used (unreadable, empty, a short token) keeps the tokens in use.
  */
-function reloadTokensOnHangup(file: string, server: HttpServerHandle, log: Logger): () => void {
-  const reload = () => {
+function reloadTokens(file: string, server: HttpServerHandle, log: Logger): () => void {
+  return () => {
     try {
       const tokens = readTokenFile(file);
       for (const token of tokens) registerSecret(token);
@@ -263,8 +262,6 @@ function reloadTokensOnHangup(file: string, server: HttpServerHandle, log: Logge
       log.warn(`SIGHUP: ${error.message}; the tokens in use stay accepted`);
     }
   };
-  process.on('SIGHUP', reload);
-  return () => void process.off('SIGHUP', reload);
 }
 
 function usageError(message: string): number {

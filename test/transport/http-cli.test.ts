@@ -164,3 +164,17 @@ describe('crisp-mcp serve --http request log lines', () => {
     }
   });
 });
+
+describe('crisp-mcp serve --http without --token-file: SIGHUP', () => {
+  it('stops the server as SIGTERM does — the stop logged, exit 0 — where Node would end it at once, with no line and no grace', async () => {
+    const cli = await spawnHttpCli(['--port', '0', '--sandbox']);
+    try {
+      cli.child.kill('SIGHUP');
+      expect(await cli.exited).toBe(0);
+      expect(cli.logs().find((line) => String(line.msg).startsWith('stopping'))).toMatchObject({ signal: 'SIGHUP' });
+      expect(cli.logs().at(-1)).toMatchObject({ msg: 'stopped' });
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+});
