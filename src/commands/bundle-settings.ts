@@ -16,12 +16,22 @@ interface BundleManifest {
 
 /** `message`, plus — when this copy runs from the bundle — which of the form's settings it is about. */
 export function inBundleTerms(message: string, manifestUrl: URL = BUNDLE_MANIFEST): string {
+  return bundleSettingsTerms(manifestUrl)?.(message) ?? message;
+}
+
+/** When this copy runs from the bundle, what restates a message in the terms of its settings form; else undefined. */
+export function bundleSettingsTerms(manifestUrl: URL = BUNDLE_MANIFEST): ((message: string) => string) | undefined {
   const manifest = readManifest(manifestUrl);
-  if (!manifest?.user_config) return message;
+  const form = manifest?.user_config;
+  if (!manifest || !form) return undefined;
+  return (message) => restate(message, manifest, form);
+}
+
+function restate(message: string, manifest: BundleManifest, form: Record<string, { title: string }>): string {
   const named: Array<{ at: number; text: string }> = [];
   for (const [variable, value] of Object.entries(manifest.server.mcp_config.env ?? {})) {
     const option = /^\$\{user_config\.([\w-]+)\}$/.exec(value)?.[1];
-    const title = option === undefined ? undefined : manifest.user_config[option]?.title;
+    const title = option === undefined ? undefined : form[option]?.title;
     if (title === undefined) continue;
     // The sandbox switch is the form's --sandbox too.
     const spellings = variable === 'CRISP_MCP_SANDBOX' ? [variable, '--sandbox'] : [variable];
