@@ -141,12 +141,16 @@ describe('npm run mcpb', () => {
       expect(existsSync(join(home, 'state', 'crisp-mcp')), 'a sandbox run writes no state file').toBe(false);
       const account = { sandbox: false, identifier: crisp.identifier, key: crisp.key, website_ids: crisp.website_id };
       const real = await hostStart(account, { CRISP_API_URL: crisp.url });
+      // The working directory a host starts a server in is its own choice: a `scenarios` folder there is not the bundle's.
+      const strayFolder = join(work, 'host-cwd');
+      mkdirSync(join(strayFolder, 'scenarios'), { recursive: true });
+      writeFileSync(join(strayFolder, 'scenarios', 'notes.json'), '{"notes": "not a scenario"}');
       const drafted = await overStdio(real.entry, real.rest, real.env, async (client) => {
         const listed = await client.callTool({ name: 'list_conversations', arguments: {} });
         const sessionId = (listed.structuredContent as { conversations: Array<{ session_id: string }> }).conversations[0]!.session_id;
         return client.callTool({ name: 'draft_scenario_reply', arguments: { session_id: sessionId, scenario: 'handoff' } });
-      });
-      expect(drafted.isError).toBeFalsy();
+      }, undefined, strayFolder);
+      expect(drafted.isError, JSON.stringify(drafted.content)).toBeFalsy();
       expect(existsSync(join(home, 'state', 'crisp-mcp', 'state.db')), "the account's drafts go to the state file").toBe(true);
 
       const wrongKey = 'not-the-key-0123456789abcdef';
@@ -234,9 +238,9 @@ async function listToolsOverStdio(entry: string, args: string[], env: Record<str
   return { tools, stderr };
 }
 
-/** Starts the server as an MCP host does (cwd /, hostEnv), connects a client, runs `use` with it, closes it. */
-async function overStdio<T>(entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>, onStderr?: (chunk: string) => void): Promise<T> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd: '/', env: hostEnv(env), stderr: 'pipe' });
+/** Starts the server as an MCP host does (cwd / unless told, hostEnv), connects a client, runs `use` with it, closes it. */
+async function overStdio<T>(entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>, onStderr?: (chunk: string) => void, cwd = '/'): Promise<T> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd, env: hostEnv(env), stderr: 'pipe' });
   transport.stderr?.on('data', (chunk: Buffer) => onStderr?.(chunk.toString('utf8')));
   const client = new Client({ name: 'package-test', version: '1.0.0' });
   await client.connect(transport);
