@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 
 const BUNDLE_MANIFEST = new URL('../../manifest.json', import.meta.url);
 
+/** The flag a message may name instead of the variable a setting of the form sets: the same setting. */
+const FLAG_OF: Record<string, string> = { CRISP_MCP_SANDBOX: '--sandbox', CRISP_MCP_SEND_MODE: '--send-mode', CRISP_IDENTIFIER: '--identifier', CRISP_TIER: '--tier' };
+
 interface BundleManifest {
   display_name?: string;
   name: string;
@@ -33,8 +36,8 @@ function restate(message: string, manifest: BundleManifest, form: Record<string,
     const option = /^\$\{user_config\.([\w-]+)\}$/.exec(value)?.[1];
     const title = option === undefined ? undefined : form[option]?.title;
     if (title === undefined) continue;
-    // The sandbox switch is the form's --sandbox too.
-    const spellings = variable === 'CRISP_MCP_SANDBOX' ? [variable, '--sandbox'] : [variable];
+    const flag = FLAG_OF[variable];
+    const spellings = flag ? [variable, flag] : [variable];
     const found = spellings.map((spelling) => ({ spelling, at: message.search(new RegExp(`(?<![\\w-])${spelling}(?![\\w-])`)) })).filter(({ at }) => at >= 0);
     if (found.length > 0) named.push({ at: Math.min(...found.map(({ at }) => at)), text: `"${title}" (${found.map(({ spelling }) => spelling).join(', ')})` });
   }

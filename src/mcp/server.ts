@@ -105,7 +105,9 @@ function refusedCredentials(deps: ToolDeps): string {
 
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
-  if (error instanceof GuardError || error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
+  // A guard's refusal names the setting behind it (the website allow-list, the send mode).
+  if (error instanceof GuardError) return deps.inSettingsTerms?.(error.message) ?? error.message;
+  if (error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
   // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
   if (error instanceof StoreError) {

@@ -98,7 +98,7 @@ describe('npm pack from a fresh clone', () => {
 });
 
 describe('npm run mcpb', () => {
-  it('writes crisp-mcp-<version>.mcpb; the mcpb CLI accepts its manifest; unpacked and started as mcpb builds the host\'s command, it serves every tool, keeps the sandbox out of the state file, and names a wrong key by its setting', async () => {
+  it('writes crisp-mcp-<version>.mcpb; the mcpb CLI accepts its manifest; unpacked and started as mcpb builds the host\'s command, it serves every tool, keeps the sandbox out of the state file, and names the setting behind a refused key or send', async () => {
     npm(clone, 'run', 'mcpb');
     const bundleFile = join(clone, `crisp-mcp-${pkg.version}.mcpb`);
     expect(existsSync(bundleFile)).toBe(true);
@@ -126,6 +126,16 @@ describe('npm run mcpb', () => {
     const sandbox = await hostStart({ sandbox: true });
     const { tools } = await listToolsOverStdio(sandbox.entry, sandbox.rest, sandbox.env);
     expect(tools).toEqual(ALL_TOOL_NAMES);
+
+    // "confirm" chosen in the form, and a client that cannot ask: the refusal names the setting to change.
+    const confirming = await hostStart({ sandbox: true, send_mode: 'confirm' });
+    const unsent = await overStdio(confirming.entry, confirming.rest, confirming.env, async (client) => {
+      const listed = await client.callTool({ name: 'list_conversations', arguments: {} });
+      const sessionId = (listed.structuredContent as { conversations: Array<{ session_id: string }> }).conversations[0]!.session_id;
+      return client.callTool({ name: 'send_message', arguments: { session_id: sessionId, content: 'Hello from the bundle' } });
+    });
+    expect(unsent.isError).toBe(true);
+    expect((unsent.content as Array<{ text: string }>)[0]!.text).toMatch(/^Not sent: this server runs with --send-mode confirm .*\. In Claude Desktop, that is the Crisp inbox extension's setting "Send mode" \(--send-mode\)$/);
 
     // Nothing filled in: the refusal names the form's settings, as the form titles them.
     const unset = await hostStart({ sandbox: false });
