@@ -18,7 +18,7 @@ export const LAYERS = {
     packages: ['node:crypto', 'zod', 'fastest-levenshtein'],
     why: 'scenario/ is pure: it imports nothing of ours and does no I/O',
   },
-  crisp: { may: ['version', 'retry'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
+  crisp: { may: ['version', 'retry', 'text-cut'], why: 'crisp/ knows nothing of MCP, scenarios, the engine or bots' },
   store: { may: ['scenario', 'credentials/redact'], why: 'store/ is the durable store behind one contract' },
   engine: {
     may: ['scenario', 'store', 'log', 'version', 'retry'],
@@ -33,7 +33,7 @@ export const LAYERS = {
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version', 'text-cut'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   transport: {
@@ -46,6 +46,7 @@ export const LAYERS = {
   log: { may: ['credentials'], why: 'log.ts only writes log lines' },
   version: { may: [], why: 'version.ts reads the package version' },
   retry: { may: [], why: 'retry.ts is the one retry policy, pure' },
+  'text-cut': { may: [], why: 'text-cut.ts says where text may be cut (between graphemes), pure' },
   'compile-cache': { may: [], why: 'compile-cache.ts turns on V8\'s compile cache before cli.ts loads anything else' },
   'node-support': { may: ['version'], why: 'node-support.ts checks the Node.js version before cli.ts loads a command' },
   'zod-acyclic': { may: [], why: 'zod-acyclic.ts sets how zod parses before cli.ts builds any schema' },

@@ -6,6 +6,7 @@ import { hash } from 'node:crypto';
 import type { CrispEvent, MessageEventData } from '../crisp/rtm.js';
 import type { Action } from '../scenario/index.js';
 import { DEFAULT_STEP_BUDGET } from '../scenario/index.js';
+import { normalize } from '../scenario/fold.js';
 import type { AutopilotState } from './state.js';
 import { addCount, addHash, HASH_CHARS, hasHash, liveCounts, liveHashes, total } from './rate-memory.js';
 
@@ -133,8 +134,10 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
   let suppressed = 0;
   let sends = 0;
   let overBudget = false;
-  // The visitor's input is normalised once for all of the turn's replies.
-  const normalized = repeatMs > 0 ? normalizeInput(input) : '';
+  // The visitor's input is folded once for all of the turn's replies, as a scenario's match rules read
+  // it (case, accents, Unicode forms, spaces): words the scenario answers alike are one input. Plain
+  // ASCII folds to lowercase, as earlier releases did, so the digests they saved still match.
+  const normalized = repeatMs > 0 ? normalize(input) : '';
   for (const action of actions) {
     if (action.type !== 'send_message') {
       out.push(action);
@@ -164,11 +167,6 @@ export function limitReplies(actions: readonly Action[], state: AutopilotState, 
 /** A prefix of sha-256 over (normalized input, reply): see HASH_CHARS. */
 function replyHash(normalizedInput: string, action: Extract<Action, { type: 'send_message' }>): string {
   return hash('sha256', `${normalizedInput}\u0000${JSON.stringify(action.message)}`, 'base64url').slice(0, HASH_CHARS);
-}
-
-/** The input as repeat suppression compares it: trimmed, lowercase, runs of whitespace as one space. */
-function normalizeInput(input: string): string {
-  return input.trim().toLowerCase().replace(/\s+/g, ' ');
 }
 
 export function describeMs(ms: number): string {

@@ -2,7 +2,9 @@
 // question worded unlike a title ("I want my money back" for "Refund policy") needs the text too.
 // Pure: data in, ranked data out. BM25-like weights per field, accents folded, and every word cut
 // to its first five letters, which joins most forms of a word in English and French
-// (refund/refunds/refunded, rembourser/remboursement, delete/deletion).
+// (refund/refunds/refunded, rembourser/remboursement, delete/deletion). Chinese, Japanese, Thai and
+// the other scripts written without spaces are split into words by the platform's dictionaries.
+import { cutPoint } from '../text-cut.js';
 
 export interface RankableArticle {
   path: string;
@@ -33,16 +35,26 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-/** Accents folded, lower case, cut to the stem length; stop words and one-letter words dropped. */
+/** Scripts written without spaces between words: a run of them is many words. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+const IDEOGRAPH = /^\p{Script=Han}$/u;
+const WORDS = new Intl.Segmenter(undefined, { granularity: 'word' });
+
+/** Accents folded, lower case, cut to the stem length; stop words and one-letter words (but a Chinese character, a word of its own) dropped. */
 export function terms(text: string): string[] {
-  const words = text
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u);
   const out: string[] = [];
-  for (const word of words) if (word.length > 1 && !STOPWORDS.has(word)) out.push(word.slice(0, STEM));
+  // NFKC first: full-width letters and digits, and half-width kana, are the ordinary ones.
+  for (const run of text.normalize('NFKC').split(/[^\p{L}\p{M}\p{N}]+/u)) {
+    if (run === '') continue;
+    if (!UNSPACED.test(run)) add(run, out);
+    else for (const piece of WORDS.segment(run)) if (piece.isWordLike) add(piece.segment, out);
+  }
   return out;
+}
+
+function add(raw: string, out: string[]): void {
+  const word = raw.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  if ((word.length > 1 || IDEOGRAPH.test(word)) && !STOPWORDS.has(word)) out.push(word.slice(0, STEM));
 }
 
 /** Markdown to plain sentences: headings dropped (the title says them), links keep their text, markup characters go. */
@@ -108,5 +120,5 @@ function excerptFor(article: RankableArticle, wanted: readonly string[]): string
     const hits = wanted.filter((t) => own.has(t)).length;
     if (hits > bestHits) [best, bestHits] = [sentence, hits];
   }
-  return best.length > EXCERPT_CHARS ? `${best.slice(0, EXCERPT_CHARS - 1)}…` : best;
+  return best.length > EXCERPT_CHARS ? `${best.slice(0, cutPoint(best, EXCERPT_CHARS - 1))}…` : best;
 }

@@ -470,8 +470,15 @@ function mergeData(base: CustomData, patch: CustomData): CustomData {
 }
 
 function excerpt(message: Message): string {
-  if (typeof message.content === 'string') return message.content.slice(0, 200);
+  if (typeof message.content === 'string') return excerptOf(message.content);
   const content = message.content as Record<string, unknown>;
   const text = content.text ?? content.name ?? content.url ?? message.type;
-  return String(text).slice(0, 200);
+  return excerptOf(String(text));
+}
+
+/** The first 200 UTF-16 units, less the first half of a surrogate pair cut there (a lone one is no text). */
+function excerptOf(text: string): string {
+  const cut = text.slice(0, 200);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }

@@ -9,7 +9,6 @@ import { build } from './compile/build.js';
 import { layout } from './compile/graph.js';
 import { WAITING_OPS, type CompileOptions, type CompileResult, type Problem, type Program } from './compile/program.js';
 import { duplicateKeys, jsonError, read } from './compile/validate.js';
-export { normalize } from './compile/instructions.js';
 export { type OutMessage, type CompiledCondition, type Instruction, WAITING_OPS, type Program, type Problem, type CompileResult, type CompileOptions, IMPLICIT_END } from './compile/program.js';
 export { duplicateKeys, plural } from './compile/validate.js';
 

@@ -2,7 +2,8 @@
 // into the instruction array, O(1) however big the graph), applies the event, runs until the
 // scenario waits, hands off or ends, and returns the actions to perform as data; it performs none.
 // Time and operator availability come in through `context`, never from a clock.
-import { normalize, WAITING_OPS, type CompiledCondition, type Instruction, type OutMessage, type Program } from './compile.js';
+import { WAITING_OPS, type CompiledCondition, type Instruction, type OutMessage, type Program } from './compile.js';
+import { asciiDigits, compatible, cut, normalize } from './fold.js';
 import type { Position, Scalar, Vars } from './schema.js';
 
 export type { Position, Vars };
@@ -265,7 +266,7 @@ class Turn {
             this.waiting = true;
             return;
           }
-          const text = fresh.text.length > MAX_INPUT ? fresh.text.slice(0, MAX_INPUT) : fresh.text;
+          const text = cut(fresh.text, MAX_INPUT);
           if (ins.save !== null) this.set(ins.save, text.trim());
           this.pc = route(ins, text);
           fresh = null;
@@ -286,7 +287,7 @@ class Turn {
           this.waiting = true;
           return;
         case 'articles': {
-          const query = (ins.query === null ? this.said : render(ins.query, this.vars)).slice(0, MAX_INPUT).trim();
+          const query = cut(ins.query === null ? this.said : render(ins.query, this.vars), MAX_INPUT).trim();
           if (query === '') {
             this.pc = ins.none; // nothing to search for: nothing can match
             break;
@@ -378,9 +379,10 @@ function pick(ins: Extract<Instruction, { op: 'choice' }>, input: { kind: 'text'
 
 function route(ins: Extract<Instruction, { op: 'match' }>, text: string): number {
   const lower = normalize(text);
+  let forRegex: string | undefined;
   for (const rule of ins.rules) {
     if (rule.kind === 'regex') {
-      if (rule.re!.test(text)) return rule.next;
+      if (rule.re!.test((forRegex ??= compatible(text)))) return rule.next;
     } else if (rule.kind === 'exact') {
       if (rule.words.includes(lower)) return rule.next;
     } else if (rule.words.some((w) => lower.includes(w))) return rule.next;
@@ -390,6 +392,9 @@ function route(ins: Extract<Instruction, { op: 'match' }>, text: string): number
 
 const EMAIL = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
 const PHONE = /^\+?\d{6,15}$/;
+/** Invisible format characters (zero-width spaces, direction marks) that a paste carries into an address or a number. */
+const FORMAT = /\p{Cf}/gu;
+const PHONE_SEPARATORS = /[\s().\p{Pd}]/gu;
 
 /** The value to save, or null if the answer fails the block's validation. */
 function validate(ins: Extract<Instruction, { op: 'ask' }>, raw: string): string | null {
@@ -398,14 +403,18 @@ function validate(ins: Extract<Instruction, { op: 'ask' }>, raw: string): string
   switch (ins.check) {
     case null:
       return text;
-    case 'email':
-      return text.length <= 254 && EMAIL.test(text) ? text : null;
+    case 'email': {
+      const email = compatible(text).replace(FORMAT, '');
+      return email.length <= 254 && EMAIL.test(email) ? email : null;
+    }
     case 'phone': {
-      const phone = text.replace(/[\s().-]/g, '');
+      const phone = asciiDigits(compatible(text)).replace(FORMAT, '').replace(PHONE_SEPARATORS, '');
       return PHONE.test(phone) ? phone : null;
     }
-    case 'regex':
-      return ins.re!.test(text) ? text : null;
+    case 'regex': {
+      const value = compatible(text);
+      return ins.re!.test(value) ? value : null;
+    }
   }
 }
 
@@ -418,9 +427,9 @@ function varHolds(c: Extract<CompiledCondition, { kind: 'var' }>, v: Scalar | un
     case 'not_equals':
       return !same(v, c.value);
     case 'contains':
-      return v !== undefined && v !== null && String(v).toLowerCase().includes(String(c.value));
+      return v !== undefined && v !== null && normalize(String(v)).includes(String(c.value));
     case 'matches':
-      return v !== undefined && v !== null && c.re!.test(String(v));
+      return v !== undefined && v !== null && c.re!.test(compatible(String(v)));
     case 'gt':
     case 'lt': {
       if (v === undefined || v === null || v === '') return false;
@@ -430,11 +439,11 @@ function varHolds(c: Extract<CompiledCondition, { kind: 'var' }>, v: Scalar | un
   }
 }
 
-/** Equal, with strings compared case-insensitively and "5" equal to 5. */
+/** Equal, with strings compared as match rules compare them and "5" equal to 5. */
 function same(a: Scalar | undefined, b: Scalar): boolean {
   if (a === b) return true;
   if (a === undefined || a === null || b === null) return false;
-  return String(a).toLowerCase() === String(b).toLowerCase();
+  return normalize(String(a)) === normalize(String(b));
 }
 
 const FORMATS = new Map<string, Intl.DateTimeFormat>();

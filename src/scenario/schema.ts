@@ -11,9 +11,9 @@ const HH_MM = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TIME = 'a time like "09:00" (HH:MM, 24-hour; "24:00" ends the day)';
 
-export const BlockId = z.string().regex(BLOCK_ID, 'a block id is 1-100 letters, digits, "_", "." or "-" (not starting with "." or "-")');
-export const VarName = z.string().regex(VAR_NAME, 'a variable name is letters, digits and "_", not starting with a digit');
-const DataKey = z.string().regex(DATA_KEY, 'a data key is 1-64 letters, digits, "_" or "-"');
+export const BlockId = z.string().regex(BLOCK_ID, 'a block id is 1-100 ASCII letters, digits, "_", "." or "-" (not starting with "." or "-")');
+export const VarName = z.string().regex(VAR_NAME, 'a variable name is ASCII letters (A-Z, a-z), digits and "_", not starting with a digit');
+const DataKey = z.string().regex(DATA_KEY, 'a data key is 1-64 ASCII letters, digits, "_" or "-"');
 export const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type Scalar = z.infer<typeof Scalar>;
 /** Variables of one conversation: flat scalars, so a position stays small JSON. */

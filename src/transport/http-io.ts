@@ -18,6 +18,27 @@ export function encodedBodyRefusal(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * A Content-Type naming a charset other than UTF-8 is refused: JSON between systems is UTF-8
+ * (RFC 8259), and a Latin-1 or Shift_JIS body read as UTF-8 would lose every accented letter or kana to U+FFFD.
+ */
+export function charsetRefusal(req: IncomingMessage): string | undefined {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1];
+  if (charset === undefined || /^utf-?8$/i.test(charset)) return undefined;
+  return `Unsupported Media Type: charset ${charset} is not accepted; send the JSON body in UTF-8`;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, or undefined if it is not UTF-8 (a byte sequence that is no character is refused, never replaced). */
+export function utf8Text(body: Buffer): string | undefined {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reads the body up to `limit` bytes. A declared or actual larger one is refused: nothing more is
  * kept, and the rest is read and dropped (see `discardRest`), so the caller answers 413 on a
  * connection that stays open (never with `Connection: close`, which makes node:http close it at once).

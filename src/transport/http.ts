@@ -23,7 +23,7 @@ import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
 import { createHookHandler, type HookHandlerOptions } from './hook-receiver.js';
-import { allowedHostnames, encodedBodyRefusal, readBody, repeatedHeader, send, sendJson, toRequest, urlHost } from './http-io.js';
+import { allowedHostnames, charsetRefusal, encodedBodyRefusal, readBody, repeatedHeader, send, sendJson, toRequest, urlHost, utf8Text } from './http-io.js';
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
 import { withCachedJsonSchemas } from './schema-cache.js';
@@ -217,14 +217,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     let json = true;
     if (method === 'POST') {
       if (!isJsonContentType(req.headers['content-type'] ?? null)) return send(res, jsonRpcError(415, -32000, 'Unsupported Media Type: Content-Type must be application/json'));
-      const encoded = encodedBodyRefusal(req);
+      const encoded = encodedBodyRefusal(req) ?? charsetRefusal(req);
       if (encoded) return send(res, jsonRpcError(415, -32000, encoded));
       const body = await readBody(req, maxBodyBytes);
       // readBody drops the rest of the upload: the answer must not close the connection under it.
       if (body === 'too_large') return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`));
       raw = body;
       try {
-        parsed = JSON.parse(raw.toString('utf8'));
+        parsed = JSON.parse(utf8Text(raw) ?? '\u0000'); // not UTF-8: not JSON either
       } catch {
         json = false;
       }
@@ -283,13 +283,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
     if (isRefusal(checked)) return fail(checked.status, checked.status === 401 ? 'unauthorized' : 'forbidden', checked.message, checked.challenge ? { 'www-authenticate': checked.challenge } : {});
     if (!isJsonContentType(req.headers['content-type'] ?? null)) return fail(415, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
-    const encoded = encodedBodyRefusal(req);
+    const encoded = encodedBodyRefusal(req) ?? charsetRefusal(req);
     if (encoded) return fail(415, 'unsupported_media_type', encoded);
     const body = await readBody(req, maxBodyBytes);
     if (body === 'too_large') return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`);
+    const text = utf8Text(body);
+    if (text === undefined) return fail(400, 'invalid_json', 'Bad Request: the request body is not UTF-8 (JSON is sent in UTF-8)');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch {
       return fail(400, 'invalid_json', 'Bad Request: the request body is not valid JSON');
     }

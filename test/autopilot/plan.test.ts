@@ -111,6 +111,11 @@ describe('rate control', () => {
     expect(limitReplies([say('Sorry?')], first.state, ' ASDF ', g, NOW + 1000)).toMatchObject({ suppressed: 1, actions: [] });
     expect(limitReplies([say('Sorry?')], first.state, 'qwer', g, NOW + 1000).suppressed).toBe(0);
     expect(limitReplies([say('Sorry?')], first.state, 'asdf', g, NOW + 31_000).suppressed).toBe(0);
+    // The same words, composed then decomposed (as two keyboards send café), or full-width: one input, as the scenario's rules read it.
+    const cafe = limitReplies([say('Sorry?')], freshState(), 'un caf\u00e9', g, NOW);
+    expect(limitReplies([say('Sorry?')], cafe.state, 'UN CAFE\u0301', g, NOW + 1000).suppressed).toBe(1);
+    expect(limitReplies([say('Sorry?')], cafe.state, '\uff55\uff4e caf\u00e9', g, NOW + 1000).suppressed).toBe(1);
+    expect(limitReplies([say('Sorry?')], cafe.state, 'un the', g, NOW + 1000).suppressed).toBe(0);
     // The previous release kept 22 characters of the same digest: a reply it sent is still a repeat.
     const earlier = createHash('sha256').update('asdf').update('\u0000').update(JSON.stringify({ type: 'text', text: 'Sorry?' })).digest('base64url').slice(0, 22);
     const saved = { ...freshState(), recent: hashesOfTimes([{ h: earlier, at: NOW }]) };

@@ -207,6 +207,47 @@ describe('get_conversation', () => {
   });
 });
 
+describe('text in any script, through the tools', () => {
+  it('cuts a long message between two visible characters: never inside a surrogate pair, a ZWJ emoji or a letter with its marks', async () => {
+    const conversation = sandbox.state.createConversation(site(), { nickname: 'Zoë' });
+    // Each body puts a character that takes several UTF-16 units across the 300-unit cut of a listed message.
+    const bodies = [`${'a'.repeat(299)}😀 tail`, `${'b'.repeat(296)}👨‍👩‍👧 tail`, `${'c'.repeat(298)}🇫🇷 tail`, `${'d'.repeat(299)}कि tail`, `${'e'.repeat(299)}e\u0301 tail`];
+    for (const content of bodies) sandbox.state.addMessage(site(), conversation.session_id, { type: 'text', from: 'user', origin: 'chat', content }, { user_id: conversation.session_id, nickname: 'Zoë' });
+    const { out, text, isError } = await call<{ conversations: { session_id: string; messages: { text: string }[] }[] }>('list_conversations', { search: 'Zoë', include_messages: 5 });
+    expect(isError, text).toBe(false);
+    const listed = out.conversations.find((c) => c.session_id === conversation.session_id)!.messages.map((m) => m.text);
+    expect(listed).toEqual([
+      `${'a'.repeat(299)}… [cut: 7 more characters]`,
+      `${'b'.repeat(296)}… [cut: 13 more characters]`,
+      `${'c'.repeat(298)}… [cut: 9 more characters]`,
+      `${'d'.repeat(299)}… [cut: 7 more characters]`,
+      `${'e'.repeat(299)}… [cut: 7 more characters]`,
+    ]);
+    expect(text.isWellFormed()).toBe(true);
+  });
+
+  it('keeps whole what visitors write in other languages and scripts, in the structured result and the text', async () => {
+    const written = [
+      'Grüße aus Straße — ıi İI ΟΔΟΣ οδός',
+      'مرحبا، أريد استرداد أموالي ‫(رقم 42)‬',
+      'שלום, ההזמנה שלי לא הגיעה',
+      'می\u200Cخواهم سفارش بدهم',
+      '我想要退款。ご注文ありがとうございます',
+      'नमस्ते, मुझे मदद चाहिए — สวัสดีครับ',
+      '👩🏽‍💻🏳️‍🌈🇯🇵👍🏿',
+      'café vs cafe\u0301, ｆｕｌｌ－ｗｉｄｔｈ',
+    ];
+    const conversation = sandbox.state.createConversation(site(), { nickname: 'Ünal Işık' });
+    for (const content of written) sandbox.state.addMessage(site(), conversation.session_id, { type: 'text', from: 'user', origin: 'chat', content }, { user_id: conversation.session_id, nickname: 'Ünal Işık' });
+    const { out, text, isError } = await call<{ conversation: { visitor_name: string }; messages: { text: string }[] }>('get_conversation', { session_id: conversation.session_id });
+    expect(isError, text).toBe(false);
+    expect(out.conversation.visitor_name).toBe('Ünal Işık');
+    // The Arabic line loses only its embedding controls (U+202B, U+202C), which can reorder what a reader sees.
+    expect(out.messages.slice(-written.length).map((m) => m.text)).toEqual(written.map((w) => w.replace(/[\u202B\u202C]/g, '')));
+    for (const w of written.slice(2)) expect(text).toContain(w);
+  });
+});
+
 describe('sanitize', () => {
   it.each([
     ['zero width\u200B space', 'zero width space'],
@@ -214,6 +255,14 @@ describe('sanitize', () => {
     ['tag \u{E0069}\u{E0067}chars', 'tag chars'],
     ['control\u0007 bell', 'control bell'],
     ['keeps 👩‍💻 and ❤️ and newlines\nand tabs\t', 'keeps 👩‍💻 and ❤️ and newlines\nand tabs\t'],
+    ['keeps ZWJ emoji with skin tones and flags: 👩🏽‍💻 🏳️‍🌈 ❤️‍🔥 👨‍👩‍👧 🇫🇷', 'keeps ZWJ emoji with skin tones and flags: 👩🏽‍💻 🏳️‍🌈 ❤️‍🔥 👨‍👩‍👧 🇫🇷'],
+    ['keeps England\'s flag 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', 'keeps England\'s flag 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}'],
+    ['drops tags spelling a word after a flag: 🏴\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}\u{E0020}\u{E0061}\u{E006C}\u{E006C}', 'drops tags spelling a word after a flag: 🏴'],
+    ['keeps a Persian ZWNJ inside a word: می\u200Cخواهم', 'keeps a Persian ZWNJ inside a word: می\u200Cخواهم'],
+    ['keeps a Hindi conjunct ZWJ: क्\u200Dष', 'keeps a Hindi conjunct ZWJ: क्\u200Dष'],
+    ['drops joiners that join nothing: a\u200C\u200Db \u200Dc\u200C d', 'drops joiners that join nothing: ab c d'],
+    ['turns half of a surrogate pair into U+FFFD: \uD83D end', 'turns half of a surrogate pair into U+FFFD: \uFFFD end'],
+    ['keeps RTL text and its own marks of writing: שלום עולם مرحبا', 'keeps RTL text and its own marks of writing: שלום עולם مرحبا'],
   ])('sanitize(%j)', (input, expected) => {
     expect(sanitize(input)).toBe(expected);
   });

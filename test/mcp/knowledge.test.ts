@@ -39,6 +39,19 @@ describe('search_helpdesk', () => {
     expect(text).toBe(`orders/shipping-times | Shipping times and tracking | ${base}/shipping-times/\n  A parcel that has not arrived after 15 days is considered lost: we send a new one.`);
   });
 
+  it('finds articles in languages written without spaces (Chinese, Japanese, Thai), and ignores accents and full-width forms', async () => {
+    const article = (slug: string, title: string, content: string) => ({ slug, title, description: '', published: true, content });
+    site().helpdesk.zh = [{ slug: 'billing', title: '账单', articles: [article('refunds', '退款政策', '购买后三十天内可以申请退款。'), article('shipping', '配送时间', '我们在三天内发货。')] }];
+    site().helpdesk.ja = [{ slug: 'billing', title: '請求', articles: [article('refunds', '返金について', 'ご購入から30日以内であれば返金できます。'), article('shipping', '配送について', '3日以内に発送します。')] }];
+    site().helpdesk.th = [{ slug: 'billing', title: 'การเงิน', articles: [article('refunds', 'นโยบายการคืนเงิน', 'คุณสามารถขอคืนเงินได้ภายใน 30 วัน'), article('shipping', 'การจัดส่ง', 'เราจัดส่งภายในสามวัน')] }];
+    for (const [locale, query] of [['zh', '我想申请退款'], ['ja', '返金したいです'], ['th', 'ขอคืนเงิน'], ['fr', 'REMBOURSÉ'], ['fr', 'ｒｅｍｂｏｕｒｓｅｍｅｎｔ']] as const) {
+      const { out, text, isError } = await call('search_helpdesk', { query, locale });
+      expect(isError, text).toBe(false);
+      const found = searchHelpdesk.outputSchema.parse(out).articles.map((a) => a.path);
+      expect(found[0], `${locale}: ${query}`).toBe(locale === 'fr' ? 'facturation/politique-de-remboursement' : 'billing/refunds');
+    }
+  });
+
   it('is named in the server instructions', () => {
     expect(harness.client.getInstructions()).toContain("Answer from the business's helpdesk (search_helpdesk) and link the article's url");
   });

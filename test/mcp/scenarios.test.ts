@@ -60,6 +60,21 @@ describe('list_scenarios', () => {
   });
 });
 
+describe('visitors typing on a Japanese keyboard', () => {
+  it('full-width words route as their ASCII forms, and a full-width email is saved to the profile as ASCII', async () => {
+    const session = v.open('ＮＥＷＳＬＥＴＴＥＲ、お願いします', { nickname: '佐藤' });
+    await post((await draft(session, 'newsletter')).out.draft_id!);
+    expect(v.thread(session).at(-1)!.content).toBe('Sure! What email should we send the newsletter to?');
+    v.says(session, 'ｓａｔｏ．ｎｅｗｓ＠ｅｘａｍｐｌｅ．ｃｏｍ');
+    const last = await draft(session, 'newsletter');
+    expect(last.out.actions[0]).toBe('set contact profile {"email":"sato.news@example.com"}');
+    const posted = await post(last.out.draft_id!);
+    expect(posted.isError, posted.text).toBe(false);
+    expect(v.conversation(session).meta).toMatchObject({ email: 'sato.news@example.com' });
+    expect([...v.site().people.values()].some((p) => p.email === 'sato.news@example.com')).toBe(true);
+  });
+});
+
 describe('gdpr: draft, review, post, and the visitor answers', () => {
   it('drafts without sending, posts with derived fingerprints, and a second post changes nothing', async () => {
     const session = v.open('Hello, do you have a DPA for GDPR?');

@@ -165,6 +165,13 @@ describe('ask', () => {
     ['a regex mismatch (case-sensitive without flags)', { regex: '^[A-Z]{3}-\\d+$' }, 'abc-12', null],
     ['a regex with flags', { regex: '^[A-Z]{3}-\\d+$', flags: 'i' }, 'abc-12', 'abc-12'],
     ['an empty answer', undefined, '   ', null],
+    ['an email with a non-ASCII local part and domain', 'email', 'josé@exämple.de', 'josé@exämple.de'],
+    ['an email typed on a full-width keyboard, saved as ASCII', 'email', 'ａｎｎ＠ｅｘａｍｐｌｅ．ｃｏｍ', 'ann@example.com'],
+    ['an email pasted with a zero-width space and a direction mark, saved without them', 'email', '\u200Eann@exa\u200Bmple.com', 'ann@example.com'],
+    ['a phone in Arabic-Indic digits, saved in ASCII digits', 'phone', '+٩٧١ ٥٠ ١٢٣ ٤٥٦٧', '+971501234567'],
+    ['a phone in Devanagari digits with an en dash', 'phone', '+९१ ९८७६५–४३२१०', '+919876543210'],
+    ['a phone in full-width digits', 'phone', '＋８１　９０－１２３４－５６７８', '+819012345678'],
+    ['a regex answered in full-width letters', { regex: '^[A-Z]{3}-\\d+$' }, 'ＡＢＣ－１２', 'ABC-12'],
   ])('%s', (_, validation, answer, saved) => {
     const p = ask(validation);
     const { turns, position } = play(p, [{ type: 'start' }, text(answer)]);
@@ -249,6 +256,104 @@ describe('match', () => {
     const { turns, position } = play(q, [{ type: 'start' }, text('help')]);
     expect(turns[1]).toEqual([]);
     expect(position).toMatchObject({ block: 'route', waiting: true, vars: { n: 'help' } });
+  });
+});
+
+describe('match, in other languages and scripts', () => {
+  const p = program({
+    route: {
+      type: 'match',
+      rules: [
+        { contains: 'café', next: 'cafe' },
+        { exact: 'istanbul', next: 'istanbul' },
+        { contains: 'straße', next: 'strasse' },
+        { contains: 'οδός', next: 'odos' },
+        { exact: 'yes', next: 'yes' },
+        { contains: '退款', next: 'refund_zh' },
+        { contains: 'काम', next: 'kaam' },
+        { regex: '^größe \\d+$', next: 'size' },
+        { exact: ['👍', '❤'], next: 'thumbs' },
+      ],
+      otherwise: 'other',
+      save: 'said',
+    },
+    ...Object.fromEntries(['cafe', 'istanbul', 'strasse', 'odos', 'yes', 'refund_zh', 'kaam', 'size', 'thumbs'].map((id) => [id, { type: 'end', text: id }])),
+    other: { type: 'end', text: 'other: {{said}}' },
+  });
+
+  it.each<[string, string]>([
+    ['un cafe, svp', 'cafe'],
+    ['UN CAFÉ', 'cafe'],
+    ['cafe\u0301 au lait', 'cafe'], // NFD: e + combining acute
+    ['İstanbul', 'istanbul'],
+    ['ISTANBUL', 'istanbul'],
+    ['ıstanbul', 'istanbul'],
+    ['STRASSE 5', 'strasse'],
+    ['Strasse', 'strasse'],
+    ['ΟΔΟΣ Αθηνάς', 'odos'],
+    ['οδος', 'odos'],
+    ['ｙｅｓ', 'yes'],
+    ['YES\u3000', 'yes'], // an ideographic space, trimmed
+    ['我想要退款', 'refund_zh'],
+    ['मुझे काम है', 'kaam'],
+    ['मुझे कम है', 'other: मुझे कम है'], // another word: Hindi vowel signs are not accents
+    ['gro\u0308\u00DFe 42', 'size'], // a regex written in NFC meets NFD text
+    ['👍🏽', 'thumbs'], // a message that is only an emoji, with a skin tone
+    ['👍', 'thumbs'],
+    ['❤️', 'thumbs'], // with the emoji presentation selector
+    ['👎🏽', 'other: 👎🏽'],
+  ])('%j → %s', (message, reply) => {
+    expect(said(play(p, [{ type: 'start' }, text(message)]).turns[1]!)).toEqual([reply]);
+  });
+
+  it('contains finds a word inside another (as scripts without spaces need); the README\'s whole-word regex does not', () => {
+    const q = program({
+      route: {
+        type: 'match',
+        rules: [{ regex: '(?<![\\p{L}\\p{N}])(no|non|nein)(?![\\p{L}\\p{N}])', flags: 'iu', next: 'word' }, { contains: 'no', next: 'inside' }],
+        otherwise: 'other',
+      },
+      word: { type: 'end', text: 'word' },
+      inside: { type: 'end', text: 'inside' },
+      other: { type: 'end', text: 'other' },
+    });
+    for (const [message, reply] of [['No.', 'word'], ['NON merci', 'word'], ['nein, danke', 'word'], ["I don't know", 'inside'], ['Nobel', 'inside'], ['yes', 'other']] as const) {
+      expect(said(play(q, [{ type: 'start' }, text(message)]).turns[1]!), message).toEqual([reply]);
+    }
+  });
+
+  it('picks a choice typed back as text in another form of its label', () => {
+    const q = program({
+      ask: { type: 'choice', text: 'Où ?', choices: [{ label: 'Café', next: 'a' }, { label: 'Thé', value: 'ＴＥＡ', next: 'b' }], save: 'pick' },
+      a: { type: 'end', text: 'got {{pick}}' },
+      b: { type: 'end', text: 'got {{pick}}' },
+    });
+    for (const [typed, reply] of [['cafe', 'got Café'], ['CAFE\u0301', 'got Café'], ['the', 'got ＴＥＡ'], ['tea', 'got ＴＥＡ']] as const) {
+      expect(said(play(q, [{ type: 'start' }, text(typed)]).turns[1]!), typed).toEqual([reply]);
+    }
+  });
+
+  it('refuses two choices whose labels differ only by accents or case: answers would be ambiguous', () => {
+    const result = compile({ name: 't', version: 1, start: 'ask', blocks: { ask: { type: 'choice', text: '?', choices: [{ label: 'Résumé', next: 'e' }, { label: 'resume', next: 'e' }] }, e: { type: 'end' } } });
+    expect(result.ok ? [] : result.problems.map((x) => x.path)).toEqual(['blocks.ask.choices.1.label']);
+  });
+
+  it('compares string conditions as match rules do', () => {
+    const q = program({
+      s: { type: 'set', vars: { city: 'İSTANBUL', street: 'Hauptstraße' }, next: 'c' },
+      c: { type: 'condition', when: [{ var: 'city', equals: 'istanbul' }, { var: 'street', contains: 'STRASSE' }], then: 'yes', else: 'no' },
+      yes: { type: 'end', text: 'yes' },
+      no: { type: 'end', text: 'no' },
+    });
+    expect(said(play(q, [{ type: 'start' }]).turns[0]!)).toEqual(['yes']);
+  });
+
+  it('keeps a long message whole up to its last full character: no half of an emoji is saved', () => {
+    const long = `${'a'.repeat(3_999)}😀 and more`;
+    const { position } = play(p, [{ type: 'start' }, text(long)]);
+    const saved = String(position.vars.said);
+    expect(saved).toBe('a'.repeat(3_999));
+    expect(saved.isWellFormed()).toBe(true);
   });
 });
 

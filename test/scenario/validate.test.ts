@@ -217,10 +217,11 @@ describe('warnings', () => {
   });
 
   it('braces around something that is no variable name warn: the visitor would see them as written', () => {
-    const result = compile(scenario({ a: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'b' }, b: { type: 'message', text: 'Hi {{ name }}, {{user.name}} {{}}' } }));
+    const result = compile(scenario({ a: { type: 'ask', text: 'Name?', save: { var: 'name' }, next: 'b' }, b: { type: 'message', text: 'Hi {{ name }}, {{user.name}} {{prénom}} {{}}' } }));
     expect(result.ok && result.warnings.map((w) => [w.path, w.message])).toEqual([
-      ['blocks.b.text', '{{user.name}} is not a variable name (letters, digits and "_"), so it shows as written'],
-      ['blocks.b.text', '{{}} is not a variable name (letters, digits and "_"), so it shows as written'],
+      ['blocks.b.text', '{{user.name}} is not a variable name (ASCII letters, digits and "_"), so it shows as written'],
+      ['blocks.b.text', '{{prénom}} is not a variable name (ASCII letters, digits and "_"), so it shows as written'],
+      ['blocks.b.text', '{{}} is not a variable name (ASCII letters, digits and "_"), so it shows as written'],
     ]);
   });
 
@@ -280,8 +281,8 @@ describe("a newcomer's mistakes: each says what was expected and what the file h
       ['blocks.f.text', 'expected a string; got 42'],
     ]],
     ['a bad variable name and a bad block id', scenario({ a: { type: 'set', vars: { '1x': 'y' }, next: 'a b' }, 'a b': { type: 'end' } }), [
-      ['blocks.a.vars.1x', 'a variable name is letters, digits and "_", not starting with a digit; got "1x"'],
-      ['blocks.a b', 'a block id is 1-100 letters, digits, "_", "." or "-" (not starting with "." or "-"); got "a b"'],
+      ['blocks.a.vars.1x', 'a variable name is ASCII letters (A-Z, a-z), digits and "_", not starting with a digit; got "1x"'],
+      ['blocks.a b', 'a block id is 1-100 ASCII letters, digits, "_", "." or "-" (not starting with "." or "-"); got "a b"'],
     ]],
     // Each kind of condition is a shape of its own: the mistakes are reported in the one the block means.
     ['business hours written loosely', scenario({ a: { type: 'condition', when: { business_hours: { timezone: 'Europe/Paris', hours: [{ days: ['monday'], from: '9:00', to: '18:00' }] } }, then: 'a', else: 'a' } }), [

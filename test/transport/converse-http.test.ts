@@ -105,6 +105,20 @@ describe('POST /converse', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 
+  it('takes any script in UTF-8 whole; refuses a body in another charset (415 naming it) or bytes that are no UTF-8 (400), never turning letters into U+FFFD', async () => {
+    const name = 'Zoë Işık 👩🏽‍💻 مرحبا';
+    const body = (id: string) => JSON.stringify({ conversationId: id, eventType: 'startSession', metadata: [{ key: 'user_name', value: name }] });
+    const send = (bytes: Uint8Array | string, contentType: string) =>
+      fetch(h.url, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${CONVERSE_TOKEN}` }, body: bytes }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
+    expect((await send(Buffer.from(body('http-utf8'), 'utf8'), 'application/json; charset=UTF-8')).status).toBe(202);
+    await h.receiver.waitFor(() => h.receiver.of('http-utf8').length > 0);
+    expect(h.receiver.of('http-utf8')[0]!.text).toBe(`Hello ${name}!`);
+    const latin1 = Buffer.from(JSON.stringify({ conversationId: 'http-latin1', eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Zoë' }] }), 'latin1');
+    expect(await send(latin1, 'application/json; charset=ISO-8859-1')).toMatchObject({ status: 415, json: { error: 'unsupported_media_type', message: expect.stringContaining('charset ISO-8859-1 is not accepted; send the JSON body in UTF-8') } });
+    expect(await send(latin1, 'application/json')).toMatchObject({ status: 400, json: { error: 'invalid_json', message: expect.stringContaining('not UTF-8') } });
+    expect(h.receiver.of('http-latin1')).toEqual([]);
+  });
+
   it('403 for a foreign Host (DNS rebinding), as on /mcp', async () => {
     const answer = await rawPost(h.url, JSON.stringify({ conversationId: 'c', eventType: 'startSession' }), { authorization: `Bearer ${CONVERSE_TOKEN}`, host: 'evil.example' });
     expect(answer.status).toBe(403);

@@ -163,6 +163,14 @@ describe('serve --http against DNS rebinding and bad bodies', () => {
     expect(gzipped.status).toBe(415);
     expect(gzipped.json.error?.message).toBe('Unsupported Media Type: Content-Encoding gzip is not accepted; send the body uncompressed');
     expect((await post(h.url, INITIALIZE, { 'content-encoding': 'identity' })).status).toBe(200);
+    // JSON is UTF-8: another charset is refused by name, bytes that are no UTF-8 are a parse error (never read with U+FFFD).
+    const latin1 = await post(h.url, Buffer.from(INITIALIZE, 'latin1'), { 'content-type': 'application/json; charset=windows-1252' });
+    expect(latin1.status).toBe(415);
+    expect(latin1.json.error?.message).toBe('Unsupported Media Type: charset windows-1252 is not accepted; send the JSON body in UTF-8');
+    expect((await post(h.url, INITIALIZE, { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);
+    const [before, after] = INITIALIZE.split('"raw"');
+    expect((await post(h.url, Buffer.concat([Buffer.from(`${before}"r`), Buffer.from([0xe9]), Buffer.from(`"${after}`)]))).status).toBe(400); // "ré" in Latin-1
+    expect((await post(h.url, `${before}"ré 👩🏽‍💻"${after}`)).status).toBe(200);
     const put = await post(h.url, INITIALIZE, {}, 'PUT');
     expect(put.status).toBe(405);
     expect(put.headers.allow).toBe('GET, POST, DELETE');

@@ -5,7 +5,8 @@ import { distance } from 'fastest-levenshtein';
 import { WAITING_BLOCKS, type Block, type ChoiceBlock } from '../schema.js';
 import { checkCycles, edgesOf, type Graph } from './graph.js';
 import { ProgramHash } from './hash.js';
-import { conditions, instruction, normalize, originOf, validTimeZone } from './instructions.js';
+import { normalize } from '../fold.js';
+import { conditions, instruction, originOf, validTimeZone } from './instructions.js';
 import { IMPLICIT_END, type CompileOptions, type Instruction, type Problem } from './program.js';
 import { nestedRepeat } from './regex-repeat.js';
 import { type Source } from './validate.js';
@@ -180,7 +181,7 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
   TEMPLATE.lastIndex = 0;
   for (let m = TEMPLATE.exec(text); m !== null; m = TEMPLATE.exec(text)) {
     const name = m[1];
-    if (name === undefined) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${m[0]} is not a variable name (letters, digits and "_"), so it shows as written` });
+    if (name === undefined) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${m[0]} is not a variable name (ASCII letters, digits and "_"), so it shows as written` });
     else if (!sets.has(name)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${name}}} is never set by this scenario (it shows as "")` });
   }
 }

@@ -3,6 +3,7 @@
 // Part of compile.ts (the entry point); pure, no I/O.
 import { DAYS, type Block, type BusinessHours, type ChoiceBlock, type Condition, type Scalar } from '../schema.js';
 import type { CompiledCondition, Instruction, MatchRuleCode, OutMessage } from './program.js';
+import { normalize } from '../fold.js';
 import { ASSIGN_KEYS, CARD_KEYS, FILE_KEYS, SAVE_KEYS, pick } from './validate.js';
 
 /** The block's targets are `to[e]`, `to[e + 1]`…, as instruction indexes, in the order pushTargets lists them. */
@@ -97,18 +98,6 @@ export function instruction(id: string, b: Block, to: Int32Array, e: number, end
   }
 }
 
-/** How visitor text and answers are compared: trimmed, inner spaces collapsed, lowercase. */
-export function normalize(text: string): string {
-  // Most labels and answers are ASCII with single spaces: then only the case can change.
-  let upper = false;
-  for (let i = 0, n = text.length; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80 || (c >= 0x09 && c <= 0x0d) || (c === 0x20 && (i === 0 || i === n - 1 || text.charCodeAt(i + 1) === 0x20))) return text.trim().replace(/\s+/g, ' ').toLowerCase();
-    if (c >= 0x41 && c <= 0x5a) upper = true;
-  }
-  return upper ? text.toLowerCase() : text;
-}
-
 function messageOf(id: string, b: Extract<Block, { type: 'message' }>): OutMessage {
   const text = b.text ?? '';
   if (b.buttons) return { type: 'picker', id, text, choices: b.buttons.map((x) => ({ value: x.label, label: x.label, url: x.url })) };
@@ -138,7 +127,7 @@ function condition(c: Condition): CompiledCondition {
   const op = (['equals', 'not_equals', 'exists', 'contains', 'matches', 'gt', 'lt'] as const).find((k) => c[k] !== undefined)!;
   const value = c[op] as Scalar;
   if (op === 'matches') return { kind: 'var', var: c.var, op, value, re: new RegExp(String(value), 'i') };
-  return { kind: 'var', var: c.var, op, value: op === 'contains' ? String(value).toLowerCase() : value };
+  return { kind: 'var', var: c.var, op, value: op === 'contains' ? normalize(String(value)) : value };
 }
 
 function hours(h: BusinessHours): CompiledCondition {

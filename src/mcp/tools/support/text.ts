@@ -1,21 +1,34 @@
 // Visitor-written text is untrusted data. Before it reaches a model it loses the characters used
 // to hide instructions — zero-width and other invisible format characters, BiDi overrides, Unicode
 // tag characters, invisible variation selectors — and long bodies are cut with a visible marker.
+import { cutPoint } from '../../../text-cut.js';
 
-// ZWJ (U+200D) and the emoji variation selector (U+FE0F) stay: emoji sequences need them.
-const HIDDEN = /[\u00AD\u061C\u180E\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}]|[\u{E0100}-\u{E01EF}]/gu;
+// The joiners (U+200C ZWNJ, U+200D ZWJ) are handled apart (JOINER_OUT_OF_PLACE), and the emoji
+// variation selector (U+FE0F) stays: emoji sequences need it. Tag characters are handled apart too.
+const HIDDEN = /[\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]|[\u{E0100}-\u{E01EF}]/gu;
+// A joiner is writing only between two visible characters: ZWNJ inside a Persian word (می‌خواهم) or an
+// Indic one, ZWJ inside an emoji sequence (👩🏽‍💻, 🏳️‍🌈) or an Indic conjunct. Anywhere else (a run
+// of them, at an edge, beside a space) it can only be hiding something, and goes.
+const JOINER_OUT_OF_PLACE = /(?<![\p{L}\p{M}\p{N}\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F])[\u200C\u200D]|[\u200C\u200D](?![\p{L}\p{M}\p{N}\p{Extended_Pictographic}])/gu;
+// Tag characters spell hidden ASCII, except in the one place they are writing: a subdivision flag
+// (🏴 then a region code in tags then CANCEL TAG, e.g. England's), which is kept whole.
+const TAGS = /(\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F})|[\u{E0000}-\u{E007F}]/gu;
 // C0/C1 controls other than tab and newline: matching control characters is the point here.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
 
 export function sanitize(text: string): string {
-  return text.replace(HIDDEN, '').replace(CONTROL, '');
+  // Well-formed first: half of a surrogate pair becomes U+FFFD, so no JSON consumer meets a lone one.
+  return text.toWellFormed().replace(HIDDEN, '').replace(JOINER_OUT_OF_PLACE, '').replace(TAGS, '$1').replace(CONTROL, '');
 }
 
-/** Cuts `text` to `max` characters, saying how much was left out. */
+/**
+ * Cuts `text` to at most `max` characters (UTF-16 units), saying how much was left out; the cut
+ * falls between two user-perceived characters (see cutPoint).
+ */
 export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  return `${text.slice(0, max)}… [cut: ${text.length - max} more characters]`;
+  const end = cutPoint(text, max);
+  return end === text.length ? text : `${text.slice(0, end)}… [cut: ${text.length - end} more characters]`;
 }
 
 export function clean(text: string | undefined, max: number): string {
