@@ -48,7 +48,8 @@ function copyProductionDependencies(bundle) {
   const sqlite = join(bundle, 'node_modules', 'better-sqlite3');
   for (const leftover of ['deps', 'src', 'build/Release/obj', 'build/Release/obj.target', 'build/Release/test_extension.node', 'build/Release/.deps', 'build/deps']) {
     rmSync(join(sqlite, leftover), { recursive: true, force: true });
-  }  pruneUnusedAtRunTime(join(bundle, 'node_modules'));
+  }
+  pruneUnusedAtRunTime(join(bundle, 'node_modules'));
 }
 
 /** The packages' own tests, docs, benchmarks and examples, TypeScript sources and types, markdown but their licences: a third of node_modules, none of it run. */
@@ -63,7 +64,6 @@ function pruneUnusedAtRunTime(dir) {
     }
   }
 }
-
 
 /** npm itself: the one running this script when it came from `npm run`, else npm on the PATH. */
 function npm(...args) {
