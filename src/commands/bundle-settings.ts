@@ -1,8 +1,8 @@
 // Started from the Claude Desktop bundle, a user sets crisp-mcp through the extension's settings
-// form, never with a variable or a flag, so a start-up refusal that names CRISP_KEY or --sandbox
-// leaves them guessing. `npm run mcpb` puts the bundle's manifest.json at the package root (a
-// checkout keeps it in mcpb/, the npm package has none): when it is there, a refusal also names
-// each setting it mentions by the title the form shows, taken from that manifest.
+// form, never with a variable or a flag, so a start-up refusal or a tool's answer that names
+// CRISP_KEY or --sandbox leaves them guessing. `npm run mcpb` puts the bundle's manifest.json at the
+// package root (a checkout keeps it in mcpb/, the npm package has none): when it is there, such a
+// message also names each setting it mentions by the title the form shows, taken from that manifest.
 import { readFileSync } from 'node:fs';
 
 const BUNDLE_MANIFEST = new URL('../../manifest.json', import.meta.url);
