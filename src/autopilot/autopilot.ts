@@ -32,7 +32,7 @@ import { readValue, type AutopilotItem, type AutopilotState, type ReadValue } fr
 import { intake, operatorSpeaks, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
-import { conversationKey, stepContext, turnLockKey } from '../engine/turn.js';
+import { conversationKey, stepContext, turnLockKey, TURN_LOCK_TTL_MS } from '../engine/turn.js';
 import type { ConversationRecord } from '../engine/record.js';
 import type { OpenConversation } from '../engine/port.js';
 
@@ -137,7 +137,7 @@ export class Autopilot {
   constructor(options: AutopilotOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#lockTtlMs = options.lockTtlMs ?? 5_000;
+    this.#lockTtlMs = options.lockTtlMs ?? TURN_LOCK_TTL_MS;
     this.#sweepOutage = new OutageLog(options.log, this.#now);
     // A conversation's lock is kept while its visitor keeps writing (no store write per message to
     // take and release it), and released once it has been idle a moment, or on close.

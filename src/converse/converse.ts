@@ -29,6 +29,7 @@ import { eventDigest, parseConverseInput, type ConverseEvent } from './input.js'
 import { ConverseSession, converseTurn, ended, inactivityEnd, type TurnInput } from './turn.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
+import { TURN_LOCK_TTL_MS } from '../engine/turn.js';
 
 export { parseConverseInput, type ConverseEvent } from './input.js';
 
@@ -88,7 +89,6 @@ export const INBOX_PREFIX = 'converse-in:';
 const LEGACY_INBOX_SCENARIO = 'converse-inbox';
 /** An inbox event whose run failed this many times is dropped (logged), so that it cannot block its conversation. */
 export const MAX_EVENT_ATTEMPTS = 8;
-const TURN_LOCK_TTL_MS = 5_000;
 
 /**
  * How long the turns and deliveries pause at the start of a burst of events (then they run one at a

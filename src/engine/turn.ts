@@ -17,6 +17,12 @@ export function conversationKey(website: string, session: string): string {
   return `${website}/${session}`;
 }
 
+/**
+ * How long a turn's lock lives without being extended: what a conversation waits, at most, after
+ * the process working it was killed (the autopilot's `--lock-ttl` default, post_draft, converse).
+ */
+export const TURN_LOCK_TTL_MS = 5_000;
+
 /** The lock every turn of a conversation runs under (MCP posts and the autopilot alike). */
 export function turnLockKey(website: string, session: string): string {
   return `turn:${conversationKey(website, session)}`;

@@ -8,14 +8,16 @@
 // looks for each one in the conversation before sending it, so it never shows a message twice;
 // the position is saved with compare-and-set on the version the draft was made from, under the
 // conversation's lock. A draft whose conversation moved on (a new visitor message, another turn
-// saved, the scenario edited) is refused as stale.
+// saved, the scenario edited) is refused as stale. The position and the draft are two keys, so the
+// result is written into the draft (`saving`) before the position: a post killed between the two
+// saves finds, when retried, its own save in the store and finishes as posted.
 import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/index.js';
 import { withLock, type Store } from '../store/index.js';
 import { waitsFor } from '../engine/describe.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from '../engine/port.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from '../engine/record.js';
-import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, visitorEvent, type Advance } from '../engine/turn.js';
+import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, TURN_LOCK_TTL_MS, visitorEvent, type Advance } from '../engine/turn.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
@@ -60,6 +62,8 @@ export interface TurnDraft {
   created_at: number;
   /** A post of this draft began (and may have reached Crisp) before this time without finishing. */
   attempted_at?: number;
+  /** The result of a post about to save its position (at `saving.version`): found saved, the post is done. */
+  saving?: PostedTurn;
   posted?: PostedTurn;
 }
 
@@ -228,26 +232,57 @@ export async function postDraft(input: PostInput): Promise<PostResult> {
     const current = await readDraft(store, draftId);
     if (!current) throw new TurnError('draft_not_found', `draft ${draftId} expired; draft again`);
     if (current.draft.posted) return { ...current.draft.posted, replayed: true };
+    const keep = (value: TurnDraft) => store.putDraft({ id: draftId, value, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    // A post that died after saving its position, before marking the draft: that save is its result.
+    const finished = await ownSaveOf(store, current.draft);
+    if (finished) {
+      await keep({ ...current.draft, posted: finished });
+      return { ...finished, replayed: true };
+    }
     // Marked before anything is sent: a post retried after a failure looks for each message first.
     const again = current.draft.attempted_at !== undefined;
-    if (!again) await store.putDraft({ id: draftId, value: { ...current.draft, attempted_at: input.now ?? Date.now() }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
-    const posted = await carryOut(input, current.draft, again);
-    await store.putDraft({ id: draftId, value: { ...current.draft, posted }, ttlMs: DRAFT_TTL_MS, conversation: conversationKey(website, session) });
+    const marked = again ? current.draft : { ...current.draft, attempted_at: input.now ?? Date.now() };
+    if (!again) await keep(marked);
+    const posted = await carryOut(input, current.draft, again, (saving) => keep({ ...marked, saving }));
+    await keep({ ...current.draft, posted });
     return { ...posted, replayed: false };
-  }, { waitMs: 5_000 });
+    // A post killed midway holds the lock until it expires: a retry after the restart outwaits it.
+  }, { ttlMs: TURN_LOCK_TTL_MS, waitMs: 2 * TURN_LOCK_TTL_MS });
 }
 
-async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Promise<PostedTurn> {
+/** The result a post of this draft wrote down before saving its position, if the store holds that very save. */
+async function ownSaveOf(store: Store, draft: TurnDraft): Promise<PostedTurn | undefined> {
+  const saving = draft.saving;
+  if (!saving) return undefined;
+  const saved = await loadRecord(store, conversationKey(draft.website, draft.session), draft.scenario);
+  return saved.version === saving.version && JSON.stringify(saved.record.scenario) === JSON.stringify(saving.position) ? saving : undefined;
+}
+
+async function carryOut(input: PostInput, draft: TurnDraft, again: boolean, beforeSave: (result: PostedTurn) => Promise<unknown>): Promise<PostedTurn> {
   const { store, library, draftId } = input;
   const { website, session } = draft;
   const loaded = library.require(draft.scenario);
   const key = conversationKey(website, session);
   const conversation = input.open(website, session);
-  const current = await assertFresh(input, draft, loaded, conversation);
+  const current = await assertFresh(input, draft, loaded, conversation, again);
   const first = { position: draft.position_after, ...pending(draft.actions) };
   const context = () => stepContext(loaded.program, input.now ?? Date.now(), () => conversation.operatorsOnline());
   const { position, outcomes, answers } = await runTurn(loaded, first, conversation, { turn: draftId, again, context });
 
+  const result: PostedTurn = {
+    draft_id: draftId,
+    website,
+    session,
+    scenario: loaded.name,
+    outcomes,
+    webhooks: answers.map((a) => ({ url: a.url, status: a.status, ok: a.ok, ...(a.error ? { error: a.error } : {}) })),
+    position,
+    version: draft.base_version + 1,
+    waits_for: waitsFor(loaded.program, position),
+    held: outcomes.some((o) => o.status === 'held'),
+    posted_at: input.now ?? Date.now(),
+  };
+  await beforeSave(result);
   // The whole record goes back with only the position changed: the autopilot's part (its pause,
   // cursor and own fingerprints) stays as the draft found it.
   const saved = await saveRecord(store, key, loaded.name, withPosition(current.record, position), { expectedVersion: draft.base_version });
@@ -257,24 +292,14 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean): Pro
       `the actions were carried out, but the scenario position was saved by someone else meanwhile (version ${saved.current}, the draft was made at ${draft.base_version}); read the conversation before drafting again`,
     );
   }
-  return {
-    draft_id: draftId,
-    website,
-    session,
-    scenario: loaded.name,
-    outcomes,
-    webhooks: answers.map((a) => ({ url: a.url, status: a.status, ok: a.ok, ...(a.error ? { error: a.error } : {}) })),
-    position,
-    version: saved.version,
-    waits_for: waitsFor(loaded.program, position),
-    held: outcomes.some((o) => o.status === 'held'),
-    posted_at: input.now ?? Date.now(),
-  };
+  return { ...result, version: saved.version };
 }
 
 /** Refuses a draft whose conversation moved on since it was made; returns the record it was made from. */
-async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario, conversation: ConversationPort): Promise<LoadedRecord> {
-  const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. Nothing was posted; call draft_scenario_reply again for a fresh draft.`);
+async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedScenario, conversation: ConversationPort, again: boolean): Promise<LoadedRecord> {
+  // A retried post may have sent some of its messages before it failed: they stay, none is sent again.
+  const sent = again ? 'Nothing more was posted (an earlier, interrupted post of this draft may have sent some of its messages: get_conversation shows them)' : 'Nothing was posted';
+  const stale = (why: string) => new TurnError('draft_stale', `draft ${input.draftId} is stale: ${why}. ${sent}; call draft_scenario_reply again for a fresh draft.`);
   if (loaded.program.hash !== draft.program_hash) throw stale(`scenario ${loaded.name} was edited and reloaded since`);
   const [saved, thread] = await Promise.all([loadRecord(input.store, conversationKey(draft.website, draft.session), loaded.name), conversation.thread()]);
   if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');

@@ -103,6 +103,13 @@ function refusedCredentials(deps: ToolDeps): string {
   return `${fix}, or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
 }
 
+/** A store failure: ours, or the SQLite file's own (busy past its timeout, disk full, I/O), which the SQLite store passes on as they come. */
+function asStoreError(error: unknown): StoreError | undefined {
+  if (error instanceof StoreError) return error;
+  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? new StoreError('store_unavailable', `the SQLite store failed (${code})`, error) : undefined;
+}
+
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
   // A guard's refusal names the setting behind it (the website allow-list, the send mode).
@@ -110,11 +117,14 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
   if (error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
   // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
-  if (error instanceof StoreError) {
-    deps.log.warn({ tool: tool.name, code: error.code, err: error }, 'store call failed');
-    if (error.code === 'store_misconfigured') return `Scenario tools cannot run: ${error.message}. An operator must fix this; retrying will not help.`;
-    if (error.code === 'store_lock_busy') return 'Another turn of this conversation is being posted right now; try again in a few seconds.';
-    if (error.code === 'store_lock_lost') return 'The conversation lock was lost mid-way; some actions may have run. Check the conversation, then post the same draft again (nothing is sent twice).';
+  const storeError = asStoreError(error);
+  if (storeError) {
+    deps.log.warn({ tool: tool.name, code: storeError.code, err: error }, 'store call failed');
+    if (storeError.code === 'store_misconfigured') return `Scenario tools cannot run: ${storeError.message}. An operator must fix this; retrying will not help.`;
+    if (storeError.code === 'store_lock_busy') return 'Another turn of this conversation is being posted right now; try again in a few seconds.';
+    if (storeError.code === 'store_lock_lost') return 'The conversation lock was lost mid-way; some actions may have run. Check the conversation, then post the same draft again (nothing is sent twice).';
+    // post_draft fails on the store after its messages may have gone out; its retry looks for each one first.
+    if (tool.name === 'post_draft') return 'The scenario store failed mid-way: some of the draft\'s messages may have been sent. Once the store is back, post the same draft again (nothing is sent twice).';
     return 'The scenario store is unavailable right now; try again later.';
   }
   if (error instanceof CrispError) {

@@ -115,13 +115,19 @@ export class RedisStore implements Store {
   /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached or refuses the login. */
   static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
     const where = redactRedisUrl(url);
+    const graceMs = options.offlineGraceMs ?? OFFLINE_GRACE_MS;
     let connected = false;
     let client: RedisClient;
     // Inside the try: node-redis parses the URL as it builds the client, and throws what it rejects.
     try {
       client = createClient({
         url,
+        // A Redis that stops answering without closing the connection (frozen, a paused VM, a
+        // partition without a reset) sends no error: silence for the grace drops the socket, so the
+        // calls sent fail and the client reconnects; a PING keeps a healthy idle connection talking.
+        pingInterval: Math.max(1, Math.floor(graceMs / 3)),
         socket: {
+          socketTimeout: graceMs,
           connectTimeout: 5000,
           // Before the first connection: give up after 3 tries so start-up fails with a reason. After: back off, up to 2 s.
           reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries >= 3 ? cause : 100 * (retries + 1)),
@@ -137,7 +143,7 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${why}`, err);
     }
     connected = true;
-    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, options.offlineGraceMs ?? OFFLINE_GRACE_MS, options));
+    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, graceMs, options));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {

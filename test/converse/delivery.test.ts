@@ -235,3 +235,43 @@ describe('a store outbox shared with other users', () => {
     expect(deliverer.stats).toEqual({ delivered: 1, retried: 0, dropped: 0 });
   });
 });
+
+describe('a crash between the receiver\'s 2xx and the outbox ack', () => {
+  it('the reply comes again under the same webhook-id, and every reply arrives in order: at least once, none lost', async () => {
+    const file = join(dir, 'ack-crash.db');
+    const sqlite = new SqliteStore(file);
+    // The store as a process that dies right after a 2xx would leave it: the first reply's ack never written.
+    let failed = false;
+    const store = new Proxy(sqlite, {
+      get(target, prop, receiverArg) {
+        if (prop === 'outboxAck') {
+          return (conversation: string, seq: number) => {
+            if (!failed && conversation.startsWith('converse:')) {
+              failed = true;
+              return Promise.reject(new Error('killed before the ack'));
+            }
+            return target.outboxAck(conversation, seq);
+          };
+        }
+        const value = Reflect.get(target, prop, receiverArg) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const id = fresh('ack-crash');
+    h = await startConverseHarness({ receiver, store });
+    await converse(h, id);
+    await settled(h.service);
+    await receiver.waitFor(() => receiver.of(id).length === 6, 5_000, 'every reply delivered, the unacked one twice');
+    const attempts = receiver.attempts.filter((a) => a.json.conversationId === id);
+    expect(failed).toBe(true);
+    // The greeting twice (same webhook-id), then the rest once each, in order.
+    expect(attempts.map((a) => a.json.text)).toEqual([`Hello ${id}!`, ...EXPECTED(id)]);
+    expect(attempts[0]!.id).toBe(attempts[1]!.id);
+    // What a receiver deduping on webhook-id keeps: each reply once.
+    expect([...new Map(attempts.map((a) => [a.id, a.json.text])).values()]).toEqual(EXPECTED(id));
+    await until(async () => (await sqlite.outboxPending()).length === 0);
+    await h.stop();
+    h = undefined;
+    await sqlite.close();
+  });
+});

@@ -1,5 +1,6 @@
 // The Redis store while its server is unreachable: calls wait for the reconnection for a grace
-// period, then fail with a clear StoreError, and fail at once until Redis is back. The store talks
+// period, then fail with a clear StoreError, and fail at once until Redis is back. Also while it
+// stops answering with the connection left open (a frozen server): the calls fail the same way. The store talks
 // to a real Redis through a TCP relay this test can cut and restore (the same port each time), so
 // it needs no restart of the server.
 import { randomUUID } from 'node:crypto';
@@ -33,6 +34,14 @@ class Relay {
         client.destroy();
       }),
     );
+  }
+
+  /** Keeps every connection open but carries nothing more either way: a server that stopped answering. */
+  freeze(): void {
+    for (const s of this.#sockets) {
+      s.unpipe();
+      s.pause();
+    }
   }
 
   async restore(): Promise<void> {
@@ -126,6 +135,20 @@ describeWithRedis('RedisStore while Redis is unreachable', () => {
     await relay.restore();
     const s = store;
     await eventually(() => s.getPosition('c', 's').then((found) => found?.version === 1, () => false), 10_000, 'a call answered once Redis is back');
+    expect(await s.savePosition('c', 's', { at: 2 }, { expectedVersion: 1 })).toMatchObject({ ok: true, version: 2 });
+  }, 20_000);
+
+  it('a Redis that stops answering with the connection open: the calls fail with store_unavailable, then work again once it answers', async () => {
+    store = await connectThroughRelay(GRACE_MS);
+    await store.savePosition('c', 's', { at: 1 }, { expectedVersion: 0 });
+    relay.freeze();
+    // Without a watch on the silence this call would wait for ever (the test's own timeout).
+    const waiting = await store.getPosition('c', 's').then(() => undefined, (error: unknown) => error);
+    expect(waiting).toBeInstanceOf(StoreError);
+    expect(waiting).toMatchObject({ code: 'store_unavailable' });
+    await relay.restore();
+    const s = store;
+    await eventually(() => s.getPosition('c', 's').then((found) => found?.version === 1, () => false), 10_000, 'a call answered once Redis answers again');
     expect(await s.savePosition('c', 's', { at: 2 }, { expectedVersion: 1 })).toMatchObject({ ok: true, version: 2 });
   }, 20_000);
 
