@@ -5,7 +5,7 @@
 // node_modules, and mcpb/manifest.json. better-sqlite3's native binary is the one built here, so a
 // bundle runs on the platform and CPU it was built on; the manifest says which platform.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ const manifest = readJson(join(root, 'mcpb', 'manifest.json'));
 if (manifest.version !== pkg.version) fail(`mcpb/manifest.json says version ${manifest.version}, package.json ${pkg.version}: make them the same`);
 const mcpbCli = join(createRequire(import.meta.url).resolve('@anthropic-ai/mcpb'), '..', 'cli', 'cli.js');
 const output = join(root, `crisp-mcp-${pkg.version}.mcpb`);
+const UNUSED_FOLDERS = new Set(['test', 'tests', '__tests__', 'fixtures', 'docs', 'benchmark', 'benchmarks', 'example', 'examples', '.github', '.husky']);
 
 const work = mkdtempSync(join(tmpdir(), 'crisp-mcp-mcpb-'));
 try {
@@ -47,6 +48,20 @@ function copyProductionDependencies(bundle) {
   const sqlite = join(bundle, 'node_modules', 'better-sqlite3');
   for (const leftover of ['deps', 'src', 'build/Release/obj', 'build/Release/obj.target', 'build/Release/test_extension.node', 'build/Release/.deps', 'build/deps']) {
     rmSync(join(sqlite, leftover), { recursive: true, force: true });
+  }
+  pruneUnusedAtRunTime(join(bundle, 'node_modules'));
+}
+
+/** The packages' own tests, docs, benchmarks and examples, TypeScript sources and types, markdown but their licences: a third of node_modules, none of it run. */
+function pruneUnusedAtRunTime(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (UNUSED_FOLDERS.has(entry.name)) rmSync(path, { recursive: true, force: true });
+      else pruneUnusedAtRunTime(path);
+    } else if (/\.(d\.)?[cm]?ts$|\.md$|\.map$/i.test(entry.name) && !/^licen[cs]e/i.test(entry.name)) {
+      rmSync(path, { force: true });
+    }
   }
 }
 

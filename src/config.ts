@@ -80,6 +80,7 @@ export class ConfigError extends Error {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_WITHIN = new RegExp(UUID.source.slice(1, -1), 'i');
 
 type FlagValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'];
 
@@ -156,7 +157,10 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
 
   const listed = list(read('CRISP_WEBSITE_ID'));
   for (const id of listed) {
-    if (!UUID.test(id)) throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one`);
+    if (UUID.test(id)) continue;
+    // The address of a website's inbox (where the README and the bundle's form say to find the id) is an easy paste.
+    const inside = UUID_WITHIN.exec(id)?.[0];
+    throw new ConfigError(`CRISP_WEBSITE_ID must list website ids (UUIDs), comma-separated; "${id}" is not one${inside ? ` (the website id in it is ${inside})` : ''}`);
   }
   // Website ids are UUIDs, which Crisp issues in lower case and which are compared as strings (the guard, the
   // sandbox): one spelling, so an id pasted in upper case reaches the same website. Listed twice, it is

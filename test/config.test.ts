@@ -84,6 +84,7 @@ describe('resolveConfig', () => {
     [[], { CRISP_KEY: KEY, CRISP_WEBSITE_ID: W1 }, /CRISP_IDENTIFIER is missing/],
     [[], { ...base, CRISP_WEBSITE_ID: '' }, /CRISP_WEBSITE_ID is not set/],
     [[], { ...base, CRISP_WEBSITE_ID: `${W1},nope` }, /"nope" is not one/],
+    [[], { ...base, CRISP_WEBSITE_ID: `https://app.crisp.chat/website/${W1}/inbox/` }, new RegExp(`/inbox/" is not one \\(the website id in it is ${W1}\\)$`)],
     [[], { ...base, CRISP_TIER: 'admin' }, /CRISP_TIER must be plugin, website or user, got "admin"/],
     [[], { ...base, CRISP_API_URL: 'api.crisp.chat' }, /CRISP_API_URL must be an absolute http\(s\) URL/],
     [[], { ...base, CRISP_API_URL: 'ftp://x' }, /CRISP_API_URL must use http or https/],

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
-import { inBundleTerms } from './bundle-settings.js';
+import { bundleSettingsTerms, inBundleTerms } from './bundle-settings.js';
 import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
@@ -155,7 +155,8 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
     if (missing) return usageError(missing);
     botScenario = scenarios.require(wanted);
   }
-  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp) };
+  const inSettingsTerms = bundleSettingsTerms();
+  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp), ...(inSettingsTerms ? { inSettingsTerms } : {}) };
   const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
   if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 

@@ -95,6 +95,14 @@ async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call
   }
 }
 
+/** The 401 answer: which settings to fix, named where the user sets them. */
+function refusedCredentials(deps: ToolDeps): string {
+  const fix = `Crisp refused the server's credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY, or CRISP_TIER (sent: ${deps.config.credentials?.tier ?? 'plugin'}; it must be the tier the token was issued for)`;
+  // A settings form has no command line to run `crisp-mcp auth …` in: the form's own names instead.
+  if (deps.inSettingsTerms) return deps.inSettingsTerms(`${fix}.`);
+  return `${fix}, or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
+}
+
 /** A store failure: ours, or the SQLite file's own (busy past its timeout, disk full, I/O), which the SQLite store passes on as they come. */
 function asStoreError(error: unknown): StoreError | undefined {
   if (error instanceof StoreError) return error;
@@ -104,7 +112,9 @@ function asStoreError(error: unknown): StoreError | undefined {
 
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
-  if (error instanceof GuardError || error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
+  // A guard's refusal names the setting behind it (the website allow-list, the send mode).
+  if (error instanceof GuardError) return deps.inSettingsTerms?.(error.message) ?? error.message;
+  if (error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
   // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
   const storeError = asStoreError(error);
@@ -124,7 +134,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         return `Crisp rejected the request: ${error.message}. Fix the argument and retry.`;
       case 'crisp_unauthorized':
         // A token sent with another tier than its own can be refused whole (the sandbox answers it with this 401): the tier is named too.
-        return `Crisp refused the server's credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY, or CRISP_TIER (sent: ${deps.config.credentials?.tier ?? 'plugin'}; it must be the tier the token was issued for), or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
+        return refusedCredentials(deps);
       case 'crisp_forbidden':
         return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
       case 'crisp_not_found':

@@ -19,6 +19,12 @@ describe('a refusal in the bundle', () => {
     );
   });
 
+  it('names a setting by the flag a message uses for it', () => {
+    expect(inBundleTerms('Not sent: this server runs with --send-mode confirm and your client cannot ask the user.', MANIFEST)).toBe(
+      `Not sent: this server runs with --send-mode confirm and your client cannot ask the user. In Claude Desktop, that is the Crisp inbox extension's setting "Send mode" (--send-mode)`,
+    );
+  });
+
   it('leaves a message about no setting of the form, a longer name that contains one, and every message outside the bundle as they are', () => {
     expect(inBundleTerms('--port only applies to the HTTP server: add --http', MANIFEST)).toBe('--port only applies to the HTTP server: add --http');
     expect(inBundleTerms('CRISP_KEY_FILE is not a setting', MANIFEST)).toBe('CRISP_KEY_FILE is not a setting');

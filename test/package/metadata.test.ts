@@ -50,7 +50,8 @@ describe('package metadata', () => {
       expect(variable.isSecret === true, variable.name).toBe(variable.name === 'CRISP_KEY');
     }
     // What the bundle's settings form offers, a registry client can set too.
-    expect(variables.map((v) => v.name).sort()).toEqual(Object.keys(manifest.server.mcp_config.env).sort());
+    const formSettings = Object.entries(manifest.server.mcp_config.env as Record<string, string>).filter(([, value]) => value.startsWith('${user_config.'));
+    expect(variables.map((v) => v.name).sort()).toEqual(formSettings.map(([name]) => name).sort());
     expect(server.title).toBe(manifest.display_name);
   });
 

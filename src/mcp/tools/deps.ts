@@ -20,6 +20,11 @@ export interface ToolDeps {
   openConversation?: OpenConversation;
   /** The clock scenarios read (business hours); Date.now when absent. Tests pin it. */
   clock?: () => number;
+  /**
+   * Present when the user sets this server through a settings form (the Claude Desktop bundle), where
+   * no command line exists: restates a message that names variables in the form's terms.
+   */
+  inSettingsTerms?: (message: string) => string;
 }
 
 /** ToolDeps with the scenario runner's dependencies present. */
