@@ -6,7 +6,7 @@ import { McpServer, type CallToolResult, type InputRequiredResult, type ServerCo
 import { ScenarioLibraryError, UnknownScenarioError } from '../engine/library.js';
 import { TurnError } from './drafts.js';
 import { CrispError } from '../crisp/errors.js';
-import { StoreError } from '../store/index.js';
+import { asStoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
 import { GuardError } from './guard.js';
@@ -101,13 +101,6 @@ function refusedCredentials(deps: ToolDeps): string {
   // A settings form has no command line to run `crisp-mcp auth …` in: the form's own names instead.
   if (deps.inSettingsTerms) return deps.inSettingsTerms(`${fix}.`);
   return `${fix}, or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
-}
-
-/** A store failure: ours, or the SQLite file's own (busy past its timeout, disk full, I/O), which the SQLite store passes on as they come. */
-function asStoreError(error: unknown): StoreError | undefined {
-  if (error instanceof StoreError) return error;
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  return typeof code === 'string' && code.startsWith('SQLITE_') ? new StoreError('store_unavailable', `the SQLite store failed (${code})`, error) : undefined;
 }
 
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */

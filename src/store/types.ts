@@ -195,6 +195,17 @@ export class StoreError extends Error {
   }
 }
 
+/**
+ * A failure of the store as a StoreError: ours as it is, or the SQLite file's own (busy past its
+ * timeout, disk full, I/O), which the SQLite store passes on as better-sqlite3 raises them;
+ * undefined for anything else.
+ */
+export function asStoreError(error: unknown): StoreError | undefined {
+  if (error instanceof StoreError) return error;
+  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? new StoreError('store_unavailable', `the SQLite store failed (${code})`, error) : undefined;
+}
+
 export const DEFAULT_LIST_LIMIT = 100;
 
 /** Random bytes drawn from the CSPRNG 4 KiB at a time: one call per id cost more than the write it names. */
