@@ -17,7 +17,12 @@ const TAGS = /(\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F})|
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g;
 
+// Printable ASCII, tab and newline: nothing in it for the passes below to remove or mend.
+const ALL_PLAIN = /^[\t\n\x20-\x7E]*$/;
+
 export function sanitize(text: string): string {
+  // Most names, emails, ids and messages are plain ASCII: one test, where the five passes cost ~2.5× as much.
+  if (ALL_PLAIN.test(text)) return text;
   // Well-formed first: half of a surrogate pair becomes U+FFFD, so no JSON consumer meets a lone one.
   return text.toWellFormed().replace(HIDDEN, '').replace(JOINER_OUT_OF_PLACE, '').replace(TAGS, '$1').replace(CONTROL, '');
 }
