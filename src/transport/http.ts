@@ -223,8 +223,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // readBody drops the rest of the upload: the answer must not close the connection under it.
       if (body === 'too_large') return send(res, jsonRpcError(413, -32000, `Payload Too Large: the request body is over ${maxBodyBytes} bytes`));
       raw = body;
+      // Bytes that are no UTF-8 are no JSON either.
+      const text = utf8Text(raw);
       try {
-        parsed = JSON.parse(utf8Text(raw) ?? '\u0000'); // not UTF-8: not JSON either
+        if (text === undefined) json = false;
+        else parsed = JSON.parse(text);
       } catch {
         json = false;
       }
