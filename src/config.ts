@@ -232,6 +232,23 @@ export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   return converse.length ? [...flagged, `${converse.join(', ')} ${converse.length === 1 ? 'does' : 'do'} nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)`] : flagged;
 }
 
+/**
+ * A secret given as a flag: `ps` (and /proc/PID/cmdline) shows every process's arguments to every
+ * user of the machine. Only the Redis URL's password can be one (the Crisp key comes from a file or
+ * the environment). One line, for the start-up log; the command still starts.
+ */
+export function secretsInArguments(flags: { store?: string | undefined }): string[] {
+  const store = flags.store?.trim() ?? '';
+  if (!/^rediss?:\/\//.test(store)) return [];
+  let password = '';
+  try {
+    password = new URL(store).password;
+  } catch {
+    return [];
+  }
+  return password ? ['--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead'] : [];
+}
+
 /** Every environment variable crisp-mcp reads (CRISP_MCP_TEST_FAULT is the tests' own). */
 const SETTINGS = [
   'CRISP_API_URL', 'CRISP_IDENTIFIER', 'CRISP_KEY', 'CRISP_TIER', 'CRISP_WEBSITE_ID', 'CRISP_SANDBOX_KEY', 'CRISP_HOOK_SECRET',

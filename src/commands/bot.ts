@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
+import { ConfigError, misspeltSettings, parseFlags, secretsInArguments, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
@@ -333,6 +333,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     settings = botSettings(flags);
     const serveFlags: ServeFlags = { http: false, 'crisp-agent': false, 'read-only': false, sandbox: flags.sandbox, scenarios: flags.scenarios, store: flags.store, identifier: flags.identifier, 'key-file': flags['key-file'], tier: flags.tier, 'webhook-networks': flags['webhook-networks'] };
     config = await resolveWithKeychain(serveFlags);
+    for (const line of secretsInArguments(serveFlags)) log.warn(line);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof GuardrailConfigError) return usageError(error.message);
     throw error;

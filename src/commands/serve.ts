@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
 import { bundleSettingsTerms, inBundleTerms } from './bundle-settings.js';
-import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, secretsInArguments, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -91,7 +91,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
-    for (const line of ignoredSettings(flags)) log.warn(line);
+    for (const line of [...ignoredSettings(flags), ...secretsInArguments(flags)]) log.warn(line);
     // The tool selection is checked before anything starts (unknown names are a one-line error).
     toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {

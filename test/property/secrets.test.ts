@@ -75,3 +75,20 @@ describe('a Redis URL the client would choke on', () => {
     expect(run.stderr).not.toContain('S3cret');
   });
 });
+
+describe('a secret given as a flag, which ps shows to every local user', () => {
+  it('--store with a Redis password: serve and bot warn at start, naming CRISP_MCP_STORE, without the password; the same URL in CRISP_MCP_STORE gets no warning', async () => {
+    const url = 'redis://u:Fl4g-Passw0rd@127.0.0.1:1';
+    const warning = '--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead';
+    const runs = await Promise.all([
+      runCli(['serve', '--sandbox', '--scenarios', 'scenarios', '--store', url]),
+      runCli(['bot', '--sandbox', '--scenarios', 'scenarios', '--scenario', 'gdpr', '--store', url]),
+      runCli(['serve', '--sandbox', '--scenarios', 'scenarios'], { env: { CRISP_MCP_STORE: url } }),
+    ]);
+    for (const run of runs.slice(0, 2)) {
+      expect(run.stderr).toContain(`"msg":${JSON.stringify(warning)}`);
+      expect(run.stderr).not.toContain('Fl4g-Passw0rd');
+    }
+    expect(runs[2]!.stderr).not.toContain('`ps` shows');
+  });
+});
