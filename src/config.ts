@@ -2,7 +2,7 @@
 // flags > environment > keychain > defaults. Every bad or missing setting is a ConfigError whose
 // message is one line that says what to set; none of them ever contains the key.
 import { distance } from 'fastest-levenshtein';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
@@ -233,20 +233,35 @@ export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
 }
 
 /**
- * A secret given as a flag: `ps` (and /proc/PID/cmdline) shows every process's arguments to every
- * user of the machine. Only the Redis URL's password can be one (the Crisp key comes from a file or
- * the environment). One line, for the start-up log; the command still starts.
+ * Secrets other users of the machine can read. A flag: `ps` (and /proc/PID/cmdline) shows every
+ * process's arguments to every user; only the Redis URL's password can be one (the Crisp key comes
+ * from a file or the environment). A key or token file others may read (like ssh, which refuses a
+ * private key they can). One line each, for the start-up log; the command still starts.
  */
-export function secretsInArguments(flags: { store?: string | undefined }): string[] {
+export function secretsInArguments(flags: { store?: string | undefined; 'key-file'?: string | undefined; 'token-file'?: string | undefined }): string[] {
+  const lines: string[] = [];
   const store = flags.store?.trim() ?? '';
-  if (!/^rediss?:\/\//.test(store)) return [];
-  let password = '';
-  try {
-    password = new URL(store).password;
-  } catch {
-    return [];
+  if (/^rediss?:\/\//.test(store)) {
+    let password = '';
+    try {
+      password = new URL(store).password;
+    } catch {
+      // parseStore reported it already
+    }
+    if (password) lines.push('--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead');
   }
-  return password ? ['--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead'] : [];
+  for (const flag of ['key-file', 'token-file'] as const) {
+    const file = flags[flag];
+    if (file === undefined || process.platform === 'win32') continue;
+    let mode: number;
+    try {
+      mode = statSync(file).mode;
+    } catch {
+      continue; // reading it failed with its own error already
+    }
+    if (mode & 0o077) lines.push(`--${flag} ${file} can be read by other users of this machine (mode ${(mode & 0o777).toString(8)}): \`chmod 600 ${file}\``);
+  }
+  return lines;
 }
 
 /** Every environment variable crisp-mcp reads (CRISP_MCP_TEST_FAULT is the tests' own). */
