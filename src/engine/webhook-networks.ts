@@ -81,7 +81,7 @@ export function webhookFetch(networks: WebhookNetworks, base: typeof fetch = glo
   };
 }
 
-/** Why a webhook call failed, for the scenario's answer: the refusal in words, else what the caller says. */
+/** The refusal among an error's causes (fetch gives the connector's error as its `cause`), or undefined. */
 export function refusalOf(error: unknown): WebhookAddressRefused | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof WebhookAddressRefused) return e;
   return undefined;
