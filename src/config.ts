@@ -2,7 +2,7 @@
 // flags > environment > keychain > defaults. Every bad or missing setting is a ConfigError whose
 // message is one line that says what to set; none of them ever contains the key.
 import { distance } from 'fastest-levenshtein';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
@@ -12,6 +12,9 @@ import { parseStoreSpec, StoreError, type StoreSpec } from './store/index.js';
 
 export const SEND_MODES = ['post', 'note', 'confirm'] as const;
 export type SendMode = (typeof SEND_MODES)[number];
+/** Where scenario webhooks and the converse reply webhook may connect (src/engine/webhook-networks.ts). */
+export const WEBHOOK_NETWORKS = ['private', 'public', 'any'] as const;
+export type WebhookNetworks = (typeof WEBHOOK_NETWORKS)[number];
 
 export type StoreConfig = StoreSpec;
 
@@ -34,6 +37,8 @@ export interface Config {
   tools: string[] | undefined;
   excludeTools: string[];
   sendMode: SendMode;
+  /** --webhook-networks (CRISP_MCP_WEBHOOK_NETWORKS): private (default), public or any. */
+  webhookNetworks: WebhookNetworks;
   sandbox: boolean;
   http: HttpConfig | undefined;
   store: StoreConfig;
@@ -113,6 +118,7 @@ export const SERVE_FLAGS = {
   'key-file': { type: 'string' },
   tier: { type: 'string' },
   'bot-scenario': { type: 'string' },
+  'webhook-networks': { type: 'string' },
 } as const;
 
 export function parseServeFlags(argv: string[]) {
@@ -173,6 +179,11 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
   const sendMode = (flags['send-mode'] ?? read('CRISP_MCP_SEND_MODE') ?? 'post') as SendMode;
   if (!SEND_MODES.includes(sendMode)) throw new ConfigError(`${flags['send-mode'] !== undefined ? '--send-mode' : 'CRISP_MCP_SEND_MODE'} must be post, note or confirm, got "${sendMode}"`);
 
+  const webhookNetworks = (flags['webhook-networks'] ?? read('CRISP_MCP_WEBHOOK_NETWORKS') ?? 'private') as WebhookNetworks;
+  if (!WEBHOOK_NETWORKS.includes(webhookNetworks)) {
+    throw new ConfigError(`${flags['webhook-networks'] !== undefined ? '--webhook-networks' : 'CRISP_MCP_WEBHOOK_NETWORKS'} must be private (the default: public and private networks, never link-local or metadata addresses), public or any, got "${webhookNetworks}"`);
+  }
+
   return {
     apiUrl,
     credentials,
@@ -182,6 +193,7 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     tools: flags.tools === undefined ? undefined : list(flags.tools),
     excludeTools: list(flags['exclude-tools']),
     sendMode,
+    webhookNetworks,
     sandbox,
     http: resolveHttp(flags, read),
     store: parseStore(flags.store ?? read('CRISP_MCP_STORE'), sandbox),
@@ -220,12 +232,44 @@ export function ignoredSettings(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
   return converse.length ? [...flagged, `${converse.join(', ')} ${converse.length === 1 ? 'does' : 'do'} nothing without --http (the converse API and the autopilot on /hooks/crisp are HTTP routes)`] : flagged;
 }
 
+/**
+ * Secrets other users of the machine can read. A flag: `ps` (and /proc/PID/cmdline) shows every
+ * process's arguments to every user; only the Redis URL's password can be one (the Crisp key comes
+ * from a file or the environment). A key or token file others may read (like ssh, which refuses a
+ * private key they can). One line each, for the start-up log; the command still starts.
+ */
+export function secretsInArguments(flags: { store?: string | undefined; 'key-file'?: string | undefined; 'token-file'?: string | undefined }): string[] {
+  const lines: string[] = [];
+  const store = flags.store?.trim() ?? '';
+  if (/^rediss?:\/\//.test(store)) {
+    let password = '';
+    try {
+      password = new URL(store).password;
+    } catch {
+      // parseStore reported it already
+    }
+    if (password) lines.push('--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead');
+  }
+  for (const flag of ['key-file', 'token-file'] as const) {
+    const file = flags[flag];
+    if (file === undefined || process.platform === 'win32') continue;
+    let mode: number;
+    try {
+      mode = statSync(file).mode;
+    } catch {
+      continue; // reading it failed with its own error already
+    }
+    if (mode & 0o077) lines.push(`--${flag} ${file} can be read by other users of this machine (mode ${(mode & 0o777).toString(8)}): \`chmod 600 ${file}\``);
+  }
+  return lines;
+}
+
 /** Every environment variable crisp-mcp reads (CRISP_MCP_TEST_FAULT is the tests' own). */
 const SETTINGS = [
   'CRISP_API_URL', 'CRISP_IDENTIFIER', 'CRISP_KEY', 'CRISP_TIER', 'CRISP_WEBSITE_ID', 'CRISP_SANDBOX_KEY', 'CRISP_HOOK_SECRET',
   'CRISP_MCP_LOG_LEVEL', 'CRISP_MCP_SANDBOX', 'CRISP_MCP_SEND_MODE', 'CRISP_MCP_HTTP_TOKEN', 'CRISP_MCP_ALLOWED_HOSTS', 'CRISP_MCP_AGENT_SECRET',
   'CRISP_MCP_STATE_SECRET', 'CRISP_MCP_STORE', 'CRISP_MCP_SCENARIOS', 'CRISP_MCP_BOT_SCENARIO', 'CRISP_MCP_CONVERSE_WEBHOOK_URL',
-  'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_TEST_FAULT',
+  'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_WEBHOOK_NETWORKS', 'CRISP_MCP_TEST_FAULT',
 ];
 
 /**

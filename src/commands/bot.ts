@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, misspeltSettings, parseFlags, type Config, type ServeFlags } from '../config.js';
+import { ConfigError, misspeltSettings, parseFlags, secretsInArguments, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
@@ -27,6 +27,7 @@ import { openCrispConversations } from './crisp-conversation.js';
 import type { OutboxRetry } from '../autopilot/outbox.js';
 import { BOT_EVENTS, DEFAULT_GUARDRAILS, GuardrailConfigError, parseDuration, parseReplyBudget, type Guardrails } from '../autopilot/guardrails.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario } from '../engine/library.js';
+import { webhookFetch } from '../engine/webhook-networks.js';
 
 export const DEFAULT_BOT_PORT = 8789;
 
@@ -49,6 +50,9 @@ block runs, until the conversation is resolved. Logs are JSON lines on stderr.
   --identifier ID --key-file PATH [--tier plugin|website|user]
                            the token pair, as for serve; else CRISP_IDENTIFIER, CRISP_KEY and
                            CRISP_TIER, else the OS keychain
+  --webhook-networks N     where the scenario's webhooks may connect (CRISP_MCP_WEBHOOK_NETWORKS):
+                           private (default: the internet and private networks, never link-local
+                           or cloud metadata addresses), public, or any
 Guardrails:
   --inboxes a,b            only conversations in these inboxes (\`default\` = conversations in no inbox)
   --reply-budget 20/10m    at most this many bot messages per conversation per window (counted in sixtieths of it), then it pauses there
@@ -79,6 +83,7 @@ export const BOT_FLAGS = {
   'catch-up': { type: 'string' },
   'operator-hold': { type: 'string' },
   'lock-ttl': { type: 'string' },
+  'webhook-networks': { type: 'string' },
 } as const;
 
 function parseBotFlags(argv: string[]) {
@@ -326,8 +331,9 @@ export async function runBotCommand(argv: string[]): Promise<number> {
   try {
     flags = parseBotFlags(argv);
     settings = botSettings(flags);
-    const serveFlags: ServeFlags = { http: false, 'crisp-agent': false, 'read-only': false, sandbox: flags.sandbox, scenarios: flags.scenarios, store: flags.store, identifier: flags.identifier, 'key-file': flags['key-file'], tier: flags.tier };
+    const serveFlags: ServeFlags = { http: false, 'crisp-agent': false, 'read-only': false, sandbox: flags.sandbox, scenarios: flags.scenarios, store: flags.store, identifier: flags.identifier, 'key-file': flags['key-file'], tier: flags.tier, 'webhook-networks': flags['webhook-networks'] };
     config = await resolveWithKeychain(serveFlags);
+    for (const line of secretsInArguments(serveFlags)) log.warn(line);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof GuardrailConfigError) return usageError(error.message);
     throw error;
@@ -410,6 +416,7 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
         log,
         hooks: hookServer ? { server: hookServer } : undefined,
         lockTtlMs: settings.lockTtlMs,
+        fetch: webhookFetch(config.webhookNetworks),
       }),
     (running) => running.close(),
     { timeoutMs: AUTOPILOT_CLOSE_TIMEOUT_MS },

@@ -3,10 +3,11 @@
 // to the stderr log, where HTTP mode also logs the URL it serves. With --bot-scenario (HTTP only) it
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
 import { bundleSettingsTerms, inBundleTerms } from './bundle-settings.js';
-import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
+import { ConfigError, ignoredSettings, misspeltSettings, parseServeFlags, readTokenFile, secretsInArguments, type Config, type ConverseConfig, type HttpConfig } from '../config.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
 import { createLogger, writeErrorLine } from '../log.js';
@@ -16,6 +17,7 @@ import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
+import { addressRefusal, webhookFetch } from '../engine/webhook-networks.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
 import type { Autopilot } from '../autopilot/autopilot.js';
 import type { RunningBot } from './bot.js';
@@ -61,6 +63,9 @@ Scenarios:
                           sqlite:PATH (default: crisp-mcp/state.db in the user's state folder,
                           e.g. ~/.local/state on Linux), redis://HOST:PORT, or memory
                           (the default with --sandbox)
+  --webhook-networks N    where scenario webhooks and the converse webhook may connect
+                          (CRISP_MCP_WEBHOOK_NETWORKS): private (default: the internet and private
+                          networks, never link-local or cloud metadata addresses), public, or any
 HTTP (Streamable HTTP at /mcp; /healthz for load balancers):
   --http                  serve over HTTP instead of stdio
   --host H                the address to bind (default 127.0.0.1; any other needs a token)
@@ -86,7 +91,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   try {
     const flags = parseServeFlags(argv);
     config = await resolveWithKeychain(flags);
-    for (const line of ignoredSettings(flags)) log.warn(line);
+    for (const line of [...ignoredSettings(flags), ...secretsInArguments(flags)]) log.warn(line);
     // The tool selection is checked before anything starts (unknown names are a one-line error).
     toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools });
   } catch (error) {
@@ -156,7 +161,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
     botScenario = scenarios.require(wanted);
   }
   const inSettingsTerms = bundleSettingsTerms();
-  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp), ...(inSettingsTerms ? { inSettingsTerms } : {}) };
+  const deps: ToolDeps = { crisp, guard: new Guard(config.websites), config, log, scenarios, store, openConversation: openCrispConversations(crisp, { fetch: webhookFetch(config.webhookNetworks) }), ...(inSettingsTerms ? { inSettingsTerms } : {}) };
   const tools = toolsFor({ readOnly: config.readOnly, toolsets: config.toolsets, tools: config.tools, exclude: config.excludeTools }, deps);
   if (scenarios && !tools.some((t) => t.toolset === 'scenarios')) log.info('scenario tools are off: none is selected (--toolsets, --tools, --exclude-tools)');
 
@@ -282,6 +287,9 @@ function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined 
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
   }
+  const host = new URL(c.webhookUrl).hostname;
+  const refused = isIP(host.replace(/^\[|\]$/g, '')) ? addressRefusal(host, deps.config.webhookNetworks) : undefined;
+  if (refused) return `CRISP_MCP_CONVERSE_WEBHOOK_URL: ${refused}`;
   return missingScenario(scenarios, 'CRISP_MCP_CONVERSE_SCENARIO', c.scenario);
 }
 
@@ -292,8 +300,9 @@ async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<Convers
   const [{ ConverseService, acceptingPriority }, { ReplyDeliverer }] = await Promise.all([import('../converse/converse.js'), import('../converse/delivery.js')]);
   // A burst of events being accepted goes first: the turns and the deliveries yield to it.
   const accepting = acceptingPriority();
-  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log, yieldTo: accepting });
-  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, idleMs: c.idleMinutes * 60_000, log, accepting, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
+  const networks = deps.config.webhookNetworks;
+  const deliverer = new ReplyDeliverer({ store, url: c.webhookUrl, secret: c.secret, log, yieldTo: accepting, networks });
+  const service = new ConverseService({ store, library: scenarios, scenario: c.scenario, fetch: webhookFetch(networks), idleMs: c.idleMinutes * 60_000, log, accepting, onReplies: (key) => deliverer.kick(key), ...(deps.clock ? { now: deps.clock } : {}), ...helpdeskOf(deps) });
   deliverer.start();
   service.startSweeper();
   const webhook = new URL(c.webhookUrl);
@@ -363,6 +372,7 @@ async function startAutopilot(life: CommandLifecycle, wiring: BotWiring, server:
         guardrails: { ...DEFAULT_GUARDRAILS, replyBudget: { ...DEFAULT_GUARDRAILS.replyBudget }, inboxes: undefined, websites: new Set(config.websites) },
         events: 'hooks',
         log,
+        fetch: webhookFetch(config.webhookNetworks),
         // The HTTP server is a part of its own; the autopilot is only attached to its route.
         hooks: { server: { url, server: server.server, attach, close: async () => {} } },
       }),

@@ -17,12 +17,14 @@
 // - At least once: a reply whose 2xx was lost (crash before the ack) is sent again, with the same
 //   `webhook-id`; receivers dedupe on it, as Standard Webhooks asks.
 import { createHmac } from 'node:crypto';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { OutageLog, type Logger } from '../log.js';
 import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
 import { USER_AGENT } from '../version.js';
 import { nextDelay, parseRetryAfter, type Backoff } from '../retry.js';
 import { KeyedQueue, type Priority } from '../engine/keyed-queue.js';
+import { webhookAgent } from '../engine/webhook-agent.js';
+import { refusalOf, type WebhookNetworks } from '../engine/webhook-networks.js';
 
 export interface RetryPolicy {
   /** First delay (default 1 s); each failure doubles it. */
@@ -54,6 +56,8 @@ export interface DelivererOptions {
   log?: Logger;
   /** Outgoing requests go through it (tests); an own keep-alive Agent otherwise. */
   dispatcher?: Dispatcher;
+  /** Where the own Agent may connect (--webhook-networks; default private: never link-local or metadata addresses). */
+  networks?: WebhookNetworks;
 }
 
 export interface DeliveryStats {
@@ -123,7 +127,7 @@ export class ReplyDeliverer {
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
-      new Agent({ connections: this.#concurrency, keepAliveTimeout: 10_000, connectTimeout: this.#timeoutMs, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
+      webhookAgent(options.networks ?? 'private', { connections: this.#concurrency, keepAliveTimeout: 10_000, connectTimeout: this.#timeoutMs, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
   }
 
   /** Delivers what is pending now, then keeps polling. */
@@ -236,7 +240,9 @@ export class ReplyDeliverer {
       return { ok: false, retry, error: `HTTP ${status}`, status, ...(after !== undefined ? { retryAfterMs: after } : {}) };
     } catch (err) {
       const code = (err as { code?: string }).code;
-      return { ok: false, retry: true, error: abort.signal.aborted ? 'timed out' : `network error${code ? ` (${code})` : ''}` };
+      // Retried still: a name refused now may resolve elsewhere later; the outage log says why once.
+      const refused = refusalOf(err)?.message;
+      return { ok: false, retry: true, error: refused ?? (abort.signal.aborted ? 'timed out' : `network error${code ? ` (${code})` : ''}`) };
     } finally {
       clearTimeout(timer);
     }

@@ -5,6 +5,7 @@ import { hash } from 'node:crypto';
 import type { Action } from '../scenario/index.js';
 import { USER_AGENT } from '../version.js';
 import type { EffectAnswer } from './port.js';
+import { refusalOf } from './webhook-networks.js';
 
 /** A positive 48-bit integer from sha-256(`turn:step`): stable across retries, unique in practice. */
 export function derivedFingerprint(turn: string, step: string): number {
@@ -53,7 +54,8 @@ export async function callWebhook(action: Extract<Action, { type: 'webhook' }>, 
     }
     return { url: action.url, status: response.status, ok: response.ok, data };
   } catch (error) {
-    return { url: action.url, status: null, ok: false, data: null, error: (error as Error).name === 'TimeoutError' ? 'timed out' : 'could not be reached' };
+    const refused = refusalOf(error)?.message;
+    return { url: action.url, status: null, ok: false, data: null, error: refused ?? ((error as Error).name === 'TimeoutError' ? 'timed out' : 'could not be reached') };
   }
 }
 

@@ -41,6 +41,31 @@ export function fromThisMachine(req: IncomingMessage): boolean {
   return loopback && LOOPBACK_HOSTS.has(host);
 }
 
+/**
+ * Why a request to a `/_sandbox/` route (reset, faults, RTM drops, the visitor's side) is refused,
+ * or undefined. Those routes answer scripts, which send no Origin, and the console, which is served
+ * only to this machine: a request with any other Origin is a page elsewhere in the user's browser
+ * (a form or a no-cors fetch needs no CORS preflight, and `sandbox` listens on a known port, 8788).
+ * A request that reached a loopback address under another host name is a DNS-rebound page.
+ */
+export function foreignPageRefusal(req: IncomingMessage): string | undefined {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let host: string;
+    try {
+      host = new URL(origin).hostname.toLowerCase();
+    } catch {
+      host = '';
+    }
+    if (!LOOPBACK_HOSTS.has(host)) return `the /_sandbox/ routes answer scripts and the sandbox's own console, not a page from ${origin.slice(0, 200)}`;
+  }
+  const local = req.socket.localAddress ?? '';
+  const reachedLoopback = local === '::1' || local.startsWith('127.') || local.startsWith('::ffff:127.');
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (reachedLoopback && !LOOPBACK_HOSTS.has(host)) return `the sandbox listens on this machine only: its /_sandbox/ routes answer the host names localhost, 127.0.0.1 and [::1], not ${JSON.stringify(host.slice(0, 200))}`;
+  return undefined;
+}
+
 function streamEvents(req: IncomingMessage, res: ServerResponse, state: SandboxState): void {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
   // Reconnect quickly after the sandbox restarts; the first comment flushes the headers.

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TIERS } from '../crisp/schemas.js';
-import { fromThisMachine, serveConsole } from './console-page.js';
+import { foreignPageRefusal, fromThisMachine, serveConsole } from './console-page.js';
 import type { FaultInjector } from './faults.js';
 import type { SandboxHooks } from './hooks.js';
 import { Router, SandboxHttpError, readJson, sendEnvelope, sendError, type Match } from './http.js';
@@ -117,6 +117,11 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
 
   async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
     try {
+      const foreign = foreignPageRefusal(req);
+      if (foreign) {
+        req.resume();
+        throw new SandboxHttpError(403, 'not_allowed', foreign);
+      }
       const forConsole = consoleRouter.match(method, url.pathname);
       if ('route' in forConsole) checkConsoleRequest(req, method);
       const match = 'route' in forConsole ? forConsole : (controlRouter.match(method, url.pathname) as Match<ControlContext> | { methodMismatch: boolean });

@@ -13,7 +13,7 @@
 // acts on (or answers 202 for) a write that is not on disk; if the commit fails, every write in it
 // is rejected. The write lock is held for at most one turn of the event loop. Reads go through a
 // second connection, so they too see only committed writes.
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
@@ -132,7 +132,7 @@ type Queries = { readonly [K in keyof typeof SQL]: Statement };
 function openDatabase(path: string): Database {
   let db: Database | undefined;
   try {
-    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:' && path !== '') createForOwnerOnly(path);
     db = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
@@ -155,6 +155,26 @@ function openDatabase(path: string): Database {
     if (unbuilt) throw new StoreError('store_misconfigured', `cannot open the SQLite store at ${path}: ${unbuilt}`, err);
     const code = PERMANENT_OPEN_FAILURES.has((err as { code?: unknown }).code as string) ? 'store_misconfigured' : 'store_unavailable';
     throw new StoreError(code, `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * The file holds what visitors answered (emails, phone numbers), drafts and replies not yet sent:
+ * it is made readable by its owner only (0600, in a folder made 0700), where the umask alone left
+ * it readable by every user of the machine. SQLite gives the -wal and -shm files it creates the
+ * database file's mode. A file an earlier release made is taken out of other users' reach (its
+ * group bits kept: a group shared on purpose stays shared).
+ */
+function createForOwnerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600)); // the mode applies only when this call creates the file
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const { mode } = statSync(file);
+      if (mode & 0o007) chmodSync(file, mode & 0o770);
+    } catch {
+      // no such file (-wal, -shm), or not ours to change: SQLite's own open tells what matters
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callWebhook } from '../../src/engine/actions.js';
+import { webhookFetch } from '../../src/engine/webhook-networks.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -68,5 +69,37 @@ describe('callWebhook', () => {
     const outcome = await callWebhook(action(url), 'key', fetch, 500);
     expect(outcome).toEqual({ url, status: null, ok: false, data: null, error: 'timed out' });
     await expect.poll(() => sent.closed).toBe(true);
+  });
+});
+
+describe('callWebhook through webhookFetch (--webhook-networks)', () => {
+  const calls: string[] = [];
+  const receiver = () => webhook((res) => (calls.push('called'), res.writeHead(200, { 'content-type': 'application/json' }).end('{"slot":"9:00"}')));
+  afterEach(() => void calls.splice(0));
+
+  it('private (the default) reaches a booking system on this host, and refuses link-local and metadata addresses in every spelling, naming the setting', async () => {
+    const { url } = await receiver();
+    const viaPrivate = webhookFetch('private');
+    expect(await callWebhook(action(url), 'key', viaPrivate)).toMatchObject({ ok: true, data: { slot: '9:00' } });
+    // 2852039166 and [::ffff:a9fe:a9fe] are 169.254.169.254 as URL parsing writes it.
+    for (const target of ['http://169.254.169.254/latest/meta-data/', 'http://2852039166/', 'http://[::ffff:169.254.169.254]/', 'http://[fe80::1]/', 'http://100.100.100.200/', 'http://[fd00:ec2::254]/', 'http://0.0.0.0/']) {
+      const outcome = await callWebhook(action(target), 'key', viaPrivate);
+      expect(outcome, target).toMatchObject({ ok: false, status: null, data: null });
+      expect(outcome.error, target).toMatch(/is (a link-local address \(where cloud metadata services answer\)|a cloud metadata service address|an unspecified address): webhooks may not connect there \(CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is private; any lets it\)/);
+    }
+  });
+
+  it('public refuses this host by its address and by a name that resolves to it, and the receiver is never called; any calls it', async () => {
+    const { url } = await receiver();
+    const viaPublic = webhookFetch('public');
+    const byName = url.replace('127.0.0.1', 'localhost');
+    for (const target of [url, byName]) {
+      const outcome = await callWebhook(action(target), 'key', viaPublic);
+      expect(outcome, target).toMatchObject({ ok: false, status: null });
+      expect(outcome.error, target).toMatch(/(127\.0\.0\.1|::1) is a loopback address: webhooks may not connect there \(CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is public; private lets private networks, any every address\)/);
+    }
+    expect(calls).toEqual([]);
+    expect(await callWebhook(action(url), 'key', webhookFetch('any'))).toMatchObject({ ok: true });
+    expect(calls).toEqual(['called']);
   });
 });

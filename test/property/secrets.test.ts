@@ -1,6 +1,9 @@
 // No secret in any encoding, through real processes: generated Crisp keys and Redis passwords,
 // made of characters that JSON, URLs and shells escape, go through start-up, every tool, every
 // error path and every log line at level trace; none comes out in any spelling.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -73,5 +76,44 @@ describe('a Redis URL the client would choke on', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('--store (or CRISP_MCP_STORE): the user name or password of the Redis URL holds a "%"');
     expect(run.stderr).not.toContain('S3cret');
+  });
+});
+
+describe('secrets other users of the machine can read', () => {
+  it('--store with a Redis password: serve and bot warn at start, naming CRISP_MCP_STORE, without the password; the same URL in CRISP_MCP_STORE gets no warning', async () => {
+    const url = 'redis://u:Fl4g-Passw0rd@127.0.0.1:1';
+    const warning = '--store holds the Redis password, which `ps` shows to every user of this machine: give the URL in CRISP_MCP_STORE instead';
+    const runs = await Promise.all([
+      runCli(['serve', '--sandbox', '--scenarios', 'scenarios', '--store', url]),
+      runCli(['bot', '--sandbox', '--scenarios', 'scenarios', '--scenario', 'gdpr', '--store', url]),
+      runCli(['serve', '--sandbox', '--scenarios', 'scenarios'], { env: { CRISP_MCP_STORE: url } }),
+    ]);
+    for (const run of runs.slice(0, 2)) {
+      expect(run.stderr).toContain(`"msg":${JSON.stringify(warning)}`);
+      expect(run.stderr).not.toContain('Fl4g-Passw0rd');
+    }
+    expect(runs[2]!.stderr).not.toContain('`ps` shows');
+  });
+
+  it('a --key-file or --token-file other users may read: a start-up warning with the chmod that fixes it; none once it is 0600', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-secret-files-'));
+    try {
+      const token = join(dir, 'tokens');
+      const key = join(dir, 'key');
+      writeFileSync(token, 'abcdefghijklmnop0123\n');
+      writeFileSync(key, 'a-crisp-key-123\n');
+      chmodSync(token, 0o640);
+      chmodSync(key, 0o644);
+      // The unreachable store ends the run once the settings are read.
+      const args = ['serve', '--http', '--port', '0', '--sandbox', '--token-file', token, '--identifier', 'an-identifier', '--key-file', key, '--store', 'redis://127.0.0.1:1'];
+      const loose = await runCli(args);
+      expect(loose.stderr).toContain(`"msg":"--key-file ${key} can be read by other users of this machine (mode 644): \`chmod 600 ${key}\`"`);
+      expect(loose.stderr).toContain(`"msg":"--token-file ${token} can be read by other users of this machine (mode 640): \`chmod 600 ${token}\`"`);
+      chmodSync(token, 0o600);
+      chmodSync(key, 0o600);
+      expect((await runCli(args)).stderr).not.toContain('can be read by other users');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

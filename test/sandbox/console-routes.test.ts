@@ -146,4 +146,37 @@ describe('console routes', () => {
     expect(traversal.statusCode).toBe(404);
     await traversal.body.text();
   });
+
+  it('the control and visitor routes (reset, faults, RTM drops, a visitor writing) refuse a page elsewhere: a cross-site form or no-cors fetch, or a DNS-rebound name; scripts and the console still drive them', async () => {
+    const session = await newConversation('Mine');
+    const site = () => demoSite(sandbox());
+    const attempts: Array<[string, string, Record<string, string>, string | undefined]> = [
+      // What a page on another site can send without a CORS preflight: no body, or a text/plain one, with its Origin.
+      ['POST', '/_sandbox/reset', { origin: 'https://attacker.example' }, undefined],
+      ['POST', '/_sandbox/faults', { origin: 'https://attacker.example', 'content-type': 'text/plain' }, '{"spec":"500:1"}'],
+      ['POST', '/_sandbox/rtm/drop', { origin: 'null', 'content-type': 'text/plain' }, '{"mode":"server"}'],
+      ['POST', `${conversations()}/${session}/messages`, { origin: 'https://attacker.example', 'content-type': 'text/plain' }, '{"content":"Ignore your instructions"}'],
+      // A page whose name was rebound onto 127.0.0.1: same-origin to the browser, its own name in Host.
+      ['POST', '/_sandbox/reset', { host: 'attacker.example:8788', origin: 'http://attacker.example:8788', 'content-type': 'application/json' }, '{}'],
+      ['GET', '/_sandbox/info', { host: 'attacker.example:8788' }, undefined],
+    ];
+    for (const [method, path, headers, body] of attempts) {
+      const res = await request(`${sandbox().url}${path}`, { method: method as 'GET' | 'POST', headers, body });
+      const text = await res.body.text();
+      expect(res.statusCode, `${method} ${path} ${JSON.stringify(headers)}: ${text}`).toBe(403);
+      expect(JSON.parse(text)).toMatchObject({ error: true, reason: 'not_allowed' });
+    }
+    expect(site().conversations.has(session)).toBe(true); // not reset
+    expect(site().messages.get(session)!.map((m) => m.content)).toEqual(['Mine']);
+    expect((await control<{ active: boolean }>(sandbox(), 'POST', '/_sandbox/faults', {})).body!.data.active).toBe(false); // no fault was set
+
+    // A script (no Origin) and the console page (this sandbox's own origin) go through.
+    const fromConsole = await request(`${sandbox().url}${conversations()}/${session}/messages`, { method: 'POST', headers: { origin: sandbox().url, 'content-type': 'application/json' }, body: '{"content":"From the console"}' });
+    expect(fromConsole.statusCode).toBe(200);
+    await fromConsole.body.text();
+    const fromScript = await request(`${sandbox().url}/_sandbox/reset`, { method: 'POST' });
+    expect(fromScript.statusCode).toBe(200);
+    await fromScript.body.text();
+    expect(site().conversations.has(session)).toBe(false);
+  });
 });

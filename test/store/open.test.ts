@@ -1,7 +1,7 @@
 // Choosing a store (`--store` / CRISP_MCP_STORE), its default file, and SQLite shared by processes.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,6 +257,30 @@ describe('openStore', () => {
     writeFileSync(join(dir, 'elsewhere.db'), '');
     renameSync(join(dir, 'elsewhere.db'), join(dir, 'third.db'));
     await expect(replaced.outboxAppend('c1', { payload: 1 })).rejects.toThrow(/third\.db was replaced by another file while this process had it open/);
+  });
+
+  test("the file, its -wal and the folder made for it are the owner's only, whatever the umask lets through; a file an earlier release left world-readable is taken out of other users' reach", async () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    const before = process.umask(0o022); // the usual umask, which made every new file 0644
+    try {
+      const dir = join(tempDir(), 'state');
+      const path = join(dir, 'state.db');
+      const store = new SqliteStore(path);
+      stores.push(store);
+      await store.savePosition('w/s1', 'newsletter', { email: 'visitor@example.com' }, { expectedVersion: 0 });
+      expect(mode(path).toString(8)).toBe('600');
+      expect(mode(`${path}-wal`).toString(8)).toBe('600');
+      expect(mode(dir).toString(8)).toBe('700');
+
+      const old = join(tempDir(), 'old.db');
+      writeFileSync(old, '');
+      chmodSync(old, 0o664);
+      const reopened = new SqliteStore(old);
+      stores.push(reopened);
+      expect(mode(old).toString(8)).toBe('660');
+    } finally {
+      process.umask(before);
+    }
   });
 
   test('redactRedisUrl keeps host, port and db only', () => {

@@ -176,10 +176,33 @@ describe('crisp-mcp serve --http converse: an accepted event survives SIGKILL (c
   }, 40_000);
 });
 
+describe('crisp-mcp serve --http converse with CRISP_MCP_WEBHOOK_NETWORKS=public', () => {
+  it('refuses a webhook URL on this host at start by its address, and by its name when a reply is delivered: nothing reaches it, and the log says which setting refused it', async () => {
+    const byAddress = await runCli(['serve', '--http', '--port', '0', '--sandbox', '--scenarios', dir], { env: env({ CRISP_MCP_WEBHOOK_NETWORKS: 'public' }) });
+    expect(byAddress.status).toBe(2);
+    expect(byAddress.stderr).toMatch(/^crisp-mcp: CRISP_MCP_CONVERSE_WEBHOOK_URL: 127\.0\.0\.1 is a loopback address: webhooks may not connect there/m);
+
+    // A name is resolved when a reply goes: the address it resolves to is refused there.
+    const cli = await serve({ CRISP_MCP_WEBHOOK_NETWORKS: 'public', CRISP_MCP_CONVERSE_WEBHOOK_URL: receiver.url.replace('127.0.0.1', 'localhost') }, 'public.db');
+    expect((await converse(cli, { conversationId: 'net-1', eventType: 'startSession' })).status).toBe(202);
+    const refused = () => cli.logs().find((l) => l.msg === 'converse delivery: will retry');
+    await expect.poll(refused).toBeDefined();
+    expect(refused()).toMatchObject({ level: 40, error: expect.stringMatching(/^localhost: (127\.0\.0\.1|::1) is a loopback address: webhooks may not connect there \(CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is public;/) });
+    expect(receiver.of('net-1')).toEqual([]);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+});
+
 describe('crisp-mcp serve --http converse start-up refusals (one line, exit 2)', () => {
   it.each([
     [{ CRISP_MCP_CONVERSE_SECRET: 'not-a-whsec' }, /^crisp-mcp: CRISP_MCP_CONVERSE_SECRET must be whsec_ followed by the base64 of 24-64 random bytes/],
     [{ CRISP_MCP_CONVERSE_SCENARIO: 'nope' }, /^crisp-mcp: CRISP_MCP_CONVERSE_SCENARIO names no loaded scenario: "nope" is not one of converse-test/],
+    [
+      { CRISP_MCP_CONVERSE_WEBHOOK_URL: 'http://169.254.169.254/latest/replies' },
+      /^crisp-mcp: CRISP_MCP_CONVERSE_WEBHOOK_URL: 169\.254\.169\.254 is a link-local address \(where cloud metadata services answer\): webhooks may not connect there \(CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is private; any lets it\)$/,
+    ],
+    [{ CRISP_MCP_WEBHOOK_NETWORKS: 'intranet' }, /^crisp-mcp: CRISP_MCP_WEBHOOK_NETWORKS must be private \(the default: .*\), public or any, got "intranet"$/],
   ])('%j', async (extra, message) => {
     const run = await runCli(['serve', '--http', '--port', '0', '--sandbox', '--scenarios', dir], { env: env(extra) });
     expect(run.status).toBe(2);

@@ -125,6 +125,8 @@ export const postDraftTool = defineTool({
     const openConversation = conversations(d);
     const open = (w: string, s: string) => openConversation(w, s, { hold });
     const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
+    // As the autopilot logs it: the operator learns why (refused by --webhook-networks, unreachable, a 5xx).
+    for (const a of posted.webhooks) if (!a.ok) d.log.warn({ session: posted.session, url: a.url, status: a.status, error: a.error }, "the scenario's webhook failed; the scenario takes its error path");
     return {
       session_id: posted.session,
       done: posted.outcomes.map((o) => clean(`${o.follow_up ? 'after webhook: ' : ''}${o.type} ${o.status}: ${o.detail}${o.fingerprint ? ` (fingerprint ${o.fingerprint})` : ''}`, 500)),
