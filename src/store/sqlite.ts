@@ -37,7 +37,6 @@ interface Transaction<A extends unknown[], R> {
 interface Database {
   prepare(sql: string): Statement;
   exec(sql: string): void;
-  pragma(source: string, options?: { simple?: boolean }): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): Transaction<A, R>;
   readonly inTransaction: boolean;
   close(): void;
@@ -45,6 +44,20 @@ interface Database {
 type DatabaseConstructor = new (path: string, options?: { timeout?: number }) => Database;
 const requireHere = createRequire(import.meta.url);
 const BetterSqlite3 = requireHere('better-sqlite3') as DatabaseConstructor;
+
+// better-sqlite3 12's connections and statements are node::ObjectWrap objects. On Node 24.21.0
+// (not 20, 22 or 24.22.3) an ObjectWrap's destructor aborts the whole process ("Assertion failed:
+// (env) != nullptr", SIGABRT) when V8 collects one in a GC that runs outside JavaScript, at any time
+// after it became garbage: a server died at start-up, a store's user mid-run
+// (test/cli/node-lts.test.ts). So none ever becomes garbage: every connection and statement this
+// process makes stays reachable from here until it exits, when Node deletes them itself. That
+// costs a closed connection's few dozen small objects per store opened. pragma() prepares a
+// statement it then drops: exec() and a kept statement take its place.
+const keptForProcessLife: object[] = [];
+function kept<T extends object>(native: T): T {
+  keptForProcessLife.push(native);
+  return native;
+}
 
 // 2: outbox_once (outboxAppend's keys). A file of schema 1 gets the table when opened.
 // `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
@@ -133,10 +146,10 @@ function openDatabase(path: string): Database {
   let db: Database | undefined;
   try {
     if (path !== ':memory:' && path !== '') createForOwnerOnly(path);
-    db = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
-    const found = db.pragma('user_version', { simple: true }) as number;
+    db = kept(new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS }));
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
+    const found = (kept(db.prepare('PRAGMA user_version')).get() as { user_version: number }).user_version;
     if (found > SCHEMA_VERSION) {
       throw new StoreError('store_misconfigured', `the SQLite store at ${path} was written by a newer crisp-mcp (schema ${found}, this one knows ${SCHEMA_VERSION})`);
     }
@@ -145,7 +158,7 @@ function openDatabase(path: string): Database {
       migratePositions(init);
       init.exec(SCHEMA);
       migrateOnce(init);
-      init.pragma(`user_version = ${SCHEMA_VERSION}`);
+      init.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }).immediate();
     return db;
   } catch (err) {
@@ -220,7 +233,7 @@ function installFolder(): string {
  * file waits for it, and a failure leaves the file as it was. Its index is recreated with SCHEMA.
  */
 function migratePositions(db: Database): void {
-  const table = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'positions'").get() as { sql: string } | undefined;
+  const table = kept(db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'positions'")).get() as { sql: string } | undefined;
   if (!table || !/WITHOUT\s+ROWID\s*$/i.test(table.sql)) return;
   db.exec(`
     CREATE TABLE positions_rowid (${POSITIONS_COLUMNS});
@@ -233,7 +246,7 @@ function migratePositions(db: Database): void {
 
 /** Adds outbox_once's `digest` column to a file written before it existed (its rows keep none). */
 function migrateOnce(db: Database): void {
-  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('outbox_once') as Array<{ name: string }>;
+  const columns = kept(db.prepare('SELECT name FROM pragma_table_info(?)')).all('outbox_once') as Array<{ name: string }>;
   if (!columns.some((c) => c.name === 'digest')) db.exec('ALTER TABLE outbox_once ADD COLUMN digest TEXT');
 }
 
@@ -251,7 +264,7 @@ function keptDigest(stored: string | null, expiresAt: number): string | undefine
 /** A second connection on the file `writer` has opened (the schema is in place). */
 function openReader(path: string, writer: Database): Database {
   try {
-    return new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
+    return kept(new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS }));
   } catch (err) {
     writer.close();
     throw new StoreError('store_unavailable', `cannot open the SQLite store at ${path}: ${(err as Error).message}`, err);
@@ -259,7 +272,7 @@ function openReader(path: string, writer: Database): Database {
 }
 
 function prepareAll(db: Database): Queries {
-  return Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)])) as Queries;
+  return Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, kept(db.prepare(text))])) as Queries;
 }
 
 /** $XDG_STATE_HOME/crisp-mcp/state.db (~/.local/state), ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows. */

@@ -2,7 +2,7 @@
 // `serve --http --sandbox`, and the MCP Inspector's CLI against stdio `serve --sandbox`. Both are
 // devDependencies; both need Node 22 (the suite uses fs.globSync, the Inspector asks for
 // ≥ 22.19), so on an older runtime they run under Node 22 from the npm `node` package, fetched
-// once by npx (CI has the registry). The server itself runs on this test's own Node.
+// once by npx (see test/helpers/node-runtime.ts). The server itself runs on this test's own Node.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
+import { nodeFromNpm } from '../helpers/node-runtime.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
@@ -38,9 +39,7 @@ function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; c
 async function node22(): Promise<string> {
   const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
   if (major > 22 || (major === 22 && minor >= 19)) return process.execPath;
-  const found = await run('npx', ['-y', '-p', 'node@22', 'node', '-p', 'process.execPath'], { timeoutMs: 240_000 });
-  if (found.code !== 0) throw new Error(`npx -p node@22 failed (${found.code}): ${found.stderr}`);
-  return found.stdout.trim();
+  return nodeFromNpm(22);
 }
 
 let node: string;

@@ -10,9 +10,9 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `crisp-mcp ...args` with only PATH from this environment plus `env`, feeding `input` on stdin. */
-export function runCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+/** Runs `crisp-mcp ...args` (under `node`, default this test's own) with only PATH from this environment plus `env`, feeding `input` on stdin. */
+export function runCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; node?: string } = {}): Promise<CliRun> {
+  const child = spawn(options.node ?? process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -4,7 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const HOOK = `export async function resolve(specifier, context, next) { const found = await next(specifier, context); process.stderr.write('LOADED ' + found.url + '\\n'); return found; }`;
+// The hook runs on the loader's own thread, whose process.stderr reaches fd 2 through the main
+// thread: on Node 24 its lines came after the main thread's next MARK. writeSync puts each line on
+// fd 2 before the import it reports goes on, so the trace's order is the order of loading.
+const HOOK = `import { writeSync } from 'node:fs'; export async function resolve(specifier, context, next) { const found = await next(specifier, context); writeSync(2, 'LOADED ' + found.url + '\\n'); return found; }`;
 const REGISTER = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOK)}));`;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,8 +27,9 @@ export function built(path: string): string {
   return fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
 }
 
-export function traceModuleLoads(script: string): ModuleLoads {
-  const run = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
+/** Runs `script` under `node` (default: this test's own) with the load trace. */
+export function traceModuleLoads(script: string, node = process.execPath): ModuleLoads {
+  const run = spawnSync(node, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
   const lines = run.stderr.split('\n');
   return {
     status: run.status,
