@@ -1,6 +1,7 @@
 // What bench/soak*.js read of a long-lived process: a preload (node --require) that answers SIGUSR2
-// with a full GC and one JSON line of figures in a file, and the reading of it beside /proc and the
-// SQLite store's row counts.
+// with a full GC and one JSON line of figures in a file (and a heap snapshot in SOAK_HEAPSNAPSHOT_DIR
+// when set, to compare two rounds in DevTools), and the reading of it beside /proc and the SQLite
+// store's row counts.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -11,8 +12,10 @@ const Database = createRequire(import.meta.url)('better-sqlite3');
 
 const PROBE = `
 const { writeFileSync } = require('node:fs');
+let snapshots = 0;
 process.on('SIGUSR2', () => {
   globalThis.gc();
+  if (process.env.SOAK_HEAPSNAPSHOT_DIR) require('node:v8').writeHeapSnapshot(require('node:path').join(process.env.SOAK_HEAPSNAPSHOT_DIR, 'soak-' + ++snapshots + '.heapsnapshot'));
   const by = {};
   for (const h of process.getActiveResourcesInfo()) by[h] = (by[h] ?? 0) + 1;
   writeFileSync(process.env.SOAK_PROBE_OUT, JSON.stringify({ heapUsed: process.memoryUsage().heapUsed, handles: by }));
@@ -23,7 +26,8 @@ process.on('SIGUSR2', () => {
 export function probeInto(dir) {
   const script = join(dir, 'probe.cjs');
   writeFileSync(script, PROBE);
-  return { args: ['--expose-gc', '--require', script], env: { SOAK_PROBE_OUT: join(dir, 'probe.json') }, out: join(dir, 'probe.json') };
+  const snapshots = process.env.SOAK_HEAPSNAPSHOT_DIR ? { SOAK_HEAPSNAPSHOT_DIR: process.env.SOAK_HEAPSNAPSHOT_DIR } : {};
+  return { args: ['--expose-gc', '--require', script], env: { SOAK_PROBE_OUT: join(dir, 'probe.json'), ...snapshots }, out: join(dir, 'probe.json') };
 }
 
 /** RSS, heap used after a full GC, open fds, active handles by kind, and the rows of each table of the SQLite file `db`. */
