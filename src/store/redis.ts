@@ -375,8 +375,7 @@ function offlineController(): AbortController {
   return controller;
 }
 
-/** The SAVE script's trailing arguments for the seqs a save acknowledges: none when there are none. */
-/** SAVE's acks: their count and seqs; nothing when none, unless an argument follows (`more`), which needs the count 0 before it. */
+/** The SAVE script's arguments for the seqs a save acknowledges: none when there are none, unless an argument follows (`more`), which needs the count 0 before it. */
 function ackArgs(ack: readonly number[] | undefined, more = false): string[] {
   return ack?.length ? [String(ack.length), ...ack.map(String)] : more ? ['0'] : [];
 }
