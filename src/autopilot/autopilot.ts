@@ -28,7 +28,7 @@ import { planTurn, readFrom, type Plan, type ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, knownOutbox, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
 import { RecentSet } from './recent-set.js';
-import { readValue, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
+import { readValue, retentionOf, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
 import { intake, operatorSpeaks, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
@@ -461,7 +461,7 @@ export class Autopilot {
       for (const fp of plan.ours) this.#ours.add(fp);
       // The items delivered since the last save are acked by this one.
       const ack = this.#outbox.unacked(c.key);
-      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox, ...(ack ? { ack } : {}) });
+      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox, ...(ack ? { ack } : {}), ...retentionOf(plan.state) });
       if (result.ok) {
         if (ack) this.#outbox.acked(c.key, ack);
         this.#outbox.appended(result.outbox);

@@ -17,7 +17,7 @@ import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { webhookIdempotencyKey } from '../engine/actions.js';
 import { isEffect, performEffect } from '../engine/effects.js';
 import type { EffectAction, EffectAnswer, OpenConversation, PlainAction } from '../engine/port.js';
-import { isAutopilotItem, ITEM_STEP, readValue, type AutopilotItem } from './state.js';
+import { isAutopilotItem, ITEM_STEP, readValue, retentionOf, type AutopilotItem } from './state.js';
 import { planWebhookAnswer, type Plan } from './plan.js';
 import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
@@ -279,7 +279,7 @@ export class OutboxDeliverer {
       });
       if (!plan) return;
       this.o.onOurs(plan.ours);
-      const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox });
+      const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox, ...retentionOf(plan.state) });
       this.o.onSaved?.(key);
       if (result.ok) {
         this.o.onPlanned?.(key, plan);

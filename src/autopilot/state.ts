@@ -92,6 +92,19 @@ function fromSaved({ sent, repeats, rate, budget, recent, ...rest }: SavedState)
   return { ...rest, budget, recent };
 }
 
+/**
+ * How long the record of a conversation resolved since the bot last read it outlives that
+ * resolution. The bot starts over at the visitor's next message anyway; without its record, that
+ * message is a first contact (plan.ts), which answers only what came after the bot's and the
+ * operators' last words. Without it, every conversation the bot ever worked kept its row for good.
+ */
+export const RESOLVED_RETENTION_MS = 30 * 24 * 60 * 60_000;
+
+/** The save options that let a resolved conversation's record go (RESOLVED_RETENTION_MS); none while it goes on. */
+export function retentionOf(state: AutopilotState): { expireAfterMs?: number } {
+  return state.restart_after === null ? {} : { expireAfterMs: RESOLVED_RETENTION_MS };
+}
+
 export function freshState(): AutopilotState {
   return { v: 1, cursor: null, ours: [], paused: null, restart_after: null, webhook: null };
 }

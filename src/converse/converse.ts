@@ -20,7 +20,7 @@
 // previous release kept each inbox's messageIds in a position record (scenario `converse-inbox`):
 // those still within their time are read once, before the first append, and deduped on too.
 import { OutageLog, type Logger } from '../log.js';
-import { StoreError, withLock, type OutboxItem, type Store } from '../store/index.js';
+import { StoreError, withLock, type OutboxItem, type SaveOptions, type Store } from '../store/index.js';
 import { callWebhook } from '../engine/actions.js';
 import type { HelpdeskPort } from '../engine/port.js';
 import { backoffDelay, type Backoff } from '../retry.js';
@@ -38,6 +38,12 @@ export const CONVERSE_PREFIX = 'converse:';
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 /** How long a messageId is remembered. */
 export const DEDUPE_TTL_MS = 24 * 60 * 60_000;
+/**
+ * How long a conversation's record outlives its ended session (with the metadata the next session
+ * reads): then the store deletes it, and an event on that id starts as on a new one. Without it,
+ * every conversation id ever seen kept its row for good.
+ */
+export const ENDED_SESSION_RETENTION_MS = 30 * 24 * 60 * 60_000;
 /** The wait before a failed event is run again. */
 const FAILED_EVENT_BACKOFF: Backoff = { baseDelayMs: 100, maxDelayMs: 30_000 };
 /** Events accepted but not yet run, across conversations, before /converse answers 503. */
@@ -465,7 +471,7 @@ export class ConverseService {
           const saved = await store.savePosition(key, this.#loaded.name, withSession(prior.record, turn.session, seq), {
             expectedVersion: version - 1,
             outbox: turn.replies.map((reply) => ({ id: reply.messageId, payload: reply })),
-            trackIdle: turn.session.status === 'active',
+            ...lifetime(turn.session),
           });
           if (!saved.ok) throw new StoreError('store_lock_lost', `conversation ${event.conversationId} was saved by someone else during the turn (version ${saved.current})`);
           if (turn.replies.length > 0) this.#o.onReplies?.(key);
@@ -503,7 +509,7 @@ export class ConverseService {
         const now = this.#now();
         const replies = session?.status === 'active' ? [inactivityEnd(session, scenario, found.version + 1, now)] : [];
         const value = session ? withSession(prior.record, session.status === 'active' ? ended(session, 'inactivity', now) : session, prior.inboxSeq) : found.value;
-        const saved = await store.savePosition(key, scenario, value, { expectedVersion: found.version, outbox: replies.map((r) => ({ id: r.messageId, payload: r })), trackIdle: false });
+        const saved = await store.savePosition(key, scenario, value, { expectedVersion: found.version, outbox: replies.map((r) => ({ id: r.messageId, payload: r })), expireAfterMs: ENDED_SESSION_RETENTION_MS });
         if (saved.ok && replies.length > 0) this.#o.onReplies?.(key);
         return saved.ok && replies.length > 0;
       }, { waitMs: 0 });
@@ -532,6 +538,11 @@ export class ConverseService {
 function withSession(record: ConversationRecord, session: ConverseSession, inboxSeq: number): ConversationRecord {
   const { position, ...rest } = session;
   return { ...record, scenario: position, channels: { ...record.channels, converse: inboxSeq > 0 ? { ...rest, inboxSeq } : rest } };
+}
+
+/** A live session is watched for inactivity; an ended one (or metadata kept for the next) is kept ENDED_SESSION_RETENTION_MS. */
+function lifetime(session: ConverseSession): Pick<SaveOptions, 'trackIdle' | 'expireAfterMs'> {
+  return session.status === 'active' ? { trackIdle: true } : { expireAfterMs: ENDED_SESSION_RETENTION_MS };
 }
 
 function effectsOf({ fetch, helpdesk }: ConverseOptions): TurnInput['effects'] {

@@ -3,16 +3,16 @@
 // method body runs without awaiting, so each one is atomic. Two MemoryStores built on one
 // MemoryBacking share their state, as two SQLite connections on one file do.
 import {
-  checkLimit, checkTtl, checkVersion, newId, toJson,
+  checkExpiry, checkLimit, checkTtl, checkVersion, newId, toJson,
   type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
 } from './types.js';
 
-/** Expired locks, drafts and append keys are dropped on every SWEEP_EVERY-th draft, lock or keyed append written. */
+/** Expired locks, drafts, append keys and positions are dropped on every SWEEP_EVERY-th draft, lock, keyed append or expiring save written. */
 const SWEEP_EVERY = 1000;
 
-interface PositionRow { json: string; version: number; updatedAt: number; trackIdle: boolean }
+interface PositionRow { json: string; version: number; updatedAt: number; trackIdle: boolean; expiresAt: number | undefined }
 interface DraftRow { conversation: string | undefined; json: string; createdAt: number; expiresAt: number }
 interface OutboxRow { seq: number; id: string; json: string; createdAt: number; attempts: number; nextAttemptAt: number; lastError: string | undefined }
 
@@ -26,7 +26,7 @@ export class MemoryBacking {
   /** `outboxAppend`'s once-keys: conversation + "\0" + key → when it expires, and the digest it was given. */
   readonly appendKeys = new Map<string, { expiresAt: number; digest: string | undefined }>();
   seq = 0;
-  /** Drafts, locks and keyed appends written since the expired ones were last swept. */
+  /** Drafts, locks, keyed appends and expiring saves written since the expired ones were last swept. */
   writes = 0;
 }
 
@@ -44,19 +44,21 @@ export class MemoryStore implements Store {
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
-    const row = this.#b.positions.get(conversation)?.get(scenario);
+    const row = this.#livePosition(conversation, scenario);
     return row && { value: JSON.parse(row.json) as T, version: row.version, updatedAt: row.updatedAt };
   }
 
   async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
     checkVersion(opts.expectedVersion);
+    const ttl = checkExpiry(opts);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), json: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    const scenarios = this.#b.positions.get(conversation) ?? new Map<string, PositionRow>();
-    const current = scenarios.get(scenario)?.version ?? 0;
+    const current = this.#livePosition(conversation, scenario)?.version ?? 0;
     if (current !== opts.expectedVersion) return { ok: false, current };
     const now = this.#now();
-    scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true });
+    if (ttl !== undefined) this.#wrote(now);
+    const scenarios = this.#b.positions.get(conversation) ?? new Map<string, PositionRow>();
+    scenarios.set(scenario, { json, version: current + 1, updatedAt: now, trackIdle: opts.trackIdle === true, expiresAt: ttl === undefined ? undefined : now + ttl });
     this.#b.positions.set(conversation, scenarios);
     if (opts.ack?.length) this.#removeItems(conversation, opts.ack);
     const queued: Array<{ seq: number; id: string }> = [];
@@ -90,7 +92,7 @@ export class MemoryStore implements Store {
     const conversations = [...this.#b.positions.keys()].filter((c) => after === undefined || c > after).sort();
     const positions: PositionPage<T>['positions'] = [];
     for (const conversation of conversations) {
-      const row = this.#b.positions.get(conversation)?.get(scenario);
+      const row = this.#livePosition(conversation, scenario);
       if (row && row.updatedAt >= since) positions.push({ conversation, value: JSON.parse(row.json) as T, version: row.version, updatedAt: row.updatedAt });
       if (positions.length === max) return { positions, cursor: conversation };
     }
@@ -222,6 +224,20 @@ export class MemoryStore implements Store {
     for (const [key, held] of this.#b.locks) if (held.expiresAt <= now) this.#b.locks.delete(key);
     for (const [id, row] of this.#b.drafts) if (row.expiresAt <= now) this.#b.drafts.delete(id);
     for (const [key, kept] of this.#b.appendKeys) if (kept.expiresAt <= now) this.#b.appendKeys.delete(key);
+    for (const [conversation, scenarios] of this.#b.positions) {
+      for (const [scenario, row] of scenarios) if (row.expiresAt !== undefined && row.expiresAt <= now) scenarios.delete(scenario);
+      if (scenarios.size === 0) this.#b.positions.delete(conversation);
+    }
+  }
+
+  /** The conversation's position in the scenario; one past its expiry is deleted, and undefined. */
+  #livePosition(conversation: string, scenario: string): PositionRow | undefined {
+    const scenarios = this.#b.positions.get(conversation);
+    const row = scenarios?.get(scenario);
+    if (row?.expiresAt === undefined || row.expiresAt > this.#now()) return row;
+    scenarios!.delete(scenario);
+    if (scenarios!.size === 0) this.#b.positions.delete(conversation);
+    return undefined;
   }
 
   #liveDraft(id: string): DraftRow | undefined {

@@ -40,7 +40,8 @@ end
  * KEYS: position hash, idle zset, outbox seq counter, conversation queue zset, conversation items hash, due zset.
  * ARGV: expected version, position JSON, now, idle member, trackIdle ('1'|'0'), conversation, item count,
  *       then per item: item JSON ({id, payload, createdAt}), next attempt time; then the count of seqs
- *       delivered since (absent = 0) and those seqs.
+ *       delivered since (absent = 0) and those seqs; then the position's time to live in ms (absent or
+ *       0 = none: a position saved with one before keeps no expiry).
  * Returns {0, current} on conflict, {1, version, seq…} on success.
  */
 export const SAVE = script(`${OUTBOX_LUA}
@@ -53,6 +54,8 @@ local out = {1, version}
 local n = tonumber(ARGV[7])
 local at = 8 + 2 * n
 local acks = tonumber(ARGV[at] or '0')
+local ttl = tonumber(ARGV[at + acks + 1] or '0')
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) elseif current > 0 then redis.call('PERSIST', KEYS[1]) end
 for i = 1, acks do removeItem(KEYS[4], KEYS[5], ARGV[at + i]) end
 local wasEmpty = n > 0 and redis.call('EXISTS', KEYS[4]) == 0
 for i = 0, n - 1 do out[#out + 1] = enqueue(KEYS[3], KEYS[4], KEYS[5], ARGV[8 + 2 * i], ARGV[9 + 2 * i]) end

@@ -2,7 +2,7 @@
 // commands (SET NX PX for locks); the multi-key ones are Lua scripts (redis-scripts.ts),
 // so they are atomic. All keys live under one prefix (default "crisp-mcp:"):
 //
-//   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms)
+//   pos:{c}:{s}        hash  v (version), d (position JSON), t (updated at, ms); PX = its expireAfterMs, when saved with one
 //   pos-idle           zset  "{c}:{s}" scored by updated at, for positions saved with trackIdle
 //   draft:{id}         string draft JSON, PX = its time to live
 //   drafts, drafts:{c} zset  draft ids scored by expiry (all, per conversation), PX = its last draft's
@@ -19,7 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { AbortError, createClient } from 'redis';
 import { ACK, APPEND, EXTEND_LOCK, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
-  checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
+  checkExpiry, checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
   type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
@@ -154,6 +154,7 @@ export class RedisStore implements Store {
 
   async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
     checkVersion(opts.expectedVersion);
+    const ttl = checkExpiry(opts);
     const json = toJson(value, 'position');
     const now = Date.now();
     const ids: string[] = [];
@@ -166,7 +167,7 @@ export class RedisStore implements Store {
     const c = escape(conversation);
     const reply = await this.#run(SAVE,
       [this.#posKey(conversation, scenario), `${this.#p}pos-idle`, `${this.#p}outbox-seq`, `${this.#p}outbox:${c}`, `${this.#p}outbox-items:${c}`, `${this.#p}outbox-due`],
-      [String(opts.expectedVersion), json, String(now), `${c}:${escape(scenario)}`, opts.trackIdle ? '1' : '0', conversation, String(ids.length), ...itemArgs, ...ackArgs(opts.ack)]) as number[];
+      [String(opts.expectedVersion), json, String(now), `${c}:${escape(scenario)}`, opts.trackIdle ? '1' : '0', conversation, String(ids.length), ...itemArgs, ...ackArgs(opts.ack, ttl !== undefined), ...(ttl === undefined ? [] : [String(ttl)])]) as number[];
     if (reply[0] !== 1) return { ok: false, current: Number(reply[1]) };
     return { ok: true, version: Number(reply[1]), outbox: ids.map((id, i) => ({ seq: Number(reply[i + 2]), id })) };
   }
@@ -374,9 +375,9 @@ function offlineController(): AbortController {
   return controller;
 }
 
-/** The SAVE script's trailing arguments for the seqs a save acknowledges: none when there are none. */
-function ackArgs(ack: readonly number[] | undefined): string[] {
-  return ack?.length ? [String(ack.length), ...ack.map(String)] : [];
+/** The SAVE script's arguments for the seqs a save acknowledges: none when there are none, unless an argument follows (`more`), which needs the count 0 before it. */
+function ackArgs(ack: readonly number[] | undefined, more = false): string[] {
+  return ack?.length ? [String(ack.length), ...ack.map(String)] : more ? ['0'] : [];
 }
 
 /** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */

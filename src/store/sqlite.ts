@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import {
-  checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
+  checkExpiry, checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
   type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
@@ -63,13 +63,14 @@ function kept<T extends object>(native: T): T {
 // `positions` was a WITHOUT ROWID table up to this release and is migrated when opened (see
 // migratePositions); the statements are the same for both layouts, so the version stays 2 and an
 // earlier release still opens a migrated file. The same holds for outbox_once's `digest` column,
-// added when missing (migrateOnce): an earlier release's statements do not name it.
+// added when missing (migrateOnce): an earlier release's statements do not name it; and of
+// positions' `expires_at` (migrateExpiry), which an earlier release neither sets nor reads.
 const SCHEMA_VERSION = 2;
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 /** How often a writer checks that its file is still the one at its path. */
 const FILE_CHECK_EVERY_MS = 1_000;
-/** Expired locks, drafts and append keys are deleted on every SWEEP_EVERY-th write of those kinds. */
+/** Expired locks, drafts, append keys and positions are deleted on every SWEEP_EVERY-th write of those kinds (an expiring save for positions). */
 const SWEEP_EVERY = 1000;
 
 /**
@@ -78,7 +79,7 @@ const SWEEP_EVERY = 1000;
  * record that size (an autopilot conversation's record is about 1 KB).
  */
 const POSITIONS_COLUMNS = `conversation TEXT NOT NULL, scenario TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (conversation, scenario)`;
+  updated_at INTEGER NOT NULL, track_idle INTEGER NOT NULL DEFAULT 0, expires_at INTEGER, PRIMARY KEY (conversation, scenario)`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS positions (${POSITIONS_COLUMNS});
@@ -97,17 +98,22 @@ CREATE TABLE IF NOT EXISTS outbox_once (
 CREATE INDEX IF NOT EXISTS outbox_once_expiry ON outbox_once (expires_at);
 `;
 
+// A position whose expires_at has passed is none: read as absent until the sweep deletes it. The last parameter of each is now.
+const LIVE = '(expires_at IS NULL OR expires_at > ?)';
+
 const SQL = {
-  position: 'SELECT data, version, updated_at FROM positions WHERE conversation = ? AND scenario = ?',
-  version: 'SELECT version FROM positions WHERE conversation = ? AND scenario = ?',
+  position: `SELECT data, version, updated_at FROM positions WHERE conversation = ? AND scenario = ? AND ${LIVE}`,
+  version: `SELECT version FROM positions WHERE conversation = ? AND scenario = ? AND ${LIVE}`,
   // The compare-and-set of a save, each one statement: a first save (expected version 0) inserts
-  // unless the row is there; a later one updates only the version it read. Nothing changed = conflict.
-  insertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle) VALUES (?, ?, 1, ?, ?, ?)
-    ON CONFLICT (conversation, scenario) DO NOTHING`,
-  updatePosition: `UPDATE positions SET version = version + 1, data = ?, updated_at = ?, track_idle = ?
-    WHERE conversation = ? AND scenario = ? AND version = ?`,
-  // By the primary key from the cursor on: one pass over the table however many pages. Params: cursor, scenario, since, limit.
-  positionsOf: `SELECT conversation, data, version, updated_at FROM positions WHERE conversation > ? AND scenario = ? AND updated_at >= ?
+  // unless a live row is there (an expired one is written over); a later one updates only the live
+  // version it read. Nothing changed = conflict. The last parameter of each is now.
+  insertPosition: `INSERT INTO positions (conversation, scenario, version, data, updated_at, track_idle, expires_at) VALUES (?, ?, 1, ?, ?, ?, ?)
+    ON CONFLICT (conversation, scenario) DO UPDATE SET version = 1, data = excluded.data, updated_at = excluded.updated_at,
+      track_idle = excluded.track_idle, expires_at = excluded.expires_at WHERE positions.expires_at <= ?`,
+  updatePosition: `UPDATE positions SET version = version + 1, data = ?, updated_at = ?, track_idle = ?, expires_at = ?
+    WHERE conversation = ? AND scenario = ? AND version = ? AND ${LIVE}`,
+  // By the primary key from the cursor on: one pass over the table however many pages. Params: cursor, scenario, since, now, limit.
+  positionsOf: `SELECT conversation, data, version, updated_at FROM positions WHERE conversation > ? AND scenario = ? AND updated_at >= ? AND ${LIVE}
     ORDER BY conversation LIMIT ?`,
   idle: 'SELECT conversation, scenario, updated_at FROM positions WHERE track_idle = 1 AND updated_at < ? ORDER BY updated_at LIMIT ?',
   // Written (changes = 1) unless the key is there and not expired. Params: conversation, key, expires at, digest, now.
@@ -138,6 +144,7 @@ const SQL = {
   sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
   sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
   sweepOnce: 'DELETE FROM outbox_once WHERE expires_at <= ?',
+  sweepPositions: 'DELETE FROM positions WHERE expires_at <= ?',
 } as const;
 type Queries = { readonly [K in keyof typeof SQL]: Statement };
 
@@ -158,6 +165,7 @@ function openDatabase(path: string): Database {
       migratePositions(init);
       init.exec(SCHEMA);
       migrateOnce(init);
+      migrateExpiry(init);
       init.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }).immediate();
     return db;
@@ -250,6 +258,13 @@ function migrateOnce(db: Database): void {
   if (!columns.some((c) => c.name === 'digest')) db.exec('ALTER TABLE outbox_once ADD COLUMN digest TEXT');
 }
 
+/** Adds positions' `expires_at` column (and its index) to a file written before it existed: its rows never expire. */
+function migrateExpiry(db: Database): void {
+  const columns = kept(db.prepare('SELECT name FROM pragma_table_info(?)')).all('positions') as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'expires_at')) db.exec('ALTER TABLE positions ADD COLUMN expires_at INTEGER');
+  db.exec('CREATE INDEX IF NOT EXISTS positions_expiry ON positions (expires_at) WHERE expires_at IS NOT NULL');
+}
+
 /**
  * The digest column holds "<expires_at>:<digest>": an earlier release that reuses an expired key
  * (its upsert sets only expires_at) leaves the previous digest behind, and the stamp tells it apart
@@ -314,7 +329,7 @@ export class SqliteStore implements Store {
   /** The same statements on a second connection, for reads: they see only committed writes. */
   readonly #r: Queries;
   readonly #reader: Database | undefined;
-  readonly #save: (conversation: string, scenario: string, json: string, expected: number, trackIdle: boolean, items: QueuedItem[], acks: readonly number[]) => SaveResult;
+  readonly #save: (conversation: string, scenario: string, json: string, expected: number, trackIdle: boolean, ttl: number | undefined, items: QueuedItem[], acks: readonly number[]) => SaveResult;
   readonly #now: () => number;
   /** The writes of the open transaction, settled by its commit; undefined when none is open. */
   #batch: PendingWrite[] | undefined;
@@ -338,13 +353,14 @@ export class SqliteStore implements Store {
     const opened = this.#reader ? statSync(path, { throwIfNoEntry: false }) : undefined;
     this.#file = opened && { path, dev: opened.dev, ino: opened.ino };
     this.#r = this.#reader ? prepareAll(this.#reader) : this.#q;
-    this.#save = (conversation, scenario, json, expected, trackIdle, items, acks): SaveResult => {
+    this.#save = (conversation, scenario, json, expected, trackIdle, ttl, items, acks): SaveResult => {
       const now = this.#now();
       const idle = trackIdle ? 1 : 0;
+      const expiresAt = ttl === undefined ? null : now + ttl;
       const { changes } = expected === 0
-        ? this.#q.insertPosition.run(conversation, scenario, json, now, idle)
-        : this.#q.updatePosition.run(json, now, idle, conversation, scenario, expected);
-      if (changes !== 1) return { ok: false, current: (this.#q.version.get(conversation, scenario) as { version: number } | undefined)?.version ?? 0 };
+        ? this.#q.insertPosition.run(conversation, scenario, json, now, idle, expiresAt, now)
+        : this.#q.updatePosition.run(json, now, idle, expiresAt, conversation, scenario, expected, now);
+      if (changes !== 1) return { ok: false, current: (this.#q.version.get(conversation, scenario, now) as { version: number } | undefined)?.version ?? 0 };
       for (const seq of acks) this.#q.ack.run(conversation, seq);
       const outbox = items.map((item) => {
         const seq = Number(this.#q.enqueue.run(conversation, item.id, item.payload, now, item.notBefore ?? now).lastInsertRowid);
@@ -356,15 +372,18 @@ export class SqliteStore implements Store {
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
-    const row = this.#r.position.get(conversation, scenario) as PositionRow | undefined;
+    const row = this.#r.position.get(conversation, scenario, this.#now()) as PositionRow | undefined;
     return row && { value: JSON.parse(row.data) as T, version: row.version, updatedAt: row.updated_at };
   }
 
   async savePosition(conversation: string, scenario: string, value: unknown, opts: SaveOptions): Promise<SaveResult> {
     checkVersion(opts.expectedVersion);
+    const ttl = checkExpiry(opts);
     const json = toJson(value, 'position');
     const items = (opts.outbox ?? []).map((item) => ({ id: item.id ?? newId(), payload: toJson(item.payload, 'outbox payload'), notBefore: item.notBefore }));
-    return this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, items, opts.ack ?? []), 'all or none');
+    const saved = this.#write(() => this.#save(conversation, scenario, json, opts.expectedVersion, opts.trackIdle === true, ttl, items, opts.ack ?? []), 'all or none');
+    if (ttl !== undefined) this.#wrote();
+    return saved;
   }
 
   async listIdle(before: number, limit?: number): Promise<IdlePosition[]> {
@@ -374,7 +393,7 @@ export class SqliteStore implements Store {
 
   async listPositions<T = unknown>(scenario: string, opts: ListPositionsOptions = {}): Promise<PositionPage<T>> {
     const limit = checkLimit(opts.limit);
-    const rows = this.#r.positionsOf.all(opts.cursor ?? '', scenario, opts.since ?? Number.MIN_SAFE_INTEGER, limit) as ListedRow[];
+    const rows = this.#r.positionsOf.all(opts.cursor ?? '', scenario, opts.since ?? Number.MIN_SAFE_INTEGER, this.#now(), limit) as ListedRow[];
     return {
       positions: rows.map((r) => ({ conversation: r.conversation, value: JSON.parse(r.data) as T, version: r.version, updatedAt: r.updated_at })),
       cursor: rows.length === limit ? rows[rows.length - 1]!.conversation : undefined,
@@ -565,6 +584,7 @@ export class SqliteStore implements Store {
     this.#q.sweepLocks.run(now);
     this.#q.sweepDrafts.run(now);
     this.#q.sweepOnce.run(now);
+    this.#q.sweepPositions.run(now);
   }
 }
 

@@ -8,7 +8,7 @@ export type StoreKind = 'memory' | 'sqlite' | 'redis';
 /** A conversation's saved position in one scenario, as the store returns it. */
 export interface SavedPosition<T = unknown> {
   value: T;
-  /** 1 after the first save, +1 per save, never reused. "No position yet" is version 0. */
+  /** 1 after the first save, +1 per save, never reused while the position lasts. "No position" (none yet, or expired) is version 0. */
   version: number;
   /** When it was last saved (ms since the epoch, the store's writer clock). */
   updatedAt: number;
@@ -32,6 +32,12 @@ export interface SaveOptions {
   ack?: readonly number[];
   /** Report this position in `listIdle` until a later save without this flag (converse sessions). */
   trackIdle?: boolean;
+  /**
+   * Delete the position once this many ms pass with no later save (a later save without it keeps
+   * the position for good): for a conversation that is over, whose record would otherwise stay
+   * forever. Not with `trackIdle`. An expired position reads as none, and its next save is version 1.
+   */
+  expireAfterMs?: number;
 }
 
 export interface AppendOptions {
@@ -232,6 +238,14 @@ export function toJson(value: unknown, what: string): string {
 export function checkTtl(ttlMs: number): number {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
   return Math.ceil(ttlMs);
+}
+
+/** The time to live of a save (undefined: none), checked against its other options. */
+export function checkExpiry(opts: SaveOptions): number | undefined {
+  if (opts.expireAfterMs === undefined) return undefined;
+  if (opts.trackIdle) throw new RangeError('expireAfterMs and trackIdle cannot be given together: a position tracked as idle is one that goes on');
+  if (!Number.isFinite(opts.expireAfterMs) || opts.expireAfterMs <= 0) throw new RangeError(`expireAfterMs must be a positive number of milliseconds, got ${opts.expireAfterMs}`);
+  return Math.ceil(opts.expireAfterMs);
 }
 
 export function checkVersion(version: number): void {

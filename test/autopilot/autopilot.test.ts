@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/commands/bot.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import { conversationKey } from '../../src/engine/turn.js';
-import { readValue } from '../../src/autopilot/state.js';
+import { readValue, RESOLVED_RETENTION_MS } from '../../src/autopilot/state.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -405,6 +405,48 @@ describe('autopilot catch-up after a restart', () => {
     } finally {
       await bot?.stop();
       await sandbox.close();
+    }
+  });
+});
+
+describe('the record of a conversation the autopilot worked, once resolved', () => {
+  it('is kept RESOLVED_RETENTION_MS, then the store holds it no more; the visitor\'s next message is answered as a first contact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-autopilot-retention-'));
+    let offset = 0;
+    const store = new SqliteStore(join(dir, 'state.db'), { now: () => Date.now() + offset });
+    const sandbox = await startSandbox({ seed: 13 });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store });
+    try {
+      const going = await visitorStarts(sandbox, 'still here');
+      const session = await visitorStarts(sandbox, 'hello');
+      await eventually(() => botTexts(sandbox, session).length === 2 && botTexts(sandbox, going).length === 2, 5_000, 'the first replies');
+      // Resolved later than the replies: a resolution over RTM is dated 250 ms before it arrives (RTM_LATENCY_MS).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await botsSettled(sandbox, [bot]);
+      // The store's clock goes back the retention for the resolution's save, then comes forward to
+      // the bot's and the sandbox's: the retention has passed, and what the bot queues next is due now.
+      offset = -RESOLVED_RETENTION_MS;
+      await bot.crisp.conversations.setState(sandbox.websiteId, session, 'resolved');
+      await botsSettled(sandbox, [bot]);
+      const key = conversationKey(sandbox.websiteId, session);
+      expect(readValue((await store.getPosition(key, 'echo'))?.value).state?.restart_after).toEqual(expect.any(Number));
+      offset = -60_000;
+      expect(await store.getPosition(key, 'echo')).toBeDefined();
+      offset = 0;
+      expect(await store.getPosition(key, 'echo')).toBeUndefined();
+      // A conversation that goes on is kept.
+      expect(await store.getPosition(conversationKey(sandbox.websiteId, going), 'echo')).toBeDefined();
+
+      const back = await visitorWrites(sandbox, session, 'back again');
+      await eventually(() => processed(store, sandbox, session, back), 5_000, 'the bot reading the message');
+      await eventually(() => botTexts(sandbox, session).length === 4, 5_000, 'the replies after the resolution');
+      await botsSettled(sandbox, [bot]);
+      expect(transcript(sandbox, session)).toEqual(['V: hello', ...echoOf('hello').map((t) => `B: ${t}`), 'V: back again', ...echoOf('back again').map((t) => `B: ${t}`)]);
+    } finally {
+      await bot.stop();
+      await sandbox.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

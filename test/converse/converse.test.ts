@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/converse.js';
+import { ENDED_SESSION_RETENTION_MS, INBOX_PREFIX, inboxKey, parseConverseInput } from '../../src/converse/converse.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';
+import { sqliteRows } from '../helpers/sqlite-file.js';
 
 let receiver: Receiver;
 let h: ConverseHarness;
@@ -563,6 +564,48 @@ describe('inactivity timeout', () => {
     expect(types.slice(0, 5)).toEqual(['text', 'choice', 'end', 'text', 'choice']);
     expect(types.slice(5)).toEqual(types.length > 5 ? ['end'] : []);
     expect(receiver.attempts.filter((a) => a.json.conversationId === quiet)).toEqual([]);
+  });
+});
+
+describe('a conversation whose session ended', () => {
+  it('keeps its record ENDED_SESSION_RETENTION_MS, then the SQLite store holds it no more; a live one is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-converse-retention-'));
+    let offset = 0;
+    const now = () => Date.now() + offset;
+    const file = join(dir, 'state.db');
+    const store = new SqliteStore(file, { now });
+    try {
+      h = await startConverseHarness({ receiver, store, service: { now, idleMs: 300 } });
+      const [ended, completed, timedOut, metadataOnly, live] = [fresh(), fresh(), fresh(), fresh(), fresh()];
+      await h.service.accept({ conversationId: ended, eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Eve' }] });
+      await h.service.accept({ conversationId: ended, eventType: 'endSession' });
+      await h.service.accept({ conversationId: completed, eventType: 'startSession' });
+      await h.service.accept({ conversationId: completed, eventType: 'message', text: 'Bye' });
+      await h.service.accept({ conversationId: timedOut, eventType: 'startSession' });
+      await h.service.accept({ conversationId: metadataOnly, eventType: 'metadata', metadata: [{ key: 'user_name', value: 'Gus' }] });
+      await settled(h.service);
+      await receiver.waitFor(() => receiver.of(ended).at(-1)?.type === 'end' && receiver.of(completed).at(-1)?.type === 'end');
+      // timedOut ends once idle past 300 ms (of the wall clock: the sweep reads the store's writer clock as Date.now).
+      while ((await h.service.sweep()) === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      await receiver.waitFor(() => receiver.of(timedOut).at(-1)?.type === 'end');
+      await h.service.accept({ conversationId: live, eventType: 'startSession' });
+      await settled(h.service);
+      const conversations = async () => (await store.listPositions('converse-test')).positions.map((p) => p.conversation.slice('converse:'.length)).sort();
+      expect(await conversations()).toEqual([ended, completed, timedOut, metadataOnly, live].sort());
+
+      offset += ENDED_SESSION_RETENTION_MS - 60_000;
+      expect(await conversations()).toHaveLength(5);
+      offset += 60_001;
+      // The live session is kept (the sweep would end it, not the store); the others are gone.
+      expect(await conversations()).toEqual([live]);
+      // Deleted, not only hidden: the file's rows once a store sweeps it (as each one does when it opens, and every 1000 expiring saves).
+      await new SqliteStore(file, { now }).close();
+      expect(sqliteRows(file, 'SELECT conversation FROM positions')).toEqual([{ conversation: `converse:${live}` }]);
+    } finally {
+      await h.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

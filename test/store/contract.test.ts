@@ -12,6 +12,7 @@ import { HeldLocks, MemoryBacking, MemoryStore, StoreError, withLock, type Store
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { describeWithRedis, useRedis } from '../helpers/redis.js';
+import { sqliteRows } from '../helpers/sqlite-file.js';
 
 interface Backend {
   /**
@@ -111,6 +112,28 @@ function storeContract(name: string, backend: () => Backend): void {
         expect(await store.listIdle((await store.getPosition(C1, 'demo'))!.updatedAt)).toEqual([]);
         await store.savePosition(C1, 'demo', 2, { expectedVersion: 1 });
         expect((await store.listIdle(state.now() + 1)).map((p) => p.conversation)).toEqual([C2]);
+      });
+
+      test('a position saved with expireAfterMs is gone once that passes with no later save; a save without it keeps it', async () => {
+        await store.savePosition(C1, 'demo', 'over', { expectedVersion: 0, expireAfterMs: 250 });
+        await store.savePosition(C2, 'demo', 'over', { expectedVersion: 0, expireAfterMs: 250 });
+        await store.savePosition(C2, 'demo', 'going on', { expectedVersion: 1 });
+        expect(await store.getPosition(C1, 'demo')).toMatchObject({ value: 'over', version: 1 });
+        await state.elapse(350);
+        expect(await store.getPosition(C1, 'demo')).toBeUndefined();
+        expect((await store.listPositions('demo')).positions.map((p) => p.conversation)).toEqual([C2]);
+        expect(await store.getPosition(C2, 'demo')).toMatchObject({ value: 'going on', version: 2 });
+        // Expired is none: the stale version loses, a first save wins and is version 1 again.
+        expect(await store.savePosition(C1, 'demo', 'late', { expectedVersion: 1 })).toEqual({ ok: false, current: 0 });
+        expect(await store.savePosition(C1, 'demo', 'again', { expectedVersion: 0 })).toMatchObject({ ok: true, version: 1 });
+        await state.elapse(350);
+        expect(await store.getPosition(C1, 'demo')).toMatchObject({ value: 'again', version: 1 });
+      });
+
+      test('expireAfterMs is refused with trackIdle, and when not a positive number', async () => {
+        await expect(store.savePosition(C1, 'demo', 1, { expectedVersion: 0, expireAfterMs: 1000, trackIdle: true })).rejects.toThrow(/expireAfterMs and trackIdle/);
+        await expect(store.savePosition(C1, 'demo', 1, { expectedVersion: 0, expireAfterMs: 0 })).rejects.toThrow(/expireAfterMs must be a positive number/);
+        expect(await store.getPosition(C1, 'demo')).toBeUndefined();
       });
     });
 
@@ -679,4 +702,25 @@ describeWithRedis('redis store contract', () => {
       return { open: () => RedisStore.connect(redis().url, { prefix }), drop: () => dropKeys(redis().url, prefix), now: () => Date.now(), elapse: (ms: number) => sleep(ms).then(() => undefined) };
     },
   }));
+});
+
+describe('sqlite store: expired positions', () => {
+  test('a running store deletes them from the file (every 1000 expiring saves), not only hides them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-store-'));
+    const file = join(dir, 'state.db');
+    const clock = movableClock();
+    const store = new SqliteStore(file, { now: clock.now });
+    const rows = () => (sqliteRows(file, 'SELECT count(*) AS n FROM positions')[0] as { n: number }).n;
+    try {
+      await store.savePosition('kept', 'demo', 1, { expectedVersion: 0 });
+      await Promise.all(Array.from({ length: 999 }, (_, i) => store.savePosition(`over-${i}`, 'demo', 1, { expectedVersion: 0, expireAfterMs: 1000 })));
+      expect(rows()).toBe(1000);
+      await clock.elapse(1001);
+      await store.savePosition('last', 'demo', 1, { expectedVersion: 0, expireAfterMs: 1000 });
+      expect(rows()).toBe(2);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
