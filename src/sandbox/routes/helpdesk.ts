@@ -112,8 +112,9 @@ function listTree(ctx: RestContext, params: Record<string, string>) {
   const subPath = ctx.query.get('sub_path');
   if (subPath) groups = groups.filter((g) => g.slug === subPath.replace(/^\/+|\/+$/g, ''));
   const search = ctx.query.get('search_title')?.toLowerCase();
+  if (!search) return { data: pageOf(groups, page, HELPDESK_PAGE).map((group) => entryOf({ group })) };
   let entries = groups.map((group) => entryOf({ group }));
-  if (search) {
+  {
     // Like Crisp's search_title: titles only; the groups stay around their matching entries.
     entries = entries
       .map((g) => ({ ...g, children: (g.children ?? []).filter((a) => a.title?.toLowerCase().includes(search)) }))
@@ -124,12 +125,15 @@ function listTree(ctx: RestContext, params: Record<string, string>) {
 
 function listPages(ctx: RestContext, params: Record<string, string>) {
   const page = intParam(params.page, 'page_number', 1)!;
-  const pages = groupsFor(ctx, params.locale!, params.type!).flatMap((g) =>
-    g.articles
-      .filter((a) => a.published)
-      .map((a) => ({ entity_id: uuidOf(`${ctx.site.website_id}/${params.locale}/${g.slug}/${a.slug}`), title: a.title, tree_path: `${g.slug}/${a.slug}`, url: articleUrl(ctx, params.locale!, a) })),
-  );
-  return { data: pageOf(pages, page, HELPDESK_PAGE) };
+  const published = groupsFor(ctx, params.locale!, params.type!).flatMap((g) => g.articles.filter((a) => a.published).map((a) => ({ g, a })));
+  // The page first, then its views: a helpdesk of thousands is not hashed whole on every page.
+  const pages = pageOf(published, page, HELPDESK_PAGE).map(({ g, a }) => ({
+    entity_id: uuidOf(`${ctx.site.website_id}/${params.locale}/${g.slug}/${a.slug}`),
+    title: a.title,
+    tree_path: `${g.slug}/${a.slug}`,
+    url: articleUrl(ctx, params.locale!, a),
+  }));
+  return { data: pages };
 }
 
 /** A stable UUID-shaped id for a seeded entity. */
