@@ -17,14 +17,14 @@ export interface RankedArticle<A extends RankableArticle = RankableArticle> {
   article: A;
   /** Higher is better; 0 is no word in common. Comparable only within one ranking. */
   score: number;
-  /** The sentence of the article that shares the most words with the question (markdown removed). */
+  /** The sentence of the article that shares the most words with the question, and those after it up to 240 characters (markdown removed). */
   excerpt: string;
   /** The share of the question's words (as written, not as taken for a misspelling) the article has: which language a question is in. */
   coverage: number;
 }
 
 const STEM = 5;
-const EXCERPT_CHARS = 160;
+const EXCERPT_CHARS = 240;
 const FIELD_WEIGHTS = { title: 3, description: 1.5, content: 1 } as const;
 
 // Words that carry no topic in a support question, in the two seeded languages.
@@ -187,14 +187,30 @@ export function rankArticles<A extends RankableArticle>(question: string, given:
   return ranked.filter((r) => r.score >= floor);
 }
 
+/**
+ * The sentence with most of the question's words (without one: the description, else the text's
+ * first sentence), and the sentences after it while they fit in EXCERPT_CHARS: a sentence alone is
+ * often a question ("Changed your mind?") or a heading's echo, not the answer.
+ */
 function excerptFor(article: RankableArticle, wanted: readonly string[]): string {
   const sentences = plainSentences(article.content ?? '');
-  let best = article.description?.trim() || sentences[0] || '';
+  let from = 0;
   let bestHits = 0;
-  for (const sentence of sentences) {
+  sentences.forEach((sentence, i) => {
     const own = new Set(terms(sentence));
     const hits = wanted.filter((t) => own.has(t)).length;
-    if (hits > bestHits) [best, bestHits] = [sentence, hits];
+    if (hits > bestHits) [from, bestHits] = [i, hits];
+  });
+  const description = article.description?.trim();
+  if (bestHits === 0 && description) return cut(description);
+  let excerpt = sentences[from] ?? '';
+  for (const next of sentences.slice(from + 1)) {
+    if (excerpt.length + 1 + next.length > EXCERPT_CHARS) break;
+    excerpt += ` ${next}`;
   }
-  return best.length > EXCERPT_CHARS ? `${best.slice(0, cutPoint(best, EXCERPT_CHARS - 1))}…` : best;
+  return cut(excerpt);
+}
+
+function cut(text: string): string {
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, cutPoint(text, EXCERPT_CHARS - 1))}…` : text;
 }

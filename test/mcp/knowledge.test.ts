@@ -95,8 +95,13 @@ describe("the knowledge tools on a support lead's helpdesk", () => {
       title: 'Cancelar su suscripción',
       path: 'cuenta/cancelar-suscripcion',
       url: `${lead.sandbox.url}/helpdesk/${lead.sandbox.websiteId}/es/article/cancelar-suscripcion/`,
-      excerpt: 'Vaya a Ajustes → Facturación → Plan y haga clic en Cancelar.',
+      excerpt: 'Vaya a Ajustes → Facturación → Plan y haga clic en Cancelar. Conserva el acceso hasta el final del periodo pagado.',
     });
+  });
+
+  it('search_helpdesk quotes enough of the article to answer from: the sentences after an opening question, up to 240 characters', async () => {
+    const [first] = searchHelpdesk.outputSchema.parse((await leadCall('search_helpdesk', { query: 'how do i get a refnud' })).out).articles;
+    expect(first).toMatchObject({ path: 'billing/refund-policy', excerpt: 'Changed your mind? You can get your money back within 30 days of any payment, no questions asked. Write to us from the chat with the email of your account.' });
   });
 
   it('get_article reads an article as it is now (an edit a moment ago, one listed past the first 200), never a draft or a hidden one', async () => {
