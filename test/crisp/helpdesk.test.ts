@@ -219,6 +219,17 @@ describe("crisp.helpdesk.search on a support lead's helpdesk (hundreds of articl
     expect(calls().content).toBeLessThan(published('en') - before + 5);
   });
 
+  it("a search cancelled while the locale's first read runs ends at once, and the other searches waiting on that read get their answer", async () => {
+    big.faults.configure('latency:20ms');
+    const cancelled = new AbortController();
+    const first = client.helpdesk.search(w(), 'money back', { signal: cancelled.signal });
+    const second = client.helpdesk.search(w(), 'money back');
+    await vi.waitFor(() => expect(calls().content).toBeGreaterThan(0));
+    cancelled.abort();
+    await expect(first).rejects.toMatchObject({ code: 'crisp_aborted' });
+    expect((await second).articles[0]!.path).toBe('billing/refund-policy');
+  });
+
   it('finds the locale a visitor writes in, takes FR, de-AT or es-MX for the helpdesk locale, and a locale it lacks for the best', async () => {
     const cases: [string, string | undefined, string, string][] = [
       ['Paket nicht angekommen', undefined, 'de', 'versand/lieferzeiten'],
