@@ -214,3 +214,40 @@ function excerptFor(article: RankableArticle, wanted: readonly string[]): string
 function cut(text: string): string {
   return text.length > EXCERPT_CHARS ? `${text.slice(0, cutPoint(text, EXCERPT_CHARS - 1))}…` : text;
 }
+
+/**
+ * The locale of a helpdesk's list that `wanted` names: the same code whatever its case, else its
+ * language alone (`fr-CA` → `fr`), else a region of that language (`pt` → `pt-BR`).
+ */
+export function matchLocale(wanted: string, available: readonly string[]): string | undefined {
+  const norm = (l: string) => l.toLowerCase().replace(/_/g, '-');
+  const w = norm(wanted);
+  const language = w.split('-')[0]!;
+  return available.find((l) => norm(l) === w) ?? available.find((l) => norm(l) === language) ?? available.find((l) => norm(l).split('-')[0] === language);
+}
+
+/**
+ * Which locale answers a question, offered one locale's ranking at a time in `order`: a locale
+ * asked for (`FR`, `fr-CA` find `fr`) comes first and is kept when it answers, the others tried
+ * only when it does not; without one (or one the helpdesk lacks), the locale whose best article
+ * has most of the question's words, the first in the helpdesk's order on a tie. Shared by the
+ * Crisp helpdesk search and the local helpdesk file of `scenario chat`.
+ */
+export class LocaleChoice<A extends RankableArticle> {
+  readonly order: string[];
+  readonly #asked: boolean;
+  best: { locale: string; ranked: RankedArticle<A>[] } | undefined;
+
+  constructor(available: readonly string[], wanted?: string | null) {
+    const asked = wanted ? matchLocale(wanted, available) : undefined;
+    this.#asked = asked !== undefined;
+    this.order = asked ? [asked, ...available.filter((l) => l !== asked)] : [...available];
+  }
+
+  /** Takes one locale's ranking; true when no locale after it can answer better. */
+  offer(locale: string, ranked: RankedArticle<A>[]): boolean {
+    if (ranked.length === 0) return false;
+    if (!this.best || ranked[0]!.coverage > this.best.ranked[0]!.coverage) this.best = { locale, ranked };
+    return this.#asked || this.best.ranked[0]!.coverage === 1;
+  }
+}

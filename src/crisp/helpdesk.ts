@@ -3,7 +3,7 @@
 // list of public pages. Writes are left out: the product only reads the helpdesk.
 import { z } from 'zod';
 import { CrispError } from './errors.js';
-import { prepareArticles, rankArticles, type PreparedArticles } from './helpdesk-rank.js';
+import { LocaleChoice, matchLocale, prepareArticles, rankArticles, type PreparedArticles } from './helpdesk-rank.js';
 import type { QueryValue, RequestSpec } from './http.js';
 import {
   HelpdeskLocale,
@@ -39,7 +39,7 @@ export interface HelpdeskArticle {
 }
 
 export interface HelpdeskSearchResult {
-  /** The locale that answered: the one asked for (or the helpdesk's first), else the first other locale with a match; '' when the helpdesk has no locale. */
+  /** The locale that answered (see LocaleChoice); '' when the helpdesk has no locale. */
   locale: string;
   /** Best first, at most `limit`. */
   articles: (HelpdeskArticle & { score: number; excerpt: string })[];
@@ -95,17 +95,6 @@ interface LocaleIndex {
   texts: Map<string, { title: string; content: string; at: number }>;
 }
 
-/**
- * The locale of a helpdesk's list that `wanted` names: the same code whatever its case, else its
- * language alone (`fr-CA` → `fr`), else a region of that language (`pt` → `pt-BR`).
- */
-export function matchLocale(wanted: string, available: readonly string[]): string | undefined {
-  const norm = (l: string) => l.toLowerCase().replace(/_/g, '-');
-  const w = norm(wanted);
-  const language = w.split('-')[0]!;
-  return available.find((l) => norm(l) === w) ?? available.find((l) => norm(l) === language) ?? available.find((l) => norm(l).split('-')[0] === language);
-}
-
 export class HelpdeskApi {
   readonly #index = new Map<string, LocaleIndex>();
   readonly #locales = new Map<string, { at: number; codes: string[] }>();
@@ -127,18 +116,10 @@ export class HelpdeskApi {
     const limit = options.limit ?? 5;
     const available = await this.localeCodes(website, options.signal, options.locale);
     if (available.length === 0) return { locale: '', articles: [], more: 0 };
-    const asked = options.locale && matchLocale(options.locale, available);
-    const first = asked || available[0]!;
-    let best: { locale: string; ranked: ReturnType<typeof rankArticles<HelpdeskArticle>> } | undefined;
-    for (const locale of [first, ...available.filter((l) => l !== first)]) {
-      const ranked = rankArticles(question, await this.#prepared(website, locale, options.signal));
-      if (ranked.length === 0) continue;
-      if (!best || ranked[0]!.coverage > best.ranked[0]!.coverage) best = { locale, ranked };
-      // A locale asked for that answers is kept; without one, the locale that has most of the question's words.
-      if (asked || best.ranked[0]!.coverage === 1) break;
-    }
-    if (!best) return { locale: first, articles: [], more: 0 };
-    const { locale, ranked } = best;
+    const choice = new LocaleChoice<HelpdeskArticle>(available, options.locale);
+    for (const locale of choice.order) if (choice.offer(locale, rankArticles(question, await this.#prepared(website, locale, options.signal)))) break;
+    if (!choice.best) return { locale: choice.order[0]!, articles: [], more: 0 };
+    const { locale, ranked } = choice.best;
     return { locale, articles: ranked.slice(0, limit).map((r) => ({ ...r.article, score: r.score, excerpt: r.excerpt })), more: Math.max(0, ranked.length - limit) };
   }
 
