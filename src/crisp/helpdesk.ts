@@ -62,6 +62,11 @@ export interface HelpdeskSearchOptions {
 export const LISTING_TTL_MS = 2 * 60_000;
 /** How long an article's text is kept when its title has not changed; a new or retitled article's text is read at once. */
 export const TEXT_TTL_MS = 30 * 60_000;
+/**
+ * A listing of many pages is kept longer: 5 s per page it took, so that re-reading listings costs
+ * at most 12 calls a minute whatever the helpdesk's size (a 5000-article locale: ~22 minutes).
+ */
+const LISTING_MS_PER_PAGE = 5_000;
 /** After a failed refresh the last listing stays in use this long before the next attempt. */
 const RETRY_AFTER_FAILURE_MS = 30_000;
 /** Most pages read per listing (of ~20 entries each at the sandbox; Crisp's page size is not documented). */
@@ -90,6 +95,8 @@ interface LocaleIndex {
   /** `articles` with their words counted, once per listing rather than once per search. */
   prepared?: PreparedArticles<HelpdeskArticle>;
   readAt: number;
+  /** How long this listing is used: LISTING_TTL_MS, or longer for a listing of many pages (LISTING_MS_PER_PAGE). */
+  keepFor: number;
   retryAt: number;
   refreshing?: Promise<HelpdeskArticle[]>;
   texts: Map<string, { title: string; content: string; at: number }>;
@@ -155,10 +162,10 @@ export class HelpdeskApi {
   async articles(website: string, locale: string, signal?: AbortSignal): Promise<HelpdeskArticle[]> {
     const key = `${website}\u0000${locale}`;
     let index = this.#index.get(key);
-    if (!index) this.#index.set(key, (index = { readAt: 0, retryAt: 0, texts: new Map() }));
+    if (!index) this.#index.set(key, (index = { readAt: 0, keepFor: LISTING_TTL_MS, retryAt: 0, texts: new Map() }));
     if (index.articles) {
       const now = this.now();
-      if (now - index.readAt >= LISTING_TTL_MS && now >= index.retryAt && !index.refreshing) this.#refresh(website, locale, index).catch(() => undefined);
+      if (now - index.readAt >= index.keepFor && now >= index.retryAt && !index.refreshing) this.#refresh(website, locale, index).catch(() => undefined);
       return index.articles;
     }
     return abortable(index.refreshing ?? this.#refresh(website, locale, index), signal);
@@ -194,8 +201,8 @@ export class HelpdeskApi {
   #refresh(website: string, locale: string, index: LocaleIndex): Promise<HelpdeskArticle[]> {
     const started = this.now();
     const refreshing = this.#readArticles(website, locale, index).then(
-      (articles) => {
-        Object.assign(index, { articles, prepared: prepareArticles(articles), readAt: started, refreshing: undefined });
+      ({ articles, pages }) => {
+        Object.assign(index, { articles, prepared: prepareArticles(articles), readAt: started, keepFor: Math.max(LISTING_TTL_MS, pages * LISTING_MS_PER_PAGE), refreshing: undefined });
         return articles;
       },
       (error: unknown) => {
@@ -207,16 +214,20 @@ export class HelpdeskApi {
     return refreshing;
   }
 
-  async #readArticles(website: string, locale: string, index: LocaleIndex): Promise<HelpdeskArticle[]> {
+  async #readArticles(website: string, locale: string, index: LocaleIndex): Promise<{ articles: HelpdeskArticle[]; pages: number }> {
     const visible: { path: string; title: string }[] = [];
+    let treePages = 0;
+    let pagePages = 0;
     for (let page = 1; page <= MAX_LISTING_PAGES; page++) {
       const entries = await this.tree(website, locale, 'articles', page);
+      treePages++;
       if (entries.length === 0) break;
       collectVisible(entries, '', visible);
     }
     const urls = new Map<string, string>();
     for (let page = 1; page <= MAX_LISTING_PAGES; page++) {
       const pages = await this.pages(website, locale, 'articles', page);
+      pagePages++;
       if (pages.length === 0) break;
       for (const p of pages) if (p.tree_path && p.url) urls.set(p.tree_path, p.url);
     }
@@ -244,7 +255,10 @@ export class HelpdeskApi {
     await Promise.all(Array.from({ length: Math.min(CONTENT_CONCURRENCY, stale.length) }, worker));
     const paths = new Set(listed.map((a) => a.path));
     for (const path of index.texts.keys()) if (!paths.has(path) || gone.has(path)) index.texts.delete(path);
-    return listed.filter((a) => !gone.has(a.path)).map((a) => ({ locale, path: a.path, title: a.title, url: urls.get(a.path)!, content: index.texts.get(a.path)?.content ?? '' }));
+    return {
+      articles: listed.filter((a) => !gone.has(a.path)).map((a) => ({ locale, path: a.path, title: a.title, url: urls.get(a.path)!, content: index.texts.get(a.path)?.content ?? '' })),
+      pages: treePages + pagePages,
+    };
   }
 
   /** A page (1-based) of the helpdesk's locales. */

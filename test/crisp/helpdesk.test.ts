@@ -146,6 +146,16 @@ describe("crisp.helpdesk.search on a support lead's helpdesk (hundreds of articl
     expect((await client.helpdesk.search(w(), code(4999))).articles).toEqual([]);
     expect((await client.helpdesk.search(w(), code(10))).articles[0]!.path).toBe('topic-0/article-10');
     expect(calls()).toEqual({ locales: 2, tree: 14, pages: 250, content: MAX_TEXTS });
+
+    // Its listing (264 pages) is kept 5 s a page it took, not LISTING_TTL_MS: at most 12 calls a minute.
+    now += LISTING_TTL_MS;
+    await client.helpdesk.search(w(), 'guide 4999', { locale: 'en' });
+    now += 264 * 5_000 - LISTING_TTL_MS - 1;
+    await client.helpdesk.search(w(), 'guide 4999', { locale: 'en' });
+    expect(calls().tree).toBe(14);
+    now += 1;
+    await client.helpdesk.search(w(), 'guide 4999', { locale: 'en' });
+    await vi.waitFor(() => expect(calls().tree).toBe(28));
   });
 
   it('matches forty articles: the best five, and how many more', async () => {
