@@ -3,7 +3,7 @@
 // way the Crisp client's helpdesk search does (src/crisp/helpdesk-rank.ts), on title and text.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { rankArticles } from '../crisp/helpdesk-rank.js';
+import { LocaleChoice, prepareArticles, rankArticles, type RankedArticle } from '../crisp/helpdesk-rank.js';
 
 const LocalArticle = z.strictObject({
   title: z.string().min(1),
@@ -36,16 +36,18 @@ export async function readLocalHelpdesk(file: string): Promise<LocalHelpdesk> {
 }
 
 export function localHelpdesk(articles: readonly LocalArticle[]): LocalHelpdesk {
-  const firstLocale = articles.find((a) => a.locale !== undefined)?.locale;
   const indexed = articles.map((a, i) => ({ ...a, path: String(i) }));
+  const locales = [...new Set(indexed.flatMap((a) => (a.locale === undefined ? [] : [a.locale])))];
+  // Articles without a locale are in every locale.
+  const prepared = new Map(locales.map((l) => [l, prepareArticles(indexed.filter((a) => a.locale === undefined || a.locale === l))]));
+  const links = (ranked: RankedArticle<(typeof indexed)[number]>[], limit: number) => ranked.slice(0, limit).map((r) => ({ title: r.article.title, url: r.article.url }));
   return {
     search(question, { locale, limit }) {
-      // Like Crisp: one locale at a time, the helpdesk's first by default; articles without one are in every locale.
-      const wanted = locale ?? firstLocale;
-      const pool = indexed.filter((a) => a.locale === undefined || wanted === undefined || a.locale === wanted);
-      return rankArticles(question, pool)
-        .slice(0, limit)
-        .map((r) => ({ title: r.article.title, url: r.article.url }));
+      if (locales.length === 0) return links(rankArticles(question, indexed), limit);
+      // Like the Crisp helpdesk search: the locale asked for, else the one the question is written in.
+      const choice = new LocaleChoice<(typeof indexed)[number]>(locales, locale);
+      for (const l of choice.order) if (choice.offer(l, rankArticles(question, prepared.get(l)!))) break;
+      return links(choice.best?.ranked ?? [], limit);
     },
   };
 }

@@ -39,6 +39,8 @@ export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'bas
   /** Where links to the Crisp app point (`url` of a conversation). Default `https://app.crisp.chat`. */
   appUrl?: string;
   userAgent?: string;
+  /** The clock of what the client keeps for a while (the helpdesk search's index). Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface CallOptions {
@@ -112,7 +114,7 @@ export class CrispClient {
     this.operators = new OperatorsApi(call);
     this.people = new PeopleApi(call);
     this.connect = new ConnectApi(call, this.http.tier);
-    this.helpdesk = new HelpdeskApi(call);
+    this.helpdesk = new HelpdeskApi(call, options.now);
     this.#appUrl = (options.appUrl ?? DEFAULT_APP_URL).replace(/\/+$/, '');
   }
 

@@ -17,12 +17,14 @@ export interface RankedArticle<A extends RankableArticle = RankableArticle> {
   article: A;
   /** Higher is better; 0 is no word in common. Comparable only within one ranking. */
   score: number;
-  /** The sentence of the article that shares the most words with the question (markdown removed). */
+  /** The sentence of the article that shares the most words with the question, and those after it up to 240 characters (markdown removed). */
   excerpt: string;
+  /** The share of the question's words (as written, not as taken for a misspelling) the article has: which language a question is in. */
+  coverage: number;
 }
 
 const STEM = 5;
-const EXCERPT_CHARS = 160;
+const EXCERPT_CHARS = 240;
 const FIELD_WEIGHTS = { title: 3, description: 1.5, content: 1 } as const;
 
 // Words that carry no topic in a support question, in the two seeded languages.
@@ -44,6 +46,11 @@ let words: Intl.Segmenter | undefined;
 
 /** Accents folded, lower case, cut to the stem length; stop words and one-letter words (but a Chinese character, a word of its own) dropped. */
 export function terms(text: string): string[] {
+  return foldedWords(text).map((word) => word.slice(0, STEM));
+}
+
+/** The words of `terms`, whole (not cut to the stem): what a misspelling is measured against. */
+function foldedWords(text: string): string[] {
   const out: string[] = [];
   // NFKC first: full-width letters and digits, and half-width kana, are the ordinary ones.
   for (const run of text.normalize('NFKC').split(/[^\p{L}\p{M}\p{N}]+/u)) {
@@ -56,7 +63,51 @@ export function terms(text: string): string[] {
 
 function add(raw: string, out: string[]): void {
   const word = raw.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-  if ((word.length > 1 || IDEOGRAPH.test(word)) && !STOPWORDS.has(word)) out.push(word.slice(0, STEM));
+  if ((word.length > 1 || IDEOGRAPH.test(word)) && !STOPWORDS.has(word)) out.push(word);
+}
+
+/** Optimal string alignment distance (a swap of two neighbours is one edit), or `max + 1` once it exceeds `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
+      best = Math.min(best, d);
+    }
+    if (best > max) return max + 1;
+    [before, previous] = [previous, row];
+  }
+  return previous[b.length]!;
+}
+
+/** A misspelt word's weight against the word it was taken for. */
+const MISSPELT = 0.7;
+
+/**
+ * The question's stems with their weights: each word of the question, and, for a word of four
+ * letters or more that no article has, the articles' words one edit away (two from eight letters):
+ * "refnud" and "pasword" still find refund and password.
+ */
+function wantedTerms(question: string, vocabulary: ReadonlySet<string>, known: (stem: string) => boolean): Map<string, number> {
+  const wanted = new Map<string, number>();
+  for (const word of foldedWords(question)) {
+    const stem = word.slice(0, STEM);
+    wanted.set(stem, 1);
+    if (known(stem) || word.length < 4 || UNSPACED.test(word)) continue;
+    const max = word.length >= 8 ? 2 : 1;
+    for (const candidate of vocabulary) {
+      const near = candidate.slice(0, STEM);
+      if (!wanted.has(near) && editDistance(word, candidate, max) <= max) wanted.set(near, MISSPELT);
+    }
+  }
+  return wanted;
 }
 
 /** Markdown to plain sentences: headings dropped (the title says them), links keep their text, markup characters go. */
@@ -84,43 +135,119 @@ function counts(list: readonly string[]): Map<string, number> {
 /** Below this share of the best score an article is noise (one common word in common), and left out. */
 const RELEVANT_SHARE = 0.2;
 
+/** Articles with their words counted once, so a search over them counts only the question's. */
+export interface PreparedArticles<A extends RankableArticle = RankableArticle> {
+  articles: readonly A[];
+  fields: { title: Map<string, number>; description: Map<string, number>; content: Map<string, number> }[];
+  /** Every word of the articles, whole: what a misspelt word is matched against. */
+  vocabulary: Set<string>;
+  stems: Set<string>;
+}
+
+export function prepareArticles<A extends RankableArticle>(articles: readonly A[]): PreparedArticles<A> {
+  const vocabulary = new Set<string>();
+  const fieldOf = (text: string | undefined) => {
+    const list = foldedWords(text ?? '');
+    for (const word of list) vocabulary.add(word);
+    return counts(list.map((word) => word.slice(0, STEM)));
+  };
+  const fields = articles.map((a) => ({ title: fieldOf(a.title), description: fieldOf(a.description), content: fieldOf(a.content) }));
+  return { articles, fields, vocabulary, stems: new Set([...vocabulary].map((word) => word.slice(0, STEM))) };
+}
+
 /** Articles sharing words with `question`, best first; those with none, or far below the best, are left out. */
-export function rankArticles<A extends RankableArticle>(question: string, articles: readonly A[]): RankedArticle<A>[] {
-  const wanted = [...new Set(terms(question))];
-  if (wanted.length === 0) return [];
-  const fields = articles.map((a) => ({ title: counts(terms(a.title)), description: counts(terms(a.description ?? '')), content: counts(terms(a.content ?? '')) }));
+export function rankArticles<A extends RankableArticle>(question: string, given: readonly A[] | PreparedArticles<A>): RankedArticle<A>[] {
+  if (terms(question).length === 0) return [];
+  const { articles, fields, vocabulary, stems } = 'fields' in given ? given : prepareArticles(given);
+  const wanted = wantedTerms(question, vocabulary, (stem) => stems.has(stem));
+  const asked = [...wanted.values()].filter((weight) => weight === 1).length;
   const documentFrequency = new Map<string, number>();
-  for (const f of fields) for (const t of wanted) if (f.title.has(t) || f.description.has(t) || f.content.has(t)) documentFrequency.set(t, (documentFrequency.get(t) ?? 0) + 1);
+  for (const f of fields) for (const t of wanted.keys()) if (f.title.has(t) || f.description.has(t) || f.content.has(t)) documentFrequency.set(t, (documentFrequency.get(t) ?? 0) + 1);
 
   const n = articles.length;
   const ranked: RankedArticle<A>[] = [];
   articles.forEach((article, i) => {
     const f = fields[i]!;
     let score = 0;
-    for (const t of wanted) {
+    let found = 0;
+    for (const [t, weight] of wanted) {
       const df = documentFrequency.get(t) ?? 0;
       if (df === 0) continue;
+      if (weight === 1 && (f.title.has(t) || f.description.has(t) || f.content.has(t))) found++;
       const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
       for (const field of ['title', 'description', 'content'] as const) {
         const tf = f[field].get(t) ?? 0;
-        if (tf > 0) score += idf * FIELD_WEIGHTS[field] * (tf / (tf + 1.2));
+        if (tf > 0) score += weight * idf * FIELD_WEIGHTS[field] * (tf / (tf + 1.2));
       }
     }
-    if (score > 0) ranked.push({ article, score: Math.round(score * 1000) / 1000, excerpt: excerptFor(article, wanted) });
+    if (score > 0) ranked.push({ article, score: Math.round(score * 1000) / 1000, excerpt: excerptFor(article, [...wanted.keys()]), coverage: found / asked });
   });
   ranked.sort((a, b) => b.score - a.score || a.article.title.localeCompare(b.article.title));
   const floor = (ranked[0]?.score ?? 0) * RELEVANT_SHARE;
   return ranked.filter((r) => r.score >= floor);
 }
 
+/**
+ * The sentence with most of the question's words (without one: the description, else the text's
+ * first sentence), and the sentences after it while they fit in EXCERPT_CHARS: a sentence alone is
+ * often a question ("Changed your mind?") or a heading's echo, not the answer.
+ */
 function excerptFor(article: RankableArticle, wanted: readonly string[]): string {
   const sentences = plainSentences(article.content ?? '');
-  let best = article.description?.trim() || sentences[0] || '';
+  let from = 0;
   let bestHits = 0;
-  for (const sentence of sentences) {
+  sentences.forEach((sentence, i) => {
     const own = new Set(terms(sentence));
     const hits = wanted.filter((t) => own.has(t)).length;
-    if (hits > bestHits) [best, bestHits] = [sentence, hits];
+    if (hits > bestHits) [from, bestHits] = [i, hits];
+  });
+  const description = article.description?.trim();
+  if (bestHits === 0 && description) return cut(description);
+  let excerpt = sentences[from] ?? '';
+  for (const next of sentences.slice(from + 1)) {
+    if (excerpt.length + 1 + next.length > EXCERPT_CHARS) break;
+    excerpt += ` ${next}`;
   }
-  return best.length > EXCERPT_CHARS ? `${best.slice(0, cutPoint(best, EXCERPT_CHARS - 1))}…` : best;
+  return cut(excerpt);
+}
+
+function cut(text: string): string {
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, cutPoint(text, EXCERPT_CHARS - 1))}…` : text;
+}
+
+/**
+ * The locale of a helpdesk's list that `wanted` names: the same code whatever its case, else its
+ * language alone (`fr-CA` → `fr`), else a region of that language (`pt` → `pt-BR`).
+ */
+export function matchLocale(wanted: string, available: readonly string[]): string | undefined {
+  const norm = (l: string) => l.toLowerCase().replace(/_/g, '-');
+  const w = norm(wanted);
+  const language = w.split('-')[0]!;
+  return available.find((l) => norm(l) === w) ?? available.find((l) => norm(l) === language) ?? available.find((l) => norm(l).split('-')[0] === language);
+}
+
+/**
+ * Which locale answers a question, offered one locale's ranking at a time in `order`: a locale
+ * asked for (`FR`, `fr-CA` find `fr`) comes first and is kept when it answers, the others tried
+ * only when it does not; without one (or one the helpdesk lacks), the locale whose best article
+ * has most of the question's words, the first in the helpdesk's order on a tie. Shared by the
+ * Crisp helpdesk search and the local helpdesk file of `scenario chat`.
+ */
+export class LocaleChoice<A extends RankableArticle> {
+  readonly order: string[];
+  readonly #asked: boolean;
+  best: { locale: string; ranked: RankedArticle<A>[] } | undefined;
+
+  constructor(available: readonly string[], wanted?: string | null) {
+    const asked = wanted ? matchLocale(wanted, available) : undefined;
+    this.#asked = asked !== undefined;
+    this.order = asked ? [asked, ...available.filter((l) => l !== asked)] : [...available];
+  }
+
+  /** Takes one locale's ranking; true when no locale after it can answer better. */
+  offer(locale: string, ranked: RankedArticle<A>[]): boolean {
+    if (ranked.length === 0) return false;
+    if (!this.best || ranked[0]!.coverage > this.best.ranked[0]!.coverage) this.best = { locale, ranked };
+    return this.#asked || this.best.ranked[0]!.coverage === 1;
+  }
 }

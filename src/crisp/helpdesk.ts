@@ -2,7 +2,8 @@
 // content tree (searchable by title), one tree path's markdown, metadata and public page, and the
 // list of public pages. Writes are left out: the product only reads the helpdesk.
 import { z } from 'zod';
-import { rankArticles } from './helpdesk-rank.js';
+import { CrispError } from './errors.js';
+import { LocaleChoice, matchLocale, prepareArticles, rankArticles, type PreparedArticles } from './helpdesk-rank.js';
 import type { QueryValue, RequestSpec } from './http.js';
 import {
   HelpdeskLocale,
@@ -38,6 +39,7 @@ export interface HelpdeskArticle {
 }
 
 export interface HelpdeskSearchResult {
+  /** The locale that answered (see LocaleChoice); '' when the helpdesk has no locale. */
   locale: string;
   /** Best first, at most `limit`. */
   articles: (HelpdeskArticle & { score: number; excerpt: string })[];
@@ -46,18 +48,31 @@ export interface HelpdeskSearchResult {
 }
 
 export interface HelpdeskSearchOptions {
-  /** Default: the helpdesk's first locale. */
+  /** Default: the helpdesk's first locale. `FR` and `fr-CA` find `fr`. */
   locale?: string;
   /** Default 5. */
   limit?: number;
   signal?: AbortSignal;
 }
 
-/** How long one locale's articles are reused by search before they are read again. */
-const INDEX_TTL_MS = 60_000;
-/** Most pages read per listing, and most articles whose text is read per locale. */
-const MAX_PAGES = 10;
-const MAX_ARTICLES = 200;
+/**
+ * How long a locale's listing (titles, urls, published and hidden states) is used before the next
+ * search reads it again, in the background: the answer meanwhile comes from the last listing.
+ */
+export const LISTING_TTL_MS = 2 * 60_000;
+/** How long an article's text is kept when its title has not changed; a new or retitled article's text is read at once. */
+export const TEXT_TTL_MS = 30 * 60_000;
+/**
+ * A listing of many pages is kept longer: 5 s per page it took, so that re-reading listings costs
+ * at most 12 calls a minute whatever the helpdesk's size (a 5000-article locale: ~22 minutes).
+ */
+const LISTING_MS_PER_PAGE = 5_000;
+/** After a failed refresh the last listing stays in use this long before the next attempt. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+/** Most pages read per listing (of ~20 entries each at the sandbox; Crisp's page size is not documented). */
+const MAX_LISTING_PAGES = 250;
+/** Most articles per locale whose text is read; the others are searched on their titles. */
+export const MAX_TEXTS = 500;
 const CONTENT_CONCURRENCY = 4;
 
 const LocaleList = HelpdeskLocale.array();
@@ -74,8 +89,22 @@ export function treePathSegments(path: string): string[] {
   return parts;
 }
 
+/** One locale's search index: the last good listing, and the texts kept across listings. */
+interface LocaleIndex {
+  articles?: HelpdeskArticle[];
+  /** `articles` with their words counted, once per listing rather than once per search. */
+  prepared?: PreparedArticles<HelpdeskArticle>;
+  readAt: number;
+  /** How long this listing is used: LISTING_TTL_MS, or longer for a listing of many pages (LISTING_MS_PER_PAGE). */
+  keepFor: number;
+  retryAt: number;
+  refreshing?: Promise<HelpdeskArticle[]>;
+  texts: Map<string, { title: string; content: string; at: number }>;
+}
+
 export class HelpdeskApi {
-  readonly #index = new Map<string, { at: number; articles: Promise<HelpdeskArticle[]> }>();
+  readonly #index = new Map<string, LocaleIndex>();
+  readonly #locales = new Map<string, { at: number; codes: string[] }>();
 
   constructor(
     private readonly call: HelpdeskCaller,
@@ -84,59 +113,152 @@ export class HelpdeskApi {
 
   /**
    * The published, visible articles best matching `question`, ranked on their titles and their
-   * text (Crisp's `search_title` sees titles only). Each locale's articles and texts are read once
-   * and reused for a minute. This is the one search the tools and scenarios call.
+   * text (Crisp's `search_title` sees titles only). A locale asked for is searched first, and the
+   * others only when nothing there matches; without one (or one the helpdesk lacks, and no locale
+   * of its language), the locale whose best article has most of the question's words answers, the
+   * helpdesk's first on a tie, so a question finds the articles of its own language. This is the
+   * one search the tools and scenarios call.
    */
   async search(website: string, question: string, options: HelpdeskSearchOptions = {}): Promise<HelpdeskSearchResult> {
-    const locale = options.locale ?? (await this.defaultLocale(website, options.signal));
     const limit = options.limit ?? 5;
-    const ranked = rankArticles(question, await this.articles(website, locale, options.signal));
+    const available = await this.localeCodes(website, options.signal, options.locale);
+    if (available.length === 0) return { locale: '', articles: [], more: 0 };
+    const choice = new LocaleChoice<HelpdeskArticle>(available, options.locale);
+    for (const locale of choice.order) if (choice.offer(locale, rankArticles(question, await this.#prepared(website, locale, options.signal)))) break;
+    if (!choice.best) return { locale: choice.order[0]!, articles: [], more: 0 };
+    const { locale, ranked } = choice.best;
     return { locale, articles: ranked.slice(0, limit).map((r) => ({ ...r.article, score: r.score, excerpt: r.excerpt })), more: Math.max(0, ranked.length - limit) };
   }
 
-  /** The helpdesk's first locale: where a question without a locale is looked up. */
-  async defaultLocale(website: string, signal?: AbortSignal): Promise<string> {
-    const first = (await this.locales(website, 1, { signal }))[0];
-    if (!first) throw new RangeError(`the helpdesk of website ${website} has no locale`);
-    return first.locale;
+  /**
+   * Every locale code of the helpdesk, in its order (all pages; kept as long as a listing, but read
+   * again for a `wanted` locale they lack, which may have been added since).
+   */
+  async localeCodes(website: string, signal?: AbortSignal, wanted?: string): Promise<string[]> {
+    const kept = this.#locales.get(website);
+    if (kept && this.now() - kept.at < LISTING_TTL_MS && !(wanted && !matchLocale(wanted, kept.codes))) return kept.codes;
+    const at = this.now();
+    const codes: string[] = [];
+    for (let page = 1; page <= MAX_LISTING_PAGES; page++) {
+      const list = await this.locales(website, page, { signal });
+      if (list.length === 0) break;
+      codes.push(...list.map((l) => l.locale));
+    }
+    this.#locales.set(website, { at, codes });
+    return codes;
   }
 
-  /** Every published, visible article of a locale with its public URL and markdown (cached briefly). */
-  articles(website: string, locale: string, signal?: AbortSignal): Promise<HelpdeskArticle[]> {
+  /** The helpdesk locale `wanted` stands for (see matchLocale), or the helpdesk's first without one; undefined when it has none. */
+  async resolveLocale(website: string, wanted?: string, signal?: AbortSignal): Promise<string | undefined> {
+    const available = await this.localeCodes(website, signal, wanted);
+    return (wanted && matchLocale(wanted, available)) || available[0];
+  }
+
+  /**
+   * Every published, visible article of a locale with its public URL and markdown, from the index:
+   * read on first use; after LISTING_TTL_MS the listing is read again in the background while the
+   * last one answers, and a failed read keeps the last one.
+   */
+  async articles(website: string, locale: string, signal?: AbortSignal): Promise<HelpdeskArticle[]> {
     const key = `${website}\u0000${locale}`;
-    const cached = this.#index.get(key);
-    if (cached && this.now() - cached.at < INDEX_TTL_MS) return cached.articles;
-    const articles = this.#readArticles(website, locale, signal);
-    this.#index.set(key, { at: this.now(), articles });
-    // A failed read is not kept: the next search tries again.
-    articles.catch(() => this.#index.get(key)?.articles === articles && this.#index.delete(key));
-    return articles;
+    let index = this.#index.get(key);
+    if (!index) this.#index.set(key, (index = { readAt: 0, keepFor: LISTING_TTL_MS, retryAt: 0, texts: new Map() }));
+    if (index.articles) {
+      const now = this.now();
+      if (now - index.readAt >= index.keepFor && now >= index.retryAt && !index.refreshing) this.#refresh(website, locale, index).catch(() => undefined);
+      return index.articles;
+    }
+    return abortable(index.refreshing ?? this.#refresh(website, locale, index), signal);
   }
 
-  async #readArticles(website: string, locale: string, signal?: AbortSignal): Promise<HelpdeskArticle[]> {
+  async #prepared(website: string, locale: string, signal?: AbortSignal): Promise<PreparedArticles<HelpdeskArticle>> {
+    await this.articles(website, locale, signal);
+    return this.#index.get(`${website}\u0000${locale}`)!.prepared!;
+  }
+
+  /**
+   * One published, visible article read now (not from the index, so an edit shows at once):
+   * its metadata (state, title), markdown and public page. Undefined when it is not there, a
+   * draft or hidden.
+   */
+  async article(website: string, locale: string, path: string, signal?: AbortSignal): Promise<HelpdeskArticle | undefined> {
+    const options = { signal };
+    try {
+      const [metadata, content, page] = await Promise.all([
+        this.metadata(website, locale, 'articles', path, options),
+        this.content(website, locale, 'articles', path, options),
+        this.page(website, locale, 'articles', path, options),
+      ]);
+      if (metadata.state?.published !== true || metadata.state.hidden === true) return undefined;
+      return { locale, path: treePathSegments(path).join('/'), title: metadata.title ?? page.title ?? path, url: page.url, content };
+    } catch (error) {
+      if ((error as { code?: string }).code === 'crisp_not_found') return undefined;
+      throw error;
+    }
+  }
+
+  // The refresh runs on its own, not on a caller's signal: another search may be waiting on it.
+  #refresh(website: string, locale: string, index: LocaleIndex): Promise<HelpdeskArticle[]> {
+    const started = this.now();
+    const refreshing = this.#readArticles(website, locale, index).then(
+      ({ articles, pages }) => {
+        Object.assign(index, { articles, prepared: prepareArticles(articles), readAt: started, keepFor: Math.max(LISTING_TTL_MS, pages * LISTING_MS_PER_PAGE), refreshing: undefined });
+        return articles;
+      },
+      (error: unknown) => {
+        Object.assign(index, { retryAt: this.now() + RETRY_AFTER_FAILURE_MS, refreshing: undefined });
+        throw error;
+      },
+    );
+    index.refreshing = refreshing;
+    return refreshing;
+  }
+
+  async #readArticles(website: string, locale: string, index: LocaleIndex): Promise<{ articles: HelpdeskArticle[]; pages: number }> {
     const visible: { path: string; title: string }[] = [];
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const entries = await this.tree(website, locale, 'articles', page, {}, { signal });
+    let treePages = 0;
+    let pagePages = 0;
+    for (let page = 1; page <= MAX_LISTING_PAGES; page++) {
+      const entries = await this.tree(website, locale, 'articles', page);
+      treePages++;
       if (entries.length === 0) break;
       collectVisible(entries, '', visible);
     }
     const urls = new Map<string, string>();
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const pages = await this.pages(website, locale, 'articles', page, { signal });
+    for (let page = 1; page <= MAX_LISTING_PAGES; page++) {
+      const pages = await this.pages(website, locale, 'articles', page);
+      pagePages++;
       if (pages.length === 0) break;
       for (const p of pages) if (p.tree_path && p.url) urls.set(p.tree_path, p.url);
     }
-    const listed = visible.filter((a) => urls.has(a.path)).slice(0, MAX_ARTICLES);
-    const out: HelpdeskArticle[] = new Array(listed.length);
+    const listed = visible.filter((a) => urls.has(a.path));
+    const now = this.now();
+    const stale = listed.slice(0, MAX_TEXTS).filter((a) => {
+      const kept = index.texts.get(a.path);
+      return !kept || kept.title !== a.title || now - kept.at >= TEXT_TTL_MS;
+    });
+    const gone = new Set<string>();
     let next = 0;
     const worker = async () => {
-      for (let i = next++; i < listed.length; i = next++) {
-        const a = listed[i]!;
-        out[i] = { locale, path: a.path, title: a.title, url: urls.get(a.path)!, content: await this.content(website, locale, 'articles', a.path, { signal }) };
+      for (let i = next++; i < stale.length; i = next++) {
+        const a = stale[i]!;
+        try {
+          // Texts read before a failure stay: the next attempt reads only what is missing.
+          index.texts.set(a.path, { title: a.title, content: await this.content(website, locale, 'articles', a.path), at: now });
+        } catch (error) {
+          // Listed, then removed before its text was read: it is gone, not a failed search.
+          if ((error as { code?: string }).code !== 'crisp_not_found') throw error;
+          gone.add(a.path);
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONTENT_CONCURRENCY, listed.length) }, worker));
-    return out;
+    await Promise.all(Array.from({ length: Math.min(CONTENT_CONCURRENCY, stale.length) }, worker));
+    const paths = new Set(listed.map((a) => a.path));
+    for (const path of index.texts.keys()) if (!paths.has(path) || gone.has(path)) index.texts.delete(path);
+    return {
+      articles: listed.filter((a) => !gone.has(a.path)).map((a) => ({ locale, path: a.path, title: a.title, url: urls.get(a.path)!, content: index.texts.get(a.path)?.content ?? '' })),
+      pages: treePages + pagePages,
+    };
   }
 
   /** A page (1-based) of the helpdesk's locales. */
@@ -181,6 +303,18 @@ function collectVisible(entries: readonly HelpdeskTreeEntry[], prefix: string, o
     if (entry.children) collectVisible(entry.children, path, out);
     else if (entry.state?.published === true) out.push({ path, title: entry.title ?? entry.slug });
   }
+}
+
+/** `promise`, or an abort error as soon as `signal` aborts (the work itself goes on for whoever else waits on it). */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  const aborted = () => new CrispError({ code: 'crisp_aborted', message: 'the helpdesk search was cancelled' });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function checkPage(page: number): number {

@@ -34,7 +34,7 @@ export interface WebsiteState {
   peopleEvents: Map<string, PeopleEvent[]>;
   operators: Operator[];
   availability: OperatorAvailability[];
-  /** Knowledge base articles by locale (read-only seed). */
+  /** Knowledge base articles by locale (the seed's copy; no route writes it, a test or demo may). */
   helpdesk: SandboxHelpdesk;
 }
 
@@ -107,7 +107,8 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
         peopleEvents: demo.peopleEvents,
         operators: demo.operators,
         availability: demo.availability,
-        helpdesk: SEED_HELPDESK,
+        // A copy: an article edited while the sandbox runs stays edited in this sandbox alone.
+        helpdesk: structuredClone(SEED_HELPDESK),
       });
     });
     this.emit('reset');

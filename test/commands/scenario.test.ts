@@ -165,6 +165,9 @@ describe('scenario chat', () => {
     expect(none.stdout).toContain('  · 0 articles found\nbot: Let me get someone from the team for you.');
     const without = await run(['chat', `${SCENARIOS}gdpr.json`], ['GDPR?']);
     expect(without.stdout).toContain('  · 0 articles found (no --helpdesk FILE given)');
+    // As the Crisp helpdesk search does: with no locale on the block, the articles of the visitor's language.
+    const french = await run(['chat', `${SCENARIOS}gdpr.json`, '--helpdesk', helpdesk], ['Question RGPD : où signer le DPA ?']);
+    expect(french.stdout).toContain('  [RGPD] https://help.example.com/fr/article/rgpd/');
   });
 
   it('refuses a helpdesk file that is not a list of articles, naming the field', async () => {

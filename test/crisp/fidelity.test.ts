@@ -139,10 +139,12 @@ describe('the official crisp-api client and ours, step by step, against the sand
     const theirPage = (await official.website.resolveHelpdeskTreePage(w, 'en', Articles, path)) as { url: string };
     expect(theirPage).toEqual(await ours.helpdesk.page(w, 'en', 'articles', path));
 
-    const theirPages = (await official.website.listHelpdeskPages(w, 'fr', Articles, 1)) as { tree_path: string; url: string }[];
+    const theirPages = (await official.website.listHelpdeskPages(w, 'fr', Articles, 1)) as { entity_id: string; tree_path: string; url: string }[];
     expect(theirPages).toEqual(await ours.helpdesk.pages(w, 'fr', 'articles', 1));
     expect(theirPages.map((p) => p.tree_path)).toContain('confidentialite/rgpd-et-dpa');
     expect(theirPages.map((p) => p.tree_path)).not.toContain('compte/brouillon-nouvelle-offre');
+    const entity = theirPages.find((p) => p.tree_path === 'confidentialite/rgpd-et-dpa')!;
+    expect(await official.website.resolveHelpdeskPageEntity(w, 'fr', Articles, entity.entity_id)).toEqual(entity);
 
     const missing = (await official.website.resolveHelpdeskTreeContent(w, 'en', Articles, 'billing/nope').catch((e: unknown) => e)) as OfficialError;
     expect(missing).toMatchObject({ code: 404, message: 'not_found' });

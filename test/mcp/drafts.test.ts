@@ -41,6 +41,17 @@ const open = (website: string, session: string) => openCrispConversations(crisp)
 const io = () => ({ open, store, library, website: sandbox.websiteId });
 
 describe('draftTurn / postDraft with the SQLite store', () => {
+  it("an articles block with no locale offers the articles of the visitor's language", async () => {
+    const session = v.open("J'ai une question RGPD : comment effacer mes données ?");
+    const { id } = await draftTurn({ ...io(), session, scenario: 'gdpr' });
+    await postDraft({ open, store, library, draftId: id! });
+    const offered = v.thread(session).find((m) => m.type === 'picker' && (m.content as { id?: string }).id === 'gdpr_answer');
+    expect((offered?.content as { choices: unknown[] } | undefined)?.choices[0]).toMatchObject({
+      label: 'RGPD et accord de traitement des données',
+      action: { type: 'link', target: expect.stringMatching(/\/fr\/article\/rgpd-et-dpa\/$/) },
+    });
+  });
+
   it('saves the position (version 1, then 2) and the posted result, readable from another connection', async () => {
     const session = v.open('I have a GDPR question');
     const first = await draftTurn({ ...io(), session, scenario: 'gdpr' });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findConversations, listConversations } from '../../src/mcp/tools/conversations.js';
 import { getArticle, searchHelpdesk } from '../../src/mcp/tools/knowledge.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
+import { supportLeadHelpdesk } from '../helpers/helpdesk.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 
 let harness: McpHarness;
@@ -58,9 +59,10 @@ describe('search_helpdesk', () => {
 
   it('says so when nothing matches, and names the field of a bad argument', async () => {
     expect((await call('search_helpdesk', { query: 'zzqx unknownword' })).text).toBe('No published en article matches; try other words or another locale.');
+    // A locale the helpdesk lacks is no error: the locale with the question's words answers.
     const unknown = await call('search_helpdesk', { query: 'refund', locale: 'de' });
-    expect(unknown.isError).toBe(true);
-    expect(unknown.text).toContain('the helpdesk has no locale de');
+    expect(unknown.isError).toBe(false);
+    expect(searchHelpdesk.outputSchema.parse(unknown.out)).toMatchObject({ locale: 'en', articles: [{ path: 'billing/refund-policy' }] });
   });
 });
 
@@ -70,6 +72,65 @@ describe('get_article', () => {
     const parsed = getArticle.outputSchema.parse(out);
     expect(parsed).toMatchObject({ locale: 'fr', title: 'Politique de remboursement', trimmed: false, url: `${sandbox.url}/helpdesk/${sandbox.websiteId}/fr/article/politique-de-remboursement/` });
     expect(parsed.markdown).toBe(site().helpdesk.fr!.find((g) => g.slug === 'facturation')!.articles[0]!.content);
+  });
+});
+
+describe("the knowledge tools on a support lead's helpdesk", () => {
+  let lead: McpHarness;
+  const leadSite = () => lead.sandbox.state.websites.get(lead.sandbox.websiteId)!;
+  const leadCall = (name: string, args: Record<string, unknown>) => callTool(lead.client, name, args);
+  const article = (locale: string, group: string, slug: string) => leadSite().helpdesk[locale]!.find((g) => g.slug === group)!.articles.find((a) => a.slug === slug)!;
+
+  beforeAll(async () => {
+    lead = await McpHarness.start({ seed: 6 });
+    leadSite().helpdesk = supportLeadHelpdesk();
+  });
+  afterAll(() => lead.close());
+
+  it("search_helpdesk answers a visitor in their language without being told it, with the article's link and the sentence that answers", async () => {
+    const { out } = await leadCall('search_helpdesk', { query: '¿cómo cancelo mi suscripción?' });
+    const parsed = searchHelpdesk.outputSchema.parse(out);
+    expect(parsed.locale).toBe('es');
+    expect(parsed.articles[0]).toEqual({
+      title: 'Cancelar su suscripción',
+      path: 'cuenta/cancelar-suscripcion',
+      url: `${lead.sandbox.url}/helpdesk/${lead.sandbox.websiteId}/es/article/cancelar-suscripcion/`,
+      excerpt: 'Vaya a Ajustes → Facturación → Plan y haga clic en Cancelar. Conserva el acceso hasta el final del periodo pagado.',
+    });
+  });
+
+  it('search_helpdesk quotes enough of the article to answer from: the sentences after an opening question, up to 240 characters', async () => {
+    const [first] = searchHelpdesk.outputSchema.parse((await leadCall('search_helpdesk', { query: 'how do i get a refnud' })).out).articles;
+    expect(first).toMatchObject({ path: 'billing/refund-policy', excerpt: 'Changed your mind? You can get your money back within 30 days of any payment, no questions asked. Write to us from the chat with the email of your account.' });
+  });
+
+  it('get_article reads an article as it is now (an edit a moment ago, one listed past the first 200), never a draft or a hidden one', async () => {
+    await leadCall('search_helpdesk', { query: 'refund' });
+    article('en', 'billing', 'refund-policy').content = '# Refund policy\n\nNow 45 days.';
+    const edited = getArticle.outputSchema.parse((await leadCall('get_article', { path: 'billing/refund-policy' })).out);
+    expect(edited).toMatchObject({ locale: 'en', markdown: '# Refund policy\n\nNow 45 days.', url: `${lead.sandbox.url}/helpdesk/${lead.sandbox.websiteId}/en/article/refund-policy/` });
+    expect(getArticle.outputSchema.parse((await leadCall('get_article', { path: 'release-notes/release-3-59' })).out).title).toBe('Release 3.59');
+    expect(getArticle.outputSchema.parse((await leadCall('get_article', { path: 'cuenta/envios', locale: 'es-MX' })).out).locale).toBe('es');
+    for (const path of ['help/enterprise-sla-draft', 'account/internal-escalation', 'billing/no-such-article']) {
+      const refused = await leadCall('get_article', { path });
+      expect(refused).toMatchObject({ isError: true, text: `path: no published en article at "${path}"; search_helpdesk gives valid paths` });
+    }
+  });
+
+  it('a website whose helpdesk has no locale: said plainly, not an internal error', async () => {
+    const saved = leadSite().helpdesk;
+    leadSite().helpdesk = {};
+    const other = await McpHarness.start({ seed: 6 });
+    other.sandbox.state.websites.get(other.sandbox.websiteId)!.helpdesk = {};
+    try {
+      const search = await callTool(other.client, 'search_helpdesk', { query: 'refund' });
+      expect(search).toMatchObject({ isError: false, text: 'This website has no helpdesk locale: there is nothing to search.' });
+      const read = await callTool(other.client, 'get_article', { path: 'billing/refund-policy' });
+      expect(read).toMatchObject({ isError: true, text: 'This website has no helpdesk locale: there is no article to read.' });
+    } finally {
+      leadSite().helpdesk = saved;
+      await other.close();
+    }
   });
 });
 

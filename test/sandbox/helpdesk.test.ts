@@ -48,6 +48,22 @@ describe('sandbox helpdesk', () => {
     expect(encoded.body).toEqual(split.body);
   });
 
+  it('an article edited in one sandbox while it runs is served edited there alone, and a reset brings back the seed', async () => {
+    const other = await startSandbox({ seed: 8 });
+    const otherClient = clientFor(other);
+    try {
+      const refund = () => other.state.websites.get(other.websiteId)!.helpdesk.en!.find((g) => g.slug === 'billing')!.articles.find((a) => a.slug === 'refund-policy')!;
+      refund().content = 'Edited while running.';
+      expect(await otherClient.helpdesk.content(other.websiteId, 'en', 'articles', 'billing/refund-policy')).toBe('Edited while running.');
+      expect(await crisp.helpdesk.content(w(), 'en', 'articles', 'billing/refund-policy')).toContain('money back');
+      other.state.reset();
+      expect(await otherClient.helpdesk.content(other.websiteId, 'en', 'articles', 'billing/refund-policy')).toContain('money back');
+    } finally {
+      await otherClient.close();
+      await other.close();
+    }
+  });
+
   it('answers like Crisp for what is not there', async () => {
     await expect(crisp.helpdesk.content(w(), 'en', 'articles', 'billing')).rejects.toMatchObject({ status: 404, code: 'crisp_not_found' });
     await expect(crisp.helpdesk.page(w(), 'en', 'articles', 'billing/pricing-2027-draft')).rejects.toMatchObject({ status: 404 });

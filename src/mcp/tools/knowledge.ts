@@ -1,6 +1,6 @@
 // The knowledge toolset: the business's own Crisp Helpdesk, so an agent answers from it and links
 // the article. Only published, visible articles are ever returned (crisp.helpdesk.search and
-// crisp.helpdesk.articles leave drafts and hidden ones out).
+// crisp.helpdesk.article leave drafts and hidden ones out).
 import { z } from 'zod';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
@@ -38,7 +38,9 @@ export const searchHelpdesk = defineTool({
     };
   },
   text: ({ locale, articles, more }) =>
-    articles.length === 0
+    locale === ''
+      ? 'This website has no helpdesk locale: there is nothing to search.'
+      : articles.length === 0
       ? `No published ${locale} article matches; try other words or another locale.`
       : [...articles.map((a) => `${a.path} | ${a.title} | ${a.url}\n  ${a.excerpt}`), more ? `${more} more matched.` : ''].filter(Boolean).join('\n'),
 });
@@ -58,9 +60,11 @@ export const getArticle = defineTool({
   annotations: read,
   async handler({ website_id, path, locale, max_chars = ARTICLE_CHARS }, { crisp, guard }: ToolDeps) {
     const site = guard.website(website_id);
-    const where = locale ?? (await crisp.helpdesk.defaultLocale(site));
+    const where = await crisp.helpdesk.resolveLocale(site, locale);
+    if (!where) throw new ToolInputError('This website has no helpdesk locale: there is no article to read.');
     const wanted = path.replace(/^\/+|\/+$/g, '');
-    const article = (await crisp.helpdesk.articles(site, where)).find((a) => a.path === wanted);
+    // Read now, not from the search's index: an article edited or unpublished a moment ago shows as it is.
+    const article = wanted ? await crisp.helpdesk.article(site, where, wanted) : undefined;
     if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"; search_helpdesk gives valid paths`);
     const markdown = sanitize(article.content);
     return { locale: where, path: article.path, title: sanitize(article.title), url: article.url, markdown: truncate(markdown, max_chars), trimmed: markdown.length > max_chars };

@@ -1,6 +1,7 @@
 // Helpdesk reads (node-crisp-api 11.x WebsiteHelpdesk): locales, the content tree with its title
-// search, one path's markdown, metadata and public page, and the list of public pages. Served
-// from the seeded knowledge base of src/sandbox/helpdesk-data.ts; the sandbox takes no writes.
+// search, one path's markdown, metadata and public page, and the public pages (listed, or one by
+// its entity id). Served from the seeded knowledge base of src/sandbox/helpdesk-data.ts; the
+// sandbox takes no writes.
 import { createHash } from 'node:crypto';
 import { HELPDESK_CONTENT_TYPES, type HelpdeskTreeEntry } from '../../crisp/schemas.js';
 import { intParam, invalid, notFound } from '../http.js';
@@ -49,6 +50,15 @@ export const helpdeskRoutes: RestRoute[] = [
     },
   },
   { method: 'GET', pattern: `${H}/page/list/:locale/:type/:page`, handler: listPages },
+  {
+    method: 'GET',
+    pattern: `${H}/page/entity/:locale/:type/:entity_id`,
+    handler: (ctx, p) => {
+      const found = publishedOf(ctx, p.locale!, p.type!).find(({ g, a }) => entityId(ctx, p.locale!, g, a) === p.entity_id);
+      if (!found) throw notFound(`no public helpdesk page ${p.entity_id}`);
+      return { data: pageView(ctx, p.locale!, found) };
+    },
+  },
 ];
 
 export type SandboxHelpdesk = Record<string, SeedGroup[]>;
@@ -112,8 +122,9 @@ function listTree(ctx: RestContext, params: Record<string, string>) {
   const subPath = ctx.query.get('sub_path');
   if (subPath) groups = groups.filter((g) => g.slug === subPath.replace(/^\/+|\/+$/g, ''));
   const search = ctx.query.get('search_title')?.toLowerCase();
+  if (!search) return { data: pageOf(groups, page, HELPDESK_PAGE).map((group) => entryOf({ group })) };
   let entries = groups.map((group) => entryOf({ group }));
-  if (search) {
+  {
     // Like Crisp's search_title: titles only; the groups stay around their matching entries.
     entries = entries
       .map((g) => ({ ...g, children: (g.children ?? []).filter((a) => a.title?.toLowerCase().includes(search)) }))
@@ -122,14 +133,22 @@ function listTree(ctx: RestContext, params: Record<string, string>) {
   return { data: pageOf(entries, page, HELPDESK_PAGE) };
 }
 
+function publishedOf(ctx: RestContext, locale: string, type: string): { g: SeedGroup; a: SeedArticle }[] {
+  return groupsFor(ctx, locale, type).flatMap((g) => g.articles.filter((a) => a.published).map((a) => ({ g, a })));
+}
+
+function entityId({ site }: RestContext, locale: string, group: SeedGroup, article: SeedArticle): string {
+  return uuidOf(`${site.website_id}/${locale}/${group.slug}/${article.slug}`);
+}
+
+function pageView(ctx: RestContext, locale: string, { g, a }: { g: SeedGroup; a: SeedArticle }) {
+  return { entity_id: entityId(ctx, locale, g, a), title: a.title, tree_path: `${g.slug}/${a.slug}`, url: articleUrl(ctx, locale, a) };
+}
+
 function listPages(ctx: RestContext, params: Record<string, string>) {
   const page = intParam(params.page, 'page_number', 1)!;
-  const pages = groupsFor(ctx, params.locale!, params.type!).flatMap((g) =>
-    g.articles
-      .filter((a) => a.published)
-      .map((a) => ({ entity_id: uuidOf(`${ctx.site.website_id}/${params.locale}/${g.slug}/${a.slug}`), title: a.title, tree_path: `${g.slug}/${a.slug}`, url: articleUrl(ctx, params.locale!, a) })),
-  );
-  return { data: pageOf(pages, page, HELPDESK_PAGE) };
+  // The page first, then its views: a helpdesk of thousands is not hashed whole on every page.
+  return { data: pageOf(publishedOf(ctx, params.locale!, params.type!), page, HELPDESK_PAGE).map((found) => pageView(ctx, params.locale!, found)) };
 }
 
 /** A stable UUID-shaped id for a seeded entity. */
