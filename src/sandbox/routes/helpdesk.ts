@@ -123,13 +123,11 @@ function listTree(ctx: RestContext, params: Record<string, string>) {
   if (subPath) groups = groups.filter((g) => g.slug === subPath.replace(/^\/+|\/+$/g, ''));
   const search = ctx.query.get('search_title')?.toLowerCase();
   if (!search) return { data: pageOf(groups, page, HELPDESK_PAGE).map((group) => entryOf({ group })) };
-  let entries = groups.map((group) => entryOf({ group }));
-  {
-    // Like Crisp's search_title: titles only; the groups stay around their matching entries.
-    entries = entries
-      .map((g) => ({ ...g, children: (g.children ?? []).filter((a) => a.title?.toLowerCase().includes(search)) }))
-      .filter((g) => g.children.length > 0);
-  }
+  // Like Crisp's search_title: titles only; the groups stay around their matching entries.
+  const entries = groups
+    .map((group) => entryOf({ group }))
+    .map((g) => ({ ...g, children: (g.children ?? []).filter((a) => a.title?.toLowerCase().includes(search)) }))
+    .filter((g) => g.children.length > 0);
   return { data: pageOf(entries, page, HELPDESK_PAGE) };
 }
 
