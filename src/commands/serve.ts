@@ -3,7 +3,6 @@
 // to the stderr log, where HTTP mode also logs the URL it serves. With --bot-scenario (HTTP only) it
 // also runs the autopilot (./bot.ts's startBot) on Crisp's Web Hooks at `/hooks/crisp`.
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { CrispClient } from '../crisp/client.js';
 import { openCrispConversations } from './crisp-conversation.js';
 import { bundleSettingsTerms, inBundleTerms } from './bundle-settings.js';
@@ -17,7 +16,7 @@ import { Guard } from '../mcp/guard.js';
 import { toolsFor } from '../mcp/server.js';
 import { SelectionError, type AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
-import { addressRefusal, webhookFetch } from '../engine/webhook-networks.js';
+import { literalRefusal, webhookFetch } from '../engine/webhook-networks.js';
 import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, type LoadedScenario, type ScenarioLibrary } from '../engine/library.js';
 import type { Autopilot } from '../autopilot/autopilot.js';
 import type { RunningBot } from './bot.js';
@@ -287,8 +286,7 @@ function converseProblem(c: ConverseConfig, deps: ToolDeps): string | undefined 
   if (!scenarios || !store) {
     return `CRISP_MCP_CONVERSE_WEBHOOK_URL is set but no scenarios are loaded: put the file of scenario "${c.scenario}" in ./scenarios, or point --scenarios (or CRISP_MCP_SCENARIOS) at its directory`;
   }
-  const host = new URL(c.webhookUrl).hostname;
-  const refused = isIP(host.replace(/^\[|\]$/g, '')) ? addressRefusal(host, deps.config.webhookNetworks) : undefined;
+  const refused = literalRefusal(new URL(c.webhookUrl).hostname, deps.config.webhookNetworks);
   if (refused) return `CRISP_MCP_CONVERSE_WEBHOOK_URL: ${refused}`;
   return missingScenario(scenarios, 'CRISP_MCP_CONVERSE_SCENARIO', c.scenario);
 }

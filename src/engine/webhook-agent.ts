@@ -1,9 +1,8 @@
 // The undici side of webhook-networks.ts: a connector (and an Agent built on it) that opens
 // connections only to the addresses a WebhookNetworks setting allows.
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
-import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { addressRefusal, WebhookAddressRefused, type WebhookNetworks } from './webhook-networks.js';
+import { addressRefusal, literalRefusal, WebhookAddressRefused, type WebhookNetworks } from './webhook-networks.js';
 
 /**
  * undici's connector, refusing what `networks` refuses: an IP in the URL before connecting, a
@@ -24,7 +23,7 @@ export function webhookConnector(networks: WebhookNetworks, options: { timeout?:
   };
   const connect = buildConnector({ ...(options.timeout !== undefined ? { timeout: options.timeout } : {}), lookup } as buildConnector.BuildOptions);
   return (connectOptions, callback) => {
-    const refused = isIP(connectOptions.hostname.replace(/^\[|\]$/g, '')) ? addressRefusal(connectOptions.hostname, networks) : undefined;
+    const refused = literalRefusal(connectOptions.hostname, networks);
     if (refused) return callback(new WebhookAddressRefused(refused), null);
     connect(connectOptions, callback);
   };

@@ -54,6 +54,11 @@ export function addressRefusal(address: string, networks: WebhookNetworks): stri
   return `${address} is ${found.words}: webhooks may not connect there (CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is ${networks}; ${fix})`;
 }
 
+/** Why `networks` refuses `host` when it is an IP address (an IPv6 one in brackets too); undefined for a name, which the connection checks after DNS. */
+export function literalRefusal(host: string, networks: WebhookNetworks): string | undefined {
+  return isIP(host.replace(/^\[|\]$/g, '')) ? addressRefusal(host, networks) : undefined;
+}
+
 /** An IPv4-mapped IPv6 address (::ffff:a9fe:a9fe, ::ffff:169.254.169.254) as the IPv4 address it is. */
 function unmapped(ip: string): string {
   const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(ip);
