@@ -8,12 +8,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { freePort } from './net.js';
 import { HEADER, measure, probeInto, row } from './soak-probe.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -22,14 +22,6 @@ const SECRET = 'soak-hook-secret-0123456789abcdef';
 const ROUNDS = Number(process.argv[2] ?? 5);
 const PER_ROUND = Number(process.argv[3] ?? 200);
 const EVENTS = process.argv[4] ?? 'rtm';
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startSandbox(hooksPort) {
   const hooks = hooksPort ? ['--hooks', `http://127.0.0.1:${hooksPort}/hooks/crisp`, '--hook-events', 'message:send,message:received,session:set_state'] : [];
