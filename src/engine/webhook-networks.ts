@@ -33,14 +33,19 @@ const KINDS: readonly [Kind, string, string[]][] = [
   ['loopback', 'a loopback address', ['127.0.0.0/8', '::1/128']],
   ['private', 'a private-network address', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7']],
 ];
-const LISTS = KINDS.map(([kind, words, subnets]) => {
-  const list = new BlockList();
-  for (const subnet of subnets) {
-    const [network, prefix] = subnet.split('/');
-    list.addSubnet(network!, Number(prefix), isIP(network!) === 6 ? 'ipv6' : 'ipv4');
-  }
-  return { kind, words, list };
-});
+// Built on the first check, not at import: serve imports this module on every start-up, and the
+// first BlockList loads Node's internals for it (~12 ms here), which a server with no webhook never needs.
+let lists: { kind: Kind; words: string; list: BlockList }[] | undefined;
+function blockLists(): { kind: Kind; words: string; list: BlockList }[] {
+  return (lists ??= KINDS.map(([kind, words, subnets]) => {
+    const list = new BlockList();
+    for (const subnet of subnets) {
+      const [network, prefix] = subnet.split('/');
+      list.addSubnet(network!, Number(prefix), isIP(network!) === 6 ? 'ipv6' : 'ipv4');
+    }
+    return { kind, words, list };
+  }));
+}
 const ALLOWED_UNDER_PRIVATE: ReadonlySet<Kind> = new Set(['loopback', 'private']);
 
 /** Why `networks` refuses a connection to `address` (an IP), or undefined when it may go there. */
@@ -48,7 +53,7 @@ export function addressRefusal(address: string, networks: WebhookNetworks): stri
   if (networks === 'any') return undefined;
   const ip = unmapped(address.replace(/^\[|\]$/g, ''));
   const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-  const found = LISTS.find(({ list }) => list.check(ip, family));
+  const found = blockLists().find(({ list }) => list.check(ip, family));
   if (!found || (networks === 'private' && ALLOWED_UNDER_PRIVATE.has(found.kind))) return undefined;
   const fix = networks === 'public' ? 'private lets private networks, any every address' : 'any lets it';
   return `${address} is ${found.words}: webhooks may not connect there (CRISP_MCP_WEBHOOK_NETWORKS or --webhook-networks is ${networks}; ${fix})`;
