@@ -35,10 +35,16 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
 
 /** A request from loopback that names a loopback host (a DNS-rebound name does not). */
 export function fromThisMachine(req: IncomingMessage): boolean {
-  const remote = req.socket.remoteAddress ?? '';
-  const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  return loopback && LOOPBACK_HOSTS.has(host);
+  return isLoopback(req.socket.remoteAddress) && LOOPBACK_HOSTS.has(hostOf(req));
+}
+
+function isLoopback(address = ''): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** The Host header's name, without its port, in lower case. */
+function hostOf(req: IncomingMessage): string {
+  return (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
 }
 
 /**
@@ -59,10 +65,8 @@ export function foreignPageRefusal(req: IncomingMessage): string | undefined {
     }
     if (!LOOPBACK_HOSTS.has(host)) return `the /_sandbox/ routes answer scripts and the sandbox's own console, not a page from ${origin.slice(0, 200)}`;
   }
-  const local = req.socket.localAddress ?? '';
-  const reachedLoopback = local === '::1' || local.startsWith('127.') || local.startsWith('::ffff:127.');
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  if (reachedLoopback && !LOOPBACK_HOSTS.has(host)) return `the sandbox listens on this machine only: its /_sandbox/ routes answer the host names localhost, 127.0.0.1 and [::1], not ${JSON.stringify(host.slice(0, 200))}`;
+  const host = hostOf(req);
+  if (isLoopback(req.socket.localAddress) && !LOOPBACK_HOSTS.has(host)) return `the sandbox listens on this machine only: its /_sandbox/ routes answer the host names localhost, 127.0.0.1 and [::1], not ${JSON.stringify(host.slice(0, 200))}`;
   return undefined;
 }
 
