@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_API_URL } from './crisp/client.js';
 import { hideUserinfo } from './credentials/redact.js';
-import { TIERS, type Tier } from './crisp/schemas.js';
+import { TIERS, type Tier } from './crisp/vocabulary.js';
 import { parseStoreSpec, StoreError, type StoreSpec } from './store/index.js';
 
 export const SEND_MODES = ['post', 'note', 'confirm'] as const;

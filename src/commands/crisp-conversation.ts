@@ -10,7 +10,8 @@
 // caller stops, saves nothing, and the same actions can simply be carried out again. An action
 // that cannot apply here (no operator with that email, no contact profile yet) is `skipped` with
 // the reason, and the turn goes on.
-import { CrispError, type CrispClient } from '../crisp/index.js';
+import type { CrispClient } from '../crisp/client.js';
+import { CrispError } from '../crisp/errors.js';
 import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBody } from '../crisp/schemas.js';
 import { callWebhook, derivedFingerprint } from '../engine/actions.js';
 import { messageText } from '../engine/describe.js';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { AsyncEntry } from '@napi-rs/keyring';
 import { z } from 'zod';
-import { Tier } from '../crisp/schemas.js';
+import { Tier } from '../crisp/vocabulary.js';
 
 export const KEYCHAIN_SERVICE = 'crisp-mcp';
 const ACCOUNT = 'crisp-api';

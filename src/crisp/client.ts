@@ -1,36 +1,30 @@
 // A typed Crisp REST client: one method per endpoint the product needs, each
 // validating the answer with the wire schemas. It knows nothing of MCP, scenarios or bots.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CrispError } from './errors.js';
 import { HelpdeskApi } from './helpdesk.js';
 import { CrispHttp, type CrispCredentials, type HttpOptions, type QueryValue, type RequestSpec } from './http.js';
-import {
+import type * as WireSchemas from './schemas.js';
+import type {
+  ComposeBody,
   ConnectEndpoints,
   Conversation,
-  ConversationCreated,
   ConversationMeta,
+  ConversationMetaUpdate,
+  ConversationState,
+  CustomData,
+  MarkReadBody,
   Message,
-  MessageDispatched,
   MessageSummary,
   Operator,
   OperatorAvailability,
-  AvailabilityStatus,
-  PeopleCreated,
-  PeopleData,
   PeopleEvent,
+  PeopleEventBody,
   PeopleProfile,
-  RoutingView,
-  StateView,
-  type ComposeBody,
-  type ConversationMetaUpdate,
-  type ConversationState,
-  type CustomData,
-  type MarkReadBody,
-  type PeopleEventBody,
-  type PeopleProfileCard,
-  type SendMessageBody,
-  type Tier,
+  PeopleProfileCard,
+  SendMessageBody,
 } from './schemas.js';
+import type { Tier } from './vocabulary.js';
 import { USER_AGENT } from '../version.js';
 
 export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'baseUrl'> {
@@ -128,18 +122,40 @@ export class CrispClient {
   }
 }
 
-/** Sends a request and validates `data` against a schema; shared by every API group. */
+/** The wire schemas (schemas.ts), each answer validated by one of them, named. */
+export type Wire = typeof WireSchemas;
+export type WireSchemaName = { [K in keyof Wire]: Wire[K] extends z.ZodType ? K : never }[keyof Wire];
+
+let wire: Wire | undefined;
+let wireLoading: Promise<Wire> | undefined;
+
+/**
+ * The wire schemas, imported with the first Crisp call instead of at start: building their zod
+ * schemas was part of every `serve` start-up (bench/startup), before any call needed one. The
+ * first call's import runs while its request is out.
+ */
+function loadWire(): Promise<Wire> {
+  if (wireLoading) return wireLoading;
+  wireLoading = import('./schemas.js').then((module) => (wire = module));
+  // Awaited after the request: a request that fails first must not leave this rejection unheard.
+  wireLoading.catch(() => undefined);
+  return wireLoading;
+}
+
+/** Sends a request and validates `data` against a wire schema; shared by every API group. */
 class Caller {
   constructor(private readonly http: CrispHttp) {}
 
-  async data<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<z.infer<S>> {
+  async data<K extends WireSchemaName>(schema: K, spec: RequestSpec, options?: CallOptions): Promise<z.infer<Wire[K]>> {
+    const schemas = wire ?? loadWire();
     const res = await this.http.request(withOptions(spec, options));
-    return parse(schema, res.data, spec);
+    return parse((wire ?? (await schemas))[schema], res.data, spec);
   }
 
-  async withStatus<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: CallOptions): Promise<{ status: number; data: z.infer<S> }> {
+  async withStatus<K extends WireSchemaName>(schema: K, spec: RequestSpec, options?: CallOptions): Promise<{ status: number; data: z.infer<Wire[K]> }> {
+    const schemas = wire ?? loadWire();
     const res = await this.http.request(withOptions(spec, options));
-    return { status: res.status, data: parse(schema, res.data, spec) };
+    return { status: res.status, data: parse((wire ?? (await schemas))[schema], res.data, spec) };
   }
 
   async send(spec: RequestSpec, options?: CallOptions): Promise<void> {
@@ -153,8 +169,9 @@ function withOptions(spec: RequestSpec, options: CallOptions | undefined): Reque
   return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs };
 }
 
-function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec): z.infer<S> {
-  const result = schema.safeParse(data);
+// `schema` as the wire schema the caller named (WireSchemaName): its parse's type is the caller's.
+function parse<T>(schema: unknown, data: unknown, spec: RequestSpec): T {
+  const result = (schema as z.ZodType<T>).safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue ? `${issue.path.join('.') || 'data'}: ${issue.message}` : 'unknown shape';
@@ -164,15 +181,6 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, spec: RequestSpec)
     method: spec.method,
   });
 }
-
-const ConversationList = Conversation.array();
-const MessageList = Message.array();
-const MessageSummaryList = MessageSummary.array();
-const OperatorList = Operator.array();
-const OperatorAvailabilityList = OperatorAvailability.array();
-const PeopleList = PeopleProfile.array();
-const PeopleEventList = PeopleEvent.array();
-const SessionIdList = z.array(z.string());
 
 function checkPage(page: number): number {
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
@@ -191,15 +199,15 @@ class ConversationsApi {
     if (query.per_page !== undefined && (query.per_page < PER_PAGE_MIN || query.per_page > PER_PAGE_MAX)) {
       throw new RangeError(`per_page must be between ${PER_PAGE_MIN} and ${PER_PAGE_MAX}, got ${query.per_page}`);
     }
-    return this.call.data(ConversationList, { method: 'GET', segments: ['website', website, 'conversations', checkPage(page)], query: query as Record<string, QueryValue> }, options);
+    return this.call.data('ConversationList', { method: 'GET', segments: ['website', website, 'conversations', checkPage(page)], query: query as Record<string, QueryValue> }, options);
   }
 
   get(website: string, session: string, options?: CallOptions): Promise<Conversation> {
-    return this.call.data(Conversation, { method: 'GET', segments: conversationPath(website, session) }, options);
+    return this.call.data('Conversation', { method: 'GET', segments: conversationPath(website, session) }, options);
   }
 
   async create(website: string, options?: CallOptions): Promise<string> {
-    const created = await this.call.data(ConversationCreated, { method: 'POST', segments: ['website', website, 'conversation'] }, options);
+    const created = await this.call.data('ConversationCreated', { method: 'POST', segments: ['website', website, 'conversation'] }, options);
     return created.session_id;
   }
 
@@ -208,7 +216,7 @@ class ConversationsApi {
   }
 
   getMeta(website: string, session: string, options?: CallOptions): Promise<ConversationMeta> {
-    return this.call.data(ConversationMeta, { method: 'GET', segments: conversationPath(website, session, 'meta') }, options);
+    return this.call.data('ConversationMeta', { method: 'GET', segments: conversationPath(website, session, 'meta') }, options);
   }
 
   /** `segments` replaces the whole array; read, edit and send it back to add or remove one. */
@@ -217,7 +225,7 @@ class ConversationsApi {
   }
 
   async getState(website: string, session: string, options?: CallOptions): Promise<ConversationState> {
-    return (await this.call.data(StateView, { method: 'GET', segments: conversationPath(website, session, 'state') }, options)).state;
+    return (await this.call.data('StateView', { method: 'GET', segments: conversationPath(website, session, 'state') }, options)).state;
   }
 
   setState(website: string, session: string, state: ConversationState, options?: CallOptions): Promise<void> {
@@ -225,7 +233,7 @@ class ConversationsApi {
   }
 
   async getRouting(website: string, session: string, options?: CallOptions): Promise<string | null> {
-    const routing = await this.call.data(RoutingView, { method: 'GET', segments: conversationPath(website, session, 'routing') }, options);
+    const routing = await this.call.data('RoutingView', { method: 'GET', segments: conversationPath(website, session, 'routing') }, options);
     return routing.assigned?.user_id ?? null;
   }
 
@@ -241,12 +249,12 @@ class MessagesApi {
 
   /** The latest batch, or the batch before `timestampBefore` (ms). */
   list(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage> {
-    return this.#page(MessageList, website, session, timestampBefore, options);
+    return this.#page('MessageList', website, session, timestampBefore, options);
   }
 
   /** The same batch as `list`, each message read as a MessageSummary (for following a thread, not showing it). */
   summaries(website: string, session: string, timestampBefore?: number, options?: CallOptions): Promise<MessagePage<MessageSummary>> {
-    return this.#page(MessageSummaryList, website, session, timestampBefore, options);
+    return this.#page('MessageSummaryList', website, session, timestampBefore, options);
   }
 
   /**
@@ -255,17 +263,17 @@ class MessagesApi {
    * messages remain than this batch holds.
    */
   summariesAfter(website: string, session: string, timestampAfter: number, options?: CallOptions): Promise<MessagePage<MessageSummary>> {
-    return this.#page(MessageSummaryList, website, session, { timestamp_after: timestampAfter }, options);
+    return this.#page('MessageSummaryList', website, session, { timestamp_after: timestampAfter }, options);
   }
 
-  async #page<M extends { timestamp: number }>(schema: z.ZodType<M[]>, website: string, session: string, at: number | { timestamp_after: number } | undefined, options: CallOptions | undefined): Promise<MessagePage<M>> {
+  async #page<K extends 'MessageList' | 'MessageSummaryList'>(schema: K, website: string, session: string, at: number | { timestamp_after: number } | undefined, options: CallOptions | undefined): Promise<MessagePage<z.infer<Wire[K]>[number]>> {
     const query = at === undefined ? undefined : typeof at === 'number' ? { timestamp_before: at } : at;
     const res = await this.call.withStatus(schema, { method: 'GET', segments: conversationPath(website, session, 'messages'), query }, options);
     return { messages: inTimeOrder(res.data), hasMore: res.status === 206 };
   }
 
   get(website: string, session: string, fingerprint: number, options?: CallOptions): Promise<Message> {
-    return this.call.data(Message, { method: 'GET', segments: conversationPath(website, session, 'message', String(fingerprint)) }, options);
+    return this.call.data('Message', { method: 'GET', segments: conversationPath(website, session, 'message', String(fingerprint)) }, options);
   }
 
   /**
@@ -278,7 +286,7 @@ class MessagesApi {
   async send(website: string, session: string, message: SendMessageBody, options?: CallOptions & { mayHaveBeenSent?: boolean }): Promise<number> {
     const { mayHaveBeenSent, ...call } = options ?? {};
     const fingerprint = message.fingerprint;
-    if (fingerprint === undefined) return (await this.call.data(MessageDispatched, { method: 'POST', segments: conversationPath(website, session, 'message'), body: message }, call)).fingerprint;
+    if (fingerprint === undefined) return (await this.call.data('MessageDispatched', { method: 'POST', segments: conversationPath(website, session, 'message'), body: message }, call)).fingerprint;
     const found = (signal?: AbortSignal) => this.#holds(website, session, fingerprint, signal);
     if (mayHaveBeenSent && (await found(call.signal))) return fingerprint;
     const spec: RequestSpec = {
@@ -288,7 +296,7 @@ class MessagesApi {
       idempotentPost: true,
       alreadyApplied: async (signal) => ((await found(signal)) ? { status: 201, reason: 'dispatched', data: { fingerprint } } : undefined),
     };
-    return (await this.call.data(MessageDispatched, spec, call)).fingerprint;
+    return (await this.call.data('MessageDispatched', spec, call)).fingerprint;
   }
 
   /** Whether the conversation's latest messages include one with this fingerprint. */
@@ -311,15 +319,15 @@ class OperatorsApi {
   constructor(private readonly call: Caller) {}
 
   list(website: string, options?: CallOptions): Promise<Operator[]> {
-    return this.call.data(OperatorList, { method: 'GET', segments: ['website', website, 'operators', 'list'] }, options);
+    return this.call.data('OperatorList', { method: 'GET', segments: ['website', website, 'operators', 'list'] }, options);
   }
 
   availability(website: string, options?: CallOptions): Promise<OperatorAvailability[]> {
-    return this.call.data(OperatorAvailabilityList, { method: 'GET', segments: ['website', website, 'availability', 'operators'] }, options);
+    return this.call.data('OperatorAvailabilityList', { method: 'GET', segments: ['website', website, 'availability', 'operators'] }, options);
   }
 
-  websiteAvailability(website: string, options?: CallOptions): Promise<z.infer<typeof AvailabilityStatus>> {
-    return this.call.data(AvailabilityStatus, { method: 'GET', segments: ['website', website, 'availability', 'status'] }, options);
+  websiteAvailability(website: string, options?: CallOptions): Promise<z.infer<Wire['AvailabilityStatus']>> {
+    return this.call.data('AvailabilityStatus', { method: 'GET', segments: ['website', website, 'availability', 'status'] }, options);
   }
 }
 
@@ -328,16 +336,16 @@ class PeopleApi {
 
   /** A page (1-based) of profiles, optionally searched and filtered. */
   list(website: string, page = 1, query: ListPeopleQuery = {}, options?: CallOptions): Promise<PeopleProfile[]> {
-    return this.call.data(PeopleList, { method: 'GET', segments: ['website', website, 'people', 'profiles', checkPage(page)], query: query as Record<string, QueryValue> }, options);
+    return this.call.data('PeopleList', { method: 'GET', segments: ['website', website, 'people', 'profiles', checkPage(page)], query: query as Record<string, QueryValue> }, options);
   }
 
   get(website: string, peopleId: string, options?: CallOptions): Promise<PeopleProfile> {
-    return this.call.data(PeopleProfile, { method: 'GET', segments: ['website', website, 'people', 'profile', peopleId] }, options);
+    return this.call.data('PeopleProfile', { method: 'GET', segments: ['website', website, 'people', 'profile', peopleId] }, options);
   }
 
   /** Creates a profile; Crisp answers 409 (`crisp_conflict`) when the email exists. */
   async add(website: string, card: PeopleProfileCard & { email: string }, options?: CallOptions): Promise<string> {
-    return (await this.call.data(PeopleCreated, { method: 'POST', segments: ['website', website, 'people', 'profile'], body: card }, options)).people_id;
+    return (await this.call.data('PeopleCreated', { method: 'POST', segments: ['website', website, 'people', 'profile'], body: card }, options)).people_id;
   }
 
   /** PATCH: only the fields given change. */
@@ -355,7 +363,7 @@ class PeopleApi {
   }
 
   async getData(website: string, peopleId: string, options?: CallOptions): Promise<CustomData> {
-    return (await this.call.data(PeopleData, { method: 'GET', segments: ['website', website, 'people', 'data', peopleId] }, options)).data;
+    return (await this.call.data('PeopleData', { method: 'GET', segments: ['website', website, 'people', 'data', peopleId] }, options)).data;
   }
 
   /** Merges the keys given into the profile's custom data. */
@@ -373,13 +381,12 @@ class PeopleApi {
   }
 
   listEvents(website: string, peopleId: string, page = 1, options?: CallOptions): Promise<PeopleEvent[]> {
-    return this.call.data(PeopleEventList, { method: 'GET', segments: ['website', website, 'people', 'events', peopleId, 'list', checkPage(page)] }, options);
+    return this.call.data('PeopleEventList', { method: 'GET', segments: ['website', website, 'people', 'events', peopleId, 'list', checkPage(page)] }, options);
   }
 
   /** The session_ids of a person's conversations. */
   listConversations(website: string, peopleId: string, page = 1, query: PeopleConversationsQuery = {}, options?: CallOptions): Promise<string[]> {
-    return this.call.data(
-      SessionIdList,
+    return this.call.data('SessionIdList',
       { method: 'GET', segments: ['website', website, 'people', 'conversations', peopleId, 'list', checkPage(page)], query: query as Record<string, QueryValue> },
       options,
     );
@@ -394,7 +401,7 @@ class ConnectApi {
 
   /** Where the RTM socket lives for this token's tier (`/v1/{tier}/connect/endpoints`). */
   endpoints(options?: CallOptions): Promise<ConnectEndpoints> {
-    return this.call.data(ConnectEndpoints, { method: 'GET', segments: [this.tier, 'connect', 'endpoints'] }, options);
+    return this.call.data('ConnectEndpoints', { method: 'GET', segments: [this.tier, 'connect', 'endpoints'] }, options);
   }
 }
 

@@ -1,23 +1,17 @@
 // The Helpdesk (knowledge base) reads of node-crisp-api 11.x `WebsiteHelpdesk`: locales, the
 // content tree (searchable by title), one tree path's markdown, metadata and public page, and the
 // list of public pages. Writes are left out: the product only reads the helpdesk.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CrispError } from './errors.js';
 import { LocaleChoice, matchLocale, prepareArticles, rankArticles, type PreparedArticles } from './helpdesk-rank.js';
 import type { QueryValue, RequestSpec } from './http.js';
-import {
-  HelpdeskLocale,
-  HelpdeskPage,
-  HelpdeskTreeContent,
-  HelpdeskTreeEntry,
-  HelpdeskTreeMetadata,
-  HelpdeskTreePage,
-  type HelpdeskContentType,
-} from './schemas.js';
+import type { Wire, WireSchemaName } from './client.js';
+import type { HelpdeskLocale, HelpdeskPage, HelpdeskTreeEntry, HelpdeskTreeMetadata, HelpdeskTreePage } from './schemas.js';
+import type { HelpdeskContentType } from './vocabulary.js';
 
 /** What the helpdesk reads need of the client's request layer (validated `data`). */
 export interface HelpdeskCaller {
-  data<S extends z.ZodType>(schema: S, spec: RequestSpec, options?: { signal?: AbortSignal; deadlineMs?: number }): Promise<z.infer<S>>;
+  data<K extends WireSchemaName>(schema: K, spec: RequestSpec, options?: { signal?: AbortSignal; deadlineMs?: number }): Promise<z.infer<Wire[K]>>;
 }
 
 export interface HelpdeskTreeQuery {
@@ -75,9 +69,6 @@ const MAX_LISTING_PAGES = 250;
 export const MAX_TEXTS = 500;
 const CONTENT_CONCURRENCY = 4;
 
-const LocaleList = HelpdeskLocale.array();
-const TreeList = z.array(HelpdeskTreeEntry);
-const PageList = HelpdeskPage.array();
 
 /**
  * A tree path (`billing/refund-policy`) travels as URL path segments, one per part, the way the
@@ -263,13 +254,13 @@ export class HelpdeskApi {
 
   /** A page (1-based) of the helpdesk's locales. */
   locales(website: string, page = 1, options?: { signal?: AbortSignal }): Promise<HelpdeskLocale[]> {
-    return this.call.data(LocaleList, { method: 'GET', segments: ['website', website, 'helpdesk', 'locales', checkPage(page)] }, options);
+    return this.call.data('HelpdeskLocaleList', { method: 'GET', segments: ['website', website, 'helpdesk', 'locales', checkPage(page)] }, options);
   }
 
   /** A page of the content tree of one locale and type: groups with their `children`, each with its state. */
   tree(website: string, locale: string, type: HelpdeskContentType, page = 1, query: HelpdeskTreeQuery = {}, options?: { signal?: AbortSignal }): Promise<HelpdeskTreeEntry[]> {
     return this.call.data(
-      TreeList,
+      'HelpdeskTreeList',
       { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'list', locale, type, checkPage(page)], query: query as Record<string, QueryValue> },
       options,
     );
@@ -277,21 +268,21 @@ export class HelpdeskApi {
 
   /** One tree path's markdown. */
   async content(website: string, locale: string, type: HelpdeskContentType, path: string, options?: { signal?: AbortSignal }): Promise<string> {
-    return (await this.call.data(HelpdeskTreeContent, { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'content', locale, type, ...treePathSegments(path)] }, options)).content;
+    return (await this.call.data('HelpdeskTreeContent', { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'content', locale, type, ...treePathSegments(path)] }, options)).content;
   }
 
   metadata(website: string, locale: string, type: HelpdeskContentType, path: string, options?: { signal?: AbortSignal }): Promise<HelpdeskTreeMetadata> {
-    return this.call.data(HelpdeskTreeMetadata, { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'metadata', locale, type, ...treePathSegments(path)] }, options);
+    return this.call.data('HelpdeskTreeMetadata', { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'metadata', locale, type, ...treePathSegments(path)] }, options);
   }
 
   /** The public page of a tree path: its title and URL. */
-  page(website: string, locale: string, type: HelpdeskContentType, path: string, options?: { signal?: AbortSignal }): Promise<z.infer<typeof HelpdeskTreePage>> {
-    return this.call.data(HelpdeskTreePage, { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'page', locale, type, ...treePathSegments(path)] }, options);
+  page(website: string, locale: string, type: HelpdeskContentType, path: string, options?: { signal?: AbortSignal }): Promise<HelpdeskTreePage> {
+    return this.call.data('HelpdeskTreePage', { method: 'GET', segments: ['website', website, 'helpdesk', 'tree', 'page', locale, type, ...treePathSegments(path)] }, options);
   }
 
   /** A page (1-based) of the public pages of one locale and type: title, tree path, URL. */
   pages(website: string, locale: string, type: HelpdeskContentType, page = 1, options?: { signal?: AbortSignal }): Promise<HelpdeskPage[]> {
-    return this.call.data(PageList, { method: 'GET', segments: ['website', website, 'helpdesk', 'page', 'list', locale, type, checkPage(page)] }, options);
+    return this.call.data('HelpdeskPageList', { method: 'GET', segments: ['website', website, 'helpdesk', 'page', 'list', locale, type, checkPage(page)] }, options);
   }
 }
 

@@ -5,7 +5,7 @@ import type { Dispatcher, Pool } from 'undici';
 import { CrispError, codeForStatus, isRetryableStatus, type CrispErrorCode } from './errors.js';
 import { AbortedBeforeSent, sendForText, type AbortSource } from './dispatch.js';
 import { DEFAULT_RETRY, mayResend, nextDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
-import type { Tier } from './schemas.js';
+import type { Tier } from './vocabulary.js';
 
 export interface CrispCredentials {
   identifier: string;

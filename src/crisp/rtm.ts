@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { CrispClient } from './client.js';
 import { CrispError } from './errors.js';
 import type { CrispCredentials } from './http.js';
-import { ConversationState, Sender } from './schemas.js';
+import { ConversationState, Sender } from './vocabulary.js';
 import { backoffDelay } from './retry.js';
 
 // ---------------------------------------------------------------- event names and payloads

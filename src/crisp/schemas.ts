@@ -3,21 +3,9 @@
 // than passthrough), opaque sub-objects such as `device` pass through whole, and the fields we rely
 // on are typed and required. Request-body schemas are shared with the sandbox, which validates with them.
 import { z } from 'zod';
+import { ConversationState, Sender, type MessageType } from './vocabulary.js';
 
-export const CONVERSATION_STATES = ['pending', 'unresolved', 'resolved'] as const;
-export const ConversationState = z.enum(CONVERSATION_STATES);
-export type ConversationState = z.infer<typeof ConversationState>;
-
-export const MESSAGE_TYPES = ['text', 'note', 'file', 'animation', 'audio', 'picker', 'field', 'carousel', 'event'] as const;
-export const MessageType = z.enum(MESSAGE_TYPES);
-export type MessageType = z.infer<typeof MessageType>;
-
-export const Sender = z.enum(['user', 'operator']);
-export type Sender = z.infer<typeof Sender>;
-
-export const TIERS = ['plugin', 'website', 'user'] as const;
-export const Tier = z.enum(TIERS);
-export type Tier = z.infer<typeof Tier>;
+export * from './vocabulary.js';
 
 /** The `{error, reason, data}` envelope every JSON answer of Crisp's REST API comes in. */
 export const Envelope = z.looseObject({
@@ -398,10 +386,6 @@ export function describeIssues(error: z.ZodError, root = 'data'): string {
 
 // ---------------------------------------------------------------- helpdesk (node-crisp-api 11.x WebsiteHelpdesk)
 
-/** The content types a helpdesk tree holds; the product reads `articles`. */
-export const HELPDESK_CONTENT_TYPES = ['articles', 'guides', 'references', 'news'] as const;
-export type HelpdeskContentType = (typeof HELPDESK_CONTENT_TYPES)[number];
-
 export const HelpdeskTreeState = z.object({
   published: z.boolean().optional(),
   hidden: z.boolean().optional(),
@@ -449,6 +433,7 @@ export const HelpdeskTreeMetadata = z.object({
 export type HelpdeskTreeMetadata = z.infer<typeof HelpdeskTreeMetadata>;
 
 export const HelpdeskTreePage = z.object({ title: z.string().optional(), url: z.string() });
+export type HelpdeskTreePage = z.infer<typeof HelpdeskTreePage>;
 
 export const HelpdeskPage = z.object({
   entity_id: z.string().optional(),
@@ -457,3 +442,17 @@ export const HelpdeskPage = z.object({
   url: z.string().optional(),
 });
 export type HelpdeskPage = z.infer<typeof HelpdeskPage>;
+
+// ---------------------------------------------------------------- answers that are lists
+
+export const ConversationList = Conversation.array();
+export const MessageList = Message.array();
+export const MessageSummaryList = MessageSummary.array();
+export const OperatorList = Operator.array();
+export const OperatorAvailabilityList = OperatorAvailability.array();
+export const PeopleList = PeopleProfile.array();
+export const PeopleEventList = PeopleEvent.array();
+export const SessionIdList = z.array(z.string());
+export const HelpdeskLocaleList = HelpdeskLocale.array();
+export const HelpdeskTreeList = z.array(HelpdeskTreeEntry);
+export const HelpdeskPageList = HelpdeskPage.array();
