@@ -136,7 +136,8 @@ let wireLoading: Promise<Wire> | undefined;
  */
 function loadWire(): Promise<Wire> {
   if (wireLoading) return wireLoading;
-  wireLoading = import('./schemas.js').then((module) => (wire = module));
+  // A plain object: looked up by a name on every call, where a module namespace is a slower lookup.
+  wireLoading = import('./schemas.js').then((module) => (wire = { ...module }));
   // Awaited after the request: a request that fails first must not leave this rejection unheard.
   wireLoading.catch(() => undefined);
   return wireLoading;
