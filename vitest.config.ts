@@ -47,6 +47,14 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Two cores: forks keep native modules (better-sqlite3) and child processes isolated.
     pool: 'forks',
+    // Each worker process runs file after file, modules loaded once: a fresh process per file
+    // (vitest's default) spent as long starting and importing as most files spend testing (45 quick
+    // files: 123 s isolated, 43 s not, at load 10). The suites keep no state between files that
+    // another reads: every server, store and child process is started by the file using it, and
+    // closed in its afterAll/afterEach; fake timers are put back after each test; the secrets scrub()
+    // was given are forgotten before each file (setupFiles).
+    isolate: false,
+    setupFiles: ['test/helpers/between-files.ts'],
     // Two workers on two cores (vitest's default is cores − 1, one here): most suites wait on child
     // processes, sockets, a lock's expiry or a grace period, so one worker left a core idle and the
     // whole run took the sum of the files' times (340 s; 190–210 s with two, in three clean runs).
