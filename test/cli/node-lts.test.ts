@@ -7,11 +7,12 @@
 // The SQLite store needs better-sqlite3 compiled for that Node's ABI: it is built once from the
 // installed package's sources into node_modules/.cache (offline: the headers come with that Node's
 // package) and the child loads it in place of the installed one through a resolve hook.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
@@ -39,7 +40,7 @@ function output(file: string, args: string[]): string {
 }
 
 /** better-sqlite3 compiled for `node` (once, cached by ABI), and the --import hook that loads it instead of the installed one. */
-function sqliteFor(node: string): string[] {
+async function sqliteFor(node: string): Promise<string[]> {
   const abi = output(node, ['-p', 'process.versions.modules']).trim();
   if (abi === process.versions.modules) return [];
   const copy = join(ROOT, 'node_modules', '.cache', 'crisp-mcp-node-lts', `abi-${abi}`, 'better-sqlite3');
@@ -52,7 +53,8 @@ function sqliteFor(node: string): string[] {
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
     // -O0: SQLite compiles faster unoptimised, and the crash looked for is in Node's code, not SQLite's.
     const path = `${dirname(node)}:${process.env.PATH ?? ''}`;
-    execFileSync(node, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDirOf(node)}`], { cwd: copy, maxBuffer: 64 * 1024 * 1024, env: { ...env, PATH: path, CFLAGS: '-O0', CXXFLAGS: '-O0' } });
+    // Asynchronous: the compile runs while the other Nodes' tests do.
+    await promisify(execFile)(node, [nodeGyp, 'rebuild', '--release', `--nodedir=${nodeDirOf(node)}`], { cwd: copy, maxBuffer: 64 * 1024 * 1024, env: { ...env, PATH: path, CFLAGS: '-O0', CXXFLAGS: '-O0' } });
   }
   const target = pathToFileURL(join(copy, 'lib', 'index.js')).href;
   const hook = `import { registerHooks } from 'node:module'; registerHooks({ resolve: (specifier, context, next) => specifier === 'better-sqlite3' ? { url: ${JSON.stringify(target)}, format: 'commonjs', shortCircuit: true } : next(specifier, context) });`;
@@ -62,20 +64,39 @@ function sqliteFor(node: string): string[] {
 /** Node's own warnings and deprecations, as it prints them on stderr ("(node:PID) [DEP0040] DeprecationWarning: …"). */
 const nodeWarnings = (stderr: string) => stderr.split('\n').filter((line) => /^\(node:\d+\)|(Deprecation|Experimental)Warning/.test(line));
 
+const VERSIONS = ['20.18.1', '22', '24'];
+/** The Node whose SQLite store test compiles better-sqlite3 for its ABI. */
+const SQLITE_VERSION = '24.21.0';
+
+/**
+ * Every Node this file runs, fetched at once before its first test (each fetch mostly waits on the
+ * registry), and better-sqlite3 compiled for SQLITE_VERSION as soon as that Node is in: the compile
+ * then runs while the other Nodes' tests do.
+ */
+const fetching = new Map<string, Promise<string>>();
+let compiling: Promise<string[]> | undefined;
+beforeAll(() => {
+  for (const version of [...VERSIONS, SQLITE_VERSION]) {
+    const own = process.versions.node === version || process.versions.node.split('.')[0] === version;
+    const node = own ? Promise.resolve(process.execPath) : nodeFromNpm(version);
+    node.catch(() => {}); // awaited (and reported) by the version's own describe block
+    fetching.set(version, node);
+  }
+  compiling = fetching.get(SQLITE_VERSION)!.then(sqliteFor);
+  compiling.catch(() => {}); // awaited (and reported) by the test that needs it
+});
+
 /** A Node from npm for the tests of a describe block (fetched before them), and what each test calls to get it or be skipped. */
 function nodeForSuite(version: string): (context: TestContext) => string {
   let node: string | undefined;
   let unavailable = '';
   beforeAll(async () => {
-    if (process.versions.node === version || process.versions.node.split('.')[0] === version) node = process.execPath;
-    else {
-      try {
-        node = await nodeFromNpm(version);
-      } catch (error) {
-        if (process.env.CI === 'true') throw error;
-        unavailable = (error as Error).message;
-        console.warn(`[node ${version}] SKIPPED: ${unavailable}`);
-      }
+    try {
+      node = await fetching.get(version)!;
+    } catch (error) {
+      if (process.env.CI === 'true') throw error;
+      unavailable = (error as Error).message;
+      console.warn(`[node ${version}] SKIPPED: ${unavailable}`);
     }
   }, 300_000);
   return (context) => {
@@ -98,7 +119,7 @@ function testTraceOrder(runtime: (context: TestContext) => string): void {
   });
 }
 
-describe.each(['20.18.1', '22', '24'])('under Node %s (a major: its latest)', (version) => {
+describe.each(VERSIONS)('under Node %s (a major: its latest)', (version) => {
   const runtime = nodeForSuite(version);
 
   test('serve --sandbox over stdio: the tools and a call, nothing but MCP on stdout, no warning from Node on stderr', async (context) => {
@@ -142,12 +163,12 @@ describe.each(['20.18.1', '22', '24'])('under Node %s (a major: its latest)', (v
 
 // Node 24.21.0 aborts in an ObjectWrap's destructor when V8 collects one outside JavaScript
 // (src/store/sqlite.ts); 24.22.3, the latest 24 on npm today, no longer does.
-describe('under Node 24.21.0', () => {
-  const runtime = nodeForSuite('24.21.0');
+describe(`under Node ${SQLITE_VERSION}`, () => {
+  const runtime = nodeForSuite(SQLITE_VERSION);
 
   test('the SQLite store opened and closed again and again, garbage collected meanwhile, never aborts the process', async (context) => {
     const bin = runtime(context);
-    const hook = sqliteFor(bin);
+    const hook = await compiling!;
     const file = join(tempDir(), 'state.db');
     // Each round leaves a closed store and a few hundred KB of garbage: V8 collects it in its own time.
     const worker = `
