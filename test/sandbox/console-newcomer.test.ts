@@ -255,7 +255,11 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
   it('keyboard only: the inbox is one Tab stop, so the composers are a few Tabs away; ↓, Home and End move through it', async () => {
     await page.goto(sandbox.url);
     await page.locator('#conversations li').nth(20).waitFor();
-    await row(await page.locator('#conversations li').nth(1).getAttribute('data-session') as string).locator('button').click();
+    const opened = (await page.locator('#conversations li').nth(1).getAttribute('data-session')) as string;
+    await row(opened).locator('button').click();
+    // The state and assignee menus are Tab stops once the conversation is open, not before.
+    await expect.poll(shownSession).toBe(opened);
+    await page.locator('#assignee').waitFor();
     await page.locator('#filter').focus();
     const stops: string[] = [];
     for (let i = 0; i < 12 && stops.at(-1) !== 'visitor-text'; i++) {
