@@ -88,11 +88,22 @@ export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, boolean
 async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call: CallContext): Promise<CallToolResult | InputRequiredResult> {
   try {
     const output = await tool.handler(input as never, deps, call);
-    return { structuredContent: output, content: [{ type: 'text', text: tool.text(output) }] };
+    return { structuredContent: output, content: [{ type: 'text', text: withWebsite(tool.text(output, deps), output, deps) }] };
   } catch (error) {
     if (error instanceof ConfirmationNeeded) return askUser(tool.name, input, error);
     return { isError: true, content: [{ type: 'text', text: explain(error, tool, deps) }] };
   }
+}
+
+/**
+ * With several websites, a result's text starts with the website it came from: many hosts give the
+ * model the text alone, and a list, a visitor's conversations or a helpdesk answer read the same on
+ * every website — an agent working on website B's visitor must see that a call without website_id
+ * answered from A. One website: nothing is added.
+ */
+function withWebsite(text: string, output: Record<string, unknown>, deps: ToolDeps): string {
+  if (deps.guard.websites.length < 2 || typeof output.website_id !== 'string') return text;
+  return `website_id: ${output.website_id}\n${text}`;
 }
 
 /** The 401 answer: which settings to fix, named where the user sets them. */

@@ -1,0 +1,95 @@
+// An agency's seat: one plugin token, CRISP_WEBSITE_ID listing two of the three websites a sandbox
+// seeds, and the built server driven over stdio by the SDK's Client, as an MCP host runs it. The
+// calls that take no id of their own (a visitor's email, a helpdesk question) answer from the
+// default website when website_id is left out: the result must say which website answered, and an
+// empty answer must not read as "nowhere".
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { CLI } from '../helpers/cli.js';
+import { callTool } from '../helpers/mcp.js';
+
+let sandbox: Sandbox;
+let A: string, B: string;
+const clients: Client[] = [];
+
+async function serve(websites: string[]): Promise<Client> {
+  const credential = sandbox.credentials[0]!;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'serve', '--store', 'memory'],
+    env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_WEBSITE_ID: websites.join(',') },
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'agency', version: '1.0.0' });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+let agency: Client;
+let single: Client;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 61, websites: 3 });
+  [A, B] = sandbox.websiteIds as [string, string];
+  [agency, single] = await Promise.all([serve([A, B]), serve([A])]);
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await sandbox?.close();
+});
+
+/** An email of a visitor with a conversation on `website` and none on the other. */
+function emailOnlyOn(website: string, other: string): string {
+  const emails = (w: string) => [...sandbox.state.websites.get(w)!.conversations.values()].map((c) => c.meta?.email?.toLowerCase()).filter((e): e is string => !!e);
+  const elsewhere = new Set(emails(other));
+  return emails(website).find((e) => !elsewhere.has(e))!;
+}
+
+type Found = { website_id: string; conversations: { session_id: string }[] };
+
+describe("an agency's token over stdio", () => {
+  it("find_conversations without website_id says it looked on the default website, and where else the visitor may be", async () => {
+    const email = emailOnlyOn(B, A);
+    const defaulted = await callTool<Found>(agency, 'find_conversations', { email });
+    expect(defaulted.isError).toBe(false);
+    expect(defaulted.out.website_id).toBe(A);
+    expect(defaulted.out.conversations).toEqual([]);
+    expect(defaulted.text.split('\n')[0]).toBe(`website_id: ${A}`);
+    expect(defaulted.text).toContain(`No conversations. If the visitor wrote to another website of this server, pass its website_id: ${B}.`);
+
+    const onB = await callTool<Found>(agency, 'find_conversations', { email, website_id: B });
+    expect(onB.out.website_id).toBe(B);
+    expect(onB.out.conversations.length).toBeGreaterThan(0);
+    expect(onB.text.split('\n')[0]).toBe(`website_id: ${B}`);
+  });
+
+  it('the helpdesk tools say whose helpdesk answered', async () => {
+    for (const [website, args] of [
+      [A, {}],
+      [B, { website_id: B }],
+    ] as const) {
+      const search = await callTool<{ website_id: string }>(agency, 'search_helpdesk', { query: 'refund', ...args });
+      expect(search.out.website_id).toBe(website);
+      expect(search.text.split('\n')[0]).toBe(`website_id: ${website}`);
+      const article = await callTool<{ website_id: string }>(agency, 'get_article', { path: 'billing/refund-policy', ...args });
+      expect(article.isError, article.text).toBe(false);
+      expect(article.out.website_id).toBe(website);
+      expect(article.text.split('\n')[0]).toBe(`website_id: ${website}`);
+    }
+  });
+
+  it("a list's text names its website when there are several, and only then", async () => {
+    const listed = await callTool(agency, 'list_conversations', {});
+    expect(listed.text.split('\n')[0]).toBe(`website_id: ${A}`);
+    const empty = await callTool(agency, 'list_conversations', { website_id: B, search: 'no such words anywhere' });
+    expect(empty.text).toBe(`website_id: ${B}\nNo conversations on this page.\nLast page.`);
+
+    const alone = await callTool<Found>(single, 'find_conversations', { email: emailOnlyOn(B, A) });
+    expect(alone.out.website_id).toBe(A);
+    expect(alone.text).toBe('No profile; matched on the conversation email.\nNo conversations.');
+    expect((await callTool(single, 'list_conversations', {})).text).not.toContain('website_id');
+  });
+});
