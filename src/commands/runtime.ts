@@ -15,11 +15,11 @@ import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
-/** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
+/** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its websites (CRISP_SANDBOX_WEBSITES of them). */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
   const { startSandbox } = await import('../sandbox/server.js');
-  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options }), config, log);
+  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), websites: config.sandboxWebsites, ...options }), config, log);
 }
 
 /**
@@ -29,14 +29,15 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * comes: an MCP host calling tools never needs it.
  */
 export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
-  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), rtm: { attachOnFirstUse: true } }), config, log);
+  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), websites: config.sandboxWebsites, rtm: { attachOnFirstUse: true } }), config, log);
 }
 
 function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Logger): { sandbox: S; config: Config } {
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
-  log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
-  return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] } };
+  const websites = sandbox.websiteIds ?? [sandbox.websiteId];
+  log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId, ...(websites.length > 1 ? { website_ids: websites } : {}) }, 'embedded Crisp sandbox started');
+  return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [...websites] } };
 }
 
 /**

@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { callTool } from '../helpers/mcp.js';
 
 let sandbox: Sandbox;
@@ -16,12 +16,11 @@ const clients: Client[] = [];
 
 async function serve(websites: string[]): Promise<Client> {
   const credential = sandbox.credentials[0]!;
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--store', 'memory'],
-    env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_WEBSITE_ID: websites.join(',') },
-    stderr: 'ignore',
-  });
+  return connect(['--store', 'memory'], { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_WEBSITE_ID: websites.join(',') });
+}
+
+async function connect(args: string[], env: Record<string, string>): Promise<Client> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', ...args], env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, stderr: 'ignore' });
   const client = new Client({ name: 'agency', version: '1.0.0' });
   await client.connect(transport);
   clients.push(client);
@@ -91,5 +90,35 @@ describe("an agency's token over stdio", () => {
     expect(alone.out.website_id).toBe(A);
     expect(alone.text).toBe('No profile; matched on the conversation email.\nNo conversations.');
     expect((await callTool(single, 'list_conversations', {})).text).not.toContain('website_id');
+  });
+});
+
+describe('serve --sandbox for an agency', () => {
+  it('CRISP_SANDBOX_WEBSITES seeds that many websites, all allowed, the first the default', async () => {
+    const embedded = await connect(['--sandbox'], { CRISP_SANDBOX_WEBSITES: '3' });
+    const reached = /This server reaches 3 Crisp websites: ([0-9a-f-]{36}), ([0-9a-f-]{36}), ([0-9a-f-]{36});/.exec(embedded.getInstructions() ?? '');
+    expect(reached, embedded.getInstructions()).not.toBeNull();
+    const [first, second, third] = reached!.slice(1) as [string, string, string];
+    const seen = new Set<string>();
+    for (const [website, args] of [
+      [first, {}],
+      [second, { website_id: second }],
+      [third, { website_id: third }],
+    ] as const) {
+      const listed = await callTool<Found>(embedded, 'list_conversations', args);
+      expect(listed.isError, listed.text).toBe(false);
+      expect(listed.out.website_id).toBe(website);
+      expect(listed.out.conversations.length).toBeGreaterThan(0);
+      for (const c of listed.out.conversations) seen.add(c.session_id);
+    }
+    // Three inboxes of their own, not one inbox under three names.
+    expect(seen.size).toBeGreaterThan(40);
+  });
+
+  it('a CRISP_SANDBOX_WEBSITES the sandbox cannot seed stops start-up with one line naming it', async () => {
+    const run = await runCli(['serve', '--sandbox'], { env: { HOME: '/nonexistent', CRISP_SANDBOX_WEBSITES: '9' } });
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('CRISP_SANDBOX_WEBSITES must be a whole number from 1 to 5 (the embedded sandbox\'s demo websites, all allowed), got "9"');
   });
 });
