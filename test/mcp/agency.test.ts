@@ -80,6 +80,19 @@ describe("an agency's token over stdio", () => {
     }
   });
 
+  it('an argument refused on website B says so, naming the field', async () => {
+    const session = [...sandbox.state.websites.get(B)!.conversations.keys()][0]!;
+    const assign = await callTool(agency, 'assign_conversation', { website_id: B, session_id: session, operator: 'nobody@nowhere.test' });
+    expect(assign.isError).toBe(true);
+    expect(assign.text).toMatch(new RegExp(`^operator: no operator "nobody@nowhere\\.test" on website ${B}; operators: \\S+@`));
+    const article = await callTool(agency, 'get_article', { website_id: B, path: 'billing/no-such-article' });
+    expect(article.isError).toBe(true);
+    expect(article.text).toBe(`path: no published en article at "billing/no-such-article" on website ${B}; search_helpdesk gives valid paths. If it is an article of another website of this server, pass its website_id: ${A}.`);
+    // One website: nothing to tell apart, and the words stay as they were.
+    const alone = await callTool(single, 'get_article', { path: 'billing/no-such-article' });
+    expect(alone.text).toBe('path: no published en article at "billing/no-such-article"; search_helpdesk gives valid paths');
+  });
+
   it("a list's text names its website when there are several, and only then", async () => {
     const listed = await callTool(agency, 'list_conversations', {});
     expect(listed.text.split('\n')[0]).toBe(`website_id: ${A}`);

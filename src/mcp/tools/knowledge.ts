@@ -64,11 +64,13 @@ export const getArticle = defineTool({
   async handler({ website_id, path, locale, max_chars = ARTICLE_CHARS }, { crisp, guard }: ToolDeps) {
     const site = guard.website(website_id);
     const where = await crisp.helpdesk.resolveLocale(site, locale);
-    if (!where) throw new ToolInputError('This website has no helpdesk locale: there is no article to read.');
+    if (!where) throw new ToolInputError(`${guard.websites.length < 2 ? 'This website' : `Website ${site}`} has no helpdesk locale: there is no article to read.`);
     const wanted = path.replace(/^\/+|\/+$/g, '');
     // Read now, not from the search's index: an article edited or unpublished a moment ago shows as it is.
     const article = wanted ? await crisp.helpdesk.article(site, where, wanted) : undefined;
-    if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"; search_helpdesk gives valid paths`);
+    // Websites may share paths (one agency, one article layout), so with several the site asked is named.
+    const elsewhere = guard.elsewhere(site, 'it is an article of');
+    if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"${guard.onWebsite(site)}; search_helpdesk gives valid paths${elsewhere && `.${elsewhere}`}`);
     const markdown = sanitize(article.content);
     return { website_id: site, locale: where, path: article.path, title: sanitize(article.title), url: article.url, markdown: truncate(markdown, max_chars), trimmed: markdown.length > max_chars };
   },
