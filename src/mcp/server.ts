@@ -143,8 +143,12 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
       case 'crisp_not_found':
         return `Not found: ${error.message}. Check the id; list_conversations and search_people find valid ones.${deps.guard.elsewhere(error.website)}`;
-      case 'crisp_not_subscribed':
-        return 'The Crisp plugin is not installed on that website; an operator must install it, or use another website_id.';
+      case 'crisp_not_subscribed': {
+        // With several websites, one of them without the plugin must be named, and the ones to use instead.
+        const others = deps.guard.websites.filter((w) => w !== error.website);
+        const where = error.website ? `website ${error.website}` : 'that website';
+        return `The Crisp plugin is not installed on ${where}; an operator must install it, or use another website_id${others.length && error.website ? ` (${others.join(', ')})` : ''}.`;
+      }
       case 'crisp_conflict':
         return `Crisp reports a conflict: ${error.message}.`;
       case 'crisp_rate_limited': {

@@ -106,6 +106,16 @@ describe("an agency's token over stdio", () => {
   });
 });
 
+describe('a website of the allow-list the token does not reach', () => {
+  it("Crisp's not_subscribed names that website and the ones to use instead", async () => {
+    const missing = '00000000-0000-4000-8000-00000000beef';
+    const withMissing = await serve([A, missing]);
+    const got = await callTool(withMissing, 'list_conversations', { website_id: missing });
+    expect(got.isError).toBe(true);
+    expect(got.text).toBe(`The Crisp plugin is not installed on website ${missing}; an operator must install it, or use another website_id (${A}).`);
+  });
+});
+
 describe('serve --sandbox for an agency', () => {
   it('CRISP_SANDBOX_WEBSITES seeds that many websites, all allowed, the first the default', async () => {
     const embedded = await connect(['--sandbox'], { CRISP_SANDBOX_WEBSITES: '3' });
