@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
+import { CrispError } from '../crisp/errors.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 // The guide and the listening front are a few small functions: loading them as chunks of their
@@ -93,4 +94,24 @@ export function openConfiguredStore(config: Config, log: Logger): Promise<Store>
     onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting'),
     onReconnected: ({ downMs, errors }) => log.info({ down_ms: downMs, connection_errors: errors }, 'the Redis store connection is back'),
   });
+}
+
+/**
+ * One read of `website`'s first page of conversations: undefined when the token reads it; `refused`
+ * with the setting that fixes it; `failed` when Crisp was busy or unreachable (no setting to fix).
+ */
+export async function websiteRefusal(crisp: Pick<CrispClient, 'conversations'>, website: string): Promise<{ refused: string } | { failed: string } | undefined> {
+  try {
+    await crisp.conversations.list(website, 1, { per_page: 20 });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof CrispError)) throw error;
+    const fix: string | undefined = ({
+      crisp_unauthorized: 'check the identifier and key (CRISP_IDENTIFIER, CRISP_KEY or --key-file) and the tier (CRISP_TIER)',
+      crisp_not_subscribed: `install the plugin on website ${website}, or remove it from CRISP_WEBSITE_ID`,
+      crisp_forbidden: `check CRISP_WEBSITE_ID and CRISP_TIER: this token may not read website ${website}'s conversations`,
+      crisp_not_found: `check CRISP_WEBSITE_ID: ${website} is not a website this token can see`,
+    } as Partial<Record<string, string>>)[error.code];
+    return fix ? { refused: `${error.message}; ${fix}` } : { failed: `${error.message} (${error.code})` };
+  }
 }

@@ -116,6 +116,22 @@ describe('a website of the allow-list the token does not reach', () => {
   });
 });
 
+describe('auth status with an allow-list', () => {
+  it('checks each website of CRISP_WEBSITE_ID, and fails when one is not reached', async () => {
+    const credential = sandbox.credentials[0]!;
+    const missing = '00000000-0000-4000-8000-00000000beef';
+    const env = { HOME: '/nonexistent', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key };
+    const both = await runCli(['auth', 'status'], { env: { ...env, CRISP_WEBSITE_ID: `${A},${B}` } });
+    expect(both.stdout).toContain(`Accepted by Crisp: yes\nWebsite ${A}: reached\nWebsite ${B}: reached\n`);
+    expect(both.status).toBe(0);
+    const one = await runCli(['auth', 'status'], { env: { ...env, CRISP_WEBSITE_ID: `${A},${missing}` } });
+    expect(one.stdout).toContain(`Website ${A}: reached\nWebsite ${missing}: not reached — Crisp answered 404 not_subscribed`);
+    expect(one.stdout).toContain(`install the plugin on website ${missing}, or remove it from CRISP_WEBSITE_ID`);
+    expect(one.stdout).not.toContain(credential.key);
+    expect(one.status).toBe(1);
+  });
+});
+
 describe('serve --sandbox for an agency', () => {
   it('CRISP_SANDBOX_WEBSITES seeds that many websites, all allowed, the first the default', async () => {
     const embedded = await connect(['--sandbox'], { CRISP_SANDBOX_WEBSITES: '3' });
