@@ -40,6 +40,8 @@ export interface Config {
   /** --webhook-networks (CRISP_MCP_WEBHOOK_NETWORKS): private (default), public or any. */
   webhookNetworks: WebhookNetworks;
   sandbox: boolean;
+  /** With --sandbox: how many demo websites it seeds (CRISP_SANDBOX_WEBSITES), all of them allowed; absent: one. */
+  sandboxWebsites?: number;
   http: HttpConfig | undefined;
   store: StoreConfig;
   scenariosDir: string | undefined;
@@ -195,6 +197,7 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
     sendMode,
     webhookNetworks,
     sandbox,
+    ...(sandbox ? { sandboxWebsites: sandboxWebsites(read('CRISP_SANDBOX_WEBSITES')) } : {}),
     http: resolveHttp(flags, read),
     store: parseStore(flags.store ?? read('CRISP_MCP_STORE'), sandbox),
     scenariosDir: flags.scenarios ?? read('CRISP_MCP_SCENARIOS'),
@@ -209,6 +212,20 @@ export function resolveConfig(flags: ServeFlags, options: ResolveOptions = {}): 
 function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value && !/^\$\{user_config\.[^}]*\}$/.test(value) ? value : undefined;
+}
+
+/** The demo websites the sandbox can seed (DEMO_WEBSITES in src/sandbox/data.ts, which config.ts may not import). */
+const SANDBOX_MAX_WEBSITES = 5;
+
+/**
+ * CRISP_SANDBOX_WEBSITES: an agency's allow-list tried on the embedded sandbox (`crisp-mcp sandbox
+ * --websites N` for the simulator alone). Unset: one website.
+ */
+function sandboxWebsites(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= SANDBOX_MAX_WEBSITES)) throw new ConfigError(`CRISP_SANDBOX_WEBSITES must be a whole number from 1 to ${SANDBOX_MAX_WEBSITES} (the embedded sandbox's demo websites, all allowed), got "${value}"`);
+  return count;
 }
 
 /** A yes/no environment variable (the MCP Bundle's sandbox switch): true or 1 is on; false, 0 or unset is off. */
@@ -266,7 +283,7 @@ export function secretsInArguments(flags: { store?: string | undefined; 'key-fil
 
 /** Every environment variable crisp-mcp reads (CRISP_MCP_TEST_FAULT is the tests' own). */
 const SETTINGS = [
-  'CRISP_API_URL', 'CRISP_IDENTIFIER', 'CRISP_KEY', 'CRISP_TIER', 'CRISP_WEBSITE_ID', 'CRISP_SANDBOX_KEY', 'CRISP_HOOK_SECRET',
+  'CRISP_API_URL', 'CRISP_IDENTIFIER', 'CRISP_KEY', 'CRISP_TIER', 'CRISP_WEBSITE_ID', 'CRISP_SANDBOX_KEY', 'CRISP_SANDBOX_WEBSITES', 'CRISP_HOOK_SECRET',
   'CRISP_MCP_LOG_LEVEL', 'CRISP_MCP_SANDBOX', 'CRISP_MCP_SEND_MODE', 'CRISP_MCP_HTTP_TOKEN', 'CRISP_MCP_ALLOWED_HOSTS', 'CRISP_MCP_AGENT_SECRET',
   'CRISP_MCP_STATE_SECRET', 'CRISP_MCP_STORE', 'CRISP_MCP_SCENARIOS', 'CRISP_MCP_BOT_SCENARIO', 'CRISP_MCP_CONVERSE_WEBHOOK_URL',
   'CRISP_MCP_CONVERSE_SECRET', 'CRISP_MCP_CONVERSE_SCENARIO', 'CRISP_MCP_CONVERSE_IDLE_MINUTES', 'CRISP_MCP_WEBHOOK_NETWORKS', 'CRISP_MCP_TEST_FAULT',

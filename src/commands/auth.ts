@@ -10,6 +10,7 @@ import { writeErrorLine } from '../log.js';
 import { registerSecret } from '../credentials/redact.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { readLine, readSecret, readStdin } from '../credentials/prompt.js';
+import { websiteRefusal } from './runtime.js';
 
 /** `crisp-mcp auth --help`: every subcommand and its flags. */
 export const AUTH_HELP = `Usage:
@@ -17,7 +18,8 @@ export const AUTH_HELP = `Usage:
       Check a Crisp token pair against Crisp, then store it in the OS keychain (service ${KEYCHAIN_SERVICE}).
       Without --key-stdin the key is asked for on the terminal and not echoed.
   crisp-mcp auth status [--identifier ID --key-file PATH] [--tier T]
-      Which credentials serve would use (flags, environment or keychain), and whether Crisp accepts them.
+      Which credentials serve would use (flags, environment or keychain), and whether Crisp accepts them
+      (and, with CRISP_WEBSITE_ID set, whether they reach each website it lists).
   crisp-mcp auth logout
       Remove the stored credentials from the keychain.
 `;
@@ -95,7 +97,21 @@ async function status(argv: string[], io: AuthIo): Promise<number> {
   io.out(`Source: ${source}\nIdentifier: ${identifier}\nTier: ${tier}\nCrisp: ${config.apiUrl}`);
   const check = await checkWithCrisp(config.apiUrl, identifier, key, tier);
   io.out(check.ok ? 'Accepted by Crisp: yes' : `Accepted by Crisp: no — ${check.reason}`);
-  return check.ok ? 0 : 1;
+  if (!check.ok || !io.env.CRISP_WEBSITE_ID?.trim()) return check.ok ? 0 : 1;
+  // A pair Crisp accepts may still not reach every website of the allow-list (an agency's token, a
+  // plugin not installed on one of them): serve would start and each call there fail.
+  const crisp = new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, deadlineMs: 10_000, retry: { maxAttempts: 2 } });
+  let refused = 0;
+  try {
+    for (const website of config.websites) {
+      const answer = await websiteRefusal(crisp, website);
+      if (answer) refused++;
+      io.out(`Website ${website}: ${!answer ? 'reached' : 'refused' in answer ? `not reached — ${answer.refused}` : `not checked — ${answer.failed}; try again`}`);
+    }
+  } finally {
+    await crisp.close();
+  }
+  return refused ? 1 : 0;
 }
 
 async function logout(argv: string[], io: AuthIo): Promise<number> {

@@ -9,7 +9,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ConfigError, misspeltSettings, parseFlags, secretsInArguments, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
-import { CrispError } from '../crisp/errors.js';
 import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
@@ -19,7 +18,7 @@ import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox, websiteRefusal } from './runtime.js';
 import { HOOKS_PATH, networkTimeouts, type ServerTimeouts } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
@@ -458,18 +457,8 @@ async function runBot(life: CommandLifecycle, wiring: { settings: BotSettings; c
  */
 export async function websiteRefused(crisp: Pick<CrispClient, 'conversations'>, websites: readonly string[]): Promise<string | undefined> {
   for (const website of websites) {
-    try {
-      await crisp.conversations.list(website, 1, { per_page: 20 });
-    } catch (error) {
-      if (!(error instanceof CrispError)) throw error;
-      const fix: string | undefined = ({
-        crisp_unauthorized: 'check the identifier and key (CRISP_IDENTIFIER, CRISP_KEY or --key-file) and the tier (CRISP_TIER)',
-        crisp_not_subscribed: `install the plugin on website ${website}, or remove it from CRISP_WEBSITE_ID`,
-        crisp_forbidden: `check CRISP_WEBSITE_ID and CRISP_TIER: this token may not read website ${website}'s conversations`,
-        crisp_not_found: `check CRISP_WEBSITE_ID: ${website} is not a website this token can see`,
-      } as Partial<Record<string, string>>)[error.code];
-      if (fix) return `the bot cannot work website ${website}: ${error.message}; ${fix}`;
-    }
+    const answer = await websiteRefusal(crisp, website);
+    if (answer && 'refused' in answer) return `the bot cannot work website ${website}: ${answer.refused}`;
   }
   return undefined;
 }

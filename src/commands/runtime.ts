@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
+import { CrispError } from '../crisp/errors.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 // The guide and the listening front are a few small functions: loading them as chunks of their
@@ -15,11 +16,11 @@ import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
 import { openStore, type Store } from '../store/index.js';
 
-/** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its website. */
+/** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its websites (CRISP_SANDBOX_WEBSITES of them). */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
   // Loaded only with --sandbox: the simulator, its console and Socket.IO stay out of every other start-up.
   const { startSandbox } = await import('../sandbox/server.js');
-  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), ...options }), config, log);
+  return pointedAt(await startSandbox({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), websites: config.sandboxWebsites, ...options }), config, log);
 }
 
 /**
@@ -29,14 +30,15 @@ export async function startEmbeddedSandbox(config: Config, log: Logger, options:
  * comes: an MCP host calling tools never needs it.
  */
 export async function listenEmbeddedSandbox(config: Config, log: Logger): Promise<{ sandbox: ListeningSandbox; config: Config }> {
-  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), rtm: { attachOnFirstUse: true } }), config, log);
+  return pointedAt(await listenFirst({ seed: 42, credentials: fixedKeyCredentials(process.env.CRISP_SANDBOX_KEY), websites: config.sandboxWebsites, rtm: { attachOnFirstUse: true } }), config, log);
 }
 
 function pointedAt<S extends SandboxAddress>(sandbox: S, config: Config, log: Logger): { sandbox: S; config: Config } {
   const credential = sandbox.credentials[0]!;
   registerSecret(credential.key, credential.identifier);
-  log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId }, 'embedded Crisp sandbox started');
-  return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [sandbox.websiteId] } };
+  const websites = sandbox.websiteIds ?? [sandbox.websiteId];
+  log.info({ url: sandbox.url, console: `${sandbox.url}/`, website_id: sandbox.websiteId, ...(websites.length > 1 ? { website_ids: websites } : {}) }, 'embedded Crisp sandbox started');
+  return { sandbox, config: { ...config, apiUrl: sandbox.url, credentials: { ...credential, source: 'sandbox' }, websites: [...websites] } };
 }
 
 /**
@@ -92,4 +94,24 @@ export function openConfiguredStore(config: Config, log: Logger): Promise<Store>
     onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting'),
     onReconnected: ({ downMs, errors }) => log.info({ down_ms: downMs, connection_errors: errors }, 'the Redis store connection is back'),
   });
+}
+
+/**
+ * One read of `website`'s first page of conversations: undefined when the token reads it; `refused`
+ * with the setting that fixes it; `failed` when Crisp was busy or unreachable (no setting to fix).
+ */
+export async function websiteRefusal(crisp: Pick<CrispClient, 'conversations'>, website: string): Promise<{ refused: string } | { failed: string } | undefined> {
+  try {
+    await crisp.conversations.list(website, 1, { per_page: 20 });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof CrispError)) throw error;
+    const fix: string | undefined = ({
+      crisp_unauthorized: 'check the identifier and key (CRISP_IDENTIFIER, CRISP_KEY or --key-file) and the tier (CRISP_TIER)',
+      crisp_not_subscribed: `install the plugin on website ${website}, or remove it from CRISP_WEBSITE_ID`,
+      crisp_forbidden: `check CRISP_WEBSITE_ID and CRISP_TIER: this token may not read website ${website}'s conversations`,
+      crisp_not_found: `check CRISP_WEBSITE_ID: ${website} is not a website this token can see`,
+    } as Partial<Record<string, string>>)[error.code];
+    return fix ? { refused: `${error.message}; ${fix}` } : { failed: `${error.message} (${error.code})` };
+  }
 }

@@ -42,13 +42,19 @@ export class Guard {
     return `This server reaches ${this.websites.length} Crisp websites: ${this.websites.join(', ')}; a call without website_id acts on the first. Ids (sessions, people, cursors) belong to one website: pass its website_id.`;
   }
 
+  /** " on website X" where a message would say "on this website": with several websites it must say which; '' with one. */
+  onWebsite(website: string): string {
+    return this.websites.length < 2 ? '' : ` on website ${website}`;
+  }
+
   /**
    * Said after "not found" on `website`: the id may be one of another allowed website, reached only
    * with its website_id (Crisp answers a session of website B asked on website A with a plain 404). '' with one website.
+   * `clause` says what may be elsewhere, for an empty search rather than a missing id.
    */
-  elsewhere(website: string | undefined): string {
+  elsewhere(website: string | undefined, clause = 'it belongs to'): string {
     const others = this.websites.filter((w) => w !== website?.toLowerCase());
     if (this.websites.length < 2 || others.length === 0) return '';
-    return ` If it belongs to another website of this server, pass its website_id: ${others.join(', ')}.`;
+    return ` If ${clause} another website of this server, pass its website_id: ${others.join(', ')}.`;
   }
 }

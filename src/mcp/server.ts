@@ -88,11 +88,22 @@ export function wireAnnotations(tool: AnyTool<ToolDeps>): Record<string, boolean
 async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call: CallContext): Promise<CallToolResult | InputRequiredResult> {
   try {
     const output = await tool.handler(input as never, deps, call);
-    return { structuredContent: output, content: [{ type: 'text', text: tool.text(output) }] };
+    return { structuredContent: output, content: [{ type: 'text', text: withWebsite(tool.text(output, deps), output, deps) }] };
   } catch (error) {
     if (error instanceof ConfirmationNeeded) return askUser(tool.name, input, error);
     return { isError: true, content: [{ type: 'text', text: explain(error, tool, deps) }] };
   }
+}
+
+/**
+ * With several websites, a result's text starts with the website it came from: many hosts give the
+ * model the text alone, and a list, a visitor's conversations or a helpdesk answer read the same on
+ * every website — an agent working on website B's visitor must see that a call without website_id
+ * answered from A. One website: nothing is added.
+ */
+function withWebsite(text: string, output: Record<string, unknown>, deps: ToolDeps): string {
+  if (deps.guard.websites.length < 2 || typeof output.website_id !== 'string') return text;
+  return `website_id: ${output.website_id}\n${text}`;
 }
 
 /** The 401 answer: which settings to fix, named where the user sets them. */
@@ -132,8 +143,12 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
         return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
       case 'crisp_not_found':
         return `Not found: ${error.message}. Check the id; list_conversations and search_people find valid ones.${deps.guard.elsewhere(error.website)}`;
-      case 'crisp_not_subscribed':
-        return 'The Crisp plugin is not installed on that website; an operator must install it, or use another website_id.';
+      case 'crisp_not_subscribed': {
+        // With several websites, one of them without the plugin must be named, and the ones to use instead.
+        const others = deps.guard.websites.filter((w) => w !== error.website);
+        const where = error.website ? `website ${error.website}` : 'that website';
+        return `The Crisp plugin is not installed on ${where}; an operator must install it, or use another website_id${others.length && error.website ? ` (${others.join(', ')})` : ''}.`;
+      }
       case 'crisp_conflict':
         return `Crisp reports a conflict: ${error.message}.`;
       case 'crisp_rate_limited': {

@@ -12,6 +12,8 @@ import type { SandboxCredential } from './routes/context.js';
 export interface ListeningSandbox {
   url: string;
   websiteId: string;
+  /** Every seeded website, the first `websiteId` (options.websites of them). */
+  websiteIds: string[];
   credentials: SandboxCredential[];
   /** The simulator, started by the first connection or by this call, whichever comes first. */
   started(): Promise<Sandbox>;
@@ -23,6 +25,8 @@ export async function listenFirst(options: Omit<SandboxOptions, 'listenOn'> = {}
   const credentials = options.credentials ?? defaultCredentials();
   // The id the simulator's inbox will have. Not passed on to it: an id given skips the seed's first draw, which changes the inbox.
   const websiteId = options.websiteId ?? demoWebsiteId(options.seed ?? 42);
+  // Website i is seeded with seed + i (SandboxState.reset).
+  const websiteIds = [websiteId, ...Array.from({ length: (options.websites ?? 1) - 1 }, (_, i) => demoWebsiteId((options.seed ?? 42) + i + 1))];
   // pauseOnConnect: a connection's bytes stay unread until the simulator's HTTP server reads them.
   const front = createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve, reject) => {
@@ -62,6 +66,7 @@ export async function listenFirst(options: Omit<SandboxOptions, 'listenOn'> = {}
   return {
     url: `http://${host}:${address.port}`,
     websiteId,
+    websiteIds,
     credentials,
     started,
     async close() {

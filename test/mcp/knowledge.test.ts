@@ -26,6 +26,7 @@ describe('search_helpdesk', () => {
     const parsed = searchHelpdesk.outputSchema.parse(out);
     const base = `${sandbox.url}/helpdesk/${sandbox.websiteId}/en/article`;
     expect(parsed).toEqual({
+      website_id: sandbox.websiteId,
       locale: 'en',
       articles: [
         {

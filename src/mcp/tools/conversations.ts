@@ -326,7 +326,7 @@ export const findConversations = defineTool({
     email: z.email().optional(),
     people_id: z.string().min(1).max(100).optional().describe('from search_people'),
   }),
-  outputSchema: z.object({ people_id: z.string().nullable(), conversations: z.array(ConversationSummary), more: z.number().int() }),
+  outputSchema: z.object({ website_id: z.string(), people_id: z.string().nullable(), conversations: z.array(ConversationSummary), more: z.number().int() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ website_id, email, people_id }, { crisp, guard }: ToolDeps) {
     const site = guard.website(website_id);
@@ -347,13 +347,14 @@ export const findConversations = defineTool({
       found = own.slice(0, FIND_LIMIT);
     }
     found.sort((a, b) => b.updated_at - a.updated_at);
-    return { people_id: person ?? null, conversations: found.map((c) => summarize(c, crisp)), more: Math.max(0, total - found.length) };
+    return { website_id: site, people_id: person ?? null, conversations: found.map((c) => summarize(c, crisp)), more: Math.max(0, total - found.length) };
   },
-  text: ({ people_id, conversations, more }) =>
+  text: ({ website_id, people_id, conversations, more }, { guard }: ToolDeps) =>
     [
       people_id ? `people_id: ${people_id}` : 'No profile; matched on the conversation email.',
       ...conversations.map((c) => summaryLine(c)),
-      conversations.length === 0 ? 'No conversations.' : urlPattern(conversations),
+      // A visitor is found on one website at a time: "none" must not read as "none anywhere" when others are reachable.
+      conversations.length === 0 ? `No conversations.${guard.elsewhere(website_id, 'the visitor wrote to')}` : urlPattern(conversations),
       more ? `${more} older not shown.` : '',
     ]
       .filter(Boolean)

@@ -21,7 +21,7 @@ export interface ToolDef<In extends z.ZodObject, Out extends z.ZodObject, Deps> 
   annotations: ToolAnnotations;
   handler(input: z.infer<In>, deps: Deps, call: CallContext): Promise<z.infer<Out>>;
   /** The compact text twin of the structured result: ids first, one line per item. */
-  text(output: z.infer<Out>): string;
+  text(output: z.infer<Out>, deps: Deps): string;
 }
 
 /** Returns its argument: it exists so the handler's types are inferred from the schemas. */

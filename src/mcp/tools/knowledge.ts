@@ -24,14 +24,17 @@ export const searchHelpdesk = defineTool({
     locale: Locale.optional(),
   }),
   outputSchema: z.object({
+    website_id: z.string(),
     locale: z.string(),
     articles: z.array(z.object({ title: z.string(), url: z.string(), path: z.string().describe('for get_article'), excerpt: z.string() })),
     more: z.number().int().describe('further matches left out'),
   }),
   annotations: read,
   async handler({ website_id, query, locale }, { crisp, guard }: ToolDeps) {
-    const result = await crisp.helpdesk.search(guard.website(website_id), query, { ...(locale ? { locale } : {}), limit: 5 });
+    const site = guard.website(website_id);
+    const result = await crisp.helpdesk.search(site, query, { ...(locale ? { locale } : {}), limit: 5 });
     return {
+      website_id: site,
       locale: result.locale,
       articles: result.articles.map((a) => ({ title: sanitize(a.title), url: a.url, path: a.path, excerpt: sanitize(a.excerpt) })),
       more: result.more,
@@ -56,18 +59,20 @@ export const getArticle = defineTool({
     locale: Locale.optional(),
     max_chars: z.number().int().min(200).max(20_000).optional().describe(`default ${ARTICLE_CHARS}`),
   }),
-  outputSchema: z.object({ locale: z.string(), path: z.string(), title: z.string(), url: z.string(), markdown: z.string(), trimmed: z.boolean() }),
+  outputSchema: z.object({ website_id: z.string(), locale: z.string(), path: z.string(), title: z.string(), url: z.string(), markdown: z.string(), trimmed: z.boolean() }),
   annotations: read,
   async handler({ website_id, path, locale, max_chars = ARTICLE_CHARS }, { crisp, guard }: ToolDeps) {
     const site = guard.website(website_id);
     const where = await crisp.helpdesk.resolveLocale(site, locale);
-    if (!where) throw new ToolInputError('This website has no helpdesk locale: there is no article to read.');
+    if (!where) throw new ToolInputError(`${guard.websites.length < 2 ? 'This website' : `Website ${site}`} has no helpdesk locale: there is no article to read.`);
     const wanted = path.replace(/^\/+|\/+$/g, '');
     // Read now, not from the search's index: an article edited or unpublished a moment ago shows as it is.
     const article = wanted ? await crisp.helpdesk.article(site, where, wanted) : undefined;
-    if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"; search_helpdesk gives valid paths`);
+    // Websites may share paths (one agency, one article layout), so with several the site asked is named.
+    const elsewhere = guard.elsewhere(site, 'it is an article of');
+    if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"${guard.onWebsite(site)}; search_helpdesk gives valid paths${elsewhere && `.${elsewhere}`}`);
     const markdown = sanitize(article.content);
-    return { locale: where, path: article.path, title: sanitize(article.title), url: article.url, markdown: truncate(markdown, max_chars), trimmed: markdown.length > max_chars };
+    return { website_id: site, locale: where, path: article.path, title: sanitize(article.title), url: article.url, markdown: truncate(markdown, max_chars), trimmed: markdown.length > max_chars };
   },
   text: ({ path, title, url, markdown }) => `${title} (${path}) ${url}\n${markdown}`,
 });

@@ -66,7 +66,7 @@ export const assignConversation = defineTool({
     const wanted = operator!.toLowerCase();
     const match = operators.find((o) => o.details.user_id === operator || o.details.email?.toLowerCase() === wanted);
     if (!match) {
-      throw new ToolInputError(`no operator "${operator}" on this website; operators: ${operators.map((o) => `${o.details.email} (${o.details.user_id})`).join(', ')}`);
+      throw new ToolInputError(`operator: no operator "${operator}"${guard.onWebsite(site) || ' on this website'}; operators: ${operators.map((o) => `${o.details.email} (${o.details.user_id})`).join(', ')}`);
     }
     await crisp.conversations.assign(site, session_id, match.details.user_id);
     return { session_id, assigned_to: match.details.user_id, operator_email: match.details.email ?? null };
