@@ -113,8 +113,8 @@ export class Autopilot {
   #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
   /** The sweep runs on a timer: a store outage is told once each way, not once a run. */
   readonly #sweepOutage: OutageLog;
-  /** Conversations whose runs keep failing, and since when. */
-  readonly #failing = new Map<string, number>();
+  /** Conversations whose runs keep failing: each failing one's outage, told once each way (dropped once it is worked again). */
+  readonly #failing = new Map<string, OutageLog>();
 
   constructor(options: AutopilotOptions) {
     this.#o = options;
@@ -276,10 +276,10 @@ export class Autopilot {
     if (reread) this.#queue.schedule(c.website, c.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
     this.#turns.drained(c.key, empty && failed === undefined);
     if (failed !== undefined) throw failed;
-    const failingSince = this.#failing.get(c.key);
-    if (failingSince !== undefined) {
+    const failing = this.#failing.get(c.key);
+    if (failing) {
       this.#failing.delete(c.key);
-      this.#o.log.info({ conversation: c.key, down_ms: this.#now() - failingSince }, 'the conversation is worked again');
+      failing.succeeded({ conversation: c.key }, 'the conversation is worked again');
     }
   }
 
@@ -299,8 +299,9 @@ export class Autopilot {
     const delay = backoffDelay(failures, FAILED_RUN_BACKOFF);
     // It is tried again until it works (every 30 s at most): the first failure is the warning; the
     // rest are counted, and the run that works at last says so (#work).
-    if (failures === 1) this.#failing.set(c.key, this.#now());
-    this.#o.log[failures === 1 ? 'warn' : 'debug']({ conversation: c.key, ...failure, failures, retry_in_ms: delay }, 'working the conversation failed; trying again later');
+    let failing = this.#failing.get(c.key);
+    if (!failing) this.#failing.set(c.key, (failing = new OutageLog(this.#o.log, this.#now)));
+    failing.failed({ conversation: c.key, ...failure, failures, retry_in_ms: delay }, 'working the conversation failed; trying again later');
     return delay;
   }
 
