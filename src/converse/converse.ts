@@ -58,7 +58,11 @@ export interface ConverseOptions {
   log?: Logger;
   /** Called after a save that queued replies (the deliverer's `kick`). */
   onReplies?: (conversationKey: string) => void;
-  /** The clock the scenario reads (business hours) and replies are stamped with. */
+  /**
+   * The clock the scenario reads (business hours), replies are stamped with, and every time the
+   * service judges is read on: an inbox event due, a session idle, a messageId remembered. A test
+   * that moves it gives the store the same one (a session is idle by the time of its last save).
+   */
   now?: () => number;
   /** For the scenario's webhooks (tests). */
   fetch?: typeof fetch;
@@ -118,13 +122,15 @@ export class ConverseService {
     this.#accepting = options.accepting ?? acceptingPriority();
     this.#turns = new KeyedQueue<'drain'>({
       concurrency: options.concurrency ?? 64,
+      // An item's retry time is on this clock (#drain): so are the wake-ups.
+      now: this.#now,
       yieldTo: this.#accepting,
       concurrencyWhileBusy: options.turnsWhileAccepting ?? 1,
       merge: (drain) => drain,
       // #drain handles every failure itself (logged, then retried later or dropped).
       run: (conversationId) => this.#drain(conversationId),
     });
-    this.#inbox = new ConverseInbox({ store: options.store, queued: (conversationId) => this.#kick(conversationId) });
+    this.#inbox = new ConverseInbox({ store: options.store, now: this.#now, queued: (conversationId) => this.#kick(conversationId) });
     this.#inactivity = new InactivitySweep({
       store: options.store,
       idleMs: this.#idleMs,
@@ -189,6 +195,7 @@ export class ConverseService {
    */
   startSweeper(everyMs = Math.min(30_000, Math.max(250, this.#idleMs / 4))): void {
     if (this.#sweeper || this.#closed) return;
+    // The cadence of a real timer, on the wall clock; the sweep itself reads the service's.
     let last = Date.now();
     // resume() catches and logs its own failures.
     void this.resume();
@@ -206,7 +213,7 @@ export class ConverseService {
     if (this.#resuming || this.#closed) return;
     this.#resuming = true;
     try {
-      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: INBOX_PREFIX });
+      const due = await this.#o.store.outboxPending({ dueBy: this.#now(), limit: 1_000, prefix: INBOX_PREFIX });
       for (const { conversation } of due) this.#kick(conversation.slice(INBOX_PREFIX.length));
       this.#storeOutage?.succeeded({}, 'converse: the store answers again');
     } catch (err) {
@@ -246,29 +253,29 @@ export class ConverseService {
         item = await store.outboxHead<InboxPayload>(key);
       } catch (err) {
         this.#storeOutage?.failed({ err, code: codeOf(err), conversation: conversationId }, 'converse: cannot read the inbox');
-        return this.#retryAt(conversationId, Date.now() + 1_000);
+        return this.#retryAt(conversationId, this.#now() + 1_000);
       }
       // Items accepted here that the inbox holds no more (before its head, or all of them): another
       // process on the same store ran them; left counted, they would hold a slot of maxQueued for good.
       this.#inbox.ranElsewhere(conversationId, item?.seq);
       if (!item) return;
-      if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversationId, item.nextAttemptAt);
+      if (item.nextAttemptAt > this.#now()) return this.#retryAt(conversationId, item.nextAttemptAt);
       const event = item.payload.event;
       let outcome: HandleOutcome;
       try {
         outcome = await this.#run(event, item.seq);
       } catch (err) {
-        if (err instanceof StoreError && err.code === 'store_lock_busy') return this.#retryAt(conversationId, Date.now() + 200); // another process runs it
+        if (err instanceof StoreError && err.code === 'store_lock_busy') return this.#retryAt(conversationId, this.#now() + 200); // another process runs it
         if (item.attempts + 1 >= MAX_EVENT_ATTEMPTS) {
           this.#o.log?.error({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, attempts: item.attempts + 1 }, 'converse: event dropped after repeated failures');
-          if (!(await store.outboxAck(key, item.seq).catch(() => false))) return this.#retryAt(conversationId, Date.now() + 1_000);
+          if (!(await store.outboxAck(key, item.seq).catch(() => false))) return this.#retryAt(conversationId, this.#now() + 1_000);
           if (this.#inbox.settle(conversationId, item.seq, err instanceof Error ? err : new Error(String(err)))) return;
           continue;
         }
         const delay = backoffDelay(item.attempts + 1, FAILED_EVENT_BACKOFF);
         this.#o.log?.warn({ err, conversation: conversationId, eventType: event.type, messageId: event.messageId, retry_in_ms: delay }, 'converse: event failed; will retry');
-        await store.outboxRetry(key, item.seq, { nextAttemptAt: Date.now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
-        return this.#retryAt(conversationId, Date.now() + delay);
+        await store.outboxRetry(key, item.seq, { nextAttemptAt: this.#now() + delay, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+        return this.#retryAt(conversationId, this.#now() + delay);
       }
       if (this.#inbox.settle(conversationId, item.seq, outcome)) return;
     }

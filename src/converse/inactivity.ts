@@ -10,7 +10,7 @@ export interface InactivityOptions {
   store: Store;
   /** A session with no event for this long ends. */
   idleMs: number;
-  /** The clock the ending is stamped with. */
+  /** The clock a session is judged idle on and its ending stamped with. */
   now: () => number;
   log?: Logger;
   /** Called after a save that queued the `end` reply (the deliverer's `kick`). */
@@ -44,7 +44,7 @@ export class InactivitySweep {
     const { store } = this.#o;
     let count = 0;
     for (;;) {
-      const before = Date.now() - this.#o.idleMs; // the store stamps saves with its writer's clock
+      const before = this.#o.now() - this.#o.idleMs; // against the store's save stamps: the same clock (ConverseOptions.now)
       const idle = (await store.listIdle(before, 100)).filter((p) => p.conversation.startsWith(CONVERSE_PREFIX));
       const done = await Promise.all(idle.map((p) => this.#o.submit(p.conversation.slice(CONVERSE_PREFIX.length), () => this.#timeOut(p.conversation, p.scenario, before))));
       count += done.filter(Boolean).length;

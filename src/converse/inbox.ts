@@ -25,6 +25,8 @@ export type Enqueued = { status: 'queued'; seq: number } | { status: 'duplicate'
 
 export interface InboxOptions {
   store: Store;
+  /** The service's clock: an item is due from its append on it, and the previous release's messageIds are remembered on it. */
+  now: () => number;
   /** An item was appended: its conversation's inbox is to be drained. */
   queued: (conversationId: string) => void;
 }
@@ -83,10 +85,11 @@ export class ConverseInbox {
     let legacy = (this.#legacy ??= this.#loadLegacy());
     if (legacy instanceof Promise) legacy = await legacy;
     const { conversationId, messageId } = event;
-    if (legacyDuplicate(legacy, conversationId, messageId, Date.now())) return { status: 'duplicate' };
+    const now = this.#o.now();
+    if (legacyDuplicate(legacy, conversationId, messageId, now)) return { status: 'duplicate' };
     const payload: InboxPayload = { event };
     const once = messageId === undefined ? undefined : { key: messageId, ttlMs: DEDUPE_TTL_MS, digest: eventDigest(event) };
-    const appended = await this.#o.store.outboxAppend(inboxKey(conversationId), { payload }, once ? { once } : {});
+    const appended = await this.#o.store.outboxAppend(inboxKey(conversationId), { payload, notBefore: now }, once ? { once } : {});
     if (appended.ok) return { status: 'queued', seq: appended.seq };
     // No digest kept (an earlier release's key): taken for the same event, as that release did.
     return appended.digest === undefined || appended.digest === once?.digest ? { status: 'duplicate' } : { status: 'conflict' };
@@ -94,7 +97,7 @@ export class ConverseInbox {
 
   /** Reads the previous release's messageIds once; a failed read is tried again by the next append. */
   #loadLegacy(): Promise<LegacySeen> {
-    return loadLegacySeen(this.#o.store, Date.now()).then(
+    return loadLegacySeen(this.#o.store, this.#o.now()).then(
       (legacy) => (this.#legacy = legacy),
       (err: unknown) => {
         this.#legacy = undefined;
