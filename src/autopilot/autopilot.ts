@@ -94,6 +94,7 @@ const RTM_LATENCY_MS = 250;
 const DEFAULT_CATCH_UP_EVERY_MS = 60_000;
 /** How long close() waits for the held locks to be released. */
 const LOCKS_CLOSE_MS = 1_000;
+
 export class Autopilot {
   readonly #o: AutopilotOptions;
   readonly #now: () => number;

@@ -73,7 +73,7 @@ export class CatchUp {
 
   /**
    * `unreadOnly` (the periodic catch-up of a running bot): only the conversations whose last message
-   * is a visitor's that the saved record has not read (see #unread) — not the resolved ones, which a
+   * is a visitor's that the saved record has not read (see ConversationTurns.unread) — not the resolved ones, which a
    * running bot is told of live.
    */
   async #catchUpOnce({ unreadOnly = false } = {}): Promise<number> {
