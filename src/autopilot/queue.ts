@@ -21,7 +21,7 @@ export interface Work {
 
 /**
  * Hints one run carries at most, the newest kept: as many messages as a run reads of the thread
- * (autopilot.ts reads at most 10 pages of 20 back). A hint only stands in for a message the thread
+ * (turns.ts reads at most 10 pages of 20 back). A hint only stands in for a message the thread
  * does not show yet, which it does moments later; without a cap, the hints of a conversation whose
  * runs keep failing (retried with backoff, for as long as that lasts) would grow with every event.
  */

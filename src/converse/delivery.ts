@@ -58,6 +58,11 @@ export interface DelivererOptions {
   dispatcher?: Dispatcher;
   /** Where the own Agent may connect (--webhook-networks; default private: never link-local or metadata addresses). */
   networks?: WebhookNetworks;
+  /**
+   * The clock a reply's due and retry times are read on: the one the store stamps replies with
+   * (default Date.now). The `webhook-timestamp` stays the wall clock's, which receivers check theirs against.
+   */
+  now?: () => number;
 }
 
 export interface DeliveryStats {
@@ -102,6 +107,7 @@ export class ReplyDeliverer {
   readonly #ownDispatcher: boolean;
   /** One round per conversation at a time; a kick meanwhile is one more round after it. */
   readonly #rounds: KeyedQueue<'deliver'>;
+  readonly #now: () => number;
   #poller: NodeJS.Timeout | undefined;
   #polling = false;
   #stopped = false;
@@ -111,14 +117,16 @@ export class ReplyDeliverer {
 
   constructor(options: DelivererOptions) {
     this.#o = options;
-    this.#webhookOutage = options.log && new OutageLog(options.log);
-    this.#storeOutage = options.log && new OutageLog(options.log);
+    this.#now = options.now ?? Date.now;
+    this.#webhookOutage = options.log && new OutageLog(options.log, this.#now);
+    this.#storeOutage = options.log && new OutageLog(options.log, this.#now);
     this.#key = webhookKey(options.secret);
     this.#prefix = options.prefix ?? 'converse:';
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#concurrency = options.concurrency ?? 16;
     this.#rounds = new KeyedQueue<'deliver'>({
       concurrency: this.#concurrency,
+      now: this.#now,
       ...(options.yieldTo ? { yieldTo: options.yieldTo, concurrencyWhileBusy: options.whileBusy ?? 1 } : {}),
       merge: (round) => round,
       // #deliver handles every failure itself (logged, then retried later).
@@ -158,7 +166,7 @@ export class ReplyDeliverer {
     this.#polling = true;
     try {
       // Only reply queues: the converse inboxes (`converse-in:`, accepted events) and the autopilot's share the store's outbox.
-      const due = await this.#o.store.outboxPending({ dueBy: Date.now(), limit: 1_000, prefix: this.#prefix });
+      const due = await this.#o.store.outboxPending({ dueBy: this.#now(), limit: 1_000, prefix: this.#prefix });
       for (const { conversation } of due) this.kick(conversation);
       this.#storeOutage?.succeeded({}, 'converse delivery: the store answers again');
     } catch (err) {
@@ -179,7 +187,7 @@ export class ReplyDeliverer {
           while (!this.#stopped && !lease.signal.aborted) {
             const item = await store.outboxHead<unknown>(conversation);
             if (!item) return;
-            if (item.nextAttemptAt > Date.now()) return this.#retryAt(conversation, item.nextAttemptAt);
+            if (item.nextAttemptAt > this.#now()) return this.#retryAt(conversation, item.nextAttemptAt);
             const attempt = await this.#post(item);
             if (attempt.ok) {
               this.#webhookOutage?.succeeded({ conversation, messageId: item.id }, 'converse delivery: the webhook takes replies again');
@@ -189,7 +197,7 @@ export class ReplyDeliverer {
               continue;
             }
             const failure = { conversation, messageId: item.id, attempts: item.attempts + 1, status: attempt.status, error: attempt.error };
-            const now = Date.now();
+            const now = this.#now();
             const delay = nextDelay(item.attempts + 1, this.#policy, attempt.retryAfterMs);
             if (!attempt.retry || now + delay - item.createdAt > (this.#o.retry?.maxAgeMs ?? 3 * 24 * 60 * 60_000)) {
               this.#o.log?.error(failure, 'converse delivery: reply dropped');
@@ -208,7 +216,7 @@ export class ReplyDeliverer {
       );
     } catch (err) {
       if (!(err instanceof StoreError && err.code === 'store_lock_busy')) this.#storeOutage?.failed({ err, conversation }, 'converse delivery: round failed');
-      this.#retryAt(conversation, Date.now() + (this.#o.pollMs ?? 1_000));
+      this.#retryAt(conversation, this.#now() + (this.#o.pollMs ?? 1_000));
     }
   }
 
