@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { rssMb } from './proc.js';
 
-// Loaded as src/store/sqlite.ts loads it (a native addon, only where used).
+// Loaded as src/store/sqlite-binding.ts loads it (a native addon, only where used).
 const Database = createRequire(import.meta.url)('better-sqlite3');
 
 const PROBE = `

@@ -6,7 +6,7 @@
 // fingerprints as they were.
 //
 // The engine does not know the channels' shapes: each channel parses its own sub-record with its
-// own schema (autopilot/state.ts, converse/converse.ts). Records saved by earlier releases are
+// own schema (autopilot/state.ts, converse/session-record.ts). Records saved by earlier releases are
 // migrated on read: a bare position (the MCP tools), a position with an `autopilot` field beside
 // it (the autopilot), or a converse session with its position inside (the converse API).
 import { z } from 'zod';
