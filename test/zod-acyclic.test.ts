@@ -2,8 +2,9 @@
 // imports it first). The same schema built before and after must accept and reject the same values
 // with the same answers and the same issues: only a value that contains a cycle, which JSON cannot
 // carry, parses differently.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { config, memoizer } from 'zod/v4/core';
 
 interface Node {
   name: string;
@@ -22,9 +23,19 @@ function buildSchema() {
   });
 }
 
+// The files of a vitest worker share their modules (vitest.config.ts: isolate off): an earlier file may
+// have imported src/zod-acyclic.ts already. This one starts from zod's default, imports the module
+// afresh, and leaves zod's memoizer as it found it.
+const memoizerBefore = config().memoizer;
+config({ memoizer: memoizer() });
+afterAll(() => {
+  config({ memoizer: memoizerBefore });
+});
+
 const withCycleSupport = buildSchema();
 // z.lazy builds its schema on the first parse: done here, before the import, so it keeps zod's default.
 withCycleSupport.parse({ session_id: 'session_1', state: 'pending', tree: { name: 'root', children: [{ name: 'leaf', children: [] }] } });
+vi.resetModules();
 await import('../src/zod-acyclic.js');
 const withoutCycleSupport = buildSchema();
 
