@@ -43,7 +43,8 @@ block runs, until the conversation is resolved. Logs are JSON lines on stderr.
   --events rtm|hooks       Crisp's RTM WebSocket (default), or Web Hooks POSTed to /hooks/crisp on its own
                            HTTP server, signed with CRISP_HOOK_SECRET
   --host H --port N        where the Web Hook server listens (--events hooks; default 127.0.0.1:8789)
-  --sandbox                run against the embedded Crisp simulator (CRISP_MCP_SANDBOX=true does the same)
+  --sandbox                run against the embedded Crisp simulator (CRISP_MCP_SANDBOX=true does the same);
+                           CRISP_SANDBOX_WEBSITES=N seeds N demo websites (1-5, all allowed)
   --scenarios DIR          the folder of scenario files (default ./scenarios, else the shipped examples)
   --store SPEC             sqlite:PATH (default), redis://HOST:PORT (several replicas share it) or memory
   --identifier ID --key-file PATH [--tier plugin|website|user]

@@ -40,7 +40,8 @@ The MCP server: over stdio (what Claude Desktop, Cursor and VS Code launch), or 
 
 Crisp:
   --sandbox               use the embedded Crisp simulator: demo data, no account
-                          (CRISP_MCP_SANDBOX=true does the same)
+                          (CRISP_MCP_SANDBOX=true does the same); CRISP_SANDBOX_WEBSITES=N
+                          seeds N demo websites (1-5, all allowed), CRISP_SANDBOX_KEY fixes its key
   --identifier ID         the token identifier, with --key-file PATH (a file holding the key;
   --key-file PATH         never a flag, which ps shows); else CRISP_IDENTIFIER and CRISP_KEY,
                           else the OS keychain (crisp-mcp auth login)
@@ -49,7 +50,7 @@ Crisp:
                           the first is the default for tools
 Tools:
   --read-only             register no write tool at all (wins over every other selection)
-  --toolsets a,b          conversations, routing, people, scenarios (default: all)
+  --toolsets a,b          conversations, routing, people, knowledge, scenarios (default: all)
   --tools x,y             these tools, whatever their toolset
   --exclude-tools z       leave these tools out
   --send-mode MODE        what a customer-visible send does (CRISP_MCP_SEND_MODE): post (default)

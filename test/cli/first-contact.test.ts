@@ -11,6 +11,7 @@ import { SERVE_FLAGS } from '../../src/config.js';
 import { LOG_LEVELS } from '../../src/log.js';
 import { SANDBOX_FLAGS } from '../../src/commands/sandbox.js';
 import { SCENARIO_FLAGS } from '../../src/commands/scenario.js';
+import { TOOLSETS } from '../../src/mcp/tools/index.js';
 import { CLI, runCli, warningsIn } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
@@ -37,6 +38,15 @@ describe('crisp-mcp <command> --help', () => {
     const run = await runCli(['serve', '--help']);
     expect(run.stdout).toMatch(/--scenarios DIR .*\n.*shipped with crisp-mcp/);
     expect(run.stdout).toMatch(/--store SPEC/);
+  });
+
+  it('serve --help names every toolset and the sandbox\'s settings; bot --help its websites', async () => {
+    const run = await runCli(['serve', '--help']);
+    const toolsets = /--toolsets a,b +(.*)/.exec(run.stdout)?.[1] ?? '';
+    for (const { id } of TOOLSETS) expect(toolsets, id).toMatch(new RegExp(`\\b${id}\\b`));
+    expect(run.stdout).toMatch(/CRISP_SANDBOX_WEBSITES/);
+    expect(run.stdout).toMatch(/CRISP_SANDBOX_KEY/);
+    expect((await runCli(['bot', '--help'])).stdout).toMatch(/CRISP_SANDBOX_WEBSITES/);
   });
 
   it('--help anywhere after the command wins over its other flags (bare flags are serve)', async () => {
