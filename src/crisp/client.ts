@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import { CrispError } from './errors.js';
 import { HelpdeskApi } from './helpdesk.js';
-import { CrispHttp, type CrispCredentials, type HttpOptions, type QueryValue, type RequestSpec } from './http.js';
+import { checkPage, CrispHttp, type CrispCredentials, type HttpOptions, type QueryValue, type RequestSpec } from './http.js';
 import type * as WireSchemas from './schemas.js';
 import type {
   ComposeBody,
@@ -181,11 +181,6 @@ function parse<T>(schema: unknown, data: unknown, spec: RequestSpec): T {
     message: `Crisp's answer to ${spec.method} /v1/${spec.segments.slice(0, 1).join('/')}/… did not have the expected shape (${where})`,
     method: spec.method,
   });
-}
-
-function checkPage(page: number): number {
-  if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
-  return page;
 }
 
 function conversationPath(website: string, session: string, ...rest: string[]): string[] {

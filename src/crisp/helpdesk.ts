@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import { CrispError } from './errors.js';
 import { LocaleChoice, matchLocale, prepareArticles, rankArticles, type PreparedArticles } from './helpdesk-rank.js';
-import type { QueryValue, RequestSpec } from './http.js';
+import { checkPage, type QueryValue, type RequestSpec } from './http.js';
 import type { Wire, WireSchemaName } from './client.js';
 import type { HelpdeskLocale, HelpdeskPage, HelpdeskTreeEntry, HelpdeskTreeMetadata, HelpdeskTreePage } from './schemas.js';
 import type { HelpdeskContentType } from './vocabulary.js';
@@ -68,7 +68,6 @@ const MAX_LISTING_PAGES = 250;
 /** Most articles per locale whose text is read; the others are searched on their titles. */
 export const MAX_TEXTS = 500;
 const CONTENT_CONCURRENCY = 4;
-
 
 /**
  * A tree path (`billing/refund-policy`) travels as URL path segments, one per part, the way the
@@ -308,7 +307,3 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   });
 }
 
-function checkPage(page: number): number {
-  if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
-  return page;
-}

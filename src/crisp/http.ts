@@ -299,6 +299,12 @@ export class CrispHttp {
   }
 }
 
+/** A 1-based page number as a path segment: Crisp's pages start at 1. */
+export function checkPage(page: number): number {
+  if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
+  return page;
+}
+
 // The path of every call is built here (the autopilot makes two calls per visitor message): ids,
 // timestamps and names are plain characters that need no escaping, so they are copied as they are
 // and only the others go through the encoder.
