@@ -1,6 +1,6 @@
 // Crisp's enumerations: conversation states, message types, senders, token tiers, helpdesk content
 // types. Apart from the wire schemas (schemas.ts, which re-exports them) because the start-up path
-// needs these and none of the rest: config and the keychain check a tier, the tools a state, while
+// needs these and none of the rest: config and the keychain check a tier, the tools take a state, while
 // the wire schemas are built with the first Crisp call (client.ts).
 import { z } from 'zod';
 

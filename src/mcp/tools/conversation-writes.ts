@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';
 import { derivedFingerprint } from '../../engine/actions.js';
 import type { SendMessageBody } from '../../crisp/schemas.js';
+import { CONVERSATION_STATES } from '../../crisp/vocabulary.js';
 import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
@@ -14,7 +15,7 @@ import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './pa
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
 
-const ConversationStateIn = z.enum(['pending', 'unresolved', 'resolved']);
+const ConversationStateIn = z.enum(CONVERSATION_STATES);
 
 const SendMessageInput = z.object({
   website_id: WebsiteId.optional(),

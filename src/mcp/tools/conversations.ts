@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { CrispClient, ListConversationsQuery } from '../../crisp/client.js';
 import type { Conversation, Message } from '../../crisp/schemas.js';
+import { CONVERSATION_STATES } from '../../crisp/vocabulary.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
@@ -19,7 +20,7 @@ const LISTED_MESSAGE_CHARS = 300;
 
 const ConversationSummary = z.object({
   session_id: z.string(),
-  state: z.enum(['pending', 'unresolved', 'resolved']),
+  state: z.enum(CONVERSATION_STATES),
   visitor_name: z.string(),
   visitor_email: z.string(),
   subject: z.string(),
@@ -135,7 +136,7 @@ export const listConversations = defineTool({
   description: 'Inbox conversations, newest or longest-waiting first, filtered by state, unread, assignee or text; can add their latest messages.',
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
-    state: z.enum(['pending', 'unresolved', 'resolved']).optional().describe('pending = not answered yet'),
+    state: z.enum(CONVERSATION_STATES).optional().describe('pending = not answered yet'),
     unread: z.boolean().optional().describe('only with messages no operator read'),
     assigned_to: z.string().max(100).optional().describe('an operator user_id, or "unassigned"'),
     search: z.string().min(1).max(200).optional().describe('text in names, emails, subjects, messages'),
