@@ -66,7 +66,7 @@ const withoutPinoTransports = {
 
 /**
  * zod re-exports its ~50 locales (`z.locales`, error messages in other languages) from one index,
- * and a namespace re-export keeps every one of them in the bundle: about 280 KB, a fifth of what
+ * and a namespace re-export keeps every one of them in the bundle: about 290 KB, a fifth of what
  * `serve` parses at each start (bench/startup). crisp-mcp speaks English only, and zod takes its
  * English default from locales/en.js directly; the bundle's `z.locales` holds English alone.
  */

@@ -71,7 +71,8 @@ async function login(argv: string[], io: AuthIo): Promise<number> {
   registerSecret(key, identifier);
 
   const apiUrl = apiUrlOf(io.env);
-  const check = await checkWithCrisp(apiUrl, identifier, key, tier);
+  const crisp = authClient(apiUrl, identifier, key, tier);
+  const check = await checkWithCrisp(crisp, apiUrl, tier).finally(() => crisp.close());
   if (!check.ok) {
     io.err(`crisp-mcp auth: not saved — ${check.reason}`);
     return 1;
@@ -95,14 +96,14 @@ async function status(argv: string[], io: AuthIo): Promise<number> {
   }
   const { identifier, key, tier, source } = config.credentials!;
   io.out(`Source: ${source}\nIdentifier: ${identifier}\nTier: ${tier}\nCrisp: ${config.apiUrl}`);
-  const check = await checkWithCrisp(config.apiUrl, identifier, key, tier);
-  io.out(check.ok ? 'Accepted by Crisp: yes' : `Accepted by Crisp: no — ${check.reason}`);
-  if (!check.ok || !io.env.CRISP_WEBSITE_ID?.trim()) return check.ok ? 0 : 1;
-  // A pair Crisp accepts may still not reach every website of the allow-list (an agency's token, a
-  // plugin not installed on one of them): serve would start and each call there fail.
-  const crisp = new CrispClient({ baseUrl: config.apiUrl, credentials: { identifier, key, tier }, deadlineMs: 10_000, retry: { maxAttempts: 2 } });
+  const crisp = authClient(config.apiUrl, identifier, key, tier);
   let refused = 0;
   try {
+    const check = await checkWithCrisp(crisp, config.apiUrl, tier);
+    io.out(check.ok ? 'Accepted by Crisp: yes' : `Accepted by Crisp: no — ${check.reason}`);
+    if (!check.ok || !io.env.CRISP_WEBSITE_ID?.trim()) return check.ok ? 0 : 1;
+    // A pair Crisp accepts may still not reach every website of the allow-list (an agency's token, a
+    // plugin not installed on one of them): serve would start and each call there fail.
     for (const website of config.websites) {
       const answer = await websiteRefusal(crisp, website);
       if (answer) refused++;
@@ -122,8 +123,12 @@ async function logout(argv: string[], io: AuthIo): Promise<number> {
 }
 
 /** One authenticated call that every tier may make: RTM endpoint discovery. */
-async function checkWithCrisp(baseUrl: string, identifier: string, key: string, tier: Tier): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const crisp = new CrispClient({ baseUrl, credentials: { identifier, key, tier }, deadlineMs: 10_000, retry: { maxAttempts: 2 } });
+/** The client auth checks a pair with: a short deadline and one retry, the user waiting at a prompt. */
+function authClient(baseUrl: string, identifier: string, key: string, tier: Tier): CrispClient {
+  return new CrispClient({ baseUrl, credentials: { identifier, key, tier }, deadlineMs: 10_000, retry: { maxAttempts: 2 } });
+}
+
+async function checkWithCrisp(crisp: CrispClient, baseUrl: string, tier: Tier): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
     await crisp.connect.endpoints();
     return { ok: true };
@@ -133,8 +138,6 @@ async function checkWithCrisp(baseUrl: string, identifier: string, key: string, 
     if (error.code === 'crisp_forbidden' || error.code === 'crisp_not_subscribed') return { ok: false, reason: `Crisp refused the ${tier} tier for this token (${error.status}); check --tier` };
     // A network failure's message names the URL and the system error code (ECONNREFUSED, ENOTFOUND…).
     return { ok: false, reason: `${error.status === undefined ? error.message : `Crisp at ${baseUrl} answered ${error.status}`} (${error.code}) while checking the pair; try again, or check CRISP_API_URL` };
-  } finally {
-    await crisp.close();
   }
 }
 
