@@ -72,6 +72,9 @@ export function parseConverseInput(body: unknown): ParsedInput {
   }
   // null is a field left out: JSON serializers of several languages (.NET's, Jackson by default) write every unset field as null.
   const r = withoutNulls(parsed.data);
+  // Blank text is no text: gateways send `"text": ""` with every event, and a startSession read it as
+  // the visitor's first words (a match block's `otherwise`: usually a handoff before anyone wrote).
+  if (r.text !== undefined && r.text.trim() === '') delete r.text;
   const bad = (field: string, message: string): ParsedInput => ({ ok: false, field, message: `${field}: ${message}` });
   if (r.conversationId === undefined && r.platformConversationId === undefined) return bad('conversationId', 'expected conversationId (or platformConversationId): the id of this conversation, chosen by you');
   if (r.conversationId !== undefined && r.platformConversationId !== undefined && r.conversationId !== r.platformConversationId) {
@@ -81,7 +84,7 @@ export function parseConverseInput(body: unknown): ParsedInput {
   switch (r.eventType) {
     case 'message':
       // Blank text would run the scenario on nothing (a match block's `otherwise`: usually a handoff).
-      if ((r.text === undefined || r.text.trim() === '') && r.cardIndex === undefined) return bad('text', 'expected the visitor\'s text (or the clicked button\'s text, not blank) with eventType "message"');
+      if (r.text === undefined && r.cardIndex === undefined) return bad('text', 'expected the visitor\'s text (or the clicked button\'s text, not blank) with eventType "message"');
       break;
     case 'metadata':
       if (pairs.length === 0) return bad('metadata', 'expected at least one {key, value} pair with eventType "metadata"');
