@@ -263,7 +263,7 @@ export class ConverseService {
       const event = item.payload.event;
       let outcome: HandleOutcome;
       try {
-        outcome = await this.#run(event, item.seq);
+        outcome = await this.#run(event, item.seq, item.attempts);
       } catch (err) {
         if (err instanceof StoreError && err.code === 'store_lock_busy') return this.#retryAt(conversationId, this.#now() + 200); // another process runs it
         if (item.attempts + 1 >= MAX_EVENT_ATTEMPTS) {
@@ -281,8 +281,11 @@ export class ConverseService {
     }
   }
 
-  /** Runs one inbox item: step, save session (with `inboxSeq`) + replies atomically, ack. Already consumed (a crash before the ack): only ack. */
-  async #run(event: ConverseEvent, seq: number): Promise<HandleOutcome> {
+  /**
+   * Runs one inbox item: step, save session (with `inboxSeq`) + replies atomically, ack. Already
+   * consumed (a crash before the ack): only ack. `attempts`: the item's failed runs so far.
+   */
+  async #run(event: ConverseEvent, seq: number, attempts: number): Promise<HandleOutcome> {
     const { store } = this.#o;
     return withLock(store, lockKey(event.conversationId), async (lease) => {
       const key = conversationKey(event.conversationId);
@@ -291,7 +294,13 @@ export class ConverseService {
       let outcome: HandleOutcome = { status: 'nothing' };
       if (prior.inboxSeq < seq) {
         const version = (found?.version ?? 0) + 1;
-        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), effects: this.#effects });
+        let busy: unknown;
+        const effects = this.#effects.searchHelpdesk ? { ...this.#effects, searchHelpdesk: noteBusy(this.#effects.searchHelpdesk, (err) => (busy = err)) } : this.#effects;
+        const turn = await converseTurn({ loaded: this.#loaded, prior: prior.session, event, version, now: this.#now(), effects });
+        // Crisp busy or unreachable does not mean "no article": nothing is saved and the event runs
+        // again (#drain's backoff, as the autopilot tries its search again); only on its last attempt
+        // does the articles block take its none path, so the visitor still gets an answer.
+        if (busy !== undefined && attempts + 1 < MAX_EVENT_ATTEMPTS) throw busy;
         if (turn) {
           for (const note of turn.notes) this.#o.log?.warn({ conversation: event.conversationId, scenario: this.#loaded.name }, note);
           if (lease.signal.aborted) throw lease.signal.reason;
@@ -317,4 +326,17 @@ function effectsOf({ fetch, helpdesk }: ConverseOptions): TurnInput['effects'] {
     callWebhook: (action, key) => callWebhook(action, key, fetch),
     ...(helpdesk ? { searchHelpdesk: (question: string, options: { locale?: string; limit?: number }) => helpdesk.port.search(helpdesk.website, question, options) } : {}),
   };
+}
+
+/**
+ * The search, telling `busy` of a failure that may pass: the Crisp client marks a 429, a 5xx or a
+ * network failure `retryable` (converse/ does not import crisp/: the port's errors are read by
+ * that field).
+ */
+function noteBusy(search: NonNullable<TurnInput['effects']['searchHelpdesk']>, busy: (err: unknown) => void): typeof search {
+  return (question, options) =>
+    search(question, options).catch((err: unknown) => {
+      if ((err as { retryable?: unknown } | undefined)?.retryable === true) busy(err);
+      throw err;
+    });
 }

@@ -1,10 +1,14 @@
-// What a channel's gateway meets on POST /converse, over real HTTP: the empty `text` some gateways
-// send with every event. The shipped scenarios, a real receiver.
+// What a channel's gateway meets on POST /converse, over real HTTP: a Crisp 503 burst while a turn
+// searches the helpdesk (the sandbox as a real HTTP server), and the empty `text` some gateways send
+// with every event. The shipped gdpr and cancel-account scenarios, a real receiver.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SHIPPED_SCENARIOS_DIR, scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import type { CrispClient } from '../../src/crisp/index.js';
 import { startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
+import { clientFor } from '../helpers/crisp.js';
 import { Receiver } from '../helpers/receiver.js';
 
 const shipped = (name: string) => ({ file: `${name}.json`, source: readFileSync(join(SHIPPED_SCENARIOS_DIR, `${name}.json`), 'utf8') });
@@ -20,6 +24,37 @@ afterAll(async () => {
 afterEach(async () => {
   await h?.stop();
   h = undefined;
+});
+
+describe('POST /converse while Crisp answers 503 to the helpdesk search of an articles block', () => {
+  let sandbox: Sandbox;
+  let crisp: CrispClient;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 42 });
+    crisp = clientFor(sandbox);
+  });
+  afterAll(async () => {
+    await crisp.close();
+    await sandbox.close();
+  });
+
+  it('runs the event again and offers the articles, instead of handing the visitor off as if nothing matched', async () => {
+    h = await startConverseHarness({
+      receiver,
+      library: scenarioLibraryFromTexts([shipped('gdpr')]),
+      service: { scenario: 'gdpr', helpdesk: { port: crisp.helpdesk, website: sandbox.websiteId } },
+      http: {},
+    });
+    // More 503s than one search's own retries (the client's 4 attempts), far fewer than the event's.
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 6, method: 'GET', pathIncludes: '/helpdesk/' });
+    expect((await h.post({ conversationId: 'busy-1', eventType: 'message', text: 'Are you GDPR compliant?', messageId: 'q1' })).status).toBe(202);
+    await receiver.waitFor(() => receiver.of('busy-1').length === 2, 20_000, 'the gdpr replies');
+    expect(receiver.of('busy-1').map((r) => [r.type, r.text, r.replyTo])).toEqual([
+      ['choice', 'Our help center has the answer (our Data Processing Agreement, the DPA, is signed from there too):', 'q1'],
+      ['choice', 'Did that answer your question?', 'q1'],
+    ]);
+    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'converse: event failed; will retry', conversation: 'busy-1', messageId: 'q1' }));
+  }, 30_000);
 });
 
 describe('POST /converse with an empty text on an event that is no message', () => {
