@@ -295,14 +295,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
-    } catch {
-      return fail(400, 'invalid_json', 'Bad Request: the request body is not valid JSON');
+    } catch (error) {
+      return fail(400, 'invalid_json', `Bad Request: ${notJson(text, error)}`);
     }
     if (closing) return fail(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
     const answer = await converse.accept(parsed); // 202 only once the event is in the store
     if (answer.status !== 202) log.debug({ status: answer.status, reason: answer.body.message }, 'converse event refused');
     else log.debug({ conversation: `converse:${String(answer.body.conversationId)}`, messageId: answer.body.messageId, duplicate: answer.body.duplicate }, 'converse event accepted');
     sendJson(res, answer.status, answer.body, answer.headers);
+  }
+
+  /**
+   * Where a /converse body stops being JSON, for the caller to find it: V8's position only, since
+   * its message may quote the body, which the debug log line of the refusal would then hold.
+   */
+  function notJson(text: string, error: unknown): string {
+    if (text.trim() === '') return 'the request body is empty: send one JSON object';
+    const message = error instanceof Error ? error.message : '';
+    const at = Number(/at position (\d+)/.exec(message)?.[1] ?? NaN);
+    if (/end of JSON input/.test(message) || at >= text.length) return 'the request body is not valid JSON (it ends too soon)';
+    return `the request body is not valid JSON${Number.isNaN(at) ? '' : ` (at character ${at + 1} of ${text.length})`}`;
   }
 
   /** `POST /hooks/crisp`: Host and Origin (403), then the hook receiver (405, 413, 403 on a bad signature, 400, 200). */

@@ -68,3 +68,15 @@ describe('POST /converse with an empty text on an event that is no message', () 
     expect(receiver.of('blank-1').map((r) => [r.replyTo, r.type])).toEqual([['m1', 'choice']]);
   });
 });
+
+describe('POST /converse with a body that is no JSON', () => {
+  it('says where it stops being JSON, or that it is empty or ends too soon, and quotes none of it', async () => {
+    h = await startConverseHarness({ receiver, http: {} });
+    const answer = async (body: string) => (await h!.post(body)).json;
+    expect(await answer('{"conversationId":"c1" "eventType":"message"}')).toEqual({ error: 'invalid_json', message: 'Bad Request: the request body is not valid JSON (at character 24 of 45)' });
+    expect(await answer('')).toEqual({ error: 'invalid_json', message: 'Bad Request: the request body is empty: send one JSON object' });
+    expect(await answer('{"conversationId":"c1",')).toEqual({ error: 'invalid_json', message: 'Bad Request: the request body is not valid JSON (it ends too soon)' });
+    expect(await answer('secret-looking-words')).toEqual({ error: 'invalid_json', message: 'Bad Request: the request body is not valid JSON' });
+    expect(JSON.stringify(h.logs)).not.toContain('secret-looking-words');
+  });
+});
