@@ -96,8 +96,17 @@ export function parseConverseInput(body: unknown): ParsedInput {
       break;
   }
   if (r.cardIndex !== undefined && r.eventType !== 'message') return bad('cardIndex', 'only accepted with eventType "message"');
+  // One value per key: a second one would silently replace the first. The same pair twice (both spellings sent) is harmless.
   const metadata: Record<string, Scalar> = {};
-  for (const { key, value } of pairs) metadata[key] = value;
+  const firstGiven = new Map<string, string>();
+  for (const [field, list] of [['metadata', r.metadata], ['metaData', r.metaData]] as const) {
+    for (const [i, { key, value }] of (list ?? []).entries()) {
+      const first = firstGiven.get(key);
+      if (first !== undefined && metadata[key] !== value) return bad(`${field}[${i}].key`, `expected one value per key: "${key}" is also ${first}, with another value`);
+      firstGiven.set(key, first ?? `${field}[${i}].key`);
+      metadata[key] = value;
+    }
+  }
   const event: ConverseEvent = { conversationId: (r.conversationId ?? r.platformConversationId)!, type: r.eventType, metadata };
   if (r.text !== undefined) event.text = r.text;
   if (r.cardIndex !== undefined) event.cardIndex = r.cardIndex;

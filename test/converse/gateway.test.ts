@@ -69,6 +69,20 @@ describe('POST /converse with an empty text on an event that is no message', () 
   });
 });
 
+describe('POST /converse with metadata that gives one key two values', () => {
+  it('is a 400 naming the second pair, where the first value was silently replaced; the same pair in both spellings is taken', async () => {
+    h = await startConverseHarness({ receiver, http: {} });
+    const twice = await h.post({ conversationId: 'meta-1', eventType: 'metadata', metadata: [{ key: 'plan', value: 'pro' }, { key: 'user_name', value: 'Ana' }, { key: 'plan', value: 'basic' }] });
+    expect(twice).toMatchObject({ status: 400, json: { error: 'invalid_request', field: 'metadata[2].key', message: 'metadata[2].key: expected one value per key: "plan" is also metadata[0].key, with another value' } });
+    const spellings = await h.post({ conversationId: 'meta-1', eventType: 'metadata', metadata: [{ key: 'plan', value: 'pro' }], metaData: [{ key: 'plan', value: 'basic' }] });
+    expect(spellings).toMatchObject({ status: 400, json: { field: 'metaData[0].key' } });
+    const same = await h.post({ conversationId: 'meta-1', eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Ana' }], metaData: [{ key: 'user_name', value: 'Ana' }] });
+    expect(same.status).toBe(202);
+    await h.receiver.waitFor(() => h!.receiver.of('meta-1').length === 2);
+    expect(h.receiver.of('meta-1')[0]).toMatchObject({ type: 'text', text: 'Hello Ana!' });
+  });
+});
+
 describe('POST /converse with a body that is no JSON', () => {
   it('says where it stops being JSON, or that it is empty or ends too soon, and quotes none of it', async () => {
     h = await startConverseHarness({ receiver, http: {} });
