@@ -1,7 +1,8 @@
 // The scenarios this process serves: every `*.json` of one directory, compiled once at boot and
 // kept as { source text, program, summary }. Afterwards only the compiled program is used. The
-// compiler is in compile-scenarios.ts, imported when a library is compiled: this module is part of
-// stdio `serve`'s start-up, which compiles after it has answered tools/list (bench/startup).
+// compiler (scenario/compile.ts and the format's schemas) is imported when a library is compiled,
+// not with this module: stdio `serve` loads this at start-up and compiles after it has answered
+// tools/list (bench/startup).
 //
 // A scenario that does not compile stops the boot (ScenarioLibraryError, listing every bad file
 // with each problem and its block path): a scenario silently left out would make agents and the
@@ -10,7 +11,11 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as Compiler from '../scenario/compile.js';
 import type { CompileOptions, Problem, Program, ProgramSummary } from '../scenario/compile.js';
+
+/** What a library compiles with: the compiler module, which loadScenarioLibrary imports when it compiles. */
+export type ScenarioCompiler = Pick<typeof Compiler, 'compileText' | 'summarize' | 'withoutBom'>;
 
 export interface LoadedScenario {
   name: string;
@@ -136,6 +141,49 @@ export class ScenarioLibrary {
 
 
 
+/** Compiles one scenario from its JSON text; throws ScenarioLibraryError (code scenario_invalid) with the problems. */
+function compileScenario(compiler: ScenarioCompiler, file: string, text: string, options: CompileOptions): LoadedScenario {
+  // Kept without a byte order mark: whoever reads `source` (the scenario resource) parses it as JSON.
+  const source = compiler.withoutBom(text);
+  const result = compiler.compileText(source, options);
+  if (!result.ok) throw new ScenarioLibraryError('scenario_invalid', invalidMessage([{ file, problems: result.problems }]), [{ file, problems: result.problems }]);
+  const parsed = JSON.parse(source) as { description?: unknown };
+  return {
+    name: result.program.scenario,
+    file,
+    source,
+    description: typeof parsed.description === 'string' ? parsed.description : '',
+    program: result.program,
+    summary: compiler.summarize(result.program),
+    warnings: result.warnings,
+  };
+}
+
+/** Compiles every entry; one ScenarioLibraryError lists each file that does not compile, with its problems. */
+export function compileAll(compiler: ScenarioCompiler, entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions = {}): LoadedScenario[] {
+  const loaded: LoadedScenario[] = [];
+  const bad: Array<{ file: string; problems: Problem[] }> = [];
+  for (const { file, source } of entries) {
+    try {
+      loaded.push(compileScenario(compiler, file, source, options));
+    } catch (error) {
+      if (!(error instanceof ScenarioLibraryError)) throw error;
+      bad.push(...error.files);
+    }
+  }
+  if (bad.length) throw new ScenarioLibraryError('scenario_invalid', invalidMessage(bad), bad);
+  return loaded;
+}
+
+function invalidMessage(bad: ReadonlyArray<{ file: string; problems: Problem[] }>): string {
+  const lines = bad.flatMap(({ file, problems }) => [
+    `${file}:`,
+    ...problems.filter((p) => p.level === 'error').map((p) => `  ${p.path === '' ? '(file)' : p.path}: ${p.message}`),
+  ]);
+  const n = bad.length;
+  return [`${n} scenario file${n === 1 ? '' : 's'} did not compile (fix ${n === 1 ? 'it' : 'them'}, or check with \`crisp-mcp scenario validate FILE\`):`, ...lines].join('\n');
+}
+
 /**
  * Reads and compiles every `*.json` of `dir` (not recursive). Throws ScenarioLibraryError when the
  * directory is missing, when any file fails to compile (all of them are reported at once), or when
@@ -164,7 +212,7 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions &
     );
   }
   const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
-  const compiled = async () => (await import('./compile-scenarios.js')).compileAll(entries, compile);
+  const compiled = async () => compileAll(await import('../scenario/compile.js'), entries, compile);
   if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: compiled }, root, notRead);
   return new ScenarioLibrary(await compiled(), root, notRead);
 }
