@@ -121,7 +121,7 @@ export class StoreOpenedOnFirstUse implements Store {
 export async function warmUp(scenarios: ScenarioLibrary, store: Store, log: Logger): Promise<void> {
   let names: string[] | undefined;
   try {
-    names = scenarios.names();
+    names = (await scenarios.compiled()).names();
   } catch (error) {
     log.error({ scenarios_dir: scenarios.dir }, `scenario tools cannot run: ${(error as Error).message}`);
   }

@@ -1,6 +1,7 @@
 // Scenario actions and positions as short text, for drafts shown to agents and for notes to
 // operators. Rendering only: nothing here does I/O.
-import { carryOver, type Action, type OutMessage, type Position, type Program } from '../scenario/index.js';
+import type { OutMessage, Program } from '../scenario/compile.js';
+import { carryOver, type Action, type Position } from '../scenario/run.js';
 
 /** A bot message as one readable text: the words, then its buttons, cards or file. */
 export function messageText(m: OutMessage): string {

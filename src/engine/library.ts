@@ -1,5 +1,8 @@
 // The scenarios this process serves: every `*.json` of one directory, compiled once at boot and
-// kept as { source text, program, summary }. Afterwards only the compiled program is used.
+// kept as { source text, program, summary }. Afterwards only the compiled program is used. The
+// compiler (scenario/compile.ts and the format's schemas) is imported when a library is compiled,
+// not with this module: stdio `serve` loads this at start-up and compiles after it has answered
+// tools/list (bench/startup).
 //
 // A scenario that does not compile stops the boot (ScenarioLibraryError, listing every bad file
 // with each problem and its block path): a scenario silently left out would make agents and the
@@ -8,7 +11,11 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileText, summarize, withoutBom, type CompileOptions, type Problem, type Program, type ProgramSummary } from '../scenario/index.js';
+import type * as Compiler from '../scenario/compile.js';
+import type { CompileOptions, Problem, Program, ProgramSummary } from '../scenario/compile.js';
+
+/** What a library compiles with: the compiler module, which loadScenarioLibrary imports when it compiles. */
+export type ScenarioCompiler = Pick<typeof Compiler, 'compileText' | 'summarize' | 'withoutBom'>;
 
 export interface LoadedScenario {
   name: string;
@@ -44,13 +51,14 @@ export class UnknownScenarioError extends Error {
 }
 
 /** The scenarios of a library, or how to compile them when first asked (stdio serve defers that past its start-up). */
-type LibrarySource = readonly LoadedScenario[] | { files: readonly string[]; compile: () => readonly LoadedScenario[] };
+type LibrarySource = readonly LoadedScenario[] | { files: readonly string[]; compile: () => Promise<readonly LoadedScenario[]> };
 
 export class ScenarioLibrary {
   /** The files the scenarios come from. */
   readonly files: readonly string[];
   #byName: ReadonlyMap<string, LoadedScenario> | undefined;
-  #compile: (() => readonly LoadedScenario[]) | undefined;
+  #compile: (() => Promise<readonly LoadedScenario[]>) | undefined;
+  #compiling: Promise<this> | undefined;
   #failure: unknown;
 
   constructor(
@@ -69,18 +77,32 @@ export class ScenarioLibrary {
     }
   }
 
-  /** The scenarios by name, compiled on the first call of a deferred library; a compile failure is thrown again at each call. */
+  /**
+   * This library once its scenarios are compiled: at once for one compiled when loaded; a deferred
+   * one compiles at the first call (loading the compiler), and a compile failure rejects this and
+   * every later call, and is thrown by every read. Every read of a deferred library awaits this first.
+   */
+  compiled(): Promise<this> {
+    if (this.#byName) return Promise.resolve(this);
+    this.#compiling ??= this.#compile!().then(
+      (scenarios) => {
+        this.#byName = byName(scenarios);
+        this.#compile = undefined;
+        return this;
+      },
+      (error: unknown) => {
+        this.#failure = error;
+        throw error;
+      },
+    );
+    return this.#compiling;
+  }
+
+  /** The scenarios by name; a compile failure is thrown again at each call. */
   #scenarios(): ReadonlyMap<string, LoadedScenario> {
     if (this.#byName) return this.#byName;
     if (this.#failure !== undefined) throw this.#failure;
-    try {
-      this.#byName = byName(this.#compile!());
-      this.#compile = undefined;
-      return this.#byName;
-    } catch (error) {
-      this.#failure = error;
-      throw error;
-    }
+    throw new Error('the scenario library is compiled on first use: await compiled() before reading it');
   }
 
   get(name: string): LoadedScenario | undefined {
@@ -117,11 +139,13 @@ export class ScenarioLibrary {
   }
 }
 
+
+
 /** Compiles one scenario from its JSON text; throws ScenarioLibraryError (code scenario_invalid) with the problems. */
-export function compileScenario(file: string, text: string, options: CompileOptions = {}): LoadedScenario {
+function compileScenario(compiler: ScenarioCompiler, file: string, text: string, options: CompileOptions): LoadedScenario {
   // Kept without a byte order mark: whoever reads `source` (the scenario resource) parses it as JSON.
-  const source = withoutBom(text);
-  const result = compileText(source, options);
+  const source = compiler.withoutBom(text);
+  const result = compiler.compileText(source, options);
   if (!result.ok) throw new ScenarioLibraryError('scenario_invalid', invalidMessage([{ file, problems: result.problems }]), [{ file, problems: result.problems }]);
   const parsed = JSON.parse(source) as { description?: unknown };
   return {
@@ -130,22 +154,42 @@ export function compileScenario(file: string, text: string, options: CompileOpti
     source,
     description: typeof parsed.description === 'string' ? parsed.description : '',
     program: result.program,
-    summary: summarize(result.program),
+    summary: compiler.summarize(result.program),
     warnings: result.warnings,
   };
 }
 
-/** A library from texts (tests, embedded scenarios); every scenario must compile. */
-export function scenarioLibraryFromTexts(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions = {}): ScenarioLibrary {
-  return new ScenarioLibrary(compileAll(entries, options));
+/** Compiles every entry; one ScenarioLibraryError lists each file that does not compile, with its problems. */
+export function compileAll(compiler: ScenarioCompiler, entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions = {}): LoadedScenario[] {
+  const loaded: LoadedScenario[] = [];
+  const bad: Array<{ file: string; problems: Problem[] }> = [];
+  for (const { file, source } of entries) {
+    try {
+      loaded.push(compileScenario(compiler, file, source, options));
+    } catch (error) {
+      if (!(error instanceof ScenarioLibraryError)) throw error;
+      bad.push(...error.files);
+    }
+  }
+  if (bad.length) throw new ScenarioLibraryError('scenario_invalid', invalidMessage(bad), bad);
+  return loaded;
+}
+
+function invalidMessage(bad: ReadonlyArray<{ file: string; problems: Problem[] }>): string {
+  const lines = bad.flatMap(({ file, problems }) => [
+    `${file}:`,
+    ...problems.filter((p) => p.level === 'error').map((p) => `  ${p.path === '' ? '(file)' : p.path}: ${p.message}`),
+  ]);
+  const n = bad.length;
+  return [`${n} scenario file${n === 1 ? '' : 's'} did not compile (fix ${n === 1 ? 'it' : 'them'}, or check with \`crisp-mcp scenario validate FILE\`):`, ...lines].join('\n');
 }
 
 /**
  * Reads and compiles every `*.json` of `dir` (not recursive). Throws ScenarioLibraryError when the
  * directory is missing, when any file fails to compile (all of them are reported at once), or when
  * two files use one scenario name. An empty directory gives an empty library. `onFirstUse`: only
- * read the files now (a folder that cannot be read still throws here); compile them the first time
- * the library is asked for a scenario, and throw the compile error at each ask from then on.
+ * read the files now (a folder that cannot be read still throws here); compile them at the first
+ * compiled() call, and throw the compile error at each ask from then on.
  */
 export async function loadScenarioLibrary(dir: string, options: CompileOptions & { onFirstUse?: boolean } = {}): Promise<ScenarioLibrary> {
   const { onFirstUse, ...compile } = options;
@@ -168,8 +212,9 @@ export async function loadScenarioLibrary(dir: string, options: CompileOptions &
     );
   }
   const entries = await Promise.all(names.sort().map(async (name) => ({ file: join(root, name), source: await readFile(join(root, name), 'utf8') })));
-  if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: () => compileAll(entries, compile) }, root, notRead);
-  return new ScenarioLibrary(compileAll(entries, compile), root, notRead);
+  const compiled = async () => compileAll(await import('../scenario/compile.js'), entries, compile);
+  if (onFirstUse) return new ScenarioLibrary({ files: entries.map((e) => e.file), compile: compiled }, root, notRead);
+  return new ScenarioLibrary(await compiled(), root, notRead);
 }
 
 /** Names a scenario written in another format than JSON would have: said, since the folder reads *.json only. */
@@ -201,26 +246,4 @@ function byName(scenarios: readonly LoadedScenario[]): ReadonlyMap<string, Loade
   return map;
 }
 
-function compileAll(entries: ReadonlyArray<{ file: string; source: string }>, options: CompileOptions): LoadedScenario[] {
-  const loaded: LoadedScenario[] = [];
-  const bad: Array<{ file: string; problems: Problem[] }> = [];
-  for (const { file, source } of entries) {
-    try {
-      loaded.push(compileScenario(file, source, options));
-    } catch (error) {
-      if (!(error instanceof ScenarioLibraryError)) throw error;
-      bad.push(...error.files);
-    }
-  }
-  if (bad.length) throw new ScenarioLibraryError('scenario_invalid', invalidMessage(bad), bad);
-  return loaded;
-}
 
-function invalidMessage(bad: ReadonlyArray<{ file: string; problems: Problem[] }>): string {
-  const lines = bad.flatMap(({ file, problems }) => [
-    `${file}:`,
-    ...problems.filter((p) => p.level === 'error').map((p) => `  ${p.path === '' ? '(file)' : p.path}: ${p.message}`),
-  ]);
-  const n = bad.length;
-  return [`${n} scenario file${n === 1 ? '' : 's'} did not compile (fix ${n === 1 ? 'it' : 'them'}, or check with \`crisp-mcp scenario validate FILE\`):`, ...lines].join('\n');
-}

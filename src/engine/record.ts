@@ -10,7 +10,7 @@
 // migrated on read: a bare position (the MCP tools), a position with an `autopilot` field beside
 // it (the autopilot), or a converse session with its position inside (the converse API).
 import { z } from 'zod';
-import { Position } from '../scenario/index.js';
+import { Position } from '../scenario/position.js';
 import type { OutboxInput, SaveResult, Store } from '../store/index.js';
 
 export const CHANNELS = ['autopilot', 'converse'] as const;

@@ -5,7 +5,8 @@
 // channel's port: carry the actions out, perform the effect, feed its answer back, until the
 // scenario waits for the visitor. The autopilot performs each effect later, from its outbox, and
 // feeds the answer to advanceTurn when it comes back.
-import { step, type Action, type FoundArticle, type Position, type Program, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/index.js';
+import type { Program } from '../scenario/compile.js';
+import { step, type Action, type FoundArticle, type Position, type ScenarioEvent, type StepContext, type StepResult } from '../scenario/run.js';
 import { webhookIdempotencyKey } from './actions.js';
 import { isEffect, performEffect } from './effects.js';
 import { capWebhookChain, limitRegexBacktracking } from './limits.js';

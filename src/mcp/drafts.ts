@@ -11,7 +11,7 @@
 // saved, the scenario edited) is refused as stale. The position and the draft are two keys, so the
 // result is written into the draft (`saving`) before the position: a post killed between the two
 // saves finds, when retried, its own save in the store and finishes as posted.
-import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/index.js';
+import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/run.js';
 import { withLock, type Store } from '../store/index.js';
 import { waitsFor } from '../engine/describe.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
@@ -106,7 +106,7 @@ export interface TurnIO {
 
 export async function draftTurn(input: TurnIO & { website: string; session: string; scenario: string; now?: number }): Promise<DraftResult> {
   const { store, library, website, session } = input;
-  const loaded = library.require(input.scenario);
+  const loaded = (await library.compiled()).require(input.scenario);
   const program = loaded.program;
   const key = conversationKey(website, session);
   const now = input.now ?? Date.now();
@@ -268,7 +268,7 @@ async function ownSaveOf(store: Store, draft: TurnDraft): Promise<PostedTurn | u
 async function carryOut(input: PostInput, draft: TurnDraft, again: boolean, beforeSave: (result: PostedTurn) => Promise<unknown>): Promise<PostedTurn> {
   const { store, library, draftId } = input;
   const { website, session } = draft;
-  const loaded = library.require(draft.scenario);
+  const loaded = (await library.compiled()).require(draft.scenario);
   const key = conversationKey(website, session);
   const conversation = input.open(website, session);
   const current = await assertFresh(input, draft, loaded, conversation, again);
@@ -328,7 +328,7 @@ export interface ResetResult {
  * conversation. Only the position: a bot paused in this conversation stays paused.
  */
 export async function resetScenario(input: Omit<TurnIO, 'open'> & { website: string; session: string; scenario: string }): Promise<ResetResult> {
-  const loaded = input.library.require(input.scenario);
+  const loaded = (await input.library.compiled()).require(input.scenario);
   const key = conversationKey(input.website, input.session);
   const start = initialPosition(loaded.program);
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -29,7 +29,7 @@ const user = (text: string): GetPromptResult['messages'][number] => ({ role: 'us
 const argsCache = new WeakMap<ToolDeps, ReturnType<typeof argsFor>>();
 
 function argsFor(deps: ToolDeps) {
-  const scenarioNames = (value: string) => (deps.scenarios?.names() ?? []).filter((n) => n.startsWith(value));
+  const scenarioNames = async (value: string) => ((await deps.scenarios?.compiled())?.names() ?? []).filter((n) => n.startsWith(value));
   // completable() marks the schema it is given: each prompt gets its own copy.
   const website = () => completable(z.string().max(64).describe('omit for the default website'), (value) => deps.guard.websites.filter((w) => w.startsWith(value))).optional();
   return {
@@ -81,10 +81,11 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
         description: 'Works through the waiting conversations: read each, look the answer up in the helpdesk, reply (a scenario draft or your own words), resolve when done.',
         argsSchema: args.reply,
       },
-      ({ scenario, max_chats, website_id }) => {
+      async ({ scenario, max_chats, website_id }) => {
         const inbox = inboxLine(deps, website_id);
-        if (scenario !== undefined && scenario !== '' && deps.scenarios && !deps.scenarios.get(scenario)) {
-          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown scenario "${scenario}"; valid: ${deps.scenarios.names().join(', ') || '(none loaded)'}`);
+        const library = scenario !== undefined && scenario !== '' ? await deps.scenarios?.compiled() : undefined;
+        if (scenario && library && !library.get(scenario)) {
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown scenario "${scenario}"; valid: ${library.names().join(', ') || '(none loaded)'}`);
         }
         const n = count(max_chats, 5);
         const which = !scenarioPath ? 'your own replies' : scenario ? `scenario "${scenario}"` : 'the scenario that fits each conversation (list_scenarios shows them), or your own reply where none fits';

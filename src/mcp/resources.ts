@@ -62,18 +62,18 @@ function definitions(deps: ToolDeps): ResourceDef[] {
       name: 'scenarios',
       uri: SCENARIOS_URI,
       meta: { title: 'Scenarios', description: 'The chatbot scenarios this server runs (JSON list)', mimeType: JSON_TYPE },
-      read: async (uri) => json(uri.href, scenarioList(scenario)),
+      read: async (uri) => json(uri.href, await scenarioList(scenario)),
     });
     defs.push({
       name: 'scenario',
       uri: new ResourceTemplate('crisp://scenarios/{name}', {
-        list: () => guardedList(deps, async () => scenario.scenarios.list().map((s) => ({ uri: scenarioUri(s.name), name: `scenario ${s.name}`, description: s.description, mimeType: JSON_TYPE }))),
-        complete: { name: (value) => scenario.scenarios.names().filter((n) => n.startsWith(value)) },
+        list: () => guardedList(deps, async () => (await scenario.scenarios.compiled()).list().map((s) => ({ uri: scenarioUri(s.name), name: `scenario ${s.name}`, description: s.description, mimeType: JSON_TYPE }))),
+        complete: { name: async (value) => (await scenario.scenarios.compiled()).names().filter((n) => n.startsWith(value)) },
       }),
       meta: { title: 'Scenario', description: 'A scenario: its source and compiled summary', mimeType: JSON_TYPE },
       read: (uri, vars) =>
-        guarded(uri.href, deps, () => {
-          const s = scenario.scenarios.require(one(vars.name));
+        guarded(uri.href, deps, async () => {
+          const s = (await scenario.scenarios.compiled()).require(one(vars.name));
           return json(uri.href, { name: s.name, file: s.file, description: s.description, summary: s.summary, warnings: s.warnings, source: JSON.parse(s.source) as unknown });
         }),
     });
@@ -117,8 +117,8 @@ function definitions(deps: ToolDeps): ResourceDef[] {
 
 // ---------------------------------------------------------------- reading
 
-export function scenarioList(deps: ScenarioDeps) {
-  return deps.scenarios.list().map((s) => ({ name: s.name, version: s.program.version, description: s.description, uri: scenarioUri(s.name), blocks: s.summary.blocks, waiting_points: s.summary.waiting_points, webhooks: s.summary.webhooks }));
+export async function scenarioList(deps: ScenarioDeps) {
+  return (await deps.scenarios.compiled()).list().map((s) => ({ name: s.name, version: s.program.version, description: s.description, uri: scenarioUri(s.name), blocks: s.summary.blocks, waiting_points: s.summary.waiting_points, webhooks: s.summary.webhooks }));
 }
 
 interface Target {
@@ -170,7 +170,7 @@ export async function transcript(deps: ToolDeps, { website, session }: Target): 
 async function positionsOf(deps: ScenarioDeps, { website, session }: Target) {
   const key = conversationKey(website, session);
   const scenarios = [];
-  for (const s of deps.scenarios.list()) {
+  for (const s of (await deps.scenarios.compiled()).list()) {
     const saved = await deps.store.getPosition(key, s.name);
     if (!saved) continue;
     const p = readRecord(saved.value).record.scenario ?? undefined;
@@ -233,9 +233,10 @@ async function recentConversations(deps: ToolDeps): Promise<Conversation[]> {
 
 async function withPositions(deps: ScenarioDeps): Promise<Array<{ c: Conversation }>> {
   const found = [];
+  const names = (await deps.scenarios.compiled()).names();
   for (const c of await recentConversations(deps)) {
     const key = conversationKey(c.website_id, c.session_id);
-    for (const name of deps.scenarios.names()) {
+    for (const name of names) {
       if (await deps.store.getPosition(key, name)) {
         found.push({ c });
         break;

@@ -1,7 +1,9 @@
 // The scenario runner's public surface: the format, the compiler and the pure step function.
 // Nothing here does I/O; the store (src/store/) and the CLI (src/commands/scenario.ts) are separate.
+// The engine imports run.ts and position.ts directly, not this: stdio `serve` loads the engine at
+// start-up and the compiler (compile.ts, schema.ts) only when it compiles (engine/library.ts).
 export { Position, Scalar, Vars } from './schema.js';
-export { compileText, summarize, withoutBom } from './compile.js';
-export type { CompileOptions, OutMessage, Problem, Program, ProgramSummary } from './compile.js';
+export { compileText } from './compile.js';
+export type { OutMessage, Program } from './compile.js';
 export { carryOver, DEFAULT_STEP_BUDGET, initialPosition, step } from './run.js';
-export type { Action, FoundArticle, ScenarioEvent, StepContext, StepResult } from './run.js';
+export type { Action, ScenarioEvent, StepContext, StepResult } from './run.js';

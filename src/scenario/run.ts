@@ -2,9 +2,9 @@
 // into the instruction array, O(1) however big the graph), applies the event, runs until the
 // scenario waits, hands off or ends, and returns the actions to perform as data; it performs none.
 // Time and operator availability come in through `context`, never from a clock.
-import { type CompiledCondition, type Instruction, type OutMessage, type Program } from './compile.js';
+import type { CompiledCondition, Instruction, OutMessage, Program } from './compile.js';
 import { asciiDigits, compatible, cut, normalize } from './fold.js';
-import type { Position, Scalar, Vars } from './schema.js';
+import type { Position, Scalar, Vars } from './position.js';
 
 export type { Position, Vars };
 

@@ -3,6 +3,9 @@
 // editors. Semantic checks that need the whole graph (targets, cycles, reachability) live in
 // compile.ts. Pure: no I/O.
 import { z } from 'zod';
+import { Scalar } from './position.js';
+
+export { Position, Scalar, Vars } from './position.js';
 
 const BLOCK_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
 const VAR_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -14,11 +17,6 @@ const TIME = 'a time like "09:00" (HH:MM, 24-hour; "24:00" ends the day)';
 export const BlockId = z.string().regex(BLOCK_ID, 'a block id is 1-100 ASCII letters, digits, "_", "." or "-" (not starting with "." or "-")');
 export const VarName = z.string().regex(VAR_NAME, 'a variable name is ASCII letters (A-Z, a-z), digits and "_", not starting with a digit');
 const DataKey = z.string().regex(DATA_KEY, 'a data key is 1-64 ASCII letters, digits, "_" or "-"');
-export const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-export type Scalar = z.infer<typeof Scalar>;
-/** Variables of one conversation: flat scalars, so a position stays small JSON. */
-export const Vars = z.record(z.string(), Scalar);
-export type Vars = z.infer<typeof Vars>;
 
 /** Text shown to the visitor; `{{name}}` is replaced by the variable `name` ("" if unset). */
 const Text = z.string().min(1).max(10_000).describe('text; {{name}} inserts the variable name');
@@ -313,24 +311,6 @@ export const Scenario = shaped('{"name": "hello", "version": 1, "start": "hi", "
   })
   .describe('A crisp-mcp chatbot scenario: a graph of blocks, linearized at boot.');
 export type Scenario = z.infer<typeof Scenario>;
-
-/**
- * A conversation's saved place in a scenario: plain JSON that stores keep verbatim. `pc` indexes
- * the program's instruction array directly; `block` names the same instruction (for migrations and
- * display). `waiting`: the instruction at `pc` waits for the visitor (or a webhook or helpdesk answer).
- */
-export const Position = z.object({
-  scenario: z.string(),
-  program_hash: z.string(),
-  pc: z.number().int().nonnegative(),
-  block: z.string(),
-  vars: Vars,
-  waiting: z.boolean(),
-  handed_off: z.boolean(),
-  ended: z.boolean(),
-  last_fingerprint: z.number().nullable(),
-});
-export type Position = z.infer<typeof Position>;
 
 /** The JSON Schema of scenario files (draft 2020-12), for editors. */
 export function scenarioJsonSchema(): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { OutboxDeliverer, type DelivererOptions } from '../../src/autopilot/outb
 import { ITEM_STEP, type AutopilotItem } from '../../src/autopilot/state.js';
 import { derivedFingerprint } from '../../src/engine/actions.js';
 import { DEFAULT_GUARDRAILS } from '../../src/autopilot/guardrails.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import type { CrispClient } from '../../src/crisp/index.js';
 import { createLogger } from '../../src/log.js';

@@ -9,7 +9,7 @@ import { freshState, itemFingerprints, readValue, type AutopilotItem, type Autop
 import { hashesOfTimes, hasHash, total } from '../../src/autopilot/rate-memory.js';
 import type { ConversationRecord } from '../../src/engine/record.js';
 import { DEFAULT_GUARDRAILS, intake, limitReplies, parseDuration, parseReplyBudget, type Guardrails } from '../../src/autopilot/guardrails.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { parseCrispEvent } from '../../src/crisp/rtm.js';
 import type { Action } from '../../src/scenario/index.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';

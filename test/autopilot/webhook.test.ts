@@ -4,7 +4,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scenarioLibraryFromTexts, type LoadedScenario } from '../../src/engine/library.js';
+import { type LoadedScenario } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { botNotes, botTexts, processed, startTestBot, thread, type InProcessBot } from '../helpers/autopilot.js';

@@ -48,6 +48,9 @@ describe('loadScenarioLibrary(dir, { onFirstUse: true })', () => {
     expect(lazy.files.map((f) => f.slice(SHIPPED_SCENARIOS_DIR.length + 1))).toEqual(eager.names().map((n) => `${n}.json`));
     expect(lazy.files).toEqual(eager.files);
     expect(lazy.dir).toBe(eager.dir);
+    // Read before it is compiled: a wiring mistake, said as such.
+    expect(() => lazy.names()).toThrow('the scenario library is compiled on first use: await compiled() before reading it');
+    expect(await lazy.compiled()).toBe(lazy);
     expect(lazy.names()).toEqual(eager.names());
     expect(lazy.size).toBe(eager.size);
     expect(lazy.list().map((s) => s.program.hash)).toEqual(eager.list().map((s) => s.program.hash));
@@ -72,6 +75,10 @@ describe('loadScenarioLibrary(dir, { onFirstUse: true })', () => {
     const lazy = await loadScenarioLibrary(dir, { onFirstUse: true });
     const eager = await loadScenarioLibrary(dir).catch((error: unknown) => error);
     expect(eager).toBeInstanceOf(ScenarioLibraryError);
+    const first = await lazy.compiled().catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(ScenarioLibraryError);
+    expect((first as Error).message).toBe((eager as Error).message);
+    await expect(lazy.compiled()).rejects.toBe(first); // compiled once, not again at each ask
     for (const use of [() => lazy.names(), () => lazy.get('good'), () => lazy.list()]) {
       const error = thrown(use);
       expect(error).toBeInstanceOf(ScenarioLibraryError);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBacking, MemoryStore, type Store } from '../../src/store/index.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { converseScenario, settled, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { Receiver } from '../helpers/receiver.js';
 import { sqliteRows } from '../helpers/sqlite-file.js';

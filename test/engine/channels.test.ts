@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { readRecord } from '../../src/engine/record.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import { createLogger } from '../../src/log.js';

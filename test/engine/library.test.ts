@@ -4,7 +4,8 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, scenarioLibraryFromTexts, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
+import { defaultScenariosDir, loadScenarioLibrary, ScenarioLibraryError, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { SCENARIOS_DIR } from '../mcp/scenario-fixtures.js';
 
 const dirs: string[] = [];
@@ -78,7 +79,7 @@ describe('loadScenarioLibrary', () => {
     writeFileSync(join(dir, 'gdpr.json'), gdpr);
     for (const name of ['booking.yaml', 'faq.yml', 'old.json5', 'UPPER.JSON', 'notes.txt']) writeFileSync(join(dir, name), 'name: x');
     for (const onFirstUse of [false, true]) {
-      const library = await loadScenarioLibrary(dir, { onFirstUse });
+      const library = await (await loadScenarioLibrary(dir, { onFirstUse })).compiled();
       expect(library.notRead).toEqual(['UPPER.JSON', 'booking.yaml', 'faq.yml', 'old.json5']);
       expect(library.names()).toEqual(['gdpr']);
       expect(() => library.require('booking')).toThrow('unknown scenario "booking"; valid: gdpr (list_scenarios); not read: UPPER.JSON, booking.yaml, faq.yml, old.json5 (scenario files are JSON, named *.json)');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshState } from '../../src/autopilot/state.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { loadRecord, readRecord, saveRecord, withChannel, withPosition } from '../../src/engine/record.js';
 import { initialPosition } from '../../src/scenario/index.js';
 import type { Store } from '../../src/store/index.js';

@@ -3,7 +3,7 @@
 // leaves it — the limits (webhook chain, allow-list) hold whatever port carries the turn out.
 import { describe, expect, it } from 'vitest';
 import { webhookIdempotencyKey } from '../../src/engine/actions.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { MAX_WEBHOOKS_PER_TURN, WEBHOOK_CHAIN_HANDOFF } from '../../src/engine/limits.js';
 import type { ActionRef, EffectPort, PlainAction } from '../../src/engine/port.js';
 import { advanceTurn, allActions, runTurn, type Advance } from '../../src/engine/turn.js';

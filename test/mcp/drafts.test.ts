@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derivedFingerprint } from '../../src/engine/actions.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { draftTurn, postDraft, readDraft, resetScenario } from '../../src/mcp/drafts.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import { openCrispConversations } from '../../src/commands/crisp-conversation.js';

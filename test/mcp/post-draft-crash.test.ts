@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 import type { CrispClient } from '../../src/crisp/index.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import { draftTurn, postDraft, type TurnDraft } from '../../src/mcp/drafts.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';

@@ -10,7 +10,7 @@ import { MemoryStore } from '../../src/store/index.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
 import { exampleSources, SATURDAY_NOON_PARIS, testLibrary, visitor } from './scenario-fixtures.js';
-import { scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import { saveRecord } from '../../src/engine/record.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import type { Position } from '../../src/scenario/schema.js';

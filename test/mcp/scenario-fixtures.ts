@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { scenarioLibraryFromTexts, type ScenarioLibrary } from '../../src/engine/library.js';
+import { type ScenarioLibrary } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
 import type { Message } from '../../src/crisp/schemas.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 

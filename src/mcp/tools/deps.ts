@@ -12,7 +12,7 @@ export interface ToolDeps {
   guard: Guard;
   config: Config;
   log: Logger;
-  /** The scenarios of --scenarios, compiled at boot. Without it (or without `store`) the scenarios toolset is left out. */
+  /** The scenarios of --scenarios (stdio serve compiles them after start-up: read them after `await scenarios.compiled()`). Without it (or without `store`) the scenarios toolset is left out. */
   scenarios?: ScenarioLibrary;
   /** Where scenario positions and drafts live (--store). */
   store?: Store;

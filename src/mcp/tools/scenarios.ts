@@ -19,9 +19,13 @@ const DraftId = z.string().max(64).describe('from draft_scenario_reply');
 /** A scenario on one conversation: what draft_scenario_reply and reset_scenario act on. */
 const ScenarioOnConversation = z.object({ website_id: WebsiteId.optional(), session_id: SessionId, scenario: ScenarioName });
 
-/** The handlers run only when registered, and they are registered only with these deps present. */
-function need(deps: ToolDeps): ScenarioDeps {
+/**
+ * The handlers run only when registered, and they are registered only with these deps present.
+ * Stdio `serve` compiles its library after start-up: a call that comes first waits for that.
+ */
+async function need(deps: ToolDeps): Promise<ScenarioDeps> {
   if (!hasScenarioDeps(deps)) throw new ToolInputError('scenarios are not enabled on this server (it needs --scenarios DIR and a store)');
+  await deps.scenarios.compiled();
   return deps;
 }
 
@@ -40,7 +44,7 @@ export const listScenarios = defineTool({
   outputSchema: z.object({ scenarios: z.array(z.object({ name: z.string(), description: z.string() })) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(_input, deps: ToolDeps) {
-    return { scenarios: need(deps).scenarios.list().map((s) => ({ name: s.name, description: s.description })) };
+    return { scenarios: (await need(deps)).scenarios.list().map((s) => ({ name: s.name, description: s.description })) };
   },
   text: ({ scenarios }) => scenarios.map((s) => `${s.name}: ${s.description}`).join('\n') || 'No scenarios loaded.',
 });
@@ -72,7 +76,7 @@ export const draftScenarioReply = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
-    const { store, scenarios, guard, clock } = need(deps);
+    const { store, scenarios, guard, clock } = await need(deps);
     const website = guard.website(website_id);
     const result = await draftTurn({ store, library: scenarios, open: conversations(deps), website, session: session_id, scenario, now: clock?.() });
     return { draft_id: result.id, ...review(result.draft), waits_for: result.draft.waits_for, notes: result.draft.notes };
@@ -116,7 +120,7 @@ export const postDraftTool = defineTool({
   outputSchema: z.object({ session_id: z.string(), done: z.array(z.string()), waits_for: z.string(), replayed: z.boolean(), held_for_approval: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ draft_id }, deps: ToolDeps, call) {
-    const d = need(deps);
+    const d = await need(deps);
     const found = await readDraft(d.store, draft_id);
     if (!found) throw await notFound(d, draft_id);
     d.guard.website(found.draft.website); // a draft of a website off the allow-list is refused
@@ -152,7 +156,7 @@ export const resetScenarioTool = defineTool({
   outputSchema: z.object({ scenario: z.string(), block: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler({ website_id, session_id, scenario }, deps: ToolDeps) {
-    const { store, scenarios, guard } = need(deps);
+    const { store, scenarios, guard } = await need(deps);
     const website = guard.website(website_id);
     // Nothing saved under this website: the conversation must be on it before a start is saved for it. A session of
     // another allowed website would otherwise be "reset" here while its own position stayed (Crisp's 404 names the fix).
