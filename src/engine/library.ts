@@ -139,8 +139,6 @@ export class ScenarioLibrary {
   }
 }
 
-
-
 /** Compiles one scenario from its JSON text; throws ScenarioLibraryError (code scenario_invalid) with the problems. */
 function compileScenario(compiler: ScenarioCompiler, file: string, text: string, options: CompileOptions): LoadedScenario {
   // Kept without a byte order mark: whoever reads `source` (the scenario resource) parses it as JSON.
@@ -245,5 +243,3 @@ function byName(scenarios: readonly LoadedScenario[]): ReadonlyMap<string, Loade
   }
   return map;
 }
-
-

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SHIPPED_SCENARIOS_DIR, scenarioLibraryFromTexts } from '../../src/engine/library.js';
+import { scenarioLibraryFromTexts } from '../../src/engine/compile-scenarios.js';
+import { SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import type { CrispClient } from '../../src/crisp/index.js';
 import { startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
