@@ -309,7 +309,7 @@ async function startConverse(c: ConverseConfig, deps: ToolDeps): Promise<Convers
     service,
     announce(url) {
       log.info({ url, webhook: `${webhook.origin}${webhook.pathname}`, scenario: c.scenario, idle_minutes: c.idleMinutes, store: store.where }, 'converse API on');
-      if (store.kind === 'memory') log.warn('converse: the store is memory, so replies not yet delivered are lost on restart; use --store sqlite:PATH or redis://');
+      if (store.kind === 'memory') log.warn('converse: the store is memory, so a restart loses every session, the events accepted but not yet run, the replies not yet delivered and the messageIds already seen (an event sent again after a restart runs again); use --store sqlite:PATH or redis://');
     },
     async stop() {
       await service.close();

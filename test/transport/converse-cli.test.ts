@@ -99,6 +99,8 @@ describe("crisp-mcp serve --http converse: an articles block searches the helpde
     receiver.behaviour = () => 200;
     const child = await spawnHttpCli(['--port', '0', '--sandbox', '--scenarios', SHIPPED_SCENARIOS_DIR, '--store', 'memory'], env({ CRISP_MCP_CONVERSE_SCENARIO: 'gdpr' }));
     children.push(child);
+    // What a restart loses with this store, all of it: the warning once said only the undelivered replies.
+    expect(child.stderr()).toMatch(/the store is memory, so a restart loses every session, the events accepted but not yet run, the replies not yet delivered and the messageIds already seen/);
     expect((await converse(child, { conversationId: 'gdpr-1', eventType: 'message', text: 'Are you GDPR compliant?' })).status).toBe(202);
     await receiver.waitFor(() => receiver.of('gdpr-1').length === 2, 10_000, 'the gdpr replies');
     const [articles, question] = receiver.of('gdpr-1');
