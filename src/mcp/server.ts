@@ -10,6 +10,7 @@ import { asStoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
 import { GuardError } from './guard.js';
+import { answerInvalidParamsClearly } from './invalid-params.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { ConfirmationNeeded, selectTools, ToolInputError, type AnyTool, type CallContext, type Selection } from './tools/define.js';
@@ -55,6 +56,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   const served = (name: string) => usable.some((t) => t.name === name);
   const instructions = [INSTRUCTIONS, deps.guard.overview(), served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
   const server = new McpServer({ name: 'crisp-mcp', version: VERSION }, { instructions });
+  answerInvalidParamsClearly(server);
   for (const tool of usable) {
     server.registerTool(
       tool.name,
