@@ -66,8 +66,11 @@ function inboxLine(deps: ToolDeps, websiteId: string | undefined): string {
   return others.length ? `These steps cover the default website ${website}; this server also reaches ${others.join(', ')} (run this prompt again with their website_id).` : '';
 }
 
-/** Registers the prompts whose tools are among `tools` (names of the registered tools). */
-export function registerPrompts(server: McpServer, deps: ToolDeps, tools: ReadonlySet<string>): void {
+/**
+ * Registers the prompts whose tools are among `tools` (names of the registered tools); the one that
+ * embeds a transcript needs the conversations toolset among `toolsets`, as the transcript resource does.
+ */
+export function registerPrompts(server: McpServer, deps: ToolDeps, tools: ReadonlySet<string>, toolsets: ReadonlySet<string>): void {
   const has = (name: string) => tools.has(name);
   let args = argsCache.get(deps);
   if (!args) argsCache.set(deps, (args = argsFor(deps)));
@@ -140,6 +143,7 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
     );
   }
 
+  if (!toolsets.has('conversations')) return;
   server.registerPrompt(
     'summarize_conversation',
     {

@@ -48,7 +48,8 @@ export interface BuildOptions {
 }
 
 /**
- * One McpServer over the given tools, plus the resources and prompts these deps can serve; cheap
+ * One McpServer over the given tools, plus the resources and prompts these deps can serve for the
+ * toolsets of those tools (a transcript is no more served than get_conversation is); cheap
  * enough to call per connection or per request. A tool its deps cannot run is not registered.
  */
 export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, options: BuildOptions = {}): McpServer {
@@ -66,8 +67,9 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
     );
   }
   if (options.toolsOnly) return server;
-  registerResources(server, deps);
-  registerPrompts(server, deps, new Set(usable.map((t) => t.name)));
+  const toolsets = new Set(usable.map((t) => t.toolset));
+  registerResources(server, deps, toolsets);
+  registerPrompts(server, deps, new Set(usable.map((t) => t.name)), toolsets);
   return server;
 }
 
