@@ -17,7 +17,7 @@ import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 import { clean, iso, oneLine } from './tools/support/text.js';
-import { unreachableCrisp } from './unreachable.js';
+import { explainCrisp } from './crisp-failures.js';
 
 const LIST_LIMIT = 20;
 const TRANSCRIPT_PAGES = 3;
@@ -306,8 +306,7 @@ export function resourceError(uri: string, error: unknown, deps: ToolDeps): Prot
   if (error instanceof CrispError) {
     deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');
     if (error.code === 'crisp_not_found') return new ResourceNotFoundError(uri, `not found in Crisp: ${uri}; list_conversations finds valid conversations.${deps.guard.elsewhere(error.website)}`);
-    if (error.code === 'crisp_rate_limited') return new ProtocolError(ProtocolErrorCode.InternalError, 'Rate limited by Crisp; retry in a few seconds.');
-    return new ProtocolError(ProtocolErrorCode.InternalError, unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`);
+    return new ProtocolError(ProtocolErrorCode.InternalError, explainCrisp(error, deps));
   }
   deps.log.error({ uri, err: error }, 'resource read failed');
   return new ProtocolError(ProtocolErrorCode.InternalError, `Internal error reading ${uri}; the server log has the details.`);
