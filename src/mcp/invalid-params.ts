@@ -3,6 +3,9 @@
 // Invalid params (-32602) with a message naming the field. The SDK (2.4) answers them as an
 // Internal error (-32603) whose message is zod's issue list as multi-line JSON, and tools/call as
 // -32602 with the same JSON dump; a host shows that to its user, or its model retries blind.
+// A list request with a cursor is refused the same way: this server answers every list in one page
+// and never gives out a cursor, so any is one it did not give (MCP's pagination: SHOULD be
+// -32602), where the SDK ignored it and answered the first page again.
 import { ProtocolError, ProtocolErrorCode, type JSONRPCRequest, type McpServer, type Result, type ServerContext } from '@modelcontextprotocol/server';
 
 type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
@@ -26,12 +29,21 @@ export function answerInvalidParamsClearly(server: McpServer): void {
   const wrap = low._wrapHandler.bind(low);
   low._wrapHandler = (method, handler) => {
     const wrapped = wrap(method, handler);
-    return (request, ctx) =>
-      wrapped(request, ctx).catch((error: unknown) => {
+    const paged = PAGED_LISTS.has(method);
+    return (request, ctx) => {
+      // A cursor that is no string is left to the schema, whose refusal says so.
+      if (paged && typeof request.params?.cursor === 'string') {
+        return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: cursor: not one this server gave out; it answers ${method} in one page, with no nextCursor: call it without a cursor`));
+      }
+      return wrapped(request, ctx).catch((error: unknown) => {
         throw invalidParams(method, error) ?? error;
       });
+    };
   };
 }
+
+/** The list methods this server serves: each answered whole, none paginated. */
+const PAGED_LISTS = new Set(['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
 
 /** The Invalid params error for an SDK refusal of the request's params; undefined for any other error. */
 function invalidParams(method: string, error: unknown): ProtocolError | undefined {

@@ -13,6 +13,9 @@ const MALFORMED: { method: string; params?: Record<string, unknown>; says: RegEx
   { method: 'resources/read', says: /^Invalid params for resources\/read: params: expected object, received undefined$/ },
   { method: 'tools/list', params: { cursor: 5 }, says: /^Invalid params for tools\/list: cursor: expected string, received number$/ },
   { method: 'tools/call', params: { name: 'list_operators', arguments: [1] }, says: /^Invalid params for tools\/call: arguments: expected object, received array$/ },
+  // This server never gives out a cursor (every list is one page): any cursor is one it did not give.
+  { method: 'tools/list', params: { cursor: 'eyJwYWdlIjoyfQ' }, says: /^Invalid params for tools\/list: cursor: not one this server gave out; it answers tools\/list in one page, with no nextCursor: call it without a cursor$/ },
+  { method: 'prompts/list', params: { cursor: 'stale' }, says: /^Invalid params for prompts\/list: cursor: not one this server gave out/ },
 ];
 
 function expectInvalidParams(answer: { error?: { code: number; message: string } } | undefined, says: RegExp): void {
