@@ -10,9 +10,13 @@ import { ProtocolError, ProtocolErrorCode, type JSONRPCRequest, type McpServer, 
 
 type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
 
-/** The SDK's documented hook for subclasses (Protocol._wrapHandler); McpServer builds its own Server, so it is set on the instance. */
-interface HandlerWrapping {
+/**
+ * The SDK's hook for subclasses (Protocol._wrapHandler) and the handlers registered so far; McpServer
+ * builds its own Server, so both are reached on the instance.
+ */
+interface HandlerRegistry {
   _wrapHandler(method: string, handler: RequestHandler): RequestHandler;
+  _requestHandlers: Map<string, RequestHandler>;
 }
 
 interface Issue {
@@ -21,24 +25,27 @@ interface Issue {
 }
 
 /**
- * Makes `server` answer a request with malformed params as Invalid params naming the field. Must run
- * before the first handler is registered (McpServer registers them with the first tool, resource or prompt).
+ * Makes `server` answer a request with malformed params as Invalid params naming the field: the
+ * handlers its Server registered when built (initialize, ping…), and every one registered later.
+ * Must run before the first tool, resource or prompt is registered.
  */
 export function answerInvalidParamsClearly(server: McpServer): void {
-  const low = server.server as unknown as HandlerWrapping;
+  const low = server.server as unknown as HandlerRegistry;
+  for (const [method, handler] of low._requestHandlers) low._requestHandlers.set(method, clarified(method, handler));
   const wrap = low._wrapHandler.bind(low);
-  low._wrapHandler = (method, handler) => {
-    const wrapped = wrap(method, handler);
-    const paged = PAGED_LISTS.has(method);
-    return (request, ctx) => {
-      // A cursor that is no string is left to the schema, whose refusal says so.
-      if (paged && typeof request.params?.cursor === 'string') {
-        return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: cursor: not one this server gave out; it answers ${method} in one page, with no nextCursor: call it without a cursor`));
-      }
-      return wrapped(request, ctx).catch((error: unknown) => {
-        throw invalidParams(method, error) ?? error;
-      });
-    };
+  low._wrapHandler = (method, handler) => clarified(method, wrap(method, handler));
+}
+
+function clarified(method: string, handler: RequestHandler): RequestHandler {
+  const paged = PAGED_LISTS.has(method);
+  return (request, ctx) => {
+    // A cursor that is no string is left to the schema, whose refusal says so.
+    if (paged && typeof request.params?.cursor === 'string') {
+      return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: cursor: not one this server gave out; it answers ${method} in one page, with no nextCursor: call it without a cursor`));
+    }
+    return handler(request, ctx).catch((error: unknown) => {
+      throw invalidParams(method, error) ?? error;
+    });
   };
 }
 

@@ -24,6 +24,12 @@ function expectInvalidParams(answer: { error?: { code: number; message: string }
 }
 
 describe('malformed request params', () => {
+  it('an initialize without a protocolVersion, over stdio', async () => {
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const run = await runCli(['serve', '--sandbox'], { input: `${initialize}\n`, env: { CRISP_MCP_LOG_LEVEL: 'silent' } });
+    expectInvalidParams(JSON.parse(run.stdout) as { error?: { code: number; message: string } }, /^Invalid params for initialize: protocolVersion: expected string, received undefined$/);
+  });
+
   it('over stdio: each is answered Invalid params naming the field, and the connection goes on', async () => {
     const lines = [
       INITIALIZE,
