@@ -3,7 +3,7 @@
 // there (read-only, a narrow --tools, no scenarios).
 import { completable, ProtocolError, ProtocolErrorCode, type GetPromptResult, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { GuardError } from './guard.js';
+import { GuardError, refusalText } from './guard.js';
 import { completeSession, conversationUri, resourceError, transcript } from './resources.js';
 import type { ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
@@ -51,7 +51,7 @@ function promptWebsite(deps: ToolDeps, websiteId: string | undefined): string {
   try {
     return deps.guard.website(websiteId);
   } catch (error) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? error.message : 'bad website_id');
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? refusalText(error, deps.inSettingsTerms) : 'bad website_id');
   }
 }
 

@@ -12,7 +12,7 @@ import { readRecord } from '../engine/record.js';
 import { withOlder } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation, Message } from '../crisp/schemas.js';
-import { GuardError } from './guard.js';
+import { GuardError, refusalText } from './guard.js';
 import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
@@ -299,7 +299,7 @@ async function guardedList(deps: ToolDeps, list: () => Promise<Array<{ uri: stri
 
 export function resourceError(uri: string, error: unknown, deps: ToolDeps): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  if (error instanceof GuardError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
+  if (error instanceof GuardError) return new ProtocolError(ProtocolErrorCode.InvalidParams, refusalText(error, deps.inSettingsTerms));
   if (error instanceof UnknownScenarioError) return new ResourceNotFoundError(uri, error.message);
   if (error instanceof ScenarioLibraryError) return new ProtocolError(ProtocolErrorCode.InternalError, `Scenario resources cannot be read: ${error.message}`);
   if (error instanceof TurnError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);

@@ -10,7 +10,7 @@ import { asStoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
 import { explainCrisp } from './crisp-failures.js';
-import { GuardError } from './guard.js';
+import { GuardError, refusalText } from './guard.js';
 import { answerInvalidParamsClearly } from './invalid-params.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
@@ -113,7 +113,7 @@ function withWebsite(text: string, output: Record<string, unknown>, deps: ToolDe
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
   // A guard's refusal names the setting behind it (the website allow-list, the send mode).
-  if (error instanceof GuardError) return deps.inSettingsTerms?.(error.message) ?? error.message;
+  if (error instanceof GuardError) return refusalText(error, deps.inSettingsTerms);
   if (error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
   // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
