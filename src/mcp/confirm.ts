@@ -51,6 +51,8 @@ export function callContext(tool: string, input: unknown, ctx: ServerContext, co
       const view = inputResponse(responses, key);
       // An answer without our signature over these exact arguments was never asked for: ask again.
       if (view.kind !== 'elicit' || !sameState(ctx.mcpReq.requestState(), stateFor(tool, input))) return 'unasked';
+      // Cancel is the dialog closed without a choice (MCP's elicitation): not the user's no to this content.
+      if (view.action === 'cancel') return 'dismissed';
       return acceptedContent(responses, key, Answer)?.send === true ? 'accepted' : 'declined';
     },
   };
@@ -64,6 +66,8 @@ export function askUser(tool: string, input: unknown, need: ConfirmationNeeded):
   });
 }
 
+const DISMISSED = 'Not sent: the user closed the confirmation without answering; nothing went out. Ask them whether to send it before calling again.';
+
 /**
  * --send-mode confirm for one tool call: returns once the user said yes to exactly these arguments;
  * otherwise throws ConfirmationNeeded (ask them) or a GuardError that says why nothing went out.
@@ -72,6 +76,7 @@ export function requireConfirmation(call: CallContext, key: string, question: st
   const answer = call.answer(key);
   if (answer === 'accepted') return true;
   if (answer === 'declined') throw new GuardError('send_refused', refusals.declined);
+  if (answer === 'dismissed') throw new GuardError('send_refused', DISMISSED);
   if (!call.canAsk) throw new GuardError('send_refused', refusals.cannotAsk);
   throw new ConfirmationNeeded(key, question);
 }

@@ -13,6 +13,15 @@ export class GuardError extends Error {
   }
 }
 
+/**
+ * A refusal as the user reads it, for tool results, resource and prompt errors alike: restated in
+ * the settings form's terms when the server has one (the Claude Desktop bundle), where no variable
+ * such as CRISP_WEBSITE_ID can be set.
+ */
+export function refusalText(error: GuardError, inSettingsTerms: ((message: string) => string) | undefined): string {
+  return inSettingsTerms?.(error.message) ?? error.message;
+}
+
 export class Guard {
   readonly websites: readonly string[];
 

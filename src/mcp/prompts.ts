@@ -3,7 +3,7 @@
 // there (read-only, a narrow --tools, no scenarios).
 import { completable, ProtocolError, ProtocolErrorCode, type GetPromptResult, type McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { GuardError } from './guard.js';
+import { GuardError, refusalText } from './guard.js';
 import { completeSession, conversationUri, resourceError, transcript } from './resources.js';
 import type { ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
@@ -51,7 +51,7 @@ function promptWebsite(deps: ToolDeps, websiteId: string | undefined): string {
   try {
     return deps.guard.website(websiteId);
   } catch (error) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? error.message : 'bad website_id');
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, error instanceof GuardError ? refusalText(error, deps.inSettingsTerms) : 'bad website_id');
   }
 }
 
@@ -66,8 +66,11 @@ function inboxLine(deps: ToolDeps, websiteId: string | undefined): string {
   return others.length ? `These steps cover the default website ${website}; this server also reaches ${others.join(', ')} (run this prompt again with their website_id).` : '';
 }
 
-/** Registers the prompts whose tools are among `tools` (names of the registered tools). */
-export function registerPrompts(server: McpServer, deps: ToolDeps, tools: ReadonlySet<string>): void {
+/**
+ * Registers the prompts whose tools are among `tools` (names of the registered tools); the one that
+ * embeds a transcript needs the conversations toolset among `toolsets`, as the transcript resource does.
+ */
+export function registerPrompts(server: McpServer, deps: ToolDeps, tools: ReadonlySet<string>, toolsets: ReadonlySet<string>): void {
   const has = (name: string) => tools.has(name);
   let args = argsCache.get(deps);
   if (!args) argsCache.set(deps, (args = argsFor(deps)));
@@ -141,6 +144,7 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
     );
   }
 
+  if (!toolsets.has('conversations')) return;
   server.registerPrompt(
     'summarize_conversation',
     {

@@ -12,12 +12,12 @@ import { readRecord } from '../engine/record.js';
 import { withOlder } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { Conversation, Message } from '../crisp/schemas.js';
-import { GuardError } from './guard.js';
+import { GuardError, refusalText } from './guard.js';
 import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 import { clean, iso, oneLine } from './tools/support/text.js';
-import { unreachableCrisp } from './unreachable.js';
+import { explainCrisp } from './crisp-failures.js';
 
 const LIST_LIMIT = 20;
 const TRANSCRIPT_PAGES = 3;
@@ -32,6 +32,8 @@ export const draftUri = (id: string) => `crisp://drafts/${encodeURIComponent(id)
 type ReadCallback = (uri: URL, vars: Record<string, string | string[]>) => Promise<ReadResourceResult>;
 interface ResourceDef {
   name: string;
+  /** Served only when a tool of this toolset is: --toolsets and --tools bound what resources show too. */
+  toolset: 'conversations' | 'scenarios';
   uri: string | ResourceTemplate;
   meta: { title: string; description: string; mimeType: string };
   read: ReadCallback;
@@ -41,11 +43,15 @@ interface ResourceDef {
 // per deps value and only registered per server.
 const definitionsCache = new WeakMap<ToolDeps, ResourceDef[]>();
 
-/** Registers every resource these deps can serve (the scenario ones need a library and a store). */
-export function registerResources(server: McpServer, deps: ToolDeps): void {
+/**
+ * Registers the resources these deps can serve (the scenario ones need a library and a store) whose
+ * toolset is among `toolsets`, those of the tools served.
+ */
+export function registerResources(server: McpServer, deps: ToolDeps, toolsets: ReadonlySet<string>): void {
   let defs = definitionsCache.get(deps);
   if (!defs) definitionsCache.set(deps, (defs = definitions(deps)));
   for (const d of defs) {
+    if (!toolsets.has(d.toolset)) continue;
     if (typeof d.uri === 'string') server.registerResource(d.name, d.uri, d.meta, (uri) => d.read(uri, {}));
     else server.registerResource(d.name, d.uri, d.meta, (uri, vars) => d.read(uri, vars));
   }
@@ -60,12 +66,14 @@ function definitions(deps: ToolDeps): ResourceDef[] {
   if (scenario) {
     defs.push({
       name: 'scenarios',
+      toolset: 'scenarios',
       uri: SCENARIOS_URI,
       meta: { title: 'Scenarios', description: 'The chatbot scenarios this server runs (JSON list)', mimeType: JSON_TYPE },
       read: async (uri) => json(uri.href, await scenarioList(scenario)),
     });
     defs.push({
       name: 'scenario',
+      toolset: 'scenarios',
       uri: new ResourceTemplate('crisp://scenarios/{name}', {
         list: () => guardedList(deps, async () => (await scenario.scenarios.compiled()).list().map((s) => ({ uri: scenarioUri(s.name), name: `scenario ${s.name}`, description: s.description, mimeType: JSON_TYPE }))),
         complete: { name: async (value) => (await scenario.scenarios.compiled()).names().filter((n) => n.startsWith(value)) },
@@ -80,6 +88,7 @@ function definitions(deps: ToolDeps): ResourceDef[] {
     // Before the transcript template, whose pattern it extends.
     defs.push({
       name: 'conversation-scenario',
+      toolset: 'scenarios',
       uri: new ResourceTemplate('crisp://conversations/{website_id}/{session_id}/scenario', {
         list: () => guardedList(deps, async () => (await withPositions(scenario)).map(({ c }) => ({ uri: `${conversationUri(c.website_id, c.session_id)}/scenario`, name: `scenario positions of ${c.session_id}`, mimeType: JSON_TYPE }))),
         complete: { ...sites, ...sessions },
@@ -89,6 +98,7 @@ function definitions(deps: ToolDeps): ResourceDef[] {
     });
     defs.push({
       name: 'draft',
+      toolset: 'scenarios',
       uri: new ResourceTemplate('crisp://drafts/{id}', {
         list: () => guardedList(deps, async () => (await allowedDrafts(scenario)).map((d) => ({ uri: draftUri(d.id), name: `draft ${d.id}`, description: `${d.draft.scenario} for ${d.draft.session}${d.draft.posted ? ' (posted)' : ''}`, mimeType: JSON_TYPE }))),
         complete: { id: async (value) => (await allowedDrafts(scenario)).map((d) => d.id).filter((id) => id.startsWith(value)) },
@@ -105,6 +115,7 @@ function definitions(deps: ToolDeps): ResourceDef[] {
 
   defs.push({
     name: 'conversation',
+    toolset: 'conversations',
     uri: new ResourceTemplate('crisp://conversations/{website_id}/{session_id}', {
       list: () => guardedList(deps, async () => (await recentConversations(deps)).map((c) => ({ uri: conversationUri(c.website_id, c.session_id), name: `conversation ${c.session_id}`, description: `${c.state}, updated ${iso(c.updated_at)}`, mimeType: 'text/plain' }))),
       complete: { ...sites, ...sessions },
@@ -289,15 +300,14 @@ async function guardedList(deps: ToolDeps, list: () => Promise<Array<{ uri: stri
 
 export function resourceError(uri: string, error: unknown, deps: ToolDeps): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  if (error instanceof GuardError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
+  if (error instanceof GuardError) return new ProtocolError(ProtocolErrorCode.InvalidParams, refusalText(error, deps.inSettingsTerms));
   if (error instanceof UnknownScenarioError) return new ResourceNotFoundError(uri, error.message);
   if (error instanceof ScenarioLibraryError) return new ProtocolError(ProtocolErrorCode.InternalError, `Scenario resources cannot be read: ${error.message}`);
   if (error instanceof TurnError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
   if (error instanceof CrispError) {
     deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');
     if (error.code === 'crisp_not_found') return new ResourceNotFoundError(uri, `not found in Crisp: ${uri}; list_conversations finds valid conversations.${deps.guard.elsewhere(error.website)}`);
-    if (error.code === 'crisp_rate_limited') return new ProtocolError(ProtocolErrorCode.InternalError, 'Rate limited by Crisp; retry in a few seconds.');
-    return new ProtocolError(ProtocolErrorCode.InternalError, unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`);
+    return new ProtocolError(ProtocolErrorCode.InternalError, explainCrisp(error, deps));
   }
   deps.log.error({ uri, err: error }, 'resource read failed');
   return new ProtocolError(ProtocolErrorCode.InternalError, `Internal error reading ${uri}; the server log has the details.`);

@@ -9,12 +9,13 @@ import { CrispError } from '../crisp/errors.js';
 import { asStoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
-import { GuardError } from './guard.js';
+import { explainCrisp } from './crisp-failures.js';
+import { GuardError, refusalText } from './guard.js';
+import { answerInvalidParamsClearly } from './invalid-params.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { ConfirmationNeeded, selectTools, ToolInputError, type AnyTool, type CallContext, type Selection } from './tools/define.js';
 import type { ToolDeps } from './tools/deps.js';
-import { unreachableCrisp } from './unreachable.js';
 import { ALL_TOOLS, isUsable, TOOLSETS } from './tools/index.js';
 
 export const INSTRUCTIONS = [
@@ -47,7 +48,8 @@ export interface BuildOptions {
 }
 
 /**
- * One McpServer over the given tools, plus the resources and prompts these deps can serve; cheap
+ * One McpServer over the given tools, plus the resources and prompts these deps can serve for the
+ * toolsets of those tools (a transcript is no more served than get_conversation is); cheap
  * enough to call per connection or per request. A tool its deps cannot run is not registered.
  */
 export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, options: BuildOptions = {}): McpServer {
@@ -55,6 +57,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   const served = (name: string) => usable.some((t) => t.name === name);
   const instructions = [INSTRUCTIONS, deps.guard.overview(), served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
   const server = new McpServer({ name: 'crisp-mcp', version: VERSION }, { instructions });
+  answerInvalidParamsClearly(server);
   for (const tool of usable) {
     server.registerTool(
       tool.name,
@@ -64,8 +67,9 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
     );
   }
   if (options.toolsOnly) return server;
-  registerResources(server, deps);
-  registerPrompts(server, deps, new Set(usable.map((t) => t.name)));
+  const toolsets = new Set(usable.map((t) => t.toolset));
+  registerResources(server, deps, toolsets);
+  registerPrompts(server, deps, new Set(usable.map((t) => t.name)), toolsets);
   return server;
 }
 
@@ -106,18 +110,10 @@ function withWebsite(text: string, output: Record<string, unknown>, deps: ToolDe
   return `website_id: ${output.website_id}\n${text}`;
 }
 
-/** The 401 answer: which settings to fix, named where the user sets them. */
-function refusedCredentials(deps: ToolDeps): string {
-  const fix = `Crisp refused the server's credentials (401). An operator must fix CRISP_IDENTIFIER/CRISP_KEY, or CRISP_TIER (sent: ${deps.config.credentials?.tier ?? 'plugin'}; it must be the tier the token was issued for)`;
-  // A settings form has no command line to run `crisp-mcp auth …` in: the form's own names instead.
-  if (deps.inSettingsTerms) return deps.inSettingsTerms(`${fix}.`);
-  return `${fix}, or run \`crisp-mcp auth login\`; \`crisp-mcp auth status\` checks them.`;
-}
-
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */
 export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps): string {
   // A guard's refusal names the setting behind it (the website allow-list, the send mode).
-  if (error instanceof GuardError) return deps.inSettingsTerms?.(error.message) ?? error.message;
+  if (error instanceof GuardError) return refusalText(error, deps.inSettingsTerms);
   if (error instanceof ToolInputError || error instanceof TurnError || error instanceof UnknownScenarioError) return error.message;
   // A scenario folder compiled on first use (stdio serve) that does not compile: every bad file, for the operator to fix.
   if (error instanceof ScenarioLibraryError) return `Scenario tools cannot run: ${error.message}`;
@@ -133,44 +129,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
   }
   if (error instanceof CrispError) {
     deps.log.warn({ tool: tool.name, error: error.toJSON() }, 'crisp call failed');
-    switch (error.code) {
-      case 'crisp_invalid':
-        return `Crisp rejected the request: ${error.message}. Fix the argument and retry.`;
-      case 'crisp_unauthorized':
-        // A token sent with another tier than its own can be refused whole (the sandbox answers it with this 401): the tier is named too.
-        return refusedCredentials(deps);
-      case 'crisp_forbidden':
-        return `Crisp refused this call (${error.reason ?? error.status}): the token's tier or scopes lack the permission; an operator must grant it.`;
-      case 'crisp_not_found':
-        return `Not found: ${error.message}. Check the id; list_conversations and search_people find valid ones.${deps.guard.elsewhere(error.website)}`;
-      case 'crisp_not_subscribed': {
-        // With several websites, one of them without the plugin must be named, and the ones to use instead.
-        const others = deps.guard.websites.filter((w) => w !== error.website);
-        const where = error.website ? `website ${error.website}` : 'that website';
-        return `The Crisp plugin is not installed on ${where}; an operator must install it, or use another website_id${others.length && error.website ? ` (${others.join(', ')})` : ''}.`;
-      }
-      case 'crisp_conflict':
-        return `Crisp reports a conflict: ${error.message}.`;
-      case 'crisp_rate_limited': {
-        const wait = error.retryAfterMs !== undefined ? `retry in ${Math.max(1, Math.ceil(error.retryAfterMs / 1000))} s` : 'retry in a few seconds';
-        return `Rate limited by Crisp; ${wait}.`;
-      }
-      case 'crisp_aborted':
-        return 'The call was cancelled before Crisp answered.';
-      case 'crisp_unavailable':
-      case 'crisp_timeout':
-        // Timed out before it was ever sent: every connection to Crisp was busy with other calls.
-        if (error.code === 'crisp_timeout' && error.attempts === 0) {
-          return 'This server had too many calls to Crisp at once, and this one timed out waiting for a connection: it was not sent. Try again in a few seconds.';
-        }
-        // A write whose answer never came may still have happened: resending blindly could post twice.
-        if (error.method === 'POST' && error.status === undefined) {
-          return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';
-        }
-        return unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`;
-      default:
-        return `Crisp is unavailable right now (${error.code}); try again later.`;
-    }
+    return explainCrisp(error, deps);
   }
   const ref = randomUUID().slice(0, 8);
   deps.log.error({ tool: tool.name, ref, err: error }, 'tool failed');

@@ -33,11 +33,12 @@ describe('callContext', () => {
     expect(callContext('send_message', input, ctx('forged', yes), undefined).answer('confirm_send')).toBe('unasked');
   });
 
-  it('reads decline, cancel and "send: false" as declined, and a missing answer as unasked', () => {
+  it('reads decline and "send: false" as declined, cancel (closed unanswered) as dismissed, and a missing answer as unasked', () => {
     const state = askedState(input);
-    for (const answer of [{ action: 'decline' }, { action: 'cancel' }, { action: 'accept', content: { send: false } }]) {
+    for (const answer of [{ action: 'decline' }, { action: 'accept', content: { send: false } }]) {
       expect(callContext('send_message', input, ctx(state, answer), undefined).answer('confirm_send')).toBe('declined');
     }
+    expect(callContext('send_message', input, ctx(state, { action: 'cancel' }), undefined).answer('confirm_send')).toBe('dismissed');
     expect(callContext('send_message', input, ctx(state), undefined).answer('confirm_send')).toBe('unasked');
   });
 

@@ -170,18 +170,20 @@ describe('--send-mode confirm (2025-era client: elicitation through the SDK shim
     expect(thread(session).at(-1)).toMatchObject({ type: 'text', content: 'Refund approved ✅' });
   });
 
+  const DECLINED = /^Not sent: the user declined/;
   it.each([
-    ['declines', null, 'decline'],
-    ['cancels', null, 'cancel'],
-    ['unticks "send"', { send: false }, 'accept'],
-    ['answers off-schema', { send: 'yes' }, 'accept'],
-  ] as const)('sends nothing when the user %s', async (_label, content, action) => {
+    ['declines', null, 'decline', DECLINED],
+    // Cancel is the dialog closed without a choice: not a no to this content.
+    ['cancels', null, 'cancel', /^Not sent: the user closed the confirmation without answering; nothing went out\. Ask them whether to send it/],
+    ['unticks "send"', { send: false }, 'accept', DECLINED],
+    ['answers off-schema', { send: 'yes' }, 'accept', DECLINED],
+  ] as const)('sends nothing when the user %s', async (_label, content, action, says) => {
     const confirmClient = await answering(content, action);
     const session = pendingSession();
     const before = thread(session).length;
     const refused = await call(confirmClient, 'send_message', { session_id: session, content: 'Refund approved' });
     expect(refused.isError).toBe(true);
-    expect(refused.text).toMatch(/^Not sent: the user declined/);
+    expect(refused.text).toMatch(says);
     expect(thread(session).length).toBe(before);
   });
 

@@ -54,8 +54,8 @@ export interface Selection {
 export interface CallContext {
   /** The client declared it can show the user a form (elicitation). */
   readonly canAsk: boolean;
-  /** The user's answer to the question `key` asked about exactly these arguments, if this call carries one. */
-  answer(key: string): 'accepted' | 'declined' | 'unasked';
+  /** The user's answer to the question `key` asked about exactly these arguments, if this call carries one; `dismissed`: the question was closed unanswered. */
+  answer(key: string): 'accepted' | 'declined' | 'dismissed' | 'unasked';
 }
 
 /** Thrown by a handler that must not go on without the user's yes to `question`. */
