@@ -30,10 +30,13 @@ interface Issue {
  * Must run before the first tool, resource or prompt is registered.
  */
 export function answerInvalidParamsClearly(server: McpServer): void {
-  const low = server.server as unknown as HandlerRegistry;
+  const low = server.server as unknown as Partial<HandlerRegistry>;
+  // Both are the SDK's internals (pinned by package-lock.json): should an SDK release rename them,
+  // the server keeps the SDK's own answers instead of failing to build (invalid-params.test.ts then fails).
+  if (!(low._requestHandlers instanceof Map) || typeof low._wrapHandler !== 'function') return;
   for (const [method, handler] of low._requestHandlers) low._requestHandlers.set(method, clarified(method, handler));
   const wrap = low._wrapHandler.bind(low);
-  low._wrapHandler = (method, handler) => clarified(method, wrap(method, handler));
+  low._wrapHandler = (method: string, handler: RequestHandler) => clarified(method, wrap(method, handler));
 }
 
 function clarified(method: string, handler: RequestHandler): RequestHandler {
