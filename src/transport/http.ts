@@ -183,7 +183,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       });
     }
     if (path === HOOKS_PATH && hooks) return serveHooks(req, res, hooks);
-    if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: OFF_ROUTES.get(path ?? '') ?? 'Not found: the MCP endpoint is /mcp' });
+    if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found', message: OFF_ROUTES.get(path ?? '') ?? notFound(path ?? '') });
     serveMcp(req, res).catch((error: unknown) => {
       // A client that hung up mid-request is not a server failure. Its response tells (its socket is
       // gone); the request does not: node:http destroys it once its body has been read.
@@ -194,6 +194,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       else res.destroy();
     });
   });
+
+  /**
+   * The 404 for a path served by no route: the routes this server does serve (the converse API and
+   * the hook receiver when on), and the likely one when only a trailing slash is in the way.
+   */
+  function notFound(path: string): string {
+    const served = ['/mcp', ...(options.converse ? ['/converse'] : []), ...(hooks ? [HOOKS_PATH] : [])];
+    const meant = served.find((route) => path === `${route}/`);
+    if (meant) return `Not found: ${path} has a trailing slash; the endpoint is ${meant}`;
+    return served.length === 1 ? 'Not found: the MCP endpoint is /mcp' : `Not found: this server's endpoints are ${served.join(', ')}`;
+  }
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const forbidden = hostRefusal(req);

@@ -197,6 +197,7 @@ describe('serve --http: a route that is off says what turns it on', () => {
     ['/converse', 'Not found: /converse is off; serve --http turns it on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set'],
     ['/hooks/crisp', 'Not found: /hooks/crisp is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET'],
     ['/elsewhere', 'Not found: the MCP endpoint is /mcp'],
+    ['/mcp/', 'Not found: /mcp/ has a trailing slash; the endpoint is /mcp'],
   ])('POST %s', async (path, message) => {
     const reply = await fetch(cli.url.replace(/\/mcp$/, path), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(reply.status).toBe(404);

@@ -124,6 +124,13 @@ describe('POST /converse', () => {
     expect(answer.status).toBe(403);
     expect(answer.json).toMatchObject({ error: 'forbidden' });
   });
+
+  it('a 404 names the endpoints this server has, /converse among them, and the one a trailing slash missed', async () => {
+    const headers = { authorization: `Bearer ${CONVERSE_TOKEN}` };
+    const body = JSON.stringify({ conversationId: 'c', eventType: 'startSession' });
+    expect(await rawPost(`${h.url}/`, body, headers)).toMatchObject({ status: 404, json: { error: 'not_found', message: 'Not found: /converse/ has a trailing slash; the endpoint is /converse' } });
+    expect(await rawPost(h.url.replace(/\/converse$/, '/conversations'), body, headers)).toMatchObject({ status: 404, json: { error: 'not_found', message: "Not found: this server's endpoints are /mcp, /converse" } });
+  });
 });
 
 describe('/converse off or locked', () => {
