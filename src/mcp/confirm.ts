@@ -46,6 +46,7 @@ export function callContext(tool: string, input: unknown, ctx: ServerContext, co
   const capabilities = (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? connectionCapabilities;
   const responses = ctx.mcpReq.inputResponses;
   return {
+    signal: ctx.mcpReq.signal,
     canAsk: canElicitForm(capabilities),
     answer(key) {
       const view = inputResponse(responses, key);

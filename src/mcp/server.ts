@@ -128,7 +128,9 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
     return 'The scenario store is unavailable right now; try again later.';
   }
   if (error instanceof CrispError) {
-    deps.log.warn({ tool: tool.name, error: error.toJSON() }, 'crisp call failed');
+    // A call the host cancelled is no failure of Crisp's: not a warning for the on-call engineer.
+    if (error.code === 'crisp_aborted') deps.log.debug({ tool: tool.name, error: error.toJSON() }, 'crisp call cancelled');
+    else deps.log.warn({ tool: tool.name, error: error.toJSON() }, 'crisp call failed');
     return explainCrisp(error, deps);
   }
   const ref = randomUUID().slice(0, 8);

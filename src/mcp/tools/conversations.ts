@@ -151,7 +151,8 @@ export const listConversations = defineTool({
     next_cursor: z.string().nullable(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(input, { crisp, guard }: ToolDeps) {
+  async handler(input, { crisp, guard }: ToolDeps, call) {
+    const options = { signal: call?.signal };
     const paged = input.cursor ? decodeCursor(input.cursor, 'list_conversations', ['p']) : undefined;
     const site = cursorWebsite(guard, input.website_id, paged);
     const withMessages = input.include_messages ?? 0;
@@ -167,9 +168,9 @@ export const listConversations = defineTool({
     if (input.search) Object.assign(query, { search_query: input.search, search_type: 'text' });
     if (input.order === 'waiting') query.order_date_waiting = true;
 
-    const rows = await crisp.conversations.list(site, page, query);
+    const rows = await crisp.conversations.list(site, page, query, options);
     const wanted = input.state && input.state !== 'resolved' ? rows.filter((c) => c.state === input.state) : rows;
-    const threads = withMessages === 0 ? [] : await Promise.all(wanted.map((c) => crisp.messages.list(site, c.session_id)));
+    const threads = withMessages === 0 ? [] : await Promise.all(wanted.map((c) => crisp.messages.list(site, c.session_id, undefined, options)));
     return {
       website_id: site,
       conversations: wanted.map((c, i) => ({ ...summarize(c, crisp), ...(threads[i] ? { messages: threads[i].messages.slice(-withMessages).map((m) => messageOut(m, LISTED_MESSAGE_CHARS)) } : {}) })),
@@ -256,9 +257,10 @@ export const getConversation = defineTool({
     ...messagePageFields,
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, session_id, messages: count = 20 }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, session_id, messages: count = 20 }, { crisp, guard }: ToolDeps, call) {
+    const options = { signal: call?.signal };
     const site = guard.website(website_id);
-    const [conversation, page] = await Promise.all([crisp.conversations.get(site, session_id), crisp.messages.list(site, session_id)]);
+    const [conversation, page] = await Promise.all([crisp.conversations.get(site, session_id, options), crisp.messages.list(site, session_id, undefined, options)]);
     const latest = count === 0 ? [] : page.messages.slice(-count);
     // list_messages goes on from the oldest message shown; with none shown (messages: 0), from just after the newest.
     const newest = page.messages.at(-1);
@@ -302,10 +304,10 @@ export const listMessages = defineTool({
   inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, cursor: Cursor.optional() }),
   outputSchema: z.object({ website_id: z.string(), session_id: z.string(), ...messagePageFields }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, session_id, cursor }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, session_id, cursor }, { crisp, guard }: ToolDeps, call) {
     const site = guard.website(website_id);
     const before = cursor ? decodeCursor(cursor, 'list_messages', ['t']).t : undefined;
-    const page = await crisp.messages.list(site, session_id, before);
+    const page = await crisp.messages.list(site, session_id, before, { signal: call?.signal });
     return { website_id: site, session_id, messages: page.messages.map(toMessageOut), older_cursor: olderCursor(page.messages, page.hasMore) };
   },
   text: ({ session_id, messages, older_cursor }) =>
@@ -329,20 +331,21 @@ export const findConversations = defineTool({
   }),
   outputSchema: z.object({ website_id: z.string(), people_id: z.string().nullable(), conversations: z.array(ConversationSummary), more: z.number().int() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, email, people_id }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, email, people_id }, { crisp, guard }: ToolDeps, call) {
+    const options = { signal: call?.signal };
     const site = guard.website(website_id);
     if ((email === undefined) === (people_id === undefined)) throw new ToolInputError('email, people_id: give exactly one of them');
     const wanted = email?.toLowerCase();
-    const person = people_id ?? (await crisp.people.list(site, 1, { search_text: email! })).find((p) => p.email?.toLowerCase() === wanted)?.people_id;
+    const person = people_id ?? (await crisp.people.list(site, 1, { search_text: email! }, options)).find((p) => p.email?.toLowerCase() === wanted)?.people_id;
     let found: Conversation[];
     let total: number;
     if (person) {
-      const ids = await crisp.people.listConversations(site, person, 1);
+      const ids = await crisp.people.listConversations(site, person, 1, {}, options);
       total = ids.length;
-      found = await Promise.all(ids.slice(0, FIND_LIMIT).map((id) => crisp.conversations.get(site, id)));
+      found = await Promise.all(ids.slice(0, FIND_LIMIT).map((id) => crisp.conversations.get(site, id, options)));
     } else {
       // A visitor without a profile is found by the email on the conversation itself.
-      const rows = await crisp.conversations.list(site, 1, { per_page: 50, search_query: email!, search_type: 'text' });
+      const rows = await crisp.conversations.list(site, 1, { per_page: 50, search_query: email!, search_type: 'text' }, options);
       const own = rows.filter((c) => c.meta?.email?.toLowerCase() === wanted);
       total = own.length;
       found = own.slice(0, FIND_LIMIT);

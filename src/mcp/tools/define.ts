@@ -56,6 +56,12 @@ export interface CallContext {
   readonly canAsk: boolean;
   /** The user's answer to the question `key` asked about exactly these arguments, if this call carries one; `dismissed`: the question was closed unanswered. */
   answer(key: string): 'accepted' | 'declined' | 'dismissed' | 'unasked';
+  /**
+   * Aborted when the host cancels the call (notifications/cancelled) or goes away. The read tools
+   * hand it to their Crisp calls, so a cancelled read stops waiting and retrying at once; the writes
+   * do not: a write cut short may or may not have happened.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Thrown by a handler that must not go on without the user's yes to `question`. */

@@ -30,9 +30,9 @@ export const searchHelpdesk = defineTool({
     more: z.number().int().describe('further matches left out'),
   }),
   annotations: read,
-  async handler({ website_id, query, locale }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, query, locale }, { crisp, guard }: ToolDeps, call) {
     const site = guard.website(website_id);
-    const result = await crisp.helpdesk.search(site, query, { ...(locale ? { locale } : {}), limit: 5 });
+    const result = await crisp.helpdesk.search(site, query, { ...(locale ? { locale } : {}), limit: 5, signal: call?.signal });
     return {
       website_id: site,
       locale: result.locale,
@@ -61,13 +61,13 @@ export const getArticle = defineTool({
   }),
   outputSchema: z.object({ website_id: z.string(), locale: z.string(), path: z.string(), title: z.string(), url: z.string(), markdown: z.string(), trimmed: z.boolean() }),
   annotations: read,
-  async handler({ website_id, path, locale, max_chars = ARTICLE_CHARS }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, path, locale, max_chars = ARTICLE_CHARS }, { crisp, guard }: ToolDeps, call) {
     const site = guard.website(website_id);
-    const where = await crisp.helpdesk.resolveLocale(site, locale);
+    const where = await crisp.helpdesk.resolveLocale(site, locale, call?.signal);
     if (!where) throw new ToolInputError(`${guard.websites.length < 2 ? 'This website' : `Website ${site}`} has no helpdesk locale: there is no article to read.`);
     const wanted = path.replace(/^\/+|\/+$/g, '');
     // Read now, not from the search's index: an article edited or unpublished a moment ago shows as it is.
-    const article = wanted ? await crisp.helpdesk.article(site, where, wanted) : undefined;
+    const article = wanted ? await crisp.helpdesk.article(site, where, wanted, call?.signal) : undefined;
     // Websites may share paths (one agency, one article layout), so with several the site asked is named.
     const elsewhere = guard.elsewhere(site, 'it is an article of');
     if (!article) throw new ToolInputError(`path: no published ${where} article at "${wanted}"${guard.onWebsite(site)}; search_helpdesk gives valid paths${elsewhere && `.${elsewhere}`}`);

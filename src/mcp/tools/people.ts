@@ -46,12 +46,12 @@ export const searchPeople = defineTool({
   }),
   outputSchema: z.object({ website_id: z.string(), people: z.array(PersonSummary), next_cursor: z.string().nullable() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, search, segment, cursor }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, search, segment, cursor }, { crisp, guard }: ToolDeps, call) {
     const paged = cursor ? decodeCursor(cursor, 'search_people', ['p']) : undefined;
     const site = cursorWebsite(guard, website_id, paged);
     const page = paged?.p ?? 1;
     const filter = segment ? [{ model: 'people', criterion: 'segments', operator: 'eq', query: [segment] }] : undefined;
-    const rows = await crisp.people.list(site, page, { ...(search ? { search_text: search } : {}), ...(filter ? { search_filter: filter } : {}) });
+    const rows = await crisp.people.list(site, page, { ...(search ? { search_text: search } : {}), ...(filter ? { search_filter: filter } : {}) }, { signal: call?.signal });
     return { website_id: site, people: rows.map(summarize), next_cursor: rows.length === PEOPLE_PAGE ? encodeCursor({ k: 'search_people', p: page + 1, ...pagedWebsite(guard, site) }) : null };
   },
   text: ({ people, next_cursor }) =>
@@ -77,13 +77,14 @@ export const getPerson = defineTool({
     conversations: z.array(z.string()).describe('session ids'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, people_id }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, people_id }, { crisp, guard }: ToolDeps, call) {
+    const options = { signal: call?.signal };
     const site = guard.website(website_id);
-    const profile = await crisp.people.get(site, people_id);
+    const profile = await crisp.people.get(site, people_id, options);
     const [data, events, conversations] = await Promise.all([
-      crisp.people.getData(site, profile.people_id),
-      crisp.people.listEvents(site, profile.people_id),
-      crisp.people.listConversations(site, profile.people_id),
+      crisp.people.getData(site, profile.people_id, options),
+      crisp.people.listEvents(site, profile.people_id, 1, options),
+      crisp.people.listConversations(site, profile.people_id, 1, {}, options),
     ]);
     return {
       person: { ...summarize(profile), notepad: clean(profile.notepad, 2_000), country: profile.person?.geolocation?.country ? clean(profile.person.geolocation.country, 10) : null, created_at: iso(profile.created_at) },

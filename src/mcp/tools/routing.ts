@@ -20,9 +20,10 @@ export const listOperators = defineTool({
   inputSchema: z.object({ website_id: WebsiteId.optional() }),
   outputSchema: z.object({ website_id: z.string(), operators: z.array(OperatorOut) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id }, { crisp, guard }: ToolDeps, call) {
+    const options = { signal: call?.signal };
     const site = guard.website(website_id);
-    const [operators, availability] = await Promise.all([crisp.operators.list(site), crisp.operators.availability(site)]);
+    const [operators, availability] = await Promise.all([crisp.operators.list(site, options), crisp.operators.availability(site, options)]);
     const status = new Map(availability.map((a) => [a.user_id, a.type]));
     return {
       website_id: site,
