@@ -3,6 +3,7 @@
 // Part of compile.ts (the entry point); pure, no I/O.
 import { distance } from 'fastest-levenshtein';
 import { WAITING_BLOCKS, type Block, type ChoiceBlock } from '../schema.js';
+import { readBeforeSet } from './dataflow.js';
 import { checkCycles, edgesOf, type Graph } from './graph.js';
 import { ProgramHash } from './hash.js';
 import { normalize } from '../fold.js';
@@ -36,8 +37,9 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
       error(path, `bad regex: ${(e as Error).message}`);
       return;
     }
-    const group = nestedRepeat(source);
-    if (group !== null) error(path, `regex ${group} repeats a group that holds a repeat: on text that almost matches it can take exponential time, stalling every conversation; repeat the group's parts once each (e.g. ^\\w+(\\s\\w+)*$ for ^(\\w+\\s?)*$)`);
+    const slow = nestedRepeat(source, flags);
+    if (slow?.why === 'repeat') error(path, `regex ${slow.group} repeats a group that holds a repeat: on text that almost matches it can take exponential time, stalling every conversation; repeat the group's parts once each (e.g. ^\\w+(\\s\\w+)*$ for ^(\\w+\\s?)*$)`);
+    else if (slow) error(path, `regex ${slow.group} repeats a group whose alternatives can match the same text: on text that almost matches it can take exponential time, stalling every conversation; make the alternatives exclusive or use one class (e.g. [\\w-]+ for (\\w|\\d|-)+)`);
   };
 
   // The blocks a mistyped id may have meant: named only while the errors are few (a hint, not a report).
@@ -84,6 +86,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
       for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"${hint(target)}`);
       break;
     }
+    blankTexts(id, block, error);
     if (WAITING_BLOCKS.has(block.type)) waits[pc] = 1;
     let answers: string[] | undefined;
     switch (block.type) {
@@ -133,6 +136,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   checkCycles(ids, graph, waits, error);
   if (problems.length > 0) return undefined;
   for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
+  readBeforeSet(ids, blocks, graph, sets, warned);
   return { code, hash: hash.digest(blocks), warnings: warned, migrations };
 }
 
@@ -153,6 +157,17 @@ function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) =>
   return answers;
 }
 
+/**
+ * Text that is only white space: the schema refuses "" but not "  ", which the visitor would get as
+ * an empty message or an empty button.
+ */
+function blankTexts(id: string, block: Block, error: (path: string, message: string) => void): void {
+  const blank = (value: unknown) => typeof value === 'string' && value.trim() === '';
+  if ('text' in block && blank(block.text)) error(`blocks.${id}.text`, 'is only white space: the visitor would get an empty message; write the text (or leave the field out where it is optional)');
+  if (block.type === 'ask' && blank(block.invalid_text)) error(`blocks.${id}.invalid_text`, 'is only white space: write what to say, or leave it out to ask the question again');
+  if (block.type === 'choice') block.choices.forEach((c, i) => blank(c.label) && error(`blocks.${id}.choices.${i}.label`, 'is only white space: the visitor would get an empty button; write its label'));
+}
+
 /** A `{{…}}` in a text: group 1 the variable name it holds, else group 2 whatever else it holds. */
 const TEMPLATE = /\{\{(?:\s*([A-Za-z_][A-Za-z0-9_]*)\s*|([^{}]*))\}\}/g;
 
@@ -166,7 +181,7 @@ export function pushSets(block: Block, out: Set<string>): void {
 
 /** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
 export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
-  if ('text' in b) templates(id, 'text', b.text, sets, out);
+  for (const [field, text] of templateFields(b)) templates(id, field, text, sets, out);
   if (b.type === 'message' && b.cards) {
     for (let i = 0; i < b.cards.length; i++) {
       const card = b.cards[i]!;
@@ -181,17 +196,33 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
       if (choice.image !== undefined) out.push(carouselOnly(id, i, 'image'));
     }
   }
-  if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
-  else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
-  else if (b.type === 'set') {
-    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(id, `${map}.${k}`, v, sets, out);
-  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(id, `body.${k}`, v, sets, out);
-  else if (b.type === 'articles') templates(id, 'query', b.query, sets, out);
-  else if (b.type === 'condition') {
+  if (b.type === 'condition') {
     conditions(b.when).forEach((c, i) => {
       if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
     });
   }
+}
+
+/** The fields of a block that may hold `{{name}}`, with their path under the block: what it shows, notes, sends or searches. */
+export function templateFields(b: Block): Array<[field: string, text: unknown]> {
+  const out: Array<[string, unknown]> = [];
+  if ('text' in b) out.push(['text', b.text]);
+  if (b.type === 'ask') out.push(['invalid_text', b.invalid_text]);
+  else if (b.type === 'handoff') out.push(['note', b.note]);
+  else if (b.type === 'set') {
+    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) out.push([`${map}.${k}`, v]);
+  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) out.push([`body.${k}`, v]);
+  else if (b.type === 'articles') out.push(['query', b.query]);
+  return out;
+}
+
+/** The variable names a text's `{{…}}` read, in order. */
+export function templateNames(text: unknown): string[] {
+  if (typeof text !== 'string' || !text.includes('{{')) return [];
+  const names: string[] = [];
+  TEMPLATE.lastIndex = 0;
+  for (let m = TEMPLATE.exec(text); m !== null; m = TEMPLATE.exec(text)) if (m[1] !== undefined) names.push(m[1]);
+  return names;
 }
 
 function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[]): void {

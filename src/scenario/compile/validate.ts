@@ -364,7 +364,16 @@ export function jsonError(json: string, error: unknown): string {
   if (offset === undefined) return `not valid JSON: ${reason}`;
   const before = json.slice(0, offset);
   const column = before.length - before.lastIndexOf('\n');
-  return `not valid JSON at line ${lineOf(json, offset)}, column ${column}: ${reason}`;
+  return `not valid JSON at line ${lineOf(json, offset)}, column ${column}: ${reason}${fixFor(json, offset)}`;
+}
+
+/** What to do about the mistakes people make most, which the parser names without saying how to fix. */
+function fixFor(json: string, offset: number): string {
+  const at = json[offset];
+  if (at === '\t' || at === '\n' || at === '\r') return ' (a tab or line break inside a string is written \\t or \\n; between fields, tabs and line breaks are fine)';
+  const previous = /\S(?=\s*$)/.exec(json.slice(Math.max(0, offset - 200), offset))?.[0];
+  if (previous === ',' && (at === '}' || at === ']')) return ' (a comma before it: JSON takes none after the last field or item; remove it)';
+  return '';
 }
 
 function lineOf(text: string, offset: number): number {
