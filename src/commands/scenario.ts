@@ -2,8 +2,8 @@
 // around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
 // mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { callWebhook } from '../engine/actions.js';
@@ -28,8 +28,8 @@ const USAGE = 'usage: crisp-mcp scenario validate FILE… | compile|chat FILE | 
 /** `crisp-mcp scenario --help`: every subcommand and every flag of SCENARIO_FLAGS. */
 export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|chat|graph [FILE] [flags]
 
-  validate FILE…           check scenario files: every problem with its block path; exit 1 on an error
-                           (several files are checked as one --scenarios folder: names must be unique)
+  validate FILE…|DIR       check scenario files: every problem with its block path; exit 1 on an error
+                           (several files, or a folder's *.json, are checked as one --scenarios folder: names must be unique)
     --json                 the problems (and the summary when it compiles) as JSON; an array for several files
   compile FILE             print the linearized program
     --summary              only its summary (blocks, instructions, waiting points, hash)
@@ -73,12 +73,12 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseScenarioArgs(argv);
   const [sub, file, ...extra] = positionals;
-  if (sub === 'validate' && file !== undefined) return validate([file, ...extra], values.json, io);
+  if (sub === 'validate' && file !== undefined) return validate(await scenarioFiles([file, ...extra]), values.json, io);
   if (sub === 'schema') {
     io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     return 0;
   }
-  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
+  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"${sub === 'check' || sub === 'lint' ? ' (files are checked with validate)' : ''}; ${USAGE}`);
   if (file === undefined) throw new UsageError(`${sub} needs a FILE; ${USAGE}`);
   if (extra.length > 0) throw new UsageError(`${sub} takes one FILE at a time (got ${positionals.length - 1}; validate takes several); ${USAGE}`);
   const text = await readText(file);
@@ -152,6 +152,25 @@ async function validate(files: string[], json: boolean, io: CommandIO): Promise<
     else io.stdout.write(`${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`);
   }
   return failed ? 1 : 0;
+}
+
+/** The files to validate: a folder stands for its *.json files, the ones serve and bot load from it with --scenarios. */
+async function scenarioFiles(args: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const arg of args) {
+    const isFolder = await stat(arg).then(
+      (s) => s.isDirectory(),
+      () => false, // missing or unreadable: readText says which
+    );
+    if (!isFolder) {
+      files.push(arg);
+      continue;
+    }
+    const names = (await readdir(arg, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
+    if (names.length === 0) throw new UsageError(`${arg} holds no *.json file: serve and bot read scenarios from *.json files only`);
+    files.push(...names.sort().map((name) => join(arg, name)));
+  }
+  return files;
 }
 
 async function readText(file: string): Promise<string> {

@@ -1,6 +1,6 @@
 // A support lead's first scenarios and the mistakes they make, checked the way they check them:
 // the built CLI's `scenario validate` as a child process, on files written to a temporary folder.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -101,5 +101,26 @@ describe('scenario validate, on the mistakes a first scenario makes', () => {
     const comma = await validate('comma.json', '{\n  "name": "x",\n  "version": 1,\n  "start": "a",\n  "blocks": {\n    "a": {"type": "end"},\n  }\n}\n');
     expect(comma.lines[0]).toBe('error   (file): not valid JSON at line 7, column 3: Expected double-quoted property name (a comma before it: JSON takes none after the last field or item; remove it)');
     expect([tab.status, comma.status]).toEqual([1, 1]);
+  });
+
+  it('a folder is checked as serve and bot load it: its *.json files, two with one name refused', async () => {
+    const folder = join(dir, 'scenarios');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'triage.json'), JSON.stringify(triage()));
+    writeFileSync(join(folder, 'triage-copy.json'), JSON.stringify(triage()));
+    writeFileSync(join(folder, 'notes.txt'), 'not a scenario');
+    const run = await runCli(['scenario', 'validate', folder]);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^triage-copy\.json: ok, 3 blocks/),
+      `error   name: "triage" is also the name of ${join(folder, 'triage-copy.json')}: scenario names must be unique in a folder`,
+      'triage.json: 1 error, 0 warnings',
+    ]);
+    expect(run.status).toBe(1);
+  });
+
+  it('"scenario check", as other tools name it, points to validate', async () => {
+    const run = await runCli(['scenario', 'check', join(dir, 'triage.json')]);
+    expect(run.stderr).toMatch(/^crisp-mcp scenario: unknown subcommand "check" \(files are checked with validate\); usage: /);
+    expect(run.status).toBe(2);
   });
 });
