@@ -123,4 +123,20 @@ describe('scenario validate, on the mistakes a first scenario makes', () => {
     expect(run.stderr).toMatch(/^crisp-mcp scenario: unknown subcommand "check" \(files are checked with validate\); usage: /);
     expect(run.status).toBe(2);
   });
+
+  it('a choice, an ask or a condition missing its way on is told a block id goes there', async () => {
+    const scenario = triage((b) => {
+      delete b.ask_email!.next;
+      b.pick = { type: 'choice', text: 'Go?', choices: [{ label: 'Yes' }] };
+      b.check = { type: 'condition', when: { var: 'email', exists: true }, then: 'done' };
+    });
+    const { status, lines } = await validate('no-next.json', JSON.stringify(scenario));
+    expect(lines).toEqual([
+      'error   blocks.ask_email.next: required: the id of the block to go to, like "next": "ask_email"',
+      'error   blocks.pick.choices.0.next: required: the id of the block to go to, like "next": "ask_email"',
+      'error   blocks.check.else: required: the id of the block to go to, like "else": "ask_email"',
+      'no-next.json: 3 errors, 0 warnings',
+    ]);
+    expect(status).toBe(1);
+  });
 });

@@ -264,10 +264,16 @@ function zodProblems(source: unknown, issues: readonly z.core.$ZodIssue[], prefi
       for (const key of issue.keys) out.push({ level: 'error', path: [...path, key].map(String).join('.'), message: `unknown field "${key}"${allowed}` });
       continue;
     }
-    out.push({ level: 'error', path: path.map(String).join('.'), message: issueMessage(issue, valueAt(source, path)) });
+    const found = valueAt(source, path);
+    // "required: a string" says nothing of what string: a missing way on is a block's id.
+    const target = found === undefined && issue.code === 'invalid_type' && TARGET_FIELDS.has(String(path.at(-1)));
+    out.push({ level: 'error', path: path.map(String).join('.'), message: target ? `required: the id of the block to go to, like "${String(path.at(-1))}": "ask_email"` : issueMessage(issue, found) });
   }
   return out;
 }
+
+/** The fields that name the block to go to (README: "A `next` (or `then`, …) names another block's id"). */
+const TARGET_FIELDS = new Set(['next', 'then', 'else', 'otherwise', 'fallback', 'on_error', 'none']);
 
 /** The value at `path` in the source, if there is one. */
 function valueAt(source: unknown, path: readonly PropertyKey[]): unknown {
