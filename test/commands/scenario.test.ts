@@ -347,6 +347,7 @@ describe("the README's scenario section reads true", () => {
       'graph.json': { name: 'x', version: 1, start: 'd', blocks: { d: { type: 'message', text: 'Hi', next: 'ask_emial' }, ask_email: { type: 'end' }, e: { type: 'webhook', url: 'https://api.example.com/x', next: 'd' } } },
       'syntax.json': `{\n  "name": "x",\n  "version": 1,\n  "start": 'a',\n}`,
       'warning.json': { name: 'x', version: 1, start: 'f', blocks: { f: { type: 'message', text: 'Hi {{nme}}' } } },
+      'early.json': { name: 'x', version: 1, start: 'g', blocks: { g: { type: 'message', text: 'Order {{order}}?', next: 'ask_order' }, ask_order: { type: 'ask', text: 'Your order?', save: { var: 'order' }, next: 'bye' }, bye: { type: 'end' } } },
     };
     let printed = '';
     for (const [name, content] of Object.entries(mistakes)) printed += (await run(['validate', file(name, content)])).stdout;
