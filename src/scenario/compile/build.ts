@@ -77,6 +77,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   const code = new Array<Instruction>(n);
   const waits = new Uint8Array(n);
   const warned: Problem[] = [];
+  const reads: Reads = new Map();
   let implicitEnd = false;
   for (let pc = 0; pc < n; pc++) {
     const id = ids[order[pc]!]!;
@@ -125,7 +126,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
         break;
     }
     if (problems.length > 0) continue; // no program: only the errors matter now
-    warnings(id, block, sets, warned);
+    warnings(id, block, sets, warned, reads, pc);
     code[pc] = instruction(id, block, to, first[pc]!, n, regexes, answers);
     if (pc < reachable) hash.block(block);
   }
@@ -136,7 +137,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   checkCycles(ids, graph, waits, error);
   if (problems.length > 0) return undefined;
   for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
-  readBeforeSet(ids, blocks, graph, sets, warned);
+  readBeforeSet(ids, blocks, graph, reads, warned);
   return { code, hash: hash.digest(blocks), warnings: warned, migrations };
 }
 
@@ -162,10 +163,13 @@ function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) =>
  * an empty message or an empty button.
  */
 function blankTexts(id: string, block: Block, error: (path: string, message: string) => void): void {
-  const blank = (value: unknown) => typeof value === 'string' && value.trim() === '';
+  // Most text starts with a printable character: only the rest is trimmed.
+  const blank = (value: unknown) => typeof value === 'string' && value.charCodeAt(0) <= 0x20 && value.trim() === '';
   if ('text' in block && blank(block.text)) error(`blocks.${id}.text`, 'is only white space: the visitor would get an empty message; write the text (or leave the field out where it is optional)');
   if (block.type === 'ask' && blank(block.invalid_text)) error(`blocks.${id}.invalid_text`, 'is only white space: write what to say, or leave it out to ask the question again');
-  if (block.type === 'choice') block.choices.forEach((c, i) => blank(c.label) && error(`blocks.${id}.choices.${i}.label`, 'is only white space: the visitor would get an empty button; write its label'));
+  if (block.type === 'choice') {
+    for (let i = 0; i < block.choices.length; i++) if (blank(block.choices[i]!.label)) error(`blocks.${id}.choices.${i}.label`, 'is only white space: the visitor would get an empty button; write its label');
+  }
 }
 
 /** A `{{…}}` in a text: group 1 the variable name it holds, else group 2 whatever else it holds. */
@@ -179,9 +183,13 @@ export function pushSets(block: Block, out: Set<string>): void {
   else if (block.type === 'webhook' && block.map) for (const name of Object.keys(block.map)) out.add(name);
 }
 
-/** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
-export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
-  for (const [field, text] of templateFields(b)) templates(id, field, text, sets, out);
+/**
+ * Warnings for a block that reads variables (`{{name}}`, conditions) no block sets; the `{{name}}`
+ * it reads that some block does set go to `reads` (for readBeforeSet, dataflow.ts).
+ */
+export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[], reads: Reads, pc: number): void {
+  const read = (field: string, text: unknown) => templates(id, field, text, sets, out, reads, pc);
+  if ('text' in b) read('text', b.text);
   if (b.type === 'message' && b.cards) {
     for (let i = 0; i < b.cards.length; i++) {
       const card = b.cards[i]!;
@@ -196,36 +204,23 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
       if (choice.image !== undefined) out.push(carouselOnly(id, i, 'image'));
     }
   }
-  if (b.type === 'condition') {
+  if (b.type === 'ask') read('invalid_text', b.invalid_text);
+  else if (b.type === 'handoff') read('note', b.note);
+  else if (b.type === 'set') {
+    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) read(`${map}.${k}`, v);
+  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) read(`body.${k}`, v);
+  else if (b.type === 'articles') read('query', b.query);
+  else if (b.type === 'condition') {
     conditions(b.when).forEach((c, i) => {
       if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
     });
   }
 }
 
-/** The fields of a block that may hold `{{name}}`, with their path under the block: what it shows, notes, sends or searches. */
-export function templateFields(b: Block): Array<[field: string, text: unknown]> {
-  const out: Array<[string, unknown]> = [];
-  if ('text' in b) out.push(['text', b.text]);
-  if (b.type === 'ask') out.push(['invalid_text', b.invalid_text]);
-  else if (b.type === 'handoff') out.push(['note', b.note]);
-  else if (b.type === 'set') {
-    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) out.push([`${map}.${k}`, v]);
-  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) out.push([`body.${k}`, v]);
-  else if (b.type === 'articles') out.push(['query', b.query]);
-  return out;
-}
+/** Where each variable that some block sets is read: instruction index and field, per name. */
+export type Reads = Map<string, Array<[pc: number, field: string]>>;
 
-/** The variable names a text's `{{…}}` read, in order. */
-export function templateNames(text: unknown): string[] {
-  if (typeof text !== 'string' || !text.includes('{{')) return [];
-  const names: string[] = [];
-  TEMPLATE.lastIndex = 0;
-  for (let m = TEMPLATE.exec(text); m !== null; m = TEMPLATE.exec(text)) if (m[1] !== undefined) names.push(m[1]);
-  return names;
-}
-
-function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[]): void {
+function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[], reads: Reads, pc: number): void {
   if (typeof text !== 'string' || !text.includes('{{')) return;
   // One pass over every {{…}}: a variable name is checked against what the scenario sets; braces
   // around anything else are not filled in, and the visitor would see them.
@@ -234,6 +229,11 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
     const name = m[1];
     if (name === undefined) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${m[0]} is not a variable name (ASCII letters, digits and "_"), so it shows as written` });
     else if (!sets.has(name)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${name}}} is never set by this scenario (it shows as "")` });
+    else {
+      const list = reads.get(name);
+      if (list === undefined) reads.set(name, [[pc, field]]);
+      else list.push([pc, field]);
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // after it, shows as "" to every visitor. The "never set" warning (build.ts) misses it, since a
 // block does set it, later. Part of compile/ (pure).
 import type { Block } from '../schema.js';
-import { pushSets, templateFields, templateNames } from './build.js';
+import { pushSets, type Reads } from './build.js';
 import type { Graph } from './graph.js';
 import type { Problem } from './program.js';
 
@@ -13,23 +13,13 @@ import type { Problem } from './program.js';
 const BUDGET = 20_000_000;
 
 /**
- * A warning for each `{{name}}` of a reachable block that no path from the start passes a block
- * setting `name` before reaching it. A block's own save happens after it is shown (an ask's answer,
- * a choice's pick), so it counts only if a loop comes back to the block.
+ * A warning for each `{{name}}` read (`reads`, gathered with the other template warnings) in a
+ * reachable block that no path from the start passes a block setting `name` before reaching it. A
+ * block's own save happens after it is shown (an ask's answer, a choice's pick), so it counts only
+ * if a loop comes back to the block.
  */
-export function readBeforeSet(ids: readonly string[], blocks: readonly Block[], graph: Graph, sets: ReadonlySet<string>, out: Problem[]): void {
+export function readBeforeSet(ids: readonly string[], blocks: readonly Block[], graph: Graph, reads: Reads, out: Problem[]): void {
   const { order, reachable, first, to } = graph;
-  const reads = new Map<string, Array<[pc: number, field: string]>>();
-  for (let pc = 0; pc < reachable; pc++) {
-    for (const [field, text] of templateFields(blocks[order[pc]!]!)) {
-      for (const name of templateNames(text)) {
-        if (!sets.has(name)) continue; // "never set by this scenario" already says it
-        let list = reads.get(name);
-        if (list === undefined) reads.set(name, (list = []));
-        list.push([pc, field]);
-      }
-    }
-  }
   if (reads.size === 0 || reads.size * (reachable + to.length) > BUDGET) return;
   const setters = new Map<string, number[]>();
   const names = new Set<string>();
@@ -57,7 +47,7 @@ export function readBeforeSet(ids: readonly string[], blocks: readonly Block[], 
     const where = (setters.get(name) ?? []).map((pc) => `"${ids[order[pc]!]}"`);
     const by = where.length === 0 ? 'an unreachable block sets it' : `${where.slice(0, 3).join(', ')}${where.length > 3 ? '…' : ''} set${where.length === 1 ? 's' : ''} it, only after`;
     for (const [pc, field] of list) {
-      if (!seen[pc]) out.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}.${field}`, message: `{{${name}}} is read before any block sets it (${by}), so it shows as "" here: move the block that sets it before this one, or drop it here` });
+      if (pc < reachable && !seen[pc]) out.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}.${field}`, message: `{{${name}}} is read before any block sets it (${by}), so it shows as "" here: move the block that sets it before this one, or drop it here` });
     }
   }
 }
