@@ -2,11 +2,12 @@
 // around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
 // mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { callWebhook } from '../engine/actions.js';
+import { loadScenarioLibrary } from '../engine/library.js';
 import type { EffectAnswer } from '../engine/port.js';
 import { advanceTurn, allActions, type Advance, type TurnInput } from '../engine/turn.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
@@ -73,7 +74,12 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseScenarioArgs(argv);
   const [sub, file, ...extra] = positionals;
-  if (sub === 'validate' && file !== undefined) return validate(await scenarioFiles([file, ...extra]), values.json, io);
+  if (sub === 'validate' && file !== undefined) {
+    const { files, notRead } = await scenarioFiles([file, ...extra]);
+    // On stderr: --json's stdout stays one JSON document.
+    for (const skipped of notRead) io.stderr.write(`${skipped}: not read (scenario files are JSON, named *.json; serve and bot skip it too)\n`);
+    return validate(files, values.json, io);
+  }
   if (sub === 'schema') {
     io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     return 0;
@@ -154,9 +160,13 @@ async function validate(files: string[], json: boolean, io: CommandIO): Promise<
   return failed ? 1 : 0;
 }
 
-/** The files to validate: a folder stands for its *.json files, the ones serve and bot load from it with --scenarios. */
-async function scenarioFiles(args: string[]): Promise<string[]> {
+/**
+ * The files to validate: a folder stands for the *.json files serve and bot load from it with
+ * --scenarios (read by the same function); `notRead`, its files that look like scenarios in another format.
+ */
+async function scenarioFiles(args: string[]): Promise<{ files: string[]; notRead: string[] }> {
   const files: string[] = [];
+  const notRead: string[] = [];
   for (const arg of args) {
     const isFolder = await stat(arg).then(
       (s) => s.isDirectory(),
@@ -166,11 +176,12 @@ async function scenarioFiles(args: string[]): Promise<string[]> {
       files.push(arg);
       continue;
     }
-    const names = (await readdir(arg, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
-    if (names.length === 0) throw new UsageError(`${arg} holds no *.json file: serve and bot read scenarios from *.json files only`);
-    files.push(...names.sort().map((name) => join(arg, name)));
+    const folder = await loadScenarioLibrary(arg, { onFirstUse: true });
+    if (folder.files.length === 0) throw new UsageError(`${arg} holds no *.json file${folder.notRead.length ? ` (only ${folder.notRead.join(', ')})` : ''}: serve and bot read scenarios from *.json files only`);
+    files.push(...folder.files);
+    notRead.push(...folder.notRead.map((name) => join(arg, name)));
   }
-  return files;
+  return { files, notRead };
 }
 
 async function readText(file: string): Promise<string> {

@@ -103,13 +103,15 @@ describe('scenario validate, on the mistakes a first scenario makes', () => {
     expect([tab.status, comma.status]).toEqual([1, 1]);
   });
 
-  it('a folder is checked as serve and bot load it: its *.json files, two with one name refused', async () => {
+  it('a folder is checked as serve and bot load it: its *.json files, two with one name refused, a YAML one named as not read', async () => {
     const folder = join(dir, 'scenarios');
     mkdirSync(folder);
     writeFileSync(join(folder, 'triage.json'), JSON.stringify(triage()));
     writeFileSync(join(folder, 'triage-copy.json'), JSON.stringify(triage()));
     writeFileSync(join(folder, 'notes.txt'), 'not a scenario');
+    writeFileSync(join(folder, 'greeting.yaml'), 'name: greeting\n');
     const run = await runCli(['scenario', 'validate', folder]);
+    expect(run.stderr).toBe(`${join(folder, 'greeting.yaml')}: not read (scenario files are JSON, named *.json; serve and bot skip it too)\n`);
     expect(run.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(/^triage-copy\.json: ok, 3 blocks/),
       `error   name: "triage" is also the name of ${join(folder, 'triage-copy.json')}: scenario names must be unique in a folder`,
