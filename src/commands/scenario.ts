@@ -2,11 +2,12 @@
 // around the pure src/scenario/ package lives here: it reads the file, prints, and in chat
 // mode reads the visitor's lines from stdin and, with --call-webhooks, calls webhooks.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { callWebhook } from '../engine/actions.js';
+import { loadScenarioLibrary } from '../engine/library.js';
 import type { EffectAnswer } from '../engine/port.js';
 import { advanceTurn, allActions, type Advance, type TurnInput } from '../engine/turn.js';
 import { graphToHtml, graphToMermaid, scenarioGraph } from '../scenario/graph.js';
@@ -28,8 +29,8 @@ const USAGE = 'usage: crisp-mcp scenario validate FILE… | compile|chat FILE | 
 /** `crisp-mcp scenario --help`: every subcommand and every flag of SCENARIO_FLAGS. */
 export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|chat|graph [FILE] [flags]
 
-  validate FILE…           check scenario files: every problem with its block path; exit 1 on an error
-                           (several files are checked as one --scenarios folder: names must be unique)
+  validate FILE…|DIR       check scenario files: every problem with its block path; exit 1 on an error
+                           (several files, or a folder's *.json, are checked as one --scenarios folder: names must be unique)
     --json                 the problems (and the summary when it compiles) as JSON; an array for several files
   compile FILE             print the linearized program
     --summary              only its summary (blocks, instructions, waiting points, hash)
@@ -73,12 +74,17 @@ export async function runScenarioCommand(argv: string[], io: Partial<CommandIO> 
 async function dispatch(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseScenarioArgs(argv);
   const [sub, file, ...extra] = positionals;
-  if (sub === 'validate' && file !== undefined) return validate([file, ...extra], values.json, io);
+  if (sub === 'validate' && file !== undefined) {
+    const { files, notRead } = await scenarioFiles([file, ...extra]);
+    // On stderr: --json's stdout stays one JSON document.
+    for (const skipped of notRead) io.stderr.write(`${skipped}: not read (scenario files are JSON, named *.json; serve and bot skip it too)\n`);
+    return validate(files, values.json, io);
+  }
   if (sub === 'schema') {
     io.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     return 0;
   }
-  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"; ${USAGE}`);
+  if (sub !== 'validate' && sub !== 'compile' && sub !== 'chat' && sub !== 'graph') throw new UsageError(sub === undefined ? USAGE : `unknown subcommand "${sub}"${sub === 'check' || sub === 'lint' ? ' (files are checked with validate)' : ''}; ${USAGE}`);
   if (file === undefined) throw new UsageError(`${sub} needs a FILE; ${USAGE}`);
   if (extra.length > 0) throw new UsageError(`${sub} takes one FILE at a time (got ${positionals.length - 1}; validate takes several); ${USAGE}`);
   const text = await readText(file);
@@ -152,6 +158,30 @@ async function validate(files: string[], json: boolean, io: CommandIO): Promise<
     else io.stdout.write(`${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`);
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * The files to validate: a folder stands for the *.json files serve and bot load from it with
+ * --scenarios (read by the same function); `notRead`, its files that look like scenarios in another format.
+ */
+async function scenarioFiles(args: string[]): Promise<{ files: string[]; notRead: string[] }> {
+  const files: string[] = [];
+  const notRead: string[] = [];
+  for (const arg of args) {
+    const isFolder = await stat(arg).then(
+      (s) => s.isDirectory(),
+      () => false, // missing or unreadable: readText says which
+    );
+    if (!isFolder) {
+      files.push(arg);
+      continue;
+    }
+    const folder = await loadScenarioLibrary(arg, { onFirstUse: true });
+    if (folder.files.length === 0) throw new UsageError(`${arg} holds no *.json file${folder.notRead.length ? ` (only ${folder.notRead.join(', ')})` : ''}: serve and bot read scenarios from *.json files only`);
+    files.push(...folder.files);
+    notRead.push(...folder.notRead.map((name) => join(arg, name)));
+  }
+  return { files, notRead };
 }
 
 async function readText(file: string): Promise<string> {

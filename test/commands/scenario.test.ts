@@ -127,12 +127,12 @@ describe('scenario compile and schema', () => {
 
   it.each<[string[], number, RegExp]>([
     [[], 2, /^crisp-mcp scenario: usage: crisp-mcp scenario validate FILE… \| compile\|chat FILE \| graph FILE \[--format html\|mermaid\] \| schema\n$/],
-    [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint"; usage: /],
+    [['lint', 'x.json'], 2, /^crisp-mcp scenario: unknown subcommand "lint" \(files are checked with validate\); usage: /],
     [['validate'], 2, /^crisp-mcp scenario: validate needs a FILE; usage: /],
     [['compile', 'a.json', 'b.json'], 2, /^crisp-mcp scenario: compile takes one FILE at a time \(got 2; validate takes several\); usage: /],
     [['validate', '/nonexistent/x.json'], 1, /^crisp-mcp scenario: no such file: \/nonexistent\/x\.json\n$/],
     [['validate', '--frobnicate', 'x.json'], 2, /^crisp-mcp scenario: unknown flag --frobnicate; the flags are --json, --summary, --now, --operators-available, --call-webhooks, --helpdesk, --format \(crisp-mcp scenario --help says which subcommand takes which\)\n$/],
-    [['validate', tmpdir()], 2, /^crisp-mcp scenario: .+ is a folder: give one scenario file \(the folder is for --scenarios of serve and bot\)\n$/],
+    [['validate', mkdtempSync(join(tmpdir(), 'crisp-mcp-empty-'))], 2, /^crisp-mcp scenario: .+ holds no \*\.json file: serve and bot read scenarios from \*\.json files only\n$/],
     [['chat', `${SCENARIOS}gdpr.json`, '--now', 'someday'], 2, /^crisp-mcp scenario: --now must be a date/],
   ])('%j → exit %d with one line on stderr', async (argv, exit, message) => {
     const { code, stdout, stderr } = await run(argv);
@@ -347,6 +347,7 @@ describe("the README's scenario section reads true", () => {
       'graph.json': { name: 'x', version: 1, start: 'd', blocks: { d: { type: 'message', text: 'Hi', next: 'ask_emial' }, ask_email: { type: 'end' }, e: { type: 'webhook', url: 'https://api.example.com/x', next: 'd' } } },
       'syntax.json': `{\n  "name": "x",\n  "version": 1,\n  "start": 'a',\n}`,
       'warning.json': { name: 'x', version: 1, start: 'f', blocks: { f: { type: 'message', text: 'Hi {{nme}}' } } },
+      'early.json': { name: 'x', version: 1, start: 'g', blocks: { g: { type: 'message', text: 'Order {{order}}?', next: 'ask_order' }, ask_order: { type: 'ask', text: 'Your order?', save: { var: 'order' }, next: 'bye' }, bye: { type: 'end' } } },
     };
     let printed = '';
     for (const [name, content] of Object.entries(mistakes)) printed += (await run(['validate', file(name, content)])).stdout;

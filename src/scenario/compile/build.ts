@@ -3,6 +3,7 @@
 // Part of compile.ts (the entry point); pure, no I/O.
 import { distance } from 'fastest-levenshtein';
 import { WAITING_BLOCKS, type Block, type ChoiceBlock } from '../schema.js';
+import { readBeforeSet } from './dataflow.js';
 import { checkCycles, edgesOf, type Graph } from './graph.js';
 import { ProgramHash } from './hash.js';
 import { normalize } from '../fold.js';
@@ -36,8 +37,9 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
       error(path, `bad regex: ${(e as Error).message}`);
       return;
     }
-    const group = nestedRepeat(source);
-    if (group !== null) error(path, `regex ${group} repeats a group that holds a repeat: on text that almost matches it can take exponential time, stalling every conversation; repeat the group's parts once each (e.g. ^\\w+(\\s\\w+)*$ for ^(\\w+\\s?)*$)`);
+    const slow = nestedRepeat(source, flags);
+    if (slow?.why === 'repeat') error(path, `regex ${slow.group} repeats a group that holds a repeat: on text that almost matches it can take exponential time, stalling every conversation; repeat the group's parts once each (e.g. ^\\w+(\\s\\w+)*$ for ^(\\w+\\s?)*$)`);
+    else if (slow) error(path, `regex ${slow.group} repeats a group whose alternatives can match the same text: on text that almost matches it can take exponential time, stalling every conversation; make the alternatives exclusive or use one class (e.g. [\\w-]+ for (\\w|\\d|-)+)`);
   };
 
   // The blocks a mistyped id may have meant: named only while the errors are few (a hint, not a report).
@@ -75,6 +77,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   const code = new Array<Instruction>(n);
   const waits = new Uint8Array(n);
   const warned: Problem[] = [];
+  const reads: Reads = new Map();
   let implicitEnd = false;
   for (let pc = 0; pc < n; pc++) {
     const id = ids[order[pc]!]!;
@@ -84,6 +87,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
       for (const [target, path] of edgesOf(id, block)) if (!index.has(target)) error(path, `unknown block "${target}"${hint(target)}`);
       break;
     }
+    blankTexts(id, block, error);
     if (WAITING_BLOCKS.has(block.type)) waits[pc] = 1;
     let answers: string[] | undefined;
     switch (block.type) {
@@ -122,7 +126,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
         break;
     }
     if (problems.length > 0) continue; // no program: only the errors matter now
-    warnings(id, block, sets, warned);
+    warnings(id, block, sets, warned, reads, pc);
     code[pc] = instruction(id, block, to, first[pc]!, n, regexes, answers);
     if (pc < reachable) hash.block(block);
   }
@@ -133,6 +137,7 @@ export function build(source: Source, graph: Graph, options: CompileOptions, pro
   checkCycles(ids, graph, waits, error);
   if (problems.length > 0) return undefined;
   for (let pc = reachable; pc < n; pc++) warned.push({ level: 'warning', path: `blocks.${ids[order[pc]!]}`, message: 'unreachable from start' });
+  readBeforeSet(ids, blocks, graph, reads, warned);
   return { code, hash: hash.digest(blocks), warnings: warned, migrations };
 }
 
@@ -153,6 +158,20 @@ function choiceAnswers(id: string, block: ChoiceBlock, normal: (text: string) =>
   return answers;
 }
 
+/**
+ * Text that is only white space: the schema refuses "" but not "  ", which the visitor would get as
+ * an empty message or an empty button.
+ */
+function blankTexts(id: string, block: Block, error: (path: string, message: string) => void): void {
+  // Most text starts with a printable character: only the rest is trimmed.
+  const blank = (value: unknown) => typeof value === 'string' && value.charCodeAt(0) <= 0x20 && value.trim() === '';
+  if ('text' in block && blank(block.text)) error(`blocks.${id}.text`, 'is only white space: the visitor would get an empty message; write the text (or leave the field out where it is optional)');
+  if (block.type === 'ask' && blank(block.invalid_text)) error(`blocks.${id}.invalid_text`, 'is only white space: write what to say, or leave it out to ask the question again');
+  if (block.type === 'choice') {
+    for (let i = 0; i < block.choices.length; i++) if (blank(block.choices[i]!.label)) error(`blocks.${id}.choices.${i}.label`, 'is only white space: the visitor would get an empty button; write its label');
+  }
+}
+
 /** A `{{…}}` in a text: group 1 the variable name it holds, else group 2 whatever else it holds. */
 const TEMPLATE = /\{\{(?:\s*([A-Za-z_][A-Za-z0-9_]*)\s*|([^{}]*))\}\}/g;
 
@@ -164,9 +183,13 @@ export function pushSets(block: Block, out: Set<string>): void {
   else if (block.type === 'webhook' && block.map) for (const name of Object.keys(block.map)) out.add(name);
 }
 
-/** Warnings for a block that reads variables (`{{name}}`, conditions) no block sets. */
-export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[]): void {
-  if ('text' in b) templates(id, 'text', b.text, sets, out);
+/**
+ * Warnings for a block that reads variables (`{{name}}`, conditions) no block sets; the `{{name}}`
+ * it reads that some block does set go to `reads` (for readBeforeSet, dataflow.ts).
+ */
+export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: Problem[], reads: Reads, pc: number): void {
+  const read = (field: string, text: unknown) => templates(id, field, text, sets, out, reads, pc);
+  if ('text' in b) read('text', b.text);
   if (b.type === 'message' && b.cards) {
     for (let i = 0; i < b.cards.length; i++) {
       const card = b.cards[i]!;
@@ -181,12 +204,12 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
       if (choice.image !== undefined) out.push(carouselOnly(id, i, 'image'));
     }
   }
-  if (b.type === 'ask') templates(id, 'invalid_text', b.invalid_text, sets, out);
-  else if (b.type === 'handoff') templates(id, 'note', b.note, sets, out);
+  if (b.type === 'ask') read('invalid_text', b.invalid_text);
+  else if (b.type === 'handoff') read('note', b.note);
   else if (b.type === 'set') {
-    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) templates(id, `${map}.${k}`, v, sets, out);
-  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) templates(id, `body.${k}`, v, sets, out);
-  else if (b.type === 'articles') templates(id, 'query', b.query, sets, out);
+    for (const map of ['vars', 'conversation_data', 'people_data'] as const) for (const [k, v] of Object.entries(b[map] ?? {})) read(`${map}.${k}`, v);
+  } else if (b.type === 'webhook') for (const [k, v] of Object.entries(b.body ?? {})) read(`body.${k}`, v);
+  else if (b.type === 'articles') read('query', b.query);
   else if (b.type === 'condition') {
     conditions(b.when).forEach((c, i) => {
       if ('var' in c && !sets.has(c.var)) out.push({ level: 'warning', path: Array.isArray(b.when) ? `blocks.${id}.when.${i}.var` : `blocks.${id}.when.var`, message: `variable "${c.var}" is never set by this scenario` });
@@ -194,7 +217,10 @@ export function warnings(id: string, b: Block, sets: ReadonlySet<string>, out: P
   }
 }
 
-function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[]): void {
+/** Where each variable that some block sets is read: instruction index and field, per name. */
+export type Reads = Map<string, Array<[pc: number, field: string]>>;
+
+function templates(id: string, field: string, text: unknown, sets: ReadonlySet<string>, out: Problem[], reads: Reads, pc: number): void {
   if (typeof text !== 'string' || !text.includes('{{')) return;
   // One pass over every {{…}}: a variable name is checked against what the scenario sets; braces
   // around anything else are not filled in, and the visitor would see them.
@@ -203,6 +229,11 @@ function templates(id: string, field: string, text: unknown, sets: ReadonlySet<s
     const name = m[1];
     if (name === undefined) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `${m[0]} is not a variable name (ASCII letters, digits and "_"), so it shows as written` });
     else if (!sets.has(name)) out.push({ level: 'warning', path: `blocks.${id}.${field}`, message: `{{${name}}} is never set by this scenario (it shows as "")` });
+    else {
+      const list = reads.get(name);
+      if (list === undefined) reads.set(name, [[pc, field]]);
+      else list.push([pc, field]);
+    }
   }
 }
 

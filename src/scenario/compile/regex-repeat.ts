@@ -17,13 +17,21 @@ interface OpenGroup {
   alternatives: boolean;
   /** Atoms read so far. */
   atoms: number;
+  /** Where the group's own text starts, after "(" and any "?:", "?<name>"… prefix. */
+  body: number;
 }
 
-/** The first group of `source` that repeats without bound and can split text more than one way, or null. */
-export function nestedRepeat(source: string, flags = ''): string | null {
-  const open: OpenGroup[] = [{ start: 0, repeats: [], lead: null, tail: null, alternatives: false, atoms: 0 }];
+/** A group that can split text many ways, and why: it holds a repeat, or its alternatives overlap. */
+export interface SlowGroup {
+  group: string;
+  why: 'repeat' | 'alternatives';
+}
+
+/** The first group of `source` that repeats without bound (or MANY_TIMES) and can split text more than one way, or null. */
+export function nestedRepeat(source: string, flags = ''): SlowGroup | null {
+  const open: OpenGroup[] = [{ start: 0, repeats: [], lead: null, tail: null, alternatives: false, atoms: 0, body: 0 }];
   // The atom just read: a closed group (with its repeats), or a character, class or escape.
-  let last: { text: string; group: OpenGroup | null; first: boolean } | null = null;
+  let last: { text: string; group: OpenGroup | null; first: boolean; end?: number } | null = null;
   const atom = (from: number, to: number) => {
     const g = open.at(-1)!;
     last = { text: source.slice(from, to + 1), group: null, first: g.atoms++ === 0 };
@@ -46,15 +54,17 @@ export function nestedRepeat(source: string, flags = ''): string | null {
     } else if (c === '(') {
       open.at(-1)!.atoms++;
       open.at(-1)!.tail = null;
-      open.push({ start: i, repeats: [], lead: null, tail: null, alternatives: false, atoms: 0 });
+      const group: OpenGroup = { start: i, repeats: [], lead: null, tail: null, alternatives: false, atoms: 0, body: i + 1 };
+      open.push(group);
       // (?:…, (?=…, (?!…, (?<=…, (?<!… and (?<name>…: the prefix is no atom.
       if (source[i + 1] === '?') i = source[i + 2] !== '<' ? i + 2 : source[i + 3] === '=' || source[i + 3] === '!' ? i + 3 : Math.max(i + 2, source.indexOf('>', i));
+      group.body = i + 1;
       last = null;
     } else if (c === ')' && open.length > 1) {
       const group = open.pop()!;
       const parent = open.at(-1)!;
       parent.repeats.push(...group.repeats);
-      last = { text: source.slice(group.start, i + 1), group, first: false };
+      last = { text: source.slice(group.start, i + 1), group, first: false, end: i };
     } else if (c === '|' || c === '^' || c === '$') {
       const g = open.at(-1)!;
       if (c === '|') g.alternatives = true;
@@ -67,9 +77,12 @@ export function nestedRepeat(source: string, flags = ''): string | null {
       }
       i = bounds.end;
       if (source[i + 1] === '?') i++; // lazy: the same backtracking
-      const quantified: { text: string; group: OpenGroup | null; first: boolean } = last;
+      const quantified: { text: string; group: OpenGroup | null; first: boolean; end?: number } = last;
       const g = open.at(-1)!;
-      if (quantified.group && bounds.max === Infinity && quantified.group.repeats.length > 0 && !separated(quantified.group, flags)) return quantified.text;
+      const group = quantified.group;
+      // Unbounded, or bounded but many times: (.*a){12} tries every way to cut the text in 12, n^11 of them.
+      if (group && bounds.max >= MANY_TIMES && group.repeats.length > 0 && !separated(group, flags)) return { group: quantified.text, why: 'repeat' };
+      if (group && bounds.max === Infinity && group.alternatives && overlapping(alternativesOf(source.slice(group.body, quantified.end)), flags)) return { group: quantified.text, why: 'alternatives' };
       if (bounds.max > bounds.min) g.repeats.push(quantified.text);
       g.tail = null;
       if (quantified.first && bounds.min === 0) g.lead = null;
@@ -81,6 +94,63 @@ export function nestedRepeat(source: string, flags = ''): string | null {
     if (l?.first && l.group === null) open.at(-1)!.lead = l.text;
   }
   return null;
+}
+
+/**
+ * From this many repeats, a group holding a repeat is refused even when the count is bounded: the
+ * ways to cut text among k repeats grow as its length to the power k - 1.
+ */
+const MANY_TIMES = 4;
+
+/** A group's text cut at its own "|" (not those of nested groups or classes). */
+function alternativesOf(body: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      for (i++; i < body.length && body[i] !== ']'; i++) if (body[i] === '\\') i++;
+    }
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      out.push(body.slice(from, i));
+      from = i + 1;
+    }
+  }
+  out.push(body.slice(from));
+  return out;
+}
+
+/** Characters to try alternatives on: printable ASCII, white space, a few letters beyond it. */
+const SAMPLES = [...Array.from({ length: 95 }, (_, k) => String.fromCharCode(32 + k)), '\t', '\n', 'é', 'ß', 'я', '中', '٣'];
+
+/**
+ * Whether two alternatives of a repeated group can match the same text — one character both match,
+ * as in (\w|\d)+, or a literal alternative the others spell, as in (a|aa)+ — so that a repeat can
+ * read it two ways, and text that almost matches twice as many ways per character.
+ */
+function overlapping(alternatives: string[], flags: string): boolean {
+  const caseless = flags.replace(/[gyd]/g, '');
+  let res: RegExp[];
+  try {
+    res = alternatives.map((a) => new RegExp(`^(?:${a})$`, caseless));
+  } catch {
+    return false;
+  }
+  for (const sample of SAMPLES) if (res.filter((re) => re.test(sample)).length > 1) return true;
+  return alternatives.some((a, k) => {
+    if (a.length < 2 || /[\\^$.|?*+()[\]{}]/.test(a)) return false; // a plain literal only
+    const others = alternatives.filter((_, j) => j !== k);
+    if (others.length === 0) return false;
+    try {
+      return new RegExp(`^(?:${others.join('|')})+$`, caseless).test(a);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Whether the group opens or closes with a separator that none of its repeated atoms can match. */

@@ -264,10 +264,16 @@ function zodProblems(source: unknown, issues: readonly z.core.$ZodIssue[], prefi
       for (const key of issue.keys) out.push({ level: 'error', path: [...path, key].map(String).join('.'), message: `unknown field "${key}"${allowed}` });
       continue;
     }
-    out.push({ level: 'error', path: path.map(String).join('.'), message: issueMessage(issue, valueAt(source, path)) });
+    const found = valueAt(source, path);
+    // "required: a string" says nothing of what string: a missing way on is a block's id.
+    const target = found === undefined && issue.code === 'invalid_type' && TARGET_FIELDS.has(String(path.at(-1)));
+    out.push({ level: 'error', path: path.map(String).join('.'), message: target ? `required: the id of the block to go to, like "${String(path.at(-1))}": "ask_email"` : issueMessage(issue, found) });
   }
   return out;
 }
+
+/** The fields that name the block to go to (README: "A `next` (or `then`, …) names another block's id"). */
+const TARGET_FIELDS = new Set(['next', 'then', 'else', 'otherwise', 'fallback', 'on_error', 'none']);
 
 /** The value at `path` in the source, if there is one. */
 function valueAt(source: unknown, path: readonly PropertyKey[]): unknown {
@@ -364,7 +370,16 @@ export function jsonError(json: string, error: unknown): string {
   if (offset === undefined) return `not valid JSON: ${reason}`;
   const before = json.slice(0, offset);
   const column = before.length - before.lastIndexOf('\n');
-  return `not valid JSON at line ${lineOf(json, offset)}, column ${column}: ${reason}`;
+  return `not valid JSON at line ${lineOf(json, offset)}, column ${column}: ${reason}${fixFor(json, offset)}`;
+}
+
+/** What to do about the mistakes people make most, which the parser names without saying how to fix. */
+function fixFor(json: string, offset: number): string {
+  const at = json[offset];
+  if (at === '\t' || at === '\n' || at === '\r') return ' (a tab or line break inside a string is written \\t or \\n; between fields, tabs and line breaks are fine)';
+  const previous = /\S(?=\s*$)/.exec(json.slice(Math.max(0, offset - 200), offset))?.[0];
+  if (previous === ',' && (at === '}' || at === ']')) return ' (a comma before it: JSON takes none after the last field or item; remove it)';
+  return '';
 }
 
 function lineOf(text: string, offset: number): number {
