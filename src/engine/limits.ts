@@ -10,7 +10,7 @@
 //   failed call (not made), so the scenario takes its error path.
 // - Regex backtracking: a scenario's own regexes (match rules, ask validation, conditions) meet
 //   visitor text. The compiler refuses the nested repeats that backtrack exponentially
-//   (scenario/compile/regex-repeat.ts); for what that check cannot see, such as ^(a|aa)+$, V8 is told
+//   (scenario/compile/regex-repeat.ts); for what that check cannot see, such as ^(a.|.b)+$, V8 is told
 //   to finish a match that backtracks too much on its linear-time engine. The flag is process-wide
 //   and read when a regex first runs, so it is set before the first turn steps (advanceTurn), not
 //   at import: loading node:v8 costs a start-up that serves no scenario 1.5 MiB and ~2 ms
