@@ -60,15 +60,17 @@ async function interleaved(paths, { calls, blocks }) {
 }
 
 /**
- * The orders of n paths in n rounds (a balanced Latin square, for an even n): each path holds each
- * place once, and follows each other path once. A path's block runs faster when its own server has
- * just run, or when some other process has just left the caches as it likes them; over a multiple
- * of n rounds, no path keeps a place or a neighbour the others do not get.
+ * The orders of n paths in rounds where each path holds each place equally often and follows each
+ * other path equally often (a balanced Latin square: n rounds for an even n; for an odd n, those
+ * and their mirror images, 2n rounds). A path's block runs faster when its own server has just
+ * run, or when some other process has just left the caches as it likes them; over a multiple of
+ * the rounds, no path keeps a place or a neighbour the others do not get.
  */
 function balancedOrders(n) {
   const first = [0];
   for (let j = 1, low = 1, high = n - 1; first.length < n; j++) first.push(j % 2 === 1 ? low++ : high--);
-  return first.map((_, round) => first.map((path) => (path + round) % n));
+  const square = first.map((_, round) => first.map((path) => (path + round) % n));
+  return n % 2 === 0 ? square : [...square, ...square.map((order) => order.toReversed())];
 }
 
 /** Now, in µs since the epoch, on the clock bench/answer-time.js stamps answers with. */
@@ -96,7 +98,8 @@ function pairedRounds(ours, anchor) {
   return { medianMs: median(differences), atOrUnder: differences.filter((d) => d <= 0).length, rounds: differences.length };
 }
 
-export async function benchMcpStdio({ calls = 2400, blocks = 12 } = {}) {
+// 10 rounds: the five paths of set_conversation_state's row take each place and neighbour alike.
+export async function benchMcpStdio({ calls = 2400, blocks = 10 } = {}) {
   const sandbox = await startSandboxProcess();
   const env = { ...process.env, CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: sandbox.identifier, CRISP_KEY: sandbox.key, CRISP_TIER: sandbox.tier, CRISP_WEBSITE_ID: sandbox.website_id, CRISP_MCP_LOG_LEVEL: 'warn' };
   const timesDir = mkdtempSync(join(tmpdir(), 'bench-answer-times-'));
@@ -115,6 +118,11 @@ export async function benchMcpStdio({ calls = 2400, blocks = 12 } = {}) {
   const sameAnswerTransport = server('same-answer', BARE, []);
   const sameAnswer = new Client({ name: 'bench-bare-same-answer', version: '1.0.0' });
   await sameAnswer.connect(sameAnswerTransport);
+  // A second process of the plain anchor, the same code: what it reads apart from the first is the
+  // bench's own spread in this run (an A/A comparison), the yardstick for ours − the anchor.
+  const twinTransport = server('twin', BARE, []);
+  const twin = new Client({ name: 'bench-bare-twin', version: '1.0.0' });
+  await twin.connect(twinTransport);
   // Over stdio, `serve` compiles its scenarios and opens its store once the host has its tools/list,
   // or 1 s after start when no host asks, as here (src/commands/serve.ts): tens of ms of one-off
   // start-up work (bench/startup's business) that, left to land in the first measured block, read
@@ -128,6 +136,7 @@ export async function benchMcpStdio({ calls = 2400, blocks = 12 } = {}) {
       direct: () => crisp.conversations.setState(sandbox.website_id, first.session_id, 'unresolved'),
       bare: () => bare.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
       bareSameAnswer: () => sameAnswer.callTool({ name: 'set_conversation_state_structured', arguments: { session_id: first.session_id, state: 'unresolved' } }),
+      bareTwin: () => twin.callTool({ name: 'set_conversation_state', arguments: { session_id: first.session_id, state: 'unresolved' } }),
     },
     'list_conversations (1 GET, 20 rows)': {
       tool: () => client.callTool({ name: 'list_conversations', arguments: {} }),
@@ -138,10 +147,10 @@ export async function benchMcpStdio({ calls = 2400, blocks = 12 } = {}) {
   const load = [loadavg()[0]];
   try {
     for (const [name, pair] of Object.entries(pairs)) {
-      const paths = [{ call: pair.tool, pid: ours.pid, server: 'ours' }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid, server: 'bare' }, { call: pair.bareSameAnswer, pid: sameAnswerTransport.pid, server: 'same-answer' }] : [])];
+      const paths = [{ call: pair.tool, pid: ours.pid, server: 'ours' }, { call: pair.direct }, ...(pair.bare ? [{ call: pair.bare, pid: bareTransport.pid, server: 'bare' }, { call: pair.bareSameAnswer, pid: sameAnswerTransport.pid, server: 'same-answer' }, { call: pair.bareTwin, pid: twinTransport.pid, server: 'twin' }] : [])];
       await interleaved(paths, { calls: WARM_UP_CALLS, blocks: 1 });
-      const [tool, direct, bareSdk, bareSameAnswer] = await interleaved(paths, { calls, blocks });
-      rows.push({ name, tool, direct, bareSdk, bareSameAnswer });
+      const [tool, direct, bareSdk, bareSameAnswer, bareTwin] = await interleaved(paths, { calls, blocks });
+      rows.push({ name, tool, direct, bareSdk, bareSameAnswer, bareTwin });
       load.push(loadavg()[0]);
     }
     const { tools } = await client.listTools();
@@ -156,12 +165,13 @@ export async function benchMcpStdio({ calls = 2400, blocks = 12 } = {}) {
     await client.close();
     await bare.close();
     await sameAnswer.close();
+    await twin.close();
     await crisp.close();
     await sandbox.stop();
   }
   try {
-    const times = Object.fromEntries(['ours', 'bare', 'same-answer'].map((label) => [label, JSON.parse(readFileSync(join(timesDir, `${label}.json`), 'utf8'))]));
-    for (const row of rows) for (const run of [row.tool, row.bareSdk, row.bareSameAnswer]) if (run) run.answerUs = answerTimeP50(times[run.server], run.windows);
+    const times = Object.fromEntries(['ours', 'bare', 'same-answer', 'twin'].map((label) => [label, JSON.parse(readFileSync(join(timesDir, `${label}.json`), 'utf8'))]));
+    for (const row of rows) for (const run of [row.tool, row.bareSdk, row.bareSameAnswer, row.bareTwin]) if (run) run.answerUs = answerTimeP50(times[run.server], run.windows);
   } finally {
     rmSync(timesDir, { recursive: true, force: true });
   }
@@ -178,9 +188,10 @@ export function formatMcpStdio(rows) {
     '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 | server CPU per call | answer time in the server, p50 |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const { name, tool, direct, bareSdk, bareSameAnswer } of rows) {
+  for (const { name, tool, direct, bareSdk, bareSameAnswer, bareTwin } of rows) {
     lines.push(`| ${name} | crisp-mcp tool over stdio | ${Math.round(tool.rps)} | ${f(tool.p50)} | ${f(tool.p99)} | ${f(tool.p50 - direct.p50)} ms | ${cpu(tool)} | ${inServer(tool)} |`);
     if (bareSdk) lines.push(`| ${name} | bare SDK v2 stdio server, same call (anchor) | ${Math.round(bareSdk.rps)} | ${f(bareSdk.p50)} | ${f(bareSdk.p99)} | ${f(bareSdk.p50 - direct.p50)} ms | ${cpu(bareSdk)} | ${inServer(bareSdk)} |`);
+    if (bareTwin) lines.push(`| ${name} | the same bare server again, a second process (A/A: the bench's spread) | ${Math.round(bareTwin.rps)} | ${f(bareTwin.p50)} | ${f(bareTwin.p99)} | ${f(bareTwin.p50 - direct.p50)} ms | ${cpu(bareTwin)} | ${inServer(bareTwin)} |`);
     if (bareSameAnswer) lines.push(`| ${name} | bare SDK v2 stdio server, same call, same answer as ours (output schema, structured + text) | ${Math.round(bareSameAnswer.rps)} | ${f(bareSameAnswer.p50)} | ${f(bareSameAnswer.p99)} | ${f(bareSameAnswer.p50 - direct.p50)} ms | ${cpu(bareSameAnswer)} | ${inServer(bareSameAnswer)} |`);
     lines.push(`| ${name} | direct client call (anchor) | ${Math.round(direct.rps)} | ${f(direct.p50)} | ${f(direct.p99)} | — | — | — |`);
   }
@@ -188,11 +199,12 @@ export function formatMcpStdio(rows) {
     const us = Math.round(ms * 1000);
     return `${us > 0 ? '+' : ''}${us} µs`;
   };
-  for (const { name, tool, bareSdk, bareSameAnswer } of rows) {
+  for (const { name, tool, bareSdk, bareSameAnswer, bareTwin } of rows) {
     if (!bareSdk) continue;
     const paired = pairedRounds(tool, bareSdk);
     const same = pairedRounds(tool, bareSameAnswer);
-    lines.push('', `${name}, crisp-mcp − anchor p50 round by round (each round one block of each path): median ${signed(paired.medianMs)}, at or under it in ${paired.atOrUnder} of ${paired.rounds} rounds; − the same-answer anchor: median ${signed(same.medianMs)}, at or under it in ${same.atOrUnder} of ${same.rounds}.`);
+    const twin = pairedRounds(bareTwin, bareSdk);
+    lines.push('', `${name}, crisp-mcp − anchor p50 round by round (each round one block of each path): median ${signed(paired.medianMs)}, at or under it in ${paired.atOrUnder} of ${paired.rounds} rounds; − the same-answer anchor: median ${signed(same.medianMs)}, at or under it in ${same.atOrUnder} of ${same.rounds}. A/A, the anchor's second process − the anchor (the same code): median ${signed(twin.medianMs)}, at or under it in ${twin.atOrUnder} of ${twin.rounds}.`);
   }
   lines.push('', `tools/list: ${rows.tokens} tokens (chars/4) at ${rows.toolCount} tools${rows.originalTokens === undefined ? '' : `; ${rows.originalTokens} at the original 18 (target ≤ 5k)`}. Published anchors: GitHub's server ~87 tools, Sentry 9 direct tools.`);
   return lines.join('\n');
