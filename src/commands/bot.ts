@@ -18,7 +18,7 @@ import { createLogger, writeErrorLine, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox, websiteRefusal } from './runtime.js';
+import { announceSandbox, crispClientFor, listenProblem, logScenarioWarnings, missingScenario, openConfiguredStore, startEmbeddedSandbox, websiteRefusal } from './runtime.js';
 import { HOOKS_PATH, networkTimeouts, type ServerTimeouts } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
@@ -348,6 +348,7 @@ export async function runBotCommand(argv: string[]): Promise<number> {
     const missing = missingScenario(library, '--scenario', settings.scenario);
     if (missing) return usageError(missing);
     scenario = library.require(settings.scenario);
+    logScenarioWarnings(log, [scenario]);
   } catch (error) {
     if (error instanceof ScenarioLibraryError) return usageError(error.message);
     throw error;

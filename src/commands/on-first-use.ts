@@ -8,6 +8,7 @@
 import { hideUserinfo } from '../credentials/redact.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
+import { logScenarioWarnings } from './runtime.js';
 import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
 
 /**
@@ -121,7 +122,9 @@ export class StoreOpenedOnFirstUse implements Store {
 export async function warmUp(scenarios: ScenarioLibrary, store: Store, log: Logger): Promise<void> {
   let names: string[] | undefined;
   try {
-    names = (await scenarios.compiled()).names();
+    const library = await scenarios.compiled();
+    names = library.names();
+    logScenarioWarnings(log, library.list());
   } catch (error) {
     log.error({ scenarios_dir: scenarios.dir }, `scenario tools cannot run: ${(error as Error).message}`);
   }

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { registerSecret } from '../credentials/redact.js';
 import { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
-import type { ScenarioLibrary } from '../engine/library.js';
+import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 // The guide and the listening front are a few small functions: loading them as chunks of their
 // own, on demand, cost stdio `serve --sandbox` more in file loads (bench/startup) than they cost
@@ -59,6 +59,19 @@ export async function announceSandbox(sandbox: SandboxAddress | undefined): Prom
  * listing the names it does hold; undefined when it holds it. Said for the command line, which has
  * no list_scenarios tool to point at.
  */
+/**
+ * One warning line per scenario that compiled with warnings (a block no way reaches, a variable
+ * shown before it is set…): legal, but likely not what its author meant, and an author who never
+ * ran `scenario validate` would otherwise never see them.
+ */
+export function logScenarioWarnings(log: Logger, scenarios: readonly LoadedScenario[]): void {
+  for (const { name, file, warnings } of scenarios) {
+    if (warnings.length === 0) continue;
+    const lines = warnings.map((w) => `${w.path === '' ? '(file)' : w.path}: ${w.message}`);
+    log.warn({ scenario: name, file, warnings: lines }, `scenario "${name}" compiled with ${lines.length} warning${lines.length === 1 ? '' : 's'} (\`crisp-mcp scenario validate ${file}\` shows them): ${lines[0]}${lines.length > 1 ? ' …' : ''}`);
+  }
+}
+
 export function missingScenario(library: ScenarioLibrary, setting: string, name: string): string | undefined {
   if (library.get(name)) return undefined;
   const names = library.names();

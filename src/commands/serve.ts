@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, logScenarioWarnings, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
 import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox } from '../sandbox/server.js';
@@ -148,6 +148,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
   if (scenarios) {
     const loaded = config.http ? { scenarios: scenarios.names() } : { files: scenarios.files };
     log.info({ scenarios_dir: scenarios.dir, ...loaded, store: store?.where }, `scenarios loaded from ${scenarios.dir}`);
+    if (config.http) logScenarioWarnings(log, scenarios.list()); // over stdio, once compiled (warmUp)
     if (scenarios.notRead.length) log.warn(`not read from ${scenarios.dir}: ${scenarios.notRead.join(', ')} — scenario files are JSON, named *.json`);
     if (scenarios.files.length === 0) log.warn(`no scenario files (*.json) in ${scenarios.dir}: the scenario tools have none to run; put scenario files there, or point --scenarios (or CRISP_MCP_SCENARIOS) at the folder that holds them`);
   } else log.info('no scenario folder (no --scenarios, no ./scenarios, no shipped examples): scenario tools are off');
