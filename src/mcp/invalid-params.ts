@@ -29,19 +29,22 @@ interface Issue {
  * handlers its Server registered when built (initialize, ping…), and every one registered later.
  * Must run before the first tool, resource or prompt is registered.
  */
-export function answerInvalidParamsClearly(server: McpServer): void {
+export function answerInvalidParamsClearly(server: McpServer, whyNotServed: (tool: string) => string | undefined = () => undefined): void {
   const low = server.server as unknown as Partial<HandlerRegistry>;
   // Both are the SDK's internals (pinned by package-lock.json): should an SDK release rename them,
   // the server keeps the SDK's own answers instead of failing to build (invalid-params.test.ts then fails).
   if (!(low._requestHandlers instanceof Map) || typeof low._wrapHandler !== 'function') return;
-  for (const [method, handler] of low._requestHandlers) low._requestHandlers.set(method, clarified(method, handler));
+  for (const [method, handler] of low._requestHandlers) low._requestHandlers.set(method, clarified(method, handler, whyNotServed));
   const wrap = low._wrapHandler.bind(low);
-  low._wrapHandler = (method: string, handler: RequestHandler) => clarified(method, wrap(method, handler));
+  low._wrapHandler = (method: string, handler: RequestHandler) => clarified(method, wrap(method, handler), whyNotServed);
 }
 
-function clarified(method: string, handler: RequestHandler): RequestHandler {
+function clarified(method: string, handler: RequestHandler, whyNotServed: (tool: string) => string | undefined): RequestHandler {
   const paged = PAGED_LISTS.has(method);
   return (request, ctx) => {
+    // A tool of ours this server leaves out: still the unknown tool's Invalid params, saying why.
+    const why = method === 'tools/call' && typeof request.params?.name === 'string' ? whyNotServed(request.params.name) : undefined;
+    if (why) return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, why));
     // A cursor that is no string is left to the schema, whose refusal says so.
     if (paged && typeof request.params?.cursor === 'string') {
       return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: cursor: not one this server gave out; it answers ${method} in one page, with no nextCursor: call it without a cursor`));

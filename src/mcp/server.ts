@@ -57,7 +57,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   const served = (name: string) => usable.some((t) => t.name === name);
   const instructions = [INSTRUCTIONS, deps.guard.overview(), served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
   const server = new McpServer({ name: 'crisp-mcp', version: VERSION }, { instructions });
-  answerInvalidParamsClearly(server);
+  answerInvalidParamsClearly(server, (name) => (served(name) ? undefined : whyNotServed(name, deps)));
   for (const tool of usable) {
     server.registerTool(
       tool.name,
@@ -108,6 +108,17 @@ async function run(tool: AnyTool<ToolDeps>, input: unknown, deps: ToolDeps, call
 function withWebsite(text: string, output: Record<string, unknown>, deps: ToolDeps): string {
   if (deps.guard.websites.length < 2 || typeof output.website_id !== 'string') return text;
   return `website_id: ${output.website_id}\n${text}`;
+}
+
+/**
+ * Why one of our tools is not served here, for a host that calls it anyway (a tools/list read
+ * before a restart, a prompt naming it): "Tool send_message not found" alone reads like a typo.
+ */
+function whyNotServed(name: string, deps: ToolDeps): string | undefined {
+  const tool = ALL_TOOLS.find((t) => t.name === name);
+  if (!tool) return undefined;
+  if (deps.config.readOnly && !tool.annotations.readOnlyHint) return `Tool ${name} is not served: it changes Crisp and this server is read-only (--read-only); tools/list shows the tools it serves.`;
+  return `Tool ${name} is not served by this server: its tool selection (--toolsets, --tools, --exclude-tools) leaves it out, or it needs what this server lacks (the scenario tools need a scenario folder and a store); tools/list shows the tools it serves.`;
 }
 
 /** One sentence the model can act on. Never a stack trace, a credential or a raw upstream body. */

@@ -49,6 +49,19 @@ describe('malformed request params', () => {
     expect(answers.get(99)).toMatchObject({ result: {} });
   });
 
+  it('a tool of ours this server leaves out (--read-only, --toolsets) is still an unknown tool, saying why, over stdio', async () => {
+    const call = (id: number, name: string) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { session_id: 'session_x', content: 'hi' } } });
+    const input = (name: string) => `${[INITIALIZE, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), call(2, name)].join('\n')}\n`;
+    const answer = async (args: string[], name: string) => {
+      const run = await runCli(['serve', '--sandbox', ...args], { input: input(name), env: { CRISP_MCP_LOG_LEVEL: 'silent' } });
+      return run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: number; error?: { code: number; message: string } }).find((a) => a.id === 2);
+    };
+    expectInvalidParams(await answer(['--read-only'], 'send_message'), /^Tool send_message is not served: it changes Crisp and this server is read-only \(--read-only\); tools\/list shows the tools it serves\.$/);
+    expectInvalidParams(await answer(['--toolsets', 'routing'], 'send_message'), /^Tool send_message is not served by this server: its tool selection \(--toolsets, --tools, --exclude-tools\) leaves it out/);
+    // A name that is no tool of ours keeps the SDK's answer.
+    expectInvalidParams(await answer([], 'send_fax'), /^Tool send_fax not found$/);
+  });
+
   describe('over HTTP', () => {
     let h: HttpHarness;
     beforeAll(async () => {
