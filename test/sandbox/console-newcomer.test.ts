@@ -306,6 +306,28 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     }
   });
 
+  it('typing as the visitor is announced: another tab (the operator’s seat) shows who is typing, and stops showing it when the box is emptied', async () => {
+    const session = await visitorStarts({ nickname: 'Typing Visitor', text: 'hello' });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor').waitFor();
+    const other = await browser.context.newPage();
+    try {
+      await other.goto(`${sandbox.url}/#${session}`);
+      await other.locator('#live.on').waitFor();
+      await page.locator('#visitor-text').pressSequentially('Is the 2FA reset');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('Typing Visitor is typing…');
+      await page.locator('#visitor-text').fill('');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('');
+      await page.locator('#visitor-text').pressSequentially('Anyone?');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('Typing Visitor is typing…');
+      await page.keyboard.press('Enter');
+      await other.locator('.message.visitor', { hasText: 'Anyone?' }).waitFor();
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('the sandbox stops under the open page: it says so and what to do, a send keeps its text; restarted, the page is live again and says the conversation is gone', async () => {
     const session = await visitorStarts({ nickname: 'Before Restart', text: 'hello' });
     await page.goto(`${sandbox.url}/#${session}`);

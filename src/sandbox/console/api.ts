@@ -140,6 +140,11 @@ export class SandboxApi {
     return call('POST', `${this.#conversation(sessionId)}/messages`, { type: 'text', content: text });
   }
 
+  /** The visitor starts (`true`) or stops typing: a compose atom, `message:compose:send`. */
+  composeAsVisitor(sessionId: string, typing: boolean): Promise<unknown> {
+    return call('PATCH', `${this.#conversation(sessionId)}/compose`, { type: typing ? 'start' : 'stop' });
+  }
+
   choose(sessionId: string, fingerprint: number, value: string): Promise<unknown> {
     return call('POST', `${this.#conversation(sessionId)}/choices`, { fingerprint, value });
   }
