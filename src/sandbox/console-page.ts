@@ -194,9 +194,12 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 button { font: inherit; padding: .3rem .7rem; }
 .error { margin: 0; color: #b42318; background: #fff1f0; border-bottom: 1px solid #f3c1bc; font-size: .85rem; padding: .35rem 1rem; }
 .error[hidden] { display: none; }
+.not-found { color: #b42318; }
 @media (max-width: 760px) {
   .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(6rem, 26vh) minmax(0, 1fr); }
-  .top h1 { font-size: 1rem; } .top #website { display: none; }
+  .top { flex-wrap: wrap; gap: 0 1rem; } .top h1 { font-size: 1rem; }
+  /* Which website this inbox is, and the links to the others, stay: on its own line, under the title. */
+  .top #website { order: 1; flex-basis: 100%; overflow-wrap: anywhere; }
   .composers { gap: .25rem; padding: .35rem; }
   .composer { display: grid; grid-template-columns: 1fr auto; gap: .25rem; }
   .composer label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }

@@ -163,6 +163,10 @@ function showWebsites(api: SandboxApi): void {
   const here = byId('website');
   const current = api.websites.find((w) => w.website_id === api.websiteId);
   here.textContent = `website ${current ? `${current.name} ` : ''}${api.websiteId}`;
+  // A link naming a website this sandbox does not have (another sandbox's, a typo) opens the default
+  // inbox: the header says so, where it stays (the problem bar clears once the event stream is up).
+  const asked = new URLSearchParams(location.search).get('website');
+  if (asked && asked.toLowerCase() !== api.websiteId) here.prepend(el('strong', { class: 'not-found', role: 'alert' }, `no website ${asked} in this sandbox, so: `));
   for (const other of api.websites.filter((w) => w.website_id !== api.websiteId)) {
     here.append(' · ', el('a', { href: `/?website=${encodeURIComponent(other.website_id)}` }, other.name));
   }
