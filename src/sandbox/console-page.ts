@@ -19,7 +19,7 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
   const isEvents = url.pathname === '/_sandbox/events';
   if (!isPage && !isScript && !isEvents) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'GET only'), true;
-  if (!fromThisMachine(req)) return plain(res, 403, 'the sandbox console is only served to a browser on this machine (loopback)'), true;
+  if (!fromThisMachine(req)) return plain(res, 403, `the sandbox console is only served to a browser on this machine (loopback)${openInstead(req)}`), true;
   if (isEvents) return streamEvents(req, res, state), true;
   if (isPage) return send(res, 200, 'text/html; charset=utf-8', PAGE), true;
   if (url.pathname === '/_sandbox/console/console.css') return send(res, 200, 'text/css; charset=utf-8', STYLE), true;
@@ -36,6 +36,12 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
 /** A request from loopback that names a loopback host (a DNS-rebound name does not). */
 export function fromThisMachine(req: IncomingMessage): boolean {
   return isLoopback(req.socket.remoteAddress) && LOOPBACK_HOSTS.has(hostOf(req));
+}
+
+/** Where to open the console instead, when the browser is on this machine but named another host (`0.0.0.0`, a LAN name). */
+function openInstead(req: IncomingMessage): string {
+  if (!isLoopback(req.socket.remoteAddress)) return '';
+  return `: open http://${req.socket.localAddress === '::1' ? '[::1]' : '127.0.0.1'}:${req.socket.localPort}/`;
 }
 
 function isLoopback(address = ''): boolean {
