@@ -387,4 +387,15 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     await expect.poll(() => page.locator('#conversations li[data-session]').count()).toBe(demo.data.length);
     expect(await page.evaluate('window.beforeReset === true')).toBe(true);
   });
+  it('an agent deletes the open conversation over Crisp’s REST API: the page says it was deleted, not that the sandbox restarted, and the inbox drops it', async () => {
+    const session = await visitorStarts({ nickname: 'To Be Deleted', text: 'please forget me' });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor', { hasText: 'please forget me' }).waitFor();
+    await page.locator('#live.on').waitFor();
+    await rest('DELETE', `/conversation/${session}`);
+    await page.locator('.conversation .empty', { hasText: `Conversation ${session} was deleted` }).waitFor();
+    expect(await page.locator('.conversation .empty').textContent()).not.toContain('restart');
+    await expect.poll(() => row(session).count()).toBe(0);
+    expect(await page.locator('#problem').isHidden()).toBe(true);
+  });
 });
