@@ -328,6 +328,22 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     }
   });
 
+  it('eight tabs of the console (links opened in new tabs): every one loads, goes live and shows a new visitor, where the 7th never loaded (one event stream per tab, and Chromium’s 6 connections per host)', async () => {
+    const tabs: Page[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const tab = await browser.context.newPage();
+        tabs.push(tab);
+        await tab.goto(`${sandbox.url}/`);
+        await tab.locator('#live.on').waitFor();
+      }
+      const session = await visitorStarts({ nickname: 'Seen In Every Tab', text: 'hello, tabs' });
+      for (const tab of tabs) await tab.locator(`#conversations li[data-session="${session}"]`).waitFor();
+    } finally {
+      for (const tab of tabs) await tab.close();
+    }
+  });
+
   it('the sandbox stops under the open page: it says so and what to do, a send keeps its text; restarted, the page is live again and says the conversation is gone', async () => {
     const session = await visitorStarts({ nickname: 'Before Restart', text: 'hello' });
     await page.goto(`${sandbox.url}/#${session}`);
