@@ -19,7 +19,7 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
   const isEvents = url.pathname === '/_sandbox/events';
   if (!isPage && !isScript && !isEvents) return false;
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'GET only'), true;
-  if (!fromThisMachine(req)) return plain(res, 403, 'the sandbox console is only served to a browser on this machine (loopback)'), true;
+  if (!fromThisMachine(req)) return plain(res, 403, `the sandbox console is only served to a browser on this machine (loopback)${openInstead(req)}`), true;
   if (isEvents) return streamEvents(req, res, state), true;
   if (isPage) return send(res, 200, 'text/html; charset=utf-8', PAGE), true;
   if (url.pathname === '/_sandbox/console/console.css') return send(res, 200, 'text/css; charset=utf-8', STYLE), true;
@@ -36,6 +36,12 @@ export async function serveConsole(req: IncomingMessage, res: ServerResponse, ur
 /** A request from loopback that names a loopback host (a DNS-rebound name does not). */
 export function fromThisMachine(req: IncomingMessage): boolean {
   return isLoopback(req.socket.remoteAddress) && LOOPBACK_HOSTS.has(hostOf(req));
+}
+
+/** Where to open the console instead, when the browser is on this machine but named another host (`0.0.0.0`, a LAN name). */
+function openInstead(req: IncomingMessage): string {
+  if (!isLoopback(req.socket.remoteAddress)) return '';
+  return `: open http://${req.socket.localAddress === '::1' ? '[::1]' : '127.0.0.1'}:${req.socket.localPort}/`;
 }
 
 function isLoopback(address = ''): boolean {
@@ -194,9 +200,12 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 button { font: inherit; padding: .3rem .7rem; }
 .error { margin: 0; color: #b42318; background: #fff1f0; border-bottom: 1px solid #f3c1bc; font-size: .85rem; padding: .35rem 1rem; }
 .error[hidden] { display: none; }
+.not-found { color: #b42318; }
 @media (max-width: 760px) {
   .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(6rem, 26vh) minmax(0, 1fr); }
-  .top h1 { font-size: 1rem; } .top #website { display: none; }
+  .top { flex-wrap: wrap; gap: 0 1rem; } .top h1 { font-size: 1rem; }
+  /* Which website this inbox is, and the links to the others, stay: on its own line, under the title. */
+  .top #website { order: 1; flex-basis: 100%; overflow-wrap: anywhere; }
   .composers { gap: .25rem; padding: .35rem; }
   .composer { display: grid; grid-template-columns: 1fr auto; gap: .25rem; }
   .composer label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }

@@ -25,7 +25,7 @@ export function sandboxInfo(sandbox: SandboxAddress): SandboxInfo {
   const credential = sandbox.credentials[0]!;
   return {
     url: sandbox.url,
-    console: `${sandbox.url}/`,
+    console: `${onThisMachine(sandbox.url)}/`,
     website_id: sandbox.websiteId,
     ...(sandbox.websiteIds && sandbox.websiteIds.length > 1 ? { website_ids: sandbox.websiteIds } : {}),
     identifier: credential.identifier,
@@ -43,9 +43,21 @@ export function fixedKeyCredentials(key: string | undefined): SandboxCredential[
   return key ? [{ identifier: SANDBOX_IDENTIFIER, key, tier: 'plugin' }] : undefined;
 }
 
+/**
+ * The URL to open on this machine. A sandbox bound to every address (`--host 0.0.0.0` or `::`)
+ * reports that address, but its console and /_sandbox/ routes answer only a loopback host name
+ * (console-page.ts), so a browser or curl pointed at `0.0.0.0` is refused: name loopback instead.
+ */
+function onThisMachine(url: string): string {
+  const address = new URL(url);
+  if (address.hostname === '0.0.0.0') address.hostname = '127.0.0.1';
+  else if (address.hostname === '[::]') address.hostname = '[::1]';
+  return address.origin;
+}
+
 /** The guide, one line per entry, headed by `title`. */
 export function describeSandbox(info: SandboxInfo, title: string): string[] {
-  const conversations = `${info.url}/_sandbox/websites/${info.website_id}/conversations`;
+  const conversations = `${onThisMachine(info.url)}/_sandbox/websites/${info.website_id}/conversations`;
   const allowList = (info.website_ids ?? [info.website_id]).join(',');
   return [
     `${title} ${info.url}`,

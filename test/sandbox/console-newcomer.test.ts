@@ -306,6 +306,44 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     }
   });
 
+  it('typing as the visitor is announced: another tab (the operator’s seat) shows who is typing, and stops showing it when the box is emptied', async () => {
+    const session = await visitorStarts({ nickname: 'Typing Visitor', text: 'hello' });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor').waitFor();
+    const other = await browser.context.newPage();
+    try {
+      await other.goto(`${sandbox.url}/#${session}`);
+      await other.locator('#live.on').waitFor();
+      await page.locator('#visitor-text').pressSequentially('Is the 2FA reset');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('Typing Visitor is typing…');
+      await page.locator('#visitor-text').fill('');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('');
+      await page.locator('#visitor-text').pressSequentially('Anyone?');
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('Typing Visitor is typing…');
+      await page.keyboard.press('Enter');
+      await other.locator('.message.visitor', { hasText: 'Anyone?' }).waitFor();
+      await expect.poll(() => other.locator('.typing').textContent()).toBe('');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('eight tabs of the console (links opened in new tabs): every one loads, goes live and shows a new visitor, where the 7th never loaded (one event stream per tab, and Chromium’s 6 connections per host)', async () => {
+    const tabs: Page[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const tab = await browser.context.newPage();
+        tabs.push(tab);
+        await tab.goto(`${sandbox.url}/`);
+        await tab.locator('#live.on').waitFor();
+      }
+      const session = await visitorStarts({ nickname: 'Seen In Every Tab', text: 'hello, tabs' });
+      for (const tab of tabs) await tab.locator(`#conversations li[data-session="${session}"]`).waitFor();
+    } finally {
+      for (const tab of tabs) await tab.close();
+    }
+  });
+
   it('the sandbox stops under the open page: it says so and what to do, a send keeps its text; restarted, the page is live again and says the conversation is gone', async () => {
     const session = await visitorStarts({ nickname: 'Before Restart', text: 'hello' });
     await page.goto(`${sandbox.url}/#${session}`);
@@ -364,5 +402,16 @@ describeWithChromium('sandbox console, as a newcomer meets it (Chromium)', (exec
     const demo = (await (await fetch(conversations())).json()) as { data: Array<{ session_id: string }> };
     await expect.poll(() => page.locator('#conversations li[data-session]').count()).toBe(demo.data.length);
     expect(await page.evaluate('window.beforeReset === true')).toBe(true);
+  });
+  it('an agent deletes the open conversation over Crisp’s REST API: the page says it was deleted, not that the sandbox restarted, and the inbox drops it', async () => {
+    const session = await visitorStarts({ nickname: 'To Be Deleted', text: 'please forget me' });
+    await page.goto(`${sandbox.url}/#${session}`);
+    await page.locator('.message.visitor', { hasText: 'please forget me' }).waitFor();
+    await page.locator('#live.on').waitFor();
+    await rest('DELETE', `/conversation/${session}`);
+    await page.locator('.conversation .empty', { hasText: `Conversation ${session} was deleted` }).waitFor();
+    expect(await page.locator('.conversation .empty').textContent()).not.toContain('restart');
+    await expect.poll(() => row(session).count()).toBe(0);
+    expect(await page.locator('#problem').isHidden()).toBe(true);
   });
 });

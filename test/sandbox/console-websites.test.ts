@@ -68,4 +68,29 @@ describeWithChromium('sandbox console with several websites (Chromium)', (execut
     expect(await row(later).count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
+  it('on a narrow window the header still names the website and links the other, which opens its inbox', async () => {
+    const [first, second] = sandbox.website_ids as [string, string];
+    const onSecond = await visitorStarts(second, 'Narrow Second Visitor');
+    await page.setViewportSize({ width: 380, height: 700 });
+    try {
+      await page.goto(`${sandbox.url}/`);
+      await page.locator('#live.on').waitFor();
+      await expect.poll(() => page.locator('#website').isVisible()).toBe(true);
+      expect(await page.locator('#website').textContent()).toContain(`Acme Cloud ${first}`);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+      await page.locator('#website a', { hasText: 'Bluebird Books' }).click();
+      await expect.poll(() => row(onSecond).count()).toBe(1);
+      expect(await page.locator('#website').textContent()).toContain(`Bluebird Books ${second}`);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  it('a link naming a website this sandbox does not have says so in the header, over the default inbox it shows', async () => {
+    const [first] = sandbox.website_ids as [string, string];
+    await page.goto(`${sandbox.url}/?website=00000000-0000-4000-8000-00000000dead`);
+    await page.locator('#live.on').waitFor();
+    expect(await page.locator('#website').textContent()).toBe(`no website 00000000-0000-4000-8000-00000000dead in this sandbox, so: website Acme Cloud ${first} · Bluebird Books`);
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -1,5 +1,6 @@
 // The sandbox's own routes, and nothing else: the visitor side and the operator side under
 // /_sandbox/, and the event stream. Every answer is Crisp's envelope {error, reason, data}.
+import type { Relayed } from './events-worker.js';
 export interface Conversation {
   session_id: string;
   state: 'pending' | 'unresolved' | 'resolved';
@@ -140,6 +141,11 @@ export class SandboxApi {
     return call('POST', `${this.#conversation(sessionId)}/messages`, { type: 'text', content: text });
   }
 
+  /** The visitor starts (`true`) or stops typing: a compose atom, `message:compose:send`. */
+  composeAsVisitor(sessionId: string, typing: boolean): Promise<unknown> {
+    return call('PATCH', `${this.#conversation(sessionId)}/compose`, { type: typing ? 'start' : 'stop' });
+  }
+
   choose(sessionId: string, fingerprint: number, value: string): Promise<unknown> {
     return call('POST', `${this.#conversation(sessionId)}/choices`, { fingerprint, value });
   }
@@ -160,13 +166,26 @@ export class SandboxApi {
     return call('PATCH', `${this.#conversation(sessionId)}/routing`, { user_id: userId });
   }
 
-  /** The sandbox's events, live; `onLive` says whether the stream is connected; `onReset`, that the inbox went back to its demo data. */
-  events(onEvent: (event: SandboxEvent) => void, onLive: (live: boolean) => void, onReset: () => void): EventSource {
-    const source = new EventSource('/_sandbox/events');
-    source.onopen = () => onLive(true);
-    source.onerror = () => onLive(false);
-    source.onmessage = (message: MessageEvent<string>) => onEvent(JSON.parse(message.data) as SandboxEvent);
-    source.addEventListener('reset', onReset);
-    return source;
+  /**
+   * The sandbox's events, live; `onLive` says whether the stream is connected; `onReset`, that the
+   * inbox went back to its demo data. Every tab shares one stream (events-worker.ts says why); a
+   * browser without SharedWorker opens its own.
+   */
+  events(onEvent: (event: SandboxEvent) => void, onLive: (live: boolean) => void, onReset: () => void): void {
+    const receive = (message: Relayed) => {
+      if (message.kind === 'live') onLive(message.on);
+      else if (message.kind === 'reset') onReset();
+      else onEvent(JSON.parse(message.event) as SandboxEvent);
+    };
+    if (typeof SharedWorker === 'undefined') {
+      const source = new EventSource('/_sandbox/events');
+      source.onopen = () => onLive(true);
+      source.onerror = () => onLive(false);
+      source.onmessage = (message: MessageEvent<string>) => onEvent(JSON.parse(message.data) as SandboxEvent);
+      source.addEventListener('reset', onReset);
+      return;
+    }
+    const worker = new SharedWorker('/_sandbox/console/events-worker.js', { type: 'module', name: 'crisp-sandbox-events' });
+    worker.port.onmessage = (message: MessageEvent<Relayed>) => receive(message.data);
   }
 }

@@ -54,7 +54,9 @@ async function start(problems: Problems): Promise<void> {
     try {
       thread = await api.thread(shown.sessionId);
     } catch (error) {
-      if (view === shown && read === threadReads && error instanceof SandboxError && error.reason === 'not_found') return gone(shown.sessionId);
+      // A read for a view no longer shown (another conversation opened, this one deleted) is moot.
+      if (view !== shown || read !== threadReads) return;
+      if (error instanceof SandboxError && error.reason === 'not_found') return gone(shown.sessionId);
       throw error;
     }
     if (view !== shown || read !== threadReads) return;
@@ -63,16 +65,16 @@ async function start(problems: Problems): Promise<void> {
     if ((thread.conversation.unread?.operator ?? 0) > 0) await api.readAsOperator(shown.sessionId);
   };
 
-  /** The hash names a conversation this sandbox does not have (a stale link, or the sandbox restarted or was reset to its demo data). */
-  function gone(sessionId: string): void {
+  /**
+   * The open conversation is not there: deleted while open (its `session:removed` came), or the
+   * hash names one this sandbox does not have (a stale link, or the sandbox restarted or was reset).
+   */
+  function gone(sessionId: string, removed = false): void {
     view = undefined;
-    pane.replaceChildren(
-      el(
-        'p',
-        { class: 'empty', role: 'status' },
-        `Conversation ${sessionId} is not in this sandbox. The sandbox keeps its inbox in memory, so after a restart or a reset (POST /_sandbox/reset) it starts again from its demo data. Pick a conversation from the inbox, or start one as a new visitor.`,
-      ),
-    );
+    const why = removed
+      ? `Conversation ${sessionId} was deleted (session:removed: through Crisp's REST API, by an agent or a script).`
+      : `Conversation ${sessionId} is not in this sandbox. The sandbox keeps its inbox in memory, so after a restart or a reset (POST /_sandbox/reset) it starts again from its demo data.`;
+    pane.replaceChildren(el('p', { class: 'empty', role: 'status' }, `${why} Pick a conversation from the inbox, or start one as a new visitor.`));
     void refreshInbox().catch(report);
   }
 
@@ -102,6 +104,7 @@ async function start(problems: Problems): Promise<void> {
   let pending: { inbox: boolean; thread: boolean } | undefined;
   const onEvent = (event: SandboxEvent) => {
     if (event.website_id !== api.websiteId) return;
+    if (event.event === 'session:removed' && view && event.data.session_id === view.sessionId) gone(view.sessionId, true);
     pending ??= { inbox: false, thread: false };
     pending.inbox = true;
     if (view && event.data.session_id === view.sessionId) pending.thread = true;
@@ -163,6 +166,10 @@ function showWebsites(api: SandboxApi): void {
   const here = byId('website');
   const current = api.websites.find((w) => w.website_id === api.websiteId);
   here.textContent = `website ${current ? `${current.name} ` : ''}${api.websiteId}`;
+  // A link naming a website this sandbox does not have (another sandbox's, a typo) opens the default
+  // inbox: the header says so, where it stays (the problem bar clears once the event stream is up).
+  const asked = new URLSearchParams(location.search).get('website');
+  if (asked && asked.toLowerCase() !== api.websiteId) here.prepend(el('strong', { class: 'not-found', role: 'alert' }, `no website ${asked} in this sandbox, so: `));
   for (const other of api.websites.filter((w) => w.website_id !== api.websiteId)) {
     here.append(' · ', el('a', { href: `/?website=${encodeURIComponent(other.website_id)}` }, other.name));
   }

@@ -33,7 +33,7 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
       (error: unknown) => (problems.show(error), false),
     );
 
-  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act, `${sessionId} visitor`);
+  const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act, `${sessionId} visitor`, (typing) => api.composeAsVisitor(sessionId, typing));
   const operator = composer('operator', 'Write as an operator', [
     ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
@@ -107,6 +107,9 @@ function whoIsTyping(conversation: Conversation, messages: Message[], visitor: s
 
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
 
+/** How often a visitor still typing says so again: one signal per key would be an event per key. */
+const TYPING_REPEAT_MS = 5_000;
+
 /** What was typed and not sent, per conversation and side: leaving a conversation and coming back loses none of it. */
 const drafts = new Map<string, string>();
 
@@ -115,10 +118,25 @@ const drafts = new Map<string, string>();
  * send is on its way the composer takes no other (a second Enter on a slow network would post the
  * message twice); the text stays in the box until the sandbox has it.
  */
-function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>, draft: string): HTMLElement {
+function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>, draft: string, compose?: (typing: boolean) => Promise<unknown>): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
   input.value = drafts.get(draft) ?? '';
-  input.addEventListener('input', () => (input.value ? drafts.set(draft, input.value) : drafts.delete(draft)));
+  // Typing is announced through the visitor's compose route (a `start`, again while it goes on;
+  // `stop` when the box is emptied), so another tab, an agent or the autopilot see it. Best effort:
+  // a lost typing signal is not worth a problem shown at every key.
+  let typingSince = 0;
+  const typing = (on: boolean) => void compose?.(on).catch(() => undefined);
+  input.addEventListener('input', () => {
+    if (input.value) drafts.set(draft, input.value);
+    else drafts.delete(draft);
+    if (input.value.trim() && Date.now() - typingSince > TYPING_REPEAT_MS) {
+      typingSince = Date.now();
+      typing(true);
+    } else if (!input.value.trim() && typingSince) {
+      typingSince = 0;
+      typing(false);
+    }
+  });
   let sending = false;
   const submit = (send: Send[2]) => {
     const text = input.value.trim();
@@ -131,6 +149,8 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
         await send(text);
         input.value = '';
         drafts.delete(draft);
+        // The message ends the typing it was (the next key starts it again).
+        typingSince = 0;
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new Error(`Not sent. ${reason}${/[.?!]$/.test(reason) ? '' : '.'} Your text is still in the box.`);
