@@ -93,6 +93,7 @@ export function openConfiguredStore(config: Config, log: Logger): Promise<Store>
   return openStore(config.store, {
     onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting'),
     onReconnected: ({ downMs, errors }) => log.info({ down_ms: downMs, connection_errors: errors }, 'the Redis store connection is back'),
+    onMigrated: ({ fromSchema, toSchema, steps }) => log.info({ from_schema: fromSchema, to_schema: toSchema, steps }, 'the SQLite store file an earlier release wrote was migrated'),
   });
 }
 
