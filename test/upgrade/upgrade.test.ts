@@ -2,6 +2,7 @@
 // release left (fixtures/sqlite-0300263.db, written by that release's own build: make-fixture.sh)
 // and on a Redis a later release marked. Nothing lost, nothing doubled, the migration said once; a
 // store a later release wrote refused in one line rather than misread.
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { BetterSqlite3 } from '../../src/store/sqlite-binding.js';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
 import { connect, spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { Receiver, TEST_SECRET } from '../helpers/receiver.js';
@@ -37,8 +38,9 @@ afterAll(async () => {
  * The fixture as if its release had stopped a moment ago: every stored time moved by the fixture's
  * age (its draft's 1 h and its messageIds' 24 h would have run out), on the file itself, as a copy.
  */
+let copies = 0;
 function freshCopy(): { path: string; draftId: string; replyId: string } {
-  const path = join(dir, 'state.db');
+  const path = join(dir, `state-${++copies}.db`);
   copyFileSync(FIXTURE, path);
   const db = new BetterSqlite3(path);
   const { base } = db.prepare('SELECT max(created_at) AS base FROM drafts').get() as { base: number };
@@ -110,6 +112,27 @@ describe('serve --http on the SQLite file of the release before 0300263 (built C
     expect(second.logs().filter((line) => line.msg === MIGRATED)).toEqual([]);
     expect(receiver.attempts.length).toBe(delivered);
     expect(new Set(receiver.attempts.map((a) => a.id)).size).toBe(receiver.attempts.length);
+  });
+});
+
+describe('stdio serve on that file (built CLI, real file): the store opened after tools/list', () => {
+  it('logs the migration on stderr, as serve --http does', async () => {
+    const { path } = freshCopy();
+    const child = spawn(process.execPath, [CLI, 'serve', '--sandbox', '--store', `sqlite:${path}`], { env: { PATH: process.env.PATH ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'upgrade', version: '1' } } })}\n`);
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`);
+      const line = await eventually(() => stderr.split('\n').find((l) => l.includes(MIGRATED)), 10_000, 'the migration log line');
+      expect(JSON.parse(line)).toMatchObject({ from_schema: 2, to_schema: 2, steps: ['positions rewritten as a rowid table (1 rows)', 'outbox_once.digest column added'] });
+    } finally {
+      child.stdin.end();
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
