@@ -9,7 +9,7 @@ import { hideUserinfo } from '../credentials/redact.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 import { logScenarioWarnings } from './runtime.js';
-import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreSpec } from '../store/index.js';
+import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreOpenOptions, type StoreSpec } from '../store/index.js';
 
 /**
  * A Store that opens the one `spec` names on its first call. An open that fails is tried again at
@@ -18,12 +18,14 @@ import { openStore, StoreError, type AppendOptions, type AppendResult, type List
 export class StoreOpenedOnFirstUse implements Store {
   readonly kind: StoreKind;
   readonly #spec: StoreSpec;
+  readonly #options: StoreOpenOptions;
   #opening: Promise<Store> | undefined;
   #opened: Store | undefined;
   #closed = false;
 
-  constructor(spec: StoreSpec) {
+  constructor(spec: StoreSpec, options: StoreOpenOptions = {}) {
     this.#spec = spec;
+    this.#options = options;
     this.kind = spec.kind;
   }
 
@@ -36,7 +38,7 @@ export class StoreOpenedOnFirstUse implements Store {
 
   open(): Promise<Store> {
     if (this.#closed) return Promise.reject(new StoreError('store_unavailable', 'the store is closed'));
-    this.#opening ??= openStore(this.#spec).then(
+    this.#opening ??= openStore(this.#spec, this.#options).then(
       (store) => (this.#opened = store),
       (error: unknown) => {
         this.#opening = undefined;

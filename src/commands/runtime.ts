@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { describeSandbox, fixedKeyCredentials, sandboxInfo, type SandboxAddress } from '../sandbox/guide.js';
 import { listenFirst, type ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox, SandboxOptions } from '../sandbox/server.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type Store, type StoreOpenOptions } from '../store/index.js';
 
 /** Starts the seeded sandbox and returns the config pointed at it: its URL, its token, its websites (CRISP_SANDBOX_WEBSITES of them). */
 export async function startEmbeddedSandbox(config: Config, log: Logger, options: Pick<SandboxOptions, 'hooks'> = {}): Promise<{ sandbox: Sandbox; config: Config }> {
@@ -103,10 +103,16 @@ export function listenProblem(error: unknown, host: string, port: number): strin
  * clear StoreError (a tool call's isError), and node-redis reconnects by itself once Redis is back.
  */
 export function openConfiguredStore(config: Config, log: Logger): Promise<Store> {
-  return openStore(config.store, {
+  return openStore(config.store, storeReports(log));
+}
+
+/** What opening a store tells the log: a Redis connection's outages, a SQLite file's migration. */
+export function storeReports(log: Logger): StoreOpenOptions {
+  return {
     onError: (error) => log.warn({ error: error.message }, 'the Redis store connection failed; reconnecting'),
     onReconnected: ({ downMs, errors }) => log.info({ down_ms: downMs, connection_errors: errors }, 'the Redis store connection is back'),
-  });
+    onMigrated: ({ fromSchema, toSchema, steps }) => log.info({ from_schema: fromSchema, to_schema: toSchema, steps }, 'the SQLite store file an earlier release wrote was migrated'),
+  };
 }
 
 /**

@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import type { ConverseService } from '../converse/converse.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, runCommand } from './resources.js';
-import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, logScenarioWarnings, missingScenario, openConfiguredStore, startEmbeddedSandbox } from './runtime.js';
+import { announceSandbox, crispClientFor, listenEmbeddedSandbox, listenProblem, logScenarioWarnings, missingScenario, openConfiguredStore, startEmbeddedSandbox, storeReports } from './runtime.js';
 import { StoreOpenedOnFirstUse, warmUp } from './on-first-use.js';
 import type { ListeningSandbox } from '../sandbox/listen-first.js';
 import type { Sandbox } from '../sandbox/server.js';
@@ -139,7 +139,7 @@ async function serve(life: CommandLifecycle, config: Config, hookSecret: string 
     // A Redis store that dies after start: serving goes on, each tool call that needs the store
     // answers a clear isError within seconds, and the store reconnects once Redis is back. Redis, a
     // network store the user named, is still reached here: one unreachable stops the start-up in one line.
-    if (scenarios) store = await life.acquire('store', () => (deferred ? new StoreOpenedOnFirstUse(config.store) : openConfiguredStore(config, log)), (s) => s.close());
+    if (scenarios) store = await life.acquire('store', () => (deferred ? new StoreOpenedOnFirstUse(config.store, storeReports(log)) : openConfiguredStore(config, log)), (s) => s.close());
   } catch (error) {
     if (error instanceof ScenarioLibraryError || error instanceof StoreError) return usageError(error.message);
     throw error;

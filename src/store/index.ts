@@ -2,6 +2,7 @@
 import { hideUserinfo } from '../credentials/redact.js';
 import { MemoryStore } from './memory.js';
 import type { RedisStoreOptions } from './redis.js';
+import type { SqliteMigration } from './sqlite-schema.js';
 import { StoreError, type Store } from './types.js';
 
 export * from './types.js';
@@ -10,6 +11,12 @@ export { MemoryBacking, MemoryStore } from './memory.js';
 // SQLite (a native addon) and Redis (node-redis) are loaded by openStore, only for the store it opens;
 // import SqliteStore from './sqlite.js' and RedisStore from './redis.js' directly.
 export type { RedisStoreOptions } from './redis.js';
+export type { SqliteMigration } from './sqlite-schema.js';
+
+/** Redis's connection reports, and what opening a SQLite file an earlier release wrote changed in it. */
+export interface StoreOpenOptions extends RedisStoreOptions {
+  onMigrated?: (migration: SqliteMigration) => void;
+}
 
 /** What `--store` names. Structurally the same as config.ts's StoreConfig, so that one can be passed as is. */
 export type StoreSpec =
@@ -46,14 +53,14 @@ export function parseStoreSpec(spec: string | undefined): StoreSpec {
 }
 
 /** Opens the store `spec` names (see parseStoreSpec). Callers `close()` it when done. */
-export async function openStore(spec: string | StoreSpec | undefined, options: RedisStoreOptions = {}): Promise<Store> {
+export async function openStore(spec: string | StoreSpec | undefined, options: StoreOpenOptions = {}): Promise<Store> {
   const s = typeof spec === 'object' ? spec : parseStoreSpec(spec);
   switch (s.kind) {
     case 'memory':
       return new MemoryStore();
     case 'sqlite': {
       const { defaultSqlitePath, SqliteStore } = await import('./sqlite.js');
-      return new SqliteStore(s.path ?? defaultSqlitePath());
+      return new SqliteStore(s.path ?? defaultSqlitePath(), { onMigrated: options.onMigrated });
     }
     case 'redis': {
       const { RedisStore } = await import('./redis.js');

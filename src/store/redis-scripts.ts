@@ -141,3 +141,13 @@ export const RELEASE_LOCK = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `);
+
+/**
+ * KEYS: format. ARGV: the format this release writes. Raises the key to it (never lowers it) and
+ * returns what was there (0: none), so two releases connecting at once cannot both think the other absent.
+ */
+export const CLAIM_FORMAT = script(`
+local found = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if found < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return found
+`);

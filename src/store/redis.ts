@@ -12,12 +12,13 @@
 //   outbox-items:{c}   hash  {seq} item JSON, {seq}:a attempts, {seq}:n next attempt, {seq}:e last error
 //   outbox-due         zset  conversations with pending items, scored by their head's next attempt
 //   once:{c}:{k}       string outboxAppend's once-key k of conversation c, PX = its ttl: "d:" + its digest, or "1"
+//   format             string the layout of these keys and of the records they hold (REDIS_FORMAT), set when connecting
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
 import { setMaxListeners } from 'node:events';
 import { AbortError, createClient } from 'redis';
-import { ACK, APPEND, EXTEND_LOCK, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
+import { ACK, APPEND, CLAIM_FORMAT, EXTEND_LOCK, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkExpiry, checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
   type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
@@ -49,6 +50,16 @@ export interface RedisOutage {
 }
 
 type RedisClient = ReturnType<typeof createClient>;
+
+/**
+ * The format these keys and the records in them are written in: 2 is the one-record-per-conversation
+ * layout (engine/record.ts, v 2) with outbox once-keys, as SQLite's schema 2. A Redis an earlier
+ * release wrote has no `format` key and is taken as it is (records are migrated on read). One written
+ * by a later release (a higher number) is refused at connect, where an earlier release read such
+ * records as unreadable and started the conversations again, silently; bump this when a later
+ * release writes what this one would misread.
+ */
+const REDIS_FORMAT = 2;
 
 const escape = (part: string): string => part.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
 /** Literal text in a SCAN MATCH pattern. */
@@ -143,7 +154,9 @@ export class RedisStore implements Store {
       throw new StoreError('store_unavailable', `cannot reach the Redis store at ${where}: ${why}`, err);
     }
     connected = true;
-    return failingAsStoreErrors(new RedisStore(client, where, options.prefix ?? DEFAULT_REDIS_PREFIX, graceMs, options));
+    const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    await claimFormat(client, where, prefix);
+    return failingAsStoreErrors(new RedisStore(client, where, prefix, graceMs, options));
   }
 
   async getPosition<T = unknown>(conversation: string, scenario: string): Promise<SavedPosition<T> | undefined> {
@@ -381,6 +394,21 @@ function ackArgs(ack: readonly number[] | undefined, more = false): string[] {
 }
 
 /** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
+/** Marks the keys under `prefix` as REDIS_FORMAT; refuses (and disconnects) when a later release has marked them with a higher one. */
+async function claimFormat(client: RedisClient, where: string, prefix: string): Promise<void> {
+  let found: number;
+  try {
+    found = Number(await client.eval(CLAIM_FORMAT.lua, { keys: [`${prefix}format`], arguments: [String(REDIS_FORMAT)] }));
+  } catch (err) {
+    client.destroy();
+    throw new StoreError('store_unavailable', `cannot read the Redis store at ${where}: ${(err as Error).message}`, err);
+  }
+  if (found > REDIS_FORMAT) {
+    client.destroy();
+    throw new StoreError('store_misconfigured', `the Redis store at ${where} (keys ${prefix}*) was written by a newer crisp-mcp (format ${found}, this one knows ${REDIS_FORMAT}): run that release or a later one`);
+  }
+}
+
 function failingAsStoreErrors(store: RedisStore): RedisStore {
   return new Proxy(store, {
     get(target, prop) {

@@ -6,21 +6,20 @@ import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import { StoreError } from './types.js';
 import { BetterSqlite3, compiledModuleProblem, kept, type Database } from './sqlite-binding.js';
-import { migrate } from './sqlite-schema.js';
+import { migrate, type SqliteMigration } from './sqlite-schema.js';
 
 /** How long a writer waits for another process's write lock before failing. */
 const BUSY_TIMEOUT_MS = 5000;
 
-/** Opens the file in WAL mode with the schema in place; any failure is one StoreError line. */
-export function openDatabase(path: string): Database {
+/** Opens the file in WAL mode with the schema in place, saying what migrating it changed; any failure is one StoreError line. */
+export function openDatabase(path: string): { db: Database; migration: SqliteMigration } {
   let db: Database | undefined;
   try {
     if (path !== ':memory:' && path !== '') createForOwnerOnly(path);
     db = kept(new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS }));
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
-    migrate(db, path);
-    return db;
+    return { db, migration: migrate(db, path) };
   } catch (err) {
     db?.close();
     if (err instanceof StoreError) throw err;

@@ -86,19 +86,33 @@ const SQL = {
 } as const;
 export type Queries = { readonly [K in keyof typeof SQL]: Statement };
 
+/** What opening a file changed in it, for the log: the schema it had, and each step taken (none: it was current). */
+export interface SqliteMigration {
+  fromSchema: number;
+  toSchema: number;
+  steps: string[];
+}
+
 /** Brings the file's schema up to SCHEMA_VERSION in one transaction, refusing a file a newer release wrote. */
-export function migrate(db: Database, path: string): void {
+export function migrate(db: Database, path: string): SqliteMigration {
   const found = (kept(db.prepare('PRAGMA user_version')).get() as { user_version: number }).user_version;
   if (found > SCHEMA_VERSION) {
     throw new StoreError('store_misconfigured', `the SQLite store at ${path} was written by a newer crisp-mcp (schema ${found}, this one knows ${SCHEMA_VERSION})`);
   }
+  const steps: string[] = [];
   db.transaction(() => {
-    migratePositions(db);
+    // Read inside the transaction: another process may have migrated the file while this one waited for it.
+    const fresh = !kept(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'positions'")).get();
+    const rewritten = migratePositions(db);
+    if (rewritten !== undefined) steps.push(`positions rewritten as a rowid table (${rewritten} rows)`);
+    const hadOnce = fresh || Boolean(kept(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'outbox_once'")).get());
     db.exec(SCHEMA);
-    migrateOnce(db);
-    migrateExpiry(db);
+    if (!hadOnce) steps.push('outbox_once table added');
+    if (migrateOnce(db)) steps.push('outbox_once.digest column added');
+    if (migrateExpiry(db)) steps.push('positions.expires_at column added');
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+  return { fromSchema: found, toSchema: SCHEMA_VERSION, steps };
 }
 
 /**
@@ -106,9 +120,9 @@ export function migrate(db: Database, path: string): void {
  * rowid table with the same rows, inside the opening transaction: another process opening the
  * file waits for it, and a failure leaves the file as it was. Its index is recreated with SCHEMA.
  */
-function migratePositions(db: Database): void {
+function migratePositions(db: Database): number | undefined {
   const table = kept(db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'positions'")).get() as { sql: string } | undefined;
-  if (!table || !/WITHOUT\s+ROWID\s*$/i.test(table.sql)) return;
+  if (!table || !/WITHOUT\s+ROWID\s*$/i.test(table.sql)) return undefined;
   db.exec(`
     CREATE TABLE positions_rowid (${POSITIONS_COLUMNS});
     INSERT INTO positions_rowid (conversation, scenario, version, data, updated_at, track_idle)
@@ -116,19 +130,24 @@ function migratePositions(db: Database): void {
     DROP TABLE positions;
     ALTER TABLE positions_rowid RENAME TO positions;
   `);
+  return (kept(db.prepare('SELECT count(*) AS n FROM positions')).get() as { n: number }).n;
 }
 
-/** Adds outbox_once's `digest` column to a file written before it existed (its rows keep none). */
-function migrateOnce(db: Database): void {
+/** Adds outbox_once's `digest` column to a file written before it existed (its rows keep none); true when it did. */
+function migrateOnce(db: Database): boolean {
   const columns = kept(db.prepare('SELECT name FROM pragma_table_info(?)')).all('outbox_once') as Array<{ name: string }>;
-  if (!columns.some((c) => c.name === 'digest')) db.exec('ALTER TABLE outbox_once ADD COLUMN digest TEXT');
+  if (columns.some((c) => c.name === 'digest')) return false;
+  db.exec('ALTER TABLE outbox_once ADD COLUMN digest TEXT');
+  return true;
 }
 
 /** Adds positions' `expires_at` column (and its index) to a file written before it existed: its rows never expire. */
-function migrateExpiry(db: Database): void {
+function migrateExpiry(db: Database): boolean {
   const columns = kept(db.prepare('SELECT name FROM pragma_table_info(?)')).all('positions') as Array<{ name: string }>;
-  if (!columns.some((c) => c.name === 'expires_at')) db.exec('ALTER TABLE positions ADD COLUMN expires_at INTEGER');
+  const added = !columns.some((c) => c.name === 'expires_at');
+  if (added) db.exec('ALTER TABLE positions ADD COLUMN expires_at INTEGER');
   db.exec('CREATE INDEX IF NOT EXISTS positions_expiry ON positions (expires_at) WHERE expires_at IS NOT NULL');
+  return added;
 }
 
 export function prepareAll(db: Database): Queries {

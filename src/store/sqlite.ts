@@ -15,10 +15,11 @@ import {
 import type { Database } from './sqlite-binding.js';
 import { GroupCommit, type SqliteWriteStats } from './sqlite-commit.js';
 import { defaultSqlitePath, openDatabase, openReader } from './sqlite-open.js';
-import { prepareAll, type Queries } from './sqlite-schema.js';
+import { prepareAll, type Queries, type SqliteMigration } from './sqlite-schema.js';
 
 export { defaultSqlitePath } from './sqlite-open.js';
 export type { SqliteWriteStats } from './sqlite-commit.js';
+export type { SqliteMigration } from './sqlite-schema.js';
 
 /** Expired locks, drafts, append keys and positions are deleted on every SWEEP_EVERY-th write of those kinds (an expiring save for positions). */
 const SWEEP_EVERY = 1000;
@@ -53,11 +54,16 @@ export class SqliteStore implements Store {
   readonly #commits: GroupCommit;
   #writes = 0;
 
-  /** Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. `now`: see MemoryStore. */
-  constructor(path: string = defaultSqlitePath(), options: { now?: () => number } = {}) {
+  /**
+   * Opens (creating if needed) the file at `path`; `:memory:` gives a private in-memory database. `now`: see MemoryStore.
+   * `onMigrated` is told what opening changed in a file an earlier release wrote (not called when nothing changed).
+   */
+  constructor(path: string = defaultSqlitePath(), options: { now?: () => number; onMigrated?: (migration: SqliteMigration) => void } = {}) {
     this.where = path;
     this.#now = options.now ?? Date.now;
-    this.#db = openDatabase(path);
+    const { db: opened, migration } = openDatabase(path);
+    this.#db = opened;
+    if (migration.steps.length) options.onMigrated?.(migration);
     const db = this.#db;
     this.#q = prepareAll(db);
     // A read on the writing connection would see the open transaction's writes before they are
