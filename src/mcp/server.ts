@@ -54,7 +54,8 @@ export interface BuildOptions {
  */
 export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps, options: BuildOptions = {}): McpServer {
   const usable = tools.filter((t) => isUsable(t, deps));
-  const served = (name: string) => usable.some((t) => t.name === name);
+  const servedNames = new Set(usable.map((t) => t.name));
+  const served = (name: string) => servedNames.has(name); // asked at every tools/call (whyNotServed)
   const instructions = [INSTRUCTIONS, deps.guard.overview(), served('search_helpdesk') ? KNOWLEDGE_INSTRUCTIONS : '', served('post_draft') ? SCENARIO_INSTRUCTIONS : ''].filter(Boolean).join(' ');
   const server = new McpServer({ name: 'crisp-mcp', version: VERSION }, { instructions });
   answerInvalidParamsClearly(server, (name) => (served(name) ? undefined : whyNotServed(name, deps)));
