@@ -55,11 +55,6 @@ export async function announceSandbox(sandbox: SandboxAddress | undefined): Prom
 }
 
 /**
- * The one line when a setting (a flag or a variable) names a scenario the library does not hold,
- * listing the names it does hold; undefined when it holds it. Said for the command line, which has
- * no list_scenarios tool to point at.
- */
-/**
  * One warning line per scenario that compiled with warnings (a block no way reaches, a variable
  * shown before it is set…): legal, but likely not what its author meant, and an author who never
  * ran `scenario validate` would otherwise never see them.
@@ -72,6 +67,11 @@ export function logScenarioWarnings(log: Logger, scenarios: readonly LoadedScena
   }
 }
 
+/**
+ * The one line when a setting (a flag or a variable) names a scenario the library does not hold,
+ * listing the names it does hold; undefined when it holds it. Said for the command line, which has
+ * no list_scenarios tool to point at.
+ */
 export function missingScenario(library: ScenarioLibrary, setting: string, name: string): string | undefined {
   if (library.get(name)) return undefined;
   const names = library.names();

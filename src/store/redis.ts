@@ -393,7 +393,6 @@ function ackArgs(ack: readonly number[] | undefined, more = false): string[] {
   return ack?.length ? [String(ack.length), ...ack.map(String)] : more ? ['0'] : [];
 }
 
-/** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
 /** Marks the keys under `prefix` as REDIS_FORMAT; refuses (and disconnects) when a later release has marked them with a higher one. */
 async function claimFormat(client: RedisClient, where: string, prefix: string): Promise<void> {
   let found: number;
@@ -409,6 +408,7 @@ async function claimFormat(client: RedisClient, where: string, prefix: string): 
   }
 }
 
+/** Every rejection of the store's methods as a StoreError naming the store (never the URL's password). */
 function failingAsStoreErrors(store: RedisStore): RedisStore {
   return new Proxy(store, {
     get(target, prop) {
