@@ -2,7 +2,17 @@
 // shared by tool results (server.ts's explain) and resource and prompt errors (resources.ts), so a
 // refused key reads the same whichever of them met it. Never a credential or a raw upstream body.
 import type { CrispError } from '../crisp/errors.js';
+import type { Logger } from '../log.js';
 import type { ToolDeps } from './tools/deps.js';
+
+/**
+ * The log line of a failed Crisp call, `where` naming what made it (a tool, a resource's uri). A call
+ * the host cancelled is no failure of Crisp's: not a warning for the on-call engineer.
+ */
+export function logCrispFailure(log: Logger, where: Record<string, string>, error: CrispError): void {
+  if (error.code === 'crisp_aborted') log.debug({ ...where, error: error.toJSON() }, 'crisp call cancelled');
+  else log.warn({ ...where, error: error.toJSON() }, 'crisp call failed');
+}
 
 /** The sentence for `error`; Crisp's 404 is the caller's, which knows what was looked for. */
 export function explainCrisp(error: CrispError, deps: ToolDeps): string {

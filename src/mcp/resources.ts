@@ -17,7 +17,7 @@ import { messageText } from './tools/conversations.js';
 import { hasScenarioDeps, type ScenarioDeps, type ToolDeps } from './tools/deps.js';
 import { SessionId } from './tools/params.js';
 import { clean, iso, oneLine } from './tools/support/text.js';
-import { explainCrisp } from './crisp-failures.js';
+import { explainCrisp, logCrispFailure } from './crisp-failures.js';
 
 const LIST_LIMIT = 20;
 const TRANSCRIPT_PAGES = 3;
@@ -305,7 +305,7 @@ export function resourceError(uri: string, error: unknown, deps: ToolDeps): Prot
   if (error instanceof ScenarioLibraryError) return new ProtocolError(ProtocolErrorCode.InternalError, `Scenario resources cannot be read: ${error.message}`);
   if (error instanceof TurnError) return new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
   if (error instanceof CrispError) {
-    deps.log.warn({ uri, error: error.toJSON() }, 'crisp call failed');
+    logCrispFailure(deps.log, { uri }, error);
     if (error.code === 'crisp_not_found') return new ResourceNotFoundError(uri, `not found in Crisp: ${uri}; list_conversations finds valid conversations.${deps.guard.elsewhere(error.website)}`);
     return new ProtocolError(ProtocolErrorCode.InternalError, explainCrisp(error, deps));
   }

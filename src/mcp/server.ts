@@ -9,7 +9,7 @@ import { CrispError } from '../crisp/errors.js';
 import { asStoreError } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { askUser, callContext } from './confirm.js';
-import { explainCrisp } from './crisp-failures.js';
+import { explainCrisp, logCrispFailure } from './crisp-failures.js';
 import { GuardError, refusalText } from './guard.js';
 import { answerInvalidParamsClearly } from './invalid-params.js';
 import { registerPrompts } from './prompts.js';
@@ -70,7 +70,7 @@ export function buildServer(tools: readonly AnyTool<ToolDeps>[], deps: ToolDeps,
   if (options.toolsOnly) return server;
   const toolsets = new Set(usable.map((t) => t.toolset));
   registerResources(server, deps, toolsets);
-  registerPrompts(server, deps, new Set(usable.map((t) => t.name)), toolsets);
+  registerPrompts(server, deps, servedNames, toolsets);
   return server;
 }
 
@@ -140,9 +140,7 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
     return 'The scenario store is unavailable right now; try again later.';
   }
   if (error instanceof CrispError) {
-    // A call the host cancelled is no failure of Crisp's: not a warning for the on-call engineer.
-    if (error.code === 'crisp_aborted') deps.log.debug({ tool: tool.name, error: error.toJSON() }, 'crisp call cancelled');
-    else deps.log.warn({ tool: tool.name, error: error.toJSON() }, 'crisp call failed');
+    logCrispFailure(deps.log, { tool: tool.name }, error);
     return explainCrisp(error, deps);
   }
   const ref = randomUUID().slice(0, 8);
