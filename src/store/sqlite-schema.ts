@@ -102,10 +102,10 @@ export function migrate(db: Database, path: string): SqliteMigration {
   const steps: string[] = [];
   db.transaction(() => {
     // Read inside the transaction: another process may have migrated the file while this one waited for it.
-    const fresh = !kept(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'positions'")).get();
+    const fresh = !hasTable(db, 'positions');
     const rewritten = migratePositions(db);
     if (rewritten !== undefined) steps.push(`positions rewritten as a rowid table (${rewritten} rows)`);
-    const hadOnce = fresh || Boolean(kept(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'outbox_once'")).get());
+    const hadOnce = fresh || hasTable(db, 'outbox_once');
     db.exec(SCHEMA);
     if (!hadOnce) steps.push('outbox_once table added');
     if (migrateOnce(db)) steps.push('outbox_once.digest column added');
@@ -113,6 +113,10 @@ export function migrate(db: Database, path: string): SqliteMigration {
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   }).immediate();
   return { fromSchema: found, toSchema: SCHEMA_VERSION, steps };
+}
+
+function hasTable(db: Database, name: string): boolean {
+  return kept(db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")).get(name) !== undefined;
 }
 
 /**
