@@ -1,6 +1,6 @@
 // The sandbox's own routes, and nothing else: the visitor side and the operator side under
 // /_sandbox/, and the event stream. Every answer is Crisp's envelope {error, reason, data}.
-import type { Relayed } from './events-worker.js';
+import { openEventStream, type Relayed } from './event-stream.js';
 export interface Conversation {
   session_id: string;
   state: 'pending' | 'unresolved' | 'resolved';
@@ -178,11 +178,7 @@ export class SandboxApi {
       else onEvent(JSON.parse(message.event) as SandboxEvent);
     };
     if (typeof SharedWorker === 'undefined') {
-      const source = new EventSource('/_sandbox/events');
-      source.onopen = () => onLive(true);
-      source.onerror = () => onLive(false);
-      source.onmessage = (message: MessageEvent<string>) => onEvent(JSON.parse(message.data) as SandboxEvent);
-      source.addEventListener('reset', onReset);
+      openEventStream(receive);
       return;
     }
     const worker = new SharedWorker('/_sandbox/console/events-worker.js', { type: 'module', name: 'crisp-sandbox-events' });

@@ -2,9 +2,8 @@
 // hands what it receives to each tab. A browser keeps at most 6 HTTP/1.1 connections per host
 // (Chromium's limit), and an EventSource holds one for as long as its tab is open, so with one
 // stream per tab the 7th tab of the console (a conversation link opened in a new tab, say) never
-// loaded — nor did any request of the others. Tabs get `{kind: 'live', on}`, `{kind: 'event', event}`
-// (the stream's JSON, as sent) and `{kind: 'reset'}`.
-export type Relayed = { kind: 'live'; on: boolean } | { kind: 'event'; event: string } | { kind: 'reset' };
+// loaded — nor did any request of the others. Tabs get what event-stream.ts relays.
+import { openEventStream, type Relayed } from './event-stream.js';
 
 interface SharedScope {
   onconnect: ((event: MessageEvent) => void) | null;
@@ -16,11 +15,10 @@ const relay = (message: Relayed) => {
   for (const tab of tabs) tab.postMessage(message);
 };
 
-const source = new EventSource('/_sandbox/events');
-source.onopen = () => relay({ kind: 'live', on: (live = true) });
-source.onerror = () => relay({ kind: 'live', on: (live = false) });
-source.onmessage = (message: MessageEvent<string>) => relay({ kind: 'event', event: message.data });
-source.addEventListener('reset', () => relay({ kind: 'reset' }));
+openEventStream((message) => {
+  if (message.kind === 'live') live = message.on;
+  relay(message);
+});
 
 (self as unknown as SharedScope).onconnect = (connected) => {
   const tab = connected.ports[0]!;
