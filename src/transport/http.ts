@@ -9,20 +9,14 @@
 // valid JSON (400); only then does the SDK see it.
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createMcpHandler,
-  isJsonContentType,
-  isLegacyRequest,
-  validateHostHeader,
-  validateOriginHeader,
-  type AuthInfo,
-} from '@modelcontextprotocol/server';
-import type { ConverseAnswer } from '../converse/converse.js';
+import { createMcpHandler, isJsonContentType, isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import { Guard } from '../mcp/guard.js';
 import { buildServer } from '../mcp/server.js';
 import type { AnyTool } from '../mcp/tools/define.js';
 import type { ToolDeps } from '../mcp/tools/deps.js';
+import { serveConverse, type ConverseHandler, type RouteGate } from './converse-route.js';
 import { createHookHandler, type HookHandlerOptions } from './hook-receiver.js';
+import { HostCheck } from './host-check.js';
 import { allowedHostnames, charsetRefusal, encodedBodyRefusal, readBody, repeatedHeader, send, sendJson, toRequest, urlHost, utf8Text } from './http-io.js';
 import { BearerTokens, CrispAgentVerifier, isRefusal, signatureSingleUse, type Principal, type Refusal } from './http-auth.js';
 import { LegacySessions, jsonRpcError } from './legacy-sessions.js';
@@ -36,8 +30,6 @@ const OFF_ROUTES: ReadonlyMap<string, string> = new Map([
   ['/converse', 'Not found: /converse is off; serve --http turns it on when CRISP_MCP_CONVERSE_WEBHOOK_URL, CRISP_MCP_CONVERSE_SECRET and CRISP_MCP_CONVERSE_SCENARIO are set'],
   [HOOKS_PATH, `Not found: ${HOOKS_PATH} is off; serve --http turns it on with --bot-scenario NAME (or CRISP_MCP_BOT_SCENARIO) and CRISP_HOOK_SECRET`],
 ]);
-
-const ALLOW_HOST_HINT = ' (to serve this name, e.g. behind a reverse proxy, add it to --allowed-hosts or CRISP_MCP_ALLOWED_HOSTS)';
 
 /** How long a client may take: the headers, the whole request, and an idle keep-alive connection. */
 export interface ServerTimeouts {
@@ -86,7 +78,7 @@ export interface HttpServerOptions {
    */
   timeouts?: ServerTimeouts;
   /** Serves `POST /converse` (behind the same Host/Origin checks, bearer tokens and body limit as /mcp); 404 without it. */
-  converse?: { accept(body: unknown): ConverseAnswer | Promise<ConverseAnswer> };
+  converse?: ConverseHandler;
   /**
    * Serves `POST /hooks/crisp`: Crisp's Web Hooks, checked by their HMAC signature (bearer tokens do not
    * apply), behind the same Host/Origin checks and body limit as /mcp; 404 without it. Until `ready()`
@@ -136,30 +128,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const legacy = new LegacySessions({ build, log, maxBodyBytes, ...options.sessions });
   let bearer = new BearerTokens(options.tokens ?? []);
   const agent = options.crispAgent ? new CrispAgentVerifier({ ...options.crispAgent, websites: deps.guard.websites }) : undefined;
-  let allowedHosts: string[] = [];
-  /** The Host and Origin verdicts by header pair: clients send the same few on every request, and each check parses a URL. */
-  const hostVerdicts = new Map<string, string | undefined>();
-  /** Host, then Origin, against the allowed host names: the 403 message, or undefined when both pass. */
-  const hostRefusal = (req: IncomingMessage): string | undefined => {
-    const { host, origin } = req.headers;
-    const pair = `${host ?? ''}\n${origin ?? ''}`;
-    if (hostVerdicts.has(pair)) return hostVerdicts.get(pair);
-    // The SDK's check reads `user@127.0.0.1` as 127.0.0.1, but a URL with user info cannot become a web Request.
-    const hostCheck = host?.includes('@') ? { ok: false as const, errorCode: 'invalid_host_header', message: 'Invalid Host header: it must be a host name and an optional port, without user@' } : validateHostHeader(host, allowedHosts);
-    const originCheck = hostCheck.ok ? validateOriginHeader(origin, allowedHosts) : undefined;
-    const failed = !hostCheck.ok ? hostCheck : originCheck && !originCheck.ok ? originCheck : undefined;
-    // A name this server does not know is most often its public name behind a reverse proxy: say how to accept it.
-    const verdict = failed && `Forbidden: ${failed.message}${failed.errorCode === 'invalid_host' || failed.errorCode === 'invalid_origin' ? ALLOW_HOST_HINT : ''}`;
-    if (hostVerdicts.size >= 256) hostVerdicts.clear(); // a client cycling through names cannot grow it
-    hostVerdicts.set(pair, verdict);
-    return verdict;
-  };
+  const hosts = new HostCheck();
   const hookOptions = options.hooks;
   const hooks = hookOptions ? createHookHandler({ ...hookOptions, maxBodyBytes }) : undefined;
 
   let closing = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  const gate: RouteGate = {
+    hostRefusal: (req) => hosts.refusal(req),
+    // Crisp's agent signs /mcp requests only: with --crisp-agent and no token, a caller without its signature has no way in.
+    caller: (req) => (agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization)),
+    get closing() {
+      return closing;
+    },
+    maxBodyBytes,
+    log,
+  };
 
   const server = createServer(networkTimeouts(options.timeouts), (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -175,7 +160,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     const converse = options.converse;
     if (path === '/converse' && converse) {
-      return void serveConverse(req, res, converse).catch((error: unknown) => {
+      return void serveConverse(req, res, converse, gate).catch((error: unknown) => {
         if (res.destroyed) return log.debug({ err: error }, 'client left mid-request');
         log.error({ err: error }, 'converse request failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'Internal server error' });
@@ -207,7 +192,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const forbidden = hostRefusal(req);
+    const forbidden = hosts.refusal(req);
     if (forbidden) return refuse(res, { status: 403, message: forbidden }, log);
     const method = req.method ?? 'GET';
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
@@ -218,7 +203,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const signed = agent !== undefined && CrispAgentVerifier.claims(req.headers);
     let principal: Principal | undefined;
     if (!signed) {
-      const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
+      const checked = gate.caller(req);
       if (isRefusal(checked)) return refuse(res, checked, log);
       principal = checked;
     }
@@ -284,50 +269,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     await send(res, response, abort.signal);
   }
 
-  /** `POST /converse`: the /mcp checks in the same order, plain JSON errors, then the handler's answer (202 once the event is stored). */
-  async function serveConverse(req: IncomingMessage, res: ServerResponse, converse: NonNullable<HttpServerOptions['converse']>): Promise<void> {
-    const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) => {
-      log.debug({ status, reason: message }, 'converse request refused');
-      sendJson(res, status, { error, message }, headers);
-    };
-    const forbidden = hostRefusal(req);
-    if (forbidden) return fail(403, 'forbidden', forbidden);
-    if (req.method !== 'POST') return fail(405, 'method_not_allowed', 'Method not allowed: /converse takes POST', { allow: 'POST' });
-    // Crisp's agent signs /mcp requests only: with --crisp-agent and no token, /converse has no way in.
-    const checked = agent && !bearer.required ? agentOnly() : bearer.check(req.headers.authorization);
-    if (isRefusal(checked)) return fail(checked.status, checked.status === 401 ? 'unauthorized' : 'forbidden', checked.message, checked.challenge ? { 'www-authenticate': checked.challenge } : {});
-    if (!isJsonContentType(req.headers['content-type'] ?? null)) return fail(415, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
-    const encoded = encodedBodyRefusal(req) ?? charsetRefusal(req);
-    if (encoded) return fail(415, 'unsupported_media_type', encoded);
-    const body = await readBody(req, maxBodyBytes);
-    if (body === 'too_large') return fail(413, 'payload_too_large', `Payload Too Large: the request body is over ${maxBodyBytes} bytes`);
-    const text = utf8Text(body);
-    if (text === undefined) return fail(400, 'invalid_json', 'Bad Request: the request body is not UTF-8 (JSON is sent in UTF-8)');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      return fail(400, 'invalid_json', `Bad Request: ${notJson(text, error)}`);
-    }
-    if (closing) return fail(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
-    const answer = await converse.accept(parsed); // 202 only once the event is in the store
-    if (answer.status !== 202) log.debug({ status: answer.status, reason: answer.body.message }, 'converse event refused');
-    else log.debug({ conversation: `converse:${String(answer.body.conversationId)}`, messageId: answer.body.messageId, duplicate: answer.body.duplicate }, 'converse event accepted');
-    sendJson(res, answer.status, answer.body, answer.headers);
-  }
-
-  /**
-   * Where a /converse body stops being JSON, for the caller to find it: V8's position only, since
-   * its message may quote the body, which the debug log line of the refusal would then hold.
-   */
-  function notJson(text: string, error: unknown): string {
-    if (text.trim() === '') return 'the request body is empty: send one JSON object';
-    const message = error instanceof Error ? error.message : '';
-    const at = Number(/at position (\d+)/.exec(message)?.[1] ?? NaN);
-    if (/end of JSON input/.test(message) || at >= text.length) return 'the request body is not valid JSON (it ends too soon)';
-    return `the request body is not valid JSON${Number.isNaN(at) ? '' : ` (at character ${at + 1} of ${text.length})`}`;
-  }
-
   /** `POST /hooks/crisp`: Host and Origin (403), then the hook receiver (405, 413, 403 on a bad signature, 400, 200). */
   function serveHooks(req: IncomingMessage, res: ServerResponse, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
     const refuseHook = (status: number, error: string, message: string, headers: Record<string, string> = {}) => {
@@ -335,7 +276,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       req.resume();
       sendJson(res, status, { error, message }, headers);
     };
-    const forbidden = hostRefusal(req);
+    const forbidden = hosts.refusal(req);
     if (forbidden) return refuseHook(403, 'forbidden', forbidden);
     if (closing) return refuseHook(503, 'unavailable', 'Service Unavailable: the server is shutting down; retry', { 'retry-after': '1' });
     if (hookOptions?.ready && !hookOptions.ready()) return refuseHook(503, 'unavailable', 'Service Unavailable: the autopilot is starting; retry', { 'retry-after': '1' });
@@ -350,8 +291,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
   });
   const { port } = server.address() as AddressInfo;
-  allowedHosts = allowedHostnames(options.host, options.allowedHosts ?? []);
-  hostVerdicts.clear();
+  hosts.allow(allowedHostnames(options.host, options.allowedHosts ?? []));
   const url = `http://${urlHost(options.host)}:${port}/mcp`;
 
   let closed: Promise<void> | undefined;
