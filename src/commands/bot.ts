@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, misspeltSettings, parseFlags, secretsInArguments, type Config, type ServeFlags } from '../config.js';
+import { ConfigError, parseFlags, type Config, type ServeFlags } from '../config.js';
 import type { CrispClient } from '../crisp/client.js';
 import { createHookHandler, hookRouteLog } from '../transport/hook-receiver.js';
 import type { CrispCredentials } from '../crisp/http.js';
@@ -19,6 +19,7 @@ import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
 import { announceSandbox, crispClientFor, listenProblem, logScenarioWarnings, missingScenario, openConfiguredStore, startEmbeddedSandbox, websiteRefusal } from './runtime.js';
+import { misspeltSettings, secretsInArguments } from './settings-warnings.js';
 import { HOOKS_PATH, networkTimeouts, type ServerTimeouts } from '../transport/http.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { Autopilot } from '../autopilot/autopilot.js';
