@@ -211,13 +211,14 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
     this.#emit(site, 'session:set_routing', { session_id: sessionId, routing_id: userId, previous_routing_id: previous });
   }
 
-  compose(site: WebsiteState, sessionId: string, compose: ComposeBody): void {
+  /** A side starts or stops typing; an operator's typing names `operator` (the API token's identity when absent). */
+  compose(site: WebsiteState, sessionId: string, compose: ComposeBody, operator?: Message['user']): void {
     const conversation = this.conversation(site, sessionId);
     const slot = compose.from === 'operator' ? 'operator' : 'visitor';
     const current = (conversation.compose ?? {}) as Record<string, unknown>;
     const timestamp = this.now();
     // An operator's typing names the typist (`user`), as Crisp's compose atom and `message:compose:receive` do; a visitor's does not.
-    const typist = compose.from === 'operator' ? { user: apiUser() } : {};
+    const typist = compose.from === 'operator' ? { user: operator ?? apiUser() } : {};
     const atom = { type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false, ...typist };
     if (compose.type === 'start') current[slot] = atom;
     else delete current[slot];
