@@ -273,7 +273,9 @@ function buildPeople(rng: () => number, now: number, count: number) {
     });
     const mrr = seats * seatPrice;
     peopleData.set(people_id, {
-      plan, signup_date: new Date(created_at).toISOString(), mrr, seats, newsletter: rng() < 0.4, company: company?.name ?? null,
+      // A key without a value is absent, never null: Crisp's people data holds strings, numbers and
+      // booleans (node-crisp-api types it so), and a null written by PATCH removes the key.
+      plan, signup_date: new Date(created_at).toISOString(), mrr, seats, newsletter: rng() < 0.4, ...(company ? { company: company.name } : {}),
     });
     const events: PeopleEvent[] = [];
     const eventCount = int(rng, 0, 4);

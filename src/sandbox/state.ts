@@ -211,13 +211,14 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
     this.#emit(site, 'session:set_routing', { session_id: sessionId, routing_id: userId, previous_routing_id: previous });
   }
 
-  compose(site: WebsiteState, sessionId: string, compose: ComposeBody): void {
+  /** A side starts or stops typing; an operator's typing names `operator` (the API token's identity when absent). */
+  compose(site: WebsiteState, sessionId: string, compose: ComposeBody, operator?: Message['user']): void {
     const conversation = this.conversation(site, sessionId);
     const slot = compose.from === 'operator' ? 'operator' : 'visitor';
     const current = (conversation.compose ?? {}) as Record<string, unknown>;
     const timestamp = this.now();
     // An operator's typing names the typist (`user`), as Crisp's compose atom and `message:compose:receive` do; a visitor's does not.
-    const typist = compose.from === 'operator' ? { user: apiUser() } : {};
+    const typist = compose.from === 'operator' ? { user: operator ?? apiUser() } : {};
     const atom = { type: compose.type, excerpt: compose.excerpt ?? '', timestamp, automated: compose.automated ?? false, ...typist };
     if (compose.type === 'start') current[slot] = atom;
     else delete current[slot];
@@ -240,7 +241,9 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
       const existing = thread.find((m) => m.fingerprint === body.fingerprint);
       if (existing) return { message: existing, duplicate: true };
     }
-    const timestamp = Math.max(this.now(), (thread.at(-1)?.timestamp ?? 0) + 1);
+    // A `timestamp` in the body backdates the message (node-crisp-api's ConversationMessageNew has
+    // one): it takes its place in the thread by time. Without one, it is the newest.
+    const timestamp = body.timestamp ?? Math.max(this.now(), (thread.at(-1)?.timestamp ?? 0) + 1);
     let fingerprint = body.fingerprint ?? makeFingerprint(timestamp, this.#rng);
     while (body.fingerprint === undefined && thread.some((m) => m.fingerprint === fingerprint)) fingerprint += 1;
     const message: Message = {
@@ -261,16 +264,24 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
       fingerprint,
       timestamp,
       user: user ?? apiUser(body.user),
+      // What the sender attached is kept and read back, as the official client's ConversationMessage types it.
+      ...(body.references ? { references: body.references } : {}),
+      ...(body.original ? { original: body.original } : {}),
+      ...(body.properties ? { properties: body.properties } : {}),
     };
-    thread.push(message);
+    const later = thread.findIndex((m) => m.timestamp > timestamp);
+    if (later === -1) thread.push(message);
+    else thread.splice(later, 0, message);
     site.messages.set(sessionId, thread);
     this.#afterMessage(conversation, message);
+    // A backdated message is not the latest: the inbox's preview stays on the one that is.
+    if (later !== -1) this.#refreshPreview(conversation, thread);
     this.#emit(site, body.from === 'user' ? 'message:send' : 'message:received', { ...message });
     return { message, duplicate: false };
   }
 
   #afterMessage(conversation: ConversationWire, message: Message): void {
-    conversation.updated_at = message.timestamp;
+    conversation.updated_at = Math.max(conversation.updated_at, message.timestamp);
     if (message.type === 'note') return;
     const unread = (conversation.unread ??= { operator: 0, visitor: 0 });
     conversation.preview_message = previewOf(message);

@@ -146,6 +146,11 @@ export class SandboxApi {
     return call('PATCH', `${this.#conversation(sessionId)}/compose`, { type: typing ? 'start' : 'stop' });
   }
 
+  /** The operator starts (`true`) or stops typing: a compose atom naming the operator, `message:compose:receive`. */
+  composeAsOperator(sessionId: string, typing: boolean): Promise<unknown> {
+    return call('PATCH', `${this.#conversation(sessionId)}/operator/compose`, { type: typing ? 'start' : 'stop' });
+  }
+
   choose(sessionId: string, fingerprint: number, value: string): Promise<unknown> {
     return call('POST', `${this.#conversation(sessionId)}/choices`, { fingerprint, value });
   }

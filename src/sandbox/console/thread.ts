@@ -37,7 +37,7 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
   const operator = composer('operator', 'Write as an operator', [
     ['Send as operator', 'operator-send', (text) => api.writeAsOperator(sessionId, 'text', text)],
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
-  ], act, `${sessionId} operator`);
+  ], act, `${sessionId} operator`, (typing) => api.composeAsOperator(sessionId, typing));
   root.replaceChildren(details, thread, typing, el('div', { class: 'composers' }, visitor, operator));
 
   return {
@@ -107,7 +107,7 @@ function whoIsTyping(conversation: Conversation, messages: Message[], visitor: s
 
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];
 
-/** How often a visitor still typing says so again: one signal per key would be an event per key. */
+/** How often a side still typing says so again: one signal per key would be an event per key. */
 const TYPING_REPEAT_MS = 5_000;
 
 /** What was typed and not sent, per conversation and side: leaving a conversation and coming back loses none of it. */
@@ -121,9 +121,10 @@ const drafts = new Map<string, string>();
 function composer(side: 'visitor' | 'operator', label: string, actions: Send[], act: (work: () => Promise<unknown>) => Promise<boolean>, draft: string, compose?: (typing: boolean) => Promise<unknown>): HTMLElement {
   const input = el('textarea', { id: `${side}-text`, rows: '2', placeholder: label });
   input.value = drafts.get(draft) ?? '';
-  // Typing is announced through the visitor's compose route (a `start`, again while it goes on;
-  // `stop` when the box is emptied), so another tab, an agent or the autopilot see it. Best effort:
-  // a lost typing signal is not worth a problem shown at every key.
+  // Typing is announced through the side's compose route (a `start`, again while it goes on;
+  // `stop` when the box is emptied), so another tab, an agent or the autopilot see the visitor
+  // type, and the visitor sees the operator type, as in Crisp. Best effort: a lost typing signal
+  // is not worth a problem shown at every key.
   let typingSince = 0;
   const typing = (on: boolean) => void compose?.(on).catch(() => undefined);
   input.addEventListener('input', () => {
@@ -149,7 +150,9 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
         await send(text);
         input.value = '';
         drafts.delete(draft);
-        // The message ends the typing it was (the next key starts it again).
+        // The message ends the typing it was (the next key starts it again); a private note shows
+        // no end in the thread, so the typing is stopped as well.
+        if (typingSince) typing(false);
         typingSince = 0;
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);

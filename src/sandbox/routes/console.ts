@@ -5,12 +5,18 @@
 import { z } from 'zod';
 import { CONVERSATION_STATES } from '../../crisp/schemas.js';
 import { invalid, validate, type Route } from '../http.js';
+import type { WebsiteState } from '../state.js';
 import { S, site, type ControlContext } from './visitor.js';
 
 const OperatorMessage = z.object({
   type: z.enum(['text', 'note']).default('text'),
   content: z.string().trim().min(1).max(10_000),
   /** Who writes; the website's first operator when absent. */
+  user_id: z.string().min(1).optional(),
+});
+const OperatorCompose = z.object({
+  type: z.enum(['start', 'stop']),
+  /** Who types; the website's first operator when absent. */
   user_id: z.string().min(1).optional(),
 });
 const StateChange = z.object({ state: z.enum(CONVERSATION_STATES) });
@@ -58,12 +64,21 @@ export const consoleRoutes: Route<ControlContext>[] = [
     handler: ({ state, body }, p) => {
       const w = site(state, p.website_id!);
       const input = validate(OperatorMessage, body);
-      const operator = input.user_id ? w.operators.find((o) => o.details.user_id === input.user_id) : w.operators[0];
-      if (!operator) throw invalid(`data.user_id should be the user_id of an operator of website ${w.website_id}`);
-      const nickname = [operator.details.first_name, operator.details.last_name].filter(Boolean).join(' ');
-      const user = { type: 'participant', user_id: operator.details.user_id, nickname };
+      const user = operatorUser(w, input.user_id);
       const sent = state.addMessage(w, p.session_id!, { type: input.type, from: 'operator', origin: 'chat', content: input.content }, user);
       return { reason: 'dispatched', data: { fingerprint: sent.message.fingerprint } };
+    },
+  },
+  {
+    // The operator's composer says it is typing, as Crisp's app does: the visitor (and every
+    // listener) sees "… is typing" (`message:compose:receive`, naming the operator).
+    method: 'PATCH',
+    pattern: `${S}/:session_id/operator/compose`,
+    handler: ({ state, body }, p) => {
+      const w = site(state, p.website_id!);
+      const input = validate(OperatorCompose, body);
+      state.compose(w, p.session_id!, { type: input.type, from: 'operator' }, operatorUser(w, input.user_id));
+      return { reason: 'updated' };
     },
   },
   {
@@ -82,3 +97,11 @@ export const consoleRoutes: Route<ControlContext>[] = [
     handler: ({ state, body }, p) => (state.assign(site(state, p.website_id!), p.session_id!, validate(Assignment, body).user_id), { reason: 'updated' }),
   },
 ];
+
+/** The operator `userId` names (the website's first when absent), as the sender or typist a console action shows. */
+function operatorUser(w: WebsiteState, userId: string | undefined) {
+  const operator = userId ? w.operators.find((o) => o.details.user_id === userId) : w.operators[0];
+  if (!operator) throw invalid(`data.user_id should be the user_id of an operator of website ${w.website_id}`);
+  const nickname = [operator.details.first_name, operator.details.last_name].filter(Boolean).join(' ');
+  return { type: 'participant', user_id: operator.details.user_id, nickname };
+}
