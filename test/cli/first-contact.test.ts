@@ -3,8 +3,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOT_FLAGS } from '../../src/commands/bot.js';
 import { SERVE_FLAGS } from '../../src/config.js';
@@ -12,8 +10,9 @@ import { LOG_LEVELS } from '../../src/log.js';
 import { SANDBOX_FLAGS } from '../../src/commands/sandbox.js';
 import { SCENARIO_FLAGS } from '../../src/commands/scenario.js';
 import { TOOLSETS } from '../../src/mcp/tools/index.js';
-import { CLI, runCli, warningsIn } from '../helpers/cli.js';
+import { runCli, warningsIn } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
+import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -132,13 +131,8 @@ describe('mistakes name their cause', () => {
 });
 
 /** The built CLI over stdio, as an MCP host launches it, with only PATH from this environment plus `env`. */
-async function connect(args: string[], env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+function connect(args: string[], env: Record<string, string>): Promise<StdioHost> {
   const home = mkdtempSync(join(tmpdir(), 'crisp-mcp-fc-home-'));
   dirs.push(home);
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env }, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'first-contact', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, stderr: () => stderr };
+  return connectStdio(args, { env: { HOME: home, XDG_STATE_HOME: home, ...env } });
 }

@@ -5,13 +5,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { CLI, runCli, warningsIn } from '../helpers/cli.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
 import { freePort } from '../helpers/net.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -35,10 +35,7 @@ function accountEnv(overrides: Record<string, string> = {}): Record<string, stri
 }
 
 async function connect(args: string[], env: Record<string, string>): Promise<Client> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { PATH: process.env.PATH ?? '', ...env }, stderr: 'pipe' });
-  const client = new Client({ name: 'stranger', version: '1.0.0' });
-  await client.connect(transport);
-  return client;
+  return (await connectStdio(args, { env })).client;
 }
 
 const text = (result: { content: unknown }) => (result.content as { text: string }[])[0]!.text;

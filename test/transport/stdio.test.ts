@@ -1,21 +1,16 @@
 // The built CLI as an MCP host launches it: a child process over stdio, here with --sandbox.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 describe('crisp-mcp serve --sandbox over stdio', () => {
   it('serves tools to an SDK client, with nothing but MCP on stdout', async () => {
     expect(existsSync(CLI), 'run `npm run build` first (npm test does it)').toBe(true);
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' });
-    const client = new Client({ name: 'stdio-test', version: '1.0.0' });
     // Any non-MCP byte on the server's stdout surfaces here as a parse error.
     const protocolErrors: Error[] = [];
-    client.onerror = (error) => protocolErrors.push(error);
-    await client.connect(transport);
+    const { client } = await connectStdio(['serve', '--sandbox'], { beforeConnect: (client) => (client.onerror = (error) => protocolErrors.push(error)) });
     try {
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toContain('list_operators');
@@ -31,19 +26,17 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
 
   describe('a 2026-07-28 client (multi-round-trip input-required)', () => {
     const modern = async (argv: string[], answer?: { send: boolean }) => {
-      const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', ...argv], stderr: 'pipe' });
-      const client = new Client(
-        { name: 'stdio-2026', version: '1.0.0' },
-        { versionNegotiation: { mode: { pin: '2026-07-28' } }, ...(answer ? { capabilities: { elicitation: { form: {} } } } : {}) },
-      );
       const asked: string[] = [];
-      if (answer) {
-        client.setRequestHandler('elicitation/create', (request) => {
-          asked.push((request.params as { message: string }).message);
-          return { action: 'accept', content: answer };
-        });
-      }
-      await client.connect(transport);
+      const { client } = await connectStdio(['serve', '--sandbox', ...argv], {
+        client: { versionNegotiation: { mode: { pin: '2026-07-28' } }, ...(answer ? { capabilities: { elicitation: { form: {} } } } : {}) },
+        beforeConnect: (client) => {
+          if (!answer) return;
+          client.setRequestHandler('elicitation/create', (request) => {
+            asked.push((request.params as { message: string }).message);
+            return { action: 'accept', content: answer };
+          });
+        },
+      });
       expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       return { client, asked };
     };
@@ -144,18 +137,14 @@ describe('crisp-mcp serve --sandbox over stdio', () => {
   });
 
   it('sends no answer to a call the host cancelled, and keeps serving', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' });
-    let stderr = '';
-    transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const answered: unknown[] = [];
-    const client = new Client({ name: 'canceller', version: '1.0.0' });
-    await client.connect(transport);
+    const { client, transport, stderr } = await connectStdio(['serve', '--sandbox']);
     const onmessage = transport.onmessage!;
     transport.onmessage = (message) => {
       if ('id' in message && !('method' in message)) answered.push(message.id);
       onmessage(message);
     };
-    const sandbox = /"url":"(http:[^"]+)","console"/.exec(stderr)![1]!;
+    const sandbox = /"url":"(http:[^"]+)","console"/.exec(stderr())![1]!;
     await fetch(`${sandbox}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec: 'latency:300ms' }) });
     const cancel = new AbortController();
     const call = client.callTool({ name: 'list_operators', arguments: {} }, { signal: cancel.signal });
