@@ -237,6 +237,9 @@ describe('bot stopped while Crisp cannot be reached yet', () => {
 });
 
 describe("stdio serve given more than MCP's line limit", () => {
+  // The server takes seconds to refuse the line (src/transport/jsonrpc-lines.ts copies and searches
+  // the whole held buffer at each chunk: 8 s for 11 MiB in-process at load 10), past vitest's 20 s
+  // once at load 14: a longer wait for the exit, never a bound on how fast it is.
   it('closes the connection and exits 1 with one line saying why, not 0 as when the host closes stdin', async () => {
     const child = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH ?? '', ...accountEnv() }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -251,5 +254,5 @@ describe("stdio serve given more than MCP's line limit", () => {
     expect(stderr).toContain('crisp-mcp: a message on stdin ran past 10485760 bytes without a newline (MCP\'s stdio limit): the connection is closed\n');
     expect(stderr).not.toContain('still open');
     expect(stdout).toBe('');
-  });
+  }, 60_000);
 });
