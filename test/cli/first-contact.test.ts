@@ -3,8 +3,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOT_FLAGS } from '../../src/commands/bot.js';
 import { SERVE_FLAGS } from '../../src/config.js';
@@ -12,8 +10,9 @@ import { LOG_LEVELS } from '../../src/log.js';
 import { SANDBOX_FLAGS } from '../../src/commands/sandbox.js';
 import { SCENARIO_FLAGS } from '../../src/commands/scenario.js';
 import { TOOLSETS } from '../../src/mcp/tools/index.js';
-import { CLI, runCli, warningsIn } from '../helpers/cli.js';
+import { runCli, warningsIn, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
+import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -21,6 +20,14 @@ afterAll(() => {
 });
 
 describe('crisp-mcp <command> --help', () => {
+  // A command's help is the same text each time it is asked for: each is run once, for every test that reads it.
+  const helps = new Map<string, Promise<CliRun>>();
+  const help = (args: string[]): Promise<CliRun> => {
+    const key = args.join(' ');
+    if (!helps.has(key)) helps.set(key, runCli(args));
+    return helps.get(key)!;
+  };
+
   it.each([
     ['serve', Object.keys(SERVE_FLAGS)],
     ['bot', Object.keys(BOT_FLAGS)],
@@ -28,25 +35,25 @@ describe('crisp-mcp <command> --help', () => {
     ['scenario', Object.keys(SCENARIO_FLAGS)],
     ['auth', ['identifier', 'tier', 'key-stdin', 'key-file']],
   ])('%s --help exits 0 and lists every flag the command accepts', async (command, flags) => {
-    const run = await runCli([command, '--help']);
+    const run = await help([command, '--help']);
     expect(run.status).toBe(0);
     expect(run.stderr).toBe('');
     for (const flag of flags) expect(run.stdout, `--${flag}`).toMatch(new RegExp(`--${flag}\\b`));
   });
 
   it('serve names where scenarios come from and where their state is kept', async () => {
-    const run = await runCli(['serve', '--help']);
+    const run = await help(['serve', '--help']);
     expect(run.stdout).toMatch(/--scenarios DIR .*\n.*shipped with crisp-mcp/);
     expect(run.stdout).toMatch(/--store SPEC/);
   });
 
   it('serve --help names every toolset and the sandbox\'s settings; bot --help its websites', async () => {
-    const run = await runCli(['serve', '--help']);
+    const run = await help(['serve', '--help']);
     const toolsets = /--toolsets a,b +(.*)/.exec(run.stdout)?.[1] ?? '';
     for (const { id } of TOOLSETS) expect(toolsets, id).toMatch(new RegExp(`\\b${id}\\b`));
     expect(run.stdout).toMatch(/CRISP_SANDBOX_WEBSITES/);
     expect(run.stdout).toMatch(/CRISP_SANDBOX_KEY/);
-    expect((await runCli(['bot', '--help'])).stdout).toMatch(/CRISP_SANDBOX_WEBSITES/);
+    expect((await help(['bot', '--help'])).stdout).toMatch(/CRISP_SANDBOX_WEBSITES/);
   });
 
   it('--help anywhere after the command wins over its other flags (bare flags are serve)', async () => {
@@ -132,13 +139,8 @@ describe('mistakes name their cause', () => {
 });
 
 /** The built CLI over stdio, as an MCP host launches it, with only PATH from this environment plus `env`. */
-async function connect(args: string[], env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+function connect(args: string[], env: Record<string, string>): Promise<StdioHost> {
   const home = mkdtempSync(join(tmpdir(), 'crisp-mcp-fc-home-'));
   dirs.push(home);
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home, ...env }, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'first-contact', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, stderr: () => stderr };
+  return connectStdio(args, { env: { HOME: home, XDG_STATE_HOME: home, ...env } });
 }

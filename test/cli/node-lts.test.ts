@@ -13,12 +13,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
-import { CLI, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { built, traceModuleLoads } from '../helpers/module-loads.js';
 import { nodeDirOf, nodeFromNpm } from '../helpers/node-runtime.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SQLITE_STORE = pathToFileURL(built('store/sqlite.js')).href;
@@ -123,14 +122,9 @@ describe.each(VERSIONS)('under Node %s (a major: its latest)', (version) => {
   const runtime = nodeForSuite(version);
 
   test('serve --sandbox over stdio: the tools and a call, nothing but MCP on stdout, no warning from Node on stderr', async (context) => {
-    const transport = new StdioClientTransport({ command: runtime(context), args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const client = new Client({ name: `node-${version}`, version: '1.0.0' });
     // Any non-MCP byte on the server's stdout surfaces here as a parse error.
     const protocolErrors: Error[] = [];
-    client.onerror = (error) => protocolErrors.push(error);
-    await client.connect(transport);
+    const { client, stderr } = await connectStdio(['serve', '--sandbox'], { node: runtime(context), beforeConnect: (client) => (client.onerror = (error) => protocolErrors.push(error)) });
     try {
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['list_conversations', 'list_operators', 'draft_scenario_reply']));
@@ -141,8 +135,8 @@ describe.each(VERSIONS)('under Node %s (a major: its latest)', (version) => {
     } finally {
       await client.close();
     }
-    expect(stderr).toContain('Embedded Crisp sandbox on');
-    expect(nodeWarnings(stderr)).toEqual([]);
+    expect(stderr()).toContain('Embedded Crisp sandbox on');
+    expect(nodeWarnings(stderr())).toEqual([]);
   });
 
   // ^(a.|.b)+$ reads each "ab" two ways, as ^(a|aa)+$ does, but in alternatives the compiler's check

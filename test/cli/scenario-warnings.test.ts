@@ -7,12 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
 import { spawnHttpCli } from '../helpers/http.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 let dir: string;
 const SCENARIO = {
@@ -51,14 +50,10 @@ const expected = () => ({
 
 describe('a scenario compiled with warnings', () => {
   it('stdio serve logs them once it has compiled its scenarios (after tools/list)', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', '--scenarios', dir], stderr: 'pipe', env: env() });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const client = new Client({ name: 'scenario-warnings', version: '1.0.0' });
-    await client.connect(transport);
+    const { client, stderr } = await connectStdio(['serve', '--sandbox', '--scenarios', dir], { env: env() });
     try {
       await client.listTools();
-      expect(await eventually(() => warningLine(stderr), 10_000, 'the warning line')).toMatchObject(expected());
+      expect(await eventually(() => warningLine(stderr()), 10_000, 'the warning line')).toMatchObject(expected());
     } finally {
       await client.close();
     }

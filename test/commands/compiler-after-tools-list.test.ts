@@ -6,11 +6,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { built, readTrace, traceModuleLoads, TRACE_STDIO_SERVER, type ModuleLoads } from '../helpers/module-loads.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 const DIST = join(CLI, '..');
 const dirs: string[] = [];
@@ -37,18 +37,14 @@ async function tracedServe(args: string[], use: (client: Client) => Promise<void
   dirs.push(cwd);
   // Credentials of a Crisp nobody answers: nothing here calls it.
   const crisp: Record<string, string> = args.includes('--sandbox') ? {} : { CRISP_API_URL: 'http://127.0.0.1:9', CRISP_IDENTIFIER: 'i', CRISP_KEY: 'k'.repeat(40), CRISP_WEBSITE_ID: '9972daab-2c86-459f-9d78-3fe1be4e3280' };
-  const env = { PATH: process.env.PATH ?? '', XDG_STATE_HOME: join(cwd, 'state'), CRISP_MCP_LOG_LEVEL: 'warn', ...crisp };
-  const transport = new StdioClientTransport({ command: process.execPath, args: [...TRACE_STDIO_SERVER, CLI, 'serve', ...args], cwd, env, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'compiler-trace', version: '1.0.0' });
-  await client.connect(transport);
+  const env = { XDG_STATE_HOME: join(cwd, 'state'), CRISP_MCP_LOG_LEVEL: 'warn', ...crisp };
+  const { client, stderr } = await connectStdio(['serve', ...args], { nodeArgs: TRACE_STDIO_SERVER, cwd, env });
   try {
     await use(client);
   } finally {
     await client.close();
   }
-  return readTrace(0, stderr);
+  return readTrace(0, stderr());
 }
 
 const loadsOf = (trace: ModuleLoads, chunk: string) => trace.firstLoad(new RegExp(`/dist/${chunk.replace('.', '\\.')}$`));

@@ -6,13 +6,12 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreOpenedOnFirstUse } from '../../src/commands/on-first-use.js';
 import { loadScenarioLibrary, ScenarioLibraryError, SHIPPED_SCENARIOS_DIR } from '../../src/engine/library.js';
 import { StoreError } from '../../src/store/index.js';
 import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -129,21 +128,12 @@ describe('crisp-mcp serve over stdio with a scenario folder that does not compil
   it('starts, lists the scenario tools, logs the problem once tools/list is answered, and each scenario tool says it', async () => {
     const dir = brokenFolder();
     const home = tempDir();
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, 'serve', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(home, 'state.db')}`],
-      env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home },
-      stderr: 'pipe',
-    });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const client = new Client({ name: 'first-use', version: '1.0.0' });
-    await client.connect(transport);
+    const { client, stderr } = await connectStdio(['serve', '--sandbox', '--scenarios', dir, '--store', `sqlite:${join(home, 'state.db')}`], { env: { HOME: home, XDG_STATE_HOME: home } });
     try {
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toContain('list_scenarios');
-      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('scenario tools cannot run');
-      const logged = stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; level: number; files?: string[] });
+      await expect.poll(stderr, { timeout: 10_000 }).toContain('scenario tools cannot run');
+      const logged = stderr().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; level: number; files?: string[] });
       expect(logged.find((l) => l.msg === `scenarios loaded from ${dir}`)?.files).toEqual([join(dir, 'bad.json'), join(dir, 'good.json')]);
       expect(logged.find((l) => l.msg.startsWith('scenario tools cannot run'))).toMatchObject({ level: 50, msg: expect.stringContaining(join(dir, 'bad.json')) });
       const listed = await client.callTool({ name: 'list_scenarios', arguments: {} });

@@ -4,12 +4,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI, runCli, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { secretServiceMissing, startSecretService, type SecretService } from '../helpers/keyring.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 const KEY = 'k3y-7f1e2d3c4b5a69788796a5b4c3d2e1f0';
 const IDENTIFIER = '2b1c6e0a-0d4e-4f5b-9a6c-7d8e9f0a1b2c';
@@ -57,9 +56,7 @@ describe.skipIf(missing !== undefined)('with a real Secret Service (gnome-keyrin
   });
 
   it('serve takes the keychain pair when flags and environment name none', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], env: { PATH: process.env.PATH ?? '', ...env, CRISP_WEBSITE_ID: sandbox.websiteId }, stderr: 'pipe' });
-    const client = new Client({ name: 'keychain-test', version: '1.0.0' });
-    await client.connect(transport);
+    const { client } = await connectStdio(['serve'], { env: { ...env, CRISP_WEBSITE_ID: sandbox.websiteId } });
     try {
       const result = await client.callTool({ name: 'list_operators', arguments: {} });
       expect(result.isError).toBeFalsy();

@@ -7,9 +7,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { ALL_TOOLS } from '../../src/mcp/tools/index.js';
+import { connectStdio } from './stdio.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string; dependencies: Record<string, string>; bin: Record<string, string>; engines: Record<string, string> };
@@ -56,16 +56,14 @@ export async function listToolsOverStdio(work: string, entry: string, args: stri
   return { tools, stderr };
 }
 
-/** Starts the server as an MCP host does (cwd / unless told, hostEnv), connects a client, runs `use` with it, closes it. */
-export async function overStdio<T>(work: string, entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>, onStderr?: (chunk: string) => void, cwd = '/'): Promise<T> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [entry, ...args], cwd, env: hostEnv(work, env), stderr: 'pipe' });
-  transport.stderr?.on('data', (chunk: Buffer) => onStderr?.(chunk.toString('utf8')));
-  const client = new Client({ name: 'package-test', version: '1.0.0' });
-  await client.connect(transport);
+/** Starts the server as an MCP host does (cwd / unless told, hostEnv), connects a client, runs `use` with it, closes it; `onStderr` then gets what the server wrote there. */
+export async function overStdio<T>(work: string, entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>, onStderr?: (stderr: string) => void, cwd = '/'): Promise<T> {
+  const { client, stderr } = await connectStdio(args, { entry, cwd, env: hostEnv(work, env) });
   try {
     return await use(client);
   } finally {
     await client.close();
+    onStderr?.(stderr());
   }
 }
 

@@ -2,24 +2,15 @@
 // good and bad arguments, every error path we can provoke (unknown ids, a refused website, 401,
 // 429, 5xx, dropped connections) at log level trace, and `auth status` — as one text to scan
 // (test/property/secrets.test.ts runs it with generated keys).
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { expect } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/server.js';
-import { CLI, runCli } from './cli.js';
+import { runCli } from './cli.js';
+import { connectStdio } from './stdio.js';
 
-async function connect(sandbox: Sandbox, identifier: string, key: string) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--scenarios', 'scenarios', '--store', 'memory'],
-    env: { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_LOG_LEVEL: 'trace' },
-    stderr: 'pipe',
+function connect(sandbox: Sandbox, identifier: string, key: string) {
+  return connectStdio(['serve', '--scenarios', 'scenarios', '--store', 'memory'], {
+    env: { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_LOG_LEVEL: 'trace' },
   });
-  let stderr = '';
-  transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'secret-tour', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, stderr: () => stderr };
 }
 
 /** The tour above; `key` is what the sandbox accepts, `wrongKey` one it refuses (the 401 path). */

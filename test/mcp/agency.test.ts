@@ -3,12 +3,12 @@
 // calls that take no id of their own (a visitor's email, a helpdesk question) answer from the
 // default website when website_id is left out: the result must say which website answered, and an
 // empty answer must not read as "nowhere".
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { callTool } from '../helpers/mcp.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 let sandbox: Sandbox;
 let A: string, B: string;
@@ -20,9 +20,7 @@ async function serve(websites: string[]): Promise<Client> {
 }
 
 async function connect(args: string[], env: Record<string, string>): Promise<Client> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', ...args], env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, stderr: 'ignore' });
-  const client = new Client({ name: 'agency', version: '1.0.0' });
-  await client.connect(transport);
+  const { client } = await connectStdio(['serve', ...args], { env: { HOME: '/nonexistent', ...env } });
   clients.push(client);
   return client;
 }

@@ -2,12 +2,10 @@
 // aborts) stops the server's Crisp request with it, seen from the host's seat: an SDK client over
 // stdio to the built CLI, Crisp being the sandbox on its own port, slow to answer. The handler's
 // Crisp call used to run on, retried to its 30 s deadline, after the host had given up on it.
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 let sandbox: Sandbox;
 
@@ -20,12 +18,8 @@ afterAll(() => sandbox.close());
 describe('a read the host cancels', () => {
   it('aborts its Crisp request at once: the server logs the call cancelled (at debug: no failure of Crisp), not an outage 20-30 s later', async () => {
     const { identifier, key, tier } = sandbox.credentials[0]!;
-    const env = { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_STORE: 'memory', CRISP_MCP_LOG_LEVEL: 'debug' };
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], stderr: 'pipe', env });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const client = new Client({ name: 'cancel', version: '1.0.0' });
-    await client.connect(transport);
+    const env = { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_STORE: 'memory', CRISP_MCP_LOG_LEVEL: 'debug' };
+    const { client, stderr } = await connectStdio(['serve'], { env });
     try {
       for (const [name, args] of [['list_conversations', {}], ['search_helpdesk', { query: 'GDPR' }]] as const) {
         const before = sandbox.stats().total;
@@ -37,7 +31,7 @@ describe('a read the host cancels', () => {
         await eventually(() => sandbox.stats().total > before, 5_000, `${name}'s request at the sandbox`);
         host.abort();
         expect(await call).not.toBe('answered'); // the SDK client's own refusal of a cancelled request
-        const cancelled = await eventually(() => stderr.split('\n').find((line) => line.includes(`"tool":"${name}"`) && line.includes('"msg":"crisp call cancelled"')), 10_000, `${name}'s Crisp call to end`);
+        const cancelled = await eventually(() => stderr().split('\n').find((line) => line.includes(`"tool":"${name}"`) && line.includes('"msg":"crisp call cancelled"')), 10_000, `${name}'s Crisp call to end`);
         expect(JSON.parse(cancelled)).toMatchObject({ tool: name, error: { code: 'crisp_aborted' } });
       }
     } finally {

@@ -10,16 +10,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { conversationKey } from '../../src/engine/turn.js';
-import { CLI } from '../helpers/cli.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
 import { eventually } from '../helpers/events.js';
 import { HoldingRelay } from '../helpers/relay.js';
+import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 import { visitor } from './scenario-fixtures.js';
 
 let sandbox: Sandbox;
@@ -27,7 +26,7 @@ let relay: HoldingRelay;
 let dir: string;
 /** A webhook receiver that keeps its first call unanswered (the server is killed meanwhile), then answers. */
 let hook: { server: Server; origin: string; keys: string[] };
-const hosts: Array<{ client: Client; transport: StdioClientTransport }> = [];
+const hosts: StdioHost[] = [];
 
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 11, faults: 'dedupe:off' });
@@ -69,17 +68,11 @@ afterAll(async () => {
 });
 
 /** `crisp-mcp serve` over stdio as a host launches it, on the relay and the SQLite file. */
-async function launch(): Promise<{ client: Client; transport: StdioClientTransport }> {
+async function launch(): Promise<StdioHost> {
   const credential = sandbox.credentials[0]!;
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`],
-    env: { PATH: process.env.PATH ?? '', CRISP_API_URL: relay.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId },
-    stderr: 'pipe',
+  const host = await connectStdio(['serve', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`], {
+    env: { CRISP_API_URL: relay.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId },
   });
-  const client = new Client({ name: 'host', version: '1.0.0' });
-  await client.connect(transport);
-  const host = { client, transport };
   hosts.push(host);
   return host;
 }
@@ -108,7 +101,7 @@ describe('post_draft on the built CLI, stopped after Crisp took its first messag
     const draftId = draft.out.draft_id as string;
 
     relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
-    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    const pid = first.transport.pid!;
     void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draftId } }).catch(() => undefined);
     await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the first message posted and its answer held');
     process.kill(pid, signal);
@@ -135,7 +128,7 @@ describe('send_message on the built CLI, SIGKILLed after Crisp took the message 
     const session = v.open('hello?');
     relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
     const first = await launch();
-    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    const pid = first.transport.pid!;
     const args = { session_id: session, content: 'We are on it.', fingerprint: 424242 };
     void first.client.callTool({ name: 'send_message', arguments: args }).catch(() => undefined);
     await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the message posted and its answer held');
@@ -157,7 +150,7 @@ describe('post_draft on the built CLI, SIGKILLed while its scenario webhook is c
     const first = await launch();
     const draft = await call(first.client, 'draft_scenario_reply', { session_id: session, scenario: 'lookup' });
     expect(draft.isError, draft.text).toBe(false);
-    const pid = (first.transport as unknown as { pid: number | null }).pid!;
+    const pid = first.transport.pid!;
     void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draft.out.draft_id } }).catch(() => undefined);
     await eventually(() => hook.keys.length === 1, 10_000, 'the webhook called');
     expect(v.botMessages(session).map((m) => m.content)).toEqual(['Looking up order 77']);

@@ -2,11 +2,9 @@
 // gets for the same failure, as a host sees it: an SDK client over stdio to the built CLI, Crisp
 // being the sandbox on its own port. A refused key read "Crisp is unavailable right now; try again
 // later" there, while the tools said to fix the credentials.
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI } from '../helpers/cli.js';
+import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 
 const SESSION = 'session_3a27b908-dc61-4e17-868f-6bec3bdee33a';
 let sandbox: Sandbox;
@@ -16,15 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-async function connect(key: string): Promise<{ client: Client; stderr: () => string }> {
+function connect(key: string): Promise<StdioHost> {
   const { identifier, tier } = sandbox.credentials[0]!;
-  const env = { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_STORE: 'memory', CRISP_MCP_LOG_LEVEL: 'debug' };
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve'], stderr: 'pipe', env });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'resource-errors', version: '1.0.0' });
-  await client.connect(transport);
-  return { client, stderr: () => stderr };
+  const env = { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: identifier, CRISP_KEY: key, CRISP_TIER: tier, CRISP_WEBSITE_ID: sandbox.websiteId, CRISP_MCP_STORE: 'memory', CRISP_MCP_LOG_LEVEL: 'debug' };
+  return connectStdio(['serve'], { env });
 }
 
 const failure = (promise: Promise<unknown>) => promise.then(() => 'no error', (error: Error) => error.message);

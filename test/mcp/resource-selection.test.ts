@@ -2,15 +2,11 @@
 // it: an SDK client over stdio to the built CLI. A server narrowed to routing served every
 // conversation's transcript (crisp://conversations/…, summarize_conversation) and the scenario
 // drafts all the same.
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 async function surface(argv: string[]) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', ...argv], stderr: 'pipe', env: { PATH: process.env.PATH ?? '', CRISP_MCP_LOG_LEVEL: 'silent' } });
-  const client = new Client({ name: 'selection-test', version: '1.0.0' });
-  await client.connect(transport);
+  const { client } = await connectStdio(['serve', '--sandbox', ...argv], { env: { CRISP_MCP_LOG_LEVEL: 'silent' } });
   try {
     const capabilities = client.getServerCapabilities() ?? {};
     const templates = capabilities.resources ? (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate) : [];

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { CrispClient } from '../../src/crisp/index.js';
@@ -16,7 +15,7 @@ import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { buildServer, toolsFor } from '../../src/mcp/server.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { ALL_TOOLS, TOOLSETS } from '../../src/mcp/tools/index.js';
-import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 import { openCrispConversations } from '../../src/commands/crisp-conversation.js';
 
 const DIR = fileURLToPath(new URL('./__toolsnaps__/', import.meta.url));
@@ -113,9 +112,7 @@ describe('the built CLI', () => {
   // its tools/list must be the very contract the snapshots hold, not a stale or differently trimmed copy.
   it('lists, over stdio, exactly the snapshots', async () => {
     const home = mkdtempSync(join(tmpdir(), 'crisp-mcp-snap-'));
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], env: { PATH: process.env.PATH ?? '', HOME: home, XDG_STATE_HOME: home }, stderr: 'ignore' });
-    const built = new Client({ name: 'snap-built', version: '1.0.0' });
-    await built.connect(transport);
+    const { client: built } = await connectStdio(['serve', '--sandbox'], { env: { HOME: home, XDG_STATE_HOME: home } });
     try {
       const { tools } = await built.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(ALL_TOOLS.map((t) => t.name).sort());

@@ -8,11 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { CLI } from '../helpers/cli.js';
+import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 import { visitor } from './scenario-fixtures.js';
 
 let sandbox: Sandbox;
@@ -51,20 +50,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function launch(env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+async function launch(env: Record<string, string>): Promise<StdioHost> {
   const credential = sandbox.credentials[0]!;
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--scenarios', dir, '--store', 'memory'],
-    env: { PATH: process.env.PATH ?? '', CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId, ...env },
-    stderr: 'pipe',
+  const host = await connectStdio(['serve', '--scenarios', dir, '--store', 'memory'], {
+    env: { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId, ...env },
   });
-  let stderr = '';
-  transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = new Client({ name: 'host', version: '1.0.0' });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, stderr: () => stderr };
+  clients.push(host.client);
+  return host;
 }
 
 /** A draft for a new conversation, then post_draft: what the visitor was sent. */

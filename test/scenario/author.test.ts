@@ -27,6 +27,43 @@ async function validate(name: string, text: string): Promise<{ status: number | 
   return { status: run.status, lines: (run.stdout + run.stderr).trim().split('\n') };
 }
 
+interface ValidatedTogether {
+  status: number | null;
+  stderr: string;
+  /** One file's lines: its problems, then its summary line. */
+  linesOf: (name: string) => string[];
+}
+
+/**
+ * `scenario validate` of several files in one run, as an author checks a folder's worth: each file is
+ * compiled on its own (only a name used twice would tie them, so each has its own). The tests of a
+ * group share the run (it is started by the first that asks), each reading its own file's lines: its
+ * problems, then its summary line.
+ */
+function validateTogether(files: Array<[name: string, scenario: Record<string, unknown>]>): () => Promise<ValidatedTogether> {
+  let run: Promise<ValidatedTogether> | undefined;
+  return () =>
+    (run ??= (async () => {
+      const paths = files.map(([name, scenario]) => {
+        const file = join(dir, name);
+        writeFileSync(file, JSON.stringify({ ...scenario, name: name.replace(/\.json$/, '') }));
+        return file;
+      });
+      const done = await runCli(['scenario', 'validate', ...paths]);
+      const sections = new Map<string, string[]>();
+      let lines: string[] = [];
+      for (const line of done.stdout.trim().split('\n')) {
+        lines.push(line);
+        const summary = /^(\S+\.json): /.exec(line);
+        if (summary && files.some(([name]) => name === summary[1])) {
+          sections.set(summary[1]!, lines);
+          lines = [];
+        }
+      }
+      return { status: done.status, stderr: done.stderr, linesOf: (name: string) => sections.get(name) ?? [] };
+    })());
+}
+
 describe('scenario validate, on the mistakes a first scenario makes', () => {
   it('the triage as written compiles with no warning', async () => {
     const { status, lines } = await validate('triage.json', JSON.stringify(triage(), null, 2));
@@ -78,20 +115,29 @@ describe('scenario validate, on the mistakes a first scenario makes', () => {
     expect(status).toBe(1);
   });
 
-  it.each([
+  const SLOW: Array<[regex: string, group: string, why: string]> = [
     ['^(\\w|\\d)+$', '(\\w|\\d)', 'alternatives can match the same text'],
     ['^(a|aa)+$', '(a|aa)', 'alternatives can match the same text'],
     ['^(.|\\s)*$', '(.|\\s)', 'alternatives can match the same text'],
     ['^(.*a){12}$', '(.*a)', 'holds a repeat'],
-  ])('a regex %s that backtracks for ever on text that almost matches is refused', async (regex, group, why) => {
-    const { status, lines } = await validate('slow.json', JSON.stringify(triage((b) => (b.ask_order!.validation = { regex }))));
+  ];
+  const withRegex = (regex: string) => triage((b) => (b.ask_order!.validation = { regex }));
+  const slowRun = validateTogether(SLOW.map(([regex], i) => [`slow-${i}.json`, withRegex(regex)]));
+  it.each(SLOW.map((row, i) => [...row, i] as const))('a regex %s that backtracks for ever on text that almost matches is refused', async (_regex, group, why, i) => {
+    const { status, stderr, linesOf } = await slowRun();
+    const lines = linesOf(`slow-${i}.json`);
     expect(lines[0]).toContain(`error   blocks.ask_order.validation.regex: regex ${group} repeats a group ${why === 'holds a repeat' ? 'that holds a repeat' : `whose ${why}`}`);
+    expect(lines.at(-1)).toBe(`slow-${i}.json: 1 error, 0 warnings`);
+    expect(stderr).toBe('');
     expect(status).toBe(1);
   });
 
-  it.each(['^(yes|no)+$', '^(https?|ftp)://\\S+$', '^(\\d{3}-)+\\d{4}$', '^([A-Z]{2}-\\d{5})$', '^(ab|a)*$', '^(\\d+,){3}\\d+$', '^(a|b|c)+$'])('a regex %s whose repeats read text one way only is accepted', async (regex) => {
-    const { status, lines } = await validate('fast.json', JSON.stringify(triage((b) => (b.ask_order!.validation = { regex }))));
-    expect(lines).toEqual([expect.stringMatching(/^fast\.json: ok/)]);
+  const FAST = ['^(yes|no)+$', '^(https?|ftp)://\\S+$', '^(\\d{3}-)+\\d{4}$', '^([A-Z]{2}-\\d{5})$', '^(ab|a)*$', '^(\\d+,){3}\\d+$', '^(a|b|c)+$'];
+  const fastRun = validateTogether(FAST.map((regex, i) => [`fast-${i}.json`, withRegex(regex)]));
+  it.each(FAST.map((regex, i) => [regex, i] as const))('a regex %s whose repeats read text one way only is accepted', async (_regex, i) => {
+    const { status, stderr, linesOf } = await fastRun();
+    expect(linesOf(`fast-${i}.json`)).toEqual([expect.stringMatching(new RegExp(`^fast-${i}\\.json: ok`))]);
+    expect(stderr).toBe('');
     expect(status).toBe(0);
   });
 

@@ -2,20 +2,21 @@
 // action "cancel"), as a host sees it: an SDK client of each era over stdio to the built CLI. It
 // read "the user declined this message … ask them what to change", telling the model the user had
 // refused the content when they had only dismissed the dialog.
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 async function dismissing(era: 'legacy' | 'modern'): Promise<{ client: Client; asked: () => number }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', '--send-mode', 'confirm'], stderr: 'pipe', env: { PATH: process.env.PATH ?? '', CRISP_MCP_LOG_LEVEL: 'silent' } });
-  const client = new Client({ name: `dismiss-${era}`, version: '1.0.0' }, { capabilities: { elicitation: { form: {} } }, ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}) });
   let asked = 0;
-  client.setRequestHandler('elicitation/create', () => {
-    asked++;
-    return { action: 'cancel' };
+  const { client } = await connectStdio(['serve', '--sandbox', '--send-mode', 'confirm'], {
+    env: { CRISP_MCP_LOG_LEVEL: 'silent' },
+    client: { capabilities: { elicitation: { form: {} } }, ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}) },
+    beforeConnect: (client) =>
+      client.setRequestHandler('elicitation/create', () => {
+        asked++;
+        return { action: 'cancel' };
+      }),
   });
-  await client.connect(transport);
   return { client, asked: () => asked };
 }
 

@@ -1,12 +1,10 @@
 // Knowledge and reach over stdio, as an MCP host runs crisp-mcp: the built CLI with --sandbox,
 // whose seeded helpdesk (en + fr, with drafts and a hidden article) and inbox answer every call.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+import { CLI } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/stdio.js';
 
 interface Summary {
   session_id: string;
@@ -35,8 +33,7 @@ async function call<T>(name: string, args: Record<string, unknown>): Promise<{ o
 
 beforeAll(async () => {
   expect(existsSync(CLI), 'run `npm run build` first (npm test does it)').toBe(true);
-  client = new Client({ name: 'stdio-knowledge', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox'], stderr: 'pipe' }));
+  ({ client } = await connectStdio(['serve', '--sandbox']));
 });
 afterAll(() => client.close());
 
