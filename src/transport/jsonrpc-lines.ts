@@ -27,19 +27,28 @@ export class NotJsonRpcError extends Error {
 }
 
 export class JsonRpcLineReader {
-  #buffer: Buffer | undefined;
+  /** The bytes not read yet, as they came: a line is joined once, when its newline is in. */
+  #chunks: Buffer[] = [];
+  #length = 0;
+  /** How many of #chunks (from the first) are known to hold no newline: each byte is searched once. */
+  #searched = 0;
   /** The messages of a batch not read yet. */
   #batch: unknown[] = [];
 
   constructor(readonly maxBufferSize = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
 
-  /** Throws, and forgets what it held, once more than maxBufferSize bytes wait for a newline. */
+  /**
+   * Throws, and forgets what it held, once more than maxBufferSize bytes wait for a newline. A long
+   * line costs its length once: the SDK's ReadBuffer copied all it held and searched it again at
+   * every chunk, seconds of a blocked server for a line of a few MiB.
+   */
   append(chunk: Buffer): void {
-    if ((this.#buffer?.length ?? 0) + chunk.length > this.maxBufferSize) {
+    if (this.#length + chunk.length > this.maxBufferSize) {
       this.clear();
       throw new Error(`ReadBuffer exceeded maximum size of ${this.maxBufferSize} bytes`);
     }
-    this.#buffer = this.#buffer ? Buffer.concat([this.#buffer, chunk]) : chunk;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
   }
 
   /** The next message, or null until a whole line is in; throws a NotJsonRpcError for JSON that is not JSON-RPC. */
@@ -48,11 +57,8 @@ export class JsonRpcLineReader {
       const element = this.#batch.shift();
       return plainRequest(element) ?? parseMessage(element);
     }
-    while (this.#buffer) {
-      const index = this.#buffer.indexOf('\n');
-      if (index === -1) return null;
-      let line = this.#buffer.toString('utf8', 0, index).replace(/\r$/, '');
-      this.#buffer = this.#buffer.subarray(index + 1);
+    for (let bytes = this.#nextLine(); bytes !== undefined; bytes = this.#nextLine()) {
+      let line = bytes.toString('utf8').replace(/\r$/, '');
       if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
       let value: unknown;
       try {
@@ -72,11 +78,33 @@ export class JsonRpcLineReader {
   }
 
   clear(): void {
-    this.#buffer = undefined;
+    this.#chunks = [];
+    this.#length = 0;
+    this.#searched = 0;
     this.#batch = [];
+  }
+
+  /** The next line's bytes without its newline, taken out of what is held; undefined until a newline is in. */
+  #nextLine(): Buffer | undefined {
+    const chunks = this.#chunks;
+    for (; this.#searched < chunks.length; this.#searched++) {
+      const last = chunks[this.#searched]!;
+      const at = last.indexOf(NEWLINE);
+      if (at === -1) continue;
+      const line = this.#searched === 0 ? last.subarray(0, at) : Buffer.concat([...chunks.slice(0, this.#searched), last.subarray(0, at)]);
+      const rest = last.subarray(at + 1);
+      // The common case, one whole message per chunk, leaves nothing and allocates no array.
+      if (rest.length === 0 && this.#searched === chunks.length - 1) chunks.length = 0;
+      else this.#chunks = rest.length === 0 ? chunks.slice(this.#searched + 1) : [rest, ...chunks.slice(this.#searched + 1)];
+      this.#length -= line.length + 1;
+      this.#searched = 0;
+      return line;
+    }
+    return undefined;
   }
 }
 
+const NEWLINE = 0x0a;
 const BYTE_ORDER_MARK = 0xfeff;
 
 /** The SDK's parse of a line's JSON (its deserializeMessage, without parsing the text again); a refusal becomes a NotJsonRpcError carrying `value`. */

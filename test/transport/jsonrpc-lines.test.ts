@@ -3,19 +3,24 @@
 // taken where it applies, and must never accept what the SDK's parse refuses. Two differences are
 // on purpose, each tested on its own: a batch is read as its messages, and a byte order mark is dropped.
 import { ReadBuffer } from '@modelcontextprotocol/server';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { invalidRequestAnswer, JsonRpcLineReader, NotJsonRpcError, plainRequest } from '../../src/transport/jsonrpc-lines.js';
 
 type Outcome = { message: unknown } | { error: string } | { none: true };
 
-function readWith(reader: { append(chunk: Buffer): void; readMessage(): unknown }, text: string): Outcome {
-  reader.append(Buffer.from(text));
+/** The next message a reader gives from what it holds, as an outcome (a refusal included). */
+function readNext(reader: { readMessage(): unknown }): Outcome {
   try {
     const message = reader.readMessage();
     return message === null ? { none: true } : { message };
   } catch (error) {
     return { error: (error as Error).message };
   }
+}
+
+function readWith(reader: { append(chunk: Buffer): void; readMessage(): unknown }, text: string): Outcome {
+  reader.append(Buffer.from(text));
+  return readNext(reader);
 }
 
 /** Lines a client could send: every shape the shortcut takes, and its near misses. */
@@ -84,6 +89,43 @@ describe('JsonRpcLineReader', () => {
     expect(reader.readMessage()).toEqual({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'x' } });
     expect(reader.readMessage()).toEqual({ jsonrpc: '2.0', method: 'notifications/initialized' });
     expect(reader.readMessage()).toBeNull();
+  });
+
+  it('reads a stream cut anywhere (inside a line, a UTF-8 character, between \\r and \\n) as the SDK ReadBuffer reads it whole', () => {
+    const stream = Buffer.from(`${LINES.join('\r\n')}\n{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x","arguments":{"t":"héllo 🙂 ${'z'.repeat(3000)}"}}}\n`);
+    const expected: Outcome[] = [];
+    const sdk = new ReadBuffer();
+    sdk.append(stream);
+    for (let outcome = readNext(sdk); !('none' in outcome); outcome = readNext(sdk)) expected.push(outcome);
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let run = 0; run < 20; run++) {
+      const reader = new JsonRpcLineReader();
+      const got: Outcome[] = [];
+      for (let at = 0; at < stream.length; ) {
+        const size = 1 + Math.floor(random() * (run < 10 ? 8 : 700));
+        reader.append(stream.subarray(at, at + size));
+        at += size;
+        for (let outcome = readNext(reader); !('none' in outcome); outcome = readNext(reader)) got.push(outcome);
+      }
+      expect(got).toEqual(expected);
+    }
+  });
+
+  it('joins a line that comes in many chunks once, when its newline is in: each byte is copied once, not again at every chunk', () => {
+    const reader = new JsonRpcLineReader();
+    const line = Buffer.from(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"t":"${'a'.repeat(64 * 1024 * 120)}"}}}\n`);
+    const concat = vi.spyOn(Buffer, 'concat');
+    try {
+      for (let at = 0; at < line.length; at += 64 * 1024) {
+        reader.append(line.subarray(at, at + 64 * 1024));
+        if (at + 64 * 1024 < line.length) expect(reader.readMessage()).toBeNull();
+      }
+      expect(reader.readMessage()).toMatchObject({ id: 1, method: 'tools/call' });
+      expect(concat).toHaveBeenCalledTimes(1);
+    } finally {
+      concat.mockRestore();
+    }
   });
 
   it('refuses more than its limit without a newline, and forgets what it held', () => {
