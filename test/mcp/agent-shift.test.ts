@@ -1,0 +1,98 @@
+// A support shift as an LLM agent works it: the SDK client over stdio to the built CLI with its
+// embedded sandbox, visitors played through the sandbox's /_sandbox/ routes, its faults turned on at
+// run time. Each case reads the result text alone, as many hosts hand the model nothing else.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+interface Served {
+  client: Client;
+  sandbox: string;
+  website: string;
+}
+
+const servers: Client[] = [];
+
+async function serve(argv: string[] = []): Promise<Served> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--sandbox', ...argv], stderr: 'pipe', env: { ...process.env, CRISP_MCP_LOG_LEVEL: 'info' } as Record<string, string> });
+  let stderr = '';
+  transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const client = new Client({ name: 'agent-shift', version: '1.0.0' });
+  await client.connect(transport);
+  servers.push(client);
+  // The embedded sandbox logs its URL before the server answers initialize.
+  const started = /"url":"(http:[^"]+)","console":"[^"]+","website_id":"([^"]+)"/.exec(stderr)!;
+  return { client, sandbox: started[1]!, website: started[2]! };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>): Promise<{ text: string; isError: boolean; out: Record<string, unknown> }> {
+  const result = await client.callTool({ name, arguments: args });
+  return { text: (result.content as { text: string }[]).map((c) => c.text).join('\n'), isError: result.isError === true, out: result.structuredContent as Record<string, unknown> };
+}
+
+async function sandboxCall<T>(s: Served, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${s.sandbox}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return ((await res.json()) as { data: T }).data;
+}
+
+const visitor = async (s: Served, text: string) => (await sandboxCall<{ session_id: string }>(s, 'POST', `/_sandbox/websites/${s.website}/conversations`, { nickname: 'Shift Visitor', text })).session_id;
+/** Every message of the conversation, notes included, as the console reads it. */
+const thread = async (s: Served, session: string) => (await sandboxCall<{ messages: { content: unknown; type: string; fingerprint: number }[] }>(s, 'GET', `/_sandbox/websites/${s.website}/conversations/${session}`)).messages;
+const copiesOf = async (s: Served, session: string, content: string) => (await thread(s, session)).filter((m) => m.content === content).length;
+const burst = (s: Served, fault: string, count: number, method: string, path_includes: string) => sandboxCall(s, 'POST', '/_sandbox/faults', { burst: { fault, count, method, path_includes } });
+const clearFaults = (s: Served) => sandboxCall(s, 'POST', '/_sandbox/faults', { clear: true });
+
+let agent: Served;
+
+beforeAll(async () => {
+  expect(existsSync(CLI), 'run `npm run build` first (npm test does it)').toBe(true);
+  agent = await serve();
+});
+afterAll(async () => {
+  for (const client of servers) await client.close();
+});
+
+describe('send_message when Crisp fails mid-send', () => {
+  it('a reply without a fingerprint that Crisp wrote, then answered 503, is reported sent and is there once', async () => {
+    const session = await visitor(agent, 'I was charged twice, I want a refund.');
+    await burst(agent, '503-after', 1, 'POST', '/message');
+    const sent = await call(agent.client, 'send_message', { session_id: session, content: 'Sorry about that: the duplicate charge is refunded.' });
+    await clearFaults(agent);
+    expect(sent.isError, sent.text).toBe(false);
+    expect(sent.text).toMatch(new RegExp(`^Sent text to ${session} \\(fingerprint \\d+\\)\\.$`));
+    expect(await copiesOf(agent, session, 'Sorry about that: the duplicate charge is refunded.')).toBe(1);
+  });
+
+  it('a send Crisp never confirms names the fingerprint to resend with, and that resend posts it once', async () => {
+    const session = await visitor(agent, 'The export button crashes on Safari 17.');
+    const content = 'Thanks, we can reproduce it and are on it.';
+    // Every attempt the retry policy makes is refused: the call ends in an error.
+    await burst(agent, '503', 10, 'POST', '/message');
+    const failed = await call(agent.client, 'send_message', { session_id: session, content });
+    await clearFaults(agent);
+    expect(failed.isError).toBe(true);
+    const fingerprint = /fingerprint (\d+)/.exec(failed.text)?.[1];
+    expect(failed.text).toMatch(/^Not confirmed sent \(crisp_unavailable\); it may have reached the visitor\. Call send_message again with the same arguments and fingerprint \d+: a message already there under that fingerprint is not posted twice\.$/);
+    const resent = await call(agent.client, 'send_message', { session_id: session, content, fingerprint: Number(fingerprint) });
+    expect(resent.text).toBe(`Sent text to ${session} (fingerprint ${fingerprint}).`);
+    // A second resend after a lost answer: still one copy.
+    await call(agent.client, 'send_message', { session_id: session, content, fingerprint: Number(fingerprint) });
+    expect(await copiesOf(agent, session, content)).toBe(1);
+  });
+});
+
+describe('send_message held for approval (--send-mode note)', () => {
+  it('with then_state, the text does not claim the message was sent', async () => {
+    const held = await serve(['--send-mode', 'note']);
+    const session = await visitor(held, 'Can I get a refund?');
+    const result = await call(held.client, 'send_message', { session_id: session, content: 'Yes, within 30 days.', then_state: 'resolved' });
+    expect(result.text).toBe(
+      `Held for approval: posted as a private note in ${session} (fingerprint ${String(result.out.fingerprint)}); an operator must send it. State NOT changed: the reply is held for approval, so the conversation stays as it is. The note is posted; do not post it again.`,
+    );
+    expect(result.text).not.toContain('was sent');
+  });
+});
