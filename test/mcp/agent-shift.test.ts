@@ -96,3 +96,22 @@ describe('send_message held for approval (--send-mode note)', () => {
     expect(result.text).not.toContain('was sent');
   });
 });
+
+describe('who wrote last, from the text alone', () => {
+  it('list_conversations and find_conversations rows say whose the last message is, and leave out an empty email and subject', async () => {
+    const email = 'angry.andy@example.com';
+    const session = (await sandboxCall<{ session_id: string }>(agent, 'POST', `/_sandbox/websites/${agent.website}/conversations`, { nickname: 'Andy', email, text: 'Third time I write. Nobody answers.' })).session_id;
+    const quiet = await visitor(agent, 'Do you ship to Norway?');
+    const row = async (name: string, args: Record<string, unknown>, id: string) => (await call(agent.client, name, args)).text.split('\n').find((line) => line.startsWith(id))!;
+
+    expect(await row('find_conversations', { email }, session)).toBe(`${session} pending unread:1 | Andy <${email}> | visitor: Third time I write. Nobody answers.`);
+    expect(await row('list_conversations', { search: 'Norway' }, quiet)).toBe(`${quiet} pending unread:1 | Shift Visitor | visitor: Do you ship to Norway?`);
+    await call(agent.client, 'send_message', { session_id: session, content: 'Sorry Andy, I am on it now.' });
+    expect(await row('find_conversations', { email }, session)).toBe(`${session} unresolved unread:1 | Andy <${email}> | operator: Sorry Andy, I am on it now.`);
+    const read = await call(agent.client, 'get_conversation', { session_id: quiet });
+    expect(read.text.split('\n')[1]).toBe('visitor: Shift Visitor');
+    expect(read.text).not.toMatch(/^subject:/m);
+    const transcript = await agent.client.readResource({ uri: `crisp://conversations/${agent.website}/${quiet}` });
+    expect((transcript.contents[0] as { text: string }).text.split('\n')[1]).toBe('Visitor: Shift Visitor');
+  });
+});
