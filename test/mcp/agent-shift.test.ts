@@ -115,3 +115,24 @@ describe('who wrote last, from the text alone', () => {
     expect((transcript.contents[0] as { text: string }).text.split('\n')[1]).toBe('Visitor: Shift Visitor');
   });
 });
+
+describe('a visitor who gave an email but has no contact profile', () => {
+  it('get_person, update_person and add_person_event by that email say so and name the tools that reach the visitor', async () => {
+    const email = 'mia.new@example.org';
+    const session = await visitor(agent, 'Can I change my plan?');
+    await sandboxCall(agent, 'POST', `/_sandbox/websites/${agent.website}/conversations/${session}/messages`, { content: `my email is ${email} by the way` });
+    expect((await call(agent.client, 'update_conversation_meta', { session_id: session, email })).isError).toBe(false);
+    const said = `people_id: no contact profile has the email ${email} on website ${agent.website}; a visitor can write in without one. find_conversations with email finds their conversations, and update_conversation_meta records details on a conversation.`;
+    for (const [name, args] of [
+      ['get_person', { people_id: email }],
+      ['update_person', { people_id: email, name: 'Mia' }],
+      ['add_person_event', { people_id: email, text: 'Plan change asked' }],
+    ] as const) {
+      const answer = await call(agent.client, name, args);
+      expect(answer.isError, name).toBe(true);
+      expect(answer.text, name).toBe(said);
+    }
+    const found = await call(agent.client, 'find_conversations', { email });
+    expect(found.text).toContain(session);
+  });
+});
