@@ -136,3 +136,34 @@ describe('a visitor who gave an email but has no contact profile', () => {
     expect(found.text).toContain(session);
   });
 });
+
+describe('a busy inbox', () => {
+  it('list_conversations with state reads past pages that hold none of that state, where it answered an empty page', async () => {
+    const busy = await serve();
+    // The seeded inbox's unresolved conversations are older than its pending ones: 25 new chats put
+    // two full pages of pending ahead of them.
+    for (let i = 0; i < 25; i++) await visitor(busy, `New question ${i}`);
+    const listed = await call(busy.client, 'list_conversations', { state: 'unresolved' });
+    expect(listed.isError).toBe(false);
+    const rows = listed.text.split('\n').filter((line) => line.startsWith('session_'));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toMatch(/^session_\S+ unresolved /);
+    // The cursor goes on after the pages read, not from the first page again.
+    const next = /^next_cursor: (\S+)$/m.exec(listed.text)?.[1];
+    if (next) {
+      const more = await call(busy.client, 'list_conversations', { state: 'unresolved', cursor: next });
+      const again = more.text.split('\n').filter((line) => line.startsWith('session_'));
+      expect(again.filter((row) => rows.includes(row))).toEqual([]);
+    }
+  });
+
+  it('find_conversations capped at 10 says where the others are, and that place lists them', async () => {
+    const email = 'repeat.visitor@example.com';
+    const sessions: string[] = [];
+    for (let i = 0; i < 12; i++) sessions.push((await sandboxCall<{ session_id: string }>(agent, 'POST', `/_sandbox/websites/${agent.website}/conversations`, { nickname: 'Repeat', email, text: `Complaint ${i}` })).session_id);
+    const found = await call(agent.client, 'find_conversations', { email });
+    expect(found.text.split('\n').at(-1)).toBe(`2 older not shown: list_conversations with search "${email}" pages through them all.`);
+    const listed = await call(agent.client, 'list_conversations', { search: email, per_page: 50 });
+    for (const session of sessions) expect(listed.text).toContain(session);
+  });
+});

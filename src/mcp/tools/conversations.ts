@@ -17,6 +17,8 @@ const MESSAGE_CHARS = 2_000;
 const PREVIEW_CHARS = 200;
 /** Per message when a list carries the latest messages of many conversations. */
 const LISTED_MESSAGE_CHARS = 300;
+/** Pages list_conversations reads at most for one answer when none of a page has the state asked. */
+const STATE_PAGES_SKIPPED = 5;
 
 const ConversationSummary = z.object({
   session_id: z.string(),
@@ -163,9 +165,7 @@ export const listConversations = defineTool({
     const site = cursorWebsite(guard, input.website_id, paged);
     const withMessages = input.include_messages ?? 0;
     const perPage = input.per_page ?? 20;
-    const page = paged?.p ?? 1;
     const query: ListConversationsQuery = { per_page: perPage };
-    // Crisp filters resolved / not resolved; pending vs unresolved is told apart here.
     if (input.state === 'resolved') query.filter_resolved = true;
     else if (input.state) query.filter_not_resolved = true;
     if (input.unread) query.filter_unread = true;
@@ -174,8 +174,17 @@ export const listConversations = defineTool({
     if (input.search) Object.assign(query, { search_query: input.search, search_type: 'text' });
     if (input.order === 'waiting') query.order_date_waiting = true;
 
-    const rows = await crisp.conversations.list(site, page, query, options);
-    const wanted = input.state && input.state !== 'resolved' ? rows.filter((c) => c.state === input.state) : rows;
+    // Crisp filters resolved / not resolved only, so pending and unresolved are told apart here, on
+    // a page it gave: a page of none of them (20 new chats ahead of the unresolved ones) read "No
+    // conversations on this page" and the agent stopped there. Such a page is skipped, a few at most.
+    let page = paged?.p ?? 1;
+    let rows: Conversation[];
+    let wanted: Conversation[];
+    for (let read = 1; ; read++, page++) {
+      rows = await crisp.conversations.list(site, page, query, options);
+      wanted = input.state && input.state !== 'resolved' ? rows.filter((c) => c.state === input.state) : rows;
+      if (wanted.length > 0 || rows.length < perPage || read === STATE_PAGES_SKIPPED) break;
+    }
     const threads = withMessages === 0 ? [] : await Promise.all(wanted.map((c) => crisp.messages.list(site, c.session_id, undefined, options)));
     return {
       website_id: site,
@@ -190,7 +199,7 @@ export const listConversations = defineTool({
     return [
       sameState ? `${conversations.length} ${state}:` : '',
       ...conversations.map((c) => summaryLine(c, sameState)),
-      conversations.length === 0 ? 'No conversations on this page.' : urlPattern(conversations),
+      conversations.length === 0 ? `No conversations on this page${next_cursor ? ' (later pages may have some)' : ''}.` : urlPattern(conversations),
       next_cursor ? `next_cursor: ${next_cursor}` : 'Last page.',
     ]
       .filter(Boolean)
@@ -366,7 +375,8 @@ export const findConversations = defineTool({
       ...conversations.map((c) => summaryLine(c)),
       // A visitor is found on one website at a time: "none" must not read as "none anywhere" when others are reachable.
       conversations.length === 0 ? `No conversations.${guard.elsewhere(website_id, 'the visitor wrote to')}` : urlPattern(conversations),
-      more ? `${more} older not shown.` : '',
+      // Capped without a cursor: the text says where the rest are, or the agent reads 10 as all there is.
+      more ? `${more} older not shown: ${people_id ? `get_person ${people_id} lists every conversation id` : `list_conversations with search "${conversations[0]?.visitor_email ?? ''}" pages through them all`}.` : '',
     ]
       .filter(Boolean)
       .join('\n'),
