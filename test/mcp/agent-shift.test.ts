@@ -167,3 +167,28 @@ describe('a busy inbox', () => {
     for (const session of sessions) expect(listed.text).toContain(session);
   });
 });
+
+describe('paging and filters a model gets wrong', () => {
+  it('list_messages refuses a cursor of another list by naming older_cursor, the field its cursor comes from', async () => {
+    const listed = await call(agent.client, 'list_conversations', { per_page: 20 });
+    const next = /^next_cursor: (\S+)$/m.exec(listed.text)![1]!;
+    const session = /^(session_\S+)/m.exec(listed.text)![1]!;
+    const refused = await call(agent.client, 'list_messages', { session_id: session, cursor: next });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toBe('cursor is not one this tool gave out; pass older_cursor from get_conversation or list_messages unchanged, or omit it for the first page');
+  });
+
+  it('list_conversations assigned_to takes an operator email as assign_conversation does, and refuses one of nobody, listing the operators', async () => {
+    const operators = (await call(agent.client, 'list_operators', {})).out.operators as { user_id: string; email: string }[];
+    const sam = operators[0]!;
+    const session = await visitor(agent, 'Please have Sam call me back.');
+    await call(agent.client, 'assign_conversation', { session_id: session, operator: sam.email });
+    const byEmail = await call(agent.client, 'list_conversations', { assigned_to: sam.email.toUpperCase(), per_page: 50 });
+    expect(byEmail.text).toContain(session);
+    const byId = await call(agent.client, 'list_conversations', { assigned_to: sam.user_id, per_page: 50 });
+    expect(byEmail.out.conversations).toEqual(byId.out.conversations);
+    const nobody = await call(agent.client, 'list_conversations', { assigned_to: 'nobody@example.com' });
+    expect(nobody.isError).toBe(true);
+    expect(nobody.text).toMatch(new RegExp(`^assigned_to: no operator "nobody@example\\.com" on this website; operators: ${sam.email.replace('.', '\\.')} \\(${sam.user_id}\\), `));
+  });
+});

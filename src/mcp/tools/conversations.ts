@@ -6,11 +6,13 @@ import { CONVERSATION_STATES } from '../../crisp/vocabulary.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
+import { operatorNamed } from './routing.js';
 import { cursorWebsite, decodeCursor, encodeCursor, pagedWebsite } from './support/cursor.js';
 import { clean, cleanData, iso, oneLine } from './support/text.js';
 
 const PerPage = z.number().int().min(20).max(50).describe('Page size, 20–50 (default 20)');
 const Cursor = z.string().max(200).describe('next_cursor from the previous page; omit for the first');
+const OLDER_CURSOR = 'older_cursor from get_conversation or list_messages';
 
 /** Longest text kept per message, and per preview: a long paste cannot flood the context. */
 const MESSAGE_CHARS = 2_000;
@@ -146,7 +148,7 @@ export const listConversations = defineTool({
     website_id: WebsiteId.optional(),
     state: z.enum(CONVERSATION_STATES).optional().describe('pending = not answered yet'),
     unread: z.boolean().optional().describe('only with messages no operator read'),
-    assigned_to: z.string().max(100).optional().describe('an operator user_id, or "unassigned"'),
+    assigned_to: z.string().max(100).optional().describe('an operator user_id or email, or "unassigned"'),
     search: z.string().min(1).max(200).optional().describe('text in names, emails, subjects, messages'),
     order: z.enum(['updated', 'waiting']).optional().describe('waiting: only those awaiting an answer, longest first'),
     include_messages: z.number().int().min(0).max(5).optional().describe('add each one\'s latest N messages (0–5)'),
@@ -170,7 +172,9 @@ export const listConversations = defineTool({
     else if (input.state) query.filter_not_resolved = true;
     if (input.unread) query.filter_unread = true;
     if (input.assigned_to === 'unassigned') query.filter_unassigned = true;
-    else if (input.assigned_to) query.filter_assigned = input.assigned_to;
+    // Crisp filters on a user_id alone: an email (what assign_conversation takes too) or an id of no
+    // operator matched nothing and read as "No conversations", a wrong answer the agent could not tell.
+    else if (input.assigned_to) query.filter_assigned = (await operatorNamed({ crisp, guard }, site, input.assigned_to, 'assigned_to', call?.signal)).user_id;
     if (input.search) Object.assign(query, { search_query: input.search, search_type: 'text' });
     if (input.order === 'waiting') query.order_date_waiting = true;
 
@@ -317,12 +321,13 @@ export const listMessages = defineTool({
   toolset: 'conversations',
   title: 'List messages',
   description: 'A page of a conversation\'s messages, oldest first; pass older_cursor to go further back.',
-  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, cursor: Cursor.optional() }),
+  // Not the lists' Cursor: this one comes from older_cursor, and "next_cursor" named a field these results lack.
+  inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, cursor: z.string().max(200).optional().describe('an older_cursor; omit for the latest') }),
   outputSchema: z.object({ website_id: z.string(), session_id: z.string(), ...messagePageFields }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ website_id, session_id, cursor }, { crisp, guard }: ToolDeps, call) {
     const site = guard.website(website_id);
-    const before = cursor ? decodeCursor(cursor, 'list_messages', ['t']).t : undefined;
+    const before = cursor ? decodeCursor(cursor, 'list_messages', ['t'], OLDER_CURSOR).t : undefined;
     const page = await crisp.messages.list(site, session_id, before, { signal: call?.signal });
     return { website_id: site, session_id, messages: page.messages.map(toMessageOut), older_cursor: olderCursor(page.messages, page.hasMore) };
   },
