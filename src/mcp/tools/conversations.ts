@@ -381,7 +381,7 @@ export const findConversations = defineTool({
       // A visitor is found on one website at a time: "none" must not read as "none anywhere" when others are reachable.
       conversations.length === 0 ? `No conversations.${guard.elsewhere(website_id, 'the visitor wrote to')}` : urlPattern(conversations),
       // Capped without a cursor: the text says where the rest are, or the agent reads 10 as all there is.
-      more ? `${more} older not shown: ${people_id ? `get_person ${people_id} lists every conversation id` : `list_conversations with search "${conversations[0]?.visitor_email ?? ''}" pages through them all`}.` : '',
+      more ? `${more} older not shown: ${people_id ? `get_person ${people_id} lists their conversation ids` : `list_conversations with search "${conversations[0]?.visitor_email ?? ''}" pages through them all`}.` : '',
     ]
       .filter(Boolean)
       .join('\n'),
