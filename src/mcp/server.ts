@@ -16,6 +16,7 @@ import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { ConfirmationNeeded, selectTools, ToolInputError, type AnyTool, type CallContext, type Selection } from './tools/define.js';
 import type { ToolDeps } from './tools/deps.js';
+import { UnconfirmedSend } from './tools/conversation-writes.js';
 import { ALL_TOOLS, isUsable, TOOLSETS } from './tools/index.js';
 
 export const INSTRUCTIONS = [
@@ -138,6 +139,13 @@ export function explain(error: unknown, tool: AnyTool<ToolDeps>, deps: ToolDeps)
     // post_draft fails on the store after its messages may have gone out; its retry looks for each one first.
     if (tool.name === 'post_draft') return 'The scenario store failed mid-way: some of the draft\'s messages may have been sent. Once the store is back, post the same draft again (nothing is sent twice).';
     return 'The scenario store is unavailable right now; try again later.';
+  }
+  if (error instanceof UnconfirmedSend) {
+    const { failure, fingerprint } = error;
+    logCrispFailure(deps.log, { tool: tool.name }, failure);
+    // "Try again later" alone led the agent to resend without a fingerprint, posting twice where the first had landed.
+    const wait = failure.retryAfterMs !== undefined ? `; retry in ${Math.max(1, Math.ceil(failure.retryAfterMs / 1000))} s` : '';
+    return `Not confirmed sent (${failure.code}${wait}); it may have reached the visitor. Call send_message again with the same arguments and fingerprint ${fingerprint}: a message already there under that fingerprint is not posted twice.`;
   }
   if (error instanceof CrispError) {
     logCrispFailure(deps.log, { tool: tool.name }, error);

@@ -76,7 +76,7 @@ describe('every Crisp message type through the tools an agent reads', () => {
   it('get_conversation shows each type with what a model acts on: a file\'s name, type and url, the picker choice taken, a field\'s answer, an audio\'s length, the carousel\'s links, the edit', async () => {
     const { out, text } = await callTool<{ conversation: { last_message: string }; messages: Shown[] }>(client, 'get_conversation', { session_id: session, messages: 50 });
     // The inbox preview of a voice message says what it is, where the url alone would not.
-    expect(out.conversation.last_message).toBe('[audio] https://files.example.test/voice.ogg');
+    expect(out.conversation.last_message).toBe('visitor: [audio] https://files.example.test/voice.ogg');
     expect(out.messages.map((m) => m.text)).toEqual(EXPECTED);
     expect(out.messages.map((m) => m.type)).toEqual(['text', 'file', 'animation', 'audio', 'picker', 'field', 'field', 'carousel', 'event', 'note', 'text', 'picker', 'audio']);
     expect(out.messages.filter((m) => m.private).map((m) => m.type)).toEqual(['note']);

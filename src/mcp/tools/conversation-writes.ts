@@ -1,6 +1,7 @@
 // The conversations toolset, write side: reply, show typing, change state, edit meta, mark read.
 // What a customer-visible send does is set by --send-mode: `post` sends it,
 // `note` turns it into a private note an operator can approve.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';
 import { derivedFingerprint } from '../../engine/actions.js';
@@ -36,6 +37,24 @@ const SendMessageInput = z.object({
 });
 type SendInput = z.infer<typeof SendMessageInput>;
 
+/** Crisp failures after which a send may or may not have landed, or was refused for now: a resend under the same fingerprint is the fix. */
+const UNCONFIRMED = new Set(['crisp_unavailable', 'crisp_timeout', 'crisp_rate_limited']);
+
+/**
+ * A send whose outcome Crisp never confirmed (a 5xx after the write, a dropped answer, a 429 that
+ * outlasted the retries), with the fingerprint it went out under: a resend with that fingerprint is
+ * looked for first and never posts twice. `failure` is the Crisp failure, for the log and the wait.
+ */
+export class UnconfirmedSend extends Error {
+  override readonly name = 'UnconfirmedSend';
+  constructor(
+    readonly failure: CrispError,
+    readonly fingerprint: number,
+  ) {
+    super(`send not confirmed: ${failure.code}`);
+  }
+}
+
 export const sendMessage = defineTool({
   name: 'send_message',
   toolset: 'conversations',
@@ -52,19 +71,29 @@ export const sendMessage = defineTool({
     state_error: z.string().nullable().describe('why then_state failed; the message was sent'),
   }),
   annotations: { ...write, idempotentHint: false },
-  async handler(input, { crisp, guard, config }: ToolDeps, call) {
-    const site = guard.website(input.website_id);
+  async handler(given, { crisp, guard, config }: ToolDeps, call) {
+    const site = guard.website(given.website_id);
+    // Every send carries a fingerprint, the caller's or one made here: without one a send is not
+    // idempotent, so a 5xx after Crisp wrote it was not retried and read "try again later", and the
+    // agent's retry posted it twice. Made here, it is new: nothing to look for before the first try.
+    const input = { ...given, fingerprint: given.fingerprint ?? derivedFingerprint(randomUUID(), 'send') };
     const requested = input.type ?? 'text';
     const body = messageBody(input, requested);
     const confirmed = config.sendMode === 'confirm' && requested !== 'note' && confirmSend(input, body, site, call);
     const hold = config.sendMode === 'note' && requested !== 'note';
     const sent: SendMessageBody = hold ? { ...base(input), type: 'note', content: `[Reply held for operator approval — ${requested}]\n${describeForNote(body, captionText(input, body))}` } : body;
-    const retryable = { mayHaveBeenSent: input.fingerprint !== undefined };
+    const retryable = { mayHaveBeenSent: given.fingerprint !== undefined };
     // Crisp's file message has no caption: it goes first as its own text, as the autopilot sends one.
     const caption = hold ? undefined : captionOf(input, body);
-    if (caption) await crisp.messages.send(site, input.session_id, caption, retryable);
-    // A caller's own fingerprint may be a retry of a call whose answer it lost: looked for first.
-    const fingerprint = await crisp.messages.send(site, input.session_id, sent, retryable);
+    let fingerprint: number;
+    try {
+      if (caption) await crisp.messages.send(site, input.session_id, caption, retryable);
+      // A caller's own fingerprint may be a retry of a call whose answer it lost: looked for first.
+      fingerprint = await crisp.messages.send(site, input.session_id, sent, retryable);
+    } catch (error) {
+      if (error instanceof CrispError && UNCONFIRMED.has(error.code)) throw new UnconfirmedSend(error, input.fingerprint);
+      throw error;
+    }
     const after = await applyState(input, site, hold, crisp);
     return { session_id: input.session_id, fingerprint, sent_as: sent.type as 'text' | 'note' | 'picker' | 'file', held_for_approval: hold, confirmed_by_user: confirmed, ...after };
   },
@@ -73,7 +102,9 @@ export const sendMessage = defineTool({
       ? `Held for approval: posted as a private note in ${session_id} (fingerprint ${fingerprint}); an operator must send it.`
       : `Sent ${sent_as} to ${session_id} (fingerprint ${fingerprint})${confirmed_by_user ? ', confirmed by the user' : ''}.`) +
     (state ? ` State is now ${state}.` : '') +
-    (state_error ? ` State NOT changed: ${state_error}. The message was sent; do not resend it (set_conversation_state sets the state).` : ''),
+    (state_error
+      ? ` State NOT changed: ${state_error}. ${held_for_approval ? 'The note is posted; do not post it again.' : 'The message was sent; do not resend it (set_conversation_state sets the state).'}`
+      : ''),
 });
 
 /**

@@ -1,5 +1,6 @@
 // The people toolset: find a contact, read their profile, keep it current.
 import { z } from 'zod';
+import { CrispError } from '../../crisp/errors.js';
 import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
@@ -10,6 +11,22 @@ import { clean, cleanData, iso, oneLine } from './support/text.js';
 /** Crisp's people pages hold 20 profiles (the libraries send no per_page). */
 const PEOPLE_PAGE = 20;
 const PeopleId = z.string().min(1).max(200).describe('people_id from search_people (an email also works)');
+
+/**
+ * The profile a people tool acts on. An email with no profile behind it is the usual case of a
+ * visitor who wrote in without one: "check the id" would send the agent looking for an id that does
+ * not exist, so the answer names the tools that reach that visitor through their conversation.
+ */
+async function profileOf({ crisp, guard }: ToolDeps, site: string, peopleId: string, signal?: AbortSignal): Promise<PeopleProfile> {
+  try {
+    return await crisp.people.get(site, peopleId, { signal });
+  } catch (error) {
+    if (!(error instanceof CrispError) || error.code !== 'crisp_not_found' || !peopleId.includes('@')) throw error;
+    throw new ToolInputError(
+      `people_id: no contact profile has the email ${peopleId} on website ${site}; a visitor can write in without one. find_conversations with email finds their conversations, and update_conversation_meta records details on a conversation.${guard.elsewhere(site)}`,
+    );
+  }
+}
 
 const PersonSummary = z.object({
   people_id: z.string(),
@@ -77,10 +94,11 @@ export const getPerson = defineTool({
     conversations: z.array(z.string()).describe('session ids'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler({ website_id, people_id }, { crisp, guard }: ToolDeps, call) {
+  async handler({ website_id, people_id }, deps: ToolDeps, call) {
+    const { crisp, guard } = deps;
     const options = { signal: call?.signal };
     const site = guard.website(website_id);
-    const profile = await crisp.people.get(site, people_id, options);
+    const profile = await profileOf(deps, site, people_id, call?.signal);
     const [data, events, conversations] = await Promise.all([
       crisp.people.getData(site, profile.people_id, options),
       crisp.people.listEvents(site, profile.people_id, 1, options),
@@ -123,9 +141,10 @@ export const updatePerson = defineTool({
   }),
   outputSchema: z.object({ people_id: z.string(), updated: z.array(z.string()) }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(input, { crisp, guard }: ToolDeps) {
+  async handler(input, deps: ToolDeps) {
+    const { crisp, guard } = deps;
     const site = guard.website(input.website_id);
-    const profile = await crisp.people.get(site, input.people_id);
+    const profile = await profileOf(deps, site, input.people_id);
     const card: PeopleProfileCard = {};
     const updated: string[] = [];
     const person: Record<string, string> = {};
@@ -165,9 +184,10 @@ export const addPersonEvent = defineTool({
   }),
   outputSchema: z.object({ people_id: z.string(), text: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  async handler({ website_id, people_id, text, data, color }, { crisp, guard }: ToolDeps) {
+  async handler({ website_id, people_id, text, data, color }, deps: ToolDeps) {
+    const { crisp, guard } = deps;
     const site = guard.website(website_id);
-    const profile = await crisp.people.get(site, people_id);
+    const profile = await profileOf(deps, site, people_id);
     await crisp.people.addEvent(site, profile.people_id, { text, ...(data ? { data } : {}), ...(color ? { color } : {}) });
     return { people_id: profile.people_id, text };
   },

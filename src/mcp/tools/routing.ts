@@ -43,6 +43,20 @@ function asAvailability(value: string | undefined): 'online' | 'away' | 'offline
   return value === 'online' || value === 'away' || value === 'offline' ? value : 'unknown';
 }
 
+/**
+ * The operator `operator` names on `site`, by user_id or email (any letter case); else a refusal
+ * naming `field` and listing the operators there, so the next call can name one of them.
+ */
+export async function operatorNamed({ crisp, guard }: Pick<ToolDeps, 'crisp' | 'guard'>, site: string, operator: string, field: string, signal?: AbortSignal): Promise<{ user_id: string; email?: string | null }> {
+  const operators = await crisp.operators.list(site, { signal });
+  const wanted = operator.toLowerCase();
+  const match = operators.find((o) => o.details.user_id === operator || o.details.email?.toLowerCase() === wanted);
+  if (!match) {
+    throw new ToolInputError(`${field}: no operator "${operator}"${guard.onWebsite(site) || ' on this website'}; operators: ${operators.map((o) => `${o.details.email} (${o.details.user_id})`).join(', ')}`);
+  }
+  return match.details;
+}
+
 export const assignConversation = defineTool({
   name: 'assign_conversation',
   toolset: 'routing',
@@ -63,14 +77,9 @@ export const assignConversation = defineTool({
       await crisp.conversations.assign(site, session_id, null);
       return { session_id, assigned_to: null, operator_email: null };
     }
-    const operators = await crisp.operators.list(site);
-    const wanted = operator!.toLowerCase();
-    const match = operators.find((o) => o.details.user_id === operator || o.details.email?.toLowerCase() === wanted);
-    if (!match) {
-      throw new ToolInputError(`operator: no operator "${operator}"${guard.onWebsite(site) || ' on this website'}; operators: ${operators.map((o) => `${o.details.email} (${o.details.user_id})`).join(', ')}`);
-    }
-    await crisp.conversations.assign(site, session_id, match.details.user_id);
-    return { session_id, assigned_to: match.details.user_id, operator_email: match.details.email ?? null };
+    const match = await operatorNamed({ crisp, guard }, site, operator!, 'operator');
+    await crisp.conversations.assign(site, session_id, match.user_id);
+    return { session_id, assigned_to: match.user_id, operator_email: match.email ?? null };
   },
   text: ({ session_id, assigned_to, operator_email }) => (assigned_to ? `${session_id} assigned to ${operator_email ?? ''} (${assigned_to}).` : `${session_id} unassigned.`),
 });

@@ -9,8 +9,9 @@ export function encodeCursor(value: Record<string, string | number>): string {
 /**
  * The fields of a cursor `kind` gave out. Each is a page number or a timestamp, so at least 1:
  * a hand-made cursor with 0 or a negative number is refused here like any other, not passed on.
+ * `givenAs` names the result field the cursor comes from, for the refusal.
  */
-export function decodeCursor<K extends string>(cursor: string, kind: string, fields: readonly K[]): Record<K, number> & { w?: string } {
+export function decodeCursor<K extends string>(cursor: string, kind: string, fields: readonly K[], givenAs = `next_cursor from the previous ${kind} result`): Record<K, number> & { w?: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -19,7 +20,7 @@ export function decodeCursor<K extends string>(cursor: string, kind: string, fie
   }
   const record = parsed as Record<string, unknown> | undefined;
   if (!record || record.v !== 1 || record.k !== kind || !fields.every((f) => Number.isSafeInteger(record[f]) && (record[f] as number) >= 1)) {
-    throw new ToolInputError(`cursor is not one this tool gave out; pass next_cursor from the previous ${kind} result unchanged, or omit it for the first page`);
+    throw new ToolInputError(`cursor is not one this tool gave out; pass ${givenAs} unchanged, or omit it for the first page`);
   }
   const numbers = Object.fromEntries(fields.map((f) => [f, record[f] as number])) as Record<K, number>;
   return typeof record.w === 'string' ? { ...numbers, w: record.w } : numbers;
