@@ -30,7 +30,7 @@ import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { CatchUp } from './catch-up.js';
 import { reportPlan } from './report.js';
 import { ConversationTurns } from './turns.js';
-import { backoffDelay, type Backoff } from '../retry.js';
+import { nextDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, turnLockKey, TURN_LOCK_TTL_MS } from '../engine/turn.js';
 import type { OpenConversation } from '../engine/port.js';
@@ -308,7 +308,8 @@ export class Autopilot {
       if (this.#failing.delete(c.key)) this.#endRunsOutage(c.key);
       return undefined;
     }
-    const delay = backoffDelay(failures, FAILED_RUN_BACKOFF);
+    // A Crisp that said when to come back (429 Retry-After) is not asked again before then.
+    const delay = nextDelay(failures, FAILED_RUN_BACKOFF, failure.retryAfterMs);
     // It is tried again until it works (every 30 s at most): the first failure of the outage is the
     // warning, whichever conversation it is; the rest, of every conversation, are counted at debug,
     // and the run that works at last, of the last conversation failing, says so (#work).
