@@ -30,7 +30,7 @@ import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { CatchUp } from './catch-up.js';
 import { reportPlan } from './report.js';
 import { ConversationTurns } from './turns.js';
-import { backoffDelay, type Backoff } from '../retry.js';
+import { nextDelay, type Backoff } from '../retry.js';
 import type { LoadedScenario } from '../engine/library.js';
 import { conversationKey, turnLockKey, TURN_LOCK_TTL_MS } from '../engine/turn.js';
 import type { OpenConversation } from '../engine/port.js';
@@ -114,14 +114,22 @@ export class Autopilot {
   #stats: Omit<AutopilotStats, 'delivery'> = { events: 0, ignored: {}, own: 0, turns: 0, queued: 0, suppressed: 0, paused: 0, conflicts: 0, failures: 0, recordsKept: 0 };
   /** The sweep runs on a timer: a store outage is told once each way, not once a run. */
   readonly #sweepOutage: OutageLog;
-  /** Conversations whose runs keep failing: each failing one's outage, told once each way (dropped once it is worked again). */
-  readonly #failing = new Map<string, OutageLog>();
+  /**
+   * Conversations whose runs keep failing. Their failures are ONE outage (`#runsOutage`): a store
+   * or Crisp that is down fails every conversation being worked at once, and a warning and an end
+   * line each would be two lines per conversation for one outage. It ends when the last of them is worked again.
+   */
+  readonly #failing = new Set<string>();
+  readonly #runsOutage: OutageLog;
+  /** How many conversations the current outage has failed, for its end line. */
+  #failedInOutage = 0;
 
   constructor(options: AutopilotOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#lockTtlMs = options.lockTtlMs ?? TURN_LOCK_TTL_MS;
     this.#sweepOutage = new OutageLog(options.log, this.#now);
+    this.#runsOutage = new OutageLog(options.log, this.#now);
     // A conversation's lock is kept while its visitor keeps writing (no store write per message to
     // take and release it), and released once it has been idle a moment, or on close.
     this.#locks = new HeldLocks(options.store, { ttlMs: this.#lockTtlMs, waitMs: this.#lockTtlMs * 2 });
@@ -277,11 +285,14 @@ export class Autopilot {
     if (reread) this.#queue.schedule(c.website, c.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
     this.#turns.drained(c.key, empty && failed === undefined);
     if (failed !== undefined) throw failed;
-    const failing = this.#failing.get(c.key);
-    if (failing) {
-      this.#failing.delete(c.key);
-      failing.succeeded({ conversation: c.key }, 'the conversation is worked again');
-    }
+    if (this.#failing.delete(c.key)) this.#endRunsOutage(c.key);
+  }
+
+  /** A failing conversation was worked again (or dropped): the outage ends with the last of them. */
+  #endRunsOutage(conversation: string): void {
+    if (this.#failing.size > 0) return void this.#o.log.debug({ conversation, conversations_failing: this.#failing.size }, 'the conversation is worked again');
+    this.#runsOutage.succeeded({ conversation, conversations: this.#failedInOutage }, 'the conversation is worked again');
+    this.#failedInOutage = 0;
   }
 
   /** The delay before a failed run's work is tried again, or undefined to drop it. */
@@ -294,15 +305,19 @@ export class Autopilot {
       // The conversation is gone or off-limits: nothing to gain from trying again. A refused key
       // (revoked while the bot runs) drops every event from now on: that is an error to act on.
       this.#o.log[failure.status === 401 ? 'error' : 'warn']({ conversation: c.key, ...failure }, 'cannot read the conversation; its event is dropped');
-      this.#failing.delete(c.key);
+      if (this.#failing.delete(c.key)) this.#endRunsOutage(c.key);
       return undefined;
     }
-    const delay = backoffDelay(failures, FAILED_RUN_BACKOFF);
-    // It is tried again until it works (every 30 s at most): the first failure is the warning; the
-    // rest are counted, and the run that works at last says so (#work).
-    let failing = this.#failing.get(c.key);
-    if (!failing) this.#failing.set(c.key, (failing = new OutageLog(this.#o.log, this.#now)));
-    failing.failed({ conversation: c.key, ...failure, failures, retry_in_ms: delay }, 'working the conversation failed; trying again later');
+    // A Crisp that said when to come back (429 Retry-After) is not asked again before then.
+    const delay = nextDelay(failures, FAILED_RUN_BACKOFF, failure.retryAfterMs);
+    // It is tried again until it works (every 30 s at most): the first failure of the outage is the
+    // warning, whichever conversation it is; the rest, of every conversation, are counted at debug,
+    // and the run that works at last, of the last conversation failing, says so (#work).
+    if (!this.#failing.has(c.key)) {
+      this.#failing.add(c.key);
+      this.#failedInOutage++;
+    }
+    this.#runsOutage.failed({ conversation: c.key, ...failure, failures, retry_in_ms: delay, conversations_failing: this.#failing.size }, 'working the conversation failed; trying again later');
     return delay;
   }
 

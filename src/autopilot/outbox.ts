@@ -112,8 +112,10 @@ export class OutboxDeliverer {
   readonly stats: DeliveryStats = { done: 0, sent: 0, retried: 0, dropped: 0 };
 
   /**
-   * Seqs of the items this process appended. Any other item — stored before this process started,
-   * or by a replica that died or lost the lock — may have been sent by a process that could not ack it.
+   * Seqs of the items this process appended and has not tried yet. Any other item — stored before
+   * this process started, or by a replica that died or lost the lock, or tried here already (its
+   * send may have reached Crisp while the store could not record the ack or the retry: Redis down,
+   * a full disk) — may have been sent by a process that could not ack it.
    */
   readonly #appended = new RecentSet(50_000);
   /** Per conversation: seqs of items delivered from memory whose ack waits (see the top of this file). */
@@ -178,15 +180,18 @@ export class OutboxDeliverer {
       // whatever happened since: an operator who wrote meanwhile has the conversation, which the
       // caller knows from the turn it just saved, or else only the record says — read once a drain,
       // and it holds for the items behind that one.
-      if (silencedByOperator(action) && (operatorHas || head.attempts > 0 || !this.#appended.has(head.seq)) && (await (operatorHas ??= this.#operatorHas(key)))) {
+      const heldBack = head.attempts > 0 || !this.#appended.has(head.seq);
+      if (silencedByOperator(action) && (operatorHas || heldBack) && (await (operatorHas ??= this.#operatorHas(key)))) {
         log.info({ conversation: key, item: head.id, action: action.type }, 'an operator has taken the conversation over: the bot\'s pending action is dropped');
         await done(head.seq);
         continue;
       }
       let failure: Failure | undefined;
+      // From here the item may reach Crisp whatever the store later records of it.
+      this.#appended.delete(head.seq);
       try {
         if (isEffect(action)) await this.#webhook(head, action);
-        else await this.#run(head, action);
+        else await this.#run(head, action, heldBack);
       } catch (error) {
         failure = describeFailure(error);
       }
@@ -213,10 +218,9 @@ export class OutboxDeliverer {
     }
   }
 
-  async #run(head: OutboxItem<AutopilotItem>, action: PlainAction): Promise<void> {
+  /** `again`: the item was tried before (here, or by a process killed mid-send): it may have reached Crisp although no answer came back. */
+  async #run(head: OutboxItem<AutopilotItem>, action: PlainAction, again: boolean): Promise<void> {
     const { website, session, scenario } = head.payload;
-    // An item tried before (here, or by a process killed mid-send) may have reached Crisp although no answer came back.
-    const again = head.attempts > 0 || !this.#appended.has(head.seq);
     const outcome = await this.o.openConversation(website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
     if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
     if (action.type === 'send_message') {

@@ -11,6 +11,10 @@ export class RecentSet<T = number> {
     if (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value as T);
   }
 
+  delete(n: T): void {
+    this.#items.delete(n);
+  }
+
   has(n: T): boolean {
     return this.#items.has(n);
   }

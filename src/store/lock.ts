@@ -43,11 +43,11 @@ export async function withLock<R>(store: Store, key: string, fn: (lease: Lease) 
 }
 
 async function acquire(store: Store, key: string, ttlMs: number, waitMs: number): Promise<string> {
-  const deadline = Date.now() + waitMs;
+  const deadline = performance.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     const token = await store.acquireLock(key, ttlMs);
     if (token !== undefined) return token;
-    const left = deadline - Date.now();
+    const left = deadline - performance.now();
     if (left <= 0) throw new StoreError('store_lock_busy', `the lock "${key}" is held by another worker; gave up after ${waitMs} ms`);
     const backoff = Math.min(2 * 2 ** attempt, 100);
     await sleep(Math.min(left, backoff / 2 + Math.random() * backoff / 2));
@@ -83,6 +83,9 @@ interface Held {
  * timer. One timer keeps every held lock alive (extended once a third of its ttl has passed) and
  * releases the idle ones. A lock that could not be extended aborts its lease's signal, as withLock's.
  * The caller runs one piece of work per key at a time (a keyed queue): the lease is the process's.
+ * Its times are performance.now()'s, which the wall clock's steps do not move: with Date.now(), a
+ * clock set back (NTP, a VM resumed) made a held lock look fresh for as long as the step, so it was
+ * not extended, expired in the store, and a replica worked the conversation beside this one.
  */
 export class HeldLocks {
   readonly #store: Store;
@@ -114,7 +117,7 @@ export class HeldLocks {
       return await fn({ key, token: held.token, signal: held.lost.signal });
     } finally {
       held.running = false;
-      held.lastUsed = Date.now();
+      held.lastUsed = performance.now();
     }
   }
 
@@ -132,10 +135,10 @@ export class HeldLocks {
     if (held && !held.lost.signal.aborted) {
       if (held.running) throw new Error(`HeldLocks: work on "${key}" is already running`);
       // Kept alive by the timer; checked here too, in case the timer could not run in time.
-      if (held.expiresAt - Date.now() > this.#ttlMs / 2) return held;
+      if (held.expiresAt - performance.now() > this.#ttlMs / 2) return held;
       // Marked as working meanwhile, so that the timer does not release it under this extension.
       held.running = true;
-      const from = Date.now();
+      const from = performance.now();
       const kept = await this.#store.extendLock(key, held.token, this.#ttlMs).catch(() => false);
       held.running = false;
       if (kept) {
@@ -144,7 +147,7 @@ export class HeldLocks {
       }
       this.#lose(key, held);
     }
-    const from = Date.now();
+    const from = performance.now();
     const token = await acquire(this.#store, key, this.#ttlMs, this.#waitMs);
     const taken: Held = { token, expiresAt: from + this.#ttlMs, lastUsed: from, running: false, extending: false, lost: new AbortController(), beforeRelease: undefined };
     this.#held.set(key, taken);
@@ -153,7 +156,7 @@ export class HeldLocks {
   }
 
   #tick(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [key, held] of this.#held) {
       if (!held.running && now - held.lastUsed >= this.#idleMs) {
         void this.#release(key);

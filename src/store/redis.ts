@@ -107,6 +107,16 @@ export class RedisStore implements Store {
   readonly #report: Pick<RedisStoreOptions, 'onError' | 'onReconnected'>;
   /** The outage under way: since when, and its connection errors so far. */
   #outage: { since: number; errors: number } | undefined;
+  /**
+   * When Redis last answered node-redis's PING (performance.now(): a wall-clock jump is no silence),
+   * and the timer that checks it. The socket's own timeout does not see a server that stopped
+   * answering while the store keeps writing to it: Node counts a write as activity, so a bot whose
+   * sweeps and lock renewals write more often than the grace hung on a frozen Redis for good,
+   * every call pending and nothing logged. The PINGs are sent one at a time, each after the last
+   * answer: one unanswered for the grace is a silent server, whatever else is written.
+   */
+  #lastAnswerAt = performance.now();
+  readonly #silenceCheck: NodeJS.Timeout;
 
   private constructor(client: RedisClient, where: string, prefix: string, offlineGraceMs: number, report: Pick<RedisStoreOptions, 'onError' | 'onReconnected'>) {
     this.#client = client;
@@ -121,6 +131,26 @@ export class RedisStore implements Store {
     });
     client.on('reconnecting', () => this.#wentOffline());
     client.on('ready', () => this.#backOnline());
+    client.on('ping-interval', () => {
+      this.#lastAnswerAt = performance.now();
+      // Redis answers again on the same connection: the silence is over.
+      if (this.#offline.signal.aborted && client.isReady) this.#backOnline();
+    });
+    this.#silenceCheck = setInterval(() => this.#checkSilence(), pingIntervalOf(offlineGraceMs)).unref();
+  }
+
+  /**
+   * A connected Redis that has not answered a PING for the grace (plus the wait before that PING)
+   * is an outage like a lost connection: the calls waiting fail, the next ones fail at once, so
+   * nothing more is written and the socket's timeout drops the connection for a reconnection.
+   */
+  #checkSilence(): void {
+    const silentMs = performance.now() - this.#lastAnswerAt;
+    if (!this.#client.isReady || this.#offline.signal.aborted || silentMs <= this.offlineGraceMs + pingIntervalOf(this.offlineGraceMs)) return;
+    this.#outage ??= { since: Date.now(), errors: 0 };
+    this.#outage.errors++;
+    if (this.#outage.errors === 1) this.#report.onError?.(new Error(`Redis has not answered for ${Math.round(silentMs)} ms`));
+    this.#offline.abort();
   }
 
   /** Connects to `url` (redis:// or rediss://); fails with one line if the server cannot be reached or refuses the login. */
@@ -136,7 +166,7 @@ export class RedisStore implements Store {
         // A Redis that stops answering without closing the connection (frozen, a paused VM, a
         // partition without a reset) sends no error: silence for the grace drops the socket, so the
         // calls sent fail and the client reconnects; a PING keeps a healthy idle connection talking.
-        pingInterval: Math.max(1, Math.floor(graceMs / 3)),
+        pingInterval: pingIntervalOf(graceMs),
         socket: {
           socketTimeout: graceMs,
           connectTimeout: 5000,
@@ -337,6 +367,7 @@ export class RedisStore implements Store {
   }
 
   #backOnline(): void {
+    this.#lastAnswerAt = performance.now();
     const outage = this.#outage;
     this.#outage = undefined;
     if (outage) this.#report.onReconnected?.({ downMs: Date.now() - outage.since, errors: outage.errors });
@@ -349,6 +380,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     clearTimeout(this.#offlineTimer);
+    clearInterval(this.#silenceCheck);
     // Not node-redis's close(): it waits for an answer to every command sent, and resolves only on
     // data from the server, so a Redis that is down, or dies while it waits, left it pending
     // forever (and the process with it). The store is closed once its users are done; a command
@@ -375,6 +407,11 @@ export class RedisStore implements Store {
       return this.#commands.eval(s.lua, { keys, arguments: args });
     }
   }
+}
+
+/** How often node-redis PINGs an open connection: a third of the grace. */
+function pingIntervalOf(graceMs: number): number {
+  return Math.max(1, Math.floor(graceMs / 3));
 }
 
 /**
