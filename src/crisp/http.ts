@@ -244,8 +244,10 @@ export class CrispHttp {
         const text = res.text;
         if (res.statusCode >= 200 && res.statusCode < 300) return parseSuccess(res.statusCode, text, spec.method, path, attempt);
         failure = statusError(res.statusCode, text, res.headers['retry-after'], spec, path, attempt);
-        if (!failure.retryable || !resendable) throw failure;
-        // A 5xx may come after the write was carried out; a 429 or 420 says it was not.
+        // A 5xx may come after the write was carried out; a 429 or 420 says it was not, so any
+        // request may go again (Crisp's maintainers: reschedule on a rate limit — crisp-api.md §1.4).
+        const refusedForNow = res.statusCode === 429 || res.statusCode === 420;
+        if (!failure.retryable || !(resendable || refusedForNow)) throw failure;
         mayHaveLanded ||= res.statusCode >= 500;
       } catch (error) {
         if (error instanceof CrispError) throw error;

@@ -91,15 +91,24 @@ describe('sends are never duplicated', () => {
     await crisp.close();
   });
 
-  it('does not resend a message without fingerprint on 429 or 5xx either', async () => {
+  it('does not resend a message without fingerprint on a 5xx either: Crisp may have written it', async () => {
     const crisp = clientFor(sandbox);
-    for (const status of [429, 503]) {
-      sandbox.faults.burst({ fault: { kind: 'status', status, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
-      const error = await failure(crisp.messages.send(w, session, note(`refused ${status}`)));
-      expect(error.status).toBe(status);
-      expect(error.attempts).toBe(1);
-    }
+    sandbox.faults.burst({ fault: { kind: 'status', status: 503 }, count: 1, method: 'POST' });
+    const error = await failure(crisp.messages.send(w, session, note('refused 503')));
+    expect(error.status).toBe(503);
+    expect(error.attempts).toBe(1);
     expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBeUndefined();
+    await crisp.close();
+  });
+
+  it('sends again a message without fingerprint refused with 429 or 420, which Crisp did not carry out: it lands once', async () => {
+    const crisp = clientFor(sandbox);
+    for (const status of [429, 420]) {
+      sandbox.faults.burst({ fault: { kind: 'status', status, retryAfterSeconds: 0 }, count: 1, method: 'POST' });
+      await crisp.messages.send(w, session, note(`rate limited ${status}`));
+      expect(thread().filter((m) => m.content === `rate limited ${status}`)).toHaveLength(1);
+    }
+    expect(sandbox.stats().handled['POST /v1/website/:website_id/conversation/:session_id/message']).toBe(2);
     await crisp.close();
   });
 

@@ -91,7 +91,8 @@ export const sendMessage = defineTool({
       // A caller's own fingerprint may be a retry of a call whose answer it lost: looked for first.
       fingerprint = await crisp.messages.send(site, input.session_id, sent, retryable);
     } catch (error) {
-      if (error instanceof CrispError && UNCONFIRMED.has(error.code)) throw new UnconfirmedSend(error, input.fingerprint);
+      // A call that timed out waiting for a connection never left (attempts 0): that it was not sent is the answer.
+      if (error instanceof CrispError && UNCONFIRMED.has(error.code) && error.attempts > 0) throw new UnconfirmedSend(error, input.fingerprint);
       throw error;
     }
     const after = await applyState(input, site, hold, crisp);
