@@ -48,7 +48,8 @@ export function explainCrisp(error: CrispError, deps: ToolDeps): string {
       }
       // A write whose answer never came may still have happened: resending blindly could post twice.
       if (error.method === 'POST' && error.status === undefined) {
-        return 'Crisp did not answer, so the write may or may not have happened. Check (e.g. get_conversation) before trying again; a fingerprint makes a resend safe.';
+        // send_message answers its own (UnconfirmedSend, with the fingerprint a resend needs); this is every other write, which has none.
+        return 'Crisp did not answer, so the write may or may not have happened: check before trying again (get_person shows a contact\'s events, get_conversation a conversation), since a resend could do it twice.';
       }
       return unreachableCrisp(error) ?? `Crisp is unavailable right now (${error.code}); try again later.`;
     default:

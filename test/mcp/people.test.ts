@@ -62,6 +62,21 @@ describe('people tools', () => {
     expect((await call('update_person', { people_id: person.people_id })).text).toMatch(/nothing to update/);
   });
 
+  it('says where to check when an event\'s answer is lost, and does not add it twice', async () => {
+    const person = [...site().people.values()][4]!;
+    const before = site().peopleEvents.get(person.people_id)?.length ?? 0;
+    sandbox.faults.burst({ fault: { kind: 'drop-after' }, count: 1, method: 'POST' });
+    try {
+      const { text, isError } = await call('add_person_event', { people_id: person.people_id, text: 'Answer lost' });
+      expect(isError).toBe(true);
+      expect(text).toBe("Crisp did not answer, so the write may or may not have happened: check before trying again (get_person shows a contact's events, get_conversation a conversation), since a resend could do it twice.");
+    } finally {
+      sandbox.faults.clear();
+    }
+    expect(site().peopleEvents.get(person.people_id)!.filter((e) => e.text === 'Answer lost')).toHaveLength(1);
+    expect(site().peopleEvents.get(person.people_id)!.length).toBe(before + 1);
+  });
+
   it('adds an event, and says when the person does not exist', async () => {
     const person = [...site().people.values()][3]!;
     await call('add_person_event', { people_id: person.people_id, text: 'Refund issued', color: 'green', data: { amount: 49 } });
