@@ -1,11 +1,12 @@
 // Wire fidelity: the official Crisp client from npm (`crisp-api`), pointed at the sandbox with
 // setRestHost, goes through the same steps as our client in the same test. If the sandbox spoke
 // anything but Crisp's wire format, the official client would fail here.
-import { Crisp } from 'crisp-api';
+import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrispError, type CrispClient } from '../../src/crisp/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { clientFor } from '../helpers/crisp.js';
+import { officialClient } from '../helpers/official-rtm.js';
 
 interface OfficialError {
   reason: string;
@@ -23,19 +24,15 @@ beforeAll(async () => {
   sandbox = await startSandbox({ seed: 11 });
   w = sandbox.websiteId;
   ours = clientFor(sandbox);
-  official = officialClient(sandbox.credentials[0]!.key);
+  official = officialWithKey(sandbox.credentials[0]!.key);
 });
 afterAll(async () => {
   await ours.close();
   await sandbox.close();
 });
 
-function officialClient(key: string): InstanceType<typeof Crisp> {
-  const client = new Crisp();
-  client.setRestHost(sandbox.url);
-  client.setTier(sandbox.credentials[0]!.tier);
-  client.authenticate(sandbox.credentials[0]!.identifier, key);
-  return client;
+function officialWithKey(key: string): InstanceType<typeof Crisp> {
+  return officialClient(sandbox.url, { ...sandbox.credentials[0]!, key });
 }
 
 const site = () => sandbox.state.websites.get(w)!;
@@ -152,7 +149,7 @@ describe('the official crisp-api client and ours, step by step, against the sand
   });
 
   it('a bad credential is a 401 invalid_session for both', async () => {
-    const wrong = officialClient('wrong-key');
+    const wrong = officialWithKey('wrong-key');
     const theirs = (await wrong.website.listWebsiteOperators(w).catch((e: unknown) => e)) as OfficialError;
     expect(theirs).toMatchObject({ code: 401, message: 'invalid_session', data: { namespace: 'response' } });
     const wrongOurs = clientFor({ ...sandbox, credentials: [{ ...sandbox.credentials[0]!, key: 'wrong-key' }] });

@@ -1,18 +1,24 @@
-// The official node-crisp-api client (`crisp-api`) subscribed to message:send on a sandbox: it
-// discovers the RTM endpoint, authenticates and must hear a visitor's message, as it would from
-// Crisp. Shared by the sandbox's RTM tests, started at once or attaching its RTM endpoint on first use.
+// The official node-crisp-api client (`crisp-api`) pointed at a sandbox, as a user points it at Crisp;
+// and that client subscribed to message:send: it discovers the RTM endpoint, authenticates and must
+// hear a visitor's message, as it would from Crisp. Shared by the sandbox's RTM tests, started at once
+// or attaching its RTM endpoint on first use.
 import { Crisp } from 'crisp-api';
 import type { Socket } from 'socket.io-client';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { eventually, visitorStarts } from './events.js';
 
+/** The official client for the sandbox at `url`, authenticated with `credentials` (a sandbox's first token, unless the test needs another). */
+export function officialClient(url: string, credentials: { identifier: string; key: string; tier: string }): InstanceType<typeof Crisp> {
+  const official = new Crisp();
+  official.setRestHost(url);
+  official.setTier(credentials.tier as Parameters<typeof official.setTier>[0]);
+  official.authenticate(credentials.identifier, credentials.key);
+  return official;
+}
+
 /** Connects the official client, has a visitor write, and returns the session and the message:send it received. */
 export async function officialClientHearsVisitor(sandbox: Sandbox, text: string): Promise<{ sessionId: string; data: Record<string, unknown> }> {
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  const official = new Crisp();
-  official.setRestHost(sandbox.url);
-  official.setTier(tier);
-  official.authenticate(identifier, key);
+  const official = officialClient(sandbox.url, sandbox.credentials[0]!);
   const received: Record<string, unknown>[] = [];
   await official.on('message:send', (data: Record<string, unknown>) => void received.push(data));
   try {

@@ -1,12 +1,12 @@
 // Every kind of Crisp message, put into a sandbox conversation by the official `crisp-api` client
 // (an operator's side) and the sandbox's visitor routes, then read through the MCP tools an agent
 // uses: each is shown as text a model can act on, cleaned of hidden characters, never a raw object.
-import { Crisp } from 'crisp-api';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/crisp/schemas.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { callTool, McpHarness } from '../helpers/mcp.js';
+import { officialClient } from '../helpers/official-rtm.js';
 import { control } from '../helpers/sandbox-http.js';
 
 let harness: McpHarness;
@@ -23,10 +23,7 @@ beforeAll(async () => {
   const visitor = `/_sandbox/websites/${w}/conversations`;
   session = (await control<{ session_id: string }>(sandbox, 'POST', visitor, { nickname: 'Zoe', email: 'zoe@example.test', text: 'Hello' })).body!.data.session_id;
 
-  const official = new Crisp();
-  official.setRestHost(sandbox.url);
-  official.setTier(sandbox.credentials[0]!.tier);
-  official.authenticate(sandbox.credentials[0]!.identifier, sandbox.credentials[0]!.key);
+  const official = officialClient(sandbox.url, sandbox.credentials[0]!);
   const send = async (type: string, content: unknown, extra: Record<string, unknown> = {}) =>
     ((await official.website.sendMessageInConversation(w, session, { type, from: 'operator', origin: 'chat', content, ...extra } as never)) as { fingerprint: number }).fingerprint;
 

@@ -3,13 +3,14 @@
 // `message:compose:receive`, which the official crisp-api client hears over RTM — so the visitor's
 // seat (another tab) shows "Sam … is typing…"; emptying the box, or adding a private note, stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Crisp } from 'crisp-api';
+import type { Crisp } from 'crisp-api';
 import type { Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium, type TestBrowser } from '../helpers/browser.js';
 import { CLI } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
+import { officialClient } from '../helpers/official-rtm.js';
 
 interface Started {
   child: ChildProcess;
@@ -39,10 +40,7 @@ describeWithChromium('sandbox console: the operator composer announces typing (C
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const line = await eventually(() => stdout.includes('\n') && stdout.split('\n')[0], 15_000, 'the sandbox starting');
     sandbox = { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
-    official = new Crisp();
-    official.setRestHost(sandbox.url);
-    official.setTier(sandbox.tier as 'plugin');
-    official.authenticate(sandbox.identifier, sandbox.key);
+    official = officialClient(sandbox.url, sandbox);
     await official.on('message:compose:receive', (data: Compose) => void heard.push(data));
     await eventually(async () => (await sandboxGet<{ authenticated: number }>('/_sandbox/rtm')).authenticated === 1, 10_000, 'the official client authenticating over RTM');
     browser = await launchChromium(executable);

@@ -1,9 +1,10 @@
 // What the official crisp-api client can put in a message it sends (its ConversationMessageNew:
 // `timestamp` to backdate it, `properties`, `references`, `original`) is what it reads back, from a
 // real sandbox: the sandbox took those fields and dropped them, and stamped every message "now".
-import { Crisp } from 'crisp-api';
+import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { officialClient } from '../helpers/official-rtm.js';
 
 interface ReadMessage {
   fingerprint: number;
@@ -21,11 +22,7 @@ let w: string;
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 8 });
   w = sandbox.websiteId;
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  official = new Crisp();
-  official.setRestHost(sandbox.url);
-  official.setTier(tier);
-  official.authenticate(identifier, key);
+  official = officialClient(sandbox.url, sandbox.credentials[0]!);
 });
 afterAll(() => sandbox.close());
 

@@ -3,9 +3,10 @@
 // strings, numbers and booleans, as node-crisp-api types it (`Record<string, boolean | string |
 // number>`) — the seed gave half the people `company: null`, a value Crisp never holds (a null sent
 // by PATCH removes the key) — and every date is a number of milliseconds.
-import { Crisp } from 'crisp-api';
+import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { officialClient } from '../helpers/official-rtm.js';
 
 let sandbox: Sandbox;
 let official: InstanceType<typeof Crisp>;
@@ -14,11 +15,7 @@ let w: string;
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 42 });
   w = sandbox.websiteId;
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  official = new Crisp();
-  official.setRestHost(sandbox.url);
-  official.setTier(tier);
-  official.authenticate(identifier, key);
+  official = officialClient(sandbox.url, sandbox.credentials[0]!);
 });
 afterAll(() => sandbox.close());
 

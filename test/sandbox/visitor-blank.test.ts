@@ -1,22 +1,19 @@
 // The visitor side (/_sandbox/) against a real sandbox: a message of only whitespace is refused, as
 // Crisp's chatbox never sends one, with a 400 naming the field; the official crisp-api client,
 // reading the thread and the inbox afterwards, finds nothing new and no event went out.
-import { Crisp } from 'crisp-api';
+import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import type { SandboxEvent } from '../../src/sandbox/state.js';
 import { control } from '../helpers/sandbox-http.js';
+import { officialClient } from '../helpers/official-rtm.js';
 
 let sandbox: Sandbox;
 let official: InstanceType<typeof Crisp>;
 
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 5 });
-  const { identifier, key, tier } = sandbox.credentials[0]!;
-  official = new Crisp();
-  official.setRestHost(sandbox.url);
-  official.setTier(tier);
-  official.authenticate(identifier, key);
+  official = officialClient(sandbox.url, sandbox.credentials[0]!);
 });
 afterAll(() => sandbox.close());
 
