@@ -78,10 +78,16 @@ function epochMicros() {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
-/** The median in-server answer time (µs) of the answers a server wrote within a path's blocks. */
+/**
+ * The median in-server answer time (µs) of the answers a server wrote within a path's blocks, and the
+ * medians of its three parts where the call reached Crisp: before the request to Crisp, Crisp's
+ * round trip, after Crisp's answer (bench/answer-time.js).
+ */
 function answerTimeP50(times, windows) {
-  const inside = times.spans.filter((_, i) => windows.some(([from, to]) => times.at[i] >= from && times.at[i] <= to));
-  return inside.length ? median(inside) : NaN;
+  const within = (i) => windows.some(([from, to]) => times.at[i] >= from && times.at[i] <= to);
+  const inside = times.spans.filter((_, i) => within(i));
+  const parts = times.split.filter((part, i) => part && within(i));
+  return { us: inside.length ? median(inside) : NaN, parts: parts.length ? [0, 1, 2].map((k) => median(parts.map((part) => part[k]))) : undefined };
 }
 
 function median(values) {
@@ -171,7 +177,7 @@ export async function benchMcpStdio({ calls = 2400, blocks = 10 } = {}) {
   }
   try {
     const times = Object.fromEntries(['ours', 'bare', 'same-answer', 'twin'].map((label) => [label, JSON.parse(readFileSync(join(timesDir, `${label}.json`), 'utf8'))]));
-    for (const row of rows) for (const run of [row.tool, row.bareSdk, row.bareSameAnswer, row.bareTwin]) if (run) run.answerUs = answerTimeP50(times[run.server], run.windows);
+    for (const row of rows) for (const run of [row.tool, row.bareSdk, row.bareSameAnswer, row.bareTwin]) if (run) ({ us: run.answerUs, parts: run.answerParts } = answerTimeP50(times[run.server], run.windows));
   } finally {
     rmSync(timesDir, { recursive: true, force: true });
   }
@@ -180,12 +186,12 @@ export async function benchMcpStdio({ calls = 2400, blocks = 10 } = {}) {
 
 export function formatMcpStdio(rows) {
   const f = (n) => n.toFixed(3);
-  const inServer = (r) => (r.answerUs === undefined || Number.isNaN(r.answerUs) ? '—' : `${r.answerUs.toFixed(0)} µs`);
+  const inServer = (r) => (r.answerUs === undefined || Number.isNaN(r.answerUs) ? '—' : `${r.answerUs.toFixed(0)} µs${r.answerParts ? ` (${r.answerParts.join(' + ')})` : ''}`);
   const cpu = (r) => (r.cpuUs === undefined || Number.isNaN(r.cpuUs) ? '—' : `${r.cpuUs.toFixed(0)} µs`);
   const lines = [
     `bench/mcp-stdio — sequential calls, the paths taking turns in blocks; the sandbox in its own process; 1-minute load average ${Math.min(...rows.load).toFixed(1)}–${Math.max(...rows.load).toFixed(1)}`,
     '',
-    '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 | server CPU per call | answer time in the server, p50 |',
+    '| call | path | calls/s | p50 ms | p99 ms | MCP overhead p50 | server CPU per call | answer time in the server, p50 (before Crisp + Crisp + after) |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const { name, tool, direct, bareSdk, bareSameAnswer, bareTwin } of rows) {
