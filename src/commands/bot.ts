@@ -14,7 +14,7 @@ import type { CrispCredentials } from '../crisp/http.js';
 import { connectRtm, type RtmConnection } from '../crisp/rtm.js';
 import { resolveWithKeychain } from '../credentials/resolve.js';
 import { registerSecret } from '../credentials/redact.js';
-import { createLogger, writeErrorLine, type Logger } from '../log.js';
+import { createLogger, OutageLog, writeErrorLine, type Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { StoreError, type Store } from '../store/index.js';
 import { type CommandLifecycle, ResourceStack, runCommand } from './resources.js';
@@ -283,6 +283,9 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
       hookServer = server;
     } else {
       let authentications = 0;
+      // A drop and the return are one outage: a warning when it goes, and "RTM authenticated" with
+      // down_ms when it is back; the reconnects between are debug lines, however long it lasts.
+      const rtmOutage = new OutageLog(log);
       rtm = await parts.acquire(
         'RTM connection',
         () =>
@@ -297,11 +300,12 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
             signal: options.signal,
             onState: (state) => {
               if (state.status === 'authenticated') {
-                log.info({ endpoint: state.endpoint }, 'RTM authenticated');
+                if (rtmOutage.down) rtmOutage.succeeded({ endpoint: state.endpoint }, 'RTM authenticated');
+                else log.info({ endpoint: state.endpoint }, 'RTM authenticated');
                 // Events sent while the socket was down are lost: read the recent threads again.
                 // catchUp() catches and logs each website's failure.
                 if (++authentications > 1) void autopilot.catchUp();
-              } else if (state.status === 'disconnected') log.warn({ reason: state.reason }, 'RTM disconnected; reconnecting');
+              } else if (state.status === 'disconnected') rtmOutage.failed({ reason: state.reason }, 'RTM disconnected; reconnecting');
               else if (state.status === 'failed') {
                 log.error({ error: state.error.message }, 'RTM failed');
                 fail(state.error);

@@ -130,12 +130,12 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
   createConversation(site: WebsiteState, visitor: { nickname?: string; email?: string } = {}): ConversationWire {
     const now = this.now();
     const sessionId = `session_${makeUuid(this.#rng)}`;
-    const person = visitor.email ? [...site.people.values()].find((p) => p.email === visitor.email) : undefined;
+    const person = visitor.email ? this.#personByEmail(site, visitor.email) : undefined;
     const conversation: ConversationWire = {
       session_id: sessionId,
       website_id: site.website_id,
       inbox_id: null,
-      people_id: person?.people_id ?? null,
+      people_id: null,
       state: 'pending',
       status: STATUS.pending,
       is_verified: false,
@@ -167,7 +167,30 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
     site.conversations.set(sessionId, conversation);
     site.messages.set(sessionId, []);
     this.#emit(site, 'session:request:initiated', { session_id: sessionId });
+    this.#bindContact(site, conversation);
     return conversation;
+  }
+
+  /**
+   * A visitor whose email is known is a contact: the conversation's `people_id` names the profile
+   * with that email (in any case), made with the email and the visitor's nickname when there is
+   * none, so a lookup by that email finds them. Crisp attaches the session to a contact this way
+   * and announces it as `people:bind:session` (`{session_id, people_id}` in node-crisp-api's
+   * EventsMap); README, the sandbox's visitor side.
+   */
+  #bindContact(site: WebsiteState, conversation: ConversationWire): void {
+    const email = conversation.meta?.email;
+    if (!email) return;
+    const nickname = conversation.meta?.nickname;
+    const person = this.#personByEmail(site, email) ?? this.addPerson(site, { email, person: nickname ? { nickname } : {} });
+    if (conversation.people_id === person.people_id) return;
+    conversation.people_id = person.people_id;
+    this.#emit(site, 'people:bind:session', { session_id: conversation.session_id, people_id: person.people_id });
+  }
+
+  #personByEmail(site: WebsiteState, email: string): PeopleProfile | undefined {
+    const lower = email.toLowerCase();
+    return [...site.people.values()].find((p) => p.email?.toLowerCase() === lower);
   }
 
   removeConversation(site: WebsiteState, sessionId: string): void {
@@ -184,6 +207,7 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
     Object.assign(meta, fields);
     if (data) meta.data = mergeData(meta.data ?? {}, data);
     conversation.updated_at = this.now();
+    if (fields.email) this.#bindContact(site, conversation);
     for (const [key, value] of Object.entries(fields)) {
       if (ANNOUNCED_META.has(key)) this.#emit(site, `session:set_${key}`, { session_id: sessionId, [key]: value });
     }

@@ -162,6 +162,8 @@ describe('find_conversations', () => {
 
   it('by the email of a visitor with no profile: matched on the conversation itself', async () => {
     const created = sandbox.state.createConversation(site(), { nickname: 'No Profile', email: 'no.profile@example.test' });
+    // The email made them a contact, as in Crisp (test/sandbox/contact-from-email.test.ts); the contact is removed since.
+    sandbox.state.removePerson(site(), created.people_id!);
     sandbox.state.addMessage(site(), created.session_id, { type: 'text', from: 'user', origin: 'chat', content: 'Where is my order?' });
     const { out, text } = await call('find_conversations', { email: 'No.Profile@example.test' });
     expect(findConversations.outputSchema.parse(out)).toMatchObject({ people_id: null, conversations: [{ session_id: created.session_id, visitor_email: 'no.profile@example.test' }], more: 0 });
