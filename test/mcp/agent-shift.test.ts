@@ -123,7 +123,7 @@ describe('a visitor who gave an email but has no contact profile', () => {
     // Written in the chat only: an email set on the conversation (update_conversation_meta) makes the
     // visitor a contact, as in Crisp (test/sandbox/contact-from-email.test.ts).
     await sandboxCall(agent, 'POST', `/_sandbox/websites/${agent.website}/conversations/${session}/messages`, { content: `my email is ${email} by the way` });
-    const said = `people_id: no contact profile has the email ${email} on website ${agent.website}; a visitor can write in without one. find_conversations with email finds their conversations, and update_conversation_meta records details on a conversation.`;
+    const said = `people_id: no contact profile has the email ${email} on website ${agent.website}: no conversation has it as the visitor's email yet (one written in a message is not). Set it on their conversation with update_conversation_meta, which makes them a contact; list_conversations with search "${email}" finds where it was written.`;
     for (const [name, args] of [
       ['get_person', { people_id: email }],
       ['update_person', { people_id: email, name: 'Mia' }],
@@ -133,6 +133,10 @@ describe('a visitor who gave an email but has no contact profile', () => {
       expect(answer.isError, name).toBe(true);
       expect(answer.text, name).toBe(said);
     }
+    // Following it: the search finds the conversation, and the email set on it makes the contact.
+    expect((await call(agent.client, 'list_conversations', { search: email })).text).toContain(session);
+    await call(agent.client, 'update_conversation_meta', { session_id: session, email });
+    expect((await call(agent.client, 'get_person', { people_id: email })).isError).toBe(false);
   });
 });
 

@@ -14,8 +14,9 @@ const PeopleId = z.string().min(1).max(200).describe('people_id from search_peop
 
 /**
  * The profile a people tool acts on. An email with no profile behind it is the usual case of a
- * visitor who wrote in without one: "check the id" would send the agent looking for an id that does
- * not exist, so the answer names the tools that reach that visitor through their conversation.
+ * visitor who wrote it in a message: Crisp makes a contact once a conversation carries the email
+ * (README, the sandbox's visitor side). "Check the id" would send the agent looking for an id that
+ * does not exist, so the answer says how to make the contact and where the email was written.
  */
 async function profileOf({ crisp, guard }: ToolDeps, site: string, peopleId: string, signal?: AbortSignal): Promise<PeopleProfile> {
   try {
@@ -23,7 +24,7 @@ async function profileOf({ crisp, guard }: ToolDeps, site: string, peopleId: str
   } catch (error) {
     if (!(error instanceof CrispError) || error.code !== 'crisp_not_found' || !peopleId.includes('@')) throw error;
     throw new ToolInputError(
-      `people_id: no contact profile has the email ${peopleId} on website ${site}; a visitor can write in without one. find_conversations with email finds their conversations, and update_conversation_meta records details on a conversation.${guard.elsewhere(site)}`,
+      `people_id: no contact profile has the email ${peopleId} on website ${site}: no conversation has it as the visitor's email yet (one written in a message is not). Set it on their conversation with update_conversation_meta, which makes them a contact; list_conversations with search "${peopleId}" finds where it was written.${guard.elsewhere(site)}`,
     );
   }
 }
