@@ -83,7 +83,7 @@ describe('people tools', () => {
     expect(site().peopleEvents.get(person.people_id)!.at(-1)).toMatchObject({ text: 'Refund issued', color: 'green', data: { amount: 49 } });
     const missing = await call('get_person', { people_id: 'nobody@example.test' });
     expect(missing.isError).toBe(true);
-    expect(missing.text).toMatch(/^people_id: no contact profile has the email nobody@example\.test .*find_conversations/);
+    expect(missing.text).toMatch(/^people_id: no contact profile has the email nobody@example\.test .*update_conversation_meta/);
     const unknownId = await call('get_person', { people_id: 'f0f0f0f0-0000-4000-8000-000000000000' });
     expect(unknownId.text).toMatch(/^Not found: .*search_people/);
   });
