@@ -4,6 +4,7 @@
 // trip themselves; on 2025-era connections the SDK's legacy shim sends elicitation/create and
 // re-enters the handler.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { CLIENT_CAPABILITIES_META_KEY, acceptedContent, inputRequired, inputResponse, type ClientCapabilities, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GuardError } from './guard.js';
@@ -45,6 +46,9 @@ export function callContext(tool: string, input: unknown, ctx: ServerContext, co
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   const capabilities = (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? connectionCapabilities;
   const responses = ctx.mcpReq.inputResponses;
+  // Every Crisp call of the tool follows this one signal: list_conversations with include_messages
+  // makes up to 51 at once, past Node's 10 listeners, which warned of a leak on stderr at each call.
+  setMaxListeners(0, ctx.mcpReq.signal);
   return {
     signal: ctx.mcpReq.signal,
     canAsk: canElicitForm(capabilities),

@@ -111,8 +111,19 @@ async function spawnRedis(binary: string, port: number): Promise<ChildProcess> {
   } finally {
     clearTimeout(timer);
   }
-  process.once('exit', () => child.kill('SIGKILL')); // never outlive the test process
+  killedWithTestProcess(child);
   return child;
+}
+
+/**
+ * Kills `child` if the test process exits first. The hook goes once the child has exited: a worker
+ * runs file after file (isolate: false), and hooks left behind by every Redis it started piled up
+ * past Node's 10, whose MaxListenersExceededWarning then landed in whichever test was watching for one.
+ */
+export function killedWithTestProcess(child: ChildProcess): void {
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
 }
 
 /**

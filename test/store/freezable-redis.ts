@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { freePort } from '../helpers/net.js';
-import { findRedisServer } from '../helpers/redis.js';
+import { findRedisServer, killedWithTestProcess } from '../helpers/redis.js';
 
 export interface FreezableRedis {
   url: string;
@@ -18,7 +18,7 @@ export interface FreezableRedis {
 export async function startFreezableRedis(): Promise<FreezableRedis> {
   const port = await freePort();
   const child: ChildProcess = spawn(findRedisServer()!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  process.once('exit', () => child.kill('SIGKILL')); // never outlive the test process
+  killedWithTestProcess(child);
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
     lines.on('line', (line) => line.includes('Ready to accept connections') && resolve());

@@ -19,7 +19,8 @@ describeWithRedis('RedisStore with many calls in flight', () => {
       expect(saved.every((result) => result.ok)).toBe(true);
       // A warning is emitted on the next tick of the call that triggered it.
       await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+      // Abort listeners, the store's own: the process is shared with other files' leftovers (isolate: false).
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning' && /abort listeners/.test(w.message))).toEqual([]);
     } finally {
       process.off('warning', onWarning);
       await store.close();
