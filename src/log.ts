@@ -40,13 +40,14 @@ export function writeErrorLine(line: string, stream: { write(text: string): unkn
  * outage, told in two lines however long it lasts: its first failure as a warning, and the first
  * success after it (`info`, with how long it lasted and how many failures it saw). The failures
  * between are counted and written at `debug` only, so an hour's outage is not an hour of warnings;
- * one whose `code` (or, without one, `status`) differs from the last — Crisp unreachable, then
- * refusing the key — warns again.
+ * one whose `code` (or, without one, `status`) this outage has not seen yet — Crisp unreachable,
+ * then refusing the key — warns again, once.
  */
 export class OutageLog {
   readonly #log: Logger;
   readonly #now: () => number;
-  #outage: { since: number; failures: number; kind: unknown } | undefined;
+  /** The outage under way: since when, its failures so far, and the kinds (code or status) already warned of. */
+  #outage: { since: number; failures: number; kinds: Set<unknown> } | undefined;
 
   constructor(log: Logger, now: () => number = Date.now) {
     this.#log = log;
@@ -63,11 +64,13 @@ export class OutageLog {
     const kind = fields.code ?? fields.status;
     if (outage) {
       outage.failures++;
-      if (kind === outage.kind) return this.#log.debug({ ...fields, failures: outage.failures }, message);
-      outage.kind = kind;
+      // A kind already told in this outage is no news, even after another: failures of many
+      // conversations at once (one outage, autopilot.ts) interleave their kinds.
+      if (outage.kinds.has(kind)) return this.#log.debug({ ...fields, failures: outage.failures }, message);
+      outage.kinds.add(kind);
       return this.#log.warn({ ...fields, failures: outage.failures }, message);
     }
-    this.#outage = { since: this.#now(), failures: 1, kind };
+    this.#outage = { since: this.#now(), failures: 1, kinds: new Set([kind]) };
     this.#log.warn(fields, message);
   }
 

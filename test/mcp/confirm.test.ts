@@ -9,7 +9,7 @@ import { ConfirmationNeeded } from '../../src/mcp/tools/define.js';
 const input = { session_id: 'session_1', content: 'Refund approved' };
 
 function ctx(state: string | undefined, answer?: unknown, envelope?: Record<string, unknown>): ServerContext {
-  return { mcpReq: { inputResponses: answer ? { confirm_send: answer } : undefined, requestState: () => state, envelope } } as unknown as ServerContext;
+  return { mcpReq: { inputResponses: answer ? { confirm_send: answer } : undefined, requestState: () => state, envelope, signal: new AbortController().signal } } as unknown as ServerContext;
 }
 
 function askedState(args: unknown): string {
