@@ -3,29 +3,20 @@
 // one line when it is worked again, with how long it lasted and how many runs failed. The autopilot
 // kept a map of its own for it, whose closing line said how long but not how many.
 // The sandbox over RTM, the thread read failing with 503s, the autopilot in-process, its log captured.
-import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { MemoryStore } from '../../src/store/index.js';
-import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
+import { botTexts, echoOf, startTestBot, capturedLog } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
 const DEBUG = 20;
 
 it('a conversation whose thread Crisp will not give: one warning, the retries at debug, then one line with how long and how many runs failed', async () => {
   const sandbox = await startSandbox({ seed: 23 });
-  const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+  const { lines, log } = capturedLog();
+  const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log });
   const of = (msg: string) => lines.filter((l) => l.msg === msg);
   try {
     const session = await visitorStarts(sandbox, 'one');

@@ -7,37 +7,23 @@
 // in-process with its log captured at debug. And one bot action Crisp keeps refusing with 503s:
 // one warning for it, its retries at debug (they were a warning each, up to 10 per action). And a
 // stop that cuts conversations off after its grace period says how many (it said nothing).
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
+import { botTexts, echoOf, startTestBot, capturedLog } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
 const DEBUG = 20;
 
-function capture(): { lines: Line[]; sink: Writable } {
-  const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { lines, sink };
-}
-
 describe('the autopilot while Crisp refuses one of its sends', () => {
   it('warns once for the action, counts its retries at debug, and sends it once Crisp takes it', async () => {
     const sandbox = await startSandbox({ seed: 18 });
-    const { lines, sink } = capture();
-    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+    const { lines, log } = capturedLog();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log });
     try {
       const session = await visitorStarts(sandbox, 'one');
       await eventually(() => botTexts(sandbox, session).length === 2, 5_000, 'the first replies');
@@ -60,8 +46,8 @@ describe('the autopilot while Crisp refuses one of its sends', () => {
 describe('the autopilot stopping with a conversation still being worked', () => {
   it('says how many conversations the grace period cut off', async () => {
     const sandbox = await startSandbox({ seed: 19 });
-    const { lines, sink } = capture();
-    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+    const { lines, log } = capturedLog();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log });
     try {
       // Every Crisp call now takes a while: the conversation's run is still reading its thread when the stop comes.
       sandbox.faults.configure('latency:2000ms');
@@ -93,9 +79,9 @@ describeWithRedis('the autopilot through a Redis outage', () => {
   });
 
   it('warns once per repeating failure, counts the rest at debug, says once when each works again, and answers the visitor after', async () => {
-    const { lines, sink } = capture();
+    const { lines, log } = capturedLog();
     const store = await RedisStore.connect(redis.url, { prefix: `outage-log-${process.pid}-${Date.now()}:`, offlineGraceMs: 300 });
-    const bot = await startTestBot(sandbox, { events: 'rtm', store, log: createLogger('debug', sink), catchUpEveryMs: 200 });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store, log, catchUpEveryMs: 200 });
     const of = (msg: string, level?: number) => lines.filter((l) => l.msg === msg && (level === undefined || l.level === level));
     try {
       await redis.stop();

@@ -3,34 +3,20 @@
 // back. The return line carried neither, so a reader could not tell a reconnect from the start nor
 // how long the bot heard nothing. A real socket.io connection to the sandbox, dropped by
 // /_sandbox/rtm/drop, both as the network breaking and as the server closing it.
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { MemoryStore } from '../../src/store/index.js';
-import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
+import { botTexts, echoOf, startTestBot, capturedLog } from '../helpers/autopilot.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
-
-function capture(): { lines: Line[]; sink: Writable } {
-  const lines: Line[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { lines, sink };
-}
 
 describe('the bot whose RTM connection drops and comes back', () => {
   it('warns once when it drops and says it is back with down_ms, for a broken network and a server-side close alike', async () => {
     const sandbox = await startSandbox({ seed: 23 });
-    const { lines, sink } = capture();
-    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log: createLogger('debug', sink) });
+    const { lines, log } = capturedLog();
+    const bot = await startTestBot(sandbox, { events: 'rtm', store: new MemoryStore(), log });
     const authenticated = () => lines.filter((l) => l.msg === 'RTM authenticated');
     try {
       expect(authenticated()).toHaveLength(1);

@@ -5,13 +5,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { loadScenarioLibrary } from '../../src/engine/library.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { processed, startTestBot, thread, type InProcessBot } from '../helpers/autopilot.js';
+import { capturedLog, processed, startTestBot, thread, type InProcessBot } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const V1 = {
@@ -50,17 +48,11 @@ function botTexts(sandbox: Sandbox, session: string): string[] {
 }
 
 /** What the bots logged, one parsed line each. */
-const logged: Array<Record<string, unknown>> = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) logged.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines: logged, log: botLog } = capturedLog('info');
 
 async function botOn(folder: string): Promise<InProcessBot> {
   const scenario = (await loadScenarioLibrary(folder)).require('signup');
-  return startTestBot(sandbox, { events: 'rtm', store, scenario, log: createLogger('info', sink) });
+  return startTestBot(sandbox, { events: 'rtm', store, scenario, log: botLog });
 }
 
 const restartLines = () => logged.filter((l) => String(l.msg).includes('it started again from the start')).map((l) => [l.conversation, l.msg]);

@@ -8,21 +8,18 @@
 // A real redis-server frozen with SIGSTOP (its data kept) and thawed with SIGCONT; the sandbox as a
 // real HTTP server, reached through a relay that lets the reply through and keeps its answer back
 // (test/helpers/relay.ts); the autopilot in-process with its log captured.
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBot } from '../../src/commands/bot.js';
 import { DEFAULT_GUARDRAILS } from '../../src/autopilot/guardrails.js';
-import { createLogger } from '../../src/log.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { botTexts, echoOf, echoScenario } from '../helpers/autopilot.js';
+import { botTexts, echoOf, echoScenario, capturedLog } from '../helpers/autopilot.js';
 import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
 import { describeWithRedis } from '../helpers/redis.js';
 import { HoldingRelay } from '../helpers/relay.js';
 import { startFreezableRedis, type FreezableRedis } from '../store/freezable-redis.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 
 describeWithRedis('a reply sent while the store could not record it', () => {
   let sandbox: Sandbox;
@@ -38,13 +35,7 @@ describeWithRedis('a reply sent while the store could not record it', () => {
   });
 
   it('is looked for before it is sent again once the store is back: the visitor gets it once', async () => {
-    const lines: Line[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-        done();
-      },
-    });
+    const { lines, log } = capturedLog();
     const relay = await HoldingRelay.start(sandbox.url);
     // One attempt per call, given up after a second and a half: the send's failure is the outbox's to record.
     const crisp = clientFor(sandbox, { baseUrl: relay.url, attemptTimeoutMs: 1_500, retry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 50 } });
@@ -57,7 +48,7 @@ describeWithRedis('a reply sent while the store could not record it', () => {
       scenario: echoScenario(),
       guardrails: { ...DEFAULT_GUARDRAILS, inboxes: undefined, websites: new Set([sandbox.websiteId]) },
       events: 'rtm',
-      log: createLogger('debug', sink),
+      log,
       lockTtlMs: 1_000,
       retry: { baseMs: 50, maxMs: 500 },
       sweepMs: 200,

@@ -5,16 +5,13 @@
 // so 8 conversations were 16 lines for one Redis restart, and a busy bot's were thousands.
 // A real redis-server stopped and started again on its port, the sandbox over RTM, the autopilot
 // in-process with its log captured at debug; every visitor message still gets its replies once.
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { botTexts, echoOf, startTestBot } from '../helpers/autopilot.js';
+import { botTexts, echoOf, startTestBot, capturedLog } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { describeWithRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
-type Line = Record<string, unknown> & { level: number; msg: string };
 const WARN = 40;
 const INFO = 30;
 const CONVERSATIONS = 8;
@@ -32,15 +29,9 @@ describeWithRedis('the autopilot working many conversations through a Redis outa
   });
 
   it('tells the outage once, not once per conversation, and answers every visitor once after it', async () => {
-    const lines: Line[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-        done();
-      },
-    });
+    const { lines, log } = capturedLog();
     const store = await RedisStore.connect(redis.url, { prefix: `outage-many-${process.pid}-${Date.now()}:`, offlineGraceMs: 300 });
-    const bot = await startTestBot(sandbox, { events: 'rtm', store, log: createLogger('debug', sink) });
+    const bot = await startTestBot(sandbox, { events: 'rtm', store, log });
     const failed = () => lines.filter((l) => l.msg === 'working the conversation failed; trying again later');
     const workedAgain = () => lines.filter((l) => l.msg === 'the conversation is worked again');
     try {

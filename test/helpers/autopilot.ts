@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { startBot, type RunningBot, type EventSource } from '../../src/commands/bot.js';
 import { DEFAULT_GUARDRAILS, type Guardrails } from '../../src/autopilot/guardrails.js';
@@ -252,4 +253,19 @@ export async function botsSettled(sandbox: Sandbox, bots: readonly InProcessBot[
     await Promise.all(bots.map((bot) => bot.autopilot.idle()));
     if (sent() === before) return;
   }
+}
+
+/** A log line as the bot's logger writes it, parsed. */
+export type LogLine = Record<string, unknown> & { level: number; msg: string };
+
+/** A logger at `level` whose lines are kept, parsed, in `lines`: what a bot wrote, for the test to read. */
+export function capturedLog(level = 'debug'): { lines: LogLine[]; log: Logger } {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  return { lines, log: createLogger(level, sink) };
 }
