@@ -147,9 +147,7 @@ export class RedisStore implements Store {
   #checkSilence(): void {
     const silentMs = performance.now() - this.#lastAnswerAt;
     if (!this.#client.isReady || this.#offline.signal.aborted || silentMs <= this.offlineGraceMs + pingIntervalOf(this.offlineGraceMs)) return;
-    this.#outage ??= { since: Date.now(), errors: 0 };
-    this.#outage.errors++;
-    if (this.#outage.errors === 1) this.#report.onError?.(new Error(`Redis has not answered for ${Math.round(silentMs)} ms`));
+    this.#outageError(new Error(`Redis has not answered for ${Math.round(silentMs)} ms`));
     this.#offline.abort();
   }
 
@@ -355,9 +353,14 @@ export class RedisStore implements Store {
     }, this.offlineGraceMs).unref();
   }
 
-  /** The first error of an outage is told (and any error while connected); the others are counted, and told with the reconnection. */
+  /** Any error while connected is told; one while down is an outage's (#outageError). */
   #connectionError(err: Error): void {
     if (this.#client.isReady) return this.#report.onError?.(err);
+    this.#outageError(err);
+  }
+
+  /** The first error of an outage is told; the others are counted, and told with the reconnection. */
+  #outageError(err: Error): void {
     if (this.#outage) {
       this.#outage.errors++;
       return;
