@@ -152,12 +152,12 @@ export function registerPrompts(server: McpServer, deps: ToolDeps, tools: Readon
       description: 'A hand-over summary of one conversation for an operator: request, what was done, what is pending, next step.',
       argsSchema: args.summarize,
     },
-    async ({ session_id, website_id }) => {
+    async ({ session_id, website_id }, ctx) => {
       const uri = (w: string) => conversationUri(w, session_id);
       const website = promptWebsite(deps, website_id);
       let text: string;
       try {
-        text = await transcript(deps, { website, session: session_id });
+        text = await transcript(deps, { website, session: session_id }, ctx.mcpReq.signal);
       } catch (error) {
         throw resourceError(uri(website), error, deps);
       }
