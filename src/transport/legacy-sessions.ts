@@ -78,6 +78,11 @@ export class LegacySessions {
     if (request.method === 'GET' && !(request.headers.get('accept') ?? '').includes('text/event-stream')) {
       return jsonRpcError(406, -32000, 'Not Acceptable: /mcp is an MCP endpoint, not a web page; point an MCP client (Claude Desktop, Cursor, the MCP Inspector) at this URL');
     }
+    // MCP 2025-03-26 let a batch carry requests, but initialize opens the session the others need:
+    // the SDK refuses such a batch too, and "send initialize first" read as nonsense to a client that had.
+    if (request.method === 'POST' && Array.isArray(parsedBody) && parsedBody.some((message) => isInitializeRequest(message))) {
+      return jsonRpcError(400, -32600, 'Invalid Request: initialize must be sent alone, not in a JSON-RPC batch; send the rest with the Mcp-Session-Id its answer carries');
+    }
     if (request.method !== 'POST' || !isInitializeRequest(parsedBody)) {
       // A GET event stream without a session is how a client of the older HTTP+SSE transport starts:
       // told only to initialize, its user (who set it up as "sse") would not know what to change.

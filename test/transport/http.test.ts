@@ -32,6 +32,16 @@ describe('serve --http: both protocol eras', () => {
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(404);
   });
 
+  it('refuses an initialize inside a JSON-RPC batch by saying so, and opens no session', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const body = `[${INITIALIZE},{"jsonrpc":"2.0","method":"notifications/initialized"}]`;
+    const answer = await fetch(h.url, { method: 'POST', headers, body });
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get('mcp-session-id')).toBeNull();
+    // It had said "a 2025-era client must send initialize first" to a client that had.
+    expect(((await answer.json()) as { error: { message: string } }).error.message).toMatch(/initialize must be sent alone, not in a JSON-RPC batch/);
+  });
+
   it.each(ERAS)('%s era: lists the same tools as stdio (schemas from the per-process cache), and a send lands in the sandbox', async (era: Era) => {
     const client = await connect(h.url, { era });
     const reference = await McpHarness.start({ seed: 42 });
