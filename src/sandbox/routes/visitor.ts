@@ -7,6 +7,7 @@ import type { SandboxHooks } from '../hooks.js';
 import { notFound, validate, type Route } from '../http.js';
 import type { SandboxRtm } from '../rtm.js';
 import type { SandboxState, WebsiteState } from '../state.js';
+import { MessageText, visibleText } from '../visible-text.js';
 
 export interface ControlContext {
   state: SandboxState;
@@ -19,25 +20,17 @@ export interface ControlContext {
   hooks: SandboxHooks | undefined;
 }
 
-/**
- * Text a visitor writes: Crisp's chatbox sends nothing for a box holding only whitespace (or only
- * invisible format characters such as a zero-width space), so the visitor side refuses it too.
- */
-const hasVisibleText = (text: string) => !/^[\s\p{Cf}]*$/u.test(text);
-const blank = (what: string) => ({ message: `${what} is only whitespace, which Crisp's chatbox never sends; write some text` });
-const VisitorText = z.string().min(1).max(10_000).refine(hasVisibleText, blank('the text'));
-
 const NewConversation = z.object({
-  nickname: z.string().min(1).max(200).refine(hasVisibleText, blank('the nickname')).optional(),
+  nickname: visibleText('the nickname', 200).optional(),
   email: z.email().optional(),
-  text: VisitorText.optional(),
+  text: MessageText.optional(),
 });
 
 // What a visitor's widget sends besides text: an attachment, a GIF, a voice message (the kinds of
 // `message:send` a visitor writes; a picker answer goes through /choices). `type` defaults to text
 // before validation, so a missing one is never offered as an allowed value.
 const VisitorMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), content: VisitorText }),
+  z.object({ type: z.literal('text'), content: MessageText }),
   z.object({ type: z.literal('file'), content: MESSAGE_CONTENT.file }),
   z.object({ type: z.literal('animation'), content: MESSAGE_CONTENT.animation }),
   z.object({ type: z.literal('audio'), content: MESSAGE_CONTENT.audio }),
