@@ -1,6 +1,7 @@
 // Loose ends of the sandbox, against a real sandbox over HTTP, read back with the official
 // crisp-api client: text of only zero-width characters is refused on the operator's side as on the
-// visitor's, with the same words.
+// visitor's, with the same words; a removed people profile leaves its conversations bound to no
+// contact.
 import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -52,5 +53,26 @@ describe('text of only invisible characters', () => {
     expect(await fingerprints(session)).toEqual(before);
     // A word among the invisible characters is a message like any other.
     expect((await control(sandbox, 'POST', `${conversations()}/${session}/operator/messages`, { content: '\u200bShipped today\u200b' })).status).toBe(200);
+  });
+});
+
+describe('removing a people profile', () => {
+  it('leaves its conversations, bound to no contact: people_id null, as the official client reads them', async () => {
+    const session = await startConversation({ email: 'leaving@example.com', text: 'Please delete my data' });
+    const bound = (await official.website.getConversation(sandbox.websiteId, session)) as { people_id: string | null };
+    expect(bound.people_id).toEqual(expect.any(String));
+    const peopleId = bound.people_id!;
+
+    await official.website.removePeopleProfile(sandbox.websiteId, peopleId);
+
+    const after = (await official.website.getConversation(sandbox.websiteId, session)) as { people_id: string | null; meta: { email: string } };
+    expect(after.people_id).toBeNull();
+    // The session keeps what the visitor gave; only the contact is gone.
+    expect(after.meta.email).toBe('leaving@example.com');
+    expect(await fingerprints(session)).toHaveLength(1);
+    await expect(official.website.getPeopleProfile(sandbox.websiteId, peopleId)).rejects.toMatchObject({ code: 404 });
+    // The console shows no profile for it.
+    const view = await control<{ person: unknown }>(sandbox, 'GET', `${conversations()}/${session}`);
+    expect(view.body!.data.person).toBeNull();
   });
 });
