@@ -1,13 +1,14 @@
-// Loose ends of the sandbox, against a real sandbox over HTTP, read back with the official
+// Three of the sandbox's loose ends, against a real sandbox over HTTP, read back with the official
 // crisp-api client: text of only zero-width characters is refused on the operator's side as on the
 // visitor's, with the same words; a removed people profile leaves its conversations bound to no
-// contact.
+// contact; a fault burst can hold one route's answer while every other route answers.
 import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import type { SandboxEvent } from '../../src/sandbox/state.js';
+import { eventually } from '../helpers/events.js';
 import { officialClient } from '../helpers/official-rtm.js';
-import { control } from '../helpers/sandbox-http.js';
+import { control, crisp, conv } from '../helpers/sandbox-http.js';
 
 let sandbox: Sandbox;
 let official: InstanceType<typeof Crisp>;
@@ -74,5 +75,46 @@ describe('removing a people profile', () => {
     // The console shows no profile for it.
     const view = await control<{ person: unknown }>(sandbox, 'GET', `${conversations()}/${session}`);
     expect(view.body!.data.person).toBeNull();
+  });
+});
+
+describe('a fault burst on one route', () => {
+  it('latency-after: the message route takes the message at once and holds its answer, while the thread route answers', async () => {
+    const session = await startConversation({ text: 'Hello' });
+    const burst = await control(sandbox, 'POST', '/_sandbox/faults', { burst: { fault: 'latency-after', delay_ms: 60_000, count: 1, method: 'POST', path_includes: '/message' } });
+    expect([burst.status, burst.body]).toEqual([200, { error: false, reason: 'updated', data: { active: true } }]);
+
+    const { identifier, key, tier } = sandbox.credentials[0]!;
+    const caller = new AbortController();
+    let answered = false;
+    const send = fetch(`${sandbox.url}${conv(sandbox, session, '/message')}`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${identifier}:${key}`).toString('base64')}`, 'x-crisp-tier': tier, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'text', from: 'operator', origin: 'chat', content: 'On its way' }),
+      signal: caller.signal,
+    }).then(
+      () => (answered = true),
+      () => undefined,
+    );
+    // Another route of the same sandbox answers while the send's answer is held: the message is already there.
+    const thread = await eventually(async () => {
+      const messages = (await official.website.getMessagesInConversation(sandbox.websiteId, session)) as { content: unknown }[];
+      return messages.some((m) => m.content === 'On its way') && messages;
+    }, 10_000, 'the held message in the thread');
+    expect(thread.map((m) => m.content)).toEqual(['Hello', 'On its way']);
+    expect(answered).toBe(false);
+    expect(sandbox.stats().faults).toEqual({ 'latency-after': 1 });
+    // The caller gives up, as a client past its deadline does; the burst is spent.
+    caller.abort();
+    await send;
+    expect(answered).toBe(false);
+    expect(sandbox.faults.active).toBe(false);
+    const next = await crisp(sandbox, conv(sandbox, session, '/message'), { method: 'POST', json: { type: 'text', from: 'operator', origin: 'chat', content: 'Tracking: 42' } });
+    expect(next.status).toBe(200);
+  });
+
+  it('a latency burst without its delay is a 400 naming delay_ms', async () => {
+    const reply = await control(sandbox, 'POST', '/_sandbox/faults', { burst: { fault: 'latency', count: 1 } });
+    expect([reply.status, reply.body]).toEqual([400, { error: true, reason: 'invalid_data', data: { message: 'data.burst.delay_ms is required with a latency burst (ms, e.g. 2000)' } }]);
   });
 });
