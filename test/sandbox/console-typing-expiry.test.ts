@@ -1,5 +1,8 @@
-// The console in a real Chromium against `crisp-mcp sandbox`: the operator composer refuses text of
-// only zero-width characters with the visitor side's words, keeping it in the box.
+// The console in a real Chromium against `crisp-mcp sandbox`: an operator tab closed while typing
+// sends no `stop`, and Crisp keeps the compose atom; the visitor's seat shows "… is typing…" for 3
+// minutes after the `start` and then no more, as Crisp's web chatbox does (crisp-im/crisp-sdk-android#199).
+// The visitor's seat runs on Playwright's fake clock. And the operator composer refuses text of only
+// zero-width characters with the visitor side's words, keeping it in the box.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -17,7 +20,7 @@ interface Started {
   tier: string;
 }
 
-describeWithChromium('sandbox console: invisible text (Chromium)', (executable) => {
+describeWithChromium('sandbox console: typing nobody stops, and invisible text (Chromium)', (executable) => {
   let sandbox: Started;
   let browser: TestBrowser;
   let official: InstanceType<typeof Crisp>;
@@ -46,6 +49,32 @@ describeWithChromium('sandbox console: invisible text (Chromium)', (executable) 
     const started = await fetch(`${sandbox.url}/_sandbox/websites/${sandbox.website_id}/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'Waiting Visitor', text }) });
     return ((await started.json()) as { data: { session_id: string } }).data.session_id;
   }
+
+  it('an operator tab closed mid-typing shows "… is typing…" for 3 minutes after its start, then not; Crisp’s compose atom stays', async () => {
+    const session = await newConversation('Anyone there?');
+    const visitorSeat = await browser.context.newPage();
+    await visitorSeat.clock.install();
+    const operatorSeat = await browser.context.newPage();
+    for (const page of [visitorSeat, operatorSeat]) {
+      await page.goto(`${sandbox.url}/#${session}`);
+      await page.locator('.message.visitor').waitFor();
+      await page.locator('#live.on').waitFor();
+    }
+    await operatorSeat.locator('#operator-text').pressSequentially('Let me check');
+    await expect.poll(() => visitorSeat.locator('.typing').textContent()).toMatch(/ is typing…$/);
+    // The tab goes with its text unsent: no `stop` is sent.
+    await operatorSeat.close();
+    const atom = () => official.website.getConversation(sandbox.website_id, session) as Promise<{ compose: { operator?: { type: string } } }>;
+    expect((await atom()).compose.operator).toMatchObject({ type: 'start' });
+
+    await visitorSeat.clock.fastForward('02:30');
+    expect(await visitorSeat.locator('.typing').textContent()).toMatch(/ is typing…$/);
+    await visitorSeat.clock.fastForward('00:31');
+    await expect.poll(() => visitorSeat.locator('.typing').textContent()).toBe('');
+    // The sandbox, like Crisp, keeps the atom: the timeout is the reader's.
+    expect((await atom()).compose.operator).toMatchObject({ type: 'start' });
+    await visitorSeat.close();
+  }, 60_000);
 
   it('the operator composer refuses text of only zero-width characters with the visitor side’s words, and keeps it in the box', async () => {
     const session = await newConversation('Hello?');
