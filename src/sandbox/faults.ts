@@ -14,13 +14,19 @@
 //   seed        : the random seed (default 1)
 import { createRng } from './seed.js';
 
-/** `status`: answered with an error instead; `status-after`: handled, then answered with an error all the same. */
-export type FaultKind = 'status' | 'status-after' | 'drop' | 'drop-after';
+/**
+ * `status`: answered with an error instead; `status-after`: handled, then answered with an error all
+ * the same; `latency`: held `delayMs` before it is handled; `latency-after`: handled at once, its
+ * answer held `delayMs` (a caller that gives up first never learns the write was made).
+ */
+export type FaultKind = 'status' | 'status-after' | 'drop' | 'drop-after' | 'latency' | 'latency-after';
 
 export interface Fault {
   kind: FaultKind;
   status?: number;
   retryAfterSeconds?: number;
+  /** How long `latency` and `latency-after` hold the request, in ms. */
+  delayMs?: number;
 }
 
 export interface FaultSpec {
@@ -35,6 +41,7 @@ export interface FaultSpec {
   seed: number;
 }
 
+/** Faults for the next `count` requests of one route (`method` and `pathIncludes`), or of any. */
 export interface Burst {
   fault: Fault;
   count: number;
@@ -122,6 +129,8 @@ export class FaultInjector {
   /** Queues `count` faults for the next matching requests. */
   burst(burst: Burst): void {
     if (!Number.isInteger(burst.count) || burst.count < 1) throw new Error('burst count must be a whole number ≥ 1');
+    const { kind, delayMs } = burst.fault;
+    if ((kind === 'latency' || kind === 'latency-after') && !(Number.isInteger(delayMs) && delayMs! > 0)) throw new Error(`a ${kind} burst needs delayMs, a whole number of ms ≥ 1`);
     this.#bursts.push({ ...burst });
   }
 

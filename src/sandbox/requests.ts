@@ -74,6 +74,7 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
         const kind = fault.status ? String(fault.status) : fault.kind;
         stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
       }
+      if (fault?.kind === 'latency') await hold(fault.delayMs!);
       if (fault?.kind === 'drop') return void req.socket.destroy();
       if (fault?.kind === 'status') throw faultError(fault.status!, fault.retryAfterSeconds ?? 1);
 
@@ -105,6 +106,7 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
       const key = `${match.route.method} ${match.route.pattern}`;
       stats.handled[key] = (stats.handled[key] ?? 0) + 1;
       const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl: parts.baseUrl(), dedupe: faults.dedupe }, match.params);
+      if (fault?.kind === 'latency-after') await hold(fault.delayMs!);
       if (fault?.kind === 'drop-after') return void req.socket.destroy();
       if (fault?.kind === 'status-after') throw faultError(fault.status!, 1);
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data, {}, head);
@@ -161,6 +163,9 @@ function checkConsoleRequest(req: IncomingMessage, method: string): void {
     throw new SandboxHttpError(415, 'invalid_data', 'send the body as JSON (content-type: application/json)');
   }
 }
+
+/** A burst's delay; it keeps no process alive (a held request may outlive a test's sandbox). */
+const hold = (ms: number) => sleep(ms, undefined, { ref: false });
 
 function faultError(status: number, retryAfterSeconds: number): SandboxHttpError {
   if (status === 429 || status === 420) {

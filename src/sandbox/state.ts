@@ -457,11 +457,19 @@ export class SandboxState extends EventEmitter<{ event: [SandboxEvent]; reset: [
     this.#emit(site, 'people:profile:updated', { people_id: profile.people_id, email: profile.email, update: { updated_at: profile.updated_at, person: profile.person } });
   }
 
+  /**
+   * The profile goes; its conversations stay, as the visitor's sessions they are, bound to no
+   * contact (`people_id` null, as before an email made one) rather than to a profile that no
+   * longer exists. Crisp's behaviour here is unverified (README, the sandbox's choices).
+   */
   removePerson(site: WebsiteState, peopleId: string): void {
     const profile = this.person(site, peopleId);
     site.people.delete(profile.people_id);
     site.peopleData.delete(profile.people_id);
     site.peopleEvents.delete(profile.people_id);
+    for (const conversation of site.conversations.values()) {
+      if (conversation.people_id === profile.people_id) conversation.people_id = null;
+    }
     this.#emit(site, 'people:profile:removed', { people_id: profile.people_id, email: profile.email });
   }
 

@@ -6,8 +6,8 @@
 // does not drop a repeated fingerprint (the sandbox's `dedupe:off`; Crisp's behaviour there is
 // unverified, see the README).
 // A real redis-server frozen with SIGSTOP (its data kept) and thawed with SIGCONT; the sandbox as a
-// real HTTP server, reached through a relay that lets the reply through and keeps its answer back
-// (test/helpers/relay.ts); the autopilot in-process with its log captured.
+// real HTTP server that takes the reply and holds its answer back (a `latency-after` burst on the
+// message route); the autopilot in-process with its log captured.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBot } from '../../src/commands/bot.js';
 import { DEFAULT_GUARDRAILS } from '../../src/autopilot/guardrails.js';
@@ -17,7 +17,6 @@ import { botTexts, echoOf, echoScenario, capturedLog } from '../helpers/autopilo
 import { clientFor } from '../helpers/crisp.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
 import { describeWithRedis } from '../helpers/redis.js';
-import { HoldingRelay } from '../helpers/relay.js';
 import { startFreezableRedis, type FreezableRedis } from '../store/freezable-redis.js';
 
 
@@ -36,9 +35,8 @@ describeWithRedis('a reply sent while the store could not record it', () => {
 
   it('is looked for before it is sent again once the store is back: the visitor gets it once', async () => {
     const { lines, log } = capturedLog();
-    const relay = await HoldingRelay.start(sandbox.url);
     // One attempt per call, given up after a second and a half: the send's failure is the outbox's to record.
-    const crisp = clientFor(sandbox, { baseUrl: relay.url, attemptTimeoutMs: 1_500, retry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 50 } });
+    const crisp = clientFor(sandbox, { attemptTimeoutMs: 1_500, retry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 50 } });
     const { identifier, key, tier } = sandbox.credentials[0]!;
     const store = await RedisStore.connect(redis.url, { prefix: `lost-ack-${process.pid}-${Date.now()}:`, offlineGraceMs: 300 });
     const bot = await startBot({
@@ -55,10 +53,10 @@ describeWithRedis('a reply sent while the store could not record it', () => {
       rtmReconnect: { delayMs: 50, maxDelayMs: 200 },
     });
     try {
-      // The bot's first reply reaches the sandbox; its answer never comes back.
-      relay.arm((req) => req.method === 'POST' && /\/conversation\/[^/]+\/message$/.test(req.url ?? ''), 'after');
+      // The bot's first reply reaches the sandbox; its answer comes back only long after the bot gave up.
+      sandbox.faults.burst({ fault: { kind: 'latency-after', delayMs: 60_000 }, count: 1, method: 'POST', pathIncludes: '/message' });
       const session = await visitorStarts(sandbox, 'one');
-      await eventually(() => relay.held, 10_000, 'the first reply sent');
+      await eventually(() => sandbox.stats().faults['latency-after'] === 1, 10_000, 'the first reply sent');
       redis.freeze();
       await eventually(() => botTexts(sandbox, session).length === 1, 5_000, 'the first reply in the conversation');
       // The send timed out, and the store could not take its retry: the run failed.
@@ -73,7 +71,6 @@ describeWithRedis('a reply sent while the store could not record it', () => {
       await bot.close();
       await crisp.close();
       await store.close();
-      await relay.close();
     }
   }, 120_000);
 });

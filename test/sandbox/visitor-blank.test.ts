@@ -32,7 +32,7 @@ describe('a visitor message of only whitespace', () => {
         const reply = await control(sandbox, 'POST', `${conversations()}/${session}/messages`, { content });
         expect([reply.status, reply.body]).toEqual([
           400,
-          { error: true, reason: 'invalid_data', data: { message: "data.content is invalid: the text is only whitespace, which Crisp's chatbox never sends; write some text" } },
+          { error: true, reason: 'invalid_data', data: { message: "data.content is invalid: the text is only whitespace or invisible characters, which neither Crisp's chatbox nor its app sends; write some text" } },
         ]);
       }
     } finally {
@@ -51,12 +51,12 @@ describe('a visitor message of only whitespace', () => {
     const blankText = await control(sandbox, 'POST', conversations(), { text: ' \n ' });
     expect([blankText.status, blankText.body]).toEqual([
       400,
-      { error: true, reason: 'invalid_data', data: { message: "data.text is invalid: the text is only whitespace, which Crisp's chatbox never sends; write some text" } },
+      { error: true, reason: 'invalid_data', data: { message: "data.text is invalid: the text is only whitespace or invisible characters, which neither Crisp's chatbox nor its app sends; write some text" } },
     ]);
     const blankName = await control(sandbox, 'POST', conversations(), { nickname: '  ', text: 'Hi' });
     expect([blankName.status, blankName.body]).toEqual([
       400,
-      { error: true, reason: 'invalid_data', data: { message: "data.nickname is invalid: the nickname is only whitespace, which Crisp's chatbox never sends; write some text" } },
+      { error: true, reason: 'invalid_data', data: { message: "data.nickname is invalid: the nickname is only whitespace or invisible characters, which neither Crisp's chatbox nor its app sends; write some text" } },
     ]);
     expect(await listed()).toBe(count);
   });

@@ -39,6 +39,14 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
     ['Add note', 'operator-note', (text) => api.writeAsOperator(sessionId, 'note', text)],
   ], act, `${sessionId} operator`, (typing) => api.composeAsOperator(sessionId, typing));
   root.replaceChildren(details, thread, typing, el('div', { class: 'composers' }, visitor, operator));
+  // A typing line goes by itself once its last `start` is too old (whoIsTyping), with no event to redraw it.
+  let typingExpiry: ReturnType<typeof setTimeout> | undefined;
+  const showTyping = (conversation: Conversation, messages: Message[], visitorName: string) => {
+    clearTimeout(typingExpiry);
+    const shown = whoIsTyping(conversation, messages, visitorName, Date.now());
+    typing.textContent = shown.line;
+    if (shown.until !== undefined) typingExpiry = setTimeout(() => showTyping(conversation, messages, visitorName), shown.until - Date.now());
+  };
 
   return {
     sessionId,
@@ -62,7 +70,7 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
       );
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
       syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
-      typing.textContent = whoIsTyping(conversation, messages, meta.nickname || 'The visitor');
+      showTyping(conversation, messages, meta.nickname || 'The visitor');
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
   };
@@ -94,15 +102,29 @@ function syncThread(list: HTMLElement, messages: Message[], render: (m: Message)
   for (const stale of shown.values()) stale?.remove();
 }
 
-/** "Sam is typing…" while a side's compose atom is newer than that side's last message (a message ends the typing it was). */
-function whoIsTyping(conversation: Conversation, messages: Message[], visitor: string): string {
+/**
+ * How long a `start` shows when no `stop` follows (a tab closed mid-typing sends none). Crisp keeps
+ * the compose atom; its clients time it out: the web chatbox hides the typing indicator 3 minutes
+ * after the `start`, and when it joins a session shows a `start` younger than that for the time
+ * left (a Crisp maintainer, crisp-im/crisp-sdk-android#199, 2024-12-16).
+ */
+const TYPING_SHOWN_MS = 3 * 60_000;
+
+/**
+ * "Sam is typing…" while a side's compose atom is a `start` newer than that side's last message (a
+ * message ends the typing it was) and younger than TYPING_SHOWN_MS; `until`: when the line changes by itself.
+ */
+function whoIsTyping(conversation: Conversation, messages: Message[], visitor: string, now: number): { line: string; until?: number } {
   const since = (from: Message['from']) => messages.findLast((m) => m.from === from && m.type !== 'note')?.timestamp ?? 0;
   const { visitor: byVisitor, operator: byOperator } = conversation.compose ?? {};
-  const typists = [
-    byVisitor?.type === 'start' && byVisitor.timestamp >= since('user') && visitor,
-    byOperator?.type === 'start' && byOperator.timestamp >= since('operator') && (byOperator.user?.nickname || 'An operator'),
-  ].filter(Boolean);
-  return typists.length ? `${typists.join(' and ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : '';
+  const typing = (atom: typeof byVisitor, from: Message['from']) => atom?.type === 'start' && atom.timestamp >= since(from) && now - atom.timestamp < TYPING_SHOWN_MS;
+  const shown = [
+    typing(byVisitor, 'user') && { name: visitor, until: byVisitor!.timestamp + TYPING_SHOWN_MS },
+    typing(byOperator, 'operator') && { name: byOperator!.user?.nickname || 'An operator', until: byOperator!.timestamp + TYPING_SHOWN_MS },
+  ].filter((t) => t !== false);
+  if (!shown.length) return { line: '' };
+  const names = shown.map((t) => t.name);
+  return { line: `${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} typing…`, until: Math.min(...shown.map((t) => t.until)) };
 }
 
 type Send = [label: string, id: string, send: (text: string) => Promise<unknown>];

@@ -6,11 +6,13 @@ import { z } from 'zod';
 import { CONVERSATION_STATES } from '../../crisp/schemas.js';
 import { invalid, validate, type Route } from '../http.js';
 import type { WebsiteState } from '../state.js';
+import { MessageText } from '../visible-text.js';
 import { S, site, type ControlContext } from './visitor.js';
 
 const OperatorMessage = z.object({
   type: z.enum(['text', 'note']).default('text'),
-  content: z.string().trim().min(1).max(10_000),
+  // The visitor side's check (visible-text.ts): text of only whitespace or zero-width characters is refused.
+  content: MessageText,
   /** Who writes; the website's first operator when absent. */
   user_id: z.string().min(1).optional(),
 });

@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { MESSAGE_CONTENT } from '../../crisp/schemas.js';
 import type { FaultInjector } from '../faults.js';
 import type { SandboxHooks } from '../hooks.js';
-import { notFound, validate, type Route } from '../http.js';
+import { invalid, notFound, validate, type Route } from '../http.js';
 import type { SandboxRtm } from '../rtm.js';
 import type { SandboxState, WebsiteState } from '../state.js';
+import { MessageText, visibleText } from '../visible-text.js';
 
 export interface ControlContext {
   state: SandboxState;
@@ -19,25 +20,17 @@ export interface ControlContext {
   hooks: SandboxHooks | undefined;
 }
 
-/**
- * Text a visitor writes: Crisp's chatbox sends nothing for a box holding only whitespace (or only
- * invisible format characters such as a zero-width space), so the visitor side refuses it too.
- */
-const hasVisibleText = (text: string) => !/^[\s\p{Cf}]*$/u.test(text);
-const blank = (what: string) => ({ message: `${what} is only whitespace, which Crisp's chatbox never sends; write some text` });
-const VisitorText = z.string().min(1).max(10_000).refine(hasVisibleText, blank('the text'));
-
 const NewConversation = z.object({
-  nickname: z.string().min(1).max(200).refine(hasVisibleText, blank('the nickname')).optional(),
+  nickname: visibleText('the nickname', 200).optional(),
   email: z.email().optional(),
-  text: VisitorText.optional(),
+  text: MessageText.optional(),
 });
 
 // What a visitor's widget sends besides text: an attachment, a GIF, a voice message (the kinds of
 // `message:send` a visitor writes; a picker answer goes through /choices). `type` defaults to text
 // before validation, so a missing one is never offered as an allowed value.
 const VisitorMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), content: VisitorText }),
+  z.object({ type: z.literal('text'), content: MessageText }),
   z.object({ type: z.literal('file'), content: MESSAGE_CONTENT.file }),
   z.object({ type: z.literal('animation'), content: MESSAGE_CONTENT.animation }),
   z.object({ type: z.literal('audio'), content: MESSAGE_CONTENT.audio }),
@@ -50,9 +43,11 @@ const FaultsBody = z.object({
   clear: z.boolean().optional(),
   burst: z
     .object({
-      fault: z.enum(['420', '429', '500', '502', '503', '500-after', '502-after', '503-after', 'drop', 'drop-after']),
+      fault: z.enum(['420', '429', '500', '502', '503', '500-after', '502-after', '503-after', 'drop', 'drop-after', 'latency', 'latency-after']),
       count: z.number().int().min(1).max(10_000),
       retry_after: z.number().int().min(0).optional(),
+      /** How long `latency` (before handling) or `latency-after` (answer held) lasts. */
+      delay_ms: z.number().int().min(1).max(600_000).optional(),
       method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
       path_includes: z.string().optional(),
     })
@@ -154,10 +149,11 @@ export const controlRoutes: Route<ControlContext>[] = [
         }
       }
       if (input.burst) {
-        const { fault, count, retry_after, method, path_includes } = input.burst;
-        const kind = fault === 'drop' || fault === 'drop-after' ? fault : fault.endsWith('-after') ? 'status-after' : 'status';
+        const { fault, count, retry_after, delay_ms, method, path_includes } = input.burst;
+        if (fault.startsWith('latency') && delay_ms === undefined) throw invalid(`data.burst.delay_ms is required with a ${fault} burst (ms, e.g. 2000)`);
+        const kind = fault === 'drop' || fault === 'drop-after' || fault === 'latency' || fault === 'latency-after' ? fault : fault.endsWith('-after') ? 'status-after' : 'status';
         faults.burst({
-          fault: { kind, status: kind.startsWith('status') ? Number.parseInt(fault, 10) : undefined, retryAfterSeconds: retry_after },
+          fault: { kind, status: kind.startsWith('status') ? Number.parseInt(fault, 10) : undefined, retryAfterSeconds: retry_after, delayMs: delay_ms },
           count,
           method,
           pathIncludes: path_includes,
