@@ -161,3 +161,32 @@ describe('--send-mode confirm: the user approves a draft', () => {
     expect((await botReplies(at, session)).length).toBe(sentBy(once));
   });
 });
+
+describe('set_conversation_state resolved', () => {
+  let at: Inbox;
+  let client: Client;
+  beforeAll(async () => {
+    at = await inbox();
+    client = await agent(at);
+  });
+
+  it("says when the visitor's last message has no answer, resolves all the same; says nothing once answered, or for another state", async () => {
+    const session = await visitorStarts(at, 'Where is my order?');
+    const waiting = await callTool(client, 'set_conversation_state', { session_id: session, state: 'resolved' });
+    expect(waiting.isError).toBe(false);
+    expect(waiting.text).toBe(`${session} is now resolved. The visitor's last message has no answer.`);
+    expect(waiting.out).toEqual({ session_id: session, state: 'resolved', visitor_waiting: true });
+
+    // A private note is no answer; a human's reply is.
+    await control(at, 'POST', `/conversations/${session}/operator/messages`, { content: 'checking the warehouse', type: 'note' });
+    expect((await callTool(client, 'set_conversation_state', { session_id: session, state: 'resolved' })).out.visitor_waiting).toBe(true);
+    await humanWrites(at, session, 'It left yesterday.');
+    const answered = await callTool(client, 'set_conversation_state', { session_id: session, state: 'resolved' });
+    expect(answered.text).toBe(`${session} is now resolved.`);
+    expect(answered.out.visitor_waiting).toBe(false);
+
+    await control(at, 'POST', `/conversations/${session}/messages`, { content: 'Thanks! And the invoice?' });
+    const reopened = await callTool(client, 'set_conversation_state', { session_id: session, state: 'unresolved' });
+    expect(reopened.text).toBe(`${session} is now unresolved.`);
+  });
+});
