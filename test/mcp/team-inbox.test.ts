@@ -190,3 +190,35 @@ describe('set_conversation_state resolved', () => {
     expect(reopened.text).toBe(`${session} is now unresolved.`);
   });
 });
+
+describe('assign_conversation', () => {
+  let at: Inbox;
+  let client: Client;
+  beforeAll(async () => {
+    at = await inbox();
+    client = await agent(at);
+  });
+
+  it('to an operator away or offline: assigned, and the answer says they are not online; one online: said as before', async () => {
+    const listed = (await callTool(client, 'list_operators', {})).out.operators as { user_id: string; email: string; availability: string }[];
+    expect(listed.map((o) => o.availability).sort()).toEqual(expect.arrayContaining(['away', 'offline', 'online']));
+    const session = await visitorStarts(at, 'I need billing');
+    for (const o of listed) {
+      const assigned = await callTool(client, 'assign_conversation', { session_id: session, operator: o.email });
+      expect(assigned.isError, assigned.text).toBe(false);
+      expect(assigned.out).toEqual({ session_id: session, assigned_to: o.user_id, operator_email: o.email, online: o.availability === 'online' });
+      expect(assigned.text).toBe(`${session} assigned to ${o.email} (${o.user_id}).${o.availability === 'online' ? '' : ' They are not online now: list_operators shows who is.'}`);
+      const read = await callTool(client, 'get_conversation', { session_id: session });
+      expect((read.out.conversation as { assigned_to: string | null }).assigned_to).toBe(o.user_id);
+    }
+  });
+
+  it('to someone not among the website\'s operators: refused, naming them, and the assignment left as it was', async () => {
+    const session = await visitorStarts(at, 'I need billing too');
+    const refused = await callTool(client, 'assign_conversation', { session_id: session, operator: 'nobody@example.com' });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toMatch(/^operator: no operator "nobody@example\.com" on this website; operators: /);
+    const read = await callTool(client, 'get_conversation', { session_id: session });
+    expect((read.out.conversation as { assigned_to: string | null }).assigned_to).toBeNull();
+  });
+});
