@@ -78,15 +78,6 @@ export type IgnoredReason = 'website_not_allowed' | 'inbox_not_allowed' | 'not_f
 /** The events the bot subscribes to. */
 export const BOT_EVENTS = ['message:send', 'message:received', 'session:set_state'] as const;
 
-/**
- * Whether a message from the operator side is someone taking the conversation over: not a private
- * note (written for operators), nor an `event` message (what an integration logs into the thread,
- * such as "order shipped": no one wrote to the visitor).
- */
-export function operatorSpeaks(message: { from?: string; type?: string }): boolean {
-  return message.from === 'operator' && message.type !== 'note' && message.type !== 'event';
-}
-
 export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inboxes'>): Intake {
   if (event.event !== 'message:send' && event.event !== 'message:received' && event.event !== 'session:set_state') return { kind: 'ignored', reason: 'event_not_used' };
   const { website_id: website, session_id: session, inbox_id: inbox } = event.data;

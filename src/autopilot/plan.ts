@@ -5,13 +5,13 @@
 import { initialPosition, type Action, type Position, type Program, type ScenarioEvent, type StepContext } from '../scenario/index.js';
 import { isEffect } from '../engine/effects.js';
 import type { ThreadMessage } from '../engine/port.js';
-import { advanceTurn, allActions, eventText, isInitial, visitorEvent, type Advance } from '../engine/turn.js';
+import { advanceTurn, allActions, eventText, isInitial, operatorSpeaks, visitorEvent, type Advance } from '../engine/turn.js';
 import type { OutboxInput } from '../store/index.js';
 import {
   freshState, itemFingerprints, itemId, savedState, trimState, turnId,
   type AutopilotItem, type AutopilotState, type PauseReason, type ReadValue,
 } from './state.js';
-import { limitReplies, operatorSpeaks, silencedByOperator, type Guardrails } from './guardrails.js';
+import { limitReplies, silencedByOperator, type Guardrails } from './guardrails.js';
 import { withChannel, withPosition, type ConversationRecord } from '../engine/record.js';
 
 /** What the planner reads of a message: from the REST thread, or from a live event's payload. */

@@ -10,13 +10,13 @@ import type { Store } from '../store/index.js';
 import type { LoadedScenario } from '../engine/library.js';
 import type { OpenConversation } from '../engine/port.js';
 import type { ConversationRecord } from '../engine/record.js';
-import { conversationKey, stepContext } from '../engine/turn.js';
+import { conversationKey, operatorSpeaks, stepContext } from '../engine/turn.js';
 import { planTurn, readFrom, type Plan, type ThreadMessage } from './plan.js';
 import { knownOutbox, type KnownOutbox, type OutboxDeliverer } from './outbox.js';
 import type { QueuedConversation, Work } from './queue.js';
 import type { RecentSet } from './recent-set.js';
 import { readValue, retentionOf, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
-import { operatorSpeaks, type Guardrails } from './guardrails.js';
+import type { Guardrails } from './guardrails.js';
 
 /** The thread pages read back at most per run (20 messages each). */
 const MAX_PAGES = 10;

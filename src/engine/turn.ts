@@ -123,6 +123,16 @@ export function isInitial(p: Position, program: Program): boolean {
   return p.pc === program.start && !p.waiting && !p.handed_off && !p.ended && p.last_fingerprint === null && Object.keys(p.vars).length === 0;
 }
 
+/**
+ * Whether a message from the operator side is someone taking the conversation over: not a private
+ * note (written for operators), nor an `event` message (what an integration logs into the thread,
+ * such as "order shipped": no one wrote to the visitor). The autopilot pauses on it; post_draft
+ * refuses a draft a person answered before.
+ */
+export function operatorSpeaks(message: { from?: string; type?: string }): boolean {
+  return message.from === 'operator' && message.type !== 'note' && message.type !== 'event';
+}
+
 /** What the scenario reads of a visitor's message: its text, or the button it chose; undefined for files, audio… */
 export function visitorEvent(m: ThreadMessage): Extract<ScenarioEvent, { type: 'visitor_text' | 'choice' }> | undefined {
   if (m.type === 'text' && typeof m.content === 'string') return { type: 'visitor_text', text: m.content, fingerprint: m.fingerprint };

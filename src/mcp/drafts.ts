@@ -8,7 +8,7 @@
 // looks for each one in the conversation before sending it, so it never shows a message twice;
 // the position is saved with compare-and-set on the version the draft was made from, under the
 // conversation's lock. A draft whose conversation moved on (a new visitor message, another turn
-// saved, the scenario edited) is refused as stale. The position and the draft are two keys, so the
+// saved, the scenario edited, a person on the operator side answering the visitor) is refused as stale. The position and the draft are two keys, so the
 // result is written into the draft (`saving`) before the position: a post killed between the two
 // saves finds, when retried, its own save in the store and finishes as posted.
 import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/run.js';
@@ -17,7 +17,7 @@ import { waitsFor } from '../engine/describe.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from '../engine/port.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from '../engine/record.js';
-import { advanceTurn, allActions, conversationKey, eventText, isInitial, pending, runTurn, stepContext, turnLockKey, TURN_LOCK_TTL_MS, visitorEvent, type Advance } from '../engine/turn.js';
+import { advanceTurn, allActions, conversationKey, eventText, isInitial, operatorSpeaks, pending, runTurn, stepContext, turnLockKey, TURN_LOCK_TTL_MS, visitorEvent, type Advance } from '../engine/turn.js';
 
 /** How long a draft can be posted. */
 export const DRAFT_TTL_MS = 60 * 60 * 1000;
@@ -53,6 +53,11 @@ export interface TurnDraft {
   base_version: number;
   /** The newest visitor message when drafted; a newer one makes the draft stale. */
   base_visitor_fingerprint: number | null;
+  /**
+   * The newest message's time (Crisp's) when drafted: a person's answer to the visitor after it
+   * makes the draft stale. Absent from the drafts of earlier releases, which are not checked so.
+   */
+  base_thread_timestamp?: number | null;
   events: DraftEvent[];
   actions: Action[];
   position_after: Position;
@@ -136,6 +141,8 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     notes.push(...notesOf(advance, shown, loaded));
   }
   if (events.length === 0 && unread.length === 0) notes.push("No visitor message since the scenario's last turn: nothing to do.");
+  const answer = answeredAfter(thread, fresh.at(-1));
+  if (answer && events.length) notes.push(`An operator answered the visitor after the messages this draft reads (message ${answer.fingerprint}): posting it answers them again.`);
 
   const draft: TurnDraft = {
     kind: 'scenario_draft',
@@ -145,6 +152,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     program_hash: program.hash,
     base_version: saved.version,
     base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
+    base_thread_timestamp: thread.at(-1)?.timestamp ?? null,
     events: events.map((e) => e.shown),
     actions,
     position_after: after,
@@ -159,6 +167,20 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
 }
 
 type Fed = { event: ScenarioEvent; shown: DraftEvent };
+
+/**
+ * A person on the operator side answering the visitor (an agent's send_message included), where
+ * a scenario's own messages (this draft tool's, the autopilot's) carry Crisp's `automated` flag.
+ */
+function personAnswers(m: ThreadMessage): boolean {
+  return operatorSpeaks(m) && m.automated !== true;
+}
+
+/** The newest answer a person wrote after `message`, one of the thread's, if any. */
+function answeredAfter(thread: readonly ThreadMessage[], message: ThreadMessage | undefined): ThreadMessage | undefined {
+  const at = message ? thread.indexOf(message) : -1;
+  return at < 0 ? undefined : thread.slice(at + 1).findLast(personAnswers);
+}
 
 /** A visitor message as the scenario reads it, and as the draft shows it. */
 function fed(m: ThreadMessage): Fed | undefined {
@@ -312,6 +334,11 @@ async function assertFresh(input: PostInput, draft: TurnDraft, loaded: LoadedSce
   if (saved.version !== draft.base_version) throw stale('another turn of this scenario was saved for the conversation since (or it was reset)');
   const latest = thread.filter((m) => m.from === 'user').at(-1)?.fingerprint ?? null;
   if (latest !== draft.base_visitor_fingerprint) throw stale('the visitor wrote again since');
+  // A human (or another agent's send_message) answered meanwhile: the draft's reply would come on
+  // top of theirs. Drafting again shows their answer in a note; posting that draft is a choice made knowingly.
+  const since = draft.base_thread_timestamp;
+  const answer = since === undefined ? undefined : thread.findLast((m) => personAnswers(m) && (since === null || m.timestamp > since));
+  if (answer) throw stale(`an operator answered the visitor since (message ${answer.fingerprint}; get_conversation shows it)`);
   return saved;
 }
 

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CrispError } from '../../crisp/errors.js';
 import { derivedFingerprint } from '../../engine/actions.js';
+import { operatorSpeaks } from '../../engine/turn.js';
 import type { SendMessageBody } from '../../crisp/schemas.js';
 import { CONVERSATION_STATES } from '../../crisp/vocabulary.js';
 import { requireConfirmation } from '../confirm.js';
@@ -204,16 +205,30 @@ export const setConversationState = defineTool({
   name: 'set_conversation_state',
   toolset: 'conversations',
   title: 'Set conversation state',
-  description: 'Mark a conversation pending, unresolved or resolved.',
+  description: "Set a conversation's state.",
   inputSchema: z.object({ website_id: WebsiteId.optional(), session_id: SessionId, state: ConversationStateIn }),
-  outputSchema: z.object({ session_id: z.string(), state: ConversationStateIn }),
+  outputSchema: z.object({ session_id: z.string(), state: ConversationStateIn, visitor_waiting: z.boolean() }),
   annotations: { ...write, idempotentHint: true },
   async handler({ website_id, session_id, state }, { crisp, guard }: ToolDeps) {
-    await crisp.conversations.setState(guard.website(website_id), session_id, state);
-    return { session_id, state };
+    const site = guard.website(website_id);
+    // Resolved over a visitor's unanswered message is allowed (spam, a duplicate) but said, so it is not
+    // done by mistake; read beside the write, and a failed read only leaves the warning out.
+    const [, waiting] = await Promise.all([crisp.conversations.setState(site, session_id, state), state === 'resolved' ? visitorWaits(crisp, site, session_id) : false]);
+    return { session_id, state, visitor_waiting: waiting };
   },
-  text: ({ session_id, state }) => `${session_id} is now ${state}.`,
+  text: ({ session_id, state, visitor_waiting }) => `${session_id} is now ${state}.${visitor_waiting ? " The visitor's last message has no answer." : ''}`,
 });
+
+/** Whether the thread's last message to or from the visitor is the visitor's (a note or an event message is not an answer). */
+async function visitorWaits(crisp: ToolDeps['crisp'], site: string, session: string): Promise<boolean> {
+  try {
+    const { messages } = await crisp.messages.summaries(site, session);
+    return messages.findLast((m) => m.from === 'user' || operatorSpeaks(m))?.from === 'user';
+  } catch (error) {
+    if (error instanceof CrispError) return false;
+    throw error;
+  }
+}
 
 export const markMessagesRead = defineTool({
   name: 'mark_messages_read',

@@ -1,5 +1,6 @@
 // The routing toolset: who can take a conversation.
 import { z } from 'zod';
+import { CrispError } from '../../crisp/errors.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { SessionId, WebsiteId } from './params.js';
@@ -47,7 +48,7 @@ function asAvailability(value: string | undefined): 'online' | 'away' | 'offline
  * The operator `operator` names on `site`, by user_id or email (any letter case); else a refusal
  * naming `field` and listing the operators there, so the next call can name one of them.
  */
-export async function operatorNamed({ crisp, guard }: Pick<ToolDeps, 'crisp' | 'guard'>, site: string, operator: string, field: string, signal?: AbortSignal): Promise<{ user_id: string; email?: string | null }> {
+export async function operatorNamed({ crisp, guard }: Pick<ToolDeps, 'crisp' | 'guard'>, site: string, operator: string, field: string, signal?: AbortSignal): Promise<{ user_id: string; email?: string | null; availability?: string | undefined }> {
   const operators = await crisp.operators.list(site, { signal });
   const wanted = operator.toLowerCase();
   const match = operators.find((o) => o.details.user_id === operator || o.details.email?.toLowerCase() === wanted);
@@ -61,27 +62,38 @@ export const assignConversation = defineTool({
   name: 'assign_conversation',
   toolset: 'routing',
   title: 'Assign a conversation',
-  description: 'Assign a conversation to an operator (user_id or email), or unassign it.',
+  description: 'Assign a conversation to an operator, or unassign it.',
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     session_id: SessionId,
-    operator: z.string().min(1).max(200).optional().describe('operator user_id or email, from list_operators'),
+    operator: z.string().min(1).max(200).optional().describe('user_id or email, from list_operators'),
     unassign: z.boolean().optional().describe('true to remove the assignee'),
   }),
-  outputSchema: z.object({ session_id: z.string(), assigned_to: z.string().nullable(), operator_email: z.string().nullable() }),
+  outputSchema: z.object({ session_id: z.string(), assigned_to: z.string().nullable(), operator_email: z.string().nullable(), online: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler({ website_id, session_id, operator, unassign }, { crisp, guard }: ToolDeps) {
     const site = guard.website(website_id);
     if (Boolean(operator) === Boolean(unassign)) throw new ToolInputError('give either operator (user_id or email) or unassign: true');
     if (unassign) {
       await crisp.conversations.assign(site, session_id, null);
-      return { session_id, assigned_to: null, operator_email: null };
+      return { session_id, assigned_to: null, operator_email: null, online: false };
     }
-    const match = await operatorNamed({ crisp, guard }, site, operator!, 'operator');
+    // An operator away or offline is assigned all the same (they may be back soon), but said: the
+    // visitor waits for them meanwhile, and the agent may want someone online. A failed
+    // availability read leaves that unsaid rather than failing the assignment.
+    const [match, availability] = await Promise.all([operatorNamed({ crisp, guard }, site, operator!, 'operator'), crisp.operators.availability(site).catch(unlessCrisp)]);
     await crisp.conversations.assign(site, session_id, match.user_id);
-    return { session_id, assigned_to: match.user_id, operator_email: match.email ?? null };
+    const status = availability?.find((a) => a.user_id === match.user_id)?.type ?? match.availability;
+    return { session_id, assigned_to: match.user_id, operator_email: match.email ?? null, online: status !== 'away' && status !== 'offline' };
   },
-  text: ({ session_id, assigned_to, operator_email }) => (assigned_to ? `${session_id} assigned to ${operator_email ?? ''} (${assigned_to}).` : `${session_id} unassigned.`),
+  text: ({ session_id, assigned_to, operator_email, online }) =>
+    assigned_to ? `${session_id} assigned to ${operator_email ?? ''} (${assigned_to}).${online ? '' : ' They are not online now: list_operators shows who is.'}` : `${session_id} unassigned.`,
 });
+
+/** A Crisp failure of an advisory read: undefined, so the call goes on without it; anything else is a bug. */
+function unlessCrisp(error: unknown): undefined {
+  if (error instanceof CrispError) return undefined;
+  throw error;
+}
 
 export const ROUTING_TOOLS = [listOperators, assignConversation];
