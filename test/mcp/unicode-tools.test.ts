@@ -94,3 +94,25 @@ describe('write tools refuse what is no text, naming the field, and send nothing
     }
   });
 });
+
+describe('list_conversations and search_people find a word however it was typed (the sandbox as Crisp)', () => {
+  it('matches across Unicode forms, full case folding, full-width forms and Latin accents', async () => {
+    // Decomposed é (e + U+0301, as macOS and some keyboards write it), ß, dotless-i languages, full-width.
+    const session = await visitorWrites({ nickname: 'Zoë Kaya', text: 'Le Cafe\u0301 de la Straße à Istanbul: ＲＥＦＵＮＤ ｐｌｅａｓｅ, नमस्ते' });
+    const found = async (search: string) => (await call<{ conversations: { session_id: string }[] }>('list_conversations', { search })).out.conversations.map((c) => c.session_id);
+    for (const search of ['café', 'CAFÉ', 'cafe', 'Cafe\u0301', 'strasse', 'STRASSE', 'straße', 'İSTANBUL', 'istanbul', 'refund please', 'ＲＥＦＵＮＤ', 'नमस्ते', 'zoe', 'ZOË']) {
+      expect(await found(search), search).toContain(session);
+    }
+    // Marks that are vowels in Devanagari still count: नमस्ते is not नमस्त.
+    expect(await found('नमसत')).not.toContain(session);
+    expect(await found('café au lait')).not.toContain(session);
+  });
+
+  it('search_people finds a contact by a name typed in another form or case', async () => {
+    await visitorWrites({ nickname: 'Jose\u0301 Müller', email: 'jose.muller@example.de', text: 'Hola' });
+    for (const search of ['josé', 'JOSE', 'MÜLLER', 'mu\u0308ller']) {
+      const people = await call<{ people: { email: string }[] }>('search_people', { search });
+      expect(people.out.people.map((p) => p.email), search).toContain('jose.muller@example.de');
+    }
+  });
+});
