@@ -116,3 +116,20 @@ describe('list_conversations and search_people find a word however it was typed 
     }
   });
 });
+
+describe('an email outside ASCII is refused with what to write instead', () => {
+  it('update_conversation_meta and update_person give a non-ASCII domain its ASCII (IDNA) form', async () => {
+    const session = await visitorWrites({ email: 'kunde@example.de', text: 'Hallo' });
+    const idn = await call('update_conversation_meta', { session_id: session, email: 'info@bücher.de' });
+    expect(idn.isError).toBe(true);
+    expect(idn.text).toContain('email: expected an email address such as name@example.com; a domain in another script is written in its ASCII form: info@xn--bcher-kva.de');
+    const ascii = await call('update_conversation_meta', { session_id: session, email: 'info@xn--bcher-kva.de' });
+    expect(ascii.isError, ascii.text).toBe(false);
+
+    const japanese = await call('update_person', { people_id: 'kunde@example.de', email: 'ユーザー@例え.jp' });
+    expect(japanese.isError).toBe(true);
+    expect(japanese.text).toContain('email: expected an email address such as name@example.com, its part before @ in ASCII');
+    const plain = await call('update_person', { people_id: 'kunde@example.de', email: 'not an email' });
+    expect(plain.text).toContain('email: expected an email address such as name@example.com');
+  });
+});

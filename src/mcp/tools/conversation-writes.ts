@@ -11,7 +11,7 @@ import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { truncate } from './support/text.js';
-import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId, written } from './params.js';
+import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId, written, EmailIn } from './params.js';
 
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
@@ -239,7 +239,7 @@ export const updateConversationMeta = defineTool({
     website_id: WebsiteId.optional(),
     session_id: SessionId,
     nickname: written(z.string().min(1).max(200), { visible: true }).optional(),
-    email: z.email().optional(),
+    email: EmailIn.optional(),
     phone: written(z.string().max(50)).optional(),
     subject: written(z.string().max(500)).optional(),
     segments_add: SegmentList.optional(),

@@ -33,6 +33,32 @@ export function written(schema: z.ZodString, { visible = false } = {}): z.ZodStr
   });
 }
 
+/**
+ * An email for a conversation or a contact. Addresses are ASCII here, as in the wire schemas the
+ * sandbox checks Crisp's fields with; a domain in another script has an ASCII (IDNA, xn--) form
+ * that mail delivers to the same place, so the refusal gives it.
+ */
+export const EmailIn = z.email({ error: (issue) => emailExpected(issue.input) });
+
+const NON_ASCII = /\P{ASCII}/u;
+const DOMAIN_LABELS = /^[\p{L}\p{M}\p{N}-]+(?:\.[\p{L}\p{M}\p{N}-]+)+$/u;
+
+function emailExpected(input: unknown): string {
+  const expected = 'expected an email address such as name@example.com';
+  if (typeof input !== 'string') return expected;
+  const at = input.lastIndexOf('@');
+  const [local, domain] = [input.slice(0, at), input.slice(at + 1)];
+  if (at < 1 || !domain) return expected;
+  if (NON_ASCII.test(local)) return `${expected}, its part before @ in ASCII`;
+  if (!NON_ASCII.test(domain) || !DOMAIN_LABELS.test(domain)) return expected;
+  try {
+    // The WHATWG URL parser applies IDNA (UTS #46): bücher.de is xn--bcher-kva.de.
+    return `${expected}; a domain in another script is written in its ASCII form: ${local}@${new URL(`http://${domain}`).hostname}`;
+  } catch {
+    return expected;
+  }
+}
+
 /** A custom-data value as tools accept it; null removes the key. */
 export const DataValue = z.union([written(z.string().max(1_000)), z.number(), z.boolean(), z.null()]);
 export const DataPatch = z.record(written(z.string().max(100)), DataValue);

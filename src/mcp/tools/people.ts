@@ -4,7 +4,7 @@ import { CrispError } from '../../crisp/errors.js';
 import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId, written } from './params.js';
+import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId, written, EmailIn } from './params.js';
 import { cursorWebsite, decodeCursor, encodeCursor, pagedWebsite } from './support/cursor.js';
 import { clean, cleanData, iso, oneLine } from './support/text.js';
 
@@ -132,7 +132,7 @@ export const updatePerson = defineTool({
     website_id: WebsiteId.optional(),
     people_id: PeopleId,
     name: written(z.string().min(1).max(200), { visible: true }).optional(),
-    email: z.email().optional(),
+    email: EmailIn.optional(),
     phone: written(z.string().max(50)).optional(),
     company: written(z.string().max(200)).optional(),
     notepad: written(z.string().max(10_000)).optional(),
