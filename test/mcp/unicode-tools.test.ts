@@ -10,6 +10,7 @@ let host: StdioHost;
 let client: Client;
 let sandboxUrl: string;
 let website: string;
+const FAMILY = '👨‍👩‍👧';
 
 async function call<T = Record<string, unknown>>(name: string, args: Record<string, unknown>): Promise<{ out: T; text: string; isError: boolean }> {
   const result = await client.callTool({ name, arguments: args });
@@ -131,5 +132,14 @@ describe('an email outside ASCII is refused with what to write instead', () => {
     expect(japanese.text).toContain('email: expected an email address such as name@example.com, its part before @ in ASCII');
     const plain = await call('update_person', { people_id: 'kunde@example.de', email: 'not an email' });
     expect(plain.text).toContain('email: expected an email address such as name@example.com');
+  });
+});
+
+describe('a long message is cut with a marker that counts characters as a reader does', () => {
+  it('get_conversation: 100 emoji left out are 100 characters, not 200 UTF-16 units', async () => {
+    // 1,999 letters, then 100 thumbs (2 units each) and 10 ZWJ families (8 units each): the 2,000-unit cut falls before the first thumb.
+    const session = await visitorWrites({ text: `${'a'.repeat(1_999)}${'👍'.repeat(100)}${FAMILY.repeat(10)}` });
+    const read = await call<{ messages: { text: string }[] }>('get_conversation', { session_id: session, messages: 1 });
+    expect(read.out.messages[0]!.text).toBe(`${'a'.repeat(1_999)}… [cut: 110 more characters]`);
   });
 });
