@@ -1,5 +1,6 @@
 // Shared tool parameters, described once (the description is all the model sees of a field).
 import { z } from 'zod';
+import { notText } from '../../text-check.js';
 
 // No UUID pattern: the guard refuses any website off the allow-list before a call is made.
 export const WebsiteId = z.string().min(1).max(64).describe('omit: the default website');
@@ -9,26 +10,17 @@ export const SessionId = z
   .regex(/^session_[0-9a-f-]{36}$/i, 'a session id looks like session_<uuid>')
   .describe('from list_conversations');
 
-// What a write tool passes on to Crisp is text a person will read. JSON lets a call carry what is
-// no text at all — half of a surrogate pair ("\ud800", which many JSON consumers reject and the
-// conversation then shows as U+FFFD), or a control character such as U+0000 — and a model can send
-// a message of only zero-width or combining characters, which the visitor sees as an empty bubble.
-// Each is refused, naming the field, before anything is sent. Tab and line breaks are writing.
-const HALF_PAIR = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+// What a write tool passes on to Crisp is text a person will read: text that is no text (notText)
+// is refused, naming the field, before anything is sent; so is a message of only zero-width or
+// combining characters, which the visitor would see as an empty bubble.
 /** Whitespace, invisible format characters (zero-width space and joiners, direction marks) and marks with no letter to sit on. */
 const NOTHING_VISIBLE = /^[\s\p{Cf}\p{M}]*$/u;
 
-const hex = (c: string) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
-
-/** `schema` refusing text that is no text (see above); with `visible`, refusing text a reader would see nothing of, too. */
+/** `schema` refusing text that is no text; with `visible`, refusing text a reader would see nothing of, too. */
 export function written(schema: z.ZodString, { visible = false } = {}): z.ZodString {
   return schema.superRefine((text, ctx) => {
-    const half = HALF_PAIR.exec(text)?.[0];
-    if (half) return ctx.addIssue({ code: 'custom', message: `holds half of a surrogate pair (${hex(half)}), which is no character: send the whole character (an emoji is two \\u escapes in JSON) or leave it out` });
-    const control = CONTROL.exec(text)?.[0];
-    if (control) return ctx.addIssue({ code: 'custom', message: `holds the control character ${hex(control)}, which is no text: remove it` });
+    const problem = notText(text);
+    if (problem) return ctx.addIssue({ code: 'custom', message: problem });
     if (visible && NOTHING_VISIBLE.test(text)) ctx.addIssue({ code: 'custom', message: 'is only whitespace, invisible or combining characters, which a reader sees nothing of: write some text' });
   });
 }
