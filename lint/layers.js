@@ -29,11 +29,11 @@ export const LAYERS = {
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   converse: {
-    may: ['engine', 'scenario', 'store', 'log', 'version', 'retry'],
+    may: ['engine', 'scenario', 'store', 'log', 'version', 'retry', 'text-check'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   mcp: {
-    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version', 'text-cut'],
+    may: ['engine', 'scenario', 'store', 'crisp', 'config', 'log', 'version', 'text-cut', 'text-check'],
     why: 'a channel may import engine/, never another channel, sandbox/ or commands/',
   },
   transport: {
@@ -47,6 +47,7 @@ export const LAYERS = {
   version: { may: [], why: 'version.ts reads the package version' },
   retry: { may: [], why: 'retry.ts is the one retry policy, pure' },
   'text-cut': { may: [], why: 'text-cut.ts says where text may be cut (between graphemes), pure' },
+  'text-check': { may: [], why: 'text-check.ts says when text handed to us is no text, pure' },
   'compile-cache': { may: [], why: 'compile-cache.ts turns on V8\'s compile cache before cli.ts loads anything else' },
   'node-support': { may: ['version'], why: 'node-support.ts checks the Node.js version before cli.ts loads a command' },
   'zod-acyclic': { may: [], why: 'zod-acyclic.ts sets how zod parses before cli.ts builds any schema' },

@@ -5,6 +5,7 @@
 import { hash } from 'node:crypto';
 import { z } from 'zod';
 import type { Scalar } from '../scenario/index.js';
+import { notText } from '../text-check.js';
 
 export const CONVERSE_EVENT_TYPES = ['startSession', 'message', 'endSession', 'metadata'] as const;
 export type ConverseEventType = (typeof CONVERSE_EVENT_TYPES)[number];
@@ -32,13 +33,19 @@ const VAR_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 // Printable, no control characters: ids end up in store keys, logs and the replies' JSON.
 const ID = /^[^\p{Cc}]{1,200}$/u;
 
+/** A string that is no text (half of a surrogate pair, a control character) is refused, saying why. */
+function refuseNoText(value: unknown, ctx: z.RefinementCtx): void {
+  const problem = typeof value === 'string' ? notText(value) : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}
+
 const id = (what: string) =>
-  z.string({ error: `expected ${what}: a string of 1-200 characters` }).regex(ID, { error: `expected ${what}: 1-200 characters, no control characters` });
+  z.string({ error: `expected ${what}: a string of 1-200 characters` }).regex(ID, { error: `expected ${what}: 1-200 characters, no control characters` }).superRefine(refuseNoText);
 
 const MetadataPair = z.object(
   {
     key: z.string({ error: 'expected a string' }).regex(VAR_NAME, { error: 'expected a variable name: letters, digits and "_", not starting with a digit, at most 64' }),
-    value: z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()], { error: 'expected a string (at most 1000 characters), a number, a boolean or null' }),
+    value: z.union([z.string().max(1_000), z.number(), z.boolean(), z.null()], { error: 'expected a string (at most 1000 characters), a number, a boolean or null' }).superRefine(refuseNoText),
     /** Zendesk marks personal data with it; accepted and not used. */
     sanitize: z.boolean({ error: 'expected a boolean' }).optional(),
   },
@@ -51,7 +58,7 @@ export const ConverseRequest = z.object(
     conversationId: id('the conversation id').nullish(),
     platformConversationId: id('the conversation id').nullish(),
     eventType: z.enum(CONVERSE_EVENT_TYPES, { error: `expected one of ${CONVERSE_EVENT_TYPES.join(', ')}` }),
-    text: z.string({ error: 'expected a string' }).max(MAX_TEXT, { error: `expected at most ${MAX_TEXT} characters` }).nullish(),
+    text: z.string({ error: 'expected a string' }).max(MAX_TEXT, { error: `expected at most ${MAX_TEXT} characters` }).superRefine(refuseNoText).nullish(),
     cardIndex: z.number({ error: 'expected a whole number from 0' }).int({ error: 'expected a whole number from 0' }).min(0, { error: 'expected a whole number from 0' }).max(99, { error: 'expected at most 99' }).nullish(),
     messageId: id('a message id').nullish(),
     userId: id('a user id').nullish(),

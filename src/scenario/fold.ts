@@ -58,9 +58,21 @@ function digitValue(cp: number): number {
   return (cp - start) % 10;
 }
 
-/** At most `max` UTF-16 units of `text`, never half of a character (a lone surrogate breaks JSON consumers). */
+// Made on first cut: a segmenter loads ICU's break rules, which most runs never need.
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * At most `max` UTF-16 units of `text`, cut between two user-perceived characters: never inside a
+ * surrogate pair (a lone surrogate breaks JSON consumers), an emoji sequence (👨‍👩‍👧, 🇫🇷) or a letter
+ * with its marks. The rule of src/text-cut.ts, which scenario/ may not import (it imports nothing of ours).
+ */
 export function cut(text: string, max: number): string {
   if (text.length <= max) return text;
-  const c = text.charCodeAt(max - 1);
-  return text.slice(0, c >= 0xd800 && c <= 0xdbff ? max - 1 : max);
+  let end = 0;
+  // Segments come lazily: the walk stops at the cut, however long the text.
+  for (const { index, segment } of (graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(text)) {
+    if (index + segment.length > max) break;
+    end = index + segment.length;
+  }
+  return text.slice(0, end);
 }

@@ -4,6 +4,7 @@
 // self-contained HTML page with an inline SVG (no script, no network). Pure: source and problems in,
 // text out; the command reads the file and writes the result.
 import { IMPLICIT_END, type Problem } from './compile.js';
+import { cut } from './fold.js';
 
 export interface GraphNode {
   id: string;
@@ -112,7 +113,7 @@ function ruleLabel(rule: Loose): string {
   return rule.contains !== undefined ? `contains ${words(rule.contains)}` : rule.exact !== undefined ? `is ${words(rule.exact)}` : rule.regex !== undefined ? `matches /${String(rule.regex)}/` : 'rule';
 }
 
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+const clip = (text: string, max: number) => (text.length > max ? `${cut(text, max - 1)}…` : text);
 
 // ---------------------------------------------------------------- Mermaid
 

@@ -217,11 +217,12 @@ describe('text in any script, through the tools', () => {
     expect(isError, text).toBe(false);
     const listed = out.conversations.find((c) => c.session_id === conversation.session_id)!.messages.map((m) => m.text);
     expect(listed).toEqual([
-      `${'a'.repeat(299)}… [cut: 7 more characters]`,
-      `${'b'.repeat(296)}… [cut: 13 more characters]`,
-      `${'c'.repeat(298)}… [cut: 9 more characters]`,
-      `${'d'.repeat(299)}… [cut: 7 more characters]`,
-      `${'e'.repeat(299)}… [cut: 7 more characters]`,
+      // What was left out counted as a reader counts it: "😀 tail" is 6 characters, whatever its UTF-16 length.
+      `${'a'.repeat(299)}… [cut: 6 more characters]`,
+      `${'b'.repeat(296)}… [cut: 6 more characters]`,
+      `${'c'.repeat(298)}… [cut: 6 more characters]`,
+      `${'d'.repeat(299)}… [cut: 6 more characters]`,
+      `${'e'.repeat(299)}… [cut: 6 more characters]`,
     ]);
     expect(text.isWellFormed()).toBe(true);
   });

@@ -12,7 +12,7 @@ import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { truncate } from './support/text.js';
-import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId } from './params.js';
+import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId, written, EmailIn } from './params.js';
 
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
@@ -23,15 +23,15 @@ const SendMessageInput = z.object({
   website_id: WebsiteId.optional(),
   session_id: SessionId,
   type: z.enum(['text', 'note', 'picker', 'file']).optional().describe('text (default), note (operators only), picker, file'),
-  content: z.string().min(1).max(10_000).describe('the message; for picker the question; for file a caption'),
+  content: written(z.string().min(1).max(10_000), { visible: true }).describe('the message; for picker the question; for file a caption'),
   choices: z
-    .array(z.object({ value: z.string().min(1).max(100), label: z.string().min(1).max(200) }))
+    .array(z.object({ value: written(z.string().min(1).max(100), { visible: true }), label: written(z.string().min(1).max(200), { visible: true }) }))
     .min(1)
     .max(10)
     .optional()
     .describe('picker buttons'),
   file_url: z.url().optional().describe('public URL (type file)'),
-  file_name: z.string().max(200).optional(),
+  file_name: written(z.string().max(200)).optional(),
   file_mime: z.string().max(100).optional(),
   fingerprint: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('your id for it: a retry with it is not posted again'),
   then_state: ConversationStateIn.optional().describe('then set this state (e.g. resolved)'),
@@ -189,7 +189,7 @@ export const setCompose = defineTool({
     website_id: WebsiteId.optional(),
     session_id: SessionId,
     typing: z.boolean().describe('true to start, false to stop'),
-    excerpt: z.string().max(500).optional().describe('preview of what is being typed'),
+    excerpt: written(z.string().max(500)).optional().describe('preview of what is being typed'),
   }),
   outputSchema: z.object({ session_id: z.string(), typing: z.boolean() }),
   annotations: { ...write, idempotentHint: true },
@@ -253,10 +253,10 @@ export const updateConversationMeta = defineTool({
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     session_id: SessionId,
-    nickname: z.string().min(1).max(200).optional(),
-    email: z.email().optional(),
-    phone: z.string().max(50).optional(),
-    subject: z.string().max(500).optional(),
+    nickname: written(z.string().min(1).max(200), { visible: true }).optional(),
+    email: EmailIn.optional(),
+    phone: written(z.string().max(50)).optional(),
+    subject: written(z.string().max(500)).optional(),
     segments_add: SegmentList.optional(),
     segments_remove: SegmentList.optional(),
     data: DataPatch.optional().describe('custom data keys to set'),

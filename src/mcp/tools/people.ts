@@ -4,7 +4,7 @@ import { CrispError } from '../../crisp/errors.js';
 import type { PeopleProfile, PeopleProfileCard } from '../../crisp/schemas.js';
 import { defineTool, ToolInputError } from './define.js';
 import type { ToolDeps } from './deps.js';
-import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId } from './params.js';
+import { DataPatch, DataValue, editSegments, SegmentList, WebsiteId, written, EmailIn } from './params.js';
 import { cursorWebsite, decodeCursor, encodeCursor, pagedWebsite } from './support/cursor.js';
 import { clean, cleanData, iso, oneLine } from './support/text.js';
 
@@ -131,11 +131,11 @@ export const updatePerson = defineTool({
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     people_id: PeopleId,
-    name: z.string().min(1).max(200).optional(),
-    email: z.email().optional(),
-    phone: z.string().max(50).optional(),
-    company: z.string().max(200).optional(),
-    notepad: z.string().max(10_000).optional(),
+    name: written(z.string().min(1).max(200), { visible: true }).optional(),
+    email: EmailIn.optional(),
+    phone: written(z.string().max(50)).optional(),
+    company: written(z.string().max(200)).optional(),
+    notepad: written(z.string().max(10_000)).optional(),
     segments_add: SegmentList.optional(),
     segments_remove: SegmentList.optional(),
     data: DataPatch.optional(),
@@ -179,7 +179,7 @@ export const addPersonEvent = defineTool({
   inputSchema: z.object({
     website_id: WebsiteId.optional(),
     people_id: PeopleId,
-    text: z.string().min(1).max(500),
+    text: written(z.string().min(1).max(500), { visible: true }),
     data: DataPatch.optional(),
     color: z.enum(['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'brown', 'grey', 'black']).optional(),
   }),

@@ -13,6 +13,7 @@ import {
 } from '../../crisp/schemas.js';
 import { flag, intParam, invalid, validate } from '../http.js';
 import { pageOf, type RestContext, type RestRoute } from './context.js';
+import { searchKey } from '../search-text.js';
 
 /** Messages per batch on GET .../messages (Crisp's size is unverified; ~20 is what users report). */
 export const MESSAGE_BATCH = 20;
@@ -129,12 +130,12 @@ function searchPredicate(messages: Map<string, Message[]>, search: string, type:
   if (type === 'segment') return (c) => (c.meta?.segments ?? []).includes(search);
   if (type === 'filter') throw invalid('query.search_type "filter" is not supported by the sandbox; use text or segment');
   if (type !== 'text') throw invalid('query.search_type should be equal to one of the allowed values (text, segment, filter)');
-  const needle = search.toLowerCase();
+  const needle = searchKey(search);
   return (c) => {
     const meta = c.meta ?? {};
     const fields = [meta.nickname, meta.email, meta.subject, meta.phone, c.last_message];
-    if (fields.some((f) => f?.toLowerCase().includes(needle))) return true;
-    return (messages.get(c.session_id) ?? []).some((m) => typeof m.content === 'string' && m.content.toLowerCase().includes(needle));
+    if (fields.some((f) => f !== undefined && searchKey(f).includes(needle))) return true;
+    return (messages.get(c.session_id) ?? []).some((m) => typeof m.content === 'string' && searchKey(m.content).includes(needle));
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PeopleDataBody, PeopleEventBody, PeopleProfileCard, describeIssues, type PeopleProfile } from '../../crisp/schemas.js';
 import { flag, intParam, invalid, validate } from '../http.js';
 import { pageOf, type RestContext, type RestRoute } from './context.js';
+import { searchKey } from '../search-text.js';
 
 /** Profiles, events and session ids per page (unverified at Crisp; the libraries send no per_page). */
 export const PEOPLE_PAGE = 20;
@@ -73,10 +74,11 @@ type SearchFilter = z.infer<typeof SearchFilter>;
 function listPeople({ site, query }: RestContext, params: Record<string, string>) {
   const page = intParam(params.page, 'page_number', 1)!;
   let items = [...site.people.values()];
-  const text = query.get('search_text')?.toLowerCase();
-  if (text) {
+  const search = query.get('search_text');
+  if (search) {
+    const text = searchKey(search);
     items = items.filter((p) =>
-      [p.email, p.person?.nickname, p.person?.phone, p.company?.name].some((f) => typeof f === 'string' && f.toLowerCase().includes(text)),
+      [p.email, p.person?.nickname, p.person?.phone, p.company?.name].some((f) => typeof f === 'string' && searchKey(f).includes(text)),
     );
   }
   const rawFilter = query.get('search_filter');

@@ -3,6 +3,7 @@
 // Part of compile.ts (the entry point); pure, no I/O.
 import { z } from 'zod';
 import { AskBlock, Block, BlockId, HandoffBlock, MessageBlock, Scenario } from '../schema.js';
+import { cut } from '../fold.js';
 import { pushSets } from './build.js';
 import { pushTargets } from './graph.js';
 import type { Problem } from './program.js';
@@ -344,7 +345,7 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : `a list of ${plural(value.length, 'item')}`;
   if (typeof value === 'object' && value !== null) return 'an object';
   const json = JSON.stringify(value);
-  return json.length > 60 ? `${json.slice(0, 57)}…"` : json;
+  return json.length > 60 ? `${cut(json, 57)}…"` : json;
 }
 
 /** "1 item", "2 items": the counts in messages. */

@@ -1,7 +1,7 @@
 // Visitor-written text is untrusted data. Before it reaches a model it loses the characters used
 // to hide instructions — zero-width and other invisible format characters, BiDi overrides, Unicode
 // tag characters, invisible variation selectors — and long bodies are cut with a visible marker.
-import { cutPoint } from '../../../text-cut.js';
+import { characterCount, cutPoint } from '../../../text-cut.js';
 
 // The joiners (U+200C ZWNJ, U+200D ZWJ) are handled apart (JOINER_OUT_OF_PLACE), and the emoji
 // variation selector (U+FE0F) stays: emoji sequences need it. Tag characters are handled apart too.
@@ -28,12 +28,12 @@ export function sanitize(text: string): string {
 }
 
 /**
- * Cuts `text` to at most `max` characters (UTF-16 units), saying how much was left out; the cut
- * falls between two user-perceived characters (see cutPoint).
+ * Cuts `text` to at most `max` UTF-16 units, saying how many characters were left out as a reader
+ * counts them (an emoji sequence is one); the cut falls between two of them (see cutPoint).
  */
 export function truncate(text: string, max: number): string {
   const end = cutPoint(text, max);
-  return end === text.length ? text : `${text.slice(0, end)}… [cut: ${text.length - end} more characters]`;
+  return end === text.length ? text : `${text.slice(0, end)}… [cut: ${characterCount(text.slice(end))} more characters]`;
 }
 
 export function clean(text: string | undefined, max: number): string {
