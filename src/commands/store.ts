@@ -1,10 +1,12 @@
 // `crisp-mcp store forget CONVERSATION…`: erases what the store keeps of one visitor's conversations
 // (a request under the GDPR's right to erasure), named as the log lines name them.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, readEnv } from '../config.js';
 import { CONVERSE_PREFIX, inboxKey } from '../converse/keys.js';
 import { writeErrorLine } from '../log.js';
 import { asStoreError, openStore, parseStoreSpec, type Forgotten, type Store } from '../store/index.js';
+import { defaultSqlitePath } from '../store/sqlite.js';
 
 /** `crisp-mcp store --help`. */
 export const STORE_HELP = `Usage:
@@ -59,6 +61,9 @@ function parseForget(argv: string[], env: NodeJS.ProcessEnv): { conversations: s
   }
   const spec = parseStoreSpec(parsed.values.store ?? readEnv(env, 'CRISP_MCP_STORE'));
   if (spec.kind === 'memory') throw new ConfigError('--store memory keeps nothing once its process ends: name the store the server or bot runs with (sqlite:PATH or redis://HOST:PORT)');
+  // Opening a path with no file makes an empty store there: a mistyped path would "forget" in it and report success.
+  const file = spec.kind === 'sqlite' ? (spec.path ?? defaultSqlitePath()) : undefined;
+  if (file !== undefined && !existsSync(file)) throw new ConfigError(`no SQLite store at ${file}: name the file the server or bot runs with (--store sqlite:PATH)`);
   return { conversations, spec };
 }
 

@@ -73,7 +73,14 @@ describe('crisp-mcp store forget', () => {
     const none = await runCli(['store', 'forget', '--store', `sqlite:${join(dir, 'untouched.db')}`]);
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('forget needs at least one CONVERSATION');
+    const missing = await runCli(['store', 'forget', 'w/s', '--store', `sqlite:${join(dir, 'untouched.db')}`]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`crisp-mcp store: no SQLite store at ${join(dir, 'untouched.db')}: name the file the server or bot runs with (--store sqlite:PATH)\n`);
+    // The default file, when no --store or CRISP_MCP_STORE names one.
+    const byDefault = await runCli(['store', 'forget', 'w/s'], { env: { HOME: dir, XDG_STATE_HOME: join(dir, 'state') } });
+    expect(byDefault.stderr).toBe(`crisp-mcp store: no SQLite store at ${join(dir, 'state', 'crisp-mcp', 'state.db')}: name the file the server or bot runs with (--store sqlite:PATH)\n`);
     expect(() => readFileSync(join(dir, 'untouched.db'))).toThrow();
+    expect(() => readFileSync(join(dir, 'state', 'crisp-mcp', 'state.db'))).toThrow();
     const help = await runCli(['store', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('crisp-mcp store forget CONVERSATION… [--store sqlite:PATH|redis://HOST:PORT]');
