@@ -112,6 +112,10 @@ export class StoreOpenedOnFirstUse implements Store {
     return (await this.open()).forget(conversation);
   }
 
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return (await this.open()).conversationsSavedBefore(before);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const opening = this.#opening;

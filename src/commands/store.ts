@@ -10,22 +10,26 @@ import { defaultSqlitePath } from '../store/sqlite.js';
 
 /** `crisp-mcp store --help`. */
 export const STORE_HELP = `Usage:
-  crisp-mcp store forget CONVERSATION… [--store sqlite:PATH|redis://HOST:PORT]
+  crisp-mcp store forget CONVERSATION… | --idle-for DAYSd  [--store sqlite:PATH|redis://HOST:PORT]
       Erase what the store keeps of each conversation, whatever its time to live: the scenario
       positions (the visitor's answers), drafts, replies and actions not yet delivered, and
       delivery keys. CONVERSATION is written as the log lines name it: WEBSITE_ID/SESSION_ID (MCP
       tools and the autopilot) or converse:CONVERSATION_ID (the converse API, its pending events
       too). The store is --store, else CRISP_MCP_STORE, else the default SQLite file. A process
       working the conversation meanwhile starts it afresh at its next save.
+      --idle-for 180d forgets every conversation no scenario has saved for that many days: a
+      retention period, run on a schedule (records of conversations never resolved are kept until then).
       What Crisp itself keeps (messages, the contact profile) is erased in Crisp.
 `;
 
 /** What forget prints, one line per conversation. */
 export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   try {
-    const { conversations, spec } = parseForget(argv, env);
+    const { conversations: named, idleForMs, spec } = parseForget(argv, env);
     const store = await openStore(spec);
     try {
+      const conversations = idleForMs === undefined ? named : await store.conversationsSavedBefore(Date.now() - idleForMs);
+      if (idleForMs !== undefined && conversations.length === 0) out(`no conversation idle for ${idleForMs / DAY_MS} days`);
       for (const conversation of conversations) out(`forgot ${conversation}: ${describe(await forgetConversation(store, conversation))}`);
     } finally {
       await store.close();
@@ -43,17 +47,26 @@ export async function runStoreCommand(argv: string[], env: NodeJS.ProcessEnv = p
   }
 }
 
-function parseForget(argv: string[], env: NodeJS.ProcessEnv): { conversations: string[]; spec: ReturnType<typeof parseStoreSpec> } {
+const DAY_MS = 24 * 60 * 60_000;
+
+function parseForget(argv: string[], env: NodeJS.ProcessEnv): { conversations: string[]; idleForMs: number | undefined; spec: ReturnType<typeof parseStoreSpec> } {
   const [sub, ...rest] = argv;
   if (sub !== 'forget') throw new ConfigError(sub === undefined ? `a subcommand is required: forget\n\n${STORE_HELP}` : `unknown subcommand "${sub}"; use forget`);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { store: { type: 'string' } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options: { store: { type: 'string' }, 'idle-for': { type: 'string' } }, strict: true, allowPositionals: true });
   } catch (error) {
     throw new ConfigError((error as Error).message.split('\n')[0]!);
   }
   const conversations = parsed.positionals;
-  if (conversations.length === 0) throw new ConfigError('forget needs at least one CONVERSATION: WEBSITE_ID/SESSION_ID or converse:CONVERSATION_ID');
+  const idleFor = parsed.values['idle-for'];
+  let idleForMs: number | undefined;
+  if (idleFor !== undefined) {
+    const days = /^(\d+)d$/.exec(idleFor.trim());
+    if (!days || Number(days[1]) < 1) throw new ConfigError(`--idle-for must be a whole number of days, at least 1, like 180d; got "${idleFor}"`);
+    if (conversations.length > 0) throw new ConfigError('give either CONVERSATION… or --idle-for, not both');
+    idleForMs = Number(days[1]) * DAY_MS;
+  } else if (conversations.length === 0) throw new ConfigError('forget needs at least one CONVERSATION (WEBSITE_ID/SESSION_ID or converse:CONVERSATION_ID), or --idle-for DAYSd');
   for (const conversation of conversations) {
     const converse = conversation.startsWith(CONVERSE_PREFIX) && conversation.length > CONVERSE_PREFIX.length;
     const crisp = /^[^/\s]+\/[^/\s]+$/.test(conversation);
@@ -64,7 +77,7 @@ function parseForget(argv: string[], env: NodeJS.ProcessEnv): { conversations: s
   // Opening a path with no file makes an empty store there: a mistyped path would "forget" in it and report success.
   const file = spec.kind === 'sqlite' ? (spec.path ?? defaultSqlitePath()) : undefined;
   if (file !== undefined && !existsSync(file)) throw new ConfigError(`no SQLite store at ${file}: name the file the server or bot runs with (--store sqlite:PATH)`);
-  return { conversations, spec };
+  return { conversations, idleForMs, spec };
 }
 
 /** A converse conversation's pending events live under their own key: they go with it. */

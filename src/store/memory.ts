@@ -226,6 +226,10 @@ export class MemoryStore implements Store {
     return { positions, drafts, outboxItems, onceKeys };
   }
 
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return [...this.#b.positions].filter(([, scenarios]) => scenarios.size > 0 && [...scenarios.values()].every((row) => row.updatedAt < before)).map(([conversation]) => conversation);
+  }
+
   async close(): Promise<void> {}
 
   #wrote(now: number): void {

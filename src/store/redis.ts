@@ -358,6 +358,22 @@ export class RedisStore implements Store {
     return { positions: Number(positions), drafts: Number(drafts), outboxItems: Number(outboxItems), onceKeys: Number(onces) };
   }
 
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    const head = `${this.#p}pos:`;
+    const keys = await this.#scanAll(`${globLiteral(head)}*`);
+    const latest = new Map<string, number>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      const times = await Promise.all(batch.map((key) => this.#commands.hGet(key, 't')));
+      batch.forEach((key, j) => {
+        if (times[j] == null) return; // expired since the scan
+        const conversation = unescape(key.slice(head.length).split(':')[0]!);
+        latest.set(conversation, Math.max(latest.get(conversation) ?? -Infinity, Number(times[j])));
+      });
+    }
+    return [...latest].filter(([, at]) => at < before).map(([conversation]) => conversation);
+  }
+
   /** Every key matching `pattern`, the whole keyspace scanned. */
   async #scanAll(pattern: string): Promise<string[]> {
     const found = new Set<string>();

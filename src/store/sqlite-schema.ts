@@ -84,6 +84,7 @@ const SQL = {
   eraseDrafts: 'DELETE FROM drafts WHERE conversation = ?',
   eraseOutbox: 'DELETE FROM outbox WHERE conversation = ?',
   eraseOnce: 'DELETE FROM outbox_once WHERE conversation = ?',
+  savedBefore: 'SELECT conversation FROM positions GROUP BY conversation HAVING MAX(updated_at) < ?',
   sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
   sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
   sweepOnce: 'DELETE FROM outbox_once WHERE expires_at <= ?',

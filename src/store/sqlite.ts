@@ -222,6 +222,10 @@ export class SqliteStore implements Store {
     return erased;
   }
 
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return (this.#r.savedBefore.all(before) as Array<{ conversation: string }>).map((row) => row.conversation);
+  }
+
   /** Writes so far and the commits they took (fewer commits than writes: group commit at work). */
   get stats(): Readonly<SqliteWriteStats> {
     return this.#commits.stats;

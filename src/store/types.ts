@@ -190,6 +190,8 @@ export interface Store {
    * reads the conversation afresh.
    */
   forget(conversation: string): Promise<Forgotten>;
+  /** Conversations whose every position was last saved before `before` (ms since the epoch), in no set order: for a retention period (`store forget --idle-for`), not for hot paths. */
+  conversationsSavedBefore(before: number): Promise<string[]>;
 
   close(): Promise<void>;
 }

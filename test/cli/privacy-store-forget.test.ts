@@ -12,6 +12,7 @@ import { botTexts, scenarioDir, spawnBot } from '../helpers/autopilot.js';
 import { runCli } from '../helpers/cli.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
 import { describeWithRedis, useRedis } from '../helpers/redis.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
 
 const ERASED = 'jane.erased@example.org';
 const KEPT = 'john.kept@example.org';
@@ -63,6 +64,35 @@ describe('crisp-mcp store forget', () => {
     expect(bytes).toContain(KEPT);
   }, 60_000);
 
+  it('--idle-for 180d: a retention period — forgets the conversations no scenario saved for 180 days, and no other', async () => {
+    const file = join(dir, 'retention.db');
+    const day = 24 * 60 * 60_000;
+    const at = (daysAgo: number): SqliteStore => new SqliteStore(file, { now: () => Date.now() - daysAgo * day });
+    for (const [conversation, scenario, daysAgo] of [['w/months-ago', 'newsletter', 200], ['w/months-ago', 'booking', 181], ['w/came-back', 'newsletter', 200], ['w/came-back', 'booking', 3], ['w/today', 'newsletter', 0]] as const) {
+      const store = at(daysAgo);
+      await store.savePosition(conversation, scenario, { vars: { email: ERASED } }, { expectedVersion: 0 });
+      await store.close();
+    }
+    const run = await runCli(['store', 'forget', '--idle-for', '180d', '--store', `sqlite:${file}`]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('forgot w/months-ago: 2 scenario positions, 0 drafts, 0 undelivered items, 0 delivery keys\n');
+    expect(run.status).toBe(0);
+    const store = new SqliteStore(file);
+    try {
+      expect(await store.getPosition('w/months-ago', 'newsletter')).toBeUndefined();
+      expect(await store.getPosition('w/months-ago', 'booking')).toBeUndefined();
+      expect(await store.getPosition('w/came-back', 'newsletter')).toBeDefined();
+      expect(await store.getPosition('w/today', 'newsletter')).toBeDefined();
+    } finally {
+      await store.close();
+    }
+    const again = await runCli(['store', 'forget', '--idle-for', '180d', '--store', `sqlite:${file}`]);
+    expect(again.stdout).toBe('no conversation idle for 180 days\n');
+    const bad = await runCli(['store', 'forget', '--idle-for', '6m', '--store', `sqlite:${file}`]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('crisp-mcp store: --idle-for must be a whole number of days, at least 1, like 180d; got "6m"\n');
+  });
+
   it('refuses a conversation not written as the logs name it, and a memory store, naming what it expected', async () => {
     const bad = await runCli(['store', 'forget', 'session_only', '--store', `sqlite:${join(dir, 'untouched.db')}`]);
     expect(bad.status).toBe(2);
@@ -83,7 +113,7 @@ describe('crisp-mcp store forget', () => {
     expect(() => readFileSync(join(dir, 'state', 'crisp-mcp', 'state.db'))).toThrow();
     const help = await runCli(['store', '--help']);
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('crisp-mcp store forget CONVERSATION… [--store sqlite:PATH|redis://HOST:PORT]');
+    expect(help.stdout).toContain('crisp-mcp store forget CONVERSATION… | --idle-for DAYSd  [--store sqlite:PATH|redis://HOST:PORT]');
   });
 });
 

@@ -68,8 +68,33 @@ function forgetContract(open: () => Promise<Store>): void {
   });
 }
 
+/** Which conversations conversationsSavedBefore names: only those whose every scenario was saved before the cut. */
+function savedBeforeContract(open: () => Promise<Store>): void {
+  test('conversationsSavedBefore: a conversation counts by its latest save of any scenario', async () => {
+    const store = await open();
+    const tick = async (): Promise<number> => {
+      const at = Date.now();
+      while (Date.now() === at) await new Promise((resolve) => setImmediate(resolve));
+      return Date.now();
+    };
+    try {
+      await store.savePosition('w/old', 'a', {}, { expectedVersion: 0 });
+      await store.savePosition('w/old', 'b', {}, { expectedVersion: 0 });
+      await store.savePosition('w/mixed', 'a', {}, { expectedVersion: 0 });
+      const cut = await tick();
+      await store.savePosition('w/mixed', 'b', {}, { expectedVersion: 0 });
+      await store.savePosition('w/new', 'a', {}, { expectedVersion: 0 });
+      expect(await store.conversationsSavedBefore(cut)).toEqual(['w/old']);
+      expect((await store.conversationsSavedBefore(await tick())).sort()).toEqual(['w/mixed', 'w/new', 'w/old']);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
 describe('memory store: forget', () => {
   forgetContract(async () => new MemoryStore());
+  savedBeforeContract(async () => new MemoryStore());
 });
 
 describe('SQLite store: forget', () => {
@@ -80,6 +105,7 @@ describe('SQLite store: forget', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   forgetContract(async () => new SqliteStore(join(dir, `${randomUUID()}.db`)));
+  savedBeforeContract(async () => new SqliteStore(join(dir, `${randomUUID()}.db`)));
 
   test('the erased values are not left readable in the file or its WAL', async () => {
     const path = join(dir, 'bytes.db');
@@ -107,6 +133,7 @@ describe('SQLite store: forget', () => {
 describeWithRedis('Redis store: forget', () => {
   const redis = useRedis();
   forgetContract(async () => RedisStore.connect(redis().url, { prefix: `forget-${randomUUID()}:` }));
+  savedBeforeContract(async () => RedisStore.connect(redis().url, { prefix: `forget-${randomUUID()}:` }));
 
   test('no key of the conversation is left, and no index names it', async () => {
     const prefix = `forget-${randomUUID()}:`;
