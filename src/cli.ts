@@ -36,6 +36,10 @@ Usage:
       The autopilot: answers visitors with a scenario, live, from Crisp's RTM events or its Web Hooks
       (POST /hooks/crisp, signed with CRISP_HOOK_SECRET; --port default 8789). Only CRISP_WEBSITE_ID's
       websites; silent once an operator writes or a handoff block runs, until the conversation is resolved.
+  crisp-mcp store forget CONVERSATION… | --idle-for DAYSd [--store SPEC]
+      Erase what the store keeps of a visitor's conversation (WEBSITE_ID/SESSION_ID or
+      converse:CONVERSATION_ID, as the log lines name it), or of every conversation idle that long:
+      positions, drafts, undelivered replies.
   crisp-mcp sandbox [--port N] [--host H] [--seed N] [--faults SPEC] [--rate-limit N/s] [--hooks URL] [--hook-events a,b] [--hook-concurrency N] [--json]
       Run the Crisp simulator alone; prints its URL, demo website_id and the credentials it accepts.
   crisp-mcp <command> --help
@@ -50,6 +54,7 @@ const COMMANDS: Record<string, () => Promise<{ help: string; run: (argv: string[
   sandbox: async () => import('./commands/sandbox.js').then((m) => ({ help: m.SANDBOX_HELP, run: m.runSandboxCommand })),
   auth: async () => import('./commands/auth.js').then((m) => ({ help: m.AUTH_HELP, run: m.runAuthCommand })),
   scenario: async () => import('./commands/scenario.js').then((m) => ({ help: m.SCENARIO_HELP, run: m.runScenarioCommand })),
+  store: async () => import('./commands/store.js').then((m) => ({ help: m.STORE_HELP, run: (argv) => m.runStoreCommand(argv) })),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -20,8 +20,8 @@ export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL?.tr
         paths: ['key', '*.key', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'credentials', '*.credentials', 'password', '*.password'],
         censor: '[redacted]',
       },
-      // Paths catch the fields we know; this catches a registered secret wherever it hides.
-      hooks: { streamWrite: scrub },
+      // Paths catch the fields we know; this catches a registered secret wherever it hides, and an email address.
+      hooks: { streamWrite: forStderr },
     },
     destination,
   );
@@ -32,7 +32,20 @@ export function createLogger(level: string = process.env.CRISP_MCP_LOG_LEVEL?.tr
  * through scrub() too, so a message that quotes a setting or an upstream error cannot carry a secret.
  */
 export function writeErrorLine(line: string, stream: { write(text: string): unknown } = process.stderr): void {
-  stream.write(`${scrub(line)}\n`);
+  stream.write(`${forStderr(line)}\n`);
+}
+
+/**
+ * An email address, raw or percent-encoded (`%40`) as a URL path carries it: a visitor's, in the
+ * path of a failed Crisp call (`/people/profile/{email}`) that a warning names. Log lines are kept
+ * and shipped where `crisp-mcp store forget` does not reach, so no line holds one.
+ */
+const EMAIL = /[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+
+/** What leaves on stderr: no registered secret, no email address. */
+function forStderr(text: string): string {
+  const scrubbed = scrub(text);
+  return scrubbed.includes('@') || scrubbed.includes('%40') ? scrubbed.replace(EMAIL, '[email]') : scrubbed;
 }
 
 /**

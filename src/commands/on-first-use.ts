@@ -9,7 +9,7 @@ import { hideUserinfo } from '../credentials/redact.js';
 import type { ScenarioLibrary } from '../engine/library.js';
 import type { Logger } from '../log.js';
 import { logScenarioWarnings } from './runtime.js';
-import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreOpenOptions, type StoreSpec } from '../store/index.js';
+import { openStore, StoreError, type AppendOptions, type AppendResult, type ListPositionsOptions, type OutboxInput, type PositionPage, type Draft, type DraftInput, type Forgotten, type IdlePosition, type OutboxItem, type OutboxPendingOptions, type PendingConversation, type SavedPosition, type SaveOptions, type SaveResult, type Store, type StoreKind, type StoreOpenOptions, type StoreSpec } from '../store/index.js';
 
 /**
  * A Store that opens the one `spec` names on its first call. An open that fails is tried again at
@@ -106,6 +106,14 @@ export class StoreOpenedOnFirstUse implements Store {
 
   async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
     return (await this.open()).outboxRetry(conversation, seq, retry);
+  }
+
+  async forget(conversation: string): Promise<Forgotten> {
+    return (await this.open()).forget(conversation);
+  }
+
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return (await this.open()).conversationsSavedBefore(before);
   }
 
   async close(): Promise<void> {

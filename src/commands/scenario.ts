@@ -155,7 +155,11 @@ async function validate(files: string[], json: boolean, io: CommandIO): Promise<
     for (const p of problems) io.stdout.write(`${formatProblem(p)}\n`);
     const name = basename(file);
     if (!ok || s === undefined) io.stdout.write(`${name}: ${count(problems, 'error')}, ${count(problems, 'warning')}\n`);
-    else io.stdout.write(`${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`);
+    else {
+      io.stdout.write(`${name}: ok, ${s.blocks} blocks, ${s.instructions} instructions, ${plural(s.waiting_points.length, 'waiting point')}, ${count(problems, 'warning')}, hash ${s.hash.slice(0, 12)}\n`);
+      // A webhook block posts what its body names — visitors' answers — to whoever runs that URL: a reviewer sees each recipient.
+      for (const url of s.webhooks) io.stdout.write(`  sends conversation data (what its webhook body names) to ${url}\n`);
+    }
   }
   return failed ? 1 : 0;
 }

@@ -4,7 +4,7 @@
 // MemoryBacking share their state, as two SQLite connections on one file do.
 import {
   checkExpiry, checkLimit, checkTtl, checkVersion, newId, toJson,
-  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type Forgotten, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
 } from './types.js';
@@ -212,6 +212,22 @@ export class MemoryStore implements Store {
     row.nextAttemptAt = retry.nextAttemptAt;
     row.lastError = retry.error;
     return true;
+  }
+
+  async forget(conversation: string): Promise<Forgotten> {
+    const positions = this.#b.positions.get(conversation)?.size ?? 0;
+    this.#b.positions.delete(conversation);
+    let drafts = 0;
+    for (const [id, row] of this.#b.drafts) if (row.conversation === conversation && this.#b.drafts.delete(id)) drafts++;
+    const outboxItems = this.#b.outbox.get(conversation)?.length ?? 0;
+    this.#b.outbox.delete(conversation);
+    let onceKeys = 0;
+    for (const key of this.#b.appendKeys.keys()) if (key.startsWith(`${conversation}\0`) && this.#b.appendKeys.delete(key)) onceKeys++;
+    return { positions, drafts, outboxItems, onceKeys };
+  }
+
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return [...this.#b.positions].filter(([, scenarios]) => scenarios.size > 0 && [...scenarios.values()].every((row) => row.updatedAt < before)).map(([conversation]) => conversation);
   }
 
   async close(): Promise<void> {}

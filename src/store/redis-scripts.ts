@@ -130,6 +130,30 @@ end
 return 1
 `);
 
+/**
+ * Erases one conversation (Store.forget). KEYS: queue, items, due, drafts, drafts:{c}, pos-idle,
+ * then its position keys, then its once-keys (both found by SCAN, the scenarios and keys being
+ * unknown). ARGV: conversation, how many position keys, the draft key prefix, then the pos-idle
+ * member of each position key. Returns {positions, drafts, outbox items, once-keys} erased.
+ */
+export const FORGET = script(`
+local positions = tonumber(ARGV[2])
+local erased = {0, 0, redis.call('ZCARD', KEYS[1]), 0}
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  erased[2] = erased[2] + redis.call('DEL', ARGV[3] .. id)
+  redis.call('ZREM', KEYS[4], id)
+end
+redis.call('DEL', KEYS[5])
+for i = 1, positions do
+  erased[1] = erased[1] + redis.call('DEL', KEYS[6 + i])
+  redis.call('ZREM', KEYS[6], ARGV[3 + i])
+end
+for i = 7 + positions, #KEYS do erased[4] = erased[4] + redis.call('DEL', KEYS[i]) end
+return erased
+`);
+
 /** Pushes a lock's expiry if the token still owns it. KEYS: lock. ARGV: token, ttl ms. */
 export const EXTEND_LOCK = script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

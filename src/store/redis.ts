@@ -16,12 +16,13 @@
 //
 // {c} and {s} are the conversation key and scenario name with "%" and ":" escaped. The scripts touch
 // several keys at once, so this store wants one Redis server (or a prefix with a {hash tag} on a cluster).
+// forget() erases a conversation's pos, outbox, draft and once keys, and its members of the shared indexes.
 import { setMaxListeners } from 'node:events';
 import { AbortError, createClient } from 'redis';
-import { ACK, APPEND, CLAIM_FORMAT, EXTEND_LOCK, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
+import { ACK, APPEND, CLAIM_FORMAT, EXTEND_LOCK, FORGET, HEAD, PUT_DRAFT, RELEASE_LOCK, RETRY, SAVE, type Script } from './redis-scripts.js';
 import {
   checkExpiry, checkLimit, checkTtl, checkVersion, newId, StoreError, toJson,
-  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type Forgotten, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
 } from './types.js';
@@ -342,6 +343,47 @@ export class RedisStore implements Store {
   async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
     const args = [String(seq), String(retry.nextAttemptAt), retry.error === undefined ? '0' : '1', retry.error ?? '', conversation];
     return Number(await this.#run(RETRY, this.#queueKeys(conversation), args)) === 1;
+  }
+
+  async forget(conversation: string): Promise<Forgotten> {
+    const c = escape(conversation);
+    // The escaped key holds no ":", so "pos:{c}:" starts this conversation's keys and no other's.
+    const positionKeys = await this.#scanAll(`${globLiteral(`${this.#p}pos:${c}:`)}*`);
+    const onceKeys = await this.#scanAll(`${globLiteral(`${this.#p}once:${c}:`)}*`);
+    const idleMembers = positionKeys.map((key) => `${c}:${key.slice(`${this.#p}pos:${c}:`.length)}`);
+    const [queue, items, due] = this.#queueKeys(conversation);
+    const [positions, drafts, outboxItems, onces] = await this.#run(FORGET,
+      [queue, items, due, `${this.#p}drafts`, `${this.#p}drafts:${c}`, `${this.#p}pos-idle`, ...positionKeys, ...onceKeys],
+      [conversation, String(positionKeys.length), `${this.#p}draft:`, ...idleMembers]) as number[];
+    return { positions: Number(positions), drafts: Number(drafts), outboxItems: Number(outboxItems), onceKeys: Number(onces) };
+  }
+
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    const head = `${this.#p}pos:`;
+    const keys = await this.#scanAll(`${globLiteral(head)}*`);
+    const latest = new Map<string, number>();
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      const times = await Promise.all(batch.map((key) => this.#commands.hGet(key, 't')));
+      batch.forEach((key, j) => {
+        if (times[j] == null) return; // expired since the scan
+        const conversation = unescape(key.slice(head.length).split(':')[0]!);
+        latest.set(conversation, Math.max(latest.get(conversation) ?? -Infinity, Number(times[j])));
+      });
+    }
+    return [...latest].filter(([, at]) => at < before).map(([conversation]) => conversation);
+  }
+
+  /** Every key matching `pattern`, the whole keyspace scanned. */
+  async #scanAll(pattern: string): Promise<string[]> {
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const page = await this.#commands.scan(cursor, { MATCH: pattern, COUNT: 1000 });
+      for (const key of page.keys) found.add(String(key));
+      cursor = String(page.cursor);
+    } while (cursor !== '0');
+    return [...found];
   }
 
   #wentOffline(): void {

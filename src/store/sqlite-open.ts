@@ -19,6 +19,10 @@ export function openDatabase(path: string): { db: Database; migration: SqliteMig
     db = kept(new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS }));
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL'); // WAL + NORMAL: a commit survives a process crash (kill -9), not a power cut
+    // A deleted or overwritten row (a visitor's answers: expired, forgotten, saved over, a reply
+    // delivered) is zeroed, not left readable in the file's free space; a page it frees costs one
+    // more page write.
+    db.exec('PRAGMA secure_delete = ON');
     return { db, migration: migrate(db, path) };
   } catch (err) {
     db?.close();

@@ -79,6 +79,12 @@ const SQL = {
     AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?`,
   ack: 'DELETE FROM outbox WHERE conversation = ? AND seq = ?',
   retry: 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE conversation = ? AND seq = ?',
+  // forget(): everything under one conversation key, whatever its expiry.
+  erasePositions: 'DELETE FROM positions WHERE conversation = ?',
+  eraseDrafts: 'DELETE FROM drafts WHERE conversation = ?',
+  eraseOutbox: 'DELETE FROM outbox WHERE conversation = ?',
+  eraseOnce: 'DELETE FROM outbox_once WHERE conversation = ?',
+  savedBefore: 'SELECT conversation FROM positions GROUP BY conversation HAVING MAX(updated_at) < ?',
   sweepLocks: 'DELETE FROM locks WHERE expires_at <= ?',
   sweepDrafts: 'DELETE FROM drafts WHERE expires_at <= ?',
   sweepOnce: 'DELETE FROM outbox_once WHERE expires_at <= ?',

@@ -8,7 +8,7 @@
 // Reads go through a second connection, so they see only committed writes.
 import {
   checkExpiry, checkLimit, checkTtl, checkVersion, newId, toJson,
-  type AppendOptions, type AppendResult, type Draft, type DraftInput, type IdlePosition, type ListPositionsOptions, type OutboxInput,
+  type AppendOptions, type AppendResult, type Draft, type DraftInput, type Forgotten, type IdlePosition, type ListPositionsOptions, type OutboxInput,
   type OutboxItem, type OutboxPendingOptions, type PendingConversation, type PositionPage, type SavedPosition, type SaveOptions,
   type SaveResult, type Store,
 } from './types.js';
@@ -206,6 +206,24 @@ export class SqliteStore implements Store {
 
   async outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean> {
     return (await this.#commits.write(() => this.#q.retry.run(retry.nextAttemptAt, retry.error ?? null, conversation, seq))).changes === 1;
+  }
+
+  async forget(conversation: string): Promise<Forgotten> {
+    // The rows' bytes are zeroed as they go (secure_delete, sqlite-open.ts).
+    const erased = await this.#commits.write(() => ({
+      positions: this.#q.erasePositions.run(conversation).changes,
+      drafts: this.#q.eraseDrafts.run(conversation).changes,
+      outboxItems: this.#q.eraseOutbox.run(conversation).changes,
+      onceKeys: this.#q.eraseOnce.run(conversation).changes,
+    }), 'all or none');
+    // The WAL still holds earlier copies of the pages the rows were on: copied back and emptied,
+    // unless another connection is reading or writing (then they go at its next checkpoint).
+    if (!this.#db.inTransaction) this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    return erased;
+  }
+
+  async conversationsSavedBefore(before: number): Promise<string[]> {
+    return (this.#r.savedBefore.all(before) as Array<{ conversation: string }>).map((row) => row.conversation);
   }
 
   /** Writes so far and the commits they took (fewer commits than writes: group commit at work). */

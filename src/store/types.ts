@@ -182,7 +182,26 @@ export interface Store {
   /** Counts a failed attempt and sets when to try again; false if the item is not there. */
   outboxRetry(conversation: string, seq: number, retry: { nextAttemptAt: number; error?: string }): Promise<boolean>;
 
+  /**
+   * Erases what is kept under one conversation key — its positions (every scenario), drafts, outbox
+   * items and once-keys — at once, whatever their time to live: a visitor's right to erasure
+   * (`crisp-mcp store forget`). Locks hold no visitor data and go by their own expiry. A process
+   * working the conversation meanwhile finds its position gone at its next save (a conflict) and
+   * reads the conversation afresh.
+   */
+  forget(conversation: string): Promise<Forgotten>;
+  /** Conversations whose every position was last saved before `before` (ms since the epoch), in no set order: for a retention period (`store forget --idle-for`), not for hot paths. */
+  conversationsSavedBefore(before: number): Promise<string[]>;
+
   close(): Promise<void>;
+}
+
+/** How many of each kind `forget` erased. */
+export interface Forgotten {
+  positions: number;
+  drafts: number;
+  outboxItems: number;
+  onceKeys: number;
 }
 
 export type StoreErrorCode =
