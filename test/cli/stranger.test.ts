@@ -171,7 +171,7 @@ describe('send_message with blank content', () => {
         const args = { session_id: session, content: ' \n\t ', type, ...(type === 'picker' ? { choices: [{ value: 'y', label: 'Yes' }] } : {}) };
         const sent = await client.callTool({ name: 'send_message', arguments: args });
         expect(sent.isError).toBe(true);
-        expect(text(sent)).toBe(`content is blank (only spaces or line breaks): nothing sent; write the ${what}`);
+        expect(text(sent)).toBe(`content is blank (only spaces, line breaks or invisible characters): nothing sent; write the ${what}`);
       }
       expect(await count()).toBe(before);
     } finally {

@@ -49,9 +49,9 @@ describe('write tools refuse what is no text, naming the field, and send nothing
       ['\udc4d thanks', 'content: holds half of a surrogate pair (U+DC4D)'],
       ['refunded\u0000', 'content: holds the control character U+0000'],
       ['ok\u001b[31m', 'content: holds the control character U+001B'],
-      ['\u200b\u200d', 'content: is only whitespace, invisible or combining characters'],
-      ['\u0301\u0301', 'content: is only whitespace, invisible or combining characters'],
-      ['\u202e \u2060', 'content: is only whitespace, invisible or combining characters'],
+      ['\u200b\u200d', 'content is blank (only spaces, line breaks or invisible characters): nothing sent'],
+      ['\u0301\u0301', 'content is blank (only spaces, line breaks or invisible characters): nothing sent'],
+      ['\u202e \u2060', 'content is blank (only spaces, line breaks or invisible characters): nothing sent'],
     ] as const;
     for (const [content, message] of refused) {
       const sent = await call('send_message', { session_id: session, content });

@@ -12,7 +12,7 @@ import { requireConfirmation } from '../confirm.js';
 import { defineTool, ToolInputError, type CallContext } from './define.js';
 import type { ToolDeps } from './deps.js';
 import { truncate } from './support/text.js';
-import { DataPatch, editSegments, SegmentList, SessionId, WebsiteId, written, EmailIn } from './params.js';
+import { DataPatch, editSegments, EmailIn, SegmentList, SessionId, showsNothing, WebsiteId, written } from './params.js';
 
 
 const write = { readOnlyHint: false, destructiveHint: false, openWorldHint: true } as const;
@@ -23,7 +23,8 @@ const SendMessageInput = z.object({
   website_id: WebsiteId.optional(),
   session_id: SessionId,
   type: z.enum(['text', 'note', 'picker', 'file']).optional().describe('text (default), note (operators only), picker, file'),
-  content: written(z.string().min(1).max(10_000), { visible: true }).describe('the message; for picker the question; for file a caption'),
+  // Text of only whitespace or invisible characters is the handler's to refuse (messageBody): a file's caption may be blank.
+  content: written(z.string().min(1).max(10_000)).describe('the message; for picker the question; for file a caption'),
   choices: z
     .array(z.object({ value: written(z.string().min(1).max(100), { visible: true }), label: written(z.string().min(1).max(200), { visible: true }) }))
     .min(1)
@@ -143,8 +144,8 @@ function base(input: SendInput) {
 }
 
 function messageBody(input: SendInput, type: 'text' | 'note' | 'picker' | 'file'): SendMessageBody {
-  // Crisp posts a blank text as an empty bubble in the visitor's chat; a file's caption may be blank.
-  if (type !== 'file' && input.content.trim() === '') throw new ToolInputError(`content is blank (only spaces or line breaks): nothing sent; write the ${type === 'picker' ? 'question' : 'message'}`);
+  // Crisp would post an empty bubble in the visitor's chat, whether the text is spaces or zero-width characters.
+  if (type !== 'file' && showsNothing(input.content)) throw new ToolInputError(`content is blank (only spaces, line breaks or invisible characters): nothing sent; write the ${type === 'picker' ? 'question' : 'message'}`);
   if (type === 'picker') {
     if (!input.choices) throw new ToolInputError('type picker needs choices: [{value, label}, …]');
     const id = `picker-${input.fingerprint ?? Date.now()}`;

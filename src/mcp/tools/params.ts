@@ -16,12 +16,15 @@ export const SessionId = z
 /** Whitespace, invisible format characters (zero-width space and joiners, direction marks) and marks with no letter to sit on. */
 const NOTHING_VISIBLE = /^[\s\p{Cf}\p{M}]*$/u;
 
+/** Text a reader would see nothing of: only whitespace, invisible format characters or combining marks. */
+export const showsNothing = (text: string) => NOTHING_VISIBLE.test(text);
+
 /** `schema` refusing text that is no text; with `visible`, refusing text a reader would see nothing of, too. */
 export function written(schema: z.ZodString, { visible = false } = {}): z.ZodString {
   return schema.superRefine((text, ctx) => {
     const problem = notText(text);
     if (problem) return ctx.addIssue({ code: 'custom', message: problem });
-    if (visible && NOTHING_VISIBLE.test(text)) ctx.addIssue({ code: 'custom', message: 'is only whitespace, invisible or combining characters, which a reader sees nothing of: write some text' });
+    if (visible && showsNothing(text)) ctx.addIssue({ code: 'custom', message: 'is only whitespace, invisible or combining characters, which a reader sees nothing of: write some text' });
   });
 }
 
