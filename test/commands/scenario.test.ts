@@ -41,7 +41,7 @@ describe('scenario validate', () => {
   it('prints a summary line for a good file', async () => {
     const { code, stdout, stderr } = await run(['validate', `${SCENARIOS}booking.json`]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toMatch(/^booking\.json: ok, 8 blocks, 8 instructions, 5 waiting points, 0 warnings, hash [0-9a-f]{12}\n  sends conversation data \(what its webhook body names\) to https:\/\/booking\.example\.com\/api\/bookings\n$/);
+    expect(stdout).toMatch(/^booking\.json: ok, 8 blocks, 8 instructions, 5 waiting points, 0 warnings, hash [0-9a-f]{12}\n {2}sends conversation data \(what its webhook body names\) to https:\/\/booking\.example\.com\/api\/bookings\n$/);
   });
 
   it('prints every problem with its block path and exits 1', async () => {
