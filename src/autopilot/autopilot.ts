@@ -211,6 +211,9 @@ export class Autopilot {
         return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
       case 'resolved':
         return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: meta.timestamp ?? this.#now() - RTM_LATENCY_MS });
+      case 'removed':
+        // Through the queue: a run in flight for it finishes (and saves) first, then all of it is erased.
+        return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: undefined, removed: true });
     }
   }
 
@@ -268,6 +271,7 @@ export class Autopilot {
   // ---------------------------------------------------------------- one run of a conversation, under its lock
 
   async #work(c: QueuedConversation, work: Work, lease: Lease): Promise<void> {
+    if (work.removed) return this.#erase(c);
     // The turn's items go at the end of the outbox, behind whatever an earlier run left there, and
     // one drain after the turn sends them all in order (also when the turn failed).
     let failed: unknown;
@@ -286,6 +290,21 @@ export class Autopilot {
     this.#turns.drained(c.key, empty && failed === undefined);
     if (failed !== undefined) throw failed;
     if (this.#failing.delete(c.key)) this.#endRunsOutage(c.key);
+  }
+
+  /**
+   * The conversation was deleted in Crisp: what the store keeps of it (the visitor's answers, the
+   * outbox) goes, as `crisp-mcp store forget` would do it, and what this process remembers of it.
+   * A second event for it (RTM and a hook, a hook delivered again) finds nothing left: said at debug.
+   */
+  async #erase(c: QueuedConversation): Promise<void> {
+    const erased = await this.#o.store.forget(c.key);
+    this.#turns.forget(c.key);
+    this.#outbox.forget(c.key);
+    if (this.#failing.delete(c.key)) this.#endRunsOutage(c.key);
+    const fields = { conversation: c.key, positions: erased.positions, drafts: erased.drafts, outbox_items: erased.outboxItems, once_keys: erased.onceKeys };
+    if (erased.positions + erased.drafts + erased.outboxItems + erased.onceKeys === 0) return void this.#o.log.debug(fields, 'conversation removed in Crisp: the store held nothing of it');
+    this.#o.log.info(fields, 'conversation removed in Crisp: what the store kept of it is erased');
   }
 
   /** A failing conversation was worked again (or dropped): the outage ends with the last of them. */

@@ -71,17 +71,21 @@ export type Intake =
   /** A message written by someone on the operator side: an operator, or our own reply coming back. */
   | { kind: 'operator_message'; website: string; session: string; fingerprint: number }
   | { kind: 'resolved'; website: string; session: string }
+  /** The conversation was deleted in Crisp: what the store keeps of it goes too. */
+  | { kind: 'removed'; website: string; session: string }
   | { kind: 'ignored'; reason: IgnoredReason; website?: string };
 
 export type IgnoredReason = 'website_not_allowed' | 'inbox_not_allowed' | 'not_from_visitor' | 'private_note' | 'operator_event' | 'event_not_used';
 
 /** The events the bot subscribes to. */
-export const BOT_EVENTS = ['message:send', 'message:received', 'session:set_state'] as const;
+export const BOT_EVENTS = ['message:send', 'message:received', 'session:set_state', 'session:removed'] as const;
 
 export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inboxes'>): Intake {
-  if (event.event !== 'message:send' && event.event !== 'message:received' && event.event !== 'session:set_state') return { kind: 'ignored', reason: 'event_not_used' };
+  if (event.event !== 'message:send' && event.event !== 'message:received' && event.event !== 'session:set_state' && event.event !== 'session:removed') return { kind: 'ignored', reason: 'event_not_used' };
   const { website_id: website, session_id: session, inbox_id: inbox } = event.data;
   if (!g.websites.has(website)) return { kind: 'ignored', reason: 'website_not_allowed', website };
+  // Whatever its inbox now: the bot may have worked it in an allowed inbox before it was moved.
+  if (event.event === 'session:removed') return { kind: 'removed', website, session };
   if (g.inboxes && !g.inboxes.has(inbox ?? 'default')) return { kind: 'ignored', reason: 'inbox_not_allowed', website };
   if (event.event === 'session:set_state') return event.data.state === 'resolved' ? { kind: 'resolved', website, session } : { kind: 'ignored', reason: 'event_not_used', website };
   const message = event.data;

@@ -140,6 +140,11 @@ export class OutboxDeliverer {
     else this.#unacked.delete(conversation);
   }
 
+  /** The conversation was erased from the store: the acks that waited have nothing left to remove. */
+  forget(conversation: string): void {
+    this.#unacked.delete(conversation);
+  }
+
   /** Acks the conversation's delivered items whose ack waits. */
   async flushAcks(conversation: string): Promise<void> {
     const seqs = this.#unacked.get(conversation);

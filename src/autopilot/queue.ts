@@ -17,6 +17,11 @@ export interface Work {
   hints: ThreadMessage[];
   /** The conversation was resolved at this time. */
   resolvedAt: number | undefined;
+  /**
+   * The conversation was deleted in Crisp (`session:removed`): its run erases what the store keeps
+   * of it, after any run in flight, and does nothing else (there is no thread left to read).
+   */
+  removed?: true;
 }
 
 /**
@@ -103,5 +108,6 @@ function merge(a: Work, b: Work): Work {
     firstContact: a.firstContact || b.firstContact,
     hints: a.hints.length + b.hints.length > MAX_HINTS ? [...a.hints, ...b.hints].slice(-MAX_HINTS) : [...a.hints, ...b.hints],
     resolvedAt: a.resolvedAt === undefined ? b.resolvedAt : b.resolvedAt === undefined ? a.resolvedAt : Math.max(a.resolvedAt, b.resolvedAt),
+    ...(a.removed || b.removed ? { removed: true } : {}),
   };
 }

@@ -12,6 +12,11 @@ export interface GraphNode {
   type: string;
   /** The block's text (its message or question), if any. */
   text: string;
+  /**
+   * Where a webhook block posts conversation data (what its body names): the URL's host, or the
+   * URL as written when it is none. On the node, so a reader of the picture sees the third party.
+   */
+  sendsTo?: string;
   start: boolean;
   problems: Problem[];
 }
@@ -50,7 +55,8 @@ export function scenarioGraph(source: unknown, problems: readonly Problem[]): Sc
   const edges: GraphEdge[] = [];
   for (const [id, raw] of Object.entries(blocks)) {
     const block = asObject(raw);
-    nodes.set(id, { id, type: asText(block.type) || 'unknown', text: asText(block.text) || asText(block.url), start: id === start, problems: [] });
+    const sendsTo = block.type === 'webhook' && asText(block.url) ? hostOf(asText(block.url)) : undefined;
+    nodes.set(id, { id, type: asText(block.type) || 'unknown', text: asText(block.text) || asText(block.url), ...(sendsTo === undefined ? {} : { sendsTo }), start: id === start, problems: [] });
     for (const [to, label] of exits(block)) edges.push({ from: id, to, label });
   }
   // Targets no block answers to still get a node, so the arrow that names them has somewhere to go.
@@ -66,6 +72,15 @@ export function scenarioGraph(source: unknown, problems: readonly Problem[]): Sc
     else loose.push(problem);
   }
   return { name: asText(scenario.name) || 'scenario', start, nodes: [...nodes.values()], edges, problems: loose };
+}
+
+/** The host a URL names (with its port), or the text itself when it is no URL (a file not yet valid). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host || url;
+  } catch {
+    return url;
+  }
 }
 
 /** A block's outgoing edges: [target, label]. */
@@ -134,6 +149,8 @@ const MERMAID_SHAPES: Record<string, [string, string]> = {
 export function graphToMermaid(graph: ScenarioGraph): string {
   const key = new Map(graph.nodes.map((n, i) => [n.id, `n${i}`]));
   const quote = (text: string) => `"${text.replace(/"/g, '#quot;').replace(/\n/g, ' ')}"`;
+  // Text of the file's own (an id, a URL, a problem quoting it) inside the label's HTML: as Mermaid entity codes, so it is read as text.
+  const entities = (text: string) => text.replace(/#/g, '#35;').replace(/</g, '#lt;').replace(/>/g, '#gt;').replace(/&/g, '#amp;');
   const lines = [
     'flowchart TD',
     '  classDef error fill:#fde2e1,stroke:#c0362c,stroke-width:2px',
@@ -142,13 +159,14 @@ export function graphToMermaid(graph: ScenarioGraph): string {
   ];
   for (const node of graph.nodes) {
     const [open, close] = MERMAID_SHAPES[node.type] ?? ['[', ']'];
-    const flags = node.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${p.message}`);
-    const label = [`<b>${shownId(node.id)}</b>`, node.type, ...flags].join('<br/>');
+    const flags = node.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${entities(p.message)}`);
+    const sendsTo = node.sendsTo === undefined ? [] : [`→ ${entities(clip(node.sendsTo, 48))}`];
+    const label = [`<b>${entities(shownId(node.id))}</b>`, entities(node.type), ...sendsTo, ...flags].join('<br/>');
     lines.push(`  ${key.get(node.id)}${open}${quote(label)}${close}`);
   }
   // Problems no block owns (the file is no JSON, a field at the top): a node of their own, so the chart never hides them.
   if (graph.problems.length > 0) {
-    const flags = graph.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${p.path === '' ? '' : `${p.path}: `}${p.message}`);
+    const flags = graph.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${entities(`${p.path === '' ? '' : `${p.path}: `}${p.message}`)}`);
     lines.push(`  file_problems[${quote(['<b>the file</b>', ...flags].join('<br/>'))}]`);
     if (graph.problems.some((p) => p.level === 'error')) lines.push('  class file_problems error');
   }
@@ -249,12 +267,16 @@ export function graphToHtml(graph: ScenarioGraph): string {
   for (const node of placed.values()) {
     const level = node.problems.some((p) => p.level === 'error') || node.type === 'missing' ? 'error' : node.problems.length ? 'warning' : 'ok';
     const tip = [shownId(node.id), node.type, node.text, ...node.problems.map((p) => `${p.level}: ${p.message}`)].filter(Boolean).join('\n');
+    // A webhook's host takes the text line (its URL is in the tooltip and the list below); its first problem goes under it.
+    const flag = node.problems[0] ? `${node.problems[0].level === 'error' ? '⛔' : '⚠'} ${node.problems[0].message}` : undefined;
+    const line = node.sendsTo === undefined ? (flag ?? node.text) : `→ ${node.sendsTo}`;
     svg.push(
       `<g class="node ${level}" id="block-${escapeHtml(node.id)}"><title>${escapeHtml(tip)}</title>` +
         `<rect x="${node.x}" y="${node.y}" width="${NODE_W}" height="${NODE_H}" rx="8" fill="${COLORS[node.type] ?? '#f3f4f6'}"/>` +
         `<text class="id" x="${node.x + 10}" y="${node.y + 19}">${escapeHtml(clip(shownId(node.id), 24))}</text>` +
         `<text class="type" x="${node.x + NODE_W - 10}" y="${node.y + 19}" text-anchor="end">${escapeHtml(node.type)}</text>` +
-        `<text class="text" x="${node.x + 10}" y="${node.y + 40}">${escapeHtml(clip(node.problems[0] ? `${node.problems[0].level === 'error' ? '⛔' : '⚠'} ${node.problems[0].message}` : node.text, 28))}</text>` +
+        `<text class="text" x="${node.x + 10}" y="${node.y + 40}">${escapeHtml(clip(line, 28))}</text>` +
+        (node.sendsTo !== undefined && flag ? `<text class="text" x="${node.x + 10}" y="${node.y + 53}">${escapeHtml(clip(flag, 28))}</text>` : '') +
         (node.start ? `<text class="start" x="${node.x}" y="${node.y - 6}">▶ start</text>` : '') +
         '</g>',
     );

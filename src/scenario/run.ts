@@ -2,6 +2,7 @@
 // into the instruction array, O(1) however big the graph), applies the event, runs until the
 // scenario waits, hands off or ends, and returns the actions to perform as data; it performs none.
 // Time and operator availability come in through `context`, never from a clock.
+import { z } from 'zod';
 import type { CompiledCondition, Instruction, OutMessage, Program } from './compile.js';
 import { asciiDigits, compatible, cut, normalize } from './fold.js';
 import type { Position, Scalar, Vars } from './position.js';
@@ -412,7 +413,13 @@ function route(ins: Extract<Instruction, { op: 'match' }>, text: string): number
   return ins.otherwise;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
+/**
+ * The address check Crisp's wire schemas and the sandbox make (src/crisp/schemas.ts, `z.email()`):
+ * an address the `ask` block saves must be one a `set_people_profile` can post, or the turn that
+ * carries it is refused every time it is retried.
+ */
+const WIRE_EMAIL = z.email();
+const NON_ASCII = /\P{ASCII}/u;
 const PHONE = /^\+?\d{6,15}$/;
 /** Invisible format characters (zero-width spaces, direction marks) that a paste carries into an address or a number. */
 const FORMAT = /\p{Cf}/gu;
@@ -426,8 +433,8 @@ function validate(ins: Extract<Instruction, { op: 'ask' }>, raw: string): string
     case null:
       return text;
     case 'email': {
-      const email = compatible(text).replace(FORMAT, '');
-      return email.length <= 254 && EMAIL.test(email) ? email : null;
+      const email = asciiEmail(compatible(text).replace(FORMAT, ''));
+      return email !== null && email.length <= 254 && WIRE_EMAIL.safeParse(email).success ? email : null;
     }
     case 'phone': {
       const phone = asciiDigits(compatible(text)).replace(FORMAT, '').replace(PHONE_SEPARATORS, '');
@@ -437,6 +444,25 @@ function validate(ins: Extract<Instruction, { op: 'ask' }>, raw: string): string
       const value = compatible(text);
       return ins.re!.test(value) ? value : null;
     }
+  }
+}
+
+/**
+ * The address with its domain in ASCII: a domain in another script (bücher.de) in its IDNA form
+ * (xn--bcher-kva.de), which mail delivers to the same place, as the WHATWG URL parser writes it
+ * (UTS #46). The part before @ has no such form: outside ASCII, null (the question is asked again).
+ */
+function asciiEmail(email: string): string | null {
+  const at = email.lastIndexOf('@');
+  const [local, domain] = [email.slice(0, at), email.slice(at + 1)];
+  if (at < 1 || NON_ASCII.test(local)) return null;
+  if (!NON_ASCII.test(domain)) return email;
+  // A domain with a space, a slash or another character a host cannot hold is no domain.
+  if (!/^[\p{L}\p{M}\p{N}.-]+$/u.test(domain)) return null;
+  try {
+    return `${local}@${new URL(`http://${domain}`).hostname}`;
+  } catch {
+    return null;
   }
 }
 
