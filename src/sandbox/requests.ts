@@ -25,6 +25,8 @@ export interface SandboxStats {
   handled: Record<string, number>;
   /** Faults injected, by kind. */
   faults: Record<string, number>;
+  /** Requests whose caller closed the connection before the answer (a client timing out during a latency fault). */
+  abandoned: number;
 }
 
 /** What the handler works on: the sandbox's parts, built at start. */
@@ -65,6 +67,12 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
     const stats = counters.stats;
     stats.total++;
     const head = method === 'HEAD';
+    // A caller that hangs up before its answer gave up waiting: counted, so a test can tell an
+    // answer held by `latency-after` was lost to the caller, not merely late. A drop is the sandbox's own.
+    let dropping = false;
+    res.once('close', () => {
+      if (!res.writableFinished && !dropping) stats.abandoned++;
+    });
 
     try {
       const delay = faults.latency();
@@ -75,7 +83,10 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
         stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
       }
       if (fault?.kind === 'latency') await hold(fault.delayMs!);
-      if (fault?.kind === 'drop') return void req.socket.destroy();
+      if (fault?.kind === 'drop') {
+        dropping = true;
+        return void req.socket.destroy();
+      }
       if (fault?.kind === 'status') throw faultError(fault.status!, fault.retryAfterSeconds ?? 1);
 
       const credential = authenticate(req, credentials, url.pathname);
@@ -107,7 +118,10 @@ export function createRequestHandler(parts: SandboxParts): RequestHandler {
       stats.handled[key] = (stats.handled[key] ?? 0) + 1;
       const reply = await match.route.handler({ state, site, query: url.searchParams, body, credential, baseUrl: parts.baseUrl(), dedupe: faults.dedupe }, match.params);
       if (fault?.kind === 'latency-after') await hold(fault.delayMs!);
-      if (fault?.kind === 'drop-after') return void req.socket.destroy();
+      if (fault?.kind === 'drop-after') {
+        dropping = true;
+        return void req.socket.destroy();
+      }
       if (fault?.kind === 'status-after') throw faultError(fault.status!, 1);
       sendEnvelope(res, reply.status ?? 200, reply.reason ?? 'resolved', reply.data, {}, head);
     } catch (error) {

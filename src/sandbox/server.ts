@@ -59,7 +59,7 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-const noStats = (): SandboxStats => ({ total: 0, handled: {}, faults: {} });
+const noStats = (): SandboxStats => ({ total: 0, handled: {}, faults: {}, abandoned: 0 });
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const state = new SandboxState({ seed: options.seed ?? 42, now: options.now, websiteId: options.websiteId, websites: options.websites });

@@ -520,9 +520,21 @@ function excerpt(message: Message): string {
   return excerptOf(String(text));
 }
 
-/** The first 200 UTF-16 units, less the first half of a surrogate pair cut there (a lone one is no text). */
+const EXCERPT_UNITS = 200;
+// Made on the first long excerpt: a segmenter loads ICU's break rules, which most runs never need.
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * At most 200 UTF-16 units, cut between two user-perceived characters: never half of a surrogate
+ * pair, a flag (🇯🇵 becoming 🇯), a ZWJ emoji or a letter without its marks. The rule of
+ * src/text-cut.ts, which sandbox/ may not import (lint/layers.js: it shares only crisp/schemas).
+ */
 function excerptOf(text: string): string {
-  const cut = text.slice(0, 200);
-  const last = cut.charCodeAt(cut.length - 1);
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+  if (text.length <= EXCERPT_UNITS) return text;
+  let end = 0;
+  for (const { index, segment } of (graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(text)) {
+    if (index + segment.length > EXCERPT_UNITS) break;
+    end = index + segment.length;
+  }
+  return text.slice(0, end);
 }

@@ -7,7 +7,8 @@
 // unverified, see the README).
 // A real redis-server frozen with SIGSTOP (its data kept) and thawed with SIGCONT; the sandbox as a
 // real HTTP server that takes the reply and holds its answer back (a `latency-after` burst on the
-// message route); the autopilot in-process with its log captured.
+// message route) until the bot gives up on it while Redis is frozen (the sandbox's `abandoned`
+// count); the autopilot in-process with its log captured.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBot } from '../../src/commands/bot.js';
 import { DEFAULT_GUARDRAILS } from '../../src/autopilot/guardrails.js';
@@ -57,8 +58,12 @@ describeWithRedis('a reply sent while the store could not record it', () => {
       sandbox.faults.burst({ fault: { kind: 'latency-after', delayMs: 60_000 }, count: 1, method: 'POST', pathIncludes: '/message' });
       const session = await visitorStarts(sandbox, 'one');
       await eventually(() => sandbox.stats().faults['latency-after'] === 1, 10_000, 'the first reply sent');
+      expect(sandbox.stats().abandoned).toBe(0);
       redis.freeze();
       await eventually(() => botTexts(sandbox, session).length === 1, 5_000, 'the first reply in the conversation');
+      // The answer is lost to the bot while the store is frozen: its attempt timed out and it hung up
+      // on the held call (the sandbox counts the caller gone before its answer).
+      await eventually(() => sandbox.stats().abandoned === 1, 10_000, 'the bot giving up on the held answer');
       // The send timed out, and the store could not take its retry: the run failed.
       await eventually(() => lines.some((l) => l.msg === 'working the conversation failed; trying again later' && l.code === 'store_unavailable'), 20_000, 'the run failing on the store');
       redis.thaw();

@@ -1,9 +1,9 @@
 // post_draft through the built CLI (`node dist/cli.js serve`, stdio, SQLite file), killed at the
 // worst moment — Crisp has posted the first message of the draft, and our process has not had the
 // answer — then started again on the same file, the host retrying the same call: the visitor sees
-// each message once and the position is saved once. Between the test's MCP client and the sandbox
-// sits a small HTTP relay that holds Crisp's answer to the first message POST, so the kill falls
-// exactly between "Crisp has it" and "we know it". The sandbox keeps repeated fingerprints
+// each message once and the position is saved once. A `latency-after` fault burst of the sandbox
+// carries out the first message POST and holds its answer, so the kill falls exactly between
+// "Crisp has it" and "we know it". The sandbox keeps repeated fingerprints
 // (`dedupe:off`), so only our own look-before-resend keeps the message single.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,12 +17,10 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import { ECHO_SCENARIO, echoOf } from '../helpers/autopilot.js';
 import { eventually } from '../helpers/events.js';
-import { HoldingRelay } from '../helpers/relay.js';
 import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 import { visitor } from './scenario-fixtures.js';
 
 let sandbox: Sandbox;
-let relay: HoldingRelay;
 let dir: string;
 /** A webhook receiver that keeps its first call unanswered (the server is killed meanwhile), then answers. */
 let hook: { server: Server; origin: string; keys: string[] };
@@ -30,7 +28,6 @@ const hosts: StdioHost[] = [];
 
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 11, faults: 'dedupe:off' });
-  relay = await HoldingRelay.start(sandbox.url);
   dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-post-kill-'));
   writeFileSync(join(dir, 'echo.json'), ECHO_SCENARIO);
   const keys: string[] = [];
@@ -60,21 +57,30 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const host of hosts) await host.client.close().catch(() => undefined);
-  await relay.close();
   hook.server.closeAllConnections();
   await new Promise((resolve) => hook.server.close(resolve));
   await sandbox.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `crisp-mcp serve` over stdio as a host launches it, on the relay and the SQLite file. */
+/** `crisp-mcp serve` over stdio as a host launches it, on the sandbox and the SQLite file. */
 async function launch(): Promise<StdioHost> {
   const credential = sandbox.credentials[0]!;
   const host = await connectStdio(['serve', '--scenarios', dir, '--store', `sqlite:${join(dir, 'state.db')}`], {
-    env: { CRISP_API_URL: relay.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId },
+    env: { CRISP_API_URL: sandbox.url, CRISP_IDENTIFIER: credential.identifier, CRISP_KEY: credential.key, CRISP_TIER: credential.tier, CRISP_WEBSITE_ID: sandbox.websiteId },
   });
   hosts.push(host);
   return host;
+}
+
+/**
+ * Has Crisp carry out the next message POST of `session` and hold its answer for longer than any
+ * test; returns a check that it is held (the burst taken) and carried out (`posted` messages there).
+ */
+function holdAnswerToNextPost(session: string, posted: () => boolean): () => boolean {
+  const before = sandbox.stats().faults['latency-after'] ?? 0;
+  sandbox.faults.burst({ fault: { kind: 'latency-after', delayMs: 600_000 }, count: 1, method: 'POST', pathIncludes: `${session}/message` });
+  return () => sandbox.stats().faults['latency-after'] === before + 1 && posted();
 }
 
 const isAlive = (pid: number): boolean => {
@@ -100,10 +106,10 @@ describe('post_draft on the built CLI, stopped after Crisp took its first messag
     expect(draft.isError, draft.text).toBe(false);
     const draftId = draft.out.draft_id as string;
 
-    relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
+    const held = holdAnswerToNextPost(session, () => v.botMessages(session).length === 1);
     const pid = first.transport.pid!;
     void first.client.callTool({ name: 'post_draft', arguments: { draft_id: draftId } }).catch(() => undefined);
-    await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the first message posted and its answer held');
+    await eventually(held, 10_000, 'the first message posted and its answer held');
     process.kill(pid, signal);
     await first.client.close().catch(() => undefined);
 
@@ -126,12 +132,12 @@ describe('send_message on the built CLI, SIGKILLed after Crisp took the message 
   it('with a fingerprint, the host retrying the call after the restart: the message is in the conversation once', async () => {
     const v = visitor(sandbox);
     const session = v.open('hello?');
-    relay.arm((req) => req.method === 'POST' && req.url?.includes(session) === true && /\/message$/.test(req.url), 'after');
+    const held = holdAnswerToNextPost(session, () => v.botMessages(session).length === 1);
     const first = await launch();
     const pid = first.transport.pid!;
     const args = { session_id: session, content: 'We are on it.', fingerprint: 424242 };
     void first.client.callTool({ name: 'send_message', arguments: args }).catch(() => undefined);
-    await eventually(() => relay.held !== undefined && v.botMessages(session).length === 1, 10_000, 'the message posted and its answer held');
+    await eventually(held, 10_000, 'the message posted and its answer held');
     process.kill(pid, 'SIGKILL');
     await first.client.close().catch(() => undefined);
 

@@ -792,8 +792,8 @@ describe('fault injection and the control panel', () => {
     await crispGet(sandbox(), operators());
     await crispGet(sandbox(), operators());
     await crispGet(sandbox(), '/v1/nope'); // counted, never handled
-    const stats = expectOk(await control<{ total: number; handled: Record<string, number>; faults: Record<string, number> }>(sandbox(), 'GET', '/_sandbox/stats'));
-    expect(stats).toEqual({ total: 4, handled: { 'GET /v1/website/:website_id/operators/list': 2 }, faults: { '429': 1 } });
+    const stats = expectOk(await control<{ total: number; handled: Record<string, number>; faults: Record<string, number>; abandoned: number }>(sandbox(), 'GET', '/_sandbox/stats'));
+    expect(stats).toEqual({ total: 4, handled: { 'GET /v1/website/:website_id/operators/list': 2 }, faults: { '429': 1 }, abandoned: 0 });
   });
 
   it('POST /_sandbox/reset restores the demo data', async () => {

@@ -11,7 +11,7 @@ import { S, site, type ControlContext } from './visitor.js';
 
 const OperatorMessage = z.object({
   type: z.enum(['text', 'note']).default('text'),
-  // The visitor side's check (visible-text.ts): text of only whitespace or zero-width characters is refused.
+  // The visitor side's check (visible-text.ts): text no keyboard types (only whitespace, zero-width characters or marks, a control character) is refused.
   content: MessageText,
   /** Who writes; the website's first operator when absent. */
   user_id: z.string().min(1).optional(),
