@@ -452,7 +452,7 @@ function validate(ins: Extract<Instruction, { op: 'ask' }>, raw: string): string
  * (xn--bcher-kva.de), which mail delivers to the same place, as the WHATWG URL parser writes it
  * (UTS #46). The part before @ has no such form: outside ASCII, null (the question is asked again).
  */
-function asciiEmail(email: string): string | null {
+export function asciiEmail(email: string): string | null {
   const at = email.lastIndexOf('@');
   const [local, domain] = [email.slice(0, at), email.slice(at + 1)];
   if (at < 1 || NON_ASCII.test(local)) return null;

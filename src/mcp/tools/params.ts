@@ -1,5 +1,6 @@
 // Shared tool parameters, described once (the description is all the model sees of a field).
 import { z } from 'zod';
+import { asciiEmail } from '../../scenario/run.js';
 import { notText } from '../../text-check.js';
 
 // No UUID pattern: the guard refuses any website off the allow-list before a call is made.
@@ -36,22 +37,16 @@ export function written(schema: z.ZodString, { visible = false } = {}): z.ZodStr
 export const EmailIn = z.email({ error: (issue) => emailExpected(issue.input) });
 
 const NON_ASCII = /\P{ASCII}/u;
-const DOMAIN_LABELS = /^[\p{L}\p{M}\p{N}-]+(?:\.[\p{L}\p{M}\p{N}-]+)+$/u;
+const Email = z.email();
 
+/** The refusal of an address: a domain in another script gets its ASCII form (the one a scenario's ask block saves), a part before @ outside ASCII is named. */
 function emailExpected(input: unknown): string {
   const expected = 'expected an email address such as name@example.com';
   if (typeof input !== 'string') return expected;
   const at = input.lastIndexOf('@');
-  const [local, domain] = [input.slice(0, at), input.slice(at + 1)];
-  if (at < 1 || !domain) return expected;
-  if (NON_ASCII.test(local)) return `${expected}, its part before @ in ASCII`;
-  if (!NON_ASCII.test(domain) || !DOMAIN_LABELS.test(domain)) return expected;
-  try {
-    // The WHATWG URL parser applies IDNA (UTS #46): bücher.de is xn--bcher-kva.de.
-    return `${expected}; a domain in another script is written in its ASCII form: ${local}@${new URL(`http://${domain}`).hostname}`;
-  } catch {
-    return expected;
-  }
+  if (at >= 1 && NON_ASCII.test(input.slice(0, at))) return `${expected}, its part before @ in ASCII`;
+  const ascii = asciiEmail(input);
+  return ascii !== null && ascii !== input && Email.safeParse(ascii).success ? `${expected}; a domain in another script is written in its ASCII form: ${ascii}` : expected;
 }
 
 /** A custom-data value as tools accept it; null removes the key. */
