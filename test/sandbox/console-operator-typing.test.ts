@@ -2,24 +2,14 @@
 // operator is announced as Crisp's app announces it — a compose atom naming the operator and
 // `message:compose:receive`, which the official crisp-api client hears over RTM — so the visitor's
 // seat (another tab) shows "Sam … is typing…"; emptying the box, or adding a private note, stops it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Crisp } from 'crisp-api';
 import type { Page } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium, type TestBrowser } from '../helpers/browser.js';
-import { CLI } from '../helpers/cli.js';
 import { eventually } from '../helpers/events.js';
+import { spawnSandboxCli, type SandboxChild } from '../helpers/sandbox-cli.js';
 import { officialClient } from '../helpers/official-rtm.js';
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  website_id: string;
-  identifier: string;
-  key: string;
-  tier: string;
-}
 
 interface Compose {
   session_id: string;
@@ -29,17 +19,13 @@ interface Compose {
 }
 
 describeWithChromium('sandbox console: the operator composer announces typing (Chromium)', (executable) => {
-  let sandbox: Started;
+  let sandbox: SandboxChild;
   let browser: TestBrowser;
   let official: InstanceType<typeof Crisp>;
   const heard: Compose[] = [];
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const line = await eventually(() => stdout.includes('\n') && stdout.split('\n')[0], 15_000, 'the sandbox starting');
-    sandbox = { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
+    sandbox = await spawnSandboxCli([]);
     official = officialClient(sandbox.url, sandbox);
     await official.on('message:compose:receive', (data: Compose) => void heard.push(data));
     await eventually(async () => (await sandboxGet<{ authenticated: number }>('/_sandbox/rtm')).authenticated === 1, 10_000, 'the official client authenticating over RTM');
@@ -49,12 +35,7 @@ describeWithChromium('sandbox console: the operator composer announces typing (C
   afterAll(async () => {
     (official as unknown as { _socket: Socket | null } | undefined)?._socket?.disconnect();
     await browser?.close();
-    if (sandbox && sandbox.child.exitCode === null) {
-      await new Promise<void>((done) => {
-        sandbox.child.once('exit', () => done());
-        sandbox.child.kill('SIGTERM');
-      });
-    }
+    await sandbox?.stop();
   });
 
   async function sandboxGet<T>(path: string): Promise<T> {

@@ -3,46 +3,26 @@
 // minutes after the `start` and then no more, as Crisp's web chatbox does (crisp-im/crisp-sdk-android#199).
 // The visitor's seat runs on Playwright's fake clock. And the operator composer refuses text of only
 // zero-width characters with the visitor side's words, keeping it in the box.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Crisp } from 'crisp-api';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium, type TestBrowser } from '../helpers/browser.js';
-import { CLI } from '../helpers/cli.js';
-import { eventually } from '../helpers/events.js';
+import { spawnSandboxCli, type SandboxChild } from '../helpers/sandbox-cli.js';
 import { officialClient } from '../helpers/official-rtm.js';
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  website_id: string;
-  identifier: string;
-  key: string;
-  tier: string;
-}
-
 describeWithChromium('sandbox console: typing nobody stops, and invisible text (Chromium)', (executable) => {
-  let sandbox: Started;
+  let sandbox: SandboxChild;
   let browser: TestBrowser;
   let official: InstanceType<typeof Crisp>;
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const line = await eventually(() => stdout.includes('\n') && stdout.split('\n')[0], 15_000, 'the sandbox starting');
-    sandbox = { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
+    sandbox = await spawnSandboxCli([]);
     official = officialClient(sandbox.url, sandbox);
     browser = await launchChromium(executable);
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (sandbox && sandbox.child.exitCode === null) {
-      await new Promise<void>((done) => {
-        sandbox.child.once('exit', () => done());
-        sandbox.child.kill('SIGTERM');
-      });
-    }
+    await sandbox?.stop();
   });
 
   async function newConversation(text: string): Promise<string> {

@@ -1,32 +1,19 @@
 // The console of `crisp-mcp sandbox --websites 2`, in a real Chromium: a conversation link of the
 // second website (the `url` tools hand out) opens that website's inbox on that conversation, the
 // header names the website and links the other, and one website's inbox never shows the other's.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithChromium, launchChromium, type TestBrowser } from '../helpers/browser.js';
-import { CLI } from '../helpers/cli.js';
-import { eventually } from '../helpers/events.js';
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  website_id: string;
-  website_ids: string[];
-}
+import { spawnSandboxCli, type SandboxChild } from '../helpers/sandbox-cli.js';
 
 describeWithChromium('sandbox console with several websites (Chromium)', (executable) => {
-  let sandbox: Started;
+  let sandbox: SandboxChild;
   let browser: TestBrowser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, [CLI, 'sandbox', '--port', '0', '--json', '--websites', '2'], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const line = await eventually(() => stdout.includes('\n') && stdout.split('\n')[0], 15_000, 'the sandbox starting');
-    sandbox = { child, ...(JSON.parse(line) as Omit<Started, 'child'>) };
+    sandbox = await spawnSandboxCli(['--websites', '2']);
     browser = await launchChromium(executable);
     page = await browser.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -34,12 +21,7 @@ describeWithChromium('sandbox console with several websites (Chromium)', (execut
 
   afterAll(async () => {
     await browser?.close();
-    if (sandbox && sandbox.child.exitCode === null) {
-      await new Promise<void>((done) => {
-        sandbox.child.once('exit', () => done());
-        sandbox.child.kill('SIGTERM');
-      });
-    }
+    await sandbox?.stop();
   });
 
   const visitorStarts = async (website: string, nickname: string) => {
