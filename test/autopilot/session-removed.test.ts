@@ -7,14 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventSource } from '../../src/commands/bot.js';
-import { signHook } from '../../src/crisp/hooks.js';
 import { conversationKey } from '../../src/engine/turn.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
-import { botsSettled, botTexts, capturedLog, echoOf, HOOK_SECRET, hooksUrl, startTestBot, type InProcessBot, type LogLine } from '../helpers/autopilot.js';
+import { botsSettled, botTexts, capturedLog, echoOf, HOOK_SECRET, hooksUrl, postEvent, startTestBot, type InProcessBot, type LogLine } from '../helpers/autopilot.js';
 import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
 import { freePort } from '../helpers/net.js';
 import { conv, crisp } from '../helpers/sandbox-http.js';
@@ -23,16 +21,8 @@ const REMOVED_LINE = 'conversation removed in Crisp: what the store kept of it i
 const INFO = 30;
 
 /** A signed Web Hook delivery of `session:removed`, as Crisp posts it. */
-async function postRemoved(url: string, website: string, session: string): Promise<number> {
-  const body = JSON.stringify({ website_id: website, event: 'session:removed', data: { website_id: website, session_id: session, inbox_id: null }, timestamp: Date.now() });
-  const timestamp = Date.now();
-  const res = await request(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-crisp-request-timestamp': String(timestamp), 'x-crisp-signature': signHook(HOOK_SECRET, timestamp, body) },
-    body,
-  });
-  await res.body.dump();
-  return res.statusCode;
+function postRemoved(url: string, website: string, session: string): Promise<number> {
+  return postEvent(url, 'session:removed', website, { website_id: website, session_id: session, inbox_id: null });
 }
 
 const MODES: EventSource[] = ['rtm', 'hooks'];

@@ -172,8 +172,13 @@ export function injectVisitorMessage(sandbox: Sandbox, session: string, text: st
 }
 
 /** Delivers `message:send` for `message` to the bot's hook endpoint, signed as Crisp signs it. */
-export async function postHook(url: string, message: Pick<Message, 'website_id' | 'timestamp'> & Record<string, unknown>, secret = HOOK_SECRET): Promise<number> {
-  const body = JSON.stringify({ website_id: message.website_id, event: 'message:send', data: { inbox_id: null, ...message }, timestamp: message.timestamp });
+export function postHook(url: string, message: Pick<Message, 'website_id' | 'timestamp'> & Record<string, unknown>, secret = HOOK_SECRET): Promise<number> {
+  return postEvent(url, 'message:send', message.website_id, { inbox_id: null, ...message }, message.timestamp, secret);
+}
+
+/** Delivers one Web Hook event to the bot's hook endpoint, signed as Crisp signs it; its HTTP status. */
+export async function postEvent(url: string, event: string, website: string, data: Record<string, unknown>, at = Date.now(), secret = HOOK_SECRET): Promise<number> {
+  const body = JSON.stringify({ website_id: website, event, data, timestamp: at });
   const timestamp = Date.now();
   const res = await request(url, {
     method: 'POST',
