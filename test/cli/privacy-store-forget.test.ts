@@ -17,12 +17,21 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 const ERASED = 'jane.erased@example.org';
 const KEPT = 'john.kept@example.org';
 
-/** Two visitors the bot answers (the echo scenario keeps each one's words in its record); their conversation keys. */
-async function twoVisitors(sandbox: Sandbox): Promise<{ erased: string; kept: string }> {
-  const erased = await visitorStarts(sandbox, `hi, I am ${ERASED}`);
-  const kept = await visitorStarts(sandbox, `hi, I am ${KEPT}`);
-  await eventually(() => botTexts(sandbox, erased).length === 2 && botTexts(sandbox, kept).length === 2, 15_000, 'both answered');
-  return { erased: `${sandbox.websiteId}/${erased}`, kept: `${sandbox.websiteId}/${kept}` };
+/**
+ * The built bot (echo scenario: it keeps each visitor's words in its record) started with `args`
+ * and `env`, answering two visitors, then stopped (SIGTERM); their conversation keys.
+ */
+async function twoVisitorsAnswered(sandbox: Sandbox, args: string[], env?: Record<string, string>): Promise<{ erased: string; kept: string }> {
+  const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo', ...args], env);
+  try {
+    const erased = await visitorStarts(sandbox, `hi, I am ${ERASED}`);
+    const kept = await visitorStarts(sandbox, `hi, I am ${KEPT}`);
+    await eventually(() => botTexts(sandbox, erased).length === 2 && botTexts(sandbox, kept).length === 2, 15_000, 'both answered');
+    return { erased: `${sandbox.websiteId}/${erased}`, kept: `${sandbox.websiteId}/${kept}` };
+  } finally {
+    bot.child.kill('SIGTERM');
+    await bot.exited;
+  }
 }
 
 describe('crisp-mcp store forget', () => {
@@ -39,14 +48,7 @@ describe('crisp-mcp store forget', () => {
 
   it('SQLite: erases one visitor of the file the bot wrote, to the bytes, and keeps the other', async () => {
     const file = join(dir, 'state.db');
-    const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo', '--store', `sqlite:${file}`]);
-    let visitors: { erased: string; kept: string };
-    try {
-      visitors = await twoVisitors(sandbox);
-    } finally {
-      bot.child.kill('SIGTERM');
-      await bot.exited;
-    }
+    const visitors = await twoVisitorsAnswered(sandbox, ['--store', `sqlite:${file}`]);
     expect(readFileSync(file).toString('latin1')).toContain(ERASED);
 
     const run = await runCli(['store', 'forget', visitors.erased, '--store', `sqlite:${file}`]);
@@ -129,14 +131,7 @@ describeWithRedis('crisp-mcp store forget (Redis)', () => {
 
   it('erases one visitor of the Redis the bot wrote (CRISP_MCP_STORE), and keeps the other', async () => {
     const url = redis().url;
-    const bot = await spawnBot(sandbox, ['--scenarios', scenarioDir(), '--scenario', 'echo'], { CRISP_MCP_STORE: url });
-    let visitors: { erased: string; kept: string };
-    try {
-      visitors = await twoVisitors(sandbox);
-    } finally {
-      bot.child.kill('SIGTERM');
-      await bot.exited;
-    }
+    const visitors = await twoVisitorsAnswered(sandbox, [], { CRISP_MCP_STORE: url });
     const raw = createClient({ url });
     await raw.connect();
     const everything = async (): Promise<string> => {
