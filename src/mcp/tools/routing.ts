@@ -25,7 +25,7 @@ export const listOperators = defineTool({
     const options = { signal: call?.signal };
     const site = guard.website(website_id);
     const [operators, availability] = await Promise.all([crisp.operators.list(site, options), crisp.operators.availability(site, options)]);
-    const status = new Map(availability.map((a) => [a.user_id, a.type]));
+    const status = availabilityById(availability);
     return {
       website_id: site,
       operators: operators.map(({ details: d }) => ({
@@ -33,14 +33,21 @@ export const listOperators = defineTool({
         name: [d.first_name, d.last_name].filter(Boolean).join(' '),
         email: d.email ?? '',
         role: d.role ?? '',
-        availability: asAvailability(status.get(d.user_id) ?? d.availability),
+        availability: availabilityOf(d, status),
       })),
     };
   },
   text: ({ operators }) => operators.map((o) => `${o.user_id} ${o.email} ${o.name} (${o.role}) ${o.availability}`).join('\n') || 'No operators.',
 });
 
-function asAvailability(value: string | undefined): 'online' | 'away' | 'offline' | 'unknown' {
+/** Each operator's availability as Crisp's availability read gives it, by user_id. */
+function availabilityById(availability: ReadonlyArray<{ user_id: string; type: string }>): ReadonlyMap<string, string> {
+  return new Map(availability.map((a) => [a.user_id, a.type]));
+}
+
+/** An operator's availability: the availability read's, else what their details carry. */
+function availabilityOf(details: { user_id: string; availability?: string | undefined }, status: ReadonlyMap<string, string>): 'online' | 'away' | 'offline' | 'unknown' {
+  const value = status.get(details.user_id) ?? details.availability;
   return value === 'online' || value === 'away' || value === 'offline' ? value : 'unknown';
 }
 
@@ -83,7 +90,7 @@ export const assignConversation = defineTool({
     // availability read leaves that unsaid rather than failing the assignment.
     const [match, availability] = await Promise.all([operatorNamed({ crisp, guard }, site, operator!, 'operator'), crisp.operators.availability(site).catch(unlessCrisp)]);
     await crisp.conversations.assign(site, session_id, match.user_id);
-    const status = availability?.find((a) => a.user_id === match.user_id)?.type ?? match.availability;
+    const status = availabilityOf(match, availabilityById(availability ?? []));
     return { session_id, assigned_to: match.user_id, operator_email: match.email ?? null, online: status !== 'away' && status !== 'offline' };
   },
   text: ({ session_id, assigned_to, operator_email, online }) =>
