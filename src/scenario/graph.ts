@@ -128,6 +128,9 @@ function ruleLabel(rule: Loose): string {
   return rule.contains !== undefined ? `contains ${words(rule.contains)}` : rule.exact !== undefined ? `is ${words(rule.exact)}` : rule.regex !== undefined ? `matches /${String(rule.regex)}/` : 'rule';
 }
 
+/** A problem as a node shows it: its level's sign, then `text` (its message, as the format needs it). */
+const flagged = (p: Problem, text: string) => `${p.level === 'error' ? '⛔' : '⚠'} ${text}`;
+
 const clip = (text: string, max: number) => (text.length > max ? `${cut(text, max - 1)}…` : text);
 
 // ---------------------------------------------------------------- Mermaid
@@ -159,14 +162,14 @@ export function graphToMermaid(graph: ScenarioGraph): string {
   ];
   for (const node of graph.nodes) {
     const [open, close] = MERMAID_SHAPES[node.type] ?? ['[', ']'];
-    const flags = node.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${entities(p.message)}`);
+    const flags = node.problems.map((p) => flagged(p, entities(p.message)));
     const sendsTo = node.sendsTo === undefined ? [] : [`→ ${entities(clip(node.sendsTo, 48))}`];
     const label = [`<b>${entities(shownId(node.id))}</b>`, entities(node.type), ...sendsTo, ...flags].join('<br/>');
     lines.push(`  ${key.get(node.id)}${open}${quote(label)}${close}`);
   }
   // Problems no block owns (the file is no JSON, a field at the top): a node of their own, so the chart never hides them.
   if (graph.problems.length > 0) {
-    const flags = graph.problems.map((p) => `${p.level === 'error' ? '⛔' : '⚠'} ${entities(`${p.path === '' ? '' : `${p.path}: `}${p.message}`)}`);
+    const flags = graph.problems.map((p) => flagged(p, entities(`${p.path === '' ? '' : `${p.path}: `}${p.message}`)));
     lines.push(`  file_problems[${quote(['<b>the file</b>', ...flags].join('<br/>'))}]`);
     if (graph.problems.some((p) => p.level === 'error')) lines.push('  class file_problems error');
   }
@@ -268,7 +271,7 @@ export function graphToHtml(graph: ScenarioGraph): string {
     const level = node.problems.some((p) => p.level === 'error') || node.type === 'missing' ? 'error' : node.problems.length ? 'warning' : 'ok';
     const tip = [shownId(node.id), node.type, node.text, ...node.problems.map((p) => `${p.level}: ${p.message}`)].filter(Boolean).join('\n');
     // A webhook's host takes the text line (its URL is in the tooltip and the list below); its first problem goes under it.
-    const flag = node.problems[0] ? `${node.problems[0].level === 'error' ? '⛔' : '⚠'} ${node.problems[0].message}` : undefined;
+    const flag = node.problems[0] && flagged(node.problems[0], node.problems[0].message);
     const line = node.sendsTo === undefined ? (flag ?? node.text) : `→ ${node.sendsTo}`;
     svg.push(
       `<g class="node ${level}" id="block-${escapeHtml(node.id)}"><title>${escapeHtml(tip)}</title>` +
