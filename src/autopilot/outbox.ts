@@ -17,7 +17,7 @@ import type { Lease, OutboxItem, Store } from '../store/index.js';
 import { webhookIdempotencyKey } from '../engine/actions.js';
 import { isEffect, performEffect } from '../engine/effects.js';
 import type { EffectAction, EffectAnswer, OpenConversation, PlainAction } from '../engine/port.js';
-import { isAutopilotItem, ITEM_STEP, readValue, retentionOf, type AutopilotItem } from './state.js';
+import { isAutopilotItem, ITEM_STEP, readValue, retentionOf, withRoutingSeen, type AutopilotItem } from './state.js';
 import { planWebhookAnswer, type Plan } from './plan.js';
 import { nextDelay } from '../retry.js';
 import { webhookAllowed } from '../engine/limits.js';
@@ -225,9 +225,9 @@ export class OutboxDeliverer {
 
   /** `again`: the item was tried before (here, or by a process killed mid-send): it may have reached Crisp although no answer came back. */
   async #run(head: OutboxItem<AutopilotItem>, action: PlainAction, again: boolean): Promise<void> {
-    const { website, session, scenario } = head.payload;
-    const outcome = await this.o.openConversation(website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again });
-    if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, 'an action did not apply here');
+    const { website, session, scenario, seen } = head.payload;
+    const outcome = await this.o.openConversation(website, session).carryOut(action, { scenario, turn: head.id, step: ITEM_STEP, again, seen });
+    if (outcome.status === 'skipped') this.o.log.info({ conversation: conversationKey(website, session), item: head.id, action: action.type, detail: outcome.detail }, outcome.stoodDown ? 'a person routed the conversation since the bot decided: the bot stands down' : 'an action did not apply here');
     if (action.type === 'send_message') {
       this.stats.sent++;
       this.o.onSent?.(head);
@@ -288,7 +288,8 @@ export class OutboxDeliverer {
       });
       if (!plan) return;
       this.o.onOurs(plan.ours);
-      const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox: plan.outbox, ...retentionOf(plan.state) });
+      const outbox = await withRoutingSeen(plan.outbox, () => this.o.openConversation(website, session).routing());
+      const result = await store.savePosition(key, loaded.name, plan.value, { expectedVersion: saved?.version ?? 0, outbox, ...retentionOf(plan.state) });
       this.o.onSaved?.(key);
       if (result.ok) {
         this.o.onPlanned?.(key, plan);

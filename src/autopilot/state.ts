@@ -8,6 +8,8 @@ import { z } from 'zod';
 import type { Position, Action } from '../scenario/index.js';
 import { readRecord, type ConversationRecord } from '../engine/record.js';
 import { derivedFingerprint } from '../engine/actions.js';
+import { isRoutingWrite, type RoutingSeen } from '../engine/routing.js';
+import type { OutboxInput } from '../store/index.js';
 import { MAX_REPEATS } from './guardrails.js';
 import { countsOfTimes, HASH_CHARS, hashesOfTimes, liveCounts, liveHashes, type BucketCounts, type BucketHashes } from './rate-memory.js';
 
@@ -145,10 +147,24 @@ export interface AutopilotItem {
   session: string;
   scenario: string;
   action: Action;
+  /** A routing write's: how its turn found the conversation routed (ActionRef.seen); absent in items saved before this field. */
+  seen?: RoutingSeen;
 }
 
 export function isAutopilotItem(payload: unknown): payload is AutopilotItem {
   return !!payload && typeof payload === 'object' && (payload as { kind?: unknown }).kind === 'autopilot';
+}
+
+/**
+ * The items with how the conversation is routed now (`read`, called once, and only when one of
+ * them is a routing write) on each routing write: carried out later, those stand down if a person
+ * routed the conversation since.
+ */
+export async function withRoutingSeen(items: OutboxInput[], read: () => Promise<RoutingSeen>): Promise<OutboxInput[]> {
+  const routes = (item: OutboxInput) => isRoutingWrite((item.payload as AutopilotItem).action);
+  if (!items.some(routes)) return items;
+  const seen = await read();
+  return items.map((item) => (routes(item) ? { ...item, payload: { ...(item.payload as AutopilotItem), seen } } : item));
 }
 
 /**

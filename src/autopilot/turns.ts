@@ -15,7 +15,7 @@ import { planTurn, readFrom, type Plan, type ThreadMessage } from './plan.js';
 import { knownOutbox, type KnownOutbox, type OutboxDeliverer } from './outbox.js';
 import type { QueuedConversation, Work } from './queue.js';
 import type { RecentSet } from './recent-set.js';
-import { readValue, retentionOf, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
+import { readValue, retentionOf, withRoutingSeen, type AutopilotItem, type AutopilotState, type ReadValue } from './state.js';
 import type { Guardrails } from './guardrails.js';
 
 /** The thread pages read back at most per run (20 messages each). */
@@ -110,17 +110,18 @@ export class ConversationTurns {
         context: await stepContext(scenario.program, now, () => this.#o.openConversation(c.website, c.session).operatorsOnline()),
       });
       if (!plan?.changed) return outboxEmpty ? [] : undefined;
+      const outbox = await withRoutingSeen(plan.outbox, () => this.#o.openConversation(c.website, c.session).routing());
       // Known as ours before anything is sent, so their message:received never reads as an operator's.
       for (const fp of plan.ours) this.#o.ours.add(fp);
       // The items delivered since the last save are acked by this one.
       const ack = this.#o.outbox.unacked(c.key);
-      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox: plan.outbox, ...(ack ? { ack } : {}), ...retentionOf(plan.state) });
+      const result = await store.savePosition(c.key, scenario.name, plan.value, { expectedVersion: version, outbox, ...(ack ? { ack } : {}), ...retentionOf(plan.state) });
       if (result.ok) {
         if (ack) this.#o.outbox.acked(c.key, ack);
         this.#o.outbox.appended(result.outbox);
         this.#keep(c.key, result.version, plan.value, plan.state);
         this.#o.report(c.key, plan);
-        return outboxEmpty ? knownOutbox(c.key, result.outbox, plan.outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
+        return outboxEmpty ? knownOutbox(c.key, result.outbox, outbox.map((item) => item.payload as AutopilotItem), now) : undefined;
       }
       this.#kept.delete(c.key);
       this.#o.counts.conflicts++;

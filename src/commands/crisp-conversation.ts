@@ -4,7 +4,8 @@
 // neither channel imports the other and the engine never sees Crisp. Every message gets a fingerprint derived from its
 // (turn, step), and an action carried out again (`again`) looks for that fingerprint in the
 // conversation before sending, so it never posts twice; the other writes are idempotent by nature
-// (set data, set segments, assign, resolve).
+// (set data, set segments, assign, resolve). A routing write whose turn read the routing
+// (`ref.seen`) looks first and stands down if a person changed it since (engine/routing.ts).
 //
 // Failures split two ways. A Crisp error (network, 5xx, 429, unknown conversation) is thrown: the
 // caller stops, saves nothing, and the same actions can simply be carried out again. An action
@@ -16,6 +17,7 @@ import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBo
 import { callWebhook, derivedFingerprint } from '../engine/actions.js';
 import { messageText } from '../engine/describe.js';
 import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, OpenConversation, PlainAction, ThreadMessage } from '../engine/port.js';
+import { routingDecision, stoodDown, type RoutingSeen, type RoutingWrite } from '../engine/routing.js';
 import type { OutMessage } from '../scenario/index.js';
 
 interface CrispPortOptions {
@@ -57,6 +59,11 @@ class CrispConversation implements ConversationPort {
     return operatorsOnline(this.crisp, this.website);
   }
 
+  async routing(): Promise<RoutingSeen> {
+    const conversation = await this.crisp.conversations.get(this.website, this.session);
+    return { assigned: conversation.assigned?.user_id ?? null, state: conversation.state };
+  }
+
   callWebhook(action: Extract<EffectAction, { type: 'webhook' }>, idempotencyKey: string) {
     return callWebhook(action, idempotencyKey, this.options.fetch);
   }
@@ -96,25 +103,45 @@ class CrispConversation implements ConversationPort {
         const wanted = action.email?.toLowerCase();
         const match = operators.find((op) => (action.user_id !== undefined ? op.details.user_id === action.user_id : op.details.email?.toLowerCase() === wanted));
         if (!match) return out('skipped', `no operator ${action.user_id ?? action.email} on this website; assignment left as it was`);
-        await crisp.conversations.assign(website, session, match.details.user_id);
-        return out('done', `assigned to ${match.details.email ?? ''} (${match.details.user_id})`);
+        const standDown = await this.#route(action, ref, match.details.user_id);
+        return standDown ?? out('done', `assigned to ${match.details.email ?? ''} (${match.details.user_id})`);
       }
-      case 'unassign':
-        await crisp.conversations.assign(website, session, null);
-        return out('done', 'unassigned');
+      case 'unassign': {
+        return (await this.#route(action, ref)) ?? out('done', 'unassigned');
+      }
       case 'handoff': {
         const text = `Scenario "${ref.scenario}" handed this conversation to a human (${action.reason}); the bot stays silent here.${action.note ? `\n${action.note}` : ''}`;
         const fingerprint = await this.#post({ type: 'note', content: text }, ref);
         return out('done', `private note for operators (${action.reason})`, fingerprint);
       }
-      case 'resolve':
-        await crisp.conversations.setState(website, session, 'resolved');
-        return out('done', 'resolved');
+      case 'resolve': {
+        return (await this.#route(action, ref)) ?? out('done', 'resolved');
+      }
       case 'error': {
         const fingerprint = await this.#post({ type: 'note', content: `Scenario "${ref.scenario}" stopped at block ${action.block}: ${action.message}` }, ref);
         return out('done', `${action.code}: private note for operators`, fingerprint);
       }
     }
+  }
+
+  /**
+   * Writes a routing action; with `ref.seen`, only while the conversation is routed as its turn
+   * found it (engine/routing.ts), in one attempt: the caller retries, and looks again first.
+   * Undefined when written (or already so), else the outcome of standing down.
+   */
+  async #route(action: RoutingWrite, ref: ActionRef, assignTo?: string): Promise<ActionOutcome | undefined> {
+    const { crisp, website, session } = this;
+    let once: { maxAttempts: number } | undefined;
+    if (ref.seen) {
+      const now = await this.routing();
+      const decision = routingDecision(action, ref.seen, now, assignTo);
+      if (decision === 'applied') return undefined;
+      if (decision === 'stand_down') return { step: ref.step, type: action.type, status: 'skipped', detail: stoodDown(action, ref.seen, now), stoodDown: true };
+      once = { maxAttempts: 1 };
+    }
+    if (action.type === 'resolve') await crisp.conversations.setState(website, session, 'resolved', once);
+    else await crisp.conversations.assign(website, session, assignTo ?? null, once);
+    return undefined;
   }
 
   async #send(message: OutMessage, ref: ActionRef): Promise<ActionOutcome> {

@@ -40,6 +40,8 @@ export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'bas
 export interface CallOptions {
   signal?: AbortSignal;
   deadlineMs?: number;
+  /** Attempts at most, the first included (default: the client's retry policy): 1 leaves retrying to a caller that looks before it writes again. */
+  maxAttempts?: number;
 }
 
 /** Every filter of `GET /v1/website/{w}/conversations/{page}`. */
@@ -166,8 +168,8 @@ class Caller {
 
 /** The call's spec with the caller's signal and deadline; the spec itself when there are none (most calls: no copy). */
 function withOptions(spec: RequestSpec, options: CallOptions | undefined): RequestSpec {
-  if (options === undefined || (options.signal === undefined && options.deadlineMs === undefined)) return spec;
-  return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs };
+  if (options === undefined || (options.signal === undefined && options.deadlineMs === undefined && options.maxAttempts === undefined)) return spec;
+  return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs, maxAttempts: options.maxAttempts };
 }
 
 // `schema` as the wire schema the caller named (WireSchemaName): its parse's type is the caller's.

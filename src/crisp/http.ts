@@ -63,6 +63,8 @@ export interface RequestSpec {
   alreadyApplied?: (signal: AbortSignal) => Promise<CrispResponse | undefined>;
   signal?: AbortSignal;
   deadlineMs?: number;
+  /** Overrides the retry policy's maxAttempts for this call. */
+  maxAttempts?: number | undefined;
 }
 
 export interface CrispResponse {
@@ -268,7 +270,7 @@ export class CrispHttp {
         if (!failure.retryable || !(resendable || neverSent)) throw failure;
         mayHaveLanded ||= !neverSent;
       }
-      if (attempt >= this.#retry.maxAttempts) throw failure;
+      if (attempt >= (spec.maxAttempts ?? this.#retry.maxAttempts)) throw failure;
       const delayMs = nextDelay(attempt, this.#retry, failure.retryAfterMs, this.#random);
       if (Date.now() - started + delayMs >= deadlineMs) throw failure;
       this.#onRetry?.({ method: spec.method, path: stripQuery(path), attempt, delayMs, status: failure.status, code: failure.code });

@@ -4,6 +4,7 @@
 // post_draft, the converse reply sink for the
 // converse API. The engine never sees a Crisp type, a URL of Crisp's or a reply body.
 import type { Action } from '../scenario/index.js';
+import type { RoutingSeen } from './routing.js';
 
 /** An action the runner stops at: its answer decides what follows. Always the last action of its step. */
 export type EffectAction = Extract<Action, { type: 'webhook' | 'search_articles' }>;
@@ -31,6 +32,12 @@ export interface ActionRef {
   step: string;
   /** The action was carried out before and may have reached the other side: look before sending again. */
   again: boolean;
+  /**
+   * How the turn that decided a routing write (assign, unassign, resolve) found the conversation:
+   * carried out later, the write stands down if a person changed that since (routing.ts). Without
+   * it, the write is carried out as it comes.
+   */
+  seen?: RoutingSeen | undefined;
 }
 
 export interface ActionOutcome {
@@ -41,6 +48,8 @@ export interface ActionOutcome {
   status: 'done' | 'held' | 'skipped';
   detail: string;
   fingerprint?: number;
+  /** Skipped because a person changed the conversation's routing since its turn read it (ActionRef.seen). */
+  stoodDown?: true;
 }
 
 /** The answer of an effect (a webhook call or a helpdesk search), fed back to the runner. */
@@ -77,6 +86,8 @@ export interface ConversationPort extends EffectPort {
   thread(): Promise<ThreadMessage[]>;
   /** Whether an operator of the website is online. */
   operatorsOnline(): Promise<boolean>;
+  /** How the conversation is routed now: what a turn deciding a routing write reads (ActionRef.seen). */
+  routing(): Promise<RoutingSeen>;
 }
 
 /**
