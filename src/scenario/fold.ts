@@ -33,6 +33,18 @@ function fold(text: string): string {
   return text.normalize('NFKD').toUpperCase().toLowerCase().replace(ACCENTED, '$1').replace(EMOJI_VARIANT, '').normalize('NFC').trim().replace(SPACES, ' ');
 }
 
+/** Emoji (with their joiners, keycaps, flags and tags), symbols and punctuation: what `words` drops. */
+const NOT_WORDS = /[\p{Extended_Pictographic}\p{Regional_Indicator}\p{S}\p{P}\u200d\u20e3\u{e0020}-\u{e007f}]/gu;
+
+/**
+ * A normalized text's words alone: emoji, symbols and punctuation dropped, spaces collapsed
+ * (`refund 💸` and `💸 Refund!` are `refund`). What a choice is matched by when the visitor types
+ * its label without the emoji; '' when nothing but those is left.
+ */
+export function words(normalized: string): string {
+  return normalized.replace(NOT_WORDS, ' ').trim().replace(SPACES, ' ');
+}
+
 /**
  * Visitor text as regexes and validations see it: compatibility forms unified (full-width letters
  * and digits, ligatures), so an author's `^[A-Z]{3}-\d+$` accepts what a Japanese keyboard types,

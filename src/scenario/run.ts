@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { CompiledCondition, Instruction, OutMessage, Program } from './compile.js';
 import { asciiDigits, compatible, cut, normalize } from './fold.js';
+import { pick, route } from './pick.js';
 import type { Position, Scalar, Vars } from './position.js';
 
 export type { Position, Vars };
@@ -211,14 +212,15 @@ class Turn {
         case 'choice': {
           if (fresh === null || fresh.kind === 'webhook' || fresh.kind === 'articles') return true;
           const picked = pick(ins, fresh);
-          if (picked !== undefined) {
+          if (typeof picked === 'number') {
             if (ins.save !== null) this.set(ins.save, ins.values[picked]!);
             this.pc = ins.targets[picked]!;
             fresh = null;
-          } else if (fresh.kind === 'text' && ins.fallback >= 0) {
+          } else if (picked === undefined && fresh.kind === 'text' && ins.fallback >= 0) {
             this.pc = ins.fallback; // the answer stays fresh, so a match there can route it
           } else {
-            this.send(ins.message); // not one of the choices and nowhere to go: show the buttons again
+            // Not one of the choices and nowhere to go, or the words of two of them: show the buttons again.
+            this.send(ins.message);
             return false;
           }
           break;
@@ -391,26 +393,6 @@ function articlesMessage(ins: Extract<Instruction, { op: 'articles' }>, found: F
     return { type: 'carousel', text: ins.text, cards: found.map((a) => ({ title: a.title, url: a.url, button: 'Read', ...(a.description ? { description: a.description } : {}) })) };
   }
   return { type: 'picker', id: ins.block, text: ins.text, choices: found.map((a) => ({ value: a.url, label: a.title, url: a.url })) };
-}
-
-function pick(ins: Extract<Instruction, { op: 'choice' }>, input: { kind: 'text'; text: string } | { kind: 'card'; index: number }): number | undefined {
-  if (input.kind === 'card') return Number.isInteger(input.index) && input.index >= 0 && input.index < ins.targets.length ? input.index : undefined;
-  if (input.text.length > 1_000) return undefined; // longer than any label or value
-  const i = ins.answers.indexOf(normalize(input.text));
-  return i < 0 ? undefined : i >> 1;
-}
-
-function route(ins: Extract<Instruction, { op: 'match' }>, text: string): number {
-  const lower = normalize(text);
-  let forRegex: string | undefined;
-  for (const rule of ins.rules) {
-    if (rule.kind === 'regex') {
-      if (rule.re!.test((forRegex ??= compatible(text)))) return rule.next;
-    } else if (rule.kind === 'exact') {
-      if (rule.words.includes(lower)) return rule.next;
-    } else if (rule.words.some((w) => lower.includes(w))) return rule.next;
-  }
-  return ins.otherwise;
 }
 
 /**
