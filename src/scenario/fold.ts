@@ -34,7 +34,7 @@ function fold(text: string): string {
 }
 
 /** Emoji (with their joiners, keycaps, flags and tags), symbols and punctuation: what `words` drops. */
-const NOT_WORDS = /[\p{Extended_Pictographic}\p{Regional_Indicator}\p{S}\p{P}\u200d\u20e3\u{e0020}-\u{e007f}]/gu;
+const NOT_WORDS = /[\p{Extended_Pictographic}\p{Regional_Indicator}\p{S}\p{P}\u{e0020}-\u{e007f}]|\u200d|\u20e3/gu;
 
 /**
  * A normalized text's words alone: emoji, symbols and punctuation dropped, spaces collapsed
