@@ -1,6 +1,7 @@
 // The rules Crisp applies to a conversation when its messages change: unread counts, waiting time,
 // state moves, the inbox's preview, custom data merges. Pure steps on one conversation, which the
-// inbox's changes (inbox-messages.ts, inbox-conversations.ts, inbox-people.ts) apply.
+// inbox's changes (inbox-messages.ts, inbox-conversations.ts, inbox-people.ts) apply, and the demo
+// data (data.ts) is built to.
 import type { ConversationState, ConversationWire, CustomData, Message } from '../crisp/schemas.js';
 
 /** A conversation's numeric `status` for each state. */
@@ -29,13 +30,19 @@ export function afterMessage(conversation: ConversationWire, message: Message): 
   }
 }
 
-/** After an edit or a removal, the inbox preview shows the latest message that is not a note. */
-export function refreshPreview(conversation: ConversationWire, thread: readonly Message[]): void {
+/** What the inbox shows of a thread: its latest text, and a preview of its latest message that is not a note. */
+export function previewFields(thread: readonly Message[]): Pick<ConversationWire, 'last_message' | 'preview_message'> {
   const latest = thread.findLast((m) => m.type !== 'note');
-  if (latest) conversation.preview_message = previewOf(latest);
-  else delete conversation.preview_message;
   const latestText = thread.findLast((m) => m.type === 'text');
-  conversation.last_message = latestText ? String(latestText.content) : '';
+  return { last_message: latestText ? String(latestText.content) : '', ...(latest ? { preview_message: previewOf(latest) } : {}) };
+}
+
+/** After an edit or a removal, the inbox preview shows the thread as it now is. */
+export function refreshPreview(conversation: ConversationWire, thread: readonly Message[]): void {
+  const { last_message, preview_message } = previewFields(thread);
+  if (preview_message) conversation.preview_message = preview_message;
+  else delete conversation.preview_message;
+  conversation.last_message = last_message;
 }
 
 export function moveState(conversation: ConversationWire, state: ConversationState): void {

@@ -18,7 +18,8 @@ import type {
   PeopleProfileCard,
   SendMessageBody,
 } from '../crisp/schemas.js';
-import { DEMO_WEBSITES, generateDemoData } from './data.js';
+import { generateDemoData } from './data.js';
+import { DEMO_WEBSITES } from './demo-tables.js';
 import { SEED_HELPDESK } from './helpdesk-data.js';
 import * as conversations from './inbox-conversations.js';
 import * as messages from './inbox-messages.js';
