@@ -8,7 +8,7 @@ import type { ConversationState, ConversationWire, CustomData, Message } from '.
 export const STATUS: Record<ConversationState, number> = { pending: 0, unresolved: 1, resolved: 2 };
 
 /** The inbox's preview of a conversation's latest message (not a note). */
-export const previewOf = (message: Message): NonNullable<ConversationWire['preview_message']> => ({ type: message.type, from: message.from, excerpt: excerpt(message), fingerprint: message.fingerprint });
+const previewOf = (message: Message): NonNullable<ConversationWire['preview_message']> => ({ type: message.type, from: message.from, excerpt: excerpt(message), fingerprint: message.fingerprint });
 
 /** A new message's effect on its conversation: time, preview, unread count, waiting time, state. */
 export function afterMessage(conversation: ConversationWire, message: Message): void {
