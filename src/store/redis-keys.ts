@@ -25,7 +25,6 @@ const unescape = (part: string): string => part.replace(/%(25|3A)/g, (_m, hex: s
 
 export class RedisKeys {
   readonly prefix: string;
-  readonly #p: string;
   readonly idle: string;
   readonly outboxSeq: string;
   readonly due: string;
@@ -39,7 +38,6 @@ export class RedisKeys {
 
   constructor(prefix: string) {
     this.prefix = prefix;
-    this.#p = prefix;
     this.idle = `${prefix}pos-idle`;
     this.outboxSeq = `${prefix}outbox-seq`;
     this.due = `${prefix}outbox-due`;
@@ -87,25 +85,25 @@ export class RedisKeys {
 
   /** The index of every draft, or of one conversation's. */
   drafts(conversation?: string): string {
-    return conversation === undefined ? this.allDrafts : `${this.#p}drafts:${escape(conversation)}`;
+    return conversation === undefined ? this.allDrafts : `${this.prefix}drafts:${escape(conversation)}`;
   }
 
   lock(key: string): string {
-    return `${this.#p}lock:${key}`;
+    return `${this.prefix}lock:${key}`;
   }
 
   once(conversation: string, key: string): string {
-    return `${this.#p}once:${escape(conversation)}:${escape(key)}`;
+    return `${this.prefix}once:${escape(conversation)}:${escape(key)}`;
   }
 
   /** The pattern of one conversation's once-keys. */
   onceKeysOf(conversation: string): string {
-    return `${globLiteral(`${this.#p}once:${escape(conversation)}:`)}*`;
+    return `${globLiteral(`${this.prefix}once:${escape(conversation)}:`)}*`;
   }
 
   /** The conversation's queue zset, its items hash, and the due zset. */
   queue(conversation: string): [string, string, string] {
     const c = escape(conversation);
-    return [`${this.#p}outbox:${c}`, `${this.#p}outbox-items:${c}`, this.due];
+    return [`${this.prefix}outbox:${c}`, `${this.prefix}outbox-items:${c}`, this.due];
   }
 }
