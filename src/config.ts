@@ -213,7 +213,7 @@ export function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefine
   return value && !/^\$\{user_config\.[^}]*\}$/.test(value) ? value : undefined;
 }
 
-/** The demo websites the sandbox can seed (DEMO_WEBSITES in src/sandbox/data.ts, which config.ts may not import). */
+/** The demo websites the sandbox can seed (DEMO_WEBSITES in src/sandbox/demo-tables.ts, which config.ts may not import). */
 const SANDBOX_MAX_WEBSITES = 5;
 
 /**

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { HookReport } from '../sandbox/hooks.js';
 import { describeSandbox, fixedKeyCredentials, sandboxInfo } from '../sandbox/guide.js';
-import { DEMO_WEBSITES } from '../sandbox/data.js';
+import { DEMO_WEBSITES } from '../sandbox/demo-tables.js';
 import { startSandbox, type Sandbox } from '../sandbox/server.js';
 import { createLogger, writeErrorLine } from '../log.js';
 import { runCommand } from './resources.js';

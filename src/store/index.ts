@@ -1,7 +1,7 @@
 // Choosing and opening a store: `--store` / CRISP_MCP_STORE → one of memory, SQLite, Redis.
 import { hideUserinfo } from '../credentials/redact.js';
 import { MemoryStore } from './memory.js';
-import type { RedisStoreOptions } from './redis.js';
+import type { RedisStoreOptions } from './redis-connection.js';
 import type { SqliteMigration } from './sqlite-schema.js';
 import { StoreError, type Store } from './types.js';
 
@@ -10,7 +10,7 @@ export { HeldLocks, withLock, type Lease } from './lock.js';
 export { MemoryBacking, MemoryStore } from './memory.js';
 // SQLite (a native addon) and Redis (node-redis) are loaded by openStore, only for the store it opens;
 // import SqliteStore from './sqlite.js' and RedisStore from './redis.js' directly.
-export type { RedisStoreOptions } from './redis.js';
+export type { RedisStoreOptions } from './redis-connection.js';
 export type { SqliteMigration } from './sqlite-schema.js';
 
 /** Redis's connection reports, and what opening a SQLite file an earlier release wrote changed in it. */

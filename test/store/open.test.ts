@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { StoreConfig } from '../../src/config.js';
 import { MemoryStore, openStore, parseStoreSpec, StoreError, type Store } from '../../src/store/index.js';
-import { redactRedisUrl } from '../../src/store/redis.js';
+import { redactRedisUrl } from '../../src/store/redis-connection.js';
 import { defaultSqlitePath, SqliteStore } from '../../src/store/sqlite.js';
 
 const tmp: string[] = [];

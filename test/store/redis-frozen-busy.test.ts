@@ -9,7 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
-import { RedisStore, type RedisOutage } from '../../src/store/redis.js';
+import type { RedisOutage } from '../../src/store/redis-connection.js';
+import { RedisStore } from '../../src/store/redis.js';
 import { eventually } from '../helpers/events.js';
 import { describeWithRedis } from '../helpers/redis.js';
 import { startFreezableRedis, type FreezableRedis } from './freezable-redis.js';

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
-import { RedisStore, type RedisOutage } from '../../src/store/redis.js';
+import type { RedisOutage } from '../../src/store/redis-connection.js';
+import { RedisStore } from '../../src/store/redis.js';
 import { eventually } from '../helpers/events.js';
 import { describeWithRedis, useRedis } from '../helpers/redis.js';
 
