@@ -191,6 +191,29 @@ describeWithChromium('sandbox console, by keyboard and screen reader (Chromium)'
     }
   });
 
+  it('answering a picker by keyboard leaves the focus on the thread, where the answer and the reply come, not on the page\'s body', async () => {
+    const session = await newVisitor('Can I change plan?');
+    const picker = { id: 'plan', text: 'Which plan?', choices: [{ value: 'pro', label: 'Pro', selected: false }, { value: 'free', label: 'Free', selected: false }] };
+    const rest = await fetch(`${sandbox.url}/v1/website/${sandbox.website_id}/conversation/${session}/message`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${sandbox.identifier}:${sandbox.key}`).toString('base64')}`, 'x-crisp-tier': 'plugin', 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'picker', from: 'operator', origin: 'chat', content: picker }),
+    });
+    expect(rest.status).toBe(200);
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${sandbox.url}/#${session}`);
+      await page.locator('.choices button[data-value="pro"]').waitFor();
+      await tabTo(page, '.choices button[data-value="pro"]');
+      await page.keyboard.press('Enter');
+      await page.locator('.choices button[data-value="pro"][aria-pressed="true"]').waitFor();
+      await expect.poll(() => focusedName(page)).toBe('ol');
+      expect(await page.evaluate<boolean>("document.activeElement.matches('.thread')")).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the connection status reads as words: the green dot before "live" is not read out', async () => {
     const page = await browser.context.newPage();
     try {

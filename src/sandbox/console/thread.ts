@@ -261,6 +261,9 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => Promise
           if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
           const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
           button.addEventListener('click', () => {
+            // Disabled, the pressed button would drop the focus to the page's body: it goes to the
+            // thread, where the answer and the reply come (the message is redrawn with its answer).
+            button.closest<HTMLElement>('.thread')?.focus();
             setDisabled(true);
             void choose(choice.value).then((done) => done || setDisabled(false));
           });
