@@ -147,14 +147,14 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-const STYLE = `:root { color-scheme: light; --line: #d9dee5; --muted: #5b6573; --visitor: #f1f3f6; --operator: #1972f5; --bot: #6d3fd1; --note: #fff4c2; font: 15px/1.4 system-ui, sans-serif; }
+const STYLE = `:root { color-scheme: light; --line: #d9dee5; --muted: #5b6573; --visitor: #f1f3f6; --operator: #1560d6; --bot: #6d3fd1; --note: #fff4c2; font: 15px/1.4 system-ui, sans-serif; }
 * { box-sizing: border-box; }
 body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #1c2430; }
 .top { display: flex; gap: 1rem; align-items: baseline; padding: .5rem 1rem; border-bottom: 1px solid var(--line); }
 .top h1 { font-size: 1.1rem; margin: 0; }
 .muted { color: var(--muted); font-size: .85rem; }
 .live { margin-left: auto; font-size: .85rem; color: var(--muted); }
-.live.on::before { content: "● "; color: #1a9c4a; }
+.live.on::before { content: "● " / ""; color: #1a9c4a; }
 .layout { flex: 1; display: grid; grid-template-columns: minmax(260px, 340px) minmax(0, 1fr); min-height: 0; }
 .layout > * { min-width: 0; }
 .inbox { border-right: 1px solid var(--line); display: flex; flex-direction: column; min-height: 0; }
@@ -169,7 +169,9 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .last { display: block; color: var(--muted); font-size: .85rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .badge { font-size: .72rem; padding: 0 .4rem; border-radius: 1rem; background: var(--visitor); }
 .badge.pending { background: #ffe3c2; } .badge.unresolved { background: #d7e7ff; } .badge.resolved { background: #d5f2df; }
-.badge.unread { background: #e5484d; color: white; }
+.badge.unread { background: #c62828; color: white; }
+/* Read by a screen reader, not shown: what a bare number or sign stands for. */
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .conversation { display: grid; grid-template-rows: auto 1fr auto auto; grid-template-columns: minmax(0, 1fr); min-height: 0; }
 .conversation .empty { padding: 2rem; color: var(--muted); }
 .details { padding: .5rem 1rem; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: center; }
@@ -199,10 +201,16 @@ body { margin: 0; height: 100vh; display: flex; flex-direction: column; color: #
 .composer .actions { display: flex; gap: .35rem; }
 button { font: inherit; padding: .3rem .7rem; }
 .error { margin: 0; color: #b42318; background: #fff1f0; border-bottom: 1px solid #f3c1bc; font-size: .85rem; padding: .35rem 1rem; }
-.error[hidden] { display: none; }
+[hidden] { display: none !important; } /* author display rules (.details is flex) would show it */
 .not-found { color: #b42318; }
 @media (max-width: 760px) {
-  .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(6rem, 26vh) minmax(0, 1fr); }
+  /* The page scrolls rather than squeezing the inbox and thread into one screen: at 320×256 (400%
+     zoom) that left the inbox list 11px and the thread 30px tall. Each keeps a scroll of its own
+     below a share of the screen, so the composers stay a short scroll away. */
+  body { height: auto; min-height: 100vh; }
+  .layout { grid-template-columns: minmax(0, 1fr); grid-template-rows: auto auto; }
+  .conversations { max-height: 60vh; min-height: 3.6rem; }
+  .thread { max-height: 70vh; min-height: 5rem; }
   .top { flex-wrap: wrap; gap: 0 1rem; } .top h1 { font-size: 1rem; }
   /* Which website this inbox is, and the links to the others, stay: on its own line, under the title. */
   .top #website { order: 1; flex-basis: 100%; overflow-wrap: anywhere; }

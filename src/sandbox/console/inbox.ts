@@ -21,7 +21,7 @@ export function renderInbox(list: HTMLUListElement, conversations: Conversation[
       const button = el(
         'button',
         { type: 'button', 'aria-current': c.session_id === current ? 'true' : undefined, tabindex: c.session_id === tabStop ? '0' : '-1' },
-        el('span', { class: 'row' }, el('span', { class: 'name', dir: 'auto' }, c.meta?.nickname || c.session_id), el('span', { class: `badge ${c.state}` }, c.state), unread > 0 && el('span', { class: 'badge unread', title: 'unread' }, String(unread)), el('span', { class: 'time' }, shortTime(c.updated_at))),
+        el('span', { class: 'row' }, el('span', { class: 'name', dir: 'auto' }, c.meta?.nickname || c.session_id), el('span', { class: `badge ${c.state}` }, c.state), unread > 0 && el('span', { class: 'badge unread' }, String(unread), el('span', { class: 'visually-hidden' }, ' unread')), el('span', { class: 'time' }, shortTime(c.updated_at))),
         el('span', { class: 'last', dir: 'auto' }, `${c.preview_message?.from === 'operator' ? '↩ ' : ''}${last}`),
         assignee && el('span', { class: 'last' }, `assigned to ${assignee}`),
       );

@@ -24,7 +24,8 @@ export interface Problems {
 /** Builds the view for one conversation; `update` redraws its details and thread in place, leaving the composers alone. */
 export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: string, operators: Operator[], problems: Problems): ConversationView {
   const details = el('div', { class: 'details' });
-  const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
+  // Polite once the history is in (update): a conversation opening would otherwise read all of it out.
+  const thread = el('ol', { class: 'thread', 'aria-label': 'Messages', tabindex: '0' });
   const typing = el('p', { class: 'typing', 'aria-live': 'polite' });
   /** Runs what the user asked for; true when it worked, else the problem is shown. */
   const act = (work: () => Promise<unknown>): Promise<boolean> =>
@@ -32,6 +33,14 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
       () => (problems.clear(), true),
       (error: unknown) => (problems.show(error), false),
     );
+
+  const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), (value) => act(() => api.setState(sessionId, value)));
+  const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], (value) => act(() => api.assign(sessionId, value || null)));
+  // Built once and then only filled in: a control taken out of the page and put back loses the focus.
+  const heading = el('h2', {});
+  const fieldList = el('dl', {});
+  details.append(heading, stateSelect.node, assignSelect.node, fieldList);
+  details.hidden = true; // until the sandbox has said what to show in them
 
   const visitor = composer('visitor', 'Write as the visitor', [['Send as visitor', 'visitor-send', (text) => api.writeAsVisitor(sessionId, text)]], act, `${sessionId} visitor`, (typing) => api.composeAsVisitor(sessionId, typing));
   const operator = composer('operator', 'Write as an operator', [
@@ -52,8 +61,8 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
     sessionId,
     update({ conversation, messages, person }) {
       const meta = conversation.meta ?? {};
-      const stateSelect = select('state', 'State', ['pending', 'unresolved', 'resolved'].map((s) => [s, s]), conversation.state, (value) => act(() => api.setState(sessionId, value)));
-      const assignSelect = select('assignee', 'Assigned to', [['', 'nobody'], ...operators.map((o): [string, string] => [o.user_id, `${o.nickname} (${o.availability})`])], conversation.assigned?.user_id ?? '', (value) => act(() => api.assign(sessionId, value || null)));
+      stateSelect.show(conversation.state);
+      assignSelect.show(conversation.assigned?.user_id ?? '');
       const fields: Array<[string, string | undefined]> = [
         ['email', meta.email],
         ['phone', meta.phone],
@@ -62,14 +71,12 @@ export function openConversation(root: HTMLElement, api: SandboxApi, sessionId: 
         ['profile', person ? [person.person?.nickname, person.company?.name, person.person?.geolocation?.city].filter(Boolean).join(' · ') : undefined],
         ['session', conversation.session_id],
       ];
-      details.replaceChildren(
-        el('h2', {}, meta.nickname || 'Visitor'),
-        stateSelect,
-        assignSelect,
-        el('dl', {}, ...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!)))),
-      );
+      details.hidden = false;
+      heading.textContent = meta.nickname || 'Visitor';
+      fieldList.replaceChildren(...fields.filter(([, v]) => v).map(([k, v]) => el('div', { class: 'field' }, el('dt', {}, k), el('dd', {}, v!))));
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
       syncThread(thread, messages, (m) => messageItem(m, meta.nickname || 'Visitor', (choice) => act(() => api.choose(sessionId, m.fingerprint, choice))));
+      thread.setAttribute('aria-live', 'polite');
       showTyping(conversation, messages, meta.nickname || 'The visitor');
       if (atBottom) thread.scrollTop = thread.scrollHeight;
     },
@@ -184,6 +191,9 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
       sending = false;
       input.readOnly = false;
       for (const button of buttons) button.disabled = false;
+      // A button pressed from the keyboard lost the focus when it was disabled (to the page's body):
+      // it goes back to the box, where the next message is written.
+      if (document.activeElement === document.body) input.focus();
     });
   };
   input.addEventListener('keydown', (event) => {
@@ -199,11 +209,21 @@ function composer(side: 'visitor' | 'operator', label: string, actions: Send[], 
   return el('div', { class: `composer ${side}` }, el('label', { for: input.id }, label), input, el('div', { class: 'actions' }, ...buttons));
 }
 
-/** A labelled select; when the change fails, it shows the value the sandbox still has. */
-function select(id: string, label: string, options: Array<[value: string, text: string]>, current: string, onChange: (value: string) => Promise<boolean>): HTMLElement {
-  const control = el('select', { id }, ...options.map(([value, text]) => el('option', { value, selected: value === current }, text)));
+/**
+ * A labelled select, built once per conversation so a redraw keeps the keyboard focus on it (a new
+ * one would drop it to the page's body); `show` sets the sandbox's value, which a failed change shows again.
+ */
+function select(id: string, label: string, options: Array<[value: string, text: string]>, onChange: (value: string) => Promise<boolean>): { node: HTMLElement; show(value: string): void } {
+  const control = el('select', { id }, ...options.map(([value, text]) => el('option', { value }, text)));
+  let current = '';
   control.addEventListener('change', () => void onChange(control.value).then((done) => done || (control.value = current)));
-  return el('label', { class: 'muted' }, `${label} `, control);
+  return {
+    node: el('label', { class: 'muted' }, `${label} `, control),
+    show(value) {
+      current = value;
+      control.value = value;
+    },
+  };
 }
 
 /** Who wrote it, as Crisp tells them apart: the visitor (`from: user`), a bot (`automated`), an operator; notes apart. */
@@ -241,6 +261,9 @@ function body(m: Message, byVisitor: boolean, choose: (value: string) => Promise
           if (choice.action?.type === 'link' && choice.action.target) return link(choice.action.target, `${choice.label} ↗`);
           const button = el('button', { type: 'button', 'data-value': choice.value, 'aria-pressed': choice.selected ? 'true' : 'false', disabled: answered, title: 'Click as the visitor' }, choice.label);
           button.addEventListener('click', () => {
+            // Disabled, the pressed button would drop the focus to the page's body: it goes to the
+            // thread, where the answer and the reply come (the message is redrawn with its answer).
+            button.closest<HTMLElement>('.thread')?.focus();
             setDisabled(true);
             void choose(choice.value).then((done) => done || setDisabled(false));
           });
