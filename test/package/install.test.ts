@@ -30,6 +30,9 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** A wait for the first test's offline `npm ci` and a server's start, never a bound: 20 s timed out once at load 10 on two cores. */
+const INSTALL_TIMEOUT = 60_000;
+
 const hostEnv = (env: Record<string, string> = {}) => hostEnvIn(work, env);
 const listToolsOverStdio = (entry: string, args: string[], env: Record<string, string>) => listToolsIn(work, entry, args, env);
 function overStdio<T>(entry: string, args: string[], env: Record<string, string>, use: (client: Client) => Promise<T>): Promise<T> {
@@ -51,7 +54,7 @@ describe('npm pack from a fresh clone', () => {
     const { tools, stderr } = await listToolsOverStdio(bin, ['serve', '--sandbox', '--store', `sqlite:${join(work, 'state.db')}`], {});
     expect(tools).toEqual(ALL_TOOL_NAMES);
     expect(stderr).toContain(`"msg":"scenarios loaded from ${join(installed, 'scenarios')}"`);
-  });
+  }, INSTALL_TIMEOUT);
 
   it("installed with its install scripts skipped, says how to build SQLite's module: the bot in one line before it runs, a scenario tool in its answer", async () => {
     const consumer = installedConsumer();
@@ -78,7 +81,7 @@ describe('npm pack from a fresh clone', () => {
     expect(text).toMatch(/^Scenario tools cannot run: cannot open the SQLite store at .*better-sqlite3's compiled module is missing/);
     expect(text).toContain(fix);
     expect(text).toMatch(/retrying will not help\.$/);
-  });
+  }, INSTALL_TIMEOUT);
 });
 
 /**
