@@ -1,7 +1,8 @@
 // vitest.config.ts globalSetup: one empty folder for the whole run, which every test file reaches
-// with inject('sharedFolder') whichever worker runs it, removed when the run ends. Work that several
-// files need is done there once (test/helpers/package-build.ts); creating it costs a run nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+// with inject('sharedFolder') whichever worker runs it, removed when the run ends, and emptied before
+// each rerun in watch mode (the sources may have changed). Work that several files need is done there
+// once (test/helpers/package-build.ts); creating it costs a run nothing.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -15,5 +16,9 @@ declare module 'vitest' {
 export default function setup(project: TestProject): () => void {
   const folder = mkdtempSync(join(tmpdir(), 'crisp-mcp-run-'));
   project.provide('sharedFolder', folder);
+  project.onTestsRerun(() => {
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder);
+  });
   return () => rmSync(folder, { recursive: true, force: true });
 }
