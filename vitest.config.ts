@@ -10,10 +10,11 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const SLOWEST_FIRST = [
   'test/package/mcpb.test.ts',
-  'test/package/install.test.ts',
   'test/transport/body-limit.test.ts',
   'test/cli/stranger.test.ts',
   'test/cli/node-lts.test.ts',
+  // After a few long files: it installs the tarball mcpb.test.ts's build makes (test/helpers/package-build.ts), ready by then.
+  'test/package/install.test.ts',
   'test/cli/lifecycle.test.ts',
   'test/store/contract.test.ts',
   'test/autopilot/kill-held.test.ts',
@@ -57,6 +58,8 @@ export default defineConfig({
     // was given are forgotten before each file (setupFiles).
     isolate: false,
     setupFiles: ['test/helpers/between-files.ts'],
+    // One folder for the run, where work several files need (the packages' build) is done once.
+    globalSetup: ['test/helpers/shared-folder.ts'],
     // Two workers on two cores (vitest's default is cores − 1, one here): most suites wait on child
     // processes, sockets, a lock's expiry or a grace period, so one worker left a core idle and the
     // whole run took the sum of the files' times (340 s; 190–210 s with two, in three clean runs).

@@ -1,7 +1,7 @@
 // A copy of the checkout as a fresh clone holds it, and the MCP host's side of a packaged server,
 // for the two package tests (test/package/install.test.ts: `npm pack` and an install of it;
-// test/package/mcpb.test.ts: `npm run mcpb`). Each builds in a copy of its own, so they run on both
-// workers at once, and never touch the dist/ the other tests run.
+// test/package/mcpb.test.ts: `npm run mcpb`). The packages are built once a run, in a copy of the
+// checkout (test/helpers/package-build.ts), so the build never touches the dist/ the other tests run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,13 @@ export const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) 
 export const ALL_TOOL_NAMES = ALL_TOOLS.map((t) => t.name).sort();
 export const BUILD_TIMEOUT = 300_000;
 
-/** A scratch folder (`work`) holding `clone`: the checkout's files as a clone has them, node_modules linked from here. */
-export function freshClone(): { work: string; clone: string } {
-  const work = mkdtempSync(join(tmpdir(), 'crisp-mcp-pack-'));
+/** A scratch folder for a package test's own files (the host's HOME, an install, state files). */
+export function scratch(): string {
+  return mkdtempSync(join(tmpdir(), 'crisp-mcp-pack-'));
+}
+
+/** `<work>/clone`: the checkout's files as a clone has them, node_modules linked from here. */
+export function freshClone(work: string): string {
   const clone = join(work, 'clone');
   for (const file of checkoutFiles()) {
     if (!existsSync(join(ROOT, file))) continue; // deleted, not yet committed
@@ -26,7 +30,7 @@ export function freshClone(): { work: string; clone: string } {
     copyFileSync(join(ROOT, file), join(clone, file));
   }
   symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
-  return { work, clone };
+  return clone;
 }
 
 /** What a clone holds: git's tracked and untracked-but-not-ignored files; without git, the tree minus what .gitignore names. */

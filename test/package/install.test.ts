@@ -2,35 +2,36 @@
 // builds) makes a package that, installed into an empty folder, serves every tool over stdio from
 // any working directory. (`npm run mcpb`, the other package a clone makes: test/package/mcpb.test.ts.)
 //
-// It runs in a copy of the checkout (tracked and untracked, not ignored, files: what a clone holds),
-// so its build never touches the dist/ the other tests run. The install is offline: the package's
-// production dependencies come from npm's cache at the versions package-lock.json pins (`npm ci`
-// put them there), with the install scripts skipped — as npm 12 and later skip a dependency's
-// script unless it is allowed — so better-sqlite3's compiled module is missing until a test copies
-// this checkout's in, instead of compiling it again.
+// Both packages are made once a run, in a copy of the checkout (tracked and untracked, not ignored,
+// files: what a clone holds), so the build never touches the dist/ the other tests run: `npm run mcpb`
+// first, whose `npm pack` builds dist/ (prepack), then the tarball (test/helpers/package-build.ts).
+// The install is offline: the package's production dependencies come from npm's cache at the
+// versions package-lock.json pins (`npm ci` put them there), with the install scripts skipped — as
+// npm 12 and later skip a dependency's script unless it is allowed — so better-sqlite3's compiled
+// module is missing until a test copies this checkout's in, instead of compiling it again.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_TOOL_NAMES, BUILD_TIMEOUT, freshClone, hostEnv as hostEnvIn, listToolsOverStdio as listToolsIn, npm, overStdio as overStdioIn, pkg, ROOT } from '../helpers/package-clone.js';
+import { freshClonePackages } from '../helpers/package-build.js';
+import { ALL_TOOL_NAMES, BUILD_TIMEOUT, hostEnv as hostEnvIn, listToolsOverStdio as listToolsIn, npm, overStdio as overStdioIn, pkg, ROOT, scratch } from '../helpers/package-clone.js';
 
 let work: string;
-let clone: string;
 let tarball: string;
 let packedFiles: string[];
 
-beforeAll(() => {
-  ({ work, clone } = freshClone());
-  expect(existsSync(join(clone, 'dist')), 'a fresh clone has no dist/').toBe(false);
-  const [packed] = JSON.parse(npm(clone, 'pack', '--pack-destination', work, '--json')) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  tarball = join(work, packed!.filename);
-  packedFiles = packed!.files.map((f) => f.path);
+beforeAll(async () => {
+  work = scratch();
+  ({ tarball, packedFiles } = await freshClonePackages());
 }, BUILD_TIMEOUT);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** A wait for the first test's offline `npm ci` and a server's start, never a bound: 20 s timed out once at load 10 on two cores. */
+const INSTALL_TIMEOUT = 60_000;
 
 const hostEnv = (env: Record<string, string> = {}) => hostEnvIn(work, env);
 const listToolsOverStdio = (entry: string, args: string[], env: Record<string, string>) => listToolsIn(work, entry, args, env);
@@ -53,7 +54,7 @@ describe('npm pack from a fresh clone', () => {
     const { tools, stderr } = await listToolsOverStdio(bin, ['serve', '--sandbox', '--store', `sqlite:${join(work, 'state.db')}`], {});
     expect(tools).toEqual(ALL_TOOL_NAMES);
     expect(stderr).toContain(`"msg":"scenarios loaded from ${join(installed, 'scenarios')}"`);
-  });
+  }, INSTALL_TIMEOUT);
 
   it("installed with its install scripts skipped, says how to build SQLite's module: the bot in one line before it runs, a scenario tool in its answer", async () => {
     const consumer = installedConsumer();
@@ -80,7 +81,7 @@ describe('npm pack from a fresh clone', () => {
     expect(text).toMatch(/^Scenario tools cannot run: cannot open the SQLite store at .*better-sqlite3's compiled module is missing/);
     expect(text).toContain(fix);
     expect(text).toMatch(/retrying will not help\.$/);
-  });
+  }, INSTALL_TIMEOUT);
 });
 
 /**

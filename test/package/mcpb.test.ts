@@ -1,10 +1,11 @@
 // `npm run mcpb`, from what a fresh clone holds, makes an MCP Bundle whose manifest the mcpb CLI
 // accepts and whose server, started the way the manifest says (the command built by mcpb's own
 // getMcpConfigForManifest, as a host does), serves every tool. (`npm pack` and an install of it:
-// test/package/install.test.ts; a file of its own so the two builds run on both workers at once.)
+// test/package/install.test.ts.)
 //
 // It runs in a copy of the checkout (tracked and untracked, not ignored, files: what a clone holds),
-// so its build never touches the dist/ the other tests run.
+// so its build never touches the dist/ the other tests run; the install test's tarball is packed in
+// the same copy after it, so a run builds once (test/helpers/package-build.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,17 +13,18 @@ import { join, sep } from 'node:path';
 import { getMcpConfigForManifest } from '@anthropic-ai/mcpb';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_TOOL_NAMES, BUILD_TIMEOUT, freshClone, hostEnv as hostEnvIn, listToolsOverStdio as listToolsIn, npm, overStdio as overStdioIn, pkg, ROOT, run } from '../helpers/package-clone.js';
+import { freshClonePackages } from '../helpers/package-build.js';
+import { ALL_TOOL_NAMES, BUILD_TIMEOUT, hostEnv as hostEnvIn, listToolsOverStdio as listToolsIn, overStdio as overStdioIn, pkg, ROOT, run, scratch } from '../helpers/package-clone.js';
 
 const MCPB_CLI = join(createRequire(import.meta.url).resolve('@anthropic-ai/mcpb'), '..', 'cli', 'cli.js');
 
 let work: string;
-let clone: string;
+let bundleFile: string;
 
-beforeAll(() => {
-  ({ work, clone } = freshClone());
-  expect(existsSync(join(clone, 'dist')), 'a fresh clone has no dist/').toBe(false);
-});
+beforeAll(async () => {
+  work = scratch();
+  ({ bundle: bundleFile } = await freshClonePackages());
+}, BUILD_TIMEOUT);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -36,8 +38,6 @@ function overStdio<T>(entry: string, args: string[], env: Record<string, string>
 
 describe('npm run mcpb', () => {
   it('writes crisp-mcp-<version>.mcpb; the mcpb CLI accepts its manifest; unpacked and started as mcpb builds the host\'s command, it serves every tool, keeps the sandbox out of the state file, and names the setting behind a refused key or send', async () => {
-    npm(clone, 'run', 'mcpb');
-    const bundleFile = join(clone, `crisp-mcp-${pkg.version}.mcpb`);
     expect(existsSync(bundleFile)).toBe(true);
     const unpacked = join(work, 'bundle');
     run(process.execPath, [MCPB_CLI, 'unpack', bundleFile, unpacked], ROOT);
