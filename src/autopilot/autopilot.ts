@@ -25,7 +25,7 @@ import { HeldLocks, type Lease, type Store } from '../store/index.js';
 import type { ThreadMessage } from './plan.js';
 import { DEFAULT_OUTBOX_RETRY, OutboxDeliverer, describeFailure, type DeliveryStats, type KnownOutbox, type OutboxRetry } from './outbox.js';
 import { ConversationQueue, type QueuedConversation, type Work } from './queue.js';
-import { RecentSet } from './recent-set.js';
+import { RecentMap, RecentSet } from './recent-set.js';
 import { intake, type Guardrails, type IgnoredReason } from './guardrails.js';
 import { CatchUp } from './catch-up.js';
 import { reportPlan } from './report.js';
@@ -88,8 +88,13 @@ export interface AutopilotStats {
 const FAILED_RUN_BACKOFF: Backoff = { baseDelayMs: 250, maxDelayMs: 30_000 };
 /** Where the time the bot first ran is kept (conversation key, then the scenario name). */
 const MARKER_KEY = 'autopilot';
-/** An RTM `session:set_state` carries no time: the resolution is taken as this much before its arrival. */
+/**
+ * An RTM `session:set_state` carries no time: the resolution is taken as this much before its
+ * arrival, or at the last message heard before it in that conversation when that is later (below).
+ */
 const RTM_LATENCY_MS = 250;
+/** Conversations whose last message heard in order (RTM) the bot remembers, for that bound. */
+const HEARD_IN_ORDER_KEPT = 10_000;
 /** How often a running bot looks for visitor messages no event brought it (catchUpEveryMs). */
 const DEFAULT_CATCH_UP_EVERY_MS = 60_000;
 /** How long close() waits for the held locks to be released. */
@@ -103,6 +108,13 @@ export class Autopilot {
   readonly #ours = new RecentSet(50_000);
   /** Websites off CRISP_WEBSITE_ID whose events were named once at info (a plugin token hears every website it is installed on). */
   readonly #outOfScope = new RecentSet<string>(1_000);
+  /**
+   * Per conversation, the latest timestamp of a message heard over RTM. Its one socket delivers in
+   * Crisp's order, so a resolution heard after a message happened after it: a visitor's "thanks"
+   * written less than RTM_LATENCY_MS before an operator resolved is not taken for a message written
+   * after the resolution (and answered once the bot starts again).
+   */
+  readonly #heardInOrder = new RecentMap<string, number>(HEARD_IN_ORDER_KEPT);
   readonly #outbox: OutboxDeliverer;
   readonly #locks: HeldLocks;
   #closed = false;
@@ -169,6 +181,16 @@ export class Autopilot {
     });
   }
 
+  #heard(website: string, session: string, timestamp: number): void {
+    const key = conversationKey(website, session);
+    if (timestamp > (this.#heardInOrder.get(key) ?? -Infinity)) this.#heardInOrder.set(key, timestamp);
+  }
+
+  /** When a resolution heard with no time of its own (RTM) happened, as near as the bot can tell: see #heardInOrder. */
+  #rtmResolvedAt(website: string, session: string): number {
+    return Math.max(this.#now() - RTM_LATENCY_MS, this.#heardInOrder.get(conversationKey(website, session)) ?? -Infinity);
+  }
+
   /** Drains the outbox left by an earlier run, reads the recent threads it may have missed, then sweeps for due items every few seconds. */
   async start(): Promise<void> {
     this.#since = await this.#marker();
@@ -186,11 +208,15 @@ export class Autopilot {
     }
   }
 
-  /** One Crisp event (from RTM or a Web Hook). `timestamp`: the hook envelope's, when there is one. */
-  handle(event: CrispEvent, meta: { timestamp?: number } = {}): void {
+  /**
+   * One Crisp event (from RTM or a Web Hook). `timestamp`: the hook envelope's, when there is one;
+   * `ordered`: the events come in the order Crisp sent them (RTM's one socket; Web Hooks keep none).
+   */
+  handle(event: CrispEvent, meta: { timestamp?: number; ordered?: boolean } = {}): void {
     this.#stats.events++;
     if (this.#closed) return;
     const got = intake(event, this.#o.guardrails);
+    if (meta.ordered && (got.kind === 'visitor_message' || got.kind === 'operator_message')) this.#heard(got.website, got.session, got.kind === 'visitor_message' ? got.message.timestamp : got.timestamp);
     switch (got.kind) {
       case 'ignored':
         this.#stats.ignored[got.reason] = (this.#stats.ignored[got.reason] ?? 0) + 1;
@@ -210,9 +236,10 @@ export class Autopilot {
         if (this.#ours.has(got.fingerprint)) return void this.#stats.own++;
         return this.#queue.schedule(got.website, got.session, { reconcile: true, firstContact: false, hints: [], resolvedAt: undefined });
       case 'resolved':
-        return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: meta.timestamp ?? this.#now() - RTM_LATENCY_MS });
+        return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: meta.timestamp ?? this.#rtmResolvedAt(got.website, got.session) });
       case 'removed':
         // Through the queue: a run in flight for it finishes (and saves) first, then all of it is erased.
+        this.#heardInOrder.delete(conversationKey(got.website, got.session));
         return this.#queue.schedule(got.website, got.session, { reconcile: false, firstContact: false, hints: [], resolvedAt: undefined, removed: true });
     }
   }

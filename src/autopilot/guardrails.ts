@@ -69,7 +69,7 @@ export function parseReplyBudget(text: string): Guardrails['replyBudget'] {
 export type Intake =
   | { kind: 'visitor_message'; website: string; session: string; message: MessageEventData }
   /** A message written by someone on the operator side: an operator, or our own reply coming back. */
-  | { kind: 'operator_message'; website: string; session: string; fingerprint: number }
+  | { kind: 'operator_message'; website: string; session: string; fingerprint: number; timestamp: number }
   | { kind: 'resolved'; website: string; session: string }
   /** The conversation was deleted in Crisp: what the store keeps of it goes too. */
   | { kind: 'removed'; website: string; session: string }
@@ -93,7 +93,7 @@ export function intake(event: CrispEvent, g: Pick<Guardrails, 'websites' | 'inbo
     // A note is for operators, an event message an integration's log line: neither takes the conversation over.
     if (message.type === 'note') return { kind: 'ignored', reason: 'private_note', website };
     if (message.type === 'event') return { kind: 'ignored', reason: 'operator_event', website };
-    return { kind: 'operator_message', website, session, fingerprint: message.fingerprint };
+    return { kind: 'operator_message', website, session, fingerprint: message.fingerprint, timestamp: message.timestamp };
   }
   return { kind: 'visitor_message', website, session, message };
 }

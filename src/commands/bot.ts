@@ -293,7 +293,7 @@ export async function startBot(options: StartBotOptions): Promise<RunningBot> {
             client: options.crisp,
             credentials: options.credentials,
             events: BOT_EVENTS,
-            onEvent: (event) => autopilot.handle(event),
+            onEvent: (event) => autopilot.handle(event, { ordered: true }),
             skip: (name, payload) => autopilot.isOwnEcho(name, payload),
             onError: (error) => log.warn({ err: { name: error.name, message: error.message } }, 'RTM event not handled'),
             reconnect: options.rtmReconnect,

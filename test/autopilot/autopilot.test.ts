@@ -19,19 +19,9 @@ import {
 import { freePort } from '../helpers/net.js';
 import { demoSite } from '../helpers/sandbox-http.js';
 import { clientFor } from '../helpers/crisp.js';
-import { eventually, visitorStarts, visitorWrites } from '../helpers/events.js';
+import { eventually, operatorWrites, visitorStarts, visitorWrites } from '../helpers/events.js';
 
 const MODES: EventSource[] = ['rtm', 'hooks'];
-
-/** An operator writes in Crisp's app (the sandbox's operator route, not the REST API): its fingerprint. */
-async function operatorWrites(sandbox: Sandbox, session: string, content: string): Promise<number> {
-  const res = await fetch(`${sandbox.url}/_sandbox/websites/${sandbox.websiteId}/conversations/${session}/operator/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ content }),
-  });
-  return ((await res.json()) as { data: { fingerprint: number } }).data.fingerprint;
-}
 
 describe.each(MODES)('autopilot over %s', (mode) => {
   let sandbox: Sandbox;

@@ -62,6 +62,13 @@ export async function visitorWrites(sandbox: Sandbox, sessionId: string, content
   return reply.body!.data.fingerprint;
 }
 
+/** An operator writes in Crisp's app (the sandbox's operator route, not the REST API); returns the message's fingerprint. */
+export async function operatorWrites(sandbox: Sandbox, sessionId: string, content: string): Promise<number> {
+  const reply = await control<{ fingerprint: number }>(sandbox, 'POST', `/_sandbox/websites/${sandbox.websiteId}/conversations/${sessionId}/operator/messages`, { content });
+  if (reply.status !== 200) throw new Error(`operator write failed: ${reply.status} ${reply.text}`);
+  return reply.body!.data.fingerprint;
+}
+
 export interface Received {
   headers: IncomingHttpHeaders;
   raw: string;
