@@ -46,7 +46,7 @@ export const SCENARIO_HELP = `Usage: crisp-mcp scenario validate|compile|schema|
   graph FILE               draw the scenario: blocks by type, edges labelled, problems on their blocks
     --format html|mermaid  one self-contained HTML page (default) or a Mermaid flowchart
 
-The format, block by block, is in the README ("Writing a scenario").
+The format, block by block, is in docs/scenarios.md ("Writing a scenario").
 `;
 
 export const SCENARIO_FLAGS = {

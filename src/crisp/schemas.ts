@@ -77,7 +77,7 @@ export type ConversationWire = Omit<Conversation, 'meta'> & {
 
 export const ConversationCreated = z.object({ session_id: z.string() });
 
-/** PATCH .../meta: any subset. `segments` replaces the array; `data` is merged (sandbox choice, README). */
+/** PATCH .../meta: any subset. `segments` replaces the array; `data` is merged (sandbox choice, docs/sandbox.md). */
 export const ConversationMetaUpdate = z.object({
   nickname: z.string().max(200).optional(),
   email: z.email().optional(),

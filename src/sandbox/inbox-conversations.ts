@@ -68,7 +68,7 @@ export function createConversation(inbox: Inbox, site: WebsiteState, visitor: { 
  * with that email (in any case), made with the email and the visitor's nickname when there is
  * none, so a lookup by that email finds them. Crisp attaches the session to a contact this way
  * and announces it as `people:bind:session` (`{session_id, people_id}` in node-crisp-api's
- * EventsMap); README, the sandbox's visitor side.
+ * EventsMap); docs/sandbox.md, the sandbox's visitor side.
  */
 function bindContact(inbox: Inbox, site: WebsiteState, bound: ConversationWire): void {
   const email = bound.meta?.email;

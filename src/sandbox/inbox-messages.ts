@@ -34,7 +34,7 @@ export function compose(inbox: Inbox, site: WebsiteState, sessionId: string, bod
 
 /**
  * Appends a message. A fingerprint already in the conversation returns the message it names
- * and changes nothing, so a retried send never shows twice (sandbox choice, README) — unless
+ * and changes nothing, so a retried send never shows twice (sandbox choice, docs/sandbox.md) — unless
  * `dedupe` is off (fault injection), which posts it again as Crisp might.
  */
 export function addMessage(inbox: Inbox, site: WebsiteState, sessionId: string, body: SendMessageBody, user?: Message['user'], options: { dedupe?: boolean } = {}): { message: Message; duplicate: boolean } {

@@ -66,7 +66,7 @@ export function updatePerson(inbox: Inbox, site: WebsiteState, peopleId: string,
 /**
  * The profile goes; its conversations stay, as the visitor's sessions they are, bound to no
  * contact (`people_id` null, as before an email made one) rather than to a profile that no
- * longer exists. Crisp's behaviour here is unverified (README, the sandbox's choices).
+ * longer exists. Crisp's behaviour here is unverified (docs/sandbox.md, the sandbox's choices).
  */
 export function removePerson(inbox: Inbox, site: WebsiteState, peopleId: string): void {
   const profile = person(site, peopleId);

@@ -1,6 +1,6 @@
 // How the sandbox's text searches (conversations, people) compare a query with what is stored.
 // Crisp does not document how its search folds text, so the sandbox does what a person searching
-// expects (README, "Choices where Crisp's behaviour is unverified"): the same word in any Unicode
+// expects (docs/sandbox.md, "Choices where Crisp's behaviour is unverified"): the same word in any Unicode
 // form (café typed composed or decomposed, full-width ｃａｆｅ), in any case (STRASSE finds Straße,
 // İSTANBUL finds Istanbul), with or without the accents of Latin, Greek and Cyrillic letters.
 // The marks of other scripts (Hindi's vowel signs) stay: dropping them would join different words.

@@ -1,5 +1,5 @@
 // The autopilot and the message types that are not a visitor's text, end to end over RTM against
-// the sandbox: what the runner reads, what it lets pass, and what stops it — as the README says.
+// the sandbox: what the runner reads, what it lets pass, and what stops it — as docs/autopilot.md says.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';

@@ -4,7 +4,7 @@
 // reply in the conversation before sending it: before, it sent it blind (it had appended the item
 // itself, and the store said 0 attempts), and the visitor got the same reply twice wherever Crisp
 // does not drop a repeated fingerprint (the sandbox's `dedupe:off`; Crisp's behaviour there is
-// unverified, see the README).
+// unverified, see docs/sandbox.md).
 // A real redis-server frozen with SIGSTOP (its data kept) and thawed with SIGCONT; the sandbox as a
 // real HTTP server that takes the reply and holds its answer back (a `latency-after` burst on the
 // message route) until the bot gives up on it while Redis is frozen (the sandbox's `abandoned`

@@ -1,6 +1,6 @@
 // The autopilot and an LLM agent on one website at once, each a child process of the built CLI:
 // `bot` over RTM and `serve` over stdio with an SDK client, both pointed at one sandbox (a real
-// HTTP server in this process), the visitor played through its /_sandbox/ routes. What the README
+// HTTP server in this process), the visitor played through its /_sandbox/ routes. What docs/autopilot.md
 // promises when they meet: the agent's reply takes the conversation over, its note does not, and
 // its resolution hands the conversation back to the bot for the visitor's next message.
 import { rmSync } from 'node:fs';
@@ -58,7 +58,7 @@ describe('the autopilot and an agent in one conversation', () => {
     // The agent resolves over the visitor's last message: told so, and the bot takes the next one.
     const resolved = await callTool(agent, 'set_conversation_state', { session_id: session, state: 'resolved' });
     expect(resolved.text).toBe(`${session} is now resolved. The visitor's last message has no answer.`);
-    // Whichever event the bot gets first, the resolution's or the message's (the README's promise).
+    // Whichever event the bot gets first, the resolution's or the message's (docs/autopilot.md's promise).
     await visitorWrites(sandbox, session, 'one more thing');
     await eventually(() => botTexts(sandbox, session).length === 6, 10_000, 'the bot answering after the resolution');
     expect(logged(session, 'the conversation was resolved: the bot starts again')).toBe(1);

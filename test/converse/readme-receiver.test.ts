@@ -1,5 +1,5 @@
-// The README's converse receiver, as an integrator copies it: the code block is taken out of
-// README.md, run as its own node process (only its port changed), and fed the replies of a real
+// The converse receiver of docs/converse.md (the page the README's converse paragraph links to), as
+// an integrator copies it: the code block is taken out of docs/converse.md, run as its own node process (only its port changed), and fed the replies of a real
 // ReplyDeliverer; then forged, stale and unsigned requests, which it must refuse.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -12,12 +12,12 @@ import { startConverseHarness, type ConverseHarness } from '../helpers/converse.
 import { freePort } from '../helpers/net.js';
 import { Receiver, TEST_SECRET } from '../helpers/receiver.js';
 
-const README = new URL('../../README.md', import.meta.url);
+const CONVERSE_PAGE = new URL('../../docs/converse.md', import.meta.url);
 
-/** The README's receiver: the js block that starts with `// receiver.mjs:`. */
+/** The page's receiver: the js block that starts with `// receiver.mjs:`. */
 function readmeReceiver(): string {
-  const block = /```js\n(\/\/ receiver\.mjs:[\s\S]*?)```/.exec(readFileSync(README, 'utf8'))?.[1];
-  if (!block) throw new Error('README.md has no ```js block starting with // receiver.mjs:');
+  const block = /```js\n(\/\/ receiver\.mjs:[\s\S]*?)```/.exec(readFileSync(CONVERSE_PAGE, 'utf8'))?.[1];
+  if (!block) throw new Error('docs/converse.md has no ```js block starting with // receiver.mjs:');
   return block;
 }
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const deadline = Date.now() + 10_000;
   while (!out.includes('listening')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the README receiver did not start: ${out}`);
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the docs/converse.md receiver did not start: ${out}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   url = `http://127.0.0.1:${port}/bot-replies`;
@@ -59,9 +59,9 @@ async function until(what: () => boolean, label: string): Promise<void> {
 }
 const post = (headers: Record<string, string>, body: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.status);
 
-describe("the README's node:http receiver", () => {
+describe("docs/converse.md's node:http receiver", () => {
   it("takes every signed reply of a conversation once, in order, and refuses forged, stale and unsigned ones", async () => {
-    // The harness's own receiver stays unused: the deliverer posts to the README's.
+    // The harness's own receiver stays unused: the deliverer posts to the page's.
     h = await startConverseHarness({ receiver: await Receiver.start(), deliverer: { url } });
     await h.service.accept({ conversationId: 'readme-1', eventType: 'startSession', metadata: [{ key: 'user_name', value: 'Ann' }] });
     await h.service.accept({ conversationId: 'readme-1', eventType: 'message', text: 'Bye' });

@@ -58,7 +58,7 @@ export async function launchChromium(executable: string, viewport = { width: 128
   };
 }
 
-/** Where screenshots go when UPDATE_SCREENSHOTS=1 (the README shows them); undefined otherwise. */
+/** Where screenshots go when UPDATE_SCREENSHOTS=1 (docs/sandbox.md shows them); undefined otherwise. */
 export function screenshotPath(name: string): string | undefined {
   return process.env.UPDATE_SCREENSHOTS === '1' ? fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)) : undefined;
 }

@@ -11,19 +11,21 @@
 // module is missing until a test copies this checkout's in, instead of compiling it again.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relativeLinks } from '../helpers/markdown.js';
 import { freshClonePackages } from '../helpers/package-build.js';
 import { ALL_TOOL_NAMES, BUILD_TIMEOUT, hostEnv as hostEnvIn, listToolsOverStdio as listToolsIn, npm, overStdio as overStdioIn, pkg, ROOT, scratch } from '../helpers/package-clone.js';
 
 let work: string;
+let clone: string;
 let tarball: string;
 let packedFiles: string[];
 
 beforeAll(async () => {
   work = scratch();
-  ({ tarball, packedFiles } = await freshClonePackages());
+  ({ clone, tarball, packedFiles } = await freshClonePackages());
 }, BUILD_TIMEOUT);
 
 afterAll(() => {
@@ -40,10 +42,19 @@ function overStdio<T>(entry: string, args: string[], env: Record<string, string>
 }
 
 describe('npm pack from a fresh clone', () => {
-  it('builds the package (prepack) and ships the license, the shipped scenarios, the performance page the README links to, and no source map without its source', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'docs/performance.md', 'package.json', 'dist/cli.js', 'dist/commands/serve.js', 'dist/sandbox/console/main.js', 'scenarios/gdpr.json']));
+  it('builds the package (prepack) and ships the license, the shipped scenarios, the docs pages the README links to, and no source map without its source', () => {
+    expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'docs/performance.md', 'docs/tools.md', 'package.json', 'dist/cli.js', 'dist/commands/serve.js', 'dist/sandbox/console/main.js', 'scenarios/gdpr.json']));
     expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+  });
+
+  it("links to no file it leaves out: every file the packed README links to, and every page the packed docs link to (their screenshots stay in the repository)", () => {
+    const linked = (page: string) => relativeLinks(readFileSync(join(clone, page), 'utf8')).map((target) => posix.join(posix.dirname(page), target.split('#')[0]!)).filter((file) => file !== page && file !== posix.dirname(page));
+    const pages = packedFiles.filter((f) => /^docs\/.*\.md$/.test(f));
+    expect(pages.length).toBeGreaterThan(1);
+    const missing = [...linked('README.md'), ...pages.flatMap(linked).filter((file) => file.endsWith('.md'))].filter((file) => !packedFiles.includes(file));
+    expect(missing).toEqual([]);
+    expect(packedFiles.filter((f) => f.endsWith('.png'))).toEqual([]);
   });
 
   it('installed into an empty folder, serves every tool over stdio from /, with the shipped scenarios', async () => {

@@ -8,7 +8,7 @@ import { CONVERSE_EVENT_TYPES, ConverseRequest } from '../../src/converse/input.
 import { CONVERSE_TOKEN, startConverseHarness, type ConverseHarness } from '../helpers/converse.js';
 import { anyJson } from './json-schema.js';
 
-/** Generated bodies per property; the README's reliability section quotes these numbers. */
+/** Generated bodies per property; docs/operating.md's Reliability section quotes these numbers. */
 export const CONVERSE_RUNS = 150;
 
 let h: ConverseHarness;

@@ -15,7 +15,7 @@ import { botTexts, echoOf, HOOK_SECRET, injectVisitorMessage, postHook, startTes
 import { eventually, visitorStarts } from '../helpers/events.js';
 import { anyJson } from './json-schema.js';
 
-/** Generated deliveries per property; the README's reliability section quotes these numbers. */
+/** Generated deliveries per property; docs/operating.md's Reliability section quotes these numbers. */
 export const SIGNATURE_RUNS = 200;
 export const HOOK_BODY_RUNS = 150;
 

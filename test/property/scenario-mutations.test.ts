@@ -12,7 +12,7 @@ import { runScenarioCommand } from '../../src/commands/scenario.js';
 import { exampleSources } from '../mcp/scenario-fixtures.js';
 import { anyJson } from './json-schema.js';
 
-/** Generated mutations per property; the README's reliability section quotes these numbers. */
+/** Generated mutations per property; docs/operating.md's Reliability section quotes these numbers. */
 export const TREE_MUTATION_RUNS = 400;
 export const TEXT_MUTATION_RUNS = 150;
 

@@ -8,7 +8,7 @@ import { clearSecrets, hideUserinfo, registerSecret, registerUrlUserinfo, scrub 
 import { createLogger } from '../../src/log.js';
 import { leakedSpelling, secretArb, spellings } from './arbitraries.js';
 
-/** Generated cases per property; the README's reliability section quotes these numbers. */
+/** Generated cases per property; docs/operating.md's Reliability section quotes these numbers. */
 export const SCRUB_RUNS = 300;
 
 const IDENTIFIER = '6f0e1d2c-3b4a-4596-8877-665544332211';

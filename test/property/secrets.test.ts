@@ -11,7 +11,7 @@ import { runCli } from '../helpers/cli.js';
 import { tourEverything } from '../helpers/secret-tour.js';
 import { leakedSpelling, secretArb } from './arbitraries.js';
 
-/** Generated cases; the README's reliability section quotes these numbers. */
+/** Generated cases; docs/operating.md's Reliability section quotes these numbers. */
 export const KEY_TOUR_RUNS = 1;
 export const STORE_PASSWORD_RUNS = 3;
 

@@ -10,7 +10,7 @@ import { McpHarness } from '../helpers/mcp.js';
 import { SATURDAY_NOON_PARIS, testLibrary } from '../mcp/scenario-fixtures.js';
 import { brokenArguments, inside, type JsonSchema, type Known } from './json-schema.js';
 
-/** Generated calls per tool, each kind; the README's reliability section quotes these numbers. */
+/** Generated calls per tool, each kind; docs/operating.md's Reliability section quotes these numbers. */
 export const INSIDE_RUNS = 40;
 export const BROKEN_RUNS = 40;
 

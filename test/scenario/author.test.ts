@@ -9,7 +9,7 @@ import { runCli } from '../helpers/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'crisp-mcp-author-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The triage scenario of the README's reader: an email, then an order number, then a human. */
+/** The triage scenario of a reader of docs/scenarios.md: an email, then an order number, then a human. */
 function triage(edit: (blocks: Record<string, Record<string, unknown>>) => void = () => undefined): Record<string, unknown> {
   const blocks: Record<string, Record<string, unknown>> = {
     ask_email: { type: 'ask', text: "What's your email?", validation: 'email', save: { var: 'email', people_profile: 'email' }, next: 'ask_order' },

@@ -307,7 +307,7 @@ describe('match, in other languages and scripts', () => {
     expect(said(play(p, [{ type: 'start' }, text(message)]).turns[1]!)).toEqual([reply]);
   });
 
-  it('contains finds a word inside another (as scripts without spaces need); the README\'s whole-word regex does not', () => {
+  it('contains finds a word inside another (as scripts without spaces need); docs/scenarios.md\'s whole-word regex does not', () => {
     const q = program({
       route: {
         type: 'match',

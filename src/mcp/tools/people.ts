@@ -15,7 +15,7 @@ const PeopleId = z.string().min(1).max(200).describe('people_id from search_peop
 /**
  * The profile a people tool acts on. An email with no profile behind it is the usual case of a
  * visitor who wrote it in a message: Crisp makes a contact once a conversation carries the email
- * (README, the sandbox's visitor side). "Check the id" would send the agent looking for an id that
+ * (docs/sandbox.md, the sandbox's visitor side). "Check the id" would send the agent looking for an id that
  * does not exist, so the answer says how to make the contact and where the email was written.
  */
 async function profileOf({ crisp, guard }: ToolDeps, site: string, peopleId: string, signal?: AbortSignal): Promise<PeopleProfile> {

@@ -273,7 +273,7 @@ function zodProblems(source: unknown, issues: readonly z.core.$ZodIssue[], prefi
   return out;
 }
 
-/** The fields that name the block to go to (README: "A `next` (or `then`, …) names another block's id"). */
+/** The fields that name the block to go to (docs/scenarios.md: "A `next` (or `then`, …) names another block's id"). */
 const TARGET_FIELDS = new Set(['next', 'then', 'else', 'otherwise', 'fallback', 'on_error', 'none']);
 
 /** The value at `path` in the source, if there is one. */
