@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callTool } from '../helpers/mcp.js';
 import { CLI } from '../helpers/cli.js';
 import { connect, spawnHttpCli, TOKEN_A, type HttpCli } from '../helpers/http.js';
+import { BetterSqlite3 } from '../../src/store/sqlite-binding.js';
 import { assignScenario } from './scenario-fixtures.js';
 
 interface Inbox {
@@ -162,5 +163,29 @@ describe('--send-mode confirm: the operator routes while the user reads the conf
     expect(posted.text).toContain(`assign skipped: stood down: its assignment went from nobody to ${at.operators.get(SAM)!}`);
     expect((await routing(approving, session)).assigned_to).toBe(at.operators.get(SAM));
     expect((await botMessages(at, session)).some((m) => m.type === 'text')).toBe(true);
+  });
+});
+
+describe('a draft stored by an earlier release (no record of the routing it read)', () => {
+  it('posts as it did then: its assign is carried out', async () => {
+    const file = join(dir, 'store.db');
+    const at = await inbox(['--store', `sqlite:${file}`]);
+    const client = await agent(at);
+    const session = await visitorStarts(at, 'I would like a sales quote');
+    const drafted = await callTool(client, 'draft_scenario_reply', { session_id: session, scenario: 'route-sales' });
+    const draftId = drafted.out.draft_id as string;
+    // The draft as an earlier release wrote it: the same value without base_routing.
+    const db = new BetterSqlite3(file);
+    const { data } = db.prepare('SELECT data FROM drafts WHERE id = ?').get(draftId) as { data: string };
+    const { base_routing: seen, ...earlier } = JSON.parse(data) as Record<string, unknown>;
+    expect(seen).toEqual({ assigned: null, state: 'pending' });
+    db.prepare('UPDATE drafts SET data = ? WHERE id = ?').run(JSON.stringify(earlier), draftId);
+    db.close();
+    await humanAssigns(at, session, SAM);
+
+    const posted = await callTool(client, 'post_draft', { draft_id: draftId });
+    expect(posted.isError, posted.text).toBe(false);
+    expect(posted.out.done).toContainEqual(`assign done: assigned to ${MARTA} (${at.operators.get(MARTA)})`);
+    expect((await routing(client, session)).assigned_to).toBe(at.operators.get(MARTA));
   });
 });
