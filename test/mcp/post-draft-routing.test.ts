@@ -12,6 +12,7 @@ import { callTool } from '../helpers/mcp.js';
 import { CLI } from '../helpers/cli.js';
 import { connect, spawnHttpCli, TOKEN_A, type HttpCli } from '../helpers/http.js';
 import { BetterSqlite3 } from '../../src/store/sqlite-binding.js';
+import { eventually } from '../helpers/events.js';
 import { assignScenario } from './scenario-fixtures.js';
 
 interface Inbox {
@@ -142,6 +143,49 @@ describe('post_draft after an operator routed the conversation by hand', () => {
     const again = await callTool(client, 'post_draft', { draft_id: drafted.out.draft_id as string });
     expect(again.text).toMatch(/^Already posted; nothing done again/);
     expect((await routing(client, session)).state).toBe('unresolved');
+  });
+});
+
+/** Crisp refuses the next routing write with a 429 asking to come back in `retryAfter` seconds; returns how to count the 429s served. */
+async function routingRefusedOnce(at: Inbox, retryAfter: number): Promise<() => Promise<number>> {
+  const faults = async () => ((await (await fetch(`${at.cli.sandboxUrl}/_sandbox/stats`)).json()) as { data: { faults: Record<string, number> } }).data.faults['429'] ?? 0;
+  const res = await fetch(`${at.cli.sandboxUrl}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ burst: { fault: '429', count: 1, method: 'PATCH', path_includes: '/routing', retry_after: retryAfter } }) });
+  expect(res.ok).toBe(true);
+  return faults;
+}
+
+describe("post_draft's routing write refused for now by Crisp (429)", () => {
+  let at: Inbox;
+  let client: Client;
+  beforeAll(async () => {
+    at = await inbox();
+    client = await agent(at);
+  });
+
+  it('is tried again within the same call, as the client tries its other calls: one post_draft, assigned', async () => {
+    const session = await visitorStarts(at, 'I would like a sales quote');
+    const drafted = await callTool(client, 'draft_scenario_reply', { session_id: session, scenario: 'route-sales' });
+    const faults = await routingRefusedOnce(at, 1);
+    const before = await faults();
+    const posted = await callTool(client, 'post_draft', { draft_id: drafted.out.draft_id as string });
+    expect(posted.isError, posted.text).toBe(false);
+    expect(await faults()).toBe(before + 1);
+    expect(posted.out.done).toContainEqual(`assign done: assigned to ${MARTA} (${at.operators.get(MARTA)})`);
+    expect((await routing(client, session)).assigned_to).toBe(at.operators.get(MARTA));
+  });
+
+  it('an operator who assigns by hand while it waits keeps the conversation: the retry looks first and stands down', async () => {
+    const session = await visitorStarts(at, 'I would like a sales quote');
+    const drafted = await callTool(client, 'draft_scenario_reply', { session_id: session, scenario: 'route-sales' });
+    const faults = await routingRefusedOnce(at, 2);
+    const before = await faults();
+    const posting = callTool(client, 'post_draft', { draft_id: drafted.out.draft_id as string });
+    await eventually(async () => (await faults()) > before, 10_000, "Crisp refusing the draft's assign");
+    await humanAssigns(at, session, SAM);
+    const posted = await posting;
+    expect(posted.isError, posted.text).toBe(false);
+    expect(posted.out.done).toContainEqual(expect.stringMatching(new RegExp(`^assign skipped: stood down: its assignment went from nobody to ${at.operators.get(SAM)!}`)));
+    expect((await routing(client, session)).assigned_to).toBe(at.operators.get(SAM));
   });
 });
 
