@@ -41,6 +41,9 @@ export function openCrispConversations(crisp: CrispClient, options: { fetch?: ty
   return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch, retryRouting: open.retryRouting });
 }
 
+/** How long a routing write is retried for (`retryRouting`): the Crisp client's default deadline for one call, its retries included. */
+const ROUTING_RETRY_WITHIN_MS = 30_000;
+
 const isCrisp = (error: unknown, code: CrispError['code']) => error instanceof CrispError && error.code === code;
 
 /** One Crisp conversation as the engine's port. Holds per-turn memory (the contact, the operators): make one per turn. */
@@ -132,8 +135,8 @@ class CrispConversation implements ConversationPort {
    * Writes a routing action; with `ref.seen`, only while the conversation is routed as its turn
    * found it (engine/routing.ts), one Crisp attempt at a time, looking again before each: the
    * caller retries (the outbox), or with `retryRouting` this does, after a refusal Crisp says may
-   * pass (429, 5xx, network), as often and as long as the client's policy would. Undefined when written (or already
-   * so), else the outcome of standing down.
+   * pass (429, 5xx, network), by the client's policy and within its deadline for one call.
+   * Undefined when written (or already so), else the outcome of standing down.
    */
   async #route(action: RoutingWrite, ref: ActionRef, assignTo?: string): Promise<ActionOutcome | undefined> {
     const { crisp, website, session } = this;
@@ -141,6 +144,7 @@ class CrispConversation implements ConversationPort {
     const seen = ref.seen;
     if (!seen) return void (await write());
     const attempts = this.options.retryRouting ? DEFAULT_RETRY.maxAttempts : 1;
+    const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       const now = await this.routing();
       const decision = routingDecision(action, seen, now, assignTo);
@@ -150,7 +154,9 @@ class CrispConversation implements ConversationPort {
         return void (await write({ maxAttempts: 1 }));
       } catch (error) {
         if (attempt >= attempts || !(error instanceof CrispError) || !error.retryable) throw error;
-        await sleep(nextDelay(attempt, DEFAULT_RETRY, error.retryAfterMs));
+        const delayMs = nextDelay(attempt, DEFAULT_RETRY, error.retryAfterMs);
+        if (Date.now() - started + delayMs >= ROUTING_RETRY_WITHIN_MS) throw error;
+        await sleep(delayMs);
       }
     }
   }
