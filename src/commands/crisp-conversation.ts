@@ -11,6 +11,7 @@
 // caller stops, saves nothing, and the same actions can simply be carried out again. An action
 // that cannot apply here (no operator with that email, no contact profile yet) is `skipped` with
 // the reason, and the turn goes on.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBody } from '../crisp/schemas.js';
@@ -19,12 +20,15 @@ import { messageText } from '../engine/describe.js';
 import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, OpenConversation, PlainAction, ThreadMessage } from '../engine/port.js';
 import { routingDecision, stoodDown, type RoutingSeen, type RoutingWrite } from '../engine/routing.js';
 import type { OutMessage } from '../scenario/index.js';
+import { DEFAULT_RETRY, nextDelay } from '../retry.js';
 
 interface CrispPortOptions {
   /** --send-mode note: customer-visible messages become private notes for an operator to approve. */
   hold?: boolean | undefined;
   /** For the scenario's webhooks (tests). */
   fetch?: typeof fetch | undefined;
+  /** A routing write with `ref.seen` refused for now is tried again here, each attempt reading the routing first (OpenConversation). */
+  retryRouting?: boolean | undefined;
 }
 
 /** Whether an operator of the website is online: what a step reads for `operators` conditions. */
@@ -34,8 +38,11 @@ async function operatorsOnline(crisp: CrispClient, website: string): Promise<boo
 
 /** The autopilot's and the MCP scenario tools' way to open a Crisp conversation as the engine's port. */
 export function openCrispConversations(crisp: CrispClient, options: { fetch?: typeof fetch | undefined } = {}): OpenConversation {
-  return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch });
+  return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch, retryRouting: open.retryRouting });
 }
+
+/** How long a routing write is retried for (`retryRouting`): the Crisp client's default deadline for one call, its retries included. */
+const ROUTING_RETRY_WITHIN_MS = 30_000;
 
 const isCrisp = (error: unknown, code: CrispError['code']) => error instanceof CrispError && error.code === code;
 
@@ -126,22 +133,32 @@ class CrispConversation implements ConversationPort {
 
   /**
    * Writes a routing action; with `ref.seen`, only while the conversation is routed as its turn
-   * found it (engine/routing.ts), in one attempt: the caller retries, and looks again first.
+   * found it (engine/routing.ts), one Crisp attempt at a time, looking again before each: the
+   * caller retries (the outbox), or with `retryRouting` this does, after a refusal Crisp says may
+   * pass (429, 5xx, network), by the client's policy and within its deadline for one call.
    * Undefined when written (or already so), else the outcome of standing down.
    */
   async #route(action: RoutingWrite, ref: ActionRef, assignTo?: string): Promise<ActionOutcome | undefined> {
     const { crisp, website, session } = this;
-    let once: { maxAttempts: number } | undefined;
-    if (ref.seen) {
+    const write = (once?: { maxAttempts: number }) => (action.type === 'resolve' ? crisp.conversations.setState(website, session, 'resolved', once) : crisp.conversations.assign(website, session, assignTo ?? null, once));
+    const seen = ref.seen;
+    if (!seen) return void (await write());
+    const attempts = this.options.retryRouting ? DEFAULT_RETRY.maxAttempts : 1;
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
       const now = await this.routing();
-      const decision = routingDecision(action, ref.seen, now, assignTo);
+      const decision = routingDecision(action, seen, now, assignTo);
       if (decision === 'applied') return undefined;
-      if (decision === 'stand_down') return { step: ref.step, type: action.type, status: 'skipped', detail: stoodDown(action, ref.seen, now), stoodDown: true };
-      once = { maxAttempts: 1 };
+      if (decision === 'stand_down') return { step: ref.step, type: action.type, status: 'skipped', detail: stoodDown(action, seen, now), stoodDown: true };
+      try {
+        return void (await write({ maxAttempts: 1 }));
+      } catch (error) {
+        if (attempt >= attempts || !(error instanceof CrispError) || !error.retryable) throw error;
+        const delayMs = nextDelay(attempt, DEFAULT_RETRY, error.retryAfterMs);
+        if (Date.now() - started + delayMs >= ROUTING_RETRY_WITHIN_MS) throw error;
+        await sleep(delayMs);
+      }
     }
-    if (action.type === 'resolve') await crisp.conversations.setState(website, session, 'resolved', once);
-    else await crisp.conversations.assign(website, session, assignTo ?? null, once);
-    return undefined;
   }
 
   async #send(message: OutMessage, ref: ActionRef): Promise<ActionOutcome> {

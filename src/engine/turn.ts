@@ -12,6 +12,7 @@ import { isEffect, performEffect } from './effects.js';
 import { capWebhookChain, limitRegexBacktracking } from './limits.js';
 import type { LoadedScenario } from './library.js';
 import type { ActionOutcome, EffectAction, EffectAnswer, EffectPort, PlainAction, ThreadMessage } from './port.js';
+import type { RoutingSeen } from './routing.js';
 
 /** The store key of a conversation: records, drafts, outbox and lock are per conversation. */
 export function conversationKey(website: string, session: string): string {
@@ -84,6 +85,8 @@ export interface RunOptions {
   again?: boolean;
   /** The step context for each effect's answer (the time; operators online). */
   context: () => StepContext | Promise<StepContext>;
+  /** How the turn found the conversation routed: its routing writes stand down if a person changed that since (ActionRef.seen). */
+  seen?: RoutingSeen | undefined;
 }
 
 /** Carries an advance out through `port`, performing each effect and advancing on its answer, until the scenario waits for the visitor. */
@@ -93,7 +96,7 @@ export async function runTurn(loaded: LoadedScenario, first: Pick<Advance, 'posi
   for (let calls = 0; ; ) {
     const prefix = calls === 0 ? 'a' : `w${calls}.`;
     for (const [i, action] of next.actions.entries()) {
-      const ref = { scenario: loaded.name, turn: options.turn, step: `${prefix}${i}`, again: options.again === true };
+      const ref = { scenario: loaded.name, turn: options.turn, step: `${prefix}${i}`, again: options.again === true, seen: options.seen };
       run.outcomes.push({ ...(await port.carryOut(action, ref)), follow_up: calls > 0 });
     }
     if (!next.effect) return run;

@@ -8,12 +8,16 @@
 // looks for each one in the conversation before sending it, so it never shows a message twice;
 // the position is saved with compare-and-set on the version the draft was made from, under the
 // conversation's lock. A draft whose conversation moved on (a new visitor message, another turn
-// saved, the scenario edited, a person on the operator side answering the visitor) is refused as stale. The position and the draft are two keys, so the
+// saved, the scenario edited, a person on the operator side answering the visitor) is refused as stale. A person who
+// only routed it (assigned it by hand, reopened it) makes nothing stale: the draft's routing writes stand down
+// instead (engine/routing.ts), the rest is posted. The position and the draft are two keys, so the
 // result is written into the draft (`saving`) before the position: a post killed between the two
 // saves finds, when retried, its own save in the store and finishes as posted.
 import { initialPosition, type Action, type Position, type ScenarioEvent } from '../scenario/run.js';
 import { withLock, type Store } from '../store/index.js';
 import { waitsFor } from '../engine/describe.js';
+import { isEffect } from '../engine/effects.js';
+import { isRoutingWrite, type RoutingSeen } from '../engine/routing.js';
 import type { LoadedScenario, ScenarioLibrary } from '../engine/library.js';
 import type { ActionOutcome, ConversationPort, EffectAnswer, ThreadMessage } from '../engine/port.js';
 import { loadRecord, saveRecord, withPosition, type LoadedRecord } from '../engine/record.js';
@@ -58,6 +62,12 @@ export interface TurnDraft {
    * makes the draft stale. Absent from the drafts of earlier releases, which are not checked so.
    */
   base_thread_timestamp?: number | null;
+  /**
+   * How the conversation was routed when drafted, read when the draft routes it (assign, unassign,
+   * resolve) or calls a webhook or search whose answer may: posted, those writes stand down if a
+   * person changed it since. Absent from the drafts of earlier releases, whose writes go as they come.
+   */
+  base_routing?: RoutingSeen;
   events: DraftEvent[];
   actions: Action[];
   position_after: Position;
@@ -144,6 +154,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
   const answer = answeredAfter(thread, fresh.at(-1));
   if (answer && events.length) notes.push(`An operator answered the visitor after the messages this draft reads (message ${answer.fingerprint}): posting it answers them again.`);
 
+  const routes = actions.some((a) => isRoutingWrite(a) || isEffect(a));
   const draft: TurnDraft = {
     kind: 'scenario_draft',
     website,
@@ -153,6 +164,7 @@ export async function draftTurn(input: TurnIO & { website: string; session: stri
     base_version: saved.version,
     base_visitor_fingerprint: visitor.at(-1)?.fingerprint ?? null,
     base_thread_timestamp: thread.at(-1)?.timestamp ?? null,
+    ...(routes ? { base_routing: await conversation.routing() } : {}),
     events: events.map((e) => e.shown),
     actions,
     position_after: after,
@@ -296,7 +308,7 @@ async function carryOut(input: PostInput, draft: TurnDraft, again: boolean, befo
   const current = await assertFresh(input, draft, loaded, conversation, again);
   const first = { position: draft.position_after, ...pending(draft.actions) };
   const context = () => stepContext(loaded.program, input.now ?? Date.now(), () => conversation.operatorsOnline());
-  const { position, outcomes, answers } = await runTurn(loaded, first, conversation, { turn: draftId, again, context });
+  const { position, outcomes, answers } = await runTurn(loaded, first, conversation, { turn: draftId, again, context, seen: draft.base_routing });
 
   const result: PostedTurn = {
     draft_id: draftId,

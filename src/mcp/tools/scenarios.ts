@@ -111,6 +111,17 @@ async function notFound(deps: ScenarioDeps, id: string): Promise<TurnError> {
   return new TurnError('draft_not_found', `no draft ${id}: it expired (drafts live 1 h) or never existed; draft again with draft_scenario_reply. ${list ? `Newest live drafts: ${list}.` : 'No live drafts.'}`);
 }
 
+/** A `done` line of an action that was not carried out: it could not apply, or a person routed the conversation since the draft (stood down). */
+const NOT_CARRIED_OUT = /^(after webhook: )?[a-z_]+ skipped: /;
+
+/** The first line of post_draft's text: what happened, plainly when the post carried nothing out. */
+function postHeadline(p: { session_id: string; done: string[]; replayed: boolean; held_for_approval: boolean }): string {
+  const held = p.held_for_approval ? ' (replies held as private notes for an operator to approve)' : '';
+  if (p.replayed) return `Already posted; nothing done again in ${p.session_id}${held}:`;
+  if (p.done.length > 0 && p.done.every((line) => NOT_CARRIED_OUT.test(line))) return `Nothing was posted in ${p.session_id}: no action of the draft was carried out (each one's reason below); the scenario moved on all the same:`;
+  return `Posted in ${p.session_id}${held}:`;
+}
+
 export const postDraftTool = defineTool({
   name: 'post_draft',
   toolset: 'scenarios',
@@ -127,7 +138,8 @@ export const postDraftTool = defineTool({
     if (!found.draft.posted && d.config.sendMode === 'confirm') confirmPost(draft_id, found.draft, call);
     const hold = d.config.sendMode === 'note';
     const openConversation = conversations(d);
-    const open = (w: string, s: string) => openConversation(w, s, { hold });
+    // A routing write refused for now (429, 5xx) is tried again within this call, as the client tries its other calls.
+    const open = (w: string, s: string) => openConversation(w, s, { hold, retryRouting: true });
     const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
     // As the autopilot logs it: the operator learns why (refused by --webhook-networks, unreachable, a 5xx).
     for (const a of posted.webhooks) if (!a.ok) d.log.warn({ session: posted.session, url: a.url, status: a.status, error: a.error }, "the scenario's webhook failed; the scenario takes its error path");
@@ -141,7 +153,7 @@ export const postDraftTool = defineTool({
   },
   text: (p) =>
     [
-      `${p.replayed ? 'Already posted; nothing done again' : 'Posted'} in ${p.session_id}${p.held_for_approval ? ' (replies held as private notes for an operator to approve)' : ''}:`,
+      postHeadline(p),
       ...p.done.map((line) => `- ${line}`),
       `Waits for: ${p.waits_for}`,
     ].join('\n'),
