@@ -11,8 +11,7 @@
 // caller stops, saves nothing, and the same actions can simply be carried out again. An action
 // that cannot apply here (no operator with that email, no contact profile yet) is `skipped` with
 // the reason, and the turn goes on.
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { CrispClient } from '../crisp/client.js';
+import type { CallOptions, CrispClient } from '../crisp/client.js';
 import { CrispError } from '../crisp/errors.js';
 import type { ConversationMetaUpdate, Operator, PeopleProfileCard, SendMessageBody } from '../crisp/schemas.js';
 import { callWebhook, derivedFingerprint } from '../engine/actions.js';
@@ -20,15 +19,12 @@ import { messageText } from '../engine/describe.js';
 import type { ActionOutcome, ActionRef, ConversationPort, EffectAction, OpenConversation, PlainAction, ThreadMessage } from '../engine/port.js';
 import { routingDecision, stoodDown, type RoutingSeen, type RoutingWrite } from '../engine/routing.js';
 import type { OutMessage } from '../scenario/index.js';
-import { DEFAULT_RETRY, nextDelay } from '../retry.js';
 
 interface CrispPortOptions {
   /** --send-mode note: customer-visible messages become private notes for an operator to approve. */
   hold?: boolean | undefined;
   /** For the scenario's webhooks (tests). */
   fetch?: typeof fetch | undefined;
-  /** A routing write with `ref.seen` refused for now is tried again here, each attempt reading the routing first (OpenConversation). */
-  retryRouting?: boolean | undefined;
 }
 
 /** Whether an operator of the website is online: what a step reads for `operators` conditions. */
@@ -38,11 +34,11 @@ async function operatorsOnline(crisp: CrispClient, website: string): Promise<boo
 
 /** The autopilot's and the MCP scenario tools' way to open a Crisp conversation as the engine's port. */
 export function openCrispConversations(crisp: CrispClient, options: { fetch?: typeof fetch | undefined } = {}): OpenConversation {
-  return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch, retryRouting: open.retryRouting });
+  return (website, session, open = {}) => new CrispConversation(crisp, website, session, { hold: open.hold, fetch: options.fetch });
 }
 
-/** How long a routing write is retried for (`retryRouting`): the Crisp client's default deadline for one call, its retries included. */
-const ROUTING_RETRY_WITHIN_MS = 30_000;
+/** What a routing write's re-send reports when it is no longer to be made (already so, or a person routed it since). */
+const NOTHING_WRITTEN = { status: 200, reason: 'not_written', data: null };
 
 const isCrisp = (error: unknown, code: CrispError['code']) => error instanceof CrispError && error.code === code;
 
@@ -66,8 +62,8 @@ class CrispConversation implements ConversationPort {
     return operatorsOnline(this.crisp, this.website);
   }
 
-  async routing(): Promise<RoutingSeen> {
-    const conversation = await this.crisp.conversations.get(this.website, this.session);
+  async routing(signal?: AbortSignal): Promise<RoutingSeen> {
+    const conversation = await this.crisp.conversations.get(this.website, this.session, signal ? { signal } : undefined);
     return { assigned: conversation.assigned?.user_id ?? null, state: conversation.state };
   }
 
@@ -133,32 +129,26 @@ class CrispConversation implements ConversationPort {
 
   /**
    * Writes a routing action; with `ref.seen`, only while the conversation is routed as its turn
-   * found it (engine/routing.ts), one Crisp attempt at a time, looking again before each: the
-   * caller retries (the outbox), or with `retryRouting` this does, after a refusal Crisp says may
-   * pass (429, 5xx, network), by the client's policy and within its deadline for one call.
-   * Undefined when written (or already so), else the outcome of standing down.
+   * found it (engine/routing.ts): the routing is read before the write and again before each of the
+   * client's re-sends (after a 429, a 5xx, a dropped connection), so a person who routed it while
+   * the bot waited is not undone. Undefined when written (or already so), else the outcome of
+   * standing down.
    */
   async #route(action: RoutingWrite, ref: ActionRef, assignTo?: string): Promise<ActionOutcome | undefined> {
     const { crisp, website, session } = this;
-    const write = (once?: { maxAttempts: number }) => (action.type === 'resolve' ? crisp.conversations.setState(website, session, 'resolved', once) : crisp.conversations.assign(website, session, assignTo ?? null, once));
+    const write = (options?: CallOptions) => (action.type === 'resolve' ? crisp.conversations.setState(website, session, 'resolved', options) : crisp.conversations.assign(website, session, assignTo ?? null, options));
     const seen = ref.seen;
     if (!seen) return void (await write());
-    const attempts = this.options.retryRouting ? DEFAULT_RETRY.maxAttempts : 1;
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      const now = await this.routing();
+    let stoodAt: RoutingSeen | undefined;
+    /** Whether the write is still to be made, the routing as it is now says. */
+    const wanted = async (signal?: AbortSignal): Promise<boolean> => {
+      const now = await this.routing(signal);
       const decision = routingDecision(action, seen, now, assignTo);
-      if (decision === 'applied') return undefined;
-      if (decision === 'stand_down') return { step: ref.step, type: action.type, status: 'skipped', detail: stoodDown(action, seen, now), stoodDown: true };
-      try {
-        return void (await write({ maxAttempts: 1 }));
-      } catch (error) {
-        if (attempt >= attempts || !(error instanceof CrispError) || !error.retryable) throw error;
-        const delayMs = nextDelay(attempt, DEFAULT_RETRY, error.retryAfterMs);
-        if (Date.now() - started + delayMs >= ROUTING_RETRY_WITHIN_MS) throw error;
-        await sleep(delayMs);
-      }
-    }
+      if (decision === 'stand_down') stoodAt = now;
+      return decision === 'write';
+    };
+    if (await wanted()) await write({ beforeResend: async (signal) => ((await wanted(signal)) ? undefined : NOTHING_WRITTEN) });
+    return stoodAt ? { step: ref.step, type: action.type, status: 'skipped', detail: stoodDown(action, seen, stoodAt), stoodDown: true } : undefined;
   }
 
   async #send(message: OutMessage, ref: ActionRef): Promise<ActionOutcome> {

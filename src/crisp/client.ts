@@ -40,8 +40,8 @@ export interface CrispClientOptions extends Omit<HttpOptions, 'userAgent' | 'bas
 export interface CallOptions {
   signal?: AbortSignal;
   deadlineMs?: number;
-  /** Attempts at most, the first included (default: the client's retry policy): 1 leaves retrying to a caller that looks before it writes again. */
-  maxAttempts?: number;
+  /** A write's check before each re-send (RequestSpec.beforeResend): a caller that must look again before it writes again. */
+  beforeResend?: RequestSpec['beforeResend'];
 }
 
 /** Every filter of `GET /v1/website/{w}/conversations/{page}`. */
@@ -168,8 +168,8 @@ class Caller {
 
 /** The call's spec with the caller's signal and deadline; the spec itself when there are none (most calls: no copy). */
 function withOptions(spec: RequestSpec, options: CallOptions | undefined): RequestSpec {
-  if (options === undefined || (options.signal === undefined && options.deadlineMs === undefined && options.maxAttempts === undefined)) return spec;
-  return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs, maxAttempts: options.maxAttempts };
+  if (options === undefined || (options.signal === undefined && options.deadlineMs === undefined && options.beforeResend === undefined)) return spec;
+  return { ...spec, signal: options.signal, deadlineMs: options.deadlineMs, beforeResend: options.beforeResend ?? spec.beforeResend };
 }
 
 // `schema` as the wire schema the caller named (WireSchemaName): its parse's type is the caller's.
@@ -292,7 +292,7 @@ class MessagesApi {
       segments: conversationPath(website, session, 'message'),
       body: message,
       idempotentPost: true,
-      alreadyApplied: async (signal) => ((await found(signal)) ? { status: 201, reason: 'dispatched', data: { fingerprint } } : undefined),
+      beforeResend: async (signal, mayHaveLanded) => (mayHaveLanded && (await found(signal)) ? { status: 201, reason: 'dispatched', data: { fingerprint } } : undefined),
     };
     return (await this.call.data('MessageDispatched', spec, call)).fingerprint;
   }

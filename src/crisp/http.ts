@@ -52,19 +52,17 @@ export interface RequestSpec {
   segments: readonly (string | number)[];
   query?: Record<string, QueryValue>;
   body?: unknown;
-  /** A POST that may be sent again after a failure (a message carrying its own fingerprint); see `alreadyApplied`. */
+  /** A POST that may be sent again after a failure (a message carrying its own fingerprint); see `beforeResend`. */
   idempotentPost?: boolean;
   /**
-   * Asked before each re-send that follows a failure which may have reached Crisp (a dropped
-   * connection, an attempt timeout, a 5xx): the response to report when the earlier attempt did
-   * take effect — then nothing is sent again — or undefined to send again. If it cannot tell (it
-   * throws), the earlier failure is reported and nothing is re-sent.
+   * Asked before each re-send, with whether the failure may have reached Crisp (a dropped
+   * connection, an attempt timeout, a 5xx; not a 429): the response to report instead of sending
+   * again — the earlier attempt took effect, or the write is no longer wanted — or undefined to send
+   * again. If it cannot tell (it throws), the earlier failure is reported and nothing is re-sent.
    */
-  alreadyApplied?: (signal: AbortSignal) => Promise<CrispResponse | undefined>;
+  beforeResend?: ((signal: AbortSignal, mayHaveLanded: boolean) => Promise<CrispResponse | undefined>) | undefined;
   signal?: AbortSignal;
   deadlineMs?: number;
-  /** Overrides the retry policy's maxAttempts for this call. */
-  maxAttempts?: number | undefined;
 }
 
 export interface CrispResponse {
@@ -77,7 +75,7 @@ export interface CrispResponse {
  * A call's abort, made of only what a call uses. An AbortController is an EventTarget, and making
  * one per call (with a listener added and removed) was a visible share of the client's CPU on the
  * autopilot's hot path (bench/autopilot); a real AbortSignal is made only when a retry needs one
- * (the wait between attempts, `alreadyApplied`).
+ * (the wait between attempts, `beforeResend`).
  */
 class CallAbort implements AbortSource {
   aborted = false;
@@ -235,11 +233,11 @@ export class CrispHttp {
     let mayHaveLanded = false;
     let failure: CrispError | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (failure && mayHaveLanded && spec.alreadyApplied) {
-        const applied = await spec.alreadyApplied(abort.signal).catch(() => {
+      if (failure && spec.beforeResend) {
+        const instead = await spec.beforeResend(abort.signal, mayHaveLanded).catch(() => {
           throw abort.aborted ? abortError(spec, path, attempt - 1, deadlineMs, abort.byDeadline) : failure!;
         });
-        if (applied) return applied;
+        if (instead) return instead;
       }
       try {
         const res = await sendForText(this.#pool ?? (await this.#dispatcher()), options, abort);
@@ -270,7 +268,7 @@ export class CrispHttp {
         if (!failure.retryable || !(resendable || neverSent)) throw failure;
         mayHaveLanded ||= !neverSent;
       }
-      if (attempt >= (spec.maxAttempts ?? this.#retry.maxAttempts)) throw failure;
+      if (attempt >= this.#retry.maxAttempts) throw failure;
       const delayMs = nextDelay(attempt, this.#retry, failure.retryAfterMs, this.#random);
       if (Date.now() - started + delayMs >= deadlineMs) throw failure;
       this.#onRetry?.({ method: spec.method, path: stripQuery(path), attempt, delayMs, status: failure.status, code: failure.code });

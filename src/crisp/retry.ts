@@ -8,7 +8,7 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OP
  * Whether a request may be sent again after a failure that could have reached Crisp.
  * A POST is retried only when the caller can tell whether the first attempt took effect — a
  * message that carries its own `fingerprint`, looked for in the conversation before re-sending
- * (http.ts `alreadyApplied`) — so a reply is never posted twice.
+ * (http.ts `beforeResend`) — so a reply is never posted twice.
  */
 export function mayResend(method: string, idempotentPost: boolean): boolean {
   return IDEMPOTENT_METHODS.has(method) || idempotentPost;

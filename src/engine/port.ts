@@ -93,9 +93,6 @@ export interface ConversationPort extends EffectPort {
 /**
  * Opens one conversation as a port for one turn: Crisp's in production (commands/crisp-conversation.ts,
  * handed to the autopilot and the MCP scenario tools by the command that wires them). `hold`: customer-visible
- * messages become private notes for an operator to approve (--send-mode note). `retryRouting`: a routing
- * write with `seen`, refused for now (429, 5xx), is tried again by the port, reading the routing
- * before each attempt (post_draft, whose only retry is the agent's); without it, once: the caller
- * retries, as the autopilot's outbox does.
+ * messages become private notes for an operator to approve (--send-mode note).
  */
-export type OpenConversation = (website: string, session: string, options?: { hold?: boolean; retryRouting?: boolean }) => ConversationPort;
+export type OpenConversation = (website: string, session: string, options?: { hold?: boolean }) => ConversationPort;

@@ -139,7 +139,7 @@ export const postDraftTool = defineTool({
     const hold = d.config.sendMode === 'note';
     const openConversation = conversations(d);
     // A routing write refused for now (429, 5xx) is tried again within this call, as the client tries its other calls.
-    const open = (w: string, s: string) => openConversation(w, s, { hold, retryRouting: true });
+    const open = (w: string, s: string) => openConversation(w, s, { hold });
     const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
     // As the autopilot logs it: the operator learns why (refused by --webhook-networks, unreachable, a 5xx).
     for (const a of posted.webhooks) if (!a.ok) d.log.warn({ session: posted.session, url: a.url, status: a.status, error: a.error }, "the scenario's webhook failed; the scenario takes its error path");
