@@ -38,8 +38,8 @@ export function routingDecision(action: RoutingWrite, seen: RoutingSeen, now: Ro
   return now.assigned === seen.assigned ? 'write' : 'stand_down';
 }
 
-/** The sentence a stood-down write is logged and reported with. */
+/** The sentence a stood-down write is logged and reported with: the bot's turn's or a draft's, alike. */
 export function stoodDown(action: RoutingWrite, seen: RoutingSeen, now: RoutingSeen): string {
   const change = action.type === 'resolve' ? `its state went from ${seen.state} to ${now.state}` : `its assignment went from ${seen.assigned ?? 'nobody'} to ${now.assigned ?? 'nobody'}`;
-  return `stood down: ${change} since the bot's turn read it, so a person routed it; the bot's ${action.type} is not carried out`;
+  return `stood down: ${change} after the turn that decided this ${action.type} read it, so a person routed the conversation; not carried out`;
 }

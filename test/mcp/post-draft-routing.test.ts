@@ -98,7 +98,7 @@ describe('post_draft after an operator routed the conversation by hand', () => {
     expect(posted.isError, posted.text).toBe(false);
     expect((await routing(client, session)).assigned_to).toBe(at.operators.get(SAM));
     const sam = at.operators.get(SAM)!;
-    expect(posted.out.done).toContainEqual(`assign skipped: stood down: its assignment went from nobody to ${sam} since the bot's turn read it, so a person routed it; the bot's assign is not carried out`);
+    expect(posted.out.done).toContainEqual(`assign skipped: stood down: its assignment went from nobody to ${sam} after the turn that decided this assign read it, so a person routed the conversation; not carried out`);
     expect(posted.text).toMatch(new RegExp(`^Posted in ${session}:`));
     // The reply and the handoff note went out all the same.
     expect(posted.out.done).toContainEqual(expect.stringMatching(/^send_message done: /));
@@ -134,7 +134,7 @@ describe('post_draft after an operator routed the conversation by hand', () => {
 
     const posted = await callTool(client, 'post_draft', { draft_id: drafted.out.draft_id as string });
     expect(posted.isError, posted.text).toBe(false);
-    expect(posted.out.done).toEqual(["resolve skipped: stood down: its state went from resolved to unresolved since the bot's turn read it, so a person routed it; the bot's resolve is not carried out"]);
+    expect(posted.out.done).toEqual(["resolve skipped: stood down: its state went from resolved to unresolved after the turn that decided this resolve read it, so a person routed the conversation; not carried out"]);
     expect(posted.text.split('\n')[0]).toBe(`Nothing was posted in ${session}: no action of the draft was carried out (each one's reason below); the scenario moved on all the same:`);
     expect((await routing(client, session)).state).toBe('unresolved');
     expect(await botMessages(at, session)).toEqual([]);
