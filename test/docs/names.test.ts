@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GUARDRAILS, parseDuration, parseReplyBudget } from '../../src/autopilot/guardrails.js';
 import { SETTINGS } from '../../src/commands/settings-warnings.js';
+import { parseServeFlags, resolveConfig } from '../../src/config.js';
 import { runCli } from '../helpers/cli.js';
 import { spawnHttpCli, type HttpCli } from '../helpers/http.js';
 
@@ -48,13 +49,15 @@ function snippets(markdown: string): string[] {
 }
 
 /** The subcommands whose flags their command's --help gives apart, each under its own line. */
-const SUBCOMMANDS: Partial<Record<Command, string[]>> = { auth: ['login', 'status', 'logout'], scenario: ['validate', 'compile', 'schema', 'chat', 'graph'] };
+const SUBCOMMANDS: Partial<Record<Command, string[]>> = { auth: ['login', 'status', 'logout'], scenario: ['validate', 'compile', 'schema', 'chat', 'graph'], store: ['forget'] };
 
 interface Invocation {
   page: string;
   /** `auth login`, `scenario chat`…: the subcommand when the docs name one. */
   command: string;
   flags: string[];
+  /** The word after the command, for a command that takes subcommands (`validate|compile` names two). */
+  second: string | undefined;
   text: string;
 }
 
@@ -76,7 +79,8 @@ function invocations(page: string): Invocation[] {
     if (!command) continue;
     const flags = words.flatMap((word) => /^\[*(--[a-z][a-z0-9-]*)/.exec(word)?.[1] ?? []);
     const sub = command !== 'top' && SUBCOMMANDS[command]?.includes(words[1] ?? '') ? ` ${words[1]}` : '';
-    if (flags.length) found.push({ page, command: `${command}${sub}`, flags, text: rest });
+    const second = command !== 'top' && SUBCOMMANDS[command] && words[1] !== undefined && !words[1].startsWith('-') ? words[1] : undefined;
+    if (flags.length || (named !== undefined && second !== undefined)) found.push({ page, command: `${command}${sub}`, flags, second, text: rest });
   }
   return found;
 }
@@ -125,6 +129,14 @@ describe('the names README.md and docs/*.md give', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('give auth, scenario and store only subcommands they have', () => {
+    const wrong = PAGES.flatMap(invocations).flatMap(({ page, command, second, text }) => {
+      const subs = SUBCOMMANDS[command.split(' ')[0] as Command];
+      return subs && second !== undefined ? second.split('|').filter((word) => !subs.includes(word)).map((word) => `${page}: \`${text}\`: no subcommand ${word}`) : [];
+    });
+    expect(wrong).toEqual([]);
+  });
+
   it('name no flag that no command takes, except other programs\' own', () => {
     const anyCommand = new Set([...accepted.values()].flatMap((flags) => [...flags]));
     const wrong = PAGES.flatMap((page) => [...new Set(allFlags(TEXTS.get(page)!))].filter((flag) => !anyCommand.has(flag) && !(flag in NOT_OURS)).map((flag) => `${page}: ${flag}`));
@@ -148,6 +160,33 @@ describe('the names README.md and docs/*.md give', () => {
     const rows = new Set(table.split('\n').filter((line) => line.startsWith('| `')).flatMap((line) => line.split(' | ')[0]!.match(/CRISP_[A-Z0-9_]+/g) ?? []));
     // CRISP_MCP_TEST_FAULT is the tests' own (settings-warnings.ts), for no operator to set.
     expect(SETTINGS.filter((name) => name !== 'CRISP_MCP_TEST_FAULT' && !rows.has(name))).toEqual([]);
+  });
+
+  it('give in the README\'s Configuration table the defaults the configuration resolves to', () => {
+    const table = /\n## Configuration\n([\s\S]*?)\n## /.exec(TEXTS.get('README.md')!)?.[1] ?? '';
+    const stated = new Map(table.split('\n').filter((line) => line.startsWith('| `')).map((line) => {
+      const cells = line.split(' | ');
+      return [/CRISP_[A-Z0-9_]+/.exec(cells[0]!)![0], /`([^`]+)`/.exec(cells.at(-1)!)?.[1]] as const;
+    }));
+    // The least a real `serve --http` needs, and the converse API on: every default left to the code.
+    const env = {
+      CRISP_IDENTIFIER: 'id', CRISP_KEY: 'key', CRISP_WEBSITE_ID: '8c842203-7ed8-4e29-a608-7cf78a7d2fcc',
+      CRISP_MCP_CONVERSE_WEBHOOK_URL: 'https://example.com/replies', CRISP_MCP_CONVERSE_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`, CRISP_MCP_CONVERSE_SCENARIO: 'gdpr',
+    };
+    const live = resolveConfig(parseServeFlags(['--http']), { env });
+    const sandbox = resolveConfig(parseServeFlags(['--sandbox']), { env: {} });
+    const resolved: Record<string, unknown> = {
+      CRISP_API_URL: live.apiUrl,
+      CRISP_TIER: live.credentials?.tier,
+      CRISP_SANDBOX_WEBSITES: sandbox.sandboxWebsites,
+      CRISP_MCP_SANDBOX: live.sandbox,
+      CRISP_MCP_SEND_MODE: live.sendMode,
+      CRISP_MCP_STORE: live.store.kind,
+      CRISP_MCP_CONVERSE_IDLE_MINUTES: live.http?.converse?.idleMinutes,
+      CRISP_MCP_WEBHOOK_NETWORKS: live.webhookNetworks,
+    };
+    expect(sandbox.store.kind).toBe('memory'); // the table's "(`memory` with `--sandbox`)"
+    expect(Object.entries(resolved).filter(([name, value]) => stated.get(name) !== String(value)).map(([name, value]) => `${name}: README says ${stated.get(name)}, the code ${String(value)}`)).toEqual([]);
   });
 
   it('state the autopilot guardrails\' defaults as the code has them', () => {
