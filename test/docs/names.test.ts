@@ -239,8 +239,9 @@ describe('the names README.md and docs/*.md give', () => {
       });
       website = ((await (await fetch(`${server.sandboxUrl}/_sandbox/info`)).json()) as { data: { website_id: string } }).data.website_id;
     });
-    afterAll(() => {
+    afterAll(async () => {
       server?.child.kill('SIGTERM');
+      await server?.exited;
     });
 
     const OUR_ROUTES = /^\/(?:mcp|healthz|converse|hooks\/crisp|_sandbox\/\S*)$/;
