@@ -1,7 +1,9 @@
-// An operator follows README.md and docs/*.md literally: every `crisp-mcp <command> --flag` they
-// name must be a flag that command's --help lists, every CRISP_ variable one crisp-mcp reads, every
-// HTTP route one the running server answers, and the guardrail defaults they state the code's own.
-// The only exceptions are names that are deliberately not crisp-mcp's (NOT_OURS, each with its reason).
+// An operator follows README.md and docs/*.md literally: every `crisp-mcp <command> [sub] --flag`
+// they name must be a subcommand and flag its --help lists, every CRISP_ variable one crisp-mcp
+// reads (SETTINGS, each with its row in the README's Configuration table, whose defaults are what
+// resolveConfig gives), every HTTP route one the running server answers, every --faults spec one the
+// sandbox parses, and the guardrail defaults the code's own. The only exceptions are flags that are
+// deliberately not crisp-mcp's (NOT_OURS, each with its reason).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
