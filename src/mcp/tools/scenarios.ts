@@ -138,7 +138,6 @@ export const postDraftTool = defineTool({
     if (!found.draft.posted && d.config.sendMode === 'confirm') confirmPost(draft_id, found.draft, call);
     const hold = d.config.sendMode === 'note';
     const openConversation = conversations(d);
-    // A routing write refused for now (429, 5xx) is tried again within this call, as the client tries its other calls.
     const open = (w: string, s: string) => openConversation(w, s, { hold });
     const posted = await postDraft({ store: d.store, library: d.scenarios, open, draftId: draft_id, now: d.clock?.() });
     // As the autopilot logs it: the operator learns why (refused by --webhook-networks, unreachable, a 5xx).
