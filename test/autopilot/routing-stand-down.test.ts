@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { botNotes, spawnBot, type BotChild } from '../helpers/autopilot.js';
 import { eventually, visitorStarts } from '../helpers/events.js';
-import { control, demoSite } from '../helpers/sandbox-http.js';
+import { control, demoSite, faultBurst } from '../helpers/sandbox-http.js';
 
 let sandbox: Sandbox;
 let bot: BotChild;
@@ -63,10 +63,7 @@ async function operatorRoutes(session: string, userId: string): Promise<void> {
   expect(reply.status).toBe(200);
 }
 
-async function burst(fault: string, retryAfter?: number): Promise<void> {
-  const reply = await control(sandbox, 'POST', '/_sandbox/faults', { burst: { fault, count: 1, method: 'PATCH', path_includes: '/routing', ...(retryAfter === undefined ? {} : { retry_after: retryAfter }) } });
-  expect(reply.status).toBe(200);
-}
+const burst = (fault: string, retryAfter?: number) => faultBurst(sandbox, { fault, count: 1, method: 'PATCH', path_includes: '/routing', ...(retryAfter === undefined ? {} : { retry_after: retryAfter }) });
 
 it("an operator's assignment made while the bot's assign waits out a 429 is kept; the bot stands down and says so", async () => {
   await burst('429', 3);

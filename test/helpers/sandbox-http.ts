@@ -88,6 +88,28 @@ export function messageOf(reply: CrispReply<unknown>): string {
   return typeof data?.message === 'string' ? data.message : '';
 }
 
+/** A fault burst (the sandbox's `/_sandbox/faults` route): the next `count` requests that match get `fault`. */
+export interface FaultBurst {
+  fault: string;
+  count: number;
+  method?: HttpMethod;
+  path_includes?: string;
+  retry_after?: number;
+  delay_ms?: number;
+}
+
+/** Sets a fault burst on the sandbox; throws unless it took it. */
+export async function faultBurst(sandbox: Pick<Sandbox, 'url'>, burst: FaultBurst): Promise<void> {
+  const reply = await control(sandbox, 'POST', '/_sandbox/faults', { burst });
+  if (reply.status !== 200) throw new Error(`the sandbox refused the fault burst: ${reply.status} ${reply.text}`);
+}
+
+/** Clears the sandbox's faults; throws unless it did. */
+export async function clearFaults(sandbox: Pick<Sandbox, 'url'>): Promise<void> {
+  const reply = await control(sandbox, 'POST', '/_sandbox/faults', { clear: true });
+  if (reply.status !== 200) throw new Error(`the sandbox did not clear its faults: ${reply.status} ${reply.text}`);
+}
+
 /** The in-memory state of the demo website, for oracles and set-up. */
 export function demoSite(sandbox: Sandbox): WebsiteState {
   const found = sandbox.state.websites.get(sandbox.websiteId);

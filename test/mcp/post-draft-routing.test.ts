@@ -13,6 +13,7 @@ import { CLI } from '../helpers/cli.js';
 import { connect, spawnHttpCli, TOKEN_A, type HttpCli } from '../helpers/http.js';
 import { BetterSqlite3 } from '../../src/store/sqlite-binding.js';
 import { eventually } from '../helpers/events.js';
+import { faultBurst } from '../helpers/sandbox-http.js';
 import { assignScenario } from './scenario-fixtures.js';
 
 interface Inbox {
@@ -149,8 +150,7 @@ describe('post_draft after an operator routed the conversation by hand', () => {
 /** Crisp refuses the next routing write with a 429 asking to come back in `retryAfter` seconds; returns how to count the 429s served. */
 async function routingRefusedOnce(at: Inbox, retryAfter: number): Promise<() => Promise<number>> {
   const faults = async () => ((await (await fetch(`${at.cli.sandboxUrl}/_sandbox/stats`)).json()) as { data: { faults: Record<string, number> } }).data.faults['429'] ?? 0;
-  const res = await fetch(`${at.cli.sandboxUrl}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ burst: { fault: '429', count: 1, method: 'PATCH', path_includes: '/routing', retry_after: retryAfter } }) });
-  expect(res.ok).toBe(true);
+  await faultBurst({ url: at.cli.sandboxUrl! }, { fault: '429', count: 1, method: 'PATCH', path_includes: '/routing', retry_after: retryAfter });
   return faults;
 }
 

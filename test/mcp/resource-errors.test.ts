@@ -4,6 +4,7 @@
 // later" there, while the tools said to fix the credentials.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { clearFaults, faultBurst } from '../helpers/sandbox-http.js';
 import { connectStdio, type StdioHost } from '../helpers/stdio.js';
 
 const SESSION = 'session_3a27b908-dc61-4e17-868f-6bec3bdee33a';
@@ -45,10 +46,10 @@ describe('a failed Crisp call behind a resource or a prompt', () => {
   it("Crisp's 429 gives the wait its Retry-After asked for", async () => {
     const { client } = await connect(sandbox.credentials[0]!.key);
     try {
-      await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ burst: { fault: '429', count: 50, retry_after: 120 } }) });
+      await faultBurst(sandbox, { fault: '429', count: 50, retry_after: 120 });
       expect(await failure(client.readResource({ uri: `crisp://conversations/${sandbox.websiteId}/${SESSION}` }))).toMatch(/Rate limited by Crisp; retry in 120 s\./);
     } finally {
-      await fetch(`${sandbox.url}/_sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clear: true }) });
+      await clearFaults(sandbox);
       await client.close();
     }
   });
